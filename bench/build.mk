@@ -1,0 +1,13 @@
+# SPDX-License-Identifier: GPL-2.0
+# Benchmark pieces that run inside the test VM (copied with the VM tests but
+# not named test_*, so `make check` does not run them); the host benchmarks
+# are built by the layers they measure (build/bench/bench_*).
+VM_TESTS += $(B)/tests/vm/bench_forkexec $(B)/tests/vm/bench_vm.sh
+
+$(B)/tests/vm/bench_forkexec: bench/forkexec.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -static -o $@ $<
+
+$(B)/tests/vm/bench_vm.sh: bench/vm.sh
+	@mkdir -p $(dir $@)
+	install -m 0755 $< $@

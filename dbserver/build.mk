@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+# dbserver/build.mk - dbosd (build/bin/dbosd) and its layers: store + sql
+# (dbserver/store_sql.mk), endpoint (dbserver/endpoint/build.mk), intake and
+# mirror (here), with their host tests and the intake benchmark.
+#
+#   MIRROR_OBJS     mirror/: records -> rows + history (needs STORE_OBJS)
+#   INTAKE_OBJS     intake/ without sockets: decoder + session (tests, bench)
+#   INTAKE_NL_OBJS  intake/ netlink sockets and the intake thread (dbosd only)
+
+include dbserver/store_sql.mk
+include dbserver/endpoint/build.mk
+
+NL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0)
+NL_LIBS   := $(shell pkg-config --libs libnl-genl-3.0)
+
+MIRROR_OBJS    := $(B)/dbserver/mirror/mirror.o $(B)/dbserver/mirror/proctab.o
+INTAKE_OBJS    := $(B)/dbserver/intake/decode.o $(B)/dbserver/intake/intake.o
+INTAKE_NL_OBJS := $(B)/dbserver/intake/netlink.o $(B)/dbserver/intake/loop.o
+DBOSD_OBJS     := $(B)/dbserver/main.o $(INTAKE_NL_OBJS) $(INTAKE_OBJS) $(MIRROR_OBJS) \
+                  $(ENDPOINT_OBJS) $(SQL_OBJS) $(STORE_OBJS)
+
+$(INTAKE_NL_OBJS): CFLAGS += $(NL_CFLAGS)
+
+BINS += $(B)/bin/dbosd
+
+$(B)/bin/dbosd: $(DBOSD_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(NL_LIBS) -lrocksdb -lsqlite3 -lm -lpthread
+
+# Host tests of intake + mirror: real store in a temp dir, real SQL, no kernel.
+# Lazy (=): KSELFTEST_DIR is set by tests/build.mk, which is included later.
+INTAKE_TEST_CFLAGS = $(CFLAGS) \
+	-I$(or $(KSELFTEST_DIR),/tmp/ks/linux-source-6.1/tools/testing/selftests) \
+	-Wno-sign-compare -MMD -MP
+INTAKE_TEST_OBJS := $(INTAKE_OBJS) $(MIRROR_OBJS) $(SQL_OBJS) $(STORE_OBJS)
+
+HOST_TESTS += $(B)/tests/host/test_intake
+
+$(B)/tests/host/test_intake: tests/host/test_intake.c tests/host/test_intake_msg.h $(INTAKE_TEST_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(INTAKE_TEST_CFLAGS) -o $@ $< $(INTAKE_TEST_OBJS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm
+
+# Host benchmark: synthetic record messages through decode + mirror into RocksDB.
+BENCHES += $(B)/bench/bench_intake
+userspace: $(B)/bench/bench_intake
+
+$(B)/bench/bench_intake: bench/bench_intake.c tests/host/test_intake_msg.h \
+		$(INTAKE_OBJS) $(MIRROR_OBJS) $(STORE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(INTAKE_OBJS) $(MIRROR_OBJS) $(STORE_OBJS) \
+		$(LDFLAGS) -lrocksdb -lm

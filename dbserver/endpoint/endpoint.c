@@ -1,0 +1,873 @@
+// SPDX-License-Identifier: GPL-2.0
+/* endpoint.c - accept dbos clients on a Unix socket and run their SQL. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "dbos_proto.h"
+#include "dbserver/endpoint/endpoint.h"
+
+/* Once a frame has started, the rest of it must arrive within this time. */
+#define FRAME_TIMEOUT_MS	30000
+/* Rows are sent when this much output has accumulated. */
+#define FLUSH_BYTES		(64u << 10)
+/* A statement checks for a vanished client every this many VM steps. */
+#define PROGRESS_OPS		10000
+#define LISTEN_BACKLOG		128
+
+struct conn {
+	struct endpoint *ep;
+	int fd;			/* closed by the reaper, after the join */
+	pthread_t thread;
+	bool done;		/* the thread has finished; under ep->lock */
+	bool hup;		/* the client hung up during a statement */
+	struct dbos_buf in;	/* the request being read */
+	struct dbos_buf out;	/* frames not yet sent */
+	struct conn *next;	/* in ep->conns; under ep->lock */
+};
+
+struct endpoint {
+	struct endpoint_config cfg;
+	char *path;
+	dev_t sock_dev;		/* identity of the socket file we made */
+	ino_t sock_ino;
+	char *refusal;		/* the "permission denied" text */
+	int lfd;
+	int wakefd;		/* eventfd: endpoint_stop() wakes the acceptor */
+	pthread_t acceptor;
+	atomic_bool stopping;
+
+	pthread_mutex_t lock;	/* protects conns and nlive */
+	struct conn *conns;	/* every thread not yet joined */
+	unsigned int nlive;	/* connections whose thread is not done */
+};
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+/* Send one 'E' frame straight away, without blocking; best effort. */
+static void send_error_now(int fd, const char *msg)
+{
+	struct dbos_buf b;
+
+	dbos_buf_init(&b);
+	dbos_frame_put(&b, DBOS_F_ERROR, msg, strlen(msg));
+	if (!b.err)
+		(void)!send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	dbos_buf_free(&b);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Running a request                                                      */
+
+/* Send what is buffered. Returns 0 or -1 when the client is gone. */
+static int flush(struct conn *c)
+{
+	int ret = 0;
+
+	if (c->out.len)
+		ret = dbos_send_all(c->fd, c->out.data, c->out.len);
+	dbos_buf_reset(&c->out);
+	if (c->out.cap > (1u << 20))
+		dbos_buf_free(&c->out);	/* after one huge row */
+	return ret;
+}
+
+/*
+ * Queue an 'E' frame after the complete frames already buffered and send
+ * everything. Returns 0 or -1 (client gone).
+ */
+static int finish_error(struct conn *c, const char *msg)
+{
+	size_t n = strlen(msg);
+
+	if (n > DBOS_MAX_FRAME)
+		n = DBOS_MAX_FRAME;
+	c->out.err = 0;
+	dbos_frame_put(&c->out, DBOS_F_ERROR, msg, n);
+	if (c->out.err) {
+		/* no memory for more: send what we have, then try again */
+		c->out.err = 0;
+		if (flush(c))
+			return -1;
+		dbos_frame_put(&c->out, DBOS_F_ERROR, msg, n);
+		if (c->out.err)
+			return -1;
+	}
+	return flush(c);
+}
+
+/* Drop the partly built frame begun at @start (after an error). */
+static void drop_frame(struct conn *c, size_t start)
+{
+	c->out.len = start;
+	c->out.err = 0;
+}
+
+/* Longest prefix of @s no longer than @max bytes that ends on a UTF-8 boundary. */
+static size_t utf8_clip(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* Append a 'C' frame. Returns 0 or -1 when out of memory. */
+static int put_columns(struct conn *c, sqlite3_stmt *st, int ncol)
+{
+	size_t start = dbos_frame_begin(&c->out, DBOS_F_COLUMNS);
+	int i;
+
+	dbos_buf_u16(&c->out, (uint16_t)ncol);
+	for (i = 0; i < ncol; i++) {
+		const char *name = sqlite3_column_name(st, i);
+		size_t len;
+
+		if (!name)
+			name = "";
+		len = utf8_clip(name, strlen(name), UINT16_MAX);
+		dbos_buf_u16(&c->out, (uint16_t)len);
+		dbos_buf_put(&c->out, name, len);
+	}
+	/* at most 32767 columns of 64 KiB names: always fits */
+	dbos_frame_end(&c->out, start);
+	if (c->out.err) {
+		drop_frame(c, start);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Append an 'R' frame. Returns 0, -1 if the row does not fit in a frame,
+ * -2 when out of memory; after a failure nothing of the row is buffered.
+ */
+static int put_row(struct conn *c, sqlite3_stmt *st, int ncol)
+{
+	size_t start = dbos_frame_begin(&c->out, DBOS_F_ROW);
+	const void *p;
+	int i, n;
+
+	for (i = 0; i < ncol; i++) {
+		switch (sqlite3_column_type(st, i)) {
+		case SQLITE_INTEGER:
+			dbos_buf_u8(&c->out, DBOS_T_INT);
+			dbos_buf_u64(&c->out, (uint64_t)sqlite3_column_int64(st, i));
+			break;
+		case SQLITE_FLOAT:
+			dbos_buf_u8(&c->out, DBOS_T_FLOAT);
+			dbos_buf_f64(&c->out, sqlite3_column_double(st, i));
+			break;
+		case SQLITE_TEXT:
+			p = sqlite3_column_text(st, i);
+			n = sqlite3_column_bytes(st, i);
+			if (!p) {
+				drop_frame(c, start);
+				return -2;
+			}
+			if ((size_t)n > DBOS_MAX_FRAME) {
+				drop_frame(c, start);
+				return -1;
+			}
+			dbos_buf_u8(&c->out, DBOS_T_TEXT);
+			dbos_buf_u32(&c->out, (uint32_t)n);
+			dbos_buf_put(&c->out, p, (size_t)n);
+			break;
+		case SQLITE_BLOB:
+			p = sqlite3_column_blob(st, i);
+			n = sqlite3_column_bytes(st, i);
+			if ((size_t)n > DBOS_MAX_FRAME) {
+				drop_frame(c, start);
+				return -1;
+			}
+			dbos_buf_u8(&c->out, DBOS_T_BLOB);
+			dbos_buf_u32(&c->out, (uint32_t)n);
+			dbos_buf_put(&c->out, p, (size_t)n);
+			break;
+		default:
+			dbos_buf_u8(&c->out, DBOS_T_NULL);
+			break;
+		}
+		if (c->out.err) {
+			drop_frame(c, start);
+			return -2;
+		}
+	}
+	return dbos_frame_end(&c->out, start);	/* drops the row if too big */
+}
+
+/*
+ * Step @st to the end, streaming its rows. Returns 0 when it completed,
+ * 1 when it failed (the 'E' frame has been sent), -1 when the client is gone
+ * or the endpoint is stopping.
+ */
+static int run_statement(struct conn *c, sqlite3 *db, sqlite3_stmt *st)
+{
+	int ncol = sqlite3_column_count(st);
+	bool sent_columns = false;
+	int rc;
+
+	for (;;) {
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			break;
+		if (ncol > 0 && !sent_columns) {
+			if (put_columns(c, st, ncol))
+				return finish_error(c, "out of memory") ? -1 : 1;
+			sent_columns = true;
+		}
+		if (rc == SQLITE_DONE)
+			return 0;
+		switch (put_row(c, st, ncol)) {
+		case -1:
+			return finish_error(c, "result row too large (the limit is 64 MiB)") ? -1 : 1;
+		case -2:
+			return finish_error(c, "out of memory") ? -1 : 1;
+		}
+		if (c->out.len >= FLUSH_BYTES && flush(c))
+			return -1;
+	}
+	if (c->hup)
+		return -1;
+	if (rc == SQLITE_INTERRUPT && atomic_load(&c->ep->stopping)) {
+		finish_error(c, "dbosd is shutting down");
+		return -1;
+	}
+	return finish_error(c, sqlite3_errmsg(db)) ? -1 : 1;
+}
+
+/*
+ * Run every statement of one 'Q' request and send the frames.
+ * Returns 0 when the connection can go on, -1 when it must close.
+ */
+static int run_request(struct conn *c, sqlite3 *db)
+{
+	const char *sql = (const char *)c->in.data;
+	const char *end = sql + c->in.len;
+	sqlite3_int64 before = sqlite3_total_changes64(db);
+	sqlite3_stmt *st;
+	const char *next;
+	size_t start;
+	int rc, ret;
+
+	dbos_buf_reset(&c->out);
+	if (memchr(sql, 0, c->in.len))
+		return finish_error(c, "the query text contains a NUL byte");
+	while (sql < end) {
+		/* The payload is NUL-terminated: pass the terminator too. */
+		rc = sqlite3_prepare_v2(db, sql, (int)(end - sql) + 1, &st, &next);
+		if (rc != SQLITE_OK) {
+			if (c->hup)
+				return -1;
+			return finish_error(c, sqlite3_errmsg(db));
+		}
+		if (next <= sql)	/* cannot happen without a NUL; be safe */
+			next = end;
+		sql = next;
+		if (!st)		/* whitespace or a comment */
+			continue;
+		ret = run_statement(c, db, st);
+		sqlite3_finalize(st);
+		if (ret)
+			return ret < 0 ? -1 : 0;
+	}
+	start = dbos_frame_begin(&c->out, DBOS_F_DONE);
+	dbos_buf_u64(&c->out, (uint64_t)(sqlite3_total_changes64(db) - before));
+	dbos_frame_end(&c->out, start);
+	if (c->out.err)
+		return finish_error(c, "out of memory");
+	return flush(c);
+}
+
+/*
+ * SQLite progress handler: abandon the statement when the endpoint stops or
+ * the client has closed its socket (POLLHUP needs both directions shut, so a
+ * client that only half-closed after sending its queries is still served).
+ */
+static int progress(void *arg)
+{
+	struct conn *c = arg;
+	struct pollfd pfd = { .fd = c->fd, .events = 0 };
+
+	if (atomic_load(&c->ep->stopping))
+		return 1;
+	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR))) {
+		c->hup = true;
+		return 1;
+	}
+	return 0;
+}
+
+static void serve(struct conn *c)
+{
+	struct endpoint *ep = c->ep;
+	char *err = NULL, *msg;
+	const char *why;
+	sqlite3 *db;
+	uint8_t type;
+	size_t start;
+	int ret;
+
+	db = ep->cfg.open_db(ep->cfg.arg, &err);
+	if (!db) {
+		msg = xasprintf("cannot open the database: %s", err ? err : "unknown error");
+		send_error_now(c->fd, msg ? msg : "cannot open the database");
+		free(msg);
+		free(err);
+		return;
+	}
+	free(err);	/* in case the callback set it anyway */
+	sqlite3_progress_handler(db, PROGRESS_OPS, progress, c);
+
+	start = dbos_frame_begin(&c->out, DBOS_F_HELLO);
+	dbos_buf_u32(&c->out, DBOS_PROTO_VERSION);
+	dbos_frame_end(&c->out, start);
+	if (c->out.err || flush(c))
+		goto out;
+
+	while (!atomic_load(&ep->stopping)) {
+		ret = dbos_read_frame(c->fd, -1, FRAME_TIMEOUT_MS, &type, &c->in, &why);
+		if (ret == 0)
+			break;
+		if (ret < 0) {
+			if (why) {
+				msg = xasprintf("protocol error: %s", why);
+				finish_error(c, msg ? msg : "protocol error");
+				free(msg);
+			} else if (errno == ENOMEM) {
+				finish_error(c, "out of memory");
+			}
+			break;
+		}
+		if (type != DBOS_F_QUERY) {
+			msg = xasprintf("protocol error: unexpected frame type 0x%02x", type);
+			finish_error(c, msg ? msg : "protocol error");
+			free(msg);
+			break;
+		}
+		if (run_request(c, db))
+			break;
+		if (c->in.cap > (1u << 20))
+			dbos_buf_free(&c->in);	/* after a huge query */
+	}
+out:
+	sqlite3_close_v2(db);
+}
+
+static void *conn_main(void *arg)
+{
+	struct conn *c = arg;
+	struct endpoint *ep = c->ep;
+
+	serve(c);
+	/* Hang up now; the fd itself is closed by whoever joins us. */
+	shutdown(c->fd, SHUT_RDWR);
+	dbos_buf_free(&c->in);
+	dbos_buf_free(&c->out);
+	pthread_mutex_lock(&ep->lock);
+	c->done = true;
+	ep->nlive--;
+	pthread_mutex_unlock(&ep->lock);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Accepting                                                              */
+
+static bool gid_in_list(gid_t g, const gid_t *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (list[i] == g)
+			return true;
+	return false;
+}
+
+/* Fallback for kernels without SO_PEERGROUPS: the Groups: line of the peer. */
+static bool proc_groups_have(pid_t pid, gid_t g)
+{
+	char path[64], line[4096];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + 7, *endp;
+
+		if (strncmp(line, "Groups:", 7))
+			continue;
+		for (;;) {
+			unsigned long v = strtoul(p, &endp, 10);
+
+			if (endp == p)
+				break;
+			if ((gid_t)v == g)
+				found = true;
+			p = endp;
+		}
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Do the peer's supplementary groups (at connect time) include @g? */
+static bool peer_groups_have(int fd, const struct ucred *cred, gid_t g)
+{
+	gid_t small[64], *list = small;
+	socklen_t len = sizeof(small);
+	bool found;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, list, &len) < 0) {
+		if (errno == ERANGE) {
+			list = malloc(len);
+			if (!list)
+				return false;
+			if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, list, &len) < 0) {
+				free(list);
+				return false;
+			}
+		} else if (errno == ENOPROTOOPT) {
+			return proc_groups_have(cred->pid, g);
+		} else {
+			return false;
+		}
+	}
+	found = gid_in_list(g, list, len / sizeof(gid_t));
+	if (list != small)
+		free(list);
+	return found;
+}
+
+static bool peer_allowed(struct endpoint *ep, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t g = ep->cfg.group;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	if (g == (gid_t)-1)
+		return false;
+	return cred.gid == g || peer_groups_have(fd, &cred, g);
+}
+
+/* Join and free the connections whose thread has finished. */
+static void reap(struct endpoint *ep, bool all)
+{
+	struct conn **pp, *c;
+
+	pthread_mutex_lock(&ep->lock);
+	pp = &ep->conns;
+	while ((c = *pp)) {
+		if (!all && !c->done) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		pthread_mutex_unlock(&ep->lock);
+		pthread_join(c->thread, NULL);
+		close(c->fd);
+		free(c);
+		pthread_mutex_lock(&ep->lock);
+		pp = &ep->conns;	/* the list may have changed meanwhile */
+	}
+	pthread_mutex_unlock(&ep->lock);
+}
+
+/* Start a thread for the accepted @fd, or refuse it. Consumes @fd. */
+static void admit(struct endpoint *ep, int fd)
+{
+	unsigned int max = ep->cfg.max_connections;
+	sigset_t all, old;
+	struct conn *c;
+	char *msg;
+	int err;
+
+	if (!peer_allowed(ep, fd)) {
+		send_error_now(fd, ep->refusal);
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&ep->lock);
+	if (ep->nlive >= max) {
+		pthread_mutex_unlock(&ep->lock);
+		msg = xasprintf("too many connections: dbosd serves at most %u clients at once",
+				max);
+		send_error_now(fd, msg ? msg : "too many connections");
+		free(msg);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		pthread_mutex_unlock(&ep->lock);
+		send_error_now(fd, "out of memory");
+		close(fd);
+		return;
+	}
+	c->ep = ep;
+	c->fd = fd;
+	dbos_buf_init(&c->in);
+	dbos_buf_init(&c->out);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&c->thread, NULL, conn_main, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		pthread_mutex_unlock(&ep->lock);
+		send_error_now(fd, "cannot start a thread for this connection");
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = ep->conns;
+	ep->conns = c;
+	ep->nlive++;
+	pthread_mutex_unlock(&ep->lock);
+}
+
+static void *acceptor_main(void *arg)
+{
+	struct endpoint *ep = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = ep->lfd, .events = POLLIN },
+		{ .fd = ep->wakefd, .events = POLLIN },
+	};
+	int fd;
+
+	while (!atomic_load(&ep->stopping)) {
+		if (poll(pfd, 2, -1) < 0)
+			continue;	/* EINTR */
+		if (atomic_load(&ep->stopping))
+			break;
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		fd = accept4(ep->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			/* EMFILE and friends: do not spin on a full table */
+			if (errno != EINTR && errno != EAGAIN &&
+			    errno != ECONNABORTED)
+				poll(NULL, 0, 100);
+			continue;
+		}
+		reap(ep, false);
+		admit(ep, fd);
+	}
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Setting up the socket                                                  */
+
+/* mkdir -p the directory holding @path, new directories 0755. */
+static int make_parent_dirs(const char *path)
+{
+	char *dir = strdup(path), *p;
+	int ret = 0;
+
+	if (!dir)
+		return -1;
+	p = strrchr(dir, '/');
+	if (!p || p == dir) {
+		free(dir);
+		return 0;
+	}
+	*p = 0;
+	for (p = dir + 1; ; p++) {
+		char c = *p;
+
+		if (c != '/' && c)
+			continue;
+		*p = 0;
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			ret = -1;
+			break;
+		}
+		*p = c;
+		if (!c)
+			break;
+	}
+	free(dir);
+	return ret;
+}
+
+/*
+ * Make way for a new socket at @path: fine if nothing is there, a stale
+ * socket (connection refused) is removed. Returns 0 or -1 with *err.
+ */
+static int clear_stale(const struct sockaddr_un *sa, char **err)
+{
+	const char *path = sa->sun_path;
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		*err = xasprintf("cannot use %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		*err = xasprintf("cannot use %s: it exists and is not a socket", path);
+		errno = EEXIST;
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*err = xasprintf("cannot create a socket: %s", strerror(errno));
+		return -1;
+	}
+	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	close(fd);
+	if (ret == 0) {
+		*err = xasprintf("cannot use %s: another server is listening on it", path);
+		errno = EADDRINUSE;
+		return -1;
+	}
+	if (errno != ECONNREFUSED) {
+		*err = xasprintf("cannot use %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		*err = xasprintf("cannot remove the stale socket %s: %s", path,
+				 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Create the listening socket. It only starts accepting with listen(), after
+ * its mode and owner are final, so no one connects through looser ones.
+ */
+static int open_listener(struct endpoint *ep, char **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	gid_t g = ep->cfg.group;
+	struct stat st;
+	int e;
+
+	if (strlen(ep->path) >= sizeof(sa.sun_path)) {
+		*err = xasprintf("cannot use %s: socket path too long (at most %zu bytes)",
+				 ep->path, sizeof(sa.sun_path) - 1);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sa.sun_path, ep->path);
+	if (make_parent_dirs(ep->path) < 0) {
+		e = errno;
+		*err = xasprintf("cannot create the directory of %s: %s", ep->path,
+				 strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (clear_stale(&sa, err) < 0)
+		return -1;
+	ep->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ep->lfd < 0) {
+		e = errno;
+		*err = xasprintf("cannot create a socket: %s", strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (bind(ep->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		e = errno;
+		*err = xasprintf("cannot bind %s: %s", ep->path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (chmod(ep->path, 0660) < 0) {
+		e = errno;
+		*err = xasprintf("cannot chmod %s: %s", ep->path, strerror(e));
+		goto unlink;
+	}
+	/* root:group; an unprivileged server (tests) keeps its own uid. */
+	if (geteuid() == 0) {
+		if (chown(ep->path, 0, g == (gid_t)-1 ? 0 : g) < 0) {
+			e = errno;
+			*err = xasprintf("cannot chown %s: %s", ep->path, strerror(e));
+			goto unlink;
+		}
+	} else if (g != (gid_t)-1 && chown(ep->path, (uid_t)-1, g) < 0) {
+		e = errno;
+		*err = xasprintf("cannot chown %s: %s", ep->path, strerror(e));
+		goto unlink;
+	}
+	if (lstat(ep->path, &st) < 0) {
+		e = errno;
+		*err = xasprintf("cannot stat %s: %s", ep->path, strerror(e));
+		goto unlink;
+	}
+	ep->sock_dev = st.st_dev;
+	ep->sock_ino = st.st_ino;
+	if (listen(ep->lfd, LISTEN_BACKLOG) < 0) {
+		e = errno;
+		*err = xasprintf("cannot listen on %s: %s", ep->path, strerror(e));
+		goto unlink;
+	}
+	return 0;
+
+unlink:
+	unlink(ep->path);
+	errno = e;
+	return -1;
+}
+
+/* Unlink the socket file unless someone else has replaced it since. */
+static void remove_socket(struct endpoint *ep)
+{
+	struct stat st;
+
+	if (lstat(ep->path, &st) == 0 && st.st_dev == ep->sock_dev &&
+	    st.st_ino == ep->sock_ino)
+		unlink(ep->path);
+}
+
+static char *refusal_text(gid_t g)
+{
+	struct group grp, *res = NULL;
+	char buf[4096];
+
+	if (g == (gid_t)-1)
+		return strdup("permission denied: dbosd accepts root only");
+	if (getgrgid_r(g, &grp, buf, sizeof(buf), &res) == 0 && res)
+		return xasprintf("permission denied: dbosd accepts root (or group %s) only",
+				 res->gr_name);
+	return xasprintf("permission denied: dbosd accepts root (or group %u) only",
+			 (unsigned int)g);
+}
+
+static void free_endpoint(struct endpoint *ep)
+{
+	if (ep->lfd >= 0)
+		close(ep->lfd);
+	if (ep->wakefd >= 0)
+		close(ep->wakefd);
+	pthread_mutex_destroy(&ep->lock);
+	free(ep->refusal);
+	free(ep->path);
+	free(ep);
+}
+
+int endpoint_start(const struct endpoint_config *cfg, struct endpoint **out,
+		   char **err)
+{
+	struct endpoint *ep;
+	sigset_t all, old;
+	int e;
+
+	*out = NULL;
+	*err = NULL;
+	if (!cfg->open_db) {
+		*err = strdup("endpoint: no open_db callback");
+		errno = EINVAL;
+		return -1;
+	}
+	ep = calloc(1, sizeof(*ep));
+	if (!ep)
+		goto nomem;
+	ep->lfd = -1;
+	ep->wakefd = -1;
+	pthread_mutex_init(&ep->lock, NULL);
+	atomic_init(&ep->stopping, false);
+	ep->cfg = *cfg;
+	if (!ep->cfg.max_connections)
+		ep->cfg.max_connections = ENDPOINT_DEFAULT_MAX_CONNECTIONS;
+	ep->path = strdup(cfg->socket_path ? cfg->socket_path : DBOS_DEFAULT_SOCKET);
+	ep->refusal = refusal_text(cfg->group);
+	if (!ep->path || !ep->refusal) {
+		free_endpoint(ep);
+		goto nomem;
+	}
+	ep->cfg.socket_path = ep->path;
+	ep->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ep->wakefd < 0) {
+		e = errno;
+		*err = xasprintf("cannot create an eventfd: %s", strerror(e));
+		goto fail;
+	}
+	if (open_listener(ep, err) < 0) {
+		e = errno;
+		goto fail;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&ep->acceptor, NULL, acceptor_main, ep);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e) {
+		*err = xasprintf("cannot start the endpoint thread: %s", strerror(e));
+		remove_socket(ep);
+		goto fail;
+	}
+	*out = ep;
+	return 0;
+
+fail:
+	free_endpoint(ep);
+	errno = e;
+	return -1;
+nomem:
+	*err = strdup("out of memory");
+	errno = ENOMEM;
+	return -1;
+}
+
+void endpoint_stop(struct endpoint *ep)
+{
+	uint64_t one = 1;
+	struct conn *c;
+
+	if (!ep)
+		return;
+	atomic_store(&ep->stopping, true);
+	(void)!write(ep->wakefd, &one, sizeof(one));
+	pthread_join(ep->acceptor, NULL);
+	close(ep->lfd);
+	ep->lfd = -1;
+	remove_socket(ep);
+
+	/* Wake every connection thread: blocked reads and writes fail now. */
+	pthread_mutex_lock(&ep->lock);
+	for (c = ep->conns; c; c = c->next)
+		if (!c->done)
+			shutdown(c->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&ep->lock);
+	reap(ep, true);
+	free_endpoint(ep);
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * endpoint.h - dbosd's client endpoint: serves SQL on a Unix socket.
+ *
+ * The endpoint owns the listening socket and one thread per client. Each
+ * client gets its own sqlite3 connection from the open_db callback and speaks
+ * the protocol of libdbos/dbos_proto.h: it sends SQL text, the endpoint
+ * prepares and steps every statement and streams the rows back as they are
+ * produced. Only the endpoint's own threads touch those sqlite3 handles.
+ *
+ * Access control is twofold: the socket file is 0660 root:<group> (root:root
+ * without a group), and every accepted connection is checked again with
+ * SO_PEERCRED: uid 0 and the server's own uid are served, and with a group
+ * configured, so is any peer whose gid or supplementary groups include it.
+ */
+#ifndef DBOS_ENDPOINT_H
+#define DBOS_ENDPOINT_H
+
+#include <sys/types.h>
+#include <sqlite3.h>
+
+#define ENDPOINT_DEFAULT_MAX_CONNECTIONS	64
+
+struct endpoint;
+
+struct endpoint_config {
+	/* Where to listen; NULL means DBOS_DEFAULT_SOCKET. */
+	const char *socket_path;
+	/* Group allowed besides root; (gid_t)-1: root only. */
+	gid_t group;
+	/*
+	 * Called from a client's thread, once per connection, concurrently for
+	 * different clients: must be thread-safe. Returns a sqlite3 handle that
+	 * the endpoint then owns (it closes it with sqlite3_close_v2() when the
+	 * client disconnects), or NULL with *@err set to a malloc()ed message
+	 * that the endpoint frees (it is sent to the client). The endpoint
+	 * installs its own progress handler on the handle (to abandon
+	 * statements of clients that went away and on endpoint_stop()).
+	 */
+	sqlite3 *(*open_db)(void *arg, char **err);
+	void *arg;
+	/* Clients served at once; 0 means ENDPOINT_DEFAULT_MAX_CONNECTIONS. */
+	unsigned int max_connections;
+};
+
+/*
+ * endpoint_start() - create the socket and start serving.
+ * Creates the socket's directory (0755, with parents) if missing, replaces a
+ * stale socket (one nobody listens on), binds, sets mode 0660 and owner
+ * root:group, listens, and starts the accepting thread. @cfg is copied.
+ * Returns 0 with *@out set, or -1 with errno and *@err a malloc()ed message
+ * (caller frees), e.g. when another server already listens on the path or
+ * the path exists and is not a socket. The caller should not rely on SIGPIPE
+ * being ignored: the endpoint never raises it. Its threads block all signals.
+ */
+int endpoint_start(const struct endpoint_config *cfg, struct endpoint **out,
+		   char **err);
+
+/*
+ * endpoint_stop() - stop serving and free @ep (NULL is accepted).
+ * Closes the listener, disconnects every client (a running statement is
+ * interrupted at its next progress-handler tick), joins all threads, closes
+ * their sqlite3 handles and unlinks the socket if it is still ours.
+ */
+void endpoint_stop(struct endpoint *ep);
+
+#endif /* DBOS_ENDPOINT_H */

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * intake.h - the intake session: decodes record messages into the mirror,
+ * detects loss, re-syncs from dumps, refreshes reparented children, commits.
+ *
+ * The session never touches a socket: it reaches the kernel through struct
+ * intake_kernel_ops (netlink.c implements them over generic netlink; host
+ * tests and the benchmark supply their own), and its caller feeds it the
+ * raw event messages. One thread drives a session; only intake_stats_read()
+ * may be called from other threads.
+ *
+ * Loss detection, each counted and each answered by one re-sync (a full
+ * dump applied with mark-and-sweep, see mirror.h):
+ *   1. a hole in hdr.cpu_seq on some CPU (the first record per CPU after
+ *      attaching or after an overrun sets that CPU's baseline);
+ *   2. an overrun of the event socket (ENOBUFS: intake_overrun());
+ *   3. DBOS_STATS_DROPPED or DBOS_STATS_SEND_FAILED grew between two
+ *      GET_STATS polls (once a second, from intake_tick()).
+ *
+ * Ordering: the re-sync runs from intake_flush(), after every record already
+ * received has been applied, and nothing is read from the event socket while
+ * the dump runs (events queue in the socket), so every event applied before
+ * a snapshot happened before it; see the thread-count rule in mirror.c.
+ */
+#ifndef DBOS_INTAKE_H
+#define DBOS_INTAKE_H
+
+#include <linux/netlink.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dbos_uapi.h"
+#include "dbserver/mirror/mirror.h"
+
+/* A GET_STATS reply. */
+struct intake_kstats {
+	uint32_t version;			/* DBOS_A_VERSION */
+	uint64_t instance;			/* DBOS_A_INSTANCE */
+	uint64_t v[DBOS_STATS_MAX + 1];		/* indexed by DBOS_STATS_* */
+};
+
+/* Receives one raw reply buffer (one or more netlink messages). */
+typedef void (*intake_msg_fn)(void *ctx, const struct nlmsghdr *nlh, size_t len);
+
+struct intake_kernel_ops {
+	/* DBOS_CMD_GET_STATS. 0, or -errno (-ENOENT when the family is gone). */
+	int (*get_stats)(void *arg, struct intake_kstats *out);
+	/* DBOS_CMD_DUMP_PROCS: every reply buffer to @fn, in order. 0 or -errno. */
+	int (*dump_procs)(void *arg, intake_msg_fn fn, void *ctx);
+	/* DBOS_CMD_GET_PROC of @pid: the reply to @fn. 0, -ESRCH, or -errno. */
+	int (*get_proc)(void *arg, uint32_t pid, intake_msg_fn fn, void *ctx);
+};
+
+struct intake_config {
+	struct mirror *mirror;		/* must outlive the session */
+	const struct intake_kernel_ops *ops;
+	void *ops_arg;
+	/* One line per notable event (no trailing newline); may be NULL. */
+	void (*log)(void *arg, const char *line);
+	void *log_arg;
+};
+
+struct intake;
+
+/* Timing of the session's periodic work, in ns of the caller's monotonic clock. */
+#define INTAKE_STATS_PERIOD_NS	1000000000ULL	/* GET_STATS poll */
+#define INTAKE_TOMB_TTL_NS	5000000000ULL	/* tombstones outlive the CPU-buffer skew by far */
+#define INTAKE_REPARENT_RETRY_NS 10000000ULL	/* GET_PROC retry while the old parent shows */
+#define INTAKE_REPARENT_TRIES	10
+#define INTAKE_RESYNC_RETRY_NS	1000000000ULL	/* after a failed dump */
+
+/* intake_new - a detached session feeding @cfg->mirror. 0, or -ENOMEM. */
+int intake_new(const struct intake_config *cfg, struct intake **out);
+void intake_free(struct intake *in);
+
+/*
+ * intake_attach - the caller has just joined the events group of a (new)
+ * kernel instance. Reads GET_STATS, refuses a module whose DBOS_A_VERSION is
+ * not DBOS_GENL_VERSION (-EPROTO, logged), switches the mirror's epoch to the
+ * module's instance, resets the per-CPU baselines and re-syncs (dump, sweep,
+ * commit). Returns 0 when attached (even if the dump failed: it is retried),
+ * or the GET_STATS error.
+ */
+int intake_attach(struct intake *in, uint64_t now_ns);
+
+/* intake_detach - the module went away: stop polling, drop queued work, commit. */
+void intake_detach(struct intake *in);
+
+bool intake_attached(const struct intake *in);
+
+/*
+ * intake_feed - apply the event messages in one received buffer (exactly the
+ * bytes read from the events socket). Checks per-CPU continuity, notices a
+ * new DBOS_A_INSTANCE (new epoch + re-sync), hands records to the mirror.
+ * Nothing is committed until intake_flush().
+ */
+void intake_feed(struct intake *in, const struct nlmsghdr *nlh, size_t len);
+
+/* intake_overrun - the event socket overflowed (ENOBUFS): count, re-baseline, re-sync. */
+void intake_overrun(struct intake *in);
+
+/* intake_resync_requested - a re-sync is due at the next intake_flush(). */
+bool intake_resync_requested(const struct intake *in);
+
+/*
+ * intake_flush - end of a receive burst: run a requested re-sync, query due
+ * reparented children, and commit the batch (rows visible to SQL once this
+ * returns). 0, or -1 if the commit failed (logged; retried next time).
+ */
+int intake_flush(struct intake *in, uint64_t now_ns);
+
+/*
+ * intake_tick - periodic work, then intake_flush(): the GET_STATS poll (loss
+ * check 3), tombstone pruning. Returns 0, -ESTALE when GET_STATS shows a
+ * different module instance, or the GET_STATS error (e.g. -ENOENT: family
+ * gone); in both cases the caller should detach and attach again.
+ */
+int intake_tick(struct intake *in, uint64_t now_ns);
+
+/* intake_next_deadline - when intake_tick() next has work (ns, monotonic clock). */
+uint64_t intake_next_deadline(const struct intake *in);
+
+/* Counters, readable from any thread. */
+enum intake_stat {
+	INTAKE_STAT_EVENTS_RECEIVED,
+	INTAKE_STAT_MESSAGES,
+	INTAKE_STAT_RECORDS_MALFORMED,
+	INTAKE_STAT_RECORDS_UNKNOWN,
+	INTAKE_STAT_GAPS_DETECTED,
+	INTAKE_STAT_OVERRUNS,
+	INTAKE_STAT_RESYNCS,
+	INTAKE_STAT_RESYNC_FAILURES,
+	INTAKE_STAT_REPARENT_QUERIES,
+	INTAKE_STAT_KERNEL_PRODUCED,
+	INTAKE_STAT_KERNEL_DROPPED,
+	INTAKE_STAT_KERNEL_SENT,
+	INTAKE_STAT_KERNEL_SEND_FAILED,
+	INTAKE_STAT_KERNEL_UNHEARD,
+	INTAKE_STAT_MODULE_ATTACHED,
+	INTAKE_STAT_MODULE_INSTANCE,
+	INTAKE_STAT__COUNT
+};
+
+struct intake_stat_info {
+	const char *name;
+	const char *doc;
+};
+
+extern const struct intake_stat_info intake_stat_info[INTAKE_STAT__COUNT];
+
+void intake_stats_read(const struct intake *in, int64_t vals[INTAKE_STAT__COUNT]);
+
+#endif /* DBOS_INTAKE_H */

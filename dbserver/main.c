@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0
+/* main.c - dbosd: mirrors kernel state from the dbos module into RocksDB and serves it as SQL on a Unix socket. */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dbos_proto.h"
+#include "dbserver/endpoint/endpoint.h"
+#include "dbserver/intake/loop.h"
+#include "dbserver/mirror/mirror.h"
+#include "dbserver/sql/sql.h"
+#include "dbserver/store/store.h"
+
+#define DEFAULT_DB		"/var/lib/dbos"
+#define DEFAULT_RETENTION	1000000ULL
+
+struct dbosd {
+	struct store *st;
+	struct mirror *m;
+	struct intake_loop *loop;
+	struct sql_env env;
+};
+
+static void log_line(void *arg, const char *line)
+{
+	fprintf(stderr, "dbosd: %s\n", line);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: dbosd [OPTION]...\n"
+		"Mirror kernel state from the dbos module into a RocksDB store and serve it as SQL.\n"
+		"\n"
+		"  --db DIR         database directory (default " DEFAULT_DB ")\n"
+		"  --socket PATH    SQL endpoint socket (default " DBOS_DEFAULT_SOCKET ")\n"
+		"  --group NAME     also let members of group NAME query (default: root only)\n"
+		"  --retention N    keep at most N process_events rows (default %llu; 0: none)\n"
+		"  -h, --help       show this help\n"
+		"\n"
+		"Runs until SIGTERM or SIGINT. Works without the module (serving the stored\n"
+		"state) and attaches when it is loaded. Must run as root.\n",
+		DEFAULT_RETENTION);
+}
+
+/* dbos_stats: the intake's counters, then the mirror's. Thread-safe (atomics). */
+static int stats(void *arg, struct sql_stat *out, int max)
+{
+	const struct dbosd *d = arg;
+	int64_t iv[INTAKE_STAT__COUNT], mv[MIRROR_STAT__COUNT];
+	int n = 0;
+
+	intake_stats_read(intake_loop_session(d->loop), iv);
+	mirror_stats_read(d->m, mv);
+	for (int i = 0; i < INTAKE_STAT__COUNT && n < max; i++)
+		out[n++] = (struct sql_stat){ intake_stat_info[i].name, iv[i], intake_stat_info[i].doc };
+	for (int i = 0; i < MIRROR_STAT__COUNT && n < max; i++)
+		out[n++] = (struct sql_stat){ mirror_stat_info[i].name, mv[i], mirror_stat_info[i].doc };
+	return n;
+}
+
+static sqlite3 *open_db(void *arg, char **err)
+{
+	const struct dbosd *d = arg;
+	sqlite3 *db = NULL;
+
+	if (sql_open(&d->env, &db, err))
+		return NULL;
+	return db;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char *p = strdup(path);
+	int rc = 0;
+
+	if (!p)
+		return -1;
+	for (char *s = p + 1; ; s++) {
+		if (*s == '/' || !*s) {
+			char c = *s;
+
+			*s = '\0';
+			if (mkdir(p, mode) && errno != EEXIST) {
+				rc = -1;
+				break;
+			}
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+	free(p);
+	return rc;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "retention", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *db_dir = DEFAULT_DB, *sock = DBOS_DEFAULT_SOCKET, *group = NULL;
+	struct mirror_config mc = { .retention = DEFAULT_RETENTION };
+	struct endpoint_config ec = { 0 };
+	struct intake_loop_config lc = { .log = log_line };
+	struct dbosd d = { 0 };
+	struct endpoint *ep = NULL;
+	sigset_t sigs;
+	char *err = NULL;
+	int c, sig = 0, status = 1;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db_dir = optarg; break;
+		case 's': sock = optarg; break;
+		case 'g': group = optarg; break;
+		case 'r':
+			if (parse_u64(optarg, &mc.retention)) {
+				fprintf(stderr, "dbosd: --retention wants a number of rows, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "dbosd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "dbosd: must run as root (the dbos netlink family and its events "
+			"group require CAP_NET_ADMIN, and the socket is owned by root)\n");
+		return 1;
+	}
+	ec.group = (gid_t)-1;
+	if (group) {
+		struct group *g = getgrnam(group);
+
+		if (!g) {
+			fprintf(stderr, "dbosd: no such group '%s'\n", group);
+			return 2;
+		}
+		ec.group = g->gr_gid;
+	}
+
+	/* Every thread started from here on inherits this mask; main waits in sigwait(). */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (mkdir_p(db_dir, 0700)) {
+		fprintf(stderr, "dbosd: cannot create %s: %s\n", db_dir, strerror(errno));
+		return 1;
+	}
+	if (store_open(db_dir, &d.st, &err)) {
+		fprintf(stderr, "dbosd: cannot open the store in %s: %s\n", db_dir, err ? err : "?");
+		goto out;
+	}
+	if (mirror_open(d.st, &mc, &d.m, &err)) {
+		fprintf(stderr, "dbosd: cannot load the store in %s: %s\n", db_dir, err ? err : "?");
+		goto out;
+	}
+	{
+		int64_t mv[MIRROR_STAT__COUNT];
+
+		mirror_stats_read(d.m, mv);
+		fprintf(stderr, "dbosd: store %s: %" PRId64 " processes, %" PRId64 " process events\n",
+			db_dir, mv[MIRROR_STAT_PROCESSES_ROWS], mv[MIRROR_STAT_PROCESS_EVENTS_ROWS]);
+	}
+	d.env.st = d.st;
+	d.env.stats = stats;
+	d.env.stats_arg = &d;
+
+	lc.mirror = d.m;
+	if (intake_loop_start(&lc, &d.loop, &err)) {
+		fprintf(stderr, "dbosd: cannot start the intake: %s\n", err ? err : "?");
+		goto out;
+	}
+	ec.socket_path = sock;
+	ec.open_db = open_db;
+	ec.arg = &d;
+	if (endpoint_start(&ec, &ep, &err)) {
+		fprintf(stderr, "dbosd: cannot serve SQL on %s: %s\n", sock, err ? err : strerror(errno));
+		goto out;
+	}
+	fprintf(stderr, "dbosd: serving SQL on %s\n", sock);
+
+	while (sigwait(&sigs, &sig) == EINTR)
+		;
+	fprintf(stderr, "dbosd: %s: shutting down\n", strsignal(sig));
+	status = 0;
+out:
+	free(err);
+	intake_loop_stop(d.loop);	/* commits what it received */
+	endpoint_stop(ep);		/* no client reads the stats after this */
+	intake_loop_free(d.loop);
+	mirror_close(d.m);
+	if (d.st)
+		store_close(d.st);
+	if (status == 0)
+		fprintf(stderr, "dbosd: stopped cleanly\n");
+	return status;
+}

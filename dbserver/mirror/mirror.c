@@ -1,0 +1,1146 @@
+// SPDX-License-Identifier: GPL-2.0
+/* mirror.c - applies kernel records to the processes working copy and writes rows and history to the store. */
+
+/*
+ * How records become rows
+ * -----------------------
+ * Every record carries the global seq of its event; records travel in
+ * per-CPU buffers, so two records about one pid may arrive in either order.
+ * The working copy (proctab) therefore merges records by seq, not by arrival,
+ * and each pid is in one of three states:
+ *
+ *   LIVE     a row; slot.seq is the seq of the newest record applied to it.
+ *   TOMB     the process exited at slot.seq (EXIT with GROUP_DEAD, or swept
+ *            by a re-sync). Kept for a few seconds (mirror_prune()).
+ *   PENDING  thread events for an incarnation whose FORK has not arrived.
+ *
+ * Rules, for a record with (epoch-mapped) seq s about pid p:
+ *
+ *  1. Records with s <= the row's seq are "stale": they do not change the
+ *     row's columns (the row already reflects a later moment), but process
+ *     events still go into process_events. Exception: a stale FORK/EXEC/PROC
+ *     still fills path/cmdline if the row got them from an older record or
+ *     not at all (a row created from a COMM that overtook its FORK).
+ *  2. A tombstone blocks every record with s <= its seq: an older EXEC from
+ *     CPU 0 processed after the EXIT from CPU 1 does not resurrect the pid.
+ *     A record with s > the tombstone's seq is a new incarnation (pid reuse)
+ *     and creates the row. A FORK with s > a live row's seq also starts a new
+ *     incarnation (its predecessor's EXIT is still in flight) and replaces
+ *     the row.
+ *  3. EXIT with GROUP_DEAD and s > the row's seq deletes the row and leaves
+ *     a tombstone. (Also when s <= the row's seq if the row came from a
+ *     snapshot of the zombie, taken after the exit: no new incarnation can
+ *     exist while the zombie holds the pid.) An EXIT without GROUP_DEAD is
+ *     a thread's exit.
+ *  4. Thread events (FORK/EXIT that are not a process's birth/death, and
+ *     THREAD-flagged EXEC/COMM/CRED, which concern one thread's name or
+ *     credentials) never change the row's other columns and are not stored
+ *     in process_events. processes.threads = base + delta, where base is
+ *     the thread count of the snapshot (or 1 for the FORK) with seq
+ *     threads_seq, and delta sums +1/-1 for each thread FORK/EXIT with seq
+ *     > threads_seq. Exactly once: the kernel delivers each record once,
+ *     records with seq <= threads_seq are already counted in the base and are
+ *     skipped, the others are added once. A snapshot resets delta to 0; that
+ *     is exact because intake applies snapshots (dump, GET_PROC) while it is
+ *     not reading the event socket, so every delta applied so far comes from
+ *     an event received, hence happened, before the snapshot was taken.
+ *     Thread events for a pid with no row yet (its FORK is still in another
+ *     CPU's buffer) wait in a PENDING slot and are added when the FORK comes.
+ *  5. PROC snapshots newer than the row replace it entirely (including cwd
+ *     and threads) and mark the pid for the running re-sync.
+ *  6. cwd comes only from snapshots: NULL until a dump saw the process; EXEC
+ *     keeps it; a FORK of a new process starts with NULL (unless the dump
+ *     saw the child before its FORK record took its seq: same start time).
+ *
+ * Batching: rows are written at commit time, once per pid changed since the
+ * previous commit (the dirty list), so fork+exec+exit within one batch writes
+ * no processes row at all; history rows are added as records arrive.
+ *
+ * History retention: rows are counted per key bucket (2^shift seqs wide,
+ * shift chosen so that a bucket holds at most ~retention/64 rows). When more
+ * than retention + 10% rows are stored, whole buckets are dropped from the
+ * oldest end with ONE range delete, leaving at most `retention` rows. Counts
+ * stay exact even though history keys arrive out of order.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dbserver/mirror/mirror.h"
+#include "dbserver/mirror/proctab.h"
+#include "dbserver/sql/schema.h"
+#include "dbserver/store/row.h"
+
+#define META_EPOCH	"epoch"	/* be64 instance, be64 base */
+#define NSEC		1000000000ULL
+#define SAME_START_NS	1000000ULL	/* start times this close: the same process */
+
+struct hist_bucket {
+	uint64_t id;		/* key >> shift */
+	uint64_t count;		/* rows stored with keys in this bucket */
+};
+
+struct mirror {
+	struct store *st;
+	struct mirror_config cfg;
+	void (*orphan)(void *arg, uint32_t child, uint32_t old_parent);
+	void *orphan_arg;
+	struct proctab tab;
+	struct proc_live *free_live;	/* recycled, with their string buffers */
+	struct store_batch *batch;
+	uint32_t *dirty;
+	size_t ndirty, dirty_cap;
+	char *enc;			/* row encode buffer */
+	size_t enc_cap;
+	char *join;			/* history cmdline scratch */
+	size_t join_cap;
+	uint64_t now_ns;
+
+	/* epochs */
+	bool has_instance;
+	uint64_t instance, base;
+	bool has_epoch;			/* stored (or pending) epoch record */
+	uint64_t epoch_instance, epoch_base;
+	bool epoch_dirty;
+	uint64_t max_seq;		/* largest mapped seq stored or applied */
+
+	/* re-sync */
+	uint32_t gen;
+	bool in_resync;
+	uint64_t first_snap;
+
+	/* history */
+	uint64_t hist_count;
+	uint64_t hist_cut;		/* keys below this were trimmed */
+	unsigned shift;
+	struct hist_bucket *bk;
+	size_t bk_start, bk_len, bk_cap;
+
+	uint64_t live_count, tomb_count;
+	uint64_t c[MIRROR_STAT__COUNT];
+	_Atomic int64_t pub[MIRROR_STAT__COUNT];
+};
+
+const struct mirror_stat_info mirror_stat_info[MIRROR_STAT__COUNT] = {
+	[MIRROR_STAT_EVENTS_APPLIED] = { "events_applied", "Process records that changed the live processes table" },
+	[MIRROR_STAT_EVENTS_STALE] = { "events_stale", "Records older than the row or tombstone they concern: not applied to the live row (still kept in history)" },
+	[MIRROR_STAT_THREAD_EVENTS] = { "thread_events", "Thread-level records: adjust processes.threads, not stored in process_events" },
+	[MIRROR_STAT_SNAPSHOTS] = { "snapshots", "Process snapshots (dumps and GET_PROC replies) received" },
+	[MIRROR_STAT_PROCESSES_ROWS] = { "processes_rows", "Rows in processes (as of the last commit)" },
+	[MIRROR_STAT_PROCESS_EVENTS_ROWS] = { "process_events_rows", "Rows in process_events (as of the last commit)" },
+	[MIRROR_STAT_HISTORY_TRIMMED] = { "history_trimmed", "process_events rows deleted by the retention limit since start" },
+	[MIRROR_STAT_LAST_SEQ] = { "last_seq", "Largest seq seen, in history seq space (epoch base + kernel seq)" },
+	[MIRROR_STAT_EPOCH_BASE] = { "epoch_base", "History seq base of the current kernel module instance" },
+	[MIRROR_STAT_TOMBSTONES] = { "tombstones", "Exited pids remembered for a few seconds so late records cannot resurrect them" },
+	[MIRROR_STAT_STORE_ERRORS] = { "store_errors", "Failed store writes (the batch is retried with the next commit)" },
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int str_set(struct proc_str *s, const char *p, size_t n)
+{
+	if (n > s->cap) {
+		size_t cap = s->cap ? s->cap : 32;
+		char *np;
+
+		while (cap < n)
+			cap *= 2;
+		np = realloc(s->p, cap);
+		if (!np)
+			return -1;
+		s->p = np;
+		s->cap = (uint32_t)cap;
+	}
+	if (n)
+		memcpy(s->p, p, n);
+	s->len = (uint32_t)n;
+	return 0;
+}
+
+/* Command lines come as NUL-separated arguments; SQL shows them joined by spaces. */
+static void join_args(char *p, size_t n)
+{
+	for (char *q = memchr(p, 0, n); q; q = memchr(q, 0, n - (size_t)(q - p)))
+		*q = ' ';
+}
+
+static size_t cmdline_len(const struct mirror_rec *r)
+{
+	size_t n = r->proc.cmdline_len;
+
+	if (n && r->cmdline[n - 1] == '\0')	/* tolerate a trailing NUL */
+		n--;
+	return n;
+}
+
+static bool is_zombie(uint32_t state)
+{
+	return state == 'Z' || state == 'X';
+}
+
+static const char *const policy_names[] = {
+	"other", "fifo", "rr", "batch", NULL, "idle", "deadline",
+};
+
+static struct row_value policy_value(uint32_t policy, char buf[12])
+{
+	if (policy < sizeof(policy_names) / sizeof(policy_names[0]) && policy_names[policy])
+		return row_text(policy_names[policy], strlen(policy_names[policy]));
+	return row_text(buf, (size_t)snprintf(buf, 12, "%u", policy));
+}
+
+static uint32_t policy_from_text(const struct row_value *v)
+{
+	if (v->type != ROW_TEXT)
+		return 0;
+	for (uint32_t i = 0; i < sizeof(policy_names) / sizeof(policy_names[0]); i++)
+		if (policy_names[i] && strlen(policy_names[i]) == v->len &&
+		    !memcmp(policy_names[i], v->s, v->len))
+			return i;
+	char buf[12] = "";
+
+	if (v->len < sizeof(buf))
+		memcpy(buf, v->s, v->len);
+	return (uint32_t)strtoul(buf, NULL, 10);
+}
+
+static struct row_value opt_text(const struct proc_str *s, bool known)
+{
+	return known ? row_text(s->p ? s->p : "", s->len) : row_null();
+}
+
+static int encode(struct mirror *m, const struct row_value *v, int n, size_t *len)
+{
+	size_t need = row_encode(v, n, m->enc, m->enc_cap);
+
+	if (need > m->enc_cap) {
+		size_t cap = need * 2;
+		char *p = realloc(m->enc, cap);
+
+		if (!p)
+			return -1;
+		m->enc = p;
+		m->enc_cap = cap;
+		need = row_encode(v, n, m->enc, m->enc_cap);
+	}
+	*len = need;
+	return 0;
+}
+
+static void mark_dirty(struct mirror *m, struct proc_slot *sl)
+{
+	if (sl->flags & PROC_F_DIRTY)
+		return;
+	if (m->ndirty == m->dirty_cap) {
+		size_t cap = m->dirty_cap ? m->dirty_cap * 2 : 1024;
+		uint32_t *p = realloc(m->dirty, cap * sizeof(*p));
+
+		if (!p)
+			return;	/* row written at the next change or re-sync */
+		m->dirty = p;
+		m->dirty_cap = cap;
+	}
+	m->dirty[m->ndirty++] = sl->pid;
+	sl->flags |= PROC_F_DIRTY;
+}
+
+static struct proc_live *live_alloc(struct mirror *m)
+{
+	struct proc_live *L = m->free_live;
+
+	if (L) {
+		struct proc_str p = L->path, c = L->cmdline, w = L->cwd;
+
+		m->free_live = L->next_free;
+		memset(L, 0, sizeof(*L));
+		L->path = p;
+		L->cmdline = c;
+		L->cwd = w;
+		L->path.len = L->cmdline.len = L->cwd.len = 0;
+		return L;
+	}
+	return calloc(1, sizeof(*L));
+}
+
+static void live_release(struct mirror *m, struct proc_live *L)
+{
+	L->next_free = m->free_live;
+	m->free_live = L;
+}
+
+static void live_destroy(struct proc_live *L)
+{
+	free(L->path.p);
+	free(L->cmdline.p);
+	free(L->cwd.p);
+	free(L);
+}
+
+static uint32_t now_s(const struct mirror *m)
+{
+	return (uint32_t)(m->now_ns / NSEC);
+}
+
+/* ---- field groups ------------------------------------------------------ */
+
+static void set_fields(struct proc_live *L, const struct dbos_proc *p)
+{
+	L->ppid = p->ppid;
+	L->uid = p->uid;
+	L->gid = p->gid;
+	L->euid = p->euid;
+	L->egid = p->egid;
+	L->nice = p->nice;
+	L->policy = p->policy;
+	L->state = p->state;
+	L->start_time_ns = p->start_time_ns;
+	memcpy(L->comm, p->comm, sizeof(L->comm));
+}
+
+static int set_strings(struct proc_live *L, const struct mirror_rec *r, uint64_t s)
+{
+	size_t n = cmdline_len(r);
+
+	if (str_set(&L->path, r->path, r->proc.path_len) ||
+	    str_set(&L->cmdline, r->cmdline, n))
+		return -1;
+	if (n)
+		join_args(L->cmdline.p, n);
+	L->str_seq = s;
+	return 0;
+}
+
+static int set_snapshot_extras(struct proc_live *L, const struct mirror_rec *r, uint64_t s)
+{
+	if (str_set(&L->cwd, r->cwd, r->proc.cwd_len))
+		return -1;
+	L->cwd_seq = s;
+	L->threads_base = r->proc.threads ? (int32_t)r->proc.threads : 1;
+	L->threads_seq = s;
+	L->threads_delta = 0;
+	return 0;
+}
+
+/* Fill a row from a FORK (new process) or PROC snapshot that supersedes everything. */
+static int set_all(struct proc_live *L, const struct mirror_rec *r, uint64_t s)
+{
+	set_fields(L, &r->proc);
+	if (set_strings(L, r, s))
+		return -1;
+	if (r->hdr.type == DBOS_REC_PROC)
+		return set_snapshot_extras(L, r, s);
+	L->cwd.len = 0;
+	L->cwd_seq = 0;
+	L->threads_base = 1;
+	L->threads_seq = s;
+	L->threads_delta = 0;
+	return 0;
+}
+
+/* ---- history ------------------------------------------------------------ */
+
+static int bucket_add(struct mirror *m, uint64_t id)
+{
+	struct hist_bucket *b = m->bk + m->bk_start;
+	size_t i;
+
+	if (m->bk_len && b[m->bk_len - 1].id == id) {
+		b[m->bk_len - 1].count++;
+		return 0;
+	}
+	for (i = m->bk_len; i > 0 && b[i - 1].id > id; i--)
+		;
+	if (i > 0 && b[i - 1].id == id) {
+		b[i - 1].count++;
+		return 0;
+	}
+	if (m->bk_start + m->bk_len == m->bk_cap) {
+		if (m->bk_start) {
+			memmove(m->bk, b, m->bk_len * sizeof(*b));
+			m->bk_start = 0;
+		} else {
+			size_t cap = m->bk_cap ? m->bk_cap * 2 : 256;
+			struct hist_bucket *nb = realloc(m->bk, cap * sizeof(*nb));
+
+			if (!nb)
+				return -1;
+			m->bk = nb;
+			m->bk_cap = cap;
+		}
+		b = m->bk + m->bk_start;
+	}
+	memmove(&b[i + 1], &b[i], (m->bk_len - i) * sizeof(*b));
+	b[i] = (struct hist_bucket){ .id = id, .count = 1 };
+	m->bk_len++;
+	return 0;
+}
+
+static const char *event_name(uint16_t type)
+{
+	switch (type) {
+	case DBOS_REC_FORK: return "fork";
+	case DBOS_REC_EXEC: return "exec";
+	case DBOS_REC_EXIT: return "exit";
+	case DBOS_REC_COMM: return "comm";
+	case DBOS_REC_CRED: return "cred";
+	}
+	return "?";
+}
+
+static int history_put(struct mirror *m, const struct mirror_rec *r, uint64_t s)
+{
+	struct row_value v[PROCESS_EVENTS__COUNT];
+	const struct dbos_proc *p = &r->proc;
+	const char *ev = event_name(r->hdr.type);
+	bool strs = r->hdr.type == DBOS_REC_FORK || r->hdr.type == DBOS_REC_EXEC;
+	unsigned char key[8];
+	size_t n, len;
+
+	if (!m->cfg.retention || s < m->hist_cut)
+		return 0;	/* keeping none, or already older than the retained range */
+	n = cmdline_len(r);
+	if (n > m->join_cap) {
+		char *j = realloc(m->join, n * 2);
+
+		if (!j)
+			return -1;
+		m->join = j;
+		m->join_cap = n * 2;
+	}
+	if (n) {
+		memcpy(m->join, r->cmdline, n);
+		join_args(m->join, n);
+	}
+	v[PROCESS_EVENTS_SEQ] = row_int((int64_t)s);
+	v[PROCESS_EVENTS_TIME] = row_int((int64_t)(r->hdr.time_ns / NSEC));
+	v[PROCESS_EVENTS_TIME_NS] = row_int((int64_t)r->hdr.time_ns);
+	v[PROCESS_EVENTS_EVENT] = row_text(ev, strlen(ev));
+	v[PROCESS_EVENTS_PID] = row_int(p->pid);
+	v[PROCESS_EVENTS_TID] = row_int(p->tid);
+	v[PROCESS_EVENTS_PARENT] = row_int(p->ppid);
+	v[PROCESS_EVENTS_NAME] = row_text(p->comm, strnlen(p->comm, sizeof(p->comm)));
+	v[PROCESS_EVENTS_PATH] = strs || p->path_len ?
+		row_text(p->path_len ? r->path : "", p->path_len) : row_null();
+	v[PROCESS_EVENTS_CMDLINE] = strs || n ? row_text(n ? m->join : "", n) : row_null();
+	v[PROCESS_EVENTS_UID] = row_int(p->uid);
+	v[PROCESS_EVENTS_GID] = row_int(p->gid);
+	v[PROCESS_EVENTS_EUID] = row_int(p->euid);
+	v[PROCESS_EVENTS_EGID] = row_int(p->egid);
+	v[PROCESS_EVENTS_EXIT_CODE] = r->hdr.type == DBOS_REC_EXIT ? row_int(p->exit_code) : row_null();
+	v[PROCESS_EVENTS_CPU] = row_int(r->hdr.cpu);
+	if (encode(m, v, PROCESS_EVENTS__COUNT, &len) || bucket_add(m, s >> m->shift))
+		return -1;
+	store_key_be64(key, s);
+	store_batch_put(m->batch, STORE_CF_PROCESS_EVENTS, key, sizeof(key), m->enc, len);
+	m->hist_count++;
+	return 0;
+}
+
+/* Drop whole buckets from the oldest end, in one range delete, down to <= retention rows. */
+static void history_trim(struct mirror *m)
+{
+	uint64_t need, removed = 0, end_id = 0, cut;
+	unsigned char begin[8], end[8];
+
+	if (!m->cfg.retention || m->hist_count <= m->cfg.retention + m->cfg.retention / 10)
+		return;
+	need = m->hist_count - m->cfg.retention;
+	while (removed < need && m->bk_len) {
+		struct hist_bucket *b = &m->bk[m->bk_start];
+
+		removed += b->count;
+		end_id = b->id;
+		m->bk_start++;
+		m->bk_len--;
+	}
+	if (!m->bk_len)
+		m->bk_start = 0;
+	cut = (end_id + 1) << m->shift;
+	store_key_be64(begin, 0);
+	store_key_be64(end, cut);
+	store_batch_delete_range(m->batch, STORE_CF_PROCESS_EVENTS, begin, 8, end, 8);
+	m->hist_count -= removed;
+	m->hist_cut = cut;
+	m->c[MIRROR_STAT_HISTORY_TRIMMED] += removed;
+}
+
+/* ---- applying records ---------------------------------------------------- */
+
+static void notify_orphans(struct mirror *m, uint32_t parent)
+{
+	struct proc_slot *x;
+
+	if (!m->orphan)
+		return;
+	proctab_for_each(&m->tab, x)
+		if (x->state == PROC_LIVE && x->live->ppid == parent && x->pid != parent)
+			m->orphan(m->orphan_arg, x->pid, parent);
+}
+
+/* Turn the slot into a tombstone at @seq (the row, if stored, is deleted at commit). */
+static void entomb(struct mirror *m, struct proc_slot *sl, uint64_t seq)
+{
+	if (sl->state == PROC_LIVE) {
+		live_release(m, sl->live);
+		m->live_count--;
+	}
+	if (sl->state != PROC_TOMB)
+		m->tomb_count++;
+	sl->state = PROC_TOMB;
+	if (seq > sl->seq)
+		sl->seq = seq;
+	sl->d.t_s = now_s(m);
+	sl->d.delta = 0;
+	mark_dirty(m, sl);
+}
+
+/*
+ * Make @sl (TOMB, PENDING or EMPTY) LIVE with a fresh proc_live, keeping a
+ * PENDING thread delta when @keep_delta. Returns NULL on ENOMEM.
+ */
+static struct proc_live *vivify(struct mirror *m, struct proc_slot *sl, bool keep_delta)
+{
+	struct proc_live *L = live_alloc(m);
+
+	if (!L)
+		return NULL;
+	L->floor = sl->state == PROC_EMPTY ? 0 : sl->seq;
+	L->threads_delta = sl->state == PROC_PENDING && keep_delta ? sl->d.delta : 0;
+	if (sl->state == PROC_TOMB)
+		m->tomb_count--;
+	sl->state = PROC_LIVE;
+	sl->live = L;
+	m->live_count++;
+	return L;
+}
+
+static enum mirror_result apply_birth(struct mirror *m, const struct mirror_rec *r, uint64_t s)
+{
+	bool snap = r->hdr.type == DBOS_REC_PROC;
+	struct proc_slot *sl = proctab_insert(&m->tab, r->proc.pid);
+	struct proc_live *L;
+	int32_t delta;
+
+	if (!sl)
+		return MIRROR_ENOMEM;
+	if (snap) {
+		m->c[MIRROR_STAT_SNAPSHOTS]++;
+		if (m->in_resync && (!m->first_snap || s < m->first_snap))
+			m->first_snap = s;
+	}
+	switch (sl->state) {
+	case PROC_LIVE:
+		L = sl->live;
+		if (snap)
+			L->gen = m->gen;
+		if (s > sl->seq) {
+			/*
+			 * A fresher snapshot, or a new incarnation: replace the
+			 * row. Except for a FORK that a dump overtook (the dump
+			 * saw the child before its FORK took a seq): same start
+			 * time, same process, so the snapshot's cwd stays true.
+			 */
+			uint64_t cwd_seq = L->cwd_seq;
+			uint32_t cwd_len = L->cwd.len;
+			bool same = !snap && cwd_seq &&
+				    L->start_time_ns + SAME_START_NS > r->proc.start_time_ns &&
+				    r->proc.start_time_ns + SAME_START_NS > L->start_time_ns;
+
+			if (!snap)
+				L->floor = sl->seq;
+			if (set_all(L, r, s))
+				return MIRROR_ENOMEM;
+			if (same) {
+				L->cwd_seq = cwd_seq;
+				L->cwd.len = cwd_len;
+			}
+			sl->seq = s;
+			mark_dirty(m, sl);
+			m->c[MIRROR_STAT_EVENTS_APPLIED]++;
+			return MIRROR_APPLIED;
+		}
+		/* Older than the row: merge only what the row lacks. */
+		if (s > L->str_seq && s > L->floor) {
+			if (set_strings(L, r, s))
+				return MIRROR_ENOMEM;
+			mark_dirty(m, sl);
+		}
+		if (snap && s > L->cwd_seq && s > L->threads_seq) {
+			if (set_snapshot_extras(L, r, s))
+				return MIRROR_ENOMEM;
+			mark_dirty(m, sl);
+		}
+		m->c[MIRROR_STAT_EVENTS_STALE]++;
+		return MIRROR_STALE;
+	case PROC_TOMB:
+		/* A zombie's snapshot after its exit is the same, dead, incarnation. */
+		if (s <= sl->seq || (snap && is_zombie(r->proc.state))) {
+			m->c[MIRROR_STAT_EVENTS_STALE]++;
+			return MIRROR_STALE;
+		}
+		break;
+	case PROC_PENDING:
+		if (s <= sl->seq) {
+			m->c[MIRROR_STAT_EVENTS_STALE]++;
+			return MIRROR_STALE;
+		}
+		break;
+	}
+	/* Thread events waiting for this FORK happened after it: keep them. */
+	delta = sl->state == PROC_PENDING && !snap ? sl->d.delta : 0;
+	L = vivify(m, sl, false);
+	if (!L || set_all(L, r, s))
+		return MIRROR_ENOMEM;
+	L->threads_delta = delta;
+	L->gen = snap ? m->gen : 0;
+	sl->seq = s;
+	mark_dirty(m, sl);
+	m->c[MIRROR_STAT_EVENTS_APPLIED]++;
+	return MIRROR_APPLIED;
+}
+
+static enum mirror_result apply_update(struct mirror *m, const struct mirror_rec *r, uint64_t s)
+{
+	bool exec = r->hdr.type == DBOS_REC_EXEC;
+	struct proc_slot *sl = proctab_insert(&m->tab, r->proc.pid);
+	struct proc_live *L;
+
+	if (!sl)
+		return MIRROR_ENOMEM;
+	if (sl->state == PROC_LIVE) {
+		L = sl->live;
+		if (s > sl->seq) {
+			set_fields(L, &r->proc);
+			if (exec && set_strings(L, r, s))
+				return MIRROR_ENOMEM;
+			sl->seq = s;
+			mark_dirty(m, sl);
+			m->c[MIRROR_STAT_EVENTS_APPLIED]++;
+			return MIRROR_APPLIED;
+		}
+		if (exec && s > L->str_seq && s > L->floor) {
+			if (set_strings(L, r, s))
+				return MIRROR_ENOMEM;
+			mark_dirty(m, sl);
+		}
+		m->c[MIRROR_STAT_EVENTS_STALE]++;
+		return MIRROR_STALE;
+	}
+	if ((sl->state == PROC_TOMB || sl->state == PROC_PENDING) && s <= sl->seq) {
+		m->c[MIRROR_STAT_EVENTS_STALE]++;
+		return MIRROR_STALE;
+	}
+	/*
+	 * A new incarnation whose FORK has not arrived yet: create the row
+	 * from what this record knows (path/cmdline NULL unless it is an
+	 * EXEC; the late FORK fills them, rule 1).
+	 */
+	L = vivify(m, sl, true);
+	if (!L)
+		return MIRROR_ENOMEM;
+	set_fields(L, &r->proc);
+	if (exec && set_strings(L, r, s))
+		return MIRROR_ENOMEM;
+	L->threads_base = 1;
+	L->threads_seq = L->floor;
+	sl->seq = s;
+	mark_dirty(m, sl);
+	m->c[MIRROR_STAT_EVENTS_APPLIED]++;
+	return MIRROR_APPLIED;
+}
+
+static enum mirror_result apply_exit(struct mirror *m, const struct mirror_rec *r, uint64_t s)
+{
+	struct proc_slot *sl = proctab_insert(&m->tab, r->proc.pid);
+	uint32_t pid = r->proc.pid;
+
+	if (!sl)
+		return MIRROR_ENOMEM;
+	switch (sl->state) {
+	case PROC_LIVE:
+		if (s > sl->seq || (s > sl->live->floor && is_zombie(sl->live->state))) {
+			if (r->hdr.flags & DBOS_RECF_CHILDREN)
+				notify_orphans(m, pid);
+			sl = proctab_find(&m->tab, pid);	/* the callback may not touch the table, but be safe */
+			entomb(m, sl, s);
+			m->c[MIRROR_STAT_EVENTS_APPLIED]++;
+			return MIRROR_APPLIED;
+		}
+		break;
+	case PROC_TOMB:
+		if (s > sl->seq)
+			sl->seq = s;
+		break;
+	default:
+		/* Never saw it alive (or only its threads): remember the death. */
+		entomb(m, sl, s);
+		m->c[MIRROR_STAT_EVENTS_APPLIED]++;
+		return MIRROR_APPLIED;
+	}
+	m->c[MIRROR_STAT_EVENTS_STALE]++;
+	return MIRROR_STALE;
+}
+
+static enum mirror_result apply_thread(struct mirror *m, uint32_t pid, uint64_t s, int d)
+{
+	struct proc_slot *sl = proctab_insert(&m->tab, pid);
+
+	if (!sl)
+		return MIRROR_ENOMEM;
+	m->c[MIRROR_STAT_THREAD_EVENTS]++;
+	switch (sl->state) {
+	case PROC_LIVE:
+		if (s > sl->live->threads_seq && s > sl->live->floor) {
+			sl->live->threads_delta += d;
+			mark_dirty(m, sl);
+			return MIRROR_THREAD;
+		}
+		break;
+	case PROC_TOMB:
+		if (s > sl->seq) {
+			m->tomb_count--;
+			sl->state = PROC_PENDING;
+			sl->d.t_s = now_s(m);
+			sl->d.delta = d;
+			return MIRROR_THREAD;
+		}
+		break;
+	case PROC_PENDING:
+		if (s > sl->seq) {
+			sl->d.delta += d;
+			return MIRROR_THREAD;
+		}
+		break;
+	default:
+		sl->state = PROC_PENDING;
+		sl->seq = 0;
+		sl->d.t_s = now_s(m);
+		sl->d.delta = d;
+		return MIRROR_THREAD;
+	}
+	m->c[MIRROR_STAT_EVENTS_STALE]++;
+	return MIRROR_STALE;
+}
+
+enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
+{
+	const struct dbos_rec_hdr *h = &r->hdr;
+	bool group_dead, thread;
+	uint64_t s;
+
+	if (h->type < DBOS_REC_FORK || h->type > DBOS_REC_PROC || !r->proc.pid)
+		return MIRROR_IGNORED;
+	if (!m->has_instance)
+		mirror_set_instance(m, 0);
+	s = m->base + h->seq;
+	if (s > m->max_seq)
+		m->max_seq = s;
+	group_dead = h->type == DBOS_REC_EXIT && (h->flags & DBOS_RECF_GROUP_DEAD);
+	thread = !group_dead && h->type != DBOS_REC_PROC &&
+		 ((h->flags & DBOS_RECF_THREAD) || h->type == DBOS_REC_EXIT);
+	if (thread) {
+		if (h->type == DBOS_REC_FORK || h->type == DBOS_REC_EXIT)
+			return apply_thread(m, r->proc.pid, s, h->type == DBOS_REC_FORK ? 1 : -1);
+		m->c[MIRROR_STAT_THREAD_EVENTS]++;
+		return MIRROR_THREAD;
+	}
+	if (h->type != DBOS_REC_PROC && history_put(m, r, s))
+		return MIRROR_ENOMEM;
+	switch (h->type) {
+	case DBOS_REC_FORK:
+	case DBOS_REC_PROC:
+		return apply_birth(m, r, s);
+	case DBOS_REC_EXIT:
+		return apply_exit(m, r, s);
+	default:
+		return apply_update(m, r, s);
+	}
+}
+
+/* ---- re-sync --------------------------------------------------------------- */
+
+void mirror_resync_begin(struct mirror *m)
+{
+	m->gen++;
+	m->in_resync = true;
+	m->first_snap = 0;
+}
+
+uint32_t mirror_resync_end(struct mirror *m)
+{
+	struct proc_slot *sl;
+	uint32_t n = 0;
+
+	m->in_resync = false;
+	if (!m->first_snap)
+		return 0;	/* an empty dump proves nothing: sweep nothing */
+	proctab_for_each(&m->tab, sl) {
+		if (sl->state != PROC_LIVE || sl->live->gen == m->gen || sl->seq >= m->first_snap)
+			continue;
+		entomb(m, sl, m->first_snap);
+		n++;
+	}
+	return n;
+}
+
+void mirror_resync_abort(struct mirror *m)
+{
+	m->in_resync = false;
+}
+
+/* ---- commit ------------------------------------------------------------------ */
+
+static int put_row(struct mirror *m, const struct proc_slot *sl)
+{
+	const struct proc_live *L = sl->live;
+	struct row_value v[PROCESSES__COUNT];
+	char state[1] = { (char)L->state }, pol[12];
+	int32_t threads = L->threads_base + L->threads_delta;
+	unsigned char key[4];
+	size_t len;
+
+	v[PROCESSES_PID] = row_int(sl->pid);
+	v[PROCESSES_PARENT] = row_int(L->ppid);
+	v[PROCESSES_NAME] = row_text(L->comm, strnlen(L->comm, sizeof(L->comm)));
+	v[PROCESSES_PATH] = opt_text(&L->path, L->str_seq);
+	v[PROCESSES_CMDLINE] = opt_text(&L->cmdline, L->str_seq);
+	v[PROCESSES_STATE] = L->state > ' ' && L->state < 127 ? row_text(state, 1) : row_null();
+	v[PROCESSES_UID] = row_int(L->uid);
+	v[PROCESSES_GID] = row_int(L->gid);
+	v[PROCESSES_EUID] = row_int(L->euid);
+	v[PROCESSES_EGID] = row_int(L->egid);
+	v[PROCESSES_NICE] = row_int(L->nice);
+	v[PROCESSES_THREADS] = row_int(threads < 1 ? 1 : threads);
+	v[PROCESSES_START_TIME] = row_int((int64_t)(L->start_time_ns / NSEC));
+	v[PROCESSES_CWD] = opt_text(&L->cwd, L->cwd_seq);
+	v[PROCESSES_SCHED_POLICY] = policy_value(L->policy, pol);
+	v[PROCESSES_SEQ] = row_int((int64_t)sl->seq);
+	if (encode(m, v, PROCESSES__COUNT, &len))
+		return -1;
+	store_key_be32(key, sl->pid);
+	store_batch_put(m->batch, STORE_CF_PROCESSES, key, sizeof(key), m->enc, len);
+	return 0;
+}
+
+static void publish(struct mirror *m)
+{
+	m->c[MIRROR_STAT_PROCESSES_ROWS] = m->live_count;
+	m->c[MIRROR_STAT_PROCESS_EVENTS_ROWS] = m->hist_count;
+	m->c[MIRROR_STAT_LAST_SEQ] = m->max_seq;
+	m->c[MIRROR_STAT_EPOCH_BASE] = m->base;
+	m->c[MIRROR_STAT_TOMBSTONES] = m->tomb_count;
+	for (int i = 0; i < MIRROR_STAT__COUNT; i++)
+		atomic_store_explicit(&m->pub[i], (int64_t)m->c[i], memory_order_relaxed);
+}
+
+int mirror_commit(struct mirror *m, char **err)
+{
+	size_t i;
+
+	for (i = 0; i < m->ndirty; i++) {
+		struct proc_slot *sl = proctab_find(&m->tab, m->dirty[i]);
+		unsigned char key[4];
+
+		if (!sl)
+			continue;
+		sl->flags &= ~PROC_F_DIRTY;
+		if (sl->state == PROC_LIVE) {
+			if (put_row(m, sl))
+				continue;
+			sl->flags |= PROC_F_STORED;
+		} else if (sl->flags & PROC_F_STORED) {
+			store_key_be32(key, sl->pid);
+			store_batch_delete(m->batch, STORE_CF_PROCESSES, key, sizeof(key));
+			sl->flags &= ~PROC_F_STORED;
+		}
+	}
+	m->ndirty = 0;
+	if (m->epoch_dirty) {
+		unsigned char v[16];
+
+		store_key_be64(v, m->epoch_instance);
+		store_key_be64(v + 8, m->epoch_base);
+		store_batch_put(m->batch, STORE_CF_META, META_EPOCH, strlen(META_EPOCH), v, sizeof(v));
+		m->epoch_dirty = false;
+	}
+	history_trim(m);
+	if (store_batch_count(m->batch)) {
+		if (store_write(m->st, m->batch, err)) {
+			m->c[MIRROR_STAT_STORE_ERRORS]++;
+			publish(m);
+			return -1;
+		}
+		store_batch_clear(m->batch);
+	}
+	publish(m);
+	return 0;
+}
+
+size_t mirror_pending(const struct mirror *m)
+{
+	return store_batch_count(m->batch) + m->ndirty + m->epoch_dirty;
+}
+
+void mirror_prune(struct mirror *m, uint64_t ttl_ns)
+{
+	struct proc_slot *sl;
+	uint32_t *dead = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t now = m->now_ns;
+
+	proctab_for_each(&m->tab, sl) {
+		if ((sl->state != PROC_TOMB && sl->state != PROC_PENDING) ||
+		    (sl->flags & PROC_F_DIRTY) ||
+		    now < (uint64_t)sl->d.t_s * NSEC + ttl_ns)
+			continue;
+		if (n == cap) {
+			uint32_t *p = realloc(dead, (cap = cap ? cap * 2 : 256) * sizeof(*p));
+
+			if (!p)
+				break;
+			dead = p;
+		}
+		dead[n++] = sl->pid;
+	}
+	for (size_t i = 0; i < n; i++) {
+		sl = proctab_find(&m->tab, dead[i]);
+		if (sl->state == PROC_TOMB)
+			m->tomb_count--;
+		proctab_remove(&m->tab, sl);
+	}
+	free(dead);
+	m->c[MIRROR_STAT_TOMBSTONES] = m->tomb_count;
+	atomic_store_explicit(&m->pub[MIRROR_STAT_TOMBSTONES], (int64_t)m->tomb_count,
+			      memory_order_relaxed);
+}
+
+/* ---- epochs, clock, stats ------------------------------------------------------ */
+
+void mirror_set_orphan_handler(struct mirror *m,
+			       void (*fn)(void *arg, uint32_t child, uint32_t old_parent),
+			       void *arg)
+{
+	m->orphan = fn;
+	m->orphan_arg = arg;
+}
+
+void mirror_set_now(struct mirror *m, uint64_t now_ns)
+{
+	m->now_ns = now_ns;
+}
+
+void mirror_set_instance(struct mirror *m, uint64_t instance)
+{
+	uint64_t base;
+
+	if (m->has_instance && m->instance == instance)
+		return;
+	m->has_instance = true;
+	m->instance = instance;
+	if (m->has_epoch && m->epoch_instance == instance) {
+		m->base = m->epoch_base;	/* dbosd restarted; the module stayed */
+		return;
+	}
+	/* A new kernel seq space: start above everything stored or seen. */
+	base = m->max_seq + 1;
+	if (m->has_epoch && m->epoch_base > base)
+		base = m->epoch_base;
+	if (m->base > base)
+		base = m->base;
+	m->base = base;
+	m->has_epoch = true;
+	m->epoch_instance = instance;
+	m->epoch_base = base;
+	m->epoch_dirty = true;
+}
+
+uint64_t mirror_history_seq(const struct mirror *m, uint64_t kseq)
+{
+	return m->base + kseq;
+}
+
+void mirror_stats_read(const struct mirror *m, int64_t vals[MIRROR_STAT__COUNT])
+{
+	for (int i = 0; i < MIRROR_STAT__COUNT; i++)
+		vals[i] = atomic_load_explicit(&m->pub[i], memory_order_relaxed);
+}
+
+/* ---- open / close -------------------------------------------------------------- */
+
+static char *errf(const char *fmt, const char *a)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, fmt, a) < 0)
+		s = NULL;
+	return s;
+}
+
+/* Rebuild the working copy of one stored processes row. */
+static int load_row(struct mirror *m, uint32_t pid, const char *val, size_t vlen)
+{
+	struct row_value v[PROCESSES__COUNT];
+	struct proc_slot *sl = proctab_insert(&m->tab, pid);
+	struct proc_live *L;
+	uint64_t seq = 0;
+
+	if (!sl || !(L = vivify(m, sl, false)))
+		return -1;
+	sl->flags = PROC_F_STORED;
+	if (row_decode(val, vlen, v, PROCESSES__COUNT))
+		return 0;	/* unreadable: a bare entry, replaced or swept by the next dump */
+	if (v[PROCESSES_SEQ].type == ROW_INT)
+		seq = (uint64_t)v[PROCESSES_SEQ].i;
+	sl->seq = seq;
+	if (seq > m->max_seq)
+		m->max_seq = seq;
+	L->ppid = (uint32_t)v[PROCESSES_PARENT].i;
+	L->uid = (uint32_t)v[PROCESSES_UID].i;
+	L->gid = (uint32_t)v[PROCESSES_GID].i;
+	L->euid = (uint32_t)v[PROCESSES_EUID].i;
+	L->egid = (uint32_t)v[PROCESSES_EGID].i;
+	L->nice = (int32_t)v[PROCESSES_NICE].i;
+	L->policy = policy_from_text(&v[PROCESSES_SCHED_POLICY]);
+	L->state = v[PROCESSES_STATE].type == ROW_TEXT && v[PROCESSES_STATE].len ?
+		   (unsigned char)v[PROCESSES_STATE].s[0] : 0;
+	L->start_time_ns = (uint64_t)v[PROCESSES_START_TIME].i * NSEC;
+	if (v[PROCESSES_NAME].type == ROW_TEXT)
+		memcpy(L->comm, v[PROCESSES_NAME].s,
+		       v[PROCESSES_NAME].len < 16 ? v[PROCESSES_NAME].len : 15);
+	if (v[PROCESSES_PATH].type == ROW_TEXT || v[PROCESSES_CMDLINE].type == ROW_TEXT) {
+		if (str_set(&L->path, v[PROCESSES_PATH].s, v[PROCESSES_PATH].len) ||
+		    str_set(&L->cmdline, v[PROCESSES_CMDLINE].s, v[PROCESSES_CMDLINE].len))
+			return -1;
+		L->str_seq = seq ? seq : 1;
+	}
+	if (v[PROCESSES_CWD].type == ROW_TEXT) {
+		if (str_set(&L->cwd, v[PROCESSES_CWD].s, v[PROCESSES_CWD].len))
+			return -1;
+		L->cwd_seq = seq ? seq : 1;
+	}
+	L->threads_base = v[PROCESSES_THREADS].type == ROW_INT ? (int32_t)v[PROCESSES_THREADS].i : 1;
+	L->threads_seq = seq;
+	return 0;
+}
+
+static int load(struct mirror *m, char **err)
+{
+	struct store_iter *it;
+	char *val = NULL;
+	size_t vlen = 0;
+	int rc;
+
+	rc = store_get(m->st, STORE_CF_META, META_EPOCH, strlen(META_EPOCH), &val, &vlen, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1 && vlen == 16) {
+		m->has_epoch = true;
+		m->epoch_instance = store_key_get(val, 8);
+		m->epoch_base = store_key_get(val + 8, 8);
+	}
+	free(val);
+
+	it = store_iter_new(m->st, STORE_CF_PROCESSES);
+	if (!it) {
+		*err = errf("%s", "cannot iterate the processes table");
+		return -1;
+	}
+	for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it)) {
+		size_t klen, len;
+		const char *k = store_iter_key(it, &klen);
+		const char *v = store_iter_value(it, &len);
+		uint32_t pid = (uint32_t)store_key_get(k, klen);
+
+		if (klen != 4 || !pid)
+			continue;
+		if (load_row(m, pid, v, len)) {
+			store_iter_free(it);
+			*err = errf("%s", "out of memory loading the processes table");
+			return -1;
+		}
+	}
+	store_iter_free(it);
+
+	it = store_iter_new(m->st, STORE_CF_PROCESS_EVENTS);
+	if (!it) {
+		*err = errf("%s", "cannot iterate the process_events table");
+		return -1;
+	}
+	for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it)) {
+		size_t klen;
+		const char *k = store_iter_key(it, &klen);
+		uint64_t key = store_key_get(k, klen);
+
+		if (bucket_add(m, key >> m->shift)) {
+			store_iter_free(it);
+			*err = errf("%s", "out of memory indexing process_events");
+			return -1;
+		}
+		m->hist_count++;
+		if (key > m->max_seq)
+			m->max_seq = key;
+	}
+	store_iter_free(it);
+	if (m->has_epoch && m->epoch_base > m->max_seq)
+		m->max_seq = m->epoch_base;	/* an epoch that never stored a row still counts */
+	return 0;
+}
+
+int mirror_open(struct store *st, const struct mirror_config *cfg,
+		struct mirror **out, char **err)
+{
+	struct mirror *m = calloc(1, sizeof(*m));
+	uint64_t per_bucket;
+
+	*out = NULL;
+	if (!m || proctab_init(&m->tab, 4096) || !(m->batch = store_batch_new())) {
+		if (m) {
+			proctab_free(&m->tab);
+			free(m);
+		}
+		*err = errf("%s", "out of memory");
+		return -1;
+	}
+	m->st = st;
+	m->cfg = *cfg;
+	/* Buckets of at most ~retention/64 rows: a trim overshoots by < 1.6%. */
+	per_bucket = cfg->retention / 64;
+	while (m->shift < 40 && (2ULL << m->shift) <= per_bucket)
+		m->shift++;
+	if (load(m, err)) {
+		mirror_close(m);
+		return -1;
+	}
+	publish(m);
+	*out = m;
+	return 0;
+}
+
+void mirror_close(struct mirror *m)
+{
+	struct proc_slot *sl;
+
+	if (!m)
+		return;
+	if (m->tab.slots)
+		proctab_for_each(&m->tab, sl)
+			if (sl->state == PROC_LIVE)
+				live_destroy(sl->live);
+	while (m->free_live) {
+		struct proc_live *L = m->free_live;
+
+		m->free_live = L->next_free;
+		live_destroy(L);
+	}
+	proctab_free(&m->tab);
+	if (m->batch)
+		store_batch_free(m->batch);
+	free(m->dirty);
+	free(m->enc);
+	free(m->join);
+	free(m->bk);
+	free(m);
+}

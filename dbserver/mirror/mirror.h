@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mirror.h - applies decoded kernel records to the live processes table and
+ * the process_events history, through the store.
+ *
+ * The mirror knows records (dbos_uapi.h), the schema and the store; it does
+ * not know netlink. Its caller (intake) hands it one decoded record at a time
+ * and commits once per netlink message or receive burst:
+ *
+ *	mirror_set_instance(m, instance);	// once per kernel module instance
+ *	mirror_apply(m, &rec);  ...		// any number of records
+ *	mirror_commit(m, &err);			// one store batch: now visible via SQL
+ *
+ * Rows become visible to SQL only when mirror_commit() has written them
+ * (store_write() returned): the in-memory working copy runs ahead of the
+ * store, never the other way round.
+ *
+ * Not thread-safe except mirror_stats_read(), which any thread may call.
+ */
+#ifndef DBOS_MIRROR_H
+#define DBOS_MIRROR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dbos_uapi.h"
+#include "dbserver/store/store.h"
+
+/*
+ * One decoded record. @hdr and @proc are copies (the wire offers no 8-byte
+ * alignment); the strings point into the message buffer, are @proc.path_len,
+ * @proc.cmdline_len and @proc.cwd_len bytes long, and are valid only during
+ * the mirror_apply() call.
+ */
+struct mirror_rec {
+	struct dbos_rec_hdr hdr;
+	struct dbos_proc proc;
+	const char *path;
+	const char *cmdline;
+	const char *cwd;
+};
+
+struct mirror_config {
+	/* Keep at most this many process_events rows (0: keep none). */
+	uint64_t retention;
+};
+
+struct mirror;
+
+/*
+ * mirror_open - load the working copy from @st: every stored processes row
+ * (so that processes which died while dbosd was down are swept by the first
+ * re-sync), the history's row count and bounds, and the epoch of the last
+ * kernel instance. @st must outlive the mirror. 0 and *@out, or -1 and *@err
+ * (free with free()).
+ */
+int mirror_open(struct store *st, const struct mirror_config *cfg,
+		struct mirror **out, char **err);
+
+/*
+ * mirror_set_orphan_handler - @fn is called from mirror_apply() for every
+ * live child of a process whose last thread exited with DBOS_RECF_CHILDREN:
+ * the kernel gives those children a new parent right after the event, which
+ * no record reports, so the caller should fetch a fresh snapshot of @child
+ * (whose parent was @old_parent). @fn must not call back into the mirror.
+ */
+void mirror_set_orphan_handler(struct mirror *m,
+			       void (*fn)(void *arg, uint32_t child, uint32_t old_parent),
+			       void *arg);
+
+/* mirror_close - frees the working copy. Does not commit: call mirror_commit() first. */
+void mirror_close(struct mirror *m);
+
+/* mirror_set_now - the caller's monotonic clock (ns), used to age tombstones. */
+void mirror_set_now(struct mirror *m, uint64_t now_ns);
+
+/*
+ * mirror_set_instance - records from now on come from kernel module instance
+ * @instance (DBOS_A_INSTANCE). History seq = epoch base + kernel seq, so that
+ * seq stays unique and increasing across module reloads: a known instance
+ * (dbosd restarted, module stayed) keeps its stored base; a new one gets a
+ * base above every seq stored so far, persisted in STORE_CF_META in the next
+ * commit, i.e. in the same batch as the first rows that use it.
+ */
+void mirror_set_instance(struct mirror *m, uint64_t instance);
+
+/* What mirror_apply() did with a record. */
+enum mirror_result {
+	MIRROR_APPLIED,		/* changed the live table */
+	MIRROR_STALE,		/* older than the row / tombstone: history only */
+	MIRROR_THREAD,		/* thread-level record: thread count only */
+	MIRROR_IGNORED,		/* not a process record, or pid 0 */
+	MIRROR_ENOMEM,
+};
+
+/*
+ * mirror_apply - apply one record to the working copy and add its writes to
+ * the pending batch. FORK/EXEC/EXIT/COMM/CRED of a process go into
+ * process_events (even when too old to change the live row); thread-level
+ * FORK/EXIT only adjust processes.threads; PROC snapshots only change the
+ * live table (and mark the pid as seen by the running re-sync). The ordering
+ * rules are documented at the top of mirror.c.
+ */
+enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r);
+
+/*
+ * Re-sync (mark and sweep). mirror_resync_begin() starts a new generation;
+ * every PROC snapshot applied until mirror_resync_end() marks its pid.
+ * mirror_resync_end() then removes every live row that no snapshot marked
+ * and whose seq is older than the oldest snapshot of the dump (it vanished
+ * before the dump could see it), leaving a tombstone, and returns how many
+ * it removed. mirror_resync_abort() ends a failed dump without sweeping.
+ */
+void mirror_resync_begin(struct mirror *m);
+uint32_t mirror_resync_end(struct mirror *m);
+void mirror_resync_abort(struct mirror *m);
+
+/*
+ * mirror_commit - write the pending changes in one store batch: the rows of
+ * every pid changed since the last commit (coalesced: a process born and
+ * gone within one batch costs no processes write), the history rows, the
+ * epoch record, and the retention trim (one range delete). 0 (also when
+ * there was nothing to write), or -1 and *@err: the pending batch is kept
+ * and retried by the next commit.
+ */
+int mirror_commit(struct mirror *m, char **err);
+
+/* mirror_pending - number of writes waiting for mirror_commit(). */
+size_t mirror_pending(const struct mirror *m);
+
+/*
+ * mirror_prune - forget tombstones (and pending thread deltas) created
+ * more than @ttl_ns before the current clock. Call after a commit.
+ */
+void mirror_prune(struct mirror *m, uint64_t ttl_ns);
+
+/* mirror_history_seq - the history seq that kernel seq @kseq maps to in the current epoch. */
+uint64_t mirror_history_seq(const struct mirror *m, uint64_t kseq);
+
+/* Counters, published at each commit; readable from any thread. */
+enum mirror_stat {
+	MIRROR_STAT_EVENTS_APPLIED,
+	MIRROR_STAT_EVENTS_STALE,
+	MIRROR_STAT_THREAD_EVENTS,
+	MIRROR_STAT_SNAPSHOTS,
+	MIRROR_STAT_PROCESSES_ROWS,
+	MIRROR_STAT_PROCESS_EVENTS_ROWS,
+	MIRROR_STAT_HISTORY_TRIMMED,
+	MIRROR_STAT_LAST_SEQ,
+	MIRROR_STAT_EPOCH_BASE,
+	MIRROR_STAT_TOMBSTONES,
+	MIRROR_STAT_STORE_ERRORS,
+	MIRROR_STAT__COUNT
+};
+
+struct mirror_stat_info {
+	const char *name;
+	const char *doc;
+};
+
+extern const struct mirror_stat_info mirror_stat_info[MIRROR_STAT__COUNT];
+
+/* mirror_stats_read - the counters as of the last commit. Thread-safe. */
+void mirror_stats_read(const struct mirror *m, int64_t vals[MIRROR_STAT__COUNT]);
+
+#endif /* DBOS_MIRROR_H */

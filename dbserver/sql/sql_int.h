@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* sql_int.h - internal interface between sql_open() and the virtual table modules of dbserver/sql. */
+#ifndef DBOS_SQL_INT_H
+#define DBOS_SQL_INT_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "dbserver/sql/schema.h"
+#include "dbserver/sql/sql.h"
+
+/*
+ * The two tables that are not stored: declared with the same struct as the
+ * stored ones so that dbos_schema describes every table alike. Their @cf and
+ * @key_col mean nothing (key_col is -1).
+ */
+extern const struct schema_table sql_table_dbos_stats;
+extern const struct schema_table sql_table_dbos_schema;
+
+/* Registers the stored table @t (vtab.c) on @db. SQLITE_OK or an error code. */
+int vtab_register(sqlite3 *db, const struct sql_env *env, const struct schema_table *t);
+/* Registers dbos_stats (stats.c) / dbos_schema (schema_table.c) on @db. */
+int stats_register(sqlite3 *db, const struct sql_env *env);
+int schema_table_register(sqlite3 *db);
+
+/*
+ * sql_create_table - "CREATE TABLE name(col TYPE, ...)" for @t, the form that
+ * sqlite3_declare_vtab() wants; with @docs, one column per line followed by
+ * "-- doc", the form dbos_schema shows. Returns a string to sqlite3_free(),
+ * or NULL when out of memory.
+ */
+char *sql_create_table(const struct schema_table *t, int docs);
+
+/*
+ * vtab_rows_read - how many stored rows every cursor of every connection has
+ * read from the store since the process started (counted when a cursor is
+ * re-filtered or closed, so finish a statement before reading it). A test and
+ * benchmark hook: it shows that pushdown reads only the rows it needs.
+ */
+uint64_t vtab_rows_read(void);
+
+#endif /* DBOS_SQL_INT_H */

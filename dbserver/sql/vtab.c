@@ -1,0 +1,716 @@
+// SPDX-License-Identifier: GPL-2.0
+/* vtab.c - the stored dbos tables as read-only SQLite virtual tables, and sql_open(). */
+
+/*
+ * USAGE
+ *
+ *   Every table of schema_tables[] is readable under its own name in every
+ *   connection that sql_open() returns; nothing needs to be created first:
+ *
+ *     SELECT pid, parent, name FROM processes WHERE pid = 1;
+ *     SELECT * FROM process_events WHERE seq > 1000 AND seq <= 2000;
+ *     SELECT * FROM process_events ORDER BY seq DESC LIMIT 10;
+ *     SELECT p.name, e.event FROM process_events e JOIN processes p USING (pid);
+ *
+ *   Writes fail: "table processes is read-only: it mirrors the kernel".
+ *
+ * HOW IT WORKS
+ *
+ *   Each table is an eponymous-only virtual table module named after it
+ *   (xCreate is NULL, xConnect declares the columns from schema.h). A table
+ *   lives in one RocksDB column family, keyed by the big-endian value of its
+ *   key column, so the store's key order is the key column's numeric order.
+ *   The key is also the rowid.
+ *
+ *   xBestIndex looks only at constraints and ORDER BY terms on the key column
+ *   (or rowid): equality becomes a point lookup (store_get), >, >=, <, <=
+ *   become the bounds of one iterator, and ORDER BY key [DESC] is consumed by
+ *   iterating forward or backward, so "ORDER BY seq DESC LIMIT 10" reads ten
+ *   rows however long the history. Everything else is left to SQLite, which
+ *   also turns "key IN (...)" into repeated equality lookups.
+ *
+ *   idxNum bits (argv[] holds the values of the bits present, in this order):
+ *
+ *     IDX_EQ      0x01   key = argv        point lookup; no other bit is set
+ *     IDX_LO_GT   0x02   key >  argv       lower bound (at most one of LO_*)
+ *     IDX_LO_GE   0x04   key >= argv
+ *     IDX_HI_LT   0x08   key <  argv       upper bound (at most one of HI_*)
+ *     IDX_HI_LE   0x10   key <= argv
+ *     IDX_DESC    0x20   iterate from the highest key down
+ *
+ *   xFilter turns those values into an inclusive key range [lo, hi] with
+ *   SQLite's comparison rules (text that looks like a number is that number,
+ *   a real bound rounds to the integers it admits, NULL matches nothing, any
+ *   other text or blob sorts after every integer), then positions the
+ *   iterator. The cursor creates its iterator on the first scan and reuses
+ *   it for every later xFilter (the inner side of a join is filtered once
+ *   per outer row), so all scans of one cursor read one snapshot; point
+ *   lookups (store_get) read the latest committed rows.
+ *
+ *   Rows are decoded lazily: the first xColumn of a non-key column copies
+ *   the value into the cursor's scratch buffer and decodes it there
+ *   (row_decode) into the cursor's values array, NUL-terminating each text
+ *   in place (see decode_row); xColumn hands values to SQLite with
+ *   SQLITE_TRANSIENT, and SQLite copies them into registers it reuses from
+ *   row to row. A full scan allocates nothing per row.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dbserver/sql/sql_int.h"
+#include "dbserver/store/row.h"
+
+#define IDX_EQ		0x01
+#define IDX_LO_GT	0x02
+#define IDX_LO_GE	0x04
+#define IDX_HI_LT	0x08
+#define IDX_HI_LE	0x10
+#define IDX_DESC	0x20
+
+static atomic_uint_fast64_t rows_read;
+
+uint64_t vtab_rows_read(void)
+{
+	return atomic_load(&rows_read);
+}
+
+/* What xCreate/xConnect receive as pAux: one per table per connection. */
+struct table_aux {
+	const struct sql_env *env;
+	const struct schema_table *t;
+};
+
+/* A stored table in one connection. */
+struct table_vtab {
+	sqlite3_vtab base;		/* must be first */
+	struct store *st;
+	const struct schema_table *t;
+};
+
+/* A cursor: a point lookup or one bounded walk of the table's key range. */
+struct table_cursor {
+	sqlite3_vtab_cursor base;	/* must be first */
+	const struct schema_table *t;
+	struct store *st;
+	struct store_iter *it;		/* kept across xFilter calls; NULL until needed */
+	char *point;			/* value found by a point lookup (store_get) */
+	size_t point_len;
+	bool point_mode;		/* this filter is a point lookup */
+	bool eof;
+	bool desc;
+	bool decoded;			/* vals[] holds the current row */
+	uint64_t lo, hi;		/* inclusive key range of this filter */
+	uint64_t key;			/* current row */
+	const char *val;
+	size_t vlen;
+	uint64_t nread;			/* rows read, not yet added to rows_read */
+	char *scratch;			/* copy of the row with NUL-terminated text */
+	size_t scratch_cap;
+	bool terminated;		/* vals[] point into scratch, terminated */
+	struct row_value vals[];	/* t->ncols */
+};
+
+static uint64_t key_max(const struct schema_table *t)
+{
+	return t->key_bytes >= 8 ? UINT64_MAX : (UINT64_C(1) << (8 * t->key_bytes)) - 1;
+}
+
+static void key_encode(const struct schema_table *t, unsigned char k[8], uint64_t v)
+{
+	if (t->key_bytes == 4)
+		store_key_be32(k, (uint32_t)v);
+	else
+		store_key_be64(k, v);
+}
+
+/*
+ * Turns constraint value @v into a number the way SQLite compares it with an
+ * INTEGER column. Returns SQLITE_INTEGER (*@i set), SQLITE_FLOAT (*@d set),
+ * SQLITE_NULL, or SQLITE_TEXT for text and blobs that are not numbers (which
+ * sort after every number).
+ */
+static int constraint_number(sqlite3_value *v, int64_t *i, double *d)
+{
+	switch (sqlite3_value_numeric_type(v)) {
+	case SQLITE_INTEGER:
+		*i = sqlite3_value_int64(v);
+		return SQLITE_INTEGER;
+	case SQLITE_FLOAT:
+		*d = sqlite3_value_double(v);
+		if (isnan(*d))
+			return SQLITE_NULL;
+		/* An integral real inside the int64 range is that integer. */
+		if (*d >= -9223372036854775808.0 && *d < 9223372036854775808.0 &&
+		    *d == (double)(int64_t)*d) {
+			*i = (int64_t)*d;
+			return SQLITE_INTEGER;
+		}
+		return SQLITE_FLOAT;
+	case SQLITE_NULL:
+		return SQLITE_NULL;
+	default:
+		return SQLITE_TEXT;
+	}
+}
+
+/* Clamps a signed bound into key space; false when no key can satisfy it. */
+static bool lower_key(const struct schema_table *t, int64_t v, uint64_t *lo)
+{
+	if (v < 0)
+		v = 0;
+	if ((uint64_t)v > key_max(t))
+		return false;
+	if ((uint64_t)v > *lo)
+		*lo = (uint64_t)v;
+	return true;
+}
+
+static bool upper_key(const struct schema_table *t, int64_t v, uint64_t *hi)
+{
+	if (v < 0)
+		return false;
+	if ((uint64_t)v < *hi)
+		*hi = (uint64_t)v;
+	return true;
+}
+
+/* Narrows [*lo, *hi] by "key OP v"; false when no key can satisfy it. */
+static bool apply_bound(const struct schema_table *t, int bit, sqlite3_value *v,
+			uint64_t *lo, uint64_t *hi)
+{
+	int64_t i = 0;
+	double d = 0;
+	int type = constraint_number(v, &i, &d);
+
+	if (type == SQLITE_NULL)
+		return false;
+	switch (bit) {
+	case IDX_EQ:
+		return type == SQLITE_INTEGER && lower_key(t, i, lo) && upper_key(t, i, hi);
+	case IDX_LO_GT:
+	case IDX_LO_GE:
+		if (type == SQLITE_TEXT)
+			return false;
+		if (type == SQLITE_FLOAT) {
+			if (d >= 9223372036854775807.0)
+				return false;
+			if (d < -9223372036854775807.0)
+				return true;
+			/* key > 2.5 and key >= 2.5 both mean key >= 3 */
+			return lower_key(t, (int64_t)ceil(d), lo);
+		}
+		if (bit == IDX_LO_GT) {
+			if (i == INT64_MAX)
+				return false;
+			i++;
+		}
+		return lower_key(t, i, lo);
+	default:	/* IDX_HI_LT, IDX_HI_LE */
+		if (type == SQLITE_TEXT)
+			return true;
+		if (type == SQLITE_FLOAT) {
+			if (d <= -9223372036854775807.0)
+				return false;
+			if (d >= 9223372036854775807.0)
+				return true;
+			return upper_key(t, (int64_t)floor(d), hi);
+		}
+		if (bit == IDX_HI_LT) {
+			if (i == INT64_MIN)
+				return false;
+			i--;
+		}
+		return upper_key(t, i, hi);
+	}
+}
+
+/* ---- the module ---- */
+
+/*
+ * xConnect: declares the table's columns. Eponymous-only, so this is called
+ * the first time a statement names the table in a connection.
+ */
+static int table_connect(sqlite3 *db, void *paux, int argc,
+			 const char *const *argv, sqlite3_vtab **out, char **errp)
+{
+	const struct table_aux *aux = paux;
+	struct table_vtab *vt;
+	char *decl = sql_create_table(aux->t, 0);
+	int rc;
+
+	if (!decl)
+		return SQLITE_NOMEM;
+	rc = sqlite3_declare_vtab(db, decl);
+	sqlite3_free(decl);
+	if (rc != SQLITE_OK)
+		return rc;
+	/* Reading has no side effects: usable from views and triggers too. */
+	sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+	vt = sqlite3_malloc(sizeof(*vt));
+	if (!vt)
+		return SQLITE_NOMEM;
+	memset(vt, 0, sizeof(*vt));
+	vt->st = aux->env->st;
+	vt->t = aux->t;
+	*out = &vt->base;
+	return SQLITE_OK;
+}
+
+/* xDisconnect: the connection closes (or the schema is reset). */
+static int table_disconnect(sqlite3_vtab *pvt)
+{
+	sqlite3_free(pvt);
+	return SQLITE_OK;
+}
+
+static bool is_key(const struct schema_table *t, int col)
+{
+	return col == t->key_col || col == -1;	/* -1: rowid, which is the key */
+}
+
+/*
+ * xBestIndex: picks the access path (see the idxNum bits above) and tells
+ * SQLite what it costs; constraints used are omitted from SQLite's own checks
+ * because xFilter applies them exactly.
+ */
+static int table_best_index(sqlite3_vtab *pvt, sqlite3_index_info *info)
+{
+	const struct table_vtab *vt = (const struct table_vtab *)pvt;
+	const struct schema_table *t = vt->t;
+	int eq = -1, lo = -1, hi = -1, lo_bit = 0, hi_bit = 0, argv = 0;
+	double rows = (double)store_estimate_keys(vt->st, t->cf);
+
+	if (rows < 1)
+		rows = 1;
+	for (int i = 0; i < info->nConstraint; i++) {
+		const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+
+		if (!c->usable || !is_key(t, c->iColumn))
+			continue;
+		switch (c->op) {
+		case SQLITE_INDEX_CONSTRAINT_EQ:
+		case SQLITE_INDEX_CONSTRAINT_IS:	/* the key is never NULL */
+			if (eq < 0)
+				eq = i;
+			break;
+		case SQLITE_INDEX_CONSTRAINT_GT:
+		case SQLITE_INDEX_CONSTRAINT_GE:
+			if (lo < 0) {
+				lo = i;
+				lo_bit = c->op == SQLITE_INDEX_CONSTRAINT_GT ? IDX_LO_GT : IDX_LO_GE;
+			}
+			break;
+		case SQLITE_INDEX_CONSTRAINT_LT:
+		case SQLITE_INDEX_CONSTRAINT_LE:
+			if (hi < 0) {
+				hi = i;
+				hi_bit = c->op == SQLITE_INDEX_CONSTRAINT_LT ? IDX_HI_LT : IDX_HI_LE;
+			}
+			break;
+		}
+	}
+
+	info->idxNum = 0;
+	if (eq >= 0) {
+		info->idxNum = IDX_EQ;
+		info->aConstraintUsage[eq].argvIndex = ++argv;
+		info->aConstraintUsage[eq].omit = 1;
+		info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+		info->estimatedRows = 1;
+		info->estimatedCost = 10;	/* one RocksDB Get */
+	} else {
+		/* Each bound is guessed to keep a quarter of the rows. */
+		if (lo >= 0) {
+			info->idxNum |= lo_bit;
+			info->aConstraintUsage[lo].argvIndex = ++argv;
+			info->aConstraintUsage[lo].omit = 1;
+			rows /= 4;
+		}
+		if (hi >= 0) {
+			info->idxNum |= hi_bit;
+			info->aConstraintUsage[hi].argvIndex = ++argv;
+			info->aConstraintUsage[hi].omit = 1;
+			rows /= 4;
+		}
+		if (rows < 1)
+			rows = 1;
+		info->estimatedRows = (sqlite3_int64)rows;
+		info->estimatedCost = 10 + rows;	/* one seek, then a step per row */
+	}
+	/* Keys are unique, so ordering by the key orders by everything after it. */
+	if (info->nOrderBy > 0 && is_key(t, info->aOrderBy[0].iColumn)) {
+		info->orderByConsumed = 1;
+		if (info->aOrderBy[0].desc && eq < 0)
+			info->idxNum |= IDX_DESC;
+	}
+	return SQLITE_OK;
+}
+
+/* xOpen: one cursor, with room for a decoded row; no allocation per row later. */
+static int table_open(sqlite3_vtab *pvt, sqlite3_vtab_cursor **out)
+{
+	const struct table_vtab *vt = (const struct table_vtab *)pvt;
+	size_t size = sizeof(struct table_cursor) + vt->t->ncols * sizeof(struct row_value);
+	struct table_cursor *c = sqlite3_malloc64(size);
+
+	if (!c)
+		return SQLITE_NOMEM;
+	memset(c, 0, size);
+	c->t = vt->t;
+	c->st = vt->st;
+	c->eof = true;
+	*out = &c->base;
+	return SQLITE_OK;
+}
+
+static void flush_count(struct table_cursor *c)
+{
+	if (c->nread) {
+		atomic_fetch_add(&rows_read, c->nread);
+		c->nread = 0;
+	}
+}
+
+/* xClose: releases the iterator (and with it the snapshot). */
+static int table_close(sqlite3_vtab_cursor *cur)
+{
+	struct table_cursor *c = (struct table_cursor *)cur;
+
+	flush_count(c);
+	store_iter_free(c->it);
+	free(c->point);
+	sqlite3_free(c->scratch);
+	sqlite3_free(c);
+	return SQLITE_OK;
+}
+
+static int cursor_error(struct table_cursor *c, int rc, char *msg)
+{
+	sqlite3_vtab *vt = c->base.pVtab;
+
+	sqlite3_free(vt->zErrMsg);
+	vt->zErrMsg = msg;
+	return rc;
+}
+
+/*
+ * Makes the iterator's position the current row, or sets eof when it left
+ * [lo, hi] or the table. An iterator that stopped on an error fails the
+ * statement rather than truncating it.
+ */
+static int settle(struct table_cursor *c)
+{
+	size_t klen;
+	const char *k;
+
+	c->decoded = false;
+	if (!store_iter_valid(c->it)) {
+		char *err = NULL;
+
+		c->eof = true;
+		if (store_iter_error(c->it, &err)) {
+			int rc = cursor_error(c, SQLITE_IOERR, sqlite3_mprintf(
+				"%s: %s", c->t->name, err ? err : "read error"));
+			free(err);
+			return rc;
+		}
+		return SQLITE_OK;
+	}
+	k = store_iter_key(c->it, &klen);
+	c->key = store_key_get(k, klen);
+	if (c->desc ? c->key < c->lo : c->key > c->hi) {
+		c->eof = true;
+		return SQLITE_OK;
+	}
+	c->val = store_iter_value(c->it, &c->vlen);
+	c->nread++;
+	return SQLITE_OK;
+}
+
+/* xFilter: starts a point lookup or a bounded scan (idxNum above). */
+static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
+			int argc, sqlite3_value **argv)
+{
+	struct table_cursor *c = (struct table_cursor *)cur;
+	const struct schema_table *t = c->t;
+	static const int bits[] = { IDX_EQ, IDX_LO_GT, IDX_LO_GE, IDX_HI_LT, IDX_HI_LE };
+	unsigned char k[8];
+	int a = 0;
+
+	flush_count(c);
+	free(c->point);
+	c->point = NULL;
+	c->decoded = false;
+	c->eof = true;
+	c->desc = idx & IDX_DESC;
+	c->point_mode = idx & IDX_EQ;
+	c->lo = 0;
+	c->hi = key_max(t);
+	for (size_t b = 0; b < sizeof(bits) / sizeof(bits[0]); b++) {
+		if (!(idx & bits[b]))
+			continue;
+		if (a >= argc)
+			return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf(
+				"%s: bad xFilter arguments", t->name));
+		if (!apply_bound(t, bits[b], argv[a++], &c->lo, &c->hi))
+			return SQLITE_OK;	/* no row can match */
+	}
+	if (c->lo > c->hi)
+		return SQLITE_OK;
+
+	if (c->point_mode) {
+		char *err = NULL;
+		int r;
+
+		key_encode(t, k, c->lo);
+		r = store_get(c->st, t->cf, k, t->key_bytes, &c->point, &c->point_len, &err);
+		if (r < 0) {
+			r = cursor_error(c, SQLITE_IOERR, sqlite3_mprintf(
+				"%s: %s", t->name, err ? err : "read error"));
+			free(err);
+			return r;
+		}
+		if (r == 0)
+			return SQLITE_OK;
+		c->eof = false;
+		c->key = c->lo;
+		c->val = c->point;
+		c->vlen = c->point_len;
+		c->nread++;
+		return SQLITE_OK;
+	}
+
+	if (!c->it && !(c->it = store_iter_new(c->st, t->cf)))
+		return SQLITE_NOMEM;
+	c->eof = false;
+	if (c->desc) {
+		if (c->hi == key_max(t)) {
+			store_iter_seek_last(c->it);
+		} else {
+			key_encode(t, k, c->hi);
+			store_iter_seek_for_prev(c->it, k, t->key_bytes);
+		}
+	} else {
+		if (c->lo == 0) {
+			store_iter_seek_first(c->it);
+		} else {
+			key_encode(t, k, c->lo);
+			store_iter_seek(c->it, k, t->key_bytes);
+		}
+	}
+	return settle(c);
+}
+
+/* xNext: the next row in key order (or reverse key order). */
+static int table_next(sqlite3_vtab_cursor *cur)
+{
+	struct table_cursor *c = (struct table_cursor *)cur;
+
+	if (c->point_mode) {
+		c->eof = true;
+		return SQLITE_OK;
+	}
+	if (c->desc) {
+		if (c->key == c->lo) {	/* also keeps lo - 1 from wrapping */
+			c->eof = true;
+			return SQLITE_OK;
+		}
+		store_iter_prev(c->it);
+	} else {
+		if (c->key == c->hi) {
+			c->eof = true;
+			return SQLITE_OK;
+		}
+		store_iter_next(c->it);
+	}
+	return settle(c);
+}
+
+/* xEof: true once the walk left its range. */
+static int table_eof(sqlite3_vtab_cursor *cur)
+{
+	return ((struct table_cursor *)cur)->eof;
+}
+
+static bool reserve_scratch(struct table_cursor *c, size_t need)
+{
+	if (need > c->scratch_cap) {
+		size_t cap = (need + 1023) & ~(size_t)1023;
+		char *nb = need < INT32_MAX ? sqlite3_realloc64(c->scratch, cap) : NULL;
+
+		if (!nb)
+			return false;
+		c->scratch = nb;
+		c->scratch_cap = cap;
+	}
+	return true;
+}
+
+/*
+ * Decodes the current row into vals[]. Text in a row is not NUL-terminated,
+ * and a register that SQLite is given a length for gets no terminator: the
+ * first sqlite3_column_text() on it then reallocates it to length + 3,
+ * shrinking it, and the next row's copy allocates again (two allocations per
+ * text column per row). So the row is copied once into the cursor's scratch
+ * buffer and decoded there, and each text gets a NUL in place: the byte after
+ * a text is the next column's tag (already decoded) or a spare byte at the
+ * end. xColumn can then pass length -1, which makes SQLite copy the
+ * terminator too, into a register it reuses from row to row.
+ */
+static int decode_row(struct table_cursor *c)
+{
+	const struct schema_table *t = c->t;
+
+	c->terminated = reserve_scratch(c, c->vlen + 1);
+	if (c->terminated) {
+		memcpy(c->scratch, c->val, c->vlen);
+		c->scratch[c->vlen] = '\0';
+	}
+	if (row_decode(c->terminated ? c->scratch : c->val, c->vlen, c->vals, t->ncols))
+		return cursor_error(c, SQLITE_CORRUPT_VTAB, sqlite3_mprintf(
+			"%s: corrupt row at key %llu", t->name,
+			(unsigned long long)c->key));
+	if (c->terminated)
+		for (int i = 0; i < t->ncols; i++)
+			if (c->vals[i].type == ROW_TEXT)
+				((char *)c->vals[i].s)[c->vals[i].len] = '\0';
+	c->decoded = true;
+	return SQLITE_OK;
+}
+
+static void result_text(struct table_cursor *c, sqlite3_context *ctx,
+			const struct row_value *v)
+{
+	if (c->terminated && !memchr(v->s, 0, v->len))
+		sqlite3_result_text(ctx, v->s, -1, SQLITE_TRANSIENT);
+	else	/* embedded NUL (or no memory for the copy): the exact length */
+		sqlite3_result_text64(ctx, v->s, v->len, SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+/* xColumn: the key from the store key; other columns from the decoded row. */
+static int table_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
+{
+	struct table_cursor *c = (struct table_cursor *)cur;
+	const struct row_value *v;
+	int rc;
+
+	if (col == c->t->key_col) {
+		sqlite3_result_int64(ctx, (sqlite3_int64)c->key);
+		return SQLITE_OK;
+	}
+	if (!c->decoded && (rc = decode_row(c)) != SQLITE_OK)
+		return rc;
+	v = &c->vals[col];
+	switch (v->type) {
+	case ROW_INT:
+		sqlite3_result_int64(ctx, v->i);
+		break;
+	case ROW_TEXT:
+		result_text(c, ctx, v);
+		break;
+	default:
+		sqlite3_result_null(ctx);
+		break;
+	}
+	return SQLITE_OK;
+}
+
+/* xRowid: the key. */
+static int table_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid)
+{
+	*rowid = (sqlite3_int64)((struct table_cursor *)cur)->key;
+	return SQLITE_OK;
+}
+
+static int refuse(sqlite3_vtab *pvt)
+{
+	const struct table_vtab *vt = (const struct table_vtab *)pvt;
+
+	sqlite3_free(pvt->zErrMsg);
+	pvt->zErrMsg = sqlite3_mprintf("table %s is read-only: it mirrors the kernel",
+				       vt->t->name);
+	return SQLITE_READONLY;
+}
+
+/*
+ * xUpdate: refuses. Without an xUpdate SQLite's own message would be "table
+ * processes may not be modified"; with one, the user learns why.
+ */
+static int table_update(sqlite3_vtab *pvt, int argc, sqlite3_value **argv,
+			sqlite3_int64 *rowid)
+{
+	return refuse(pvt);
+}
+
+/*
+ * xBegin: called before any write statement on the table touches a row, so
+ * that "DELETE FROM processes WHERE pid = -1" fails too instead of deleting
+ * nothing successfully.
+ */
+static int table_begin(sqlite3_vtab *pvt)
+{
+	return refuse(pvt);
+}
+
+static const sqlite3_module table_module = {
+	.iVersion      = 0,			/* no savepoints, no shadow tables */
+	.xCreate       = NULL,			/* NULL: eponymous-only, no CREATE VIRTUAL TABLE */
+	.xConnect      = table_connect,		/* declares the columns from schema.h */
+	.xBestIndex    = table_best_index,	/* key pushdown: EQ, ranges, ORDER BY */
+	.xDisconnect   = table_disconnect,	/* frees the table */
+	.xDestroy      = NULL,			/* eponymous-only: nothing to drop */
+	.xOpen         = table_open,		/* a cursor with room for one decoded row */
+	.xClose        = table_close,		/* frees it and its iterator (snapshot) */
+	.xFilter       = table_filter,		/* point lookup or bounded iteration */
+	.xNext         = table_next,		/* next key, forward or backward */
+	.xEof          = table_eof,		/* walked out of [lo, hi] */
+	.xColumn       = table_column,		/* key from the store key, others decoded */
+	.xRowid        = table_rowid,		/* the key */
+	.xUpdate       = table_update,		/* refuses: the table mirrors the kernel */
+	.xBegin        = table_begin,		/* refuses, before any row is touched */
+	.xSync         = NULL,			/* no transactions: nothing is written */
+	.xCommit       = NULL,
+	.xRollback     = NULL,
+	.xFindFunction = NULL,			/* no overloaded functions */
+	.xRename       = NULL,			/* cannot be renamed */
+};
+
+int vtab_register(sqlite3 *db, const struct sql_env *env, const struct schema_table *t)
+{
+	struct table_aux *aux = sqlite3_malloc(sizeof(*aux));
+
+	if (!aux)
+		return SQLITE_NOMEM;
+	aux->env = env;
+	aux->t = t;
+	/* SQLite frees @aux with sqlite3_free, even when registration fails. */
+	return sqlite3_create_module_v2(db, t->name, &table_module, aux, sqlite3_free);
+}
+
+int sql_open(const struct sql_env *env, sqlite3 **out, char **err)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	rc = sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE |
+			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+			     SQLITE_OPEN_EXRESCODE, NULL);
+	for (int i = 0; rc == SQLITE_OK && schema_tables[i]; i++)
+		rc = vtab_register(db, env, schema_tables[i]);
+	if (rc == SQLITE_OK)
+		rc = stats_register(db, env);
+	if (rc == SQLITE_OK)
+		rc = schema_table_register(db);
+	if (rc != SQLITE_OK) {
+		const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+
+		*err = strdup(msg ? msg : "sql_open failed");
+		sqlite3_close(db);
+		return -1;
+	}
+	*out = db;
+	return 0;
+}

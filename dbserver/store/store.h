@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* store.h - dbosd's storage layer: RocksDB, one column family per table, WAL on. */
+#ifndef DBOS_STORE_H
+#define DBOS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Column families. Keys are big-endian integers so that RocksDB's bytewise
+ * order is numeric order; values are rows encoded by row.h in the column order
+ * that sql/schema.h declares.
+ */
+enum store_cf {
+	STORE_CF_META,			/* "name" -> server metadata (opaque bytes) */
+	STORE_CF_PROCESSES,		/* be32 pid -> processes row */
+	STORE_CF_PROCESS_EVENTS,	/* be64 seq -> process_events row */
+	STORE_CF__COUNT
+};
+
+struct store;
+struct store_batch;
+struct store_iter;
+
+/*
+ * store_open - open (creating if needed) the database in directory @dir.
+ * Returns 0 and sets *@out, or -1 and sets *@err (caller frees with free()).
+ * Writes go through the WAL: a write acknowledged by store_write() survives a
+ * kill -9 of the process.
+ */
+int store_open(const char *dir, struct store **out, char **err);
+void store_close(struct store *st);
+
+/* Batches: every put/delete in a batch commits atomically in store_write(). */
+struct store_batch *store_batch_new(void);
+void store_batch_put(struct store_batch *b, enum store_cf cf, const void *key,
+		     size_t klen, const void *val, size_t vlen);
+void store_batch_delete(struct store_batch *b, enum store_cf cf,
+			const void *key, size_t klen);
+/* Deletes every key in [@begin, @end) of @cf with one range tombstone. */
+void store_batch_delete_range(struct store_batch *b, enum store_cf cf,
+			      const void *begin, size_t blen, const void *end,
+			      size_t elen);
+size_t store_batch_count(const struct store_batch *b);
+void store_batch_clear(struct store_batch *b);
+void store_batch_free(struct store_batch *b);
+/* Commits @b (which stays owned by the caller and is left unchanged). 0 or -1 + *@err. */
+int store_write(struct store *st, struct store_batch *b, char **err);
+
+/*
+ * store_get - point lookup. Returns 1 and a malloc'ed copy in *@val, *@vlen
+ * (caller frees with free()), 0 when absent, -1 with *@err on error.
+ */
+int store_get(struct store *st, enum store_cf cf, const void *key, size_t klen,
+	      char **val, size_t *vlen, char **err);
+
+/*
+ * Iterators see one consistent snapshot, taken at store_iter_new() (NULL only
+ * when out of memory). Free every iterator before store_close().
+ */
+struct store_iter *store_iter_new(struct store *st, enum store_cf cf);
+void store_iter_seek_first(struct store_iter *it);
+void store_iter_seek_last(struct store_iter *it);
+void store_iter_seek(struct store_iter *it, const void *key, size_t klen);	/* first >= key */
+void store_iter_seek_for_prev(struct store_iter *it, const void *key, size_t klen); /* last <= key */
+bool store_iter_valid(const struct store_iter *it);
+void store_iter_next(struct store_iter *it);
+void store_iter_prev(struct store_iter *it);
+const char *store_iter_key(const struct store_iter *it, size_t *len);
+const char *store_iter_value(const struct store_iter *it, size_t *len);
+/*
+ * store_iter_error - once store_iter_valid() is false: 0 if the iterator just
+ * ran off the end, -1 with *@err (free with free()) if it stopped on an I/O
+ * or corruption error (so that a scan is never silently truncated).
+ */
+int store_iter_error(const struct store_iter *it, char **err);
+void store_iter_free(struct store_iter *it);
+
+/* Approximate number of keys in @cf (RocksDB's estimate; cheap). */
+uint64_t store_estimate_keys(struct store *st, enum store_cf cf);
+
+static inline void store_key_be32(unsigned char k[4], uint32_t v)
+{
+	k[0] = v >> 24; k[1] = v >> 16; k[2] = v >> 8; k[3] = v;
+}
+
+static inline void store_key_be64(unsigned char k[8], uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		k[i] = (unsigned char)v;
+}
+
+static inline uint64_t store_key_get(const char *k, size_t len)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < len; i++)
+		v = v << 8 | (unsigned char)k[i];
+	return v;
+}
+
+#endif /* DBOS_STORE_H */

@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * genl.c - the generic netlink family "dbos": statistics, process snapshots
+ * and the events multicast group. The protocol is in dbos_uapi.h.
+ *
+ * Every command needs CAP_NET_ADMIN, and so does joining the events group.
+ * Attributes are validated strictly by the core against the per-command
+ * policies below, and the reserved genetlink header fields must be zero. The
+ * family is parallel_ops: no handler shares state with another, so none holds
+ * the global genetlink mutex while it reads processes.
+ */
+
+#include "genl.h"
+#include "buffer.h"
+#include "drain.h"
+#include "main.h"
+#include "record.h"
+#include "dbos_uapi.h"
+
+#include <linux/capability.h>
+#include <linux/mm.h>
+#include <linux/pid.h>
+#include <linux/pid_namespace.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/threads.h>
+#include <linux/version.h>
+#include <net/genetlink.h>
+#include <net/netlink.h>
+
+/* Message headers and the INSTANCE, CPU and RECORDS attribute headers. */
+#define DBOS_MSG_OVERHEAD	128
+
+#define DBOS_REJECT(msg)	{ .type = NLA_REJECT, .reject_message = (msg) }
+#define DBOS_REJECT_OUT		DBOS_REJECT("attribute is sent by the kernel only")
+#define DBOS_REJECT_CMD		DBOS_REJECT("attribute not accepted by this command")
+
+/* GET_STATS and DUMP_PROCS take no attributes. */
+static const struct nla_policy dbos_policy_none[DBOS_A_MAX + 1] = {
+	[DBOS_A_PAD]		= DBOS_REJECT_OUT,
+	[DBOS_A_VERSION]	= DBOS_REJECT_OUT,
+	[DBOS_A_INSTANCE]	= DBOS_REJECT_OUT,
+	[DBOS_A_STATS]		= DBOS_REJECT_OUT,
+	[DBOS_A_PID]		= DBOS_REJECT_CMD,
+	[DBOS_A_CPU]		= DBOS_REJECT_OUT,
+	[DBOS_A_RECORDS]	= DBOS_REJECT_OUT,
+};
+
+static const struct nla_policy dbos_policy_get_proc[DBOS_A_MAX + 1] = {
+	[DBOS_A_PAD]		= DBOS_REJECT_OUT,
+	[DBOS_A_VERSION]	= DBOS_REJECT_OUT,
+	[DBOS_A_INSTANCE]	= DBOS_REJECT_OUT,
+	[DBOS_A_STATS]		= DBOS_REJECT_OUT,
+	[DBOS_A_PID]		= { .type = NLA_U32 },
+	[DBOS_A_CPU]		= DBOS_REJECT_OUT,
+	[DBOS_A_RECORDS]	= DBOS_REJECT_OUT,
+};
+
+/**
+ * dbos_genl_records_start - begin a DBOS_CMD_RECORDS message in @skb
+ * @skb: the message buffer
+ * @portid: netlink port of the receiver (0 for multicast)
+ * @seq: netlink sequence number (the request's, for replies)
+ * @flags: netlink flags (NLM_F_MULTI for dumps)
+ * @cpu: value of DBOS_A_CPU
+ * @hdr: set to the message header, for dbos_genl_records_end()
+ *
+ * Puts the header, DBOS_A_INSTANCE and DBOS_A_CPU, and opens DBOS_A_RECORDS:
+ * the caller appends whole records with skb_put_data().
+ * Return: the DBOS_A_RECORDS attribute, or NULL (and nothing added) when
+ * @skb is too small.
+ */
+struct nlattr *dbos_genl_records_start(struct sk_buff *skb, u32 portid,
+				       u32 seq, int flags, u32 cpu, void **hdr)
+{
+	struct nlattr *attr;
+
+	*hdr = genlmsg_put(skb, portid, seq, &dbos_genl_family, flags,
+			   DBOS_CMD_RECORDS);
+	if (!*hdr)
+		return NULL;
+	if (nla_put_u64_64bit(skb, DBOS_A_INSTANCE, dbos_instance, DBOS_A_PAD) ||
+	    nla_put_u32(skb, DBOS_A_CPU, cpu))
+		goto cancel;
+	attr = nla_reserve(skb, DBOS_A_RECORDS, 0);
+	if (!attr)
+		goto cancel;
+	return attr;
+
+cancel:
+	genlmsg_cancel(skb, *hdr);
+	return NULL;
+}
+
+/* Close DBOS_A_RECORDS over what was appended, and the message. */
+void dbos_genl_records_end(struct sk_buff *skb, void *hdr, struct nlattr *attr)
+{
+	attr->nla_len = skb_tail_pointer(skb) - (unsigned char *)attr;
+	genlmsg_end(skb, hdr);
+}
+
+static int dbos_put_stats(struct sk_buff *msg)
+{
+	struct dbos_drain_stats drain;
+	u64 produced = 0, dropped = 0;
+	struct nlattr *nest;
+	int cpu;
+
+	/*
+	 * Drain counters first: what was drained by then had been produced
+	 * by the time the rings are summed, so sent + send_failed + unheard
+	 * never exceeds produced - dropped in one reply.
+	 */
+	dbos_drain_read_stats(&drain);
+	smp_rmb();
+	for_each_possible_cpu(cpu) {
+		struct dbos_ring *ring = dbos_buffer(cpu);
+
+		produced += READ_ONCE(ring->produced);
+		dropped += READ_ONCE(ring->dropped);
+	}
+
+	nest = nla_nest_start(msg, DBOS_A_STATS);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u64_64bit(msg, DBOS_STATS_PRODUCED, produced, DBOS_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, DBOS_STATS_DROPPED, dropped, DBOS_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, DBOS_STATS_SENT, drain.sent, DBOS_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, DBOS_STATS_SEND_FAILED, drain.send_failed,
+			      DBOS_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, DBOS_STATS_UNHEARD, drain.unheard,
+			      DBOS_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, DBOS_STATS_BATCHES, drain.batches,
+			      DBOS_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, DBOS_STATS_SEQ, atomic64_read(&dbos_seq),
+			      DBOS_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, DBOS_STATS_BUFFER_BYTES, dbos_buffer_size(),
+			      DBOS_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, DBOS_STATS_NR_CPUS, num_possible_cpus(),
+			      DBOS_STATS_PAD)) {
+		nla_nest_cancel(msg, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+static int dbos_get_stats(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg) {
+		NL_SET_ERR_MSG(info->extack, "out of memory");
+		return -ENOMEM;
+	}
+	hdr = genlmsg_put_reply(msg, info, &dbos_genl_family, 0,
+				DBOS_CMD_GET_STATS);
+	if (!hdr ||
+	    nla_put_u32(msg, DBOS_A_VERSION, DBOS_GENL_VERSION) ||
+	    nla_put_u64_64bit(msg, DBOS_A_INSTANCE, dbos_instance, DBOS_A_PAD) ||
+	    dbos_put_stats(msg)) {
+		nlmsg_free(msg);
+		NL_SET_ERR_MSG(info->extack, "reply does not fit");
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+/* The thread-group leader whose tgid is @nr (initial namespace), referenced. */
+static struct task_struct *dbos_get_tgid(u32 nr)
+{
+	struct task_struct *task = NULL;
+	struct pid *pid;
+
+	if (!nr || nr > PID_MAX_LIMIT)
+		return NULL;
+	rcu_read_lock();
+	pid = find_pid_ns(nr, &init_pid_ns);
+	if (pid)
+		task = pid_task(pid, PIDTYPE_TGID);
+	if (task)
+		get_task_struct(task);
+	rcu_read_unlock();
+	return task;
+}
+
+/*
+ * The thread-group leader with the smallest tgid >= *@next, referenced;
+ * advances *@next past it. NULL when there is none.
+ */
+static struct task_struct *dbos_next_tgid(unsigned long *next)
+{
+	struct task_struct *task = NULL;
+	struct pid *pid;
+
+	rcu_read_lock();
+	while (!task && *next <= PID_MAX_LIMIT) {
+		pid = find_ge_pid(*next, &init_pid_ns);
+		if (!pid) {
+			*next = PID_MAX_LIMIT + 1;
+			break;
+		}
+		*next = pid_nr(pid) + 1;
+		task = pid_task(pid, PIDTYPE_TGID);
+	}
+	if (task)
+		get_task_struct(task);
+	rcu_read_unlock();
+	return task;
+}
+
+static int dbos_get_proc(struct sk_buff *skb, struct genl_info *info)
+{
+	struct dbos_snapshot_buf *buf;
+	struct task_struct *task;
+	struct sk_buff *msg;
+	struct nlattr *attr;
+	void *hdr;
+	u32 len;
+
+	if (GENL_REQ_ATTR_CHECK(info, DBOS_A_PID)) {
+		NL_SET_ERR_MSG(info->extack, "DBOS_A_PID is required");
+		return -EINVAL;
+	}
+	task = dbos_get_tgid(nla_get_u32(info->attrs[DBOS_A_PID]));
+	if (!task) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[DBOS_A_PID],
+				    "no process with this pid");
+		return -ESRCH;
+	}
+	buf = kvmalloc(sizeof(*buf), GFP_KERNEL);
+	if (!buf) {
+		put_task_struct(task);
+		NL_SET_ERR_MSG(info->extack, "out of memory");
+		return -ENOMEM;
+	}
+	len = dbos_record_snapshot(task, buf);
+	put_task_struct(task);
+
+	msg = genlmsg_new(len + DBOS_MSG_OVERHEAD, GFP_KERNEL);
+	if (!msg) {
+		kvfree(buf);
+		NL_SET_ERR_MSG(info->extack, "out of memory");
+		return -ENOMEM;
+	}
+	attr = dbos_genl_records_start(msg, info->snd_portid, info->snd_seq,
+				       0, raw_smp_processor_id(), &hdr);
+	if (!attr) {
+		kvfree(buf);
+		nlmsg_free(msg);
+		NL_SET_ERR_MSG(info->extack, "reply does not fit");
+		return -EMSGSIZE;
+	}
+	skb_put_data(msg, buf->rec, len);
+	dbos_genl_records_end(msg, hdr, attr);
+	kvfree(buf);
+	return genlmsg_reply(msg, info);
+}
+
+/*
+ * State of one DUMP_PROCS, from .start to .done: cb->args[0] is the next
+ * tgid to read, cb->args[1] points to this.
+ * @pending: length of a snapshot in @buf that did not fit the last message
+ */
+struct dbos_dump {
+	u32 pending;
+	struct dbos_snapshot_buf buf;
+};
+
+static int dbos_dump_start(struct netlink_callback *cb)
+{
+	struct dbos_dump *dump = kvzalloc(sizeof(*dump), GFP_KERNEL);
+
+	if (!dump) {
+		NL_SET_ERR_MSG(cb->extack, "out of memory");
+		return -ENOMEM;
+	}
+	cb->args[0] = 1;
+	cb->args[1] = (unsigned long)dump;
+	/* Every message must be able to hold the largest snapshot. */
+	cb->min_dump_alloc = DBOS_SNAPSHOT_MAX + DBOS_MSG_OVERHEAD;
+	return 0;
+}
+
+static int dbos_dump_done(struct netlink_callback *cb)
+{
+	kvfree((void *)cb->args[1]);
+	return 0;
+}
+
+static int dbos_dump_procs(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct dbos_dump *dump = (struct dbos_dump *)cb->args[1];
+	struct task_struct *task;
+	struct nlattr *attr;
+	unsigned int n = 0;
+	void *hdr;
+
+	attr = dbos_genl_records_start(skb, NETLINK_CB(cb->skb).portid,
+				       cb->nlh->nlmsg_seq, NLM_F_MULTI,
+				       raw_smp_processor_id(), &hdr);
+	if (!attr) {
+		NL_SET_ERR_MSG(cb->extack, "dump buffer too small");
+		return -EMSGSIZE;
+	}
+	for (;;) {
+		if (!dump->pending) {
+			task = dbos_next_tgid(&cb->args[0]);
+			if (!task)
+				break;
+			dump->pending = dbos_record_snapshot(task, &dump->buf);
+			put_task_struct(task);
+		}
+		if (dump->pending > skb_tailroom(skb))
+			break;
+		skb_put_data(skb, dump->buf.rec, dump->pending);
+		dump->pending = 0;
+		n++;
+		cond_resched();
+	}
+	if (!n) {
+		genlmsg_cancel(skb, hdr);
+		if (dump->pending) {	/* cannot happen: see min_dump_alloc */
+			NL_SET_ERR_MSG(cb->extack, "dump buffer too small");
+			return -EMSGSIZE;
+		}
+		return 0;		/* done */
+	}
+	dbos_genl_records_end(skb, hdr, attr);
+	return skb->len;
+}
+
+static const struct genl_ops dbos_genl_ops[] = {
+	{
+		.cmd = DBOS_CMD_GET_STATS,
+		.doit = dbos_get_stats,
+		.policy = dbos_policy_none,
+		.maxattr = DBOS_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = DBOS_CMD_DUMP_PROCS,
+		.start = dbos_dump_start,
+		.dumpit = dbos_dump_procs,
+		.done = dbos_dump_done,
+		.policy = dbos_policy_none,
+		.maxattr = DBOS_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = DBOS_CMD_GET_PROC,
+		.doit = dbos_get_proc,
+		.policy = dbos_policy_get_proc,
+		.maxattr = DBOS_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	},
+};
+
+/*
+ * Joining the events group needs CAP_NET_ADMIN. Kernels with
+ * GENL_MCAST_CAP_NET_ADMIN (6.7, and the 6.1.y and 6.6.y stable series) check
+ * it for us; 6.6 without it has a bind callback; older ones have neither.
+ */
+#if !defined(GENL_MCAST_CAP_NET_ADMIN) && \
+	LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#define DBOS_GENL_BIND
+static int dbos_genl_bind(int mcgrp)
+{
+	return capable(CAP_NET_ADMIN) ? 0 : -EPERM;
+}
+#endif
+
+static const struct genl_multicast_group dbos_genl_mcgrps[] = {
+	[DBOS_MCGRP_EVENTS_IDX] = {
+		.name = DBOS_MCGRP_EVENTS,
+#ifdef GENL_MCAST_CAP_NET_ADMIN
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+#endif
+	},
+};
+
+struct genl_family dbos_genl_family __ro_after_init = {
+	.name = DBOS_GENL_NAME,
+	.version = DBOS_GENL_VERSION,
+	.module = THIS_MODULE,
+	.netnsok = false,
+	.parallel_ops = true,
+	.ops = dbos_genl_ops,
+	.n_ops = ARRAY_SIZE(dbos_genl_ops),
+	/* Check the reserved header fields of every command. */
+	.resv_start_op = DBOS_CMD_GET_STATS,
+	.mcgrps = dbos_genl_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(dbos_genl_mcgrps),
+#ifdef DBOS_GENL_BIND
+	.bind = dbos_genl_bind,
+#endif
+};
+
+int __init dbos_genl_init(void)
+{
+#if !defined(GENL_MCAST_CAP_NET_ADMIN) && !defined(DBOS_GENL_BIND)
+	pr_warn("this kernel cannot restrict the events group to CAP_NET_ADMIN\n");
+#endif
+	return genl_register_family(&dbos_genl_family);
+}
+
+void dbos_genl_uninit(void)
+{
+	genl_unregister_family(&dbos_genl_family);
+}

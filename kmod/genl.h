@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * genl.h - the generic netlink family "dbos".
+ */
+#ifndef _DBOS_GENL_H
+#define _DBOS_GENL_H
+
+#include <linux/types.h>
+#include <net/genetlink.h>
+
+/* Index of DBOS_MCGRP_EVENTS in the family's multicast groups. */
+#define DBOS_MCGRP_EVENTS_IDX	0
+
+extern struct genl_family dbos_genl_family;
+
+int dbos_genl_init(void);
+void dbos_genl_uninit(void);
+
+struct nlattr *dbos_genl_records_start(struct sk_buff *skb, u32 portid,
+				       u32 seq, int flags, u32 cpu,
+				       void **hdr);
+void dbos_genl_records_end(struct sk_buff *skb, void *hdr,
+			   struct nlattr *attr);
+
+#endif /* _DBOS_GENL_H */

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * main.c - dbos.ko: mirrors process lifecycle events to userspace over the
+ * generic netlink family "dbos" (see dbos_uapi.h for the protocol).
+ *
+ * Data flow: hooks (hooks.c) turn events into records (record.c) in per-CPU
+ * rings (buffer.c); a work item (drain.c) multicasts them in batches; the
+ * family (genl.c) also answers statistics and process snapshots.
+ */
+
+#include "main.h"
+#include "buffer.h"
+#include "drain.h"
+#include "genl.h"
+#include "hooks.h"
+#include "record.h"
+#include "dbos_uapi.h"
+
+#include <linux/init.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/random.h>
+#include <net/genetlink.h>
+
+#define DBOS_BUFFER_KB_MIN	4
+#define DBOS_BUFFER_KB_MAX	65536
+
+static unsigned int buffer_kb = 1024;
+module_param(buffer_kb, uint, 0444);
+MODULE_PARM_DESC(buffer_kb, "Size of each per-CPU record buffer in KiB (4..65536, default 1024)");
+
+u64 dbos_instance __read_mostly;
+
+static int __init dbos_init(void)
+{
+	int ret;
+
+	if (buffer_kb < DBOS_BUFFER_KB_MIN || buffer_kb > DBOS_BUFFER_KB_MAX) {
+		pr_err("buffer_kb=%u is not in %u..%u\n", buffer_kb,
+		       DBOS_BUFFER_KB_MIN, DBOS_BUFFER_KB_MAX);
+		return -EINVAL;
+	}
+	dbos_instance = get_random_u64();
+
+	ret = dbos_buffers_init(buffer_kb * 1024);
+	if (ret)
+		goto err_buffers;
+	ret = dbos_record_init();
+	if (ret)
+		goto err_record;
+	ret = dbos_genl_init();
+	if (ret)
+		goto err_genl;
+	dbos_drain_init();
+	ret = dbos_hooks_init();
+	if (ret)
+		goto err_hooks;
+
+	pr_info("loaded: instance %016llx, %u KiB per CPU buffer, %u CPUs\n",
+		dbos_instance, buffer_kb, num_possible_cpus());
+	return 0;
+
+err_hooks:
+	dbos_drain_uninit();
+	dbos_genl_uninit();
+err_genl:
+	dbos_record_uninit();
+err_record:
+	dbos_buffers_uninit();
+err_buffers:
+	return ret;
+}
+
+static void __exit dbos_exit(void)
+{
+	dbos_hooks_uninit();
+	dbos_drain_uninit();
+	dbos_genl_uninit();
+	dbos_record_uninit();
+	dbos_buffers_uninit();
+}
+
+module_init(dbos_init);
+module_exit(dbos_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("dbos: process state mirrored to userspace over generic netlink");
+MODULE_ALIAS_GENL_FAMILY(DBOS_GENL_NAME);

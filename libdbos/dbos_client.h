@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dbos_client.h - client library for dbosd: connect, run SQL, stream rows.
+ *
+ *	char *err = NULL;
+ *	struct dbos_conn *c = dbos_connect(NULL, &err);
+ *	if (!c) { fprintf(stderr, "%s\n", err); free(err); return 2; }
+ *	if (dbos_query(c, "SELECT pid, name FROM processes", &cb, arg, &err)) {
+ *		fprintf(stderr, "Error: %s\n", err);
+ *		free(err);
+ *	}
+ *	dbos_close(c);
+ *
+ * A connection is used by one thread at a time; it is reusable for any number
+ * of queries, including after a query failed with an SQL error. The wire
+ * format is described in dbos_proto.h.
+ */
+#ifndef DBOS_CLIENT_H
+#define DBOS_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dbos_proto.h"
+
+struct dbos_conn;
+
+/*
+ * One column value of a row, valid only during the on_row() call.
+ * @type is a DBOS_T_* value. INT uses @i, FLOAT uses @f; TEXT and BLOB use
+ * @s and @len (the bytes; also NUL-terminated, but TEXT may contain NULs, so
+ * trust @len). For NULL, @s is NULL and @len 0.
+ */
+struct dbos_value {
+	int type;
+	int64_t i;
+	double f;
+	const char *s;
+	size_t len;
+};
+
+/*
+ * Callbacks of dbos_query(); either may be NULL. on_columns() is called once
+ * per statement that returns columns, before its rows; @names (NUL-terminated)
+ * are valid only during the call. on_row() gets @ncol values, valid only during
+ * the call. A callback that returns non-zero aborts the query: dbos_query()
+ * then returns -1 with "query aborted" and the connection is closed (the
+ * server abandons the statement); later queries on it fail, so reconnect.
+ */
+struct dbos_callbacks {
+	int (*on_columns)(void *arg, int ncol, const char *const *names);
+	int (*on_row)(void *arg, int ncol, const struct dbos_value *vals);
+};
+
+/*
+ * dbos_connect() - connect to dbosd.
+ * @path: the socket; NULL means $DBOS_SOCKET if set and non-empty, else
+ *        DBOS_DEFAULT_SOCKET ("/run/dbos/dbosd.sock").
+ * @errmsg: if not NULL, receives a malloc()ed message on failure (caller
+ *          frees), e.g. "cannot connect to /run/dbos/dbosd.sock: Permission
+ *          denied", or the server's refusal ("permission denied: dbosd
+ *          accepts root only").
+ * Returns a connection to free with dbos_close(), or NULL with errno set
+ * (ECONNREFUSED when the server itself refused the connection, EPROTO when
+ * it does not speak this protocol version).
+ */
+struct dbos_conn *dbos_connect(const char *path, char **errmsg);
+
+/*
+ * dbos_query() - run @sql (one or more statements separated by ';') and
+ * stream each result to @cb (may be NULL) with @arg.
+ * Returns 0 when every statement ran. Returns -1 with *@errmsg set (if
+ * @errmsg is not NULL; a malloc()ed string the caller frees) when one failed:
+ * the message is SQLite's, verbatim; statements after the failing one were
+ * not run; rows already delivered stay delivered. The connection stays
+ * usable after an SQL error. After a connection or protocol failure (the
+ * message then says so, e.g. "connection to dbosd lost: ..." or "protocol
+ * error: ...") the connection is closed and dbos_conn_broken() is true.
+ * Never raises SIGPIPE.
+ */
+int dbos_query(struct dbos_conn *conn, const char *sql,
+	       const struct dbos_callbacks *cb, void *arg, char **errmsg);
+
+/*
+ * dbos_changes() - rows inserted, updated or deleted by the last successful
+ * dbos_query() on @conn (triggers included), 0 if there was none.
+ */
+int64_t dbos_changes(const struct dbos_conn *conn);
+
+/*
+ * dbos_conn_broken() - true once @conn can no longer carry queries (the
+ * server went away, a protocol error, or a callback aborted a query).
+ */
+int dbos_conn_broken(const struct dbos_conn *conn);
+
+/* dbos_conn_path() - the socket path @conn was opened on (owned by @conn). */
+const char *dbos_conn_path(const struct dbos_conn *conn);
+
+/* dbos_close() - close and free @conn. NULL is accepted. */
+void dbos_close(struct dbos_conn *conn);
+
+#endif /* DBOS_CLIENT_H */

@@ -1,0 +1,21 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The non-interactive `make run` demo: a few queries over the live VM, with output.
+set -e
+q() {
+	echo
+	echo "dbos> $1"
+	dbos -c "$1"
+}
+sleep 600 &
+SLEEPER=$!
+sh -c 'exec sleep 601' &
+sleep 0.5
+q "SELECT pid, parent, name, path, cmdline, uid FROM processes ORDER BY pid DESC LIMIT 8"
+q "SELECT pid, parent, name, path, state, threads FROM processes WHERE pid = $SLEEPER"
+q "SELECT seq, event, pid, parent, name, path FROM process_events ORDER BY seq DESC LIMIT 10"
+q "SELECT p.name AS parent_name, count(*) AS children FROM processes c JOIN processes p ON p.pid = c.parent GROUP BY p.name ORDER BY children DESC LIMIT 5"
+q "SELECT name, value FROM dbos_stats"
+kill $SLEEPER
+echo
+echo "demo done: run 'make run' in a terminal for the interactive dbos> shell"

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Install dbos build/test dependencies from Debian (idempotent) and locate the test kernel's build files.
+set -euo pipefail
+
+readonly PACKAGES=(
+	build-essential gcc make clang llvm libbpf-dev bpftool
+	linux-headers-cloud-amd64 linux-image-cloud-amd64 linux-source-6.1
+	qemu-system-x86 busybox-static cpio gzip xz-utils
+	librocksdb-dev libsqlite3-dev libnl-3-dev libnl-genl-3-dev libedit-dev
+	pkg-config kmod procps iproute2
+)
+readonly SELFTEST_FILES=(kselftest_harness.h kselftest.h)
+
+usage() {
+	cat <<'EOF'
+Usage: scripts/deps.sh                       install missing Debian packages (no-op when all present)
+       scripts/deps.sh --kdir                print the kbuild dir of the newest installed Debian
+                                             cloud kernel (nothing if none yet; always exit 0)
+       scripts/deps.sh --kernel-image        print that kernel's /boot/vmlinuz-* path (same rules)
+       scripts/deps.sh --selftest-header [DIR]
+                                             extract kselftest_harness.h + kselftest.h from
+                                             /usr/src/linux-source-6.1.tar.xz into DIR (default
+                                             ${XDG_CACHE_HOME:-~/.cache}/dbos/kselftest-<version>/)
+                                             once, and print DIR (use it as -I DIR)
+       scripts/deps.sh --list                print the package list
+EOF
+}
+
+die() { echo "deps.sh: $*" >&2; exit 1; }
+
+missing_packages() {
+	# dpkg-query prints one line per known package; unknown ones only produce stderr.
+	local -A installed=()
+	local pkg state
+	while read -r pkg state; do
+		[[ $state == installed ]] && installed[$pkg]=1
+	done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PACKAGES[@]}" 2>/dev/null || true)
+	for pkg in "${PACKAGES[@]}"; do
+		[[ -n ${installed[$pkg]:-} ]] || echo "$pkg"
+	done
+}
+
+as_root() {
+	if [[ $(id -u) -eq 0 ]]; then
+		"$@"
+	elif command -v sudo >/dev/null; then
+		sudo "$@"
+	else
+		die "need root (or sudo) to run: $*"
+	fi
+}
+
+install_missing_packages() {
+	local missing
+	mapfile -t missing < <(missing_packages)
+	((${#missing[@]} == 0)) && return 0
+	echo "deps.sh: installing missing packages: ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# Newest <version> (e.g. 6.1.0-56-cloud-amd64) with both /boot/vmlinuz-<version> and its kbuild dir.
+newest_cloud_kernel_version() {
+	local img version
+	for img in /boot/vmlinuz-*-cloud-amd64; do
+		[[ -e $img ]] || continue
+		version=${img#/boot/vmlinuz-}
+		[[ -e /lib/modules/$version/build/Makefile ]] && echo "$version"
+	done | sort -V | tail -n 1
+}
+
+print_kdir() {
+	local version
+	version=$(newest_cloud_kernel_version 2>/dev/null || true)
+	[[ -n $version ]] && echo "/lib/modules/$version/build"
+	return 0
+}
+
+print_kernel_image() {
+	local version
+	version=$(newest_cloud_kernel_version 2>/dev/null || true)
+	[[ -n $version ]] && echo "/boot/vmlinuz-$version"
+	return 0
+}
+
+selftest_cache_dir() {
+	local version
+	version=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null) ||
+		die "linux-source-6.1 is not installed (run scripts/deps.sh)"
+	echo "${XDG_CACHE_HOME:-$HOME/.cache}/dbos/kselftest-$version"
+}
+
+selftest_headers_present() {
+	local dir=$1 f
+	for f in "${SELFTEST_FILES[@]}"; do [[ -s $dir/$f ]] || return 1; done
+}
+
+# Extract only the two kselftest headers (tar stops early thanks to --occurrence).
+extract_selftest_headers() {
+	local dir=$1
+	if selftest_headers_present "$dir"; then echo "$dir"; return 0; fi
+	local tarball=/usr/src/linux-source-6.1.tar.xz
+	[[ -r $tarball ]] || die "$tarball missing (apt-get install linux-source-6.1)"
+	mkdir -p "$dir"
+	(
+		flock 9
+		if ! selftest_headers_present "$dir"; then
+			local tmp members=() f
+			tmp=$(mktemp -d "$dir/.extract.XXXXXX")
+			for f in "${SELFTEST_FILES[@]}"; do
+				members+=("linux-source-6.1/tools/testing/selftests/$f")
+			done
+			echo "deps.sh: extracting ${SELFTEST_FILES[*]} from $tarball (once, ~15 s)" >&2
+			tar -xJf "$tarball" -C "$tmp" --occurrence=1 --strip-components=4 "${members[@]}" ||
+				{ rm -rf "$tmp"; die "could not extract kselftest headers from $tarball"; }
+			for f in "${SELFTEST_FILES[@]}"; do mv -f "$tmp/$f" "$dir/$f"; done
+			rmdir "$tmp"
+		fi
+	) 9>"$dir/.lock"
+	echo "$dir"
+}
+
+main() {
+	case "${1:-}" in
+	"") install_missing_packages ;;
+	--kdir) print_kdir ;;
+	--kernel-image) print_kernel_image ;;
+	--selftest-header)
+		[[ $# -le 2 ]] || die "--selftest-header takes at most one DIR"
+		extract_selftest_headers "${2:-$(selftest_cache_dir)}"
+		;;
+	--list) printf '%s\n' "${PACKAGES[@]}" ;;
+	-h | --help) usage ;;
+	*) usage >&2; exit 2 ;;
+	esac
+}
+
+main "$@"

@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: GPL-2.0
+# Test builds: every tests/vm/<name>.c becomes build/tests/vm/<name> (run inside
+# the test VM), every tests/vm/<name>.sh is copied there too. Host unit tests
+# are added to HOST_TESTS by the layer they test (see <layer>/build.mk).
+
+KSELFTEST_DIR ?= $(shell scripts/deps.sh --selftest-header 2>/dev/null)
+TEST_CFLAGS   := $(CFLAGS) -I$(KSELFTEST_DIR) -Wno-sign-compare
+
+VM_TEST_SRCS := $(wildcard tests/vm/*.c)
+VM_TEST_SH   := $(wildcard tests/vm/*.sh)
+VM_TESTS     += $(VM_TEST_SRCS:tests/vm/%.c=$(B)/tests/vm/%) \
+                $(VM_TEST_SH:tests/vm/%.sh=$(B)/tests/vm/%.sh)
+
+$(B)/tests/vm/%: tests/vm/%.c libdbos/dbos_uapi.h $(B)/libdbos.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(B)/libdbos.a $(LDFLAGS) -lsqlite3
+
+$(B)/tests/vm/%.sh: tests/vm/%.sh
+	@mkdir -p $(dir $@)
+	install -m 0755 $< $@

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * test_intake_msg.h - builds DBOS_CMD_RECORDS netlink messages byte for byte
+ * as dbos.ko sends them (nlmsghdr + genlmsghdr + DBOS_A_INSTANCE, DBOS_A_CPU,
+ * DBOS_A_RECORDS of packed uapi records), for host tests and the benchmark.
+ *
+ *	struct tmsg m;
+ *	tmsg_begin(&m, instance, cpu);
+ *	tmsg_proc(&m, &(struct trec){ .type = DBOS_REC_FORK, .seq = 7, ... });
+ *	tmsg_end(&m);
+ *	intake_feed(in, tmsg_nlh(&m), m.len);
+ */
+#ifndef DBOS_TEST_INTAKE_MSG_H
+#define DBOS_TEST_INTAKE_MSG_H
+
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "dbos_uapi.h"
+
+#define TMSG_FAMILY	0x1c		/* any id >= NLMSG_MIN_TYPE: the decoder does not care */
+#define TMSG_CAP	(128 << 10)
+
+struct tmsg {
+	_Alignas(8) unsigned char buf[TMSG_CAP];
+	size_t len;
+	size_t recs;		/* offset of the DBOS_A_RECORDS attribute header */
+};
+
+/* One record to append. Strings are byte strings (cmdline: NUL-separated, no trailing NUL). */
+struct trec {
+	uint16_t type, flags, cpu;
+	uint32_t cpu_seq;
+	uint64_t seq, time_ns;
+	struct dbos_proc p;
+	const char *path, *cmdline, *cwd;
+	size_t path_len, cmdline_len, cwd_len;	/* 0: strlen() of the string (if any) */
+};
+
+static inline struct nlmsghdr *tmsg_nlh(struct tmsg *m)
+{
+	return (struct nlmsghdr *)m->buf;
+}
+
+static inline void tmsg_put(struct tmsg *m, const void *p, size_t n)
+{
+	if (n)
+		memcpy(m->buf + m->len, p, n);
+	m->len += n;
+}
+
+static inline void tmsg_attr(struct tmsg *m, uint16_t type, const void *p, size_t n)
+{
+	struct nlattr a = { .nla_len = (uint16_t)(NLA_HDRLEN + n), .nla_type = type };
+	size_t pad = NLA_ALIGN(n) - n;
+
+	tmsg_put(m, &a, sizeof(a));
+	tmsg_put(m, p, n);
+	memset(m->buf + m->len, 0, pad);
+	m->len += pad;
+}
+
+/* Start a message as the kernel multicasts it (genlmsg_put + nla_put_u64_64bit + nla_put_u32). */
+static inline void tmsg_begin(struct tmsg *m, uint64_t instance, uint32_t cpu)
+{
+	struct nlmsghdr h = { .nlmsg_type = TMSG_FAMILY };
+	struct genlmsghdr g = { .cmd = DBOS_CMD_RECORDS, .version = DBOS_GENL_VERSION };
+	struct nlattr a = { .nla_len = NLA_HDRLEN, .nla_type = DBOS_A_RECORDS };
+
+	m->len = 0;
+	tmsg_put(m, &h, sizeof(h));
+	tmsg_put(m, &g, sizeof(g));
+	tmsg_attr(m, DBOS_A_INSTANCE, &instance, sizeof(instance));
+	tmsg_attr(m, DBOS_A_CPU, &cpu, sizeof(cpu));
+	m->recs = m->len;
+	tmsg_put(m, &a, sizeof(a));
+}
+
+/* Append raw bytes to the records attribute (for malformed records). */
+static inline void tmsg_raw(struct tmsg *m, const void *p, size_t n)
+{
+	tmsg_put(m, p, n);
+}
+
+/* Append one record: header, struct dbos_proc, the strings, zero padding to 8. */
+static inline size_t tmsg_proc(struct tmsg *m, const struct trec *r)
+{
+	struct dbos_rec_hdr h = {
+		.type = r->type, .cpu = r->cpu, .flags = r->flags,
+		.cpu_seq = r->cpu_seq, .seq = r->seq, .time_ns = r->time_ns,
+	};
+	struct dbos_proc p = r->p;
+	size_t pl = r->path ? (r->path_len ? r->path_len : strlen(r->path)) : 0;
+	size_t cl = r->cmdline ? (r->cmdline_len ? r->cmdline_len : strlen(r->cmdline)) : 0;
+	size_t wl = r->cwd ? (r->cwd_len ? r->cwd_len : strlen(r->cwd)) : 0;
+	size_t start = m->len, len = sizeof(h) + sizeof(p) + pl + cl + wl;
+
+	p.path_len = (uint16_t)pl;
+	p.cmdline_len = (uint16_t)cl;
+	p.cwd_len = (uint16_t)wl;
+	h.len = (uint16_t)DBOS_REC_ALIGN(len);
+	tmsg_put(m, &h, sizeof(h));
+	tmsg_put(m, &p, sizeof(p));
+	if (pl)
+		tmsg_put(m, r->path, pl);
+	if (cl)
+		tmsg_put(m, r->cmdline, cl);
+	if (wl)
+		tmsg_put(m, r->cwd, wl);
+	memset(m->buf + m->len, 0, h.len - len);
+	m->len = start + h.len;
+	return h.len;
+}
+
+/* Close the records attribute and the message. */
+static inline void tmsg_end(struct tmsg *m)
+{
+	struct nlattr *a = (struct nlattr *)(m->buf + m->recs);
+	size_t pad;
+
+	a->nla_len = (uint16_t)(m->len - m->recs);
+	pad = NLA_ALIGN(m->len) - m->len;
+	memset(m->buf + m->len, 0, pad);
+	m->len += pad;
+	tmsg_nlh(m)->nlmsg_len = (uint32_t)m->len;
+}
+
+#endif /* DBOS_TEST_INTAKE_MSG_H */

@@ -1,0 +1,754 @@
+// SPDX-License-Identifier: GPL-2.0
+/* test_sql.c - host tests of SQL over the store: the stored tables, dbos_schema and dbos_stats. */
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+
+#include "dbserver/sql/schema.h"
+#include "dbserver/sql/sql.h"
+#include "dbserver/sql/sql_int.h"
+#include "dbserver/store/row.h"
+#include "dbserver/store/store.h"
+
+#define NPROC	200		/* pids 1..NPROC */
+#define NEVENT	1000		/* seqs 1..NEVENT */
+
+static const char *const events[] = { "fork", "exec", "exit", "comm", "cred" };
+
+/* The text of one generated row, which row_value.s points into. */
+struct textbuf {
+	char s[6][96];
+};
+
+/* processes row for @pid: every kind of value, NULLs and empty strings included. */
+static void proc_row(uint32_t pid, struct row_value *v, struct textbuf *t)
+{
+	snprintf(t->s[0], sizeof(t->s[0]), "proc-%u", pid);
+	snprintf(t->s[1], sizeof(t->s[1]), pid % 7 ? "/usr/bin/p%u" : "", pid);
+	snprintf(t->s[2], sizeof(t->s[2]), "p%u --flag 'a b'", pid);
+	snprintf(t->s[3], sizeof(t->s[3]), "/home/u%u", pid);
+	v[PROCESSES_PID] = row_int(pid);
+	v[PROCESSES_PARENT] = row_int(pid / 2);
+	v[PROCESSES_NAME] = row_text(t->s[0], strlen(t->s[0]));
+	v[PROCESSES_PATH] = row_text(t->s[1], strlen(t->s[1]));
+	v[PROCESSES_CMDLINE] = row_text(t->s[2], strlen(t->s[2]));
+	v[PROCESSES_STATE] = row_text(pid % 2 ? "S" : "R", 1);
+	v[PROCESSES_UID] = row_int(pid % 3 * 1000);
+	v[PROCESSES_GID] = row_int(pid % 3 * 1000 + 1);
+	v[PROCESSES_EUID] = row_int(0);
+	v[PROCESSES_EGID] = row_int(0);
+	v[PROCESSES_NICE] = row_int((int)(pid % 40) - 20);
+	v[PROCESSES_THREADS] = row_int(1 + pid % 5);
+	v[PROCESSES_START_TIME] = row_int(1700000000LL + pid);
+	v[PROCESSES_CWD] = pid % 5 ? row_text(t->s[3], strlen(t->s[3])) : row_null();
+	v[PROCESSES_SCHED_POLICY] = row_text("other", 5);
+	v[PROCESSES_SEQ] = row_int(pid * 10LL);
+}
+
+static uint32_t event_pid(uint64_t seq)
+{
+	return seq % NPROC + 1;
+}
+
+static void event_row(uint64_t seq, struct row_value *v, struct textbuf *t)
+{
+	uint32_t pid = event_pid(seq);
+	const char *ev = events[seq % 5];
+
+	snprintf(t->s[0], sizeof(t->s[0]), "proc-%u", pid);
+	snprintf(t->s[1], sizeof(t->s[1]), "/usr/bin/p%u", pid);
+	snprintf(t->s[2], sizeof(t->s[2]), "p%u arg%llu", pid, (unsigned long long)seq);
+	v[PROCESS_EVENTS_SEQ] = row_int((int64_t)seq);
+	v[PROCESS_EVENTS_TIME] = row_int(1700000000LL + (int64_t)seq / 100);
+	v[PROCESS_EVENTS_TIME_NS] = row_int(1700000000000000000LL + (int64_t)seq * 1000);
+	v[PROCESS_EVENTS_EVENT] = row_text(ev, strlen(ev));
+	v[PROCESS_EVENTS_PID] = row_int(pid);
+	v[PROCESS_EVENTS_TID] = row_int(pid + 1000000);
+	v[PROCESS_EVENTS_PARENT] = row_int(pid / 2);
+	v[PROCESS_EVENTS_NAME] = row_text(t->s[0], strlen(t->s[0]));
+	v[PROCESS_EVENTS_PATH] = row_text(t->s[1], strlen(t->s[1]));
+	v[PROCESS_EVENTS_CMDLINE] = row_text(t->s[2], strlen(t->s[2]));
+	v[PROCESS_EVENTS_UID] = row_int(1000);
+	v[PROCESS_EVENTS_GID] = row_int(1000);
+	v[PROCESS_EVENTS_EUID] = row_int(1000);
+	v[PROCESS_EVENTS_EGID] = row_int(1000);
+	v[PROCESS_EVENTS_EXIT_CODE] = strcmp(ev, "exit") ? row_null() : row_int((int64_t)(seq % 256) << 8);
+	v[PROCESS_EVENTS_CPU] = row_int((int64_t)seq % 4);
+}
+
+static void put_row(struct store_batch *b, const struct schema_table *t, uint64_t key,
+		    const struct row_value *v)
+{
+	char buf[1024];
+	unsigned char k[8];
+	size_t len = row_encode(v, t->ncols, buf, sizeof(buf));
+
+	if (t->key_bytes == 4)
+		store_key_be32(k, (uint32_t)key);
+	else
+		store_key_be64(k, key);
+	store_batch_put(b, t->cf, k, t->key_bytes, buf, len);
+}
+
+/* Checks that the current row of @st (SELECT * order) equals @v. */
+static void expect_row(struct __test_metadata *_metadata, sqlite3_stmt *st,
+		       const struct row_value *v, int n)
+{
+	ASSERT_EQ(n, sqlite3_column_count(st));
+	for (int c = 0; c < n; c++) {
+		switch (v[c].type) {
+		case ROW_NULL:
+			EXPECT_EQ(SQLITE_NULL, sqlite3_column_type(st, c)) TH_LOG("col %d", c);
+			break;
+		case ROW_INT:
+			ASSERT_EQ(SQLITE_INTEGER, sqlite3_column_type(st, c)) TH_LOG("col %d", c);
+			EXPECT_EQ(v[c].i, sqlite3_column_int64(st, c)) TH_LOG("col %d", c);
+			break;
+		case ROW_TEXT:
+			ASSERT_EQ(SQLITE_TEXT, sqlite3_column_type(st, c)) TH_LOG("col %d", c);
+			ASSERT_EQ(v[c].len, sqlite3_column_bytes(st, c)) TH_LOG("col %d", c);
+			EXPECT_EQ(0, memcmp(v[c].s, sqlite3_column_text(st, c), v[c].len));
+			break;
+		}
+	}
+}
+
+static int stats_cb(void *arg, struct sql_stat *out, int max)
+{
+	static const struct sql_stat rows[] = {
+		{ "events_received", 12345, "Events read from the kernel" },
+		{ "events_lost", 7, "Events the kernel could not deliver" },
+		{ "resyncs", 0, NULL },
+	};
+	int n = 0;
+
+	(*(int *)arg)++;
+	for (; n < 3 && n < max; n++)
+		out[n] = rows[n];
+	return n;
+}
+
+FIXTURE(sql) {
+	char dir[64];
+	struct store *st;
+	struct sql_env env;
+	int stats_calls;
+	sqlite3 *db;
+};
+
+FIXTURE_SETUP(sql)
+{
+	struct store_batch *b = store_batch_new();
+	struct row_value v[32];
+	struct textbuf t;
+	char *err = NULL;
+
+	strcpy(self->dir, "/tmp/dbos-test-sql.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	ASSERT_EQ(0, store_open(self->dir, &self->st, &err)) TH_LOG("%s", err);
+	for (uint32_t pid = 1; pid <= NPROC; pid++) {
+		proc_row(pid, v, &t);
+		put_row(b, &schema_processes, pid, v);
+	}
+	for (uint64_t seq = 1; seq <= NEVENT; seq++) {
+		event_row(seq, v, &t);
+		put_row(b, &schema_process_events, seq, v);
+	}
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+
+	self->env.st = self->st;
+	self->env.stats = stats_cb;
+	self->env.stats_arg = &self->stats_calls;
+	ASSERT_EQ(0, sql_open(&self->env, &self->db, &err)) TH_LOG("%s", err);
+}
+
+FIXTURE_TEARDOWN(sql)
+{
+	char cmd[128];
+
+	sqlite3_close(self->db);
+	store_close(self->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", self->dir);
+	if (system(cmd))
+		TH_LOG("could not remove %s", self->dir);
+}
+
+static sqlite3_stmt *prepare(struct __test_metadata *_metadata, sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+	EXPECT_EQ(SQLITE_OK, rc) TH_LOG("%s: %s", sql, sqlite3_errmsg(db));
+	return st;
+}
+
+/* Runs @sql, which must return one integer. */
+static int64_t query_int(struct __test_metadata *_metadata, sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = prepare(_metadata, db, sql);
+	int64_t v = -999;
+
+	if (!st)
+		return v;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	else
+		TH_LOG("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Runs @sql, which must return one text value; copies it to @buf. */
+static void query_text(struct __test_metadata *_metadata, sqlite3 *db, const char *sql,
+		       char *buf, size_t size)
+{
+	sqlite3_stmt *st = prepare(_metadata, db, sql);
+
+	snprintf(buf, size, "(no row)");
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		snprintf(buf, size, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+}
+
+/* Runs @sql to the end; returns its number of rows and the rows read from the store. */
+static int run(struct __test_metadata *_metadata, sqlite3 *db, const char *sql,
+	       uint64_t *read)
+{
+	uint64_t before = vtab_rows_read();
+	sqlite3_stmt *st = prepare(_metadata, db, sql);
+	int n = 0, rc;
+
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		n++;
+	EXPECT_EQ(SQLITE_DONE, rc) TH_LOG("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	if (read)
+		*read = vtab_rows_read() - before;
+	return n;
+}
+
+/* The error that running @sql ends with (prepare or step), copied to @buf. */
+static int run_error(sqlite3 *db, const char *sql, char *buf, size_t size)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+	if (rc == SQLITE_OK) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			;
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	snprintf(buf, size, "%s", rc == SQLITE_OK ? "" : sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static bool plan_contains(sqlite3 *db, const char *sql, const char *what)
+{
+	char eqp[512];
+	sqlite3_stmt *st = NULL;
+	bool found = false;
+
+	snprintf(eqp, sizeof(eqp), "EXPLAIN QUERY PLAN %s", sql);
+	if (sqlite3_prepare_v2(db, eqp, -1, &st, NULL) != SQLITE_OK)
+		return false;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (strstr((const char *)sqlite3_column_text(st, 3), what))
+			found = true;
+	sqlite3_finalize(st);
+	return found;
+}
+
+TEST_F(sql, full_scan_equals_what_was_written)
+{
+	sqlite3_stmt *st = prepare(_metadata, self->db, "SELECT * FROM processes");
+	struct row_value v[PROCESSES__COUNT];
+	struct textbuf t;
+	uint32_t pid = 0;
+
+	ASSERT_NE(NULL, st);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		proc_row(++pid, v, &t);
+		expect_row(_metadata, st, v, PROCESSES__COUNT);
+	}
+	EXPECT_EQ(NPROC, pid);
+	sqlite3_finalize(st);
+
+	st = prepare(_metadata, self->db, "SELECT * FROM process_events");
+	ASSERT_NE(NULL, st);
+	struct row_value e[PROCESS_EVENTS__COUNT];
+	uint64_t seq = 0;
+
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		event_row(++seq, e, &t);
+		expect_row(_metadata, st, e, PROCESS_EVENTS__COUNT);
+	}
+	EXPECT_EQ(NEVENT, seq);
+	sqlite3_finalize(st);
+
+	/* Column names and declared types come from schema.h. */
+	st = prepare(_metadata, self->db, "SELECT * FROM processes");
+	for (int c = 0; c < PROCESSES__COUNT; c++) {
+		EXPECT_STREQ(schema_processes.cols[c].name, sqlite3_column_name(st, c));
+		EXPECT_STREQ(schema_processes.cols[c].type, sqlite3_column_decltype(st, c));
+	}
+	sqlite3_finalize(st);
+	EXPECT_EQ(NPROC, query_int(_metadata, self->db, "SELECT count(*) FROM processes"));
+	/* rowid is the key */
+	EXPECT_EQ(0, query_int(_metadata, self->db,
+			       "SELECT count(*) FROM processes WHERE rowid != pid"));
+}
+
+TEST_F(sql, point_lookup_by_pid)
+{
+	sqlite3_stmt *st;
+	struct row_value v[PROCESSES__COUNT];
+	struct textbuf t;
+	uint64_t read;
+
+	st = prepare(_metadata, self->db, "SELECT * FROM processes WHERE pid = ?");
+	ASSERT_NE(NULL, st);
+	for (uint32_t pid = 1; pid <= NPROC; pid += 17) {
+		sqlite3_bind_int(st, 1, pid);
+		ASSERT_EQ(SQLITE_ROW, sqlite3_step(st));
+		proc_row(pid, v, &t);
+		expect_row(_metadata, st, v, PROCESSES__COUNT);
+		EXPECT_EQ(SQLITE_DONE, sqlite3_step(st));
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+
+	EXPECT_TRUE(plan_contains(self->db, "SELECT * FROM processes WHERE pid = 5",
+				  "VIRTUAL TABLE INDEX 1:"));
+	EXPECT_EQ(1, run(_metadata, self->db, "SELECT name FROM processes WHERE pid = 42", &read));
+	EXPECT_EQ(1, read);
+	EXPECT_EQ(0, run(_metadata, self->db, "SELECT * FROM processes WHERE pid = 100000", &read));
+	EXPECT_EQ(0, read);
+	/* SQLite's comparison rules: text and integral reals are numbers. */
+	EXPECT_EQ(42, query_int(_metadata, self->db, "SELECT pid FROM processes WHERE pid = '42'"));
+	EXPECT_EQ(42, query_int(_metadata, self->db, "SELECT pid FROM processes WHERE pid = 42.0"));
+	EXPECT_EQ(0, run(_metadata, self->db, "SELECT * FROM processes WHERE pid = 42.5", NULL));
+	EXPECT_EQ(0, run(_metadata, self->db, "SELECT * FROM processes WHERE pid = 'abc'", NULL));
+	EXPECT_EQ(0, run(_metadata, self->db, "SELECT * FROM processes WHERE pid = NULL", NULL));
+	EXPECT_EQ(0, run(_metadata, self->db, "SELECT * FROM processes WHERE pid = -1", NULL));
+	EXPECT_EQ(0, run(_metadata, self->db, "SELECT * FROM processes WHERE pid = 4294967297", NULL));
+	EXPECT_EQ(1, run(_metadata, self->db, "SELECT * FROM processes WHERE pid IS 7", NULL));
+	/* IN is repeated equality: three lookups. */
+	EXPECT_EQ(3, run(_metadata, self->db,
+			 "SELECT * FROM processes WHERE pid IN (3, 9, 150, 100000)", &read));
+	EXPECT_EQ(3, read);
+	EXPECT_EQ(150, query_int(_metadata, self->db,
+				 "SELECT max(pid) FROM processes WHERE pid IN (3, 9, 150)"));
+	char buf[64];
+
+	/* IN with ORDER BY: SQLite sorts what the lookups return. */
+	query_text(_metadata, self->db, "SELECT group_concat(pid) FROM (SELECT pid FROM processes "
+		   "WHERE pid IN (150, 3, 9) ORDER BY pid DESC)", buf, sizeof(buf));
+	EXPECT_STREQ("150,9,3", buf);
+	query_text(_metadata, self->db, "SELECT group_concat(pid) FROM (SELECT pid FROM processes "
+		   "WHERE pid IN (150, 3, 9) ORDER BY pid)", buf, sizeof(buf));
+	EXPECT_STREQ("3,9,150", buf);
+	query_text(_metadata, self->db, "SELECT group_concat(seq) FROM (SELECT seq FROM process_events "
+		   "WHERE seq BETWEEN 5 AND 8 ORDER BY seq DESC)", buf, sizeof(buf));
+	EXPECT_STREQ("8,7,6,5", buf);
+}
+
+TEST_F(sql, ranges_on_seq)
+{
+	uint64_t read;
+
+	EXPECT_EQ(100, run(_metadata, self->db,
+			   "SELECT * FROM process_events WHERE seq > 100 AND seq <= 200", &read));
+	EXPECT_EQ(100, read);
+	EXPECT_EQ(101, query_int(_metadata, self->db,
+				 "SELECT min(seq) FROM process_events WHERE seq > 100 AND seq <= 200"));
+	EXPECT_EQ(200, query_int(_metadata, self->db,
+				 "SELECT max(seq) FROM process_events WHERE seq > 100 AND seq <= 200"));
+	EXPECT_EQ(11, run(_metadata, self->db, "SELECT * FROM process_events WHERE seq >= 990", &read));
+	EXPECT_EQ(11, read);
+	EXPECT_EQ(4, run(_metadata, self->db, "SELECT * FROM process_events WHERE seq < 5", &read));
+	EXPECT_EQ(4, read);
+	EXPECT_EQ(21, run(_metadata, self->db,
+			  "SELECT * FROM process_events WHERE seq BETWEEN 10 AND 30", &read));
+	EXPECT_EQ(21, read);
+	/* Real bounds admit the integers between them. */
+	EXPECT_EQ(3, run(_metadata, self->db,
+			 "SELECT * FROM process_events WHERE seq > 2.5 AND seq < 5.5", NULL));
+	EXPECT_EQ(3, query_int(_metadata, self->db,
+			       "SELECT min(seq) FROM process_events WHERE seq > 2.5"));
+	/* Empty and inverted ranges, bounds outside the key space. */
+	EXPECT_EQ(0, run(_metadata, self->db,
+			 "SELECT * FROM process_events WHERE seq > 500 AND seq < 400", &read));
+	EXPECT_EQ(0, read);
+	EXPECT_EQ(NEVENT, run(_metadata, self->db, "SELECT * FROM process_events WHERE seq > -5", NULL));
+	EXPECT_EQ(0, run(_metadata, self->db, "SELECT * FROM process_events WHERE seq < -5", NULL));
+	EXPECT_EQ(0, run(_metadata, self->db, "SELECT * FROM process_events WHERE seq > NULL", NULL));
+	EXPECT_EQ(1, run(_metadata, self->db,
+			 "SELECT * FROM process_events WHERE seq >= 9223372036854775807 OR seq = 1", NULL));
+	/* Numbers sort before text. */
+	EXPECT_EQ(NEVENT, run(_metadata, self->db, "SELECT * FROM process_events WHERE seq < 'z'", NULL));
+	EXPECT_EQ(0, run(_metadata, self->db, "SELECT * FROM process_events WHERE seq > 'z'", NULL));
+	EXPECT_EQ(10, run(_metadata, self->db, "SELECT * FROM process_events WHERE seq <= '10'", NULL));
+	/* Ranges on pid, the other table's key, with several bounds. */
+	EXPECT_EQ(5, run(_metadata, self->db,
+			 "SELECT * FROM processes WHERE pid > 10 AND pid > 20 AND pid <= 25", NULL));
+	/* Other columns are filtered by SQLite. */
+	EXPECT_EQ(NEVENT / 5, query_int(_metadata, self->db,
+					"SELECT count(*) FROM process_events WHERE event = 'exec'"));
+}
+
+TEST_F(sql, order_by_seq_desc_limit_reads_only_those_rows)
+{
+	const char *q = "SELECT seq, event FROM process_events ORDER BY seq DESC LIMIT 10";
+	sqlite3_stmt *st;
+	uint64_t before = vtab_rows_read(), expect = NEVENT;
+
+	EXPECT_FALSE(plan_contains(self->db, q, "TEMP B-TREE"));
+	st = prepare(_metadata, self->db, q);
+	ASSERT_NE(NULL, st);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		EXPECT_EQ(expect, sqlite3_column_int64(st, 0));
+		EXPECT_STREQ(events[expect % 5], (const char *)sqlite3_column_text(st, 1));
+		expect--;
+	}
+	sqlite3_finalize(st);
+	EXPECT_EQ(NEVENT - 10, expect);
+	EXPECT_LE(vtab_rows_read() - before, 11);
+	EXPECT_GE(vtab_rows_read() - before, 10);
+
+	/* Ascending, descending within a range, and ORDER BY other columns. */
+	uint64_t read;
+
+	EXPECT_EQ(1, query_int(_metadata, self->db,
+			       "SELECT seq FROM process_events ORDER BY seq LIMIT 1"));
+	EXPECT_EQ(300, query_int(_metadata, self->db,
+				 "SELECT seq FROM process_events WHERE seq < 301 ORDER BY seq DESC"));
+	EXPECT_EQ(5, run(_metadata, self->db,
+			 "SELECT seq FROM process_events WHERE seq >= 100 ORDER BY seq DESC LIMIT 5",
+			 &read));
+	EXPECT_LE(read, 6);
+	EXPECT_EQ(200, query_int(_metadata, self->db,
+				 "SELECT pid FROM processes ORDER BY rowid DESC"));
+	/* Sorted by SQLite: "proc-99" is the greatest name. */
+	EXPECT_EQ(99, query_int(_metadata, self->db,
+				"SELECT pid FROM processes ORDER BY name DESC, pid LIMIT 1"));
+	EXPECT_EQ(1, query_int(_metadata, self->db,
+			       "SELECT seq FROM process_events ORDER BY seq DESC LIMIT 1 OFFSET 999"));
+}
+
+TEST_F(sql, joins_on_pid)
+{
+	uint64_t read;
+	sqlite3_stmt *st;
+	int n = 0;
+
+	st = prepare(_metadata, self->db,
+		     "SELECT e.seq, e.pid, p.name, p.parent FROM process_events e "
+		     "JOIN processes p ON p.pid = e.pid WHERE e.seq <= 20 ORDER BY e.seq");
+	ASSERT_NE(NULL, st);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		uint64_t seq = sqlite3_column_int64(st, 0);
+		char name[32];
+
+		n++;
+		EXPECT_EQ((uint64_t)n, seq);
+		EXPECT_EQ(event_pid(seq), sqlite3_column_int64(st, 1));
+		snprintf(name, sizeof(name), "proc-%u", event_pid(seq));
+		EXPECT_STREQ(name, (const char *)sqlite3_column_text(st, 2));
+		EXPECT_EQ(event_pid(seq) / 2, sqlite3_column_int64(st, 3));
+	}
+	sqlite3_finalize(st);
+	EXPECT_EQ(20, n);
+
+	/* The join looks processes up by pid: 20 events + 20 lookups. */
+	EXPECT_EQ(20, run(_metadata, self->db,
+			  "SELECT * FROM process_events e JOIN processes p USING (pid) WHERE e.seq <= 20",
+			  &read));
+	EXPECT_EQ(40, read);
+	EXPECT_EQ(NEVENT, query_int(_metadata, self->db,
+				    "SELECT count(*) FROM process_events e JOIN processes p "
+				    "ON p.pid = e.pid"));
+	/* Processes with their latest event; a self join on parent. */
+	EXPECT_EQ(NPROC, query_int(_metadata, self->db,
+				   "SELECT count(*) FROM processes p WHERE EXISTS "
+				   "(SELECT 1 FROM process_events e WHERE e.pid = p.pid)"));
+	EXPECT_EQ(NPROC - 1, query_int(_metadata, self->db,
+				       "SELECT count(*) FROM processes c JOIN processes p "
+				       "ON p.pid = c.parent"));
+}
+
+TEST_F(sql, dbos_schema_describes_every_table)
+{
+	static const char *const names[] = { "processes", "process_events", "dbos_stats", "dbos_schema" };
+	sqlite3_stmt *st = prepare(_metadata, self->db, "SELECT name, sql FROM dbos_schema");
+	sqlite3 *scratch;
+	int n = 0;
+
+	ASSERT_NE(NULL, st);
+	ASSERT_EQ(SQLITE_OK, sqlite3_open(":memory:", &scratch));
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *sql = (const char *)sqlite3_column_text(st, 1);
+		char *err = NULL;
+
+		ASSERT_LT(n, 4);
+		EXPECT_STREQ(names[n], name);
+		/* Valid SQL that declares the same columns. */
+		EXPECT_EQ(SQLITE_OK, sqlite3_exec(scratch, sql, NULL, NULL, &err)) TH_LOG("%s", err);
+		sqlite3_free(err);
+		if (n == 0) {
+			const char *head = "CREATE TABLE processes (\n"
+					   "  pid INTEGER, -- Process (thread group) ID\n"
+					   "  parent INTEGER, -- Parent process ID\n";
+
+			EXPECT_EQ(0, strncmp(head, sql, strlen(head))) TH_LOG("%s", sql);
+			EXPECT_NE(NULL, strstr(sql, "\n  seq INTEGER -- Sequence number of the last "
+						    "event or dump that set this row\n);"));
+			/* one line per column, plus the first and the last */
+			int lines = 0;
+
+			for (const char *p = sql; *p; p++)
+				lines += *p == '\n';
+			EXPECT_EQ(PROCESSES__COUNT + 1, lines);
+		}
+		n++;
+	}
+	sqlite3_finalize(st);
+	EXPECT_EQ(4, n);
+	EXPECT_EQ(PROCESS_EVENTS__COUNT,
+		  query_int(_metadata, scratch, "SELECT count(*) FROM pragma_table_info('process_events')"));
+	EXPECT_EQ(3, query_int(_metadata, scratch, "SELECT count(*) FROM pragma_table_info('dbos_stats')"));
+	sqlite3_close(scratch);
+}
+
+TEST_F(sql, dbos_stats_from_the_callback)
+{
+	sqlite3_stmt *st = prepare(_metadata, self->db,
+				   "SELECT name, value, doc FROM dbos_stats ORDER BY name");
+	sqlite3 *db2;
+	struct sql_env env = { .st = self->st, .stats = NULL };
+	char *err = NULL;
+
+	ASSERT_NE(NULL, st);
+	ASSERT_EQ(SQLITE_ROW, sqlite3_step(st));
+	EXPECT_STREQ("events_lost", (const char *)sqlite3_column_text(st, 0));
+	EXPECT_EQ(7, sqlite3_column_int64(st, 1));
+	EXPECT_STREQ("Events the kernel could not deliver", (const char *)sqlite3_column_text(st, 2));
+	ASSERT_EQ(SQLITE_ROW, sqlite3_step(st));
+	EXPECT_STREQ("events_received", (const char *)sqlite3_column_text(st, 0));
+	EXPECT_EQ(12345, sqlite3_column_int64(st, 1));
+	ASSERT_EQ(SQLITE_ROW, sqlite3_step(st));
+	EXPECT_STREQ("resyncs", (const char *)sqlite3_column_text(st, 0));
+	EXPECT_EQ(SQLITE_NULL, sqlite3_column_type(st, 2));
+	EXPECT_EQ(SQLITE_DONE, sqlite3_step(st));
+	sqlite3_finalize(st);
+	EXPECT_EQ(1, self->stats_calls);	/* one snapshot per scan */
+	EXPECT_EQ(12345, query_int(_metadata, self->db,
+				   "SELECT value FROM dbos_stats WHERE name = 'events_received'"));
+
+	/* No callback: an empty table. */
+	ASSERT_EQ(0, sql_open(&env, &db2, &err)) TH_LOG("%s", err);
+	EXPECT_EQ(0, query_int(_metadata, db2, "SELECT count(*) FROM dbos_stats"));
+	EXPECT_EQ(NPROC, query_int(_metadata, db2, "SELECT count(*) FROM processes"));
+	sqlite3_close(db2);
+}
+
+TEST_F(sql, writes_are_refused_clearly)
+{
+	static const char *const writes[] = {
+		"INSERT INTO processes(pid, name) VALUES (99999, 'x')",
+		"UPDATE processes SET nice = 10 WHERE pid = 1",
+		"DELETE FROM processes WHERE pid = 1",
+		"DELETE FROM processes WHERE pid = -1",		/* matches nothing */
+		"INSERT INTO process_events(seq) VALUES (5000)",
+	};
+	char msg[256];
+
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+		EXPECT_NE(SQLITE_OK, run_error(self->db, writes[i], msg, sizeof(msg)));
+		EXPECT_NE(NULL, strstr(msg, "is read-only: it mirrors the kernel"))
+			TH_LOG("%s: %s", writes[i], msg);
+	}
+	run_error(self->db, writes[0], msg, sizeof(msg));
+	EXPECT_STREQ("table processes is read-only: it mirrors the kernel", msg);
+	/* Nothing changed. */
+	EXPECT_EQ(NPROC, query_int(_metadata, self->db, "SELECT count(*) FROM processes"));
+	EXPECT_EQ(1, query_int(_metadata, self->db, "SELECT count(*) FROM processes WHERE pid = 1"));
+	EXPECT_NE(SQLITE_OK, run_error(self->db, "DELETE FROM dbos_stats", msg, sizeof(msg)));
+	TH_LOG("dbos_stats: %s", msg);
+	/* The connection still works, and scratch tables are allowed. */
+	EXPECT_EQ(SQLITE_OK, run_error(self->db,
+				       "CREATE TEMP TABLE mine AS SELECT pid FROM processes WHERE pid < 10",
+				       msg, sizeof(msg))) TH_LOG("%s", msg);
+	EXPECT_EQ(9, query_int(_metadata, self->db, "SELECT count(*) FROM mine"));
+}
+
+TEST_F(sql, bad_sql_gets_sqlites_message)
+{
+	char msg[256];
+
+	EXPECT_EQ(SQLITE_ERROR, run_error(self->db, "SELEC pid FROM processes", msg, sizeof(msg)));
+	EXPECT_STREQ("near \"SELEC\": syntax error", msg);
+	EXPECT_EQ(SQLITE_ERROR, run_error(self->db, "SELECT nosuch FROM processes", msg, sizeof(msg)));
+	EXPECT_STREQ("no such column: nosuch", msg);
+	EXPECT_EQ(SQLITE_ERROR, run_error(self->db, "SELECT * FROM nosuch", msg, sizeof(msg)));
+	EXPECT_STREQ("no such table: nosuch", msg);
+}
+
+TEST_F(sql, corrupt_row_is_an_error_not_a_crash)
+{
+	struct store_batch *b = store_batch_new();
+	unsigned char k[4];
+	char *err = NULL, msg[256];
+
+	store_key_be32(k, 1000);
+	store_batch_put(b, STORE_CF_PROCESSES, k, 4, "\x01\x02\x7f", 3);
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+
+	EXPECT_EQ(SQLITE_CORRUPT_VTAB, run_error(self->db,
+		  "SELECT name FROM processes WHERE pid = 1000", msg, sizeof(msg)));
+	EXPECT_STREQ("processes: corrupt row at key 1000", msg);
+	/* The key alone needs no decoding; other rows are fine. */
+	EXPECT_EQ(1000, query_int(_metadata, self->db, "SELECT pid FROM processes WHERE pid = 1000"));
+	EXPECT_EQ(NPROC, query_int(_metadata, self->db, "SELECT count(*) FROM processes WHERE pid < 1000 AND name IS NOT NULL"));
+}
+
+TEST_F(sql, text_with_nuls_and_long_text_comes_back_exactly)
+{
+	static const char nul_name[] = "a\0b";
+	struct store_batch *b = store_batch_new();
+	struct row_value v[PROCESSES__COUNT];
+	struct textbuf t;
+	sqlite3_stmt *st;
+	unsigned char k[4];
+	char *err = NULL, *big = malloc(100000), *buf = malloc(200000);
+	size_t len;
+
+	ASSERT_NE(NULL, big);
+	ASSERT_NE(NULL, buf);
+	for (int i = 0; i < 100000; i++)
+		big[i] = 'a' + i % 26;
+	proc_row(5000, v, &t);
+	v[PROCESSES_NAME] = row_text(nul_name, 3);
+	v[PROCESSES_CMDLINE] = row_text(big, 100000);
+	v[PROCESSES_STATE] = row_text("", 0);
+	len = row_encode(v, PROCESSES__COUNT, buf, 200000);
+	store_key_be32(k, 5000);
+	store_batch_put(b, STORE_CF_PROCESSES, k, 4, buf, len);
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+	free(buf);
+
+	st = prepare(_metadata, self->db, "SELECT * FROM processes WHERE pid >= 4999");
+	ASSERT_NE(NULL, st);
+	ASSERT_EQ(SQLITE_ROW, sqlite3_step(st));
+	expect_row(_metadata, st, v, PROCESSES__COUNT);
+	EXPECT_EQ(3, sqlite3_column_bytes(st, PROCESSES_NAME));
+	EXPECT_EQ(SQLITE_DONE, sqlite3_step(st));
+	sqlite3_finalize(st);
+	free(big);
+	EXPECT_EQ(100000, query_int(_metadata, self->db,
+				    "SELECT length(cmdline) FROM processes WHERE pid = 5000"));
+	/* Rows around a long one decode normally. */
+	EXPECT_EQ(NPROC, query_int(_metadata, self->db,
+				   "SELECT count(*) FROM processes WHERE cmdline GLOB 'p* --flag *'"));
+}
+
+TEST_F(sql, empty_tables)
+{
+	struct store_batch *b = store_batch_new();
+	unsigned char lo[8], hi[8];
+	char *err = NULL;
+
+	store_key_be32(lo, 0);
+	store_key_be32(hi, UINT32_MAX);
+	store_batch_delete_range(b, STORE_CF_PROCESSES, lo, 4, hi, 4);
+	store_key_be64(lo, 0);
+	store_key_be64(hi, UINT64_MAX);
+	store_batch_delete_range(b, STORE_CF_PROCESS_EVENTS, lo, 8, hi, 8);
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+	EXPECT_EQ(0, run(_metadata, self->db, "SELECT * FROM processes", NULL));
+	EXPECT_EQ(0, run(_metadata, self->db, "SELECT * FROM process_events ORDER BY seq DESC LIMIT 10", NULL));
+	EXPECT_EQ(0, run(_metadata, self->db, "SELECT * FROM processes WHERE pid = 1", NULL));
+}
+
+/* Connections on several threads share the store while it is written. */
+struct reader {
+	const struct sql_env *env;
+	int scans;
+	int bad;
+};
+
+static void *reader_thread(void *arg)
+{
+	struct reader *r = arg;
+	sqlite3 *db;
+	char *err = NULL;
+
+	if (sql_open(r->env, &db, &err)) {
+		r->bad++;
+		free(err);
+		return NULL;
+	}
+	for (int i = 0; i < 50; i++) {
+		sqlite3_stmt *st;
+		int n = 0;
+
+		if (sqlite3_prepare_v2(db, "SELECT pid, name, seq FROM processes", -1, &st, NULL)) {
+			r->bad++;
+			break;
+		}
+		while (sqlite3_step(st) == SQLITE_ROW)
+			n++;
+		sqlite3_finalize(st);
+		if (n != NPROC)
+			r->bad++;
+		r->scans++;
+	}
+	sqlite3_close(db);
+	return NULL;
+}
+
+TEST_F(sql, threads_with_own_connections)
+{
+	struct reader r[4];
+	pthread_t th[4];
+	struct store_batch *b = store_batch_new();
+	struct row_value v[PROCESSES__COUNT];
+	struct textbuf t;
+	char *err = NULL;
+
+	for (int i = 0; i < 4; i++) {
+		r[i] = (struct reader){ .env = &self->env };
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, reader_thread, &r[i]));
+	}
+	for (int round = 0; round < 20; round++) {
+		store_batch_clear(b);
+		for (uint32_t pid = 1; pid <= NPROC; pid++) {
+			proc_row(pid, v, &t);
+			v[PROCESSES_SEQ] = row_int(round);
+			put_row(b, &schema_processes, pid, v);
+		}
+		ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		EXPECT_EQ(0, r[i].bad);
+		EXPECT_EQ(50, r[i].scans);
+	}
+	store_batch_free(b);
+	EXPECT_EQ(19, query_int(_metadata, self->db, "SELECT min(seq) FROM processes"));
+}
+
+TEST_HARNESS_MAIN

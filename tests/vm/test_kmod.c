@@ -1,0 +1,1989 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_kmod.c - kselftest suite for dbos.ko, run as root in the test VM with
+ * the module loaded. It talks raw generic netlink (no libnl) so that it can
+ * also send malformed messages, and compares what the module says with what
+ * /proc says.
+ *
+ * Helper modes (not tests):
+ *   test_kmod --listen          join the events group, follow module reloads,
+ *                               check every record, print totals on SIGTERM
+ *   test_kmod --forkexec N      time N fork+exec+wait of /bin/true, print ns
+ *   test_kmod --rename N        time N prctl(PR_SET_NAME), print ns
+ *   test_kmod --stats           print GET_STATS
+ *   test_kmod --sleep S ARGS... sleep S seconds (a process with long ARGS)
+ *   test_kmod --storm           fork, exec, threads, renames, setuid: until
+ *                               SIGTERM, to keep every hook busy
+ *   test_kmod --dump-loop       DUMP_PROCS again and again until SIGTERM,
+ *                               following module reloads; 0 if all were sane
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+
+#include "kselftest_harness.h"
+#include "dbos_uapi.h"
+
+#define MODULE_PATH	"/dbos/dbos.ko"
+#define NLBUF		(64 * 1024)
+#define PF_KTHREAD	0x00200000
+
+extern char **environ;
+
+/* ---------------------------------------------------------------------- */
+/* Raw generic netlink                                                     */
+
+struct nl {
+	int fd;
+	__u16 family;		/* dbos family id */
+	__u32 events;		/* events multicast group id */
+	__u32 seq;
+	int timeout_ms;		/* for an answer; 0 means 10 s */
+	char errmsg[256];	/* extack message of the last error */
+};
+
+struct attr_buf {
+	char data[8192];
+	size_t len;
+};
+
+static void attr_put(struct attr_buf *b, __u16 type, const void *data,
+		     __u16 len)
+{
+	struct nlattr *a = (struct nlattr *)(b->data + b->len);
+
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	memcpy(a + 1, data, len);
+	memset((char *)(a + 1) + len, 0, NLA_ALIGN(len) - len);
+	b->len += NLA_ALIGN(a->nla_len);
+}
+
+static void attr_put_u32(struct attr_buf *b, __u16 type, __u32 v)
+{
+	attr_put(b, type, &v, sizeof(v));
+}
+
+/* tb[type] = attribute, for every type <= max in [data, data + len). */
+static int attr_parse(const void *data, size_t len, const struct nlattr **tb,
+		      int max)
+{
+	const char *p = data;
+
+	memset(tb, 0, sizeof(*tb) * (max + 1));
+	while (len >= NLA_HDRLEN) {
+		const struct nlattr *a = (const void *)p;
+		size_t alen = NLA_ALIGN(a->nla_len);
+
+		if (a->nla_len < NLA_HDRLEN || a->nla_len > len)
+			return -1;
+		if ((a->nla_type & NLA_TYPE_MASK) <= max)
+			tb[a->nla_type & NLA_TYPE_MASK] = a;
+		if (alen > len)
+			break;
+		p += alen;
+		len -= alen;
+	}
+	return 0;
+}
+
+static __u32 nla_u32(const struct nlattr *a)
+{
+	__u32 v;
+
+	memcpy(&v, a + 1, sizeof(v));
+	return v;
+}
+
+static __u64 nla_u64(const struct nlattr *a)
+{
+	__u64 v;
+
+	memcpy(&v, a + 1, sizeof(v));
+	return v;
+}
+
+static int nl_socket(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int fd, one = 1;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -errno;
+	}
+	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	return fd;
+}
+
+/* Send raw bytes to the kernel. */
+static int nl_send_raw(int fd, const void *buf, size_t len)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+
+	if (sendto(fd, buf, len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Build a generic netlink request in @buf; returns its length. */
+static size_t nl_build(void *buf, __u16 type, __u16 flags, __u32 seq, __u8 cmd,
+		       __u8 version, __u16 reserved, const void *attrs,
+		       size_t alen)
+{
+	struct nlmsghdr *nh = buf;
+	struct genlmsghdr *gh = NLMSG_DATA(nh);
+
+	nh->nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN + alen);
+	nh->nlmsg_type = type;
+	nh->nlmsg_flags = flags;
+	nh->nlmsg_seq = seq;
+	nh->nlmsg_pid = 0;
+	gh->cmd = cmd;
+	gh->version = version;
+	gh->reserved = reserved;
+	if (alen)
+		memcpy((char *)gh + GENL_HDRLEN, attrs, alen);
+	return nh->nlmsg_len;
+}
+
+/* recv() with a timeout: length, -ETIMEDOUT or -errno. */
+static ssize_t nl_recv(int fd, void *buf, size_t len, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+	int r;
+
+	r = poll(&p, 1, timeout_ms);
+	if (r == 0)
+		return -ETIMEDOUT;
+	if (r < 0)
+		return -errno;
+	n = recv(fd, buf, len, 0);
+	return n < 0 ? -errno : n;
+}
+
+/* The extack message of an NLMSG_ERROR (sent with NETLINK_CAP_ACK), if any. */
+static void nl_errmsg(const struct nlmsghdr *nh, char *out, size_t outlen)
+{
+	const struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+	size_t off = NLMSG_HDRLEN + sizeof(struct nlmsgerr);
+
+	out[0] = '\0';
+	if (!(nh->nlmsg_flags & NLM_F_ACK_TLVS) || nh->nlmsg_len <= off)
+		return;
+	if (attr_parse((const char *)nh + off, nh->nlmsg_len - off, tb,
+		       NLMSGERR_ATTR_MAX))
+		return;
+	if (tb[NLMSGERR_ATTR_MSG])
+		snprintf(out, outlen, "%.*s",
+			 (int)(tb[NLMSGERR_ATTR_MSG]->nla_len - NLA_HDRLEN),
+			 (const char *)(tb[NLMSGERR_ATTR_MSG] + 1));
+}
+
+typedef int (*nl_cb)(const struct nlmsghdr *nh, void *ctx);
+
+/*
+ * Wait for the answer to request @seq: call @cb for each data message.
+ * Return: 0 after an ACK or NLMSG_DONE (or a single reply when no ACK was
+ * asked for), the negative errno of an NLMSG_ERROR, -ETIMEDOUT, or what @cb
+ * returned if negative.
+ */
+static int nl_wait(struct nl *nl, __u32 seq, bool ack, nl_cb cb, void *ctx)
+{
+	static char buf[NLBUF];
+
+	nl->errmsg[0] = '\0';
+	for (;;) {
+		ssize_t n = nl_recv(nl->fd, buf, sizeof(buf),
+				    nl->timeout_ms ? nl->timeout_ms : 10000);
+		struct nlmsghdr *nh;
+
+		if (n < 0)
+			return n;
+		for (nh = (void *)buf; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
+			if (nh->nlmsg_seq != seq)
+				continue;
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(nh);
+
+				nl_errmsg(nh, nl->errmsg, sizeof(nl->errmsg));
+				return e->error;
+			}
+			if (nh->nlmsg_type == NLMSG_DONE) {
+				int err;
+
+				memcpy(&err, NLMSG_DATA(nh), sizeof(err));
+				nl_errmsg(nh, nl->errmsg, sizeof(nl->errmsg));
+				return err < 0 ? err : 0;
+			}
+			if (cb) {
+				int r = cb(nh, ctx);
+
+				if (r < 0)
+					return r;
+			}
+			if (!ack && !(nh->nlmsg_flags & NLM_F_MULTI))
+				return 0;
+		}
+	}
+}
+
+/* Send a request to the dbos family and wait for its answer (see nl_wait). */
+static int nl_request(struct nl *nl, __u8 cmd, __u16 flags,
+		      const struct attr_buf *attrs, nl_cb cb, void *ctx)
+{
+	char buf[16384];
+	size_t len;
+	int ret;
+
+	len = nl_build(buf, nl->family, NLM_F_REQUEST | flags, ++nl->seq, cmd,
+		       DBOS_GENL_VERSION, 0, attrs ? attrs->data : NULL,
+		       attrs ? attrs->len : 0);
+	ret = nl_send_raw(nl->fd, buf, len);
+	if (ret)
+		return ret;
+	return nl_wait(nl, nl->seq, flags & NLM_F_ACK, cb, ctx);
+}
+
+struct family_info {
+	const char *group;
+	__u16 id;
+	__u32 group_id;
+};
+
+static int family_cb(const struct nlmsghdr *nh, void *ctx)
+{
+	struct family_info *fi = ctx;
+	const struct nlattr *tb[CTRL_ATTR_MAX + 1];
+	const struct nlattr *g;
+	const char *p;
+	size_t len;
+
+	if (attr_parse((const char *)NLMSG_DATA(nh) + GENL_HDRLEN,
+		       nh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN, tb,
+		       CTRL_ATTR_MAX))
+		return -EINVAL;
+	if (!tb[CTRL_ATTR_FAMILY_ID])
+		return -EINVAL;
+	memcpy(&fi->id, tb[CTRL_ATTR_FAMILY_ID] + 1, sizeof(fi->id));
+	g = tb[CTRL_ATTR_MCAST_GROUPS];
+	if (!g)
+		return 0;
+	p = (const char *)(g + 1);
+	len = g->nla_len - NLA_HDRLEN;
+	while (len >= NLA_HDRLEN) {
+		const struct nlattr *grp = (const void *)p;
+		const struct nlattr *gt[CTRL_ATTR_MCAST_GRP_MAX + 1];
+
+		if (grp->nla_len < NLA_HDRLEN || grp->nla_len > len)
+			break;
+		if (!attr_parse(grp + 1, grp->nla_len - NLA_HDRLEN, gt,
+				CTRL_ATTR_MCAST_GRP_MAX) &&
+		    gt[CTRL_ATTR_MCAST_GRP_NAME] && gt[CTRL_ATTR_MCAST_GRP_ID] &&
+		    !strcmp((const char *)(gt[CTRL_ATTR_MCAST_GRP_NAME] + 1),
+			    fi->group))
+			fi->group_id = nla_u32(gt[CTRL_ATTR_MCAST_GRP_ID]);
+		if (NLA_ALIGN(grp->nla_len) >= len)
+			break;
+		len -= NLA_ALIGN(grp->nla_len);
+		p += NLA_ALIGN(grp->nla_len);
+	}
+	return 0;
+}
+
+/* Resolve generic netlink family @name and its group @group through nlctrl. */
+static int resolve_family(int fd, const char *name, const char *group,
+			  __u16 *id, __u32 *group_id)
+{
+	struct family_info fi = { .group = group };
+	struct nl ctl = { .fd = fd, .family = GENL_ID_CTRL, .seq = 1000 };
+	struct attr_buf a = { .len = 0 };
+	char buf[512];
+	size_t len;
+	int ret;
+
+	attr_put(&a, CTRL_ATTR_FAMILY_NAME, name, strlen(name) + 1);
+	len = nl_build(buf, GENL_ID_CTRL, NLM_F_REQUEST | NLM_F_ACK,
+		       ++ctl.seq, CTRL_CMD_GETFAMILY, 1, 0, a.data, a.len);
+	ret = nl_send_raw(fd, buf, len);
+	if (!ret)
+		ret = nl_wait(&ctl, ctl.seq, true, family_cb, &fi);
+	if (ret)
+		return ret;
+	*id = fi.id;
+	if (group_id)
+		*group_id = fi.group_id;
+	return 0;
+}
+
+static int nl_open(struct nl *nl)
+{
+	int ret;
+
+	memset(nl, 0, sizeof(*nl));
+	nl->fd = nl_socket();
+	if (nl->fd < 0)
+		return nl->fd;
+	ret = resolve_family(nl->fd, DBOS_GENL_NAME, DBOS_MCGRP_EVENTS,
+			     &nl->family, &nl->events);
+	if (ret) {
+		close(nl->fd);
+		nl->fd = -1;
+	}
+	return ret;
+}
+
+static int join_group(int fd, __u32 group)
+{
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group,
+		       sizeof(group)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* dbos messages                                                           */
+
+struct stats {
+	__u32 version;
+	__u64 instance;
+	__u64 v[DBOS_STATS_MAX + 1];
+};
+
+static int stats_cb(const struct nlmsghdr *nh, void *ctx)
+{
+	const struct nlattr *tb[DBOS_A_MAX + 1], *st[DBOS_STATS_MAX + 1];
+	struct stats *s = ctx;
+	int i;
+
+	if (attr_parse((const char *)NLMSG_DATA(nh) + GENL_HDRLEN,
+		       nh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN, tb,
+		       DBOS_A_MAX))
+		return -EINVAL;
+	if (!tb[DBOS_A_VERSION] || !tb[DBOS_A_INSTANCE] || !tb[DBOS_A_STATS])
+		return -EINVAL;
+	s->version = nla_u32(tb[DBOS_A_VERSION]);
+	s->instance = nla_u64(tb[DBOS_A_INSTANCE]);
+	if (attr_parse(tb[DBOS_A_STATS] + 1,
+		       tb[DBOS_A_STATS]->nla_len - NLA_HDRLEN, st,
+		       DBOS_STATS_MAX))
+		return -EINVAL;
+	for (i = DBOS_STATS_PRODUCED; i <= DBOS_STATS_MAX; i++) {
+		if (!st[i] || st[i]->nla_len != NLA_HDRLEN + 8)
+			return -EINVAL;
+		s->v[i] = nla_u64(st[i]);
+	}
+	return 0;
+}
+
+static int get_stats(struct nl *nl, struct stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	return nl_request(nl, DBOS_CMD_GET_STATS, NLM_F_ACK, NULL, stats_cb, s);
+}
+
+/* A decoded record: header, process and its strings (NUL-terminated). */
+struct rec {
+	struct dbos_rec_hdr hdr;
+	struct dbos_proc proc;
+	char path[DBOS_PATH_MAX + 1];
+	char cmdline[DBOS_CMDLINE_MAX + 1];
+	char cwd[DBOS_PATH_MAX + 1];
+};
+
+static bool is_proc_type(__u16 type)
+{
+	return type >= DBOS_REC_FORK && type <= DBOS_REC_PROC;
+}
+
+/*
+ * Check the record at @p (@avail bytes left in the attribute) against the
+ * uapi rules; decode it into @r when @r is not NULL. Return: its length, or
+ * -1 when malformed.
+ */
+static int rec_decode(const void *p, size_t avail, struct rec *r)
+{
+	struct dbos_rec_hdr hdr;
+	struct dbos_proc proc;
+	const char *s;
+	size_t used;
+
+	if (avail < sizeof(hdr))
+		return -1;
+	memcpy(&hdr, p, sizeof(hdr));
+	if (hdr.len < sizeof(hdr) || hdr.len % 8 || hdr.len > avail)
+		return -1;
+	if (hdr.flags & ~DBOS_RECF_ALL || hdr.__pad)
+		return -1;
+	if (!is_proc_type(hdr.type))
+		return hdr.type == DBOS_REC_UNSPEC || hdr.type == DBOS_REC_PAD ?
+		       -1 : hdr.len;
+	if (hdr.len < sizeof(hdr) + sizeof(proc))
+		return -1;
+	memcpy(&proc, (const char *)p + sizeof(hdr), sizeof(proc));
+	used = sizeof(hdr) + sizeof(proc) + proc.path_len + proc.cmdline_len +
+	       proc.cwd_len;
+	if (used > hdr.len || DBOS_REC_ALIGN(used) != hdr.len)
+		return -1;
+	for (s = (const char *)p + used; s < (const char *)p + hdr.len; s++)
+		if (*s)
+			return -1;	/* padding must be zero */
+	if (!proc.state || !strchr("RSDTtXZPI", proc.state) || proc.__pad2 ||
+	    proc.path_len >= DBOS_PATH_MAX ||
+	    proc.cmdline_len > DBOS_CMDLINE_MAX || proc.cwd_len >= DBOS_PATH_MAX)
+		return -1;
+	if (r) {
+		s = (const char *)p + sizeof(hdr) + sizeof(proc);
+		r->hdr = hdr;
+		r->proc = proc;
+		memcpy(r->path, s, proc.path_len);
+		r->path[proc.path_len] = '\0';
+		s += proc.path_len;
+		memcpy(r->cmdline, s, proc.cmdline_len);
+		r->cmdline[proc.cmdline_len] = '\0';
+		s += proc.cmdline_len;
+		memcpy(r->cwd, s, proc.cwd_len);
+		r->cwd[proc.cwd_len] = '\0';
+	}
+	return hdr.len;
+}
+
+typedef int (*rec_cb)(const void *raw, const struct dbos_rec_hdr *hdr,
+		      __u32 cpu, __u64 instance, void *ctx);
+
+/* Walk the records of a DBOS_CMD_RECORDS message; -EINVAL if malformed. */
+static int records_walk(const struct nlmsghdr *nh, rec_cb cb, void *ctx)
+{
+	const struct nlattr *tb[DBOS_A_MAX + 1];
+	const struct genlmsghdr *gh = NLMSG_DATA(nh);
+	const char *p;
+	size_t len;
+	__u32 cpu;
+	__u64 instance;
+
+	if (nh->nlmsg_len < NLMSG_HDRLEN + GENL_HDRLEN ||
+	    gh->cmd != DBOS_CMD_RECORDS)
+		return -EINVAL;
+	if (attr_parse((const char *)gh + GENL_HDRLEN,
+		       nh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN, tb,
+		       DBOS_A_MAX))
+		return -EINVAL;
+	if (!tb[DBOS_A_INSTANCE] || !tb[DBOS_A_CPU] || !tb[DBOS_A_RECORDS])
+		return -EINVAL;
+	cpu = nla_u32(tb[DBOS_A_CPU]);
+	instance = nla_u64(tb[DBOS_A_INSTANCE]);
+	p = (const char *)(tb[DBOS_A_RECORDS] + 1);
+	len = tb[DBOS_A_RECORDS]->nla_len - NLA_HDRLEN;
+	if (!len)
+		return -EINVAL;
+	while (len) {
+		struct dbos_rec_hdr hdr;
+		int n = rec_decode(p, len, NULL);
+		int r;
+
+		if (n < 0)
+			return -EINVAL;
+		memcpy(&hdr, p, sizeof(hdr));
+		r = cb(p, &hdr, cpu, instance, ctx);
+		if (r < 0)
+			return r;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Snapshots collected from DUMP_PROCS or GET_PROC. */
+struct snaps {
+	struct rec *r;
+	size_t n, cap;
+	__u64 instance;
+	int bad;
+	char why[256];
+};
+
+static int snap_rec_cb(const void *raw, const struct dbos_rec_hdr *hdr,
+		       __u32 cpu, __u64 instance, void *ctx)
+{
+	struct snaps *s = ctx;
+
+	if (hdr->type != DBOS_REC_PROC || hdr->cpu_seq != 0 ||
+	    (s->instance && s->instance != instance)) {
+		s->bad++;
+		snprintf(s->why, sizeof(s->why), "type %u cpu_seq %u",
+			 hdr->type, hdr->cpu_seq);
+		return 0;
+	}
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 64;
+		s->r = realloc(s->r, s->cap * sizeof(*s->r));
+		if (!s->r)
+			return -ENOMEM;
+	}
+	rec_decode(raw, hdr->len, &s->r[s->n++]);
+	return 0;
+}
+
+static int snap_msg_cb(const struct nlmsghdr *nh, void *ctx)
+{
+	struct snaps *s = ctx;
+
+	if (records_walk(nh, snap_rec_cb, ctx)) {
+		s->bad++;
+		snprintf(s->why, sizeof(s->why), "malformed RECORDS message");
+	}
+	return 0;
+}
+
+static int dump_procs(struct nl *nl, struct snaps *s)
+{
+	return nl_request(nl, DBOS_CMD_DUMP_PROCS, NLM_F_DUMP, NULL,
+			  snap_msg_cb, s);
+}
+
+static int get_proc(struct nl *nl, __u32 pid, struct snaps *s)
+{
+	struct attr_buf a = { .len = 0 };
+
+	attr_put_u32(&a, DBOS_A_PID, pid);
+	return nl_request(nl, DBOS_CMD_GET_PROC, NLM_F_ACK, &a, snap_msg_cb, s);
+}
+
+static void snaps_free(struct snaps *s)
+{
+	free(s->r);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Ground truth from /proc                                                 */
+
+struct pinfo {
+	int pid, ppid, nice, policy, threads, state;
+	unsigned int uid, gid, euid, egid;
+	bool kthread;
+	char comm[64];
+	char exe[PATH_MAX];
+	char cwd[PATH_MAX];
+	char cmdline[8192];
+	size_t cmdline_len;
+};
+
+static ssize_t read_file(const char *path, char *buf, size_t len)
+{
+	ssize_t n, got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while ((size_t)got < len &&
+	       (n = read(fd, buf + got, len - got)) > 0)
+		got += n;
+	close(fd);
+	return got;
+}
+
+static void read_link(const char *path, char *buf, size_t len)
+{
+	ssize_t n = readlink(path, buf, len - 1);
+
+	buf[n < 0 ? 0 : n] = '\0';
+}
+
+/* Fill @pi from /proc/@pid; -1 if the process is gone. */
+static int read_pinfo(int pid, struct pinfo *pi)
+{
+	char path[64], buf[4096], *p, *field;
+	unsigned long flags = 0;
+	ssize_t n;
+	int i;
+
+	memset(pi, 0, sizeof(*pi));
+	pi->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	n = read_file(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	/* Fields from 3 (state) on, space separated. */
+	p += 2;
+	for (i = 3; (field = strsep(&p, " ")); i++) {
+		switch (i) {
+		case 3: pi->state = field[0]; break;
+		case 4: pi->ppid = atoi(field); break;
+		case 9: flags = strtoul(field, NULL, 10); break;
+		case 19: pi->nice = atoi(field); break;
+		case 41: pi->policy = atoi(field); break;
+		}
+	}
+	pi->kthread = flags & PF_KTHREAD;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	n = read_file(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strstr(buf, "\nUid:");
+	if (!p || sscanf(p, "\nUid: %u %u", &pi->uid, &pi->euid) != 2)
+		return -1;
+	p = strstr(buf, "\nGid:");
+	if (!p || sscanf(p, "\nGid: %u %u", &pi->gid, &pi->egid) != 2)
+		return -1;
+	p = strstr(buf, "\nThreads:");
+	if (!p || sscanf(p, "\nThreads: %d", &pi->threads) != 1)
+		return -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	n = read_file(path, pi->comm, sizeof(pi->comm) - 1);
+	if (n <= 0)
+		return -1;
+	pi->comm[n - 1] = '\0';		/* the newline */
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	read_link(path, pi->exe, sizeof(pi->exe));
+	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	read_link(path, pi->cwd, sizeof(pi->cwd));
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	n = read_file(path, pi->cmdline, sizeof(pi->cmdline));
+	if (n < 0)
+		return -1;
+	if (n > 0 && !pi->cmdline[n - 1])
+		n--;			/* dbos drops the final NUL */
+	pi->cmdline_len = n;
+
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	return access(path, F_OK);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Every process in /proc, sorted by pid; returns the count. */
+static int read_all_pinfo(struct pinfo **out)
+{
+	struct pinfo *v = NULL;
+	int *pids = NULL, np = 0, cap = 0, n = 0, i;
+	struct dirent *d;
+	DIR *dir = opendir("/proc");
+
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir))) {
+		char *end;
+		long pid = strtol(d->d_name, &end, 10);
+
+		if (*end || pid <= 0)
+			continue;
+		if (np == cap) {
+			cap = cap ? 2 * cap : 256;
+			pids = realloc(pids, cap * sizeof(*pids));
+		}
+		pids[np++] = pid;
+	}
+	closedir(dir);
+	qsort(pids, np, sizeof(*pids), cmp_int);
+	v = calloc(np ? np : 1, sizeof(*v));
+	for (i = 0; i < np; i++)
+		if (!read_pinfo(pids[i], &v[n]))
+			n++;
+	free(pids);
+	*out = v;
+	return n;
+}
+
+/* NULL if @r describes @pi, else what differs. */
+static const char *rec_vs_pinfo(const struct rec *r, const struct pinfo *pi,
+				char *why, size_t len)
+{
+	const struct dbos_proc *p = &r->proc;
+
+#define DIFF(cond, fmt, ...) do {					\
+		if (cond) {						\
+			snprintf(why, len, "pid %d: " fmt, pi->pid, ##__VA_ARGS__); \
+			return why;					\
+		}							\
+	} while (0)
+
+	DIFF((int)p->pid != pi->pid, "pid %u", p->pid);
+	DIFF(p->tid != p->pid, "tid %u", p->tid);
+	DIFF((int)p->ppid != pi->ppid, "ppid %u, /proc %d", p->ppid, pi->ppid);
+	DIFF(p->uid != pi->uid || p->euid != pi->euid, "uid %u/%u, /proc %u/%u",
+	     p->uid, p->euid, pi->uid, pi->euid);
+	DIFF(p->gid != pi->gid || p->egid != pi->egid, "gid %u/%u, /proc %u/%u",
+	     p->gid, p->egid, pi->gid, pi->egid);
+	DIFF(p->nice != pi->nice, "nice %d, /proc %d", p->nice, pi->nice);
+	DIFF((int)p->policy != pi->policy, "policy %u", p->policy);
+	DIFF((int)p->threads != pi->threads, "threads %u, /proc %d",
+	     p->threads, pi->threads);
+	/* Kernel threads: /proc may show more than comm (kworker/0:1-events). */
+	DIFF(pi->kthread ? strncmp(pi->comm, p->comm, strlen(p->comm)) :
+			   strcmp(pi->comm, p->comm),
+	     "comm '%.16s', /proc '%.64s'", p->comm, pi->comm);
+	DIFF((int)p->state != pi->state, "state %c, /proc %c", p->state,
+	     pi->state);
+	DIFF(strcmp(r->path, pi->exe), "exe '%.100s', /proc '%.100s'",
+	     r->path, pi->exe);
+	DIFF(strcmp(r->cwd, pi->cwd), "cwd '%.100s', /proc '%.100s'",
+	     r->cwd, pi->cwd);
+	DIFF(p->cmdline_len != pi->cmdline_len ||
+	     memcmp(r->cmdline, pi->cmdline, pi->cmdline_len),
+	     "cmdline (%u bytes) differs from /proc (%zu bytes)",
+	     p->cmdline_len, pi->cmdline_len);
+	DIFF(r->hdr.flags & (DBOS_RECF_TRUNCATED | DBOS_RECF_THREAD),
+	     "flags %#x", r->hdr.flags);
+#undef DIFF
+	return NULL;
+}
+
+static int self_cmdline(char *buf, size_t len, size_t *out)
+{
+	ssize_t n = read_file("/proc/self/cmdline", buf, len);
+
+	if (n <= 0)
+		return -1;
+	*out = buf[n - 1] ? n : n - 1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Event collection                                                        */
+
+struct evlog {
+	char **raw;		/* each record as received */
+	size_t n, cap;
+	__u64 instance;
+	int ncpu;
+	bool seen[1024];
+	__u32 last[1024];	/* last cpu_seq per CPU */
+	__u64 holes;		/* cpu_seq numbers skipped */
+	__u64 disorder;		/* cpu_seq going backwards */
+	int bad;
+	int enobufs;
+};
+
+static int ev_rec_cb(const void *raw, const struct dbos_rec_hdr *hdr,
+		     __u32 cpu, __u64 instance, void *ctx)
+{
+	struct evlog *ev = ctx;
+	char *copy;
+
+	if (hdr->cpu != cpu || cpu >= 1024 || hdr->type == DBOS_REC_PROC ||
+	    (ev->instance && instance != ev->instance)) {
+		ev->bad++;
+		return 0;
+	}
+	if (ev->seen[cpu]) {
+		__u32 d = hdr->cpu_seq - ev->last[cpu];
+
+		if (d == 0 || d > (1U << 31))
+			ev->disorder++;
+		else
+			ev->holes += d - 1;
+	}
+	ev->seen[cpu] = true;
+	ev->last[cpu] = hdr->cpu_seq;
+	if (ev->n == ev->cap) {
+		ev->cap = ev->cap ? 2 * ev->cap : 1024;
+		ev->raw = realloc(ev->raw, ev->cap * sizeof(*ev->raw));
+	}
+	copy = malloc(hdr->len);
+	memcpy(copy, raw, hdr->len);
+	ev->raw[ev->n++] = copy;
+	return 0;
+}
+
+/* Read one batch of messages from the events socket into @ev. */
+static int ev_read(int fd, struct evlog *ev, int timeout_ms)
+{
+	static char buf[NLBUF];
+	struct nlmsghdr *nh;
+	ssize_t n;
+
+	n = nl_recv(fd, buf, sizeof(buf), timeout_ms);
+	if (n == -ENOBUFS)
+		ev->enobufs++;
+	if (n < 0)
+		return n;
+	for (nh = (void *)buf; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n))
+		if (records_walk(nh, ev_rec_cb, ev))
+			ev->bad++;
+	return 0;
+}
+
+static void ev_free(struct evlog *ev)
+{
+	size_t i;
+
+	for (i = 0; i < ev->n; i++)
+		free(ev->raw[i]);
+	free(ev->raw);
+	memset(ev, 0, sizeof(*ev));
+}
+
+static void ev_get(const struct evlog *ev, size_t i, struct rec *r)
+{
+	const struct dbos_rec_hdr *h = (const void *)ev->raw[i];
+
+	rec_decode(ev->raw[i], h->len, r);
+}
+
+/* A socket subscribed to the events group, with a large receive buffer. */
+static int events_socket(struct nl *nl)
+{
+	int size = 64 << 20;
+	int ret = nl_open(nl);
+
+	if (ret)
+		return ret;
+	setsockopt(nl->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+	return join_group(nl->fd, nl->events);
+}
+
+static __u64 now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tests                                                                   */
+
+FIXTURE(kmod) {
+	struct nl nl;
+};
+
+FIXTURE_SETUP(kmod)
+{
+	ASSERT_EQ(0, access("/sys/module/dbos", F_OK))
+		TH_LOG("dbos.ko is not loaded");
+	ASSERT_EQ(0, nl_open(&self->nl));
+}
+
+FIXTURE_TEARDOWN(kmod)
+{
+	if (self->nl.fd > 0)
+		close(self->nl.fd);
+}
+
+TEST_F(kmod, stats)
+{
+	struct stats s;
+
+	ASSERT_EQ(0, get_stats(&self->nl, &s));
+	EXPECT_EQ(DBOS_GENL_VERSION, s.version);
+	EXPECT_NE(0, s.instance);
+	EXPECT_GE(s.v[DBOS_STATS_PRODUCED], s.v[DBOS_STATS_DROPPED]);
+	EXPECT_GE(s.v[DBOS_STATS_BUFFER_BYTES], 4096);
+	EXPECT_EQ(0, s.v[DBOS_STATS_BUFFER_BYTES] % 1024);
+	EXPECT_GE(s.v[DBOS_STATS_NR_CPUS], sysconf(_SC_NPROCESSORS_ONLN));
+	/* Every record drained is accounted for exactly once. */
+	EXPECT_GE(s.v[DBOS_STATS_PRODUCED] - s.v[DBOS_STATS_DROPPED],
+		  s.v[DBOS_STATS_SENT] + s.v[DBOS_STATS_SEND_FAILED] +
+		  s.v[DBOS_STATS_UNHEARD]);
+}
+
+/* DUMP_PROCS at rest equals /proc: same tgids, same fields. */
+TEST_F_TIMEOUT(kmod, dump_matches_proc, 120)
+{
+	char why[512] = "";
+	int attempt;
+
+	for (attempt = 0; attempt < 10; attempt++) {
+		struct pinfo *a, *b;
+		struct snaps s = { .n = 0 };
+		struct stats st;
+		int na, nb, i;
+		bool stable;
+
+		if (attempt)
+			usleep(200 * 1000);
+		na = read_all_pinfo(&a);
+		ASSERT_GT(na, 0);
+		ASSERT_EQ(0, dump_procs(&self->nl, &s));
+		ASSERT_EQ(0, get_stats(&self->nl, &st));
+		nb = read_all_pinfo(&b);
+		stable = na == nb && !memcmp(a, b, na * sizeof(*a));
+		ASSERT_EQ(0, s.bad) TH_LOG("%s", s.why);
+		why[0] = '\0';
+		if (!stable) {
+			snprintf(why, sizeof(why), "/proc changed during the dump");
+		} else if ((int)s.n != na) {
+			snprintf(why, sizeof(why), "%zu snapshots, %d in /proc",
+				 s.n, na);
+		} else {
+			for (i = 0; i < na && !why[0]; i++) {
+				char w[400];
+
+				if (s.r[i].hdr.seq > st.v[DBOS_STATS_SEQ])
+					snprintf(why, sizeof(why), "seq from the future");
+				else if (rec_vs_pinfo(&s.r[i], &a[i], w, sizeof(w)))
+					snprintf(why, sizeof(why), "%s", w);
+			}
+		}
+		free(a);
+		free(b);
+		snaps_free(&s);
+		if (!why[0])
+			break;
+		TH_LOG("attempt %d: %s", attempt, why);
+	}
+	EXPECT_STREQ("", why);
+}
+
+TEST_F(kmod, get_proc_self)
+{
+	struct snaps s = { .n = 0 };
+	struct timespec real, boot;
+	char why[400], buf[4096], *p;
+	struct pinfo pi;
+	long long start_ticks = 0, start_ns;
+	ssize_t n;
+	int i;
+
+	ASSERT_EQ(0, read_pinfo(getpid(), &pi));
+	ASSERT_EQ(0, get_proc(&self->nl, getpid(), &s));
+	ASSERT_EQ(1, s.n);
+	EXPECT_EQ(NULL, rec_vs_pinfo(&s.r[0], &pi, why, sizeof(why)))
+		TH_LOG("%s", why);
+	EXPECT_EQ(0, s.r[0].hdr.flags);
+
+	/* start_time_ns is CLOCK_REALTIME; /proc has ticks since boot. */
+	n = read_file("/proc/self/stat", buf, sizeof(buf) - 1);
+	ASSERT_GT(n, 0);
+	buf[n] = '\0';
+	p = strrchr(buf, ')') + 2;
+	for (i = 3; i <= 22; i++)
+		start_ticks = strtoll(strsep(&p, " "), NULL, 10);
+	clock_gettime(CLOCK_REALTIME, &real);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	start_ns = s.r[0].proc.start_time_ns -
+		   ((real.tv_sec - boot.tv_sec) * 1000000000LL +
+		    real.tv_nsec - boot.tv_nsec);
+	EXPECT_LT(llabs(start_ns - start_ticks * (1000000000LL /
+						  sysconf(_SC_CLK_TCK))),
+		  2 * 1000000000LL / sysconf(_SC_CLK_TCK));
+	snaps_free(&s);
+}
+
+static int idle_go;
+
+static void *thread_idle(void *arg)
+{
+	__atomic_store_n((int *)arg, syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&idle_go, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	return NULL;
+}
+
+TEST_F(kmod, get_proc_missing)
+{
+	struct snaps s = { .n = 0 };
+	pthread_t t;
+	int tid = 0;
+	__u32 pid;
+
+	/* A pid that is free: look for one from the top. */
+	for (pid = 4194303; pid > 1; pid--) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%u", pid);
+		if (access(path, F_OK))
+			break;
+	}
+	EXPECT_EQ(-ESRCH, get_proc(&self->nl, pid, &s));
+	EXPECT_STRNE("", self->nl.errmsg);
+	EXPECT_EQ(-ESRCH, get_proc(&self->nl, 0, &s));
+	EXPECT_EQ(-ESRCH, get_proc(&self->nl, 0xffffffff, &s));
+
+	/* A thread id is not a tgid. */
+	ASSERT_EQ(0, pthread_create(&t, NULL, thread_idle, &tid));
+	while (!__atomic_load_n(&tid, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	EXPECT_EQ(-ESRCH, get_proc(&self->nl, tid, &s));
+	__atomic_store_n(&idle_go, 1, __ATOMIC_SEQ_CST);
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, s.n);
+}
+
+/* What a child of the burst is expected to produce. */
+struct child {
+	pid_t pid;
+	int status;
+	bool fork, exec, exit;
+	__u64 fork_seq, exec_seq, exit_seq;
+	char arg[32];
+};
+
+/* Fork+exec+exit children: FORK, EXEC and EXIT arrive with the right fields. */
+TEST_F_TIMEOUT(kmod, events_fork_exec_exit, 180)
+{
+	enum { N = 200 };
+	static struct child kids[N];
+	char self_exe[PATH_MAX], true_exe[PATH_MAX], false_exe[PATH_MAX];
+	char cmdline[8192], why[256];
+	struct stats s0, s1;
+	struct evlog ev = { .n = 0 };
+	struct nl evnl;
+	size_t cmdline_len, i;
+	int done = 0, k;
+	__u64 deadline;
+
+	ASSERT_EQ(0, events_socket(&evnl));
+	ASSERT_EQ(0, get_stats(&self->nl, &s0));
+	ev.instance = s0.instance;
+	read_link("/proc/self/exe", self_exe, sizeof(self_exe));
+	ASSERT_NE(NULL, realpath("/bin/true", true_exe));
+	ASSERT_NE(NULL, realpath("/bin/false", false_exe));
+	ASSERT_EQ(0, self_cmdline(cmdline, sizeof(cmdline), &cmdline_len));
+
+	for (k = 0; k < N; k++) {
+		char *argv[] = { k % 4 == 3 ? "false" : "true", kids[k].arg, NULL };
+
+		snprintf(kids[k].arg, sizeof(kids[k].arg), "arg-%d", k);
+		if (k % 2) {
+			/* CLONE_VM|CLONE_VFORK children too. */
+			ASSERT_EQ(0, posix_spawn(&kids[k].pid, k % 4 == 3 ?
+						 "/bin/false" : "/bin/true",
+						 NULL, NULL, argv, environ));
+		} else {
+			kids[k].pid = fork();
+			ASSERT_GE(kids[k].pid, 0);
+			if (!kids[k].pid) {
+				execv("/bin/true", argv);
+				_exit(127);
+			}
+		}
+	}
+	for (k = 0; k < N; k++) {
+		ASSERT_EQ(kids[k].pid, waitpid(kids[k].pid, &kids[k].status, 0));
+		ASSERT_EQ(k % 4 == 3 ? 1 : 0, WEXITSTATUS(kids[k].status));
+	}
+
+	deadline = now_ms() + 30000;
+	while (done < N && now_ms() < deadline) {
+		size_t from = ev.n;
+
+		if (ev_read(evnl.fd, &ev, 1000) == -ETIMEDOUT)
+			continue;
+		for (i = from; i < ev.n; i++) {
+			struct rec r;
+
+			ev_get(&ev, i, &r);
+			for (k = 0; k < N; k++)
+				if ((pid_t)r.proc.pid == kids[k].pid)
+					break;
+			if (k == N)
+				continue;
+			why[0] = '\0';
+			switch (r.hdr.type) {
+			case DBOS_REC_FORK:
+				kids[k].fork = true;
+				kids[k].fork_seq = r.hdr.seq;
+				if (r.proc.tid != r.proc.pid || r.hdr.flags ||
+				    (pid_t)r.proc.ppid != getpid() ||
+				    strcmp(r.path, self_exe) ||
+				    r.proc.cmdline_len != cmdline_len ||
+				    memcmp(r.cmdline, cmdline, cmdline_len))
+					snprintf(why, sizeof(why),
+						 "FORK: flags %#x ppid %u path '%.100s'",
+						 r.hdr.flags, r.proc.ppid, r.path);
+				break;
+			case DBOS_REC_EXEC: {
+				char want[64];
+				int wlen = snprintf(want, sizeof(want), "%s%c%s",
+						    k % 4 == 3 ? "false" : "true",
+						    0, kids[k].arg);
+
+				kids[k].exec = true;
+				kids[k].exec_seq = r.hdr.seq;
+				if (r.proc.tid != r.proc.pid || r.hdr.flags ||
+				    (pid_t)r.proc.ppid != getpid() ||
+				    strcmp(r.proc.comm, want) ||
+				    strcmp(r.path, k % 4 == 3 ? false_exe : true_exe) ||
+				    r.proc.cmdline_len != wlen ||
+				    memcmp(r.cmdline, want, wlen))
+					snprintf(why, sizeof(why),
+						 "EXEC: flags %#x comm '%s' path '%.60s' cmdline '%.60s'",
+						 r.hdr.flags, r.proc.comm, r.path,
+						 r.cmdline);
+				break;
+			}
+			case DBOS_REC_EXIT:
+				kids[k].exit = true;
+				kids[k].exit_seq = r.hdr.seq;
+				if (r.hdr.flags != DBOS_RECF_GROUP_DEAD ||
+				    (int)r.proc.exit_code != kids[k].status ||
+				    r.proc.path_len || r.proc.cmdline_len)
+					snprintf(why, sizeof(why),
+						 "EXIT: flags %#x exit_code %#x",
+						 r.hdr.flags, r.proc.exit_code);
+				break;
+			}
+			EXPECT_STREQ("", why) TH_LOG("child %d", kids[k].pid);
+		}
+		/* Records from different CPUs arrive in any order. */
+		for (done = 0, k = 0; k < N; k++)
+			done += kids[k].fork && kids[k].exec && kids[k].exit;
+	}
+	ASSERT_EQ(0, get_stats(&self->nl, &s1));
+	for (k = 0; k < N; k++) {
+		EXPECT_TRUE(kids[k].fork && kids[k].exec && kids[k].exit)
+			TH_LOG("child %d: fork %d exec %d exit %d", kids[k].pid,
+			       kids[k].fork, kids[k].exec, kids[k].exit);
+		EXPECT_LT(kids[k].fork_seq, kids[k].exec_seq);
+		EXPECT_LT(kids[k].exec_seq, kids[k].exit_seq);
+	}
+	EXPECT_EQ(N, done);
+	EXPECT_EQ(0, ev.bad);
+	EXPECT_EQ(0, ev.enobufs);
+	EXPECT_EQ(0, ev.holes);
+	EXPECT_EQ(0, ev.disorder);
+	EXPECT_EQ(s0.v[DBOS_STATS_DROPPED], s1.v[DBOS_STATS_DROPPED]);
+	EXPECT_GE(s1.v[DBOS_STATS_PRODUCED] - s0.v[DBOS_STATS_PRODUCED], 3 * N);
+	ev_free(&ev);
+	close(evnl.fd);
+}
+
+/* Wait until @ev holds a record matching @match; returns its index or -1. */
+static long ev_wait_for(int fd, struct evlog *ev,
+			bool (*match)(const struct rec *, void *), void *ctx,
+			int timeout_ms)
+{
+	__u64 deadline = now_ms() + timeout_ms;
+	size_t i = 0;
+
+	for (;;) {
+		for (; i < ev->n; i++) {
+			struct rec r;
+
+			ev_get(ev, i, &r);
+			if (match(&r, ctx))
+				return i;
+		}
+		if (now_ms() > deadline)
+			return -1;
+		ev_read(fd, ev, 200);
+	}
+}
+
+struct want {
+	__u16 type;
+	pid_t pid, tid;
+	const char *comm;
+	__u16 flags;
+};
+
+static bool want_match(const struct rec *r, void *ctx)
+{
+	const struct want *w = ctx;
+
+	return r->hdr.type == w->type && (pid_t)r->proc.pid == w->pid &&
+	       (!w->tid || (pid_t)r->proc.tid == w->tid) &&
+	       (!w->comm || !strcmp(r->proc.comm, w->comm));
+}
+
+static void *thread_exit(void *arg)
+{
+	*(int *)arg = syscall(SYS_gettid);
+	return NULL;
+}
+
+/* Threads, comm changes, credential changes and orphans. */
+TEST_F_TIMEOUT(kmod, events_thread_comm_cred_children, 60)
+{
+	struct evlog ev = { .n = 0 };
+	struct rec r, last, exit;
+	int tid = 0, status, creds = 0;
+	struct nl evnl;
+	struct want w;
+	pid_t pid, gc = 0;
+	pthread_t t;
+	long i;
+
+	ASSERT_EQ(0, events_socket(&evnl));
+
+	/* A thread: FORK and EXIT with DBOS_RECF_THREAD. */
+	ASSERT_EQ(0, pthread_create(&t, NULL, thread_exit, &tid));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	w = (struct want){ .type = DBOS_REC_FORK, .pid = getpid(), .tid = tid };
+	i = ev_wait_for(evnl.fd, &ev, want_match, &w, 5000);
+	ASSERT_GE(i, 0);
+	ev_get(&ev, i, &r);
+	EXPECT_EQ(DBOS_RECF_THREAD, r.hdr.flags);
+	EXPECT_EQ(getppid(), (pid_t)r.proc.ppid);
+	EXPECT_EQ(0, r.proc.path_len);
+	w.type = DBOS_REC_EXIT;
+	i = ev_wait_for(evnl.fd, &ev, want_match, &w, 5000);
+	ASSERT_GE(i, 0);
+	ev_get(&ev, i, &r);
+	EXPECT_EQ(DBOS_RECF_THREAD, r.hdr.flags);
+
+	/* A new name. */
+	ASSERT_EQ(0, prctl(PR_SET_NAME, "dbos-renamed"));
+	w = (struct want){ .type = DBOS_REC_COMM, .pid = getpid(),
+			   .comm = "dbos-renamed" };
+	i = ev_wait_for(evnl.fd, &ev, want_match, &w, 5000);
+	ASSERT_GE(i, 0);
+	ev_get(&ev, i, &r);
+	EXPECT_EQ(0, r.hdr.flags);
+	EXPECT_EQ(getpid(), (pid_t)r.proc.tid);
+
+	/* New credentials: the last CRED record carries both new ids. */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (setgid(1000) || setuid(1000))
+			_exit(1);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, status);
+	w = (struct want){ .type = DBOS_REC_EXIT, .pid = pid };
+	i = ev_wait_for(evnl.fd, &ev, want_match, &w, 5000);
+	ASSERT_GE(i, 0);
+	ev_get(&ev, i, &exit);
+	EXPECT_EQ(1000, exit.proc.uid);
+	for (i = 0; i < (long)ev.n; i++) {
+		ev_get(&ev, i, &r);
+		if (r.hdr.type == DBOS_REC_CRED && (pid_t)r.proc.pid == pid) {
+			creds++;
+			last = r;
+		}
+	}
+	ASSERT_EQ(2, creds);
+	EXPECT_EQ(1000, last.proc.uid);
+	EXPECT_EQ(1000, last.proc.euid);
+	EXPECT_EQ(1000, last.proc.gid);
+	EXPECT_EQ(1000, last.proc.egid);
+	EXPECT_LT(last.hdr.seq, exit.hdr.seq);
+
+	/* A process that dies with a child: EXIT says so. */
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (fork() == 0) {
+			pause();
+			_exit(0);
+		}
+		_exit(7);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(7, WEXITSTATUS(status));
+	w = (struct want){ .type = DBOS_REC_EXIT, .pid = pid };
+	i = ev_wait_for(evnl.fd, &ev, want_match, &w, 5000);
+	ASSERT_GE(i, 0);
+	ev_get(&ev, i, &r);
+	EXPECT_EQ(DBOS_RECF_GROUP_DEAD | DBOS_RECF_CHILDREN, r.hdr.flags);
+	EXPECT_EQ(7 << 8, r.proc.exit_code);
+	/* The grandchild is ours now: find it and end it. */
+	for (i = 0; i < (long)ev.n && !gc; i++) {
+		ev_get(&ev, i, &r);
+		if (r.hdr.type == DBOS_REC_FORK && (pid_t)r.proc.ppid == pid)
+			gc = r.proc.pid;
+	}
+	ASSERT_GT(gc, 0);
+	kill(gc, SIGKILL);
+	EXPECT_EQ(gc, waitpid(gc, &status, 0));
+	EXPECT_EQ(0, ev.bad);
+	EXPECT_EQ(0, ev.holes);
+	ev_free(&ev);
+	close(evnl.fd);
+}
+
+/* Send @len raw bytes; the answer must be an error (or nothing at all). */
+static int send_expect_error(struct nl *nl, const void *buf, size_t len,
+			     __u32 seq, bool silence_ok)
+{
+	int ret = nl_send_raw(nl->fd, buf, len);
+
+	if (ret)
+		return ret;
+	/* The netlink core answers at once, if at all. */
+	nl->timeout_ms = silence_ok ? 500 : 0;
+	ret = nl_wait(nl, seq, true, NULL, NULL);
+	nl->timeout_ms = 0;
+	if (ret == -ETIMEDOUT && silence_ok)
+		return -ETIMEDOUT;
+	return ret;
+}
+
+static int request_raw(struct nl *nl, __u8 cmd, __u16 flags, __u16 reserved,
+		       const struct attr_buf *a)
+{
+	char buf[16384];
+	size_t len = nl_build(buf, nl->family, NLM_F_REQUEST | NLM_F_ACK | flags,
+			      ++nl->seq, cmd, DBOS_GENL_VERSION, reserved,
+			      a ? a->data : NULL, a ? a->len : 0);
+
+	return send_expect_error(nl, buf, len, nl->seq, false);
+}
+
+TEST_F_TIMEOUT(kmod, malformed_rejected, 120)
+{
+	struct nl *nl = &self->nl;
+	char buf[4096] __attribute__((aligned(8)));
+	struct nlmsghdr *nh = (void *)buf;
+	struct attr_buf a;
+	struct stats s;
+	size_t len;
+	__u64 v64 = getpid();
+	__u16 v16 = getpid();
+	int i, errors = 0, ok = 0, silent = 0;
+
+	/* Unknown attribute type. */
+	a.len = 0;
+	attr_put_u32(&a, DBOS_A_PID, getpid());
+	attr_put_u32(&a, DBOS_A_MAX + 1, 1);
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_PROC, 0, 0, &a));
+	EXPECT_STRNE("", nl->errmsg);
+	a.len = 0;
+	attr_put_u32(&a, 0, 1);
+	attr_put_u32(&a, DBOS_A_PID, getpid());
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_PROC, 0, 0, &a));
+
+	/* DBOS_A_PID of the wrong size, nested, or missing. */
+	a.len = 0;
+	attr_put(&a, DBOS_A_PID, &v16, sizeof(v16));
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_PROC, 0, 0, &a));
+	EXPECT_STRNE("", nl->errmsg);
+	a.len = 0;
+	attr_put(&a, DBOS_A_PID, &v64, sizeof(v64));
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_PROC, 0, 0, &a));
+	a.len = 0;
+	attr_put_u32(&a, DBOS_A_PID | NLA_F_NESTED, getpid());
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_PROC, 0, 0, &a));
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_PROC, 0, 0, NULL));
+	EXPECT_STRNE("", nl->errmsg);
+
+	/* Attributes the command does not take, or only the kernel sends. */
+	a.len = 0;
+	attr_put_u32(&a, DBOS_A_PID, getpid());
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_STATS, 0, 0, &a));
+	EXPECT_STRNE("", nl->errmsg);
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_DUMP_PROCS, NLM_F_DUMP, 0, &a));
+	a.len = 0;
+	attr_put_u32(&a, DBOS_A_VERSION, DBOS_GENL_VERSION);
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_STATS, 0, 0, &a));
+	a.len = 0;
+	attr_put_u32(&a, DBOS_A_PID, getpid());
+	memset(buf, 0, 64);
+	attr_put(&a, DBOS_A_RECORDS, buf, 64);
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_PROC, 0, 0, &a));
+	EXPECT_STRNE("", nl->errmsg);
+	a.len = 0;
+	attr_put(&a, DBOS_A_STATS | NLA_F_NESTED, NULL, 0);
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_STATS, 0, 0, &a));
+
+	/* An attribute running past the message, and trailing garbage. */
+	a.len = 0;
+	attr_put_u32(&a, DBOS_A_PID, getpid());
+	((struct nlattr *)a.data)->nla_len = 200;
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_PROC, 0, 0, &a));
+	a.len = 0;
+	attr_put_u32(&a, DBOS_A_PID, getpid());
+	a.data[a.len] = 1;
+	a.data[a.len + 1] = 2;
+	a.len += 4;
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_PROC, 0, 0, &a));
+
+	/* Commands that do not exist, or that only the kernel sends. */
+	EXPECT_EQ(-EOPNOTSUPP, request_raw(nl, DBOS_CMD_UNSPEC, 0, 0, NULL));
+	EXPECT_EQ(-EOPNOTSUPP, request_raw(nl, DBOS_CMD_RECORDS, 0, 0, NULL));
+	EXPECT_EQ(-EOPNOTSUPP, request_raw(nl, DBOS_CMD_MAX + 1, 0, 0, NULL));
+	EXPECT_EQ(-EOPNOTSUPP, request_raw(nl, 255, 0, 0, NULL));
+	/* A dump of a doit command and the other way round. */
+	EXPECT_EQ(-EOPNOTSUPP, request_raw(nl, DBOS_CMD_GET_STATS, NLM_F_DUMP, 0, NULL));
+	EXPECT_EQ(-EOPNOTSUPP, request_raw(nl, DBOS_CMD_DUMP_PROCS, 0, 0, NULL));
+
+	/* Reserved header field, reserved netlink flags. */
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_STATS, 0, 1, NULL));
+	EXPECT_STRNE("", nl->errmsg);
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_STATS, NLM_F_REPLACE, 0, NULL));
+
+	/* Truncated: the genetlink header is missing. */
+	nl_build(buf, nl->family, NLM_F_REQUEST | NLM_F_ACK, ++nl->seq,
+		 DBOS_CMD_GET_STATS, 1, 0, NULL, 0);
+	nh->nlmsg_len = NLMSG_HDRLEN + 2;
+	EXPECT_EQ(-EINVAL, send_expect_error(nl, buf, nh->nlmsg_len, nl->seq,
+					     false));
+	/*
+	 * nlmsg_len larger than what was sent, or smaller than the netlink
+	 * header: the netlink core drops these without an answer. Never a
+	 * success.
+	 */
+	len = nl_build(buf, nl->family, NLM_F_REQUEST | NLM_F_ACK, ++nl->seq,
+		       DBOS_CMD_GET_STATS, 1, 0, NULL, 0);
+	nh->nlmsg_len = 200;
+	EXPECT_GT(0, send_expect_error(nl, buf, len, nl->seq, true));
+	len = nl_build(buf, nl->family, NLM_F_REQUEST | NLM_F_ACK, ++nl->seq,
+		       DBOS_CMD_GET_STATS, 1, 0, NULL, 0);
+	nh->nlmsg_len = 8;
+	EXPECT_GT(0, send_expect_error(nl, buf, len, nl->seq, true));
+	EXPECT_GT(0, send_expect_error(nl, buf, 8, nl->seq, true));
+	ASSERT_EQ(0, get_stats(nl, &s));
+
+	/* Garbage after a valid netlink header, many times. */
+	srand(getpid());
+	for (i = 0; i < 3000; i++) {
+		size_t j;
+		int ret;
+
+		len = NLMSG_HDRLEN + rand() % 200;
+		for (j = NLMSG_HDRLEN; j < len; j++)
+			buf[j] = rand();
+		if (len >= NLMSG_HDRLEN + 2 && rand() % 2)
+			buf[NLMSG_HDRLEN] = rand() % 6;	/* a near-valid cmd */
+		if (len >= NLMSG_HDRLEN + 4 && rand() % 2)
+			buf[NLMSG_HDRLEN + 2] = buf[NLMSG_HDRLEN + 3] = 0;
+		nh->nlmsg_len = len;
+		nh->nlmsg_type = nl->family;
+		nh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+		nh->nlmsg_seq = ++nl->seq;
+		nh->nlmsg_pid = 0;
+		ret = nl_send_raw(nl->fd, buf, len);
+		ASSERT_EQ(0, ret);
+		ret = nl_wait(nl, nl->seq, true, NULL, NULL);
+		if (ret == -ETIMEDOUT)
+			silent++;
+		else if (ret < 0)
+			errors++;
+		else
+			ok++;
+	}
+	TH_LOG("garbage: %d errors, %d accepted, %d unanswered", errors, ok,
+	       silent);
+	EXPECT_EQ(0, silent);
+	EXPECT_GT(errors, 2900);
+
+	/* Still working. */
+	ASSERT_EQ(0, get_stats(nl, &s));
+	EXPECT_EQ(DBOS_GENL_VERSION, s.version);
+}
+
+/* Without CAP_NET_ADMIN every command and the events group are refused. */
+TEST_F(kmod, unprivileged_refused)
+{
+	struct snaps s = { .n = 0 };
+	struct stats st;
+	struct nl nl;
+	__u32 group;
+
+	ASSERT_EQ(0, setgroups(0, NULL));
+	ASSERT_EQ(0, setresgid(65534, 65534, 65534));
+	ASSERT_EQ(0, setresuid(65534, 65534, 65534));
+	ASSERT_EQ(0, nl_open(&nl));
+	group = nl.events;
+	EXPECT_EQ(-EPERM, get_stats(&nl, &st));
+	EXPECT_EQ(-EPERM, get_proc(&nl, getpid(), &s));
+	EXPECT_EQ(-EPERM, dump_procs(&nl, &s));
+	EXPECT_EQ(0, s.n);
+	EXPECT_EQ(-1, setsockopt(nl.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
+				 &group, sizeof(group)));
+	EXPECT_EQ(EPERM, errno);
+	close(nl.fd);
+}
+
+static int read_refcnt(void)
+{
+	char buf[32];
+	ssize_t n = read_file("/sys/module/dbos/refcnt", buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return atoi(buf);
+}
+
+/* A dump holds the module: unloading it meanwhile is refused, cleanly. */
+TEST_F_TIMEOUT(kmod, unload_during_dump_refused, 60)
+{
+	enum { N = 20 };
+	char big[3000], buf[NLBUF], self_exe[PATH_MAX];
+	char *argv[] = { "test_kmod", "--sleep", "60", big, NULL };
+	pid_t kids[N];
+	struct stats st;
+	size_t len;
+	ssize_t n;
+	int k, refcnt, ret;
+
+	/* Enough long command lines for the dump to take several messages. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	read_link("/proc/self/exe", self_exe, sizeof(self_exe));
+	for (k = 0; k < N; k++)
+		ASSERT_EQ(0, posix_spawn(&kids[k], self_exe, NULL, NULL, argv,
+					 environ));
+	usleep(300 * 1000);
+
+	len = nl_build(buf, self->nl.family, NLM_F_REQUEST | NLM_F_DUMP,
+		       ++self->nl.seq, DBOS_CMD_DUMP_PROCS, 1, 0, NULL, 0);
+	ASSERT_EQ(0, nl_send_raw(self->nl.fd, buf, len));
+	n = nl_recv(self->nl.fd, buf, 16384, 5000);	/* one message only */
+	ASSERT_GT(n, 0);
+	ASSERT_NE(NLMSG_DONE, ((struct nlmsghdr *)buf)->nlmsg_type);
+	refcnt = read_refcnt();
+	EXPECT_GE(refcnt, 1);
+	ret = syscall(SYS_delete_module, "dbos", O_NONBLOCK);
+	EXPECT_EQ(-1, ret);
+	EXPECT_TRUE(errno == EWOULDBLOCK || errno == EBUSY) TH_LOG("%m");
+	/* Finish the dump. */
+	EXPECT_EQ(0, nl_wait(&self->nl, self->nl.seq, false, NULL, NULL));
+	if (ret == 0) {
+		ASSERT_EQ(0, system("insmod " MODULE_PATH));
+		close(self->nl.fd);
+		ASSERT_EQ(0, nl_open(&self->nl));
+	}
+	for (k = 0; k < N; k++) {
+		kill(kids[k], SIGKILL);
+		waitpid(kids[k], NULL, 0);
+	}
+	ASSERT_EQ(0, get_stats(&self->nl, &st));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Loss accounting with tiny buffers                                       */
+
+static int run(const char *cmd)
+{
+	int status = system(cmd);
+
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void unpin(int ncpu)
+{
+	cpu_set_t set;
+	int c;
+
+	CPU_ZERO(&set);
+	for (c = 0; c < ncpu; c++)
+		CPU_SET(c, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* Marker records: a COMM of ours produced on each CPU in turn. */
+static int mark_cpus(int fd, struct evlog *ev, int ncpu, const char *name,
+		     long *idx)
+{
+	struct want w = { .type = DBOS_REC_COMM, .pid = getpid() };
+	char comm[16];
+	int c;
+
+	for (c = 0; c < ncpu; c++) {
+		struct rec r;
+
+		snprintf(comm, sizeof(comm), "%s%d", name, c);
+		pin_to(c);
+		prctl(PR_SET_NAME, comm);
+		w.comm = comm;
+		idx[c] = ev_wait_for(fd, ev, want_match, &w, 10000);
+		if (idx[c] < 0)
+			return -1;
+		ev_get(ev, idx[c], &r);
+		if (r.hdr.cpu != c)
+			return -1;
+	}
+	unpin(ncpu);
+	return 0;
+}
+
+TEST(module_params)
+{
+	if (access(MODULE_PATH, F_OK) || access("/sys/module/dbos", F_OK))
+		SKIP(return, "needs " MODULE_PATH " loaded");
+	ASSERT_EQ(0, run("rmmod dbos"));
+	EXPECT_NE(0, run("insmod " MODULE_PATH " buffer_kb=3 2>/dev/null"));
+	EXPECT_NE(0, run("insmod " MODULE_PATH " buffer_kb=65537 2>/dev/null"));
+	EXPECT_NE(0, access("/sys/module/dbos", F_OK));
+	ASSERT_EQ(0, run("insmod " MODULE_PATH));
+}
+
+/*
+ * With 4 KiB buffers a fork storm overflows them: DROPPED grows, and the
+ * holes in the cpu_seq of what arrives are exactly the records dropped.
+ */
+TEST_F_TIMEOUT(kmod, tiny_buffer_loss_is_counted, 300)
+{
+	enum { WORKERS = 8, FORKS = 1000 };
+	int ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long start[64], end[64];
+	struct evlog ev = { .n = 0 };
+	__u64 holes = 0, got;
+	struct stats s0, s1;
+	struct nl evnl;
+	int c, k;
+
+	if (access(MODULE_PATH, F_OK))
+		SKIP(return, "needs " MODULE_PATH);
+	ASSERT_LE(ncpu, 64);
+	ASSERT_EQ(0, run("rmmod dbos && insmod " MODULE_PATH " buffer_kb=4"));
+	close(self->nl.fd);
+	ASSERT_EQ(0, nl_open(&self->nl));
+	ASSERT_EQ(0, events_socket(&evnl));
+	ASSERT_EQ(0, get_stats(&self->nl, &s0));
+	EXPECT_EQ(4096, s0.v[DBOS_STATS_BUFFER_BYTES]);
+	ev.instance = s0.instance;
+
+	ASSERT_EQ(0, mark_cpus(evnl.fd, &ev, ncpu, "start", start));
+	for (k = 0; k < WORKERS; k++) {
+		if (fork() == 0) {
+			int i;
+
+			/* vfork+_exit is the fastest FORK+EXIT; some exec too. */
+			for (i = 0; i < FORKS; i++) {
+				pid_t p = vfork();
+
+				if (!p) {
+					if (i % 10 == 0)
+						execl("/bin/true", "true", NULL);
+					_exit(0);
+				}
+				if (p > 0)
+					waitpid(p, NULL, 0);
+			}
+			_exit(0);
+		}
+	}
+	/* Keep reading meanwhile so the socket never overruns. */
+	for (k = 0; k < WORKERS;) {
+		ev_read(evnl.fd, &ev, 10);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			k++;
+	}
+	usleep(100 * 1000);
+	ASSERT_EQ(0, mark_cpus(evnl.fd, &ev, ncpu, "end", end));
+	ASSERT_EQ(0, get_stats(&self->nl, &s1));
+
+	for (c = 0; c < ncpu; c++) {
+		struct rec a, b;
+		long i;
+
+		ev_get(&ev, start[c], &a);
+		ev_get(&ev, end[c], &b);
+		got = 0;
+		for (i = start[c] + 1; i < end[c]; i++) {
+			struct rec r;
+
+			ev_get(&ev, i, &r);
+			if (r.hdr.cpu == c)
+				got++;
+		}
+		holes += (__u32)(b.hdr.cpu_seq - a.hdr.cpu_seq - 1) - got;
+		TH_LOG("cpu %d: cpu_seq %u..%u, %llu received", c,
+		       a.hdr.cpu_seq, b.hdr.cpu_seq, (unsigned long long)got);
+	}
+	TH_LOG("dropped %llu, holes %llu",
+	       (unsigned long long)(s1.v[DBOS_STATS_DROPPED] - s0.v[DBOS_STATS_DROPPED]),
+	       (unsigned long long)holes);
+	EXPECT_EQ(0, ev.enobufs);
+	EXPECT_EQ(0, ev.bad);
+	EXPECT_EQ(0, ev.disorder);
+	EXPECT_GT(s1.v[DBOS_STATS_DROPPED], s0.v[DBOS_STATS_DROPPED]);
+	EXPECT_EQ(s1.v[DBOS_STATS_DROPPED] - s0.v[DBOS_STATS_DROPPED], holes);
+	EXPECT_EQ(holes, ev.holes);
+	ev_free(&ev);
+	close(evnl.fd);
+	ASSERT_EQ(0, run("rmmod dbos && insmod " MODULE_PATH));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Helper modes                                                            */
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+/*
+ * Listen to the events group until SIGTERM/SIGINT, following the module
+ * across reloads (nlctrl announces the family again). Exit status 0 when
+ * every record was well-formed.
+ */
+static int listen_main(void)
+{
+	__u64 records = 0, messages = 0, bad = 0, joins = 0, overruns = 0;
+	__u16 ctrl_id;
+	__u32 notify = 0, group = 0;
+	struct evlog ev = { .n = 0 };
+	static char buf[NLBUF];
+	int size = 16 << 20;
+	struct nl nl;
+	int fd;
+
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	fd = nl_socket();
+	if (fd < 0 || resolve_family(fd, "nlctrl", "notify", &ctrl_id, &notify) ||
+	    join_group(fd, notify))
+		return 2;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+	memset(&nl, 0, sizeof(nl));
+	nl.fd = fd;
+	while (!stop) {
+		struct nlmsghdr *nh;
+		__u16 id;
+		ssize_t n;
+
+		/* (Re)join whenever the family is there and we are not in. */
+		if (!group) {
+			group = 0;
+			if (!resolve_family(fd, DBOS_GENL_NAME, DBOS_MCGRP_EVENTS,
+					    &id, &group) && group &&
+			    !join_group(fd, group)) {
+				nl.family = id;
+				joins++;
+			} else {
+				group = 0;
+			}
+		}
+		n = nl_recv(fd, buf, sizeof(buf), 200);
+		if (n == -ENOBUFS)
+			overruns++;
+		if (n <= 0)
+			continue;
+		for (nh = (void *)buf; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
+			if (nh->nlmsg_type == GENL_ID_CTRL) {
+				struct genlmsghdr *gh = NLMSG_DATA(nh);
+
+				if (gh->cmd == CTRL_CMD_NEWFAMILY)
+					group = 0;	/* maybe ours: rejoin */
+				continue;
+			}
+			if (nh->nlmsg_type != nl.family || nh->nlmsg_seq)
+				continue;
+			messages++;
+			ev.n = 0;
+			memset(ev.seen, 0, sizeof(ev.seen));
+			if (records_walk(nh, ev_rec_cb, &ev))
+				bad++;
+			records += ev.n;
+			bad += ev.bad;
+			ev_free(&ev);
+		}
+	}
+	printf("listener: %llu records in %llu messages, %llu joins, %llu overruns, %llu bad\n",
+	       (unsigned long long)records, (unsigned long long)messages,
+	       (unsigned long long)joins, (unsigned long long)overruns,
+	       (unsigned long long)bad);
+	return bad ? 1 : 0;
+}
+
+/* Time @n sequential fork+exec+wait of /bin/true; prints ns per iteration. */
+static int forkexec_main(long n)
+{
+	struct timespec a, b;
+	long i;
+	double ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (i = 0; i < n; i++) {
+		pid_t p = fork();
+
+		if (p < 0)
+			return 1;
+		if (!p) {
+			execl("/bin/true", "true", NULL);
+			_exit(127);
+		}
+		waitpid(p, NULL, 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ns = ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n;
+	printf("forkexec: %ld iterations, %.0f ns each\n", n, ns);
+	return 0;
+}
+
+/* Time @n prctl(PR_SET_NAME): the cheapest system call with a hook (COMM). */
+static int rename_main(long n)
+{
+	struct timespec a, b;
+	char name[16];
+	long i;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "rename-%ld", i & 7);
+		prctl(PR_SET_NAME, name);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	printf("rename: %ld iterations, %.0f ns each\n", n,
+	       ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
+	return 0;
+}
+
+static void *storm_thread(void *arg)
+{
+	return arg;
+}
+
+/* A child that shares our memory until it exits at once (FORK + EXIT). */
+static void vfork_exit(void)
+{
+	pid_t p = vfork();
+
+	if (!p)
+		_exit(0);
+	if (p > 0)
+		waitpid(p, NULL, 0);
+}
+
+/* Keep every hook busy until SIGTERM. */
+static int storm_main(void)
+{
+	unsigned long i;
+
+	signal(SIGTERM, on_signal);
+	for (i = 0; !stop; i++) {
+		char name[16];
+		pthread_t t;
+		pid_t p;
+
+		vfork_exit();
+		if (!pthread_create(&t, NULL, storm_thread, NULL))
+			pthread_join(t, NULL);
+		snprintf(name, sizeof(name), "storm-%lu", i % 10);
+		prctl(PR_SET_NAME, name);
+		if (i % 8 == 0) {
+			p = fork();
+			if (!p) {
+				if (i % 16 == 0 && !setgid(1000) && !setuid(1000))
+					_exit(0);
+				execl("/bin/true", "true", "storm", NULL);
+				_exit(127);
+			}
+			if (p > 0)
+				waitpid(p, NULL, 0);
+		}
+	}
+	return 0;
+}
+
+/* Dump again and again until SIGTERM, across module reloads. */
+static int dump_loop_main(void)
+{
+	unsigned long dumps = 0, failed = 0, bad = 0;
+
+	signal(SIGTERM, on_signal);
+	while (!stop) {
+		struct snaps s = { .n = 0 };
+		struct nl nl;
+
+		if (nl_open(&nl)) {
+			usleep(10000);
+			continue;
+		}
+		if (dump_procs(&nl, &s))
+			failed++;	/* e.g. the family went away meanwhile */
+		else
+			dumps++;
+		bad += s.bad;
+		snaps_free(&s);
+		close(nl.fd);
+	}
+	printf("dump-loop: %lu dumps, %lu cut short, %lu bad\n", dumps, failed,
+	       bad);
+	return bad ? 1 : 0;
+}
+
+static int stats_main(void)
+{
+	static const char * const names[] = {
+		[DBOS_STATS_PRODUCED] = "produced",
+		[DBOS_STATS_DROPPED] = "dropped",
+		[DBOS_STATS_SENT] = "sent",
+		[DBOS_STATS_SEND_FAILED] = "send_failed",
+		[DBOS_STATS_UNHEARD] = "unheard",
+		[DBOS_STATS_BATCHES] = "batches",
+		[DBOS_STATS_SEQ] = "seq",
+		[DBOS_STATS_BUFFER_BYTES] = "buffer_bytes",
+		[DBOS_STATS_NR_CPUS] = "nr_cpus",
+	};
+	struct stats s;
+	struct nl nl;
+	int i;
+
+	if (nl_open(&nl) || get_stats(&nl, &s))
+		return 1;
+	printf("version %u instance %016llx", s.version,
+	       (unsigned long long)s.instance);
+	for (i = DBOS_STATS_PRODUCED; i <= DBOS_STATS_MAX; i++)
+		printf(" %s %llu", names[i], (unsigned long long)s.v[i]);
+	printf("\n");
+	return 0;
+}
+
+static void __attribute__((constructor)) __constructor_order_last(void)
+{
+	if (!__constructor_order)
+		__constructor_order = _CONSTRUCTOR_ORDER_BACKWARD;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--listen"))
+		return listen_main();
+	if (argc > 2 && !strcmp(argv[1], "--forkexec"))
+		return forkexec_main(atol(argv[2]));
+	if (argc > 2 && !strcmp(argv[1], "--rename"))
+		return rename_main(atol(argv[2]));
+	if (argc > 1 && !strcmp(argv[1], "--stats"))
+		return stats_main();
+	if (argc > 2 && !strcmp(argv[1], "--sleep"))
+		return sleep(atoi(argv[2]));
+	if (argc > 1 && !strcmp(argv[1], "--storm"))
+		return storm_main();
+	if (argc > 1 && !strcmp(argv[1], "--dump-loop"))
+		return dump_loop_main();
+	return test_harness_run(argc, argv);
+}

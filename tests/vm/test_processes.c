@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_processes.c - end to end in the VM: dbos.ko -> dbosd -> SQL, checked
+ * against the kernel's own view in /proc (never against dbos itself).
+ *
+ * Runs as root in the test VM with dbos.ko loaded and dbosd serving on
+ * /run/dbos/dbosd.sock (scripts/dbos-vm sets that up).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "dbos_client.h"
+
+#define SOCK	"/run/dbos/dbosd.sock"
+#define MAXP	4096
+
+/* What the tests compare: the columns /proc shows for every process. */
+struct proc_row {
+	int pid;
+	int ppid;
+	int uid;
+	char comm[64];
+	char exe[512];
+};
+
+struct proc_set {
+	int n;
+	struct proc_row p[MAXP];
+};
+
+static int cmp_pid(const void *a, const void *b)
+{
+	return ((const struct proc_row *)a)->pid - ((const struct proc_row *)b)->pid;
+}
+
+static int read_file(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return (int)n;
+}
+
+/* Ground truth: one pass over /proc. Processes that vanish mid-read are skipped. */
+static void read_proc(struct proc_set *s)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	s->n = 0;
+	while (d && (e = readdir(d))) {
+		struct proc_row r = { 0 };
+		char path[64], buf[4096], *p;
+		ssize_t n;
+
+		r.pid = atoi(e->d_name);
+		if (r.pid <= 0 || s->n == MAXP)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", r.pid);
+		if (read_file(path, buf, sizeof(buf)) < 0)
+			continue;
+		p = strrchr(buf, ')');
+		if (!p || sscanf(p + 2, "%*c %d", &r.ppid) != 1)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/status", r.pid);
+		if (read_file(path, buf, sizeof(buf)) < 0)
+			continue;
+		p = strstr(buf, "\nUid:");
+		if (!p || sscanf(p + 5, "%d", &r.uid) != 1)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/comm", r.pid);
+		if (read_file(path, r.comm, sizeof(r.comm)) < 0)
+			continue;
+		r.comm[strcspn(r.comm, "\n")] = 0;
+		snprintf(path, sizeof(path), "/proc/%d/exe", r.pid);
+		n = readlink(path, r.exe, sizeof(r.exe) - 1);
+		r.exe[n > 0 ? n : 0] = 0;
+		s->p[s->n++] = r;
+	}
+	if (d)
+		closedir(d);
+	qsort(s->p, s->n, sizeof(s->p[0]), cmp_pid);
+}
+
+static void copy_text(char *dst, size_t cap, const struct dbos_value *v)
+{
+	size_t n = v->s ? (v->len < cap - 1 ? v->len : cap - 1) : 0;
+
+	if (n)
+		memcpy(dst, v->s, n);
+	dst[n] = 0;
+}
+
+static int on_proc_row(void *arg, int ncol, const struct dbos_value *v)
+{
+	struct proc_set *s = arg;
+	struct proc_row *r;
+
+	if (ncol != 5 || s->n == MAXP)
+		return 0;
+	r = &s->p[s->n++];
+	r->pid = (int)v[0].i;
+	r->ppid = (int)v[1].i;
+	r->uid = (int)v[2].i;
+	copy_text(r->comm, sizeof(r->comm), &v[3]);
+	copy_text(r->exe, sizeof(r->exe), &v[4]);
+	return 0;
+}
+
+/* The mirror: the same columns from dbos, through the real client library. */
+static int read_dbos(struct proc_set *s, char **err)
+{
+	static const struct dbos_callbacks cb = { .on_row = on_proc_row };
+	struct dbos_conn *c = dbos_connect(SOCK, err);
+	int ret;
+
+	s->n = 0;
+	if (!c)
+		return -1;
+	ret = dbos_query(c, "SELECT pid, parent, uid, name, path FROM processes ORDER BY pid",
+			 &cb, s, err);
+	dbos_close(c);
+	return ret;
+}
+
+/*
+ * Kernel threads: /proc decorates their names (a kworker shows the last
+ * workqueue it ran, "kworker/0:1-events"; long kthread names are shown whole),
+ * and that decoration changes with no event at all. dbos reports the task's
+ * comm, which is what /proc shows up to that decoration: compare as a prefix.
+ */
+static int same_name(const struct proc_row *proc, const struct proc_row *mirror)
+{
+	size_t n = strlen(mirror->comm);
+
+	if (proc->exe[0] || (proc->ppid != 2 && proc->pid != 2))
+		return !strcmp(proc->comm, mirror->comm);
+	return !strncmp(proc->comm, mirror->comm, n) &&
+	       (n == 15 || proc->comm[n] == 0 || proc->comm[n] == '-');
+}
+
+static int same_row(const struct proc_row *a, const struct proc_row *b)
+{
+	return a->pid == b->pid && a->ppid == b->ppid && a->uid == b->uid &&
+	       !strcmp(a->exe, b->exe) && same_name(a, b);
+}
+
+/* @a and @b: /proc twice, or /proc then the mirror (names compared as above). */
+static int same_set(const struct proc_set *a, const struct proc_set *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (int i = 0; i < a->n; i++)
+		if (!same_row(&a->p[i], &b->p[i]))
+			return 0;
+	return 1;
+}
+
+static void log_diff(struct __test_metadata *_metadata, const struct proc_set *want,
+		     const struct proc_set *got)
+{
+	int i = 0, j = 0, shown = 0;
+
+	while ((i < want->n || j < got->n) && shown < 20) {
+		const struct proc_row *w = i < want->n ? &want->p[i] : NULL;
+		const struct proc_row *g = j < got->n ? &got->p[j] : NULL;
+
+		if (w && (!g || w->pid < g->pid)) {
+			TH_LOG("missing in dbos: pid %d ppid %d uid %d %s %s", w->pid, w->ppid,
+			       w->uid, w->comm, w->exe);
+			i++, shown++;
+		} else if (g && (!w || g->pid < w->pid)) {
+			TH_LOG("extra in dbos: pid %d ppid %d uid %d %s %s", g->pid, g->ppid,
+			       g->uid, g->comm, g->exe);
+			j++, shown++;
+		} else {
+			if (!same_row(w, g)) {
+				TH_LOG("differs: /proc pid %d ppid %d uid %d %s %s | dbos ppid %d uid %d %s %s",
+				       w->pid, w->ppid, w->uid, w->comm, w->exe, g->ppid, g->uid,
+				       g->comm, g->exe);
+				shown++;
+			}
+			i++, j++;
+		}
+	}
+}
+
+static struct proc_set before, mirror, after;
+
+/*
+ * Waits (up to @secs) for a quiet moment in which /proc read before and after
+ * the query agree, and checks that dbos equals it then. Returns 1 on a match.
+ */
+static int converges(struct __test_metadata *_metadata, int secs)
+{
+	time_t end = time(NULL) + secs;
+	char *err = NULL;
+
+	do {
+		read_proc(&before);
+		if (read_dbos(&mirror, &err)) {
+			TH_LOG("query failed: %s", err ? err : "?");
+			free(err);
+			err = NULL;
+			usleep(200000);
+			continue;
+		}
+		read_proc(&after);
+		if (same_set(&before, &after) && same_set(&after, &mirror))
+			return 1;
+		usleep(100000);
+	} while (time(NULL) < end);
+	log_diff(_metadata, &after, &mirror);
+	return 0;
+}
+
+static pid_t spawn(const char *prog, char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execv(prog, argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	int status;
+
+	waitpid(pid, &status, 0);
+}
+
+static int on_int_row(void *arg, int ncol, const struct dbos_value *vals)
+{
+	if (ncol > 0 && vals[0].type == DBOS_T_INT)
+		*(long long *)arg = vals[0].i;
+	return 0;
+}
+
+/* One query that returns a single integer (or -1). */
+static long long query_int(const char *sql)
+{
+	static const struct dbos_callbacks cb = { .on_row = on_int_row };
+	struct dbos_conn *c = dbos_connect(SOCK, NULL);
+	long long v = -1;
+
+	if (!c)
+		return -1;
+	if (dbos_query(c, sql, &cb, &v, NULL))
+		v = -1;
+	dbos_close(c);
+	return v;
+}
+
+static int wait_socket(int secs)
+{
+	for (int i = 0; i < secs * 10; i++) {
+		struct dbos_conn *c = dbos_connect(SOCK, NULL);
+
+		if (c) {
+			dbos_close(c);
+			return 0;
+		}
+		usleep(100000);
+	}
+	return -1;
+}
+
+static pid_t dbosd_pid(void)
+{
+	struct proc_set *s = malloc(sizeof(*s));
+	pid_t pid = 0;
+
+	read_proc(s);
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->p[i].comm, "dbosd"))
+			pid = s->p[i].pid;
+	free(s);
+	return pid;
+}
+
+static void start_dbosd(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open("/tmp/dbosd.log", O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setsid();
+		execl("/usr/bin/dbosd", "dbosd", "--db", "/var/lib/dbos", "--socket", SOCK,
+		      (char *)NULL);
+		_exit(127);
+	}
+}
+
+FIXTURE(vm) {
+	int unused;
+};
+
+FIXTURE_SETUP(vm)
+{
+}
+
+FIXTURE_TEARDOWN(vm)
+{
+}
+
+static void *park(void *arg)
+{
+	pause();
+	return arg;
+}
+
+TEST_F_TIMEOUT(vm, processes_equal_proc_at_rest, 120)
+{
+	char *sleep_argv[] = { "sleep", "1000", NULL };
+	char *true_argv[] = { "true", NULL };
+	pid_t sleepers[20], p;
+	int i;
+
+	ASSERT_EQ(0, wait_socket(10));
+	/* orphans come to us, so the test can reap them and /proc has no zombies */
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
+	/* A burst: long-lived children, short-lived ones, and unusual cases. */
+	for (i = 0; i < 20; i++)
+		sleepers[i] = spawn("/bin/sleep", sleep_argv);
+	for (i = 0; i < 30; i++)
+		reap(spawn("/bin/true", true_argv));
+	/* an orphan: its parent exits, the kernel reparents it to init */
+	p = fork();
+	if (p == 0) {
+		if (fork() == 0) {
+			execv("/bin/sleep", sleep_argv);
+			_exit(127);
+		}
+		_exit(0);
+	}
+	reap(p);
+	/* a rename and a credential change after exec-less forks */
+	p = fork();
+	if (p == 0) {
+		prctl(PR_SET_NAME, "renamed-task");
+		pause();
+		_exit(0);
+	}
+	pid_t setuid_child = fork();
+
+	if (setuid_child == 0) {
+		if (setgid(1000) || setuid(1000))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	/* a multi-threaded process is one row, with its thread count */
+	pid_t threaded = fork();
+
+	if (threaded == 0) {
+		pthread_t t;
+
+		for (i = 0; i < 3; i++)
+			pthread_create(&t, NULL, park, NULL);
+		pause();
+		_exit(0);
+	}
+	ASSERT_TRUE(converges(_metadata, 20));
+	char sql[128];
+	long long threads = -1;
+
+	snprintf(sql, sizeof(sql), "SELECT threads FROM processes WHERE pid = %d", threaded);
+	for (i = 0; i < 50 && threads != 4; i++, usleep(100000))
+		threads = query_int(sql);
+	EXPECT_EQ(4, threads);
+	kill(threaded, SIGKILL);
+	reap(threaded);
+
+	/* they all go away again and dbos follows */
+	for (i = 0; i < 20; i++) {
+		kill(sleepers[i], SIGKILL);
+		reap(sleepers[i]);
+	}
+	kill(p, SIGKILL);
+	reap(p);
+	kill(setuid_child, SIGKILL);
+	reap(setuid_child);
+	/* the orphan was reparented to us (a child subreaper): kill and reap it */
+	read_proc(&before);
+	for (i = 0; i < before.n; i++)
+		if (before.p[i].ppid == getpid())
+			kill(before.p[i].pid, SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	ASSERT_TRUE(converges(_metadata, 20));
+}
+
+struct ev {
+	long long seq;
+	char event[8];
+	int pid;
+	int parent;
+	char path[128];
+};
+
+struct ev_list {
+	int n;
+	struct ev e[4096];
+};
+
+static int on_ev_row(void *arg, int ncol, const struct dbos_value *v)
+{
+	struct ev_list *l = arg;
+	struct ev *e;
+
+	if (ncol != 5 || l->n == 4096)
+		return 0;
+	e = &l->e[l->n++];
+	e->seq = v[0].i;
+	copy_text(e->event, sizeof(e->event), &v[1]);
+	e->pid = (int)v[2].i;
+	e->parent = (int)v[3].i;
+	copy_text(e->path, sizeof(e->path), &v[4]);
+	return 0;
+}
+
+static int find_ev(const struct ev_list *l, const char *event, int pid)
+{
+	for (int i = 0; i < l->n; i++)
+		if (l->e[i].pid == pid && !strcmp(l->e[i].event, event))
+			return i;
+	return -1;
+}
+
+TEST_F_TIMEOUT(vm, process_events_hold_every_fork_exec_exit_in_order, 120)
+{
+	static struct ev_list evs;
+	static const struct dbos_callbacks cb = { .on_row = on_ev_row };
+	char *true_argv[] = { "true", NULL };
+	enum { N = 100 };
+	pid_t kids[N];
+	long long start;
+	char sql[256];
+	int i, complete = 0;
+
+	ASSERT_EQ(0, wait_socket(10));
+	start = query_int("SELECT coalesce(max(seq), 0) FROM process_events");
+	ASSERT_GE(start, 0);
+	for (i = 0; i < N; i++) {
+		kids[i] = spawn("/bin/true", true_argv);
+		ASSERT_GT(kids[i], 0);
+		reap(kids[i]);
+	}
+	snprintf(sql, sizeof(sql),
+		 "SELECT seq, event, pid, parent, path FROM process_events WHERE seq > %lld ORDER BY seq",
+		 start);
+	for (int tries = 0; tries < 100 && !complete; tries++) {
+		struct dbos_conn *c = dbos_connect(SOCK, NULL);
+
+		ASSERT_NE(NULL, c);
+		evs.n = 0;
+		ASSERT_EQ(0, dbos_query(c, sql, &cb, &evs, NULL));
+		dbos_close(c);
+		complete = 1;
+		for (i = 0; i < N; i++)
+			if (find_ev(&evs, "exit", kids[i]) < 0)
+				complete = 0;
+		if (!complete)
+			usleep(100000);
+	}
+	ASSERT_TRUE(complete);
+	for (i = 1; i < evs.n; i++)
+		ASSERT_LT(evs.e[i - 1].seq, evs.e[i].seq);
+	for (i = 0; i < N; i++) {
+		int f = find_ev(&evs, "fork", kids[i]);
+		int x = find_ev(&evs, "exec", kids[i]);
+		int e = find_ev(&evs, "exit", kids[i]);
+
+		ASSERT_GE(f, 0) TH_LOG("no fork event for pid %d", kids[i]);
+		ASSERT_GE(x, 0) TH_LOG("no exec event for pid %d", kids[i]);
+		ASSERT_GE(e, 0);
+		EXPECT_LT(f, x);
+		EXPECT_LT(x, e);
+		EXPECT_EQ(getpid(), evs.e[f].parent);
+		/* busybox applets: the executable is busybox itself */
+		EXPECT_EQ(0, strcmp(evs.e[x].path, "/bin/busybox")) TH_LOG("exec path %s", evs.e[x].path);
+	}
+}
+
+TEST_F_TIMEOUT(vm, unprivileged_user_cannot_use_the_server_socket, 60)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		char *err = NULL;
+		struct dbos_conn *c;
+
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(10);
+		c = dbos_connect(SOCK, &err);
+		if (c)
+			_exit(11);
+		if (errno != EACCES)
+			_exit(12);
+		/* the CLI says so and exits 2 */
+		_exit(WEXITSTATUS(system("dbos -c 'SELECT 1' 2>/dev/null")) == 2 ? 0 : 13);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+TEST_F_TIMEOUT(vm, kill9_of_dbosd_keeps_acknowledged_rows_and_reconverges, 180)
+{
+	static struct ev_list acked, again;
+	static const struct dbos_callbacks cb = { .on_row = on_ev_row };
+	char *true_argv[] = { "true", NULL };
+	long long start;
+	pid_t storm, d;
+	char sql[256];
+	int i, status;
+
+	ASSERT_EQ(0, wait_socket(10));
+	start = query_int("SELECT coalesce(max(seq), 0) FROM process_events");
+	storm = fork();
+	if (storm == 0) {
+		for (;;)
+			reap(spawn("/bin/true", true_argv));
+	}
+	usleep(500000);
+	/* what the server acknowledged: rows a query returned */
+	snprintf(sql, sizeof(sql),
+		 "SELECT seq, event, pid, parent, path FROM process_events WHERE seq > %lld ORDER BY seq LIMIT 4000",
+		 start);
+	struct dbos_conn *c = dbos_connect(SOCK, NULL);
+
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, dbos_query(c, sql, &cb, &acked, NULL));
+	dbos_close(c);
+	ASSERT_GT(acked.n, 0);
+	d = dbosd_pid();
+	ASSERT_GT(d, 0);
+	ASSERT_EQ(0, kill(d, SIGKILL));	/* mid-ingest: the storm is still running */
+	waitpid(d, &status, WNOHANG);
+	usleep(300000);
+	kill(storm, SIGKILL);
+	reap(storm);
+	while (kill(d, 0) == 0)
+		usleep(50000);
+	start_dbosd();
+	ASSERT_EQ(0, wait_socket(20));
+
+	c = dbos_connect(SOCK, NULL);
+	ASSERT_NE(NULL, c);
+	ASSERT_EQ(0, dbos_query(c, sql, &cb, &again, NULL));
+	dbos_close(c);
+	ASSERT_GE(again.n, acked.n);
+	for (i = 0; i < acked.n; i++) {
+		ASSERT_EQ(acked.e[i].seq, again.e[i].seq);
+		ASSERT_EQ(0, memcmp(&acked.e[i], &again.e[i], sizeof(acked.e[i])));
+	}
+	ASSERT_TRUE(converges(_metadata, 30));
+}
+
+TEST_F_TIMEOUT(vm, module_reload_under_dbosd_reconverges, 180)
+{
+	char *sleep_argv[] = { "sleep", "999", NULL };
+	pid_t during;
+
+	ASSERT_EQ(0, wait_socket(10));
+	ASSERT_EQ(0, system("rmmod dbos"));
+	during = spawn("/bin/sleep", sleep_argv);	/* unseen by any event */
+	ASSERT_EQ(0, system("insmod /dbos/dbos.ko"));
+	ASSERT_TRUE(converges(_metadata, 30));
+	kill(during, SIGKILL);
+	reap(during);
+	ASSERT_TRUE(converges(_metadata, 30));
+}
+
+TEST_HARNESS_MAIN
