@@ -179,7 +179,7 @@ void dbos_drain_read_stats(struct dbos_drain_stats *stats)
 	stats->batches = READ_ONCE(dbos_drain_stats.batches);
 }
 
-void dbos_drain_init(void)
+void __init dbos_drain_init(void)
 {
 	memset(&dbos_drain_stats, 0, sizeof(dbos_drain_stats));
 }

@@ -109,12 +109,12 @@ static int dbos_put_stats(struct sk_buff *msg)
 	struct nlattr *nest;
 	int cpu;
 
+	dbos_drain_read_stats(&drain);
 	/*
 	 * Drain counters first: what was drained by then had been produced
 	 * by the time the rings are summed, so sent + send_failed + unheard
 	 * never exceeds produced - dropped in one reply.
 	 */
-	dbos_drain_read_stats(&drain);
 	smp_rmb();
 	for_each_possible_cpu(cpu) {
 		struct dbos_ring *ring = dbos_buffer(cpu);

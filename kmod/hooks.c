@@ -56,14 +56,14 @@ static void dbos_probe_fork(void *data, struct task_struct *parent,
 		return;
 	}
 	if (mm && !(current->flags & PF_KTHREAD)) {
-		rcu_read_lock();
-		exe = rcu_dereference(mm->exe_file);
-		if (exe && mm == current->mm) {
-			pinned = get_file_rcu(exe);
-			if (!pinned)
-				exe = NULL;
+		if (mm == current->mm) {
+			exe = dbos_mm_exe_file(mm);
+			pinned = exe != NULL;
+		} else {
+			rcu_read_lock();
+			exe = rcu_dereference(mm->exe_file);
+			rcu_read_unlock();
 		}
-		rcu_read_unlock();
 		ev.exe = exe ? &exe->f_path : NULL;
 		ev.cmdline = true;
 	}
@@ -210,7 +210,7 @@ static void dbos_tracepoints_unregister(int n)
 }
 
 /* Attach every hook: the CRED kretprobe first, then the tracepoints. */
-int dbos_hooks_init(void)
+int __init dbos_hooks_init(void)
 {
 	int i, ret;
 

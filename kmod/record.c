@@ -42,7 +42,8 @@ static DEFINE_PER_CPU(struct dbos_scratch *, dbos_scratch);
 static_assert(DBOS_COMM_LEN == TASK_COMM_LEN);
 static_assert(sizeof(struct dbos_rec_hdr) == 32);
 static_assert(sizeof(struct dbos_proc) == 80);
-static_assert(DBOS_SNAPSHOT_MAX <= U16_MAX);
+static_assert(DBOS_SNAPSHOT_MAX <= U16_MAX);	/* hdr.len */
+static_assert(NR_CPUS <= U16_MAX + 1);		/* hdr.cpu */
 
 /* CLOCK_BOOTTIME ns (task->start_boottime) to CLOCK_REALTIME ns. */
 static u64 dbos_boot_to_real(u64 boot_ns)
@@ -241,8 +242,13 @@ out:
 		dbos_drain_kick();
 }
 
-/* The executable of @mm, pinned; NULL if none. */
-static struct file *dbos_mm_exe_file(struct mm_struct *mm)
+/**
+ * dbos_mm_exe_file - the executable of @mm, pinned (fput() it); NULL if none
+ * @mm: an mm the caller keeps alive
+ *
+ * Any context: takes no lock, only a reference on the file.
+ */
+struct file *dbos_mm_exe_file(struct mm_struct *mm)
 {
 	struct file *exe;
 
@@ -352,8 +358,11 @@ u32 dbos_record_snapshot(struct task_struct *task, struct dbos_snapshot_buf *buf
 	rcu_read_lock();
 	dbos_proc_fill(proc, task);
 	rcu_read_unlock();
-	__get_task_comm(proc->comm, sizeof(proc->comm), task);
+	get_task_comm(proc->comm, task);
 	proc->threads = get_nr_threads(task);
+	/* Every thread is past the point of no return in do_exit(). */
+	if (!atomic_read(&task->signal->live))
+		flags |= DBOS_RECF_GROUP_DEAD;
 
 	mm = get_task_mm(task);
 	if (mm) {
@@ -397,7 +406,7 @@ u32 dbos_record_snapshot(struct task_struct *task, struct dbos_snapshot_buf *buf
 }
 
 /* Allocate the hooks' per-CPU scratch space. */
-int dbos_record_init(void)
+int __init dbos_record_init(void)
 {
 	int cpu;
 

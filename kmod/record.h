@@ -16,6 +16,8 @@
 #include <linux/atomic.h>
 
 struct task_struct;
+struct mm_struct;
+struct file;
 struct path;
 
 /* The global sequence number: the last one handed out. */
@@ -55,6 +57,7 @@ struct dbos_event {
 int dbos_record_init(void);
 void dbos_record_uninit(void);
 void dbos_record_emit(const struct dbos_event *ev);
+struct file *dbos_mm_exe_file(struct mm_struct *mm);
 
 /**
  * struct dbos_snapshot_buf - memory for dbos_record_snapshot()

@@ -118,11 +118,13 @@ enum dbos_rec_type {
 	__DBOS_REC_MAX
 };
 
-/* hdr.flags */
+/*
+ * hdr.flags. GROUP_DEAD on EXIT: the group's last thread, the process is gone
+ * (when its last threads exit at the same time, more than one EXIT may carry
+ * it); on PROC: the process has exited and waits to be reaped (a zombie).
+ */
 #define DBOS_RECF_THREAD	(1U << 0) /* concerns a thread, not a whole process */
-#define DBOS_RECF_GROUP_DEAD	(1U << 1) /* EXIT: last thread, the process is gone
-					   * (last threads exiting at once may
-					   * each carry it) */
+#define DBOS_RECF_GROUP_DEAD	(1U << 1) /* EXIT: last thread, the process is gone */
 #define DBOS_RECF_TRUNCATED	(1U << 2) /* a string was cut to fit */
 #define DBOS_RECF_CHILDREN	(1U << 3) /* EXIT: it had children; they get a new parent */
 #define DBOS_RECF_ALL		((1U << 4) - 1)

@@ -8,6 +8,7 @@ readonly PACKAGES=(
 	qemu-system-x86 busybox-static cpio gzip xz-utils
 	librocksdb-dev libsqlite3-dev libnl-3-dev libnl-genl-3-dev libedit-dev
 	pkg-config kmod procps iproute2
+	bc bison flex libelf-dev libssl-dev dwarves rsync  # the debug kernel (build-debug-kernel.sh)
 )
 readonly SELFTEST_FILES=(kselftest_harness.h kselftest.h)
 

@@ -4,18 +4,19 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=$REPO/build/vm
+KMOD=$REPO/kmod  # where the *.ko for /dbos come from (--kmod)
 EXTRA=()  # "SRC=DEST" pairs from --add
 
 usage() {
 	cat <<'EOF'
-Usage: scripts/mkinitramfs.sh [--out DIR] [--add SRC=DEST]...
+Usage: scripts/mkinitramfs.sh [--out DIR] [--kmod DIR] [--add SRC=DEST]...
 
 Packs into DIR/initramfs.img (default DIR: build/vm) and prints that path:
   /init                   scripts/vm-init.sh
   /usr/bin/vm-dbosd       scripts/vm-dbosd.sh (start/stop/restart dbosd in the guest)
   /bin/busybox, /bin/sh   busybox-static (/init links every other applet into /bin)
   /etc/{passwd,group,...} root(0), nobody(65534), dbos-test(1000)
-  /dbos/*.ko              kmod/*.ko (the module is /dbos/dbos.ko)
+  /dbos/*.ko              kmod/*.ko, or DIR/*.ko with --kmod DIR (the module is /dbos/dbos.ko)
   /usr/bin/*              build/bin/*
   /dbos/tests/...         build/tests/vm/... (recursively)
   /dbos/demo.sh           scripts/demo.sh, if present
@@ -33,6 +34,7 @@ parse_args() {
 	while (($#)); do
 		case $1 in
 		--out) OUT=${2:?--out needs a DIR}; shift 2 ;;
+		--kmod) KMOD=${2:?--kmod needs a DIR}; shift 2 ;;
 		--add) [[ ${2:-} == *=/* ]] || die "--add needs SRC=/ABS/DEST"; EXTRA+=("$2"); shift 2 ;;
 		-h | --help) usage; exit 0 ;;
 		*) usage >&2; exit 2 ;;
@@ -118,7 +120,7 @@ stage_project_files() {
 	rm -rf "$PROJECT_ROOT"
 	mkdir -p "$PROJECT_ROOT/dbos/tests" "$PROJECT_ROOT/usr/bin"
 	shopt -s nullglob
-	stage_into /dbos "$REPO"/kmod/*.ko "$REPO/scripts/demo.sh"
+	stage_into /dbos "$KMOD"/*.ko "$REPO/scripts/demo.sh"
 	stage_into /usr/bin "$REPO"/build/bin/*
 	stage_into /dbos/tests "$REPO"/build/tests/vm/*
 	shopt -u nullglob

@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Runs every dbos test (host unit tests, then the in-VM suites, each in its own
-# VM boot), tallies their TAP output and ends with "N passed, N failed".
+# VM boot, on each kernel: Debian's, then the debug kernel, where the KUnit
+# suites run first), tallies their TAP output and ends with "N passed, N failed".
 #
 # Usage: tests/run-all.sh [--host-only | --vm-only] [--kernel NAME] [SUITE...]
-#   SUITE: a test name (e.g. test_sql, test_processes) to run only those.
+#   --kernel NAME: debian or debug (default: both)
+#   SUITE: a test name (e.g. test_sql, test_processes, kunit) to run only those.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 mode=all
-kernel=debian
+kernels=(debian debug)
 suites=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--host-only) mode=host ;;
 	--vm-only) mode=vm ;;
-	--kernel) kernel="$2"; shift ;;
-	-h|--help) sed -n '3,7p' "$0"; exit 0 ;;
+	--kernel) kernels=("$2"); shift ;;
+	-h|--help) sed -n '3,9p' "$0"; exit 0 ;;
 	*) suites+=("$1") ;;
 	esac
 	shift
@@ -71,8 +73,58 @@ run_host() {
 	done
 }
 
+# KUnit: insmod every test module built for the debug kernel (the suites run
+# at load), print the KTAP they logged (from dmesg: the debugfs copies keep
+# only 512 bytes per case and lose the result line of a verbose failure),
+# rmmod. Test cases
+# are a suite's subtests (indented KTAP); each counts as one test: the
+# results are flattened into "ok N suite.case" lines, the plan is the sum of
+# the suites' plans, and a suite that failed without a failed case (its init
+# failed) counts one failure more.
+# shellcheck disable=SC2016  # (guest command, expanded in the guest)
+readonly KUNIT_GUEST='cd /dbos/kunit || exit 1
+n=$(dmesg | wc -l)
+for m in *.ko; do insmod "$m" || echo "KUNIT_INSMOD_FAILED $m"; done
+dmesg | tail -n +$((n + 1))
+for m in *.ko; do rmmod "${m%.ko}" || echo "KUNIT_RMMOD_FAILED $m"; done'
+
+run_kunit() {
+	local name=kunit raw log status
+	wanted "$name" || return 0
+	[ -n "$(ls build/kmod-debug/tests/kunit/*.ko 2>/dev/null)" ] || {
+		failed=$((failed + 1))
+		failures+=("$name: no KUnit modules in build/kmod-debug/tests/kunit (make module-debug)")
+		return 0
+	}
+	raw=$logdir/$name.debug.ktap
+	log=$logdir/$name.debug.log
+	scripts/dbos-vm --kernel debug --bare --allow-taint N \
+		--log "$logdir/$name.debug.serial.log" "$KUNIT_GUEST" >"$raw" 2>&1
+	status=$?
+	awk '
+		/^    # Subtest: / { suite = $3; next }
+		/^KUNIT_(INSMOD|RMMOD)_FAILED / { print "not ok " ++n " " $0; next }
+		/^    1\.\.[0-9]+/ { split($1, p, "\\.\\."); plan += p[2]; next }
+		/^    (not )?ok [0-9]+ / {
+			line = $0; sub(/^    /, "", line)
+			res = (line ~ /^not ok/) ? "not ok" : "ok"
+			sub(/^(not )?ok [0-9]+ (- )?/, "", line)
+			print res " " ++n " " suite "." line
+			if (res == "not ok") bad[suite] = 1
+			next
+		}
+		/^(not )?ok [0-9]+ / && suite != "" {
+			if ($1 == "not" && !bad[suite]) { print "not ok " ++n " " suite " (the suite failed)"; plan++ }
+			next
+		}
+		{ print "# " $0 }
+		END { print "1.." (plan > 0 ? plan : 1) }
+	' "$raw" >"$log"
+	tally "$name[debug]" "$log" "$status"
+}
+
 run_vm() {
-	local t name status
+	local kernel=$1 t name status
 	for t in build/tests/vm/test_*; do
 		[ -x "$t" ] || continue
 		name=$(basename "$t")
@@ -88,7 +140,12 @@ run_vm() {
 
 start=$(date +%s)
 [ "$mode" != vm ] && run_host
-[ "$mode" != host ] && run_vm
+if [ "$mode" != host ]; then
+	for k in "${kernels[@]}"; do
+		[ "$k" = debug ] && run_kunit
+		run_vm "$k"
+	done
+fi
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 echo "time: $(( $(date +%s) - start )) s"
 if [ "$skipped" -gt 0 ]; then

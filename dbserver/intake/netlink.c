@@ -27,7 +27,8 @@ struct intake_nl {
 	struct nl_sock *cmd;
 	struct nl_sock *ev;
 	int family;
-	unsigned char *buf;
+	unsigned char *buf;	/* events and notifications (valid until the next receive) */
+	unsigned char *cbuf;	/* command replies: never overwrites an event being decoded */
 };
 
 static char *errs(const char *what, const char *why)
@@ -63,7 +64,9 @@ int intake_nl_new(struct intake_nl **out, char **err)
 	int grp;
 
 	*out = NULL;
-	if (!nl || !(nl->buf = malloc(RECV_BUF))) {
+	if (!nl || !(nl->buf = malloc(RECV_BUF)) || !(nl->cbuf = malloc(RECV_BUF))) {
+		if (nl)
+			free(nl->buf);
 		free(nl);
 		*err = errs("netlink", "out of memory");
 		return -ENOMEM;
@@ -93,6 +96,7 @@ void intake_nl_free(struct intake_nl *nl)
 	if (nl->ctrl)
 		nl_socket_free(nl->ctrl);
 	free(nl->buf);
+	free(nl->cbuf);
 	free(nl);
 }
 
@@ -272,7 +276,7 @@ static int transact(struct intake_nl *nl, uint8_t cmd, bool dump, uint32_t pid,
 		return -EIO;
 	fd = nl_socket_get_fd(nl->cmd);
 	for (;;) {
-		ssize_t n = recv_kernel(fd, nl->buf, 0);
+		ssize_t n = recv_kernel(fd, nl->cbuf, 0);
 		size_t off = 0;
 
 		if (n == -EAGAIN || n == -EWOULDBLOCK)
@@ -280,7 +284,7 @@ static int transact(struct intake_nl *nl, uint8_t cmd, bool dump, uint32_t pid,
 		if (n < 0)
 			return (int)n;
 		while ((size_t)n - off >= NLMSG_HDRLEN) {
-			struct nlmsghdr *h = (struct nlmsghdr *)(nl->buf + off);
+			struct nlmsghdr *h = (struct nlmsghdr *)(nl->cbuf + off);
 
 			if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > (size_t)n - off)
 				return -EBADMSG;

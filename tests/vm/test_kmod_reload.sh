@@ -6,6 +6,17 @@
 # on any oops or WARN. Leaves the module loaded. Prints TAP.
 #
 # Usage: test_kmod_reload.sh [CYCLES]   (default 50)
+#
+# Code patching. Attaching the first probe to a tracepoint (or a kprobe to a
+# function) rewrites kernel text: the jump label or the ftrace call site. QEMU
+# 7.2's multi-threaded TCG can then keep running the stale int3 on another vCPU
+# forever (soft lockup at the patched site). A 15-line module that only
+# attaches to sched_process_exit hangs the same way; with -accel
+# tcg,thread=single, or on KVM, it does not. So while the processes churn, we
+# keep every site dbos hooks enabled through tracefs (tracepoint events, a
+# kprobe event on commit_creds): dbos's probes then join and leave
+# already-live sites without patching code, and everything else about loading
+# and unloading is exercised as usual. DBOS_TEST_PIN_TEXT=0 turns this off.
 
 KO=${DBOS_MODULE:-/dbos/dbos.ko}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -59,9 +70,38 @@ unload() {
 	done
 }
 
+TRACEFS=/sys/kernel/tracing
+PIN_EVENTS="sched/sched_process_fork sched/sched_process_exec sched/sched_process_exit task/task_rename"
+pinned=0
+
+# Keep the hooked sites enabled (see the top of the file).
+pin_text() {
+	[ "${DBOS_TEST_PIN_TEXT:-1}" = 0 ] && return 0
+	if [ ! -w "$TRACEFS/kprobe_events" ]; then
+		echo "# tracefs is not mounted: not pinning the hooked sites"
+		return 0
+	fi
+	echo 0 >"$TRACEFS/tracing_on"
+	echo 'p:dbos_pin/commit_creds commit_creds' >>"$TRACEFS/kprobe_events" || return 1
+	for e in $PIN_EVENTS dbos_pin/commit_creds; do
+		echo 1 >"$TRACEFS/events/$e/enable" || return 1
+	done
+	pinned=1
+}
+
+unpin_text() {
+	[ "$pinned" = 1 ] || return 0
+	for e in $PIN_EVENTS dbos_pin/commit_creds; do
+		echo 0 >"$TRACEFS/events/$e/enable"
+	done
+	echo '-:dbos_pin/commit_creds' >>"$TRACEFS/kprobe_events"
+	echo 1 >"$TRACEFS/tracing_on"
+}
+
 echo "1..$((CYCLES + 4))"
 mkdir -p "$OUT"
 grep -q '^dbos ' /proc/modules || insmod "$KO" || exit 1
+pin_text || echo "# could not pin the hooked sites"
 
 "$T" --storm &
 storm1=$!
@@ -92,6 +132,7 @@ done
 
 kill "$storm1" "$storm2" "$loop"
 wait "$storm1" "$storm2" "$loop" 2>/dev/null
+unpin_text
 sleep 0.5
 kill -TERM "$listener" "$dumper"
 if wait "$listener"; then
