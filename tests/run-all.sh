@@ -120,9 +120,12 @@ run_kunit() {
 		{ print "# " $0 }
 		END { print "1.." (plan > 0 ? plan : 1) }
 	' "$raw" >"$log"
-	tally "$name[debug]" "$log" "$status"
+	tally "${name}[debug]" "$log" "$status"
 }
 
+# run_vm KERNEL: every build/tests/vm/test_* in its own VM boot. The guest
+# sees DBOS_TEST_KERNEL=KERNEL (tests may scale their work down on the debug
+# kernel, where everything is 5-20x slower under TCG).
 run_vm() {
 	local kernel=$1 t name status
 	for t in build/tests/vm/test_*; do
@@ -131,7 +134,8 @@ run_vm() {
 		name=${name%.sh}
 		wanted "$name" || continue
 		case "$name" in *_listen|*_helper) continue ;; esac
-		scripts/dbos-vm --kernel "$kernel" --log "$logdir/$name.$kernel.serial.log" \
+		DBOS_TEST_KERNEL=$kernel scripts/dbos-vm --kernel "$kernel" \
+			--log "$logdir/$name.$kernel.serial.log" \
 			"/dbos/tests/$(basename "$t")" >"$logdir/$name.$kernel.log" 2>&1
 		status=$?
 		tally "$name[$kernel]" "$logdir/$name.$kernel.log" "$status"
