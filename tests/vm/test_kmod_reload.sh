@@ -10,15 +10,18 @@
 # slow sanitizer kernels need it) are reported as skipped.
 #
 # Code patching. Attaching the first probe to a tracepoint (or a kprobe to a
-# function) rewrites kernel text: the jump label or the ftrace call site. QEMU
-# 7.2's multi-threaded TCG can then keep running the stale int3 on another vCPU
-# forever (soft lockup at the patched site). A 15-line module that only
-# attaches to sched_process_exit hangs the same way; with -accel
-# tcg,thread=single, or on KVM, it does not. So while the processes churn, we
-# keep every site dbos hooks enabled through tracefs (tracepoint events, a
-# kprobe event on commit_creds): dbos's probes then join and leave
-# already-live sites without patching code, and everything else about loading
-# and unloading is exercised as usual. DBOS_TEST_PIN_TEXT=0 turns this off.
+# function) rewrites kernel text with int3-based text_poke_bp(): the jump
+# label, the ftrace call site. QEMU 7.2's multi-threaded TCG can then keep
+# running a stale int3 on another vCPU forever (soft lockup at the patched
+# site). A 15-line module that only attaches to sched_process_exit hangs the
+# same way within 10 cycles; with -accel tcg,thread=single (or KVM) it does
+# not. So while the processes churn, we keep every site dbos hooks enabled
+# through tracefs (tracepoint events, a kprobe event on commit_creds): dbos's
+# probes then join and leave live sites, with no jump-label or ftrace flips
+# (only a live tracepoint's static call is retargeted), and everything else
+# about loading and unloading is exercised as usual. This makes the hang rare,
+# not impossible; the real fix belongs in the VM's QEMU options.
+# DBOS_TEST_PIN_TEXT=0 turns it off.
 
 KO=${DBOS_MODULE:-/dbos/dbos.ko}
 HERE=$(cd "$(dirname "$0")" && pwd)
