@@ -47,8 +47,9 @@ echo "forkexec_ratio $(awk "BEGIN{printf \"%.3f\", $dbos_total / $base_total}") 
 start_dbos
 before=$(dbos --csv -c "SELECT value FROM dbos_stats WHERE name='kernel_dropped'" | tail -1)
 /dbos/tests/bench_forkexec --for 10 >/tmp/s1 &
+storm=$!
 /dbos/tests/bench_forkexec --for 10 >/tmp/s2
-wait
+wait $storm	# not a bare `wait`: dbosd is a background job of this shell too
 sleep 2
 n1=$(sed 's/iterations \([0-9]*\).*/\1/' /tmp/s1)
 n2=$(sed 's/iterations \([0-9]*\).*/\1/' /tmp/s2)
