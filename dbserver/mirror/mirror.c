@@ -749,6 +749,9 @@ enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
 	}
 	if (h->type != DBOS_REC_PROC && history_put(m, r, s))
 		return MIRROR_ENOMEM;
+	/* a snapshot of a zombie: it has exited (its EXIT may be older), so it is gone */
+	if (h->type == DBOS_REC_PROC && (h->flags & DBOS_RECF_GROUP_DEAD))
+		return apply_exit(m, r, s);
 	switch (h->type) {
 	case DBOS_REC_FORK:
 	case DBOS_REC_PROC:
