@@ -32,6 +32,29 @@
  *     Replies with one DBOS_CMD_RECORDS message holding one DBOS_REC_PROC
  *     snapshot, or fails with -ESRCH.
  *
+ * DBOS_CMD_DUMP_FILES: dumpit.
+ *         DBOS_A_PID: u32, optional: only this process (-ESRCH if none)
+ *     Walks the file descriptor tables of every thread group (or of one) in
+ *     ascending tgid order, fds ascending within a process. Reply messages
+ *     are DBOS_CMD_RECORDS messages holding, per open fd that passes the
+ *     filter (DBOS_CMD_SET_FILTER), one DBOS_REC_FD snapshot, followed for a
+ *     socket by one DBOS_REC_SOCK snapshot of that socket. Snapshot seq
+ *     follows the DUMP_PROCS rule (read before the fd is read). Processes
+ *     sharing one table (CLONE_FILES without CLONE_THREAD) each list it.
+ *
+ * DBOS_CMD_SET_FILTER: doit. Which files the FD_* and SOCK_* records and
+ *     DUMP_FILES report; the process_open_files mirror is exact with respect
+ *     to it. Replaces the whole filter; the default (at load) lets all
+ *     through. Records held back by it are counted in DBOS_STATS_FILTERED.
+ *         DBOS_A_FILE_KINDS: u32, bit (1 << DBOS_FILE_*) per kind to report;
+ *             absent: all kinds. Sockets are reported only with DBOS_FILE_SOCK.
+ *         DBOS_A_PATH_EXCLUDE: nest, optional, at most DBOS_FILTER_PREFIXES
+ *             attributes of type DBOS_A_PATH_PREFIX (NUL-terminated string,
+ *             1..DBOS_FILTER_PREFIX_MAX bytes with the NUL): an fd whose path
+ *             starts with one of them is not reported by FD_OPEN or FD
+ *             snapshots. FD_CLOSE carries no path and is not filtered by
+ *             prefix (a reader ignores closes of fds it does not know).
+ *
  * Kernel -> userspace:
  *
  * DBOS_CMD_RECORDS: a batch of records, multicast to DBOS_MCGRP_EVENTS (events)
@@ -55,7 +78,8 @@
  * seq order. hdr.cpu_seq counts every record produced on hdr.cpu, including the
  * ones dropped because the buffer was full: a hole in cpu_seq on one CPU means
  * records were lost there and the reader must re-sync from a dump. Snapshots
- * (DBOS_REC_PROC) are outside these streams: their cpu_seq is 0.
+ * (DBOS_REC_PROC, DBOS_REC_FD, DBOS_REC_SOCK) are outside these streams:
+ * their cpu_seq is 0.
  */
 #ifndef _UAPI_LINUX_DBOS_H
 #define _UAPI_LINUX_DBOS_H
@@ -63,7 +87,7 @@
 #include <linux/types.h>
 
 #define DBOS_GENL_NAME		"dbos"
-#define DBOS_GENL_VERSION	1
+#define DBOS_GENL_VERSION	2
 #define DBOS_MCGRP_EVENTS	"events"
 
 enum dbos_cmd {
@@ -72,6 +96,8 @@ enum dbos_cmd {
 	DBOS_CMD_DUMP_PROCS,
 	DBOS_CMD_GET_PROC,
 	DBOS_CMD_RECORDS,
+	DBOS_CMD_DUMP_FILES,
+	DBOS_CMD_SET_FILTER,
 	__DBOS_CMD_MAX
 };
 #define DBOS_CMD_MAX (__DBOS_CMD_MAX - 1)
@@ -85,6 +111,9 @@ enum dbos_attr {
 	DBOS_A_PID,		/* u32 */
 	DBOS_A_CPU,		/* u32 */
 	DBOS_A_RECORDS,		/* binary: packed records */
+	DBOS_A_FILE_KINDS,	/* u32: mask of 1 << DBOS_FILE_* */
+	DBOS_A_PATH_EXCLUDE,	/* nest: DBOS_A_PATH_PREFIX strings */
+	DBOS_A_PATH_PREFIX,	/* string (inside DBOS_A_PATH_EXCLUDE only) */
 	__DBOS_A_MAX
 };
 #define DBOS_A_MAX (__DBOS_A_MAX - 1)
@@ -102,6 +131,10 @@ enum dbos_stats_attr {
 	DBOS_STATS_SEQ,		/* last global seq handed out */
 	DBOS_STATS_BUFFER_BYTES, /* size of each per-CPU buffer */
 	DBOS_STATS_NR_CPUS,	/* number of per-CPU buffers */
+	DBOS_STATS_FILTERED,	/* FD/SOCK records held back by the filter */
+	DBOS_STATS_MISSED,	/* events no record was produced for: a hook could
+				 * not run (kretprobe instances exhausted); a rise
+				 * means loss, like DROPPED */
 	__DBOS_STATS_MAX
 };
 #define DBOS_STATS_MAX (__DBOS_STATS_MAX - 1)
@@ -115,6 +148,27 @@ enum dbos_rec_type {
 	DBOS_REC_COMM,		/* dbos_proc: comm changed (prctl, write to comm) */
 	DBOS_REC_CRED,		/* dbos_proc: credentials changed (the new ids) */
 	DBOS_REC_PROC,		/* dbos_proc: a snapshot from a dump */
+	DBOS_REC_FD_OPEN,	/* dbos_fd + path: an fd was installed (open,
+				 * socket, accept, pipe, dup*, fcntl, SCM_RIGHTS);
+				 * it replaces whatever had this number before */
+	DBOS_REC_FD_CLOSE,	/* dbos_fd, no path: an fd was removed (close,
+				 * close_range, close-on-exec at exec, or the old
+				 * file of a dup2 target) */
+	DBOS_REC_FD,		/* dbos_fd + path: a snapshot from DUMP_FILES */
+	DBOS_REC_SOCK_INFO,	/* dbos_sock: a socket fd was installed (socket,
+				 * socketpair, accept, dup...): its state then */
+	DBOS_REC_SOCK_BIND,	/* dbos_sock: after a successful bind() */
+	DBOS_REC_SOCK_LISTEN,	/* dbos_sock: after a successful listen() */
+	DBOS_REC_SOCK_CONNECT,	/* dbos_sock: after connect() returned 0 or
+				 * EINPROGRESS */
+	DBOS_REC_SOCK_ACCEPT,	/* dbos_sock: the new socket after accept() (its
+				 * fd is dbos_sock.fd; FD_OPEN + SOCK_INFO for it
+				 * come first) */
+	DBOS_REC_SOCK_STATE,	/* dbos_sock: TCP state change (pid 0 when not
+				 * in a task's context); only sockets that have
+				 * an inode (not yet accepted or orphaned ones
+				 * are left out) */
+	DBOS_REC_SOCK,		/* dbos_sock: a snapshot from DUMP_FILES */
 	__DBOS_REC_MAX
 };
 
@@ -197,6 +251,95 @@ struct dbos_proc {
 	__u16 cmdline_len;
 	__u16 cwd_len;
 	__u16 __pad2;
+};
+
+/* Kinds of file, from the inode's S_IFMT (DBOS_FILE_OTHER: none, e.g. anon inodes). */
+enum dbos_file_kind {
+	DBOS_FILE_OTHER,	/* anon_inode: eventfd, epoll, timerfd, ... */
+	DBOS_FILE_REG,
+	DBOS_FILE_DIR,
+	DBOS_FILE_CHR,
+	DBOS_FILE_BLK,
+	DBOS_FILE_FIFO,		/* pipes too */
+	DBOS_FILE_SOCK,
+	DBOS_FILE_LNK,		/* O_PATH of a symlink */
+	__DBOS_FILE_MAX
+};
+#define DBOS_FILE_KINDS_ALL	((1U << __DBOS_FILE_MAX) - 1)
+#define DBOS_FILTER_PREFIXES	16
+#define DBOS_FILTER_PREFIX_MAX	256
+
+/**
+ * struct dbos_fd - payload of FD_OPEN/FD_CLOSE/FD records (40 bytes)
+ * @pid: tgid of the process whose table holds the fd
+ * @fd: the descriptor number
+ * @flags: file->f_flags (O_ACCMODE, O_APPEND, O_NONBLOCK, ...); O_CLOEXEC
+ *	is added when the fd's close-on-exec bit is set (FD snapshots and
+ *	FD_OPEN)
+ * @kind: enum dbos_file_kind
+ * @path_len: bytes of the path that follow (d_path(), as readlink of
+ *	/proc/PID/fd/N shows it: "socket:[123]", "pipe:[45]", "anon_inode:[eventfd]"
+ *	for files outside the tree; " (deleted)" is appended for unlinked files)
+ * @inode: the inode number (st_ino)
+ * @dev: st_dev of the file, as stat(2) reports it (new_encode_dev)
+ * @mode: the inode's i_mode (type and permission bits)
+ * @mnt_id: the mount id, as in /proc/PID/fdinfo/N
+ */
+struct dbos_fd {
+	__u32 pid;
+	__u32 fd;
+	__u32 flags;
+	__u16 kind;
+	__u16 path_len;
+	__u64 inode;
+	__u64 dev;
+	__u32 mode;
+	__u32 mnt_id;
+};
+
+#define DBOS_UNIX_PATH_MAX	108	/* sizeof(sun_path) */
+
+/**
+ * struct dbos_sock - payload of SOCK_* records (80 bytes)
+ * @pid: tgid of the task that did it (0 for SOCK_STATE outside a task, and
+ *	for SOCK snapshots)
+ * @fd: the fd used (SOCK_BIND/LISTEN/CONNECT: the call's fd; SOCK_ACCEPT:
+ *	the new fd; SOCK_INFO and SOCK: the fd being installed or dumped;
+ *	otherwise ~0U)
+ * @inode: the socket's inode number (what "socket:[N]" and ss show)
+ * @netns: inode number of the socket's network namespace (/proc/PID/ns/net)
+ * @family: AF_INET, AF_INET6, AF_UNIX, ... (other families: addresses zero)
+ * @type: SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW
+ * @protocol: sk_protocol (IPPROTO_TCP, IPPROTO_UDP, ...; 0 for unix)
+ * @state: sk_state, TCP_* numbering for every family (unix and UDP sockets
+ *	use TCP_ESTABLISHED, TCP_LISTEN and TCP_CLOSE)
+ * @oldstate: SOCK_STATE: the state before; otherwise 0
+ * @local_port, @remote_port: host byte order; 0 when unset
+ * @local_addr, @remote_addr: network byte order; AF_INET uses the first 4
+ *	bytes, AF_INET6 all 16; zero when unset
+ * @peer_inode: AF_UNIX: inode of the connected peer socket, else 0
+ * @path_len: AF_UNIX: bytes of the bound name that follow (abstract names
+ *	start with a NUL byte), else 0
+ * @peer_path_len: AF_UNIX: bytes of the peer's bound name that follow the path
+ */
+struct dbos_sock {
+	__u32 pid;
+	__u32 fd;
+	__u64 inode;
+	__u64 peer_inode;
+	__u32 netns;
+	__u16 family;
+	__u16 type;
+	__u16 protocol;
+	__u8 state;
+	__u8 oldstate;
+	__u16 local_port;
+	__u16 remote_port;
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	__u16 path_len;
+	__u16 peer_path_len;
+	__u32 __pad;
 };
 
 #define DBOS_REC_ALIGN(len)	(((len) + 7U) & ~7U)
