@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bench_intake.c - host benchmark of dbosd's intake hot path: synthetic
- * FORK/EXEC/EXIT records in ~32 KiB DBOS_CMD_RECORDS messages (4 CPUs, as the
- * kernel batches them) go through intake_feed() (decode + mirror) and
- * intake_flush() (one RocksDB batch per burst) on one thread, into a real
- * store in a temp dir with the default retention.
+ * FORK/EXEC/EXIT records (workload "procs") or FD_OPEN/FD_CLOSE pairs of
+ * long-lived processes (workload "files") in ~32 KiB DBOS_CMD_RECORDS
+ * messages (4 CPUs, as the kernel batches them) go through intake_feed()
+ * (decode + mirror) and intake_flush() (one RocksDB batch per burst) on one
+ * thread, into a real store in a temp dir with the default retention.
  *
- * Usage: bench_intake [EVENTS [MESSAGES_PER_COMMIT [RETENTION]]]   (default 3000000, 16, 1000000)
+ * Usage: bench_intake [EVENTS [MESSAGES_PER_COMMIT [RETENTION [procs|files]]]]
+ *        (default 3000000, 16, 1000000, procs)
  * Prints "intake_events_per_sec N (target >= 1000000)" and details, among
  * them how the time splits between feeding (decode + mirror + encoding the
  * rows into the batch) and committing (store_write: RocksDB WAL + memtable).
@@ -57,7 +59,10 @@ static int k_get_proc(void *arg, uint32_t pid, intake_msg_fn fn, void *ctx)
 	return -ESRCH;
 }
 
-static const struct intake_kernel_ops k_ops = { k_stats, k_dump, k_get_proc };
+static const struct intake_kernel_ops k_ops = {
+	.get_stats = k_stats, .dump_procs = k_dump, .get_proc = k_get_proc,
+	.dump_files = k_dump,	/* no files either */
+};
 
 /* ---- workload ---- */
 
@@ -86,7 +91,45 @@ struct tmpl {
  * (fork, exec, exit on the same CPU, as a short-lived child mostly does);
  * seqs interleave across CPUs, so messages of different CPUs overlap in seq.
  */
-static struct tmpl *build(uint64_t *records_out, uint64_t *seq_span, uint32_t cpu_seq[NCPU])
+static const char *const file_paths[] = {
+	"/usr/lib/x86_64-linux-gnu/libc.so.6", "/etc/ld.so.cache", "/proc/self/status",
+	"/home/user/src/dbos/dbserver/mirror/files.c", "/dev/null", "/var/log/syslog",
+};
+
+/*
+ * Workload "files": CPU c runs process PID_BASE + c, which opens a file and
+ * closes it again (FD_OPEN + FD_CLOSE; fd numbers 3..66 in turn), so the live
+ * table stays small and every record writes a row and a history row.
+ */
+static bool build_files(struct tmpl *t, uint64_t *seq, uint64_t *records, uint32_t cpu_seq[NCPU])
+{
+	for (int c = 0; c < NCPU; c++) {
+		struct tmpl *mt = &t[c];
+
+		while (mt->m.len + 2 * 128 <= MSG_TARGET) {
+			const char *path = file_paths[*records / 2 % (sizeof(file_paths) / sizeof(file_paths[0]))];
+			struct trec r = {
+				.cpu = (uint16_t)c, .type = DBOS_REC_FD_OPEN, .path = path,
+				.fd = { .pid = PID_BASE + (uint32_t)c, .fd = 3 + (uint32_t)(*records / 2 % 64),
+					.flags = 0100000, .kind = DBOS_FILE_REG, .inode = 1000 + *records % 977,
+					.dev = 0x803, .mode = 0100644, .mnt_id = 21 },
+			};
+
+			r.seq = ++*seq; r.cpu_seq = ++cpu_seq[c];
+			r.time_ns = 1700000000ULL * 1000000000ULL + *seq;
+			tmsg_rec(&mt->m, &r);
+			r.type = DBOS_REC_FD_CLOSE; r.path = NULL;
+			r.seq = ++*seq; r.cpu_seq = ++cpu_seq[c]; r.time_ns++;
+			tmsg_rec(&mt->m, &r);
+			mt->nrec += 2;
+			*records += 2;
+		}
+	}
+	return true;
+}
+
+static struct tmpl *build(uint64_t *records_out, uint64_t *seq_span, uint32_t cpu_seq[NCPU],
+			  bool files)
 {
 	struct tmpl *t = calloc(NCPU * TEMPLATES, sizeof(*t));
 
@@ -97,7 +140,8 @@ static struct tmpl *build(uint64_t *records_out, uint64_t *seq_span, uint32_t cp
 	for (int i = 0; i < TEMPLATES; i++) {
 		for (int c = 0; c < NCPU; c++)
 			tmsg_begin(&t[i * NCPU + c].m, INSTANCE, (uint32_t)c);
-		for (int full = 0; !full; ) {
+		for (int full = files ? build_files(&t[i * NCPU], &seq, &records, cpu_seq) : 0;
+		     !full; ) {
 			for (int c = 0; c < NCPU && !full; c++) {
 				struct tmpl *mt = &t[i * NCPU + c];
 				uint32_t pid = PID_BASE + (uint32_t)((records / 3) % (PID_RANGE / NCPU)) * NCPU + (uint32_t)c;
@@ -149,8 +193,10 @@ static void patch(struct tmpl *t, uint64_t seq_span, const uint32_t cpu_span[NCP
 
 		h->seq += seq_span;
 		h->cpu_seq += cpu_span[h->cpu];
-		pr->pid = PID_BASE + (pr->pid - PID_BASE + pid_shift) % PID_RANGE;
-		pr->tid = pr->pid;
+		if (h->type >= DBOS_REC_FORK && h->type <= DBOS_REC_PROC) {
+			pr->pid = PID_BASE + (pr->pid - PID_BASE + pid_shift) % PID_RANGE;
+			pr->tid = pr->pid;
+		}
 		p += h->len;
 	}
 }
@@ -161,6 +207,7 @@ int main(int argc, char **argv)
 	int per_commit = argc > 2 ? atoi(argv[2]) : 16;
 	char dir[] = "/tmp/bench_intake.XXXXXX", cmd[64];
 	struct mirror_config mc = { .retention = argc > 3 ? strtoull(argv[3], NULL, 10) : 1000000 };
+	bool files = argc > 4 && !strcmp(argv[4], "files");
 	struct intake_config ic = { .ops = &k_ops };
 	struct store *st;
 	struct mirror *m;
@@ -178,7 +225,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ic.mirror = m;
-	if (intake_new(&ic, &in) || !(t = build(&records, &span, cpu_span))) {
+	if (argc > 4 && !files && strcmp(argv[4], "procs")) {
+		fprintf(stderr, "bench_intake: workload is procs or files, not '%s'\n", argv[4]);
+		return 2;
+	}
+	if (intake_new(&ic, &in) || !(t = build(&records, &span, cpu_span, files))) {
 		fprintf(stderr, "bench_intake: out of memory\n");
 		return 1;
 	}
@@ -212,6 +263,8 @@ int main(int argc, char **argv)
 	double wall = (double)(mono_ns() - t_start) / 1e9;
 	intake_stats_read(in, iv);
 	mirror_stats_read(m, mv);
+	if (files)
+		printf("workload files: FD_OPEN + FD_CLOSE pairs (process_open_files + file_events rows)\n");
 	printf("intake_events_per_sec %.0f (target >= 1000000)\n", (double)done / ((double)busy / 1e9));
 	printf("intake_wall_events_per_sec %.0f\n", (double)done / wall);
 	/* Where the time goes: decode + mirror + history rows into the batch, vs the commits. */
@@ -226,6 +279,11 @@ int main(int argc, char **argv)
 	       (long long)mv[MIRROR_STAT_PROCESS_EVENTS_ROWS], (long long)mv[MIRROR_STAT_HISTORY_TRIMMED],
 	       (long long)mv[MIRROR_STAT_PROCESSES_ROWS], (long long)iv[INTAKE_STAT_GAPS_DETECTED],
 	       (long long)iv[INTAKE_STAT_RECORDS_MALFORMED], (long long)mv[MIRROR_STAT_TOMBSTONES]);
+	if (files)
+		printf("intake_file_events_rows %lld trimmed %lld process_open_files_rows %lld\n",
+		       (long long)mv[MIRROR_STAT_FILE_EVENTS_ROWS],
+		       (long long)mv[MIRROR_STAT_FILE_EVENTS_TRIMMED],
+		       (long long)mv[MIRROR_STAT_FILES_ROWS]);
 	intake_free(in);
 	mirror_close(m);
 	store_close(st);

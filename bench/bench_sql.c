@@ -97,11 +97,11 @@ static void put(struct store_batch *b, const struct schema_table *t, uint64_t ke
 
 	if (len > sizeof(buf))
 		die("row_encode", "row too large");
-	if (t->key_bytes == 4)
+	if (schema_key_bytes(t) == 4)
 		store_key_be32(k, (uint32_t)key);
 	else
 		store_key_be64(k, key);
-	store_batch_put(b, t->cf, k, t->key_bytes, buf, len);
+	store_batch_put(b, t->cf, k, schema_key_bytes(t), buf, len);
 }
 
 static void flush(struct store *st, struct store_batch *b)

@@ -13,7 +13,9 @@ include dbserver/endpoint/build.mk
 NL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0)
 NL_LIBS   := $(shell pkg-config --libs libnl-genl-3.0)
 
-MIRROR_OBJS    := $(B)/dbserver/mirror/mirror.o $(B)/dbserver/mirror/proctab.o
+MIRROR_OBJS    := $(B)/dbserver/mirror/mirror.o $(B)/dbserver/mirror/proctab.o \
+                  $(B)/dbserver/mirror/history.o $(B)/dbserver/mirror/files.o \
+                  $(B)/dbserver/mirror/sockets.o $(B)/dbserver/mirror/fdtab.o
 INTAKE_OBJS    := $(B)/dbserver/intake/decode.o $(B)/dbserver/intake/intake.o
 INTAKE_NL_OBJS := $(B)/dbserver/intake/netlink.o $(B)/dbserver/intake/loop.o
 DBOSD_OBJS     := $(B)/dbserver/main.o $(INTAKE_NL_OBJS) $(INTAKE_OBJS) $(MIRROR_OBJS) \
@@ -34,9 +36,13 @@ INTAKE_TEST_CFLAGS = $(CFLAGS) \
 	-Wno-sign-compare -MMD -MP
 INTAKE_TEST_OBJS := $(INTAKE_OBJS) $(MIRROR_OBJS) $(SQL_OBJS) $(STORE_OBJS)
 
-HOST_TESTS += $(B)/tests/host/test_intake
+HOST_TESTS += $(B)/tests/host/test_intake $(B)/tests/host/test_intake_files
 
 $(B)/tests/host/test_intake: tests/host/test_intake.c tests/host/test_intake_msg.h $(INTAKE_TEST_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(INTAKE_TEST_CFLAGS) -o $@ $< $(INTAKE_TEST_OBJS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm
+
+$(B)/tests/host/test_intake_files: tests/host/test_intake_files.c tests/host/test_intake_msg.h $(INTAKE_TEST_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(INTAKE_TEST_CFLAGS) -o $@ $< $(INTAKE_TEST_OBJS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm
 

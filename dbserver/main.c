@@ -42,12 +42,18 @@ static void usage(FILE *f)
 		"  --db DIR         database directory (default " DEFAULT_DB ")\n"
 		"  --socket PATH    SQL endpoint socket (default " DBOS_DEFAULT_SOCKET ")\n"
 		"  --group NAME     also let members of group NAME query (default: root only)\n"
-		"  --retention N    keep at most N process_events rows (default %llu; 0: none)\n"
+		"  --retention N    keep at most N rows in each history table (process_events,\n"
+		"                   file_events, socket_events; default %llu; 0: none)\n"
+		"  --file-kinds LIST  mirror only these kinds of open files, a comma list of\n"
+		"                   regular,directory,character,block,fifo,socket,symlink,other\n"
+		"                   (default: all)\n"
+		"  --exclude-path PREFIX  do not mirror open files whose path starts with\n"
+		"                   PREFIX (repeatable, at most %d)\n"
 		"  -h, --help       show this help\n"
 		"\n"
 		"Runs until SIGTERM or SIGINT. Works without the module (serving the stored\n"
 		"state) and attaches when it is loaded. Must run as root.\n",
-		DEFAULT_RETENTION);
+		DEFAULT_RETENTION, DBOS_FILTER_PREFIXES);
 }
 
 /* dbos_stats: the intake's counters, then the mirror's. Thread-safe (atomics). */
@@ -101,6 +107,37 @@ static int mkdir_p(const char *path, mode_t mode)
 	return rc;
 }
 
+/* --file-kinds: a comma list of kind names -> mask of 1 << DBOS_FILE_*. 0, or -1 (*@bad: the word). */
+static int parse_kinds(const char *s, uint32_t *out, char bad[64])
+{
+	static const char *const names[__DBOS_FILE_MAX] = {
+		[DBOS_FILE_OTHER] = "other", [DBOS_FILE_REG] = "regular",
+		[DBOS_FILE_DIR] = "directory", [DBOS_FILE_CHR] = "character",
+		[DBOS_FILE_BLK] = "block", [DBOS_FILE_FIFO] = "fifo",
+		[DBOS_FILE_SOCK] = "socket", [DBOS_FILE_LNK] = "symlink",
+	};
+	uint32_t mask = 0;
+
+	for (const char *p = s;;) {
+		size_t n = strcspn(p, ",");
+		int k;
+
+		for (k = 0; k < __DBOS_FILE_MAX; k++)
+			if (strlen(names[k]) == n && !strncmp(names[k], p, n))
+				break;
+		if (k == __DBOS_FILE_MAX) {
+			snprintf(bad, 64, "%.*s", (int)(n < 60 ? n : 60), p);
+			return -1;
+		}
+		mask |= 1U << k;
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	*out = mask;
+	return 0;
+}
+
 static int parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
@@ -121,6 +158,8 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "group", required_argument, NULL, 'g' },
 		{ "retention", required_argument, NULL, 'r' },
+		{ "file-kinds", required_argument, NULL, 'k' },
+		{ "exclude-path", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -128,6 +167,8 @@ int main(int argc, char **argv)
 	struct mirror_config mc = { .retention = DEFAULT_RETENTION };
 	struct endpoint_config ec = { 0 };
 	struct intake_loop_config lc = { .log = log_line };
+	struct intake_filter filter = { .kinds = DBOS_FILE_KINDS_ALL };
+	char bad[64];
 	struct dbosd d = { 0 };
 	struct endpoint *ep = NULL;
 	sigset_t sigs;
@@ -144,6 +185,27 @@ int main(int argc, char **argv)
 				fprintf(stderr, "dbosd: --retention wants a number of rows, not '%s'\n", optarg);
 				return 2;
 			}
+			break;
+		case 'k':
+			if (parse_kinds(optarg, &filter.kinds, bad)) {
+				fprintf(stderr, "dbosd: --file-kinds: unknown kind '%s' (want a comma list of "
+					"regular, directory, character, block, fifo, socket, symlink, other)\n",
+					bad);
+				return 2;
+			}
+			break;
+		case 'x':
+			if (filter.nexclude == DBOS_FILTER_PREFIXES) {
+				fprintf(stderr, "dbosd: --exclude-path: at most %d prefixes\n",
+					DBOS_FILTER_PREFIXES);
+				return 2;
+			}
+			if (!optarg[0] || strlen(optarg) >= DBOS_FILTER_PREFIX_MAX) {
+				fprintf(stderr, "dbosd: --exclude-path: a prefix is 1 to %d bytes, not '%s'\n",
+					DBOS_FILTER_PREFIX_MAX - 1, optarg);
+				return 2;
+			}
+			filter.exclude[filter.nexclude++] = optarg;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -193,14 +255,17 @@ int main(int argc, char **argv)
 		int64_t mv[MIRROR_STAT__COUNT];
 
 		mirror_stats_read(d.m, mv);
-		fprintf(stderr, "dbosd: store %s: %" PRId64 " processes, %" PRId64 " process events\n",
-			db_dir, mv[MIRROR_STAT_PROCESSES_ROWS], mv[MIRROR_STAT_PROCESS_EVENTS_ROWS]);
+		fprintf(stderr, "dbosd: store %s: %" PRId64 " processes, %" PRId64 " process events, %"
+			PRId64 " open files, %" PRId64 " sockets\n", db_dir,
+			mv[MIRROR_STAT_PROCESSES_ROWS], mv[MIRROR_STAT_PROCESS_EVENTS_ROWS],
+			mv[MIRROR_STAT_FILES_ROWS], mv[MIRROR_STAT_SOCKETS_ROWS]);
 	}
 	d.env.st = d.st;
 	d.env.stats = stats;
 	d.env.stats_arg = &d;
 
 	lc.mirror = d.m;
+	lc.filter = &filter;
 	if (intake_loop_start(&lc, &d.loop, &err)) {
 		fprintf(stderr, "dbosd: cannot start the intake: %s\n", err ? err : "?");
 		goto out;

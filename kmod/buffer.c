@@ -203,7 +203,7 @@ static u32 dbos_rings_size;
  * dbos_buffers_init - allocate one ring of @size bytes per possible CPU
  * @size: bytes per ring, a multiple of 8
  */
-int __init dbos_buffers_init(u32 size)
+int dbos_buffers_init(u32 size)
 {
 	int cpu;
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * genl.c - the generic netlink family "dbos": statistics, process snapshots
- * and the events multicast group. The protocol is in dbos_uapi.h.
+ * genl.c - the generic netlink family "dbos": statistics, process and open
+ * file snapshots, the file filter and the events multicast group. The
+ * protocol is in dbos_uapi.h; the attribute policies are in policy.c.
  *
  * Every command needs CAP_NET_ADMIN, and so does joining the events group.
  * Attributes are validated strictly by the core against the per-command
@@ -13,7 +14,12 @@
 #include "genl.h"
 #include "buffer.h"
 #include "drain.h"
+#include "fdump.h"
+#include "files.h"
+#include "filter.h"
+#include "hooks.h"
 #include "main.h"
+#include "policy.h"
 #include "record.h"
 #include "dbos_uapi.h"
 
@@ -31,33 +37,6 @@
 #include <net/genetlink.h>
 #include <net/netlink.h>
 
-/* Message headers and the INSTANCE, CPU and RECORDS attribute headers. */
-#define DBOS_MSG_OVERHEAD	128
-
-#define DBOS_REJECT(msg)	{ .type = NLA_REJECT, .reject_message = (msg) }
-#define DBOS_REJECT_OUT		DBOS_REJECT("attribute is sent by the kernel only")
-#define DBOS_REJECT_CMD		DBOS_REJECT("attribute not accepted by this command")
-
-/* GET_STATS and DUMP_PROCS take no attributes. */
-static const struct nla_policy dbos_policy_none[DBOS_A_MAX + 1] = {
-	[DBOS_A_PAD]		= DBOS_REJECT_OUT,
-	[DBOS_A_VERSION]	= DBOS_REJECT_OUT,
-	[DBOS_A_INSTANCE]	= DBOS_REJECT_OUT,
-	[DBOS_A_STATS]		= DBOS_REJECT_OUT,
-	[DBOS_A_PID]		= DBOS_REJECT_CMD,
-	[DBOS_A_CPU]		= DBOS_REJECT_OUT,
-	[DBOS_A_RECORDS]	= DBOS_REJECT_OUT,
-};
-
-static const struct nla_policy dbos_policy_get_proc[DBOS_A_MAX + 1] = {
-	[DBOS_A_PAD]		= DBOS_REJECT_OUT,
-	[DBOS_A_VERSION]	= DBOS_REJECT_OUT,
-	[DBOS_A_INSTANCE]	= DBOS_REJECT_OUT,
-	[DBOS_A_STATS]		= DBOS_REJECT_OUT,
-	[DBOS_A_PID]		= { .type = NLA_U32 },
-	[DBOS_A_CPU]		= DBOS_REJECT_OUT,
-	[DBOS_A_RECORDS]	= DBOS_REJECT_OUT,
-};
 
 /**
  * dbos_genl_records_start - begin a DBOS_CMD_RECORDS message in @skb
@@ -140,6 +119,11 @@ static int dbos_put_stats(struct sk_buff *msg)
 	    nla_put_u64_64bit(msg, DBOS_STATS_BUFFER_BYTES, dbos_buffer_size(),
 			      DBOS_STATS_PAD) ||
 	    nla_put_u64_64bit(msg, DBOS_STATS_NR_CPUS, num_possible_cpus(),
+			      DBOS_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, DBOS_STATS_FILTERED, dbos_filter_filtered(),
+			      DBOS_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, DBOS_STATS_MISSED,
+			      dbos_hooks_missed() + dbos_files_missed(),
 			      DBOS_STATS_PAD)) {
 		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
@@ -173,7 +157,7 @@ static int dbos_get_stats(struct sk_buff *skb, struct genl_info *info)
 }
 
 /* The thread-group leader whose tgid is @nr (initial namespace), referenced. */
-static struct task_struct *dbos_get_tgid(u32 nr)
+struct task_struct *dbos_get_tgid(u32 nr)
 {
 	struct task_struct *task = NULL;
 	struct pid *pid;
@@ -194,7 +178,7 @@ static struct task_struct *dbos_get_tgid(u32 nr)
  * The thread-group leader with the smallest tgid >= *@next, referenced;
  * advances *@next past it. NULL when there is none.
  */
-static struct task_struct *dbos_next_tgid(unsigned long *next)
+struct task_struct *dbos_next_tgid(unsigned long *next)
 {
 	struct task_struct *task = NULL;
 	struct pid *pid;
@@ -336,6 +320,29 @@ static int dbos_dump_procs(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
+/*
+ * SET_FILTER: build the new filter from the request (the policy has checked
+ * every attribute's type and length), then publish it.
+ */
+static int dbos_set_filter(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *kinds = info->attrs[DBOS_A_FILE_KINDS];
+	struct nlattr *excl = info->attrs[DBOS_A_PATH_EXCLUDE];
+	struct dbos_filter *f;
+
+	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	if (!f) {
+		NL_SET_ERR_MSG(info->extack, "out of memory");
+		return -ENOMEM;
+	}
+	if (dbos_filter_build(f, kinds, excl, info->extack)) {
+		kfree(f);
+		return -EINVAL;
+	}
+	dbos_filter_set(f);
+	return 0;
+}
+
 static const struct genl_ops dbos_genl_ops[] = {
 	{
 		.cmd = DBOS_CMD_GET_STATS,
@@ -354,7 +361,21 @@ static const struct genl_ops dbos_genl_ops[] = {
 	}, {
 		.cmd = DBOS_CMD_GET_PROC,
 		.doit = dbos_get_proc,
-		.policy = dbos_policy_get_proc,
+		.policy = dbos_policy_pid,
+		.maxattr = DBOS_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = DBOS_CMD_DUMP_FILES,
+		.start = dbos_fdump_start,
+		.dumpit = dbos_dump_files,
+		.done = dbos_fdump_done,
+		.policy = dbos_policy_pid,
+		.maxattr = DBOS_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = DBOS_CMD_SET_FILTER,
+		.doit = dbos_set_filter,
+		.policy = dbos_policy_set_filter,
 		.maxattr = DBOS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},
@@ -400,7 +421,7 @@ struct genl_family dbos_genl_family __ro_after_init = {
 #endif
 };
 
-int __init dbos_genl_init(void)
+int dbos_genl_init(void)
 {
 #if !defined(GENL_MCAST_CAP_NET_ADMIN) && !defined(DBOS_GENL_BIND)
 	pr_warn("this kernel cannot restrict the events group to CAP_NET_ADMIN\n");

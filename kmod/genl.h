@@ -11,6 +11,11 @@
 /* Index of DBOS_MCGRP_EVENTS in the family's multicast groups. */
 #define DBOS_MCGRP_EVENTS_IDX	0
 
+/* Message headers and the INSTANCE, CPU and RECORDS attribute headers. */
+#define DBOS_MSG_OVERHEAD	128
+
+struct task_struct;
+
 extern struct genl_family dbos_genl_family;
 
 int dbos_genl_init(void);
@@ -21,5 +26,7 @@ struct nlattr *dbos_genl_records_start(struct sk_buff *skb, u32 portid,
 				       void **hdr);
 void dbos_genl_records_end(struct sk_buff *skb, void *hdr,
 			   struct nlattr *attr);
+struct task_struct *dbos_get_tgid(u32 nr);
+struct task_struct *dbos_next_tgid(unsigned long *next);
 
 #endif /* _DBOS_GENL_H */

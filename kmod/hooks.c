@@ -251,6 +251,15 @@ err:
 	return ret;
 }
 
+/* Events the CRED kretprobe missed (no free instance). */
+u64 dbos_hooks_missed(void)
+{
+	if (!dbos_cred_probe_registered)
+		return 0;
+	return READ_ONCE(dbos_cred_probe.nmissed) +
+	       READ_ONCE(dbos_cred_probe.kp.nmissed);
+}
+
 /* Detach every hook and wait until none is running. */
 void dbos_hooks_uninit(void)
 {

@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * main.c - dbos.ko: mirrors process lifecycle events to userspace over the
- * generic netlink family "dbos" (see dbos_uapi.h for the protocol).
+ * main.c - dbos.ko: mirrors processes, open files and sockets to userspace
+ * over the generic netlink family "dbos" (see dbos_uapi.h for the protocol).
  *
- * Data flow: hooks (hooks.c) turn events into records (record.c) in per-CPU
+ * Data flow: hooks (hooks.c for processes, files.c for fds and sockets) turn
+ * events into records (record.c, fdrec.c; filtered by filter.c) in per-CPU
  * rings (buffer.c); a work item (drain.c) multicasts them in batches; the
- * family (genl.c) also answers statistics and process snapshots.
+ * family (genl.c) also answers statistics, process snapshots, file
+ * snapshots (fdump.c) and the file filter (filter.c).
  */
 
 #include "main.h"
 #include "buffer.h"
 #include "drain.h"
+#include "files.h"
+#include "filter.h"
 #include "genl.h"
 #include "hooks.h"
 #include "record.h"
@@ -55,11 +59,16 @@ static int __init dbos_init(void)
 	ret = dbos_hooks_init();
 	if (ret)
 		goto err_hooks;
+	ret = dbos_files_init();
+	if (ret)
+		goto err_files;
 
 	pr_info("loaded: instance %016llx, %u KiB per CPU buffer, %u CPUs\n",
 		dbos_instance, buffer_kb, num_possible_cpus());
 	return 0;
 
+err_files:
+	dbos_hooks_uninit();
 err_hooks:
 	dbos_drain_uninit();
 	dbos_genl_uninit();
@@ -73,9 +82,11 @@ err_buffers:
 
 static void __exit dbos_exit(void)
 {
+	dbos_files_uninit();
 	dbos_hooks_uninit();
 	dbos_drain_uninit();
 	dbos_genl_uninit();
+	dbos_filter_uninit();
 	dbos_record_uninit();
 	dbos_buffers_uninit();
 }
@@ -83,5 +94,5 @@ static void __exit dbos_exit(void)
 module_init(dbos_init);
 module_exit(dbos_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("dbos: process state mirrored to userspace over generic netlink");
+MODULE_DESCRIPTION("dbos: processes, open files and sockets mirrored to userspace");
 MODULE_ALIAS_GENL_FAMILY(DBOS_GENL_NAME);

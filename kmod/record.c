@@ -13,6 +13,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
+#include <linux/lockdep.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
@@ -44,6 +45,17 @@ static_assert(sizeof(struct dbos_rec_hdr) == 32);
 static_assert(sizeof(struct dbos_proc) == 80);
 static_assert(DBOS_SNAPSHOT_MAX <= U16_MAX);	/* hdr.len */
 static_assert(NR_CPUS <= U16_MAX + 1);		/* hdr.cpu */
+
+/**
+ * dbos_scratch_path - the current CPU's d_path() scratch, DBOS_PATH_MAX bytes
+ *
+ * Only with interrupts disabled, until the record using it is committed.
+ */
+char *dbos_scratch_path(void)
+{
+	lockdep_assert_irqs_disabled();
+	return this_cpu_read(dbos_scratch)->path;
+}
 
 /* CLOCK_BOOTTIME ns (task->start_boottime) to CLOCK_REALTIME ns. */
 static u64 dbos_boot_to_real(u64 boot_ns)
@@ -406,7 +418,7 @@ u32 dbos_record_snapshot(struct task_struct *task, struct dbos_snapshot_buf *buf
 }
 
 /* Allocate the hooks' per-CPU scratch space. */
-int __init dbos_record_init(void)
+int dbos_record_init(void)
 {
 	int cpu;
 

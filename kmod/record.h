@@ -58,6 +58,7 @@ int dbos_record_init(void);
 void dbos_record_uninit(void);
 void dbos_record_emit(const struct dbos_event *ev);
 struct file *dbos_mm_exe_file(struct mm_struct *mm);
+char *dbos_scratch_path(void);
 
 /**
  * struct dbos_snapshot_buf - memory for dbos_record_snapshot()

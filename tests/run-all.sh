@@ -102,6 +102,7 @@ run_kunit() {
 		--log "$logdir/$name.debug.serial.log" "$KUNIT_GUEST" >"$raw" 2>&1
 	status=$?
 	awk '
+		{ sub(/^\[ *[0-9]+\.[0-9]+\] /, "") }	# dmesg time stamps (PRINTK_TIME)
 		/^    # Subtest: / { suite = $3; next }
 		/^KUNIT_(INSMOD|RMMOD)_FAILED / { print "not ok " ++n " " $0; next }
 		/^    1\.\.[0-9]+/ { split($1, p, "\\.\\."); plan += p[2]; next }

@@ -7,9 +7,13 @@
 
 #define REC_HDR_LEN	sizeof(struct dbos_rec_hdr)
 #define PROC_LEN	sizeof(struct dbos_proc)
+#define FD_LEN		sizeof(struct dbos_fd)
+#define SOCK_LEN	sizeof(struct dbos_sock)
 
 _Static_assert(sizeof(struct dbos_rec_hdr) == 32, "uapi: dbos_rec_hdr is 32 bytes");
 _Static_assert(sizeof(struct dbos_proc) == 80, "uapi: dbos_proc is 80 bytes");
+_Static_assert(sizeof(struct dbos_fd) == 40, "uapi: dbos_fd is 40 bytes");
+_Static_assert(sizeof(struct dbos_sock) == 80, "uapi: dbos_sock is 80 bytes");
 
 /* Walk the packed records of one DBOS_A_RECORDS payload. */
 static void walk_records(const unsigned char *p, size_t n, const struct intake_sink *sink,
@@ -58,6 +62,44 @@ static void walk_records(const unsigned char *p, size_t n, const struct intake_s
 			rec.path = (const char *)body + PROC_LEN;
 			rec.cmdline = rec.path + rec.proc.path_len;
 			rec.cwd = rec.cmdline + rec.proc.cmdline_len;
+			rec.peer_path = NULL;
+			break;
+		case DBOS_REC_FD_OPEN:
+		case DBOS_REC_FD_CLOSE:
+		case DBOS_REC_FD:
+			if (blen < FD_LEN) {
+				st = INTAKE_REC_MALFORMED;
+				break;
+			}
+			memcpy(&rec.fd, body, FD_LEN);
+			if (rec.fd.path_len > blen - FD_LEN || rec.fd.kind >= __DBOS_FILE_MAX) {
+				st = INTAKE_REC_MALFORMED;
+				break;
+			}
+			rec.path = (const char *)body + FD_LEN;
+			rec.cmdline = rec.cwd = rec.peer_path = NULL;
+			break;
+		case DBOS_REC_SOCK_INFO:
+		case DBOS_REC_SOCK_BIND:
+		case DBOS_REC_SOCK_LISTEN:
+		case DBOS_REC_SOCK_CONNECT:
+		case DBOS_REC_SOCK_ACCEPT:
+		case DBOS_REC_SOCK_STATE:
+		case DBOS_REC_SOCK:
+			if (blen < SOCK_LEN) {
+				st = INTAKE_REC_MALFORMED;
+				break;
+			}
+			memcpy(&rec.sock, body, SOCK_LEN);
+			slen = (size_t)rec.sock.path_len + rec.sock.peer_path_len;
+			if (slen > blen - SOCK_LEN || rec.sock.path_len > DBOS_UNIX_PATH_MAX ||
+			    rec.sock.peer_path_len > DBOS_UNIX_PATH_MAX) {
+				st = INTAKE_REC_MALFORMED;
+				break;
+			}
+			rec.path = (const char *)body + SOCK_LEN;
+			rec.peer_path = rec.path + rec.sock.path_len;
+			rec.cmdline = rec.cwd = NULL;
 			break;
 		default:
 			st = INTAKE_REC_UNKNOWN;

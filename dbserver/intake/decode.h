@@ -18,7 +18,7 @@ struct intake_msg {
 };
 
 enum intake_rec_status {
-	INTAKE_REC_OK,		/* a process record, decoded into *rec */
+	INTAKE_REC_OK,		/* a process, fd or socket record, decoded into *rec */
 	INTAKE_REC_UNKNOWN,	/* a type this server does not know: skipped */
 	INTAKE_REC_MALFORMED,	/* framed correctly, but its payload is invalid: skipped */
 };

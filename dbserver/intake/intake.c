@@ -70,6 +70,8 @@ const struct intake_stat_info intake_stat_info[INTAKE_STAT__COUNT] = {
 	[INTAKE_STAT_KERNEL_SENT] = { "kernel_sent", "Kernel: records multicast to at least one listener (last GET_STATS)" },
 	[INTAKE_STAT_KERNEL_SEND_FAILED] = { "kernel_send_failed", "Kernel: records in batches a listener could not take (last GET_STATS)" },
 	[INTAKE_STAT_KERNEL_UNHEARD] = { "kernel_unheard", "Kernel: records drained while nobody listened (last GET_STATS)" },
+	[INTAKE_STAT_KERNEL_FILTERED] = { "kernel_filtered", "Kernel: fd and socket records held back by the file filter (last GET_STATS)" },
+	[INTAKE_STAT_KERNEL_MISSED] = { "kernel_missed", "Kernel: events no record could be produced for, a loss like dropped (last GET_STATS)" },
 	[INTAKE_STAT_MODULE_ATTACHED] = { "module_attached", "1 while dbosd is attached to the dbos kernel module, else 0" },
 	[INTAKE_STAT_MODULE_INSTANCE] = { "module_instance", "DBOS_A_INSTANCE of the module instance last attached (0: none)" },
 };
@@ -105,6 +107,8 @@ static void set_kstats(struct intake *in, const struct intake_kstats *ks)
 	in->c[INTAKE_STAT_KERNEL_SENT] = ks->v[DBOS_STATS_SENT];
 	in->c[INTAKE_STAT_KERNEL_SEND_FAILED] = ks->v[DBOS_STATS_SEND_FAILED];
 	in->c[INTAKE_STAT_KERNEL_UNHEARD] = ks->v[DBOS_STATS_UNHEARD];
+	in->c[INTAKE_STAT_KERNEL_FILTERED] = ks->v[DBOS_STATS_FILTERED];
+	in->c[INTAKE_STAT_KERNEL_MISSED] = ks->v[DBOS_STATS_MISSED];
 	in->kbase = *ks;
 	in->have_kbase = true;
 }
@@ -297,6 +301,11 @@ static int resync(struct intake *in, uint64_t now, bool attach)
 		mirror_resync_begin(in->m);
 		in->mode = MODE_SNAPSHOT;
 		rc = in->cfg.ops->dump_procs(in->cfg.ops_arg, reply_msg, in);
+		if (rc == 0 && in->cfg.ops->dump_files) {
+			rc = in->cfg.ops->dump_files(in->cfg.ops_arg, reply_msg, in);
+			if (rc == 0)
+				mirror_resync_files_dumped(in->m);
+		}
 		in->mode = MODE_EVENTS;
 	}
 	if (rc) {
@@ -315,11 +324,14 @@ static int resync(struct intake *in, uint64_t now, bool attach)
 	}
 	mirror_stats_read(in->m, mv);
 	if (attach)
-		logf_(in, "attached to dbos module instance %016" PRIx64 ", %" PRId64 " processes",
-		      in->instance, mv[MIRROR_STAT_PROCESSES_ROWS]);
+		logf_(in, "attached to dbos module instance %016" PRIx64 ", %" PRId64
+		      " processes, %" PRId64 " open files, %" PRId64 " sockets",
+		      in->instance, mv[MIRROR_STAT_PROCESSES_ROWS], mv[MIRROR_STAT_FILES_ROWS],
+		      mv[MIRROR_STAT_SOCKETS_ROWS]);
 	else
-		logf_(in, "re-synced: %" PRId64 " processes, %" PRIu32 " vanished",
-		      mv[MIRROR_STAT_PROCESSES_ROWS], swept);
+		logf_(in, "re-synced: %" PRId64 " processes, %" PRIu32 " vanished; %" PRId64
+		      " open files, %" PRIu32 " vanished", mv[MIRROR_STAT_PROCESSES_ROWS], swept,
+		      mv[MIRROR_STAT_FILES_ROWS], mirror_files_swept(in->m));
 	return 0;
 }
 
@@ -365,6 +377,16 @@ int intake_attach(struct intake *in, uint64_t now_ns)
 		      ", this dbosd speaks %d: not attaching (load a matching module)",
 		      ks.instance, ks.version, DBOS_GENL_VERSION);
 		return -EPROTO;
+	}
+	if (in->cfg.ops->set_filter) {
+		static const struct intake_filter all = { .kinds = DBOS_FILE_KINDS_ALL };
+
+		rc = in->cfg.ops->set_filter(in->cfg.ops_arg, in->cfg.filter ? in->cfg.filter : &all);
+		if (rc) {
+			logf_(in, "dbos module instance %016" PRIx64 " refused the file filter: %s"
+			      " (not attaching)", ks.instance, strerror(-rc));
+			return rc;
+		}
 	}
 	set_instance(in, ks.instance);
 	set_kstats(in, &ks);
@@ -453,12 +475,14 @@ static int poll_stats(struct intake *in)
 		return -ESTALE;
 	if (in->have_kbase &&
 	    (ks.v[DBOS_STATS_DROPPED] > in->kbase.v[DBOS_STATS_DROPPED] ||
-	     ks.v[DBOS_STATS_SEND_FAILED] > in->kbase.v[DBOS_STATS_SEND_FAILED])) {
+	     ks.v[DBOS_STATS_SEND_FAILED] > in->kbase.v[DBOS_STATS_SEND_FAILED] ||
+	     ks.v[DBOS_STATS_MISSED] > in->kbase.v[DBOS_STATS_MISSED])) {
 		if (!in->need_resync)
-			logf_(in, "kernel dropped %" PRIu64 " and failed to send %" PRIu64
-			      " records since the last check: re-syncing",
+			logf_(in, "kernel dropped %" PRIu64 ", failed to send %" PRIu64
+			      " and missed %" PRIu64 " records since the last check: re-syncing",
 			      ks.v[DBOS_STATS_DROPPED] - in->kbase.v[DBOS_STATS_DROPPED],
-			      ks.v[DBOS_STATS_SEND_FAILED] - in->kbase.v[DBOS_STATS_SEND_FAILED]);
+			      ks.v[DBOS_STATS_SEND_FAILED] - in->kbase.v[DBOS_STATS_SEND_FAILED],
+			      ks.v[DBOS_STATS_MISSED] - in->kbase.v[DBOS_STATS_MISSED]);
 		request_resync(in);
 	}
 	set_kstats(in, &ks);

@@ -14,8 +14,11 @@
  *   1. a hole in hdr.cpu_seq on some CPU (the first record per CPU after
  *      attaching or after an overrun sets that CPU's baseline);
  *   2. an overrun of the event socket (ENOBUFS: intake_overrun());
- *   3. DBOS_STATS_DROPPED or DBOS_STATS_SEND_FAILED grew between two
- *      GET_STATS polls (once a second, from intake_tick()).
+ *   3. DBOS_STATS_DROPPED, DBOS_STATS_SEND_FAILED or DBOS_STATS_MISSED grew
+ *      between two GET_STATS polls (once a second, from intake_tick()).
+ *
+ * A re-sync dumps the processes (DUMP_PROCS), then the open files and
+ * sockets (DUMP_FILES), then sweeps what neither dump saw.
  *
  * Ordering: the re-sync runs from intake_flush(), after every record already
  * received has been applied, and nothing is read from the event socket while
@@ -43,6 +46,13 @@ struct intake_kstats {
 /* Receives one raw reply buffer (one or more netlink messages). */
 typedef void (*intake_msg_fn)(void *ctx, const struct nlmsghdr *nlh, size_t len);
 
+/* Which files the kernel reports (DBOS_CMD_SET_FILTER). */
+struct intake_filter {
+	uint32_t kinds;				/* 1 << DBOS_FILE_* per kind reported */
+	int nexclude;				/* <= DBOS_FILTER_PREFIXES */
+	const char *exclude[DBOS_FILTER_PREFIXES];	/* path prefixes not reported */
+};
+
 struct intake_kernel_ops {
 	/* DBOS_CMD_GET_STATS. 0, or -errno (-ENOENT when the family is gone). */
 	int (*get_stats)(void *arg, struct intake_kstats *out);
@@ -50,12 +60,18 @@ struct intake_kernel_ops {
 	int (*dump_procs)(void *arg, intake_msg_fn fn, void *ctx);
 	/* DBOS_CMD_GET_PROC of @pid: the reply to @fn. 0, -ESRCH, or -errno. */
 	int (*get_proc)(void *arg, uint32_t pid, intake_msg_fn fn, void *ctx);
+	/* DBOS_CMD_DUMP_FILES of every process. NULL: no files mirror. 0 or -errno. */
+	int (*dump_files)(void *arg, intake_msg_fn fn, void *ctx);
+	/* DBOS_CMD_SET_FILTER. NULL: the kernel's default. 0 or -errno. */
+	int (*set_filter)(void *arg, const struct intake_filter *flt);
 };
 
 struct intake_config {
 	struct mirror *mirror;		/* must outlive the session */
 	const struct intake_kernel_ops *ops;
 	void *ops_arg;
+	/* Sent at every attach; NULL: every kind, no excluded prefix. Must outlive the session. */
+	const struct intake_filter *filter;
 	/* One line per notable event (no trailing newline); may be NULL. */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
@@ -77,10 +93,11 @@ void intake_free(struct intake *in);
 /*
  * intake_attach - the caller has just joined the events group of a (new)
  * kernel instance. Reads GET_STATS, refuses a module whose DBOS_A_VERSION is
- * not DBOS_GENL_VERSION (-EPROTO, logged), switches the mirror's epoch to the
- * module's instance, resets the per-CPU baselines and re-syncs (dump, sweep,
- * commit). Returns 0 when attached (even if the dump failed: it is retried),
- * or the GET_STATS error.
+ * not DBOS_GENL_VERSION (-EPROTO, logged), sends the file filter (its error,
+ * logged, if the module refuses it), switches the mirror's epoch to the
+ * module's instance, resets the per-CPU baselines and re-syncs (dumps, sweep,
+ * commit). Returns 0 when attached (even if a dump failed: it is retried),
+ * or the GET_STATS or SET_FILTER error.
  */
 int intake_attach(struct intake *in, uint64_t now_ns);
 
@@ -137,6 +154,8 @@ enum intake_stat {
 	INTAKE_STAT_KERNEL_SENT,
 	INTAKE_STAT_KERNEL_SEND_FAILED,
 	INTAKE_STAT_KERNEL_UNHEARD,
+	INTAKE_STAT_KERNEL_FILTERED,
+	INTAKE_STAT_KERNEL_MISSED,
 	INTAKE_STAT_MODULE_ATTACHED,
 	INTAKE_STAT_MODULE_INSTANCE,
 	INTAKE_STAT__COUNT

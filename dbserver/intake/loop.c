@@ -88,11 +88,11 @@ static void try_attach(struct intake_loop *l, uint64_t now)
 	/* Subscribed: now GET_STATS, version check, dump. */
 	rc = intake_attach(l->in, now);
 	if (rc) {
-		if (rc != -EPROTO)
-			say(l, "cannot attach to the dbos module: GET_STATS: %s", strerror(-rc));
+		if (rc != -EPROTO && rc != -EINVAL)
+			say(l, "cannot attach to the dbos module: %s", strerror(-rc));
 		intake_nl_detach(l->nl);
-		/* A refused version does not change until a new module is loaded. */
-		if (rc == -EPROTO)
+		/* A refused version or filter does not change until a new module is loaded. */
+		if (rc == -EPROTO || rc == -EINVAL)
 			l->next_attach = now + 12 * INTAKE_LOOP_ATTACH_RETRY_NS;
 		return;
 	}
@@ -223,6 +223,7 @@ int intake_loop_start(const struct intake_loop_config *cfg, struct intake_loop *
 	ic.ops_arg = l->nl;
 	ic.log = cfg->log;
 	ic.log_arg = cfg->log_arg;
+	ic.filter = cfg->filter;
 	if (intake_new(&ic, &l->in)) {
 		*err = strdup("out of memory");
 		goto fail;

@@ -246,29 +246,30 @@ int intake_nl_read_ctrl(struct intake_nl *nl)
 
 typedef void (*reply_fn)(void *ctx, const struct nlmsghdr *nlh, size_t len);
 
-/*
- * Send @cmd and hand each reply message to @fn until the kernel is done: one
- * message for a doit, NLMSG_DONE for a dump. 0, or -errno (the kernel's error,
- * -ETIMEDOUT, ...).
- */
-static int transact(struct intake_nl *nl, uint8_t cmd, bool dump, uint32_t pid,
-		    reply_fn fn, void *ctx)
+/* A request for @cmd with the genl header; NULL when out of memory. */
+static struct nl_msg *request(struct intake_nl *nl, uint8_t cmd, int flags)
 {
-	struct nl_msg *msg;
+	struct nl_msg *msg = nlmsg_alloc();
+
+	if (msg && !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0, flags, cmd,
+				DBOS_GENL_VERSION)) {
+		nlmsg_free(msg);
+		msg = NULL;
+	}
+	return msg;
+}
+
+/*
+ * Send @msg (consumed) and hand each reply message to @fn until the kernel
+ * is done: one message for a doit (or the ACK of an NLM_F_ACK request),
+ * NLMSG_DONE for a dump. 0, or -errno (the kernel's error, -ETIMEDOUT, ...).
+ */
+static int transact_msg(struct intake_nl *nl, struct nl_msg *msg, bool dump,
+			reply_fn fn, void *ctx)
+{
 	uint32_t seq;
 	int fd, rc;
 
-	if (!nl->cmd)
-		return -ENOENT;
-	msg = nlmsg_alloc();
-	if (!msg)
-		return -ENOMEM;
-	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0,
-			 dump ? NLM_F_DUMP : 0, cmd, DBOS_GENL_VERSION) ||
-	    (pid && nla_put_u32(msg, DBOS_A_PID, pid) < 0)) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
 	rc = nl_send_auto(nl->cmd, msg);
 	seq = nlmsg_hdr(msg)->nlmsg_seq;
 	nlmsg_free(msg);
@@ -305,13 +306,29 @@ static int transact(struct intake_nl *nl, uint8_t cmd, bool dump, uint32_t pid,
 					memcpy(&e, nlmsg_data(h), sizeof(e));
 				return e < 0 ? e : 0;
 			}
-			if (h->nlmsg_type < NLMSG_MIN_TYPE)
+			if (h->nlmsg_type < NLMSG_MIN_TYPE || !fn)
 				continue;
 			fn(ctx, h, h->nlmsg_len);
 			if (!dump)
 				return 0;
 		}
 	}
+}
+
+/* transact_msg() of a plain @cmd (with DBOS_A_PID when @pid is not 0). */
+static int transact(struct intake_nl *nl, uint8_t cmd, bool dump, uint32_t pid,
+		    reply_fn fn, void *ctx)
+{
+	struct nl_msg *msg;
+
+	if (!nl->cmd)
+		return -ENOENT;
+	msg = request(nl, cmd, dump ? NLM_F_DUMP : 0);
+	if (!msg || (pid && nla_put_u32(msg, DBOS_A_PID, pid) < 0)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return transact_msg(nl, msg, dump, fn, ctx);
 }
 
 struct stats_ctx {
@@ -362,8 +379,42 @@ static int nl_get_proc(void *arg, uint32_t pid, intake_msg_fn fn, void *ctx)
 	return transact(arg, DBOS_CMD_GET_PROC, false, pid, fn, ctx);
 }
 
+static int nl_dump_files(void *arg, intake_msg_fn fn, void *ctx)
+{
+	return transact(arg, DBOS_CMD_DUMP_FILES, true, 0, fn, ctx);
+}
+
+/* SET_FILTER is a doit without a reply: ask for the ACK (NLM_F_ACK) to learn the outcome. */
+static int nl_set_filter(void *arg, const struct intake_filter *flt)
+{
+	struct intake_nl *nl = arg;
+	struct nlattr *nest;
+	struct nl_msg *msg;
+
+	if (!nl->cmd)
+		return -ENOENT;
+	msg = request(nl, DBOS_CMD_SET_FILTER, NLM_F_ACK);
+	if (!msg || nla_put_u32(msg, DBOS_A_FILE_KINDS, flt->kinds) < 0)
+		goto nomem;
+	if (flt->nexclude) {
+		nest = nla_nest_start(msg, DBOS_A_PATH_EXCLUDE | NLA_F_NESTED);
+		if (!nest)
+			goto nomem;
+		for (int i = 0; i < flt->nexclude; i++)
+			if (nla_put_string(msg, DBOS_A_PATH_PREFIX, flt->exclude[i]) < 0)
+				goto nomem;
+		nla_nest_end(msg, nest);
+	}
+	return transact_msg(nl, msg, false, NULL, NULL);
+nomem:
+	nlmsg_free(msg);
+	return -ENOMEM;
+}
+
 const struct intake_kernel_ops intake_nl_ops = {
 	.get_stats = nl_get_stats,
 	.dump_procs = nl_dump_procs,
 	.get_proc = nl_get_proc,
+	.dump_files = nl_dump_files,
+	.set_filter = nl_set_filter,
 };

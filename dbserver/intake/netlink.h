@@ -5,7 +5,8 @@
  *
  * Three sockets: @ev joins DBOS_MCGRP_EVENTS (64 MiB receive buffer, no
  * sequence check, non-blocking); @cmd carries GET_STATS / DUMP_PROCS /
- * GET_PROC requests and their replies (blocking, 5 s timeout); @ctrl joins
+ * GET_PROC / DUMP_FILES / SET_FILTER requests and their replies (blocking,
+ * 5 s timeout); @ctrl joins
  * nlctrl's "notify" group to see the family appear (insmod) and disappear
  * (rmmod). Replies and events are read with plain recvfrom() into one buffer
  * and handed on as raw bytes, exactly as received, to the decoder.

@@ -56,11 +56,12 @@
  * previous commit (the dirty list), so fork+exec+exit within one batch writes
  * no processes row at all; history rows are added as records arrive.
  *
- * History retention: rows are counted per key bucket (2^shift seqs wide,
- * shift chosen so that a bucket holds at most ~retention/64 rows). When more
- * than retention + 10% rows are stored, whole buckets are dropped from the
- * oldest end with ONE range delete, leaving at most `retention` rows. Counts
- * stay exact even though history keys arrive out of order.
+ * History retention: see history.h (one struct history per history table).
+ *
+ * Open files and sockets (FD_* and SOCK_* records) are mirrored by files.c,
+ * which shares this mirror's batch, epoch and clock; mirror_apply() hands it
+ * those records, and tells it about process births (a FORK copies the
+ * parent's fd table) and deaths (the process's fd rows go).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -69,6 +70,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dbserver/mirror/files.h"
+#include "dbserver/mirror/history.h"
 #include "dbserver/mirror/mirror.h"
 #include "dbserver/mirror/proctab.h"
 #include "dbserver/sql/schema.h"
@@ -77,11 +80,6 @@
 #define META_EPOCH	"epoch"	/* be64 instance, be64 base */
 #define NSEC		1000000000ULL
 #define SAME_START_NS	1000000ULL	/* start times this close: the same process */
-
-struct hist_bucket {
-	uint64_t id;		/* key >> shift */
-	uint64_t count;		/* rows stored with keys in this bucket */
-};
 
 struct mirror {
 	struct store *st;
@@ -111,13 +109,10 @@ struct mirror {
 	uint32_t gen;
 	bool in_resync;
 	uint64_t first_snap;
+	uint32_t files_swept;		/* by the last re-sync */
 
-	/* history */
-	uint64_t hist_count;
-	uint64_t hist_cut;		/* keys below this were trimmed */
-	unsigned shift;
-	struct hist_bucket *bk;
-	size_t bk_start, bk_len, bk_cap;
+	struct history hist;		/* process_events */
+	struct files *files;		/* open files and sockets */
 
 	uint64_t live_count, tomb_count;
 	uint64_t c[MIRROR_STAT__COUNT];
@@ -136,6 +131,16 @@ const struct mirror_stat_info mirror_stat_info[MIRROR_STAT__COUNT] = {
 	[MIRROR_STAT_EPOCH_BASE] = { "epoch_base", "History seq base of the current kernel module instance" },
 	[MIRROR_STAT_TOMBSTONES] = { "tombstones", "Exited pids remembered for a few seconds so late records cannot resurrect them" },
 	[MIRROR_STAT_STORE_ERRORS] = { "store_errors", "Failed store writes (the batch is retried with the next commit)" },
+	[MIRROR_STAT_FILE_RECORDS_APPLIED] = { "file_records_applied", "FD and socket records that changed process_open_files or sockets" },
+	[MIRROR_STAT_FILE_RECORDS_STALE] = { "file_records_stale", "FD and socket records older than the row or tombstone they concern (history only)" },
+	[MIRROR_STAT_FILE_SNAPSHOTS] = { "file_snapshots", "FD and socket snapshots received from DUMP_FILES" },
+	[MIRROR_STAT_FILES_ROWS] = { "process_open_files_rows", "Rows in process_open_files (as of the last commit)" },
+	[MIRROR_STAT_SOCKETS_ROWS] = { "sockets_rows", "Rows in sockets (as of the last commit)" },
+	[MIRROR_STAT_FILE_EVENTS_ROWS] = { "file_events_rows", "Rows in file_events (as of the last commit)" },
+	[MIRROR_STAT_SOCKET_EVENTS_ROWS] = { "socket_events_rows", "Rows in socket_events (as of the last commit)" },
+	[MIRROR_STAT_FILE_EVENTS_TRIMMED] = { "file_events_trimmed", "file_events rows deleted by the retention limit since start" },
+	[MIRROR_STAT_SOCKET_EVENTS_TRIMMED] = { "socket_events_trimmed", "socket_events rows deleted by the retention limit since start" },
+	[MIRROR_STAT_FILES_SWEPT] = { "files_swept", "Open file rows removed by re-syncs (the kernel's dump no longer had them)" },
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -342,42 +347,6 @@ static int set_all(struct proc_live *L, const struct mirror_rec *r, uint64_t s)
 
 /* ---- history ------------------------------------------------------------ */
 
-static int bucket_add(struct mirror *m, uint64_t id)
-{
-	struct hist_bucket *b = m->bk + m->bk_start;
-	size_t i;
-
-	if (m->bk_len && b[m->bk_len - 1].id == id) {
-		b[m->bk_len - 1].count++;
-		return 0;
-	}
-	for (i = m->bk_len; i > 0 && b[i - 1].id > id; i--)
-		;
-	if (i > 0 && b[i - 1].id == id) {
-		b[i - 1].count++;
-		return 0;
-	}
-	if (m->bk_start + m->bk_len == m->bk_cap) {
-		if (m->bk_start) {
-			memmove(m->bk, b, m->bk_len * sizeof(*b));
-			m->bk_start = 0;
-		} else {
-			size_t cap = m->bk_cap ? m->bk_cap * 2 : 256;
-			struct hist_bucket *nb = realloc(m->bk, cap * sizeof(*nb));
-
-			if (!nb)
-				return -1;
-			m->bk = nb;
-			m->bk_cap = cap;
-		}
-		b = m->bk + m->bk_start;
-	}
-	memmove(&b[i + 1], &b[i], (m->bk_len - i) * sizeof(*b));
-	b[i] = (struct hist_bucket){ .id = id, .count = 1 };
-	m->bk_len++;
-	return 0;
-}
-
 static const char *event_name(uint16_t type)
 {
 	switch (type) {
@@ -390,16 +359,15 @@ static const char *event_name(uint16_t type)
 	return "?";
 }
 
-static int history_put(struct mirror *m, const struct mirror_rec *r, uint64_t s)
+static int event_put(struct mirror *m, const struct mirror_rec *r, uint64_t s)
 {
 	struct row_value v[PROCESS_EVENTS__COUNT];
 	const struct dbos_proc *p = &r->proc;
 	const char *ev = event_name(r->hdr.type);
 	bool strs = r->hdr.type == DBOS_REC_FORK || r->hdr.type == DBOS_REC_EXEC;
-	unsigned char key[8];
 	size_t n, len;
 
-	if (!m->cfg.retention || s < m->hist_cut)
+	if (!history_wants(&m->hist, s))
 		return 0;	/* keeping none, or already older than the retained range */
 	n = cmdline_len(r);
 	if (n > m->join_cap) {
@@ -431,40 +399,9 @@ static int history_put(struct mirror *m, const struct mirror_rec *r, uint64_t s)
 	v[PROCESS_EVENTS_EGID] = row_int(p->egid);
 	v[PROCESS_EVENTS_EXIT_CODE] = r->hdr.type == DBOS_REC_EXIT ? row_int(p->exit_code) : row_null();
 	v[PROCESS_EVENTS_CPU] = row_int(r->hdr.cpu);
-	if (encode(m, v, PROCESS_EVENTS__COUNT, &len) || bucket_add(m, s >> m->shift))
+	if (encode(m, v, PROCESS_EVENTS__COUNT, &len))
 		return -1;
-	store_key_be64(key, s);
-	store_batch_put(m->batch, STORE_CF_PROCESS_EVENTS, key, sizeof(key), m->enc, len);
-	m->hist_count++;
-	return 0;
-}
-
-/* Drop whole buckets from the oldest end, in one range delete, down to <= retention rows. */
-static void history_trim(struct mirror *m)
-{
-	uint64_t need, removed = 0, end_id = 0, cut;
-	unsigned char begin[8], end[8];
-
-	if (!m->cfg.retention || m->hist_count <= m->cfg.retention + m->cfg.retention / 10)
-		return;
-	need = m->hist_count - m->cfg.retention;
-	while (removed < need && m->bk_len) {
-		struct hist_bucket *b = &m->bk[m->bk_start];
-
-		removed += b->count;
-		end_id = b->id;
-		m->bk_start++;
-		m->bk_len--;
-	}
-	if (!m->bk_len)
-		m->bk_start = 0;
-	cut = (end_id + 1) << m->shift;
-	store_key_be64(begin, 0);
-	store_key_be64(end, cut);
-	store_batch_delete_range(m->batch, STORE_CF_PROCESS_EVENTS, begin, 8, end, 8);
-	m->hist_count -= removed;
-	m->hist_cut = cut;
-	m->c[MIRROR_STAT_HISTORY_TRIMMED] += removed;
+	return history_put(&m->hist, m->batch, s, m->enc, len);
 }
 
 /* ---- applying records ---------------------------------------------------- */
@@ -731,13 +668,17 @@ enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
 	bool group_dead, thread;
 	uint64_t s;
 
-	if (h->type < DBOS_REC_FORK || h->type > DBOS_REC_PROC || !r->proc.pid)
+	bool files = h->type >= DBOS_REC_FD_OPEN && h->type <= DBOS_REC_SOCK;
+
+	if (!files && (h->type < DBOS_REC_FORK || h->type > DBOS_REC_PROC || !r->proc.pid))
 		return MIRROR_IGNORED;
 	if (!m->has_instance)
 		mirror_set_instance(m, 0);
 	s = m->base + h->seq;
 	if (s > m->max_seq)
 		m->max_seq = s;
+	if (files)
+		return files_apply(m->files, r, s);
 	group_dead = h->type == DBOS_REC_EXIT && (h->flags & DBOS_RECF_GROUP_DEAD);
 	thread = !group_dead && h->type != DBOS_REC_PROC &&
 		 ((h->flags & DBOS_RECF_THREAD) || h->type == DBOS_REC_EXIT);
@@ -747,7 +688,14 @@ enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
 		m->c[MIRROR_STAT_THREAD_EVENTS]++;
 		return MIRROR_THREAD;
 	}
-	if (h->type != DBOS_REC_PROC && history_put(m, r, s))
+	if (h->type != DBOS_REC_PROC && event_put(m, r, s))
+		return MIRROR_ENOMEM;
+	/* The fd table: a fork copies it, the end of the process takes it away. */
+	if (h->type == DBOS_REC_FORK &&
+	    files_fork(m->files, r->proc.ppid, r->proc.pid, s))
+		return MIRROR_ENOMEM;
+	if ((group_dead || (h->type == DBOS_REC_PROC && (h->flags & DBOS_RECF_GROUP_DEAD))) &&
+	    files_exit(m->files, r->proc.pid, s))
 		return MIRROR_ENOMEM;
 	/* a snapshot of a zombie: it has exited (its EXIT may be older), so it is gone */
 	if (h->type == DBOS_REC_PROC && (h->flags & DBOS_RECF_GROUP_DEAD))
@@ -770,6 +718,17 @@ void mirror_resync_begin(struct mirror *m)
 	m->gen++;
 	m->in_resync = true;
 	m->first_snap = 0;
+	files_resync_begin(m->files, m->gen);
+}
+
+void mirror_resync_files_dumped(struct mirror *m)
+{
+	files_resync_dumped(m->files);
+}
+
+uint32_t mirror_files_swept(const struct mirror *m)
+{
+	return m->files_swept;
 }
 
 uint32_t mirror_resync_end(struct mirror *m)
@@ -778,6 +737,7 @@ uint32_t mirror_resync_end(struct mirror *m)
 	uint32_t n = 0;
 
 	m->in_resync = false;
+	m->files_swept = files_resync_end(m->files, m->first_snap);
 	if (!m->first_snap)
 		return 0;	/* an empty dump proves nothing: sweep nothing */
 	proctab_for_each(&m->tab, sl) {
@@ -792,6 +752,7 @@ uint32_t mirror_resync_end(struct mirror *m)
 void mirror_resync_abort(struct mirror *m)
 {
 	m->in_resync = false;
+	files_resync_abort(m->files);
 }
 
 /* ---- commit ------------------------------------------------------------------ */
@@ -831,7 +792,8 @@ static int put_row(struct mirror *m, const struct proc_slot *sl)
 static void publish(struct mirror *m)
 {
 	m->c[MIRROR_STAT_PROCESSES_ROWS] = m->live_count;
-	m->c[MIRROR_STAT_PROCESS_EVENTS_ROWS] = m->hist_count;
+	m->c[MIRROR_STAT_PROCESS_EVENTS_ROWS] = m->hist.count;
+	m->c[MIRROR_STAT_HISTORY_TRIMMED] = m->hist.trimmed;
 	m->c[MIRROR_STAT_LAST_SEQ] = m->max_seq;
 	m->c[MIRROR_STAT_EPOCH_BASE] = m->base;
 	m->c[MIRROR_STAT_TOMBSTONES] = m->tomb_count;
@@ -869,7 +831,8 @@ int mirror_commit(struct mirror *m, char **err)
 		store_batch_put(m->batch, STORE_CF_META, META_EPOCH, strlen(META_EPOCH), v, sizeof(v));
 		m->epoch_dirty = false;
 	}
-	history_trim(m);
+	history_trim(&m->hist, m->batch);
+	files_commit(m->files);
 	if (store_batch_count(m->batch)) {
 		if (store_write(m->st, m->batch, err)) {
 			m->c[MIRROR_STAT_STORE_ERRORS]++;
@@ -884,7 +847,7 @@ int mirror_commit(struct mirror *m, char **err)
 
 size_t mirror_pending(const struct mirror *m)
 {
-	return store_batch_count(m->batch) + m->ndirty + m->epoch_dirty;
+	return store_batch_count(m->batch) + m->ndirty + m->epoch_dirty + files_pending(m->files);
 }
 
 void mirror_prune(struct mirror *m, uint64_t ttl_ns)
@@ -915,6 +878,7 @@ void mirror_prune(struct mirror *m, uint64_t ttl_ns)
 		proctab_remove(&m->tab, sl);
 	}
 	free(dead);
+	files_prune(m->files, ttl_ns);
 	m->c[MIRROR_STAT_TOMBSTONES] = m->tomb_count;
 	atomic_store_explicit(&m->pub[MIRROR_STAT_TOMBSTONES], (int64_t)m->tomb_count,
 			      memory_order_relaxed);
@@ -933,6 +897,7 @@ void mirror_set_orphan_handler(struct mirror *m,
 void mirror_set_now(struct mirror *m, uint64_t now_ns)
 {
 	m->now_ns = now_ns;
+	files_set_now(m->files, now_ns);
 }
 
 void mirror_set_instance(struct mirror *m, uint64_t instance)
@@ -1067,26 +1032,9 @@ static int load(struct mirror *m, char **err)
 	}
 	store_iter_free(it);
 
-	it = store_iter_new(m->st, STORE_CF_PROCESS_EVENTS);
-	if (!it) {
-		*err = errf("%s", "cannot iterate the process_events table");
+	if (history_load(&m->hist, m->st, &m->max_seq, err) ||
+	    files_open(m->st, m->batch, m->cfg.retention, m->c, &m->max_seq, &m->files, err))
 		return -1;
-	}
-	for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it)) {
-		size_t klen;
-		const char *k = store_iter_key(it, &klen);
-		uint64_t key = store_key_get(k, klen);
-
-		if (bucket_add(m, key >> m->shift)) {
-			store_iter_free(it);
-			*err = errf("%s", "out of memory indexing process_events");
-			return -1;
-		}
-		m->hist_count++;
-		if (key > m->max_seq)
-			m->max_seq = key;
-	}
-	store_iter_free(it);
 	if (m->has_epoch && m->epoch_base > m->max_seq)
 		m->max_seq = m->epoch_base;	/* an epoch that never stored a row still counts */
 	return 0;
@@ -1096,7 +1044,6 @@ int mirror_open(struct store *st, const struct mirror_config *cfg,
 		struct mirror **out, char **err)
 {
 	struct mirror *m = calloc(1, sizeof(*m));
-	uint64_t per_bucket;
 
 	*out = NULL;
 	if (!m || proctab_init(&m->tab, 4096) || !(m->batch = store_batch_new())) {
@@ -1109,10 +1056,7 @@ int mirror_open(struct store *st, const struct mirror_config *cfg,
 	}
 	m->st = st;
 	m->cfg = *cfg;
-	/* Buckets of at most ~retention/64 rows: a trim overshoots by < 1.6%. */
-	per_bucket = cfg->retention / 64;
-	while (m->shift < 40 && (2ULL << m->shift) <= per_bucket)
-		m->shift++;
+	history_init(&m->hist, STORE_CF_PROCESS_EVENTS, cfg->retention);
 	if (load(m, err)) {
 		mirror_close(m);
 		return -1;
@@ -1144,6 +1088,7 @@ void mirror_close(struct mirror *m)
 	free(m->dirty);
 	free(m->enc);
 	free(m->join);
-	free(m->bk);
+	history_free(&m->hist);
+	files_close(m->files);
 	free(m);
 }

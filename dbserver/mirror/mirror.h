@@ -28,21 +28,29 @@
 #include "dbserver/store/store.h"
 
 /*
- * One decoded record. @hdr and @proc are copies (the wire offers no 8-byte
- * alignment); the strings point into the message buffer, are @proc.path_len,
- * @proc.cmdline_len and @proc.cwd_len bytes long, and are valid only during
- * the mirror_apply() call.
+ * One decoded record. @hdr and the payload are copies (the wire offers no
+ * 8-byte alignment); the payload is @proc (FORK..PROC), @fd (FD_*) or @sock
+ * (SOCK_*), by hdr.type. The strings point into the message buffer and are
+ * valid only during the mirror_apply() call: for @proc, @path, @cmdline and
+ * @cwd (proc.path_len, cmdline_len, cwd_len bytes); for @fd, @path
+ * (fd.path_len bytes); for @sock, @path and @peer_path (sock.path_len,
+ * peer_path_len bytes).
  */
 struct mirror_rec {
 	struct dbos_rec_hdr hdr;
-	struct dbos_proc proc;
+	union {
+		struct dbos_proc proc;
+		struct dbos_fd fd;
+		struct dbos_sock sock;
+	};
 	const char *path;
 	const char *cmdline;
 	const char *cwd;
+	const char *peer_path;
 };
 
 struct mirror_config {
-	/* Keep at most this many process_events rows (0: keep none). */
+	/* Keep at most this many rows in each history table (0: keep none). */
 	uint64_t retention;
 };
 
@@ -99,22 +107,27 @@ enum mirror_result {
  * the pending batch. FORK/EXEC/EXIT/COMM/CRED of a process go into
  * process_events (even when too old to change the live row); thread-level
  * FORK/EXIT only adjust processes.threads; PROC snapshots only change the
- * live table (and mark the pid as seen by the running re-sync). The ordering
- * rules are documented at the top of mirror.c.
+ * live table (and mark the pid as seen by the running re-sync). FD_* and
+ * SOCK_* records go to the files mirror (files.h). The ordering rules are
+ * documented at the top of mirror.c and files.c.
  */
 enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r);
 
 /*
  * Re-sync (mark and sweep). mirror_resync_begin() starts a new generation;
- * every PROC snapshot applied until mirror_resync_end() marks its pid.
- * mirror_resync_end() then removes every live row that no snapshot marked
- * and whose seq is older than the oldest snapshot of the dump (it vanished
- * before the dump could see it), leaving a tombstone, and returns how many
- * it removed. mirror_resync_abort() ends a failed dump without sweeping.
+ * every PROC snapshot applied until mirror_resync_end() marks its pid, every
+ * FD snapshot its (pid, fd). mirror_resync_end() then removes every live row
+ * that no snapshot marked and whose seq is older than the oldest snapshot of
+ * the dump (it vanished before the dump could see it), leaving a tombstone,
+ * and returns how many processes it removed (mirror_files_swept() tells how
+ * many fds). mirror_resync_abort() ends a failed dump without sweeping.
  */
 void mirror_resync_begin(struct mirror *m);
+/* mirror_resync_files_dumped - the files dump completed too: sweep fds at the end. */
+void mirror_resync_files_dumped(struct mirror *m);
 uint32_t mirror_resync_end(struct mirror *m);
 void mirror_resync_abort(struct mirror *m);
+uint32_t mirror_files_swept(const struct mirror *m);
 
 /*
  * mirror_commit - write the pending changes in one store batch: the rows of
@@ -151,6 +164,17 @@ enum mirror_stat {
 	MIRROR_STAT_EPOCH_BASE,
 	MIRROR_STAT_TOMBSTONES,
 	MIRROR_STAT_STORE_ERRORS,
+	/* files.c */
+	MIRROR_STAT_FILE_RECORDS_APPLIED,
+	MIRROR_STAT_FILE_RECORDS_STALE,
+	MIRROR_STAT_FILE_SNAPSHOTS,
+	MIRROR_STAT_FILES_ROWS,
+	MIRROR_STAT_SOCKETS_ROWS,
+	MIRROR_STAT_FILE_EVENTS_ROWS,
+	MIRROR_STAT_SOCKET_EVENTS_ROWS,
+	MIRROR_STAT_FILE_EVENTS_TRIMMED,
+	MIRROR_STAT_SOCKET_EVENTS_TRIMMED,
+	MIRROR_STAT_FILES_SWEPT,
 	MIRROR_STAT__COUNT
 };
 

@@ -46,8 +46,8 @@ const struct schema_table schema_processes = {
 	.name = "processes",
 	.doc = "Live processes, mirrored from the kernel (exact at rest)",
 	.cf = STORE_CF_PROCESSES,
-	.key_col = PROCESSES_PID,
-	.key_bytes = 4,
+	.nkeys = 1,
+	.key = { { PROCESSES_PID, 4 } },
 	.cols = processes_cols,
 	.ncols = PROCESSES__COUNT,
 };
@@ -56,14 +56,159 @@ const struct schema_table schema_process_events = {
 	.name = "process_events",
 	.doc = "History of process events (fork, exec, exit, comm, cred), kept up to a retention limit",
 	.cf = STORE_CF_PROCESS_EVENTS,
-	.key_col = PROCESS_EVENTS_SEQ,
-	.key_bytes = 8,
+	.nkeys = 1,
+	.key = { { PROCESS_EVENTS_SEQ, 8 } },
 	.cols = process_events_cols,
 	.ncols = PROCESS_EVENTS__COUNT,
+};
+
+#define FILE_TYPE_DOC "Kind of file: regular, directory, character, block, fifo (pipes too), socket, symlink, other (anon inodes)"
+
+static const struct schema_column fds_cols[FDS__COUNT] = {
+	[FDS_PID]    = COL("pid", "INTEGER", "Process (thread group) ID"),
+	[FDS_FD]     = COL("fd", "INTEGER", "File descriptor number"),
+	[FDS_PATH]   = COL("path", "TEXT", "Path as readlink /proc/PID/fd/FD shows it (socket:[N], pipe:[N], anon_inode:[...])"),
+	[FDS_FLAGS]  = COL("flags", "INTEGER", "Open flags (O_ACCMODE, O_APPEND, O_NONBLOCK, ...; O_CLOEXEC when close-on-exec)"),
+	[FDS_INODE]  = COL("inode", "INTEGER", "Inode number (st_ino); the socket inode for sockets"),
+	[FDS_DEVICE] = COL("device", "INTEGER", "Device of the file system (st_dev)"),
+	[FDS_TYPE]   = COL("type", "TEXT", FILE_TYPE_DOC),
+	[FDS_MODE]   = COL("mode", "INTEGER", "Inode mode: type and permission bits (st_mode)"),
+	[FDS_MNT_ID] = COL("mnt_id", "INTEGER", "Mount ID, as in /proc/PID/fdinfo/FD"),
+	[FDS_SEQ]    = COL("seq", "INTEGER", "Sequence number of the last event or dump that set this row"),
+};
+
+static const struct schema_column sockets_cols[SOCKETS__COUNT] = {
+	[SOCKETS_SOCKET]         = COL("socket", "INTEGER", "Socket inode number (socket:[N], as ss shows it)"),
+	[SOCKETS_FAMILY]         = COL("family", "INTEGER", "Address family (AF_UNIX 1, AF_INET 2, AF_INET6 10, ...)"),
+	[SOCKETS_PROTOCOL]       = COL("protocol", "INTEGER", "IP protocol (IPPROTO_TCP 6, IPPROTO_UDP 17, ...); 0 for unix"),
+	[SOCKETS_TYPE]           = COL("type", "INTEGER", "Socket type (SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_RAW 3, SOCK_SEQPACKET 5)"),
+	[SOCKETS_LOCAL_ADDRESS]  = COL("local_address", "TEXT", "Local address (0.0.0.0 or :: when bound to any); '' for unix"),
+	[SOCKETS_LOCAL_PORT]     = COL("local_port", "INTEGER", "Local port; 0 when unbound or unix"),
+	[SOCKETS_REMOTE_ADDRESS] = COL("remote_address", "TEXT", "Remote address (0.0.0.0 or :: when unconnected); '' for unix"),
+	[SOCKETS_REMOTE_PORT]    = COL("remote_port", "INTEGER", "Remote port; 0 when unconnected or unix"),
+	[SOCKETS_PATH]           = COL("path", "TEXT", "Unix: the bound name (abstract names as @name); '' otherwise"),
+	[SOCKETS_PEER_PATH]      = COL("peer_path", "TEXT", "Unix: the peer's bound name; '' otherwise"),
+	[SOCKETS_PEER_SOCKET]    = COL("peer_socket", "INTEGER", "Unix: the peer socket's inode; 0 otherwise"),
+	[SOCKETS_STATE]          = COL("state", "TEXT", "TCP state name (ESTABLISHED, LISTEN, CLOSE, ...); unix and UDP use ESTABLISHED, LISTEN, CLOSE"),
+	[SOCKETS_NET_NAMESPACE]  = COL("net_namespace", "INTEGER", "Inode of the socket's network namespace (/proc/PID/ns/net)"),
+	[SOCKETS_SEQ]            = COL("seq", "INTEGER", "Sequence number of the last event or dump that set this row"),
+};
+
+static const struct schema_column file_events_cols[FILE_EVENTS__COUNT] = {
+	[FILE_EVENTS_SEQ]     = COL("seq", "INTEGER", "Event sequence number: the order events happened in"),
+	[FILE_EVENTS_TIME]    = COL("time", "INTEGER", "Time of the event, seconds since the Unix epoch"),
+	[FILE_EVENTS_TIME_NS] = COL("time_ns", "INTEGER", "Time of the event, nanoseconds since the Unix epoch"),
+	[FILE_EVENTS_ACTION]  = COL("action", "TEXT", "open (an fd was installed: open, dup, socket, pipe, accept, ...) or close"),
+	[FILE_EVENTS_PID]     = COL("pid", "INTEGER", "Process (thread group) ID"),
+	[FILE_EVENTS_FD]      = COL("fd", "INTEGER", "File descriptor number"),
+	[FILE_EVENTS_PATH]    = COL("path", "TEXT", "Path of the file (close: of the file closed; NULL if unknown)"),
+	[FILE_EVENTS_FLAGS]   = COL("flags", "INTEGER", "Open flags"),
+	[FILE_EVENTS_INODE]   = COL("inode", "INTEGER", "Inode number"),
+	[FILE_EVENTS_DEVICE]  = COL("device", "INTEGER", "Device of the file system (st_dev)"),
+	[FILE_EVENTS_TYPE]    = COL("type", "TEXT", FILE_TYPE_DOC),
+	[FILE_EVENTS_CPU]     = COL("cpu", "INTEGER", "CPU that recorded the event"),
+};
+
+static const struct schema_column socket_events_cols[SOCKET_EVENTS__COUNT] = {
+	[SOCKET_EVENTS_SEQ]            = COL("seq", "INTEGER", "Event sequence number: the order events happened in"),
+	[SOCKET_EVENTS_TIME]           = COL("time", "INTEGER", "Time of the event, seconds since the Unix epoch"),
+	[SOCKET_EVENTS_TIME_NS]        = COL("time_ns", "INTEGER", "Time of the event, nanoseconds since the Unix epoch"),
+	[SOCKET_EVENTS_ACTION]         = COL("action", "TEXT", "bind, listen, connect, accept, close (of an fd) or state (TCP state change)"),
+	[SOCKET_EVENTS_PID]            = COL("pid", "INTEGER", "Process ID (0: a state change outside any process)"),
+	[SOCKET_EVENTS_FD]             = COL("fd", "INTEGER", "File descriptor used (accept: the new one); NULL when none"),
+	[SOCKET_EVENTS_SOCKET]         = COL("socket", "INTEGER", "Socket inode number"),
+	[SOCKET_EVENTS_FAMILY]         = COL("family", "INTEGER", "Address family"),
+	[SOCKET_EVENTS_PROTOCOL]       = COL("protocol", "INTEGER", "IP protocol; 0 for unix"),
+	[SOCKET_EVENTS_LOCAL_ADDRESS]  = COL("local_address", "TEXT", "Local address at that moment"),
+	[SOCKET_EVENTS_LOCAL_PORT]     = COL("local_port", "INTEGER", "Local port at that moment"),
+	[SOCKET_EVENTS_REMOTE_ADDRESS] = COL("remote_address", "TEXT", "Remote address at that moment"),
+	[SOCKET_EVENTS_REMOTE_PORT]    = COL("remote_port", "INTEGER", "Remote port at that moment"),
+	[SOCKET_EVENTS_PATH]           = COL("path", "TEXT", "Unix: the bound name (abstract names as @name)"),
+	[SOCKET_EVENTS_STATE]          = COL("state", "TEXT", "State after the event (TCP state names)"),
+	[SOCKET_EVENTS_SUCCESS]        = COL("success", "INTEGER", "1: the call succeeded (failed calls are not reported)"),
+	[SOCKET_EVENTS_CPU]            = COL("cpu", "INTEGER", "CPU that recorded the event"),
+};
+
+const struct schema_table schema_fds = {
+	.name = "process_open_files",
+	.doc = "Open file descriptors of every process, mirrored from the kernel (exact at rest, within the file filter)",
+	.cf = STORE_CF_FDS,
+	.nkeys = 2,
+	.key = { { FDS_PID, 4 }, { FDS_FD, 4 } },
+	.cols = fds_cols,
+	.ncols = FDS__COUNT,
+};
+
+const struct schema_table schema_sockets = {
+	.name = "sockets",
+	.doc = "Sockets that some open file descriptor refers to (TCP, UDP, unix, ...)",
+	.cf = STORE_CF_SOCKETS,
+	.nkeys = 1,
+	.key = { { SOCKETS_SOCKET, 8 } },
+	.cols = sockets_cols,
+	.ncols = SOCKETS__COUNT,
+};
+
+const struct schema_table schema_file_events = {
+	.name = "file_events",
+	.doc = "History of file descriptor opens and closes, kept up to a retention limit",
+	.cf = STORE_CF_FILE_EVENTS,
+	.nkeys = 1,
+	.key = { { FILE_EVENTS_SEQ, 8 } },
+	.cols = file_events_cols,
+	.ncols = FILE_EVENTS__COUNT,
+};
+
+const struct schema_table schema_socket_events = {
+	.name = "socket_events",
+	.doc = "History of socket binds, listens, connects, accepts, closes and TCP state changes, kept up to a retention limit",
+	.cf = STORE_CF_SOCKET_EVENTS,
+	.nkeys = 1,
+	.key = { { SOCKET_EVENTS_SEQ, 8 } },
+	.cols = socket_events_cols,
+	.ncols = SOCKET_EVENTS__COUNT,
 };
 
 const struct schema_table *const schema_tables[] = {
 	&schema_processes,
 	&schema_process_events,
+	&schema_fds,
+	&schema_sockets,
+	&schema_file_events,
+	&schema_socket_events,
+	NULL,
+};
+
+/* The join both views share: each socket fd with its socket's row. */
+#define SOCKET_FDS \
+	"FROM process_open_files f JOIN sockets s ON s.socket = f.inode WHERE f.type = 'socket'"
+
+static const struct schema_view view_process_open_sockets = {
+	.name = "process_open_sockets",
+	.doc = "Open sockets of every process (osquery's columns, plus type, peer_path, peer_socket)",
+	.select =
+		"SELECT f.pid AS pid, f.fd AS fd, s.socket AS socket, s.family AS family, "
+		"s.protocol AS protocol, s.local_address AS local_address, "
+		"s.local_port AS local_port, s.remote_address AS remote_address, "
+		"s.remote_port AS remote_port, s.path AS path, s.state AS state, "
+		"s.net_namespace AS net_namespace, s.type AS type, s.peer_path AS peer_path, "
+		"s.peer_socket AS peer_socket " SOCKET_FDS,
+};
+
+static const struct schema_view view_listening_ports = {
+	.name = "listening_ports",
+	.doc = "Sockets that accept traffic: TCP and unix stream/seqpacket in LISTEN, bound unconnected UDP",
+	.select =
+		"SELECT f.pid AS pid, s.local_port AS port, s.protocol AS protocol, "
+		"s.family AS family, s.local_address AS address, f.fd AS fd, s.socket AS socket, "
+		"s.path AS path, s.net_namespace AS net_namespace " SOCKET_FDS " AND ("
+		"(s.protocol = 6 AND s.state = 'LISTEN') OR "
+		"(s.protocol = 17 AND s.local_port <> 0 AND s.remote_port = 0) OR "
+		"(s.family = 1 AND s.type IN (1, 5) AND s.state = 'LISTEN'))",
+};
+
+const struct schema_view *const schema_views[] = {
+	&view_process_open_sockets,
+	&view_listening_ports,
 	NULL,
 };

@@ -11,20 +11,40 @@ struct schema_column {
 	const char *doc;
 };
 
+/* One part of a stored table's key: column @col, stored big-endian in @bytes bytes. */
+struct schema_key {
+	int col;
+	int bytes;		/* 4 (be32) or 8 (be64) */
+};
+
+#define SCHEMA_MAX_KEYS	2
+
 /*
- * A table stored in RocksDB: one column family, keyed by the big-endian value
- * of column @key_col (@key_bytes wide); the value is the whole row encoded by
- * row.h in @cols order.
+ * A table stored in RocksDB: one column family, keyed by the big-endian
+ * values of its @nkeys key columns, concatenated (at most 8 bytes in all, so
+ * that the whole key is one uint64_t: part 0 in the high bits); the value is
+ * the whole row encoded by row.h in @cols order. @nkeys is 0 for the tables
+ * that are not stored (dbos_stats, dbos_schema).
  */
 struct schema_table {
 	const char *name;
 	const char *doc;
 	enum store_cf cf;
-	int key_col;
-	int key_bytes;		/* 4 (be32) or 8 (be64) */
+	int nkeys;
+	struct schema_key key[SCHEMA_MAX_KEYS];
 	const struct schema_column *cols;
 	int ncols;
 };
+
+/* Bytes of the whole store key of @t. */
+static inline int schema_key_bytes(const struct schema_table *t)
+{
+	int n = 0;
+
+	for (int i = 0; i < t->nkeys; i++)
+		n += t->key[i].bytes;
+	return n;
+}
 
 /* processes: one row per live process (thread group). */
 enum processes_col {
@@ -68,8 +88,95 @@ enum process_events_col {
 	PROCESS_EVENTS__COUNT
 };
 
+/* process_open_files: one row per open file descriptor, key (pid, fd). */
+enum fds_col {
+	FDS_PID,
+	FDS_FD,
+	FDS_PATH,
+	FDS_FLAGS,
+	FDS_INODE,
+	FDS_DEVICE,
+	FDS_TYPE,
+	FDS_MODE,
+	FDS_MNT_ID,
+	FDS_SEQ,
+	FDS__COUNT
+};
+
+/* sockets: one row per socket that some open fd refers to, key inode. */
+enum sockets_col {
+	SOCKETS_SOCKET,
+	SOCKETS_FAMILY,
+	SOCKETS_PROTOCOL,
+	SOCKETS_TYPE,
+	SOCKETS_LOCAL_ADDRESS,
+	SOCKETS_LOCAL_PORT,
+	SOCKETS_REMOTE_ADDRESS,
+	SOCKETS_REMOTE_PORT,
+	SOCKETS_PATH,
+	SOCKETS_PEER_PATH,
+	SOCKETS_PEER_SOCKET,
+	SOCKETS_STATE,
+	SOCKETS_NET_NAMESPACE,
+	SOCKETS_SEQ,
+	SOCKETS__COUNT
+};
+
+/* file_events: history of fd opens and closes, by seq. */
+enum file_events_col {
+	FILE_EVENTS_SEQ,
+	FILE_EVENTS_TIME,
+	FILE_EVENTS_TIME_NS,
+	FILE_EVENTS_ACTION,
+	FILE_EVENTS_PID,
+	FILE_EVENTS_FD,
+	FILE_EVENTS_PATH,
+	FILE_EVENTS_FLAGS,
+	FILE_EVENTS_INODE,
+	FILE_EVENTS_DEVICE,
+	FILE_EVENTS_TYPE,
+	FILE_EVENTS_CPU,
+	FILE_EVENTS__COUNT
+};
+
+/* socket_events: history of bind/listen/connect/accept/close/state, by seq. */
+enum socket_events_col {
+	SOCKET_EVENTS_SEQ,
+	SOCKET_EVENTS_TIME,
+	SOCKET_EVENTS_TIME_NS,
+	SOCKET_EVENTS_ACTION,
+	SOCKET_EVENTS_PID,
+	SOCKET_EVENTS_FD,
+	SOCKET_EVENTS_SOCKET,
+	SOCKET_EVENTS_FAMILY,
+	SOCKET_EVENTS_PROTOCOL,
+	SOCKET_EVENTS_LOCAL_ADDRESS,
+	SOCKET_EVENTS_LOCAL_PORT,
+	SOCKET_EVENTS_REMOTE_ADDRESS,
+	SOCKET_EVENTS_REMOTE_PORT,
+	SOCKET_EVENTS_PATH,
+	SOCKET_EVENTS_STATE,
+	SOCKET_EVENTS_SUCCESS,
+	SOCKET_EVENTS_CPU,
+	SOCKET_EVENTS__COUNT
+};
+
 extern const struct schema_table schema_processes;
 extern const struct schema_table schema_process_events;
+extern const struct schema_table schema_fds;
+extern const struct schema_table schema_sockets;
+extern const struct schema_table schema_file_events;
+extern const struct schema_table schema_socket_events;
+
+/* A view over the stored tables, created in every SQL connection. */
+struct schema_view {
+	const char *name;
+	const char *doc;
+	const char *select;	/* the SELECT it stands for */
+};
+
+/* Every view, NULL-terminated. */
+extern const struct schema_view *const schema_views[];
 
 /* Every stored table, NULL-terminated. */
 extern const struct schema_table *const schema_tables[];

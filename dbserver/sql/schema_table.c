@@ -18,7 +18,8 @@
  *   The virtual tables live in no schema that sqlite_schema would show, so
  *   this eponymous-only, read-only table is their catalogue: one row per
  *   stored table (schema_tables[], in order), then dbos_stats and dbos_schema
- *   itself. The text is generated from the declarations in schema.h, the
+ *   itself, then the views (schema_views[], which sql_open() creates in every
+ *   connection). The text is generated from the declarations in schema.h, the
  *   same ones xConnect declares to SQLite, so it cannot drift from what the
  *   tables really are. It is built once per connection, in xConnect. A
  *   handful of rows: xBestIndex offers a full scan only (idxNum 0).
@@ -35,7 +36,6 @@ static const struct schema_column schema_cols[] = {
 const struct schema_table sql_table_dbos_schema = {
 	.name = "dbos_schema",
 	.doc = "The declaration of every dbos table",
-	.key_col = -1,
 	.cols = schema_cols,
 	.ncols = 2,
 };
@@ -56,6 +56,12 @@ char *sql_create_table(const struct schema_table *t, int docs)
 	}
 	sqlite3_str_appendall(s, docs ? ");" : ")");
 	return sqlite3_str_finish(s);
+}
+
+char *sql_create_view(const struct schema_view *v, int docs)
+{
+	return docs ? sqlite3_mprintf("-- %s\nCREATE VIEW %s AS %s;", v->doc, v->name, v->select)
+		    : sqlite3_mprintf("CREATE VIEW %s AS %s", v->name, v->select);
 }
 
 struct schema_row {
@@ -93,7 +99,7 @@ static int schema_connect(sqlite3 *db, void *aux, int argc,
 	const struct schema_table *extra[] = { &sql_table_dbos_stats, &sql_table_dbos_schema };
 	struct schema_vtab *vt;
 	char *decl = sql_create_table(&sql_table_dbos_schema, 0);
-	int rc, nstored = 0;
+	int rc, nstored = 0, nviews = 0, n;
 
 	if (!decl)
 		return SQLITE_NOMEM;
@@ -105,20 +111,31 @@ static int schema_connect(sqlite3 *db, void *aux, int argc,
 
 	while (schema_tables[nstored])
 		nstored++;
+	while (schema_views[nviews])
+		nviews++;
+	n = nstored + 2 + nviews;
 	vt = sqlite3_malloc(sizeof(*vt));
 	if (!vt)
 		return SQLITE_NOMEM;
 	memset(vt, 0, sizeof(*vt));
-	vt->rows = sqlite3_malloc64((nstored + 2) * sizeof(*vt->rows));
+	vt->rows = sqlite3_malloc64(n * sizeof(*vt->rows));
 	if (!vt->rows) {
 		sqlite3_free(vt);
 		return SQLITE_NOMEM;
 	}
-	for (int i = 0; i < nstored + 2; i++) {
-		const struct schema_table *t = i < nstored ? schema_tables[i] : extra[i - nstored];
+	for (int i = 0; i < n; i++) {
+		if (i < nstored + 2) {
+			const struct schema_table *t = i < nstored ? schema_tables[i]
+							       : extra[i - nstored];
 
-		vt->rows[i].name = t->name;
-		vt->rows[i].sql = sql_create_table(t, 1);
+			vt->rows[i].name = t->name;
+			vt->rows[i].sql = sql_create_table(t, 1);
+		} else {
+			const struct schema_view *v = schema_views[i - nstored - 2];
+
+			vt->rows[i].name = v->name;
+			vt->rows[i].sql = sql_create_view(v, 1);
+		}
 		vt->n = i + 1;
 		if (!vt->rows[i].sql) {
 			schema_disconnect(&vt->base);

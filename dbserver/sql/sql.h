@@ -30,8 +30,9 @@ struct sql_env {
 /*
  * sql_open - open a new SQLite connection (an in-memory main database) in
  * which every table of schema_tables[] is readable under its own name, with
- * pushdown of its key column (equality, ranges, ORDER BY key [DESC]), and
- * where dbos_stats(name, value, doc) and dbos_schema(name, sql) are defined.
+ * pushdown of its key columns (equality, ranges, ORDER BY key [DESC]), where
+ * the views of schema_views[] exist, and where dbos_stats(name, value, doc)
+ * and dbos_schema(name, sql) are defined.
  * @env must outlive the connection. One connection per thread. Returns 0 and
  * *@out (close with sqlite3_close), or -1 and *@err (free with free()).
  */

@@ -11,8 +11,8 @@
 
 /*
  * The two tables that are not stored: declared with the same struct as the
- * stored ones so that dbos_schema describes every table alike. Their @cf and
- * @key_col mean nothing (key_col is -1).
+ * stored ones so that dbos_schema describes every table alike. Their @nkeys
+ * is 0 and @cf means nothing.
  */
 extern const struct schema_table sql_table_dbos_stats;
 extern const struct schema_table sql_table_dbos_schema;
@@ -30,6 +30,9 @@ int schema_table_register(sqlite3 *db);
  * or NULL when out of memory.
  */
 char *sql_create_table(const struct schema_table *t, int docs);
+
+/* sql_create_view - "CREATE VIEW name AS SELECT ..." for @v; with @docs, preceded by "-- doc". */
+char *sql_create_view(const struct schema_view *v, int docs);
 
 /*
  * vtab_rows_read - how many stored rows every cursor of every connection has

@@ -34,7 +34,6 @@ static const struct schema_column stats_cols[] = {
 const struct schema_table sql_table_dbos_stats = {
 	.name = "dbos_stats",
 	.doc = "dbosd's counters: events received, lost, re-syncs, ...",
-	.key_col = -1,
 	.cols = stats_cols,
 	.ncols = 3,
 };

@@ -11,6 +11,8 @@
  *     SELECT * FROM process_events WHERE seq > 1000 AND seq <= 2000;
  *     SELECT * FROM process_events ORDER BY seq DESC LIMIT 10;
  *     SELECT p.name, e.event FROM process_events e JOIN processes p USING (pid);
+ *     SELECT * FROM process_open_files WHERE pid = 42;          -- a prefix scan
+ *     SELECT path FROM process_open_files WHERE pid = 42 AND fd = 3;  -- a lookup
  *
  *   Writes fail: "table processes is read-only: it mirrors the kernel".
  *
@@ -22,26 +24,38 @@
  *   key column, so the store's key order is the key column's numeric order.
  *   The key is also the rowid.
  *
- *   xBestIndex looks only at constraints and ORDER BY terms on the key column
- *   (or rowid): equality becomes a point lookup (store_get), >, >=, <, <=
- *   become the bounds of one iterator, and ORDER BY key [DESC] is consumed by
- *   iterating forward or backward, so "ORDER BY seq DESC LIMIT 10" reads ten
- *   rows however long the history. Everything else is left to SQLite, which
- *   also turns "key IN (...)" into repeated equality lookups.
+ *   A key may have two parts (process_open_files: pid, fd; stored as be32
+ *   pid followed by be32 fd): the store key, read as one big-endian uint64,
+ *   is then pid << 32 | fd, and the rowid. Constraints on part 0 bound that
+ *   whole key; constraints on part 1 are used only when part 0 is fixed by
+ *   an equality ("pid = ?" is a prefix scan, "pid = ? AND fd = ?" a point
+ *   lookup, "pid = ? AND fd >= ?" a narrower scan). The rowid stands for the
+ *   key only in tables with a one-part key.
  *
- *   idxNum bits (argv[] holds the values of the bits present, in this order):
+ *   xBestIndex looks only at constraints and ORDER BY terms on key columns
+ *   (or rowid): equality on every part becomes a point lookup (store_get),
+ *   >, >=, <, <= and equality on a prefix become the bounds of one iterator,
+ *   and ORDER BY key [DESC] (the key parts in order, parts fixed by an
+ *   equality may be left out) is consumed by iterating forward or backward,
+ *   so "ORDER BY seq DESC LIMIT 10" reads ten rows however long the history.
+ *   Everything else is left to SQLite, which also turns "key IN (...)" into
+ *   repeated equality lookups.
  *
- *     IDX_EQ      0x01   key = argv        point lookup; no other bit is set
- *     IDX_LO_GT   0x02   key >  argv       lower bound (at most one of LO_*)
- *     IDX_LO_GE   0x04   key >= argv
- *     IDX_HI_LT   0x08   key <  argv       upper bound (at most one of HI_*)
- *     IDX_HI_LE   0x10   key <= argv
- *     IDX_DESC    0x20   iterate from the highest key down
+ *   idxNum bits, per key part p (shifted left by 8 * p; argv[] holds the
+ *   values of the bits present, part 0 first, in this order):
  *
- *   xFilter turns those values into an inclusive key range [lo, hi] with
+ *     IDX_EQ      0x01   part = argv       (all parts: a point lookup)
+ *     IDX_LO_GT   0x02   part >  argv      lower bound (at most one of LO_*)
+ *     IDX_LO_GE   0x04   part >= argv
+ *     IDX_HI_LT   0x08   part <  argv      upper bound (at most one of HI_*)
+ *     IDX_HI_LE   0x10   part <= argv
+ *     IDX_DESC    0x20   iterate from the highest key down (part 0's byte only)
+ *
+ *   xFilter turns those values into an inclusive range [lo, hi] per part with
  *   SQLite's comparison rules (text that looks like a number is that number,
  *   a real bound rounds to the integers it admits, NULL matches nothing, any
- *   other text or blob sorts after every integer), then positions the
+ *   other text or blob sorts after every integer), composes the key range
+ *   (part 1's range applies only under a fixed part 0), then positions the
  *   iterator. The cursor creates its iterator on the first scan and reuses
  *   it for every later xFilter (the inner side of a join is filtered once
  *   per outer row), so all scans of one cursor read one snapshot; point
@@ -69,6 +83,7 @@
 #define IDX_HI_LT	0x08
 #define IDX_HI_LE	0x10
 #define IDX_DESC	0x20
+#define IDX_PART_SHIFT	8
 
 static atomic_uint_fast64_t rows_read;
 
@@ -113,17 +128,46 @@ struct table_cursor {
 	struct row_value vals[];	/* t->ncols */
 };
 
+static uint64_t bytes_max(int bytes)
+{
+	return bytes >= 8 ? UINT64_MAX : (UINT64_C(1) << (8 * bytes)) - 1;
+}
+
+/* The largest whole key of @t. */
 static uint64_t key_max(const struct schema_table *t)
 {
-	return t->key_bytes >= 8 ? UINT64_MAX : (UINT64_C(1) << (8 * t->key_bytes)) - 1;
+	return bytes_max(schema_key_bytes(t));
 }
 
 static void key_encode(const struct schema_table *t, unsigned char k[8], uint64_t v)
 {
-	if (t->key_bytes == 4)
+	if (schema_key_bytes(t) == 4)
 		store_key_be32(k, (uint32_t)v);
 	else
 		store_key_be64(k, v);
+}
+
+/* Value of key part @p in whole key @key (part 0 in the high bits). */
+static uint64_t key_part_value(const struct schema_table *t, int p, uint64_t key)
+{
+	int shift = 0;
+
+	for (int i = p + 1; i < t->nkeys; i++)
+		shift += 8 * t->key[i].bytes;
+	return (shift >= 64 ? 0 : key >> shift) & bytes_max(t->key[p].bytes);
+}
+
+/* Whole key from one value per part. */
+static uint64_t key_compose(const struct schema_table *t, const uint64_t *v)
+{
+	uint64_t k = 0;
+
+	for (int i = 0; i < t->nkeys; i++) {
+		int bits = 8 * t->key[i].bytes;
+
+		k = (bits >= 64 ? 0 : k << bits) | (v[i] & bytes_max(t->key[i].bytes));
+	}
+	return k;
 }
 
 /*
@@ -157,18 +201,18 @@ static int constraint_number(sqlite3_value *v, int64_t *i, double *d)
 }
 
 /* Clamps a signed bound into key space; false when no key can satisfy it. */
-static bool lower_key(const struct schema_table *t, int64_t v, uint64_t *lo)
+static bool lower_key(uint64_t max, int64_t v, uint64_t *lo)
 {
 	if (v < 0)
 		v = 0;
-	if ((uint64_t)v > key_max(t))
+	if ((uint64_t)v > max)
 		return false;
 	if ((uint64_t)v > *lo)
 		*lo = (uint64_t)v;
 	return true;
 }
 
-static bool upper_key(const struct schema_table *t, int64_t v, uint64_t *hi)
+static bool upper_key(uint64_t max, int64_t v, uint64_t *hi)
 {
 	if (v < 0)
 		return false;
@@ -177,8 +221,8 @@ static bool upper_key(const struct schema_table *t, int64_t v, uint64_t *hi)
 	return true;
 }
 
-/* Narrows [*lo, *hi] by "key OP v"; false when no key can satisfy it. */
-static bool apply_bound(const struct schema_table *t, int bit, sqlite3_value *v,
+/* Narrows [*lo, *hi] by "part OP v" (part values 0..@t); false when none can satisfy it. */
+static bool apply_bound(uint64_t max, int bit, sqlite3_value *v,
 			uint64_t *lo, uint64_t *hi)
 {
 	int64_t i = 0;
@@ -189,7 +233,7 @@ static bool apply_bound(const struct schema_table *t, int bit, sqlite3_value *v,
 		return false;
 	switch (bit) {
 	case IDX_EQ:
-		return type == SQLITE_INTEGER && lower_key(t, i, lo) && upper_key(t, i, hi);
+		return type == SQLITE_INTEGER && lower_key(max, i, lo) && upper_key(max, i, hi);
 	case IDX_LO_GT:
 	case IDX_LO_GE:
 		if (type == SQLITE_TEXT)
@@ -200,14 +244,14 @@ static bool apply_bound(const struct schema_table *t, int bit, sqlite3_value *v,
 			if (d < -9223372036854775807.0)
 				return true;
 			/* key > 2.5 and key >= 2.5 both mean key >= 3 */
-			return lower_key(t, (int64_t)ceil(d), lo);
+			return lower_key(max, (int64_t)ceil(d), lo);
 		}
 		if (bit == IDX_LO_GT) {
 			if (i == INT64_MAX)
 				return false;
 			i++;
 		}
-		return lower_key(t, i, lo);
+		return lower_key(max, i, lo);
 	default:	/* IDX_HI_LT, IDX_HI_LE */
 		if (type == SQLITE_TEXT)
 			return true;
@@ -216,14 +260,14 @@ static bool apply_bound(const struct schema_table *t, int bit, sqlite3_value *v,
 				return false;
 			if (d >= 9223372036854775807.0)
 				return true;
-			return upper_key(t, (int64_t)floor(d), hi);
+			return upper_key(max, (int64_t)floor(d), hi);
 		}
 		if (bit == IDX_HI_LT) {
 			if (i == INT64_MIN)
 				return false;
 			i--;
 		}
-		return upper_key(t, i, hi);
+		return upper_key(max, i, hi);
 	}
 }
 
@@ -266,10 +310,21 @@ static int table_disconnect(sqlite3_vtab *pvt)
 	return SQLITE_OK;
 }
 
-static bool is_key(const struct schema_table *t, int col)
+/* The key part that column @col is, or -1 (-1 is the rowid: the key of a one-part key). */
+static int key_part(const struct schema_table *t, int col)
 {
-	return col == t->key_col || col == -1;	/* -1: rowid, which is the key */
+	if (col == -1)
+		return t->nkeys == 1 ? 0 : -1;
+	for (int p = 0; p < t->nkeys; p++)
+		if (t->key[p].col == col)
+			return p;
+	return -1;
 }
+
+/* The constraints xBestIndex uses on one key part (indexes into aConstraint, -1: none). */
+struct part_use {
+	int eq, lo, hi, lo_bit, hi_bit;
+};
 
 /*
  * xBestIndex: picks the access path (see the idxNum bits above) and tells
@@ -280,71 +335,104 @@ static int table_best_index(sqlite3_vtab *pvt, sqlite3_index_info *info)
 {
 	const struct table_vtab *vt = (const struct table_vtab *)pvt;
 	const struct schema_table *t = vt->t;
-	int eq = -1, lo = -1, hi = -1, lo_bit = 0, hi_bit = 0, argv = 0;
+	struct part_use u[SCHEMA_MAX_KEYS];
 	double rows = (double)store_estimate_keys(vt->st, t->cf);
+	int argv = 0, nfixed = 0, nused;
 
 	if (rows < 1)
 		rows = 1;
+	for (int p = 0; p < t->nkeys; p++)
+		u[p] = (struct part_use){ -1, -1, -1, 0, 0 };
 	for (int i = 0; i < info->nConstraint; i++) {
 		const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+		int p = c->usable ? key_part(t, c->iColumn) : -1;
 
-		if (!c->usable || !is_key(t, c->iColumn))
+		if (p < 0)
 			continue;
 		switch (c->op) {
 		case SQLITE_INDEX_CONSTRAINT_EQ:
-		case SQLITE_INDEX_CONSTRAINT_IS:	/* the key is never NULL */
-			if (eq < 0)
-				eq = i;
+		case SQLITE_INDEX_CONSTRAINT_IS:	/* key parts are never NULL */
+			if (u[p].eq < 0)
+				u[p].eq = i;
 			break;
 		case SQLITE_INDEX_CONSTRAINT_GT:
 		case SQLITE_INDEX_CONSTRAINT_GE:
-			if (lo < 0) {
-				lo = i;
-				lo_bit = c->op == SQLITE_INDEX_CONSTRAINT_GT ? IDX_LO_GT : IDX_LO_GE;
+			if (u[p].lo < 0) {
+				u[p].lo = i;
+				u[p].lo_bit = c->op == SQLITE_INDEX_CONSTRAINT_GT ? IDX_LO_GT : IDX_LO_GE;
 			}
 			break;
 		case SQLITE_INDEX_CONSTRAINT_LT:
 		case SQLITE_INDEX_CONSTRAINT_LE:
-			if (hi < 0) {
-				hi = i;
-				hi_bit = c->op == SQLITE_INDEX_CONSTRAINT_LT ? IDX_HI_LT : IDX_HI_LE;
+			if (u[p].hi < 0) {
+				u[p].hi = i;
+				u[p].hi_bit = c->op == SQLITE_INDEX_CONSTRAINT_LT ? IDX_HI_LT : IDX_HI_LE;
 			}
 			break;
 		}
 	}
+	/* Parts fixed by an equality, from part 0; the next part may be bounded. */
+	while (nfixed < t->nkeys && u[nfixed].eq >= 0)
+		nfixed++;
+	nused = nfixed < t->nkeys ? nfixed + 1 : nfixed;
 
 	info->idxNum = 0;
-	if (eq >= 0) {
-		info->idxNum = IDX_EQ;
-		info->aConstraintUsage[eq].argvIndex = ++argv;
-		info->aConstraintUsage[eq].omit = 1;
+	for (int p = 0; p < nused; p++) {
+		int shift = IDX_PART_SHIFT * p;
+
+		if (u[p].eq >= 0) {
+			info->idxNum |= IDX_EQ << shift;
+			info->aConstraintUsage[u[p].eq].argvIndex = ++argv;
+			info->aConstraintUsage[u[p].eq].omit = 1;
+			/* A fixed prefix of a two-part key: guess 32 rows per value. */
+			rows = p + 1 < t->nkeys && rows > 32 ? 32 : rows;
+			continue;
+		}
+		/* Each bound is guessed to keep a quarter of the rows. */
+		if (u[p].lo >= 0) {
+			info->idxNum |= u[p].lo_bit << shift;
+			info->aConstraintUsage[u[p].lo].argvIndex = ++argv;
+			info->aConstraintUsage[u[p].lo].omit = 1;
+			rows /= 4;
+		}
+		if (u[p].hi >= 0) {
+			info->idxNum |= u[p].hi_bit << shift;
+			info->aConstraintUsage[u[p].hi].argvIndex = ++argv;
+			info->aConstraintUsage[u[p].hi].omit = 1;
+			rows /= 4;
+		}
+	}
+	if (nfixed == t->nkeys) {
 		info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
 		info->estimatedRows = 1;
 		info->estimatedCost = 10;	/* one RocksDB Get */
 	} else {
-		/* Each bound is guessed to keep a quarter of the rows. */
-		if (lo >= 0) {
-			info->idxNum |= lo_bit;
-			info->aConstraintUsage[lo].argvIndex = ++argv;
-			info->aConstraintUsage[lo].omit = 1;
-			rows /= 4;
-		}
-		if (hi >= 0) {
-			info->idxNum |= hi_bit;
-			info->aConstraintUsage[hi].argvIndex = ++argv;
-			info->aConstraintUsage[hi].omit = 1;
-			rows /= 4;
-		}
 		if (rows < 1)
 			rows = 1;
 		info->estimatedRows = (sqlite3_int64)rows;
 		info->estimatedCost = 10 + rows;	/* one seek, then a step per row */
 	}
-	/* Keys are unique, so ordering by the key orders by everything after it. */
-	if (info->nOrderBy > 0 && is_key(t, info->aOrderBy[0].iColumn)) {
-		info->orderByConsumed = 1;
-		if (info->aOrderBy[0].desc && eq < 0)
-			info->idxNum |= IDX_DESC;
+	/*
+	 * Keys are unique, so ordering by the key parts in order orders by
+	 * everything after them; parts fixed by an equality may be skipped.
+	 */
+	if (info->nOrderBy > 0) {
+		int next = 0, desc = info->aOrderBy[0].desc;
+		bool ok = true;
+
+		for (int j = 0; j < info->nOrderBy && ok; j++) {
+			int p = key_part(t, info->aOrderBy[j].iColumn);
+
+			while (next < p && u[next].eq >= 0)
+				next++;
+			ok = p >= 0 && p == next && info->aOrderBy[j].desc == desc;
+			next++;
+		}
+		if (ok) {
+			info->orderByConsumed = 1;
+			if (desc && nfixed < t->nkeys)
+				info->idxNum |= IDX_DESC;
+		}
 	}
 	return SQLITE_OK;
 }
@@ -437,8 +525,9 @@ static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 	struct table_cursor *c = (struct table_cursor *)cur;
 	const struct schema_table *t = c->t;
 	static const int bits[] = { IDX_EQ, IDX_LO_GT, IDX_LO_GE, IDX_HI_LT, IDX_HI_LE };
+	uint64_t lo[SCHEMA_MAX_KEYS], hi[SCHEMA_MAX_KEYS];
 	unsigned char k[8];
-	int a = 0;
+	int a = 0, nfixed = 0;
 
 	flush_count(c);
 	free(c->point);
@@ -446,27 +535,41 @@ static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 	c->decoded = false;
 	c->eof = true;
 	c->desc = idx & IDX_DESC;
-	c->point_mode = idx & IDX_EQ;
-	c->lo = 0;
-	c->hi = key_max(t);
-	for (size_t b = 0; b < sizeof(bits) / sizeof(bits[0]); b++) {
-		if (!(idx & bits[b]))
-			continue;
-		if (a >= argc)
-			return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf(
-				"%s: bad xFilter arguments", t->name));
-		if (!apply_bound(t, bits[b], argv[a++], &c->lo, &c->hi))
-			return SQLITE_OK;	/* no row can match */
+	for (int p = 0; p < t->nkeys; p++) {
+		int pidx = idx >> (IDX_PART_SHIFT * p);
+
+		lo[p] = 0;
+		hi[p] = bytes_max(t->key[p].bytes);
+		for (size_t b = 0; b < sizeof(bits) / sizeof(bits[0]); b++) {
+			if (!(pidx & bits[b]))
+				continue;
+			if (a >= argc)
+				return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf(
+					"%s: bad xFilter arguments", t->name));
+			if (!apply_bound(bytes_max(t->key[p].bytes), bits[b], argv[a++],
+					 &lo[p], &hi[p]))
+				return SQLITE_OK;	/* no row can match */
+		}
+		if (lo[p] > hi[p])
+			return SQLITE_OK;
+		if (nfixed == p && lo[p] == hi[p] && (pidx & IDX_EQ))
+			nfixed++;
 	}
-	if (c->lo > c->hi)
-		return SQLITE_OK;
+	/* Parts after the first that is not fixed span their whole range. */
+	for (int p = nfixed + 1; p < t->nkeys; p++) {
+		lo[p] = 0;
+		hi[p] = bytes_max(t->key[p].bytes);
+	}
+	c->lo = key_compose(t, lo);
+	c->hi = key_compose(t, hi);
+	c->point_mode = nfixed == t->nkeys;
 
 	if (c->point_mode) {
 		char *err = NULL;
 		int r;
 
 		key_encode(t, k, c->lo);
-		r = store_get(c->st, t->cf, k, t->key_bytes, &c->point, &c->point_len, &err);
+		r = store_get(c->st, t->cf, k, schema_key_bytes(t), &c->point, &c->point_len, &err);
 		if (r < 0) {
 			r = cursor_error(c, SQLITE_IOERR, sqlite3_mprintf(
 				"%s: %s", t->name, err ? err : "read error"));
@@ -491,14 +594,14 @@ static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 			store_iter_seek_last(c->it);
 		} else {
 			key_encode(t, k, c->hi);
-			store_iter_seek_for_prev(c->it, k, t->key_bytes);
+			store_iter_seek_for_prev(c->it, k, schema_key_bytes(t));
 		}
 	} else {
 		if (c->lo == 0) {
 			store_iter_seek_first(c->it);
 		} else {
 			key_encode(t, k, c->lo);
-			store_iter_seek(c->it, k, t->key_bytes);
+			store_iter_seek(c->it, k, schema_key_bytes(t));
 		}
 	}
 	return settle(c);
@@ -597,8 +700,10 @@ static int table_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 	const struct row_value *v;
 	int rc;
 
-	if (col == c->t->key_col) {
-		sqlite3_result_int64(ctx, (sqlite3_int64)c->key);
+	int p = col >= 0 ? key_part(c->t, col) : -1;
+
+	if (p >= 0) {
+		sqlite3_result_int64(ctx, (sqlite3_int64)key_part_value(c->t, p, c->key));
 		return SQLITE_OK;
 	}
 	if (!c->decoded && (rc = decode_row(c)) != SQLITE_OK)
@@ -704,6 +809,12 @@ int sql_open(const struct sql_env *env, sqlite3 **out, char **err)
 		rc = stats_register(db, env);
 	if (rc == SQLITE_OK)
 		rc = schema_table_register(db);
+	for (int i = 0; rc == SQLITE_OK && schema_views[i]; i++) {
+		char *sql = sql_create_view(schema_views[i], 0);
+
+		rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+		sqlite3_free(sql);
+	}
 	if (rc != SQLITE_OK) {
 		const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
 

@@ -42,6 +42,10 @@ static const struct {
 	[STORE_CF_META]           = { "meta", 4u << 20, true },
 	[STORE_CF_PROCESSES]      = { "processes", 16u << 20, true },
 	[STORE_CF_PROCESS_EVENTS] = { "process_events", 32u << 20, false },
+	[STORE_CF_FDS]            = { "fds", 16u << 20, true },
+	[STORE_CF_SOCKETS]        = { "sockets", 4u << 20, true },
+	[STORE_CF_FILE_EVENTS]    = { "file_events", 32u << 20, false },
+	[STORE_CF_SOCKET_EVENTS]  = { "socket_events", 8u << 20, false },
 };
 
 /*

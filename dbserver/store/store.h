@@ -16,6 +16,10 @@ enum store_cf {
 	STORE_CF_META,			/* "name" -> server metadata (opaque bytes) */
 	STORE_CF_PROCESSES,		/* be32 pid -> processes row */
 	STORE_CF_PROCESS_EVENTS,	/* be64 seq -> process_events row */
+	STORE_CF_FDS,			/* be32 pid, be32 fd -> process_open_files row */
+	STORE_CF_SOCKETS,		/* be64 inode -> sockets row */
+	STORE_CF_FILE_EVENTS,		/* be64 seq -> file_events row */
+	STORE_CF_SOCKET_EVENTS,		/* be64 seq -> socket_events row */
 	STORE_CF__COUNT
 };
 

@@ -15,6 +15,7 @@
 
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -29,14 +30,21 @@ struct tmsg {
 	size_t recs;		/* offset of the DBOS_A_RECORDS attribute header */
 };
 
-/* One record to append. Strings are byte strings (cmdline: NUL-separated, no trailing NUL). */
+/*
+ * One record to append. Strings are byte strings (cmdline: NUL-separated, no
+ * trailing NUL). The payload is @p, @fd or @sk according to @type (see
+ * tmsg_rec()); @path is the fd's path or the socket's bound name, @peer_path
+ * the socket peer's.
+ */
 struct trec {
 	uint16_t type, flags, cpu;
 	uint32_t cpu_seq;
 	uint64_t seq, time_ns;
 	struct dbos_proc p;
-	const char *path, *cmdline, *cwd;
-	size_t path_len, cmdline_len, cwd_len;	/* 0: strlen() of the string (if any) */
+	struct dbos_fd fd;
+	struct dbos_sock sk;
+	const char *path, *cmdline, *cwd, *peer_path;
+	size_t path_len, cmdline_len, cwd_len, peer_path_len;	/* 0: strlen() of the string (if any) */
 };
 
 static inline struct nlmsghdr *tmsg_nlh(struct tmsg *m)
@@ -112,6 +120,52 @@ static inline size_t tmsg_proc(struct tmsg *m, const struct trec *r)
 	memset(m->buf + m->len, 0, h.len - len);
 	m->len = start + h.len;
 	return h.len;
+}
+
+static inline size_t tmsg_slen(const char *s, size_t n)
+{
+	return s ? (n ? n : strlen(s)) : 0;
+}
+
+/* Append one FD_* or SOCK_* record: header, payload, strings, zero padding to 8. */
+static inline size_t tmsg_file(struct tmsg *m, const struct trec *r)
+{
+	struct dbos_rec_hdr h = {
+		.type = r->type, .cpu = r->cpu, .flags = r->flags,
+		.cpu_seq = r->cpu_seq, .seq = r->seq, .time_ns = r->time_ns,
+	};
+	bool fd = r->type >= DBOS_REC_FD_OPEN && r->type <= DBOS_REC_FD;
+	struct dbos_fd f = r->fd;
+	struct dbos_sock k = r->sk;
+	size_t pl = tmsg_slen(r->path, r->path_len);
+	size_t ql = fd ? 0 : tmsg_slen(r->peer_path, r->peer_path_len);
+	size_t start = m->len, len = sizeof(h) + (fd ? sizeof(f) : sizeof(k)) + pl + ql;
+
+	h.len = (uint16_t)DBOS_REC_ALIGN(len);
+	tmsg_put(m, &h, sizeof(h));
+	if (fd) {
+		f.path_len = (uint16_t)pl;
+		tmsg_put(m, &f, sizeof(f));
+	} else {
+		k.path_len = (uint16_t)pl;
+		k.peer_path_len = (uint16_t)ql;
+		tmsg_put(m, &k, sizeof(k));
+	}
+	if (pl)
+		tmsg_put(m, r->path, pl);
+	if (ql)
+		tmsg_put(m, r->peer_path, ql);
+	memset(m->buf + m->len, 0, h.len - len);
+	m->len = start + h.len;
+	return h.len;
+}
+
+/* Append any record: tmsg_file() for FD_* and SOCK_*, tmsg_proc() otherwise. */
+static inline size_t tmsg_rec(struct tmsg *m, const struct trec *r)
+{
+	if (r->type >= DBOS_REC_FD_OPEN && r->type <= DBOS_REC_SOCK)
+		return tmsg_file(m, r);
+	return tmsg_proc(m, r);
 }
 
 /* Close the records attribute and the message. */

@@ -232,6 +232,57 @@ TEST_F(store, delete_range)
 	store_batch_free(b);
 }
 
+static void key_pid_fd(unsigned char k[8], uint32_t pid, uint32_t fd)
+{
+	store_key_be32(k, pid);
+	store_key_be32(k + 4, fd);
+}
+
+/* What files_exit() relies on: one range delete over a pid prefix, then puts after it. */
+TEST_F(store, pid_prefix_range_delete_on_two_part_keys)
+{
+	static const uint32_t fds[] = { 0, 1, 2, 9, 255, 256, 65536, 0xffffffffu };
+	const int nfds = sizeof(fds) / sizeof(fds[0]);
+	struct store_batch *b = store_batch_new();
+	unsigned char k[8], lo[8], hi[8];
+	struct store_iter *it;
+	char *err = NULL;
+	uint64_t prev = 0;
+	int n = 0;
+
+	for (uint32_t pid = 99; pid <= 101; pid++)
+		for (int i = 0; i < nfds; i++) {
+			key_pid_fd(k, pid, fds[i]);
+			store_batch_put(b, STORE_CF_FDS, k, 8, "f", 1);
+		}
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_clear(b);
+	/* pid 100 exits, and (in the same batch) a row newer than its death is written again. */
+	key_pid_fd(lo, 100, 0);
+	key_pid_fd(hi, 101, 0);
+	store_batch_delete_range(b, STORE_CF_FDS, lo, 8, hi, 8);
+	key_pid_fd(k, 100, 7);
+	store_batch_put(b, STORE_CF_FDS, k, 8, "new", 3);
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+
+	it = store_iter_new(self->st, STORE_CF_FDS);
+	for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it), n++) {
+		size_t klen;
+		const char *kk = store_iter_key(it, &klen);
+		uint64_t key = store_key_get(kk, klen);
+
+		ASSERT_EQ(8, klen);
+		EXPECT_TRUE(n == 0 || prev < key);	/* (pid, fd) in numeric order */
+		prev = key;
+		if (key >> 32 == 100)
+			EXPECT_EQ(7, key & 0xffffffffu);
+	}
+	store_iter_free(it);
+	EXPECT_EQ(2 * nfds + 1, n);
+	EXPECT_EQ(0, count_keys(self->st, STORE_CF_SOCKETS));
+}
+
 TEST_F(store, iterate_both_directions_in_numeric_order)
 {
 	/* Inserted out of order, across byte boundaries of the big-endian key. */
@@ -474,6 +525,49 @@ TEST(opens_a_database_with_families_it_does_not_know)
 	store_close(st);
 	ASSERT_EQ(0, store_open(dir, &st, &err)) TH_LOG("%s", err);
 	EXPECT_EQ(1, get32(st, STORE_CF_PROCESSES, 1, NULL));
+	store_close(st);
+	rm_rf(dir);
+}
+
+/* A store written before the files tables existed: they are created on open. */
+TEST(opens_an_older_database_without_the_files_families)
+{
+	static const char *const old[] = { "default", "meta", "processes", "process_events" };
+	char dir[] = "/tmp/dbos-test-old.XXXXXX";
+	rocksdb_options_t *o = rocksdb_options_create();
+	const rocksdb_options_t *opts[4] = { o, o, o, o };
+	rocksdb_column_family_handle_t *h[4];
+	unsigned char k[8];
+	struct store *st;
+	char *err = NULL;
+	rocksdb_t *db;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	rocksdb_options_set_create_if_missing(o, 1);
+	rocksdb_options_set_create_missing_column_families(o, 1);
+	db = rocksdb_open_column_families(o, dir, 4, old, opts, h, &err);
+	ASSERT_NE(NULL, db) TH_LOG("%s", err);
+	for (int i = 0; i < 4; i++)
+		rocksdb_column_family_handle_destroy(h[i]);
+	rocksdb_close(db);
+	rocksdb_options_destroy(o);
+
+	ASSERT_EQ(0, store_open(dir, &st, &err)) TH_LOG("%s", err);
+	EXPECT_EQ(0, count_keys(st, STORE_CF_FDS));
+	key_pid_fd(k, 1, 3);
+	{
+		struct store_batch *b = store_batch_new();
+
+		store_batch_put(b, STORE_CF_FDS, k, 8, "x", 1);
+		store_batch_put(b, STORE_CF_SOCKET_EVENTS, k, 8, "y", 1);
+		EXPECT_EQ(0, store_write(st, b, &err)) TH_LOG("%s", err);
+		store_batch_free(b);
+	}
+	store_close(st);
+	ASSERT_EQ(0, store_open(dir, &st, &err)) TH_LOG("%s", err);
+	EXPECT_EQ(1, count_keys(st, STORE_CF_FDS));
+	EXPECT_EQ(1, count_keys(st, STORE_CF_SOCKET_EVENTS));
+	EXPECT_EQ(0, count_keys(st, STORE_CF_FILE_EVENTS));
 	store_close(st);
 	rm_rf(dir);
 }

@@ -14,7 +14,9 @@
  *   test_kmod --sleep S ARGS... sleep S seconds (a process with long ARGS)
  *   test_kmod --storm           fork, exec, threads, renames, setuid: until
  *                               SIGTERM, to keep every hook busy
- *   test_kmod --dump-loop       DUMP_PROCS again and again until SIGTERM,
+ *   test_kmod --files-storm     open, close, dup2, close_range, exec with
+ *                               close-on-exec fds, sockets: until SIGTERM
+ *   test_kmod --dump-loop       DUMP_PROCS and DUMP_FILES until SIGTERM,
  *                               following module reloads; 0 if all were sane
  */
 #ifndef _GNU_SOURCE
@@ -31,6 +33,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +47,8 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <sys/un.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 
@@ -193,11 +198,15 @@ static ssize_t nl_recv(int fd, void *buf, size_t len, int timeout_ms)
 	return n < 0 ? -errno : n;
 }
 
-/* The extack message of an NLMSG_ERROR (sent with NETLINK_CAP_ACK), if any. */
+/*
+ * The extack message of an NLMSG_ERROR (sent with NETLINK_CAP_ACK) or of an
+ * NLMSG_DONE (after its errno), if any.
+ */
 static void nl_errmsg(const struct nlmsghdr *nh, char *out, size_t outlen)
 {
 	const struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
-	size_t off = NLMSG_HDRLEN + sizeof(struct nlmsgerr);
+	size_t off = NLMSG_HDRLEN + (nh->nlmsg_type == NLMSG_DONE ? sizeof(int) :
+				     sizeof(struct nlmsgerr));
 
 	out[0] = '\0';
 	if (!(nh->nlmsg_flags & NLM_F_ACK_TLVS) || nh->nlmsg_len <= off)
@@ -422,6 +431,23 @@ struct rec {
 	char cwd[DBOS_PATH_MAX + 1];
 };
 
+/* A decoded FD or SOCK record; strings NUL-terminated. */
+struct frec {
+	struct dbos_rec_hdr hdr;
+	struct dbos_fd fd;		/* FD_OPEN, FD_CLOSE, FD */
+	struct dbos_sock sock;		/* SOCK_* */
+	char path[DBOS_PATH_MAX + 1];
+	char peer_path[DBOS_UNIX_PATH_MAX + 1];
+};
+
+static int frec_decode(const void *p, struct frec *r);
+
+/* FD_* and SOCK_* records: checked by frec_decode(). */
+static bool is_fd_rec_type(__u16 type)
+{
+	return type >= DBOS_REC_FD_OPEN && type <= DBOS_REC_SOCK;
+}
+
 static bool is_proc_type(__u16 type)
 {
 	return type >= DBOS_REC_FORK && type <= DBOS_REC_PROC;
@@ -446,6 +472,11 @@ static int rec_decode(const void *p, size_t avail, struct rec *r)
 		return -1;
 	if (hdr.flags & ~DBOS_RECF_ALL || hdr.__pad)
 		return -1;
+	if (is_fd_rec_type(hdr.type)) {
+		static __thread struct frec fr;
+
+		return frec_decode(p, &fr) ? -1 : hdr.len;
+	}
 	if (!is_proc_type(hdr.type))
 		return hdr.type == DBOS_REC_UNSPEC || hdr.type == DBOS_REC_PAD ?
 		       -1 : hdr.len;
@@ -891,6 +922,9 @@ static __u64 now_ms(void)
 
 /* ---------------------------------------------------------------------- */
 /* Tests                                                                   */
+
+static int set_filter(struct nl *nl, __u32 kinds, const char **prefixes, int n);
+static void ev_collect(int fd, struct evlog *ev, int ms);
 
 FIXTURE(kmod) {
 	struct nl nl;
@@ -1725,7 +1759,7 @@ TEST_F_TIMEOUT(kmod, tiny_buffer_loss_is_counted, 300)
 	enum { WORKERS = 8, FORKS = 300 };
 	int ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	long start[64], end[64];
-	struct evlog ev = { .n = 0 };
+	struct evlog ev = { .n = 0 }, pre = { .n = 0 };
 	__u64 holes = 0, got;
 	struct stats s0, s1;
 	struct nl evnl;
@@ -1738,6 +1772,14 @@ TEST_F_TIMEOUT(kmod, tiny_buffer_loss_is_counted, 300)
 	close(self->nl.fd);
 	ASSERT_EQ(0, nl_open(&self->nl));
 	ASSERT_EQ(0, events_socket(&evnl));
+	/*
+	 * Only process records: every process's file activity (dbosd's too)
+	 * would otherwise also overflow the rings outside the marked windows.
+	 */
+	ASSERT_EQ(0, set_filter(&self->nl, 0, NULL, 0));
+	/* Let the rings drain what came before (dbosd re-attaching). */
+	ev_collect(evnl.fd, &pre, 500);
+	ev_free(&pre);
 	ASSERT_EQ(0, get_stats(&self->nl, &s0));
 	EXPECT_EQ(4096, s0.v[DBOS_STATS_BUFFER_BYTES]);
 	ev.instance = s0.instance;
@@ -1809,6 +1851,717 @@ TEST_F_TIMEOUT(kmod, tiny_buffer_loss_is_counted, 300)
 	ev_free(&ev);
 	close(evnl.fd);
 	ASSERT_EQ(0, reload_module(""));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Open files and sockets: FD_* and SOCK_* records, DUMP_FILES, SET_FILTER */
+
+static bool is_fd_type(__u16 t)
+{
+	return t == DBOS_REC_FD_OPEN || t == DBOS_REC_FD_CLOSE || t == DBOS_REC_FD;
+}
+
+static bool is_sock_type(__u16 t)
+{
+	return t >= DBOS_REC_SOCK_INFO && t <= DBOS_REC_SOCK;
+}
+
+/*
+ * Check an FD/SOCK record of hdr.len bytes at @p (the caller has checked
+ * that they are there) and decode it into @r; -1 if malformed.
+ */
+static int frec_decode(const void *p, struct frec *r)
+{
+	const char *s = (const char *)p + sizeof(struct dbos_rec_hdr);
+	size_t used, i;
+
+	memset(r, 0, offsetof(struct frec, path) + 1);
+	memcpy(&r->hdr, p, sizeof(r->hdr));
+	if (is_fd_type(r->hdr.type)) {
+		if (r->hdr.len < sizeof(r->hdr) + sizeof(r->fd))
+			return -1;
+		memcpy(&r->fd, s, sizeof(r->fd));
+		used = sizeof(r->hdr) + sizeof(r->fd) + r->fd.path_len;
+		if (used > r->hdr.len || r->fd.path_len >= DBOS_PATH_MAX ||
+		    r->fd.kind >= __DBOS_FILE_MAX ||
+		    (r->hdr.type == DBOS_REC_FD_CLOSE && r->fd.path_len))
+			return -1;
+		memcpy(r->path, s + sizeof(r->fd), r->fd.path_len);
+		r->path[r->fd.path_len] = '\0';
+	} else if (is_sock_type(r->hdr.type)) {
+		if (r->hdr.len < sizeof(r->hdr) + sizeof(r->sock))
+			return -1;
+		memcpy(&r->sock, s, sizeof(r->sock));
+		used = sizeof(r->hdr) + sizeof(r->sock) + r->sock.path_len +
+		       r->sock.peer_path_len;
+		if (used > r->hdr.len || r->sock.path_len > DBOS_UNIX_PATH_MAX ||
+		    r->sock.peer_path_len > DBOS_UNIX_PATH_MAX || r->sock.__pad)
+			return -1;
+		s += sizeof(r->sock);
+		memcpy(r->path, s, r->sock.path_len);
+		r->path[r->sock.path_len] = '\0';
+		memcpy(r->peer_path, s + r->sock.path_len, r->sock.peer_path_len);
+		r->peer_path[r->sock.peer_path_len] = '\0';
+	} else {
+		return -1;
+	}
+	if (DBOS_REC_ALIGN(used) != r->hdr.len)
+		return -1;
+	for (i = used; i < r->hdr.len; i++)
+		if (((const char *)p)[i])
+			return -1;
+	return 0;
+}
+
+/* FD/SOCK records collected from DUMP_FILES. */
+struct fsnaps {
+	struct frec *r;
+	size_t n, cap;
+	int bad;
+};
+
+static int fsnap_rec_cb(const void *raw, const struct dbos_rec_hdr *hdr,
+			__u32 cpu, __u64 instance, void *ctx)
+{
+	struct fsnaps *s = ctx;
+
+	if ((hdr->type != DBOS_REC_FD && hdr->type != DBOS_REC_SOCK) ||
+	    hdr->cpu_seq) {
+		s->bad++;
+		return 0;
+	}
+	if (s->n == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 64;
+		s->r = realloc(s->r, s->cap * sizeof(*s->r));
+		if (!s->r)
+			return -ENOMEM;
+	}
+	if (frec_decode(raw, &s->r[s->n]))
+		s->bad++;
+	else
+		s->n++;
+	return 0;
+}
+
+static int fsnap_msg_cb(const struct nlmsghdr *nh, void *ctx)
+{
+	if (records_walk(nh, fsnap_rec_cb, ctx))
+		((struct fsnaps *)ctx)->bad++;
+	return 0;
+}
+
+/* DUMP_FILES of @pid (0: every process). */
+static int dump_files(struct nl *nl, __u32 pid, struct fsnaps *s)
+{
+	struct attr_buf a = { .len = 0 };
+
+	if (pid)
+		attr_put_u32(&a, DBOS_A_PID, pid);
+	return nl_request(nl, DBOS_CMD_DUMP_FILES, NLM_F_DUMP, &a,
+			  fsnap_msg_cb, s);
+}
+
+/* SET_FILTER: @kinds (~0U: absent) and @n prefixes. */
+static int set_filter(struct nl *nl, __u32 kinds, const char **prefixes, int n)
+{
+	struct attr_buf a = { .len = 0 }, in = { .len = 0 };
+	int i;
+
+	if (kinds != ~0U)
+		attr_put_u32(&a, DBOS_A_FILE_KINDS, kinds);
+	for (i = 0; i < n; i++)
+		attr_put(&in, DBOS_A_PATH_PREFIX, prefixes[i],
+			 strlen(prefixes[i]) + 1);
+	if (n)
+		attr_put(&a, DBOS_A_PATH_EXCLUDE | NLA_F_NESTED, in.data, in.len);
+	return nl_request(nl, DBOS_CMD_SET_FILTER, NLM_F_ACK, &a, NULL, NULL);
+}
+
+/* What an FD/SOCK event must be to match. */
+struct fwant {
+	__u16 type;
+	__u32 pid;
+	__u32 fd;		/* ~0U: any */
+	__u64 inode;		/* 0: any */
+	__u8 state;		/* SOCK_STATE: the new state, 0: any */
+};
+
+static bool fwant_match(const struct frec *r, const struct fwant *w)
+{
+	if (r->hdr.type != w->type)
+		return false;
+	if (is_fd_type(r->hdr.type))
+		return r->fd.pid == w->pid && (w->fd == ~0U || r->fd.fd == w->fd) &&
+		       (!w->inode || r->fd.inode == w->inode);
+	return (!w->pid || r->sock.pid == w->pid) &&
+	       (w->fd == ~0U || r->sock.fd == w->fd) &&
+	       (!w->inode || r->sock.inode == w->inode) &&
+	       (!w->state || r->sock.state == w->state);
+}
+
+/*
+ * The first event at index >= *@from in @ev (reading more from @fd for up to
+ * @timeout_ms) matching @w, decoded into @r; *@from is set past it.
+ * Return: its index, or -1.
+ */
+static long fev_wait(int fd, struct evlog *ev, size_t *from,
+		     const struct fwant *w, struct frec *r, int timeout_ms)
+{
+	__u64 deadline = now_ms() + timeout_ms;
+	size_t i = *from;
+
+	for (;;) {
+		for (; i < ev->n; i++) {
+			const struct dbos_rec_hdr *h = (const void *)ev->raw[i];
+
+			if (!is_fd_type(h->type) && !is_sock_type(h->type))
+				continue;
+			if (frec_decode(ev->raw[i], r)) {
+				ev->bad++;
+				continue;
+			}
+			if (fwant_match(r, w)) {
+				*from = i + 1;
+				return i;
+			}
+		}
+		if (now_ms() > deadline)
+			return -1;
+		ev_read(fd, ev, 200);
+	}
+}
+
+/* Read events for @ms milliseconds. */
+static void ev_collect(int fd, struct evlog *ev, int ms)
+{
+	__u64 deadline = now_ms() + ms;
+
+	while (now_ms() < deadline)
+		ev_read(fd, ev, 100);
+}
+
+/* How many events in @ev match @w? */
+static int fev_count(const struct evlog *ev, const struct fwant *w)
+{
+	struct frec *r = malloc(sizeof(*r));
+	int found = 0;
+	size_t i;
+
+	for (i = 0; r && i < ev->n; i++) {
+		const struct dbos_rec_hdr *h = (const void *)ev->raw[i];
+
+		if ((is_fd_type(h->type) || is_sock_type(h->type)) &&
+		    !frec_decode(ev->raw[i], r))
+			found += fwant_match(r, w);
+	}
+	free(r);
+	return found;
+}
+
+static bool fev_any(const struct evlog *ev, const struct fwant *w)
+{
+	return fev_count(ev, w) > 0;
+}
+
+/* open() + close() of a file in a tmpdir: FD_OPEN with its identity, FD_CLOSE. */
+TEST_F_TIMEOUT(kmod, events_fd_open_close, 60)
+{
+	char dir[] = "/tmp/dbos-fdXXXXXX", path[64];
+	struct evlog ev = { .n = 0 };
+	struct frec *r = malloc(sizeof(*r));
+	struct nl evnl;
+	struct stat st;
+	size_t from = 0;
+	__u64 open_seq;
+	int fd;
+
+	ASSERT_NE(NULL, r);
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/file", dir);
+	ASSERT_EQ(0, events_socket(&evnl));
+	fd = open(path, O_CREAT | O_RDWR | O_APPEND, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fstat(fd, &st));
+	ASSERT_EQ(0, close(fd));
+
+	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_FD_OPEN, .pid = getpid(), .fd = fd,
+		.inode = st.st_ino }, r, 5000)) TH_LOG("no FD_OPEN");
+	EXPECT_STREQ(path, r->path);
+	EXPECT_EQ(st.st_ino, r->fd.inode);
+	EXPECT_EQ(st.st_dev, r->fd.dev);
+	EXPECT_EQ(st.st_mode, r->fd.mode);
+	EXPECT_EQ(DBOS_FILE_REG, r->fd.kind);
+	EXPECT_EQ(O_RDWR, r->fd.flags & O_ACCMODE);
+	EXPECT_TRUE(r->fd.flags & O_APPEND);
+	EXPECT_FALSE(r->fd.flags & O_CLOEXEC);
+	EXPECT_EQ(0, r->hdr.flags);
+	open_seq = r->hdr.seq;
+
+	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_FD_CLOSE, .pid = getpid(), .fd = fd,
+		.inode = st.st_ino }, r, 5000)) TH_LOG("no FD_CLOSE");
+	EXPECT_LT(open_seq, r->hdr.seq);
+	EXPECT_EQ(0, r->fd.path_len);
+	EXPECT_EQ(st.st_dev, r->fd.dev);
+	EXPECT_EQ(DBOS_FILE_REG, r->fd.kind);
+	EXPECT_EQ(0, ev.bad);
+	unlink(path);
+	rmdir(dir);
+	ev_free(&ev);
+	free(r);
+	close(evnl.fd);
+}
+
+/* dup2() onto an open fd, close_range(), and close-on-exec at exec. */
+TEST_F_TIMEOUT(kmod, events_dup2_close_range_exec, 60)
+{
+	struct evlog ev = { .n = 0 };
+	struct frec *r = malloc(sizeof(*r));
+	struct stat sa, sb, sc;
+	struct nl evnl;
+	size_t from = 0;
+	int a, b, c, status;
+	pid_t child;
+
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, events_socket(&evnl));
+	a = open("/dev/null", O_RDONLY);
+	b = open("/proc/version", O_RDONLY);
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	ASSERT_EQ(0, fstat(a, &sa));
+	ASSERT_EQ(0, fstat(b, &sb));
+	ASSERT_EQ(b, dup2(a, b));
+	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_FD_CLOSE, .pid = getpid(), .fd = b,
+		.inode = sb.st_ino }, r, 5000)) TH_LOG("no FD_CLOSE for dup2");
+	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_FD_OPEN, .pid = getpid(), .fd = b,
+		.inode = sa.st_ino }, r, 5000)) TH_LOG("no FD_OPEN for dup2");
+	EXPECT_STREQ("/dev/null", r->path);
+	EXPECT_EQ(DBOS_FILE_CHR, r->fd.kind);
+
+	ASSERT_EQ(0, syscall(SYS_close_range, a, a, 0));
+	ASSERT_EQ(0, syscall(SYS_close_range, b, b, 0));
+	from = 0;
+	EXPECT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_FD_CLOSE, .pid = getpid(), .fd = a,
+		.inode = sa.st_ino }, r, 5000)) TH_LOG("no FD_CLOSE of a");
+	from = 0;
+	EXPECT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_FD_CLOSE, .pid = getpid(), .fd = b,
+		.inode = sa.st_ino }, r, 5000)) TH_LOG("no FD_CLOSE of b");
+
+	/* O_CLOEXEC: FD_OPEN says so, and the child's exec closes it. */
+	c = open("/proc/version", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, c);
+	ASSERT_EQ(0, fstat(c, &sc));
+	from = 0;
+	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_FD_OPEN, .pid = getpid(), .fd = c,
+		.inode = sc.st_ino }, r, 5000));
+	EXPECT_TRUE(r->fd.flags & O_CLOEXEC);
+	/* and a close as the child's first act: its pid, not the parent's */
+	a = open("/dev/null", O_RDONLY);
+	ASSERT_LE(0, a);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		close(a);
+		execl("/bin/true", "true", NULL);
+		_exit(127);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_EQ(0, status);
+	from = 0;
+	EXPECT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_FD_CLOSE, .pid = child, .fd = a,
+		.inode = sa.st_ino }, r, 5000)) TH_LOG("no FD_CLOSE in the child");
+	from = 0;
+	EXPECT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_FD_CLOSE, .pid = child, .fd = c,
+		.inode = sc.st_ino }, r, 5000)) TH_LOG("no FD_CLOSE at exec");
+	close(a);
+	close(c);
+	EXPECT_EQ(0, ev.bad);
+	ev_free(&ev);
+	free(r);
+	close(evnl.fd);
+}
+
+/* TCP over @family's loopback: BIND, LISTEN, CONNECT, ACCEPT, STATE. */
+static void tcp_events(struct __test_metadata *_metadata, int family)
+{
+	struct sockaddr_storage ss = { .ss_family = family };
+	struct sockaddr_in *sin = (void *)&ss;
+	struct sockaddr_in6 *sin6 = (void *)&ss;
+	socklen_t sl = family == AF_INET ? sizeof(*sin) : sizeof(*sin6);
+	struct evlog ev = { .n = 0 };
+	struct frec *r = malloc(sizeof(*r));
+	struct stat sl_st, sc_st, sa_st;
+	unsigned char addr[16] = { 0 };
+	int lfd, cfd, afd, alen;
+	__u16 port, cport;
+	struct nl evnl;
+	size_t from = 0;
+
+	ASSERT_NE(NULL, r);
+	if (family == AF_INET) {
+		sin->sin_addr.s_addr = htonl(0x7f000001);
+		memcpy(addr, &sin->sin_addr, 4);
+		alen = 4;
+	} else {
+		sin6->sin6_addr.s6_addr[15] = 1;
+		memcpy(addr, &sin6->sin6_addr, 16);
+		alen = 16;
+	}
+	ASSERT_EQ(0, events_socket(&evnl));
+	lfd = socket(family, SOCK_STREAM, 0);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, bind(lfd, (void *)&ss, sl));
+	ASSERT_EQ(0, listen(lfd, 4));
+	ASSERT_EQ(0, getsockname(lfd, (void *)&ss, &sl));
+	port = ntohs(family == AF_INET ? sin->sin_port : sin6->sin6_port);
+	cfd = socket(family, SOCK_STREAM, 0);
+	ASSERT_LE(0, cfd);
+	ASSERT_EQ(0, connect(cfd, (void *)&ss, sl));
+	afd = accept(lfd, NULL, NULL);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(0, getsockname(cfd, (void *)&ss, &sl));
+	cport = ntohs(family == AF_INET ? sin->sin_port : sin6->sin6_port);
+	ASSERT_EQ(0, fstat(lfd, &sl_st));
+	ASSERT_EQ(0, fstat(cfd, &sc_st));
+	ASSERT_EQ(0, fstat(afd, &sa_st));
+
+	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_SOCK_INFO, .pid = getpid(), .fd = lfd,
+		.inode = sl_st.st_ino }, r, 5000)) TH_LOG("no SOCK_INFO");
+	EXPECT_EQ(family, r->sock.family);
+	EXPECT_EQ(SOCK_STREAM, r->sock.type);
+	EXPECT_EQ(IPPROTO_TCP, r->sock.protocol);
+	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_SOCK_BIND, .pid = getpid(), .fd = lfd,
+		.inode = sl_st.st_ino }, r, 5000)) TH_LOG("no SOCK_BIND");
+	EXPECT_EQ(port, r->sock.local_port);
+	EXPECT_EQ(0, memcmp(addr, r->sock.local_addr, alen));
+	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_SOCK_LISTEN, .pid = getpid(), .fd = lfd,
+		.inode = sl_st.st_ino }, r, 5000)) TH_LOG("no SOCK_LISTEN");
+	EXPECT_EQ(10 /* TCP_LISTEN */, r->sock.state);
+	EXPECT_EQ(port, r->sock.local_port);
+	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_SOCK_CONNECT, .pid = getpid(), .fd = cfd,
+		.inode = sc_st.st_ino }, r, 5000)) TH_LOG("no SOCK_CONNECT");
+	EXPECT_EQ(port, r->sock.remote_port);
+	EXPECT_EQ(cport, r->sock.local_port);
+	EXPECT_EQ(0, memcmp(addr, r->sock.remote_addr, alen));
+	EXPECT_EQ(1 /* TCP_ESTABLISHED */, r->sock.state);
+	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_SOCK_ACCEPT, .pid = getpid(), .fd = afd,
+		.inode = sa_st.st_ino }, r, 5000)) TH_LOG("no SOCK_ACCEPT");
+	EXPECT_EQ(port, r->sock.local_port);
+	EXPECT_EQ(cport, r->sock.remote_port);
+	EXPECT_EQ(0, memcmp(addr, r->sock.local_addr, alen));
+	EXPECT_EQ(0, memcmp(addr, r->sock.remote_addr, alen));
+	/* the client went SYN_SENT -> ESTABLISHED */
+	from = 0;
+	EXPECT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_SOCK_STATE, .fd = ~0U, .inode = sc_st.st_ino,
+		.state = 1 }, r, 5000)) TH_LOG("no SOCK_STATE ESTABLISHED");
+	EXPECT_EQ(2 /* TCP_SYN_SENT */, r->sock.oldstate);
+	close(afd);
+	close(cfd);
+	close(lfd);
+	EXPECT_EQ(0, ev.bad);
+	ev_free(&ev);
+	free(r);
+	close(evnl.fd);
+}
+
+TEST_F_TIMEOUT(kmod, events_tcp4, 60)
+{
+	tcp_events(_metadata, AF_INET);
+}
+
+TEST_F_TIMEOUT(kmod, events_tcp6, 60)
+{
+	tcp_events(_metadata, AF_INET6);
+}
+
+/* A unix socket bound to a path, and a socketpair's peers. */
+TEST_F_TIMEOUT(kmod, events_unix, 60)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/dbos-unXXXXXX";
+	struct evlog ev = { .n = 0 };
+	struct frec *r = malloc(sizeof(*r));
+	struct stat st, st0, st1;
+	struct nl evnl;
+	size_t from = 0;
+	int fd, sv[2];
+
+	ASSERT_NE(NULL, r);
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/sock", dir);
+	ASSERT_EQ(0, events_socket(&evnl));
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, bind(fd, (void *)&sun, sizeof(sun)));
+	ASSERT_EQ(0, fstat(fd, &st));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+	ASSERT_EQ(0, fstat(sv[0], &st0));
+	ASSERT_EQ(0, fstat(sv[1], &st1));
+
+	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_SOCK_BIND, .pid = getpid(), .fd = fd,
+		.inode = st.st_ino }, r, 5000)) TH_LOG("no SOCK_BIND");
+	EXPECT_EQ(AF_UNIX, r->sock.family);
+	EXPECT_STREQ(sun.sun_path, r->path);
+	EXPECT_EQ(strlen(sun.sun_path) + 1, r->sock.path_len);
+	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_SOCK_INFO, .pid = getpid(), .fd = sv[1],
+		.inode = st1.st_ino }, r, 5000)) TH_LOG("no SOCK_INFO");
+	EXPECT_EQ(st0.st_ino, r->sock.peer_inode);
+	EXPECT_EQ(SOCK_DGRAM, r->sock.type);
+	EXPECT_EQ(0, r->sock.path_len);
+	close(sv[0]);
+	close(sv[1]);
+	close(fd);
+	unlink(sun.sun_path);
+	rmdir(dir);
+	EXPECT_EQ(0, ev.bad);
+	ev_free(&ev);
+	free(r);
+	close(evnl.fd);
+}
+
+/* DUMP_FILES of this process equals /proc/self/fd. */
+TEST_F_TIMEOUT(kmod, dump_files_matches_proc, 60)
+{
+	struct fsnaps s = { .n = 0 }, all = { .n = 0 };
+	char dir[] = "/tmp/dbos-dfXXXXXX", path[64], link[PATH_MAX + 1];
+	char name[64];
+	int extra[4], sv[2], nproc = 0, nsnap = 0, dfd;
+	struct dirent *de;
+	size_t i;
+	DIR *d;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	extra[0] = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	extra[1] = socket(AF_INET6, SOCK_STREAM, 0);
+	ASSERT_EQ(0, pipe(&extra[2]));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	ASSERT_LE(0, extra[0]);
+	ASSERT_LE(0, extra[1]);
+	d = opendir("/proc/self/fd");
+	ASSERT_NE(NULL, d);
+	dfd = dirfd(d);
+
+	ASSERT_EQ(0, dump_files(&self->nl, getpid(), &s));
+	EXPECT_EQ(0, s.bad);
+	for (i = 0; i < s.n; i++) {
+		struct frec *r = &s.r[i];
+		struct stat st;
+		ssize_t n;
+
+		if (r->hdr.type == DBOS_REC_SOCK) {
+			EXPECT_GT(i, 0);
+			EXPECT_EQ(DBOS_REC_FD, s.r[i - 1].hdr.type);
+			EXPECT_EQ(s.r[i - 1].fd.fd, r->sock.fd);
+			EXPECT_EQ(s.r[i - 1].fd.inode, r->sock.inode);
+			if (r->sock.fd == sv[0]) {
+				ASSERT_EQ(0, fstat(sv[1], &st));
+				EXPECT_EQ(st.st_ino, r->sock.peer_inode);
+			}
+			continue;
+		}
+		nsnap++;
+		EXPECT_EQ(getpid(), r->fd.pid);
+		if (i)
+			EXPECT_LT(s.r[i - 1].fd.fd, r->fd.fd);
+		snprintf(name, sizeof(name), "/proc/self/fd/%u", r->fd.fd);
+		n = readlink(name, link, sizeof(link) - 1);
+		ASSERT_LE(0, n) TH_LOG("fd %u is not open", r->fd.fd);
+		link[n] = '\0';
+		EXPECT_STREQ(link, r->path);
+		ASSERT_EQ(0, fstat(r->fd.fd, &st));
+		EXPECT_EQ(st.st_ino, r->fd.inode);
+		EXPECT_EQ(st.st_dev, r->fd.dev);
+		EXPECT_EQ(st.st_mode, r->fd.mode);
+		EXPECT_EQ(!!(fcntl(r->fd.fd, F_GETFD) & FD_CLOEXEC),
+			  !!(r->fd.flags & O_CLOEXEC)) TH_LOG("fd %u", r->fd.fd);
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			nproc++;
+	EXPECT_EQ(nproc, nsnap);
+	(void)dfd;
+	closedir(d);
+
+	/* every process; and a pid that does not exist */
+	ASSERT_EQ(0, dump_files(&self->nl, 0, &all));
+	EXPECT_EQ(0, all.bad);
+	EXPECT_LT(s.n, all.n);
+	EXPECT_EQ(-ESRCH, dump_files(&self->nl, 4194304, &all));
+	EXPECT_STRNE("", self->nl.errmsg);
+
+	for (i = 0; i < 4; i++)
+		close(extra[i]);
+	close(sv[0]);
+	close(sv[1]);
+	unlink(path);
+	rmdir(dir);
+	free(s.r);
+	free(all.r);
+}
+
+/* SET_FILTER: kinds = REG holds socket records back; a prefix holds FD_OPEN. */
+TEST_F_TIMEOUT(kmod, set_filter, 60)
+{
+	char dir[] = "/tmp/dbos-sfXXXXXX", path[64], prefix[64];
+	const char *prefixes[] = { prefix };
+	struct evlog ev = { .n = 0 };
+	struct frec *r = malloc(sizeof(*r));
+	struct stats before, after;
+	struct fsnaps s = { .n = 0 };
+	struct stat st, sst;
+	struct nl evnl;
+	size_t from = 0, i;
+	int fd, sfd;
+
+	ASSERT_NE(NULL, r);
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	snprintf(prefix, sizeof(prefix), "%s/", dir);
+	ASSERT_EQ(0, events_socket(&evnl));
+	ASSERT_EQ(0, get_stats(&self->nl, &before));
+	ASSERT_EQ(0, set_filter(&self->nl, 1U << DBOS_FILE_REG, NULL, 0));
+	sfd = socket(AF_INET, SOCK_DGRAM, 0);
+	ASSERT_LE(0, sfd);
+	ASSERT_EQ(0, fstat(sfd, &sst));
+	fd = open(path, O_CREAT | O_RDWR, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fstat(fd, &st));
+	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_FD_OPEN, .pid = getpid(), .fd = fd,
+		.inode = st.st_ino }, r, 5000)) TH_LOG("REG file filtered out");
+	ASSERT_EQ(0, dump_files(&self->nl, getpid(), &s));
+	for (i = 0; i < s.n; i++)
+		EXPECT_EQ(DBOS_FILE_REG, s.r[i].hdr.type == DBOS_REC_FD ?
+			  s.r[i].fd.kind : 0xffff);
+	close(sfd);
+	close(fd);
+	ev_collect(evnl.fd, &ev, 500);
+	EXPECT_FALSE(fev_any(&ev, &(struct fwant){ .type = DBOS_REC_FD_OPEN,
+		.pid = getpid(), .fd = ~0U, .inode = sst.st_ino }));
+	EXPECT_FALSE(fev_any(&ev, &(struct fwant){ .type = DBOS_REC_SOCK_INFO,
+		.pid = getpid(), .fd = ~0U, .inode = sst.st_ino }));
+	EXPECT_FALSE(fev_any(&ev, &(struct fwant){ .type = DBOS_REC_FD_CLOSE,
+		.pid = getpid(), .fd = ~0U, .inode = sst.st_ino }));
+	ASSERT_EQ(0, get_stats(&self->nl, &after));
+	/* FD_OPEN, SOCK_INFO, FD_CLOSE of the socket, its dump records */
+	EXPECT_LE(before.v[DBOS_STATS_FILTERED] + 3, after.v[DBOS_STATS_FILTERED]);
+
+	/* a path prefix holds FD_OPEN back, not FD_CLOSE */
+	ASSERT_EQ(0, set_filter(&self->nl, ~0U, prefixes, 1));
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	close(fd);
+	from = ev.n;
+	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
+		.type = DBOS_REC_FD_CLOSE, .pid = getpid(), .fd = fd,
+		.inode = st.st_ino }, r, 5000)) TH_LOG("no FD_CLOSE");
+	/* the only FD_OPEN of the file is the one from before the filter */
+	EXPECT_EQ(1, fev_count(&ev, &(struct fwant){ .type = DBOS_REC_FD_OPEN,
+		.pid = getpid(), .fd = ~0U, .inode = st.st_ino }));
+
+	ASSERT_EQ(0, set_filter(&self->nl, ~0U, NULL, 0));
+	unlink(path);
+	rmdir(dir);
+	free(s.r);
+	free(r);
+	ev_free(&ev);
+	close(evnl.fd);
+}
+
+/* Malformed SET_FILTER and DUMP_FILES requests fail with EINVAL. */
+TEST_F(kmod, set_filter_malformed)
+{
+	struct nl *nl = &self->nl;
+	struct attr_buf a, in;
+	char longp[DBOS_FILTER_PREFIX_MAX + 1];
+	const char *many[DBOS_FILTER_PREFIXES + 1];
+	__u64 v64 = 1;
+	int i;
+
+	for (i = 0; i <= DBOS_FILTER_PREFIXES; i++)
+		many[i] = "/x";
+	EXPECT_EQ(0, set_filter(nl, ~0U, many, DBOS_FILTER_PREFIXES));
+	EXPECT_EQ(-EINVAL, set_filter(nl, ~0U, many, DBOS_FILTER_PREFIXES + 1));
+	EXPECT_STRNE("", nl->errmsg);
+	memset(longp, 'a', sizeof(longp));
+	longp[0] = '/';
+	longp[DBOS_FILTER_PREFIX_MAX - 1] = '\0';
+	many[0] = longp;
+	EXPECT_EQ(0, set_filter(nl, ~0U, many, 1));	/* 256 bytes with NUL */
+	longp[DBOS_FILTER_PREFIX_MAX - 1] = 'a';
+	longp[DBOS_FILTER_PREFIX_MAX] = '\0';
+	EXPECT_EQ(-EINVAL, set_filter(nl, ~0U, many, 1));
+	EXPECT_EQ(-EINVAL, set_filter(nl, 1U << __DBOS_FILE_MAX, NULL, 0));
+	/* wrong types */
+	a.len = 0;
+	attr_put(&a, DBOS_A_FILE_KINDS, &v64, sizeof(v64));
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_SET_FILTER, 0, 0, &a));
+	a.len = 0;
+	attr_put_u32(&a, DBOS_A_PATH_EXCLUDE, 1);
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_SET_FILTER, 0, 0, &a));
+	a.len = 0;
+	attr_put(&a, DBOS_A_PATH_PREFIX, "/x", 3);
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_SET_FILTER, 0, 0, &a));
+	a.len = 0;
+	in.len = 0;
+	attr_put(&in, DBOS_A_PATH_PREFIX, "/x", 2);	/* no NUL */
+	attr_put(&a, DBOS_A_PATH_EXCLUDE | NLA_F_NESTED, in.data, in.len);
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_SET_FILTER, 0, 0, &a));
+	a.len = 0;
+	in.len = 0;
+	attr_put(&in, DBOS_A_PATH_PREFIX, "/x", 3);
+	attr_put(&a, DBOS_A_PATH_EXCLUDE, in.data, in.len); /* no NLA_F_NESTED */
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_SET_FILTER, 0, 0, &a));
+	a.len = 0;
+	attr_put(&a, DBOS_A_PATH_EXCLUDE | NLA_F_NESTED, in.data, in.len);
+	EXPECT_EQ(0, request_raw(nl, DBOS_CMD_SET_FILTER, 0, 0, &a));
+	a.len = 0;
+	attr_put_u32(&a, DBOS_A_PID, 1);
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_SET_FILTER, 0, 0, &a));
+	/* the other commands refuse the filter's attributes */
+	a.len = 0;
+	attr_put_u32(&a, DBOS_A_FILE_KINDS, 1);
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_GET_STATS, 0, 0, &a));
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_DUMP_FILES, NLM_F_DUMP, 0, &a));
+	a.len = 0;
+	attr_put(&a, DBOS_A_PID, &v64, sizeof(v64));
+	EXPECT_EQ(-EINVAL, request_raw(nl, DBOS_CMD_DUMP_FILES, NLM_F_DUMP, 0, &a));
+	EXPECT_EQ(0, set_filter(nl, ~0U, NULL, 0));
+}
+
+/* Without CAP_NET_ADMIN, DUMP_FILES and SET_FILTER are refused. */
+TEST_F(kmod, files_unprivileged_refused)
+{
+	struct fsnaps s = { .n = 0 };
+	struct nl nl;
+
+	ASSERT_EQ(0, setgroups(0, NULL));
+	ASSERT_EQ(0, setresgid(65534, 65534, 65534));
+	ASSERT_EQ(0, setresuid(65534, 65534, 65534));
+	ASSERT_EQ(0, nl_open(&nl));
+	EXPECT_EQ(-EPERM, dump_files(&nl, 0, &s));
+	EXPECT_EQ(-EPERM, dump_files(&nl, getpid(), &s));
+	EXPECT_EQ(0, s.n);
+	EXPECT_EQ(-EPERM, set_filter(&nl, 0, NULL, 0));
+	close(nl.fd);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1985,7 +2738,65 @@ static int storm_main(void)
 	return 0;
 }
 
-/* Dump again and again until SIGTERM, across module reloads. */
+/*
+ * Until SIGTERM, keep every file and socket hook busy: open/close, dup2,
+ * close_range, close-on-exec at exec, unix socketpairs, TCP over loopback.
+ */
+static int files_storm_main(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	unsigned long i;
+	int lfd;
+
+	signal(SIGTERM, on_signal);
+	sin.sin_addr.s_addr = htonl(0x7f000001);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (void *)&sin, sl) || listen(lfd, 64) ||
+	    getsockname(lfd, (void *)&sin, &sl))
+		return 1;
+	for (i = 0; !stop; i++) {
+		int a, b, c, sv[2];
+		pid_t p;
+
+		a = open("/proc/self/status", O_RDONLY);
+		b = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (a >= 0 && b >= 0)
+			dup2(a, b);
+		if (!socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
+			close(sv[0]);
+			close(sv[1]);
+		}
+		c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (c >= 0) {
+			int afd;
+
+			connect(c, (void *)&sin, sizeof(sin));
+			afd = accept(lfd, NULL, NULL);
+			if (afd >= 0)
+				close(afd);
+			close(c);
+		}
+		if (a >= 0 && b >= 0)
+			syscall(SYS_close_range, a < b ? a : b, a < b ? b : a, 0);
+		if (i % 16 == 0) {
+			c = open("/proc/version", O_RDONLY | O_CLOEXEC);
+			p = fork();
+			if (!p) {
+				execl("/bin/true", "true", "files-storm", NULL);
+				_exit(127);
+			}
+			if (p > 0)
+				waitpid(p, NULL, 0);
+			if (c >= 0)
+				close(c);
+		}
+	}
+	close(lfd);
+	return 0;
+}
+
+/* Dump processes and files again and again until SIGTERM, across reloads. */
 static int dump_loop_main(void)
 {
 	unsigned long dumps = 0, failed = 0, bad = 0;
@@ -2001,7 +2812,15 @@ static int dump_loop_main(void)
 			usleep(10000);
 			continue;
 		}
-		ret = dump_procs(&nl, &s);
+		if (dumps % 2) {
+			struct fsnaps fs = { .n = 0 };
+
+			ret = dump_files(&nl, 0, &fs);
+			s.bad += fs.bad;
+			free(fs.r);
+		} else {
+			ret = dump_procs(&nl, &s);
+		}
 		if (ret) {
 			failed++;	/* e.g. the module is being unloaded */
 			last_err = ret;
@@ -2030,6 +2849,8 @@ static int stats_main(void)
 		[DBOS_STATS_SEQ] = "seq",
 		[DBOS_STATS_BUFFER_BYTES] = "buffer_bytes",
 		[DBOS_STATS_NR_CPUS] = "nr_cpus",
+		[DBOS_STATS_FILTERED] = "filtered",
+		[DBOS_STATS_MISSED] = "missed",
 	};
 	struct stats s;
 	struct nl nl;
@@ -2065,6 +2886,8 @@ int main(int argc, char **argv)
 		return sleep(atoi(argv[2]));
 	if (argc > 1 && !strcmp(argv[1], "--storm"))
 		return storm_main();
+	if (argc > 1 && !strcmp(argv[1], "--files-storm"))
+		return files_storm_main();
 	if (argc > 1 && !strcmp(argv[1], "--dump-loop"))
 		return dump_loop_main();
 	return test_harness_run(argc, argv);

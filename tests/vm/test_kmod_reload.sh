@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # test_kmod_reload.sh - unload and load dbos.ko many times while processes
-# fork, exec, exit, rename and change ids, a listener is subscribed, dumps
-# run, and dbosd (if it runs) follows along; the test VM harness fails the run
+# fork, exec, exit, rename and change ids, open, close and dup files and use
+# sockets, a listener is subscribed, process and file dumps run, and dbosd (if it runs) follows along; the test VM harness fails the run
 # on any oops or WARN. Leaves the module loaded. Prints TAP.
 #
 # Usage: test_kmod_reload.sh [CYCLES]   (default 50)
@@ -78,7 +78,9 @@ unload() {
 }
 
 TRACEFS=/sys/kernel/tracing
-PIN_EVENTS="sched/sched_process_fork sched/sched_process_exec sched/sched_process_exit task/task_rename"
+PIN_EVENTS="sched/sched_process_fork sched/sched_process_exec sched/sched_process_exit task/task_rename sock/inet_sock_set_state"
+# every kprobed function (kretprobes too: they probe the entry)
+PIN_KPROBES="commit_creds fd_install do_dup2 pick_file do_close_on_exec __sys_bind __sys_listen __sys_connect __sys_accept4"
 pinned=0
 
 # Keep the hooked sites enabled (see the top of the file).
@@ -89,19 +91,27 @@ pin_text() {
 		return 0
 	fi
 	echo 0 >"$TRACEFS/tracing_on"
-	echo 'p:dbos_pin/commit_creds commit_creds' >>"$TRACEFS/kprobe_events" || return 1
-	for e in $PIN_EVENTS dbos_pin/commit_creds; do
+	pinned=1
+	for f in $PIN_KPROBES; do
+		echo "p:dbos_pin/$f $f" >>"$TRACEFS/kprobe_events" || return 1
+	done
+	for e in $PIN_EVENTS; do
 		echo 1 >"$TRACEFS/events/$e/enable" || return 1
 	done
-	pinned=1
+	for f in $PIN_KPROBES; do
+		echo 1 >"$TRACEFS/events/dbos_pin/$f/enable" || return 1
+	done
 }
 
 unpin_text() {
 	[ "$pinned" = 1 ] || return 0
-	for e in $PIN_EVENTS dbos_pin/commit_creds; do
+	for e in $PIN_EVENTS; do
 		echo 0 >"$TRACEFS/events/$e/enable"
 	done
-	echo '-:dbos_pin/commit_creds' >>"$TRACEFS/kprobe_events"
+	for f in $PIN_KPROBES; do
+		echo 0 >"$TRACEFS/events/dbos_pin/$f/enable" 2>/dev/null
+		echo "-:dbos_pin/$f" >>"$TRACEFS/kprobe_events" 2>/dev/null
+	done
 	echo 1 >"$TRACEFS/tracing_on"
 }
 
@@ -114,6 +124,8 @@ pin_text || echo "# could not pin the hooked sites"
 storm1=$!
 "$T" --storm &
 storm2=$!
+"$T" --files-storm &
+files1=$!
 (while :; do /bin/true; sh -c 'exit 3'; done) >/dev/null 2>&1 &
 loop=$!
 "$T" --listen >"$OUT/listener" 2>&1 &
@@ -144,8 +156,8 @@ while [ "$i" -le "$CYCLES" ]; do
 	i=$((i + 1))
 done
 
-kill "$storm1" "$storm2" "$loop"
-wait "$storm1" "$storm2" "$loop" 2>/dev/null
+kill "$storm1" "$storm2" "$files1" "$loop"
+wait "$storm1" "$storm2" "$files1" "$loop" 2>/dev/null
 unpin_text
 sleep 0.5
 kill -TERM "$listener" "$dumper"

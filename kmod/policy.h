@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * policy.h - the netlink attribute policies of every dbos command.
+ */
+#ifndef _DBOS_POLICY_H
+#define _DBOS_POLICY_H
+
+#include "dbos_uapi.h"
+
+#include <net/netlink.h>
+
+/* GET_STATS and DUMP_PROCS: no attributes. */
+extern const struct nla_policy dbos_policy_none[DBOS_A_MAX + 1];
+/* GET_PROC (PID required) and DUMP_FILES (PID optional). */
+extern const struct nla_policy dbos_policy_pid[DBOS_A_MAX + 1];
+/* SET_FILTER: FILE_KINDS and PATH_EXCLUDE. */
+extern const struct nla_policy dbos_policy_set_filter[DBOS_A_MAX + 1];
+/* Inside DBOS_A_PATH_EXCLUDE: DBOS_A_PATH_PREFIX strings only. */
+extern const struct nla_policy dbos_policy_exclude[DBOS_A_MAX + 1];
+
+#endif /* _DBOS_POLICY_H */
