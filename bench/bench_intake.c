@@ -112,7 +112,7 @@ static bool build_files(struct tmpl *t, uint64_t *seq, uint64_t *records, uint32
 				.cpu = (uint16_t)c, .type = DBOS_REC_FD_OPEN, .path = path,
 				.fd = { .pid = PID_BASE + (uint32_t)c, .fd = 3 + (uint32_t)(*records / 2 % 64),
 					.flags = 0100000, .kind = DBOS_FILE_REG, .inode = 1000 + *records % 977,
-					.dev = 0x803, .mode = 0100644, .mnt_id = 21 },
+					.dev = 0x803, .mode = 0100644 },
 			};
 
 			r.seq = ++*seq; r.cpu_seq = ++cpu_seq[c];

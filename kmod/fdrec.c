@@ -80,10 +80,6 @@ void dbos_fd_fill(struct dbos_fd *fd, u32 pid, u32 fdnum,
 	fd->inode = inode->i_ino;
 	fd->dev = new_encode_dev(inode->i_sb->s_dev);
 	fd->mode = inode->i_mode;
-	/*
-	 * mnt_id stays 0: it lives in struct mount, private to fs/, and no
-	 * exported function gives it without possibly sleeping.
-	 */
 }
 
 /* The socket behind @file, or NULL. The file's reference keeps it alive. */

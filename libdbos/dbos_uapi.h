@@ -283,7 +283,6 @@ enum dbos_file_kind {
  * @inode: the inode number (st_ino)
  * @dev: st_dev of the file, as stat(2) reports it (new_encode_dev)
  * @mode: the inode's i_mode (type and permission bits)
- * @mnt_id: the mount id, as in /proc/PID/fdinfo/N
  */
 struct dbos_fd {
 	__u32 pid;
@@ -294,7 +293,7 @@ struct dbos_fd {
 	__u64 inode;
 	__u64 dev;
 	__u32 mode;
-	__u32 mnt_id;
+	__u32 __pad;
 };
 
 #define DBOS_UNIX_PATH_MAX	108	/* sizeof(sun_path) */

@@ -44,7 +44,7 @@ void *ptrmap_del(struct ptrmap *m, uint64_t key);	/* the value removed, or NULL 
 struct fdver {
 	uint64_t open_seq, close_seq;	/* open_seq 0: empty */
 	uint64_t inode, dev;
-	uint32_t flags, mode, mnt_id, t_s;
+	uint32_t flags, mode, t_s;
 	uint16_t kind;
 	bool unknown;		/* a close of a file never seen (open_seq 1: since always) */
 	bool close_unlogged;	/* ... not in file_events yet (at close_time_ns, close_cpu) */
@@ -69,7 +69,7 @@ struct fdent {
 	bool stored;		/* its row is in the store (as of the batch) */
 	uint16_t kind;		/* enum dbos_file_kind */
 	uint16_t close_cpu;	/* close_unlogged: the close's CPU */
-	uint32_t flags, mode, mnt_id;
+	uint32_t flags, mode;
 	uint32_t gen;		/* re-sync generation of the last snapshot that saw it */
 	uint32_t t_s;		/* tombstone: when it was made (s, mirror clock) */
 	uint64_t seq;		/* live: record that set it; tombstone: the close */

@@ -108,7 +108,6 @@ static int fd_put_row(struct files *f, uint32_t pid, const struct fdent *e)
 	v[FDS_DEVICE] = row_int((int64_t)e->dev);
 	v[FDS_TYPE] = kind_value(e->kind);
 	v[FDS_MODE] = row_int(e->mode);
-	v[FDS_MNT_ID] = row_int(e->mnt_id);
 	v[FDS_SEQ] = row_int((int64_t)e->seq);
 	if (files_encode(f, v, FDS__COUNT, &len))
 		return -1;
@@ -240,7 +239,7 @@ static void fd_save_version(struct files *f, struct fdent *e, uint64_t open, uin
 	v = &e->ver[0];
 	*v = (struct fdver){
 		.open_seq = open, .close_seq = close, .inode = e->inode, .dev = e->dev,
-		.flags = e->flags, .mode = e->mode, .mnt_id = e->mnt_id, .t_s = files_now_s(f),
+		.flags = e->flags, .mode = e->mode, .t_s = files_now_s(f),
 		.kind = e->kind, .plen = e->plen, .path = e->path,
 	};
 	e->path = NULL;
@@ -283,7 +282,7 @@ static const struct fdent *fd_version_at(const struct fdent *pe, uint64_t s, str
 		if (v->open_seq && !v->unknown && v->open_seq < s && s < v->close_seq) {
 			*tmp = (struct fdent){
 				.fd = pe->fd, .live = true, .kind = v->kind, .flags = v->flags,
-				.mode = v->mode, .mnt_id = v->mnt_id, .inode = v->inode,
+				.mode = v->mode, .inode = v->inode,
 				.dev = v->dev, .path = v->path, .plen = v->plen,
 			};
 			return tmp;
@@ -321,7 +320,6 @@ static int fd_make(struct files *f, struct fdproc *p, struct fdent *e, const str
 	e->kind = d->kind;
 	e->flags = d->flags;
 	e->mode = d->mode;
-	e->mnt_id = d->mnt_id;
 	e->inode = d->inode;
 	e->dev = d->dev;
 	e->seq = s;
@@ -390,7 +388,7 @@ static int fd_copy(struct files *f, struct fdproc *c, struct fdent *e, uint32_t 
 	struct dbos_fd d = {
 		.pid = c->pid, .fd = pe->fd, .flags = pe->flags, .kind = pe->kind,
 		.path_len = (uint16_t)pe->plen, .inode = pe->inode, .dev = pe->dev,
-		.mode = pe->mode, .mnt_id = pe->mnt_id,
+		.mode = pe->mode,
 	};
 
 	if (!e && !(e = fdproc_insert(c, pe->fd, pos)))
@@ -415,7 +413,6 @@ static void fd_tomb_hold(struct fdent *e, const struct fdent *pe, uint64_t from)
 		e->kind = pe->kind;
 		e->flags = pe->flags;
 		e->mode = pe->mode;
-		e->mnt_id = pe->mnt_id;
 		e->inode = pe->inode;
 		e->dev = pe->dev;
 	}
@@ -514,7 +511,7 @@ static enum mirror_result fd_open(struct files *f, const struct mirror_rec *r, u
 			e->gen = f->gen;	/* the row is newer than the snapshot: still there */
 		struct fdent tmp = {
 			.fd = r->fd.fd, .kind = r->fd.kind, .flags = r->fd.flags,
-			.mode = r->fd.mode, .mnt_id = r->fd.mnt_id, .inode = r->fd.inode,
+			.mode = r->fd.mode, .inode = r->fd.inode,
 			.dev = r->fd.dev, .path = (char *)r->path, .plen = r->fd.path_len,
 		};
 
@@ -937,7 +934,6 @@ static int load_fd(struct files *f, uint32_t pid, uint32_t fd, const char *val, 
 	e->inode = files_int_col(&v[FDS_INODE]);
 	e->dev = files_int_col(&v[FDS_DEVICE]);
 	e->mode = (uint32_t)files_int_col(&v[FDS_MODE]);
-	e->mnt_id = (uint32_t)files_int_col(&v[FDS_MNT_ID]);
 	for (uint16_t k = 0; k < __DBOS_FILE_MAX; k++)
 		if (v[FDS_TYPE].type == ROW_TEXT && strlen(kind_names[k]) == v[FDS_TYPE].len &&
 		    !memcmp(kind_names[k], v[FDS_TYPE].s, v[FDS_TYPE].len))

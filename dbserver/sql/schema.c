@@ -73,7 +73,6 @@ static const struct schema_column fds_cols[FDS__COUNT] = {
 	[FDS_DEVICE] = COL("device", "INTEGER", "Device of the file system (st_dev)"),
 	[FDS_TYPE]   = COL("type", "TEXT", FILE_TYPE_DOC),
 	[FDS_MODE]   = COL("mode", "INTEGER", "Inode mode: type and permission bits (st_mode)"),
-	[FDS_MNT_ID] = COL("mnt_id", "INTEGER", "Mount ID, as in /proc/PID/fdinfo/FD"),
 	[FDS_SEQ]    = COL("seq", "INTEGER", "Sequence number of the last event or dump that set this row"),
 };
 

@@ -98,7 +98,6 @@ enum fds_col {
 	FDS_DEVICE,
 	FDS_TYPE,
 	FDS_MODE,
-	FDS_MNT_ID,
 	FDS_SEQ,
 	FDS__COUNT
 };

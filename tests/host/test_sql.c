@@ -508,7 +508,6 @@ static void put_files(struct __test_metadata *_metadata, struct store *st)
 			v[FDS_DEVICE] = row_int(sock ? 8 : 2051);
 			v[FDS_TYPE] = sock ? row_text("socket", 6) : row_text("regular", 7);
 			v[FDS_MODE] = row_int(sock ? 0140777 : 0100644);
-			v[FDS_MNT_ID] = row_int(21);
 			v[FDS_SEQ] = row_int(pid);
 			put_row(b, &schema_fds, (uint64_t)pid << 32 | fd, v);
 			if (!sock)
