@@ -11,3 +11,9 @@ $(B)/tests/vm/bench_forkexec: bench/forkexec.c
 $(B)/tests/vm/bench_vm.sh: bench/vm.sh
 	@mkdir -p $(dir $@)
 	install -m 0755 $< $@
+
+VM_TESTS += $(B)/tests/vm/bench_fileloop
+
+$(B)/tests/vm/bench_fileloop: bench/fileloop.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -static -o $@ $<

@@ -1,11 +1,16 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # In-VM benchmark (booted with --bare): process churn with and without
-# dbos.ko + dbosd, in alternating rounds of one boot, and a fork storm's loss.
+# dbos.ko + dbosd, in alternating rounds of one boot; open/close and TCP
+# connect/accept/close loops without dbos, with dbos, and with auditd (the
+# peer) watching the same syscalls; and a fork storm's loss.
 # Prints "name value" lines; scripts/bench.sh collects them.
 set -u
 ITER=${ITER:-1500}
 ROUNDS=${ROUNDS:-3}
+FILE_ITER=${FILE_ITER:-20000}	# open+close per measurement
+TCP_ITER=${TCP_ITER:-2000}	# connect+accept+close per measurement
+LOOP_ROUNDS=${LOOP_ROUNDS:-5}
 SOCK=/run/dbos/dbosd.sock
 
 start_dbos() {
@@ -22,6 +27,48 @@ stop_dbos() {
 	while pidof dbosd >/dev/null; do sleep 0.1; done
 	rmmod dbos || exit 1
 }
+
+# auditd as the peer: the same syscalls audited, logged to tmpfs (bounded by rotation).
+AUDIT_SYSCALLS="-S openat -S open -S close -S socket -S bind -S listen -S connect -S accept -S accept4"
+start_auditd() {
+	mkdir -p /etc/audit /tmp/audit
+	cat >/etc/audit/auditd.conf <<-EOF
+		log_file = /tmp/audit/audit.log
+		log_format = RAW
+		flush = none
+		max_log_file = 16
+		max_log_file_action = rotate
+		num_logs = 2
+		space_left = 2
+		admin_space_left = 1
+		disk_full_action = ignore
+		disk_error_action = ignore
+	EOF
+	auditd -n >/tmp/auditd.out 2>&1 &
+	i=0
+	until auditctl -s 2>/dev/null | grep -q '^pid [1-9]'; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { cat /tmp/auditd.out; exit 1; }
+		sleep 0.1
+	done
+	auditctl -b 8192 >/dev/null
+	# shellcheck disable=SC2086  # a list of options
+	auditctl -a always,exit -F arch=b64 $AUDIT_SYSCALLS >/dev/null || exit 1
+}
+
+stop_auditd() {
+	auditctl -D >/dev/null	# no rules, auditing off: nothing waits for a dead auditd
+	auditctl -e 0 >/dev/null
+	kill "$(pidof auditd)" 2>/dev/null
+	while pidof auditd >/dev/null; do sleep 0.1; done
+	rm -rf /tmp/audit
+}
+
+# ns per operation of "bench_fileloop open|tcp N"
+loop_ns() { /dbos/tests/bench_fileloop "$@" | sed 's/.*ns_per_op //'; }
+
+# median of the numbers on stdin
+median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 usec() { /dbos/tests/bench_forkexec "$ITER" | sed 's/.*usec_per_iter //'; }
 
@@ -42,6 +89,48 @@ done
 echo "forkexec_usec_without $(awk "BEGIN{printf \"%.1f\", $base_total / $ROUNDS}")"
 echo "forkexec_usec_with $(awk "BEGIN{printf \"%.1f\", $dbos_total / $ROUNDS}")"
 echo "forkexec_ratio $(awk "BEGIN{printf \"%.3f\", $dbos_total / $base_total}") (target <= 1.05)"
+
+# open/close and connect/accept/close: (a) nothing, (k) dbos.ko alone (hooks
+# and drain; records counted as unheard), (b) dbos.ko + dbosd, (c) auditd with
+# dbos unloaded; interleaved rounds, medians.
+loop_measure() {	# $1: a, k, b or c; appends to /tmp/loop.$1.open and /tmp/loop.$1.tcp
+	o=$(loop_ns open "$FILE_ITER")
+	t=$(loop_ns tcp "$TCP_ITER")
+	echo "$o" >>"/tmp/loop.$1.open"
+	echo "$t" >>"/tmp/loop.$1.tcp"
+	echo "  $1: open+close ${o} ns, tcp connect+accept+close ${t} ns"
+}
+rm -f /tmp/loop.*
+loop_ns open 2000 >/dev/null	# warm up
+loop_ns tcp 200 >/dev/null
+r=0
+while [ $r -lt "$LOOP_ROUNDS" ]; do
+	echo "loop round $r:"
+	loop_measure a
+	insmod /dbos/dbos.ko || exit 1
+	loop_measure k
+	rmmod dbos || exit 1
+	start_dbos
+	loop_measure b
+	stop_dbos
+	start_auditd
+	loop_measure c
+	stop_auditd
+	r=$((r + 1))
+done
+for loop in open tcp; do
+	a=$(median <"/tmp/loop.a.$loop")
+	k=$(median <"/tmp/loop.k.$loop")
+	b=$(median <"/tmp/loop.b.$loop")
+	c=$(median <"/tmp/loop.c.$loop")
+	echo "${loop}loop_ns_without $a"
+	echo "${loop}loop_ns_with_kmod_only $k"
+	echo "${loop}loop_ns_with_dbos $b"
+	echo "${loop}loop_ns_with_auditd $c"
+	echo "${loop}loop_ratio_kmod_only $(awk "BEGIN{printf \"%.3f\", $k / $a}")"
+	echo "${loop}loop_ratio_dbos $(awk "BEGIN{printf \"%.3f\", $b / $a}") (target <= 1.10)"
+	echo "${loop}loop_ratio_auditd $(awk "BEGIN{printf \"%.3f\", $c / $a}") (peer)"
+done
 
 # Fork storm: two loops (one per CPU) for 10 s with dbos attached.
 start_dbos

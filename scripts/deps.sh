@@ -7,7 +7,7 @@ readonly PACKAGES=(
 	linux-headers-cloud-amd64 linux-image-cloud-amd64 linux-source-6.1
 	qemu-system-x86 busybox-static cpio gzip xz-utils
 	librocksdb-dev libsqlite3-dev libnl-3-dev libnl-genl-3-dev libedit-dev
-	pkg-config kmod procps iproute2
+	pkg-config kmod procps iproute2 auditd  # ss and auditd also go into the test VM
 	bc bison flex libelf-dev libssl-dev dwarves rsync  # the debug kernel (build-debug-kernel.sh)
 )
 readonly SELFTEST_FILES=(kselftest_harness.h kselftest.h)

@@ -18,6 +18,10 @@ Packs into DIR/initramfs.img (default DIR: build/vm) and prints that path:
   /etc/{passwd,group,...} root(0), nobody(65534), dbos-test(1000)
   /dbos/*.ko              kmod/*.ko, or DIR/*.ko with --kmod DIR (the module is /dbos/dbos.ko)
   /usr/bin/*              build/bin/*
+  /usr/bin/ss, /usr/sbin/auditd, /usr/sbin/auditctl
+                          the host's ground-truth and benchmark-peer tools (iproute2,
+                          auditd), and for every kernel in /lib/modules the sock_diag
+                          modules ss needs (vm-init.sh loads them when they match)
   /dbos/tests/...         build/tests/vm/... (recursively)
   /dbos/demo.sh           scripts/demo.sh, if present
   DEST                    SRC, for each --add SRC=DEST (file or directory)
@@ -115,6 +119,25 @@ stage_into() {
 	ln -s "${existing[@]}" "$dir/"
 }
 
+# ss (ground truth for the socket tests), auditd + auditctl (the benchmark's peer), and
+# the sock_diag modules ss needs on kernels that build them as modules (Debian's).
+readonly HOST_TOOLS=(/usr/bin/ss /usr/sbin/auditd /usr/sbin/auditctl)
+readonly SOCK_DIAG_MODULES=(net/ipv4/inet_diag.ko net/ipv4/tcp_diag.ko net/ipv4/udp_diag.ko
+	net/unix/unix_diag.ko)
+stage_host_tools() {
+	local tool dir mod
+	for tool in "${HOST_TOOLS[@]}"; do
+		[[ -x $tool ]] || die "$tool missing (run scripts/deps.sh)"
+		stage_into "${tool%/*}" "$tool"
+	done
+	for dir in /usr/lib/modules/*/kernel; do
+		[[ -e $dir/${SOCK_DIAG_MODULES[0]} ]] || continue
+		for mod in "${SOCK_DIAG_MODULES[@]}"; do
+			stage_into "${dir%/kernel}/dbos-diag" "$dir/$mod"
+		done
+	done
+}
+
 stage_project_files() {
 	PROJECT_ROOT=$OUT/project
 	rm -rf "$PROJECT_ROOT"
@@ -124,6 +147,7 @@ stage_project_files() {
 	stage_into /usr/bin "$REPO"/build/bin/*
 	stage_into /dbos/tests "$REPO"/build/tests/vm/*
 	shopt -u nullglob
+	stage_host_tools
 	local pair src dest
 	for pair in ${EXTRA[@]+"${EXTRA[@]}"}; do
 		src=$(realpath -e "${pair%%=*}") || die "--add: ${pair%%=*} does not exist"

@@ -11,7 +11,7 @@
 # reported on ttyS1 and the VM always powers off at the end.
 set -u
 
-export PATH=/usr/bin:/bin:/sbin:/dbos/tests
+export PATH=/usr/bin:/bin:/usr/sbin:/sbin:/dbos/tests
 export HOME=/root LOGNAME=root USER=root TERM=dumb
 export DBOS_VM=1
 export DBOS_SOCKET=/run/dbos/dbosd.sock
@@ -61,10 +61,23 @@ mount_filesystems() {
 	return 0
 }
 
+# ss(8) needs sock_diag; Debian's kernel has it as modules, which mkinitramfs.sh packs
+# into /lib/modules/RELEASE/dbos-diag/ (in dependency order below). Kernels that
+# build it in (the debug kernel) have no such directory.
+load_sock_diag() {
+	dir=/lib/modules/$(uname -r)/dbos-diag
+	[ -d "$dir" ] || return 0
+	for m in inet_diag tcp_diag udp_diag unix_diag; do
+		grep -q "^$m " /proc/modules && continue
+		msg=$(insmod "$dir/$m.ko" 2>&1) || fail "insmod $m.ko (for ss) failed: $msg"
+	done
+}
+
 setup_system() {
 	dmesg -n 5  # warnings (WARN_ON, lockdep, ...) reach the console log as they happen
 	hostname dbos-vm
 	ip link set lo up
+	load_sock_diag
 	mkdir -p /run/dbos /var/lib/dbos /home/dbos-test
 	chown 1000:1000 /home/dbos-test
 	stty -F "$OUT" raw -echo  # byte-exact output: no \r added, no echo
@@ -90,7 +103,8 @@ start_server() {
 		note "notice: /usr/bin/dbosd not built yet; running without the server"
 		return 0
 	fi
-	if ! msg=$(vm-dbosd start 2>&1); then
+	# (60 s: under KASAN on a loaded host, opening the store alone can take > 10 s)
+	if ! msg=$(DBOSD_START_WAIT=${DBOSD_START_WAIT:-60} vm-dbosd start 2>&1); then
 		fail "dbosd did not start: $(echo "$msg" | tail -n 20)"
 		return 1
 	fi
