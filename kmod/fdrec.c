@@ -263,22 +263,6 @@ u32 dbos_sock_rec_put(void *rec, u16 type, u16 flags,
 	return len;
 }
 
-/* d_path() of @path into @buf (DBOS_PATH_MAX bytes); NULL and *@len 0 if none. */
-static const char *dbos_fd_path(const struct path *path, char *buf, u32 *len,
-				u16 *flags)
-{
-	char *p = d_path(path, buf, DBOS_PATH_MAX);
-
-	if (IS_ERR(p)) {
-		if (PTR_ERR(p) == -ENAMETOOLONG)
-			*flags |= DBOS_RECF_TRUNCATED;
-		*len = 0;
-		return NULL;
-	}
-	*len = buf + DBOS_PATH_MAX - 1 - p;
-	return p;
-}
-
 /*
  * Keep an FD record within half of @ring so that one event cannot fill it:
  * the path length to record (TRUNCATED in *@flags when cut). Pure.
@@ -331,7 +315,7 @@ bool dbos_fd_emit(u16 type, struct dbos_fd *fd, const struct path *path)
 	cpu = smp_processor_id();
 	ring = dbos_buffer(cpu);
 	if (path) {
-		p = dbos_fd_path(path, dbos_scratch_path(), &path_len, &flags);
+		p = dbos_path(path, dbos_scratch_path(), &path_len, &flags);
 		if (p && !dbos_filter_path(p, path_len)) {
 			pass = false;
 			kick = false;
@@ -411,7 +395,7 @@ u32 dbos_fd_snapshot(void *rec, char *tmp, u32 pid, u32 fdnum,
 	u32 len;
 
 	dbos_fd_fill(&fd, pid, fdnum, file, cloexec);
-	p = dbos_fd_path(&file->f_path, tmp, &len, &flags);
+	p = dbos_path(&file->f_path, tmp, &len, &flags);
 	if (p && !dbos_filter_path(p, len)) {
 		dbos_filter_count();
 		return 0;

@@ -145,8 +145,11 @@ static u32 dbos_current_cmdline(char *buf, u16 *flags)
 	return dbos_cmdline_trim(buf, len, cut, flags);
 }
 
-/* d_path() of @path into @buf (DBOS_PATH_MAX bytes); sets *@len. */
-static const char *dbos_path(const struct path *path, char *buf, u32 *len,
+/*
+ * d_path() of @path into @buf (DBOS_PATH_MAX bytes); sets *@len. NULL and
+ * *@len 0 when there is none (TRUNCATED added to *@flags when too long).
+ */
+const char *dbos_path(const struct path *path, char *buf, u32 *len,
 			     u16 *flags)
 {
 	char *p = d_path(path, buf, DBOS_PATH_MAX);

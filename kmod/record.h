@@ -59,6 +59,7 @@ void dbos_record_uninit(void);
 void dbos_record_emit(const struct dbos_event *ev);
 struct file *dbos_mm_exe_file(struct mm_struct *mm);
 char *dbos_scratch_path(void);
+const char *dbos_path(const struct path *path, char *buf, u32 *len, u16 *flags);
 
 /**
  * struct dbos_snapshot_buf - memory for dbos_record_snapshot()

@@ -316,8 +316,13 @@ static int resync(struct intake *in, uint64_t now, bool attach)
 		logf_(in, "re-sync failed: %s (retrying in 1 s)", strerror(-rc));
 		return rc;
 	}
+	/*
+	 * The dump shows every child's current parent, except a child read
+	 * between its parent's exit and the reparenting: mirror_resync_end()
+	 * names those again.
+	 */
+	in->norph = 0;
 	swept = mirror_resync_end(in->m);
-	in->norph = 0;	/* the dump shows every child's current parent */
 	if (mirror_commit(in->m, &err)) {
 		logf_(in, "store write failed: %s", err ? err : "?");
 		free(err);

@@ -417,6 +417,20 @@ static void notify_orphans(struct mirror *m, uint32_t parent)
 			m->orphan(m->orphan_arg, x->pid, parent);
 }
 
+/*
+ * A row just set from a FORK or snapshot names a parent that has already
+ * exited here: the parent's EXIT was applied before this process was known
+ * (it was taken at the exit tracepoint, before the kernel reparents), so
+ * notify_orphans() could not name it. Ask for it the same way.
+ */
+static void check_parent(struct mirror *m, uint32_t pid, uint32_t ppid)
+{
+	struct proc_slot *p = ppid ? proctab_find(&m->tab, ppid) : NULL;
+
+	if (p && p->state == PROC_TOMB && m->orphan)
+		m->orphan(m->orphan_arg, pid, ppid);
+}
+
 /* Turn the slot into a tombstone at @seq (the row, if stored, is deleted at commit). */
 static void entomb(struct mirror *m, struct proc_slot *sl, uint64_t seq)
 {
@@ -702,8 +716,13 @@ enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
 		return apply_exit(m, r, s);
 	switch (h->type) {
 	case DBOS_REC_FORK:
-	case DBOS_REC_PROC:
-		return apply_birth(m, r, s);
+	case DBOS_REC_PROC: {
+		enum mirror_result res = apply_birth(m, r, s);
+
+		if (res == MIRROR_APPLIED)
+			check_parent(m, r->proc.pid, r->proc.ppid);
+		return res;
+	}
 	case DBOS_REC_EXIT:
 		return apply_exit(m, r, s);
 	default:
@@ -745,6 +764,19 @@ uint32_t mirror_resync_end(struct mirror *m)
 			continue;
 		entomb(m, sl, m->first_snap);
 		n++;
+	}
+	/*
+	 * A snapshot taken between its parent's exit and the kernel's
+	 * reparenting names a parent that no longer exists: ask again.
+	 */
+	proctab_for_each(&m->tab, sl) {
+		struct proc_slot *p;
+
+		if (sl->state != PROC_LIVE || !sl->live->ppid || !m->orphan)
+			continue;
+		p = proctab_find(&m->tab, sl->live->ppid);
+		if (!p || p->state != PROC_LIVE)
+			m->orphan(m->orphan_arg, sl->pid, sl->live->ppid);
 	}
 	return n;
 }

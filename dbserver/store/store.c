@@ -30,7 +30,7 @@
 #define BACKGROUND_THREADS	2
 #define BLOOM_BITS_PER_KEY	10.0
 #define REOPEN_INTERVAL_NS	500000000LL	/* between attempts after a write error */
-#define REOPEN_FREE_MIN		(16ull << 20)	/* free space wanted before reopening */
+#define RESERVE_MAX		(128ull << 20)	/* free space kept (less on small file systems) */
 
 /* Per-family memtable budget for optimize_level_style_compaction (write
  * buffer = budget / 4); MEMTABLE_TOTAL caps the sum at run time. */
@@ -380,7 +380,12 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Free bytes wanted before a reopen: REOPEN_FREE_MIN, less on small file systems. */
+/*
+ * Free bytes the store keeps in reserve: RESERVE_MAX (enough to flush every
+ * memtable), or 1/16 of a smaller file system. Writes stop before RocksDB
+ * itself runs into ENOSPC, whose background error paths are less tidy (an
+ * assertion in its WAL writer was seen firing), and resume once it is free.
+ */
 static bool has_room(const char *dir, uint64_t *avail, uint64_t *want)
 {
 	struct statvfs sv;
@@ -389,8 +394,8 @@ static bool has_room(const char *dir, uint64_t *avail, uint64_t *want)
 		return true;	/* cannot tell: let RocksDB decide */
 	*avail = (uint64_t)sv.f_bavail * sv.f_frsize;
 	*want = (uint64_t)sv.f_blocks * sv.f_frsize / 16;
-	if (*want > REOPEN_FREE_MIN)
-		*want = REOPEN_FREE_MIN;
+	if (*want > RESERVE_MAX)
+		*want = RESERVE_MAX;
 	return *avail >= *want;
 }
 
@@ -587,6 +592,7 @@ static void build(struct store *st, struct store_batch *b)
 
 int store_write(struct store *st, struct store_batch *b, char **err)
 {
+	uint64_t avail = 0, want = 0;
 	char *rerr = NULL;
 
 	if (b->error) {
@@ -599,6 +605,16 @@ int store_write(struct store *st, struct store_batch *b, char **err)
 		return 0;
 	if (atomic_load(&st->stopped) && reopen(st, err))
 		return -1;
+	if (!has_room(st->dir, &avail, &want)) {
+		char *why = errorf("IO error: No space left on device: %" PRIu64
+				   " bytes free, below the %" PRIu64 " kept in reserve",
+				   avail, want);
+
+		stop_writes(st, why ? why : "IO error: No space left on device");
+		*err = errorf("store_write: %s", why ? why : "No space left on device");
+		free(why);
+		return -1;
+	}
 
 	enter(st);
 	if (!st->db) {

@@ -773,6 +773,43 @@ TEST_F(intake, children_get_new_parent_after_parent_exit)
 	EXPECT_EQ(-1, q_int(self->db, "SELECT pid FROM processes WHERE pid = 800"));
 }
 
+/*
+ * The parent's EXIT is applied before anything named the child (the child's
+ * FORK sat in another CPU's buffer, or came from a dump taken between the
+ * exit tracepoint and the kernel's reparenting): the child's row names a dead
+ * parent, so the server asks the kernel for the child all the same.
+ */
+TEST_F(intake, child_seen_after_its_parent_exit_is_asked_for)
+{
+	fake_add(&self->k, 810, 1, "parent", "/p", "p", "/", 1);
+	fake_add(&self->k, 811, 1, "kid", "/k", "k", "/", 1)->alive = false;
+	self->k.seq = 10;
+	attach(self);
+	self->k.procs[1].alive = false;
+	self->k.procs[2].alive = true;	/* already reparented to init */
+	self->k.seq = 20;
+	send1(self, 0, EXIT(810, 1, 15, 0));
+	send1(self, 1, FORK(811, 810, 12, "kid"));
+	flush(self);
+	EXPECT_EQ(1, self->k.get_procs);
+	EXPECT_EQ(1, q_int(self->db, "SELECT parent FROM processes WHERE pid = 811"));
+}
+
+/* A dump that shows a child of a process the dump did not see asks for the child again. */
+TEST_F(intake, dump_naming_a_missing_parent_asks_again)
+{
+	fake_add(&self->k, 820, 819, "kid", "/k", "k", "/", 1);
+	self->k.seq = 10;
+	attach(self);
+	EXPECT_EQ(819, q_int(self->db, "SELECT parent FROM processes WHERE pid = 820"));
+	self->k.procs[1].p.ppid = 1;
+	self->k.seq = 20;
+	self->now += INTAKE_REPARENT_RETRY_NS;
+	EXPECT_EQ(0, intake_tick(self->w.in, self->now));
+	EXPECT_EQ(1, q_int(self->db, "SELECT parent FROM processes WHERE pid = 820"));
+	EXPECT_EQ(1, self->k.get_procs);
+}
+
 /* ---- malformed input ----------------------------------------------------------- */
 
 static void put_hdr(struct tmsg *m, uint16_t type, uint16_t len, uint32_t cpu_seq)
