@@ -194,9 +194,14 @@ static void on_record(void *ctx, const struct dbos_rec_hdr *hdr,
 		if (!rec || rec->hdr.type != DBOS_REC_PROC || rec->proc.pid != in->cur->pid)
 			return;
 		/* Not reparented yet: try again shortly rather than show the dead parent. */
-		if (rec->proc.ppid == in->cur->old_parent && in->cur->tries + 1 < INTAKE_REPARENT_TRIES) {
-			in->cur_defer = true;
-			return;
+		if (rec->proc.ppid == in->cur->old_parent) {
+			if (in->cur->tries + 1 < INTAKE_REPARENT_TRIES) {
+				in->cur_defer = true;
+				return;
+			}
+			logf_(in, "pid %" PRIu32 " still shows exited parent %" PRIu32
+			      " after %d queries", in->cur->pid, in->cur->old_parent,
+			      INTAKE_REPARENT_TRIES);
 		}
 		break;
 	case MODE_SNAPSHOT:
@@ -273,8 +278,11 @@ static void query_orphans(struct intake *in, uint64_t now)
 		in->cur = NULL;
 		/* -ESRCH: the child is gone too; its own EXIT tells the rest. */
 		if (rc == 0 && in->cur_defer) {
+			uint64_t delay = INTAKE_REPARENT_RETRY_NS << (o.tries < 7 ? o.tries : 7);
+
 			o.tries++;
-			o.due = now + INTAKE_REPARENT_RETRY_NS;
+			o.due = now + (delay < INTAKE_REPARENT_RETRY_MAX_NS ? delay
+								: INTAKE_REPARENT_RETRY_MAX_NS);
 			in->orph[w++] = o;
 		}
 	}

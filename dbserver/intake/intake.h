@@ -82,8 +82,14 @@ struct intake;
 /* Timing of the session's periodic work, in ns of the caller's monotonic clock. */
 #define INTAKE_STATS_PERIOD_NS	1000000000ULL	/* GET_STATS poll */
 #define INTAKE_TOMB_TTL_NS	5000000000ULL	/* tombstones outlive the CPU-buffer skew by far */
-#define INTAKE_REPARENT_RETRY_NS 10000000ULL	/* GET_PROC retry while the old parent shows */
-#define INTAKE_REPARENT_TRIES	10
+/*
+ * GET_PROC retries while the kernel still shows the exited parent (its exit
+ * is recorded before the kernel reparents): after 10 ms, then doubling up to
+ * 1 s between tries, about 14 s in all (a loaded, emulated VM can be slow).
+ */
+#define INTAKE_REPARENT_RETRY_NS 10000000ULL
+#define INTAKE_REPARENT_RETRY_MAX_NS 1000000000ULL
+#define INTAKE_REPARENT_TRIES	20
 #define INTAKE_RESYNC_RETRY_NS	1000000000ULL	/* after a failed dump */
 
 /* intake_new - a detached session feeding @cfg->mirror. 0, or -ENOMEM. */
