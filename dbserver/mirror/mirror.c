@@ -418,17 +418,22 @@ static void notify_orphans(struct mirror *m, uint32_t parent)
 }
 
 /*
- * A row just set from a FORK or snapshot names a parent that has already
- * exited here: the parent's EXIT was applied before this process was known
- * (it was taken at the exit tracepoint, before the kernel reparents), so
- * notify_orphans() could not name it. Ask for it the same way.
+ * A row just set from a record names a parent that has already exited here:
+ * the parent's EXIT was applied before this process's record (it was taken
+ * at the exit tracepoint, before the kernel reparents; or the child's record
+ * sat in another CPU's buffer), so notify_orphans() could not name it. Ask
+ * for it the same way.
  */
-static void check_parent(struct mirror *m, uint32_t pid, uint32_t ppid)
+static void check_parent(struct mirror *m, uint32_t pid)
 {
-	struct proc_slot *p = ppid ? proctab_find(&m->tab, ppid) : NULL;
+	struct proc_slot *sl = proctab_find(&m->tab, pid);
+	struct proc_slot *p;
 
-	if (p && p->state == PROC_TOMB && m->orphan)
-		m->orphan(m->orphan_arg, pid, ppid);
+	if (!sl || sl->state != PROC_LIVE || !sl->live->ppid || !m->orphan)
+		return;
+	p = proctab_find(&m->tab, sl->live->ppid);
+	if (p && p->state == PROC_TOMB)
+		m->orphan(m->orphan_arg, pid, sl->live->ppid);
 }
 
 /* Turn the slot into a tombstone at @seq (the row, if stored, is deleted at commit). */
@@ -679,6 +684,7 @@ static enum mirror_result apply_thread(struct mirror *m, uint32_t pid, uint64_t 
 enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
 {
 	const struct dbos_rec_hdr *h = &r->hdr;
+	enum mirror_result res;
 	bool group_dead, thread;
 	uint64_t s;
 
@@ -716,18 +722,18 @@ enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
 		return apply_exit(m, r, s);
 	switch (h->type) {
 	case DBOS_REC_FORK:
-	case DBOS_REC_PROC: {
-		enum mirror_result res = apply_birth(m, r, s);
-
-		if (res == MIRROR_APPLIED)
-			check_parent(m, r->proc.pid, r->proc.ppid);
-		return res;
-	}
+	case DBOS_REC_PROC:
+		res = apply_birth(m, r, s);
+		break;
 	case DBOS_REC_EXIT:
 		return apply_exit(m, r, s);
 	default:
-		return apply_update(m, r, s);
+		res = apply_update(m, r, s);
+		break;
 	}
+	if (res == MIRROR_APPLIED)
+		check_parent(m, r->proc.pid);
+	return res;
 }
 
 /* ---- re-sync --------------------------------------------------------------- */

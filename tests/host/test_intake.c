@@ -795,6 +795,24 @@ TEST_F(intake, child_seen_after_its_parent_exit_is_asked_for)
 	EXPECT_EQ(1, q_int(self->db, "SELECT parent FROM processes WHERE pid = 811"));
 }
 
+/* The same when the child's EXEC, not its FORK, is the first record that names it. */
+TEST_F(intake, child_exec_seen_after_its_parent_exit_is_asked_for)
+{
+	fake_add(&self->k, 830, 1, "parent", "/p", "p", "/", 1);
+	fake_add(&self->k, 831, 1, "kid", "/k", "k", "/", 1)->alive = false;
+	self->k.seq = 10;
+	attach(self);
+	self->k.procs[1].alive = false;
+	self->k.procs[2].alive = true;
+	self->k.seq = 20;
+	send1(self, 0, EXIT(830, 1, 15, 0));
+	send1(self, 1, EXEC(831, 830, 13, "kid", "/k", "k", 1));
+	send1(self, 2, FORK(831, 830, 12, "kid"));
+	flush(self);
+	EXPECT_EQ(1, self->k.get_procs);
+	EXPECT_EQ(1, q_int(self->db, "SELECT parent FROM processes WHERE pid = 831"));
+}
+
 /* A dump that shows a child of a process the dump did not see asks for the child again. */
 TEST_F(intake, dump_naming_a_missing_parent_asks_again)
 {
