@@ -658,15 +658,10 @@ enum mirror_result files_apply(struct files *f, const struct mirror_rec *r, uint
 		return r->fd.pid ? fd_open(f, r, s) : MIRROR_IGNORED;
 	case DBOS_REC_FD_CLOSE:
 		return r->fd.pid ? fd_close(f, r, s) : MIRROR_IGNORED;
-	case DBOS_REC_SOCK_INFO:
-	case DBOS_REC_SOCK_BIND:
-	case DBOS_REC_SOCK_LISTEN:
-	case DBOS_REC_SOCK_CONNECT:
-	case DBOS_REC_SOCK_ACCEPT:
-	case DBOS_REC_SOCK_STATE:
-	case DBOS_REC_SOCK:
-		return sock_apply(f, r, s);
 	}
+	/* every other file record is a SOCK_* one (numbered SOCK_INFO..SOCK) */
+	if (r->hdr.type >= DBOS_REC_SOCK_INFO && r->hdr.type <= DBOS_REC_SOCK)
+		return sock_apply(f, r, s);
 	return MIRROR_IGNORED;
 }
 
@@ -808,6 +803,22 @@ void files_resync_abort(struct files *f)
 	f->in_resync = false;
 }
 
+/* Appends @key to the growing array *@keys (*@n used of *@cap); false when out of memory. */
+static bool push_key(uint64_t **keys, size_t *n, size_t *cap, uint64_t key)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		uint64_t *k = realloc(*keys, c * sizeof(*k));
+
+		if (!k)
+			return false;
+		*keys = k;
+		*cap = c;
+	}
+	(*keys)[(*n)++] = key;
+	return true;
+}
+
 void files_prune(struct files *f, uint64_t ttl_ns)
 {
 	struct ptrmap_slot *sl;
@@ -835,14 +846,8 @@ void files_prune(struct files *f, uint64_t ttl_ns)
 		}
 		if (p->n || f->now_ns < (uint64_t)p->t_s * NSEC + ttl_ns)
 			continue;
-		if (n == cap) {
-			uint64_t *d = realloc(dead, (cap = cap ? cap * 2 : 256) * sizeof(*d));
-
-			if (!d)
-				break;
-			dead = d;
-		}
-		dead[n++] = sl->key;
+		if (!push_key(&dead, &n, &cap, sl->key))
+			break;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct fdproc *p = ptrmap_del(&f->procs, dead[i]);
@@ -856,14 +861,8 @@ void files_prune(struct files *f, uint64_t ttl_ns)
 
 		if (so->refs || so->stored || f->now_ns < (uint64_t)so->t_s * NSEC + ttl_ns)
 			continue;
-		if (n == cap) {
-			uint64_t *d = realloc(dead, (cap = cap ? cap * 2 : 256) * sizeof(*d));
-
-			if (!d)
-				break;
-			dead = d;
-		}
-		dead[n++] = sl->key;
+		if (!push_key(&dead, &n, &cap, sl->key))
+			break;
 	}
 	for (size_t i = 0; i < n; i++)
 		sockent_free(ptrmap_del(&f->socks, dead[i]));
