@@ -159,8 +159,9 @@ static u32 dbos_fdump_file(struct dbos_fdump *d, struct file *file,
 }
 
 /* Fill d->rec with the next fd's records; false when the dump is over. */
-static bool dbos_fdump_next(struct dbos_fdump *d)
+static bool dbos_fdump_next(void *arg)
 {
+	struct dbos_fdump *d = arg;
 	struct file *file;
 	bool cloexec;
 	u64 seq;
@@ -195,39 +196,11 @@ static bool dbos_fdump_next(struct dbos_fdump *d)
 int dbos_dump_files(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct dbos_fdump *d = (struct dbos_fdump *)cb->args[0];
-	struct nlattr *attr;
-	unsigned int n = 0;
-	void *hdr;
 
 	if (d->esrch) {
 		NL_SET_ERR_MSG(cb->extack, "no process with this pid");
 		return -ESRCH;
 	}
-	attr = dbos_genl_records_start(skb, NETLINK_CB(cb->skb).portid,
-				       cb->nlh->nlmsg_seq, NLM_F_MULTI,
-				       raw_smp_processor_id(), &hdr);
-	if (!attr) {
-		NL_SET_ERR_MSG(cb->extack, "dump buffer too small");
-		return -EMSGSIZE;
-	}
-	for (;;) {
-		if (!d->pending && !dbos_fdump_next(d))
-			break;
-		if (d->pending > skb_tailroom(skb))
-			break;
-		skb_put_data(skb, d->rec, d->pending);
-		d->pending = 0;
-		n++;
-		cond_resched();
-	}
-	if (!n) {
-		genlmsg_cancel(skb, hdr);
-		if (d->pending) {	/* cannot happen: see min_dump_alloc */
-			NL_SET_ERR_MSG(cb->extack, "dump buffer too small");
-			return -EMSGSIZE;
-		}
-		return 0;		/* done */
-	}
-	dbos_genl_records_end(skb, hdr, attr);
-	return skb->len;
+	return dbos_genl_dump_records(skb, cb, dbos_fdump_next, d, d->rec,
+				      &d->pending);
 }

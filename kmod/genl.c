@@ -248,11 +248,12 @@ static int dbos_get_proc(struct sk_buff *skb, struct genl_info *info)
 }
 
 /*
- * State of one DUMP_PROCS, from .start to .done: cb->args[0] is the next
- * tgid to read, cb->args[1] points to this.
+ * State of one DUMP_PROCS, from .start to .done, in cb->args[1].
+ * @next_tgid: the next tgid to read
  * @pending: length of a snapshot in @buf that did not fit the last message
  */
 struct dbos_dump {
+	unsigned long next_tgid;
 	u32 pending;
 	struct dbos_snapshot_buf buf;
 };
@@ -265,7 +266,7 @@ static int dbos_dump_start(struct netlink_callback *cb)
 		NL_SET_ERR_MSG(cb->extack, "out of memory");
 		return -ENOMEM;
 	}
-	cb->args[0] = 1;
+	dump->next_tgid = 1;
 	cb->args[1] = (unsigned long)dump;
 	/* Every message must be able to hold the largest snapshot. */
 	cb->min_dump_alloc = DBOS_SNAPSHOT_MAX + DBOS_MSG_OVERHEAD;
@@ -278,10 +279,23 @@ static int dbos_dump_done(struct netlink_callback *cb)
 	return 0;
 }
 
-static int dbos_dump_procs(struct sk_buff *skb, struct netlink_callback *cb)
+/**
+ * dbos_genl_dump_records - fill one dump reply with whole records
+ * @skb: the reply
+ * @cb: the dump's callback
+ * @next: makes the next record, sets *@pending to its length; false when the
+ *	dump is over (may sleep)
+ * @arg: for @next
+ * @rec: where @next leaves the record
+ * @pending: length of a record made but not sent yet (it did not fit the
+ *	previous reply); 0 when none
+ *
+ * Return: the reply's length, 0 when the dump is over, or -errno.
+ */
+int dbos_genl_dump_records(struct sk_buff *skb, struct netlink_callback *cb,
+			   bool (*next)(void *arg), void *arg, const void *rec,
+			   u32 *pending)
 {
-	struct dbos_dump *dump = (struct dbos_dump *)cb->args[1];
-	struct task_struct *task;
 	struct nlattr *attr;
 	unsigned int n = 0;
 	void *hdr;
@@ -294,23 +308,18 @@ static int dbos_dump_procs(struct sk_buff *skb, struct netlink_callback *cb)
 		return -EMSGSIZE;
 	}
 	for (;;) {
-		if (!dump->pending) {
-			task = dbos_next_tgid(&cb->args[0]);
-			if (!task)
-				break;
-			dump->pending = dbos_record_snapshot(task, &dump->buf);
-			put_task_struct(task);
-		}
-		if (dump->pending > skb_tailroom(skb))
+		if (!*pending && !next(arg))
 			break;
-		skb_put_data(skb, dump->buf.rec, dump->pending);
-		dump->pending = 0;
+		if (*pending > skb_tailroom(skb))
+			break;
+		skb_put_data(skb, rec, *pending);
+		*pending = 0;
 		n++;
 		cond_resched();
 	}
 	if (!n) {
 		genlmsg_cancel(skb, hdr);
-		if (dump->pending) {	/* cannot happen: see min_dump_alloc */
+		if (*pending) {		/* cannot happen: see min_dump_alloc */
 			NL_SET_ERR_MSG(cb->extack, "dump buffer too small");
 			return -EMSGSIZE;
 		}
@@ -318,6 +327,27 @@ static int dbos_dump_procs(struct sk_buff *skb, struct netlink_callback *cb)
 	}
 	dbos_genl_records_end(skb, hdr, attr);
 	return skb->len;
+}
+
+/* The next process's snapshot into dump->buf; false after the last one. */
+static bool dbos_dump_next_proc(void *arg)
+{
+	struct dbos_dump *dump = arg;
+	struct task_struct *task = dbos_next_tgid(&dump->next_tgid);
+
+	if (!task)
+		return false;
+	dump->pending = dbos_record_snapshot(task, &dump->buf);
+	put_task_struct(task);
+	return true;
+}
+
+static int dbos_dump_procs(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct dbos_dump *dump = (struct dbos_dump *)cb->args[1];
+
+	return dbos_genl_dump_records(skb, cb, dbos_dump_next_proc, dump,
+				      dump->buf.rec, &dump->pending);
 }
 
 /*

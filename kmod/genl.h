@@ -24,6 +24,9 @@ void dbos_genl_uninit(void);
 struct nlattr *dbos_genl_records_start(struct sk_buff *skb, u32 portid,
 				       u32 seq, int flags, u32 cpu,
 				       void **hdr);
+int dbos_genl_dump_records(struct sk_buff *skb, struct netlink_callback *cb,
+			   bool (*next)(void *arg), void *arg, const void *rec,
+			   u32 *pending);
 void dbos_genl_records_end(struct sk_buff *skb, void *hdr,
 			   struct nlattr *attr);
 struct task_struct *dbos_get_tgid(u32 nr);
