@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* compile.h - policy rules (SQL conditions over a hook's context columns) -> one generation of BPF rule maps. */
+#ifndef DBOS_POLICY_COMPILE_H
+#define DBOS_POLICY_COMPILE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "libdbos/dbos_lsm.h"
+
+enum policy_action {
+	POLICY_DENY,
+	POLICY_AUDIT,
+	POLICY_ALLOW,
+};
+
+/* One row of policies. Strings are owned by the caller. */
+struct policy_rule {
+	int64_t id;		/* policies.id: unique, orders the rules */
+	const char *name;
+	const char *hook;	/* "exec", "open", "connect", "bind", "kill" */
+	const char *action;	/* "deny", "audit", "allow" */
+	const char *condition;	/* SQL boolean expression; NULL or "" means always */
+};
+
+struct policy_value_entry {
+	struct dbos_lsm_value_key key;
+	struct dbos_lsm_bits bits;
+};
+
+struct policy_path_entry {
+	struct dbos_lsm_path_key key;
+	struct dbos_lsm_bits bits;
+};
+
+/*
+ * One compiled generation: everything enforce_prepare() writes into the
+ * kernel, plus which rule each term came from (to name the rule of a
+ * decision). Free with policy_image_free().
+ */
+struct policy_image {
+	uint64_t version;
+	struct dbos_lsm_hook_cfg cfg[DBOS_LSM_HOOK__COUNT];
+	/* term_rule[h][t]: policies.id of term t of hook h (t < nterms[h]) */
+	int64_t *term_rule[DBOS_LSM_HOOK__COUNT];
+	uint32_t nterms[DBOS_LSM_HOOK__COUNT];
+	struct policy_value_entry *values;
+	size_t nvalues;
+	struct policy_path_entry *paths;
+	size_t npaths;
+	/* 1 if some term uses a set the server evaluated (pid/uid IN (SELECT ...)): recompile as the tables change */
+	int has_sets;
+};
+
+/* Hook name <-> enum; -1 / NULL when unknown. */
+int policy_hook_parse(const char *name);
+const char *policy_hook_name(int hook);
+/* Action name <-> enum; -1 / NULL when unknown. */
+int policy_action_parse(const char *name);
+const char *policy_action_name(int action);
+
+/*
+ * policy_check_rule - check one rule alone (hook and action names, the
+ * condition parses, is valid SQL over policy_context_<hook> in @db, and can be
+ * placed in the kernel). 0, or -1 with *@err (free()) naming the rule, the
+ * part of the condition that fails and why, e.g.
+ *   "rule 'x': 'port > 1024': only =, <>, IN, NOT IN and (on path)
+ *    GLOB 'prefix*' compile into the kernel"
+ */
+int policy_check_rule(sqlite3 *db, const struct policy_rule *r, char **err);
+
+/*
+ * policy_compile - compile @rules (any order; terms are numbered by rule id)
+ * into *@out with @version. Subqueries (pid IN (SELECT ...), uid IN (SELECT
+ * ...)) run on @db now. 0, or -1 with *@err (free()) as for
+ * policy_check_rule, or when a hook would need more than DBOS_LSM_MAX_TERMS
+ * terms or a map more entries than DBOS_LSM_VALUES_MAX / DBOS_LSM_PATHS_MAX.
+ */
+int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
+		   uint64_t version, struct policy_image **out, char **err);
+void policy_image_free(struct policy_image *img);
+
+#endif /* DBOS_POLICY_COMPILE_H */

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * enforce.h - dbosd's side of the BPF LSM: loads and pins the programs of
+ * bpf/dbos_lsm.bpf.c (or adopts the pinned ones), writes compiled
+ * generations, flips the live one, and reads decisions.
+ */
+#ifndef DBOS_POLICY_ENFORCE_H
+#define DBOS_POLICY_ENFORCE_H
+
+#include <stdint.h>
+
+#include "dbserver/policy/compile.h"
+#include "libdbos/dbos_lsm.h"
+
+struct enforce;
+
+/*
+ * enforce_open - adopt the programs and maps pinned under @pin_dir (NULL:
+ * DBOS_LSM_PIN_DIR) when they are there with this ABI, else load, attach
+ * and pin them (with an empty live generation, version 0). Mounts bpffs on
+ * /sys/fs/bpf if needed. 0 and *@out, or -1 and *@err (free()) saying why,
+ * e.g. "BPF LSM is not active: boot with lsm=...,bpf".
+ */
+int enforce_open(const char *pin_dir, struct enforce **out, char **err);
+/* 1 if enforce_open() adopted pinned state, 0 if it loaded fresh programs. */
+int enforce_adopted(const struct enforce *e);
+/* Policy version of the live generation (0: none yet). */
+uint64_t enforce_live_version(const struct enforce *e);
+
+/*
+ * enforce_prepare - write @img into fresh maps in the idle slot. Nothing
+ * the kernel enforces changes. 0, or -1 with *@err (free()); after an error
+ * the idle slot is simply not used.
+ */
+int enforce_prepare(struct enforce *e, const struct policy_image *img, char **err);
+/*
+ * enforce_flip - make the prepared generation live (one store). Cannot fail;
+ * call only after a successful enforce_prepare(). Then re-arms the idle slot.
+ */
+void enforce_flip(struct enforce *e);
+
+/*
+ * enforce_poll - wait up to @timeout_ms for decisions and call @cb for each
+ * (from the calling thread). Returns how many, or -1 with *@err.
+ */
+int enforce_poll(struct enforce *e, int timeout_ms,
+		 void (*cb)(void *arg, const struct dbos_lsm_decision *d), void *arg,
+		 char **err);
+/* Sum over CPUs of each enum dbos_lsm_counter. */
+void enforce_counters(const struct enforce *e, uint64_t out[DBOS_LSM_C__COUNT]);
+
+/* Frees @e; the pinned programs keep enforcing the live generation. */
+void enforce_close(struct enforce *e);
+/* Detaches the programs and removes every pin under @pin_dir: enforcement stops. */
+int enforce_unload(const char *pin_dir, char **err);
+
+#endif /* DBOS_POLICY_ENFORCE_H */

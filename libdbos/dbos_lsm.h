@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-3-Clause) */
+/*
+ * dbos_lsm.h - what the BPF LSM programs (bpf/) and dbosd's policy enforcer
+ * (dbserver/policy/) share: the layout of the rule maps, the generation
+ * state and the decision records. Fixed-width types, explicit padding.
+ *
+ * How a hook decides (docs/ARCHITECTURE.md, "Security policy"):
+ *
+ * The server compiles every rule's condition into disjunctive normal form;
+ * each conjunct becomes one bit ("term") of its hook, at most
+ * DBOS_LSM_MAX_TERMS per hook. For every context field f the server stores,
+ * per value v that some term mentions, the bitmap of the terms that a call
+ * with f = v satisfies as far as f is concerned (values map; for paths, the
+ * longest-prefix trie), and in the hook's config the bitmap for values no
+ * entry mentions (dflt[f]). A call ANDs one bitmap per constrained field
+ * (cfg.fields) - a fixed number of lookups, whatever the number of rules - and
+ * then: if any allow term is set, the call is allowed; else if any deny term
+ * is set, it fails with -EPERM and the lowest such term is reported; else if
+ * any audit term is set, it is allowed and the lowest audit term is reported.
+ *
+ * Generations: every map that holds rules exists twice, in the two slots of
+ * an ARRAY_OF_MAPS (outer maps dbos_cfgs, dbos_values, dbos_paths). A hook
+ * reads dbos_state.live once and uses slot `live` of every outer map, so it
+ * sees one generation whole. dbosd builds the next generation in fresh inner
+ * maps in slot !live, then stores live = !live (one aligned 32-bit store,
+ * the commit point). Replacing an outer slot waits for an RCU grace period,
+ * so no program still reads what it replaces.
+ */
+#ifndef DBOS_LSM_H
+#define DBOS_LSM_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define DBOS_LSM_ABI_VERSION	1
+
+/* Where dbosd pins the programs' links and maps (a bpffs directory). */
+#define DBOS_LSM_PIN_DIR	"/sys/fs/bpf/dbos"
+
+#define DBOS_LSM_WORDS		16			/* __u64 words of a term bitmap */
+#define DBOS_LSM_MAX_TERMS	(DBOS_LSM_WORDS * 64)	/* terms per hook: 1024 */
+#define DBOS_LSM_PATH_MAX	252	/* path bytes in a trie key (incl. NUL) */
+#define DBOS_LSM_VALUES_MAX	65536	/* entries of one generation's values map */
+#define DBOS_LSM_PATHS_MAX	16384	/* entries of one generation's path trie */
+
+/* The hooks policy can name (policies.hook). */
+enum dbos_lsm_hook {
+	DBOS_LSM_EXEC,		/* bprm_check_security: executing a file */
+	DBOS_LSM_OPEN,		/* file_open: opening a file */
+	DBOS_LSM_CONNECT,	/* socket_connect */
+	DBOS_LSM_BIND,		/* socket_bind */
+	DBOS_LSM_KILL,		/* task_kill: sending a signal */
+	DBOS_LSM_HOOK__COUNT
+};
+
+/*
+ * Context fields: what the kernel knows at the hook. Every hook has PID..CGROUP;
+ * the others belong to the hooks named. Values map encoding of each field's
+ * value (struct dbos_lsm_value_key.value, 16 bytes, zero-filled):
+ *   integers: __u64 in host byte order in bytes 0-7
+ *   NAME:     comm, NUL-padded (at most 15 characters)
+ *   ADDRESS:  16 bytes of IPv6 address; IPv4 as ::ffff:a.b.c.d (v4-mapped)
+ * PATH is matched in the trie (struct dbos_lsm_path_key), never in values.
+ */
+enum dbos_lsm_field {
+	DBOS_LSM_F_PID,		/* caller's thread-group id */
+	DBOS_LSM_F_UID,		/* caller's real uid */
+	DBOS_LSM_F_EUID,	/* caller's effective uid */
+	DBOS_LSM_F_GID,		/* caller's real gid */
+	DBOS_LSM_F_NAME,	/* caller's comm */
+	DBOS_LSM_F_CGROUP,	/* caller's cgroup v2 id (bpf_get_current_cgroup_id) */
+	DBOS_LSM_F_PATH,	/* exec: the file executed; open: the file opened;
+				 * connect/bind on AF_UNIX: sun_path (abstract: '@' + name) */
+	DBOS_LSM_F_MODE,	/* open: 1 read, 2 write, 3 both (f_mode & 3) */
+	DBOS_LSM_F_FAMILY,	/* connect/bind: AF_INET, AF_INET6, AF_UNIX, ... */
+	DBOS_LSM_F_ADDRESS,	/* connect: remote address; bind: local address (inet only) */
+	DBOS_LSM_F_PORT,	/* connect: remote port; bind: local port (inet only) */
+	DBOS_LSM_F_TARGET_PID,	/* kill: thread-group id of the target */
+	DBOS_LSM_F_SIGNAL,	/* kill: signal number */
+	DBOS_LSM_F__COUNT
+};
+
+struct dbos_lsm_bits {
+	__u64 w[DBOS_LSM_WORDS];
+};
+
+/* Inner map of dbos_cfgs: ARRAY, key __u32 hook, value this. */
+struct dbos_lsm_hook_cfg {
+	__u32 nwords;		/* words of every bitmap in use; 0: no rules on this hook */
+	__u32 __pad;
+	__u64 fields;		/* bit f: some term constrains field f: look it up */
+	struct dbos_lsm_bits allow;	/* terms of allow rules */
+	struct dbos_lsm_bits deny;	/* terms of deny rules */
+	struct dbos_lsm_bits audit;	/* terms of audit rules */
+	/*
+	 * Terms whose PID constraint is a set the server keeps (pid IN (SELECT
+	 * ...)): at fork, the child gets its parent's bits for these terms, so a
+	 * process forked from a member is a member before it can run.
+	 */
+	struct dbos_lsm_bits inherit;
+	struct dbos_lsm_bits dflt[DBOS_LSM_F__COUNT];	/* value with no entry */
+};
+
+/* Inner map of dbos_values: HASH (BPF_F_NO_PREALLOC), this -> struct dbos_lsm_bits. */
+struct dbos_lsm_value_key {
+	__u8 hook;		/* enum dbos_lsm_hook */
+	__u8 field;		/* enum dbos_lsm_field */
+	__u8 __pad[6];
+	__u8 value[16];		/* encoded as above */
+};
+
+/*
+ * Inner map of dbos_paths: LPM_TRIE (BPF_F_NO_PREALLOC), this -> struct
+ * dbos_lsm_bits. The data is hook, field, two zero bytes, then the path.
+ * An exact path is stored with its NUL (prefixlen = (4 + len + 1) * 8), a
+ * prefix ("/tmp/" from GLOB '/tmp/*') without it (prefixlen = (4 + len) * 8),
+ * and every hook with a PATH constraint has a root entry (prefixlen 32) whose
+ * bits are dflt[PATH]. A lookup uses prefixlen (4 + DBOS_LSM_PATH_MAX) * 8 and
+ * the NUL-terminated path (zero-filled after the NUL); a longer path is cut to
+ * DBOS_LSM_PATH_MAX bytes without a NUL, so only prefix rules can match it.
+ */
+struct dbos_lsm_path_key {
+	__u32 prefixlen;
+	__u8 hook;
+	__u8 field;
+	__u8 __pad[2];
+	char path[DBOS_LSM_PATH_MAX];
+};
+
+/*
+ * dbos_state: ARRAY (BPF_F_MMAPABLE), one entry. dbosd writes it through
+ * mmap; programs read `live` once per call.
+ */
+struct dbos_lsm_state {
+	__u32 live;		/* slot (0 or 1) of the live generation */
+	__u32 abi;		/* DBOS_LSM_ABI_VERSION of the loaded programs */
+	__u64 version[2];	/* policy version held by each slot (0: none) */
+};
+
+/* dbos_counters: PERCPU_ARRAY, key enum dbos_lsm_counter, value __u64. */
+enum dbos_lsm_counter {
+	DBOS_LSM_C_CHECKS,	/* hook calls that looked at rules */
+	DBOS_LSM_C_DENIED,	/* calls refused */
+	DBOS_LSM_C_AUDITED,	/* calls allowed and reported */
+	DBOS_LSM_C_LOST,	/* decisions not reported: ring buffer full */
+	DBOS_LSM_C_INHERIT_FAILED,	/* fork: child's pid-set entry could not be written */
+	DBOS_LSM_C__COUNT
+};
+
+enum dbos_lsm_verdict {
+	DBOS_LSM_DENY = 1,
+	DBOS_LSM_AUDIT = 2,
+};
+
+/* One decision, in the dbos_decisions RINGBUF (1 MiB). */
+struct dbos_lsm_decision {
+	__u64 time_ns;		/* bpf_ktime_get_boot_ns(); dbosd converts it to CLOCK_REALTIME */
+	__u64 version;		/* policy version of the generation that decided */
+	__u32 hook;		/* enum dbos_lsm_hook */
+	__u32 term;		/* bit index of the deciding term in that generation */
+	__u32 verdict;		/* enum dbos_lsm_verdict */
+	__u32 pid;		/* caller tgid */
+	__u32 uid;
+	__u32 gid;
+	__u32 target_pid;	/* kill */
+	__u32 signal;		/* kill */
+	__u16 family;		/* connect/bind */
+	__u16 port;		/* connect/bind, host order */
+	__u32 mode;		/* open */
+	__u8 address[16];	/* connect/bind, as in the values map */
+	char name[16];		/* caller comm */
+	char path[DBOS_LSM_PATH_MAX];	/* exec/open/unix socket, NUL-terminated */
+	__u8 __pad[4];
+};
+
+#endif /* DBOS_LSM_H */
