@@ -198,18 +198,6 @@ static u32 dbos_sock_rec_len(const struct dbos_sock_info *si)
 			      si->sock.peer_path_len);
 }
 
-/*
- * Header of a record of @len bytes: type, len and flags; the rest zero, for
- * the caller to set.
- */
-static void dbos_hdr_put(struct dbos_rec_hdr *hdr, u16 type, u16 flags, u32 len)
-{
-	memset(hdr, 0, sizeof(*hdr));
-	hdr->type = type;
-	hdr->len = len;
-	hdr->flags = flags;
-}
-
 /**
  * dbos_fd_rec_put - lay out a FD_OPEN/FD_CLOSE/FD record at @rec. Pure.
  * @rec: dbos_fd_rec_len(@fd->path_len) bytes, 8-byte aligned
@@ -276,15 +264,6 @@ static u32 dbos_fd_fit(const struct dbos_ring *ring, u32 path_len, u16 *flags)
 		return path_len;
 	*flags |= DBOS_RECF_TRUNCATED;
 	return room;
-}
-
-/* Fill the per-CPU fields of a record just reserved in a ring. */
-static void dbos_hdr_event(struct dbos_rec_hdr *hdr, int cpu, u32 cpu_seq)
-{
-	hdr->cpu = cpu;
-	hdr->cpu_seq = cpu_seq;
-	hdr->seq = atomic64_inc_return(&dbos_seq);
-	hdr->time_ns = ktime_get_real_ns();
 }
 
 /**

@@ -21,6 +21,7 @@
 #include "main.h"
 #include "policy.h"
 #include "record.h"
+#include "sched.h"
 #include "dbos_uapi.h"
 
 #include <linux/capability.h>
@@ -406,6 +407,12 @@ static const struct genl_ops dbos_genl_ops[] = {
 		.cmd = DBOS_CMD_SET_FILTER,
 		.doit = dbos_set_filter,
 		.policy = dbos_policy_set_filter,
+		.maxattr = DBOS_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = DBOS_CMD_SCHED_SET,
+		.doit = dbos_sched_set,
+		.policy = dbos_policy_sched_set,
 		.maxattr = DBOS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},

@@ -18,4 +18,9 @@ extern const struct nla_policy dbos_policy_set_filter[DBOS_A_MAX + 1];
 /* Inside DBOS_A_PATH_EXCLUDE: DBOS_A_PATH_PREFIX strings only. */
 extern const struct nla_policy dbos_policy_exclude[DBOS_A_MAX + 1];
 
+/* SCHED_SET: SCHED_TARGETS (nest of SCHED_TARGET nests, each sched_target). */
+extern const struct nla_policy dbos_policy_sched_set[DBOS_A_MAX + 1];
+extern const struct nla_policy dbos_policy_sched_targets[DBOS_A_MAX + 1];
+extern const struct nla_policy dbos_policy_sched_target[DBOS_A_MAX + 1];
+
 #endif /* _DBOS_POLICY_H */

@@ -448,3 +448,63 @@ void dbos_record_uninit(void)
 		per_cpu(dbos_scratch, cpu) = NULL;
 	}
 }
+
+/*
+ * Header of a record of @len bytes: type, len and flags; the rest zero, for
+ * the caller to set.
+ */
+void dbos_hdr_put(struct dbos_rec_hdr *hdr, u16 type, u16 flags, u32 len)
+{
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->type = type;
+	hdr->len = len;
+	hdr->flags = flags;
+}
+
+/* Fill the per-CPU fields of a record just reserved in a ring. */
+void dbos_hdr_event(struct dbos_rec_hdr *hdr, int cpu, u32 cpu_seq)
+{
+	hdr->cpu = cpu;
+	hdr->cpu_seq = cpu_seq;
+	hdr->seq = atomic64_inc_return(&dbos_seq);
+	hdr->time_ns = ktime_get_real_ns();
+}
+
+/**
+ * dbos_record_put_event - record one fixed payload and its tail as an event
+ * @type: DBOS_REC_*
+ * @payload: @plen bytes that follow the header
+ * @tail: @tlen bytes that follow the payload (may be NULL when @tlen is 0)
+ *
+ * For records that are small and rare (well within half a ring). Any
+ * context; never sleeps or allocates. A full ring counts the record as
+ * dropped, like every other record.
+ */
+void dbos_record_put_event(u16 type, const void *payload, u32 plen,
+			   const void *tail, u32 tlen)
+{
+	u32 used = sizeof(struct dbos_rec_hdr) + plen + tlen;
+	u32 len = DBOS_REC_ALIGN(used), cpu_seq;
+	struct dbos_ring *ring;
+	unsigned long irqflags;
+	bool kick = true;
+	u8 *rec;
+	int cpu;
+
+	local_irq_save(irqflags);
+	cpu = smp_processor_id();
+	ring = dbos_buffer(cpu);
+	rec = dbos_ring_reserve(ring, len, &cpu_seq);
+	if (rec) {
+		dbos_hdr_put((struct dbos_rec_hdr *)rec, type, 0, len);
+		memcpy(rec + sizeof(struct dbos_rec_hdr), payload, plen);
+		if (tlen)
+			memcpy(rec + sizeof(struct dbos_rec_hdr) + plen, tail, tlen);
+		memset(rec + used, 0, len - used);
+		dbos_hdr_event((struct dbos_rec_hdr *)rec, cpu, cpu_seq);
+		kick = dbos_ring_commit(ring);
+	}
+	local_irq_restore(irqflags);
+	if (kick)
+		dbos_drain_kick();
+}

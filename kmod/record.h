@@ -61,6 +61,12 @@ struct file *dbos_mm_exe_file(struct mm_struct *mm);
 char *dbos_scratch_path(void);
 const char *dbos_path(const struct path *path, char *buf, u32 *len, u16 *flags);
 
+/* Record headers: type, len and flags (the rest zeroed); then the event's cpu, cpu_seq, seq, time. */
+void dbos_hdr_put(struct dbos_rec_hdr *hdr, u16 type, u16 flags, u32 len);
+void dbos_hdr_event(struct dbos_rec_hdr *hdr, int cpu, u32 cpu_seq);
+void dbos_record_put_event(u16 type, const void *payload, u32 plen,
+			   const void *tail, u32 tlen);
+
 /**
  * struct dbos_snapshot_buf - memory for dbos_record_snapshot()
  * @rec: the record (one spare byte: the command line is read with its NUL)

@@ -55,6 +55,26 @@
  *             snapshots. FD_CLOSE carries no path and is not filtered by
  *             prefix (a reader ignores closes of fds it does not know).
  *
+ * DBOS_CMD_SCHED_SET: doit. Changes how whole processes are scheduled.
+ *         DBOS_A_SCHED_TARGETS: nest (required) of 1..DBOS_SCHED_TARGETS_MAX
+ *             DBOS_A_SCHED_TARGET nests, each:
+ *             DBOS_A_PID: u32, a tgid (required)
+ *             DBOS_A_NICE: s32, -20..19 (optional)
+ *             DBOS_A_SCHED_POLICY: u32, SCHED_OTHER, SCHED_BATCH, SCHED_IDLE,
+ *                 SCHED_FIFO or SCHED_RR (optional; SCHED_DEADLINE refused)
+ *             DBOS_A_SCHED_PRIORITY: u32, 1..99: required with FIFO and RR,
+ *                 refused otherwise
+ *             DBOS_A_CPUS: binary, CPU bitmap (bit n % 8 of byte n / 8 is CPU
+ *                 n), at most DBOS_CPUS_MAX bytes, with an online CPU in it
+ *     Every target is checked before anything changes (-ESRCH: no such
+ *     process; -EPERM: a kernel thread; -EINVAL: a bad value or CPU set; the
+ *     extack names the target). Then every thread of every target is changed
+ *     (NICE alone keeps the policy; NICE with OTHER/BATCH/IDLE sets both).
+ *     If a change fails, the targets already changed are put back as they
+ *     were (their leader's values, for all their threads) and the error is
+ *     returned. On success each target gets one DBOS_REC_SCHED record on the
+ *     event stream with the values now in force; the reply is the ack.
+ *
  * Kernel -> userspace:
  *
  * DBOS_CMD_RECORDS: a batch of records, multicast to DBOS_MCGRP_EVENTS (events)
@@ -98,6 +118,7 @@ enum dbos_cmd {
 	DBOS_CMD_RECORDS,
 	DBOS_CMD_DUMP_FILES,
 	DBOS_CMD_SET_FILTER,
+	DBOS_CMD_SCHED_SET,
 	__DBOS_CMD_MAX
 };
 #define DBOS_CMD_MAX (__DBOS_CMD_MAX - 1)
@@ -114,6 +135,12 @@ enum dbos_attr {
 	DBOS_A_FILE_KINDS,	/* u32: mask of 1 << DBOS_FILE_* */
 	DBOS_A_PATH_EXCLUDE,	/* nest: DBOS_A_PATH_PREFIX strings */
 	DBOS_A_PATH_PREFIX,	/* string (inside DBOS_A_PATH_EXCLUDE only) */
+	DBOS_A_SCHED_TARGETS,	/* nest: DBOS_A_SCHED_TARGET nests */
+	DBOS_A_SCHED_TARGET,	/* nest: PID, NICE, SCHED_POLICY, SCHED_PRIORITY, CPUS */
+	DBOS_A_NICE,		/* s32 */
+	DBOS_A_SCHED_POLICY,	/* u32: SCHED_* */
+	DBOS_A_SCHED_PRIORITY,	/* u32 */
+	DBOS_A_CPUS,		/* binary: CPU bitmap */
 	__DBOS_A_MAX
 };
 #define DBOS_A_MAX (__DBOS_A_MAX - 1)
@@ -169,6 +196,8 @@ enum dbos_rec_type {
 				 * an inode (not yet accepted or orphaned ones
 				 * are left out) */
 	DBOS_REC_SOCK,		/* dbos_sock: a snapshot from DUMP_FILES */
+	DBOS_REC_SCHED,		/* dbos_sched + CPU bitmap: scheduling changed
+				 * by DBOS_CMD_SCHED_SET (values now in force) */
 	__DBOS_REC_MAX
 };
 
@@ -338,6 +367,26 @@ struct dbos_sock {
 	__u8 remote_addr[16];
 	__u16 path_len;
 	__u16 peer_path_len;
+	__u32 __pad;
+};
+
+#define DBOS_SCHED_TARGETS_MAX	1024
+#define DBOS_CPUS_MAX		128	/* bytes of a CPU bitmap: 1024 CPUs */
+
+/**
+ * struct dbos_sched - payload of SCHED records (24 bytes)
+ * @pid: the tgid changed
+ * @nice: its leader's nice value now
+ * @policy: SCHED_* now
+ * @priority: real-time priority now (0 unless FIFO/RR)
+ * @cpus_len: bytes of CPU bitmap that follow (as DBOS_A_CPUS)
+ */
+struct dbos_sched {
+	__u32 pid;
+	__s32 nice;
+	__u32 policy;
+	__u32 priority;
+	__u32 cpus_len;
 	__u32 __pad;
 };
 

@@ -279,11 +279,58 @@ static void dbos_filter_set_test(struct kunit *test)
 	rcu_barrier();	/* the old filter is freed before the module goes */
 }
 
+/* Put a SCHED_TARGETS nest with one target {pid 42, nice @nice} into @skb. */
+static void put_sched_target(struct kunit *test, struct sk_buff *skb, s32 nice)
+{
+	struct nlattr *targets = nla_nest_start(skb, DBOS_A_SCHED_TARGETS);
+	struct nlattr *t = nla_nest_start(skb, DBOS_A_SCHED_TARGET);
+
+	KUNIT_ASSERT_NOT_NULL(test, targets);
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	KUNIT_ASSERT_EQ(test, nla_put_u32(skb, DBOS_A_PID, 42), 0);
+	KUNIT_ASSERT_EQ(test, nla_put_s32(skb, DBOS_A_NICE, nice), 0);
+	nla_nest_end(skb, t);
+	nla_nest_end(skb, targets);
+}
+
+/* SCHED_SET: targets nest two levels deep; ranges and placement checked. */
+static void dbos_policy_sched_test(struct kunit *test)
+{
+	struct nlattr *tb[DBOS_A_MAX + 1];
+	struct sk_buff *skb = msg_new(test);
+	u32 v = 1;
+
+	put_sched_target(test, skb, 19);
+	KUNIT_EXPECT_EQ(test, msg_parse(skb, dbos_policy_sched_set, tb), 0);
+	KUNIT_EXPECT_NOT_NULL(test, tb[DBOS_A_SCHED_TARGETS]);
+
+	skb = msg_new(test);
+	put_sched_target(test, skb, 20);
+	KUNIT_EXPECT_EQ(test, msg_parse(skb, dbos_policy_sched_set, tb), -ERANGE);
+	skb = msg_new(test);
+	put_sched_target(test, skb, -21);
+	KUNIT_EXPECT_EQ(test, msg_parse(skb, dbos_policy_sched_set, tb), -ERANGE);
+
+	/* Target attributes outside a target, and a target outside TARGETS. */
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_sched_set, DBOS_A_PID,
+					&v, sizeof(v)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_sched_set, DBOS_A_NICE,
+					&v, sizeof(v)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_sched_set,
+					DBOS_A_SCHED_TARGET, &v, sizeof(v)), -EINVAL);
+	/* No other command takes the scheduling attributes. */
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_pid, DBOS_A_SCHED_TARGETS,
+					&v, sizeof(v)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_set_filter, DBOS_A_CPUS,
+					&v, sizeof(v)), -EINVAL);
+}
+
 static struct kunit_case dbos_policy_cases[] = {
 	KUNIT_CASE(dbos_policy_none_test),
 	KUNIT_CASE(dbos_policy_pid_test),
 	KUNIT_CASE(dbos_policy_filter_test),
 	KUNIT_CASE(dbos_policy_prefix_test),
+	KUNIT_CASE(dbos_policy_sched_test),
 	KUNIT_CASE(dbos_filter_set_test),
 	{}
 };

@@ -2565,6 +2565,272 @@ TEST_F(kmod, files_unprivileged_refused)
 }
 
 /* ---------------------------------------------------------------------- */
+/* DBOS_CMD_SCHED_SET, checked against /proc/PID/stat and /proc/PID/status  */
+
+/* What one target asks for; a field < 0 (cpus: 0) is left out. */
+struct sched_want {
+	__u32 pid;
+	int nice;		/* -100: absent */
+	int policy;		/* -1: absent */
+	int prio;		/* -1: absent */
+	__u8 cpus;		/* bitmap of CPUs 0-7; 0: absent */
+};
+
+static void sched_target_put(struct attr_buf *b, const struct sched_want *w)
+{
+	struct nlattr *t = (struct nlattr *)(b->data + b->len);
+	size_t start = b->len;
+
+	b->len += NLA_HDRLEN;
+	attr_put_u32(b, DBOS_A_PID, w->pid);
+	if (w->nice != -100)
+		attr_put_u32(b, DBOS_A_NICE, (__u32)w->nice);
+	if (w->policy >= 0)
+		attr_put_u32(b, DBOS_A_SCHED_POLICY, w->policy);
+	if (w->prio >= 0)
+		attr_put_u32(b, DBOS_A_SCHED_PRIORITY, w->prio);
+	if (w->cpus)
+		attr_put(b, DBOS_A_CPUS, &w->cpus, 1);
+	t->nla_type = DBOS_A_SCHED_TARGET | NLA_F_NESTED;
+	t->nla_len = b->len - start;
+}
+
+/* One SCHED_SET with @n targets: 0 or the negative errno (extack in nl->errmsg). */
+static int sched_set(struct nl *nl, const struct sched_want *w, int n)
+{
+	static struct attr_buf b;
+	struct nlattr *outer;
+	int i;
+
+	b.len = 0;
+	outer = (struct nlattr *)b.data;
+	b.len = NLA_HDRLEN;
+	for (i = 0; i < n; i++)
+		sched_target_put(&b, &w[i]);
+	outer->nla_type = DBOS_A_SCHED_TARGETS | NLA_F_NESTED;
+	outer->nla_len = b.len;
+	return nl_request(nl, DBOS_CMD_SCHED_SET, NLM_F_ACK, &b, NULL, NULL);
+}
+
+struct sched_now {
+	int nice, policy, prio;
+	char cpus[64];		/* Cpus_allowed_list */
+};
+
+/* Ground truth for thread @tid of @pid: /proc/PID/task/TID/{stat,status}. */
+static int sched_read(int pid, int tid, struct sched_now *s)
+{
+	char path[96], buf[4096], *p;
+	long v[64];
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	if (read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	p += 2;		/* field 3, the state */
+	for (i = 3; i <= 41 && *p; i++) {
+		v[i] = i == 3 ? 0 : strtol(p, NULL, 10);
+		p = strchr(p, ' ');
+		if (!p)
+			return -1;
+		p++;
+	}
+	s->nice = v[19];
+	s->prio = v[40];
+	s->policy = v[41];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	if (read_file(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strstr(buf, "Cpus_allowed_list:");
+	if (!p || sscanf(p, "Cpus_allowed_list: %63s", s->cpus) != 1)
+		return -1;
+	return 0;
+}
+
+static void *sched_thread(void *arg)
+{
+	pause();
+	return NULL;
+}
+
+/* A child with @threads extra threads, waiting; its pid. */
+static pid_t sched_child(int threads)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		pthread_t t;
+		int i;
+
+		for (i = 0; i < threads; i++)
+			pthread_create(&t, NULL, sched_thread, NULL);
+		pause();
+		_exit(0);
+	}
+	usleep(200 * 1000);
+	return pid;
+}
+
+static void sched_child_end(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* Every thread of @pid: nice, policy, prio, cpus as given (cpus NULL: any). */
+static int sched_all_threads(int pid, int nice, int policy, int prio,
+			     const char *cpus, int *nthreads)
+{
+	char path[64];
+	struct dirent *d;
+	int bad = 0, n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir))) {
+		struct sched_now s;
+
+		if (d->d_name[0] == '.')
+			continue;
+		n++;
+		if (sched_read(pid, atoi(d->d_name), &s) ||
+		    s.nice != nice || s.policy != policy || s.prio != prio ||
+		    (cpus && strcmp(s.cpus, cpus)))
+			bad++;
+	}
+	closedir(dir);
+	*nthreads = n;
+	return bad;
+}
+
+TEST_F_TIMEOUT(kmod, sched_set_changes_every_thread, 60)
+{
+	struct nl ev = { .fd = 0 };
+	struct evlog log = { .n = 0 };
+	pid_t pid = sched_child(3);
+	struct sched_want w = { pid, 7, -1, -1, 0 };
+	int n, found = 0;
+	size_t i;
+
+	ASSERT_EQ(0, events_socket(&ev));
+	ASSERT_EQ(0, sched_all_threads(pid, 0, SCHED_OTHER, 0, NULL, &n));
+	ASSERT_EQ(4, n);
+
+	EXPECT_EQ(0, sched_set(&self->nl, &w, 1)) TH_LOG("%s", self->nl.errmsg);
+	EXPECT_EQ(0, sched_all_threads(pid, 7, SCHED_OTHER, 0, NULL, &n));
+
+	w = (struct sched_want){ pid, 12, SCHED_BATCH, -1, 0 };
+	EXPECT_EQ(0, sched_set(&self->nl, &w, 1)) TH_LOG("%s", self->nl.errmsg);
+	EXPECT_EQ(0, sched_all_threads(pid, 12, SCHED_BATCH, 0, NULL, &n));
+
+	w = (struct sched_want){ pid, -100, SCHED_IDLE, -1, 0 };
+	EXPECT_EQ(0, sched_set(&self->nl, &w, 1)) TH_LOG("%s", self->nl.errmsg);
+	EXPECT_EQ(0, sched_all_threads(pid, 12, SCHED_IDLE, 0, NULL, &n));
+
+	w = (struct sched_want){ pid, -100, SCHED_FIFO, 10, 0 };
+	EXPECT_EQ(0, sched_set(&self->nl, &w, 1)) TH_LOG("%s", self->nl.errmsg);
+	/* Real-time: the nice value stays what it was (it applies again later). */
+	EXPECT_EQ(0, sched_all_threads(pid, 12, SCHED_FIFO, 10, NULL, &n));
+
+	w = (struct sched_want){ pid, 3, SCHED_OTHER, -1, 0x1 };
+	EXPECT_EQ(0, sched_set(&self->nl, &w, 1)) TH_LOG("%s", self->nl.errmsg);
+	EXPECT_EQ(0, sched_all_threads(pid, 3, SCHED_OTHER, 0, "0", &n));
+
+	/* The last change comes back as a SCHED record with the values in force. */
+	ev_collect(ev.fd, &log, 1000);
+	for (i = 0; i < log.n; i++) {
+		const struct dbos_rec_hdr *h = (const void *)log.raw[i];
+		const struct dbos_sched *s = (const void *)(h + 1);
+		const __u8 *cpus = (const __u8 *)(s + 1);
+
+		if (h->type != DBOS_REC_SCHED || s->pid != (__u32)pid)
+			continue;
+		ASSERT_GE(h->len, sizeof(*h) + sizeof(*s) + s->cpus_len);
+		found++;
+		if (found == 5) {
+			EXPECT_EQ(3, s->nice);
+			EXPECT_EQ(SCHED_OTHER, s->policy);
+			EXPECT_EQ(0, s->priority);
+			ASSERT_GE(s->cpus_len, 1);
+			EXPECT_EQ(0x1, cpus[0]);
+		}
+	}
+	EXPECT_EQ(5, found);
+	ev_free(&log);
+	close(ev.fd);
+	sched_child_end(pid);
+}
+
+TEST_F_TIMEOUT(kmod, sched_set_all_or_nothing, 60)
+{
+	pid_t a = sched_child(1), b = sched_child(0), gone = sched_child(0);
+	struct sched_want w[3];
+	int n;
+
+	sched_child_end(gone);
+
+	/* A missing process: -ESRCH, and the valid targets were not changed. */
+	w[0] = (struct sched_want){ a, 5, -1, -1, 0 };
+	w[1] = (struct sched_want){ gone, 5, -1, -1, 0 };
+	EXPECT_EQ(-ESRCH, sched_set(&self->nl, w, 2));
+	EXPECT_NE(NULL, strstr(self->nl.errmsg, "no such process"));
+	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n));
+
+	/* Bad values: -EINVAL with a reason, nothing changed. */
+	w[1] = (struct sched_want){ b, -100, SCHED_FIFO, -1, 0 };
+	EXPECT_EQ(-EINVAL, sched_set(&self->nl, w, 2));
+	EXPECT_NE(NULL, strstr(self->nl.errmsg, "PRIORITY")) TH_LOG("%s", self->nl.errmsg);
+	w[1] = (struct sched_want){ b, -100, 6 /* DEADLINE */, -1, 0 };
+	EXPECT_EQ(-EINVAL, sched_set(&self->nl, w, 2));
+	w[1] = (struct sched_want){ b, 40, -1, -1, 0 };
+	EXPECT_EQ(-ERANGE, sched_set(&self->nl, w, 2));	/* the attribute policy's range */
+	w[1] = (struct sched_want){ b, -100, -1, -1, 0x80 };	/* CPU 7: not in the VM */
+	EXPECT_EQ(-EINVAL, sched_set(&self->nl, w, 2));
+	w[1] = (struct sched_want){ b, -100, -1, -1, 0 };
+	EXPECT_EQ(-EINVAL, sched_set(&self->nl, w, 2));
+	EXPECT_NE(NULL, strstr(self->nl.errmsg, "changes nothing"));
+	w[1] = (struct sched_want){ 2 /* kthreadd */, 5, -1, -1, 0 };
+	EXPECT_EQ(-EPERM, sched_set(&self->nl, w, 2));
+	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(b, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(-EINVAL, sched_set(&self->nl, w, 0));
+
+	/* Both valid: both changed. */
+	w[1] = (struct sched_want){ b, -5, -1, -1, 0 };
+	EXPECT_EQ(0, sched_set(&self->nl, w, 2)) TH_LOG("%s", self->nl.errmsg);
+	EXPECT_EQ(0, sched_all_threads(a, 5, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(b, -5, SCHED_OTHER, 0, NULL, &n));
+	sched_child_end(a);
+	sched_child_end(b);
+}
+
+TEST_F(kmod, sched_set_unprivileged_refused)
+{
+	pid_t pid = sched_child(0);
+	struct sched_want w = { pid, 9, -1, -1, 0 };
+	struct nl nl;
+	int n, status;
+	pid_t c = fork();
+
+	if (c == 0) {
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534) || nl_open(&nl))
+			_exit(2);
+		_exit(sched_set(&nl, &w, 1) == -EPERM ? 0 : 1);
+	}
+	ASSERT_EQ(c, waitpid(c, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, sched_all_threads(pid, 0, SCHED_OTHER, 0, NULL, &n));
+	sched_child_end(pid);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Helper modes                                                            */
 
 static volatile sig_atomic_t stop;

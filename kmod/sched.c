@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sched.c - DBOS_CMD_SCHED_SET: checks every target, changes every thread of
+ * each, puts back what it changed when a change fails, and reports the values
+ * now in force as DBOS_REC_SCHED records.
+ *
+ * Locking: dbos_sched_mutex serializes whole SCHED_SET commands, so that the
+ * values one command saves for its undo are not another command's half-done
+ * change. Threads are walked under rcu_read_lock() only to take references;
+ * the changes themselves (which may sleep) are made outside it.
+ */
+
+#include "sched.h"
+#include "policy.h"
+#include "record.h"
+#include "dbos_uapi.h"
+
+#include <linux/cpumask.h>
+#include <linux/mutex.h>
+#include <linux/pid.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <net/genetlink.h>
+#include <net/netlink.h>
+#include <uapi/linux/sched/types.h>
+
+static DEFINE_MUTEX(dbos_sched_mutex);
+
+/* What to set on (or, for an undo, restore to) every thread of a process. */
+struct dbos_sched_vals {
+	bool set_nice, set_policy, set_cpus;
+	int nice;
+	u32 policy;
+	u32 prio;
+	cpumask_var_t cpus;
+};
+
+/* One target: its leader (a reference), what is wanted, what was there. */
+struct dbos_sched_target {
+	struct task_struct *leader;
+	struct dbos_sched_vals want;
+	struct dbos_sched_vals old;
+};
+
+static bool dbos_policy_valid(u32 policy)
+{
+	return policy == SCHED_NORMAL || policy == SCHED_BATCH ||
+	       policy == SCHED_IDLE || policy == SCHED_FIFO || policy == SCHED_RR;
+}
+
+static bool dbos_policy_rt(u32 policy)
+{
+	return policy == SCHED_FIFO || policy == SCHED_RR;
+}
+
+/* CPU bitmap (DBOS_A_CPUS) -> @mask; -EINVAL with the reason in *@why. */
+static int dbos_cpus_parse(const struct nlattr *a, struct cpumask *mask,
+			   const char **why)
+{
+	const u8 *bits = nla_data(a);
+	int len = nla_len(a), i;
+
+	cpumask_clear(mask);
+	if (!len) {
+		*why = "empty CPU set";
+		return -EINVAL;
+	}
+	for (i = 0; i < len * 8; i++) {
+		if (!(bits[i / 8] & (1U << (i % 8))))
+			continue;
+		if (i >= nr_cpu_ids) {
+			*why = "CPU set names a CPU that does not exist";
+			return -EINVAL;
+		}
+		cpumask_set_cpu(i, mask);
+	}
+	if (!cpumask_intersects(mask, cpu_online_mask)) {
+		*why = "CPU set has no online CPU";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The thread-group leader of @tgid, with a reference; NULL if none. */
+static struct task_struct *dbos_leader_get(u32 tgid)
+{
+	struct task_struct *task;
+
+	rcu_read_lock();
+	task = pid_task(find_vpid(tgid), PIDTYPE_TGID);
+	if (task)
+		get_task_struct(task);
+	rcu_read_unlock();
+	return task;
+}
+
+/* Parse and check one DBOS_A_SCHED_TARGET into @t (leader referenced). */
+static int dbos_target_parse(struct dbos_sched_target *t, struct nlattr *nest,
+			     struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[DBOS_A_MAX + 1];
+	const char *why = NULL;
+	struct task_struct *leader;
+	u32 tgid;
+	int ret;
+
+	ret = nla_parse_nested(tb, DBOS_A_MAX, nest, dbos_policy_sched_target,
+			       extack);
+	if (ret)
+		return ret;
+	if (!tb[DBOS_A_PID]) {
+		NL_SET_ERR_MSG_ATTR(extack, nest, "target without DBOS_A_PID");
+		return -EINVAL;
+	}
+	tgid = nla_get_u32(tb[DBOS_A_PID]);
+
+	if (tb[DBOS_A_NICE]) {
+		t->want.set_nice = true;
+		t->want.nice = nla_get_s32(tb[DBOS_A_NICE]);
+	}
+	if (tb[DBOS_A_SCHED_POLICY]) {
+		t->want.set_policy = true;
+		t->want.policy = nla_get_u32(tb[DBOS_A_SCHED_POLICY]);
+		if (!dbos_policy_valid(t->want.policy))
+			why = "policy must be SCHED_OTHER, BATCH, IDLE, FIFO or RR";
+		else if (dbos_policy_rt(t->want.policy) && !tb[DBOS_A_SCHED_PRIORITY])
+			why = "SCHED_FIFO and SCHED_RR need DBOS_A_SCHED_PRIORITY";
+		else if (dbos_policy_rt(t->want.policy) && t->want.set_nice)
+			why = "nice does not apply to SCHED_FIFO and SCHED_RR";
+	}
+	if (tb[DBOS_A_SCHED_PRIORITY]) {
+		t->want.prio = nla_get_u32(tb[DBOS_A_SCHED_PRIORITY]);
+		if (!t->want.set_policy || !dbos_policy_rt(t->want.policy))
+			why = "DBOS_A_SCHED_PRIORITY goes with SCHED_FIFO or SCHED_RR only";
+	}
+	if (tb[DBOS_A_CPUS]) {
+		t->want.set_cpus = true;
+		if (dbos_cpus_parse(tb[DBOS_A_CPUS], t->want.cpus, &why))
+			goto invalid;
+	}
+	if (!why && !t->want.set_nice && !t->want.set_policy && !t->want.set_cpus)
+		why = "target changes nothing";
+	if (why)
+		goto invalid;
+
+	leader = dbos_leader_get(tgid);
+	if (!leader || (READ_ONCE(leader->exit_state) && thread_group_empty(leader))) {
+		if (leader)
+			put_task_struct(leader);
+		NL_SET_ERR_MSG_ATTR(extack, nest, "no such process");
+		return -ESRCH;
+	}
+	t->leader = leader;
+	if (leader->flags & PF_KTHREAD) {
+		NL_SET_ERR_MSG_ATTR(extack, nest, "kernel threads are not changed");
+		return -EPERM;
+	}
+
+	/* What an undo puts back: the leader's values, for every thread. */
+	t->old.set_nice = t->want.set_nice || t->want.set_policy;
+	t->old.set_policy = t->want.set_policy;
+	t->old.set_cpus = t->want.set_cpus;
+	t->old.nice = task_nice(leader);
+	t->old.policy = READ_ONCE(leader->policy);
+	t->old.prio = READ_ONCE(leader->rt_priority);
+	cpumask_copy(t->old.cpus, leader->cpus_ptr);
+	if (dbos_policy_rt(t->old.policy))
+		t->old.set_nice = false;
+	return 0;
+
+invalid:
+	/* @why is always a string literal: static storage, as extack wants. */
+	NL_SET_BAD_ATTR(extack, nest);
+	if (extack)
+		extack->_msg = why;
+	return -EINVAL;
+}
+
+/* Does thread @p already have @v? */
+static bool dbos_sched_matches(struct task_struct *p, const struct dbos_sched_vals *v)
+{
+	if (v->set_policy && (READ_ONCE(p->policy) != v->policy ||
+			      READ_ONCE(p->rt_priority) != v->prio))
+		return false;
+	if (v->set_nice && task_nice(p) != v->nice)
+		return false;
+	if (v->set_cpus && !cpumask_equal(p->cpus_ptr, v->cpus))
+		return false;
+	return true;
+}
+
+/* Apply @v to one thread. Process context: may sleep. */
+static int dbos_sched_apply_thread(struct task_struct *p, const struct dbos_sched_vals *v)
+{
+	int ret = 0;
+
+	if (v->set_policy) {
+		struct sched_attr attr = {
+			.size = sizeof(attr),
+			.sched_policy = v->policy,
+			.sched_priority = v->prio,
+			.sched_nice = v->set_nice ? v->nice : task_nice(p),
+		};
+
+		ret = sched_setattr_nocheck(p, &attr);
+	} else if (v->set_nice) {
+		set_user_nice(p, v->nice);
+	}
+	if (!ret && v->set_cpus)
+		ret = set_cpus_allowed_ptr(p, v->cpus);
+	return ret;
+}
+
+/*
+ * Apply @v to every thread of @leader's group. A thread created meanwhile by
+ * a thread not yet changed inherits the old values, so the walk repeats until
+ * one pass finds every thread done (bounded: a group that keeps spawning
+ * threads faster than this can walk it gets -EAGAIN).
+ */
+static int dbos_sched_apply_group(struct task_struct *leader,
+				  const struct dbos_sched_vals *v)
+{
+	struct task_struct **threads, *p;
+	int pass, ret = 0;
+
+	for (pass = 0; pass < 4; pass++) {
+		unsigned int n = 0, cap, i, changed = 0;
+
+		cap = get_nr_threads(leader) + 16;
+		threads = kvmalloc_array(cap, sizeof(*threads), GFP_KERNEL);
+		if (!threads)
+			return -ENOMEM;
+		rcu_read_lock();
+		for_each_thread(leader, p) {
+			if (n == cap)
+				break;
+			if (dbos_sched_matches(p, v) || (p->flags & PF_EXITING))
+				continue;
+			get_task_struct(p);
+			threads[n++] = p;
+		}
+		rcu_read_unlock();
+
+		for (i = 0; i < n; i++) {
+			int r = ret ? 0 : dbos_sched_apply_thread(threads[i], v);
+
+			/* A thread that exited meanwhile is not a failure. */
+			if (r && !(threads[i]->flags & PF_EXITING))
+				ret = r;
+			changed++;
+			put_task_struct(threads[i]);
+		}
+		kvfree(threads);
+		if (ret || !changed)
+			return ret;
+	}
+	return -EAGAIN;
+}
+
+/* Report the values now in force on @leader's group. */
+static void dbos_sched_report(struct task_struct *leader)
+{
+	u8 cpus[DBOS_CPUS_MAX] = { 0 };
+	struct dbos_sched rec = { 0 };
+	u32 len = min_t(u32, DBOS_CPUS_MAX, BITS_TO_BYTES(nr_cpu_ids));
+	int cpu;
+
+	rec.pid = leader->tgid;
+	rec.nice = task_nice(leader);
+	rec.policy = READ_ONCE(leader->policy);
+	rec.priority = READ_ONCE(leader->rt_priority);
+	rec.cpus_len = len;
+	for_each_cpu(cpu, leader->cpus_ptr)
+		if (cpu < len * 8)
+			cpus[cpu / 8] |= 1U << (cpu % 8);
+	dbos_record_put_event(DBOS_REC_SCHED, &rec, sizeof(rec), cpus, len);
+}
+
+static void dbos_targets_free(struct dbos_sched_target *t, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (t[i].leader)
+			put_task_struct(t[i].leader);
+		free_cpumask_var(t[i].want.cpus);
+		free_cpumask_var(t[i].old.cpus);
+	}
+	kvfree(t);
+}
+
+int dbos_sched_set(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *targets = info->attrs[DBOS_A_SCHED_TARGETS];
+	struct dbos_sched_target *t;
+	int n = 0, i, done, ret, rem;
+	struct nlattr *a;
+
+	if (!targets) {
+		GENL_SET_ERR_MSG(info, "DBOS_A_SCHED_TARGETS is required");
+		return -EINVAL;
+	}
+	nla_for_each_nested(a, targets, rem)
+		n++;
+	if (!n || n > DBOS_SCHED_TARGETS_MAX) {
+		NL_SET_ERR_MSG_ATTR(info->extack, targets,
+				    "1 to DBOS_SCHED_TARGETS_MAX targets");
+		return -EINVAL;
+	}
+	t = kvcalloc(n, sizeof(*t), GFP_KERNEL);
+	if (!t)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (!zalloc_cpumask_var(&t[i].want.cpus, GFP_KERNEL) ||
+		    !zalloc_cpumask_var(&t[i].old.cpus, GFP_KERNEL)) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+
+	mutex_lock(&dbos_sched_mutex);
+	i = 0;
+	nla_for_each_nested(a, targets, rem) {
+		ret = dbos_target_parse(&t[i++], a, info->extack);
+		if (ret)
+			goto unlock;
+	}
+
+	for (done = 0; done < n; done++) {
+		ret = dbos_sched_apply_group(t[done].leader, &t[done].want);
+		if (ret) {
+			NL_SET_ERR_MSG(info->extack,
+				       "a target could not be changed; nothing was");
+			/* The failed one may be half done: undo it too. */
+			for (i = done; i >= 0; i--)
+				if (dbos_sched_apply_group(t[i].leader, &t[i].old))
+					pr_warn_ratelimited("sched: could not restore pid %d\n",
+							    t[i].leader->tgid);
+			goto unlock;
+		}
+	}
+	for (i = 0; i < n; i++)
+		dbos_sched_report(t[i].leader);
+	ret = 0;
+unlock:
+	mutex_unlock(&dbos_sched_mutex);
+out:
+	dbos_targets_free(t, n);
+	return ret;
+}
