@@ -31,6 +31,7 @@ deps:
 	@scripts/deps.sh
 
 include libdbos/build.mk
+include bpf/build.mk
 include dbserver/build.mk
 include tests/build.mk
 include bench/build.mk

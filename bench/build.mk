@@ -17,3 +17,15 @@ VM_TESTS += $(B)/tests/vm/bench_fileloop
 $(B)/tests/vm/bench_fileloop: bench/fileloop.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -static -o $@ $<
+
+# Policy enforcement benchmark (bench/policy.sh, booted with --bare): rule loading,
+# COMMIT -> enforced timing through the real client library, BPF program run times.
+VM_TESTS += $(B)/tests/vm/bench_policyctl $(B)/tests/vm/bench_policy.sh
+
+$(B)/tests/vm/bench_policyctl: bench/policyctl.c libdbos/dbos_client.h $(B)/libdbos.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libdbos.a $(LDFLAGS) -lbpf
+
+$(B)/tests/vm/bench_policy.sh: bench/policy.sh
+	@mkdir -p $(dir $@)
+	install -m 0755 $< $@

@@ -6,9 +6,16 @@
 #   MIRROR_OBJS     mirror/: records -> rows + history (needs STORE_OBJS)
 #   INTAKE_OBJS     intake/ without sockets: decoder + session (tests, bench)
 #   INTAKE_NL_OBJS  intake/ netlink sockets and the intake thread (dbosd only)
+#   POLICY_OBJS     the policy manager and the policies table (need COMPILE_OBJS,
+#                   SQL_OBJS, STORE_OBJS, mirror/history.o)
 
 include dbserver/store_sql.mk
 include dbserver/endpoint/build.mk
+include dbserver/policy/build.mk
+# The enforcer (ENFORCE_OBJS, BPF_LIBS): unless the top Makefile already included it.
+ifeq ($(origin ENFORCE_OBJS),undefined)
+include bpf/build.mk
+endif
 
 NL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0)
 NL_LIBS   := $(shell pkg-config --libs libnl-genl-3.0)
@@ -18,7 +25,10 @@ MIRROR_OBJS    := $(B)/dbserver/mirror/mirror.o $(B)/dbserver/mirror/proctab.o \
                   $(B)/dbserver/mirror/sockets.o $(B)/dbserver/mirror/fdtab.o
 INTAKE_OBJS    := $(B)/dbserver/intake/decode.o $(B)/dbserver/intake/intake.o
 INTAKE_NL_OBJS := $(B)/dbserver/intake/netlink.o $(B)/dbserver/intake/loop.o
+POLICY_OBJS    := $(B)/dbserver/policy/policy.o $(B)/dbserver/policy/decisions.o \
+                  $(B)/dbserver/sql/policies.o
 DBOSD_OBJS     := $(B)/dbserver/main.o $(INTAKE_NL_OBJS) $(INTAKE_OBJS) $(MIRROR_OBJS) \
+                  $(POLICY_OBJS) $(COMPILE_OBJS) $(ENFORCE_OBJS) \
                   $(ENDPOINT_OBJS) $(SQL_OBJS) $(STORE_OBJS)
 
 $(INTAKE_NL_OBJS): CFLAGS += $(NL_CFLAGS)
@@ -27,7 +37,7 @@ BINS += $(B)/bin/dbosd
 
 $(B)/bin/dbosd: $(DBOSD_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(NL_LIBS) -lrocksdb -lsqlite3 -lm -lpthread
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(NL_LIBS) $(BPF_LIBS) -lrocksdb -lsqlite3 -lm -lpthread
 
 # Host tests of intake + mirror: real store in a temp dir, real SQL, no kernel.
 # Lazy (=): KSELFTEST_DIR is set by tests/build.mk, which is included later.
@@ -36,7 +46,16 @@ INTAKE_TEST_CFLAGS = $(CFLAGS) \
 	-Wno-sign-compare -MMD -MP
 INTAKE_TEST_OBJS := $(INTAKE_OBJS) $(MIRROR_OBJS) $(SQL_OBJS) $(STORE_OBJS)
 
-HOST_TESTS += $(B)/tests/host/test_intake $(B)/tests/host/test_intake_files
+HOST_TESTS += $(B)/tests/host/test_intake $(B)/tests/host/test_intake_files \
+              $(B)/tests/host/test_policy
+
+# The policy manager with the real compiler, store and SQL; the kernel is an in-test enforcer.
+POLICY_TEST_OBJS := $(POLICY_OBJS) $(COMPILE_OBJS) $(SQL_OBJS) $(STORE_OBJS) \
+                    $(B)/dbserver/mirror/history.o
+
+$(B)/tests/host/test_policy: tests/host/test_policy.c $(POLICY_TEST_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(INTAKE_TEST_CFLAGS) -o $@ $< $(POLICY_TEST_OBJS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm
 
 $(B)/tests/host/test_intake: tests/host/test_intake.c tests/host/test_intake_msg.h $(INTAKE_TEST_OBJS)
 	@mkdir -p $(dir $@)

@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include "dbserver/endpoint/endpoint.h"
 #include "dbserver/intake/loop.h"
 #include "dbserver/mirror/mirror.h"
+#include "dbserver/policy/enforce.h"
+#include "dbserver/policy/policy.h"
 #include "dbserver/sql/sql.h"
 #include "dbserver/store/store.h"
 
@@ -26,6 +29,8 @@ struct dbosd {
 	struct mirror *m;
 	struct intake_loop *loop;
 	struct sql_env env;
+	struct enforce *enf;	/* NULL: no enforcement (--no-lsm or enforce_open failed) */
+	struct policy *pol;
 };
 
 static void log_line(void *arg, const char *line)
@@ -49,10 +54,15 @@ static void usage(FILE *f)
 		"                   (default: all)\n"
 		"  --exclude-path PREFIX  do not mirror open files whose path starts with\n"
 		"                   PREFIX (repeatable, at most %d)\n"
+		"  --no-lsm         do not enforce security policy (policy writes fail)\n"
+		"  --bpf-pin DIR    where the BPF LSM programs and maps are pinned\n"
+		"                   (default " DBOS_LSM_PIN_DIR ")\n"
 		"  -h, --help       show this help\n"
 		"\n"
 		"Runs until SIGTERM or SIGINT. Works without the module (serving the stored\n"
-		"state) and attaches when it is loaded. Must run as root.\n",
+		"state) and attaches when it is loaded. Must run as root. Policy stays\n"
+		"enforced by the pinned BPF programs after dbosd stops; a restarted dbosd\n"
+		"adopts them.\n",
 		DEFAULT_RETENTION, DBOS_FILTER_PREFIXES);
 }
 
@@ -69,17 +79,59 @@ static int stats(void *arg, struct sql_stat *out, int max)
 		out[n++] = (struct sql_stat){ intake_stat_info[i].name, iv[i], intake_stat_info[i].doc };
 	for (int i = 0; i < MIRROR_STAT__COUNT && n < max; i++)
 		out[n++] = (struct sql_stat){ mirror_stat_info[i].name, mv[i], mirror_stat_info[i].doc };
+	if (d->pol)
+		n += policy_stats(d->pol, out + n, max - n);
 	return n;
 }
 
-static sqlite3 *open_db(void *arg, char **err)
+static sqlite3 *open_db(void *arg, const struct ucred *peer, char **err)
 {
 	const struct dbosd *d = arg;
+	struct sql_session who = { .uid = peer->uid, .pid = peer->pid };
 	sqlite3 *db = NULL;
 
-	if (sql_open(&d->env, &db, err))
+	if (sql_open_session(&d->env, &who, &db, err))
 		return NULL;
 	return db;
+}
+
+/* The policy manager's view of the kernel: enforce.h. */
+static int ops_prepare(void *arg, const struct policy_image *img, char **err)
+{
+	return enforce_prepare(arg, img, err);
+}
+
+static void ops_flip(void *arg)
+{
+	enforce_flip(arg);
+}
+
+static uint64_t ops_live_version(void *arg)
+{
+	return enforce_live_version(arg);
+}
+
+static int ops_poll(void *arg, int timeout_ms,
+		    void (*cb)(void *cbarg, const struct dbos_lsm_decision *d), void *cbarg,
+		    char **err)
+{
+	return enforce_poll(arg, timeout_ms, cb, cbarg, err);
+}
+
+static void ops_counters(void *arg, uint64_t out[DBOS_LSM_C__COUNT])
+{
+	enforce_counters(arg, out);
+}
+
+/* Moves whenever the mirror commits a change: the refresher's cue. */
+static uint64_t mirror_changes(void *arg)
+{
+	const struct dbosd *d = arg;
+	int64_t mv[MIRROR_STAT__COUNT];
+
+	mirror_stats_read(d->m, mv);
+	return (uint64_t)(mv[MIRROR_STAT_EVENTS_APPLIED] + mv[MIRROR_STAT_SNAPSHOTS] +
+			  mv[MIRROR_STAT_LAST_SEQ] + mv[MIRROR_STAT_EPOCH_BASE]);
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -160,10 +212,20 @@ int main(int argc, char **argv)
 		{ "retention", required_argument, NULL, 'r' },
 		{ "file-kinds", required_argument, NULL, 'k' },
 		{ "exclude-path", required_argument, NULL, 'x' },
+		{ "no-lsm", no_argument, NULL, 'L' },
+		{ "bpf-pin", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *db_dir = DEFAULT_DB, *sock = DBOS_DEFAULT_SOCKET, *group = NULL;
+	const char *pin_dir = DBOS_LSM_PIN_DIR;
+	bool no_lsm = false;
+	struct policy_kernel_ops kops = {
+		.prepare = ops_prepare, .flip = ops_flip, .live_version = ops_live_version,
+		.poll = ops_poll, .counters = ops_counters,
+	};
+	struct policy_config pc = { .log = log_line };
+	char *no_kernel = NULL;
 	struct mirror_config mc = { .retention = DEFAULT_RETENTION };
 	struct endpoint_config ec = { 0 };
 	struct intake_loop_config lc = { .log = log_line };
@@ -206,6 +268,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			filter.exclude[filter.nexclude++] = optarg;
+			break;
+		case 'L': no_lsm = true; break;
+		case 'P':
+			if (!optarg[0]) {
+				fprintf(stderr, "dbosd: --bpf-pin wants a directory\n");
+				return 2;
+			}
+			pin_dir = optarg;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -264,6 +334,32 @@ int main(int argc, char **argv)
 	d.env.stats = stats;
 	d.env.stats_arg = &d;
 
+	if (no_lsm) {
+		no_kernel = strdup("dbosd runs with --no-lsm: no policy is enforced");
+	} else if (enforce_open(pin_dir, &d.enf, &err)) {
+		no_kernel = err ? err : strdup("the BPF LSM enforcer did not start");
+		err = NULL;
+		fprintf(stderr, "dbosd: policy not enforced: %s\n", no_kernel ? no_kernel : "?");
+	} else {
+		kops.arg = d.enf;
+		fprintf(stderr, "dbosd: BPF LSM %s under %s, live policy version %" PRIu64 "\n",
+			enforce_adopted(d.enf) ? "adopted" : "loaded", pin_dir,
+			enforce_live_version(d.enf));
+	}
+	pc.st = d.st;
+	pc.env = &d.env;
+	pc.ops = d.enf ? &kops : NULL;
+	pc.no_kernel_reason = no_kernel;
+	pc.retention = mc.retention;
+	pc.mirror_changes = mirror_changes;
+	pc.mirror_arg = &d;
+	if (policy_open(&pc, &d.pol, &err)) {
+		fprintf(stderr, "dbosd: cannot start the policy manager: %s\n", err ? err : "?");
+		goto out;
+	}
+	d.env.extend = policy_sql_register;
+	d.env.extend_arg = d.pol;
+
 	lc.mirror = d.m;
 	lc.filter = &filter;
 	if (intake_loop_start(&lc, &d.loop, &err)) {
@@ -271,7 +367,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ec.socket_path = sock;
-	ec.open_db = open_db;
+	ec.open_db_peer = open_db;
 	ec.arg = &d;
 	if (endpoint_start(&ec, &ep, &err)) {
 		fprintf(stderr, "dbosd: cannot serve SQL on %s: %s\n", sock, err ? err : strerror(errno));
@@ -288,6 +384,9 @@ out:
 	intake_loop_stop(d.loop);	/* commits what it received */
 	endpoint_stop(ep);		/* no client reads the stats after this */
 	intake_loop_free(d.loop);
+	policy_close(d.pol);		/* its threads read the mirror's stats */
+	enforce_close(d.enf);		/* the pins stay: enforcement continues */
+	free(no_kernel);
 	mirror_close(d.m);
 	if (d.st)
 		store_close(d.st);

@@ -945,9 +945,33 @@ static int run_interactive(struct shell *sh)
 	return 0;
 }
 
+/* dbos policy versions | dbos policy rollback N: thin wrappers over the SQL. */
+static int policy_command(struct shell *sh, int argc, char **argv)
+{
+	char sql[128];
+
+	if (argc == 1 && !strcmp(argv[0], "versions"))
+		return run_sql(sh, "SELECT version, datetime(time, 'unixepoch') AS time, uid, pid, "
+				   "action, from_version, rules, live FROM policy_versions ORDER BY version");
+	if (argc == 2 && !strcmp(argv[0], "rollback")) {
+		const char *n = argv[1];
+
+		if (!n[0] || strspn(n, "0123456789") != strlen(n) || strlen(n) > 19) {
+			fprintf(stderr, "dbos: policy rollback: \"%s\" is not a version number\n", n);
+			return EXIT_CONN;
+		}
+		snprintf(sql, sizeof(sql), "SELECT policy_rollback(%s) AS version", n);
+		return run_sql(sh, sql);
+	}
+	fprintf(stderr, "dbos: usage: dbos policy versions | dbos policy rollback VERSION\n");
+	return EXIT_CONN;
+}
+
 static void usage(FILE *f)
 {
 	fputs("Usage: dbos [OPTIONS]\n"
+	      "       dbos [OPTIONS] policy versions        list the policy versions\n"
+	      "       dbos [OPTIONS] policy rollback VERSION  make VERSION's rules live again\n"
 	      "Query the state of this machine with SQL, served by dbosd.\n"
 	      "\n"
 	      "  -c SQL           run SQL (or one dot-command) and exit\n"
@@ -1006,6 +1030,10 @@ int main(int argc, char **argv)
 			return EXIT_CONN;
 		}
 	}
+	if (optind < argc && !strcmp(argv[optind], "policy") && !command) {
+		ret = policy_command(&sh, argc - optind - 1, argv + optind + 1);
+		goto out;
+	}
 	if (optind < argc) {
 		fprintf(stderr, "dbos: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
@@ -1025,7 +1053,7 @@ int main(int argc, char **argv)
 	} else {
 		ret = run_script(&sh, stdin);
 	}
-
+out:
 	dbos_close(sh.conn);
 	free(sh.res.cells);
 	dbos_buf_free(&sh.res.text);

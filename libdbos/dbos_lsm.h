@@ -78,6 +78,9 @@ enum dbos_lsm_field {
 	DBOS_LSM_F_PORT,	/* connect: remote port; bind: local port (inet only) */
 	DBOS_LSM_F_TARGET_PID,	/* kill: thread-group id of the target */
 	DBOS_LSM_F_SIGNAL,	/* kill: signal number */
+	DBOS_LSM_F_FORK,	/* not a context field, never looked up by a hook:
+				 * entry {hook, FORK, P} = the PID bits a child of
+				 * P gets at fork (see inherit) */
 	DBOS_LSM_F__COUNT
 };
 
@@ -95,8 +98,11 @@ struct dbos_lsm_hook_cfg {
 	struct dbos_lsm_bits audit;	/* terms of audit rules */
 	/*
 	 * Terms whose PID constraint is a set the server keeps (pid IN (SELECT
-	 * ...)): at fork, the child gets its parent's bits for these terms, so a
-	 * process forked from a member is a member before it can run.
+	 * ...)). At fork (before the child can run), for these terms the child's
+	 * PID entry gets the parent's FORK entry's bits - the server's answer to
+	 * "would a child of P be in the set?" - or, when the parent has no FORK
+	 * entry (it was itself born since the server last looked), the parent's
+	 * PID entry's bits; a FORK entry is copied to the child as it is.
 	 */
 	struct dbos_lsm_bits inherit;
 	struct dbos_lsm_bits dflt[DBOS_LSM_F__COUNT];	/* value with no entry */
@@ -114,7 +120,8 @@ struct dbos_lsm_value_key {
  * Inner map of dbos_paths: LPM_TRIE (BPF_F_NO_PREALLOC), this -> struct
  * dbos_lsm_bits. The data is hook, field, two zero bytes, then the path.
  * An exact path is stored with its NUL (prefixlen = (4 + len + 1) * 8), a
- * prefix ("/tmp/" from GLOB '/tmp/*') without it (prefixlen = (4 + len) * 8),
+ * prefix ("/tmp/" from GLOB '/tmp/' followed by '*') without it
+ * (prefixlen = (4 + len) * 8),
  * and every hook with a PATH constraint has a root entry (prefixlen 32) whose
  * bits are dflt[PATH]. A lookup uses prefixlen (4 + DBOS_LSM_PATH_MAX) * 8 and
  * the NUL-terminated path (zero-filled after the NUL); a longer path is cut to

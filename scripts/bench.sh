@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # `make bench`: host benchmarks (intake, SQL) and the in-VM
-# benchmarks (process churn, open/close and TCP loops with dbos and with auditd),
-# printed as "name value" lines. Figures, not pass/fail.
+# benchmarks (process churn, open/close and TCP loops with dbos and with auditd;
+# the policy enforcement cost and COMMIT -> enforced latency), printed as
+# "name value" lines. Figures, not pass/fail.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 echo "== host: intake into RocksDB (one core)"
@@ -11,3 +12,5 @@ echo "== host: SQL over the store"
 build/bench/bench_sql
 echo "== VM ($(scripts/deps.sh --kernel-image | xargs basename)): fork+exec+exit, open+close, TCP connect+accept+close: without dbos, with dbos, with auditd (peer); one boot"
 scripts/dbos-vm --bare --timeout 900 /dbos/tests/bench_vm.sh
+echo "== VM: exec, open, connect with dbosd --no-lsm vs BPF LSM with 0, 10, 1000 rules per hook; COMMIT -> enforced; one boot"
+scripts/dbos-vm --bare --mem 2048 --timeout 1500 /dbos/tests/bench_policy.sh

@@ -3,7 +3,7 @@
 set -euo pipefail
 
 readonly PACKAGES=(
-	build-essential gcc make clang llvm libbpf-dev bpftool
+	build-essential gcc make clang llvm libbpf-dev bpftool lz4 zlib1g-dev  # bpf/: vmlinux-btf.sh, libbpf (+ libelf-dev below)
 	linux-headers-cloud-amd64 linux-image-cloud-amd64 linux-source-6.1
 	qemu-system-x86 busybox-static cpio gzip xz-utils
 	librocksdb-dev libsqlite3-dev libnl-3-dev libnl-genl-3-dev libedit-dev

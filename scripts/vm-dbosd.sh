@@ -7,12 +7,13 @@ DB_DIR=${DBOS_DB_DIR:-/var/lib/dbos}
 LOG=${DBOSD_LOG:-/tmp/dbosd.log}
 PIDFILE=/run/dbos/dbosd.pid
 START_WAIT=${DBOSD_START_WAIT:-10}  # seconds to wait for the socket
+ARGS=${DBOSD_ARGS:-}  # more dbosd options, e.g. "--group dbos-test" or "--no-lsm"
 STOP_WAIT=${DBOSD_STOP_WAIT:-5}     # seconds to wait after SIGTERM before SIGKILL
 
 usage() {
 	cat <<EOF
 Usage: vm-dbosd start|stop|restart|status
-  start    run 'dbosd --db $DB_DIR --socket $SOCKET' in the background, output
+  start    run 'dbosd --db $DB_DIR --socket $SOCKET \$DBOSD_ARGS' in the background, output
            appended to $LOG; wait up to ${START_WAIT}s for the socket (exit 1 and
            print the log if it does not appear)
   stop     SIGTERM every dbosd, SIGKILL after ${STOP_WAIT}s (exit 1 if SIGKILL was needed)
@@ -52,7 +53,8 @@ start_dbosd() {
 	fi
 	mkdir -p "$(dirname "$SOCKET")" "$DB_DIR"
 	rm -f "$SOCKET"  # a stale socket from a killed server must not count as "up"
-	dbosd --db "$DB_DIR" --socket "$SOCKET" >>"$LOG" 2>&1 </dev/null &
+	# shellcheck disable=SC2086  # DBOSD_ARGS: options, split into words
+	dbosd --db "$DB_DIR" --socket "$SOCKET" $ARGS >>"$LOG" 2>&1 </dev/null &
 	pid=$!
 	echo "$pid" >"$PIDFILE"
 	deadline=$(($(now_cs) + START_WAIT * 100))

@@ -337,7 +337,16 @@ static void serve(struct conn *c)
 	size_t start;
 	int ret;
 
-	db = ep->cfg.open_db(ep->cfg.arg, &err);
+	if (ep->cfg.open_db_peer) {
+		struct ucred peer = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+		socklen_t len = sizeof(peer);
+
+		/* On failure the peer stays nobody: it was admitted, it gets no privilege. */
+		getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &peer, &len);
+		db = ep->cfg.open_db_peer(ep->cfg.arg, &peer, &err);
+	} else {
+		db = ep->cfg.open_db(ep->cfg.arg, &err);
+	}
 	if (!db) {
 		msg = xasprintf("cannot open the database: %s", err ? err : "unknown error");
 		send_error_now(c->fd, msg ? msg : "cannot open the database");
@@ -794,7 +803,7 @@ int endpoint_start(const struct endpoint_config *cfg, struct endpoint **out,
 
 	*out = NULL;
 	*err = NULL;
-	if (!cfg->open_db) {
+	if (!cfg->open_db && !cfg->open_db_peer) {
 		*err = strdup("endpoint: no open_db callback");
 		errno = EINVAL;
 		return -1;

@@ -16,6 +16,7 @@
 #ifndef DBOS_ENDPOINT_H
 #define DBOS_ENDPOINT_H
 
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sqlite3.h>
 
@@ -38,6 +39,11 @@ struct endpoint_config {
 	 * statements of clients that went away and on endpoint_stop()).
 	 */
 	sqlite3 *(*open_db)(void *arg, char **err);
+	/*
+	 * The same, told who the client is (its SO_PEERCRED at connect time);
+	 * when set, used instead of @open_db (which may then be NULL).
+	 */
+	sqlite3 *(*open_db_peer)(void *arg, const struct ucred *peer, char **err);
 	void *arg;
 	/* Clients served at once; 0 means ENDPOINT_DEFAULT_MAX_CONNECTIONS. */
 	unsigned int max_connections;

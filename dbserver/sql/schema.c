@@ -175,6 +175,9 @@ const struct schema_table *const schema_tables[] = {
 	&schema_sockets,
 	&schema_file_events,
 	&schema_socket_events,
+	&schema_policy_versions,
+	&schema_policy_rules,
+	&schema_policy_decisions,
 	NULL,
 };
 
@@ -209,5 +212,11 @@ static const struct schema_view view_listening_ports = {
 const struct schema_view *const schema_views[] = {
 	&view_process_open_sockets,
 	&view_listening_ports,
+	&schema_view_process_ancestors,
+	&schema_view_policy_context_exec,
+	&schema_view_policy_context_open,
+	&schema_view_policy_context_connect,
+	&schema_view_policy_context_bind,
+	&schema_view_policy_context_kill,
 	NULL,
 };

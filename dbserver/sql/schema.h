@@ -160,6 +160,59 @@ enum socket_events_col {
 	SOCKET_EVENTS__COUNT
 };
 
+/* policy_versions: one row per policy version, key version. */
+enum policy_versions_col {
+	POLICY_VERSIONS_VERSION,
+	POLICY_VERSIONS_TIME,
+	POLICY_VERSIONS_UID,
+	POLICY_VERSIONS_PID,
+	POLICY_VERSIONS_ACTION,
+	POLICY_VERSIONS_FROM_VERSION,
+	POLICY_VERSIONS_RULES,
+	POLICY_VERSIONS_LIVE,
+	POLICY_VERSIONS__COUNT
+};
+
+/* policy_rules: the rules of every version, key (version, id). */
+enum policy_rules_col {
+	POLICY_RULES_VERSION,
+	POLICY_RULES_ID,
+	POLICY_RULES_NAME,
+	POLICY_RULES_HOOK,
+	POLICY_RULES_ACTION,
+	POLICY_RULES_CONDITION,
+	POLICY_RULES_CHANGED,
+	POLICY_RULES__COUNT
+};
+
+/* policy_decisions: every denial, audit match and refused policy change, by seq. */
+enum policy_decisions_col {
+	POLICY_DECISIONS_SEQ,
+	POLICY_DECISIONS_TIME,
+	POLICY_DECISIONS_HOOK,
+	POLICY_DECISIONS_VERDICT,
+	POLICY_DECISIONS_PID,
+	POLICY_DECISIONS_UID,
+	POLICY_DECISIONS_NAME,
+	POLICY_DECISIONS_PATH,
+	POLICY_DECISIONS_ADDRESS,
+	POLICY_DECISIONS_PORT,
+	POLICY_DECISIONS_TARGET_PID,
+	POLICY_DECISIONS_SIGNAL,
+	POLICY_DECISIONS_MODE,
+	POLICY_DECISIONS_RULE_ID,
+	POLICY_DECISIONS_RULE,
+	POLICY_DECISIONS_VERSION,
+	POLICY_DECISIONS_TIME_NS,
+	POLICY_DECISIONS_GID,
+	POLICY_DECISIONS_FAMILY,
+	POLICY_DECISIONS__COUNT
+};
+
+extern const struct schema_table schema_policy_versions;
+extern const struct schema_table schema_policy_rules;
+extern const struct schema_table schema_policy_decisions;
+
 extern const struct schema_table schema_processes;
 extern const struct schema_table schema_process_events;
 extern const struct schema_table schema_fds;
@@ -173,6 +226,13 @@ struct schema_view {
 	const char *doc;
 	const char *select;	/* the SELECT it stands for */
 };
+
+extern const struct schema_view schema_view_policy_context_exec;
+extern const struct schema_view schema_view_policy_context_open;
+extern const struct schema_view schema_view_policy_context_connect;
+extern const struct schema_view schema_view_policy_context_bind;
+extern const struct schema_view schema_view_policy_context_kill;
+extern const struct schema_view schema_view_process_ancestors;
 
 /* Every view, NULL-terminated. */
 extern const struct schema_view *const schema_views[];

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* sql.h - SQLite over the store: one virtual table per schema table, plus dbos_stats and dbos_schema. */
+/* sql.h - SQLite over the store: one virtual table per schema table, plus dbos_stats, dbos_schema, policy_simulate. */
 #ifndef DBOS_SQL_H
 #define DBOS_SQL_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "dbserver/store/store.h"
 
@@ -21,10 +23,38 @@ struct sql_stat {
  */
 typedef int (*sql_stats_fn)(void *arg, struct sql_stat *out, int max);
 
+/* Who a connection serves: the peer's SO_PEERCRED (in-process callers: uid 0, their pid). */
+struct sql_session {
+	uid_t uid;
+	pid_t pid;
+	/*
+	 * The policy compiler's connection: `processes` there also holds, for
+	 * every live process P, the child P would fork now (pid P +
+	 * SQL_FORK_PID_OFFSET, parent P, the rest of P's row), so that a pid
+	 * set evaluated on it says who a new child would be (see
+	 * docs/ARCHITECTURE.md, "Sets kept current").
+	 */
+	bool fork_children;
+};
+
+#define SQL_FORK_PID_OFFSET	(1LL << 32)
+
+struct sql_env;
+
+/*
+ * Registers more modules and functions on a new connection (the policy
+ * manager's policies table and policy_rollback(): see sql/policies.c).
+ * SQLITE_OK or an error code; @session is copied if kept.
+ */
+typedef int (*sql_extend_fn)(sqlite3 *db, const struct sql_env *env,
+			     const struct sql_session *session);
+
 struct sql_env {
 	struct store *st;
 	sql_stats_fn stats;	/* may be NULL: dbos_stats is then empty */
 	void *stats_arg;
+	sql_extend_fn extend;	/* may be NULL: no policies table */
+	void *extend_arg;	/* for @extend (the policy manager) */
 };
 
 /*
@@ -37,5 +67,8 @@ struct sql_env {
  * *@out (close with sqlite3_close), or -1 and *@err (free with free()).
  */
 int sql_open(const struct sql_env *env, sqlite3 **out, char **err);
+/* sql_open_session - the same for the client @session (sql_open: uid 0, this process). */
+int sql_open_session(const struct sql_env *env, const struct sql_session *session,
+		     sqlite3 **out, char **err);
 
 #endif /* DBOS_SQL_H */

@@ -17,11 +17,14 @@
 extern const struct schema_table sql_table_dbos_stats;
 extern const struct schema_table sql_table_dbos_schema;
 
-/* Registers the stored table @t (vtab.c) on @db. SQLITE_OK or an error code. */
-int vtab_register(sqlite3 *db, const struct sql_env *env, const struct schema_table *t);
+/* Registers the stored table @t (vtab.c) on @db, as @name (NULL: its own). SQLITE_OK or an error code. */
+int vtab_register(sqlite3 *db, const struct sql_env *env, const struct schema_table *t,
+		  const char *name);
 /* Registers dbos_stats (stats.c) / dbos_schema (schema_table.c) on @db. */
 int stats_register(sqlite3 *db, const struct sql_env *env);
 int schema_table_register(sqlite3 *db);
+/* Registers policy_simulate(hook, condition) (simulate.c) on @db. */
+int simulate_register(sqlite3 *db);
 
 /*
  * sql_create_table - "CREATE TABLE name(col TYPE, ...)" for @t, the form that

@@ -46,6 +46,9 @@ static const struct {
 	[STORE_CF_SOCKETS]        = { "sockets", 4u << 20, true },
 	[STORE_CF_FILE_EVENTS]    = { "file_events", 32u << 20, false },
 	[STORE_CF_SOCKET_EVENTS]  = { "socket_events", 8u << 20, false },
+	[STORE_CF_POLICY_VERSIONS]  = { "policy_versions", 1u << 20, true },
+	[STORE_CF_POLICY_RULES]     = { "policy_rules", 1u << 20, false },
+	[STORE_CF_POLICY_DECISIONS] = { "policy_decisions", 8u << 20, false },
 };
 
 /*
@@ -69,6 +72,8 @@ struct store {
 	pthread_mutex_t mu;		/* serialises reopens; protects the fields below */
 	pthread_cond_t cond;
 	char *stop_reason;		/* the RocksDB error that stopped writes */
+	atomic_bool faulty;		/* @fault is set (checked without the lock) */
+	char *fault;			/* store_fail_writes(): every write fails with it */
 	int64_t next_reopen_ns;
 	/* NULL only when a reopen failed: every operation fails until one succeeds. */
 	rocksdb_t *db;
@@ -348,6 +353,7 @@ void store_close(struct store *st)
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->cond);
 	free(st->stop_reason);
+	free(st->fault);
 	free(st->dir);
 	free(st);
 }
@@ -603,6 +609,12 @@ int store_write(struct store *st, struct store_batch *b, char **err)
 	}
 	if (!b->count)
 		return 0;
+	if (atomic_load(&st->faulty)) {
+		pthread_mutex_lock(&st->mu);
+		*err = errorf("store_write: %s", st->fault ? st->fault : "injected failure");
+		pthread_mutex_unlock(&st->mu);
+		return -1;
+	}
 	if (atomic_load(&st->stopped) && reopen(st, err))
 		return -1;
 	if (!has_room(st->dir, &avail, &want)) {
@@ -640,6 +652,15 @@ int store_write(struct store *st, struct store_batch *b, char **err)
 }
 
 /* ---- reads ---- */
+
+void store_fail_writes(struct store *st, const char *msg)
+{
+	pthread_mutex_lock(&st->mu);
+	free(st->fault);
+	st->fault = msg ? strdup(msg) : NULL;
+	atomic_store(&st->faulty, msg != NULL);
+	pthread_mutex_unlock(&st->mu);
+}
 
 int store_get(struct store *st, enum store_cf cf, const void *key, size_t klen,
 	      char **val, size_t *vlen, char **err)

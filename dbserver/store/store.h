@@ -20,6 +20,9 @@ enum store_cf {
 	STORE_CF_SOCKETS,		/* be64 inode -> sockets row */
 	STORE_CF_FILE_EVENTS,		/* be64 seq -> file_events row */
 	STORE_CF_SOCKET_EVENTS,		/* be64 seq -> socket_events row */
+	STORE_CF_POLICY_VERSIONS,	/* be64 version -> policy_versions row */
+	STORE_CF_POLICY_RULES,		/* be32 version, be32 id -> policy_rules row */
+	STORE_CF_POLICY_DECISIONS,	/* be64 seq -> policy_decisions row */
 	STORE_CF__COUNT
 };
 
@@ -51,6 +54,11 @@ void store_batch_clear(struct store_batch *b);
 void store_batch_free(struct store_batch *b);
 /* Commits @b (which stays owned by the caller and is left unchanged). 0 or -1 + *@err. */
 int store_write(struct store *st, struct store_batch *b, char **err);
+/*
+ * store_fail_writes - fault injection for tests: while @msg is not NULL,
+ * every store_write() fails with "store_write: <msg>" and writes nothing.
+ */
+void store_fail_writes(struct store *st, const char *msg);
 
 /*
  * store_get - point lookup. Returns 1 and a malloc'ed copy in *@val, *@vlen

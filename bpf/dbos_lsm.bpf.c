@@ -1,0 +1,810 @@
+// SPDX-License-Identifier: GPL-2.0
+/* dbos_lsm.bpf.c - BPF LSM programs enforcing dbosd's compiled policy from rule maps (dbos_lsm.h). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "dbos_lsm.h"
+
+#define EPERM		1
+#define AF_UNIX		1
+#define AF_INET		2
+#define AF_INET6	10
+#define CLONE_THREAD	0x00010000
+
+
+/* Steps (dentries and mount crossings) walked for one path; components kept. */
+#define PATH_STEPS	4096
+#define PATH_RING	128
+#define NAME_MAX_COPY	255
+
+/* v &= mask where the verifier sees it (clang drops masks it can prove redundant). */
+#define BOUND(v, mask) asm volatile("%0 &= " #mask : "+r"(v))
+
+char LICENSE[] SEC("license") = "GPL";
+
+/*
+ * Inner maps (one generation each), the outer maps' templates. dbosd creates
+ * each generation's maps with bpf_map_create() and no BTF, so the templates
+ * have sizes, not BTF types: the kernel only accepts an inner map whose
+ * metadata (BTF-derived fields included) equals the template's.
+ */
+struct cfg_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DBOS_LSM_HOOK__COUNT);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct dbos_lsm_hook_cfg));
+};
+
+struct values_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, DBOS_LSM_VALUES_MAX);
+	__uint(key_size, sizeof(struct dbos_lsm_value_key));
+	__uint(value_size, sizeof(struct dbos_lsm_bits));
+};
+
+struct paths_map {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, DBOS_LSM_PATHS_MAX);
+	__uint(key_size, sizeof(struct dbos_lsm_path_key));
+	__uint(value_size, sizeof(struct dbos_lsm_bits));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct cfg_map);
+} dbos_cfgs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct values_map);
+} dbos_values SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct paths_map);
+} dbos_paths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dbos_lsm_state);
+} dbos_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DBOS_LSM_C__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} dbos_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} dbos_decisions SEC(".maps");
+
+/*
+ * What a hook knows about the call, built in per-CPU scratch (the stack is
+ * 512 B). Programs run with migration disabled but may be preempted (and the
+ * preempting task may run a hook on the same CPU), so each call claims one of
+ * SCRATCH_SLOTS entries of its CPU with cmpxchg and frees it on return.
+ */
+struct scratch {
+	__u32 busy;			/* claimed by a running program */
+	__u32 slot;			/* this entry's index */
+	struct dbos_lsm_path_key pkey;	/* the path, in the trie's lookup form */
+	char slack[NAME_MAX_COPY + 1];	/* bounded copies may run past pkey.path */
+	struct dbos_lsm_value_key vkey __attribute__((aligned(8)));
+	struct dbos_lsm_bits acc;
+	const unsigned char *names[PATH_RING];	/* the last PATH_RING walked (nearest the root) */
+	__u32 lens[PATH_RING];
+	__u32 have_path;		/* pkey.path holds the path */
+	__u32 pid, uid, euid, gid, mode, target_pid, signal;
+	__u16 family, port;
+	__u64 cgroup;
+	__u8 address[16];
+	char name[16];
+};
+
+#define SCRATCH_SLOTS	8
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SCRATCH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} dbos_scratch SEC(".maps");
+
+static __always_inline void count(__u32 c)
+{
+	__u64 *v = bpf_map_lookup_elem(&dbos_counters, &c);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+/* The walk of one path (bpf_loop callbacks: each is verified once, not per iteration). */
+struct walk {
+	struct dentry *d;
+	struct vfsmount *vm;
+	struct mount *m;
+	__u32 n;		/* components recorded */
+	__u32 reached;		/* got to the global root */
+	__u32 off;		/* bytes written */
+	__u32 slot;		/* scratch entry */
+};
+
+static __always_inline struct scratch *scratch_of_cpu(__u32 slot)
+{
+	return bpf_map_lookup_elem(&dbos_scratch, &slot);
+}
+
+/* Claim a free scratch entry of this CPU, or NULL when all are in use. */
+static __always_inline struct scratch *scratch_claim(void)
+{
+	__u32 i;
+
+	for (i = 0; i < SCRATCH_SLOTS; i++) {
+		__u32 key = i;
+		struct scratch *s = bpf_map_lookup_elem(&dbos_scratch, &key);
+
+		if (s && !__sync_val_compare_and_swap(&s->busy, 0, 1)) {
+			s->slot = key;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+static __always_inline void scratch_release(struct scratch *s)
+{
+	*(volatile __u32 *)&s->busy = 0;
+}
+
+/* One step up: record the dentry's name, or cross to the parent mount, or stop at the root. */
+static long walk_up(__u32 i, void *arg)
+{
+	struct walk *w = arg;
+	struct scratch *s = scratch_of_cpu(w->slot);
+	struct dentry *d = w->d;
+	struct vfsmount *vm = w->vm;
+	struct mount *m = w->m;
+	struct dentry *root = BPF_CORE_READ(vm, mnt_root);
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	__u32 k = w->n & (PATH_RING - 1);
+
+	if (!s)
+		return 1;
+	if (d == root || d == parent) {
+		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
+
+		if (d != root || mp == m) {
+			w->reached = 1;	/* global root (or a detached tree's root) */
+			return 1;
+		}
+		w->d = BPF_CORE_READ(m, mnt_mountpoint);
+		w->m = mp;
+		w->vm = &mp->mnt;
+		return 0;
+	}
+	s->names[k] = BPF_CORE_READ(d, d_name.name);
+	s->lens[k] = BPF_CORE_READ(d, d_name.len);
+	w->n++;
+	w->d = parent;
+	return 0;
+}
+
+/* Write component n-1-i (root first) as "/name", cut at DBOS_LSM_PATH_MAX bytes. */
+static long write_down(__u32 i, void *arg)
+{
+	struct walk *w = arg;
+	struct scratch *s = scratch_of_cpu(w->slot);
+	__u32 k = (w->n - 1 - i) & (PATH_RING - 1), off = w->off, len;
+
+	if (!s || i >= w->n || off >= DBOS_LSM_PATH_MAX)
+		return 1;
+	BOUND(off, 0xff);
+	s->pkey.path[off] = '/';
+	off++;
+	if (off >= DBOS_LSM_PATH_MAX) {
+		w->off = off;
+		return 1;
+	}
+	len = s->lens[k];
+	if (len > DBOS_LSM_PATH_MAX - off)
+		len = DBOS_LSM_PATH_MAX - off;
+	BOUND(off, 0xff);
+	BOUND(len, 0xff);
+	bpf_probe_read_kernel(&s->pkey.path[off], len, s->names[k]);
+	w->off = off + len;
+	return 0;
+}
+
+/*
+ * Like d_path() for an absolute path with no chroot: walk the dentries up to
+ * the global root, crossing mounts, then write the names root first. Fills
+ * s->pkey.path NUL-terminated, or cut to DBOS_LSM_PATH_MAX bytes without NUL.
+ * PATH_RING components (at least 2 bytes each) cover the first
+ * DBOS_LSM_PATH_MAX bytes of any path; a walk longer than PATH_STEPS gives
+ * the empty path, which only root entries match. A global function: the
+ * verifier checks it once, not at every call site and state.
+ */
+__noinline int resolve_path(__u64 path, __u32 slot)
+{
+	const struct path *p = (const struct path *)path;
+	struct scratch *s = scratch_of_cpu(slot);
+	struct walk w = { .slot = slot };
+	__u32 off;
+
+	if (!s)
+		return 0;
+	w.d = BPF_CORE_READ(p, dentry);
+	w.vm = BPF_CORE_READ(p, mnt);
+	w.m = container_of(w.vm, struct mount, mnt);
+	__builtin_memset(s->pkey.path, 0, sizeof(s->pkey.path));
+	s->have_path = 1;
+	bpf_loop(PATH_STEPS, walk_up, &w, 0);
+	if (!w.reached)
+		return 0;
+	if (!w.n) {
+		s->pkey.path[0] = '/';
+		return 0;
+	}
+	bpf_loop(PATH_RING, write_down, &w, 0);
+	off = w.off;
+	/* A cut path keeps no NUL: the bounded copy may have written past it. */
+	if (off < DBOS_LSM_PATH_MAX) {
+		BOUND(off, 0xff);
+		s->pkey.path[off] = 0;
+	}
+	return 0;
+}
+
+/* A kernel pointer as a plain number (what a global function may take). */
+static __always_inline __u64 to_scalar(const void *p)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), &p);
+	return v;
+}
+
+/* exec/open: the file's path, computed once and only when needed. */
+static __always_inline void set_path(struct scratch *s, const struct path *fpath)
+{
+	if (!s->have_path && fpath)
+		resolve_path(to_scalar(fpath), s->slot);
+}
+
+/* Encode field @f of the call into s->vkey.value (zero-filled, as in the header). */
+static __always_inline void encode(struct scratch *s, __u32 f)
+{
+	__u64 v = 0;
+
+	__builtin_memset(s->vkey.value, 0, sizeof(s->vkey.value));
+	switch (f) {
+	case DBOS_LSM_F_PID: v = s->pid; break;
+	case DBOS_LSM_F_UID: v = s->uid; break;
+	case DBOS_LSM_F_EUID: v = s->euid; break;
+	case DBOS_LSM_F_GID: v = s->gid; break;
+	case DBOS_LSM_F_CGROUP: v = s->cgroup; break;
+	case DBOS_LSM_F_MODE: v = s->mode; break;
+	case DBOS_LSM_F_FAMILY: v = s->family; break;
+	case DBOS_LSM_F_PORT: v = s->port; break;
+	case DBOS_LSM_F_TARGET_PID: v = s->target_pid; break;
+	case DBOS_LSM_F_SIGNAL: v = s->signal; break;
+	case DBOS_LSM_F_NAME:
+		__builtin_memcpy(s->vkey.value, s->name, 16);
+		return;
+	case DBOS_LSM_F_ADDRESS:
+		__builtin_memcpy(s->vkey.value, s->address, 16);
+		return;
+	}
+	*(__u64 *)s->vkey.value = v;
+}
+
+static __always_inline void report(struct scratch *s, const struct path *fpath, __u32 hook,
+				   __u32 term, __u32 verdict, __u64 version)
+{
+	struct dbos_lsm_decision *d;
+
+	d = bpf_ringbuf_reserve(&dbos_decisions, sizeof(*d), 0);
+	if (!d) {
+		count(DBOS_LSM_C_LOST);
+		return;
+	}
+	set_path(s, fpath);
+	d->time_ns = bpf_ktime_get_boot_ns();
+	d->version = version;
+	d->hook = hook;
+	d->term = term;
+	d->verdict = verdict;
+	d->pid = s->pid;
+	d->uid = s->uid;
+	d->gid = s->gid;
+	d->target_pid = s->target_pid;
+	d->signal = s->signal;
+	d->family = s->family;
+	d->port = s->port;
+	d->mode = s->mode;
+	__builtin_memcpy(d->address, s->address, 16);
+	__builtin_memcpy(d->name, s->name, 16);
+	if (s->have_path) {
+		bpf_probe_read_kernel(d->path, sizeof(d->path), s->pkey.path);
+		d->path[DBOS_LSM_PATH_MAX - 1] = 0;
+	} else {
+		d->path[0] = 0;
+	}
+	__builtin_memset(d->__pad, 0, sizeof(d->__pad));
+	bpf_ringbuf_submit(d, 0);
+}
+
+/*
+ * The live generation's config of @hook, or NULL when it has no rules (the
+ * hot path without rules: three array lookups). *live gets the slot.
+ */
+static __always_inline struct dbos_lsm_hook_cfg *live_cfg(__u32 hook, __u32 *live,
+							  struct dbos_lsm_state **stp)
+{
+	struct dbos_lsm_hook_cfg *cfg;
+	struct dbos_lsm_state *st;
+	__u32 zero = 0;
+	void *cfgs;
+
+	st = bpf_map_lookup_elem(&dbos_state, &zero);
+	if (!st)
+		return NULL;
+	*live = *(volatile __u32 *)&st->live & 1;
+	cfgs = bpf_map_lookup_elem(&dbos_cfgs, live);
+	if (!cfgs)
+		return NULL;
+	cfg = bpf_map_lookup_elem(cfgs, &hook);
+	if (!cfg || !cfg->nwords)
+		return NULL;
+	*stp = st;
+	return cfg;
+}
+
+/* A claimed scratch entry with the hook-specific context cleared. */
+static __always_inline struct scratch *scratch_get(void)
+{
+	struct scratch *s = scratch_claim();
+
+	if (!s)
+		return NULL;
+	s->have_path = 0;
+	s->mode = 0;
+	s->family = 0;
+	s->port = 0;
+	s->target_pid = 0;
+	s->signal = 0;
+	__builtin_memset(s->address, 0, 16);
+	return s;
+}
+
+/*
+ * Every scratch entry of this CPU is in use (SCRATCH_SLOTS nested, preempted
+ * checks): no decision can be computed. Fail closed when the hook has deny
+ * terms, and count it as a decision not reported.
+ */
+static __always_inline int no_scratch(struct dbos_lsm_hook_cfg *cfg)
+{
+	__u64 any = 0;
+	__u32 i;
+
+	for (i = 0; i < DBOS_LSM_WORDS; i++)
+		any |= cfg->deny.w[i];
+	count(DBOS_LSM_C_LOST);
+	return any ? -EPERM : 0;
+}
+
+/* The caller's identity (every hook's PID..CGROUP). */
+static __always_inline void caller(struct scratch *s)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 ug = bpf_get_current_uid_gid();
+
+	s->pid = bpf_get_current_pid_tgid() >> 32;
+	s->uid = (__u32)ug;
+	s->gid = ug >> 32;
+	s->euid = BPF_CORE_READ(t, cred, euid.val);
+	s->cgroup = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(s->name, sizeof(s->name));
+}
+
+/* Index of the lowest set bit of @w (not 0): BPF has no ctz instruction. */
+static __always_inline int ctz64(__u64 w)
+{
+	int n = 0;
+
+	if (!(w & 0xffffffffULL)) { n += 32; w >>= 32; }
+	if (!(w & 0xffffULL)) { n += 16; w >>= 16; }
+	if (!(w & 0xffULL)) { n += 8; w >>= 8; }
+	if (!(w & 0xfULL)) { n += 4; w >>= 4; }
+	if (!(w & 0x3ULL)) { n += 2; w >>= 2; }
+	if (!(w & 0x1ULL))
+		n += 1;
+	return n;
+}
+
+/*
+ * The decision runs as bpf_loop callbacks over fields and words: each is
+ * verified once (unrolled, the combinations of branches exceed the
+ * verifier's budget). The generation's maps are looked up once, before: a
+ * second lookup in the outer maps could already see the next generation.
+ */
+struct dctx {
+	struct dbos_lsm_hook_cfg *cfg;
+	void *values, *paths;		/* the generation's inner maps (may be NULL) */
+	__u64 fields;
+	__u32 hook, nwords, slot;
+	int allow, deny, audit;		/* lowest matching term of each, or -1 */
+};
+
+/* acc &= the bitmap of field @f's value (its entry, or dflt[f]). */
+static long and_field(__u32 f, void *arg)
+{
+	struct dctx *c = arg;
+	__u32 hook = c->hook, i;
+	struct scratch *s = scratch_of_cpu(c->slot);
+	struct dbos_lsm_hook_cfg *cfg = c->cfg;
+	struct dbos_lsm_bits *b = NULL;
+	void *m;
+
+	if (f >= DBOS_LSM_F__COUNT)
+		return 1;
+	if (!(c->fields & (1ULL << f)))
+		return 0;
+	if (!s || !cfg)
+		return 1;
+	if (f == DBOS_LSM_F_PATH) {
+		s->pkey.prefixlen = (4 + DBOS_LSM_PATH_MAX) * 8;
+		s->pkey.hook = hook;
+		s->pkey.field = f;
+		s->pkey.__pad[0] = 0;
+		s->pkey.__pad[1] = 0;
+		m = c->paths;
+		if (m)
+			b = bpf_map_lookup_elem(m, &s->pkey);
+	} else {
+		s->vkey.hook = hook;
+		s->vkey.field = f;
+		__builtin_memset(s->vkey.__pad, 0, sizeof(s->vkey.__pad));
+		encode(s, f);
+		m = c->values;
+		if (m)
+			b = bpf_map_lookup_elem(m, &s->vkey);
+	}
+	if (!b)
+		b = &cfg->dflt[f];
+	for (i = 0; i < DBOS_LSM_WORDS; i++)
+		s->acc.w[i] &= b->w[i];
+	return 0;
+}
+
+/* Word @i of acc against the allow, deny and audit terms. */
+static long scan_word(__u32 i, void *arg)
+{
+	struct dctx *c = arg;
+	struct scratch *s = scratch_of_cpu(c->slot);
+	struct dbos_lsm_hook_cfg *cfg = c->cfg;
+	__u64 a, w;
+
+	if (i >= c->nwords || !s || !cfg)
+		return 1;
+	i &= DBOS_LSM_WORDS - 1;
+	a = s->acc.w[i];
+	w = a & cfg->allow.w[i];
+	if (w && c->allow < 0)
+		c->allow = i * 64 + ctz64(w);
+	w = a & cfg->deny.w[i];
+	if (w && c->deny < 0)
+		c->deny = i * 64 + ctz64(w);
+	w = a & cfg->audit.w[i];
+	if (w && c->audit < 0)
+		c->audit = i * 64 + ctz64(w);
+	return c->allow >= 0;
+}
+
+/* The decision of the comment at the top of dbos_lsm.h: 0 or -EPERM. */
+static __always_inline int decide(struct scratch *s, const struct path *fpath, __u32 hook,
+				  __u32 live, struct dbos_lsm_hook_cfg *cfg,
+				  struct dbos_lsm_state *st)
+{
+	struct dctx c = {
+		.cfg = cfg, .hook = hook, .nwords = cfg->nwords, .fields = cfg->fields,
+		.slot = s->slot,
+		.allow = -1, .deny = -1, .audit = -1,
+	};
+	__u32 i;
+
+	count(DBOS_LSM_C_CHECKS);
+	caller(s);
+	if (c.fields & (1ULL << DBOS_LSM_F_PATH))
+		set_path(s, fpath);
+	if (c.fields & ~(1ULL << DBOS_LSM_F_PATH))
+		c.values = bpf_map_lookup_elem(&dbos_values, &live);
+	if (c.fields & (1ULL << DBOS_LSM_F_PATH))
+		c.paths = bpf_map_lookup_elem(&dbos_paths, &live);
+	for (i = 0; i < DBOS_LSM_WORDS; i++)
+		s->acc.w[i] = ~0ULL;
+	bpf_loop(DBOS_LSM_F__COUNT, and_field, &c, 0);
+	bpf_loop(DBOS_LSM_WORDS, scan_word, &c, 0);
+	if (c.allow >= 0)
+		return 0;
+	if (c.deny >= 0) {
+		count(DBOS_LSM_C_DENIED);
+		report(s, fpath, hook, c.deny, DBOS_LSM_DENY, st->version[live & 1]);
+		return -EPERM;
+	}
+	if (c.audit >= 0) {
+		count(DBOS_LSM_C_AUDITED);
+		report(s, fpath, hook, c.audit, DBOS_LSM_AUDIT, st->version[live & 1]);
+	}
+	return 0;
+}
+
+static __always_inline int check_file(__u32 hook, struct file *file, __u32 mode)
+{
+	struct dbos_lsm_hook_cfg *cfg;
+	struct dbos_lsm_state *st;
+	struct scratch *s;
+	__u32 live;
+	int ret;
+
+	cfg = live_cfg(hook, &live, &st);
+	if (!cfg)
+		return 0;
+	s = scratch_get();
+	if (!s)
+		return no_scratch(cfg);
+	s->mode = mode;
+	ret = decide(s, &file->f_path, hook, live, cfg, st);
+	scratch_release(s);
+	return ret;
+}
+
+SEC("lsm/bprm_check_security")
+int BPF_PROG(dbos_exec, struct linux_binprm *bprm, int ret)
+{
+	if (ret)
+		return ret;
+	return check_file(DBOS_LSM_EXEC, bprm->file, 0);
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(dbos_open, struct file *file, int ret)
+{
+	if (ret)
+		return ret;
+	return check_file(DBOS_LSM_OPEN, file, file->f_mode & 3);
+}
+
+/* Family, address, port and unix path of a sockaddr (kernel copy, @len bytes). */
+static __always_inline void sockaddr_ctx(struct scratch *s, struct sockaddr *sa, int len)
+{
+	__u16 family = 0;
+
+	if (len < 2)
+		return;
+	bpf_probe_read_kernel(&family, 2, &sa->sa_family);
+	s->family = family;
+	if (family == AF_INET && len >= 8) {
+		struct sockaddr_in *in = (void *)sa;
+		__u16 port = 0;
+
+		bpf_probe_read_kernel(&port, 2, &in->sin_port);
+		bpf_probe_read_kernel(&s->address[12], 4, &in->sin_addr);
+		s->address[10] = 0xff;
+		s->address[11] = 0xff;
+		s->port = __builtin_bswap16(port);
+	} else if (family == AF_INET6 && len >= 24) {
+		struct sockaddr_in6 *in6 = (void *)sa;
+		__u16 port = 0;
+
+		bpf_probe_read_kernel(&port, 2, &in6->sin6_port);
+		bpf_probe_read_kernel(s->address, 16, &in6->sin6_addr);
+		s->port = __builtin_bswap16(port);
+	} else if (family == AF_UNIX && len > 2) {
+		struct sockaddr_un *un = (void *)sa;
+		__u32 n = len - 2;
+		char *p = s->pkey.path;
+
+		if (n > sizeof(un->sun_path))
+			n = sizeof(un->sun_path);
+		__builtin_memset(s->pkey.path, 0, sizeof(s->pkey.path));
+		BOUND(n, 0x7f);
+		bpf_probe_read_kernel(p, n, un->sun_path);
+		if (!p[0] && n > 1) {	/* abstract: '@' + name */
+			__u32 m = n - 1;
+
+			p[0] = '@';
+			BOUND(m, 0x7f);
+			bpf_probe_read_kernel(p + 1, m, &un->sun_path[1]);
+		}
+		p[n] = 0;
+		s->have_path = 1;
+	}
+}
+
+static __always_inline int check_sock(__u32 hook, struct sockaddr *sa, int len)
+{
+	struct dbos_lsm_hook_cfg *cfg;
+	struct dbos_lsm_state *st;
+	struct scratch *s;
+	__u32 live;
+	int ret;
+
+	cfg = live_cfg(hook, &live, &st);
+	if (!cfg)
+		return 0;
+	s = scratch_get();
+	if (!s)
+		return no_scratch(cfg);
+	sockaddr_ctx(s, sa, len);
+	ret = decide(s, NULL, hook, live, cfg, st);
+	scratch_release(s);
+	return ret;
+}
+
+SEC("lsm/socket_connect")
+int BPF_PROG(dbos_connect, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
+{
+	if (ret)
+		return ret;
+	return check_sock(DBOS_LSM_CONNECT, address, addrlen);
+}
+
+SEC("lsm/socket_bind")
+int BPF_PROG(dbos_bind, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
+{
+	if (ret)
+		return ret;
+	return check_sock(DBOS_LSM_BIND, address, addrlen);
+}
+
+SEC("lsm/task_kill")
+int BPF_PROG(dbos_kill, struct task_struct *p, struct kernel_siginfo *info, int sig,
+	     const struct cred *cred, int ret)
+{
+	struct dbos_lsm_hook_cfg *cfg;
+	struct dbos_lsm_state *st;
+	struct scratch *s;
+	__u32 live;
+
+	if (ret)
+		return ret;
+	cfg = live_cfg(DBOS_LSM_KILL, &live, &st);
+	if (!cfg)
+		return 0;
+	s = scratch_get();
+	if (!s)
+		return no_scratch(cfg);
+	s->target_pid = p->tgid;
+	s->signal = sig;
+	ret = decide(s, NULL, DBOS_LSM_KILL, live, cfg, st);
+	scratch_release(s);
+	return ret;
+}
+
+/* The child's pid-set bits from @pb: inherited terms, dflt for the others. */
+static __always_inline void inherit_bits(struct scratch *s, struct dbos_lsm_hook_cfg *cfg,
+					 struct dbos_lsm_bits *pb)
+{
+	__u32 i;
+
+	for (i = 0; i < DBOS_LSM_WORDS; i++) {
+		__u64 inh = cfg->inherit.w[i];
+
+		s->acc.w[i] = (pb->w[i] & inh) | (cfg->dflt[DBOS_LSM_F_PID].w[i] & ~inh);
+	}
+}
+
+/*
+ * Pid sets: a child is in them before it can run. Its PID bits for the
+ * inherited terms are its parent's FORK entry's (the server's answer to
+ * "would a child of this pid be a member?", e.g. for the descendants of a
+ * process that is not itself a member) or, without one (the parent was born
+ * since the server last looked), its parent's own PID entry's.
+ */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid, slot, hook, i;
+	struct scratch *s;
+
+	if (ptgid == ctgid)
+		return 0;	/* a thread: same tgid, same entries */
+	s = scratch_claim();
+	if (!s) {
+		count(DBOS_LSM_C_INHERIT_FAILED);
+		return 0;
+	}
+	for (slot = 0; slot < 2; slot++) {
+		/* Keys are copies: a counter whose address a helper takes is lost to the verifier. */
+		__u32 skey = slot;
+		void *cfgs = bpf_map_lookup_elem(&dbos_cfgs, &skey);
+		void *values = bpf_map_lookup_elem(&dbos_values, &skey);
+
+		if (!cfgs || !values)
+			continue;
+		for (hook = 0; hook < DBOS_LSM_HOOK__COUNT; hook++) {
+			__u32 hkey = hook;
+			struct dbos_lsm_hook_cfg *cfg = bpf_map_lookup_elem(cfgs, &hkey);
+			struct dbos_lsm_bits *pb, *fb;
+			__u64 any = 0;
+
+			if (!cfg || !cfg->nwords)
+				continue;
+			for (i = 0; i < DBOS_LSM_WORDS; i++)
+				any |= cfg->inherit.w[i];	/* zero past nwords */
+			if (!any)
+				continue;
+			__builtin_memset(&s->vkey, 0, sizeof(s->vkey));
+			s->vkey.hook = hook;
+			s->vkey.field = DBOS_LSM_F_FORK;
+			*(__u64 *)s->vkey.value = ptgid;
+			fb = bpf_map_lookup_elem(values, &s->vkey);
+			s->vkey.field = DBOS_LSM_F_PID;
+			pb = bpf_map_lookup_elem(values, &s->vkey);
+			/* (two branches: clang would OR the two pointers, which the verifier refuses) */
+			if (fb)
+				inherit_bits(s, cfg, fb);
+			else if (pb)
+				inherit_bits(s, cfg, pb);
+			else
+				continue;
+			*(__u64 *)s->vkey.value = ctgid;
+			if (bpf_map_update_elem(values, &s->vkey, &s->acc, BPF_ANY))
+				count(DBOS_LSM_C_INHERIT_FAILED);
+		}
+	}
+	scratch_release(s);
+	return 0;
+}
+
+/* A dead thread group's PID and FORK entries go, so that a reused pid inherits no rule. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(dbos_exit, struct task_struct *p)
+{
+	__u32 tgid = p->tgid, slot, hook;
+	struct dbos_lsm_value_key key __attribute__((aligned(8))) = {};
+
+	if (BPF_CORE_READ(p, signal, live.counter))
+		return 0;	/* other threads still run */
+	key.field = DBOS_LSM_F_PID;
+	*(__u64 *)key.value = tgid;
+	for (slot = 0; slot < 2; slot++) {
+		/* Keys are copies: a counter whose address a helper takes is lost to the verifier. */
+		__u32 skey = slot;
+		void *cfgs = bpf_map_lookup_elem(&dbos_cfgs, &skey);
+		void *values = bpf_map_lookup_elem(&dbos_values, &skey);
+
+		if (!cfgs || !values)
+			continue;
+		for (hook = 0; hook < DBOS_LSM_HOOK__COUNT; hook++) {
+			__u32 hkey = hook;
+			struct dbos_lsm_hook_cfg *cfg = bpf_map_lookup_elem(cfgs, &hkey);
+
+			if (!cfg || !cfg->nwords || !(cfg->fields & (1ULL << DBOS_LSM_F_PID)))
+				continue;
+			key.hook = hook;
+			key.field = DBOS_LSM_F_PID;
+			bpf_map_delete_elem(values, &key);
+			key.field = DBOS_LSM_F_FORK;
+			bpf_map_delete_elem(values, &key);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: GPL-2.0
+# dbserver/policy/build.mk - the policy compiler (rules -> BPF rule maps) and its host test.
+# Included from dbserver/build.mk.
+#
+#   COMPILE_OBJS  policy/ compiler objects: link with -lsqlite3
+#   HOST_TESTS    += build/tests/host/test_policy_compile
+
+COMPILE_OBJS := $(B)/dbserver/policy/compile.o $(B)/dbserver/policy/parse.o \
+                $(B)/dbserver/policy/image.o $(B)/dbserver/policy/literal.o
+
+# Lazy (=): KSELFTEST_DIR is set by tests/build.mk, which is included later.
+COMPILE_TEST_CFLAGS = $(CFLAGS) \
+	-I$(or $(KSELFTEST_DIR),/tmp/ks/linux-source-6.1/tools/testing/selftests) \
+	-Wno-sign-compare -MMD -MP
+
+HOST_TESTS += $(B)/tests/host/test_policy_compile
+
+$(B)/tests/host/test_policy_compile: tests/host/test_policy_compile.c $(COMPILE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(COMPILE_TEST_CFLAGS) -o $@ $< $(COMPILE_OBJS) $(LDFLAGS) -lsqlite3

@@ -1,0 +1,652 @@
+// SPDX-License-Identifier: GPL-2.0
+/* compile.c - policy rules -> checked conditions -> DNF terms (then image.c builds the maps). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "dbserver/policy/compile.h"
+#include "dbserver/policy/compile_int.h"
+#include "dbserver/sql/sql.h"
+#include "dbserver/policy/parse.h"
+
+static const char *const hook_names[] = { "exec", "open", "connect", "bind", "kill" };
+static const char *const action_names[] = { "deny", "audit", "allow" };
+
+int policy_hook_parse(const char *name)
+{
+	for (int i = 0; name && i < DBOS_LSM_HOOK__COUNT; i++)
+		if (!strcmp(name, hook_names[i]))
+			return i;
+	return -1;
+}
+
+const char *policy_hook_name(int hook)
+{
+	return hook >= 0 && hook < DBOS_LSM_HOOK__COUNT ? hook_names[hook] : NULL;
+}
+
+int policy_action_parse(const char *name)
+{
+	for (int i = 0; name && i < 3; i++)
+		if (!strcmp(name, action_names[i]))
+			return i;
+	return -1;
+}
+
+const char *policy_action_name(int action)
+{
+	return action >= 0 && action < 3 ? action_names[action] : NULL;
+}
+
+/* One predicate of a rule with its literals (or subquery rows) encoded. */
+struct atom {
+	const struct pnode *pn;
+	struct pvset set;	/* every field but PATH */
+	struct pvset fork;	/* pid subquery: parents whose next child is in it */
+	struct pstr *m;		/* PATH */
+	size_t nm;
+};
+
+/* A conjunct: l[i] = atom index * 2 + negated. */
+struct conj {
+	size_t n;
+	int *l;
+};
+
+struct dnf {
+	size_t n;
+	struct conj *c;
+};
+
+struct rulec {
+	const struct policy_rule *r;
+	char label[64];
+	int hook, action;
+	struct pnode *tree;
+	struct atom *atoms;
+	int natoms;
+	struct dnf d;
+	int sets;		/* some predicate is a subquery */
+};
+
+struct cctx {
+	sqlite3 *db;
+	int run;		/* run subqueries (compile) or not (check) */
+	char **err;
+};
+
+static int errf(char **err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(err, fmt, ap) < 0)
+		*err = NULL;
+	va_end(ap);
+	return -1;
+}
+
+/* "rule 'x': 'part': why" */
+static int rule_err(struct cctx *c, const struct rulec *rc, struct pspan sp, const char *why)
+{
+	const char *src = rc->r->condition ? rc->r->condition : "";
+
+	return errf(c->err, "rule %s: '%.*s': %s", rc->label, sp.end - sp.start,
+		    src + sp.start, why);
+}
+
+static void dnf_free(struct dnf *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->c[i].l);
+	free(d->c);
+	d->c = NULL;
+	d->n = 0;
+}
+
+static void rulec_free(struct rulec *rc)
+{
+	for (int i = 0; i < rc->natoms; i++) {
+		free(rc->atoms[i].set.v);
+		free(rc->atoms[i].fork.v);
+		free(rc->atoms[i].m);
+	}
+	free(rc->atoms);
+	pnode_free(rc->tree);
+	dnf_free(&rc->d);
+}
+
+static int pval_add(struct pvset *s, const struct pval *v)
+{
+	if (!(s->n & (s->n - 1))) {	/* 0, 1, 2, 4, ...: double */
+		struct pval *p = realloc(s->v, (s->n ? 2 * s->n : 1) * sizeof(*p));
+
+		if (!p)
+			return -1;
+		s->v = p;
+	}
+	s->v[s->n++] = *v;
+	return 0;
+}
+
+static void pvset_sort(struct pvset *s)
+{
+	size_t n = 0;
+
+	if (!s->n)
+		return;
+	qsort(s->v, s->n, sizeof(*s->v), pvset_cmp);
+	for (size_t i = 0; i < s->n; i++)
+		if (!n || memcmp(&s->v[n - 1], &s->v[i], sizeof(*s->v)))
+			s->v[n++] = s->v[i];
+	s->n = n;
+}
+
+/* Authorizer: *arg = 1 once the statement reads processes_live (sql.h, fork_children). */
+static int reads_processes(void *arg, int action, const char *table, const char *col,
+			   const char *db, const char *view)
+{
+	if (action == SQLITE_READ && table && !strcmp(table, "processes_live"))
+		*(int *)arg = 1;
+	return SQLITE_OK;
+}
+
+/*
+ * Run the subquery of @a; its integers in the column's range go into a->set.
+ * For a pid set, a->fork gets the parents whose next child would be in it:
+ * from the children @db's processes shows (sql.h, fork_children) when the
+ * subquery reads processes, else the members themselves (a child inherits).
+ */
+static int run_sub(struct cctx *c, struct rulec *rc, struct atom *a)
+{
+	int procs = 0;
+	const struct pnode *pn = a->pn;
+	const char *src = rc->r->condition;
+	sqlite3_stmt *st = NULL;
+	char *sql, why[320];
+	int rv;
+
+	if (asprintf(&sql, "SELECT * FROM (%.*s\n)", pn->sub.end - pn->sub.start,
+		     src + pn->sub.start) < 0)
+		return rule_err(c, rc, pn->span, "out of memory");
+	sqlite3_set_authorizer(c->db, reads_processes, &procs);
+	rv = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+	sqlite3_set_authorizer(c->db, NULL, NULL);
+	free(sql);
+	if (rv != SQLITE_OK || !sqlite3_stmt_readonly(st)) {
+		snprintf(why, sizeof(why), "the subquery fails: %s",
+			 rv != SQLITE_OK ? sqlite3_errmsg(c->db) : "it is not read-only");
+		sqlite3_finalize(st);
+		return rule_err(c, rc, pn->span, why);
+	}
+	while ((rv = sqlite3_step(st)) == SQLITE_ROW) {
+		struct plit l = { .ival = sqlite3_column_int64(st, 0) };
+		struct pval v;
+
+		if (sqlite3_column_type(st, 0) != SQLITE_INTEGER) {
+			snprintf(why, sizeof(why), "the subquery returned a non-integer value "
+				 "(%s): the kernel matches integer ids",
+				 sqlite3_column_type(st, 0) == SQLITE_NULL ? "NULL" :
+				 (const char *)sqlite3_column_text(st, 0));
+			sqlite3_finalize(st);
+			return rule_err(c, rc, pn->span, why);
+		}
+		/* A child some process would fork now (see sql.h, fork_children). */
+		if (pn->col->field == DBOS_LSM_F_PID && l.ival >= SQL_FORK_PID_OFFSET &&
+		    l.ival - SQL_FORK_PID_OFFSET <= UINT32_MAX) {
+			l.ival -= SQL_FORK_PID_OFFSET;
+			if (!lit_value(pn->col, &l, &v, why, sizeof(why)) &&
+			    pval_add(&a->fork, &v)) {
+				sqlite3_finalize(st);
+				return rule_err(c, rc, pn->span, "out of memory");
+			}
+			continue;
+		}
+		if (lit_value(pn->col, &l, &v, why, sizeof(why)))
+			continue;	/* out of range: never equal to the column */
+		if (pval_add(&a->set, &v)) {
+			sqlite3_finalize(st);
+			return rule_err(c, rc, pn->span, "out of memory");
+		}
+	}
+	if (rv != SQLITE_DONE) {
+		snprintf(why, sizeof(why), "the subquery fails: %s", sqlite3_errmsg(c->db));
+		sqlite3_finalize(st);
+		return rule_err(c, rc, pn->span, why);
+	}
+	sqlite3_finalize(st);
+	pvset_sort(&a->set);
+	if (pn->col->field == DBOS_LSM_F_PID && !procs) {
+		free(a->fork.v);
+		a->fork.v = NULL;
+		a->fork.n = 0;
+		for (size_t i = 0; i < a->set.n; i++)
+			if (pval_add(&a->fork, &a->set.v[i]))
+				return rule_err(c, rc, pn->span, "out of memory");
+	}
+	pvset_sort(&a->fork);
+	return 0;
+}
+
+/* Encode the literals of predicate @pn into atom @a. */
+static int conv_atom(struct cctx *c, struct rulec *rc, struct atom *a)
+{
+	const struct pnode *pn = a->pn;
+	char why[320];
+
+	if (pn->has_sub) {
+		rc->sets = 1;
+		if (pn->col->kind == PCOL_PATH || pn->col->kind == PCOL_NAME ||
+		    pn->col->kind == PCOL_ADDR)
+			return rule_err(c, rc, pn->span, "subqueries compile only on integer "
+					"columns (pid, uid, euid, gid, ...)");
+		return c->run ? run_sub(c, rc, a) : 0;
+	}
+	if (pn->col->kind == PCOL_PATH) {
+		a->m = calloc(pn->nlits ? pn->nlits : 1, sizeof(*a->m));
+		if (!a->m)
+			return rule_err(c, rc, pn->span, "out of memory");
+		for (int i = 0; i < pn->nlits; i++, a->nm++)
+			if (lit_path(&pn->lits[i], pn->op == POP_GLOB, &a->m[i], why,
+				      sizeof(why)))
+				return rule_err(c, rc, pn->span, why);
+		return 0;
+	}
+	for (int i = 0; i < pn->nlits; i++) {
+		struct pval v;
+
+		if (lit_value(pn->col, &pn->lits[i], &v, why, sizeof(why)))
+			return rule_err(c, rc, pn->span, why);
+		if (pval_add(&a->set, &v))
+			return rule_err(c, rc, pn->span, "out of memory");
+	}
+	pvset_sort(&a->set);
+	return 0;
+}
+
+/* Number the predicates of @n and encode them. */
+static int walk_atoms(struct cctx *c, struct rulec *rc, struct pnode *n)
+{
+	struct atom *a;
+
+	if (!n)
+		return 0;
+	if (n->kind != PN_PRED)
+		return walk_atoms(c, rc, n->a) || walk_atoms(c, rc, n->b) ? -1 : 0;
+	a = realloc(rc->atoms, (rc->natoms + 1) * sizeof(*a));
+	if (!a)
+		return rule_err(c, rc, n->span, "out of memory");
+	rc->atoms = a;
+	a += rc->natoms;
+	memset(a, 0, sizeof(*a));
+	a->pn = n;
+	n->idx = rc->natoms++;
+	return conv_atom(c, rc, a);
+}
+
+/* The DNF of @n (negated if @neg), at most POLICY_MAX_CONJUNCTS conjuncts. */
+static int dnf_of(struct cctx *c, struct rulec *rc, const struct pnode *n, int neg,
+		  struct dnf *out)
+{
+	struct dnf a, b;
+	size_t total;
+	int conj;
+	char why[160];
+
+	memset(out, 0, sizeof(*out));
+	if (n->kind == PN_NOT)
+		return dnf_of(c, rc, n->a, !neg, out);
+	if (n->kind == PN_PRED) {
+		out->c = calloc(1, sizeof(*out->c));
+		if (out->c)
+			out->c[0].l = malloc(sizeof(int));
+		if (!out->c || !out->c[0].l) {
+			free(out->c);
+			return rule_err(c, rc, n->span, "out of memory");
+		}
+		out->n = out->c[0].n = 1;
+		out->c[0].l[0] = n->idx * 2 + (neg ^ n->neg);
+		return 0;
+	}
+	if (dnf_of(c, rc, n->a, neg, &a))
+		return -1;
+	if (dnf_of(c, rc, n->b, neg, &b)) {
+		dnf_free(&a);
+		return -1;
+	}
+	conj = (n->kind == PN_AND) != neg;
+	total = conj ? a.n * b.n : a.n + b.n;
+	if (total > POLICY_MAX_CONJUNCTS) {
+		dnf_free(&a);
+		dnf_free(&b);
+		snprintf(why, sizeof(why), "%zu conjuncts in disjunctive normal form; at most "
+			 "%d per rule compile", total, POLICY_MAX_CONJUNCTS);
+		return rule_err(c, rc, n->span, why);
+	}
+	out->c = calloc(total, sizeof(*out->c));
+	if (!out->c)
+		goto oom;
+	if (!conj) {
+		memcpy(out->c, a.c, a.n * sizeof(*a.c));
+		memcpy(out->c + a.n, b.c, b.n * sizeof(*b.c));
+		out->n = total;
+		free(a.c);
+		free(b.c);
+		return 0;
+	}
+	for (size_t i = 0; i < a.n; i++) {
+		for (size_t j = 0; j < b.n; j++) {
+			struct conj *k = &out->c[out->n];
+
+			k->l = malloc((a.c[i].n + b.c[j].n) * sizeof(int));
+			if (!k->l)
+				goto oom;
+			memcpy(k->l, a.c[i].l, a.c[i].n * sizeof(int));
+			memcpy(k->l + a.c[i].n, b.c[j].l, b.c[j].n * sizeof(int));
+			k->n = a.c[i].n + b.c[j].n;
+			out->n++;
+		}
+	}
+	dnf_free(&a);
+	dnf_free(&b);
+	return 0;
+oom:
+	dnf_free(&a);
+	dnf_free(&b);
+	dnf_free(out);
+	return rule_err(c, rc, n->span, "out of memory");
+}
+
+/* SQLite's own check of the condition over policy_context_<hook>: 0, or -1 with its message. */
+static int sqlite_check(struct cctx *c, const struct rulec *rc)
+{
+	sqlite3_stmt *st = NULL;
+	const char *tail = NULL;
+	char *sql;
+	int rv;
+
+	if (asprintf(&sql, "SELECT 1 FROM policy_context_%s WHERE %s",
+		     hook_names[rc->hook], rc->r->condition) < 0)
+		return errf(c->err, "rule %s: out of memory", rc->label);
+	rv = sqlite3_prepare_v2(c->db, sql, -1, &st, &tail);
+	if (rv == SQLITE_OK && tail && tail[strspn(tail, " \t\n\r;")]) {
+		sqlite3_finalize(st);
+		free(sql);
+		return errf(c->err, "rule %s: one expression only: nothing may follow ';'",
+			    rc->label);
+	}
+	sqlite3_finalize(st);
+	free(sql);
+	if (rv != SQLITE_OK)
+		return errf(c->err, "rule %s: %s", rc->label, sqlite3_errmsg(c->db));
+	return 0;
+}
+
+/* Check and encode one rule into @rc: names, parse, SQLite, literals, DNF. */
+static int rule_prepare(struct cctx *c, const struct policy_rule *r, struct rulec *rc)
+{
+	const char *cond = r->condition ? r->condition : "";
+	struct perr pe;
+
+	memset(rc, 0, sizeof(*rc));
+	rc->r = r;
+	if (r->name)
+		snprintf(rc->label, sizeof(rc->label), "'%s'", r->name);
+	else
+		snprintf(rc->label, sizeof(rc->label), "#%lld", (long long)r->id);
+	rc->hook = policy_hook_parse(r->hook);
+	if (rc->hook < 0)
+		return errf(c->err, "rule %s: unknown hook '%s' (exec, open, connect, bind, kill)",
+			    rc->label, r->hook ? r->hook : "");
+	rc->action = policy_action_parse(r->action);
+	if (rc->action < 0)
+		return errf(c->err, "rule %s: unknown action '%s' (deny, audit, allow)",
+			    rc->label, r->action ? r->action : "");
+	if (pcond_parse(cond, rc->hook, &rc->tree, &pe)) {
+		if (pe.syntax && sqlite_check(c, rc)) {
+			if (!strstr(*c->err, "incomplete input"))
+				return -1;	/* SQLite's message says it best */
+			free(*c->err);
+			*c->err = NULL;
+		}
+		return rule_err(c, rc, pe.span, pe.why);
+	}
+	if (!rc->tree) {		/* always */
+		rc->d.c = calloc(1, sizeof(*rc->d.c));
+		rc->d.n = 1;
+		return rc->d.c ? 0 : errf(c->err, "rule %s: out of memory", rc->label);
+	}
+	if (sqlite_check(c, rc) || walk_atoms(c, rc, rc->tree))
+		return -1;
+	return dnf_of(c, rc, rc->tree, 0, &rc->d);
+}
+
+int policy_check_rule(sqlite3 *db, const struct policy_rule *r, char **err)
+{
+	struct cctx c = { .db = db, .run = 0, .err = err };
+	struct rulec rc;
+	int rv;
+
+	*err = NULL;
+	rv = rule_prepare(&c, r, &rc);
+	rulec_free(&rc);
+	return rv;
+}
+
+/* Sorted-set algebra: 0 intersection, 1 difference a \ b, 2 union. */
+static int pvset_op(const struct pvset *a, const struct pvset *b, int op, struct pvset *out)
+{
+	size_t i = 0, j = 0;
+
+	out->n = 0;
+	out->v = malloc((a->n + b->n + 1) * sizeof(*out->v));
+	if (!out->v)
+		return -1;
+	while (i < a->n || j < b->n) {
+		int d = i == a->n ? 1 : j == b->n ? -1 : pvset_cmp(&a->v[i], &b->v[j]);
+
+		if (d == 0) {
+			if (op != 1)
+				out->v[out->n++] = a->v[i];
+			i++, j++;
+		} else if (d < 0) {
+			if (op != 0)
+				out->v[out->n++] = a->v[i];
+			i++;
+		} else {
+			if (op == 2)
+				out->v[out->n++] = b->v[j];
+			j++;
+		}
+	}
+	return 0;
+}
+
+/* Add "field f [NOT] IN @set" to @t. */
+static int merge_set(struct pterm *t, int f, int neg, const struct pvset *set)
+{
+	static const struct pvset none;
+	int kind = t->f[f].kind, r;
+	struct pvset s;
+
+	if (kind == FC_ANY)
+		r = pvset_op(set, &none, 2, &s);
+	else if (kind == FC_IN)
+		r = pvset_op(&t->f[f].s, set, neg, &s);
+	else if (!neg)
+		r = pvset_op(set, &t->f[f].s, 1, &s);
+	else
+		r = pvset_op(&t->f[f].s, set, 2, &s);
+	if (r)
+		return -1;
+	free(t->f[f].s.v);
+	t->f[f].s = s;
+	t->f[f].kind = kind == FC_IN || !neg ? FC_IN : FC_NOT_IN;
+	return 0;
+}
+
+/*
+ * In the tables, a socket's path is NULL unless it is AF_UNIX, its address
+ * and port NULL unless it is AF_INET/AF_INET6, and a comparison with NULL is
+ * never true, however negated. The kernel sees "" and zeros instead: say the
+ * family explicitly so that it decides as SQLite does.
+ */
+static int merge_family(struct pterm *t)
+{
+	struct pval v[3] = { 0 };
+	struct pvset s = { v, 0 };
+	uint64_t fam[3] = { AF_UNIX, AF_INET, AF_INET6 };
+
+	if (t->np) {
+		memcpy(v[0].b, &fam[0], sizeof(fam[0]));
+		s.n = 1;
+		if (merge_set(t, DBOS_LSM_F_FAMILY, 0, &s))
+			return -1;
+	}
+	if (t->f[DBOS_LSM_F_ADDRESS].kind != FC_ANY || t->f[DBOS_LSM_F_PORT].kind != FC_ANY) {
+		memcpy(v[0].b, &fam[1], sizeof(fam[1]));
+		memcpy(v[1].b, &fam[2], sizeof(fam[2]));
+		s.n = 2;
+		qsort(v, 2, sizeof(v[0]), pvset_cmp);
+		if (merge_set(t, DBOS_LSM_F_FAMILY, 0, &s))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Merge conjunct @k of @rc into @t; 1 if its literals can never hold (dropped),
+ * -1 on no memory. A conjunct with a subquery is kept even if its set is empty
+ * now, so that re-evaluating the sets never renumbers the terms.
+ */
+static int merge_conj(const struct rulec *rc, const struct conj *k, struct pterm *t)
+{
+	int sub = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->rule_id = rc->r->id;
+	t->action = rc->action;
+	for (size_t i = 0; i < k->n; i++) {
+		const struct atom *a = &rc->atoms[k->l[i] / 2];
+		int neg = k->l[i] & 1, f = a->pn->col->field;
+
+		if (f == DBOS_LSM_F_PATH) {
+			struct ppath *p = realloc(t->p, (t->np + 1) * sizeof(*p));
+
+			if (!p)
+				return -1;
+			t->p = p;
+			p[t->np++] = (struct ppath){ neg, a->m, a->nm };
+			continue;
+		}
+		sub |= a->pn->has_sub;
+		if (f == DBOS_LSM_F_PID && a->pn->has_sub) {
+			t->inherit = 1;
+			if (merge_set(t, DBOS_LSM_F_FORK, neg, &a->fork))
+				return -1;
+		}
+		if (merge_set(t, f, neg, &a->set))
+			return -1;
+	}
+	if ((rc->hook == DBOS_LSM_CONNECT || rc->hook == DBOS_LSM_BIND) && merge_family(t))
+		return -1;
+	for (int f = 0; f < DBOS_LSM_F__COUNT && !sub; f++)
+		if (t->f[f].kind == FC_IN && !t->f[f].s.n)
+			return 1;
+	return 0;
+}
+
+static void pterm_free(struct pterm *t)
+{
+	for (int f = 0; f < DBOS_LSM_F__COUNT; f++)
+		free(t->f[f].s.v);
+	free(t->p);
+}
+
+void pterms_free(struct pterms *ts)
+{
+	for (size_t i = 0; i < ts->n; i++)
+		pterm_free(&ts->t[i]);
+	free(ts->t);
+	ts->t = NULL;
+	ts->n = 0;
+}
+
+static int by_id(const void *a, const void *b, void *arg)
+{
+	const struct policy_rule *r = arg;
+	int64_t x = r[*(const size_t *)a].id, y = r[*(const size_t *)b].id;
+
+	return (x > y) - (x < y);
+}
+
+/* Terms of @rc appended to @ts. */
+static int add_terms(const struct rulec *rc, struct pterms *ts)
+{
+	struct pterm *t = realloc(ts->t, (ts->n + rc->d.n) * sizeof(*t));
+
+	if (!t)
+		return -1;
+	ts->t = t;
+	for (size_t i = 0; i < rc->d.n; i++) {
+		int r = merge_conj(rc, &rc->d.c[i], &ts->t[ts->n]);
+
+		if (r < 0) {
+			pterm_free(&ts->t[ts->n]);
+			return -1;
+		}
+		if (r > 0)
+			pterm_free(&ts->t[ts->n]);
+		else
+			ts->n++;
+	}
+	return 0;
+}
+
+int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
+		   uint64_t version, struct policy_image **out, char **err)
+{
+	struct cctx c = { .db = db, .run = 1, .err = err };
+	struct pterms ts[DBOS_LSM_HOOK__COUNT] = { 0 };
+	struct rulec *rc = calloc(n ? n : 1, sizeof(*rc));
+	size_t *order = calloc(n ? n : 1, sizeof(*order));
+	int rv = -1, sets = 0;
+	size_t done = 0;
+
+	*err = NULL;
+	*out = NULL;
+	if (!rc || !order) {
+		errf(err, "policy: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof(*order), by_id, (void *)rules);
+	for (done = 0; done < n; done++) {
+		struct rulec *r = &rc[done];
+
+		if (rule_prepare(&c, &rules[order[done]], r)) {
+			done++;
+			goto out;
+		}
+		sets |= r->sets;
+		if (add_terms(r, &ts[r->hook])) {
+			done++;
+			errf(err, "policy: out of memory");
+			goto out;
+		}
+	}
+	rv = image_build(ts, version, out, err);
+	if (!rv)
+		(*out)->has_sets = sets;
+out:
+	for (size_t i = 0; i < done; i++)
+		rulec_free(&rc[i]);
+	for (int h = 0; h < DBOS_LSM_HOOK__COUNT; h++)
+		pterms_free(&ts[h]);
+	free(rc);
+	free(order);
+	return rv;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* compile_int.h - what compile.c (conditions -> terms) hands image.c (terms -> rule maps). */
+#ifndef DBOS_POLICY_COMPILE_INT_H
+#define DBOS_POLICY_COMPILE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dbserver/policy/compile.h"
+#include "dbserver/policy/parse.h"
+
+#define POLICY_MAX_CONJUNCTS	64	/* DNF conjuncts of one rule */
+
+/* A value as the values map encodes it (struct dbos_lsm_value_key.value). */
+struct pval {
+	uint8_t b[16];
+};
+
+/* A sorted set of values without duplicates. */
+struct pvset {
+	struct pval *v;
+	size_t n;
+};
+
+/* A path constraint string: exact ones end with their NUL (len counts it), prefixes do not. */
+struct pstr {
+	size_t len;
+	char s[DBOS_LSM_PATH_MAX];
+};
+
+/* path matches one of @m (or none of them, if neg) */
+struct ppath {
+	int neg;
+	const struct pstr *m;
+	size_t n;
+};
+
+enum { FC_ANY, FC_IN, FC_NOT_IN };
+
+/* One conjunct of one rule: a bit of its hook. */
+struct pterm {
+	int64_t rule_id;
+	int action;			/* enum policy_action */
+	int inherit;			/* pid constraint from a subquery */
+	struct {
+		int kind;		/* FC_* */
+		struct pvset s;
+	} f[DBOS_LSM_F__COUNT];		/* every field but PATH */
+	struct ppath *p;		/* PATH constraints, all of which hold */
+	size_t np;
+};
+
+struct pterms {
+	struct pterm *t;
+	size_t n;
+};
+
+/* @l as a value of column @col (not PATH), or -1 with @why saying what is wrong. */
+int lit_value(const struct pcol *col, const struct plit *l, struct pval *v, char *why,
+	      size_t size);
+/* @l as a path constraint (exact, or a GLOB pattern if @glob), or -1 with @why. */
+int lit_path(const struct plit *l, int glob, struct pstr *p, char *why, size_t size);
+
+int pvset_cmp(const void *a, const void *b);
+void pterms_free(struct pterms *ts);
+
+/*
+ * image_build - the generation of @ts (terms of each hook in order), or -1
+ * with *@err (free()) when a hook or a map would exceed what the kernel holds.
+ */
+int image_build(const struct pterms ts[DBOS_LSM_HOOK__COUNT], uint64_t version,
+		struct policy_image **out, char **err);
+
+#endif /* DBOS_POLICY_COMPILE_INT_H */

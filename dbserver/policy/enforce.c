@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: GPL-2.0
+/* enforce.c - load/pin/adopt the BPF LSM programs, write and flip generations, read decisions. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dbserver/policy/enforce.h"
+#include "dbos_lsm.skel.h"
+
+#define BPFFS_DIR	"/sys/fs/bpf"
+#define BPFFS_MAGIC	0xcafe4a11
+#define LSM_LIST	"/sys/kernel/security/lsm"
+
+/* The pinned maps, by their names in bpf/dbos_lsm.bpf.c (also their pin file names). */
+enum { M_CFGS, M_VALUES, M_PATHS, M_STATE, M_COUNTERS, M_DECISIONS, M__COUNT };
+static const char *const map_names[M__COUNT] = {
+	"dbos_cfgs", "dbos_values", "dbos_paths", "dbos_state", "dbos_counters", "dbos_decisions",
+};
+/* The programs; each one's link is pinned as link_<name>. */
+static const char *const prog_names[] = {
+	"dbos_exec", "dbos_open", "dbos_connect", "dbos_bind", "dbos_kill", "dbos_fork", "dbos_exit",
+};
+#define NPROGS (sizeof(prog_names) / sizeof(prog_names[0]))
+
+struct enforce {
+	int adopted;
+	int fd[M__COUNT];
+	struct dbos_lsm_state *state;	/* dbos_state, mmapped */
+	size_t state_len;
+	int idle[3];			/* inner maps (cfg, values, paths) in the idle slot */
+	int idle_clean;			/* they are fresh and empty */
+	struct ring_buffer *rb;
+	void (*cb)(void *arg, const struct dbos_lsm_decision *d);
+	void *cb_arg;
+	int ndecisions;
+};
+
+static int fail(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(char **err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		if (vasprintf(err, fmt, ap) < 0)
+			*err = NULL;
+		va_end(ap);
+	}
+	return -1;
+}
+
+static void pin_path(char *buf, size_t n, const char *dir, const char *prefix, const char *name)
+{
+	snprintf(buf, n, "%s/%s%s", dir, prefix, name);
+}
+
+/* Mount bpffs on /sys/fs/bpf if it is not there. */
+static int ensure_bpffs(char **err)
+{
+	struct statfs sf;
+
+	if (statfs(BPFFS_DIR, &sf) == 0 && sf.f_type == BPFFS_MAGIC)
+		return 0;
+	if (mount("bpf", BPFFS_DIR, "bpf", 0, NULL))
+		return fail(err, "mount bpffs on %s: %s", BPFFS_DIR, strerror(errno));
+	return 0;
+}
+
+/* BPF LSM is active only when "bpf" is in the boot's lsm= list. */
+static int check_lsm_active(char **err)
+{
+	char list[512] = "";
+	FILE *f = fopen(LSM_LIST, "r");
+	size_t n;
+	char *tok, *save;
+	int found = 0;
+
+	if (!f)
+		return 0;	/* no securityfs: let attaching say what is wrong */
+	n = fread(list, 1, sizeof(list) - 1, f);
+	fclose(f);
+	list[n] = 0;
+	list[strcspn(list, "\n")] = 0;
+	char copy[sizeof(list)];
+
+	memcpy(copy, list, sizeof(list));
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		found |= !strcmp(tok, "bpf");
+	if (!found)
+		return fail(err, "BPF LSM is not active (%s = %s): boot with lsm=%s,bpf",
+			    LSM_LIST, list, list);
+	return 0;
+}
+
+/* Fresh empty inner maps for one slot: the same definitions as the templates. */
+static int create_inner(int fds[3], char **err)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, nopre, .map_flags = BPF_F_NO_PREALLOC);
+
+	fds[0] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "dbos_cfg", sizeof(__u32),
+				sizeof(struct dbos_lsm_hook_cfg), DBOS_LSM_HOOK__COUNT, NULL);
+	fds[1] = bpf_map_create(BPF_MAP_TYPE_HASH, "dbos_val", sizeof(struct dbos_lsm_value_key),
+				sizeof(struct dbos_lsm_bits), DBOS_LSM_VALUES_MAX, &nopre);
+	fds[2] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "dbos_path",
+				sizeof(struct dbos_lsm_path_key), sizeof(struct dbos_lsm_bits),
+				DBOS_LSM_PATHS_MAX, &nopre);
+	if (fds[0] >= 0 && fds[1] >= 0 && fds[2] >= 0)
+		return 0;
+	int e = errno;
+
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return fail(err, "bpf_map_create(rule maps): %s", strerror(e));
+}
+
+/* Fresh empty maps into @slot of the outer maps; @keep: *fds gets them (the old ones closed). */
+static int install_slot(const int outer[3], __u32 slot, int fds[3], int keep, char **err)
+{
+	static const char *const what[3] = { "dbos_cfgs", "dbos_values", "dbos_paths" };
+	int nfds[3];
+
+	if (create_inner(nfds, err))
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		/* Replacing a slot waits for an RCU grace period: no program still reads the old map. */
+		if (bpf_map_update_elem(outer[i], &slot, &nfds[i], BPF_ANY)) {
+			int e = errno;
+
+			for (int j = 0; j < 3; j++)
+				close(nfds[j]);
+			return fail(err, "bpf_map_update_elem(%s[%u]): %s", what[i], slot, strerror(e));
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		if (keep) {
+			if (fds[i] >= 0)
+				close(fds[i]);
+			fds[i] = nfds[i];
+		} else {
+			close(nfds[i]);	/* the outer map holds them */
+		}
+	}
+	return 0;
+}
+
+static int rearm(struct enforce *e, char **err)
+{
+	int outer[3] = { e->fd[M_CFGS], e->fd[M_VALUES], e->fd[M_PATHS] };
+	__u32 idle = !__atomic_load_n(&e->state->live, __ATOMIC_SEQ_CST);
+
+	e->idle_clean = 0;
+	if (install_slot(outer, idle, e->idle, 1, err))
+		return -1;
+	e->state->version[idle] = 0;
+	e->idle_clean = 1;
+	return 0;
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct enforce *e = ctx;
+
+	if (size < sizeof(struct dbos_lsm_decision))
+		return 0;
+	e->ndecisions++;
+	if (e->cb)
+		e->cb(e->cb_arg, data);
+	return 0;
+}
+
+/* Open the pinned maps. 1: adopted, 0: nothing (usable) pinned, -1: error. */
+static int adopt(struct enforce *e, const char *dir, char **err)
+{
+	char path[PATH_MAX];
+	long page = sysconf(_SC_PAGESIZE);
+	int missing = 0;
+
+	for (int i = 0; i < M__COUNT; i++) {
+		pin_path(path, sizeof(path), dir, "", map_names[i]);
+		e->fd[i] = bpf_obj_get(path);
+		if (e->fd[i] < 0)
+			missing++;
+	}
+	for (size_t i = 0; i < NPROGS; i++) {
+		pin_path(path, sizeof(path), dir, "link_", prog_names[i]);
+		if (access(path, F_OK))
+			missing++;
+	}
+	if (missing)
+		return 0;	/* none, or a partial set (removed and loaded again) */
+	e->state_len = (sizeof(struct dbos_lsm_state) + page - 1) & ~(page - 1);
+	e->state = mmap(NULL, e->state_len, PROT_READ | PROT_WRITE, MAP_SHARED, e->fd[M_STATE], 0);
+	if (e->state == MAP_FAILED) {
+		e->state = NULL;
+		return fail(err, "mmap(%s/dbos_state): %s", dir, strerror(errno));
+	}
+	if (e->state->abi != DBOS_LSM_ABI_VERSION)
+		return 0;
+	return 1;
+}
+
+static void release(struct enforce *e)
+{
+	if (e->rb)
+		ring_buffer__free(e->rb);
+	if (e->state)
+		munmap(e->state, e->state_len);
+	e->rb = NULL;
+	e->state = NULL;
+	for (int i = 0; i < M__COUNT; i++) {
+		if (e->fd[i] >= 0)
+			close(e->fd[i]);
+		e->fd[i] = -1;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (e->idle[i] >= 0)
+			close(e->idle[i]);
+		e->idle[i] = -1;
+	}
+}
+
+/* Load and attach the programs, with an empty version 0 in slot 0, and pin everything. */
+static int load_fresh(const char *dir, char **err)
+{
+	struct dbos_lsm *skel;
+	struct dbos_lsm_state *st;
+	char path[PATH_MAX];
+	int none[3] = { -1, -1, -1 }, outer[3], rc = -1;
+	size_t len = (sizeof(*st) + sysconf(_SC_PAGESIZE) - 1) & ~(sysconf(_SC_PAGESIZE) - 1);
+
+	skel = dbos_lsm__open_and_load();
+	if (!skel)
+		return fail(err, "loading the BPF LSM programs: %s", strerror(errno));
+	outer[0] = bpf_map__fd(skel->maps.dbos_cfgs);
+	outer[1] = bpf_map__fd(skel->maps.dbos_values);
+	outer[2] = bpf_map__fd(skel->maps.dbos_paths);
+	if (install_slot(outer, 0, none, 0, err) || install_slot(outer, 1, none, 0, err))
+		goto out;
+	st = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		  bpf_map__fd(skel->maps.dbos_state), 0);
+	if (st == MAP_FAILED) {
+		fail(err, "mmap(dbos_state): %s", strerror(errno));
+		goto out;
+	}
+	st->live = 0;
+	st->version[0] = st->version[1] = 0;
+	st->abi = DBOS_LSM_ABI_VERSION;
+	munmap(st, len);
+
+	struct bpf_map *maps[M__COUNT] = {
+		skel->maps.dbos_cfgs, skel->maps.dbos_values, skel->maps.dbos_paths,
+		skel->maps.dbos_state, skel->maps.dbos_counters, skel->maps.dbos_decisions,
+	};
+	for (int i = 0; i < M__COUNT; i++) {
+		pin_path(path, sizeof(path), dir, "", map_names[i]);
+		if (bpf_obj_pin(bpf_map__fd(maps[i]), path)) {
+			fail(err, "bpf_obj_pin(%s): %s", path, strerror(errno));
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < NPROGS; i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(skel->obj, prog_names[i]);
+		struct bpf_link *l = p ? bpf_program__attach(p) : NULL;
+
+		if (!l) {
+			int e = p ? errno : ENOENT;
+
+			fail(err, "attaching BPF program %s: %s%s", prog_names[i], strerror(e),
+			     e == EOPNOTSUPP || e == EINVAL ? " (is BPF LSM active? boot with lsm=...,bpf)" : "");
+			goto out;
+		}
+		pin_path(path, sizeof(path), dir, "link_", prog_names[i]);
+		if (bpf_link__pin(l, path)) {
+			fail(err, "pinning %s: %s", path, strerror(errno));
+			bpf_link__destroy(l);
+			goto out;
+		}
+		bpf_link__destroy(l);	/* the pin keeps it attached */
+	}
+	rc = 0;
+out:
+	dbos_lsm__destroy(skel);
+	if (rc)
+		enforce_unload(dir, NULL);
+	return rc;
+}
+
+int enforce_open(const char *pin_dir, struct enforce **out, char **err)
+{
+	const char *dir = pin_dir ? pin_dir : DBOS_LSM_PIN_DIR;
+	struct enforce *e;
+	int r, loaded = 0;
+
+	if (err)
+		*err = NULL;
+	if (check_lsm_active(err) || ensure_bpffs(err))
+		return -1;
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return fail(err, "mkdir %s: %s", dir, strerror(errno));
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return fail(err, "out of memory");
+	for (int i = 0; i < M__COUNT; i++)
+		e->fd[i] = -1;
+	for (int i = 0; i < 3; i++)
+		e->idle[i] = -1;
+	for (;;) {
+		r = adopt(e, dir, err);
+		if (r < 0)
+			goto err;
+		if (r > 0)
+			break;
+		release(e);
+		if (loaded) {
+			fail(err, "the BPF LSM state pinned under %s is incomplete after loading", dir);
+			goto err;
+		}
+		/* Nothing usable pinned (none, partial, or another ABI): start over. */
+		if (enforce_unload(dir, err) || mkdir(dir, 0700) || load_fresh(dir, err))
+			goto err_msg;
+		loaded = 1;
+	}
+	e->adopted = !loaded;
+	e->rb = ring_buffer__new(e->fd[M_DECISIONS], on_sample, e, NULL);
+	if (!e->rb) {
+		fail(err, "ring_buffer__new(dbos_decisions): %s", strerror(errno));
+		goto err;
+	}
+	if (rearm(e, err))
+		goto err;
+	*out = e;
+	return 0;
+err_msg:
+	if (err && !*err)
+		fail(err, "preparing %s: %s", dir, strerror(errno));
+err:
+	release(e);
+	free(e);
+	return -1;
+}
+
+int enforce_adopted(const struct enforce *e)
+{
+	return e->adopted;
+}
+
+uint64_t enforce_live_version(const struct enforce *e)
+{
+	__u32 live = __atomic_load_n(&e->state->live, __ATOMIC_SEQ_CST) & 1;
+
+	return e->state->version[live];
+}
+
+int enforce_prepare(struct enforce *e, const struct policy_image *img, char **err)
+{
+	__u32 idle;
+
+	if (err)
+		*err = NULL;
+	if (!e->idle_clean && rearm(e, err))
+		return -1;
+	idle = !__atomic_load_n(&e->state->live, __ATOMIC_SEQ_CST);
+	e->idle_clean = 0;
+	/* Configs first: a fork meanwhile sees the new inherit bits for parents already written. */
+	for (__u32 h = 0; h < DBOS_LSM_HOOK__COUNT; h++)
+		if (bpf_map_update_elem(e->idle[0], &h, &img->cfg[h], BPF_ANY))
+			return fail(err, "bpf_map_update_elem(cfg %u): %s", h, strerror(errno));
+	for (size_t i = 0; i < img->nvalues; i++)
+		if (bpf_map_update_elem(e->idle[1], &img->values[i].key, &img->values[i].bits,
+					BPF_ANY))
+			return fail(err, "bpf_map_update_elem(values, entry %zu of %zu): %s", i,
+				    img->nvalues, strerror(errno));
+	for (size_t i = 0; i < img->npaths; i++)
+		if (bpf_map_update_elem(e->idle[2], &img->paths[i].key, &img->paths[i].bits,
+					BPF_ANY))
+			return fail(err, "bpf_map_update_elem(paths, '%.*s' prefixlen %u): %s",
+				    DBOS_LSM_PATH_MAX, img->paths[i].key.path,
+				    img->paths[i].key.prefixlen, strerror(errno));
+	e->state->version[idle] = img->version;
+	return 0;
+}
+
+void enforce_flip(struct enforce *e)
+{
+	__u32 idle = !__atomic_load_n(&e->state->live, __ATOMIC_SEQ_CST);
+
+	__atomic_store_n(&e->state->live, idle, __ATOMIC_SEQ_CST);
+	/*
+	 * A program that read the old `live` may not have looked up its maps
+	 * yet. Putting the new live cfg map back in its own slot changes
+	 * nothing but returns after an RCU grace period, when no such program
+	 * runs any more; only then is the old slot's content replaced.
+	 */
+	if (e->idle[0] >= 0)
+		bpf_map_update_elem(e->fd[M_CFGS], &idle, &e->idle[0], BPF_ANY);
+	/* The next prepare retries on failure. */
+	rearm(e, NULL);
+}
+
+int enforce_poll(struct enforce *e, int timeout_ms,
+		 void (*cb)(void *arg, const struct dbos_lsm_decision *d), void *arg, char **err)
+{
+	int r;
+
+	e->cb = cb;
+	e->cb_arg = arg;
+	e->ndecisions = 0;
+	r = ring_buffer__poll(e->rb, timeout_ms);
+	e->cb = NULL;
+	if (r == -EINTR)
+		return e->ndecisions;
+	if (r < 0)
+		return fail(err, "ring_buffer__poll(dbos_decisions): %s", strerror(-r));
+	return e->ndecisions;
+}
+
+void enforce_counters(const struct enforce *e, uint64_t out[DBOS_LSM_C__COUNT])
+{
+	int ncpus = libbpf_num_possible_cpus();
+	__u64 *v = ncpus > 0 ? calloc(ncpus, sizeof(*v)) : NULL;
+
+	for (__u32 c = 0; c < DBOS_LSM_C__COUNT; c++) {
+		out[c] = 0;
+		if (!v || bpf_map_lookup_elem(e->fd[M_COUNTERS], &c, v))
+			continue;
+		for (int i = 0; i < ncpus; i++)
+			out[c] += v[i];
+	}
+	free(v);
+}
+
+void enforce_close(struct enforce *e)
+{
+	if (!e)
+		return;
+	release(e);
+	free(e);
+}
+
+int enforce_unload(const char *pin_dir, char **err)
+{
+	const char *dir = pin_dir ? pin_dir : DBOS_LSM_PIN_DIR;
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (err)
+		*err = NULL;
+	if (!d)
+		return errno == ENOENT ? 0 : fail(err, "opendir %s: %s", dir, strerror(errno));
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		/* A link detaches when its pin goes and no one holds it open. */
+		if (unlink(path)) {
+			int e = errno;
+
+			closedir(d);
+			return fail(err, "unlink %s: %s", path, strerror(e));
+		}
+	}
+	closedir(d);
+	if (rmdir(dir))
+		return fail(err, "rmdir %s: %s", dir, strerror(errno));
+	return 0;
+}

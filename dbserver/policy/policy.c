@@ -1,0 +1,755 @@
+// SPDX-License-Identifier: GPL-2.0
+/* policy.c - the policy manager: versions, commits (compile, prepare, store, flip), rollback, decisions. */
+
+/*
+ * Locking. @mu serializes commits, rollbacks, refreshes and rule checks: it
+ * protects the manager's sqlite3 connection (@db), the live version and its
+ * rules (@latest, @meta, @rules), the live image (@img) and the kernel ops
+ * (prepare and flip are never called concurrently). @dmu protects what the
+ * decisions writer uses: the decision seq, the retention state (@hist), the
+ * batch and the rule names of the versions seen since start (@infos). A
+ * commit takes @mu, then @dmu briefly to add its version's info; nothing
+ * takes them in the other order.
+ *
+ * Atomicity of a commit: compile -> prepare (idle slot) -> store_write (the
+ * version row, the previous live row with live = 0 and every rule row, one
+ * batch) -> flip. A failure before the flip leaves the kernel enforcing the
+ * old generation and the store without the new version. A crash between the
+ * store write and the flip is repaired at the next start: the latest stored
+ * version is pushed when the kernel's live version differs.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dbserver/policy/policy_int.h"
+#include "dbserver/sql/schema.h"
+
+#define REFRESH_MS	20
+
+void policy_log(struct policy *p, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!p->cfg.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	p->cfg.log(p->cfg.log_arg, line);
+}
+
+char *policy_errf(const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+/* ---- rule sets ---- */
+
+void policy_set_free(struct policy_set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->rows[i].name);
+		free(s->rows[i].hook);
+		free(s->rows[i].action);
+		free(s->rows[i].condition);
+	}
+	free(s->rows);
+	memset(s, 0, sizeof(*s));
+}
+
+long policy_set_find(const struct policy_set *s, int64_t id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->rows[i].id == id)
+			return (long)i;
+	return -1;
+}
+
+int policy_set_add(struct policy_set *s, int64_t id, const char *name, const char *hook,
+		   const char *action, const char *condition, uint64_t changed)
+{
+	struct policy_row r = { .id = id, .changed = changed };
+	size_t i;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct policy_row *nr = realloc(s->rows, cap * sizeof(*nr));
+
+		if (!nr)
+			return -1;
+		s->rows = nr;
+		s->cap = cap;
+	}
+	r.name = strdup(name ? name : "");
+	r.hook = strdup(hook ? hook : "");
+	r.action = strdup(action ? action : "");
+	r.condition = condition ? strdup(condition) : NULL;
+	if (!r.name || !r.hook || !r.action || (condition && !r.condition)) {
+		free(r.name);
+		free(r.hook);
+		free(r.action);
+		free(r.condition);
+		return -1;
+	}
+	for (i = s->n; i > 0 && s->rows[i - 1].id > id; i--)
+		s->rows[i] = s->rows[i - 1];
+	s->rows[i] = r;
+	s->n++;
+	return 0;
+}
+
+void policy_set_remove(struct policy_set *s, size_t i)
+{
+	free(s->rows[i].name);
+	free(s->rows[i].hook);
+	free(s->rows[i].action);
+	free(s->rows[i].condition);
+	memmove(&s->rows[i], &s->rows[i + 1], (s->n - i - 1) * sizeof(s->rows[0]));
+	s->n--;
+}
+
+int policy_set_copy(struct policy_set *dst, const struct policy_set *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	for (size_t i = 0; i < src->n; i++) {
+		const struct policy_row *r = &src->rows[i];
+
+		if (policy_set_add(dst, r->id, r->name, r->hook, r->action, r->condition,
+				   r->changed)) {
+			policy_set_free(dst);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool same_rule(const struct policy_row *a, const struct policy_row *b)
+{
+	const char *ca = a->condition ? a->condition : "", *cb = b->condition ? b->condition : "";
+
+	return !strcmp(a->name, b->name) && !strcmp(a->hook, b->hook) &&
+	       !strcmp(a->action, b->action) && !strcmp(ca, cb);
+}
+
+/* ---- store rows ---- */
+
+static int put_row(struct store_batch *b, enum store_cf cf, const void *key, size_t klen,
+		   const struct row_value *v, int n)
+{
+	char small[1024], *buf = small;
+	size_t len = row_encode(v, n, small, sizeof(small));
+
+	if (len > sizeof(small)) {
+		buf = malloc(len);
+		if (!buf)
+			return -1;
+		row_encode(v, n, buf, len);
+	}
+	store_batch_put(b, cf, key, klen, buf, len);
+	if (buf != small)
+		free(buf);
+	return 0;
+}
+
+static int put_version(struct store_batch *b, const struct version_meta *m, bool live)
+{
+	struct row_value v[POLICY_VERSIONS__COUNT] = {
+		[POLICY_VERSIONS_VERSION] = row_int((int64_t)m->version),
+		[POLICY_VERSIONS_TIME] = row_int((int64_t)m->time),
+		[POLICY_VERSIONS_UID] = row_int(m->uid),
+		[POLICY_VERSIONS_PID] = row_int(m->pid),
+		[POLICY_VERSIONS_ACTION] = text_or_null(m->action),
+		[POLICY_VERSIONS_FROM_VERSION] = row_int((int64_t)m->from),
+		[POLICY_VERSIONS_RULES] = row_int(m->nrules),
+		[POLICY_VERSIONS_LIVE] = row_int(live),
+	};
+	unsigned char k[8];
+
+	store_key_be64(k, m->version);
+	return put_row(b, STORE_CF_POLICY_VERSIONS, k, 8, v, POLICY_VERSIONS__COUNT);
+}
+
+static int put_rule(struct store_batch *b, uint64_t version, const struct policy_row *r)
+{
+	struct row_value v[POLICY_RULES__COUNT] = {
+		[POLICY_RULES_VERSION] = row_int((int64_t)version),
+		[POLICY_RULES_ID] = row_int(r->id),
+		[POLICY_RULES_NAME] = text_or_null(r->name),
+		[POLICY_RULES_HOOK] = text_or_null(r->hook),
+		[POLICY_RULES_ACTION] = text_or_null(r->action),
+		[POLICY_RULES_CONDITION] = text_or_null(r->condition),
+		[POLICY_RULES_CHANGED] = row_int((int64_t)r->changed),
+	};
+	unsigned char k[8];
+
+	store_key_be32(k, (uint32_t)version);
+	store_key_be32(k + 4, (uint32_t)r->id);
+	return put_row(b, STORE_CF_POLICY_RULES, k, 8, v, POLICY_RULES__COUNT);
+}
+
+static char *dup_text(const struct row_value *v)
+{
+	return v->type == ROW_TEXT ? strndup(v->s, v->len) : NULL;
+}
+
+/* The rules stored for @version into @out. 0, or -1 and *@err. */
+static int load_rules(struct store *st, uint64_t version, struct policy_set *out, char **err)
+{
+	struct store_iter *it = store_iter_new(st, STORE_CF_POLICY_RULES);
+	unsigned char k[4];
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!it) {
+		*err = policy_errf("out of memory");
+		return -1;
+	}
+	store_key_be32(k, (uint32_t)version);
+	for (store_iter_seek(it, k, 4); store_iter_valid(it); store_iter_next(it)) {
+		struct row_value v[POLICY_RULES__COUNT];
+		size_t klen, vlen;
+		const char *key = store_iter_key(it, &klen), *val = store_iter_value(it, &vlen);
+		char *s[4];
+
+		if (klen != 8 || memcmp(key, k, 4))
+			break;
+		if (row_decode(val, vlen, v, POLICY_RULES__COUNT)) {
+			*err = policy_errf("policy_rules: corrupt row in version %" PRIu64, version);
+			ret = -1;
+			break;
+		}
+		s[0] = dup_text(&v[POLICY_RULES_NAME]);
+		s[1] = dup_text(&v[POLICY_RULES_HOOK]);
+		s[2] = dup_text(&v[POLICY_RULES_ACTION]);
+		s[3] = dup_text(&v[POLICY_RULES_CONDITION]);
+		ret = policy_set_add(out, (int64_t)store_key_get(key + 4, 4), s[0], s[1], s[2], s[3],
+				     (uint64_t)v[POLICY_RULES_CHANGED].i);
+		for (int i = 0; i < 4; i++)
+			free(s[i]);
+		if (ret) {
+			*err = policy_errf("out of memory");
+			break;
+		}
+	}
+	if (!ret && !store_iter_valid(it) && store_iter_error(it, err))
+		ret = -1;
+	store_iter_free(it);
+	if (ret)
+		policy_set_free(out);
+	return ret;
+}
+
+/* The row of @version (1), 0 when absent, -1 and *@err. */
+static int load_version(struct store *st, uint64_t version, struct version_meta *m, char **err)
+{
+	struct row_value v[POLICY_VERSIONS__COUNT];
+	unsigned char k[8];
+	char *val = NULL;
+	size_t vlen;
+	int r;
+
+	store_key_be64(k, version);
+	r = store_get(st, STORE_CF_POLICY_VERSIONS, k, 8, &val, &vlen, err);
+	if (r <= 0)
+		return r;
+	if (row_decode(val, vlen, v, POLICY_VERSIONS__COUNT)) {
+		free(val);
+		*err = policy_errf("policy_versions: corrupt row %" PRIu64, version);
+		return -1;
+	}
+	*m = (struct version_meta){
+		.version = version, .time = (uint64_t)v[POLICY_VERSIONS_TIME].i,
+		.from = (uint64_t)v[POLICY_VERSIONS_FROM_VERSION].i,
+		.uid = v[POLICY_VERSIONS_UID].i, .pid = v[POLICY_VERSIONS_PID].i,
+		.nrules = v[POLICY_VERSIONS_RULES].i,
+		.action = v[POLICY_VERSIONS_ACTION].len == 8 ? "rollback" : "commit",
+	};
+	free(val);
+	return 1;
+}
+
+/* The highest stored version (0: none). */
+static int latest_version(struct store *st, uint64_t *out, char **err)
+{
+	struct store_iter *it = store_iter_new(st, STORE_CF_POLICY_VERSIONS);
+	int ret = 0;
+
+	if (!it) {
+		*err = policy_errf("out of memory");
+		return -1;
+	}
+	*out = 0;
+	store_iter_seek_last(it);
+	if (store_iter_valid(it)) {
+		size_t klen;
+		const char *key = store_iter_key(it, &klen);
+
+		*out = store_key_get(key, klen);
+	} else if (store_iter_error(it, err)) {
+		ret = -1;
+	}
+	store_iter_free(it);
+	return ret;
+}
+
+/* ---- compiling and pushing ---- */
+
+static int compile_set(struct policy *p, const struct policy_set *s, uint64_t version,
+		       struct policy_image **img, char **err)
+{
+	struct policy_rule *r = calloc(s->n ? s->n : 1, sizeof(*r));
+	int ret;
+
+	if (!r) {
+		*err = policy_errf("out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		r[i] = (struct policy_rule){ s->rows[i].id, s->rows[i].name, s->rows[i].hook,
+					     s->rows[i].action, s->rows[i].condition };
+	ret = policy_compile(p->db, r, s->n, version, img, err);
+	free(r);
+	return ret;
+}
+
+static void info_free(struct version_info *vi)
+{
+	for (int h = 0; h < DBOS_LSM_HOOK__COUNT; h++)
+		free(vi->term_rule[h]);
+	policy_set_free(&vi->rules);
+}
+
+/* Remembers which rule each term of @img is (for decisions). Best effort. */
+static void remember(struct policy *p, const struct policy_image *img, const struct policy_set *s)
+{
+	struct version_info vi = { .version = img->version };
+	struct version_info *ni;
+
+	if (policy_set_copy(&vi.rules, s))
+		return;
+	for (int h = 0; h < DBOS_LSM_HOOK__COUNT; h++) {
+		vi.nterms[h] = img->nterms[h];
+		if (!img->nterms[h])
+			continue;
+		vi.term_rule[h] = malloc(img->nterms[h] * sizeof(int64_t));
+		if (!vi.term_rule[h]) {
+			info_free(&vi);
+			return;
+		}
+		memcpy(vi.term_rule[h], img->term_rule[h], img->nterms[h] * sizeof(int64_t));
+	}
+	pthread_mutex_lock(&p->dmu);
+	for (size_t i = 0; i < p->ninfos; i++) {
+		if (p->infos[i].version == vi.version) {	/* a refresh: same rules, new terms */
+			info_free(&p->infos[i]);
+			p->infos[i] = vi;
+			pthread_mutex_unlock(&p->dmu);
+			return;
+		}
+	}
+	ni = realloc(p->infos, (p->ninfos + 1) * sizeof(*ni));
+	if (ni) {
+		p->infos = ni;
+		p->infos[p->ninfos++] = vi;
+	} else {
+		info_free(&vi);
+	}
+	pthread_mutex_unlock(&p->dmu);
+}
+
+static void set_live_image(struct policy *p, struct policy_image *img)
+{
+	policy_image_free(p->img);
+	p->img = img;
+}
+
+/* Whether @a and @b would put the same generation into the kernel. */
+static bool same_image(const struct policy_image *a, const struct policy_image *b)
+{
+	if (!a || !b || a->version != b->version || a->nvalues != b->nvalues ||
+	    a->npaths != b->npaths || memcmp(a->cfg, b->cfg, sizeof(a->cfg)) ||
+	    memcmp(a->nterms, b->nterms, sizeof(a->nterms)))
+		return false;
+	for (int h = 0; h < DBOS_LSM_HOOK__COUNT; h++)
+		if (a->nterms[h] && memcmp(a->term_rule[h], b->term_rule[h],
+					   a->nterms[h] * sizeof(int64_t)))
+			return false;
+	return (!a->nvalues || !memcmp(a->values, b->values, a->nvalues * sizeof(*a->values))) &&
+	       (!a->npaths || !memcmp(a->paths, b->paths, a->npaths * sizeof(*a->paths)));
+}
+
+/*
+ * Compile @s as @version, prepare and flip it (no store write). Under @mu.
+ * With @if_changed, an image equal to the live one is not pushed (returns
+ * 1): a re-push would drop the set members the kernel added by inheritance
+ * at fork that the mirror does not show yet.
+ */
+static int push(struct policy *p, const struct policy_set *s, uint64_t version,
+		bool if_changed, char **err)
+{
+	struct policy_image *img = NULL;
+
+	if (compile_set(p, s, version, &img, err))
+		return -1;
+	if (if_changed && same_image(img, p->img)) {
+		policy_image_free(img);
+		return 1;
+	}
+	if (p->cfg.ops->prepare(p->cfg.ops->arg, img, err)) {
+		policy_image_free(img);
+		return -1;
+	}
+	remember(p, img, s);	/* before the flip: its first decisions name their rule */
+	p->cfg.ops->flip(p->cfg.ops->arg);
+	set_live_image(p, img);
+	return 0;
+}
+
+static uint64_t mirror_changes(struct policy *p)
+{
+	return p->cfg.mirror_changes ? p->cfg.mirror_changes(p->cfg.mirror_arg) : 0;
+}
+
+/* The commit itself, under @mu. */
+static int commit_locked(struct policy *p, const struct policy_set *in, const char *action,
+			 uint64_t from, const struct sql_session *who, uint64_t *version,
+			 char **err)
+{
+	struct version_meta m = { .version = p->latest + 1, .from = from, .action = action,
+				  .uid = who->uid, .pid = who->pid, .time = (uint64_t)time(NULL) };
+	struct policy_image *img = NULL;
+	struct store_batch *b = NULL;
+	struct policy_set s;
+	uint64_t changes = mirror_changes(p);
+
+	if (who->uid != 0) {
+		*err = policy_errf("permission denied: only root may change policy");
+		return -1;
+	}
+	if (!p->cfg.ops) {
+		*err = policy_errf("policy cannot change: %s", p->cfg.no_kernel_reason ?
+			    p->cfg.no_kernel_reason : "no enforcement");
+		return -1;
+	}
+	if (policy_set_copy(&s, in)) {
+		*err = policy_errf("out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < s.n; i++) {
+		long j = policy_set_find(&p->rules, s.rows[i].id);
+
+		s.rows[i].changed = j >= 0 && same_rule(&s.rows[i], &p->rules.rows[j])
+				    ? p->rules.rows[j].changed : m.version;
+	}
+	m.nrules = (int64_t)s.n;
+	if (compile_set(p, &s, m.version, &img, err))
+		goto fail;
+	if (p->cfg.ops->prepare(p->cfg.ops->arg, img, err))
+		goto fail;
+	b = store_batch_new();
+	if (!b || put_version(b, &m, true) || (p->latest && put_version(b, &p->meta, false))) {
+		*err = policy_errf("out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < s.n; i++)
+		if (put_rule(b, m.version, &s.rows[i])) {
+			*err = policy_errf("out of memory");
+			goto fail;
+		}
+	if (store_write(p->cfg.st, b, err))
+		goto fail;
+	store_batch_free(b);
+	remember(p, img, &s);	/* before the flip: its first decisions name their rule */
+	p->cfg.ops->flip(p->cfg.ops->arg);	/* the commit point in the kernel */
+
+	p->latest = m.version;
+	p->meta = m;
+	policy_set_free(&p->rules);
+	p->rules = s;
+	set_live_image(p, img);
+	p->seen_changes = changes;
+	atomic_store(&p->live_pub, m.version);
+	atomic_fetch_add(&p->commits, 1);
+	*version = m.version;
+	policy_log(p, "policy: version %" PRIu64 " live (%s by uid %" PRId64 ", %zu rules)",
+	      m.version, action, m.uid, s.n);
+	return 0;
+fail:
+	store_batch_free(b);
+	policy_image_free(img);
+	policy_set_free(&s);
+	return -1;
+}
+
+int policy_commit(struct policy *p, const struct policy_set *rules, uint64_t base,
+		  const struct sql_session *who, uint64_t *version, char **err)
+{
+	int ret;
+
+	pthread_mutex_lock(&p->mu);
+	if (base != p->latest) {
+		*err = policy_errf("policy changed concurrently (version %" PRIu64 " is live); retry",
+			    p->latest);
+		ret = -1;
+	} else {
+		ret = commit_locked(p, rules, "commit", base, who, version, err);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return ret;
+}
+
+int policy_rollback(struct policy *p, uint64_t to, const struct sql_session *who,
+		    uint64_t *version, char **err)
+{
+	struct version_meta m;
+	struct policy_set s = { 0 };
+	int ret = -1, r = 1;
+
+	pthread_mutex_lock(&p->mu);
+	if (who->uid != 0)
+		*err = policy_errf("permission denied: only root may change policy");
+	else if (to > p->latest || (to && (r = load_version(p->cfg.st, to, &m, err)) == 0))
+		*err = policy_errf("policy_rollback: no version %" PRIu64 " (versions are 0 to %" PRIu64 ")",
+			    to, p->latest);
+	else if (r > 0 && (to == 0 || !load_rules(p->cfg.st, to, &s, err)))
+		ret = commit_locked(p, &s, "rollback", to, who, version, err);
+	pthread_mutex_unlock(&p->mu);
+	policy_set_free(&s);
+	return ret;
+}
+
+uint64_t policy_live_version(struct policy *p)
+{
+	return atomic_load(&p->live_pub);
+}
+
+int policy_live_rules(struct policy *p, struct policy_set *out, uint64_t *version, char **err)
+{
+	int ret;
+
+	pthread_mutex_lock(&p->mu);
+	ret = policy_set_copy(out, &p->rules);
+	*version = p->latest;
+	pthread_mutex_unlock(&p->mu);
+	if (ret)
+		*err = policy_errf("out of memory");
+	return ret;
+}
+
+int policy_check(struct policy *p, const struct policy_rule *r, char **err)
+{
+	int ret;
+
+	pthread_mutex_lock(&p->mu);
+	ret = policy_check_rule(p->db, r, err);
+	pthread_mutex_unlock(&p->mu);
+	return ret;
+}
+
+int policy_refresh(struct policy *p, char **err)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->cfg.ops && p->img && p->img->has_sets) {
+		uint64_t changes = mirror_changes(p);
+
+		ret = push(p, &p->rules, p->latest, true, err);
+		if (ret >= 0)
+			p->seen_changes = changes;
+		if (ret == 0)
+			atomic_fetch_add(&p->refreshes, 1);
+		ret = ret < 0 ? -1 : 0;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return ret;
+}
+
+static void *refresher(void *arg)
+{
+	struct policy *p = arg;
+	const struct timespec tick = { 0, REFRESH_MS * 1000000L };
+
+	while (!atomic_load(&p->stop)) {
+		bool due;
+
+		nanosleep(&tick, NULL);
+		pthread_mutex_lock(&p->mu);
+		due = p->img && p->img->has_sets && mirror_changes(p) != p->seen_changes;
+		pthread_mutex_unlock(&p->mu);
+		if (due) {
+			char *err = NULL;
+
+			if (policy_refresh(p, &err)) {
+				policy_log(p, "policy: refreshing the sets of version %" PRIu64 ": %s",
+				      policy_live_version(p), err ? err : "?");
+				free(err);
+			}
+		}
+	}
+	return NULL;
+}
+
+/* ---- open / close ---- */
+
+/* At start: adopt the latest stored version; push it if the kernel's differs. */
+static int adopt(struct policy *p, char **err)
+{
+	struct policy_image *img = NULL;
+	char *perr = NULL;
+	uint64_t kv;
+
+	if (latest_version(p->cfg.st, &p->latest, err))
+		return -1;
+	if (p->latest) {
+		if (load_version(p->cfg.st, p->latest, &p->meta, err) < 0 ||
+		    load_rules(p->cfg.st, p->latest, &p->rules, err))
+			return -1;
+	}
+	atomic_store(&p->live_pub, p->latest);
+	if (!p->cfg.ops)
+		return 0;
+	kv = p->cfg.ops->live_version(p->cfg.ops->arg);
+	if (kv == p->latest) {
+		char *cerr = NULL;
+
+		/* Same version: only the image (rules of terms, sets) is needed. */
+		if (compile_set(p, &p->rules, p->latest, &img, &cerr)) {
+			policy_log(p, "policy: version %" PRIu64 " no longer compiles: %s", p->latest,
+			      cerr ? cerr : "?");
+			free(cerr);
+			return 0;
+		}
+		remember(p, img, &p->rules);
+		set_live_image(p, img);
+		p->seen_changes = mirror_changes(p) - 1;	/* refresh sets at once */
+		policy_log(p, "policy: adopted live version %" PRIu64, kv);
+		return 0;
+	}
+	if (push(p, &p->rules, p->latest, false, &perr)) {
+		/* The kernel keeps enforcing what it has; the next commit replaces it. */
+		policy_log(p, "policy: cannot push stored version %" PRIu64 " (the kernel keeps version %"
+		      PRIu64 "): %s", p->latest, kv, perr ? perr : "?");
+		free(perr);
+		return 0;
+	}
+	p->seen_changes = mirror_changes(p);
+	policy_log(p, "policy: pushed stored version %" PRIu64 " (the kernel had version %" PRIu64 ")",
+	      p->latest, kv);
+	return 0;
+}
+
+int policy_open(const struct policy_config *cfg, struct policy **out, char **err)
+{
+	/* Pid sets are evaluated where processes also shows the children they would fork. */
+	const struct sql_session compiler = { .uid = 0, .pid = getpid(), .fork_children = true };
+	struct policy *p = calloc(1, sizeof(*p));
+	uint64_t max_seq = 0;
+
+	if (!p) {
+		*err = policy_errf("out of memory");
+		return -1;
+	}
+	p->cfg = *cfg;
+	p->env = *cfg->env;
+	p->env.extend = NULL;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_mutex_init(&p->dmu, NULL);
+	history_init(&p->hist, STORE_CF_POLICY_DECISIONS, cfg->retention);
+	p->dbatch = store_batch_new();
+	if (!p->dbatch) {
+		*err = policy_errf("out of memory");
+		goto fail;
+	}
+	if (sql_open_session(&p->env, &compiler, &p->db, err) ||
+	    history_load(&p->hist, cfg->st, &max_seq, err) || adopt(p, err))
+		goto fail;
+	p->dseq = max_seq;
+	if (cfg->ops && cfg->ops->poll) {
+		if (pthread_create(&p->poller, NULL, policy_poller, p)) {
+			*err = policy_errf("cannot start the decisions thread");
+			goto fail;
+		}
+		p->have_poller = true;
+	}
+	if (cfg->ops) {
+		if (pthread_create(&p->refresher, NULL, refresher, p)) {
+			*err = policy_errf("cannot start the refresher thread");
+			goto fail;
+		}
+		p->have_refresher = true;
+	}
+	*out = p;
+	return 0;
+fail:
+	policy_close(p);
+	return -1;
+}
+
+void policy_close(struct policy *p)
+{
+	if (!p)
+		return;
+	atomic_store(&p->stop, true);
+	if (p->have_poller)
+		pthread_join(p->poller, NULL);
+	if (p->have_refresher)
+		pthread_join(p->refresher, NULL);
+	sqlite3_close(p->db);
+	policy_image_free(p->img);
+	policy_set_free(&p->rules);
+	for (size_t i = 0; i < p->ninfos; i++)
+		info_free(&p->infos[i]);
+	free(p->infos);
+	free(p->pending);
+	store_batch_free(p->dbatch);
+	history_free(&p->hist);
+	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&p->dmu);
+	free(p);
+}
+
+int policy_stats(struct policy *p, struct sql_stat *out, int max)
+{
+	static const char *const names[DBOS_LSM_C__COUNT][2] = {
+		[DBOS_LSM_C_CHECKS] = { "lsm_checks", "LSM hook calls that looked at policy rules" },
+		[DBOS_LSM_C_DENIED] = { "lsm_denied", "LSM hook calls refused (EPERM) by policy" },
+		[DBOS_LSM_C_AUDITED] = { "lsm_audited", "LSM hook calls allowed and reported by an audit rule" },
+		[DBOS_LSM_C_LOST] = { "lsm_lost", "Decisions not reported: the kernel's ring buffer was full" },
+		[DBOS_LSM_C_INHERIT_FAILED] = { "lsm_inherit_failed",
+			"Forks whose child could not inherit its parent's pid-set membership" },
+	};
+	uint64_t c[DBOS_LSM_C__COUNT] = { 0 };
+	int n = 0;
+
+	if (p->cfg.ops && p->cfg.ops->counters)
+		p->cfg.ops->counters(p->cfg.ops->arg, c);
+	for (int i = 0; i < DBOS_LSM_C__COUNT && n < max; i++)
+		out[n++] = (struct sql_stat){ names[i][0], (int64_t)c[i], names[i][1] };
+	if (n < max)
+		out[n++] = (struct sql_stat){ "policy_version", (int64_t)policy_live_version(p),
+					      "Policy version the server made live last (0: empty)" };
+	if (n < max)
+		out[n++] = (struct sql_stat){ "policy_decisions_written", (int64_t)atomic_load(&p->written),
+					      "policy_decisions rows written since start" };
+	if (n < max)
+		out[n++] = (struct sql_stat){ "policy_commits", (int64_t)atomic_load(&p->commits),
+					      "Policy versions committed since start" };
+	if (n < max)
+		out[n++] = (struct sql_stat){ "policy_refreshes", (int64_t)atomic_load(&p->refreshes),
+					      "Re-pushes of the live version after its pid/uid sets changed" };
+	return n;
+}

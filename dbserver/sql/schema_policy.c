@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0
+/* schema_policy.c - declarations of the stored policy tables and of the policy context views. */
+#include "dbserver/sql/schema.h"
+
+#define COL(n, t, d) { .name = n, .type = t, .doc = d }
+
+static const struct schema_column versions_cols[POLICY_VERSIONS__COUNT] = {
+	[POLICY_VERSIONS_VERSION]      = COL("version", "INTEGER", "Policy version (1, 2, ...; 0 is the empty policy)"),
+	[POLICY_VERSIONS_TIME]         = COL("time", "INTEGER", "Commit time, seconds since the Unix epoch"),
+	[POLICY_VERSIONS_UID]          = COL("uid", "INTEGER", "User ID of the client that committed it"),
+	[POLICY_VERSIONS_PID]          = COL("pid", "INTEGER", "Process ID of the client that committed it"),
+	[POLICY_VERSIONS_ACTION]       = COL("action", "TEXT", "commit (a transaction on policies) or rollback (policy_rollback)"),
+	[POLICY_VERSIONS_FROM_VERSION] = COL("from_version", "INTEGER", "commit: the version it changed; rollback: the version whose rules it restored"),
+	[POLICY_VERSIONS_RULES]        = COL("rules", "INTEGER", "Number of rules"),
+	[POLICY_VERSIONS_LIVE]         = COL("live", "INTEGER", "1 for the version the server made live last, 0 otherwise"),
+};
+
+static const struct schema_column rules_cols[POLICY_RULES__COUNT] = {
+	[POLICY_RULES_VERSION]   = COL("version", "INTEGER", "Policy version this rule belongs to"),
+	[POLICY_RULES_ID]        = COL("id", "INTEGER", "policies.id"),
+	[POLICY_RULES_NAME]      = COL("name", "TEXT", "policies.name"),
+	[POLICY_RULES_HOOK]      = COL("hook", "TEXT", "exec, open, connect, bind or kill"),
+	[POLICY_RULES_ACTION]    = COL("action", "TEXT", "deny, audit or allow"),
+	[POLICY_RULES_CONDITION] = COL("condition", "TEXT", "SQL condition over the hook's context columns (NULL: always)"),
+	[POLICY_RULES_CHANGED]   = COL("changed", "INTEGER", "Version that last changed this rule (policies.version)"),
+};
+
+static const struct schema_column decisions_cols[POLICY_DECISIONS__COUNT] = {
+	[POLICY_DECISIONS_SEQ]        = COL("seq", "INTEGER", "Decision sequence number (the server's, in the order received)"),
+	[POLICY_DECISIONS_TIME]       = COL("time", "INTEGER", "Time of the decision, seconds since the Unix epoch"),
+	[POLICY_DECISIONS_HOOK]       = COL("hook", "TEXT", "exec, open, connect, bind, kill; policy for a refused policy change"),
+	[POLICY_DECISIONS_VERDICT]    = COL("verdict", "TEXT", "deny (the call failed with EPERM), audit (allowed, reported) or refused (policy change by a non-root client)"),
+	[POLICY_DECISIONS_PID]        = COL("pid", "INTEGER", "Process ID of the caller"),
+	[POLICY_DECISIONS_UID]        = COL("uid", "INTEGER", "Real user ID of the caller"),
+	[POLICY_DECISIONS_NAME]       = COL("name", "TEXT", "Caller's comm"),
+	[POLICY_DECISIONS_PATH]       = COL("path", "TEXT", "exec/open: the file; connect/bind on unix sockets: sun_path"),
+	[POLICY_DECISIONS_ADDRESS]    = COL("address", "TEXT", "connect: remote address; bind: local address"),
+	[POLICY_DECISIONS_PORT]       = COL("port", "INTEGER", "connect: remote port; bind: local port"),
+	[POLICY_DECISIONS_TARGET_PID] = COL("target_pid", "INTEGER", "kill: process signalled"),
+	[POLICY_DECISIONS_SIGNAL]     = COL("signal", "INTEGER", "kill: signal number"),
+	[POLICY_DECISIONS_MODE]       = COL("mode", "TEXT", "open: r, w or rw"),
+	[POLICY_DECISIONS_RULE_ID]    = COL("rule_id", "INTEGER", "policies.id of the deciding rule (NULL if unknown)"),
+	[POLICY_DECISIONS_RULE]       = COL("rule", "TEXT", "policies.name of the deciding rule (NULL if unknown)"),
+	[POLICY_DECISIONS_VERSION]    = COL("version", "INTEGER", "Policy version of the generation that decided"),
+	[POLICY_DECISIONS_TIME_NS]    = COL("time_ns", "INTEGER", "Time of the decision, nanoseconds since the Unix epoch"),
+	[POLICY_DECISIONS_GID]        = COL("gid", "INTEGER", "Real group ID of the caller"),
+	[POLICY_DECISIONS_FAMILY]     = COL("family", "TEXT", "connect/bind: inet, inet6, unix or the number"),
+};
+
+const struct schema_table schema_policy_versions = {
+	.name = "policy_versions",
+	.doc = "Every policy version: who made it and how (read-only; change policy through policies)",
+	.cf = STORE_CF_POLICY_VERSIONS,
+	.nkeys = 1,
+	.key = { { POLICY_VERSIONS_VERSION, 8 } },
+	.cols = versions_cols,
+	.ncols = POLICY_VERSIONS__COUNT,
+};
+
+const struct schema_table schema_policy_rules = {
+	.name = "policy_rules",
+	.doc = "The rules of every policy version (read-only; versions are immutable)",
+	.cf = STORE_CF_POLICY_RULES,
+	.nkeys = 2,
+	.key = { { POLICY_RULES_VERSION, 4 }, { POLICY_RULES_ID, 4 } },
+	.cols = rules_cols,
+	.ncols = POLICY_RULES__COUNT,
+};
+
+const struct schema_table schema_policy_decisions = {
+	.name = "policy_decisions",
+	.doc = "Every denial and audit match of the kernel's policy, and every refused policy change, kept up to a retention limit",
+	.cf = STORE_CF_POLICY_DECISIONS,
+	.nkeys = 1,
+	.key = { { POLICY_DECISIONS_SEQ, 8 } },
+	.cols = decisions_cols,
+	.ncols = POLICY_DECISIONS__COUNT,
+};
+
+/* The caller's credentials and name, from the live processes row (NULL once it exited). */
+#define CALLER "p.uid AS uid, p.euid AS euid, p.gid AS gid, p.name AS name, NULL AS cgroup"
+#define FAMILY(c) "CASE " c " WHEN 1 THEN 'unix' WHEN 2 THEN 'inet' WHEN 10 THEN 'inet6' ELSE " c " END"
+
+const struct schema_view schema_view_policy_context_exec = {
+	.name = "policy_context_exec",
+	.doc = "exec hook context from process_events (name: the comm after the exec, not before; cgroup unknown)",
+	.select =
+		"SELECT e.seq AS seq, e.time AS time, e.pid AS pid, e.uid AS uid, e.euid AS euid, "
+		"e.gid AS gid, e.name AS name, NULL AS cgroup, e.path AS path "
+		"FROM process_events e WHERE e.event = 'exec'",
+};
+
+const struct schema_view schema_view_policy_context_open = {
+	.name = "policy_context_open",
+	.doc = "open hook context from file_events opens of files (dup'ed fds included; caller's uid and name from processes)",
+	.select =
+		"SELECT f.seq AS seq, f.time AS time, f.pid AS pid, " CALLER ", f.path AS path, "
+		"CASE f.flags & 3 WHEN 0 THEN 'r' WHEN 1 THEN 'w' ELSE 'rw' END AS mode "
+		"FROM file_events f LEFT JOIN processes p ON p.pid = f.pid "
+		"WHERE f.action = 'open' AND f.type IS NOT 'socket' "
+		"AND f.path NOT GLOB 'pipe:*' AND f.path NOT GLOB 'anon_inode:*'",
+};
+
+const struct schema_view schema_view_policy_context_connect = {
+	.name = "policy_context_connect",
+	.doc = "connect hook context from socket_events connects (caller's uid and name from processes)",
+	.select =
+		"SELECT s.seq AS seq, s.time AS time, s.pid AS pid, " CALLER ", "
+		FAMILY("s.family") " AS family, s.remote_address AS remote_address, "
+		"s.remote_port AS remote_port, s.path AS path "
+		"FROM socket_events s LEFT JOIN processes p ON p.pid = s.pid WHERE s.action = 'connect'",
+};
+
+const struct schema_view schema_view_policy_context_bind = {
+	.name = "policy_context_bind",
+	.doc = "bind hook context from socket_events binds (caller's uid and name from processes)",
+	.select =
+		"SELECT s.seq AS seq, s.time AS time, s.pid AS pid, " CALLER ", "
+		FAMILY("s.family") " AS family, s.local_address AS local_address, "
+		"s.local_port AS local_port, s.path AS path "
+		"FROM socket_events s LEFT JOIN processes p ON p.pid = s.pid WHERE s.action = 'bind'",
+};
+
+const struct schema_view schema_view_policy_context_kill = {
+	.name = "policy_context_kill",
+	.doc = "kill hook context: always empty (signals have no history table yet)",
+	.select =
+		"SELECT NULL AS seq, NULL AS time, NULL AS pid, NULL AS uid, NULL AS euid, "
+		"NULL AS gid, NULL AS name, NULL AS cgroup, NULL AS target_pid, NULL AS signal "
+		"WHERE 0",
+};
+
+const struct schema_view schema_view_process_ancestors = {
+	.name = "process_ancestors",
+	.doc = "Every live process's ancestors (parent at depth 1, ...); a process is not its own ancestor",
+	.select =
+		"WITH RECURSIVE a(pid, ancestor, depth) AS ("
+		"SELECT pid, parent, 1 FROM processes WHERE parent > 0 AND parent <> pid "
+		"UNION ALL "
+		"SELECT a.pid, p.parent, a.depth + 1 FROM a JOIN processes p ON p.pid = a.ancestor "
+		"WHERE p.parent > 0 AND p.parent <> a.pid AND a.depth < 256) "
+		"SELECT a.pid AS pid, a.ancestor AS ancestor, q.name AS ancestor_name, "
+		"q.path AS ancestor_path, a.depth AS depth "
+		"FROM a LEFT JOIN processes q ON q.pid = a.ancestor",
+};

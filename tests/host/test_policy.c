@@ -1,0 +1,848 @@
+// SPDX-License-Identifier: GPL-2.0
+/* test_policy.c - host tests of the policy manager and its SQL: real store, SQLite and compiler; an in-test kernel. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+
+#include "dbserver/policy/policy.h"
+#include "dbserver/sql/schema.h"
+#include "dbserver/sql/sql.h"
+#include "dbserver/store/row.h"
+#include "dbserver/store/store.h"
+
+/*
+ * The kernel side as the ops struct sees it: two slots and a live one, like
+ * the BPF maps. prepare fills the idle slot (or fails on demand), flip makes
+ * it live. Anything else (a flip without a prepare) is counted as a misuse.
+ */
+struct kernel {
+	uint64_t slot[2];
+	int live;
+	int prepared;		/* the idle slot holds a prepared generation */
+	int fail_prepare;
+	int prepares, flips, misuse;
+	int has_sets;		/* of the last image prepared */
+	struct policy_value_entry *values;	/* of the last image prepared */
+	size_t nvalues;
+};
+
+/* The manager's refresher thread calls the ops too: every access takes this. */
+static pthread_mutex_t kmu = PTHREAD_MUTEX_INITIALIZER;
+
+static int k_prepare(void *arg, const struct policy_image *img, char **err)
+{
+	struct kernel *k = arg;
+	int ret = 0;
+
+	pthread_mutex_lock(&kmu);
+	if (k->fail_prepare) {
+		*err = strdup("map update failed: Cannot allocate memory");
+		ret = -1;
+	} else {
+		k->slot[!k->live] = img->version;
+		k->prepared = 1;
+		k->prepares++;
+		k->has_sets = img->has_sets;
+		free(k->values);
+		k->values = malloc((img->nvalues + 1) * sizeof(*k->values));
+		if (k->values)
+			memcpy(k->values, img->values, img->nvalues * sizeof(*k->values));
+		k->nvalues = k->values ? img->nvalues : 0;
+	}
+	pthread_mutex_unlock(&kmu);
+	return ret;
+}
+
+static void k_flip(void *arg)
+{
+	struct kernel *k = arg;
+
+	pthread_mutex_lock(&kmu);
+	if (!k->prepared)
+		k->misuse++;
+	k->live = !k->live;
+	k->prepared = 0;
+	k->flips++;
+	pthread_mutex_unlock(&kmu);
+}
+
+static uint64_t k_live(void *arg)
+{
+	struct kernel *k = arg;
+	uint64_t v;
+
+	pthread_mutex_lock(&kmu);
+	v = k->slot[k->live];
+	pthread_mutex_unlock(&kmu);
+	return v;
+}
+
+static int k_prepares(struct kernel *k)
+{
+	int n;
+
+	pthread_mutex_lock(&kmu);
+	n = k->prepares;
+	pthread_mutex_unlock(&kmu);
+	return n;
+}
+
+FIXTURE(pol) {
+	char dir[64];
+	struct store *st;
+	struct sql_env env;
+	struct kernel k;
+	struct policy_kernel_ops ops;
+	struct policy *p;
+	sqlite3 *db;		/* a root client */
+	uint64_t changes;
+};
+
+static int open_manager(FIXTURE_DATA(pol) *self, char **err)
+{
+	struct policy_config cfg = {
+		.st = self->st, .env = &self->env, .ops = &self->ops, .retention = 1000,
+	};
+
+	if (policy_open(&cfg, &self->p, err))
+		return -1;
+	self->env.extend = policy_sql_register;
+	self->env.extend_arg = self->p;
+	return 0;
+}
+
+static sqlite3 *client(struct __test_metadata *_metadata, FIXTURE_DATA(pol) *self, uid_t uid)
+{
+	struct sql_session who = { .uid = uid, .pid = getpid() };
+	sqlite3 *db = NULL;
+	char *err = NULL;
+
+	EXPECT_EQ(0, sql_open_session(&self->env, &who, &db, &err)) TH_LOG("%s", err);
+	free(err);
+	return db;
+}
+
+static int stats_cb(void *arg, struct sql_stat *out, int max)
+{
+	struct policy **p = arg;
+
+	return policy_stats(*p, out, max);
+}
+
+FIXTURE_SETUP(pol)
+{
+	char *err = NULL;
+
+	strcpy(self->dir, "/tmp/dbos-test-policy.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	ASSERT_EQ(0, store_open(self->dir, &self->st, &err)) TH_LOG("%s", err);
+	self->env.st = self->st;
+	self->env.stats = stats_cb;
+	self->env.stats_arg = &self->p;
+	self->ops = (struct policy_kernel_ops){ .prepare = k_prepare, .flip = k_flip,
+						.live_version = k_live, .arg = &self->k };
+	ASSERT_EQ(0, open_manager(self, &err)) TH_LOG("%s", err);
+	self->db = client(_metadata, self, 0);
+	ASSERT_NE(NULL, self->db);
+}
+
+FIXTURE_TEARDOWN(pol)
+{
+	char cmd[128];
+
+	sqlite3_close(self->db);
+	policy_close(self->p);
+	store_close(self->st);
+	free(self->k.values);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", self->dir);
+	if (system(cmd))
+		TH_LOG("could not remove %s", self->dir);
+}
+
+/* Runs @sql; returns SQLite's result code, the message in @msg. */
+static int exec_sql(sqlite3 *db, const char *sql, char *msg, size_t size)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+
+	if (msg)
+		snprintf(msg, size, "%s", err ? err : "");
+	sqlite3_free(err);
+	return rc;
+}
+
+/* One integer from @sql (-999 when no row, -998 on error). */
+static int64_t qint(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = -999;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -998;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* One text from @sql into @buf ("" when no row or NULL). */
+static const char *qtext(sqlite3 *db, const char *sql, char *buf, size_t size)
+{
+	sqlite3_stmt *st = NULL;
+
+	buf[0] = '\0';
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		snprintf(buf, size, "ERROR %s", sqlite3_errmsg(db));
+		return buf;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(buf, size, "%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return buf;
+}
+
+#define OK(db, sql) do { \
+	char m_[512]; \
+	ASSERT_EQ(SQLITE_OK, exec_sql(db, sql, m_, sizeof(m_))) TH_LOG("%s: %s", sql, m_); \
+} while (0)
+
+TEST_F(pol, commit_creates_version_1_with_its_rules)
+{
+	char buf[256];
+
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	OK(self->db, "INSERT INTO policies(name, hook, action, condition) VALUES "
+		     "('no-tmp-exec', 'exec', 'deny', 'path GLOB ''/tmp/*'' AND uid <> 0')");
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(1, qint(self->db, "SELECT version FROM policy_versions WHERE live = 1"));
+	EXPECT_EQ(0, qint(self->db, "SELECT from_version FROM policy_versions WHERE version = 1"));
+	EXPECT_EQ(1, qint(self->db, "SELECT rules FROM policy_versions WHERE version = 1"));
+	EXPECT_EQ(0, qint(self->db, "SELECT uid FROM policy_versions WHERE version = 1"));
+	EXPECT_EQ(getpid(), qint(self->db, "SELECT pid FROM policy_versions WHERE version = 1"));
+	EXPECT_STREQ("commit", qtext(self->db, "SELECT action FROM policy_versions", buf, sizeof(buf)));
+	EXPECT_STREQ("no-tmp-exec", qtext(self->db, "SELECT name FROM policy_rules "
+				  "WHERE version = 1 AND id = 1", buf, sizeof(buf)));
+	EXPECT_STREQ("path GLOB '/tmp/*' AND uid <> 0", qtext(self->db,
+		     "SELECT condition FROM policy_rules WHERE version = 1", buf, sizeof(buf)));
+	EXPECT_EQ(1, qint(self->db, "SELECT version FROM policies WHERE name = 'no-tmp-exec'"));
+	EXPECT_EQ(1, qint(self->db, "SELECT id FROM policies WHERE name = 'no-tmp-exec'"));
+	/* The kernel: one prepare, one flip, version 1 live. */
+	EXPECT_EQ(1, self->k.prepares);
+	EXPECT_EQ(1, self->k.flips);
+	EXPECT_EQ(0, self->k.misuse);
+	EXPECT_EQ(1, k_live(&self->k));
+	EXPECT_EQ(1, policy_live_version(self->p));
+	/* A second commit: version 2, the unchanged rule keeps version 1. */
+	OK(self->db, "INSERT INTO policies(name, hook, action, condition) VALUES "
+		     "('no-4444', 'connect', 'deny', 'remote_port = 4444')");
+	EXPECT_EQ(2, k_live(&self->k));
+	EXPECT_EQ(1, qint(self->db, "SELECT version FROM policies WHERE name = 'no-tmp-exec'"));
+	EXPECT_EQ(2, qint(self->db, "SELECT version FROM policies WHERE name = 'no-4444'"));
+	EXPECT_EQ(2, qint(self->db, "SELECT id FROM policies WHERE name = 'no-4444'"));
+	EXPECT_EQ(0, qint(self->db, "SELECT live FROM policy_versions WHERE version = 1"));
+	EXPECT_EQ(1, qint(self->db, "SELECT live FROM policy_versions WHERE version = 2"));
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_rules WHERE version = 1"));
+	EXPECT_EQ(2, qint(self->db, "SELECT count(*) FROM policy_rules WHERE version = 2"));
+	EXPECT_EQ(2, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_version'"));
+}
+
+TEST_F(pol, multi_statement_transaction_is_one_version)
+{
+	char buf[256];
+
+	OK(self->db, "BEGIN; "
+		     "INSERT INTO policies(name, hook, action, condition) VALUES ('a', 'exec', 'deny', 'uid = 5'); "
+		     "INSERT INTO policies(name, hook, action, condition) VALUES ('b', 'open', 'audit', 'path = ''/etc/shadow'''); "
+		     "INSERT INTO policies(name, hook, action) VALUES ('c', 'kill', 'deny'); "
+		     "DELETE FROM policies WHERE name = 'a'; "
+		     "UPDATE policies SET action = 'deny' WHERE name = 'b'; "
+		     "COMMIT;");
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(1, self->k.prepares);
+	EXPECT_EQ(1, self->k.flips);
+	EXPECT_EQ(2, qint(self->db, "SELECT count(*) FROM policies"));
+	EXPECT_STREQ("deny", qtext(self->db, "SELECT action FROM policy_rules WHERE version = 1 AND name = 'b'",
+				   buf, sizeof(buf)));
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM policy_rules WHERE name = 'a'"));
+	/* A transaction that changes nothing commits nothing. */
+	OK(self->db, "BEGIN; DELETE FROM policies WHERE name = 'nope'; COMMIT;");
+	OK(self->db, "BEGIN; INSERT INTO policies(name, hook, action) VALUES ('t', 'exec', 'audit'); ROLLBACK;");
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(1, self->k.prepares);
+	EXPECT_EQ(2, qint(self->db, "SELECT count(*) FROM policies"));
+}
+
+TEST_F(pol, reads_inside_a_transaction_see_its_changes)
+{
+	sqlite3 *other = client(_metadata, self, 0);
+
+	ASSERT_NE(NULL, other);
+	OK(self->db, "BEGIN; INSERT INTO policies(name, hook, action) VALUES ('x', 'exec', 'audit')");
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policies WHERE name = 'x'"));
+	EXPECT_EQ(-1, qint(self->db, "SELECT version FROM policies WHERE name = 'x'"));	/* NULL */
+	EXPECT_EQ(0, qint(other, "SELECT count(*) FROM policies"));
+	EXPECT_EQ(0, self->k.prepares);
+	OK(self->db, "COMMIT");
+	EXPECT_EQ(1, qint(other, "SELECT count(*) FROM policies WHERE name = 'x'"));
+	sqlite3_close(other);
+}
+
+TEST_F(pol, conflicting_transactions)
+{
+	sqlite3 *other = client(_metadata, self, 0);
+	char msg[512];
+
+	ASSERT_NE(NULL, other);
+	OK(self->db, "BEGIN; INSERT INTO policies(name, hook, action) VALUES ('x', 'exec', 'audit')");
+	OK(other, "INSERT INTO policies(name, hook, action) VALUES ('y', 'exec', 'deny')");
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "COMMIT", msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "policy changed concurrently (version 1 is live); retry")) TH_LOG("%s", msg);
+	/* COMMIT failed: the transaction is still open; roll it back. */
+	exec_sql(self->db, "ROLLBACK", NULL, 0);
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM policies WHERE name = 'x'"));
+	EXPECT_EQ(1, k_live(&self->k));
+	sqlite3_close(other);
+}
+
+TEST_F(pol, bad_rules_are_refused_and_nothing_is_stored)
+{
+	static const char *const bad[] = {
+		"INSERT INTO policies(name, hook, action, condition) VALUES ('p', 'connect', 'deny', 'remote_port > 1024')",
+		"INSERT INTO policies(name, hook, action, condition) VALUES ('p', 'exec', 'deny', 'path LIKE ''/tmp/%''')",
+		"INSERT INTO policies(name, hook, action, condition) VALUES ('p', 'exec', 'deny', 'nosuchcol = 1')",
+		"INSERT INTO policies(name, hook, action) VALUES ('p', 'ptrace', 'deny')",
+		"INSERT INTO policies(name, hook, action) VALUES ('p', 'exec', 'forbid')",
+		"INSERT INTO policies(id, name, hook, action) VALUES (0, 'p', 'exec', 'deny')",
+		"INSERT INTO policies(name, hook, action, version) VALUES ('p', 'exec', 'deny', 7)",
+	};
+	char msg[512];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_NE(SQLITE_OK, exec_sql(self->db, bad[i], msg, sizeof(msg))) TH_LOG("%s", bad[i]);
+		EXPECT_NE(0, strlen(msg));
+		TH_LOG("%s -> %s", bad[i], msg);
+	}
+	OK(self->db, "INSERT INTO policies(name, hook, action) VALUES ('p', 'exec', 'audit')");
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "INSERT INTO policies(name, hook, action) "
+				      "VALUES ('p', 'open', 'deny')", msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "UNIQUE constraint failed: policies.name")) TH_LOG("%s", msg);
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(1, self->k.prepares);
+}
+
+TEST_F(pol, a_failed_statement_leaves_nothing_in_the_transaction)
+{
+	char msg[512], buf[128];
+
+	OK(self->db, "BEGIN; INSERT INTO policies(name, hook, action) VALUES ('a', 'exec', 'audit'), "
+		     "('x', 'open', 'audit')");
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "INSERT INTO policies(name, hook, action) VALUES "
+				      "('b', 'exec', 'audit'), ('c', 'exec', 'nope')", msg, sizeof(msg)));
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "UPDATE policies SET name = 'same'", msg, sizeof(msg)));
+	EXPECT_STREQ("a,x", qtext(self->db, "SELECT group_concat(name) FROM policies", buf, sizeof(buf)));
+	OK(self->db, "DELETE FROM policies WHERE name = 'x'");
+	OK(self->db, "SAVEPOINT s1; INSERT INTO policies(name, hook, action) VALUES ('d', 'exec', 'deny'); "
+		     "ROLLBACK TO s1; RELEASE s1");
+	OK(self->db, "COMMIT");
+	EXPECT_STREQ("a", qtext(self->db, "SELECT group_concat(name) FROM policies", buf, sizeof(buf)));
+	EXPECT_STREQ("a", qtext(self->db, "SELECT group_concat(name) FROM policy_rules WHERE version = 1",
+				buf, sizeof(buf)));
+}
+
+TEST_F(pol, compile_failure_at_commit_changes_nothing)
+{
+	char msg[512];
+
+	OK(self->db, "INSERT INTO policies(name, hook, action) VALUES ('a', 'exec', 'audit')");
+	/* Every rule is fine alone; 1025 terms on one hook are more than the kernel's 1024. */
+	OK(self->db, "BEGIN; INSERT INTO policies(name, hook, action, condition) "
+		     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1025) "
+		     "SELECT 'r' || i, 'exec', 'deny', 'uid = ' || i FROM n");
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "COMMIT", msg, sizeof(msg)));
+	TH_LOG("%s", msg);
+	EXPECT_NE(0, strlen(msg));
+	exec_sql(self->db, "ROLLBACK", NULL, 0);
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_rules"));
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policies"));
+	EXPECT_EQ(1, self->k.prepares);
+	EXPECT_EQ(1, k_live(&self->k));
+}
+
+TEST_F(pol, prepare_failure_changes_nothing)
+{
+	char msg[512];
+
+	OK(self->db, "INSERT INTO policies(name, hook, action) VALUES ('a', 'exec', 'audit')");
+	self->k.fail_prepare = 1;
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "INSERT INTO policies(name, hook, action) "
+				      "VALUES ('b', 'exec', 'deny')", msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "Cannot allocate memory")) TH_LOG("%s", msg);
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM policy_rules WHERE version = 2"));
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policies"));
+	EXPECT_EQ(1, k_live(&self->k));
+	EXPECT_EQ(1, self->k.flips);
+	EXPECT_EQ(1, policy_live_version(self->p));
+	self->k.fail_prepare = 0;
+	OK(self->db, "INSERT INTO policies(name, hook, action) VALUES ('b', 'exec', 'deny')");
+	EXPECT_EQ(2, k_live(&self->k));
+}
+
+TEST_F(pol, store_failure_is_not_flipped)
+{
+	char msg[512];
+
+	OK(self->db, "INSERT INTO policies(name, hook, action) VALUES ('a', 'exec', 'audit')");
+	store_fail_writes(self->st, "IO error: No space left on device");
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "INSERT INTO policies(name, hook, action) "
+				      "VALUES ('b', 'exec', 'deny')", msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "No space left on device")) TH_LOG("%s", msg);
+	EXPECT_EQ(2, self->k.prepares);		/* prepared into the idle slot ... */
+	EXPECT_EQ(1, self->k.flips);		/* ... never made live */
+	EXPECT_EQ(1, k_live(&self->k));
+	store_fail_writes(self->st, NULL);
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policies"));
+	OK(self->db, "INSERT INTO policies(name, hook, action) VALUES ('b', 'exec', 'deny')");
+	EXPECT_EQ(2, k_live(&self->k));
+	EXPECT_EQ(2, qint(self->db, "SELECT max(version) FROM policy_versions"));
+	EXPECT_EQ(0, self->k.misuse);
+}
+
+TEST_F(pol, rollback_is_a_new_version)
+{
+	char buf[256];
+
+	OK(self->db, "INSERT INTO policies(name, hook, action, condition) VALUES ('a', 'exec', 'deny', 'uid = 7')");
+	OK(self->db, "BEGIN; DELETE FROM policies; "
+		     "INSERT INTO policies(name, hook, action) VALUES ('b', 'open', 'audit'); COMMIT");
+	EXPECT_EQ(2, k_live(&self->k));
+	EXPECT_EQ(3, qint(self->db, "SELECT policy_rollback(1)"));
+	EXPECT_EQ(3, k_live(&self->k));
+	EXPECT_STREQ("a", qtext(self->db, "SELECT group_concat(name) FROM policies", buf, sizeof(buf)));
+	EXPECT_STREQ("uid = 7", qtext(self->db, "SELECT condition FROM policies", buf, sizeof(buf)));
+	EXPECT_STREQ("rollback", qtext(self->db, "SELECT action FROM policy_versions WHERE version = 3",
+				       buf, sizeof(buf)));
+	EXPECT_EQ(1, qint(self->db, "SELECT from_version FROM policy_versions WHERE version = 3"));
+	/* Versions are immutable: 1 and 2 still hold their rules. */
+	EXPECT_STREQ("b", qtext(self->db, "SELECT name FROM policy_rules WHERE version = 2", buf, sizeof(buf)));
+	EXPECT_EQ(4, qint(self->db, "SELECT policy_rollback(0)"));
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM policies"));
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "SELECT policy_rollback(9)", buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, "no version 9")) TH_LOG("%s", buf);
+	EXPECT_EQ(4, qint(self->db, "SELECT count(*) FROM policy_versions"));
+}
+
+TEST_F(pol, non_root_is_refused_and_recorded)
+{
+	sqlite3 *user = client(_metadata, self, 1000);
+	char msg[512], buf[64];
+
+	ASSERT_NE(NULL, user);
+	EXPECT_NE(SQLITE_OK, exec_sql(user, "INSERT INTO policies(name, hook, action) "
+				      "VALUES ('x', 'exec', 'deny')", msg, sizeof(msg)));
+	EXPECT_STREQ("permission denied: only root may change policy", msg);
+	EXPECT_NE(SQLITE_OK, exec_sql(user, "DELETE FROM policies WHERE id = -1", msg, sizeof(msg)));
+	EXPECT_STREQ("permission denied: only root may change policy", msg);
+	EXPECT_NE(SQLITE_OK, exec_sql(user, "SELECT policy_rollback(0)", msg, sizeof(msg)));
+	EXPECT_STREQ("permission denied: only root may change policy", msg);
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(0, self->k.prepares);
+	EXPECT_EQ(3, qint(self->db, "SELECT count(*) FROM policy_decisions "
+				    "WHERE hook = 'policy' AND verdict = 'refused' AND uid = 1000"));
+	EXPECT_EQ(getpid(), qint(self->db, "SELECT pid FROM policy_decisions LIMIT 1"));
+	/* Reading is allowed. */
+	EXPECT_EQ(0, qint(user, "SELECT count(*) FROM policies"));
+	EXPECT_STREQ("refused", qtext(user, "SELECT verdict FROM policy_decisions", buf, sizeof(buf)));
+	sqlite3_close(user);
+}
+
+TEST_F(pol, no_enforcer_refuses_commits_with_the_reason)
+{
+	struct policy_config cfg = { .st = self->st, .env = &self->env, .ops = NULL,
+				     .no_kernel_reason = "BPF LSM is not active: boot with lsm=...,bpf" };
+	struct policy *p2;
+	char *err = NULL, msg[512];
+
+	sqlite3_close(self->db);
+	policy_close(self->p);
+	ASSERT_EQ(0, policy_open(&cfg, &p2, &err)) TH_LOG("%s", err);
+	self->p = p2;
+	self->env.extend_arg = p2;
+	self->db = client(_metadata, self, 0);
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "INSERT INTO policies(name, hook, action) "
+				      "VALUES ('x', 'exec', 'deny')", msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "BPF LSM is not active")) TH_LOG("%s", msg);
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM policy_versions"));
+}
+
+TEST_F(pol, restart_keeps_versions_and_repushes)
+{
+	char *err = NULL, buf[64];
+
+	OK(self->db, "INSERT INTO policies(name, hook, action) VALUES ('a', 'exec', 'audit')");
+	OK(self->db, "INSERT INTO policies(name, hook, action, condition) VALUES ('b', 'bind', 'deny', 'local_port = 81')");
+	sqlite3_close(self->db);
+	policy_close(self->p);
+	store_close(self->st);
+
+	/* A fresh boot: the kernel has nothing. */
+	memset(&self->k, 0, sizeof(self->k));
+	ASSERT_EQ(0, store_open(self->dir, &self->st, &err)) TH_LOG("%s", err);
+	self->env.st = self->st;
+	ASSERT_EQ(0, open_manager(self, &err)) TH_LOG("%s", err);
+	self->db = client(_metadata, self, 0);
+	EXPECT_EQ(2, k_live(&self->k));
+	EXPECT_EQ(1, self->k.prepares);
+	EXPECT_EQ(2, policy_live_version(self->p));
+	EXPECT_EQ(2, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_STREQ("a,b", qtext(self->db, "SELECT group_concat(name) FROM (SELECT name FROM policies ORDER BY id)",
+				  buf, sizeof(buf)));
+
+	/* dbosd restarted while the pinned programs kept version 2: nothing is pushed. */
+	sqlite3_close(self->db);
+	policy_close(self->p);
+	self->k.prepares = 0;
+	ASSERT_EQ(0, open_manager(self, &err)) TH_LOG("%s", err);
+	self->db = client(_metadata, self, 0);
+	EXPECT_EQ(0, self->k.prepares);
+	OK(self->db, "DELETE FROM policies WHERE name = 'a'");
+	EXPECT_EQ(3, k_live(&self->k));
+}
+
+TEST_F(pol, decisions_name_their_rule_and_version)
+{
+	struct dbos_lsm_decision d[2] = { 0 };
+	char *err = NULL, buf[128];
+	struct timespec boot;
+
+	OK(self->db, "INSERT INTO policies(id, name, hook, action, condition) VALUES "
+		     "(5, 'no-tmp', 'exec', 'deny', 'path GLOB ''/tmp/*''')");
+	OK(self->db, "INSERT INTO policies(id, name, hook, action, condition) VALUES "
+		     "(9, 'watch', 'connect', 'audit', 'remote_port = 22')");
+	d[0] = (struct dbos_lsm_decision){ .version = 2, .hook = DBOS_LSM_EXEC, .term = 0,
+					   .verdict = DBOS_LSM_DENY, .pid = 42, .uid = 1000 };
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	d[0].time_ns = (uint64_t)boot.tv_sec * 1000000000 + boot.tv_nsec;
+	strcpy(d[0].name, "sh");
+	strcpy(d[0].path, "/tmp/evil");
+	d[1] = (struct dbos_lsm_decision){ .version = 2, .hook = DBOS_LSM_CONNECT, .term = 0,
+					   .verdict = DBOS_LSM_AUDIT, .pid = 43, .family = 2,
+					   .port = 22 };
+	d[1].address[10] = d[1].address[11] = 0xff;
+	d[1].address[12] = 10;
+	d[1].address[15] = 1;
+	ASSERT_EQ(0, policy_decisions_write(self->p, d, 2, &err)) TH_LOG("%s", err);
+	EXPECT_EQ(2, qint(self->db, "SELECT count(*) FROM policy_decisions"));
+	EXPECT_EQ(5, qint(self->db, "SELECT rule_id FROM policy_decisions WHERE pid = 42"));
+	EXPECT_STREQ("no-tmp", qtext(self->db, "SELECT rule FROM policy_decisions WHERE pid = 42", buf, sizeof(buf)));
+	EXPECT_STREQ("/tmp/evil", qtext(self->db, "SELECT path FROM policy_decisions WHERE pid = 42", buf, sizeof(buf)));
+	EXPECT_STREQ("deny", qtext(self->db, "SELECT verdict FROM policy_decisions WHERE pid = 42", buf, sizeof(buf)));
+	EXPECT_STREQ("exec", qtext(self->db, "SELECT hook FROM policy_decisions WHERE pid = 42", buf, sizeof(buf)));
+	EXPECT_EQ(2, qint(self->db, "SELECT version FROM policy_decisions WHERE pid = 42"));
+	EXPECT_STREQ("watch", qtext(self->db, "SELECT rule FROM policy_decisions WHERE pid = 43", buf, sizeof(buf)));
+	EXPECT_STREQ("10.0.0.1", qtext(self->db, "SELECT address FROM policy_decisions WHERE pid = 43", buf, sizeof(buf)));
+	EXPECT_EQ(22, qint(self->db, "SELECT port FROM policy_decisions WHERE pid = 43"));
+	/* An unknown version: no rule. */
+	d[0].version = 77;
+	ASSERT_EQ(0, policy_decisions_write(self->p, d, 1, &err)) TH_LOG("%s", err);
+	EXPECT_EQ(-1, qint(self->db, "SELECT rule_id FROM policy_decisions WHERE version = 77"));
+	EXPECT_EQ(3, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_decisions_written'"));
+	/* Boot time became realtime: within two seconds of now. */
+	EXPECT_GT(2, llabs(qint(self->db, "SELECT time FROM policy_decisions WHERE pid = 42") -
+			    (long long)time(NULL)));
+}
+
+TEST_F(pol, every_context_column_compiles)
+{
+	OK(self->db, "BEGIN; "
+		     "INSERT INTO policies(name, hook, action, condition) VALUES "
+		     "('e', 'exec', 'deny', 'pid = 1 AND uid = 2 AND euid = 3 AND gid = 4 AND name = ''sh'' "
+		     "AND cgroup = 5 AND path = ''/bin/sh'''), "
+		     "('o', 'open', 'deny', 'path GLOB ''/etc/*'' AND mode IN (''w'', ''rw'')'), "
+		     "('c', 'connect', 'deny', 'family = ''inet'' AND remote_address = ''10.0.0.1'' "
+		     "AND remote_port = 4444'), "
+		     "('u', 'connect', 'audit', 'family = ''unix'' AND path = ''/run/x.sock'''), "
+		     "('b', 'bind', 'deny', 'family = ''inet6'' AND local_address = ''::1'' AND local_port = 81'), "
+		     "('k', 'kill', 'deny', 'target_pid = 1 AND signal = 9'); "
+		     "COMMIT");
+	EXPECT_EQ(6, qint(self->db, "SELECT rules FROM policy_versions WHERE version = 1"));
+	EXPECT_EQ(1, k_live(&self->k));
+}
+
+/* Decisions the in-test kernel hands to the decisions thread (through ops.poll). */
+static pthread_mutex_t queue_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct dbos_lsm_decision queued;
+static int nqueued;
+
+static int k_poll(void *arg, int timeout_ms,
+		  void (*cb)(void *cbarg, const struct dbos_lsm_decision *d), void *cbarg, char **err)
+{
+	int n;
+
+	usleep(1000);
+	pthread_mutex_lock(&queue_mu);
+	n = nqueued;
+	if (nqueued)
+		cb(cbarg, &queued);
+	nqueued = 0;
+	pthread_mutex_unlock(&queue_mu);
+	return n;
+}
+
+static uint64_t changes_cb(void *arg)
+{
+	return __atomic_load_n((uint64_t *)arg, __ATOMIC_SEQ_CST);
+}
+
+static void proc(struct store_batch *b, int pid, int parent, const char *name, int uid);
+
+TEST_F(pol, threads_store_decisions_and_refresh_sets)
+{
+	struct store_batch *b;
+	struct policy_config cfg = {
+		.st = self->st, .env = &self->env, .ops = &self->ops, .retention = 1000,
+		.mirror_changes = changes_cb, .mirror_arg = &self->changes,
+	};
+	char *err = NULL;
+	int i;
+
+	sqlite3_close(self->db);
+	policy_close(self->p);
+	self->ops.poll = k_poll;
+	ASSERT_EQ(0, policy_open(&cfg, &self->p, &err)) TH_LOG("%s", err);
+	self->env.extend_arg = self->p;
+	self->db = client(_metadata, self, 0);
+	OK(self->db, "INSERT INTO policies(name, hook, action, condition) VALUES ('s', 'exec', 'deny', "
+		     "'uid IN (SELECT uid FROM processes WHERE name = ''x'')')");
+	EXPECT_EQ(1, self->k.has_sets);
+	int before = k_prepares(&self->k);
+
+	/* The mirror moved but the set did not: nothing is pushed. */
+	__atomic_add_fetch(&self->changes, 1, __ATOMIC_SEQ_CST);
+	usleep(200000);
+	EXPECT_EQ(before, k_prepares(&self->k));
+	/* A process joins the set: the refresher re-pushes the same version within a few ticks. */
+	b = store_batch_new();
+	proc(b, 77, 1, "x", 4321);
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+	__atomic_add_fetch(&self->changes, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < 200 && k_prepares(&self->k) == before; i++)
+		usleep(10000);
+	EXPECT_LT(before, k_prepares(&self->k));
+	EXPECT_EQ(1, k_live(&self->k));
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+
+	pthread_mutex_lock(&queue_mu);
+	queued = (struct dbos_lsm_decision){ .version = 1, .hook = DBOS_LSM_EXEC, .term = 0,
+					     .verdict = DBOS_LSM_DENY, .pid = 4242 };
+	nqueued = 1;
+	pthread_mutex_unlock(&queue_mu);
+	for (i = 0; i < 200 && qint(self->db, "SELECT count(*) FROM policy_decisions") < 1; i++)
+		usleep(10000);
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_decisions WHERE pid = 4242 AND rule = 's'"));
+}
+
+static void put(struct store_batch *b, const struct schema_table *t, uint64_t key,
+		const struct row_value *v)
+{
+	char buf[1024];
+	unsigned char k[8];
+	size_t len = row_encode(v, t->ncols, buf, sizeof(buf));
+
+	if (schema_key_bytes(t) == 4)
+		store_key_be32(k, (uint32_t)key);
+	else
+		store_key_be64(k, key);
+	store_batch_put(b, t->cf, k, schema_key_bytes(t), buf, len);
+}
+
+static void proc(struct store_batch *b, int pid, int parent, const char *name, int uid)
+{
+	struct row_value v[PROCESSES__COUNT];
+
+	for (int i = 0; i < PROCESSES__COUNT; i++)
+		v[i] = row_null();
+	v[PROCESSES_PID] = row_int(pid);
+	v[PROCESSES_PARENT] = row_int(parent);
+	v[PROCESSES_NAME] = row_text(name, strlen(name));
+	v[PROCESSES_PATH] = row_text("/usr/bin/x", 10);
+	v[PROCESSES_UID] = row_int(uid);
+	v[PROCESSES_EUID] = row_int(uid);
+	v[PROCESSES_GID] = row_int(uid);
+	put(b, &schema_processes, pid, v);
+}
+
+static void exec_event(struct store_batch *b, uint64_t seq, int pid, const char *path, int uid)
+{
+	struct row_value v[PROCESS_EVENTS__COUNT];
+
+	for (int i = 0; i < PROCESS_EVENTS__COUNT; i++)
+		v[i] = row_null();
+	v[PROCESS_EVENTS_SEQ] = row_int((int64_t)seq);
+	v[PROCESS_EVENTS_EVENT] = row_text(seq % 3 ? "exec" : "fork", 4);
+	v[PROCESS_EVENTS_PID] = row_int(pid);
+	v[PROCESS_EVENTS_PATH] = row_text(path, strlen(path));
+	v[PROCESS_EVENTS_NAME] = row_text("n", 1);
+	v[PROCESS_EVENTS_UID] = row_int(uid);
+	put(b, &schema_process_events, seq, v);
+}
+
+TEST_F(pol, simulate_over_history_rows)
+{
+	static const char *const paths[] = { "/tmp/a", "/usr/bin/ls", "/tmp/sub/b", "/tmpx", "/bin/sh" };
+	struct store_batch *b = store_batch_new();
+	char *err = NULL, msg[256];
+	int64_t want = 0, want_uid = 0;
+
+	for (uint64_t seq = 1; seq <= 100; seq++) {
+		const char *path = paths[seq % 5];
+
+		exec_event(b, seq, (int)seq + 1000, path, (int)(seq % 2));
+		if (seq % 3 && !strncmp(path, "/tmp/", 5)) {
+			want++;
+			want_uid += seq % 2;
+		}
+	}
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+	EXPECT_EQ(want, qint(self->db, "SELECT count(*) FROM policy_simulate('exec', 'path GLOB ''/tmp/*''')"));
+	EXPECT_EQ(want_uid, qint(self->db, "SELECT count(*) FROM policy_simulate('exec', "
+					   "'path GLOB ''/tmp/*'' AND uid <> 0')"));
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM policy_simulate('exec', 'path GLOB ''/tmp/*'' "
+				    "AND path NOT GLOB ''/tmp/*''')"));
+	EXPECT_EQ(67, qint(self->db, "SELECT count(*) FROM policy_simulate('exec', NULL)"));
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM policy_simulate('kill', 'signal = 9')"));
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "SELECT * FROM policy_simulate('ptrace', '1')", msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "unknown hook 'ptrace'")) TH_LOG("%s", msg);
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "SELECT * FROM policy_simulate('exec', 'nosuch = 1')", msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "no such column: nosuch")) TH_LOG("%s", msg);
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "SELECT * FROM policy_simulate('exec', '1); DELETE FROM policies; SELECT (1')",
+				      msg, sizeof(msg)));
+}
+
+TEST_F(pol, simulate_open_and_connect_views)
+{
+	struct store_batch *b = store_batch_new();
+	struct row_value v[32];
+	char *err = NULL, buf[128];
+	int want_4444 = 0, want_4444_inet = 0, want_bind = 0, want_shadow = 0, want_rw = 0;
+
+	proc(b, 7, 1, "curl", 1000);
+	for (uint64_t seq = 1; seq <= 40; seq++) {
+		for (int i = 0; i < SOCKET_EVENTS__COUNT; i++)
+			v[i] = row_null();
+		v[SOCKET_EVENTS_SEQ] = row_int((int64_t)seq);
+		v[SOCKET_EVENTS_ACTION] = row_text(seq % 4 ? "connect" : "bind", seq % 4 ? 7 : 4);
+		v[SOCKET_EVENTS_PID] = row_int(7);
+		v[SOCKET_EVENTS_FAMILY] = row_int(seq % 2 ? 2 : 10);
+		v[SOCKET_EVENTS_REMOTE_ADDRESS] = row_text("10.0.0.1", 8);
+		v[SOCKET_EVENTS_REMOTE_PORT] = row_int(seq % 5 ? 443 : 4444);
+		v[SOCKET_EVENTS_LOCAL_PORT] = row_int(81);
+		put(b, &schema_socket_events, seq, v);
+		want_4444 += seq % 4 && !(seq % 5);
+		want_4444_inet += seq % 4 && !(seq % 5) && seq % 2;
+		want_bind += !(seq % 4);
+	}
+	for (uint64_t seq = 41; seq <= 50; seq++) {
+		const char *path = seq % 2 ? "/etc/shadow" : "pipe:[12]";
+
+		for (int i = 0; i < FILE_EVENTS__COUNT; i++)
+			v[i] = row_null();
+		v[FILE_EVENTS_SEQ] = row_int((int64_t)seq);
+		v[FILE_EVENTS_ACTION] = row_text("open", 4);
+		v[FILE_EVENTS_PID] = row_int(7);
+		v[FILE_EVENTS_PATH] = row_text(path, strlen(path));
+		v[FILE_EVENTS_FLAGS] = row_int(seq % 3 == 0 ? 0 : 2);	/* O_RDONLY or O_RDWR */
+		v[FILE_EVENTS_TYPE] = row_text(seq % 2 ? "regular" : "fifo", seq % 2 ? 7 : 4);
+		put(b, &schema_file_events, seq, v);
+		want_shadow += seq % 2;
+		want_rw += seq % 2 && seq % 3;
+	}
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+	EXPECT_EQ(want_4444, qint(self->db, "SELECT count(*) FROM policy_simulate('connect', 'remote_port = 4444')"));
+	EXPECT_EQ(want_4444_inet, qint(self->db, "SELECT count(*) FROM policy_simulate('connect', "
+				    "'remote_port = 4444 AND family = ''inet''')"));
+	EXPECT_STREQ("curl", qtext(self->db, "SELECT name FROM policy_simulate('connect', 'uid = 1000')",
+				   buf, sizeof(buf)));
+	EXPECT_EQ(want_bind, qint(self->db, "SELECT count(*) FROM policy_simulate('bind', 'local_port = 81')"));
+	EXPECT_EQ(want_shadow, qint(self->db, "SELECT count(*) FROM policy_simulate('open', 'path = ''/etc/shadow''')"));
+	EXPECT_EQ(want_rw, qint(self->db, "SELECT count(*) FROM policy_simulate('open', 'mode = ''rw''')"));
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM policy_simulate('open', 'path GLOB ''pipe:*''')"));
+}
+
+/* The exec hook's PID and FORK entries of the last image, as "pid N,...,fork N,...". */
+static const char *image_pids(struct kernel *k, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (int f = DBOS_LSM_F_PID; f <= DBOS_LSM_F_FORK; f += DBOS_LSM_F_FORK - DBOS_LSM_F_PID)
+		for (size_t i = 0; i < k->nvalues; i++) {
+			const struct dbos_lsm_value_key *key = &k->values[i].key;
+			uint64_t v;
+
+			if (key->hook != DBOS_LSM_EXEC || key->field != f)
+				continue;
+			memcpy(&v, key->value, sizeof(v));
+			n += snprintf(buf + n, size - n, "%s%s %llu", n ? "," : "",
+				      f == DBOS_LSM_F_PID ? "pid" : "fork", (unsigned long long)v);
+		}
+	return buf;
+}
+
+TEST_F(pol, process_ancestors_follow_parents)
+{
+	struct store_batch *b = store_batch_new();
+	char *err = NULL, buf[128];
+
+	proc(b, 1, 0, "init", 0);
+	proc(b, 10, 1, "nginx", 0);
+	proc(b, 20, 10, "worker", 33);
+	proc(b, 30, 20, "sh", 33);
+	proc(b, 40, 1, "other", 0);
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+	EXPECT_STREQ("20:worker:1,10:nginx:2,1:init:3", qtext(self->db,
+		"SELECT group_concat(ancestor || ':' || ancestor_name || ':' || depth) FROM "
+		"(SELECT * FROM process_ancestors WHERE pid = 30 ORDER BY depth)", buf, sizeof(buf)));
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM process_ancestors WHERE pid = 1"));
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM process_ancestors WHERE pid = ancestor"));
+	EXPECT_STREQ("20,30", qtext(self->db, "SELECT group_concat(pid) FROM (SELECT pid FROM "
+		     "process_ancestors WHERE ancestor_name = 'nginx' AND pid <> 10 ORDER BY pid)",
+		     buf, sizeof(buf)));
+	/* A rule over it compiles into a set and is refreshed. */
+	OK(self->db, "INSERT INTO policies(name, hook, action, condition) VALUES ('web-no-shell', 'exec', "
+		     "'deny', 'path IN (''/bin/sh'') AND pid IN (SELECT pid FROM process_ancestors "
+		     "WHERE ancestor_name = ''nginx'')')");
+	EXPECT_EQ(1, self->k.has_sets);
+	/*
+	 * Who is in the set, and whose next child would be: nginx is not its own
+	 * ancestor, but a child it forks is in the set from its first instruction
+	 * (FORK entry); its descendants' children inherit their PID bits.
+	 */
+	EXPECT_STREQ("pid 20,pid 30,fork 10", image_pids(&self->k, buf, sizeof(buf)));
+	/* Nothing changed: nothing is pushed (the kernel keeps what it inherited at fork). */
+	ASSERT_EQ(0, policy_refresh(self->p, &err)) TH_LOG("%s", err);
+	EXPECT_EQ(1, self->k.prepares);
+	/* A new descendant of nginx: the same version is pushed with it. */
+	b = store_batch_new();
+	proc(b, 50, 20, "child", 33);
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+	ASSERT_EQ(0, policy_refresh(self->p, &err)) TH_LOG("%s", err);
+	EXPECT_EQ(2, self->k.prepares);
+	EXPECT_EQ(1, k_live(&self->k));
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+}
+
+TEST_HARNESS_MAIN
