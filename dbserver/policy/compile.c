@@ -418,7 +418,7 @@ static int rule_prepare(struct cctx *c, const struct policy_rule *r, struct rule
 		rc->d.n = 1;
 		return rc->d.c ? 0 : errf(c->err, "rule %s: out of memory", rc->label);
 	}
-	if (sqlite_check(c, rc) || walk_atoms(c, rc, rc->tree))
+	if ((!r->checked && sqlite_check(c, rc)) || walk_atoms(c, rc, rc->tree))
 		return -1;
 	return dnf_of(c, rc, rc->tree, 0, &rc->d);
 }

@@ -22,6 +22,12 @@ struct policy_rule {
 	const char *hook;	/* "exec", "open", "connect", "bind", "kill" */
 	const char *action;	/* "deny", "audit", "allow" */
 	const char *condition;	/* SQL boolean expression; NULL or "" means always */
+	/*
+	 * 1: this condition already passed policy_check_rule() (e.g. a rule an
+	 * earlier version compiled): policy_compile() skips SQLite's prepare
+	 * of it, which is most of the cost of compiling an unchanged rule.
+	 */
+	int checked;
 };
 
 struct policy_value_entry {

@@ -317,9 +317,11 @@ static int compile_set(struct policy *p, const struct policy_set *s, uint64_t ve
 		*err = policy_errf("out of memory");
 		return -1;
 	}
+	/* A rule an earlier version changed has passed SQLite's check then. */
 	for (size_t i = 0; i < s->n; i++)
 		r[i] = (struct policy_rule){ s->rows[i].id, s->rows[i].name, s->rows[i].hook,
-					     s->rows[i].action, s->rows[i].condition };
+					     s->rows[i].action, s->rows[i].condition,
+					     s->rows[i].changed && s->rows[i].changed < version };
 	ret = policy_compile(p->db, r, s->n, version, img, err);
 	free(r);
 	return ret;
