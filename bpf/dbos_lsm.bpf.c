@@ -717,15 +717,29 @@ static __always_inline void inherit_bits(struct scratch *s, struct dbos_lsm_hook
  * "would a child of this pid be a member?", e.g. for the descendants of a
  * process that is not itself a member) or, without one (the parent was born
  * since the server last looked), its parent's own PID entry's.
+ *
+ * Both slots get the child's entry. While the idle slot is being filled
+ * with the live version again (the server refreshing its sets, same terms),
+ * the parent's entries may not be written there yet: they are then taken
+ * from the live slot, so the refreshed generation has the child too.
  */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = parent->tgid, ctgid = child->tgid, slot, hook, i;
+	__u32 ptgid = parent->tgid, ctgid = child->tgid, slot, hook, i, zero = 0, live = 0;
+	struct dbos_lsm_state *st;
+	void *live_values = NULL;
+	bool same = false;
 	struct scratch *s;
 
 	if (ptgid == ctgid)
 		return 0;	/* a thread: same tgid, same entries */
+	st = bpf_map_lookup_elem(&dbos_state, &zero);
+	if (st) {
+		live = *(volatile __u32 *)&st->live & 1;
+		same = st->version[0] && st->version[0] == st->version[1];
+		live_values = bpf_map_lookup_elem(&dbos_values, &live);
+	}
 	s = scratch_claim();
 	if (!s) {
 		count(DBOS_LSM_C_INHERIT_FAILED);
@@ -736,9 +750,13 @@ int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
 		__u32 skey = slot;
 		void *cfgs = bpf_map_lookup_elem(&dbos_cfgs, &skey);
 		void *values = bpf_map_lookup_elem(&dbos_values, &skey);
+		/* where the parent's entries come from */
+		void *from = values;
 
 		if (!cfgs || !values)
 			continue;
+		if (same && slot != live && live_values)
+			from = live_values;
 		for (hook = 0; hook < DBOS_LSM_HOOK__COUNT; hook++) {
 			__u32 hkey = hook;
 			struct dbos_lsm_hook_cfg *cfg = bpf_map_lookup_elem(cfgs, &hkey);
@@ -755,9 +773,9 @@ int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
 			s->vkey.hook = hook;
 			s->vkey.field = DBOS_LSM_F_FORK;
 			*(__u64 *)s->vkey.value = ptgid;
-			fb = bpf_map_lookup_elem(values, &s->vkey);
+			fb = bpf_map_lookup_elem(from, &s->vkey);
 			s->vkey.field = DBOS_LSM_F_PID;
-			pb = bpf_map_lookup_elem(values, &s->vkey);
+			pb = bpf_map_lookup_elem(from, &s->vkey);
 			/* (two branches: clang would OR the two pointers, which the verifier refuses) */
 			if (fb)
 				inherit_bits(s, cfg, fb);

@@ -374,6 +374,11 @@ int enforce_prepare(struct enforce *e, const struct policy_image *img, char **er
 		return -1;
 	idle = !__atomic_load_n(&e->state->live, __ATOMIC_SEQ_CST);
 	e->idle_clean = 0;
+	/*
+	 * The version first: while the live version is filled in again, a fork
+	 * takes the parent's entries from the live slot (bpf: dbos_fork).
+	 */
+	e->state->version[idle] = img->version;
 	/* Configs first: a fork meanwhile sees the new inherit bits for parents already written. */
 	for (__u32 h = 0; h < DBOS_LSM_HOOK__COUNT; h++)
 		if (bpf_map_update_elem(e->idle[0], &h, &img->cfg[h], BPF_ANY))
@@ -389,7 +394,6 @@ int enforce_prepare(struct enforce *e, const struct policy_image *img, char **er
 			return fail(err, "bpf_map_update_elem(paths, '%.*s' prefixlen %u): %s",
 				    DBOS_LSM_PATH_MAX, img->paths[i].key.path,
 				    img->paths[i].key.prefixlen, strerror(errno));
-	e->state->version[idle] = img->version;
 	return 0;
 }
 

@@ -651,6 +651,50 @@ TEST_F_TIMEOUT(enf, spawn_entry_makes_children_members, 120)
 	CLEAR();
 }
 
+/*
+ * The server re-pushes the live version when its sets change. A process the
+ * live generation counts as a member forks while the idle slot is being
+ * filled, before the parent's own entry is written there: the child's entry
+ * comes from the live slot, so it is a member in the new generation too.
+ */
+TEST_F_TIMEOUT(enf, refresh_keeps_a_child_forked_while_it_is_prepared, 120)
+{
+	struct gen *g;
+	char *err = NULL, b;
+	int go[2], st;
+	pid_t c;
+
+	g = gen_new(++self->version);
+	gen_term(g, DBOS_LSM_EXEC, 0, POLICY_DENY);	/* pid IN (me) AND path under X/ */
+	set_bit(&g->img.cfg[DBOS_LSM_EXEC].inherit, 0);
+	gen_int(g, DBOS_LSM_EXEC, DBOS_LSM_F_PID, 0, getpid());
+	gen_path(g, DBOS_LSM_EXEC, 0, X "/", 1);
+	ASSERT_EQ(0, push(self->e, g));
+
+	/* the same version, filled only up to before this process's entry */
+	g = gen_new(self->version);
+	gen_term(g, DBOS_LSM_EXEC, 0, POLICY_DENY);
+	set_bit(&g->img.cfg[DBOS_LSM_EXEC].inherit, 0);
+	g->img.cfg[DBOS_LSM_EXEC].fields |= 1ULL << DBOS_LSM_F_PID;
+	gen_path(g, DBOS_LSM_EXEC, 0, X "/", 1);
+	ASSERT_EQ(0, enforce_prepare(self->e, &g->img, &err)) TH_LOG("%s", err);
+	free(g);
+
+	ASSERT_EQ(0, pipe(go));
+	c = fork();
+	if (c == 0) {
+		close(go[1]);
+		read(go[0], &b, 1);
+		_exit(run_exec(X "/sh-copy", NULL));
+	}
+	close(go[0]);
+	enforce_flip(self->e);
+	write(go[1], "g", 1);
+	ASSERT_EQ(c, waitpid(c, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == EPERM) TH_LOG("child status %d", st);
+	CLEAR();
+}
+
 TEST_F_TIMEOUT(enf, adopt_keeps_enforcing_unload_stops_counters_move, 120)
 {
 	uint64_t c0[DBOS_LSM_C__COUNT], c1[DBOS_LSM_C__COUNT];
