@@ -438,159 +438,6 @@ static __always_inline int ctz64(__u64 w)
 	return n;
 }
 
-/*
- * The decision runs as bpf_loop callbacks over fields and words: each is
- * verified once (unrolled, the combinations of branches exceed the
- * verifier's budget). The generation's maps are looked up once, before: a
- * second lookup in the outer maps could already see the next generation.
- */
-struct dctx {
-	struct dbos_lsm_hook_cfg *cfg;
-	void *values, *paths;		/* the generation's inner maps (may be NULL) */
-	__u64 fields;
-	__u32 hook, nwords, slot;
-	int allow, deny, audit;		/* lowest matching term of each, or -1 */
-};
-
-/* acc &= the bitmap of field @f's value (its entry, or dflt[f]). */
-static long and_field(__u32 f, void *arg)
-{
-	struct dctx *c = arg;
-	__u32 hook = c->hook, i;
-	struct scratch *s = scratch_of_cpu(c->slot);
-	struct dbos_lsm_hook_cfg *cfg = c->cfg;
-	struct dbos_lsm_bits *b = NULL;
-	void *m;
-
-	if (f >= DBOS_LSM_F__COUNT)
-		return 1;
-	if (!(c->fields & (1ULL << f)))
-		return 0;
-	if (!s || !cfg)
-		return 1;
-	if (f == DBOS_LSM_F_PATH) {
-		s->pkey.prefixlen = (4 + DBOS_LSM_PATH_MAX) * 8;
-		s->pkey.hook = hook;
-		s->pkey.field = f;
-		s->pkey.__pad[0] = 0;
-		s->pkey.__pad[1] = 0;
-		m = c->paths;
-		if (m)
-			b = bpf_map_lookup_elem(m, &s->pkey);
-	} else {
-		s->vkey.hook = hook;
-		s->vkey.field = f;
-		__builtin_memset(s->vkey.__pad, 0, sizeof(s->vkey.__pad));
-		encode(s, f);
-		m = c->values;
-		if (m)
-			b = bpf_map_lookup_elem(m, &s->vkey);
-	}
-	if (!b)
-		b = &cfg->dflt[f];
-	for (i = 0; i < DBOS_LSM_WORDS; i++)
-		s->acc.w[i] &= b->w[i];
-	return 0;
-}
-
-/* Word @i of acc against the allow, deny and audit terms. */
-static long scan_word(__u32 i, void *arg)
-{
-	struct dctx *c = arg;
-	struct scratch *s = scratch_of_cpu(c->slot);
-	struct dbos_lsm_hook_cfg *cfg = c->cfg;
-	__u64 a, w;
-
-	if (i >= c->nwords || !s || !cfg)
-		return 1;
-	i &= DBOS_LSM_WORDS - 1;
-	a = s->acc.w[i];
-	w = a & cfg->allow.w[i];
-	if (w && c->allow < 0)
-		c->allow = i * 64 + ctz64(w);
-	w = a & cfg->deny.w[i];
-	if (w && c->deny < 0)
-		c->deny = i * 64 + ctz64(w);
-	w = a & cfg->audit.w[i];
-	if (w && c->audit < 0)
-		c->audit = i * 64 + ctz64(w);
-	return c->allow >= 0;
-}
-
-/* The decision of the comment at the top of dbos_lsm.h: 0 or -EPERM. */
-static __always_inline int decide(struct scratch *s, const struct path *fpath, __u32 hook,
-				  __u32 live, struct dbos_lsm_hook_cfg *cfg,
-				  struct dbos_lsm_state *st)
-{
-	struct dctx c = {
-		.cfg = cfg, .hook = hook, .nwords = cfg->nwords, .fields = cfg->fields,
-		.slot = s->slot,
-		.allow = -1, .deny = -1, .audit = -1,
-	};
-	__u32 i;
-
-	count(DBOS_LSM_C_CHECKS);
-	caller(s);
-	if (c.fields & (1ULL << DBOS_LSM_F_PATH))
-		set_path(s, fpath);
-	if (c.fields & ~(1ULL << DBOS_LSM_F_PATH))
-		c.values = bpf_map_lookup_elem(&dbos_values, &live);
-	if (c.fields & (1ULL << DBOS_LSM_F_PATH))
-		c.paths = bpf_map_lookup_elem(&dbos_paths, &live);
-	for (i = 0; i < DBOS_LSM_WORDS; i++)
-		s->acc.w[i] = ~0ULL;
-	bpf_loop(DBOS_LSM_F__COUNT, and_field, &c, 0);
-	bpf_loop(DBOS_LSM_WORDS, scan_word, &c, 0);
-	if (c.allow >= 0)
-		return 0;
-	if (c.deny >= 0) {
-		count(DBOS_LSM_C_DENIED);
-		report(s, fpath, hook, c.deny, DBOS_LSM_DENY, st->version[live & 1]);
-		return -EPERM;
-	}
-	if (c.audit >= 0) {
-		count(DBOS_LSM_C_AUDITED);
-		report(s, fpath, hook, c.audit, DBOS_LSM_AUDIT, st->version[live & 1]);
-	}
-	return 0;
-}
-
-static __always_inline int check_file(__u32 hook, struct file *file, __u32 mode)
-{
-	struct dbos_lsm_hook_cfg *cfg;
-	struct dbos_lsm_state *st;
-	struct scratch *s;
-	__u32 live;
-	int ret;
-
-	cfg = live_cfg(hook, &live, &st);
-	if (!cfg)
-		return 0;
-	s = scratch_get();
-	if (!s)
-		return no_scratch(cfg);
-	s->mode = mode;
-	ret = decide(s, &file->f_path, hook, live, cfg, st);
-	scratch_release(s);
-	return ret;
-}
-
-SEC("lsm/bprm_check_security")
-int BPF_PROG(dbos_exec, struct linux_binprm *bprm, int ret)
-{
-	if (ret)
-		return ret;
-	return check_file(DBOS_LSM_EXEC, bprm->file, 0);
-}
-
-SEC("lsm/file_open")
-int BPF_PROG(dbos_open, struct file *file, int ret)
-{
-	if (ret)
-		return ret;
-	return check_file(DBOS_LSM_OPEN, file, file->f_mode & 3);
-}
-
 /* Family, address, port and unix path of a sockaddr (kernel copy, @len bytes). */
 static __always_inline void sockaddr_ctx(struct scratch *s, struct sockaddr *sa, int len)
 {
@@ -638,6 +485,198 @@ static __always_inline void sockaddr_ctx(struct scratch *s, struct sockaddr *sa,
 	}
 }
 
+/*
+ * The decision runs as bpf_loop callbacks over fields and words: each is
+ * verified once (unrolled, the combinations of branches exceed the
+ * verifier's budget). The generation's maps are looked up once, before: a
+ * second lookup in the outer maps could already see the next generation.
+ */
+struct dctx {
+	struct dbos_lsm_hook_cfg *cfg;
+	void *values, *paths;		/* the generation's inner maps (may be NULL) */
+	__u64 fields;
+	__u32 hook, nwords, slot;
+	int allow, deny, audit;		/* lowest matching term of each, or -1 */
+};
+
+/* The trie key's header for a lookup of s->pkey.path as field @f of @hook. */
+static __always_inline void set_pkey(struct scratch *s, __u32 hook, __u32 f)
+{
+	s->pkey.prefixlen = (4 + DBOS_LSM_PATH_MAX) * 8;
+	s->pkey.hook = hook;
+	s->pkey.field = f;
+	s->pkey.__pad[0] = 0;
+	s->pkey.__pad[1] = 0;
+}
+
+/*
+ * acc &= the EXE bitmap of the caller's executable. Uses pkey, before the
+ * hook's own path is put there: have_path is cleared after. A kernel thread
+ * (no mm) looks up the empty path, whose exact entry holds only the terms
+ * with no EXE constraint, as SQL's NULL would.
+ */
+static __always_inline void and_exe(struct scratch *s, struct dctx *c)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct file *exe = BPF_CORE_READ(t, mm, exe_file);
+	struct dbos_lsm_bits *b = NULL;
+	__u32 i;
+
+	if (exe)
+		resolve_path(to_scalar(&exe->f_path), s->slot);
+	else
+		__builtin_memset(s->pkey.path, 0, sizeof(s->pkey.path));
+	s->have_path = 0;
+	set_pkey(s, c->hook, DBOS_LSM_F_EXE);
+	if (c->paths)
+		b = bpf_map_lookup_elem(c->paths, &s->pkey);
+	if (!b)
+		b = &c->cfg->dflt[DBOS_LSM_F_EXE];
+	for (i = 0; i < DBOS_LSM_WORDS; i++)
+		s->acc.w[i] &= b->w[i];
+}
+
+/* acc &= the bitmap of field @f's value (its entry, or dflt[f]). */
+static long and_field(__u32 f, void *arg)
+{
+	struct dctx *c = arg;
+	__u32 hook = c->hook, i;
+	struct scratch *s = scratch_of_cpu(c->slot);
+	struct dbos_lsm_hook_cfg *cfg = c->cfg;
+	struct dbos_lsm_bits *b = NULL;
+	void *m;
+
+	if (f >= DBOS_LSM_F__COUNT)
+		return 1;
+	if (!(c->fields & (1ULL << f)) || f == DBOS_LSM_F_EXE)
+		return 0;	/* EXE: and_exe() did it */
+	if (!s || !cfg)
+		return 1;
+	if (f == DBOS_LSM_F_PATH) {
+		set_pkey(s, hook, f);
+		m = c->paths;
+		if (m)
+			b = bpf_map_lookup_elem(m, &s->pkey);
+	} else {
+		s->vkey.hook = hook;
+		s->vkey.field = f;
+		__builtin_memset(s->vkey.__pad, 0, sizeof(s->vkey.__pad));
+		encode(s, f);
+		m = c->values;
+		if (m)
+			b = bpf_map_lookup_elem(m, &s->vkey);
+	}
+	if (!b)
+		b = &cfg->dflt[f];
+	for (i = 0; i < DBOS_LSM_WORDS; i++)
+		s->acc.w[i] &= b->w[i];
+	return 0;
+}
+
+/* Word @i of acc against the allow, deny and audit terms. */
+static long scan_word(__u32 i, void *arg)
+{
+	struct dctx *c = arg;
+	struct scratch *s = scratch_of_cpu(c->slot);
+	struct dbos_lsm_hook_cfg *cfg = c->cfg;
+	__u64 a, w;
+
+	if (i >= c->nwords || !s || !cfg)
+		return 1;
+	i &= DBOS_LSM_WORDS - 1;
+	a = s->acc.w[i];
+	w = a & cfg->allow.w[i];
+	if (w && c->allow < 0)
+		c->allow = i * 64 + ctz64(w);
+	w = a & cfg->deny.w[i];
+	if (w && c->deny < 0)
+		c->deny = i * 64 + ctz64(w);
+	w = a & cfg->audit.w[i];
+	if (w && c->audit < 0)
+		c->audit = i * 64 + ctz64(w);
+	return c->allow >= 0;
+}
+
+/* The decision of the comment at the top of dbos_lsm.h: 0 or -EPERM. */
+static __always_inline int decide(struct scratch *s, const struct path *fpath,
+				  struct sockaddr *sa, int salen, __u32 hook,
+				  __u32 live, struct dbos_lsm_hook_cfg *cfg,
+				  struct dbos_lsm_state *st)
+{
+	const __u64 paths = (1ULL << DBOS_LSM_F_PATH) | (1ULL << DBOS_LSM_F_EXE);
+	struct dctx c = {
+		.cfg = cfg, .hook = hook, .nwords = cfg->nwords, .fields = cfg->fields,
+		.slot = s->slot,
+		.allow = -1, .deny = -1, .audit = -1,
+	};
+	__u32 i;
+
+	count(DBOS_LSM_C_CHECKS);
+	caller(s);
+	if (c.fields & ~paths)
+		c.values = bpf_map_lookup_elem(&dbos_values, &live);
+	if (c.fields & paths)
+		c.paths = bpf_map_lookup_elem(&dbos_paths, &live);
+	for (i = 0; i < DBOS_LSM_WORDS; i++)
+		s->acc.w[i] = ~0ULL;
+	if (c.fields & (1ULL << DBOS_LSM_F_EXE))
+		and_exe(s, &c);
+	if (sa)
+		sockaddr_ctx(s, sa, salen);
+	if (c.fields & (1ULL << DBOS_LSM_F_PATH))
+		set_path(s, fpath);
+	bpf_loop(DBOS_LSM_F__COUNT, and_field, &c, 0);
+	bpf_loop(DBOS_LSM_WORDS, scan_word, &c, 0);
+	if (c.allow >= 0)
+		return 0;
+	if (c.deny >= 0) {
+		count(DBOS_LSM_C_DENIED);
+		report(s, fpath, hook, c.deny, DBOS_LSM_DENY, st->version[live & 1]);
+		return -EPERM;
+	}
+	if (c.audit >= 0) {
+		count(DBOS_LSM_C_AUDITED);
+		report(s, fpath, hook, c.audit, DBOS_LSM_AUDIT, st->version[live & 1]);
+	}
+	return 0;
+}
+
+static __always_inline int check_file(__u32 hook, struct file *file, __u32 mode)
+{
+	struct dbos_lsm_hook_cfg *cfg;
+	struct dbos_lsm_state *st;
+	struct scratch *s;
+	__u32 live;
+	int ret;
+
+	cfg = live_cfg(hook, &live, &st);
+	if (!cfg)
+		return 0;
+	s = scratch_get();
+	if (!s)
+		return no_scratch(cfg);
+	s->mode = mode;
+	ret = decide(s, &file->f_path, NULL, 0, hook, live, cfg, st);
+	scratch_release(s);
+	return ret;
+}
+
+SEC("lsm/bprm_check_security")
+int BPF_PROG(dbos_exec, struct linux_binprm *bprm, int ret)
+{
+	if (ret)
+		return ret;
+	return check_file(DBOS_LSM_EXEC, bprm->file, 0);
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(dbos_open, struct file *file, int ret)
+{
+	if (ret)
+		return ret;
+	return check_file(DBOS_LSM_OPEN, file, file->f_mode & 3);
+}
+
 static __always_inline int check_sock(__u32 hook, struct sockaddr *sa, int len)
 {
 	struct dbos_lsm_hook_cfg *cfg;
@@ -652,8 +691,7 @@ static __always_inline int check_sock(__u32 hook, struct sockaddr *sa, int len)
 	s = scratch_get();
 	if (!s)
 		return no_scratch(cfg);
-	sockaddr_ctx(s, sa, len);
-	ret = decide(s, NULL, hook, live, cfg, st);
+	ret = decide(s, NULL, sa, len, hook, live, cfg, st);
 	scratch_release(s);
 	return ret;
 }
@@ -693,7 +731,7 @@ int BPF_PROG(dbos_kill, struct task_struct *p, struct kernel_siginfo *info, int 
 		return no_scratch(cfg);
 	s->target_pid = p->tgid;
 	s->signal = sig;
-	ret = decide(s, NULL, DBOS_LSM_KILL, live, cfg, st);
+	ret = decide(s, NULL, NULL, 0, DBOS_LSM_KILL, live, cfg, st);
 	scratch_release(s);
 	return ret;
 }

@@ -33,7 +33,7 @@
 #include <linux/types.h>
 #endif
 
-#define DBOS_LSM_ABI_VERSION	1
+#define DBOS_LSM_ABI_VERSION	2
 
 /* Where dbosd pins the programs' links and maps (a bpffs directory). */
 #define DBOS_LSM_PIN_DIR	"/sys/fs/bpf/dbos"
@@ -61,7 +61,7 @@ enum dbos_lsm_hook {
  *   integers: __u64 in host byte order in bytes 0-7
  *   NAME:     comm, NUL-padded (at most 15 characters)
  *   ADDRESS:  16 bytes of IPv6 address; IPv4 as ::ffff:a.b.c.d (v4-mapped)
- * PATH is matched in the trie (struct dbos_lsm_path_key), never in values.
+ * PATH and EXE are matched in the trie (struct dbos_lsm_path_key), never in values.
  */
 enum dbos_lsm_field {
 	DBOS_LSM_F_PID,		/* caller's thread-group id */
@@ -78,6 +78,9 @@ enum dbos_lsm_field {
 	DBOS_LSM_F_PORT,	/* connect: remote port; bind: local port (inet only) */
 	DBOS_LSM_F_TARGET_PID,	/* kill: thread-group id of the target */
 	DBOS_LSM_F_SIGNAL,	/* kill: signal number */
+	DBOS_LSM_F_EXE,		/* caller's executable (current->mm->exe_file; exec: the
+				 * program calling execve, not the one it loads); "" for
+				 * kernel threads */
 	DBOS_LSM_F_FORK,	/* not a context field, never looked up by a hook:
 				 * entry {hook, FORK, P} = the PID bits a child of
 				 * P gets at fork (see inherit) */

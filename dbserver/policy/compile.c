@@ -43,9 +43,9 @@ const char *policy_action_name(int action)
 /* One predicate of a rule with its literals (or subquery rows) encoded. */
 struct atom {
 	const struct pnode *pn;
-	struct pvset set;	/* every field but PATH */
+	struct pvset set;	/* every field but PATH and EXE */
 	struct pvset fork;	/* pid subquery: parents whose next child is in it */
-	struct pstr *m;		/* PATH */
+	struct pstr *m;		/* PATH, EXE */
 	size_t nm;
 };
 
@@ -249,7 +249,7 @@ static int conv_atom(struct cctx *c, struct rulec *rc, struct atom *a)
 		if (!a->m)
 			return rule_err(c, rc, pn->span, "out of memory");
 		for (int i = 0; i < pn->nlits; i++, a->nm++)
-			if (lit_path(&pn->lits[i], pn->op == POP_GLOB, &a->m[i], why,
+			if (lit_path(pn->col, &pn->lits[i], pn->op == POP_GLOB, &a->m[i], why,
 				      sizeof(why)))
 				return rule_err(c, rc, pn->span, why);
 		return 0;
@@ -498,8 +498,11 @@ static int merge_family(struct pterm *t)
 	struct pval v[3] = { 0 };
 	struct pvset s = { v, 0 };
 	uint64_t fam[3] = { AF_UNIX, AF_INET, AF_INET6 };
+	int path = 0;
 
-	if (t->np) {
+	for (size_t i = 0; i < t->np; i++)
+		path |= t->p[i].field == DBOS_LSM_F_PATH;
+	if (path) {
 		memcpy(v[0].b, &fam[0], sizeof(fam[0]));
 		s.n = 1;
 		if (merge_set(t, DBOS_LSM_F_FAMILY, 0, &s))
@@ -532,13 +535,13 @@ static int merge_conj(const struct rulec *rc, const struct conj *k, struct pterm
 		const struct atom *a = &rc->atoms[k->l[i] / 2];
 		int neg = k->l[i] & 1, f = a->pn->col->field;
 
-		if (f == DBOS_LSM_F_PATH) {
+		if (a->pn->col->kind == PCOL_PATH) {
 			struct ppath *p = realloc(t->p, (t->np + 1) * sizeof(*p));
 
 			if (!p)
 				return -1;
 			t->p = p;
-			p[t->np++] = (struct ppath){ neg, a->m, a->nm };
+			p[t->np++] = (struct ppath){ f, neg, a->m, a->nm };
 			continue;
 		}
 		sub |= a->pn->has_sub;

@@ -28,8 +28,9 @@ struct pstr {
 	char s[DBOS_LSM_PATH_MAX];
 };
 
-/* path matches one of @m (or none of them, if neg) */
+/* path field @field (PATH or EXE) matches one of @m (or none of them, if neg) */
 struct ppath {
+	int field;
 	int neg;
 	const struct pstr *m;
 	size_t n;
@@ -45,8 +46,8 @@ struct pterm {
 	struct {
 		int kind;		/* FC_* */
 		struct pvset s;
-	} f[DBOS_LSM_F__COUNT];		/* every field but PATH */
-	struct ppath *p;		/* PATH constraints, all of which hold */
+	} f[DBOS_LSM_F__COUNT];		/* every field but PATH and EXE */
+	struct ppath *p;		/* PATH and EXE constraints, all of which hold */
 	size_t np;
 };
 
@@ -59,7 +60,8 @@ struct pterms {
 int lit_value(const struct pcol *col, const struct plit *l, struct pval *v, char *why,
 	      size_t size);
 /* @l as a path constraint (exact, or a GLOB pattern if @glob), or -1 with @why. */
-int lit_path(const struct plit *l, int glob, struct pstr *p, char *why, size_t size);
+int lit_path(const struct pcol *col, const struct plit *l, int glob, struct pstr *p, char *why,
+	     size_t size);
 
 int pvset_cmp(const void *a, const void *b);
 void pterms_free(struct pterms *ts);

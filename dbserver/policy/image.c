@@ -43,6 +43,9 @@ static int pstr_cmp(const void *a, const void *b)
 	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
+/* The exact empty path: the key of "no path" (a kernel thread's EXE). */
+static const struct pstr none = { .len = 1 };
+
 struct growing {
 	void *p;
 	size_t n, cap, size;
@@ -182,11 +185,16 @@ static int build_field(const struct pterms *ts, int h, int f, struct dbos_lsm_ho
 	return 0;
 }
 
-/* Term @t holds for a path whose longest trie entry is @p. */
-static int path_holds(const struct pterm *t, const struct pstr *p)
+/* Term @t holds for a field-@f path whose longest trie entry is @p (&none: no path). */
+static int path_holds(const struct pterm *t, int f, const struct pstr *p)
 {
 	for (size_t a = 0; a < t->np; a++) {
 		int m = 0;
+
+		if (t->p[a].field != f)
+			continue;
+		if (p == &none)
+			return 0;	/* NULL: no comparison holds, however negated */
 
 		for (size_t i = 0; i < t->p[a].n && !m; i++) {
 			const struct pstr *c = &t->p[a].m[i];
@@ -199,13 +207,18 @@ static int path_holds(const struct pterm *t, const struct pstr *p)
 	return 1;
 }
 
-/* Path-trie entries of hook @h (the root one first) and cfg->dflt[PATH]. */
-static int build_paths(const struct pterms *ts, int h, struct dbos_lsm_hook_cfg *cfg,
+/*
+ * Path-trie entries of field @f (PATH or EXE) of hook @h (the root one first)
+ * and cfg->dflt[f]. EXE also gets the exact entry "" (no path is empty,
+ * lit_path): the kernel looks it up for a caller with no executable (a
+ * kernel thread), for which, as for SQL's NULL, no EXE comparison holds.
+ */
+static int build_paths(const struct pterms *ts, int h, int f, struct dbos_lsm_hook_cfg *cfg,
 		       struct growing *paths)
 {
 	static const struct pstr root;
 	const struct pstr **all;
-	size_t nall = 1, nuniq = 1;
+	size_t nall = 2, nuniq = 1;
 	struct policy_path_entry *e;
 
 	for (size_t t = 0; t < ts->n; t++)
@@ -218,8 +231,10 @@ static int build_paths(const struct pterms *ts, int h, struct dbos_lsm_hook_cfg 
 	nall = 1;
 	for (size_t t = 0; t < ts->n; t++)
 		for (size_t a = 0; a < ts->t[t].np; a++)
-			for (size_t i = 0; i < ts->t[t].p[a].n; i++)
+			for (size_t i = 0; i < ts->t[t].p[a].n && ts->t[t].p[a].field == f; i++)
 				all[nall++] = &ts->t[t].p[a].m[i];
+	if (f == DBOS_LSM_F_EXE)
+		all[nall++] = &none;
 	qsort(all + 1, nall - 1, sizeof(*all), pstr_cmp);
 	for (size_t i = 1; i < nall; i++)	/* "" (GLOB '*') is the root */
 		if (all[i]->len && pstr_cmp(&all[nuniq - 1], &all[i]))
@@ -233,13 +248,13 @@ static int build_paths(const struct pterms *ts, int h, struct dbos_lsm_hook_cfg 
 		memset(&e[i], 0, sizeof(e[i]));
 		e[i].key.prefixlen = (4 + all[i]->len) * 8;
 		e[i].key.hook = h;
-		e[i].key.field = DBOS_LSM_F_PATH;
+		e[i].key.field = f;
 		memcpy(e[i].key.path, all[i]->s, all[i]->len);
 		for (size_t t = 0; t < ts->n; t++)
-			if (path_holds(&ts->t[t], all[i]))
+			if (path_holds(&ts->t[t], f, all[i]))
 				bit_set(&e[i].bits, t);
 	}
-	cfg->dflt[DBOS_LSM_F_PATH] = e[0].bits;
+	cfg->dflt[f] = e[0].bits;
 	paths->n += nuniq;
 	free(all);
 	return 0;
@@ -269,8 +284,8 @@ static int build_hook(const struct pterms *ts, int h, struct policy_image *img,
 		for (int f = 0; f < DBOS_LSM_F__COUNT; f++)
 			if (pt->f[f].kind != FC_ANY)
 				cfg->fields |= 1ULL << f;
-		if (pt->np)
-			cfg->fields |= 1ULL << DBOS_LSM_F_PATH;
+		for (size_t a = 0; a < pt->np; a++)
+			cfg->fields |= 1ULL << pt->p[a].field;
 	}
 	for (int f = 0; f < DBOS_LSM_F__COUNT; f++) {
 		cfg->dflt[f] = every;	/* fields no term constrains: satisfied */
@@ -278,7 +293,7 @@ static int build_hook(const struct pterms *ts, int h, struct policy_image *img,
 			continue;
 		if (f == DBOS_LSM_F_PID)
 			pid_first = vals->n;
-		if (f == DBOS_LSM_F_PATH ? build_paths(ts, h, cfg, paths) :
+		if (f == DBOS_LSM_F_PATH || f == DBOS_LSM_F_EXE ? build_paths(ts, h, f, cfg, paths) :
 		    build_field(ts, h, f, cfg, vals, pid_first,
 				f == DBOS_LSM_F_FORK ? pid_n : 0))
 			return -1;

@@ -125,14 +125,20 @@ int lit_value(const struct pcol *col, const struct plit *l, struct pval *v, char
 	return 0;
 }
 
-/* A path literal (exact) or GLOB pattern -> @p; -1 with @why. */
-int lit_path(const struct plit *l, int glob, struct pstr *p, char *why, size_t size)
+/* A literal (exact) or GLOB pattern of path column @col -> @p; -1 with @why. */
+int lit_path(const struct pcol *col, const struct plit *l, int glob, struct pstr *p, char *why,
+	     size_t size)
 {
 	size_t n = l->len, wild;
 
 	if (!l->is_str) {
-		snprintf(why, size, "path is a text column: write '%lld', not %lld",
-			 (long long)l->ival, (long long)l->ival);
+		snprintf(why, size, "%s is a text column: write '%lld', not %lld",
+			 col->name, (long long)l->ival, (long long)l->ival);
+		return -1;
+	}
+	if (!n) {
+		/* no path is empty; the kernel's empty key stands for "none" (NULL) */
+		snprintf(why, size, "%s is never ''", col->name);
 		return -1;
 	}
 	wild = strcspn(l->str, "*?[");

@@ -23,6 +23,7 @@ static const struct {
 	{ { "gid", DBOS_LSM_F_GID, PCOL_ID }, HOOKS_ALL },
 	{ { "name", DBOS_LSM_F_NAME, PCOL_NAME }, HOOKS_ALL },
 	{ { "cgroup", DBOS_LSM_F_CGROUP, PCOL_U63 }, HOOKS_ALL },
+	{ { "exe", DBOS_LSM_F_EXE, PCOL_PATH }, HOOKS_ALL },
 	{ { "path", DBOS_LSM_F_PATH, PCOL_PATH },
 	  H(EXEC) | H(OPEN) | H(CONNECT) | H(BIND) },
 	{ { "mode", DBOS_LSM_F_MODE, PCOL_MODE }, H(OPEN) },
@@ -400,7 +401,7 @@ static const struct pcol *parse_col(struct parser *ps, int *err)
 }
 
 static const char only_eq[] =
-	"only =, <>, IN, NOT IN and (on path) GLOB 'prefix*' compile into the kernel";
+	"only =, <>, IN, NOT IN and (on path and exe) GLOB 'prefix*' compile into the kernel";
 
 /* col op lit | lit op col | col [NOT] IN (...) | path [NOT] GLOB 'lit' */
 static int parse_pred(struct parser *ps, struct pnode **out)
@@ -471,7 +472,7 @@ static int parse_pred(struct parser *ps, struct pnode **out)
 	} else if (!lit_first && is_kw(ps, "GLOB")) {
 		next(ps);
 		if (n->col->kind != PCOL_PATH)
-			return fail(ps, start, ps->te, 0, "GLOB compiles only on path; "
+			return fail(ps, start, ps->te, 0, "GLOB compiles only on path and exe; "
 				    "use = or IN on %s", n->col->name);
 		n->op = POP_GLOB;
 		n->lits = malloc(sizeof(*n->lits));

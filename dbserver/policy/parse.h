@@ -16,7 +16,7 @@ enum pcol_kind {
 	PCOL_FAMILY,	/* 'inet' 'inet6' 'unix' or 0 .. 65535 */
 	PCOL_NAME,	/* comm text, <= 15 bytes */
 	PCOL_ADDR,	/* IPv4 / IPv6 text */
-	PCOL_PATH,	/* text; exact or GLOB 'prefix*' */
+	PCOL_PATH,	/* text; exact or GLOB 'prefix*' (path, exe) */
 };
 
 struct pcol {

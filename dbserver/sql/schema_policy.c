@@ -77,22 +77,23 @@ const struct schema_table schema_policy_decisions = {
 	.ncols = POLICY_DECISIONS__COUNT,
 };
 
-/* The caller's credentials and name, from the live processes row (NULL once it exited). */
-#define CALLER "p.uid AS uid, p.euid AS euid, p.gid AS gid, p.name AS name, NULL AS cgroup"
+/* The caller's credentials, name and executable, from the live processes row (NULL once it exited). */
+#define CALLER "p.uid AS uid, p.euid AS euid, p.gid AS gid, p.name AS name, NULL AS cgroup, " \
+	"p.path AS exe"
 #define FAMILY(c) "CASE " c " WHEN 1 THEN 'unix' WHEN 2 THEN 'inet' WHEN 10 THEN 'inet6' ELSE " c " END"
 
 const struct schema_view schema_view_policy_context_exec = {
 	.name = "policy_context_exec",
-	.doc = "exec hook context from process_events (name: the comm after the exec, not before; cgroup unknown)",
+	.doc = "exec hook context from process_events (name: the comm after the exec, not before; exe, the program that called execve, and cgroup unknown)",
 	.select =
 		"SELECT e.seq AS seq, e.time AS time, e.pid AS pid, e.uid AS uid, e.euid AS euid, "
-		"e.gid AS gid, e.name AS name, NULL AS cgroup, e.path AS path "
+		"e.gid AS gid, e.name AS name, NULL AS cgroup, NULL AS exe, e.path AS path "
 		"FROM process_events e WHERE e.event = 'exec'",
 };
 
 const struct schema_view schema_view_policy_context_open = {
 	.name = "policy_context_open",
-	.doc = "open hook context from file_events opens of files (dup'ed fds included; caller's uid and name from processes)",
+	.doc = "open hook context from file_events opens of files (dup'ed fds included; caller's uid, name and exe from processes)",
 	.select =
 		"SELECT f.seq AS seq, f.time AS time, f.pid AS pid, " CALLER ", f.path AS path, "
 		"CASE f.flags & 3 WHEN 0 THEN 'r' WHEN 1 THEN 'w' ELSE 'rw' END AS mode "
@@ -103,7 +104,7 @@ const struct schema_view schema_view_policy_context_open = {
 
 const struct schema_view schema_view_policy_context_connect = {
 	.name = "policy_context_connect",
-	.doc = "connect hook context from socket_events connects (caller's uid and name from processes)",
+	.doc = "connect hook context from socket_events connects (caller's uid, name and exe from processes)",
 	.select =
 		"SELECT s.seq AS seq, s.time AS time, s.pid AS pid, " CALLER ", "
 		FAMILY("s.family") " AS family, s.remote_address AS remote_address, "
@@ -113,7 +114,7 @@ const struct schema_view schema_view_policy_context_connect = {
 
 const struct schema_view schema_view_policy_context_bind = {
 	.name = "policy_context_bind",
-	.doc = "bind hook context from socket_events binds (caller's uid and name from processes)",
+	.doc = "bind hook context from socket_events binds (caller's uid, name and exe from processes)",
 	.select =
 		"SELECT s.seq AS seq, s.time AS time, s.pid AS pid, " CALLER ", "
 		FAMILY("s.family") " AS family, s.local_address AS local_address, "
@@ -126,7 +127,7 @@ const struct schema_view schema_view_policy_context_kill = {
 	.doc = "kill hook context: always empty (signals have no history table yet)",
 	.select =
 		"SELECT NULL AS seq, NULL AS time, NULL AS pid, NULL AS uid, NULL AS euid, "
-		"NULL AS gid, NULL AS name, NULL AS cgroup, NULL AS target_pid, NULL AS signal "
+		"NULL AS gid, NULL AS name, NULL AS cgroup, NULL AS exe, NULL AS target_pid, NULL AS signal "
 		"WHERE 0",
 };
 

@@ -32,7 +32,7 @@ static sqlite3 *open_db(void)
 	for (int h = 0; h < 5; h++) {
 		snprintf(sql, sizeof(sql), "CREATE TABLE policy_context_%s(seq INTEGER, "
 			 "time INTEGER, pid INTEGER, uid INTEGER, euid INTEGER, gid INTEGER, "
-			 "name TEXT, cgroup INTEGER, %s)", hooks[h], hook_cols[h]);
+			 "name TEXT, cgroup INTEGER, exe TEXT, %s)", hooks[h], hook_cols[h]);
 		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
 			return NULL;
 	}
@@ -87,11 +87,11 @@ TEST_F(pc, messages)
 {
 	static const struct { const char *hook, *cond, *msg; } cases[] = {
 		{ "connect", "remote_port > 1024",
-		  "rule 'r': 'remote_port > 1024': only =, <>, IN, NOT IN and (on path) "
+		  "rule 'r': 'remote_port > 1024': only =, <>, IN, NOT IN and (on path and exe) "
 		  "GLOB 'prefix*' compile into the kernel" },
 		{ "exec", "uid = 0 AND remote_port = 1",
 		  "rule 'r': 'remote_port': exec has no column 'remote_port'; its columns "
-		  "are pid, uid, euid, gid, name, cgroup, path" },
+		  "are pid, uid, euid, gid, name, cgroup, exe, path" },
 		{ "exec", "path LIKE '/tmp/%'",
 		  "rule 'r': 'path LIKE '/tmp/%'': LIKE is refused: it is case-insensitive in SQLite "
 		  "and the kernel compares bytes; use GLOB 'prefix*' or =" },
@@ -147,7 +147,11 @@ TEST_F(pc, refusals)
 		{ "exec", "cgroup = 99999999999999999999", "cgroup is 0..9223372036854775807" },
 		{ "exec", "name = 5", "name is a text column" },
 		{ "exec", "path = 5", "path is a text column" },
-		{ "exec", "name GLOB 'ba*'", "GLOB compiles only on path" },
+		{ "exec", "name GLOB 'ba*'", "GLOB compiles only on path and exe" },
+		{ "exec", "exe = 5", "exe is a text column" },
+		{ "open", "exe = ''", "exe is never ''" },
+		{ "exec", "path IN ('/a', '')", "path is never ''" },
+		{ "kill", "exe GLOB '/tmp/*/x'", "only an exact path or 'prefix*'" },
 		{ "exec", "path GLOB '/tmp/*/x'", "only an exact path or 'prefix*'" },
 		{ "exec", "path GLOB '/tmp/[ab]*'", "only an exact path or 'prefix*'" },
 		{ "exec", "path GLOB 5", "GLOB needs a string pattern" },
@@ -424,6 +428,7 @@ TEST_F(pc, limits)
 struct ctx {
 	int64_t pid, uid, euid, gid, cgroup, port, target_pid, signal;
 	const char *name, *path, *mode, *family, *addr;
+	const char *exe;	/* NULL: a kernel thread */
 };
 
 static uint64_t rng_state;
@@ -448,16 +453,19 @@ static const char *const addrs[] = { "10.0.0.1", "10.0.0.2", "::1", "fe80::1" };
 static const int64_t ports[] = { 22, 80, 4444 };
 static const int64_t signals[] = { 9, 15 };
 static const char *const exact_paths[] = { "/tmp/a", "/tmp/ab", "/etc/shadow", "/bin/sh",
-					    "/", "" };
+					    "/" };
 static const char *const globs[] = { "/tmp/*", "/tmp/a*", "/etc/*", "*", "/bin/sh", "/b*",
 				     "/tmp/aaaaaaaa*", "/tmp/a" };
 static const char *const ctx_paths[] = { "/tmp/a", "/tmp/ab", "/tmp/abc/d", "/etc/shadow",
 					 "/etc/shadowx", "/bin/sh", "/usr/bin/x", "/", "",
 					 long_path };
+static const char *const ctx_exes[] = { "/tmp/a", "/bin/sh", "/usr/bin/x", "/tmp/abc/d",
+					"/", long_path, NULL };
 
 static const char *hook_cols_of(int h, int i)
 {
-	static const char *const common[] = { "pid", "uid", "euid", "gid", "name", "cgroup" };
+	static const char *const common[] = { "pid", "uid", "euid", "gid", "name", "cgroup",
+					      "exe" };
 	static const char *const extra[5][4] = {
 		{ "path" }, { "path", "mode" },
 		{ "family", "remote_address", "remote_port", "path" },
@@ -465,12 +473,12 @@ static const char *hook_cols_of(int h, int i)
 		{ "target_pid", "signal" },
 	};
 
-	return i < 6 ? common[i] : i < 10 ? extra[h][i - 6] : NULL;
+	return i < 7 ? common[i] : i < 11 ? extra[h][i - 7] : NULL;
 }
 
 static int ncols(int h)
 {
-	int n = 6;
+	int n = 7;
 
 	while (hook_cols_of(h, n))
 		n++;
@@ -481,7 +489,7 @@ static void lit(char *b, size_t sz, const char *col)
 {
 	if (!strcmp(col, "name"))
 		snprintf(b, sz, "'%s'", PICK(comms));
-	else if (!strcmp(col, "path"))
+	else if (!strcmp(col, "path") || !strcmp(col, "exe"))
 		snprintf(b, sz, "'%s'", PICK(exact_paths));
 	else if (!strcmp(col, "mode"))
 		snprintf(b, sz, "'%s'", PICK(modes));
@@ -502,7 +510,7 @@ static void gen_pred(char *b, size_t sz, int h)
 {
 	const char *col = hook_cols_of(h, rnd(ncols(h)));
 	char l[64], l2[64], l3[64];
-	int path = !strcmp(col, "path");
+	int path = !strcmp(col, "path") || !strcmp(col, "exe");
 
 	lit(l, sizeof(l), col);
 	lit(l2, sizeof(l2), col);
@@ -531,7 +539,7 @@ static void gen_pred(char *b, size_t sz, int h)
 			snprintf(b, sz, "%s != %s", col, l);
 		break;
 	default:
-		snprintf(b, sz, "path %sGLOB '%s'", rnd(3) ? "" : "NOT ", PICK(globs));
+		snprintf(b, sz, "%s %sGLOB '%s'", col, rnd(3) ? "" : "NOT ", PICK(globs));
 		break;
 	}
 }
@@ -569,6 +577,7 @@ static void gen_ctx(struct ctx *c)
 	c->target_pid = PICK(more_ids);
 	c->name = PICK(more_names);
 	c->path = PICK(ctx_paths);
+	c->exe = PICK(ctx_exes);
 	c->mode = PICK(modes);
 	c->family = PICK(families);
 	c->addr = PICK(more_addrs);
@@ -582,11 +591,11 @@ static int put_ctx(sqlite3 *db, int h, const struct ctx *c)
 	int rv;
 
 	sql = sqlite3_mprintf("DELETE FROM policy_context_%s; INSERT INTO policy_context_%s"
-			      "(pid, uid, euid, gid, name, cgroup) VALUES (%lld, %lld, %lld, "
-			      "%lld, %Q, %lld); UPDATE policy_context_%s SET %s", hooks[h],
+			      "(pid, uid, euid, gid, name, cgroup, exe) VALUES (%lld, %lld, %lld, "
+			      "%lld, %Q, %lld, %Q); UPDATE policy_context_%s SET %s", hooks[h],
 			      hooks[h], (long long)c->pid, (long long)c->uid,
 			      (long long)c->euid, (long long)c->gid, c->name,
-			      (long long)c->cgroup, hooks[h],
+			      (long long)c->cgroup, c->exe, hooks[h],
 			      h == 4 ? "target_pid = ?1, signal = ?2" :
 			      h == 0 ? "path = ?3" : h == 1 ? "path = ?3, mode = ?4" :
 			      h == 2 ? "family = ?5, remote_address = ?6, remote_port = ?7, path = ?3" :
@@ -690,11 +699,11 @@ static const struct dbos_lsm_bits *sim_values(const struct policy_image *img, in
 }
 
 /* Longest-prefix match over the trie entries, by a linear scan, as an LPM trie does. */
-static const struct dbos_lsm_bits *sim_paths(const struct policy_image *img, int h,
+static const struct dbos_lsm_bits *sim_paths(const struct policy_image *img, int h, int f,
 					     const char *path)
 {
 	struct dbos_lsm_path_key q = { .prefixlen = (4 + DBOS_LSM_PATH_MAX) * 8,
-				       .hook = h, .field = DBOS_LSM_F_PATH };
+				       .hook = h, .field = f };
 	const uint8_t *qd = &q.hook;
 	const struct dbos_lsm_bits *best = NULL;
 	uint32_t best_len = 0;
@@ -715,7 +724,7 @@ static const struct dbos_lsm_bits *sim_paths(const struct policy_image *img, int
 			best_len = bits;
 		}
 	}
-	return best ? best : &img->cfg[h].dflt[DBOS_LSM_F_PATH];
+	return best ? best : &img->cfg[h].dflt[f];
 }
 
 /* (b) the kernel's decision: AND one bitmap per constrained field, then allow/deny/audit. */
@@ -767,7 +776,9 @@ static void kernel_verdict(const struct policy_image *img, int h, const struct c
 		case DBOS_LSM_F_SIGNAL: enc_int(val, c->signal); break;
 		}
 		if (f == DBOS_LSM_F_PATH)	/* inet sockets: no path, "" */
-			b = sim_paths(img, h, h >= 2 && !unix_sock ? "" : c->path);
+			b = sim_paths(img, h, f, h >= 2 && !unix_sock ? "" : c->path);
+		else if (f == DBOS_LSM_F_EXE)	/* kernel threads: "" */
+			b = sim_paths(img, h, f, c->exe ? c->exe : "");
 		else
 			b = sim_values(img, h, f, val);
 		for (uint32_t w = 0; w < cfg->nwords; w++)
@@ -873,11 +884,11 @@ static int evaluate(struct __test_metadata *_metadata, sqlite3 *db, int break_im
 				if (!break_image && bad < 5) {
 					TH_LOG("set %d hook %s: sqlite %d/%lld, kernel %d/%lld; "
 					       "pid %lld uid %lld euid %lld gid %lld name '%s' path "
-					       "'%.40s' mode %s family %s addr %s port %lld",
+					       "'%.40s' exe '%.40s' mode %s family %s addr %s port %lld",
 					       s, hooks[h], a.action, (long long)a.rule, b.action,
 					       (long long)b.rule, (long long)c.pid, (long long)c.uid,
 					       (long long)c.euid, (long long)c.gid, c.name, c.path,
-					       c.mode, c.family, c.addr, (long long)c.port);
+					       c.exe ? c.exe : "(null)", c.mode, c.family, c.addr, (long long)c.port);
 					for (int i = 0; i < n; i++)
 						TH_LOG("  rule %lld %s %s: %s", (long long)r[i].id,
 						       r[i].hook, r[i].action, r[i].condition);

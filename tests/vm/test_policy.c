@@ -659,6 +659,54 @@ TEST_F_TIMEOUT(policy, allow_rule_carves_an_exception, 120)
 	EXPECT_EQ(0, open_close(D "/no", O_RDONLY));
 }
 
+/*
+ * exe is the caller's program (current->mm->exe_file), which a process
+ * cannot change the way it can change its comm (prctl): a copy of busybox
+ * under another path is told apart from /bin/busybox running the same applet.
+ */
+TEST_F_TIMEOUT(policy, exe_is_the_callers_program_not_its_name, 120)
+{
+	char *cat_argv[] = { "cat", D "/secret", NULL };
+	char *sh_argv[] = { "sh", "-c", D "/true", NULL };
+	struct decision d;
+	pid_t pid;
+	long long v;
+
+	ASSERT_EQ(0, make_file(D "/secret", 0644));
+	ASSERT_EQ(0, copy_file("/bin/busybox", D "/bb", 0755));
+	ASSERT_EQ(0, copy_file("/bin/busybox", D "/true", 0755));
+	EXPECT_EQ(0, exec_as(0, D "/bb", cat_argv, NULL));
+	SQL_OK("BEGIN; "
+	       "INSERT INTO policies(name, hook, action, condition) VALUES "
+	       "('t-exe-open', 'open', 'deny', 'path = ''" D "/secret'' AND exe = ''" D "/bb'''); "
+	       "INSERT INTO policies(name, hook, action, condition) VALUES "
+	       "('t-exe-exec', 'exec', 'deny', 'exe GLOB ''" D "/b*'' AND path = ''" D "/true'''); "
+	       "COMMIT");
+	v = version();
+	EXPECT_EQ(self->v0 + 1, v);
+
+	/* the same applet and comm from the real busybox, and this test itself: allowed */
+	EXPECT_EQ(0, exec_as(0, "/bin/busybox", cat_argv, NULL));
+	EXPECT_EQ(0, open_close(D "/secret", O_RDONLY));
+	/* the copy: cat's open fails (cat exits 1), recorded against the child */
+	EXPECT_EQ(1, exec_as(0, D "/bb", cat_argv, &pid));
+	ASSERT_EQ(0, wait_decision(&d, self->seq0, 30, "hook = 'open' AND pid = %d", pid));
+	EXPECT_STREQ("t-exe-open", d.rule);
+	EXPECT_STREQ(D "/secret", d.path);
+	EXPECT_STREQ("bb", d.name);	/* comm: the file's name, not argv[0] */
+	EXPECT_EQ(v, d.version);
+
+	/* exec: exe is the program calling execve, not the one it loads */
+	EXPECT_EQ(0, exec_as(0, D "/true", true_argv, NULL));
+	EXPECT_NE(0, exec_as(0, D "/bb", sh_argv, &pid));
+	ASSERT_EQ(0, wait_decision(&d, self->seq0, 30, "hook = 'exec' AND rule = 't-exe-exec'"));
+	EXPECT_STREQ(D "/true", d.path);
+	EXPECT_STREQ("bb", d.name);
+
+	SQL_OK("DELETE FROM policies");
+	EXPECT_EQ(0, exec_as(0, D "/bb", cat_argv, NULL));
+	EXPECT_EQ(0, exec_as(0, D "/bb", sh_argv, NULL));
+}
 /* ---- transactions ---- */
 
 TEST_F_TIMEOUT(policy, transaction_is_one_version_and_a_failed_commit_changes_nothing, 120)
