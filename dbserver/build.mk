@@ -6,6 +6,7 @@
 #   MIRROR_OBJS     mirror/: records -> rows + history (needs STORE_OBJS)
 #   INTAKE_OBJS     intake/ without sockets: decoder + session (tests, bench)
 #   INTAKE_NL_OBJS  intake/ netlink sockets and the intake thread (dbosd only)
+#   SCHED_OBJS      sched/: requests to the module, CPU lists, who asked
 #   POLICY_OBJS     the policy manager and the policies table (need COMPILE_OBJS,
 #                   SQL_OBJS, STORE_OBJS, mirror/history.o)
 
@@ -25,10 +26,11 @@ MIRROR_OBJS    := $(B)/dbserver/mirror/mirror.o $(B)/dbserver/mirror/proctab.o \
                   $(B)/dbserver/mirror/sockets.o $(B)/dbserver/mirror/fdtab.o
 INTAKE_OBJS    := $(B)/dbserver/intake/decode.o $(B)/dbserver/intake/intake.o
 INTAKE_NL_OBJS := $(B)/dbserver/intake/netlink.o $(B)/dbserver/intake/loop.o
+SCHED_OBJS     := $(B)/dbserver/sched/text.o $(B)/dbserver/sched/who.o
 POLICY_OBJS    := $(B)/dbserver/policy/policy.o $(B)/dbserver/policy/decisions.o \
                   $(B)/dbserver/sql/policies.o
 DBOSD_OBJS     := $(B)/dbserver/main.o $(INTAKE_NL_OBJS) $(INTAKE_OBJS) $(MIRROR_OBJS) \
-                  $(POLICY_OBJS) $(COMPILE_OBJS) $(ENFORCE_OBJS) \
+                  $(POLICY_OBJS) $(COMPILE_OBJS) $(ENFORCE_OBJS) $(SCHED_OBJS) \
                   $(ENDPOINT_OBJS) $(SQL_OBJS) $(STORE_OBJS)
 
 $(INTAKE_NL_OBJS): CFLAGS += $(NL_CFLAGS)

@@ -23,7 +23,8 @@
  * DBOS_CMD_DUMP_PROCS: dumpit, no attributes. Walks every thread group in the
  *     initial pid namespace, in ascending tgid order. Each reply message is a
  *     DBOS_CMD_RECORDS message (see below) whose records are DBOS_REC_PROC
- *     snapshots. A snapshot's hdr.seq is the global sequence number read just
+ *     snapshots, each followed by a DBOS_REC_SCHED snapshot (cause
+ *     DBOS_SCHED_SNAPSHOT) of the same process with the same seq. A snapshot's hdr.seq is the global sequence number read just
  *     before the task was read: every event with a larger seq happened after
  *     the snapshot, every event with a smaller or equal seq is reflected in it.
  *
@@ -73,7 +74,51 @@
  *     If a change fails, the targets already changed are put back as they
  *     were (their leader's values, for all their threads) and the error is
  *     returned. On success each target gets one DBOS_REC_SCHED record on the
- *     event stream with the values now in force; the reply is the ack.
+ *     event stream with the values now in force (cause DBOS_SCHED_COMMAND,
+ *     tag = DBOS_A_SCHED_TAG); the reply is the ack.
+ *         DBOS_A_SCHED_TAG: u32 (optional, top level): echoed in the records'
+ *             dbos_sched.tag, so the caller can tell who asked
+ *
+ * DBOS_CMD_SCHED_RULES: doit. Scheduling rules the module keeps true: at
+ *     every exec, comm change and credential change of a process, and at
+ *     activation for every process, the first matching term (in the order
+ *     given; the server sends them by rule id) sets its values on the whole
+ *     thread group, if they differ from what is in force. The change is made
+ *     from the task's own context before it returns to user mode (task_work),
+ *     so a program exec'ed under a rule runs its first instruction with the
+ *     rule's settings. Each change emits one DBOS_REC_SCHED (cause
+ *     DBOS_SCHED_RULE_*, tag = the rule id). Two steps, so that the server
+ *     can make a rule set live only after it stored it:
+ *     Stage (no DBOS_A_SCHED_ACTIVATE): validate and keep as the staged set,
+ *     replacing any staged one; nothing is enforced yet.
+ *         DBOS_A_SCHED_VERSION: u64 (required), the server's version
+ *         DBOS_A_SCHED_RULES: nest (optional: absent = no rules) of at most
+ *             DBOS_SCHED_TERMS_MAX DBOS_A_SCHED_TERM nests, each:
+ *             DBOS_A_SCHED_RULE_ID: u32 (required, not 0)
+ *             DBOS_A_NICE, DBOS_A_SCHED_POLICY, DBOS_A_SCHED_PRIORITY,
+ *                 DBOS_A_CPUS: as in SCHED_SET (at least one)
+ *             DBOS_A_SCHED_MATCH: nest, 0..DBOS_SCHED_MATCH_MAX times; the term
+ *                 matches when every MATCH holds. Each:
+ *                 DBOS_A_SCHED_FIELD: u32, enum dbos_sched_field (required)
+ *                 DBOS_A_SCHED_NEGATE: flag: holds when no value matches
+ *                 DBOS_A_SCHED_VALUES: nest (required) of 0.. values:
+ *                     DBOS_A_SCHED_INT: u32 (PID, UID, EUID, GID)
+ *                     DBOS_A_SCHED_STR: string, exact (NAME: 1..15 bytes; EXE)
+ *                     DBOS_A_SCHED_PREFIX: string, a prefix (EXE only)
+ *                 A MATCH holds when the field's value equals one value (or,
+ *                 for PREFIX, starts with it); with NEGATE, when none does.
+ *                 A process with no executable (kernel thread) matches no
+ *                 term; kernel threads are never changed.
+ *         At most DBOS_SCHED_VALUES_MAX values in all. -EINVAL with an extack
+ *         naming the term on a bad one; -ENOMEM.
+ *     Activate (DBOS_A_SCHED_ACTIVATE flag + DBOS_A_SCHED_VERSION): the staged
+ *     set of that version becomes live (-ESTALE when none is staged with that
+ *     version; nothing changes). Then every thread group is checked against
+ *     it and changed where a term matches (cause DBOS_SCHED_RULE_COMMIT). The
+ *     ack comes after that walk. A change that fails for one process (it
+ *     exited, a CPU went offline) is skipped and counted
+ *     (DBOS_STATS_SCHED_FAILED), never fails the command.
+ *     Removing the module drops the rules; what they set stays in force.
  *
  * Kernel -> userspace:
  *
@@ -107,7 +152,7 @@
 #include <linux/types.h>
 
 #define DBOS_GENL_NAME		"dbos"
-#define DBOS_GENL_VERSION	2
+#define DBOS_GENL_VERSION	3
 #define DBOS_MCGRP_EVENTS	"events"
 
 enum dbos_cmd {
@@ -119,6 +164,7 @@ enum dbos_cmd {
 	DBOS_CMD_DUMP_FILES,
 	DBOS_CMD_SET_FILTER,
 	DBOS_CMD_SCHED_SET,
+	DBOS_CMD_SCHED_RULES,
 	__DBOS_CMD_MAX
 };
 #define DBOS_CMD_MAX (__DBOS_CMD_MAX - 1)
@@ -141,6 +187,19 @@ enum dbos_attr {
 	DBOS_A_SCHED_POLICY,	/* u32: SCHED_* */
 	DBOS_A_SCHED_PRIORITY,	/* u32 */
 	DBOS_A_CPUS,		/* binary: CPU bitmap */
+	DBOS_A_SCHED_TAG,	/* u32 */
+	DBOS_A_SCHED_VERSION,	/* u64 */
+	DBOS_A_SCHED_ACTIVATE,	/* flag */
+	DBOS_A_SCHED_RULES,	/* nest: DBOS_A_SCHED_TERM nests */
+	DBOS_A_SCHED_TERM,	/* nest: RULE_ID, NICE, SCHED_POLICY, SCHED_PRIORITY, CPUS, MATCH */
+	DBOS_A_SCHED_RULE_ID,	/* u32 */
+	DBOS_A_SCHED_MATCH,	/* nest: FIELD, NEGATE, VALUES */
+	DBOS_A_SCHED_FIELD,	/* u32: enum dbos_sched_field */
+	DBOS_A_SCHED_NEGATE,	/* flag */
+	DBOS_A_SCHED_VALUES,	/* nest: INT, STR, PREFIX */
+	DBOS_A_SCHED_INT,	/* u32 */
+	DBOS_A_SCHED_STR,	/* string */
+	DBOS_A_SCHED_PREFIX,	/* string */
 	__DBOS_A_MAX
 };
 #define DBOS_A_MAX (__DBOS_A_MAX - 1)
@@ -162,6 +221,8 @@ enum dbos_stats_attr {
 	DBOS_STATS_MISSED,	/* events no record was produced for: a hook could
 				 * not run (kretprobe instances exhausted); a rise
 				 * means loss, like DROPPED */
+	DBOS_STATS_SCHED_APPLIED, /* thread groups changed by a scheduling rule */
+	DBOS_STATS_SCHED_FAILED, /* rule changes that failed or could not be queued */
 	__DBOS_STATS_MAX
 };
 #define DBOS_STATS_MAX (__DBOS_STATS_MAX - 1)
@@ -197,7 +258,9 @@ enum dbos_rec_type {
 				 * are left out) */
 	DBOS_REC_SOCK,		/* dbos_sock: a snapshot from DUMP_FILES */
 	DBOS_REC_SCHED,		/* dbos_sched + CPU bitmap: scheduling changed
-				 * by DBOS_CMD_SCHED_SET (values now in force) */
+				 * (by SCHED_SET or a rule: values now in force),
+				 * or a snapshot from DUMP_PROCS (after the
+				 * process's PROC snapshot, same seq) */
 	__DBOS_REC_MAX
 };
 
@@ -373,13 +436,41 @@ struct dbos_sock {
 #define DBOS_SCHED_TARGETS_MAX	1024
 #define DBOS_CPUS_MAX		128	/* bytes of a CPU bitmap: 1024 CPUs */
 
+#define DBOS_SCHED_TERMS_MAX	1024	/* terms of a SCHED_RULES set */
+#define DBOS_SCHED_MATCH_MAX	16	/* MATCH nests of one term */
+#define DBOS_SCHED_VALUES_MAX	65536	/* values of a SCHED_RULES set, in all */
+
+/* What a SCHED_RULES MATCH compares (the process at the event). */
+enum dbos_sched_field {
+	DBOS_SCHED_F_PID,	/* tgid */
+	DBOS_SCHED_F_UID,	/* real uid */
+	DBOS_SCHED_F_EUID,	/* effective uid */
+	DBOS_SCHED_F_GID,	/* real gid */
+	DBOS_SCHED_F_NAME,	/* comm (of the thread that exec'ed / renamed itself) */
+	DBOS_SCHED_F_EXE,	/* path of the executable (as /proc/PID/exe) */
+	__DBOS_SCHED_F_MAX
+};
+
+/* Why a SCHED record was produced (dbos_sched.cause). */
+enum dbos_sched_cause {
+	DBOS_SCHED_COMMAND,	/* DBOS_CMD_SCHED_SET; tag = its DBOS_A_SCHED_TAG */
+	DBOS_SCHED_SNAPSHOT,	/* DUMP_PROCS; tag 0 */
+	DBOS_SCHED_RULE_EXEC,	/* a rule, at exec; tag = rule id */
+	DBOS_SCHED_RULE_COMM,	/* a rule, at a comm change; tag = rule id */
+	DBOS_SCHED_RULE_CRED,	/* a rule, at a credential change; tag = rule id */
+	DBOS_SCHED_RULE_COMMIT,	/* a rule, when its set was activated; tag = rule id */
+	__DBOS_SCHED_CAUSE_MAX
+};
+
 /**
- * struct dbos_sched - payload of SCHED records (24 bytes)
+ * struct dbos_sched - payload of SCHED records (32 bytes)
  * @pid: the tgid changed
  * @nice: its leader's nice value now
  * @policy: SCHED_* now
  * @priority: real-time priority now (0 unless FIFO/RR)
  * @cpus_len: bytes of CPU bitmap that follow (as DBOS_A_CPUS)
+ * @cause: enum dbos_sched_cause
+ * @tag: COMMAND: the command's DBOS_A_SCHED_TAG (0 if none); RULE_*: rule id
  */
 struct dbos_sched {
 	__u32 pid;
@@ -387,6 +478,8 @@ struct dbos_sched {
 	__u32 policy;
 	__u32 priority;
 	__u32 cpus_len;
+	__u32 cause;
+	__u32 tag;
 	__u32 __pad;
 };
 

@@ -20,6 +20,8 @@ static const struct schema_column processes_cols[PROCESSES__COUNT] = {
 	[PROCESSES_START_TIME] = COL("start_time", "INTEGER", "Start time, seconds since the Unix epoch"),
 	[PROCESSES_CWD]        = COL("cwd", "TEXT", "Working directory as of the last dump (NULL if unknown)"),
 	[PROCESSES_SCHED_POLICY] = COL("sched_policy", "TEXT", "Scheduling policy: other, fifo, rr, batch, idle, deadline"),
+	[PROCESSES_SCHED_PRIORITY] = COL("sched_priority", "INTEGER", "Real-time priority (1..99 for fifo and rr, else 0); NULL until the kernel reported it"),
+	[PROCESSES_CPUS] = COL("cpus", "TEXT", "CPUs it may run on, as Cpus_allowed_list ('0-3,5'); as of the last dump or scheduling change"),
 	[PROCESSES_SEQ]        = COL("seq", "INTEGER", "Sequence number of the last event or dump that set this row"),
 };
 
@@ -178,6 +180,7 @@ const struct schema_table *const schema_tables[] = {
 	&schema_policy_versions,
 	&schema_policy_rules,
 	&schema_policy_decisions,
+	&schema_sched_decisions,
 	NULL,
 };
 
@@ -218,5 +221,6 @@ const struct schema_view *const schema_views[] = {
 	&schema_view_policy_context_connect,
 	&schema_view_policy_context_bind,
 	&schema_view_policy_context_kill,
+	&schema_view_policy_context_sched,
 	NULL,
 };

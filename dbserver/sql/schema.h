@@ -63,6 +63,8 @@ enum processes_col {
 	PROCESSES_START_TIME,
 	PROCESSES_CWD,
 	PROCESSES_SCHED_POLICY,
+	PROCESSES_SCHED_PRIORITY,
+	PROCESSES_CPUS,
 	PROCESSES_SEQ,
 	PROCESSES__COUNT
 };
@@ -182,6 +184,11 @@ enum policy_rules_col {
 	POLICY_RULES_ACTION,
 	POLICY_RULES_CONDITION,
 	POLICY_RULES_CHANGED,
+	/* sched_rules rows only (hook 'sched'); NULL for security policy rules */
+	POLICY_RULES_NICE,
+	POLICY_RULES_SCHED_POLICY,
+	POLICY_RULES_SCHED_PRIORITY,
+	POLICY_RULES_CPUS,
 	POLICY_RULES__COUNT
 };
 
@@ -209,6 +216,26 @@ enum policy_decisions_col {
 	POLICY_DECISIONS__COUNT
 };
 
+/* sched_decisions: every scheduling change the kernel reports (a statement or a rule), by seq. */
+enum sched_decisions_col {
+	SCHED_DECISIONS_SEQ,
+	SCHED_DECISIONS_TIME,
+	SCHED_DECISIONS_TIME_NS,
+	SCHED_DECISIONS_PID,
+	SCHED_DECISIONS_NAME,
+	SCHED_DECISIONS_CAUSE,
+	SCHED_DECISIONS_RULE_ID,
+	SCHED_DECISIONS_BY_UID,
+	SCHED_DECISIONS_BY_PID,
+	SCHED_DECISIONS_NICE,
+	SCHED_DECISIONS_SCHED_POLICY,
+	SCHED_DECISIONS_SCHED_PRIORITY,
+	SCHED_DECISIONS_CPUS,
+	SCHED_DECISIONS__COUNT
+};
+
+extern const struct schema_table schema_sched_decisions;
+
 extern const struct schema_table schema_policy_versions;
 extern const struct schema_table schema_policy_rules;
 extern const struct schema_table schema_policy_decisions;
@@ -232,6 +259,7 @@ extern const struct schema_view schema_view_policy_context_open;
 extern const struct schema_view schema_view_policy_context_connect;
 extern const struct schema_view schema_view_policy_context_bind;
 extern const struct schema_view schema_view_policy_context_kill;
+extern const struct schema_view schema_view_policy_context_sched;
 extern const struct schema_view schema_view_process_ancestors;
 
 /* Every view, NULL-terminated. */

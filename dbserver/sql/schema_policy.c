@@ -23,6 +23,10 @@ static const struct schema_column rules_cols[POLICY_RULES__COUNT] = {
 	[POLICY_RULES_ACTION]    = COL("action", "TEXT", "deny, audit or allow"),
 	[POLICY_RULES_CONDITION] = COL("condition", "TEXT", "SQL condition over the hook's context columns (NULL: always)"),
 	[POLICY_RULES_CHANGED]   = COL("changed", "INTEGER", "Version that last changed this rule (policies.version)"),
+	[POLICY_RULES_NICE]      = COL("nice", "INTEGER", "sched rules: nice value set (NULL: not set; security rules: NULL)"),
+	[POLICY_RULES_SCHED_POLICY] = COL("sched_policy", "TEXT", "sched rules: other, batch, idle, fifo or rr (NULL: not set)"),
+	[POLICY_RULES_SCHED_PRIORITY] = COL("sched_priority", "INTEGER", "sched rules: real-time priority with fifo/rr"),
+	[POLICY_RULES_CPUS]      = COL("cpus", "TEXT", "sched rules: CPU list set ('0-3,5'; NULL: not set)"),
 };
 
 static const struct schema_column decisions_cols[POLICY_DECISIONS__COUNT] = {

@@ -49,6 +49,7 @@ static const struct {
 	[STORE_CF_POLICY_VERSIONS]  = { "policy_versions", 1u << 20, true },
 	[STORE_CF_POLICY_RULES]     = { "policy_rules", 1u << 20, false },
 	[STORE_CF_POLICY_DECISIONS] = { "policy_decisions", 8u << 20, false },
+	[STORE_CF_SCHED_DECISIONS] = { "sched_decisions", 8u << 20, false },
 };
 
 /*

@@ -3117,6 +3117,8 @@ static int stats_main(void)
 		[DBOS_STATS_NR_CPUS] = "nr_cpus",
 		[DBOS_STATS_FILTERED] = "filtered",
 		[DBOS_STATS_MISSED] = "missed",
+		[DBOS_STATS_SCHED_APPLIED] = "sched_applied",
+		[DBOS_STATS_SCHED_FAILED] = "sched_failed",
 	};
 	struct stats s;
 	struct nl nl;

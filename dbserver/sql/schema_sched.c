@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0
+/* schema_sched.c - declarations of the scheduling history table and of the sched rules' context view. */
+#include "dbserver/sql/schema.h"
+
+#define COL(n, t, d) { .name = n, .type = t, .doc = d }
+
+static const struct schema_column sched_decisions_cols[SCHED_DECISIONS__COUNT] = {
+	[SCHED_DECISIONS_SEQ]      = COL("seq", "INTEGER", "Event sequence number of the kernel's report"),
+	[SCHED_DECISIONS_TIME]     = COL("time", "INTEGER", "Time of the change, seconds since the Unix epoch"),
+	[SCHED_DECISIONS_TIME_NS]  = COL("time_ns", "INTEGER", "Time of the change, nanoseconds since the Unix epoch"),
+	[SCHED_DECISIONS_PID]      = COL("pid", "INTEGER", "Process changed"),
+	[SCHED_DECISIONS_NAME]     = COL("name", "TEXT", "Its comm at the time (NULL if unknown)"),
+	[SCHED_DECISIONS_CAUSE]    = COL("cause", "TEXT", "statement (UPDATE processes), or the rule's trigger: exec, comm, cred, commit"),
+	[SCHED_DECISIONS_RULE_ID]  = COL("rule_id", "INTEGER", "sched_rules.id of the rule (NULL for a statement)"),
+	[SCHED_DECISIONS_BY_UID]   = COL("by_uid", "INTEGER", "statement: user ID of the SQL client (NULL for rules)"),
+	[SCHED_DECISIONS_BY_PID]   = COL("by_pid", "INTEGER", "statement: process ID of the SQL client (NULL for rules)"),
+	[SCHED_DECISIONS_NICE]     = COL("nice", "INTEGER", "Nice value now in force"),
+	[SCHED_DECISIONS_SCHED_POLICY] = COL("sched_policy", "TEXT", "Scheduling policy now in force"),
+	[SCHED_DECISIONS_SCHED_PRIORITY] = COL("sched_priority", "INTEGER", "Real-time priority now in force"),
+	[SCHED_DECISIONS_CPUS]     = COL("cpus", "TEXT", "CPUs now allowed ('0-3,5')"),
+};
+
+const struct schema_table schema_sched_decisions = {
+	.name = "sched_decisions",
+	.doc = "Every scheduling change made through dbos (UPDATE processes or a sched rule), as the kernel reported it, kept up to a retention limit",
+	.cf = STORE_CF_SCHED_DECISIONS,
+	.nkeys = 1,
+	.key = { { SCHED_DECISIONS_SEQ, 8 } },
+	.cols = sched_decisions_cols,
+	.ncols = SCHED_DECISIONS__COUNT,
+};
+
+const struct schema_view schema_view_policy_context_sched = {
+	.name = "policy_context_sched",
+	.doc = "sched rule context: the live processes (a rule's condition is checked against these columns)",
+	.select =
+		"SELECT p.seq AS seq, NULL AS time, p.pid AS pid, p.uid AS uid, p.euid AS euid, "
+		"p.gid AS gid, p.name AS name, NULL AS cgroup, p.path AS exe FROM processes p",
+};
