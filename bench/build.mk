@@ -29,3 +29,19 @@ $(B)/tests/vm/bench_policyctl: bench/policyctl.c libdbos/dbos_client.h $(B)/libd
 $(B)/tests/vm/bench_policy.sh: bench/policy.sh
 	@mkdir -p $(dir $@)
 	install -m 0755 $< $@
+
+# Scheduling benchmark (bench/sched.sh, booted with --bare): UPDATE processes
+# throughput, a fork/exec storm with and without a sched rule, exec -> rule in force.
+VM_TESTS += $(B)/tests/vm/bench_schedctl $(B)/tests/vm/bench_probe $(B)/tests/vm/bench_sched.sh
+
+$(B)/tests/vm/bench_schedctl: bench/schedctl.c libdbos/dbos_client.h $(B)/libdbos.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libdbos.a $(LDFLAGS)
+
+$(B)/tests/vm/bench_probe: bench/schedprobe.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -static -o $@ $<
+
+$(B)/tests/vm/bench_sched.sh: bench/sched.sh
+	@mkdir -p $(dir $@)
+	install -m 0755 $< $@

@@ -18,6 +18,7 @@
 #include "dbserver/mirror/mirror.h"
 #include "dbserver/policy/enforce.h"
 #include "dbserver/policy/policy.h"
+#include "dbserver/sched/sched.h"
 #include "dbserver/sql/sql.h"
 #include "dbserver/store/store.h"
 
@@ -54,7 +55,8 @@ static void usage(FILE *f)
 		"                   (default: all)\n"
 		"  --exclude-path PREFIX  do not mirror open files whose path starts with\n"
 		"                   PREFIX (repeatable, at most %d)\n"
-		"  --no-lsm         do not enforce security policy (policy writes fail)\n"
+		"  --no-lsm         do not enforce security policy (writes to policies fail;\n"
+		"                   sched_rules still work)\n"
 		"  --bpf-pin DIR    where the BPF LSM programs and maps are pinned\n"
 		"                   (default " DBOS_LSM_PIN_DIR ")\n"
 		"  -h, --help       show this help\n"
@@ -121,6 +123,18 @@ static int ops_poll(void *arg, int timeout_ms,
 static void ops_counters(void *arg, uint64_t out[DBOS_LSM_C__COUNT])
 {
 	enforce_counters(arg, out);
+}
+
+/* Scheduling rules go to dbos.ko (sched.h): stage, then activate after the store write. */
+static int ops_sched_stage(void *arg, uint64_t version, const struct sched_term *t, size_t n,
+			   char **err)
+{
+	return sched_rules_stage(version, t, n, err) ? -1 : 0;
+}
+
+static int ops_sched_activate(void *arg, uint64_t version, char **err)
+{
+	return sched_rules_activate(version, err) ? -1 : 0;
 }
 
 /* Moves whenever the mirror commits a change: the refresher's cue. */
@@ -223,6 +237,7 @@ int main(int argc, char **argv)
 	struct policy_kernel_ops kops = {
 		.prepare = ops_prepare, .flip = ops_flip, .live_version = ops_live_version,
 		.poll = ops_poll, .counters = ops_counters,
+		.sched_stage = ops_sched_stage, .sched_activate = ops_sched_activate,
 	};
 	struct policy_config pc = { .log = log_line };
 	char *no_kernel = NULL;
@@ -348,7 +363,11 @@ int main(int argc, char **argv)
 	}
 	pc.st = d.st;
 	pc.env = &d.env;
-	pc.ops = d.enf ? &kops : NULL;
+	/* Without the enforcer only the sched ops: sched_rules work, policies writes fail. */
+	if (!d.enf)
+		kops = (struct policy_kernel_ops){ .sched_stage = ops_sched_stage,
+						   .sched_activate = ops_sched_activate };
+	pc.ops = &kops;
 	pc.no_kernel_reason = no_kernel;
 	pc.retention = mc.retention;
 	pc.mirror_changes = mirror_changes;

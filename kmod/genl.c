@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * genl.c - the generic netlink family "dbos": statistics, process and open
- * file snapshots, the file filter and the events multicast group. The
+ * file snapshots, the file filter, the scheduling commands (sched.c,
+ * schedrules.c) and the events multicast group. The
  * protocol is in dbos_uapi.h; the attribute policies are in policy.c.
  *
  * Every command needs CAP_NET_ADMIN, and so does joining the events group.
@@ -22,6 +23,7 @@
 #include "policy.h"
 #include "record.h"
 #include "sched.h"
+#include "schedrules.h"
 #include "dbos_uapi.h"
 
 #include <linux/capability.h>
@@ -125,7 +127,11 @@ static int dbos_put_stats(struct sk_buff *msg)
 			      DBOS_STATS_PAD) ||
 	    nla_put_u64_64bit(msg, DBOS_STATS_MISSED,
 			      dbos_hooks_missed() + dbos_files_missed(),
-			      DBOS_STATS_PAD)) {
+			      DBOS_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, DBOS_STATS_SCHED_APPLIED,
+			      atomic64_read(&dbos_sched_applied), DBOS_STATS_PAD) ||
+	    nla_put_u64_64bit(msg, DBOS_STATS_SCHED_FAILED,
+			      atomic64_read(&dbos_sched_failed), DBOS_STATS_PAD)) {
 		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
 	}
@@ -200,6 +206,31 @@ struct task_struct *dbos_next_tgid(unsigned long *next)
 	return task;
 }
 
+/*
+ * Into @buf: the PROC snapshot of @task, followed by a SCHED snapshot of it
+ * with the same seq, cpu and time (cpu_seq 0, cause SNAPSHOT, tag 0): what
+ * dumps and GET_PROC send per process. Process context; sleeps. Returns the
+ * length of both.
+ */
+static u32 dbos_snapshot_proc(struct task_struct *task,
+			      struct dbos_snapshot_buf *buf)
+{
+	u32 len = dbos_record_snapshot(task, buf), used, slen;
+	const struct dbos_rec_hdr *proc = (const void *)buf->rec;
+	struct dbos_rec_hdr *hdr = (void *)(buf->rec + len);
+	u8 *payload = (u8 *)(hdr + 1);
+
+	used = sizeof(*hdr) + dbos_sched_describe(task, DBOS_SCHED_SNAPSHOT, 0,
+						  payload);
+	slen = DBOS_REC_ALIGN(used);
+	memset((u8 *)hdr + used, 0, slen - used);
+	dbos_hdr_put(hdr, DBOS_REC_SCHED, 0, slen);
+	hdr->cpu = proc->cpu;
+	hdr->seq = proc->seq;
+	hdr->time_ns = proc->time_ns;
+	return len + slen;
+}
+
 static int dbos_get_proc(struct sk_buff *skb, struct genl_info *info)
 {
 	struct dbos_snapshot_buf *buf;
@@ -225,7 +256,7 @@ static int dbos_get_proc(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "out of memory");
 		return -ENOMEM;
 	}
-	len = dbos_record_snapshot(task, buf);
+	len = dbos_snapshot_proc(task, buf);
 	put_task_struct(task);
 
 	msg = genlmsg_new(len + DBOS_MSG_OVERHEAD, GFP_KERNEL);
@@ -270,7 +301,8 @@ static int dbos_dump_start(struct netlink_callback *cb)
 	dump->next_tgid = 1;
 	cb->args[1] = (unsigned long)dump;
 	/* Every message must be able to hold the largest snapshot. */
-	cb->min_dump_alloc = DBOS_SNAPSHOT_MAX + DBOS_MSG_OVERHEAD;
+	cb->min_dump_alloc = DBOS_SNAPSHOT_MAX + DBOS_SCHED_SNAPSHOT_MAX +
+			     DBOS_MSG_OVERHEAD;
 	return 0;
 }
 
@@ -338,7 +370,7 @@ static bool dbos_dump_next_proc(void *arg)
 
 	if (!task)
 		return false;
-	dump->pending = dbos_record_snapshot(task, &dump->buf);
+	dump->pending = dbos_snapshot_proc(task, &dump->buf);
 	put_task_struct(task);
 	return true;
 }
@@ -413,6 +445,12 @@ static const struct genl_ops dbos_genl_ops[] = {
 		.cmd = DBOS_CMD_SCHED_SET,
 		.doit = dbos_sched_set,
 		.policy = dbos_policy_sched_set,
+		.maxattr = DBOS_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = DBOS_CMD_SCHED_RULES,
+		.doit = dbos_sched_rules,
+		.policy = dbos_policy_sched_rules,
 		.maxattr = DBOS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},

@@ -14,10 +14,14 @@
  * in the middle of a system call (or a kernel thread), may be called with
  * preemption disabled, and only reads what that context keeps stable; see
  * each one. Recording is dbos_record_emit(): no sleeping, no allocation.
+ * The exec, rename and cred hooks also hand current to the scheduling rules
+ * (dbos_srules_event(): nothing without live rules; else a GFP_ATOMIC task
+ * work, see schedrules.c).
  */
 
 #include "hooks.h"
 #include "record.h"
+#include "schedrules.h"
 #include "dbos_uapi.h"
 
 #include <linux/binfmts.h>
@@ -87,6 +91,7 @@ static void dbos_probe_exec(void *data, struct task_struct *task,
 	};
 
 	dbos_record_emit(&ev);
+	dbos_srules_event(DBOS_SCHED_RULE_EXEC, task, NULL);
 }
 
 /*
@@ -133,6 +138,7 @@ static void dbos_probe_rename(void *data, struct task_struct *task,
 	if (!thread_group_leader(task))
 		ev.flags = DBOS_RECF_THREAD;
 	dbos_record_emit(&ev);
+	dbos_srules_event(DBOS_SCHED_RULE_COMM, task, comm);
 }
 
 /*
@@ -161,6 +167,7 @@ static int dbos_cred_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!thread_group_leader(current))
 		ev.flags = DBOS_RECF_THREAD;
 	dbos_record_emit(&ev);
+	dbos_srules_event(DBOS_SCHED_RULE_CRED, current, NULL);
 	return 0;
 }
 

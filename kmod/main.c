@@ -7,7 +7,8 @@
  * events into records (record.c, fdrec.c; filtered by filter.c) in per-CPU
  * rings (buffer.c); a work item (drain.c) multicasts them in batches; the
  * family (genl.c) also answers statistics, process snapshots, file
- * snapshots (fdump.c) and the file filter (filter.c).
+ * snapshots (fdump.c) and the file filter (filter.c), and changes how
+ * processes are scheduled (sched.c) and keeps scheduling rules (schedrules.c).
  */
 
 #include "main.h"
@@ -18,6 +19,7 @@
 #include "genl.h"
 #include "hooks.h"
 #include "record.h"
+#include "schedrules.h"
 #include "dbos_uapi.h"
 
 #include <linux/init.h>
@@ -69,9 +71,11 @@ static int __init dbos_init(void)
 
 err_files:
 	dbos_hooks_uninit();
+	dbos_srules_quiesce();
 err_hooks:
-	dbos_drain_uninit();
 	dbos_genl_uninit();
+	dbos_drain_uninit();
+	dbos_srules_uninit();	/* a command may have staged rules meanwhile */
 err_genl:
 	dbos_record_uninit();
 err_record:
@@ -84,8 +88,17 @@ static void __exit dbos_exit(void)
 {
 	dbos_files_uninit();
 	dbos_hooks_uninit();
-	dbos_drain_uninit();
+	/*
+	 * Whatever emits records must be gone before the drain stops for good
+	 * (a later kick would re-arm it): the rules' task works, then commands
+	 * (SCHED_SET, SCHED_RULES), which genl_uninit() waits for. A drain run
+	 * in between finds no listeners (unregistering the family removed
+	 * them) and discards what it reads.
+	 */
+	dbos_srules_quiesce();
 	dbos_genl_uninit();
+	dbos_drain_uninit();
+	dbos_srules_uninit();
 	dbos_filter_uninit();
 	dbos_record_uninit();
 	dbos_buffers_uninit();

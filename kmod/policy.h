@@ -23,4 +23,14 @@ extern const struct nla_policy dbos_policy_sched_set[DBOS_A_MAX + 1];
 extern const struct nla_policy dbos_policy_sched_targets[DBOS_A_MAX + 1];
 extern const struct nla_policy dbos_policy_sched_target[DBOS_A_MAX + 1];
 
+/*
+ * SCHED_RULES: VERSION, ACTIVATE, RULES (nest of TERM nests: sched_term,
+ * whose MATCH nests are sched_match, whose VALUES nest is sched_values).
+ */
+extern const struct nla_policy dbos_policy_sched_rules[DBOS_A_MAX + 1];
+extern const struct nla_policy dbos_policy_sched_terms[DBOS_A_MAX + 1];
+extern const struct nla_policy dbos_policy_sched_term[DBOS_A_MAX + 1];
+extern const struct nla_policy dbos_policy_sched_match[DBOS_A_MAX + 1];
+extern const struct nla_policy dbos_policy_sched_values[DBOS_A_MAX + 1];
+
 #endif /* _DBOS_POLICY_H */

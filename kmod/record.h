@@ -34,6 +34,11 @@ extern atomic64_t dbos_seq;
 					 2 * (DBOS_PATH_MAX - 1) +	\
 					 DBOS_CMDLINE_MAX)
 
+/* Longest SCHED snapshot (it follows each PROC snapshot: see genl.c). */
+#define DBOS_SCHED_SNAPSHOT_MAX DBOS_REC_ALIGN(sizeof(struct dbos_rec_hdr) + \
+					       sizeof(struct dbos_sched) + \
+					       DBOS_CPUS_MAX)
+
 /**
  * struct dbos_event - what a hook wants recorded
  * @type: DBOS_REC_*
@@ -69,11 +74,12 @@ void dbos_record_put_event(u16 type, const void *payload, u32 plen,
 
 /**
  * struct dbos_snapshot_buf - memory for dbos_record_snapshot()
- * @rec: the record (one spare byte: the command line is read with its NUL)
+ * @rec: the record (one spare byte: the command line is read with its NUL),
+ *	and room for the SCHED snapshot that follows it in a dump
  * @tmp: scratch for d_path()
  */
 struct dbos_snapshot_buf {
-	u8 rec[DBOS_SNAPSHOT_MAX + 8];
+	u8 rec[DBOS_SNAPSHOT_MAX + DBOS_SCHED_SNAPSHOT_MAX + 8];
 	char tmp[DBOS_PATH_MAX];
 };
 

@@ -2,7 +2,9 @@
 /*
  * sched.c - DBOS_CMD_SCHED_SET: checks every target, changes every thread of
  * each, puts back what it changed when a change fails, and reports the values
- * now in force as DBOS_REC_SCHED records.
+ * now in force as DBOS_REC_SCHED records. Also the pieces SCHED_RULES
+ * (schedrules.c) and the SCHED snapshots (genl.c) share: value checks, group
+ * changes, SCHED payloads, and the SCHED_APPLIED / SCHED_FAILED counters.
  *
  * Locking: dbos_sched_mutex serializes whole SCHED_SET commands, so that the
  * values one command saves for its undo are not another command's half-done
@@ -29,14 +31,9 @@
 
 static DEFINE_MUTEX(dbos_sched_mutex);
 
-/* What to set on (or, for an undo, restore to) every thread of a process. */
-struct dbos_sched_vals {
-	bool set_nice, set_policy, set_cpus;
-	int nice;
-	u32 policy;
-	u32 prio;
-	cpumask_var_t cpus;
-};
+/* DBOS_STATS_SCHED_APPLIED and DBOS_STATS_SCHED_FAILED. */
+atomic64_t dbos_sched_applied = ATOMIC64_INIT(0);
+atomic64_t dbos_sched_failed = ATOMIC64_INIT(0);
 
 /* One target: its leader (a reference), what is wanted, what was there. */
 struct dbos_sched_target {
@@ -44,6 +41,8 @@ struct dbos_sched_target {
 	struct dbos_sched_vals want;
 	struct dbos_sched_vals old;
 };
+
+static_assert(sizeof(struct dbos_sched) == 32);
 
 static bool dbos_policy_valid(u32 policy)
 {
@@ -97,12 +96,52 @@ static struct task_struct *dbos_leader_get(u32 tgid)
 	return task;
 }
 
+/**
+ * dbos_sched_vals_parse - the values of a SCHED_SET target or SCHED_RULES term
+ * @tb: the nest's attributes (NICE, SCHED_POLICY, SCHED_PRIORITY, CPUS)
+ * @v: filled in; v->cpus must be allocated
+ *
+ * Return: NULL when the values are valid, else why not (a string literal).
+ */
+const char *dbos_sched_vals_parse(struct nlattr **tb, struct dbos_sched_vals *v)
+{
+	const char *why = NULL;
+
+	if (tb[DBOS_A_NICE]) {
+		v->set_nice = true;
+		v->nice = nla_get_s32(tb[DBOS_A_NICE]);
+	}
+	if (tb[DBOS_A_SCHED_POLICY]) {
+		v->set_policy = true;
+		v->policy = nla_get_u32(tb[DBOS_A_SCHED_POLICY]);
+		if (!dbos_policy_valid(v->policy))
+			why = "policy must be SCHED_OTHER, BATCH, IDLE, FIFO or RR";
+		else if (dbos_policy_rt(v->policy) && !tb[DBOS_A_SCHED_PRIORITY])
+			why = "SCHED_FIFO and SCHED_RR need DBOS_A_SCHED_PRIORITY";
+		else if (dbos_policy_rt(v->policy) && v->set_nice)
+			why = "nice does not apply to SCHED_FIFO and SCHED_RR";
+	}
+	if (tb[DBOS_A_SCHED_PRIORITY]) {
+		v->prio = nla_get_u32(tb[DBOS_A_SCHED_PRIORITY]);
+		if (!v->set_policy || !dbos_policy_rt(v->policy))
+			why = "DBOS_A_SCHED_PRIORITY goes with SCHED_FIFO or SCHED_RR only";
+	}
+	if (tb[DBOS_A_CPUS]) {
+		v->set_cpus = true;
+		if (dbos_cpus_parse(tb[DBOS_A_CPUS], v->cpus, &why))
+			return why;
+	}
+	if (!why && !v->set_nice && !v->set_policy && !v->set_cpus)
+		why = "target changes nothing";
+	return why;
+}
+
 /* Parse and check one DBOS_A_SCHED_TARGET into @t (leader referenced). */
 static int dbos_target_parse(struct dbos_sched_target *t, struct nlattr *nest,
 			     struct netlink_ext_ack *extack)
 {
 	struct nlattr *tb[DBOS_A_MAX + 1];
-	const char *why = NULL;
+	const char *why;
 	struct task_struct *leader;
 	u32 tgid;
 	int ret;
@@ -116,33 +155,7 @@ static int dbos_target_parse(struct dbos_sched_target *t, struct nlattr *nest,
 		return -EINVAL;
 	}
 	tgid = nla_get_u32(tb[DBOS_A_PID]);
-
-	if (tb[DBOS_A_NICE]) {
-		t->want.set_nice = true;
-		t->want.nice = nla_get_s32(tb[DBOS_A_NICE]);
-	}
-	if (tb[DBOS_A_SCHED_POLICY]) {
-		t->want.set_policy = true;
-		t->want.policy = nla_get_u32(tb[DBOS_A_SCHED_POLICY]);
-		if (!dbos_policy_valid(t->want.policy))
-			why = "policy must be SCHED_OTHER, BATCH, IDLE, FIFO or RR";
-		else if (dbos_policy_rt(t->want.policy) && !tb[DBOS_A_SCHED_PRIORITY])
-			why = "SCHED_FIFO and SCHED_RR need DBOS_A_SCHED_PRIORITY";
-		else if (dbos_policy_rt(t->want.policy) && t->want.set_nice)
-			why = "nice does not apply to SCHED_FIFO and SCHED_RR";
-	}
-	if (tb[DBOS_A_SCHED_PRIORITY]) {
-		t->want.prio = nla_get_u32(tb[DBOS_A_SCHED_PRIORITY]);
-		if (!t->want.set_policy || !dbos_policy_rt(t->want.policy))
-			why = "DBOS_A_SCHED_PRIORITY goes with SCHED_FIFO or SCHED_RR only";
-	}
-	if (tb[DBOS_A_CPUS]) {
-		t->want.set_cpus = true;
-		if (dbos_cpus_parse(tb[DBOS_A_CPUS], t->want.cpus, &why))
-			goto invalid;
-	}
-	if (!why && !t->want.set_nice && !t->want.set_policy && !t->want.set_cpus)
-		why = "target changes nothing";
+	why = dbos_sched_vals_parse(tb, &t->want);
 	if (why)
 		goto invalid;
 
@@ -206,6 +219,9 @@ static int dbos_sched_apply_thread(struct task_struct *p, const struct dbos_sche
 		};
 
 		ret = sched_setattr_nocheck(p, &attr);
+		/* sched_setattr() takes sched_nice for OTHER and BATCH only. */
+		if (!ret && v->set_nice && task_nice(p) != v->nice)
+			set_user_nice(p, v->nice);
 	} else if (v->set_nice) {
 		set_user_nice(p, v->nice);
 	}
@@ -220,8 +236,8 @@ static int dbos_sched_apply_thread(struct task_struct *p, const struct dbos_sche
  * one pass finds every thread done (bounded: a group that keeps spawning
  * threads faster than this can walk it gets -EAGAIN).
  */
-static int dbos_sched_apply_group(struct task_struct *leader,
-				  const struct dbos_sched_vals *v)
+int dbos_sched_apply_group(struct task_struct *leader,
+			   const struct dbos_sched_vals *v)
 {
 	struct task_struct **threads, *p;
 	int pass, ret = 0;
@@ -260,23 +276,64 @@ static int dbos_sched_apply_group(struct task_struct *leader,
 	return -EAGAIN;
 }
 
-/* Report the values now in force on @leader's group. */
-static void dbos_sched_report(struct task_struct *leader)
+/*
+ * Does every live thread of @leader's group already have @v? Any context
+ * where @leader is referenced.
+ */
+bool dbos_sched_group_has(struct task_struct *leader,
+			  const struct dbos_sched_vals *v)
 {
-	u8 cpus[DBOS_CPUS_MAX] = { 0 };
-	struct dbos_sched rec = { 0 };
+	struct task_struct *p;
+	bool ret = true;
+
+	rcu_read_lock();
+	for_each_thread(leader, p) {
+		if (!(p->flags & PF_EXITING) && !dbos_sched_matches(p, v)) {
+			ret = false;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return ret;
+}
+
+/**
+ * dbos_sched_describe - a SCHED record's payload for @leader's group
+ * @leader: a thread-group leader the caller keeps alive
+ * @cause: enum dbos_sched_cause
+ * @tag: dbos_sched.tag
+ * @out: DBOS_SCHED_PAYLOAD_MAX bytes: struct dbos_sched, then the CPU bitmap
+ *
+ * The values are the leader's. Return: the payload's length.
+ */
+u32 dbos_sched_describe(struct task_struct *leader, u32 cause, u32 tag, u8 *out)
+{
+	struct dbos_sched *rec = (struct dbos_sched *)out;
+	u8 *cpus = out + sizeof(*rec);
 	u32 len = min_t(u32, DBOS_CPUS_MAX, BITS_TO_BYTES(nr_cpu_ids));
 	int cpu;
 
-	rec.pid = leader->tgid;
-	rec.nice = task_nice(leader);
-	rec.policy = READ_ONCE(leader->policy);
-	rec.priority = READ_ONCE(leader->rt_priority);
-	rec.cpus_len = len;
+	memset(out, 0, sizeof(*rec) + len);
+	rec->pid = leader->tgid;
+	rec->nice = task_nice(leader);
+	rec->policy = READ_ONCE(leader->policy);
+	rec->priority = READ_ONCE(leader->rt_priority);
+	rec->cpus_len = len;
+	rec->cause = cause;
+	rec->tag = tag;
 	for_each_cpu(cpu, leader->cpus_ptr)
 		if (cpu < len * 8)
 			cpus[cpu / 8] |= 1U << (cpu % 8);
-	dbos_record_put_event(DBOS_REC_SCHED, &rec, sizeof(rec), cpus, len);
+	return sizeof(*rec) + len;
+}
+
+/* Report the values now in force on @leader's group as a SCHED event. */
+void dbos_sched_report(struct task_struct *leader, u32 cause, u32 tag)
+{
+	u8 payload[DBOS_SCHED_PAYLOAD_MAX];
+	u32 len = dbos_sched_describe(leader, cause, tag, payload);
+
+	dbos_record_put_event(DBOS_REC_SCHED, payload, len, NULL, 0);
 }
 
 static void dbos_targets_free(struct dbos_sched_target *t, int n)
@@ -295,6 +352,7 @@ static void dbos_targets_free(struct dbos_sched_target *t, int n)
 int dbos_sched_set(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *targets = info->attrs[DBOS_A_SCHED_TARGETS];
+	struct nlattr *tag = info->attrs[DBOS_A_SCHED_TAG];
 	struct dbos_sched_target *t;
 	int n = 0, i, done, ret, rem;
 	struct nlattr *a;
@@ -343,7 +401,8 @@ int dbos_sched_set(struct sk_buff *skb, struct genl_info *info)
 		}
 	}
 	for (i = 0; i < n; i++)
-		dbos_sched_report(t[i].leader);
+		dbos_sched_report(t[i].leader, DBOS_SCHED_COMMAND,
+				  tag ? nla_get_u32(tag) : 0);
 	ret = 0;
 unlock:
 	mutex_unlock(&dbos_sched_mutex);

@@ -9,11 +9,13 @@
 #define PROC_LEN	sizeof(struct dbos_proc)
 #define FD_LEN		sizeof(struct dbos_fd)
 #define SOCK_LEN	sizeof(struct dbos_sock)
+#define SCHED_LEN	sizeof(struct dbos_sched)
 
 _Static_assert(sizeof(struct dbos_rec_hdr) == 32, "uapi: dbos_rec_hdr is 32 bytes");
 _Static_assert(sizeof(struct dbos_proc) == 80, "uapi: dbos_proc is 80 bytes");
 _Static_assert(sizeof(struct dbos_fd) == 40, "uapi: dbos_fd is 40 bytes");
 _Static_assert(sizeof(struct dbos_sock) == 80, "uapi: dbos_sock is 80 bytes");
+_Static_assert(sizeof(struct dbos_sched) == 32, "uapi: dbos_sched is 32 bytes");
 
 /* Walk the packed records of one DBOS_A_RECORDS payload. */
 static void walk_records(const unsigned char *p, size_t n, const struct intake_sink *sink,
@@ -22,7 +24,7 @@ static void walk_records(const unsigned char *p, size_t n, const struct intake_s
 	size_t off = 0;
 
 	while (off < n) {
-		struct mirror_rec rec;
+		struct mirror_rec rec = { .cpus = NULL };
 		enum intake_rec_status st = INTAKE_REC_OK;
 		const unsigned char *body;
 		size_t blen, slen;
@@ -100,6 +102,23 @@ static void walk_records(const unsigned char *p, size_t n, const struct intake_s
 			rec.path = (const char *)body + SOCK_LEN;
 			rec.peer_path = rec.path + rec.sock.path_len;
 			rec.cmdline = rec.cwd = NULL;
+			break;
+		case DBOS_REC_SCHED:
+			if (blen < SCHED_LEN) {
+				st = INTAKE_REC_MALFORMED;
+				break;
+			}
+			memcpy(&rec.sched, body, SCHED_LEN);
+			if (rec.sched.cpus_len > DBOS_CPUS_MAX || rec.sched.cpus_len > blen - SCHED_LEN) {
+				st = INTAKE_REC_MALFORMED;
+				break;
+			}
+			if (rec.sched.cause >= __DBOS_SCHED_CAUSE_MAX) {
+				st = INTAKE_REC_UNKNOWN;	/* a cause this server cannot name */
+				break;
+			}
+			rec.cpus = body + SCHED_LEN;
+			rec.path = rec.cmdline = rec.cwd = rec.peer_path = NULL;
 			break;
 		default:
 			st = INTAKE_REC_UNKNOWN;

@@ -18,8 +18,8 @@ struct intake_msg {
 };
 
 enum intake_rec_status {
-	INTAKE_REC_OK,		/* a process, fd or socket record, decoded into *rec */
-	INTAKE_REC_UNKNOWN,	/* a type this server does not know: skipped */
+	INTAKE_REC_OK,		/* a process, fd, socket or sched record, decoded into *rec */
+	INTAKE_REC_UNKNOWN,	/* a type (or SCHED cause) this server does not know: skipped */
 	INTAKE_REC_MALFORMED,	/* framed correctly, but its payload is invalid: skipped */
 };
 
@@ -57,6 +57,9 @@ struct intake_decode_stats {
  * of 8 or runs past the attribute ends the walk of that message (the records
  * before it were delivered); a record whose strings run past it, or that is
  * too short for its type, is counted and skipped; unknown types are skipped.
+ * A SCHED record whose CPU bitmap runs past it or is longer than
+ * DBOS_CPUS_MAX is malformed; one whose cause is past the known causes is
+ * skipped as unknown.
  * Control messages (NLMSG_ERROR, NLMSG_DONE, ...) are ignored.
  */
 void intake_decode(const struct nlmsghdr *nlh, size_t len,

@@ -59,7 +59,7 @@ const struct intake_stat_info intake_stat_info[INTAKE_STAT__COUNT] = {
 	[INTAKE_STAT_EVENTS_RECEIVED] = { "events_received", "Records received from the kernel's events group" },
 	[INTAKE_STAT_MESSAGES] = { "messages", "DBOS_CMD_RECORDS messages decoded (events, dumps, GET_PROC replies)" },
 	[INTAKE_STAT_RECORDS_MALFORMED] = { "records_malformed", "Malformed netlink messages and records, counted and skipped" },
-	[INTAKE_STAT_RECORDS_UNKNOWN] = { "records_unknown", "Records of a type this dbosd does not know, skipped" },
+	[INTAKE_STAT_RECORDS_UNKNOWN] = { "records_unknown", "Records of a type (or SCHED records of a cause) this dbosd does not know, skipped" },
 	[INTAKE_STAT_GAPS_DETECTED] = { "gaps_detected", "Holes in a CPU's cpu_seq (records lost in the kernel): each requests a re-sync" },
 	[INTAKE_STAT_OVERRUNS] = { "overruns", "Event socket receive overruns (ENOBUFS): each requests a re-sync" },
 	[INTAKE_STAT_RESYNCS] = { "resyncs", "Full re-syncs from a kernel dump (attach, gap, overrun, kernel-side drop)" },
@@ -72,6 +72,8 @@ const struct intake_stat_info intake_stat_info[INTAKE_STAT__COUNT] = {
 	[INTAKE_STAT_KERNEL_UNHEARD] = { "kernel_unheard", "Kernel: records drained while nobody listened (last GET_STATS)" },
 	[INTAKE_STAT_KERNEL_FILTERED] = { "kernel_filtered", "Kernel: fd and socket records held back by the file filter (last GET_STATS)" },
 	[INTAKE_STAT_KERNEL_MISSED] = { "kernel_missed", "Kernel: events no record could be produced for, a loss like dropped (last GET_STATS)" },
+	[INTAKE_STAT_KERNEL_SCHED_APPLIED] = { "kernel_sched_applied", "Kernel: processes changed by a sched rule since module load (last GET_STATS)" },
+	[INTAKE_STAT_KERNEL_SCHED_FAILED] = { "kernel_sched_failed", "Kernel: sched rule changes that failed or could not be queued (last GET_STATS)" },
 	[INTAKE_STAT_MODULE_ATTACHED] = { "module_attached", "1 while dbosd is attached to the dbos kernel module, else 0" },
 	[INTAKE_STAT_MODULE_INSTANCE] = { "module_instance", "DBOS_A_INSTANCE of the module instance last attached (0: none)" },
 };
@@ -109,6 +111,8 @@ static void set_kstats(struct intake *in, const struct intake_kstats *ks)
 	in->c[INTAKE_STAT_KERNEL_UNHEARD] = ks->v[DBOS_STATS_UNHEARD];
 	in->c[INTAKE_STAT_KERNEL_FILTERED] = ks->v[DBOS_STATS_FILTERED];
 	in->c[INTAKE_STAT_KERNEL_MISSED] = ks->v[DBOS_STATS_MISSED];
+	in->c[INTAKE_STAT_KERNEL_SCHED_APPLIED] = ks->v[DBOS_STATS_SCHED_APPLIED];
+	in->c[INTAKE_STAT_KERNEL_SCHED_FAILED] = ks->v[DBOS_STATS_SCHED_FAILED];
 	in->kbase = *ks;
 	in->have_kbase = true;
 }

@@ -58,6 +58,9 @@
  *
  * History retention: see history.h (one struct history per history table).
  *
+ * Scheduling columns (nice, sched_policy, sched_priority, cpus) merge by
+ * their own seqs, and SCHED records add sched_decisions rows: see schedrec.c.
+ *
  * Open files and sockets (FD_* and SOCK_* records) are mirrored by files.c,
  * which shares this mirror's batch, epoch and clock; mirror_apply() hands it
  * those records, and tells it about process births (a FORK copies the
@@ -74,6 +77,8 @@
 #include "dbserver/mirror/history.h"
 #include "dbserver/mirror/mirror.h"
 #include "dbserver/mirror/proctab.h"
+#include "dbserver/mirror/schedrec.h"
+#include "dbserver/sched/sched.h"
 #include "dbserver/sql/schema.h"
 #include "dbserver/store/row.h"
 
@@ -112,6 +117,11 @@ struct mirror {
 	uint32_t files_swept;		/* by the last re-sync */
 
 	struct history hist;		/* process_events */
+	struct history shist;		/* sched_decisions */
+	struct sched_stash early;	/* SCHED records whose process has no row yet */
+	char cpus_text[SCHEDREC_CPUS_TEXT];	/* scratch: the CPU list of the record applied */
+	char *srow;			/* scratch: a sched_decisions row */
+	size_t srow_cap;
 	struct files *files;		/* open files and sockets */
 
 	uint64_t live_count, tomb_count;
@@ -141,29 +151,14 @@ const struct mirror_stat_info mirror_stat_info[MIRROR_STAT__COUNT] = {
 	[MIRROR_STAT_FILE_EVENTS_TRIMMED] = { "file_events_trimmed", "file_events rows deleted by the retention limit since start" },
 	[MIRROR_STAT_SOCKET_EVENTS_TRIMMED] = { "socket_events_trimmed", "socket_events rows deleted by the retention limit since start" },
 	[MIRROR_STAT_FILES_SWEPT] = { "files_swept", "Open file rows removed by re-syncs (the kernel's dump no longer had them)" },
+	[MIRROR_STAT_SCHED_APPLIED] = { "sched_applied", "SCHED records (changes and dump snapshots) that changed a process's scheduling columns" },
+	[MIRROR_STAT_SCHED_STALE] = { "sched_stale", "SCHED records older than the scheduling values of their process (sched_decisions only)" },
+	[MIRROR_STAT_SCHED_EARLY] = { "sched_early", "SCHED records that arrived before their process's first record, kept until it came" },
+	[MIRROR_STAT_SCHED_DECISIONS_ROWS] = { "sched_decisions_rows", "Rows in sched_decisions (as of the last commit)" },
+	[MIRROR_STAT_SCHED_DECISIONS_TRIMMED] = { "sched_decisions_trimmed", "sched_decisions rows deleted by the retention limit since start" },
 };
 
 /* ---- small helpers ---------------------------------------------------- */
-
-static int str_set(struct proc_str *s, const char *p, size_t n)
-{
-	if (n > s->cap) {
-		size_t cap = s->cap ? s->cap : 32;
-		char *np;
-
-		while (cap < n)
-			cap *= 2;
-		np = realloc(s->p, cap);
-		if (!np)
-			return -1;
-		s->p = np;
-		s->cap = (uint32_t)cap;
-	}
-	if (n)
-		memcpy(s->p, p, n);
-	s->len = (uint32_t)n;
-	return 0;
-}
 
 /* Command lines come as NUL-separated arguments; SQL shows them joined by spaces. */
 static void join_args(char *p, size_t n)
@@ -257,14 +252,15 @@ static struct proc_live *live_alloc(struct mirror *m)
 	struct proc_live *L = m->free_live;
 
 	if (L) {
-		struct proc_str p = L->path, c = L->cmdline, w = L->cwd;
+		struct proc_str p = L->path, c = L->cmdline, w = L->cwd, u = L->cpus;
 
 		m->free_live = L->next_free;
 		memset(L, 0, sizeof(*L));
 		L->path = p;
 		L->cmdline = c;
 		L->cwd = w;
-		L->path.len = L->cmdline.len = L->cwd.len = 0;
+		L->cpus = u;
+		L->path.len = L->cmdline.len = L->cwd.len = L->cpus.len = 0;
 		return L;
 	}
 	return calloc(1, sizeof(*L));
@@ -281,6 +277,7 @@ static void live_destroy(struct proc_live *L)
 	free(L->path.p);
 	free(L->cmdline.p);
 	free(L->cwd.p);
+	free(L->cpus.p);
 	free(L);
 }
 
@@ -291,15 +288,14 @@ static uint32_t now_s(const struct mirror *m)
 
 /* ---- field groups ------------------------------------------------------ */
 
-static void set_fields(struct proc_live *L, const struct dbos_proc *p)
+static void set_fields(struct proc_live *L, const struct dbos_proc *p, uint64_t s)
 {
 	L->ppid = p->ppid;
 	L->uid = p->uid;
 	L->gid = p->gid;
 	L->euid = p->euid;
 	L->egid = p->egid;
-	L->nice = p->nice;
-	L->policy = p->policy;
+	schedrec_from_proc(L, p, s);
 	L->state = p->state;
 	L->start_time_ns = p->start_time_ns;
 	memcpy(L->comm, p->comm, sizeof(L->comm));
@@ -309,8 +305,8 @@ static int set_strings(struct proc_live *L, const struct mirror_rec *r, uint64_t
 {
 	size_t n = cmdline_len(r);
 
-	if (str_set(&L->path, r->path, r->proc.path_len) ||
-	    str_set(&L->cmdline, r->cmdline, n))
+	if (proc_str_set(&L->path, r->path, r->proc.path_len) ||
+	    proc_str_set(&L->cmdline, r->cmdline, n))
 		return -1;
 	if (n)
 		join_args(L->cmdline.p, n);
@@ -320,7 +316,7 @@ static int set_strings(struct proc_live *L, const struct mirror_rec *r, uint64_t
 
 static int set_snapshot_extras(struct proc_live *L, const struct mirror_rec *r, uint64_t s)
 {
-	if (str_set(&L->cwd, r->cwd, r->proc.cwd_len))
+	if (proc_str_set(&L->cwd, r->cwd, r->proc.cwd_len))
 		return -1;
 	L->cwd_seq = s;
 	L->threads_base = r->proc.threads ? (int32_t)r->proc.threads : 1;
@@ -332,7 +328,7 @@ static int set_snapshot_extras(struct proc_live *L, const struct mirror_rec *r, 
 /* Fill a row from a FORK (new process) or PROC snapshot that supersedes everything. */
 static int set_all(struct proc_live *L, const struct mirror_rec *r, uint64_t s)
 {
-	set_fields(L, &r->proc);
+	set_fields(L, &r->proc, s);
 	if (set_strings(L, r, s))
 		return -1;
 	if (r->hdr.type == DBOS_REC_PROC)
@@ -473,6 +469,33 @@ static struct proc_live *vivify(struct mirror *m, struct proc_slot *sl, bool kee
 	return L;
 }
 
+/* A new incarnation reuses the row: its scheduling values start unknown. */
+static void sched_reset(struct proc_live *L)
+{
+	L->sched_seq = 0;
+	L->cpus_seq = 0;
+	L->prio_known = false;
+	L->cpus.len = 0;
+}
+
+/* A FORK (seq @s) made @L: the kernel copied its parent's CPUs and priority. */
+static int fork_inherit(struct mirror *m, struct proc_live *L, uint32_t ppid, uint64_t s)
+{
+	struct proc_slot *p = ppid ? proctab_find(&m->tab, ppid) : NULL;
+
+	if (!p || p->state != PROC_LIVE || p->live == L)
+		return 0;
+	return schedrec_inherit(L, p->live, s);
+}
+
+/* The row of @sl was just created: apply a SCHED record that came before it. */
+static int take_early(struct mirror *m, struct proc_slot *sl)
+{
+	if (!m->early.n)
+		return 0;
+	return schedrec_unstash(&m->early, sl->pid, sl->live) < 0 ? -1 : 0;
+}
+
 static enum mirror_result apply_birth(struct mirror *m, const struct mirror_rec *r, uint64_t s)
 {
 	bool snap = r->hdr.type == DBOS_REC_PROC;
@@ -507,12 +530,16 @@ static enum mirror_result apply_birth(struct mirror *m, const struct mirror_rec 
 
 			if (!snap)
 				L->floor = sl->seq;
+			if (!snap && !same)
+				sched_reset(L);
 			if (set_all(L, r, s))
 				return MIRROR_ENOMEM;
 			if (same) {
 				L->cwd_seq = cwd_seq;
 				L->cwd.len = cwd_len;
 			}
+			if (!snap && (fork_inherit(m, L, r->proc.ppid, s) || take_early(m, sl)))
+				return MIRROR_ENOMEM;
 			sl->seq = s;
 			mark_dirty(m, sl);
 			m->c[MIRROR_STAT_EVENTS_APPLIED]++;
@@ -526,6 +553,11 @@ static enum mirror_result apply_birth(struct mirror *m, const struct mirror_rec 
 		}
 		if (snap && s > L->cwd_seq && s > L->threads_seq) {
 			if (set_snapshot_extras(L, r, s))
+				return MIRROR_ENOMEM;
+			mark_dirty(m, sl);
+		}
+		if (!snap && s > L->floor && L->cpus_seq < s) {
+			if (fork_inherit(m, L, r->proc.ppid, s))
 				return MIRROR_ENOMEM;
 			mark_dirty(m, sl);
 		}
@@ -550,6 +582,8 @@ static enum mirror_result apply_birth(struct mirror *m, const struct mirror_rec 
 	L = vivify(m, sl, false);
 	if (!L || set_all(L, r, s))
 		return MIRROR_ENOMEM;
+	if ((!snap && fork_inherit(m, L, r->proc.ppid, s)) || take_early(m, sl))
+		return MIRROR_ENOMEM;
 	L->threads_delta = delta;
 	L->gen = snap ? m->gen : 0;
 	sl->seq = s;
@@ -569,7 +603,7 @@ static enum mirror_result apply_update(struct mirror *m, const struct mirror_rec
 	if (sl->state == PROC_LIVE) {
 		L = sl->live;
 		if (s > sl->seq) {
-			set_fields(L, &r->proc);
+			set_fields(L, &r->proc, s);
 			if (exec && set_strings(L, r, s))
 				return MIRROR_ENOMEM;
 			sl->seq = s;
@@ -597,8 +631,8 @@ static enum mirror_result apply_update(struct mirror *m, const struct mirror_rec
 	L = vivify(m, sl, true);
 	if (!L)
 		return MIRROR_ENOMEM;
-	set_fields(L, &r->proc);
-	if (exec && set_strings(L, r, s))
+	set_fields(L, &r->proc, s);
+	if ((exec && set_strings(L, r, s)) || take_early(m, sl))
 		return MIRROR_ENOMEM;
 	L->threads_base = 1;
 	L->threads_seq = L->floor;
@@ -681,6 +715,59 @@ static enum mirror_result apply_thread(struct mirror *m, uint32_t pid, uint64_t 
 	return MIRROR_STALE;
 }
 
+/* One sched_decisions row for SCHED record @r (the CPU list is in m->cpus_text). */
+static int decision_put(struct mirror *m, const struct mirror_rec *r, uint64_t s, const char *comm)
+{
+	size_t len;
+
+	if (!history_wants(&m->shist, s))
+		return 0;
+	len = schedrec_decision(r, s, comm, m->cpus_text, m->srow, m->srow_cap);
+	if (len > m->srow_cap) {
+		char *p = realloc(m->srow, len * 2);
+
+		if (!p)
+			return -1;
+		m->srow = p;
+		m->srow_cap = len * 2;
+		len = schedrec_decision(r, s, comm, m->cpus_text, m->srow, m->srow_cap);
+	}
+	return history_put(&m->shist, m->batch, s, m->srow, len);
+}
+
+/*
+ * A SCHED record: the values now in force for the process (see schedrec.c
+ * for the merge by seq), and a sched_decisions row unless it is a snapshot.
+ * A record for a pid with no row of this incarnation yet waits for the row.
+ */
+static enum mirror_result apply_sched(struct mirror *m, const struct mirror_rec *r, uint64_t s)
+{
+	const struct dbos_sched *v = &r->sched;
+	struct proc_slot *sl = proctab_find(&m->tab, v->pid);
+	struct proc_live *L = sl && sl->state == PROC_LIVE && s > sl->live->floor ? sl->live : NULL;
+	int ret;
+
+	sched_cpus_format(r->cpus, v->cpus_len, m->cpus_text, sizeof(m->cpus_text));
+	if (v->cause != DBOS_SCHED_SNAPSHOT && decision_put(m, r, s, L ? L->comm : NULL))
+		return MIRROR_ENOMEM;
+	if (L) {
+		ret = schedrec_apply(L, v, m->cpus_text, s);
+		if (ret < 0)
+			return MIRROR_ENOMEM;
+		if (ret) {
+			mark_dirty(m, sl);
+			m->c[MIRROR_STAT_SCHED_APPLIED]++;
+			return MIRROR_APPLIED;
+		}
+	} else if (!sl || (sl->state != PROC_LIVE && s > sl->seq)) {
+		schedrec_stash(&m->early, v->pid, s, now_s(m), v, r->cpus);
+		m->c[MIRROR_STAT_SCHED_EARLY]++;
+		return MIRROR_APPLIED;
+	}
+	m->c[MIRROR_STAT_SCHED_STALE]++;
+	return MIRROR_STALE;
+}
+
 enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
 {
 	const struct dbos_rec_hdr *h = &r->hdr;
@@ -689,8 +776,10 @@ enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
 	uint64_t s;
 
 	bool files = h->type >= DBOS_REC_FD_OPEN && h->type <= DBOS_REC_SOCK;
+	bool sched = h->type == DBOS_REC_SCHED;
 
-	if (!files && (h->type < DBOS_REC_FORK || h->type > DBOS_REC_PROC || !r->proc.pid))
+	if (sched ? !r->sched.pid :
+	    !files && (h->type < DBOS_REC_FORK || h->type > DBOS_REC_PROC || !r->proc.pid))
 		return MIRROR_IGNORED;
 	if (!m->has_instance)
 		mirror_set_instance(m, 0);
@@ -699,6 +788,8 @@ enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
 		m->max_seq = s;
 	if (files)
 		return files_apply(m->files, r, s);
+	if (sched)
+		return apply_sched(m, r, s);
 	group_dead = h->type == DBOS_REC_EXIT && (h->flags & DBOS_RECF_GROUP_DEAD);
 	thread = !group_dead && h->type != DBOS_REC_PROC &&
 		 ((h->flags & DBOS_RECF_THREAD) || h->type == DBOS_REC_EXIT);
@@ -801,6 +892,7 @@ static int put_row(struct mirror *m, const struct proc_slot *sl)
 	struct row_value v[PROCESSES__COUNT];
 	char state[1] = { (char)L->state }, pol[12];
 	int32_t threads = L->threads_base + L->threads_delta;
+	uint64_t seq = sl->seq;
 	unsigned char key[4];
 	size_t len;
 
@@ -819,7 +911,14 @@ static int put_row(struct mirror *m, const struct proc_slot *sl)
 	v[PROCESSES_START_TIME] = row_int((int64_t)(L->start_time_ns / NSEC));
 	v[PROCESSES_CWD] = opt_text(&L->cwd, L->cwd_seq);
 	v[PROCESSES_SCHED_POLICY] = policy_value(L->policy, pol);
-	v[PROCESSES_SEQ] = row_int((int64_t)sl->seq);
+	v[PROCESSES_SCHED_PRIORITY] = L->prio_known ? row_int(L->priority) : row_null();
+	v[PROCESSES_CPUS] = opt_text(&L->cpus, L->cpus_seq);
+	/* the last record that set any column: SCHED records do not move slot.seq */
+	if (L->sched_seq > seq)
+		seq = L->sched_seq;
+	if (L->cpus_seq > seq)
+		seq = L->cpus_seq;
+	v[PROCESSES_SEQ] = row_int((int64_t)seq);
 	if (encode(m, v, PROCESSES__COUNT, &len))
 		return -1;
 	store_key_be32(key, sl->pid);
@@ -835,6 +934,8 @@ static void publish(struct mirror *m)
 	m->c[MIRROR_STAT_LAST_SEQ] = m->max_seq;
 	m->c[MIRROR_STAT_EPOCH_BASE] = m->base;
 	m->c[MIRROR_STAT_TOMBSTONES] = m->tomb_count;
+	m->c[MIRROR_STAT_SCHED_DECISIONS_ROWS] = m->shist.count;
+	m->c[MIRROR_STAT_SCHED_DECISIONS_TRIMMED] = m->shist.trimmed;
 	for (int i = 0; i < MIRROR_STAT__COUNT; i++)
 		atomic_store_explicit(&m->pub[i], (int64_t)m->c[i], memory_order_relaxed);
 }
@@ -870,6 +971,7 @@ int mirror_commit(struct mirror *m, char **err)
 		m->epoch_dirty = false;
 	}
 	history_trim(&m->hist, m->batch);
+	history_trim(&m->shist, m->batch);
 	files_commit(m->files);
 	if (store_batch_count(m->batch)) {
 		if (store_write(m->st, m->batch, err)) {
@@ -916,6 +1018,7 @@ void mirror_prune(struct mirror *m, uint64_t ttl_ns)
 		proctab_remove(&m->tab, sl);
 	}
 	free(dead);
+	schedrec_stash_prune(&m->early, now_s(m), ttl_ns / NSEC ? (uint32_t)(ttl_ns / NSEC) : 1);
 	files_prune(m->files, ttl_ns);
 	m->c[MIRROR_STAT_TOMBSTONES] = m->tomb_count;
 	atomic_store_explicit(&m->pub[MIRROR_STAT_TOMBSTONES], (int64_t)m->tomb_count,
@@ -1017,18 +1120,28 @@ static int load_row(struct mirror *m, uint32_t pid, const char *val, size_t vlen
 		memcpy(L->comm, v[PROCESSES_NAME].s,
 		       v[PROCESSES_NAME].len < 16 ? v[PROCESSES_NAME].len : 15);
 	if (v[PROCESSES_PATH].type == ROW_TEXT || v[PROCESSES_CMDLINE].type == ROW_TEXT) {
-		if (str_set(&L->path, v[PROCESSES_PATH].s, v[PROCESSES_PATH].len) ||
-		    str_set(&L->cmdline, v[PROCESSES_CMDLINE].s, v[PROCESSES_CMDLINE].len))
+		if (proc_str_set(&L->path, v[PROCESSES_PATH].s, v[PROCESSES_PATH].len) ||
+		    proc_str_set(&L->cmdline, v[PROCESSES_CMDLINE].s, v[PROCESSES_CMDLINE].len))
 			return -1;
 		L->str_seq = seq ? seq : 1;
 	}
 	if (v[PROCESSES_CWD].type == ROW_TEXT) {
-		if (str_set(&L->cwd, v[PROCESSES_CWD].s, v[PROCESSES_CWD].len))
+		if (proc_str_set(&L->cwd, v[PROCESSES_CWD].s, v[PROCESSES_CWD].len))
 			return -1;
 		L->cwd_seq = seq ? seq : 1;
 	}
 	L->threads_base = v[PROCESSES_THREADS].type == ROW_INT ? (int32_t)v[PROCESSES_THREADS].i : 1;
 	L->threads_seq = seq;
+	L->sched_seq = seq;
+	if (v[PROCESSES_SCHED_PRIORITY].type == ROW_INT) {
+		L->priority = (uint32_t)v[PROCESSES_SCHED_PRIORITY].i;
+		L->prio_known = true;
+	}
+	if (v[PROCESSES_CPUS].type == ROW_TEXT) {
+		if (proc_str_set(&L->cpus, v[PROCESSES_CPUS].s, v[PROCESSES_CPUS].len))
+			return -1;
+		L->cpus_seq = seq ? seq : 1;
+	}
 	return 0;
 }
 
@@ -1071,6 +1184,7 @@ static int load(struct mirror *m, char **err)
 	store_iter_free(it);
 
 	if (history_load(&m->hist, m->st, &m->max_seq, err) ||
+	    history_load(&m->shist, m->st, &m->max_seq, err) ||
 	    files_open(m->st, m->batch, m->cfg.retention, m->c, &m->max_seq, &m->files, err))
 		return -1;
 	if (m->has_epoch && m->epoch_base > m->max_seq)
@@ -1095,6 +1209,7 @@ int mirror_open(struct store *st, const struct mirror_config *cfg,
 	m->st = st;
 	m->cfg = *cfg;
 	history_init(&m->hist, STORE_CF_PROCESS_EVENTS, cfg->retention);
+	history_init(&m->shist, STORE_CF_SCHED_DECISIONS, cfg->retention);
 	if (load(m, err)) {
 		mirror_close(m);
 		return -1;
@@ -1127,6 +1242,8 @@ void mirror_close(struct mirror *m)
 	free(m->enc);
 	free(m->join);
 	history_free(&m->hist);
+	history_free(&m->shist);
+	free(m->srow);
 	files_close(m->files);
 	free(m);
 }

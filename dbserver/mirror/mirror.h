@@ -29,12 +29,13 @@
 
 /*
  * One decoded record. @hdr and the payload are copies (the wire offers no
- * 8-byte alignment); the payload is @proc (FORK..PROC), @fd (FD_*) or @sock
- * (SOCK_*), by hdr.type. The strings point into the message buffer and are
- * valid only during the mirror_apply() call: for @proc, @path, @cmdline and
- * @cwd (proc.path_len, cmdline_len, cwd_len bytes); for @fd, @path
- * (fd.path_len bytes); for @sock, @path and @peer_path (sock.path_len,
- * peer_path_len bytes).
+ * 8-byte alignment); the payload is @proc (FORK..PROC), @fd (FD_*), @sock
+ * (SOCK_*) or @sched (SCHED), by hdr.type. The strings point into the
+ * message buffer and are valid only during the mirror_apply() call: for
+ * @proc, @path, @cmdline and @cwd (proc.path_len, cmdline_len, cwd_len
+ * bytes); for @fd, @path (fd.path_len bytes); for @sock, @path and
+ * @peer_path (sock.path_len, peer_path_len bytes); for @sched, @cpus (the
+ * CPU bitmap, sched.cpus_len bytes).
  */
 struct mirror_rec {
 	struct dbos_rec_hdr hdr;
@@ -42,11 +43,13 @@ struct mirror_rec {
 		struct dbos_proc proc;
 		struct dbos_fd fd;
 		struct dbos_sock sock;
+		struct dbos_sched sched;
 	};
 	const char *path;
 	const char *cmdline;
 	const char *cwd;
 	const char *peer_path;
+	const uint8_t *cpus;
 };
 
 struct mirror_config {
@@ -108,8 +111,10 @@ enum mirror_result {
  * process_events (even when too old to change the live row); thread-level
  * FORK/EXIT only adjust processes.threads; PROC snapshots only change the
  * live table (and mark the pid as seen by the running re-sync). FD_* and
- * SOCK_* records go to the files mirror (files.h). The ordering rules are
- * documented at the top of mirror.c and files.c.
+ * SOCK_* records go to the files mirror (files.h). SCHED records change the
+ * scheduling columns of the process (nice, sched_policy, sched_priority,
+ * cpus) and, unless they are snapshots, add a sched_decisions row. The
+ * ordering rules are documented at the top of mirror.c and files.c.
  */
 enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r);
 
@@ -175,6 +180,12 @@ enum mirror_stat {
 	MIRROR_STAT_FILE_EVENTS_TRIMMED,
 	MIRROR_STAT_SOCKET_EVENTS_TRIMMED,
 	MIRROR_STAT_FILES_SWEPT,
+	/* scheduling (sched.c) */
+	MIRROR_STAT_SCHED_APPLIED,
+	MIRROR_STAT_SCHED_STALE,
+	MIRROR_STAT_SCHED_EARLY,
+	MIRROR_STAT_SCHED_DECISIONS_ROWS,
+	MIRROR_STAT_SCHED_DECISIONS_TRIMMED,
 	MIRROR_STAT__COUNT
 };
 

@@ -10,6 +10,26 @@ static uint32_t home(const struct proctab *t, uint32_t pid)
 	return (pid * 0x9E3779B1u) & t->mask;
 }
 
+int proc_str_set(struct proc_str *s, const char *p, size_t n)
+{
+	if (n > s->cap) {
+		size_t cap = s->cap ? s->cap : 32;
+		char *np;
+
+		while (cap < n)
+			cap *= 2;
+		np = realloc(s->p, cap);
+		if (!np)
+			return -1;
+		s->p = np;
+		s->cap = (uint32_t)cap;
+	}
+	if (n)
+		memcpy(s->p, p, n);
+	s->len = (uint32_t)n;
+	return 0;
+}
+
 int proctab_init(struct proctab *t, uint32_t hint)
 {
 	uint32_t cap = 1024;

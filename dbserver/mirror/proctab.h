@@ -42,7 +42,12 @@ struct proc_live {
 	int32_t threads_base;	/* threads as of threads_seq */
 	int32_t threads_delta;	/* +fork -exit of thread events with seq > threads_seq */
 	uint32_t gen;		/* re-sync generation of the last snapshot that saw it */
-	struct proc_str path, cmdline, cwd;
+	/* scheduling: each group merges by its own seq (see sched.c) */
+	uint64_t sched_seq;	/* seq of the record that set nice, policy (and priority) */
+	uint64_t cpus_seq;	/* seq of the SCHED record (or FORK) that set cpus; 0: unknown (NULL) */
+	uint32_t priority;	/* real-time priority, valid if prio_known */
+	bool prio_known;	/* false: sched_priority NULL */
+	struct proc_str path, cmdline, cwd, cpus;
 	struct proc_live *next_free;
 };
 
@@ -64,6 +69,9 @@ struct proctab {
 	uint32_t mask;		/* capacity - 1 (capacity is a power of two) */
 	uint32_t used;
 };
+
+/* proc_str_set - copy @n bytes of @p into @s, growing it. 0, or -1 on ENOMEM (@s unchanged). */
+int proc_str_set(struct proc_str *s, const char *p, size_t n);
 
 /* proctab_init - empty table with room for @hint pids. 0, or -1 on ENOMEM. */
 int proctab_init(struct proctab *t, uint32_t hint);

@@ -6,7 +6,8 @@
 #   HOST_TESTS    += build/tests/host/test_policy_compile
 
 COMPILE_OBJS := $(B)/dbserver/policy/compile.o $(B)/dbserver/policy/parse.o \
-                $(B)/dbserver/policy/image.o $(B)/dbserver/policy/literal.o
+                $(B)/dbserver/policy/image.o $(B)/dbserver/policy/literal.o \
+                $(B)/dbserver/policy/sched_terms.o
 
 # Lazy (=): KSELFTEST_DIR is set by tests/build.mk, which is included later.
 COMPILE_TEST_CFLAGS = $(CFLAGS) \

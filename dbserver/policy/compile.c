@@ -11,12 +11,12 @@
 #include "dbserver/sql/sql.h"
 #include "dbserver/policy/parse.h"
 
-static const char *const hook_names[] = { "exec", "open", "connect", "bind", "kill" };
-static const char *const action_names[] = { "deny", "audit", "allow" };
+static const char *const hook_names[] = { "exec", "open", "connect", "bind", "kill", "sched" };
+static const char *const action_names[] = { "deny", "audit", "allow", "set" };
 
 int policy_hook_parse(const char *name)
 {
-	for (int i = 0; name && i < DBOS_LSM_HOOK__COUNT; i++)
+	for (int i = 0; name && i < POLICY_HOOK__COUNT; i++)
 		if (!strcmp(name, hook_names[i]))
 			return i;
 	return -1;
@@ -24,12 +24,12 @@ int policy_hook_parse(const char *name)
 
 const char *policy_hook_name(int hook)
 {
-	return hook >= 0 && hook < DBOS_LSM_HOOK__COUNT ? hook_names[hook] : NULL;
+	return hook >= 0 && hook < POLICY_HOOK__COUNT ? hook_names[hook] : NULL;
 }
 
 int policy_action_parse(const char *name)
 {
-	for (int i = 0; name && i < 3; i++)
+	for (int i = 0; name && i < 4; i++)
 		if (!strcmp(name, action_names[i]))
 			return i;
 	return -1;
@@ -37,7 +37,7 @@ int policy_action_parse(const char *name)
 
 const char *policy_action_name(int action)
 {
-	return action >= 0 && action < 3 ? action_names[action] : NULL;
+	return action >= 0 && action < 4 ? action_names[action] : NULL;
 }
 
 /* One predicate of a rule with its literals (or subquery rows) encoded. */
@@ -398,12 +398,21 @@ static int rule_prepare(struct cctx *c, const struct policy_rule *r, struct rule
 		snprintf(rc->label, sizeof(rc->label), "#%lld", (long long)r->id);
 	rc->hook = policy_hook_parse(r->hook);
 	if (rc->hook < 0)
-		return errf(c->err, "rule %s: unknown hook '%s' (exec, open, connect, bind, kill)",
-			    rc->label, r->hook ? r->hook : "");
+		return errf(c->err, "rule %s: unknown hook '%s' (exec, open, connect, bind, kill, "
+			    "sched)", rc->label, r->hook ? r->hook : "");
 	rc->action = policy_action_parse(r->action);
-	if (rc->action < 0)
+	if (rc->hook == POLICY_HOOK_SCHED) {
+		if (rc->action != POLICY_SET)
+			return errf(c->err, "rule %s: a sched rule's action is 'set', not '%s'",
+				    rc->label, r->action ? r->action : "");
+		if (!r->sched || (!r->sched->has_nice && !r->sched->has_policy &&
+				  !r->sched->cpus_len))
+			return errf(c->err, "rule %s: a sched rule sets at least one of nice, "
+				    "sched_policy and cpus", rc->label);
+	} else if (rc->action < 0 || rc->action == POLICY_SET) {
 		return errf(c->err, "rule %s: unknown action '%s' (deny, audit, allow)",
 			    rc->label, r->action ? r->action : "");
+	}
 	if (pcond_parse(cond, rc->hook, &rc->tree, &pe)) {
 		if (pe.syntax && sqlite_check(c, rc)) {
 			if (!strstr(*c->err, "incomplete input"))
@@ -531,6 +540,7 @@ static int merge_conj(const struct rulec *rc, const struct conj *k, struct pterm
 	memset(t, 0, sizeof(*t));
 	t->rule_id = rc->r->id;
 	t->action = rc->action;
+	t->sched = rc->r->sched;
 	for (size_t i = 0; i < k->n; i++) {
 		const struct atom *a = &rc->atoms[k->l[i] / 2];
 		int neg = k->l[i] & 1, f = a->pn->col->field;
@@ -612,7 +622,7 @@ int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
 		   uint64_t version, struct policy_image **out, char **err)
 {
 	struct cctx c = { .db = db, .run = 1, .err = err };
-	struct pterms ts[DBOS_LSM_HOOK__COUNT] = { 0 };
+	struct pterms ts[POLICY_HOOK__COUNT] = { 0 };
 	struct rulec *rc = calloc(n ? n : 1, sizeof(*rc));
 	size_t *order = calloc(n ? n : 1, sizeof(*order));
 	int rv = -1, sets = 0;
@@ -644,10 +654,15 @@ int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
 	rv = image_build(ts, version, out, err);
 	if (!rv)
 		(*out)->has_sets = sets;
+	if (!rv && sched_build(&ts[POLICY_HOOK_SCHED], rules, n, *out, err)) {
+		policy_image_free(*out);
+		*out = NULL;
+		rv = -1;
+	}
 out:
 	for (size_t i = 0; i < done; i++)
 		rulec_free(&rc[i]);
-	for (int h = 0; h < DBOS_LSM_HOOK__COUNT; h++)
+	for (int h = 0; h < POLICY_HOOK__COUNT; h++)
 		pterms_free(&ts[h]);
 	free(rc);
 	free(order);

@@ -7,20 +7,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dbserver/sched/sched.h"
 #include "libdbos/dbos_lsm.h"
 
 enum policy_action {
 	POLICY_DENY,
 	POLICY_AUDIT,
 	POLICY_ALLOW,
+	POLICY_SET,		/* sched rules only: set their values */
 };
+
+/*
+ * A sixth "hook" beside the LSM hooks: scheduling rules (sched_rules). Its
+ * context is the process (pid, uid, euid, gid, name, exe) at exec, comm
+ * change and credential change; its terms go to DBOS_CMD_SCHED_RULES, not
+ * into the BPF maps.
+ */
+#define POLICY_HOOK_SCHED	DBOS_LSM_HOOK__COUNT
+#define POLICY_HOOK__COUNT	(DBOS_LSM_HOOK__COUNT + 1)
 
 /* One row of policies. Strings are owned by the caller. */
 struct policy_rule {
 	int64_t id;		/* policies.id: unique, orders the rules */
 	const char *name;
-	const char *hook;	/* "exec", "open", "connect", "bind", "kill" */
-	const char *action;	/* "deny", "audit", "allow" */
+	const char *hook;	/* "exec", "open", "connect", "bind", "kill", "sched" */
+	const char *action;	/* "deny", "audit", "allow"; "set" for hook "sched" */
 	const char *condition;	/* SQL boolean expression; NULL or "" means always */
 	/*
 	 * 1: this condition already passed policy_check_rule() (e.g. a rule an
@@ -28,6 +39,8 @@ struct policy_rule {
 	 * of it, which is most of the cost of compiling an unchanged rule.
 	 */
 	int checked;
+	/* hook "sched": the values the rule sets (required; at least one set) */
+	const struct sched_vals *sched;
 };
 
 struct policy_value_entry {
@@ -57,9 +70,12 @@ struct policy_image {
 	size_t npaths;
 	/* 1 if some term uses a set the server evaluated (pid/uid IN (SELECT ...)): recompile as the tables change */
 	int has_sets;
+	/* sched rules: their terms for SCHED_RULES, in rule id order (not BPF entries) */
+	struct sched_term *sched;
+	size_t nsched;
 };
 
-/* Hook name <-> enum; -1 / NULL when unknown. */
+/* Hook name <-> enum (POLICY_HOOK_SCHED for "sched"); -1 / NULL when unknown. */
 int policy_hook_parse(const char *name);
 const char *policy_hook_name(int hook);
 /* Action name <-> enum; -1 / NULL when unknown. */
@@ -79,12 +95,20 @@ int policy_check_rule(sqlite3 *db, const struct policy_rule *r, char **err);
 /*
  * policy_compile - compile @rules (any order; terms are numbered by rule id)
  * into *@out with @version. Subqueries (pid IN (SELECT ...), uid IN (SELECT
- * ...)) run on @db now. 0, or -1 with *@err (free()) as for
- * policy_check_rule, or when a hook would need more than DBOS_LSM_MAX_TERMS
- * terms or a map more entries than DBOS_LSM_VALUES_MAX / DBOS_LSM_PATHS_MAX.
+ * ...)) run on @db now. Sched rules become img->sched (their LSM maps are
+ * untouched). 0, or -1 with *@err (free()) as for policy_check_rule, or
+ * when a hook would need more than DBOS_LSM_MAX_TERMS terms or a map more
+ * entries than DBOS_LSM_VALUES_MAX / DBOS_LSM_PATHS_MAX, or the sched rules
+ * more than DBOS_SCHED_TERMS_MAX terms, DBOS_SCHED_MATCH_MAX matches in a
+ * term or DBOS_SCHED_VALUES_MAX values.
  */
 int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
 		   uint64_t version, struct policy_image **out, char **err);
 void policy_image_free(struct policy_image *img);
+
+/* Whether two lists of sched terms would stage the same rules in the kernel. */
+int policy_sched_terms_equal(const struct sched_term *a, size_t na,
+			     const struct sched_term *b, size_t nb);
+void policy_sched_terms_free(struct sched_term *t, size_t n);
 
 #endif /* DBOS_POLICY_COMPILE_H */

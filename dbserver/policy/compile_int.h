@@ -43,6 +43,7 @@ struct pterm {
 	int64_t rule_id;
 	int action;			/* enum policy_action */
 	int inherit;			/* pid constraint from a subquery */
+	const struct sched_vals *sched;	/* hook "sched": what the rule sets */
 	struct {
 		int kind;		/* FC_* */
 		struct pvset s;
@@ -72,5 +73,13 @@ void pterms_free(struct pterms *ts);
  */
 int image_build(const struct pterms ts[DBOS_LSM_HOOK__COUNT], uint64_t version,
 		struct policy_image **out, char **err);
+
+/*
+ * sched_build - the sched hook's terms @ts (in order) as SCHED_RULES terms
+ * into img->sched, or -1 with *@err when they exceed what the module takes.
+ * @rules (@n) name the rules in messages.
+ */
+int sched_build(const struct pterms *ts, const struct policy_rule *rules, size_t n,
+		struct policy_image *img, char **err);
 
 #endif /* DBOS_POLICY_COMPILE_INT_H */

@@ -355,5 +355,6 @@ void policy_image_free(struct policy_image *img)
 		free(img->term_rule[h]);
 	free(img->values);
 	free(img->paths);
+	policy_sched_terms_free(img->sched, img->nsched);
 	free(img);
 }

@@ -12,18 +12,20 @@
 
 #define HOOKS_ALL	((1u << DBOS_LSM_HOOK__COUNT) - 1)
 #define H(x)		(1u << DBOS_LSM_##x)
+#define H_SCHED		(1u << DBOS_LSM_HOOK__COUNT)	/* compile.h: POLICY_HOOK_SCHED */
+#define PROCESS		(HOOKS_ALL | H_SCHED)		/* the process's own columns */
 
 static const struct {
 	struct pcol col;
 	unsigned int hooks;
 } columns[] = {
-	{ { "pid", DBOS_LSM_F_PID, PCOL_ID }, HOOKS_ALL },
-	{ { "uid", DBOS_LSM_F_UID, PCOL_ID }, HOOKS_ALL },
-	{ { "euid", DBOS_LSM_F_EUID, PCOL_ID }, HOOKS_ALL },
-	{ { "gid", DBOS_LSM_F_GID, PCOL_ID }, HOOKS_ALL },
-	{ { "name", DBOS_LSM_F_NAME, PCOL_NAME }, HOOKS_ALL },
+	{ { "pid", DBOS_LSM_F_PID, PCOL_ID }, PROCESS },
+	{ { "uid", DBOS_LSM_F_UID, PCOL_ID }, PROCESS },
+	{ { "euid", DBOS_LSM_F_EUID, PCOL_ID }, PROCESS },
+	{ { "gid", DBOS_LSM_F_GID, PCOL_ID }, PROCESS },
+	{ { "name", DBOS_LSM_F_NAME, PCOL_NAME }, PROCESS },
 	{ { "cgroup", DBOS_LSM_F_CGROUP, PCOL_U63 }, HOOKS_ALL },
-	{ { "exe", DBOS_LSM_F_EXE, PCOL_PATH }, HOOKS_ALL },
+	{ { "exe", DBOS_LSM_F_EXE, PCOL_PATH }, PROCESS },
 	{ { "path", DBOS_LSM_F_PATH, PCOL_PATH },
 	  H(EXEC) | H(OPEN) | H(CONNECT) | H(BIND) },
 	{ { "mode", DBOS_LSM_F_MODE, PCOL_MODE }, H(OPEN) },
@@ -394,7 +396,7 @@ static const struct pcol *parse_col(struct parser *ps, int *err)
 			    "compare a context column with a literal");
 	else
 		*err = fail(ps, ps->ts, ps->te, 0, "%s has no column '%.*s'; its columns are %s%s",
-			    (const char *[]){ "exec", "open", "connect", "bind", "kill" }[ps->hook],
+			    (const char *[]){ "exec", "open", "connect", "bind", "kill", "sched" }[ps->hook],
 			    b - a, ps->src + a, cols, ps->src[ps->ts] == '"' ?
 			    " (text literals take single quotes)" : "");
 	return NULL;

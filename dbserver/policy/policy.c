@@ -4,22 +4,30 @@
 /*
  * Locking. @mu serializes commits, rollbacks, refreshes and rule checks: it
  * protects the manager's sqlite3 connection (@db), the live version and its
- * rules (@latest, @meta, @rules), the live image (@img) and the kernel ops
- * (prepare and flip are never called concurrently). @dmu protects what the
+ * rules (@latest, @meta, @rules), the live image (@img, with its sched
+ * terms), the sched retry state (@sched_retry, @sched_err) and the kernel
+ * ops (prepare, flip, sched_stage and sched_activate are never called
+ * concurrently). @dmu protects what the
  * decisions writer uses: the decision seq, the retention state (@hist), the
  * batch and the rule names of the versions seen since start (@infos). A
  * commit takes @mu, then @dmu briefly to add its version's info; nothing
  * takes them in the other order.
  *
- * Atomicity of a commit: compile -> prepare (idle slot) -> store_write (the
- * version row, the previous live row with live = 0 and every rule row, one
- * batch) -> flip. A failure before the flip leaves the kernel enforcing the
- * old generation and the store without the new version. A crash between the
- * store write and the flip is repaired at the next start: the latest stored
- * version is pushed when the kernel's live version differs.
+ * Atomicity of a commit: compile (security and sched rules) -> prepare
+ * (idle slot) -> sched_stage (dbos.ko keeps the terms, unenforced) ->
+ * store_write (the version row, the previous live row with live = 0 and
+ * every rule row, one batch) -> flip -> sched_activate. A failure before
+ * the store write leaves the kernel enforcing the old generation and the
+ * old sched rules (a staged set is replaced by the next stage) and the
+ * store without the new version. A crash between the store write and the
+ * flip is repaired at the next start: the latest stored version is pushed
+ * when the kernel's live version differs, and its sched rules are pushed
+ * at every start. An activation that fails after the store write (the
+ * module went away) is retried by the refresher every second.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +38,7 @@
 #include "dbserver/sql/schema.h"
 
 #define REFRESH_MS	20
+#define SCHED_RETRY_MS	1000
 
 void policy_log(struct policy *p, const char *fmt, ...)
 {
@@ -58,14 +67,20 @@ char *policy_errf(const char *fmt, ...)
 
 /* ---- rule sets ---- */
 
+static void row_free(struct policy_row *r)
+{
+	free(r->name);
+	free(r->hook);
+	free(r->action);
+	free(r->condition);
+	free(r->sched_policy);
+	free(r->cpus);
+}
+
 void policy_set_free(struct policy_set *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->rows[i].name);
-		free(s->rows[i].hook);
-		free(s->rows[i].action);
-		free(s->rows[i].condition);
-	}
+	for (size_t i = 0; i < s->n; i++)
+		row_free(&s->rows[i]);
 	free(s->rows);
 	memset(s, 0, sizeof(*s));
 }
@@ -81,7 +96,25 @@ long policy_set_find(const struct policy_set *s, int64_t id)
 int policy_set_add(struct policy_set *s, int64_t id, const char *name, const char *hook,
 		   const char *action, const char *condition, uint64_t changed)
 {
-	struct policy_row r = { .id = id, .changed = changed };
+	struct policy_row r = { .id = id, .name = (char *)name, .hook = (char *)hook,
+				.action = (char *)action, .condition = (char *)condition,
+				.changed = changed };
+
+	return policy_set_add_row(s, &r);
+}
+
+static char *dup_or_null(const char *s, bool *fail)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	*fail |= s && !d;
+	return d;
+}
+
+int policy_set_add_row(struct policy_set *s, const struct policy_row *in)
+{
+	struct policy_row r = *in;
+	bool fail = false;
 	size_t i;
 
 	if (s->n == s->cap) {
@@ -93,18 +126,17 @@ int policy_set_add(struct policy_set *s, int64_t id, const char *name, const cha
 		s->rows = nr;
 		s->cap = cap;
 	}
-	r.name = strdup(name ? name : "");
-	r.hook = strdup(hook ? hook : "");
-	r.action = strdup(action ? action : "");
-	r.condition = condition ? strdup(condition) : NULL;
-	if (!r.name || !r.hook || !r.action || (condition && !r.condition)) {
-		free(r.name);
-		free(r.hook);
-		free(r.action);
-		free(r.condition);
+	r.name = dup_or_null(in->name ? in->name : "", &fail);
+	r.hook = dup_or_null(in->hook ? in->hook : "", &fail);
+	r.action = dup_or_null(in->action ? in->action : "", &fail);
+	r.condition = dup_or_null(in->condition, &fail);
+	r.sched_policy = dup_or_null(in->sched_policy, &fail);
+	r.cpus = dup_or_null(in->cpus, &fail);
+	if (fail) {
+		row_free(&r);
 		return -1;
 	}
-	for (i = s->n; i > 0 && s->rows[i - 1].id > id; i--)
+	for (i = s->n; i > 0 && s->rows[i - 1].id > r.id; i--)
 		s->rows[i] = s->rows[i - 1];
 	s->rows[i] = r;
 	s->n++;
@@ -113,10 +145,7 @@ int policy_set_add(struct policy_set *s, int64_t id, const char *name, const cha
 
 void policy_set_remove(struct policy_set *s, size_t i)
 {
-	free(s->rows[i].name);
-	free(s->rows[i].hook);
-	free(s->rows[i].action);
-	free(s->rows[i].condition);
+	row_free(&s->rows[i]);
 	memmove(&s->rows[i], &s->rows[i + 1], (s->n - i - 1) * sizeof(s->rows[0]));
 	s->n--;
 }
@@ -127,8 +156,7 @@ int policy_set_copy(struct policy_set *dst, const struct policy_set *src)
 	for (size_t i = 0; i < src->n; i++) {
 		const struct policy_row *r = &src->rows[i];
 
-		if (policy_set_add(dst, r->id, r->name, r->hook, r->action, r->condition,
-				   r->changed)) {
+		if (policy_set_add_row(dst, r)) {
 			policy_set_free(dst);
 			return -1;
 		}
@@ -136,12 +164,81 @@ int policy_set_copy(struct policy_set *dst, const struct policy_set *src)
 	return 0;
 }
 
+static bool same_text(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
 static bool same_rule(const struct policy_row *a, const struct policy_row *b)
 {
 	const char *ca = a->condition ? a->condition : "", *cb = b->condition ? b->condition : "";
 
 	return !strcmp(a->name, b->name) && !strcmp(a->hook, b->hook) &&
-	       !strcmp(a->action, b->action) && !strcmp(ca, cb);
+	       !strcmp(a->action, b->action) && !strcmp(ca, cb) &&
+	       a->has_nice == b->has_nice && (!a->has_nice || a->nice == b->nice) &&
+	       a->has_priority == b->has_priority && (!a->has_priority || a->priority == b->priority) &&
+	       same_text(a->sched_policy, b->sched_policy) && same_text(a->cpus, b->cpus);
+}
+
+bool policy_row_is_sched(const struct policy_row *r)
+{
+	return r->hook && !strcmp(r->hook, "sched");
+}
+
+/* How many sched rules @s has. */
+static size_t nsched_rules(const struct policy_set *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		n += policy_row_is_sched(&s->rows[i]);
+	return n;
+}
+
+int policy_sched_vals(const struct policy_row *r, struct sched_vals *v, char **err)
+{
+	char why[160];
+	int pol = -1;
+
+	memset(v, 0, sizeof(*v));
+	if (!r->has_nice && !r->sched_policy && !r->cpus) {
+		*err = policy_errf("rule '%s': a sched rule sets at least one of nice, sched_policy "
+				   "and cpus", r->name);
+		return -1;
+	}
+	if (r->has_nice && (r->nice < -20 || r->nice > 19)) {
+		*err = policy_errf("rule '%s': nice is -20..19, not %d", r->name, r->nice);
+		return -1;
+	}
+	v->has_nice = r->has_nice;
+	v->nice = r->nice;
+	if (r->sched_policy) {
+		pol = sched_policy_parse(r->sched_policy);
+		if (pol < 0) {
+			*err = policy_errf("rule '%s': sched_policy is other, batch, idle, fifo or rr, "
+					   "not '%s'", r->name, r->sched_policy);
+			return -1;
+		}
+		v->has_policy = true;
+		v->policy = (uint32_t)pol;
+	}
+	if (pol == SCHED_FIFO || pol == SCHED_RR) {
+		if (!r->has_priority || r->priority < 1 || r->priority > 99) {
+			*err = policy_errf("rule '%s': sched_policy '%s' needs sched_priority 1..99",
+					   r->name, r->sched_policy);
+			return -1;
+		}
+		v->priority = (uint32_t)r->priority;
+	} else if (r->has_priority && r->priority) {
+		*err = policy_errf("rule '%s': sched_priority is for sched_policy fifo or rr only "
+				   "(leave it NULL)", r->name);
+		return -1;
+	}
+	if (r->cpus && sched_cpus_parse(r->cpus, v->cpus, &v->cpus_len, why, sizeof(why))) {
+		*err = policy_errf("rule '%s': cpus '%s': %s", r->name, r->cpus, why);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- store rows ---- */
@@ -192,6 +289,10 @@ static int put_rule(struct store_batch *b, uint64_t version, const struct policy
 		[POLICY_RULES_ACTION] = text_or_null(r->action),
 		[POLICY_RULES_CONDITION] = text_or_null(r->condition),
 		[POLICY_RULES_CHANGED] = row_int((int64_t)r->changed),
+		[POLICY_RULES_NICE] = r->has_nice ? row_int(r->nice) : row_null(),
+		[POLICY_RULES_SCHED_POLICY] = text_or_null(r->sched_policy),
+		[POLICY_RULES_SCHED_PRIORITY] = r->has_priority ? row_int(r->priority) : row_null(),
+		[POLICY_RULES_CPUS] = text_or_null(r->cpus),
 	};
 	unsigned char k[8];
 
@@ -222,7 +323,7 @@ static int load_rules(struct store *st, uint64_t version, struct policy_set *out
 		struct row_value v[POLICY_RULES__COUNT];
 		size_t klen, vlen;
 		const char *key = store_iter_key(it, &klen), *val = store_iter_value(it, &vlen);
-		char *s[4];
+		struct policy_row r = { 0 };
 
 		if (klen != 8 || memcmp(key, k, 4))
 			break;
@@ -231,14 +332,20 @@ static int load_rules(struct store *st, uint64_t version, struct policy_set *out
 			ret = -1;
 			break;
 		}
-		s[0] = dup_text(&v[POLICY_RULES_NAME]);
-		s[1] = dup_text(&v[POLICY_RULES_HOOK]);
-		s[2] = dup_text(&v[POLICY_RULES_ACTION]);
-		s[3] = dup_text(&v[POLICY_RULES_CONDITION]);
-		ret = policy_set_add(out, (int64_t)store_key_get(key + 4, 4), s[0], s[1], s[2], s[3],
-				     (uint64_t)v[POLICY_RULES_CHANGED].i);
-		for (int i = 0; i < 4; i++)
-			free(s[i]);
+		r.id = (int64_t)store_key_get(key + 4, 4);
+		r.changed = (uint64_t)v[POLICY_RULES_CHANGED].i;
+		r.name = dup_text(&v[POLICY_RULES_NAME]);
+		r.hook = dup_text(&v[POLICY_RULES_HOOK]);
+		r.action = dup_text(&v[POLICY_RULES_ACTION]);
+		r.condition = dup_text(&v[POLICY_RULES_CONDITION]);
+		r.has_nice = v[POLICY_RULES_NICE].type == ROW_INT;
+		r.nice = (int32_t)v[POLICY_RULES_NICE].i;
+		r.has_priority = v[POLICY_RULES_SCHED_PRIORITY].type == ROW_INT;
+		r.priority = (int32_t)v[POLICY_RULES_SCHED_PRIORITY].i;
+		r.sched_policy = dup_text(&v[POLICY_RULES_SCHED_POLICY]);
+		r.cpus = dup_text(&v[POLICY_RULES_CPUS]);
+		ret = policy_set_add_row(out, &r);
+		row_free(&r);
 		if (ret) {
 			*err = policy_errf("out of memory");
 			break;
@@ -311,19 +418,29 @@ static int compile_set(struct policy *p, const struct policy_set *s, uint64_t ve
 		       struct policy_image **img, char **err)
 {
 	struct policy_rule *r = calloc(s->n ? s->n : 1, sizeof(*r));
-	int ret;
+	struct sched_vals *sv = calloc(s->n ? s->n : 1, sizeof(*sv));
+	int ret = -1;
 
-	if (!r) {
+	if (!r || !sv) {
 		*err = policy_errf("out of memory");
-		return -1;
+		goto out;
 	}
 	/* A rule an earlier version changed has passed SQLite's check then. */
-	for (size_t i = 0; i < s->n; i++)
-		r[i] = (struct policy_rule){ s->rows[i].id, s->rows[i].name, s->rows[i].hook,
-					     s->rows[i].action, s->rows[i].condition,
-					     s->rows[i].changed && s->rows[i].changed < version };
+	for (size_t i = 0; i < s->n; i++) {
+		const struct policy_row *row = &s->rows[i];
+
+		r[i] = (struct policy_rule){ row->id, row->name, row->hook, row->action,
+					     row->condition, row->changed && row->changed < version };
+		if (!policy_row_is_sched(row))
+			continue;
+		if (policy_sched_vals(row, &sv[i], err))
+			goto out;
+		r[i].sched = &sv[i];
+	}
 	ret = policy_compile(p->db, r, s->n, version, img, err);
+out:
 	free(r);
+	free(sv);
 	return ret;
 }
 
@@ -393,29 +510,84 @@ static bool same_image(const struct policy_image *a, const struct policy_image *
 	       (!a->npaths || !memcmp(a->paths, b->paths, a->npaths * sizeof(*a->paths)));
 }
 
+/* Logs a failed push of sched rules (once per message) and has the refresher retry. Under @mu. */
+static void sched_failed(struct policy *p, uint64_t version, const char *what, char *err)
+{
+	if (!p->sched_err || strcmp(p->sched_err, err ? err : "?")) {
+		policy_log(p, "policy: %s the scheduling rules of version %" PRIu64 ": %s (retrying)",
+			   what, version, err ? err : "?");
+		free(p->sched_err);
+		p->sched_err = strdup(err ? err : "?");
+	}
+	free(err);
+	p->sched_retry = true;
+}
+
 /*
- * Compile @s as @version, prepare and flip it (no store write). Under @mu.
- * With @if_changed, an image equal to the live one is not pushed (returns
- * 1): a re-push would drop the set members the kernel added by inheritance
- * at fork that the mirror does not show yet.
+ * Stage and activate the sched terms of @img (version @version) in dbos.ko,
+ * outside a commit (start, refresh, retry). Under @mu. 0, or -1 (logged,
+ * retried).
+ */
+static int sched_push(struct policy *p, const struct policy_image *img, uint64_t version)
+{
+	const struct policy_kernel_ops *ops = p->cfg.ops;
+	char *err = NULL;
+
+	if (!ops->sched_stage || !ops->sched_activate) {
+		sched_failed(p, version, "cannot push", policy_errf("no scheduling interface"));
+		return -1;
+	}
+	if (ops->sched_stage(ops->arg, version, img->sched, img->nsched, &err)) {
+		sched_failed(p, version, "cannot stage", err);
+		return -1;
+	}
+	if (ops->sched_activate(ops->arg, version, &err)) {
+		sched_failed(p, version, "cannot activate", err);
+		return -1;
+	}
+	if (p->sched_retry)
+		policy_log(p, "policy: scheduling rules of version %" PRIu64 " live", version);
+	p->sched_retry = false;
+	free(p->sched_err);
+	p->sched_err = NULL;
+	return 0;
+}
+
+/*
+ * Compile @s as @version, prepare and flip it (no store write), and push
+ * its sched rules when it has some (their failure is logged and retried,
+ * not returned). Under @mu. With @if_changed, only what differs from the
+ * live image is pushed, and nothing (returns 1) when nothing does: a
+ * re-push would drop the set members the kernel added by inheritance at
+ * fork that the mirror does not show yet.
  */
 static int push(struct policy *p, const struct policy_set *s, uint64_t version,
 		bool if_changed, char **err)
 {
 	struct policy_image *img = NULL;
+	bool lsm, sched;
 
 	if (compile_set(p, s, version, &img, err))
 		return -1;
-	if (if_changed && same_image(img, p->img)) {
+	lsm = !if_changed || !same_image(img, p->img);
+	sched = if_changed ? !p->img || !policy_sched_terms_equal(img->sched, img->nsched,
+								 p->img->sched, p->img->nsched)
+			   : nsched_rules(s) > 0;
+	if (!lsm && !sched) {
 		policy_image_free(img);
 		return 1;
 	}
-	if (p->cfg.ops->prepare(p->cfg.ops->arg, img, err)) {
+	lsm = lsm && p->cfg.ops->prepare;	/* no LSM enforcer: sched rules only */
+	if (lsm && p->cfg.ops->prepare(p->cfg.ops->arg, img, err)) {
 		policy_image_free(img);
 		return -1;
 	}
-	remember(p, img, s);	/* before the flip: its first decisions name their rule */
-	p->cfg.ops->flip(p->cfg.ops->arg);
+	if (lsm) {
+		remember(p, img, s);	/* before the flip: its first decisions name their rule */
+		p->cfg.ops->flip(p->cfg.ops->arg);
+	}
+	if (sched)
+		sched_push(p, img, version);
 	set_live_image(p, img);
 	return 0;
 }
@@ -425,6 +597,24 @@ static uint64_t mirror_changes(struct policy *p)
 	return p->cfg.mirror_changes ? p->cfg.mirror_changes(p->cfg.mirror_arg) : 0;
 }
 
+/* The module names a refused sched rule by id ("rule 2: ..."): name it as the user wrote it. */
+static void name_rule(const struct policy_set *s, char **err)
+{
+	unsigned int id;
+	int end = 0;
+	long i;
+	char *n;
+
+	if (!*err || sscanf(*err, "rule %u%n", &id, &end) != 1 || !end ||
+	    (i = policy_set_find(s, id)) < 0)
+		return;
+	n = policy_errf("rule '%s' (id %u)%s", s->rows[i].name, id, *err + end);
+	if (n) {
+		free(*err);
+		*err = n;
+	}
+}
+
 /* The commit itself, under @mu. */
 static int commit_locked(struct policy *p, const struct policy_set *in, const char *action,
 			 uint64_t from, const struct sql_session *who, uint64_t *version,
@@ -432,10 +622,13 @@ static int commit_locked(struct policy *p, const struct policy_set *in, const ch
 {
 	struct version_meta m = { .version = p->latest + 1, .from = from, .action = action,
 				  .uid = who->uid, .pid = who->pid, .time = (uint64_t)time(NULL) };
+	const struct policy_kernel_ops *ops = p->cfg.ops;
 	struct policy_image *img = NULL;
 	struct store_batch *b = NULL;
 	struct policy_set s;
 	uint64_t changes = mirror_changes(p);
+	char *aerr = NULL;
+	bool sched;
 
 	if (who->uid != 0) {
 		*err = policy_errf("permission denied: only root may change policy");
@@ -459,8 +652,24 @@ static int commit_locked(struct policy *p, const struct policy_set *in, const ch
 	m.nrules = (int64_t)s.n;
 	if (compile_set(p, &s, m.version, &img, err))
 		goto fail;
-	if (p->cfg.ops->prepare(p->cfg.ops->arg, img, err))
+	/* Policy-only commits (no sched rules before or after) never reach the module. */
+	sched = nsched_rules(&s) || nsched_rules(&p->rules);
+	if (sched && (!ops->sched_stage || !ops->sched_activate)) {
+		*err = policy_errf("scheduling rules cannot change: no scheduling interface");
 		goto fail;
+	}
+	/* Without an LSM enforcer, only versions without security rules (before and after) commit. */
+	if (!ops->prepare && (s.n > nsched_rules(&s) || p->rules.n > nsched_rules(&p->rules))) {
+		*err = policy_errf("policy cannot change: %s", p->cfg.no_kernel_reason ?
+				   p->cfg.no_kernel_reason : "no enforcement");
+		goto fail;
+	}
+	if (ops->prepare && ops->prepare(ops->arg, img, err))
+		goto fail;
+	if (sched && ops->sched_stage(ops->arg, m.version, img->sched, img->nsched, err)) {
+		name_rule(&s, err);
+		goto fail;
+	}
 	b = store_batch_new();
 	if (!b || put_version(b, &m, true) || (p->latest && put_version(b, &p->meta, false))) {
 		*err = policy_errf("out of memory");
@@ -475,7 +684,12 @@ static int commit_locked(struct policy *p, const struct policy_set *in, const ch
 		goto fail;
 	store_batch_free(b);
 	remember(p, img, &s);	/* before the flip: its first decisions name their rule */
-	p->cfg.ops->flip(p->cfg.ops->arg);	/* the commit point in the kernel */
+	if (ops->flip)
+		ops->flip(ops->arg);	/* the commit point in the kernel */
+	if (sched && ops->sched_activate(ops->arg, m.version, &aerr))
+		sched_failed(p, m.version, "cannot activate", aerr);	/* stored: retried */
+	else if (sched)
+		p->sched_retry = false;
 
 	p->latest = m.version;
 	p->meta = m;
@@ -585,12 +799,17 @@ static void *refresher(void *arg)
 	struct policy *p = arg;
 	const struct timespec tick = { 0, REFRESH_MS * 1000000L };
 
+	unsigned int ticks = 0;
+
 	while (!atomic_load(&p->stop)) {
 		bool due;
 
 		nanosleep(&tick, NULL);
 		pthread_mutex_lock(&p->mu);
 		due = p->img && p->img->has_sets && mirror_changes(p) != p->seen_changes;
+		/* sched rules the module did not take: again every SCHED_RETRY_MS */
+		if (p->sched_retry && p->img && ++ticks % (SCHED_RETRY_MS / REFRESH_MS) == 0)
+			sched_push(p, p->img, p->latest);
 		pthread_mutex_unlock(&p->mu);
 		if (due) {
 			char *err = NULL;
@@ -624,7 +843,8 @@ static int adopt(struct policy *p, char **err)
 	atomic_store(&p->live_pub, p->latest);
 	if (!p->cfg.ops)
 		return 0;
-	kv = p->cfg.ops->live_version(p->cfg.ops->arg);
+	/* no LSM enforcer: nothing to push there, only the sched rules */
+	kv = p->cfg.ops->live_version ? p->cfg.ops->live_version(p->cfg.ops->arg) : p->latest;
 	if (kv == p->latest) {
 		char *cerr = NULL;
 
@@ -639,6 +859,9 @@ static int adopt(struct policy *p, char **err)
 		set_live_image(p, img);
 		p->seen_changes = mirror_changes(p) - 1;	/* refresh sets at once */
 		policy_log(p, "policy: adopted live version %" PRIu64, kv);
+		/* The module may have been reloaded since: its sched rules are pushed at every start. */
+		if (nsched_rules(&p->rules))
+			sched_push(p, img, p->latest);
 		return 0;
 	}
 	if (push(p, &p->rules, p->latest, false, &perr)) {
@@ -711,6 +934,7 @@ void policy_close(struct policy *p)
 	if (p->have_refresher)
 		pthread_join(p->refresher, NULL);
 	sqlite3_close(p->db);
+	free(p->sched_err);
 	policy_image_free(p->img);
 	policy_set_free(&p->rules);
 	for (size_t i = 0; i < p->ninfos; i++)

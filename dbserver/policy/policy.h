@@ -4,6 +4,7 @@
 #define DBOS_POLICY_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,18 @@
  * @flip makes it live and cannot fail; @live_version is the kernel's live
  * version. @poll and @counters may be NULL (no decisions thread, no
  * counters).
+ *
+ * Scheduling rules go to dbos.ko (sched.h: sched_rules_stage/activate):
+ * @sched_stage keeps a version's terms without enforcing them (a later
+ * stage replaces them), @sched_activate makes the staged version live and
+ * applies it to every process. NULL: versions with sched rules cannot be
+ * committed. A commit calls: prepare, sched_stage, (store), flip,
+ * sched_activate; both sched calls are skipped when neither the live nor
+ * the new version has sched rules.
+ *
+ * Without an LSM enforcer (--no-lsm, no BPF LSM) dbosd passes only the
+ * sched ops: @prepare, @flip and @live_version NULL. Then versions with
+ * security rules (live or new) cannot be committed, sched-only ones can.
  */
 struct policy_kernel_ops {
 	int (*prepare)(void *arg, const struct policy_image *img, char **err);
@@ -27,6 +40,9 @@ struct policy_kernel_ops {
 		    void (*cb)(void *cbarg, const struct dbos_lsm_decision *d),
 		    void *cbarg, char **err);
 	void (*counters)(void *arg, uint64_t out[DBOS_LSM_C__COUNT]);
+	int (*sched_stage)(void *arg, uint64_t version, const struct sched_term *t, size_t n,
+			   char **err);
+	int (*sched_activate)(void *arg, uint64_t version, char **err);
 	void *arg;
 };
 
@@ -48,11 +64,18 @@ struct policy_config {
 	void *mirror_arg;
 };
 
-/* One rule of a version, as policies shows it. Strings are owned by the set. */
+/*
+ * One rule of a version, as policies (or, for hook "sched", sched_rules)
+ * shows it. Strings are owned by the set.
+ */
 struct policy_row {
 	int64_t id;
 	char *name, *hook, *action, *condition;	/* condition may be NULL */
 	uint64_t changed;	/* version that last changed it */
+	/* sched rules only (security rules: none set): what the rule sets */
+	bool has_nice, has_priority;
+	int32_t nice, priority;
+	char *sched_policy, *cpus;	/* NULL: not set */
 };
 
 struct policy_set {
@@ -66,6 +89,17 @@ int policy_set_copy(struct policy_set *dst, const struct policy_set *src);
 /* Appends a copy of the strings; keeps @s sorted by id. 0 or -1 (ENOMEM). */
 int policy_set_add(struct policy_set *s, int64_t id, const char *name, const char *hook,
 		   const char *action, const char *condition, uint64_t changed);
+/* The same for a whole row (sched columns included). */
+int policy_set_add_row(struct policy_set *s, const struct policy_row *r);
+/* Whether @r is a sched rule (hook "sched"). */
+bool policy_row_is_sched(const struct policy_row *r);
+/*
+ * policy_sched_vals - the values sched rule @r sets, checked: at least one
+ * of nice, sched_policy and cpus; nice -20..19; sched_policy other, batch,
+ * idle, fifo or rr; sched_priority 1..99 with fifo/rr only; cpus a CPU list.
+ * 0, or -1 with *@err (free()) naming the rule and the value.
+ */
+int policy_sched_vals(const struct policy_row *r, struct sched_vals *v, char **err);
 void policy_set_remove(struct policy_set *s, size_t i);
 /* Index of @id, or -1. */
 long policy_set_find(const struct policy_set *s, int64_t id);
@@ -97,10 +131,11 @@ int policy_live_rules(struct policy *p, struct policy_set *out, uint64_t *versio
 int policy_check(struct policy *p, const struct policy_rule *r, char **err);
 
 /*
- * policy_commit - make @rules the live policy as a new version whose base is
- * @base (the version the caller's transaction started from): compile,
- * prepare in the kernel, store the version and its rules in one batch, flip.
- * Any failure before the flip changes nothing anywhere. Fails with "policy
+ * policy_commit - make @rules (security and sched rules) the live policy as
+ * a new version whose base is @base (the version the caller's transaction
+ * started from): compile, prepare in the kernel, stage the sched rules,
+ * store the version and its rules in one batch, flip, activate the sched
+ * rules. Any failure before the store write changes nothing anywhere. Fails with "policy
  * changed concurrently (version N is live); retry" when @base is not live.
  * @who must be root (the caller checks too). 0 and *@version, or -1, *@err.
  */
@@ -125,7 +160,7 @@ int policy_refresh(struct policy *p, char **err);
 /* dbos_stats rows: lsm_checks, lsm_denied, lsm_audited, lsm_lost, policy_version, ... */
 int policy_stats(struct policy *p, struct sql_stat *out, int max);
 
-/* Registers policies and policy_rollback() on a connection (sql_env.extend; extend_arg: the manager). */
+/* Registers policies, sched_rules and policy_rollback() on a connection (sql_env.extend; extend_arg: the manager). */
 int policy_sql_register(sqlite3 *db, const struct sql_env *env, const struct sql_session *who);
 
 #endif /* DBOS_POLICY_H */

@@ -37,6 +37,8 @@ struct policy {
 	struct policy_set rules;	/* its rules */
 	struct policy_image *img;	/* its image (NULL: not compiled) */
 	uint64_t seen_changes;		/* mirror_changes() at the last compile */
+	bool sched_retry;		/* the module lacks the live sched rules: push again (@mu) */
+	char *sched_err;		/* the last such failure, logged once (@mu) */
 
 	pthread_mutex_t dmu;
 	uint64_t dseq;

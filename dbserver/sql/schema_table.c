@@ -12,6 +12,7 @@
  *     ...
  *     seq INTEGER -- Sequence number of the last event or dump that set this row
  *   );
+ *   -- UPDATE processes SET nice, sched_policy, sched_priority, cpus changes ...
  *
  * HOW IT WORKS
  *
@@ -40,6 +41,15 @@ const struct schema_table sql_table_dbos_schema = {
 	.ncols = 2,
 };
 
+/* What dbos_schema says after a table's declaration: how it can be written, if at all. */
+static const char *table_note(const struct schema_table *t)
+{
+	if (t == &schema_processes)
+		return "-- UPDATE processes SET nice, sched_policy, sched_priority, cpus changes the "
+		       "processes themselves (root only; the rows then show what the kernel reports)";
+	return NULL;
+}
+
 char *sql_create_table(const struct schema_table *t, int docs)
 {
 	sqlite3_str *s = sqlite3_str_new(NULL);
@@ -55,6 +65,8 @@ char *sql_create_table(const struct schema_table *t, int docs)
 			sqlite3_str_appendf(s, "%s %s%s", c->name, c->type, sep[0] ? ", " : "");
 	}
 	sqlite3_str_appendall(s, docs ? ");" : ")");
+	if (docs && table_note(t))
+		sqlite3_str_appendf(s, "\n%s", table_note(t));
 	return sqlite3_str_finish(s);
 }
 

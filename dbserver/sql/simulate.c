@@ -6,6 +6,7 @@
  *
  *   SELECT pid, name, path FROM policy_simulate('exec', 'path GLOB ''/tmp/x*''');
  *   SELECT count(*) FROM policy_simulate('connect', 'remote_port = 4444');
+ *   SELECT pid, name FROM policy_simulate('sched', 'uid = 1000');  -- live processes a sched rule matches now
  *
  * HOW IT WORKS
  *
@@ -33,7 +34,7 @@ static const char *const sim_cols[] = {
 #define SIM_HOOK	SIM_NCOLS		/* hidden argument columns */
 #define SIM_COND	(SIM_NCOLS + 1)
 
-static const char *const sim_hooks[] = { "exec", "open", "connect", "bind", "kill" };
+static const char *const sim_hooks[] = { "exec", "open", "connect", "bind", "kill", "sched" };
 
 struct sim_vtab {
 	sqlite3_vtab base;		/* must be first */
@@ -175,7 +176,7 @@ static int sim_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 		known |= !strcmp(hook, sim_hooks[i]);
 	if (!known)
 		return sim_error(c, sqlite3_mprintf(
-			"policy_simulate: unknown hook '%s' (want exec, open, connect, bind or kill)",
+			"policy_simulate: unknown hook '%s' (want exec, open, connect, bind, kill or sched)",
 			hook ? hook : "NULL"));
 	c->hook = sqlite3_mprintf("%s", hook);
 	c->cond = cond ? sqlite3_mprintf("%s", cond) : NULL;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* vtab.c - the stored dbos tables as read-only SQLite virtual tables, and sql_open(). */
+/* vtab.c - the stored dbos tables as SQLite virtual tables (read-only but for UPDATE processes), and sql_open(). */
 
 /*
  * USAGE
@@ -14,7 +14,11 @@
  *     SELECT * FROM process_open_files WHERE pid = 42;          -- a prefix scan
  *     SELECT path FROM process_open_files WHERE pid = 42 AND fd = 3;  -- a lookup
  *
- *   Writes fail: "table processes is read-only: it mirrors the kernel".
+ *   Writes fail: "table process_events is read-only: it mirrors the kernel".
+ *   processes takes UPDATE of nice, sched_policy, sched_priority and cpus,
+ *   which changes the real processes (proc_update.c):
+ *
+ *     UPDATE processes SET nice = 10 WHERE name = 'make';
  *
  * HOW IT WORKS
  *
@@ -97,6 +101,7 @@ uint64_t vtab_rows_read(void)
 struct table_aux {
 	const struct sql_env *env;
 	const struct schema_table *t;
+	struct sql_session who;
 };
 
 /* A stored table in one connection. */
@@ -104,6 +109,7 @@ struct table_vtab {
 	sqlite3_vtab base;		/* must be first */
 	struct store *st;
 	const struct schema_table *t;
+	struct proc_writer *w;		/* processes only: UPDATE (proc_update.c) */
 };
 
 /* A cursor: a point lookup or one bounded walk of the table's key range. */
@@ -300,6 +306,11 @@ static int table_connect(sqlite3 *db, void *paux, int argc,
 	memset(vt, 0, sizeof(*vt));
 	vt->st = aux->env->st;
 	vt->t = aux->t;
+	if (aux->t == &schema_processes &&
+	    !(vt->w = proc_writer_new(aux->env->st, &aux->who))) {
+		sqlite3_free(vt);
+		return SQLITE_NOMEM;
+	}
 	*out = &vt->base;
 	return SQLITE_OK;
 }
@@ -307,6 +318,7 @@ static int table_connect(sqlite3 *db, void *paux, int argc,
 /* xDisconnect: the connection closes (or the schema is reset). */
 static int table_disconnect(sqlite3_vtab *pvt)
 {
+	proc_writer_free(((struct table_vtab *)pvt)->w);
 	sqlite3_free(pvt);
 	return SQLITE_OK;
 }
@@ -703,6 +715,9 @@ static int table_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 
 	int p = col >= 0 ? key_part(c->t, col) : -1;
 
+	/* UPDATE reads the columns it does not set this way: xUpdate sees "no change". */
+	if (sqlite3_vtab_nochange(ctx))
+		return SQLITE_OK;
 	if (p >= 0) {
 		sqlite3_result_int64(ctx, (sqlite3_int64)key_part_value(c->t, p, c->key));
 		return SQLITE_OK;
@@ -741,28 +756,102 @@ static int refuse(sqlite3_vtab *pvt)
 	return SQLITE_READONLY;
 }
 
+/* A writer's result: its message becomes the vtab's error. */
+static int writer_rc(sqlite3_vtab *pvt, int rc, char *msg)
+{
+	if (rc != SQLITE_OK) {
+		sqlite3_free(pvt->zErrMsg);
+		pvt->zErrMsg = msg;
+	}
+	return rc;
+}
+
 /*
- * xUpdate: refuses. Without an xUpdate SQLite's own message would be "table
- * processes may not be modified"; with one, the user learns why.
+ * xUpdate: processes stages the row (proc_update.c); other tables refuse.
+ * Without an xUpdate SQLite's own message would be "table process_events
+ * may not be modified"; with one, the user learns why.
  */
 static int table_update(sqlite3_vtab *pvt, int argc, sqlite3_value **argv,
 			sqlite3_int64 *rowid)
 {
-	return refuse(pvt);
+	struct table_vtab *vt = (struct table_vtab *)pvt;
+	char *msg = NULL;
+	int rc;
+
+	if (!vt->w)
+		return refuse(pvt);
+	rc = proc_writer_update(vt->w, argc, argv, &msg);
+	return writer_rc(pvt, rc, msg);
 }
 
 /*
  * xBegin: called before any write statement on the table touches a row, so
- * that "DELETE FROM processes WHERE pid = -1" fails too instead of deleting
- * nothing successfully.
+ * that "DELETE FROM process_events WHERE seq = -1" fails too instead of
+ * deleting nothing successfully. processes: root only.
  */
 static int table_begin(sqlite3_vtab *pvt)
 {
-	return refuse(pvt);
+	struct table_vtab *vt = (struct table_vtab *)pvt;
+	char *msg = NULL;
+	int rc;
+
+	if (!vt->w)
+		return refuse(pvt);
+	proc_writer_end(vt->w);
+	rc = proc_writer_begin(vt->w, &msg);
+	return writer_rc(pvt, rc, msg);
+}
+
+/* xSync: processes sends the transaction's changes to the kernel; its error is the COMMIT's. */
+static int table_sync(sqlite3_vtab *pvt)
+{
+	struct table_vtab *vt = (struct table_vtab *)pvt;
+	char *msg = NULL;
+	int rc;
+
+	if (!vt->w)
+		return SQLITE_OK;
+	rc = proc_writer_sync(vt->w, &msg);
+	return writer_rc(pvt, rc, msg);
+}
+
+/* xCommit, xRollback: nothing staged any more. */
+static int table_end(sqlite3_vtab *pvt)
+{
+	struct table_vtab *vt = (struct table_vtab *)pvt;
+
+	if (vt->w)
+		proc_writer_end(vt->w);
+	return SQLITE_OK;
+}
+
+static int table_savepoint(sqlite3_vtab *pvt, int i)
+{
+	struct table_vtab *vt = (struct table_vtab *)pvt;
+
+	return vt->w ? proc_writer_savepoint(vt->w, i) : SQLITE_OK;
+}
+
+static int table_release(sqlite3_vtab *pvt, int i)
+{
+	struct table_vtab *vt = (struct table_vtab *)pvt;
+
+	if (vt->w)
+		proc_writer_release(vt->w, i);
+	return SQLITE_OK;
+}
+
+static int table_rollback_to(sqlite3_vtab *pvt, int i)
+{
+	struct table_vtab *vt = (struct table_vtab *)pvt;
+
+	if (vt->w)
+		proc_writer_rollback_to(vt->w, i);
+	return SQLITE_OK;
 }
 
 static const sqlite3_module table_module = {
-	.iVersion      = 0,			/* no savepoints, no shadow tables */
+	.iVersion      = 2,			/* savepoints (processes' staged rows) */
 	.xCreate       = NULL,			/* NULL: eponymous-only, no CREATE VIRTUAL TABLE */
 	.xConnect      = table_connect,		/* declares the columns from schema.h */
 	.xBestIndex    = table_best_index,	/* key pushdown: EQ, ranges, ORDER BY */
@@ -775,17 +864,20 @@ static const sqlite3_module table_module = {
 	.xEof          = table_eof,		/* walked out of [lo, hi] */
 	.xColumn       = table_column,		/* key from the store key, others decoded */
 	.xRowid        = table_rowid,		/* the key */
-	.xUpdate       = table_update,		/* refuses: the table mirrors the kernel */
+	.xUpdate       = table_update,		/* processes: stages; others refuse */
 	.xBegin        = table_begin,		/* refuses, before any row is touched */
-	.xSync         = NULL,			/* no transactions: nothing is written */
-	.xCommit       = NULL,
-	.xRollback     = NULL,
+	.xSync         = table_sync,		/* processes: one SCHED_SET */
+	.xCommit       = table_end,
+	.xRollback     = table_end,
 	.xFindFunction = NULL,			/* no overloaded functions */
 	.xRename       = NULL,			/* cannot be renamed */
+	.xSavepoint    = table_savepoint,	/* processes: staged rows per level */
+	.xRelease      = table_release,
+	.xRollbackTo   = table_rollback_to,
 };
 
-int vtab_register(sqlite3 *db, const struct sql_env *env, const struct schema_table *t,
-		  const char *name)
+int vtab_register(sqlite3 *db, const struct sql_env *env, const struct sql_session *who,
+		  const struct schema_table *t, const char *name)
 {
 	struct table_aux *aux = sqlite3_malloc(sizeof(*aux));
 
@@ -793,6 +885,7 @@ int vtab_register(sqlite3 *db, const struct sql_env *env, const struct schema_ta
 		return SQLITE_NOMEM;
 	aux->env = env;
 	aux->t = t;
+	aux->who = *who;
 	/* SQLite frees @aux with sqlite3_free, even when registration fails. */
 	return sqlite3_create_module_v2(db, name ? name : t->name, &table_module, aux,
 					sqlite3_free);
@@ -846,7 +939,7 @@ int sql_open_session(const struct sql_env *env, const struct sql_session *sessio
 			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
 			     SQLITE_OPEN_EXRESCODE, NULL);
 	for (int i = 0; rc == SQLITE_OK && schema_tables[i]; i++)
-		rc = vtab_register(db, env, schema_tables[i],
+		rc = vtab_register(db, env, session, schema_tables[i],
 				   session->fork_children &&
 				   schema_tables[i] == &schema_processes ? "processes_live" : NULL);
 	if (rc == SQLITE_OK && session->fork_children)

@@ -32,9 +32,9 @@ struct tmsg {
 
 /*
  * One record to append. Strings are byte strings (cmdline: NUL-separated, no
- * trailing NUL). The payload is @p, @fd or @sk according to @type (see
+ * trailing NUL). The payload is @p, @fd, @sk or @sc according to @type (see
  * tmsg_rec()); @path is the fd's path or the socket's bound name, @peer_path
- * the socket peer's.
+ * the socket peer's; @cpus the SCHED record's CPU bitmap (sc.cpus_len bytes).
  */
 struct trec {
 	uint16_t type, flags, cpu;
@@ -43,6 +43,8 @@ struct trec {
 	struct dbos_proc p;
 	struct dbos_fd fd;
 	struct dbos_sock sk;
+	struct dbos_sched sc;
+	const uint8_t *cpus;
 	const char *path, *cmdline, *cwd, *peer_path;
 	size_t path_len, cmdline_len, cwd_len, peer_path_len;	/* 0: strlen() of the string (if any) */
 };
@@ -160,11 +162,33 @@ static inline size_t tmsg_file(struct tmsg *m, const struct trec *r)
 	return h.len;
 }
 
-/* Append any record: tmsg_file() for FD_* and SOCK_*, tmsg_proc() otherwise. */
+/* Append one SCHED record: header, struct dbos_sched, the CPU bitmap, zero padding to 8. */
+static inline size_t tmsg_sched(struct tmsg *m, const struct trec *r)
+{
+	struct dbos_rec_hdr h = {
+		.type = r->type, .cpu = r->cpu, .flags = r->flags,
+		.cpu_seq = r->cpu_seq, .seq = r->seq, .time_ns = r->time_ns,
+	};
+	size_t cl = r->cpus ? r->sc.cpus_len : 0;
+	size_t start = m->len, len = sizeof(h) + sizeof(r->sc) + cl;
+
+	h.len = (uint16_t)DBOS_REC_ALIGN(len);
+	tmsg_put(m, &h, sizeof(h));
+	tmsg_put(m, &r->sc, sizeof(r->sc));
+	if (cl)
+		tmsg_put(m, r->cpus, cl);
+	memset(m->buf + m->len, 0, h.len - len);
+	m->len = start + h.len;
+	return h.len;
+}
+
+/* Append any record: tmsg_file() for FD_* and SOCK_*, tmsg_sched() for SCHED, tmsg_proc() otherwise. */
 static inline size_t tmsg_rec(struct tmsg *m, const struct trec *r)
 {
 	if (r->type >= DBOS_REC_FD_OPEN && r->type <= DBOS_REC_SOCK)
 		return tmsg_file(m, r);
+	if (r->type == DBOS_REC_SCHED)
+		return tmsg_sched(m, r);
 	return tmsg_proc(m, r);
 }
 

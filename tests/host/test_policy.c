@@ -29,10 +29,23 @@ struct kernel {
 	int has_sets;		/* of the last image prepared */
 	struct policy_value_entry *values;	/* of the last image prepared */
 	size_t nvalues;
+	/* dbos.ko's scheduling rules: staged and live versions, and what was staged */
+	uint64_t staged, active;
+	int fail_stage, fail_activate;
+	int stages, activates;
+	char staged_rules[256];	/* "id:nice/policy/cpus-bytes,..." of the last stage */
+	char calls[1024];	/* every call in order: "prepare 1,stage 1,flip,activate 1," */
 };
 
 /* The manager's refresher thread calls the ops too: every access takes this. */
 static pthread_mutex_t kmu = PTHREAD_MUTEX_INITIALIZER;
+
+static void k_call(struct kernel *k, const char *fmt, unsigned long long v)
+{
+	size_t n = strlen(k->calls);
+
+	snprintf(k->calls + n, sizeof(k->calls) - n, fmt, v);
+}
 
 static int k_prepare(void *arg, const struct policy_image *img, char **err)
 {
@@ -40,6 +53,7 @@ static int k_prepare(void *arg, const struct policy_image *img, char **err)
 	int ret = 0;
 
 	pthread_mutex_lock(&kmu);
+	k_call(k, "prepare %llu,", img->version);
 	if (k->fail_prepare) {
 		*err = strdup("map update failed: Cannot allocate memory");
 		ret = -1;
@@ -65,10 +79,56 @@ static void k_flip(void *arg)
 	pthread_mutex_lock(&kmu);
 	if (!k->prepared)
 		k->misuse++;
+	k_call(k, "flip,", 0);
 	k->live = !k->live;
 	k->prepared = 0;
 	k->flips++;
 	pthread_mutex_unlock(&kmu);
+}
+
+static int k_stage(void *arg, uint64_t version, const struct sched_term *t, size_t n,
+		   char **err)
+{
+	struct kernel *k = arg;
+	size_t len = 0;
+	int ret = 0;
+
+	pthread_mutex_lock(&kmu);
+	k_call(k, "stage %llu,", version);
+	if (k->fail_stage) {
+		*err = strdup("rule 2: CPU set has no online CPU");
+		ret = -1;
+	} else {
+		k->staged = version;
+		k->stages++;
+		k->staged_rules[0] = 0;
+		for (size_t i = 0; i < n; i++)
+			len += snprintf(k->staged_rules + len, sizeof(k->staged_rules) - len,
+					"%s%u:%d/%d/%d", i ? "," : "", t[i].rule_id,
+					t[i].v.has_nice ? t[i].v.nice : 99,
+					t[i].v.has_policy ? (int)t[i].v.policy : -1,
+					t[i].v.cpus_len ? t[i].v.cpus[0] : -1);
+	}
+	pthread_mutex_unlock(&kmu);
+	return ret;
+}
+
+static int k_activate(void *arg, uint64_t version, char **err)
+{
+	struct kernel *k = arg;
+	int ret = 0;
+
+	pthread_mutex_lock(&kmu);
+	k_call(k, "activate %llu,", version);
+	if (k->fail_activate || k->staged != version) {
+		*err = strdup(k->fail_activate ? "dbos: no such family" : "no such staged version");
+		ret = -1;
+	} else {
+		k->active = version;
+		k->activates++;
+	}
+	pthread_mutex_unlock(&kmu);
+	return ret;
 }
 
 static uint64_t k_live(void *arg)
@@ -145,7 +205,8 @@ FIXTURE_SETUP(pol)
 	self->env.stats = stats_cb;
 	self->env.stats_arg = &self->p;
 	self->ops = (struct policy_kernel_ops){ .prepare = k_prepare, .flip = k_flip,
-						.live_version = k_live, .arg = &self->k };
+						.live_version = k_live, .sched_stage = k_stage,
+						.sched_activate = k_activate, .arg = &self->k };
 	ASSERT_EQ(0, open_manager(self, &err)) TH_LOG("%s", err);
 	self->db = client(_metadata, self, 0);
 	ASSERT_NE(NULL, self->db);
@@ -843,6 +904,341 @@ TEST_F(pol, process_ancestors_follow_parents)
 	EXPECT_EQ(2, self->k.prepares);
 	EXPECT_EQ(1, k_live(&self->k));
 	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+}
+
+/* ---- sched_rules: scheduling rules in the same versions ---- */
+
+static const char *k_calls(struct kernel *k, char *buf, size_t size)
+{
+	pthread_mutex_lock(&kmu);
+	size = strnlen(k->calls, size - 1);
+	memcpy(buf, k->calls, size);
+	buf[size] = 0;
+	k->calls[0] = 0;
+	pthread_mutex_unlock(&kmu);
+	return buf;
+}
+
+TEST_F(pol, sched_rules_commit_in_order_and_show_canonical_values)
+{
+	char buf[1024];
+
+	/* Policy-only commits never reach the module. */
+	OK(self->db, "INSERT INTO policies(name, hook, action) VALUES ('a', 'exec', 'audit')");
+	EXPECT_STREQ("prepare 1,flip,", k_calls(&self->k, buf, sizeof(buf)));
+	OK(self->db, "INSERT INTO sched_rules(name, condition, nice, sched_policy, cpus) VALUES "
+		     "('builds', 'name IN (''make'', ''cc1'')', 15, 'BATCH', '0,1,2')");
+	/* compile -> prepare -> stage -> (store) -> flip -> activate */
+	EXPECT_STREQ("prepare 2,stage 2,flip,activate 2,", k_calls(&self->k, buf, sizeof(buf)));
+	EXPECT_STREQ("2:15/3/7", self->k.staged_rules);
+	EXPECT_EQ(2, self->k.active);
+	EXPECT_EQ(2, k_live(&self->k));
+	EXPECT_STREQ("2|builds|name IN ('make', 'cc1')|15|batch||0-2|2", qtext(self->db,
+		     "SELECT id || '|' || name || '|' || condition || '|' || nice || '|' || "
+		     "sched_policy || '|' || ifnull(sched_priority, '') || '|' || cpus || '|' || version "
+		     "FROM sched_rules", buf, sizeof(buf)));
+	/* Each table shows its own rows; policy_rules both, with the sched columns. */
+	EXPECT_STREQ("a", qtext(self->db, "SELECT group_concat(name) FROM policies", buf, sizeof(buf)));
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM sched_rules"));
+	EXPECT_STREQ("sched|set|15|batch|0-2", qtext(self->db, "SELECT hook || '|' || action || '|' || "
+		     "nice || '|' || sched_policy || '|' || cpus FROM policy_rules WHERE version = 2 "
+		     "AND name = 'builds'", buf, sizeof(buf)));
+	EXPECT_EQ(1, qint(self->db, "SELECT nice IS NULL AND cpus IS NULL FROM policy_rules "
+				    "WHERE version = 2 AND name = 'a'"));
+	/* Once the live version has sched rules, every commit restages them (same terms). */
+	OK(self->db, "INSERT INTO policies(name, hook, action) VALUES ('b', 'exec', 'audit')");
+	EXPECT_STREQ("prepare 3,stage 3,flip,activate 3,", k_calls(&self->k, buf, sizeof(buf)));
+	EXPECT_STREQ("2:15/3/7", self->k.staged_rules);
+	/* Deleting the rule stages the empty set; after that, policy commits are policy only. */
+	OK(self->db, "DELETE FROM sched_rules WHERE name = 'builds'");
+	EXPECT_STREQ("prepare 4,stage 4,flip,activate 4,", k_calls(&self->k, buf, sizeof(buf)));
+	EXPECT_STREQ("", self->k.staged_rules);
+	OK(self->db, "DELETE FROM policies WHERE name = 'b'");
+	EXPECT_STREQ("prepare 5,flip,", k_calls(&self->k, buf, sizeof(buf)));
+	EXPECT_EQ(0, self->k.misuse);
+}
+
+TEST_F(pol, one_transaction_over_both_tables_is_one_version)
+{
+	char buf[512];
+
+	OK(self->db, "BEGIN; "
+		     "INSERT INTO policies(name, hook, action, condition) VALUES "
+		     "('q-net', 'connect', 'deny', 'pid IN (SELECT pid FROM process_ancestors "
+		     "WHERE ancestor = 42) OR pid = 42'); "
+		     "INSERT INTO sched_rules(name, condition, sched_policy) VALUES "
+		     "('q-cpu', 'pid IN (SELECT pid FROM process_ancestors WHERE ancestor = 42) "
+		     "OR pid = 42', 'idle'); "
+		     "SAVEPOINT s; INSERT INTO sched_rules(name, condition, nice) VALUES ('gone', NULL, 1); "
+		     "ROLLBACK TO s; RELEASE s; ");
+	/* Inside the transaction both tables show the staged rules; nothing is live yet. */
+	EXPECT_STREQ("q-cpu", qtext(self->db, "SELECT group_concat(name) FROM sched_rules", buf, sizeof(buf)));
+	EXPECT_STREQ("q-net", qtext(self->db, "SELECT group_concat(name) FROM policies", buf, sizeof(buf)));
+	EXPECT_EQ(0, self->k.prepares);
+	OK(self->db, "COMMIT");
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(2, qint(self->db, "SELECT rules FROM policy_versions WHERE version = 1"));
+	EXPECT_STREQ("prepare 1,stage 1,flip,activate 1,", k_calls(&self->k, buf, sizeof(buf)));
+	EXPECT_STREQ("2:99/5/-1,2:99/5/-1", self->k.staged_rules);	/* two terms of rule 2 */
+	EXPECT_EQ(1, qint(self->db, "SELECT version FROM sched_rules WHERE name = 'q-cpu'"));
+	EXPECT_EQ(1, qint(self->db, "SELECT version FROM policies WHERE name = 'q-net'"));
+	/* A transaction started on sched_rules takes policies along too. */
+	OK(self->db, "BEGIN; DELETE FROM sched_rules; DELETE FROM policies; COMMIT");
+	EXPECT_EQ(2, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(0, qint(self->db, "SELECT rules FROM policy_versions WHERE version = 2"));
+	EXPECT_STREQ("prepare 2,stage 2,flip,activate 2,", k_calls(&self->k, buf, sizeof(buf)));
+}
+
+TEST_F(pol, sched_rules_in_id_order_lowest_first)
+{
+	char buf[256];
+
+	OK(self->db, "BEGIN; "
+		     "INSERT INTO sched_rules(id, name, condition, nice) VALUES (30, 'c', 'uid = 3', 3); "
+		     "INSERT INTO sched_rules(id, name, condition, nice) VALUES (10, 'a', 'uid = 1', 1); "
+		     "INSERT INTO policies(id, name, hook, action) VALUES (15, 'p', 'kill', 'audit'); "
+		     "INSERT INTO sched_rules(name, condition, cpus) VALUES ('d', 'uid = 4', '1'); "
+		     "INSERT INTO sched_rules(id, name, condition, sched_policy, sched_priority) "
+		     "VALUES (20, 'b', 'uid = 2', 'fifo', 7); COMMIT");
+	/* 'd' took max(id) + 1 over both tables */
+	EXPECT_EQ(31, qint(self->db, "SELECT id FROM sched_rules WHERE name = 'd'"));
+	EXPECT_STREQ("10:1/-1/-1,20:99/1/-1,30:3/-1/-1,31:99/-1/2", self->k.staged_rules);
+	EXPECT_STREQ("fifo|7", qtext(self->db, "SELECT sched_policy || '|' || sched_priority "
+				     "FROM sched_rules WHERE id = 20", buf, sizeof(buf)));
+}
+
+TEST_F(pol, bad_sched_rules_are_refused_and_nothing_changes)
+{
+	static const struct { const char *sql, *msg; } bad[] = {
+		{ "INSERT INTO sched_rules(name, condition) VALUES ('s', 'uid = 1')",
+		  "rule 's': a sched rule sets at least one of nice, sched_policy and cpus" },
+		{ "INSERT INTO sched_rules(name, condition, nice) VALUES ('s', 'uid = 1', 20)",
+		  "rule 's': nice is -20..19, not 20" },
+		{ "INSERT INTO sched_rules(name, condition, nice) VALUES ('s', 'uid = 1', 'ten')",
+		  "rule 's': nice must be an integer" },
+		{ "INSERT INTO sched_rules(name, condition, sched_policy) VALUES ('s', 'uid = 1', 'deadline')",
+		  "rule 's': sched_policy is other, batch, idle, fifo or rr, not 'deadline'" },
+		{ "INSERT INTO sched_rules(name, condition, sched_policy) VALUES ('s', 'uid = 1', 'rr')",
+		  "rule 's': sched_policy 'rr' needs sched_priority 1..99" },
+		{ "INSERT INTO sched_rules(name, condition, sched_policy, sched_priority) VALUES "
+		  "('s', 'uid = 1', 'fifo', 100)", "rule 's': sched_priority is 0..99, not 100" },
+		{ "INSERT INTO sched_rules(name, condition, sched_policy, sched_priority) VALUES "
+		  "('s', 'uid = 1', 'idle', 5)",
+		  "rule 's': sched_priority is for sched_policy fifo or rr only (leave it NULL)" },
+		{ "INSERT INTO sched_rules(name, condition, cpus) VALUES ('s', 'uid = 1', '3-1')",
+		  "rule 's': cpus '3-1': CPU range 3-1 runs backwards" },
+		{ "INSERT INTO sched_rules(name, condition, cpus) VALUES ('s', 'uid = 1', 'all')",
+		  "rule 's': cpus 'all': a CPU list is numbers and ranges like '0-3,5'" },
+		{ "INSERT INTO sched_rules(name, condition, nice) VALUES ('s', 'uid > 1', 1)",
+		  "rule 's': 'uid > 1': only =, <>, IN, NOT IN and (on path and exe) GLOB 'prefix*' "
+		  "compile into the kernel" },
+		{ "INSERT INTO sched_rules(name, condition, nice) VALUES ('s', 'path = ''/x''', 1)",
+		  "rule 's': 'path': sched has no column 'path'; its columns are pid, uid, euid, gid, "
+		  "name, exe" },
+		{ "INSERT INTO sched_rules(name, condition, nice) VALUES ('s', 'uid = ', 1)",
+		  "rule 's': 'uid = ': expected a literal, found the end of the condition" },
+		{ "INSERT INTO sched_rules(name, condition, nice, version) VALUES ('s', NULL, 1, 3)",
+		  "sched_rules.version is read-only: the server sets it" },
+		{ "INSERT INTO policies(name, hook, action) VALUES ('p', 'sched', 'set')",
+		  "rule 'p': scheduling rules go into sched_rules, not policies" },
+		{ "INSERT INTO policies(name, hook, action) VALUES ('p', 'exec', 'set')",
+		  "rule 'p': action must be deny, audit or allow, not 'set'" },
+		{ "INSERT INTO sched_rules(name, condition, nice) VALUES ('pol', NULL, 1)",
+		  "UNIQUE constraint failed: sched_rules.name ('pol' is a rule of policies)" },
+		{ "INSERT INTO sched_rules(id, name, condition, nice) VALUES (1, 'x', NULL, 1)",
+		  "UNIQUE constraint failed: sched_rules.id (1 is a rule of policies)" },
+	};
+	char msg[512];
+
+	OK(self->db, "INSERT INTO policies(name, hook, action) VALUES ('pol', 'exec', 'audit')");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_NE(SQLITE_OK, exec_sql(self->db, bad[i].sql, msg, sizeof(msg))) TH_LOG("%s", bad[i].sql);
+		EXPECT_STREQ(bad[i].msg, msg);
+	}
+	/* UPDATE is checked the same way; a failed statement leaves the rule as it was. */
+	OK(self->db, "INSERT INTO sched_rules(name, condition, nice) VALUES ('ok', 'uid = 1', 1)");
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "UPDATE sched_rules SET nice = -21", msg, sizeof(msg)));
+	EXPECT_STREQ("rule 'ok': nice is -20..19, not -21", msg);
+	EXPECT_EQ(1, qint(self->db, "SELECT nice FROM sched_rules"));
+	OK(self->db, "UPDATE sched_rules SET nice = NULL, cpus = '0'");
+	EXPECT_EQ(-1, qint(self->db, "SELECT nice FROM sched_rules"));
+	EXPECT_EQ(3, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM sched_rules WHERE name = 's'"));
+	EXPECT_EQ(2, self->k.stages);
+}
+
+TEST_F(pol, non_root_may_not_change_scheduling)
+{
+	sqlite3 *user = client(_metadata, self, 1000);
+	char msg[512];
+
+	ASSERT_NE(NULL, user);
+	EXPECT_EQ(SQLITE_AUTH, exec_sql(user, "INSERT INTO sched_rules(name, condition, nice) "
+					"VALUES ('x', NULL, 5)", msg, sizeof(msg)));
+	EXPECT_STREQ("permission denied: only root may change scheduling", msg);
+	EXPECT_EQ(SQLITE_AUTH, exec_sql(user, "DELETE FROM sched_rules", msg, sizeof(msg)));
+	EXPECT_STREQ("permission denied: only root may change scheduling", msg);
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(0, self->k.stages);
+	EXPECT_EQ(2, qint(self->db, "SELECT count(*) FROM policy_decisions "
+				    "WHERE verdict = 'refused' AND uid = 1000"));
+	EXPECT_EQ(0, qint(user, "SELECT count(*) FROM sched_rules"));	/* reading is allowed */
+	sqlite3_close(user);
+}
+
+TEST_F(pol, failing_stage_or_store_changes_nothing)
+{
+	char msg[512], buf[512];
+
+	OK(self->db, "INSERT INTO sched_rules(name, condition, nice) VALUES ('a', 'uid = 1', 1)");
+	k_calls(&self->k, buf, sizeof(buf));
+	self->k.fail_stage = 1;
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "BEGIN; INSERT INTO policies(name, hook, action) "
+				      "VALUES ('p', 'exec', 'deny'); INSERT INTO sched_rules(name, "
+				      "condition, cpus) VALUES ('b', NULL, '1023'); COMMIT",
+				      msg, sizeof(msg)));
+	EXPECT_STREQ("rule 'p' (id 2): CPU set has no online CPU", msg);
+	exec_sql(self->db, "ROLLBACK", NULL, 0);
+	/* prepared and refused at stage: never flipped, nothing stored, nothing activated */
+	EXPECT_STREQ("prepare 2,stage 2,", k_calls(&self->k, buf, sizeof(buf)));
+	EXPECT_EQ(1, k_live(&self->k));
+	EXPECT_EQ(1, self->k.active);
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_rules"));
+	EXPECT_STREQ("a", qtext(self->db, "SELECT group_concat(name) FROM sched_rules", buf, sizeof(buf)));
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM policies"));
+	/* A store failure after the stage: the staged set is replaced by the next commit. */
+	self->k.fail_stage = 0;
+	store_fail_writes(self->st, "IO error: No space left on device");
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "INSERT INTO sched_rules(name, condition, nice) "
+				      "VALUES ('b', NULL, 2)", msg, sizeof(msg)));
+	store_fail_writes(self->st, NULL);
+	EXPECT_STREQ("prepare 2,stage 2,", k_calls(&self->k, buf, sizeof(buf)));
+	EXPECT_EQ(1, self->k.active);
+	OK(self->db, "INSERT INTO sched_rules(name, condition, nice) VALUES ('c', NULL, 3)");
+	EXPECT_STREQ("prepare 2,stage 2,flip,activate 2,", k_calls(&self->k, buf, sizeof(buf)));
+	EXPECT_STREQ("1:1/-1/-1,2:3/-1/-1", self->k.staged_rules);
+	EXPECT_EQ(0, self->k.misuse);
+}
+
+TEST_F(pol, no_sched_interface_refuses_sched_rules_only)
+{
+	char msg[512], *err = NULL;
+
+	sqlite3_close(self->db);
+	policy_close(self->p);
+	self->ops.sched_stage = NULL;
+	self->ops.sched_activate = NULL;
+	ASSERT_EQ(0, open_manager(self, &err)) TH_LOG("%s", err);
+	self->db = client(_metadata, self, 0);
+	OK(self->db, "INSERT INTO policies(name, hook, action) VALUES ('a', 'exec', 'audit')");
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "INSERT INTO sched_rules(name, condition, nice) "
+				      "VALUES ('s', NULL, 1)", msg, sizeof(msg)));
+	EXPECT_STREQ("scheduling rules cannot change: no scheduling interface", msg);
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(1, k_live(&self->k));
+}
+
+TEST_F(pol, rollback_and_restart_restore_sched_rules)
+{
+	char buf[512], *err = NULL;
+	int active = 0;
+
+	OK(self->db, "BEGIN; INSERT INTO sched_rules(name, condition, nice) VALUES ('s1', 'uid = 1', 1); "
+		     "INSERT INTO policies(name, hook, action) VALUES ('p1', 'exec', 'audit'); COMMIT");
+	OK(self->db, "BEGIN; DELETE FROM sched_rules; DELETE FROM policies; "
+		     "INSERT INTO sched_rules(name, condition, sched_policy) VALUES ('s2', 'uid = 2', 'idle'); "
+		     "COMMIT");
+	EXPECT_STREQ("1:99/5/-1", self->k.staged_rules);	/* ids restart after all were deleted */
+	k_calls(&self->k, buf, sizeof(buf));
+	EXPECT_EQ(3, qint(self->db, "SELECT policy_rollback(1)"));
+	EXPECT_STREQ("prepare 3,stage 3,flip,activate 3,", k_calls(&self->k, buf, sizeof(buf)));
+	EXPECT_STREQ("1:1/-1/-1", self->k.staged_rules);
+	EXPECT_STREQ("s1|1|uid = 1", qtext(self->db, "SELECT name || '|' || nice || '|' || condition "
+				       "FROM sched_rules", buf, sizeof(buf)));
+	EXPECT_STREQ("p1", qtext(self->db, "SELECT group_concat(name) FROM policies", buf, sizeof(buf)));
+
+	/* dbosd restarts, the BPF side kept version 3: the sched rules are pushed anyway. */
+	sqlite3_close(self->db);
+	policy_close(self->p);
+	self->k.staged = self->k.active = 0;
+	ASSERT_EQ(0, open_manager(self, &err)) TH_LOG("%s", err);
+	self->db = client(_metadata, self, 0);
+	EXPECT_STREQ("stage 3,activate 3,", k_calls(&self->k, buf, sizeof(buf)));
+	EXPECT_EQ(3, self->k.active);
+	EXPECT_STREQ("1:1/-1/-1", self->k.staged_rules);
+	/* ... and when the module refuses at start, the refresher retries every second. */
+	sqlite3_close(self->db);
+	policy_close(self->p);
+	self->k.staged = self->k.active = 0;
+	self->k.fail_activate = 1;
+	ASSERT_EQ(0, open_manager(self, &err)) TH_LOG("%s", err);
+	self->db = client(_metadata, self, 0);
+	EXPECT_EQ(0, self->k.active);
+	pthread_mutex_lock(&kmu);
+	self->k.fail_activate = 0;
+	pthread_mutex_unlock(&kmu);
+	for (int i = 0; i < 300 && !active; i++) {
+		usleep(10000);
+		pthread_mutex_lock(&kmu);
+		active = (int)self->k.active;
+		pthread_mutex_unlock(&kmu);
+	}
+	EXPECT_EQ(3, active);
+}
+
+TEST_F(pol, refresh_restages_sched_rules_whose_sets_changed)
+{
+	struct store_batch *b;
+	char *err = NULL, buf[256];
+
+	OK(self->db, "INSERT INTO sched_rules(name, condition, nice) VALUES ('s', "
+		     "'uid IN (SELECT uid FROM processes WHERE name = ''x'')', 4)");
+	k_calls(&self->k, buf, sizeof(buf));
+	/* Nothing changed: nothing is pushed. */
+	ASSERT_EQ(0, policy_refresh(self->p, &err)) TH_LOG("%s", err);
+	EXPECT_STREQ("", k_calls(&self->k, buf, sizeof(buf)));
+	/* The set changed: the same version is staged and activated again, the BPF side untouched. */
+	b = store_batch_new();
+	proc(b, 77, 1, "x", 4321);
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+	ASSERT_EQ(0, policy_refresh(self->p, &err)) TH_LOG("%s", err);
+	EXPECT_STREQ("stage 1,activate 1,", k_calls(&self->k, buf, sizeof(buf)));
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	/* policy_simulate('sched', ...): the live processes a sched condition matches now */
+	EXPECT_EQ(77, qint(self->db, "SELECT pid FROM policy_simulate('sched', 'uid = 4321')"));
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM policy_simulate('sched', 'uid = 4322')"));
+}
+
+TEST_F(pol, without_an_lsm_enforcer_sched_rules_still_commit)
+{
+	struct policy_config cfg = { .st = self->st, .env = &self->env, .ops = &self->ops,
+				     .no_kernel_reason = "dbosd runs with --no-lsm: no policy is enforced" };
+	char *err = NULL, msg[512], buf[256];
+
+	sqlite3_close(self->db);
+	policy_close(self->p);
+	self->ops = (struct policy_kernel_ops){ .sched_stage = k_stage, .sched_activate = k_activate,
+						.arg = &self->k };
+	ASSERT_EQ(0, policy_open(&cfg, &self->p, &err)) TH_LOG("%s", err);
+	self->env.extend_arg = self->p;
+	self->db = client(_metadata, self, 0);
+	OK(self->db, "INSERT INTO sched_rules(name, condition, nice) VALUES ('s', 'uid = 1', 1)");
+	EXPECT_STREQ("stage 1,activate 1,", k_calls(&self->k, buf, sizeof(buf)));
+	EXPECT_EQ(1, self->k.active);
+	/* a security rule would not be enforced: refused with the reason, nothing changed */
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "BEGIN; INSERT INTO policies(name, hook, action) "
+				      "VALUES ('p', 'exec', 'deny'); UPDATE sched_rules SET nice = 2; "
+				      "COMMIT", msg, sizeof(msg)));
+	EXPECT_STREQ("policy cannot change: dbosd runs with --no-lsm: no policy is enforced", msg);
+	exec_sql(self->db, "ROLLBACK", NULL, 0);
+	EXPECT_STREQ("", k_calls(&self->k, buf, sizeof(buf)));
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(1, qint(self->db, "SELECT nice FROM sched_rules"));
+	OK(self->db, "DELETE FROM sched_rules");
+	EXPECT_STREQ("stage 2,activate 2,", k_calls(&self->k, buf, sizeof(buf)));
+	EXPECT_EQ(0, self->k.prepares);
 }
 
 TEST_HARNESS_MAIN

@@ -36,6 +36,11 @@ static sqlite3 *open_db(void)
 		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
 			return NULL;
 	}
+	/* as the server's view policy_context_sched (the live processes) */
+	if (sqlite3_exec(db, "CREATE TABLE policy_context_sched(seq INTEGER, time INTEGER, "
+			 "pid INTEGER, uid INTEGER, euid INTEGER, gid INTEGER, name TEXT, "
+			 "cgroup INTEGER, exe TEXT)", NULL, NULL, NULL) != SQLITE_OK)
+		return NULL;
 	if (sqlite3_exec(db, "CREATE TABLE grp(pid INTEGER, g INTEGER, label TEXT);"
 			 "INSERT INTO grp VALUES (1, 1, 'a'), (2, 1, 'b'), (3, 2, 'c'),"
 			 " (100, 2, NULL), (-5, 2, 'neg')", NULL, NULL, NULL) != SQLITE_OK)
@@ -71,10 +76,12 @@ FIXTURE_TEARDOWN(pc)
 
 TEST(names)
 {
-	for (int h = 0; h < DBOS_LSM_HOOK__COUNT; h++)
+	for (int h = 0; h < POLICY_HOOK__COUNT; h++)
 		EXPECT_EQ(h, policy_hook_parse(policy_hook_name(h)));
 	EXPECT_EQ(-1, policy_hook_parse("ptrace"));
-	EXPECT_EQ(NULL, policy_hook_name(DBOS_LSM_HOOK__COUNT));
+	EXPECT_EQ(POLICY_HOOK_SCHED, policy_hook_parse("sched"));
+	EXPECT_EQ(NULL, policy_hook_name(POLICY_HOOK__COUNT));
+	EXPECT_EQ(POLICY_SET, policy_action_parse("set"));
 	EXPECT_EQ(POLICY_DENY, policy_action_parse("deny"));
 	EXPECT_EQ(POLICY_AUDIT, policy_action_parse("audit"));
 	EXPECT_EQ(POLICY_ALLOW, policy_action_parse("allow"));
@@ -123,7 +130,7 @@ TEST_F(pc, messages)
 	}
 	err = NULL;
 	EXPECT_EQ(-1, policy_check_rule(self->db, &bad[0], &err));
-	EXPECT_STREQ("rule 'x': unknown hook 'foo' (exec, open, connect, bind, kill)", err);
+	EXPECT_STREQ("rule 'x': unknown hook 'foo' (exec, open, connect, bind, kill, sched)", err);
 	free(err);
 	EXPECT_EQ(-1, policy_check_rule(self->db, &bad[1], &err));
 	EXPECT_STREQ("rule 'x': unknown action 'block' (deny, audit, allow)", err);
@@ -977,6 +984,195 @@ TEST_F(pc, compile_time_1000_rules)
 	EXPECT_EQ(1 + 256 + 512, img->npaths);
 	EXPECT_GT(2000, ms);
 	policy_image_free(img);
+}
+
+/* ---- sched rules: the sixth hook, compiled into SCHED_RULES terms ---- */
+
+static const struct sched_vals idle = { .has_policy = true, .policy = 5 /* SCHED_IDLE */ };
+static const struct sched_vals nice5 = { .has_nice = true, .nice = 5 };
+
+static char *check_sched(sqlite3 *db, const char *action, const struct sched_vals *v,
+			 const char *cond)
+{
+	struct policy_rule r = { 1, "s", "sched", action, cond, .sched = v };
+	char *err = NULL;
+
+	if (policy_check_rule(db, &r, &err) == 0 && err)
+		return strdup("returned 0 with an error");
+	return err;
+}
+
+TEST_F(pc, sched_refusals)
+{
+	static const struct sched_vals none;
+	static const struct { const char *action; const struct sched_vals *v; const char *cond,
+			      *msg; } cases[] = {
+		{ "set", &idle, "cgroup = 1",
+		  "rule 's': 'cgroup': sched has no column 'cgroup'; its columns are pid, uid, "
+		  "euid, gid, name, exe" },
+		{ "set", &idle, "path = '/bin/sh'",
+		  "rule 's': 'path': sched has no column 'path'; its columns are pid, uid, euid, "
+		  "gid, name, exe" },
+		{ "set", &idle, "uid > 1000",
+		  "rule 's': 'uid > 1000': only =, <>, IN, NOT IN and (on path and exe) GLOB "
+		  "'prefix*' compile into the kernel" },
+		{ "set", &idle, "name = 'sixteen-bytes-xx'",
+		  "rule 's': 'name = 'sixteen-bytes-xx'': names are at most 15 bytes (the kernel's "
+		  "comm)" },
+		{ "set", &idle, "name IN (SELECT label FROM grp)",
+		  "rule 's': 'name IN (SELECT label FROM grp)': subqueries compile only on integer "
+		  "columns (pid, uid, euid, gid, ...)" },
+		{ "deny", &idle, "uid = 1", "rule 's': a sched rule's action is 'set', not 'deny'" },
+		{ "set", &none, "uid = 1",
+		  "rule 's': a sched rule sets at least one of nice, sched_policy and cpus" },
+		{ "set", NULL, "uid = 1",
+		  "rule 's': a sched rule sets at least one of nice, sched_policy and cpus" },
+		{ "set", &idle, "nosuch(uid) = 1",
+		  "rule 's': 'nosuch': functions do not compile into the kernel; compare a "
+		  "context column with a literal" },
+	};
+	struct policy_rule lsm_set = { 1, "l", "exec", "set", "uid = 1" };
+	char *err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err = check_sched(self->db, cases[i].action, cases[i].v, cases[i].cond);
+		EXPECT_STREQ(cases[i].msg, err ? err : "(accepted)");
+		free(err);
+	}
+	/* 'set' is the sched rules' action only */
+	err = NULL;
+	EXPECT_EQ(-1, policy_check_rule(self->db, &lsm_set, &err));
+	EXPECT_STREQ("rule 'l': unknown action 'set' (deny, audit, allow)", err);
+	free(err);
+	/* what compiles */
+	err = check_sched(self->db, "set", &nice5, "name IN ('make', 'cc1') AND uid <> 0 OR "
+			  "exe GLOB '/opt/*' OR pid IN (SELECT pid FROM grp) OR euid = 3 OR gid = 4");
+	EXPECT_EQ(NULL, err) TH_LOG("%s", err);
+	free(err);
+}
+
+static const struct sched_match *find_match(const struct sched_term *t, uint32_t field)
+{
+	for (size_t i = 0; i < t->nm; i++)
+		if (t->m[i].field == field)
+			return &t->m[i];
+	return NULL;
+}
+
+/* Sched terms: in rule id order, their values, fields and negations; the LSM image is unchanged. */
+TEST_F(pc, sched_terms)
+{
+	static const struct sched_vals cpu1 = { .cpus_len = 1, .cpus = { 0x02 } };
+	struct policy_rule r[] = {
+		{ 30, "exe", "sched", "set", "exe GLOB '/opt/*' AND exe <> '/opt/x'", .sched = &cpu1 },
+		{ 10, "names", "sched", "set", "name IN ('make', 'cc1') AND uid <> 0", .sched = &nice5 },
+		{ 20, "tmp", "exec", "deny", "path GLOB '/tmp/*'" },
+		{ 40, "set", "sched", "set", "pid IN (SELECT pid FROM grp WHERE g = 2) OR uid = 7",
+		  .sched = &idle },
+		{ 50, "all", "sched", "set", NULL, .sched = &nice5 },
+	};
+	struct policy_image *img, *lsm;
+	const struct sched_match *m;
+	char *err;
+
+	img = compile(self->db, r, 5, &err);
+	ASSERT_NE(NULL, img) TH_LOG("%s", err);
+	lsm = compile(self->db, &r[2], 1, &err);
+	ASSERT_NE(NULL, lsm) TH_LOG("%s", err);
+	/* the LSM part is what the security rule alone compiles to */
+	EXPECT_EQ(0, memcmp(img->cfg, lsm->cfg, sizeof(img->cfg)));
+	EXPECT_EQ(lsm->nvalues, img->nvalues);
+	EXPECT_EQ(lsm->npaths, img->npaths);
+	EXPECT_EQ(1, img->nterms[DBOS_LSM_EXEC]);
+	EXPECT_EQ(0, lsm->nsched);
+	EXPECT_EQ(1, img->has_sets);
+	ASSERT_EQ(5, img->nsched);
+	/* rule 10: name IN (...) AND uid NOT IN (0) */
+	EXPECT_EQ(10, img->sched[0].rule_id);
+	EXPECT_TRUE(img->sched[0].v.has_nice);
+	EXPECT_EQ(5, img->sched[0].v.nice);
+	ASSERT_EQ(2, img->sched[0].nm);
+	m = find_match(&img->sched[0], DBOS_SCHED_F_NAME);
+	ASSERT_NE(NULL, m);
+	EXPECT_FALSE(m->negate);
+	ASSERT_EQ(2, m->nstrs);
+	EXPECT_STREQ("cc1", m->strs[0]);	/* sorted */
+	EXPECT_STREQ("make", m->strs[1]);
+	m = find_match(&img->sched[0], DBOS_SCHED_F_UID);
+	ASSERT_NE(NULL, m);
+	EXPECT_TRUE(m->negate);
+	ASSERT_EQ(1, m->nints);
+	EXPECT_EQ(0, m->ints[0]);
+	/* rule 30: exe prefix, and exe not exact */
+	EXPECT_EQ(30, img->sched[1].rule_id);
+	EXPECT_EQ(1, img->sched[1].v.cpus_len);
+	EXPECT_EQ(0x02, img->sched[1].v.cpus[0]);
+	ASSERT_EQ(2, img->sched[1].nm);
+	EXPECT_EQ(DBOS_SCHED_F_EXE, img->sched[1].m[0].field);
+	EXPECT_FALSE(img->sched[1].m[0].negate);
+	ASSERT_EQ(1, img->sched[1].m[0].nprefixes);
+	EXPECT_EQ(0, img->sched[1].m[0].nstrs);
+	EXPECT_STREQ("/opt/", img->sched[1].m[0].prefixes[0]);
+	EXPECT_TRUE(img->sched[1].m[1].negate);
+	ASSERT_EQ(1, img->sched[1].m[1].nstrs);
+	EXPECT_STREQ("/opt/x", img->sched[1].m[1].strs[0]);
+	/* rule 40: two terms; the subquery's ids in range (-5 is never a pid) */
+	EXPECT_EQ(40, img->sched[2].rule_id);
+	EXPECT_EQ(40, img->sched[3].rule_id);
+	m = find_match(&img->sched[2], DBOS_SCHED_F_PID);
+	ASSERT_NE(NULL, m);
+	ASSERT_EQ(2, m->nints);
+	EXPECT_EQ(3, m->ints[0]);
+	EXPECT_EQ(100, m->ints[1]);
+	m = find_match(&img->sched[3], DBOS_SCHED_F_UID);
+	ASSERT_NE(NULL, m);
+	ASSERT_EQ(1, m->nints);
+	EXPECT_EQ(7, m->ints[0]);
+	EXPECT_TRUE(img->sched[3].v.has_policy);
+	EXPECT_EQ(5, img->sched[3].v.policy);
+	/* rule 50: always */
+	EXPECT_EQ(50, img->sched[4].rule_id);
+	EXPECT_EQ(0, img->sched[4].nm);
+	/* equality of term lists (what the refresher compares) */
+	EXPECT_TRUE(policy_sched_terms_equal(img->sched, img->nsched, img->sched, img->nsched));
+	EXPECT_FALSE(policy_sched_terms_equal(img->sched, img->nsched, img->sched, 4));
+	EXPECT_FALSE(policy_sched_terms_equal(img->sched, 1, img->sched + 1, 1));
+	policy_image_free(img);
+	policy_image_free(lsm);
+}
+
+TEST_F(pc, sched_limits)
+{
+	struct policy_rule *r = calloc(1025, sizeof(*r));
+	char (*cond)[64] = calloc(1025, sizeof(*cond));
+	struct policy_rule wide = { 1, "wide", "sched", "set",
+		"uid = 1 AND gid = 1 AND euid = 1 AND pid = 1 AND name = 'a' AND exe = '/a' AND "
+		"exe <> '/b' AND exe <> '/c' AND exe <> '/d' AND exe <> '/e' AND exe <> '/f' AND "
+		"exe <> '/g' AND exe <> '/h' AND exe <> '/i' AND exe <> '/j' AND exe <> '/k' AND "
+		"exe <> '/l'", .sched = &idle };
+	struct policy_image *img;
+	char *err;
+
+	ASSERT_NE(NULL, r);
+	for (int i = 0; i < 1025; i++) {
+		snprintf(cond[i], sizeof(cond[i]), "uid = %d", i);
+		r[i] = (struct policy_rule){ i + 1, cond[i], "sched", "set", cond[i], .sched = &idle };
+	}
+	img = compile(self->db, r, 1024, &err);
+	ASSERT_NE(NULL, img) TH_LOG("%s", err);
+	EXPECT_EQ(1024, img->nsched);
+	EXPECT_EQ(0, img->nvalues);	/* nothing for the BPF maps */
+	policy_image_free(img);
+	EXPECT_EQ(-1, policy_compile(self->db, r, 1025, 1, &img, &err));
+	EXPECT_STREQ("sched rules: 1025 terms in disjunctive normal form; the module takes at "
+		     "most 1024", err);
+	free(err);
+	EXPECT_EQ(-1, policy_compile(self->db, &wide, 1, 1, &img, &err));
+	EXPECT_STREQ("rule 'wide': a term compares more than 16 columns or exe patterns; the "
+		     "module takes at most 16", err);
+	free(err);
+	free(r);
+	free(cond);
 }
 
 TEST_HARNESS_MAIN

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /* test_sql.c - host tests of SQL over the store: the stored tables, dbos_schema and dbos_stats. */
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
 
+#include "dbserver/sched/sched.h"
 #include "dbserver/sql/schema.h"
 #include "dbserver/sql/sql.h"
 #include "dbserver/sql/sql_int.h"
@@ -46,7 +49,9 @@ static void proc_row(uint32_t pid, struct row_value *v, struct textbuf *t)
 	v[PROCESSES_THREADS] = row_int(1 + pid % 5);
 	v[PROCESSES_START_TIME] = row_int(1700000000LL + pid);
 	v[PROCESSES_CWD] = pid % 5 ? row_text(t->s[3], strlen(t->s[3])) : row_null();
-	v[PROCESSES_SCHED_POLICY] = row_text("other", 5);
+	v[PROCESSES_SCHED_POLICY] = pid == 3 ? row_text("fifo", 4) : row_text("other", 5);
+	v[PROCESSES_SCHED_PRIORITY] = row_int(pid == 3 ? 10 : 0);
+	v[PROCESSES_CPUS] = row_text("0-3", 3);
 	v[PROCESSES_SEQ] = row_int(pid * 10LL);
 }
 
@@ -627,9 +632,10 @@ TEST_F(sql, dbos_schema_describes_every_table)
 	static const char *const names[] = {
 		"processes", "process_events", "process_open_files", "sockets", "file_events",
 		"socket_events", "policy_versions", "policy_rules", "policy_decisions",
-		"dbos_stats", "dbos_schema", "process_open_sockets", "listening_ports",
+		"sched_decisions", "dbos_stats", "dbos_schema", "process_open_sockets", "listening_ports",
 		"process_ancestors", "policy_context_exec", "policy_context_open",
 		"policy_context_connect", "policy_context_bind", "policy_context_kill",
+		"policy_context_sched",
 	};
 	const int nnames = sizeof(names) / sizeof(names[0]);
 	sqlite3_stmt *st = prepare(_metadata, self->db, "SELECT name, sql FROM dbos_schema");
@@ -655,13 +661,13 @@ TEST_F(sql, dbos_schema_describes_every_table)
 
 			EXPECT_EQ(0, strncmp(head, sql, strlen(head))) TH_LOG("%s", sql);
 			EXPECT_NE(NULL, strstr(sql, "\n  seq INTEGER -- Sequence number of the last "
-						    "event or dump that set this row\n);"));
-			/* one line per column, plus the first and the last */
+						    "event or dump that set this row\n);\n-- UPDATE processes"));
+			/* one line per column, plus the first, the last and the note */
 			int lines = 0;
 
 			for (const char *p = sql; *p; p++)
 				lines += *p == '\n';
-			EXPECT_EQ(PROCESSES__COUNT + 1, lines);
+			EXPECT_EQ(PROCESSES__COUNT + 2, lines);
 		}
 		n++;
 	}
@@ -715,11 +721,11 @@ TEST_F(sql, dbos_stats_from_the_callback)
 TEST_F(sql, writes_are_refused_clearly)
 {
 	static const char *const writes[] = {
-		"INSERT INTO processes(pid, name) VALUES (99999, 'x')",
-		"UPDATE processes SET nice = 10 WHERE pid = 1",
-		"DELETE FROM processes WHERE pid = 1",
-		"DELETE FROM processes WHERE pid = -1",		/* matches nothing */
 		"INSERT INTO process_events(seq) VALUES (5000)",
+		"UPDATE process_events SET pid = 1 WHERE seq = 1",
+		"DELETE FROM process_events WHERE seq = 1",
+		"DELETE FROM process_events WHERE seq = -1",	/* matches nothing */
+		"DELETE FROM process_open_files",
 	};
 	char msg[256];
 
@@ -729,7 +735,7 @@ TEST_F(sql, writes_are_refused_clearly)
 			TH_LOG("%s: %s", writes[i], msg);
 	}
 	run_error(self->db, writes[0], msg, sizeof(msg));
-	EXPECT_STREQ("table processes is read-only: it mirrors the kernel", msg);
+	EXPECT_STREQ("table process_events is read-only: it mirrors the kernel", msg);
 	/* Nothing changed. */
 	EXPECT_EQ(NPROC, query_int(_metadata, self->db, "SELECT count(*) FROM processes"));
 	EXPECT_EQ(1, query_int(_metadata, self->db, "SELECT count(*) FROM processes WHERE pid = 1"));
@@ -740,6 +746,189 @@ TEST_F(sql, writes_are_refused_clearly)
 				       "CREATE TEMP TABLE mine AS SELECT pid FROM processes WHERE pid < 10",
 				       msg, sizeof(msg))) TH_LOG("%s", msg);
 	EXPECT_EQ(9, query_int(_metadata, self->db, "SELECT count(*) FROM mine"));
+}
+
+#define PROC_REFUSED "processes: rows come from the kernel; only nice, sched_policy, " \
+		     "sched_priority and cpus can be changed (UPDATE)"
+
+/* processes: only an UPDATE of the four scheduling columns, and nothing else, is taken. */
+TEST_F(sql, processes_takes_only_scheduling_updates)
+{
+	static const struct {
+		const char *sql, *msg;
+	} refused[] = {
+		{ "INSERT INTO processes(pid, name) VALUES (99999, 'x')", PROC_REFUSED },
+		{ "DELETE FROM processes WHERE pid = 1", PROC_REFUSED },
+		{ "DELETE FROM processes", PROC_REFUSED },
+		{ "UPDATE processes SET name = 'x' WHERE pid = 1", PROC_REFUSED "; name cannot" },
+		{ "UPDATE processes SET pid = 7 WHERE pid = 1", PROC_REFUSED "; pid cannot" },
+		{ "UPDATE processes SET nice = 5, parent = 9 WHERE pid = 1",
+		  PROC_REFUSED "; parent cannot" },
+		{ "UPDATE processes SET cwd = NULL, nice = 1 WHERE pid = 2",
+		  PROC_REFUSED "; cwd cannot" },
+		{ "UPDATE processes SET seq = seq + 1 WHERE pid = 2", PROC_REFUSED "; seq cannot" },
+		{ "UPDATE processes SET rowid = 8 WHERE pid = 2", PROC_REFUSED "; pid cannot" },
+	};
+	char msg[512];
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		EXPECT_NE(SQLITE_OK, run_error(self->db, refused[i].sql, msg, sizeof(msg)));
+		EXPECT_STREQ(refused[i].msg, msg) TH_LOG("%s", refused[i].sql);
+	}
+	/* Nothing changed. */
+	EXPECT_EQ(NPROC, query_int(_metadata, self->db, "SELECT count(*) FROM processes"));
+	query_text(_metadata, self->db, "SELECT name FROM processes WHERE pid = 1", msg, sizeof(msg));
+	EXPECT_STREQ("proc-1", msg);
+	/* An unchanged value is no change, and there is nothing to send to the kernel. */
+	EXPECT_EQ(SQLITE_OK, run_error(self->db, "UPDATE processes SET name = name, cwd = cwd, "
+				       "sched_priority = 0 WHERE pid <= 3", msg, sizeof(msg)))
+		TH_LOG("%s", msg);
+	EXPECT_EQ(3, sqlite3_changes(self->db));
+	/* The other tables stay read-only. */
+	EXPECT_NE(SQLITE_OK, run_error(self->db, "UPDATE sched_decisions SET nice = 1", msg,
+				       sizeof(msg)));
+	EXPECT_STREQ("table sched_decisions is read-only: it mirrors the kernel", msg);
+}
+
+/* Bad values are refused at the row, naming the column, before anything is sent. */
+TEST_F(sql, processes_bad_scheduling_values_name_the_column)
+{
+	static const struct {
+		const char *set, *msg;
+	} bad[] = {
+		{ "nice = 20", "processes.nice must be an integer from -20 to 19, not '20'" },
+		{ "nice = -21", "processes.nice must be an integer from -20 to 19, not '-21'" },
+		{ "nice = 'x'", "processes.nice must be an integer from -20 to 19, not 'x'" },
+		{ "nice = 1.5", "processes.nice must be an integer from -20 to 19, not '1.5'" },
+		{ "nice = NULL", "processes.nice must be an integer from -20 to 19, not NULL" },
+		{ "cpus = 'x'", "processes.cpus: a CPU list is numbers and ranges like '0-3,5', not 'x'" },
+		{ "cpus = '5000'", "processes.cpus: CPU 5000 is beyond 1023, not '5000'" },
+		{ "cpus = '3-1'", "processes.cpus: CPU range 3-1 runs backwards, not '3-1'" },
+		{ "cpus = ''", "processes.cpus: the CPU list is empty, not ''" },
+		{ "cpus = NULL", "processes.cpus must be a CPU list like '0-3,5', not NULL" },
+		{ "sched_policy = 'fast'",
+		  "processes.sched_policy must be other, batch, idle, fifo or rr, not 'fast'" },
+		{ "sched_policy = 'deadline'",
+		  "processes.sched_policy must be other, batch, idle, fifo or rr, not 'deadline'" },
+		{ "sched_policy = NULL",
+		  "processes.sched_policy must be other, batch, idle, fifo or rr, not NULL" },
+		{ "sched_policy = 'fifo'",
+		  "processes.sched_priority must be 1 to 99 with sched_policy 'fifo' "
+		  "(SET sched_policy = 'fifo', sched_priority = 10)" },
+		{ "sched_policy = 'rr', sched_priority = 0",
+		  "processes.sched_priority must be 1 to 99 with sched_policy 'rr' "
+		  "(SET sched_policy = 'rr', sched_priority = 10)" },
+		{ "sched_policy = 'fifo', sched_priority = 100",
+		  "processes.sched_priority must be an integer from 0 to 99, not '100'" },
+		{ "sched_policy = 'idle', sched_priority = 5",
+		  "processes.sched_priority must be 0 or NULL with sched_policy 'idle', not 5" },
+		{ "sched_policy = 'fifo', sched_priority = 5, nice = 3",
+		  "processes.nice does not apply to sched_policy 'fifo'" },
+		{ "sched_priority = 5",		/* pid 2 is 'other' */
+		  "processes.sched_priority 5 needs sched_policy fifo or rr (the process has 'other')" },
+	};
+	char sql[256], msg[512];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(sql, sizeof(sql), "UPDATE processes SET %s WHERE pid = 2", bad[i].set);
+		EXPECT_EQ(SQLITE_CONSTRAINT, run_error(self->db, sql, msg, sizeof(msg)) & 0xff)
+			TH_LOG("%s", sql);
+		EXPECT_STREQ(bad[i].msg, msg) TH_LOG("%s", sql);
+	}
+	/* One bad row fails the whole statement. */
+	EXPECT_NE(SQLITE_OK, run_error(self->db, "UPDATE processes SET nice = CASE pid WHEN 5 "
+				       "THEN 99 ELSE 1 END WHERE pid < 10", msg, sizeof(msg)));
+	EXPECT_STREQ("processes.nice must be an integer from -20 to 19, not '99'", msg);
+	EXPECT_EQ(-18, query_int(_metadata, self->db, "SELECT nice FROM processes WHERE pid = 2"));
+}
+
+/* Only root (the session's uid 0) may change scheduling. */
+TEST_F(sql, processes_update_is_root_only)
+{
+	struct sql_session user = { .uid = 1000, .pid = getpid() };
+	const char *const writes[] = {
+		"UPDATE processes SET nice = 5 WHERE pid = 1",
+		"UPDATE processes SET nice = 5 WHERE pid = -1",	/* matches nothing */
+		"UPDATE processes SET cpus = '0' WHERE name = 'proc-7'",
+	};
+	sqlite3 *db = NULL;
+	char *err = NULL, msg[256];
+
+	ASSERT_EQ(0, sql_open_session(&self->env, &user, &db, &err)) TH_LOG("%s", err);
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+		EXPECT_EQ(SQLITE_AUTH, run_error(db, writes[i], msg, sizeof(msg)) & 0xff);
+		EXPECT_STREQ("permission denied: only root may change scheduling", msg)
+			TH_LOG("%s", writes[i]);
+	}
+	/* Reading is still fine. */
+	EXPECT_EQ(NPROC, query_int(_metadata, db, "SELECT count(*) FROM processes"));
+	sqlite3_close(db);
+}
+
+/*
+ * With no dbos module (the host), a valid UPDATE fails when it commits with
+ * the reason, and the row is unchanged: the server never writes it itself.
+ */
+TEST_F(sql, processes_update_without_the_module_fails_at_commit)
+{
+	char msg[512];
+
+	EXPECT_EQ(SQLITE_ERROR, run_error(self->db, "UPDATE processes SET nice = 5 WHERE pid = 1",
+					  msg, sizeof(msg)));
+	EXPECT_STREQ("processes: dbos module not loaded; nothing was changed", msg);
+	EXPECT_EQ(-19, query_int(_metadata, self->db, "SELECT nice FROM processes WHERE pid = 1"));
+
+	/* In a transaction: the statement succeeds (staged), COMMIT fails, nothing remains. */
+	EXPECT_EQ(SQLITE_OK, run_error(self->db, "BEGIN", msg, sizeof(msg)));
+	EXPECT_EQ(SQLITE_OK, run_error(self->db, "UPDATE processes SET cpus = '0', "
+				       "sched_policy = 'batch' WHERE pid IN (1, 2)", msg, sizeof(msg)))
+		TH_LOG("%s", msg);
+	EXPECT_EQ(2, sqlite3_changes(self->db));
+	EXPECT_EQ(SQLITE_ERROR, run_error(self->db, "COMMIT", msg, sizeof(msg)));
+	EXPECT_STREQ("processes: dbos module not loaded; nothing was changed", msg);
+	/* COMMIT failed in xSync: SQLite rolls the transaction back. */
+	EXPECT_EQ(1, sqlite3_get_autocommit(self->db));
+	query_text(_metadata, self->db, "SELECT sched_policy || ' ' || cpus FROM processes "
+		   "WHERE pid = 2", msg, sizeof(msg));
+	EXPECT_STREQ("other 0-3", msg);
+
+	/* A priority alone on a fifo process is valid (it keeps fifo); it too needs the module. */
+	EXPECT_EQ(SQLITE_ERROR, run_error(self->db, "UPDATE processes SET sched_priority = 20 "
+					  "WHERE pid = 3", msg, sizeof(msg)));
+	EXPECT_STREQ("processes: dbos module not loaded; nothing was changed", msg);
+	/* A statement that matches no row sends nothing and succeeds. */
+	EXPECT_EQ(SQLITE_OK, run_error(self->db, "UPDATE processes SET nice = 5 WHERE pid = -1",
+				       msg, sizeof(msg))) TH_LOG("%s", msg);
+	EXPECT_EQ(0, sqlite3_changes(self->db));
+}
+
+/* sched/request.c with no module: every request says so; bad sizes are refused first. */
+TEST(sched_requests_without_the_module)
+{
+	int before = getpriority(PRIO_PROCESS, 0);
+	struct sched_target t = { .pid = (uint32_t)getpid(),
+				  .v = { .has_nice = true, .nice = before < 19 ? before + 1 : 0 } };
+	char *err = NULL;
+
+	EXPECT_EQ(-ENOENT, sched_set(&t, 1, 7, &err));
+	EXPECT_STREQ("dbos module not loaded", err ? err : "(none)");
+	free(err);
+	err = NULL;
+	EXPECT_EQ(-ENOENT, sched_rules_stage(1, NULL, 0, &err));
+	EXPECT_STREQ("dbos module not loaded", err ? err : "(none)");
+	free(err);
+	err = NULL;
+	EXPECT_EQ(-ENOENT, sched_rules_activate(1, &err));
+	EXPECT_STREQ("dbos module not loaded", err ? err : "(none)");
+	free(err);
+	err = NULL;
+	EXPECT_EQ(-EINVAL, sched_set(&t, 0, 0, &err));
+	EXPECT_STREQ("1 to 1024 processes per change, not 0", err ? err : "(none)");
+	free(err);
+	err = NULL;
+	EXPECT_EQ(-EINVAL, sched_set(&t, DBOS_SCHED_TARGETS_MAX + 1, 0, &err));
+	free(err);
+	EXPECT_EQ(before, getpriority(PRIO_PROCESS, 0));	/* and nothing changed */
 }
 
 TEST_F(sql, bad_sql_gets_sqlites_message)

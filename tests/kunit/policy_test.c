@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * policy_test.c - KUnit suite "dbos_policy": the attribute policies of
- * kmod/policy.c and SET_FILTER's parsing (kmod/filter.c), run through the
- * kernel's strict netlink parser on messages built in an skb.
+ * kmod/policy.c (SCHED_SET and SCHED_RULES included) and SET_FILTER's
+ * parsing (kmod/filter.c), run through the kernel's strict netlink parser on
+ * messages built in an skb.
  *
  * kmod/policy.c and kmod/filter.c are compiled into this test module (they
  * are included below).
@@ -325,12 +326,88 @@ static void dbos_policy_sched_test(struct kunit *test)
 					&v, sizeof(v)), -EINVAL);
 }
 
+/*
+ * Put a SCHED_RULES request: VERSION, RULES { TERM { RULE_ID @id, NICE @nice,
+ * MATCH { FIELD @field, VALUES { STR "make" } } } }.
+ */
+static void put_sched_rules(struct kunit *test, struct sk_buff *skb, u32 id,
+			    s32 nice, u32 field)
+{
+	struct nlattr *rules, *term, *match, *values;
+
+	KUNIT_ASSERT_EQ(test, nla_put_u64_64bit(skb, DBOS_A_SCHED_VERSION, 7,
+						DBOS_A_PAD), 0);
+	rules = nla_nest_start(skb, DBOS_A_SCHED_RULES);
+	term = nla_nest_start(skb, DBOS_A_SCHED_TERM);
+	KUNIT_ASSERT_NOT_NULL(test, term);
+	KUNIT_ASSERT_EQ(test, nla_put_u32(skb, DBOS_A_SCHED_RULE_ID, id), 0);
+	KUNIT_ASSERT_EQ(test, nla_put_s32(skb, DBOS_A_NICE, nice), 0);
+	match = nla_nest_start(skb, DBOS_A_SCHED_MATCH);
+	KUNIT_ASSERT_NOT_NULL(test, match);
+	KUNIT_ASSERT_EQ(test, nla_put_u32(skb, DBOS_A_SCHED_FIELD, field), 0);
+	KUNIT_ASSERT_EQ(test, nla_put_flag(skb, DBOS_A_SCHED_NEGATE), 0);
+	values = nla_nest_start(skb, DBOS_A_SCHED_VALUES);
+	KUNIT_ASSERT_NOT_NULL(test, values);
+	KUNIT_ASSERT_EQ(test, nla_put_string(skb, DBOS_A_SCHED_STR, "make"), 0);
+	nla_nest_end(skb, values);
+	nla_nest_end(skb, match);
+	nla_nest_end(skb, term);
+	nla_nest_end(skb, rules);
+}
+
+/* SCHED_RULES: four levels of nests, each attribute at its own level only. */
+static void dbos_policy_sched_rules_test(struct kunit *test)
+{
+	struct nlattr *tb[DBOS_A_MAX + 1];
+	struct sk_buff *skb = msg_new(test);
+	u32 v = 1;
+
+	put_sched_rules(test, skb, 1, 19, DBOS_SCHED_F_NAME);
+	KUNIT_EXPECT_EQ(test, msg_parse(skb, dbos_policy_sched_rules, tb), 0);
+	KUNIT_EXPECT_NOT_NULL(test, tb[DBOS_A_SCHED_RULES]);
+	KUNIT_EXPECT_NOT_NULL(test, tb[DBOS_A_SCHED_VERSION]);
+
+	/* Ranges inside the nests: nice, rule id 0, an unknown field. */
+	skb = msg_new(test);
+	put_sched_rules(test, skb, 1, 20, DBOS_SCHED_F_NAME);
+	KUNIT_EXPECT_EQ(test, msg_parse(skb, dbos_policy_sched_rules, tb), -ERANGE);
+	skb = msg_new(test);
+	put_sched_rules(test, skb, 0, 0, DBOS_SCHED_F_NAME);
+	KUNIT_EXPECT_EQ(test, msg_parse(skb, dbos_policy_sched_rules, tb), -ERANGE);
+	skb = msg_new(test);
+	put_sched_rules(test, skb, 1, 0, __DBOS_SCHED_F_MAX);
+	KUNIT_EXPECT_EQ(test, msg_parse(skb, dbos_policy_sched_rules, tb), -ERANGE);
+
+	/* Inner attributes at the top level; the version as a u32. */
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_sched_rules,
+					DBOS_A_SCHED_TERM, &v, sizeof(v)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_sched_rules,
+					DBOS_A_SCHED_STR, "x", 2), -EINVAL);
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_sched_rules,
+					DBOS_A_NICE, &v, sizeof(v)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_sched_rules,
+					DBOS_A_SCHED_VERSION, &v, sizeof(v)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_sched_rules,
+					DBOS_A_SCHED_TAG, &v, sizeof(v)), -EINVAL);
+
+	/* SCHED_SET takes a top-level tag; no other command takes rules. */
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_sched_set,
+					DBOS_A_SCHED_TAG, &v, sizeof(v)), 0);
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_sched_set,
+					DBOS_A_SCHED_RULES, &v, sizeof(v)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_pid,
+					DBOS_A_SCHED_VERSION, &v, sizeof(v)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_set_filter,
+					DBOS_A_SCHED_TAG, &v, sizeof(v)), -EINVAL);
+}
+
 static struct kunit_case dbos_policy_cases[] = {
 	KUNIT_CASE(dbos_policy_none_test),
 	KUNIT_CASE(dbos_policy_pid_test),
 	KUNIT_CASE(dbos_policy_filter_test),
 	KUNIT_CASE(dbos_policy_prefix_test),
 	KUNIT_CASE(dbos_policy_sched_test),
+	KUNIT_CASE(dbos_policy_sched_rules_test),
 	KUNIT_CASE(dbos_filter_set_test),
 	{}
 };

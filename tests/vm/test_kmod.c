@@ -426,6 +426,9 @@ static int get_stats(struct nl *nl, struct stats *s)
 struct rec {
 	struct dbos_rec_hdr hdr;
 	struct dbos_proc proc;
+	bool has_sched;			/* snapshots: the SCHED one that followed */
+	struct dbos_sched sched;
+	__u8 cpus[DBOS_CPUS_MAX];
 	char path[DBOS_PATH_MAX + 1];
 	char cmdline[DBOS_CMDLINE_MAX + 1];
 	char cwd[DBOS_PATH_MAX + 1];
@@ -453,6 +456,28 @@ static bool is_proc_type(__u16 type)
 	return type >= DBOS_REC_FORK && type <= DBOS_REC_PROC;
 }
 
+/* A SCHED record's payload against the uapi rules: 0 when well-formed. */
+static int sched_rec_check(const void *p, const struct dbos_rec_hdr *hdr)
+{
+	struct dbos_sched sc;
+	const char *c;
+	size_t used;
+
+	if (hdr->len < sizeof(*hdr) + sizeof(sc))
+		return -1;
+	memcpy(&sc, (const char *)p + sizeof(*hdr), sizeof(sc));
+	used = sizeof(*hdr) + sizeof(sc) + sc.cpus_len;
+	if (sc.cpus_len > DBOS_CPUS_MAX || !sc.cpus_len || sc.__pad ||
+	    sc.cause >= __DBOS_SCHED_CAUSE_MAX || DBOS_REC_ALIGN(used) != hdr->len ||
+	    (sc.cause == DBOS_SCHED_SNAPSHOT && (hdr->cpu_seq || sc.tag)) ||
+	    sc.nice < -20 || sc.nice > 19)
+		return -1;
+	for (c = (const char *)p + used; c < (const char *)p + hdr->len; c++)
+		if (*c)
+			return -1;	/* padding must be zero */
+	return 0;
+}
+
 /*
  * Check the record at @p (@avail bytes left in the attribute) against the
  * uapi rules; decode it into @r when @r is not NULL. Return: its length, or
@@ -477,6 +502,8 @@ static int rec_decode(const void *p, size_t avail, struct rec *r)
 
 		return frec_decode(p, &fr) ? -1 : hdr.len;
 	}
+	if (hdr.type == DBOS_REC_SCHED)
+		return sched_rec_check(p, &hdr) ? -1 : hdr.len;
 	if (!is_proc_type(hdr.type))
 		return hdr.type == DBOS_REC_UNSPEC || hdr.type == DBOS_REC_PAD ?
 		       -1 : hdr.len;
@@ -569,6 +596,22 @@ static int snap_rec_cb(const void *raw, const struct dbos_rec_hdr *hdr,
 {
 	struct snaps *s = ctx;
 
+	if (hdr->type == DBOS_REC_SCHED && s->n && !s->r[s->n - 1].has_sched &&
+	    hdr->cpu_seq == 0 && hdr->seq == s->r[s->n - 1].hdr.seq) {
+		struct rec *r = &s->r[s->n - 1];
+
+		memcpy(&r->sched, (const char *)raw + sizeof(*hdr), sizeof(r->sched));
+		memcpy(r->cpus, (const char *)raw + sizeof(*hdr) + sizeof(r->sched),
+		       r->sched.cpus_len);
+		r->has_sched = r->sched.pid == r->proc.pid &&
+			       r->sched.cause == DBOS_SCHED_SNAPSHOT && !r->sched.tag;
+		if (!r->has_sched) {
+			s->bad++;
+			snprintf(s->why, sizeof(s->why), "SCHED snapshot of pid %u after %u",
+				 r->sched.pid, r->proc.pid);
+		}
+		return 0;
+	}
 	if (hdr->type != DBOS_REC_PROC || hdr->cpu_seq != 0 ||
 	    (s->instance && s->instance != instance)) {
 		s->bad++;
@@ -582,8 +625,25 @@ static int snap_rec_cb(const void *raw, const struct dbos_rec_hdr *hdr,
 		if (!s->r)
 			return -ENOMEM;
 	}
-	rec_decode(raw, hdr->len, &s->r[s->n++]);
+	if (s->n && !s->r[s->n - 1].has_sched) {
+		s->bad++;
+		snprintf(s->why, sizeof(s->why), "PROC snapshot of %u without SCHED",
+			 s->r[s->n - 1].proc.pid);
+	}
+	rec_decode(raw, hdr->len, &s->r[s->n]);
+	s->r[s->n++].has_sched = false;
 	return 0;
+}
+
+/* After a dump: the last PROC snapshot must have had its SCHED one too. */
+static int snaps_check_last(struct snaps *s, int ret)
+{
+	if (!ret && s->n && !s->r[s->n - 1].has_sched) {
+		s->bad++;
+		snprintf(s->why, sizeof(s->why), "PROC snapshot of %u without SCHED",
+			 s->r[s->n - 1].proc.pid);
+	}
+	return ret;
 }
 
 static int snap_msg_cb(const struct nlmsghdr *nh, void *ctx)
@@ -599,8 +659,8 @@ static int snap_msg_cb(const struct nlmsghdr *nh, void *ctx)
 
 static int dump_procs(struct nl *nl, struct snaps *s)
 {
-	return nl_request(nl, DBOS_CMD_DUMP_PROCS, NLM_F_DUMP, NULL,
-			  snap_msg_cb, s);
+	return snaps_check_last(s, nl_request(nl, DBOS_CMD_DUMP_PROCS, NLM_F_DUMP,
+					      NULL, snap_msg_cb, s));
 }
 
 static int get_proc(struct nl *nl, __u32 pid, struct snaps *s)
@@ -608,7 +668,8 @@ static int get_proc(struct nl *nl, __u32 pid, struct snaps *s)
 	struct attr_buf a = { .len = 0 };
 
 	attr_put_u32(&a, DBOS_A_PID, pid);
-	return nl_request(nl, DBOS_CMD_GET_PROC, NLM_F_ACK, &a, snap_msg_cb, s);
+	return snaps_check_last(s, nl_request(nl, DBOS_CMD_GET_PROC, NLM_F_ACK,
+					      &a, snap_msg_cb, s));
 }
 
 static void snaps_free(struct snaps *s)
@@ -897,6 +958,9 @@ static void ev_get(const struct evlog *ev, size_t i, struct rec *r)
 {
 	const struct dbos_rec_hdr *h = (const void *)ev->raw[i];
 
+	/* Records other than processes' leave only the header set. */
+	memcpy(&r->hdr, h, sizeof(*h));
+	memset(&r->proc, 0, sizeof(r->proc));
 	rec_decode(ev->raw[i], h->len, r);
 }
 
@@ -2595,8 +2659,12 @@ static void sched_target_put(struct attr_buf *b, const struct sched_want *w)
 	t->nla_len = b->len - start;
 }
 
-/* One SCHED_SET with @n targets: 0 or the negative errno (extack in nl->errmsg). */
-static int sched_set(struct nl *nl, const struct sched_want *w, int n)
+/*
+ * One SCHED_SET with @n targets and DBOS_A_SCHED_TAG @tag (0: left out): 0 or
+ * the negative errno (extack in nl->errmsg).
+ */
+static int sched_set_tagged(struct nl *nl, const struct sched_want *w, int n,
+			    __u32 tag)
 {
 	static struct attr_buf b;
 	struct nlattr *outer;
@@ -2609,7 +2677,14 @@ static int sched_set(struct nl *nl, const struct sched_want *w, int n)
 		sched_target_put(&b, &w[i]);
 	outer->nla_type = DBOS_A_SCHED_TARGETS | NLA_F_NESTED;
 	outer->nla_len = b.len;
+	if (tag)
+		attr_put_u32(&b, DBOS_A_SCHED_TAG, tag);
 	return nl_request(nl, DBOS_CMD_SCHED_SET, NLM_F_ACK, &b, NULL, NULL);
+}
+
+static int sched_set(struct nl *nl, const struct sched_want *w, int n)
+{
+	return sched_set_tagged(nl, w, n, 0);
 }
 
 struct sched_now {
@@ -2729,17 +2804,17 @@ TEST_F_TIMEOUT(kmod, sched_set_changes_every_thread, 60)
 	EXPECT_EQ(0, sched_set(&self->nl, &w, 1)) TH_LOG("%s", self->nl.errmsg);
 	EXPECT_EQ(0, sched_all_threads(pid, 12, SCHED_BATCH, 0, NULL, &n));
 
-	w = (struct sched_want){ pid, -100, SCHED_IDLE, -1, 0 };
+	w = (struct sched_want){ pid, 14, SCHED_IDLE, -1, 0 };	/* nice too */
 	EXPECT_EQ(0, sched_set(&self->nl, &w, 1)) TH_LOG("%s", self->nl.errmsg);
-	EXPECT_EQ(0, sched_all_threads(pid, 12, SCHED_IDLE, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(pid, 14, SCHED_IDLE, 0, NULL, &n));
 
 	w = (struct sched_want){ pid, -100, SCHED_FIFO, 10, 0 };
 	EXPECT_EQ(0, sched_set(&self->nl, &w, 1)) TH_LOG("%s", self->nl.errmsg);
 	/* Real-time: the nice value stays what it was (it applies again later). */
-	EXPECT_EQ(0, sched_all_threads(pid, 12, SCHED_FIFO, 10, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(pid, 14, SCHED_FIFO, 10, NULL, &n));
 
 	w = (struct sched_want){ pid, 3, SCHED_OTHER, -1, 0x1 };
-	EXPECT_EQ(0, sched_set(&self->nl, &w, 1)) TH_LOG("%s", self->nl.errmsg);
+	EXPECT_EQ(0, sched_set_tagged(&self->nl, &w, 1, 0xdb05)) TH_LOG("%s", self->nl.errmsg);
 	EXPECT_EQ(0, sched_all_threads(pid, 3, SCHED_OTHER, 0, "0", &n));
 
 	/* The last change comes back as a SCHED record with the values in force. */
@@ -2753,6 +2828,8 @@ TEST_F_TIMEOUT(kmod, sched_set_changes_every_thread, 60)
 			continue;
 		ASSERT_GE(h->len, sizeof(*h) + sizeof(*s) + s->cpus_len);
 		found++;
+		EXPECT_EQ(DBOS_SCHED_COMMAND, s->cause);
+		EXPECT_EQ(found == 5 ? 0xdb05 : 0, s->tag);
 		if (found == 5) {
 			EXPECT_EQ(3, s->nice);
 			EXPECT_EQ(SCHED_OTHER, s->policy);
@@ -2828,6 +2905,707 @@ TEST_F(kmod, sched_set_unprivileged_refused)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	EXPECT_EQ(0, sched_all_threads(pid, 0, SCHED_OTHER, 0, NULL, &n));
 	sched_child_end(pid);
+}
+
+/* ---------------------------------------------------------------------- */
+/* DBOS_CMD_SCHED_RULES, checked against /proc and the programs' own view  */
+
+/* A growing attribute buffer (rule sets can be larger than attr_buf). */
+struct rbuf {
+	char *data;
+	size_t len, cap;
+};
+
+static void rb_put(struct rbuf *b, __u16 type, const void *d, size_t len)
+{
+	size_t need = b->len + NLA_HDRLEN + NLA_ALIGN(len);
+	struct nlattr *a;
+
+	if (need > b->cap) {
+		b->cap = 2 * need + 4096;
+		b->data = realloc(b->data, b->cap);
+	}
+	a = (struct nlattr *)(b->data + b->len);
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	if (len)
+		memcpy(a + 1, d, len);
+	memset((char *)(a + 1) + len, 0, NLA_ALIGN(len) - len);
+	b->len = need;
+}
+
+static void rb_u32(struct rbuf *b, __u16 type, __u32 v)
+{
+	rb_put(b, type, &v, sizeof(v));
+}
+
+static size_t rb_nest(struct rbuf *b, __u16 type)
+{
+	size_t off = b->len;
+
+	rb_put(b, type | NLA_F_NESTED, NULL, 0);
+	return off;
+}
+
+static void rb_end(struct rbuf *b, size_t off)
+{
+	((struct nlattr *)(b->data + off))->nla_len = b->len - off;
+}
+
+/* One MATCH: ints or strings (exact, or prefixes). */
+struct rmatch {
+	__u32 field;
+	bool negate, prefix;
+	int nint, nstr;
+	__u32 ints[4];
+	const char *strs[4];
+};
+
+/* One TERM; id < 0, nice -100, policy/prio < 0, cpus 0: left out. */
+struct rterm {
+	long id;
+	int nice, policy, prio;
+	__u8 cpus;
+	int nmatch;
+	struct rmatch m[DBOS_SCHED_MATCH_MAX + 1];
+};
+
+static void rterm_put(struct rbuf *b, const struct rterm *t)
+{
+	size_t term = rb_nest(b, DBOS_A_SCHED_TERM);
+	int i, j;
+
+	if (t->id >= 0)
+		rb_u32(b, DBOS_A_SCHED_RULE_ID, t->id);
+	if (t->nice != -100)
+		rb_u32(b, DBOS_A_NICE, (__u32)t->nice);
+	if (t->policy >= 0)
+		rb_u32(b, DBOS_A_SCHED_POLICY, t->policy);
+	if (t->prio >= 0)
+		rb_u32(b, DBOS_A_SCHED_PRIORITY, t->prio);
+	if (t->cpus)
+		rb_put(b, DBOS_A_CPUS, &t->cpus, 1);
+	for (i = 0; i < t->nmatch; i++) {
+		const struct rmatch *m = &t->m[i];
+		size_t mo = rb_nest(b, DBOS_A_SCHED_MATCH), vo;
+
+		rb_u32(b, DBOS_A_SCHED_FIELD, m->field);
+		if (m->negate)
+			rb_put(b, DBOS_A_SCHED_NEGATE, NULL, 0);
+		vo = rb_nest(b, DBOS_A_SCHED_VALUES);
+		for (j = 0; j < m->nint; j++)
+			rb_u32(b, DBOS_A_SCHED_INT, m->ints[j]);
+		for (j = 0; j < m->nstr; j++)
+			rb_put(b, m->prefix ? DBOS_A_SCHED_PREFIX : DBOS_A_SCHED_STR,
+			       m->strs[j], strlen(m->strs[j]) + 1);
+		rb_end(b, vo);
+		rb_end(b, mo);
+	}
+	rb_end(b, term);
+}
+
+/* Send SCHED_RULES with the attributes in @b: 0 or -errno (extack in errmsg). */
+static int rules_request(struct nl *nl, struct rbuf *b)
+{
+	char *buf = malloc(NLMSG_LENGTH(GENL_HDRLEN + b->len));
+	size_t len;
+	int ret;
+
+	len = nl_build(buf, nl->family, NLM_F_REQUEST | NLM_F_ACK, ++nl->seq,
+		       DBOS_CMD_SCHED_RULES, DBOS_GENL_VERSION, 0, b->data, b->len);
+	ret = nl_send_raw(nl->fd, buf, len);
+	free(buf);
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+	if (ret)
+		return ret;
+	return nl_wait(nl, nl->seq, true, NULL, NULL);
+}
+
+/* Stage @n terms as @version (n < 0: without DBOS_A_SCHED_RULES). */
+static int rules_stage(struct nl *nl, __u64 version, const struct rterm *t, int n)
+{
+	struct rbuf b = { 0 };
+	int i;
+
+	rb_put(&b, DBOS_A_SCHED_VERSION, &version, sizeof(version));
+	if (n >= 0) {
+		size_t r = rb_nest(&b, DBOS_A_SCHED_RULES);
+
+		for (i = 0; i < n; i++)
+			rterm_put(&b, &t[i]);
+		rb_end(&b, r);
+	}
+	return rules_request(nl, &b);
+}
+
+static int rules_activate(struct nl *nl, __u64 version)
+{
+	struct rbuf b = { 0 };
+
+	rb_put(&b, DBOS_A_SCHED_VERSION, &version, sizeof(version));
+	rb_put(&b, DBOS_A_SCHED_ACTIVATE, NULL, 0);
+	return rules_request(nl, &b);
+}
+
+static int rules_set(struct nl *nl, __u64 version, const struct rterm *t, int n)
+{
+	int ret = rules_stage(nl, version, t, n);
+
+	return ret ? ret : rules_activate(nl, version);
+}
+
+static int copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY), out;
+	ssize_t n;
+
+	if (in < 0)
+		return -1;
+	unlink(to);
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			n = -1;
+	close(in);
+	close(out);
+	return n < 0 ? -1 : 0;
+}
+
+/* A child named @name (prctl) with @threads more threads, waiting; its pid. */
+static pid_t named_child_threads(const char *name, int threads)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		pthread_t t;
+
+		prctl(PR_SET_NAME, name);
+		while (threads-- > 0)
+			pthread_create(&t, NULL, sched_thread, NULL);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1)
+		pid = -1;
+	close(p[0]);
+	return pid;
+}
+
+static pid_t named_child(const char *name)
+{
+	return named_child_threads(name, 0);
+}
+
+/*
+ * Run @path (argv @argv) with stdout into @out: what the program itself saw.
+ * Sets *@pid; returns its exit status or -1.
+ */
+static int run_capture(const char *path, char *const argv[], char *out,
+		       size_t len, pid_t *pid)
+{
+	size_t got = 0;
+	ssize_t n;
+	int p[2], status;
+
+	if (pipe(p))
+		return -1;
+	*pid = fork();
+	if (!*pid) {
+		dup2(p[1], 1);
+		execv(path, argv);
+		_exit(127);
+	}
+	close(p[1]);
+	while (got < len - 1 && (n = read(p[0], out + got, len - 1 - got)) > 0)
+		got += n;
+	out[got] = '\0';
+	close(p[0]);
+	if (waitpid(*pid, &status, 0) != *pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* nice (field 19) and policy (field 41) from the text of a /proc/PID/stat. */
+static int stat_text(const char *buf, int *nice, int *policy)
+{
+	const char *p = strrchr(buf, ')');
+	int i;
+
+	if (!p)
+		return -1;
+	p += 2;
+	for (i = 3; i < 41; i++) {
+		if (i == 19)
+			*nice = atoi(p);
+		p = strchr(p, ' ');
+		if (!p)
+			return -1;
+		p++;
+	}
+	*policy = atoi(p);
+	return 0;
+}
+
+/* Exec a copy of busybox at @path running `cat /proc/self/stat`: what it saw. */
+static int exec_sees(const char *path, int *nice, int *policy, pid_t *pid)
+{
+	char *argv[] = { "cat", "/proc/self/stat", NULL };
+	char out[1024];
+
+	if (run_capture(path, argv, out, sizeof(out), pid))
+		return -1;
+	return stat_text(out, nice, policy);
+}
+
+/*
+ * In a child: @what(@arg), then its own scheduling from /proc, read right
+ * after that system call returned. Returns the child's pid, or -1.
+ */
+static pid_t child_after(int (*what)(const void *), const void *arg,
+			 struct sched_now *now)
+{
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		struct sched_now s;
+		pid_t me;
+
+		if (what(arg))
+			_exit(2);
+		me = getpid();
+		if (sched_read(me, me, &s) || write(p[1], &s, sizeof(s)) != sizeof(s))
+			_exit(3);
+		_exit(0);
+	}
+	close(p[1]);
+	n = read(p[0], now, sizeof(*now));
+	close(p[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) || n != sizeof(*now))
+		return -1;
+	return pid;
+}
+
+static int do_rename(const void *name)
+{
+	return prctl(PR_SET_NAME, name);
+}
+
+static int do_setuid(const void *uid)
+{
+	uid_t u = *(const uid_t *)uid;
+
+	return setresuid(u, u, u);
+}
+
+/*
+ * The first SCHED event of @pid with @cause (waiting up to 3 s for it), copied
+ * to @out with its CPU bitmap's first byte in *@cpu0; -1 if none came.
+ */
+static int sched_event(int fd, struct evlog *ev, pid_t pid, __u32 cause,
+		       struct dbos_sched *out, __u8 *cpu0)
+{
+	__u64 deadline = now_ms() + 3000;
+	size_t i = 0;
+
+	for (;;) {
+		for (; i < ev->n; i++) {
+			const struct dbos_rec_hdr *h = (const void *)ev->raw[i];
+			struct dbos_sched s;
+
+			if (h->type != DBOS_REC_SCHED)
+				continue;
+			memcpy(&s, h + 1, sizeof(s));
+			if (s.pid != (__u32)pid || s.cause != cause)
+				continue;
+			*out = s;
+			*cpu0 = *((const __u8 *)(h + 1) + sizeof(s));
+			return 0;
+		}
+		if (now_ms() > deadline)
+			return -1;
+		ev_read(fd, ev, 200);
+	}
+}
+
+#define RULE_NAME(n)	{ .field = DBOS_SCHED_F_NAME, .nstr = 1, .strs = { n } }
+
+TEST_F_TIMEOUT(kmod, sched_rules_commit_exec_comm_cred, 120)
+{
+	const struct rterm t[2] = {
+		{ .id = 7, .nice = 5, .policy = SCHED_BATCH, .prio = -1, .cpus = 0x1,
+		  .nmatch = 1, .m = { RULE_NAME("dbos-ra") } },
+		{ .id = 8, .nice = 9, .policy = -1, .prio = -1, .nmatch = 1,
+		  .m = { { .field = DBOS_SCHED_F_UID, .nint = 2, .ints = { 4321, 1234 } } } },
+	};
+	struct nl ev = { .fd = 0 };
+	struct evlog log = { .n = 0 };
+	struct stats s0, s1;
+	struct sched_now now;
+	struct dbos_sched rec;
+	pid_t a, other, pid;
+	int n, nice, policy;
+	uid_t uid = 1234;
+	__u8 cpu0;
+
+	ASSERT_EQ(0, copy_file("/bin/busybox", "/tmp/dbos-ra", 0755));
+	ASSERT_EQ(0, events_socket(&ev));
+	ASSERT_EQ(0, get_stats(&self->nl, &s0));
+	a = named_child_threads("dbos-ra", 2);
+	other = named_child("dbos-rb");
+	ASSERT_GT(a, 0);
+	ASSERT_GT(other, 0);
+	ASSERT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n));
+	ASSERT_EQ(3, n);
+
+	/* At activation: every thread of the process so named, not the other. */
+	ASSERT_EQ(0, rules_set(&self->nl, 1000, t, 2)) TH_LOG("%s", self->nl.errmsg);
+	EXPECT_EQ(0, sched_all_threads(a, 5, SCHED_BATCH, 0, "0", &n));
+	EXPECT_EQ(3, n);
+	EXPECT_EQ(0, sched_all_threads(other, 0, SCHED_OTHER, 0, NULL, &n));
+	ASSERT_EQ(0, sched_event(ev.fd, &log, a, DBOS_SCHED_RULE_COMMIT, &rec, &cpu0));
+	EXPECT_EQ(7, rec.tag);
+	EXPECT_EQ(5, rec.nice);
+	EXPECT_EQ(SCHED_BATCH, rec.policy);
+	EXPECT_EQ(0x1, cpu0);
+
+	/* Exec: the program sees the rule's values in its first look at itself. */
+	ASSERT_EQ(0, exec_sees("/tmp/dbos-ra", &nice, &policy, &pid));
+	EXPECT_EQ(5, nice);
+	EXPECT_EQ(SCHED_BATCH, policy);
+	ASSERT_EQ(0, sched_event(ev.fd, &log, pid, DBOS_SCHED_RULE_EXEC, &rec, &cpu0));
+	EXPECT_EQ(7, rec.tag);
+
+	/* Renaming itself to the rule's name: changed when prctl returns. */
+	pid = child_after(do_rename, "dbos-ra", &now);
+	ASSERT_GT(pid, 0);
+	EXPECT_EQ(5, now.nice);
+	EXPECT_EQ(SCHED_BATCH, now.policy);
+	EXPECT_STREQ("0", now.cpus);
+	ASSERT_EQ(0, sched_event(ev.fd, &log, pid, DBOS_SCHED_RULE_COMM, &rec, &cpu0));
+	EXPECT_EQ(7, rec.tag);
+
+	/* Becoming uid 1234: the second rule, when setresuid returns. */
+	pid = child_after(do_setuid, &uid, &now);
+	ASSERT_GT(pid, 0);
+	EXPECT_EQ(9, now.nice);
+	EXPECT_EQ(SCHED_OTHER, now.policy);
+	ASSERT_EQ(0, sched_event(ev.fd, &log, pid, DBOS_SCHED_RULE_CRED, &rec, &cpu0));
+	EXPECT_EQ(8, rec.tag);
+	EXPECT_EQ(9, rec.nice);
+
+	ASSERT_EQ(0, get_stats(&self->nl, &s1));
+	EXPECT_GE(s1.v[DBOS_STATS_SCHED_APPLIED] - s0.v[DBOS_STATS_SCHED_APPLIED], 4);
+
+	/* An empty set: nothing is applied any more; what was set stays. */
+	ASSERT_EQ(0, rules_set(&self->nl, 1001, NULL, 0)) TH_LOG("%s", self->nl.errmsg);
+	ASSERT_EQ(0, exec_sees("/tmp/dbos-ra", &nice, &policy, &pid));
+	EXPECT_EQ(0, nice);
+	EXPECT_EQ(SCHED_OTHER, policy);
+	pid = child_after(do_rename, "dbos-ra", &now);
+	ASSERT_GT(pid, 0);
+	EXPECT_EQ(0, now.nice);
+	EXPECT_EQ(0, sched_all_threads(a, 5, SCHED_BATCH, 0, "0", &n));
+
+	sched_child_end(a);
+	sched_child_end(other);
+	unlink("/tmp/dbos-ra");
+	ev_free(&log);
+	close(ev.fd);
+}
+
+TEST_F_TIMEOUT(kmod, sched_rules_exe_prefix_negate_order, 120)
+{
+	const struct rterm t[3] = {
+		/* under /tmp/dbos-exe/, except a program named skipme */
+		{ .id = 3, .nice = 4, .policy = -1, .prio = -1, .nmatch = 2, .m = {
+			{ .field = DBOS_SCHED_F_EXE, .prefix = true, .nstr = 1,
+			  .strs = { "/tmp/dbos-exe/" } },
+			{ .field = DBOS_SCHED_F_NAME, .negate = true, .nstr = 2,
+			  .strs = { "skipme", "skipme-too" } } } },
+		{ .id = 4, .nice = 6, .policy = -1, .prio = -1, .nmatch = 1, .m = {
+			{ .field = DBOS_SCHED_F_EXE, .nstr = 1, .strs = { "/tmp/dbos-exact" } } } },
+		/* what the first term left out under /tmp/dbos-exe/ */
+		{ .id = 5, .nice = 2, .policy = SCHED_IDLE, .prio = -1, .nmatch = 1, .m = {
+			{ .field = DBOS_SCHED_F_EXE, .prefix = true, .nstr = 1,
+			  .strs = { "/tmp/dbos-exe/" } } } },
+	};
+	struct nl ev = { .fd = 0 };
+	struct evlog log = { .n = 0 };
+	struct dbos_sched rec;
+	int nice, policy;
+	__u8 cpu0;
+	pid_t pid;
+
+	mkdir("/tmp/dbos-exe", 0755);
+	ASSERT_EQ(0, copy_file("/bin/busybox", "/tmp/dbos-exe/pfx", 0755));
+	ASSERT_EQ(0, copy_file("/bin/busybox", "/tmp/dbos-exe/skipme", 0755));
+	ASSERT_EQ(0, copy_file("/bin/busybox", "/tmp/dbos-exact", 0755));
+	ASSERT_EQ(0, copy_file("/bin/busybox", "/tmp/dbos-exactly", 0755));
+	ASSERT_EQ(0, events_socket(&ev));
+	ASSERT_EQ(0, rules_set(&self->nl, 2000, t, 3)) TH_LOG("%s", self->nl.errmsg);
+
+	ASSERT_EQ(0, exec_sees("/tmp/dbos-exe/pfx", &nice, &policy, &pid));
+	EXPECT_EQ(4, nice);
+	EXPECT_EQ(SCHED_OTHER, policy);
+	ASSERT_EQ(0, sched_event(ev.fd, &log, pid, DBOS_SCHED_RULE_EXEC, &rec, &cpu0));
+	EXPECT_EQ(3, rec.tag);
+
+	ASSERT_EQ(0, exec_sees("/tmp/dbos-exe/skipme", &nice, &policy, &pid));
+	EXPECT_EQ(2, nice);
+	EXPECT_EQ(SCHED_IDLE, policy);
+	ASSERT_EQ(0, sched_event(ev.fd, &log, pid, DBOS_SCHED_RULE_EXEC, &rec, &cpu0));
+	EXPECT_EQ(5, rec.tag);
+
+	ASSERT_EQ(0, exec_sees("/tmp/dbos-exact", &nice, &policy, &pid));
+	EXPECT_EQ(6, nice);
+	ASSERT_EQ(0, exec_sees("/tmp/dbos-exactly", &nice, &policy, &pid));
+	EXPECT_EQ(0, nice);
+	ASSERT_EQ(0, exec_sees("/bin/busybox", &nice, &policy, &pid));
+	EXPECT_EQ(0, nice);
+	EXPECT_EQ(SCHED_OTHER, policy);
+
+	ASSERT_EQ(0, rules_set(&self->nl, 2001, NULL, -1)) TH_LOG("%s", self->nl.errmsg);
+	unlink("/tmp/dbos-exe/pfx");
+	unlink("/tmp/dbos-exe/skipme");
+	rmdir("/tmp/dbos-exe");
+	unlink("/tmp/dbos-exact");
+	unlink("/tmp/dbos-exactly");
+	ev_free(&log);
+	close(ev.fd);
+}
+
+TEST_F_TIMEOUT(kmod, sched_rules_stale_version, 60)
+{
+	const struct rterm t = { .id = 1, .nice = 11, .policy = -1, .prio = -1,
+				 .nmatch = 1, .m = { RULE_NAME("dbos-stale") } };
+	pid_t a = named_child("dbos-stale");
+	int n;
+
+	ASSERT_GT(a, 0);
+	ASSERT_EQ(0, rules_stage(&self->nl, 3000, &t, 1)) TH_LOG("%s", self->nl.errmsg);
+	EXPECT_EQ(-ESTALE, rules_activate(&self->nl, 3001));
+	EXPECT_NE(NULL, strstr(self->nl.errmsg, "version")) TH_LOG("%s", self->nl.errmsg);
+	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n));
+	/* A stage replaces the staged set: the older version is gone. */
+	ASSERT_EQ(0, rules_stage(&self->nl, 3002, &t, 1));
+	EXPECT_EQ(-ESTALE, rules_activate(&self->nl, 3000));
+	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, rules_activate(&self->nl, 3002)) TH_LOG("%s", self->nl.errmsg);
+	EXPECT_EQ(0, sched_all_threads(a, 11, SCHED_OTHER, 0, NULL, &n));
+	/* Activated once: it is no longer staged. */
+	EXPECT_EQ(-ESTALE, rules_activate(&self->nl, 3002));
+	EXPECT_EQ(0, rules_set(&self->nl, 3003, NULL, 0));
+	sched_child_end(a);
+}
+
+TEST_F_TIMEOUT(kmod, sched_rules_bad_terms, 60)
+{
+	const struct rterm good = { .id = 1, .nice = 13, .policy = -1, .prio = -1,
+				    .nmatch = 1, .m = { RULE_NAME("dbos-bad") } };
+	struct rterm t, *many;
+	struct rbuf b = { 0 };
+	pid_t a = named_child("dbos-bad");
+	__u8 none = 0;
+	__u64 v = 4000;
+	int i, n;
+
+	ASSERT_GT(a, 0);
+	ASSERT_EQ(0, rules_stage(&self->nl, 4000, &good, 1));
+
+	t = good;
+	t.nice = 40;		/* the attribute policy's range */
+	EXPECT_EQ(-ERANGE, rules_stage(&self->nl, 4001, &t, 1));
+	EXPECT_NE(0, self->nl.errmsg[0]);
+	t = good;
+	t.nice = -100;		/* no values at all */
+	EXPECT_EQ(-EINVAL, rules_stage(&self->nl, 4001, &t, 1));
+	EXPECT_NE(NULL, strstr(self->nl.errmsg, "changes nothing")) TH_LOG("%s", self->nl.errmsg);
+	t = good;
+	t.policy = SCHED_FIFO;	/* without a priority, and with nice */
+	EXPECT_EQ(-EINVAL, rules_stage(&self->nl, 4001, &t, 1));
+	t = good;
+	t.cpus = 0x80;		/* CPU 7: not in the VM */
+	EXPECT_EQ(-EINVAL, rules_stage(&self->nl, 4001, &t, 1));
+	t = good;
+	t.m[0].strs[0] = "sixteen-bytes-xx";
+	EXPECT_EQ(-EINVAL, rules_stage(&self->nl, 4001, &t, 1));
+	EXPECT_NE(NULL, strstr(self->nl.errmsg, "1 to 15")) TH_LOG("%s", self->nl.errmsg);
+	t = good;
+	t.m[0] = (struct rmatch){ .field = DBOS_SCHED_F_UID, .prefix = true,
+				  .nstr = 1, .strs = { "0" } };
+	EXPECT_EQ(-EINVAL, rules_stage(&self->nl, 4001, &t, 1));
+	EXPECT_NE(NULL, strstr(self->nl.errmsg, "term")) TH_LOG("%s", self->nl.errmsg);
+	t = good;
+	t.m[0] = (struct rmatch){ .field = DBOS_SCHED_F_NAME, .prefix = true,
+				  .nstr = 1, .strs = { "dbos" } };
+	EXPECT_EQ(-EINVAL, rules_stage(&self->nl, 4001, &t, 1));
+	EXPECT_NE(NULL, strstr(self->nl.errmsg, "EXE only")) TH_LOG("%s", self->nl.errmsg);
+	t = good;
+	t.m[0] = (struct rmatch){ .field = DBOS_SCHED_F_NAME, .nint = 1, .ints = { 1 } };
+	EXPECT_EQ(-EINVAL, rules_stage(&self->nl, 4001, &t, 1));
+	t = good;
+	t.m[0].field = __DBOS_SCHED_F_MAX;
+	EXPECT_EQ(-ERANGE, rules_stage(&self->nl, 4001, &t, 1));
+	t = good;
+	t.nmatch = DBOS_SCHED_MATCH_MAX + 1;
+	for (i = 0; i < t.nmatch; i++)
+		t.m[i] = good.m[0];
+	EXPECT_EQ(-EINVAL, rules_stage(&self->nl, 4001, &t, 1));
+	EXPECT_NE(NULL, strstr(self->nl.errmsg, "MATCH_MAX")) TH_LOG("%s", self->nl.errmsg);
+	t = good;
+	t.id = -1;
+	EXPECT_EQ(-EINVAL, rules_stage(&self->nl, 4001, &t, 1));
+	EXPECT_NE(NULL, strstr(self->nl.errmsg, "RULE_ID")) TH_LOG("%s", self->nl.errmsg);
+	t = good;
+	t.id = 0;
+	EXPECT_EQ(-ERANGE, rules_stage(&self->nl, 4001, &t, 1));
+
+	many = calloc(DBOS_SCHED_TERMS_MAX + 1, sizeof(*many));
+	ASSERT_NE(NULL, many);
+	for (i = 0; i <= DBOS_SCHED_TERMS_MAX; i++) {
+		many[i] = good;
+		many[i].id = i + 1;
+	}
+	EXPECT_EQ(0, rules_stage(&self->nl, 4002, many, DBOS_SCHED_TERMS_MAX));
+	EXPECT_EQ(-EINVAL, rules_stage(&self->nl, 4001, many, DBOS_SCHED_TERMS_MAX + 1));
+	EXPECT_NE(NULL, strstr(self->nl.errmsg, "TERMS_MAX")) TH_LOG("%s", self->nl.errmsg);
+	free(many);
+
+	/* An empty CPU set; a term outside RULES; no version. */
+	rb_put(&b, DBOS_A_SCHED_VERSION, &v, sizeof(v));
+	i = rb_nest(&b, DBOS_A_SCHED_RULES);
+	n = rb_nest(&b, DBOS_A_SCHED_TERM);
+	rb_u32(&b, DBOS_A_SCHED_RULE_ID, 1);
+	rb_put(&b, DBOS_A_CPUS, &none, 0);
+	rb_end(&b, n);
+	rb_end(&b, i);
+	EXPECT_EQ(-EINVAL, rules_request(&self->nl, &b));
+	EXPECT_NE(NULL, strstr(self->nl.errmsg, "empty CPU set")) TH_LOG("%s", self->nl.errmsg);
+	rb_put(&b, DBOS_A_SCHED_VERSION, &v, sizeof(v));
+	n = rb_nest(&b, DBOS_A_SCHED_TERM);
+	rb_u32(&b, DBOS_A_SCHED_RULE_ID, 1);
+	rb_end(&b, n);
+	EXPECT_EQ(-EINVAL, rules_request(&self->nl, &b));
+	rb_u32(&b, DBOS_A_SCHED_RULE_ID, 1);
+	EXPECT_EQ(-EINVAL, rules_request(&self->nl, &b));
+	rb_put(&b, DBOS_A_SCHED_ACTIVATE, NULL, 0);
+	EXPECT_EQ(-EINVAL, rules_request(&self->nl, &b));
+	EXPECT_NE(NULL, strstr(self->nl.errmsg, "VERSION")) TH_LOG("%s", self->nl.errmsg);
+
+	/* None of that replaced the staged set of 4002, nor changed anything. */
+	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, rules_activate(&self->nl, 4002)) TH_LOG("%s", self->nl.errmsg);
+	EXPECT_EQ(0, sched_all_threads(a, 13, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, rules_set(&self->nl, 4003, NULL, 0));
+	sched_child_end(a);
+}
+
+TEST_F(kmod, sched_rules_unprivileged_refused)
+{
+	const struct rterm t = { .id = 1, .nice = 3, .policy = -1, .prio = -1,
+				 .nmatch = 1, .m = { RULE_NAME("dbos-unpriv") } };
+	int status;
+	pid_t c = fork();
+
+	if (c == 0) {
+		struct nl nl;
+
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534) || nl_open(&nl))
+			_exit(2);
+		_exit(rules_stage(&nl, 5000, &t, 1) == -EPERM &&
+		      rules_activate(&nl, 5000) == -EPERM ? 0 : 1);
+	}
+	ASSERT_EQ(c, waitpid(c, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* Ones-bits of a CPU bitmap as a Cpus_allowed_list ("0-1,3"). */
+static void cpus_list(const __u8 *bits, size_t len, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < len * 8; i++) {
+		size_t j = i;
+
+		if (!(bits[i / 8] & (1U << (i % 8))))
+			continue;
+		while (j + 1 < len * 8 && (bits[(j + 1) / 8] & (1U << ((j + 1) % 8))))
+			j++;
+		o += snprintf(out + o, outlen - o, o ? ",%zu" : "%zu", i);
+		if (j > i)
+			o += snprintf(out + o, outlen - o, "-%zu", j);
+		i = j;
+	}
+}
+
+/* DUMP_PROCS and GET_PROC: each PROC snapshot is followed by a SCHED one. */
+TEST_F_TIMEOUT(kmod, dump_sched_snapshots, 60)
+{
+	pid_t a = sched_child(1);
+	struct sched_want w = { a, 3, SCHED_BATCH, -1, 0x1 };
+	int checked = 0, pids[3] = { a, 1, getpid() };
+	struct snaps s = { .n = 0 };
+	char list[64];
+	size_t i;
+	int k;
+
+	ASSERT_EQ(0, sched_set(&self->nl, &w, 1)) TH_LOG("%s", self->nl.errmsg);
+	ASSERT_EQ(0, dump_procs(&self->nl, &s));
+	EXPECT_EQ(0, s.bad) TH_LOG("%s", s.why);
+	ASSERT_GT(s.n, 10);
+	for (i = 0; i < s.n; i++) {
+		struct sched_now now;
+		const struct rec *r = &s.r[i];
+
+		ASSERT_TRUE(r->has_sched) TH_LOG("pid %u", r->proc.pid);
+		EXPECT_EQ(r->proc.nice, r->sched.nice);
+		EXPECT_EQ(r->proc.policy, r->sched.policy);
+		for (k = 0; k < 3; k++) {
+			if ((__u32)pids[k] != r->proc.pid)
+				continue;
+			ASSERT_EQ(0, sched_read(pids[k], pids[k], &now));
+			cpus_list(r->cpus, r->sched.cpus_len, list, sizeof(list));
+			EXPECT_STREQ(now.cpus, list) TH_LOG("pid %d", pids[k]);
+			EXPECT_EQ(now.nice, r->sched.nice);
+			EXPECT_EQ(now.policy, r->sched.policy);
+			EXPECT_EQ(now.prio, r->sched.priority);
+			checked++;
+		}
+	}
+	EXPECT_EQ(3, checked);
+	snaps_free(&s);
+
+	ASSERT_EQ(0, get_proc(&self->nl, a, &s));
+	EXPECT_EQ(0, s.bad) TH_LOG("%s", s.why);
+	ASSERT_EQ(1, s.n);
+	ASSERT_TRUE(s.r[0].has_sched);
+	EXPECT_EQ(3, s.r[0].sched.nice);
+	EXPECT_EQ(SCHED_BATCH, s.r[0].sched.policy);
+	EXPECT_EQ(0x1, s.r[0].cpus[0]);
+	snaps_free(&s);
+	sched_child_end(a);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -3134,6 +3912,33 @@ static int stats_main(void)
 	return 0;
 }
 
+/*
+ * Stage and activate rules that the storm helpers keep hitting (exec of
+ * /bin/true, renames to storm-3, uid 1000), for the reload test; with
+ * "off", an empty set.
+ */
+static int sched_rules_main(bool off)
+{
+	const struct rterm t[3] = {
+		{ .id = 1, .nice = 1, .policy = -1, .prio = -1, .nmatch = 1,
+		  .m = { RULE_NAME("true") } },
+		{ .id = 2, .nice = 2, .policy = SCHED_BATCH, .prio = -1, .nmatch = 1,
+		  .m = { RULE_NAME("storm-3") } },
+		{ .id = 3, .nice = 3, .policy = -1, .prio = -1, .cpus = 0x1, .nmatch = 1,
+		  .m = { { .field = DBOS_SCHED_F_UID, .nint = 1, .ints = { 1000 } } } },
+	};
+	struct nl nl;
+	int ret;
+
+	if (nl_open(&nl))
+		return 1;
+	ret = rules_set(&nl, (__u64)now_ms(), t, off ? 0 : 3);
+	if (ret)
+		fprintf(stderr, "sched rules: %s (%s)\n", strerror(-ret), nl.errmsg);
+	close(nl.fd);
+	return ret ? 1 : 0;
+}
+
 static void __attribute__((constructor)) __constructor_order_last(void)
 {
 	if (!__constructor_order)
@@ -3158,5 +3963,7 @@ int main(int argc, char **argv)
 		return files_storm_main();
 	if (argc > 1 && !strcmp(argv[1], "--dump-loop"))
 		return dump_loop_main();
+	if (argc > 1 && !strcmp(argv[1], "--sched-rules"))
+		return sched_rules_main(argc > 2 && !strcmp(argv[2], "off"));
 	return test_harness_run(argc, argv);
 }

@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # test_kmod_reload.sh - unload and load dbos.ko many times while processes
-# fork, exec, exit, rename and change ids, open, close and dup files and use
-# sockets, a listener is subscribed, process and file dumps run, and dbosd (if it runs) follows along; the test VM harness fails the run
+# fork, exec, exit, rename and change ids (under scheduling rules they match),
+# open, close and dup files and use sockets, a listener is subscribed, process and file dumps run, and dbosd (if it runs) follows along; the test VM harness fails the run
 # on any oops or WARN. Leaves the module loaded. Prints TAP.
 #
 # Usage: test_kmod_reload.sh [CYCLES]   (default 50)
@@ -118,6 +118,8 @@ unpin_text() {
 echo "1..$((CYCLES + 4))"
 mkdir -p "$OUT"
 grep -q '^dbos ' /proc/modules || insmod "$KO" || exit 1
+# Unload with live scheduling rules the storms keep hitting (task works queued).
+"$T" --sched-rules || exit 1
 pin_text || echo "# could not pin the hooked sites"
 
 "$T" --storm &
@@ -149,6 +151,8 @@ while [ "$i" -le "$CYCLES" ]; do
 		not_ok "cycle $i: still loaded after rmmod"
 	elif ! msg=$(insmod "$KO" 2>&1); then
 		not_ok "cycle $i: insmod: $msg"
+	elif ! msg=$("$T" --sched-rules 2>&1); then
+		not_ok "cycle $i: scheduling rules: $msg"
 	else
 		ok "cycle $i: rmmod + insmod"
 	fi
@@ -178,6 +182,7 @@ if wait "$dumper" && grep -q ': [1-9][0-9]* dumps' "$OUT/dumps"; then
 else
 	not_ok "dumps: $(cat "$OUT/dumps")"
 fi
+"$T" --sched-rules off
 if msg=$("$T" --stats 2>&1); then
 	ok "module loaded and answering: $msg"
 else
