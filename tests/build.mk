@@ -11,9 +11,14 @@ VM_TEST_SH   := $(wildcard tests/vm/*.sh)
 VM_TESTS     += $(VM_TEST_SRCS:tests/vm/%.c=$(B)/tests/vm/%) \
                 $(VM_TEST_SH:tests/vm/%.sh=$(B)/tests/vm/%.sh)
 
+# -MMD: a test rebuilds when a header it includes (tests/vm/vm_sql.h, ...)
+# changes. The .d files live outside build/tests/vm, which is packed into the VM.
 $(B)/tests/vm/%: tests/vm/%.c libdbos/dbos_uapi.h $(B)/libdbos.a
-	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(B)/libdbos.a $(LDFLAGS) -lsqlite3
+	@mkdir -p $(dir $@) $(B)/tests/vm-deps
+	$(CC) $(TEST_CFLAGS) -MMD -MP -MF $(B)/tests/vm-deps/$*.d -MT $@ -o $@ $< \
+		$(B)/libdbos.a $(LDFLAGS) -lsqlite3
+
+-include $(VM_TEST_SRCS:tests/vm/%.c=$(B)/tests/vm-deps/%.d)
 
 $(B)/tests/vm/%.sh: tests/vm/%.sh
 	@mkdir -p $(dir $@)

@@ -75,7 +75,52 @@ struct cctx {
 	sqlite3 *db;
 	int run;		/* run subqueries (compile) or not (check) */
 	char **err;
+	/* the pids processes showed before the first pid subquery ran (policy_image.known_pids) */
+	uint32_t *known;
+	size_t nknown;
+	int known_read;
 };
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* c->known = every live pid, read before any pid subquery runs. 0, or -1 (message in *why). */
+static int read_known(struct cctx *c, char *why, size_t size)
+{
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int rv;
+
+	c->known_read = 1;
+	rv = sqlite3_prepare_v2(c->db, "SELECT pid FROM processes WHERE pid < 4294967296", -1,
+				&st, NULL);
+	while (rv == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		if (c->nknown == cap) {
+			uint32_t *k = realloc(c->known, (cap ? 2 * cap : 256) * sizeof(*k));
+
+			if (!k) {
+				sqlite3_finalize(st);
+				snprintf(why, size, "out of memory");
+				return -1;
+			}
+			c->known = k;
+			cap = cap ? 2 * cap : 256;
+		}
+		c->known[c->nknown++] = (uint32_t)sqlite3_column_int64(st, 0);
+	}
+	if (rv != SQLITE_OK) {
+		snprintf(why, size, "cannot read processes: %s", sqlite3_errmsg(c->db));
+		return -1;
+	}
+	sqlite3_finalize(st);
+	if (c->nknown)
+		qsort(c->known, c->nknown, sizeof(*c->known), u32_cmp);
+	return 0;
+}
 
 static int errf(char **err, const char *fmt, ...)
 {
@@ -168,6 +213,9 @@ static int run_sub(struct cctx *c, struct rulec *rc, struct atom *a)
 	char *sql, why[320];
 	int rv;
 
+	if (pn->col->field == DBOS_LSM_F_PID && !c->known_read &&
+	    read_known(c, why, sizeof(why)))
+		return rule_err(c, rc, pn->span, why);
 	if (asprintf(&sql, "SELECT * FROM (%.*s\n)", pn->sub.end - pn->sub.start,
 		     src + pn->sub.start) < 0)
 		return rule_err(c, rc, pn->span, "out of memory");
@@ -652,8 +700,12 @@ int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
 		}
 	}
 	rv = image_build(ts, version, out, err);
-	if (!rv)
+	if (!rv) {
 		(*out)->has_sets = sets;
+		(*out)->known_pids = c.known;
+		(*out)->nknown = c.nknown;
+		c.known = NULL;
+	}
 	if (!rv && sched_build(&ts[POLICY_HOOK_SCHED], rules, n, *out, err)) {
 		policy_image_free(*out);
 		*out = NULL;
@@ -664,6 +716,7 @@ out:
 		rulec_free(&rc[i]);
 	for (int h = 0; h < POLICY_HOOK__COUNT; h++)
 		pterms_free(&ts[h]);
+	free(c.known);
 	free(rc);
 	free(order);
 	return rv;

@@ -70,6 +70,13 @@ struct policy_image {
 	size_t npaths;
 	/* 1 if some term uses a set the server evaluated (pid/uid IN (SELECT ...)): recompile as the tables change */
 	int has_sets;
+	/*
+	 * With pid sets: every pid processes showed before the sets were
+	 * evaluated, sorted. A re-push of the live version keeps the kernel's own
+	 * PID entries of the others (processes forked since: enforce_prepare).
+	 */
+	uint32_t *known_pids;
+	size_t nknown;
 	/* sched rules: their terms for SCHED_RULES, in rule id order (not BPF entries) */
 	struct sched_term *sched;
 	size_t nsched;

@@ -364,6 +364,57 @@ uint64_t enforce_live_version(const struct enforce *e)
 	return e->state->version[live];
 }
 
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * A re-push of the live version (the server refreshing its sets): the
+ * kernel gave every process forked since the server read processes its PID
+ * entries at fork (bpf: dbos_fork), and the image, computed without them,
+ * has none. Copy those from the live slot into @idle, unless a fork already
+ * wrote one there. The terms are the same, so the bits mean the same.
+ */
+static int keep_unknown(struct enforce *e, const struct policy_image *img, __u32 live,
+			int idle, char **err)
+{
+	struct dbos_lsm_value_key key, next;
+	struct dbos_lsm_bits bits;
+	__u32 id = 0;
+	int fd, r = 0;
+	void *prev = NULL;
+
+	if (bpf_map_lookup_elem(e->fd[M_VALUES], &live, &id))
+		return fail(err, "live values map: %s", strerror(errno));
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return fail(err, "live values map %u: %s", id, strerror(errno));
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		uint64_t pid;
+		uint32_t p32;
+
+		key = next;
+		prev = &key;
+		if (key.field != DBOS_LSM_F_PID)
+			continue;
+		memcpy(&pid, key.value, sizeof(pid));
+		p32 = (uint32_t)pid;
+		if (bsearch(&p32, img->known_pids, img->nknown, sizeof(p32), u32_cmp))
+			continue;
+		if (bpf_map_lookup_elem(fd, &key, &bits))
+			continue;	/* gone meanwhile (exit) */
+		if (bpf_map_update_elem(idle, &key, &bits, BPF_NOEXIST) && errno != EEXIST) {
+			r = fail(err, "bpf_map_update_elem(values, pid %u): %s", p32, strerror(errno));
+			break;
+		}
+	}
+	close(fd);
+	return r;
+}
+
 int enforce_prepare(struct enforce *e, const struct policy_image *img, char **err)
 {
 	__u32 idle;
@@ -394,6 +445,8 @@ int enforce_prepare(struct enforce *e, const struct policy_image *img, char **er
 			return fail(err, "bpf_map_update_elem(paths, '%.*s' prefixlen %u): %s",
 				    DBOS_LSM_PATH_MAX, img->paths[i].key.path,
 				    img->paths[i].key.prefixlen, strerror(errno));
+	if (img->known_pids && e->state->version[!idle] == img->version)
+		return keep_unknown(e, img, !idle, e->idle[1], err);
 	return 0;
 }
 

@@ -355,6 +355,7 @@ void policy_image_free(struct policy_image *img)
 		free(img->term_rule[h]);
 	free(img->values);
 	free(img->paths);
+	free(img->known_pids);
 	policy_sched_terms_free(img->sched, img->nsched);
 	free(img);
 }

@@ -53,6 +53,7 @@
 #include <linux/netlink.h>
 
 #include "kselftest_harness.h"
+#include "vm_util.h"
 #include "dbos_uapi.h"
 
 #define MODULE_PATH	"/dbos/dbos.ko"
@@ -3055,27 +3056,6 @@ static int rules_set(struct nl *nl, __u64 version, const struct rterm *t, int n)
 	return ret ? ret : rules_activate(nl, version);
 }
 
-static int copy_file(const char *from, const char *to, mode_t mode)
-{
-	char buf[65536];
-	int in = open(from, O_RDONLY), out;
-	ssize_t n;
-
-	if (in < 0)
-		return -1;
-	unlink(to);
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	if (out < 0) {
-		close(in);
-		return -1;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, n) != n)
-			n = -1;
-	close(in);
-	close(out);
-	return n < 0 ? -1 : 0;
-}
 
 /* A child named @name (prctl) with @threads more threads, waiting; its pid. */
 static pid_t named_child_threads(const char *name, int threads)

@@ -30,95 +30,13 @@
 
 #include "kselftest_harness.h"
 #include "dbos_client.h"
+#include "vm_util.h"
 
-#define SOCK	"/run/dbos/dbosd.sock"
 #define D	"/tmp/dbos-policy"	/* every file a test makes lives here */
 #define NOBODY	65534
 #define TEST_GID 1000			/* group dbos-test (scripts/mkinitramfs.sh) */
 
 /* ---- SQL helpers: one connection per call, through the real client library ---- */
-
-static int sql(char **err, const char *fmt, ...)
-{
-	struct dbos_conn *c;
-	char q[8192];
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	c = dbos_connect(SOCK, err);
-	if (!c)
-		return -1;
-	ret = dbos_query(c, q, NULL, NULL, err);
-	dbos_close(c);
-	return ret;
-}
-
-/* Run SQL that must succeed; on failure log SQLite's/dbosd's message. */
-#define SQL_OK(...)							\
-	do {								\
-		char *_e = NULL;					\
-		int _r = sql(&_e, __VA_ARGS__);				\
-		ASSERT_EQ(0, _r) TH_LOG("SQL failed: %s", _e ? _e : "?"); \
-		free(_e);						\
-	} while (0)
-
-static int on_int(void *arg, int ncol, const struct dbos_value *v)
-{
-	if (ncol > 0 && v[0].type == DBOS_T_INT)
-		*(long long *)arg = v[0].i;
-	return 0;
-}
-
-/* One integer (first column of the last row), or -1. */
-static long long q_int(const char *fmt, ...)
-{
-	static const struct dbos_callbacks cb = { .on_row = on_int };
-	struct dbos_conn *c = dbos_connect(SOCK, NULL);
-	long long v = -1;
-	char q[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	if (!c)
-		return -1;
-	if (dbos_query(c, q, &cb, &v, NULL))
-		v = -1;
-	dbos_close(c);
-	return v;
-}
-
-/* Poll until q_int(@q) == @want or @secs pass; returns the last value. */
-static long long wait_int(long long want, int secs, const char *q)
-{
-	long long v = -1;
-
-	for (int i = 0; i < secs * 10; i++) {
-		v = q_int("%s", q);
-		if (v == want)
-			break;
-		usleep(100000);
-	}
-	return v;
-}
-
-static int wait_socket(int secs)
-{
-	for (int i = 0; i < secs * 10; i++) {
-		struct dbos_conn *c = dbos_connect(SOCK, NULL);
-
-		if (c) {
-			dbos_close(c);
-			return 0;
-		}
-		usleep(100000);
-	}
-	return -1;
-}
 
 /* The newest policy version (what a commit just made). */
 static long long version(void)
@@ -335,26 +253,6 @@ static int exec_as(uid_t uid, const char *path, char *const argv[], pid_t *pidp)
 
 static char *true_argv[] = { "true", NULL };
 
-static int copy_file(const char *src, const char *dst, mode_t mode)
-{
-	int in = open(src, O_RDONLY), out;
-	char buf[65536];
-	ssize_t n;
-
-	if (in < 0)
-		return -1;
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	if (out < 0) {
-		close(in);
-		return -1;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, n) != n)
-			n = -1;
-	close(in);
-	close(out);
-	return n < 0 ? -1 : chmod(dst, mode);
-}
 
 static int make_file(const char *path, mode_t mode)
 {
@@ -881,7 +779,7 @@ static int anc_setup(struct __test_metadata *_metadata, struct anc_tree *t)
 		return -1;
 	snprintf(q, sizeof(q), "SELECT count(*) FROM process_ancestors WHERE pid = %d AND "
 		 "ancestor = %d AND ancestor_name = 'polanc'", t->c0, t->x);
-	if (wait_int(1, 20, q) != 1) {
+	if (wait_int(1, 20, "%s", q) != 1) {
 		TH_LOG("the mirror never showed C0 %d below 'polanc' %d", t->c0, t->x);
 		return -1;
 	}
@@ -1077,7 +975,7 @@ TEST_F_TIMEOUT(policy, swaps_under_load_never_mix_generations, 600)
 		 "hook = 'open' AND path IN ('" D "/f1', '" D "/f2')", self->seq0);
 	lost = q_int("SELECT value FROM dbos_stats WHERE name = 'lsm_lost'") - lost0;
 	EXPECT_EQ(0, lost) TH_LOG("decisions lost: the checks below are partial");
-	wait_int(hc->opens[0] + hc->opens[1] - lost, 30, q);
+	wait_int(hc->opens[0] + hc->opens[1] - lost, 30, "%s", q);
 	snprintf(q, sizeof(q), "SELECT " DEC_COLS " FROM policy_decisions WHERE seq > %lld AND "
 		 "hook = 'open' AND path IN ('" D "/f1', '" D "/f2') ORDER BY seq", self->seq0);
 	c = dbos_connect(SOCK, &err);
@@ -1114,7 +1012,7 @@ TEST_F_TIMEOUT(policy, simulate_counts_past_execs, 180)
 		ASSERT_EQ(0, exec_as(NOBODY, D "/simtrue", true_argv, NULL));
 	snprintf(q, sizeof(q), "SELECT count(*) FROM policy_simulate('exec', "
 		 "'path GLOB ''" D "/sim*''')");
-	EXPECT_EQ(root + nobody, wait_int(root + nobody, 30, q));
+	EXPECT_EQ(root + nobody, wait_int(root + nobody, 30, "%s", q));
 	EXPECT_EQ(nobody, q_int("SELECT count(*) FROM policy_simulate('exec', "
 				"'path GLOB ''" D "/sim*'' AND uid = %d')", NOBODY));
 	EXPECT_EQ(0, q_int("SELECT count(*) FROM policy_simulate('exec', 'path = ''" D "/none''')"));

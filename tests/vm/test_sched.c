@@ -26,61 +26,13 @@
 
 #include "kselftest_harness.h"
 #include "dbos_client.h"
+#include "vm_util.h"
 
-#define SOCK	"/run/dbos/dbosd.sock"
 #define NOBODY	65534
 #define TEST_GID 1000			/* group dbos-test (scripts/mkinitramfs.sh) */
 #define MAXKIDS	8
 
 /* ---- SQL through the real client library ---- */
-
-/* Runs @fmt on a new connection; 0, or -1 and *@err. *@changes: dbos_changes(). */
-static int sqlc(long long *changes, char **err, const char *fmt, ...)
-{
-	struct dbos_conn *c;
-	char q[4096];
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	c = dbos_connect(SOCK, err);
-	if (!c)
-		return -1;
-	ret = dbos_query(c, q, NULL, NULL, err);
-	if (changes)
-		*changes = ret ? -1 : dbos_changes(c);
-	dbos_close(c);
-	return ret;
-}
-
-static int on_int(void *arg, int ncol, const struct dbos_value *v)
-{
-	if (ncol > 0)
-		*(long long *)arg = v[0].type == DBOS_T_INT ? v[0].i : -2;
-	return 0;
-}
-
-/* One integer (first column of the last row), -1 if no row or an error, -2 if not an integer. */
-static long long q_int(const char *fmt, ...)
-{
-	static const struct dbos_callbacks cb = { .on_row = on_int };
-	struct dbos_conn *c = dbos_connect(SOCK, NULL);
-	long long v = -1;
-	char q[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	if (!c)
-		return -1;
-	if (dbos_query(c, q, &cb, &v, NULL))
-		v = -1;
-	dbos_close(c);
-	return v;
-}
 
 /* Polls until "SELECT count(*) ... WHERE @where" is 1, at most @secs; the last count. */
 static long long wait_row(int secs, const char *fmt, ...)

@@ -29,8 +29,8 @@
 
 #include "kselftest_harness.h"
 #include "dbos_client.h"
+#include "vm_util.h"
 
-#define SOCK	"/run/dbos/dbosd.sock"
 #define D	"/tmp/dbos-sched"	/* every file a test makes lives here */
 #define NOBODY	65534
 #define TEST_GID 1000			/* group dbos-test (scripts/mkinitramfs.sh) */
@@ -43,92 +43,6 @@
 #endif
 
 /* ---- SQL through the real client library, one connection per call ---- */
-
-static int sql(char **err, const char *fmt, ...)
-{
-	struct dbos_conn *c;
-	char q[8192];
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	c = dbos_connect(SOCK, err);
-	if (!c)
-		return -1;
-	ret = dbos_query(c, q, NULL, NULL, err);
-	dbos_close(c);
-	return ret;
-}
-
-#define SQL_OK(...)							\
-	do {								\
-		char *_e = NULL;					\
-		int _r = sql(&_e, __VA_ARGS__);				\
-		ASSERT_EQ(0, _r) TH_LOG("SQL failed: %s", _e ? _e : "?"); \
-		free(_e);						\
-	} while (0)
-
-static int on_int(void *arg, int ncol, const struct dbos_value *v)
-{
-	if (ncol > 0 && v[0].type == DBOS_T_INT)
-		*(long long *)arg = v[0].i;
-	return 0;
-}
-
-/* One integer (first column of the last row), or -1. */
-static long long q_int(const char *fmt, ...)
-{
-	static const struct dbos_callbacks cb = { .on_row = on_int };
-	struct dbos_conn *c = dbos_connect(SOCK, NULL);
-	long long v = -1;
-	char q[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	if (!c)
-		return -1;
-	if (dbos_query(c, q, &cb, &v, NULL))
-		v = -1;
-	dbos_close(c);
-	return v;
-}
-
-/* Poll until q_int(@q) == @want or @secs pass; returns the last value. */
-static long long wait_int(long long want, int secs, const char *fmt, ...)
-{
-	long long v = -1;
-	char q[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof(q), fmt, ap);
-	va_end(ap);
-	for (int i = 0; i < secs * 10; i++) {
-		v = q_int("%s", q);
-		if (v == want)
-			break;
-		usleep(100000);
-	}
-	return v;
-}
-
-static int wait_socket(int secs)
-{
-	for (int i = 0; i < secs * 10; i++) {
-		struct dbos_conn *c = dbos_connect(SOCK, NULL);
-
-		if (c) {
-			dbos_close(c);
-			return 0;
-		}
-		usleep(100000);
-	}
-	return -1;
-}
 
 static long long version(void)
 {
@@ -243,26 +157,6 @@ static int wait_policy(pid_t pid, int want)
 
 /* ---- processes ---- */
 
-static int copy_file(const char *src, const char *dst, mode_t mode)
-{
-	int in = open(src, O_RDONLY), out;
-	char buf[65536];
-	ssize_t n;
-
-	if (in < 0)
-		return -1;
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	if (out < 0) {
-		close(in);
-		return -1;
-	}
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, n) != n)
-			n = -1;
-	close(in);
-	close(out);
-	return n < 0 ? -1 : chmod(dst, mode);
-}
 
 /* A copy of busybox at @path, started as "sleep 60" (its comm: the file's name). */
 static pid_t start_sleeper(const char *path)

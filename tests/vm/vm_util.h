@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* vm_util.h - what several VM tests need: SQL against dbosd through libdbos, copying a program. */
+#ifndef DBOS_VM_UTIL_H
+#define DBOS_VM_UTIL_H
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dbos_client.h"
+
+#define SOCK	"/run/dbos/dbosd.sock"
+
+/* Runs @fmt on a new connection; 0, or -1 and *@err. *@changes (if not NULL): dbos_changes(). */
+static inline int sqlc(long long *changes, char **err, const char *fmt, ...)
+{
+	struct dbos_conn *c;
+	char q[8192];
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	vsnprintf(q, sizeof(q), fmt, ap);
+	va_end(ap);
+	c = dbos_connect(SOCK, err);
+	if (!c)
+		return -1;
+	ret = dbos_query(c, q, NULL, NULL, err);
+	if (changes)
+		*changes = ret ? -1 : dbos_changes(c);
+	dbos_close(c);
+	return ret;
+}
+
+#define sql(err, ...)	sqlc(NULL, err, __VA_ARGS__)
+
+/* Asserts (kselftest harness) that the statement succeeds, logging the error. */
+#define SQL_OK(...)							\
+	do {								\
+		char *_e = NULL;					\
+		int _r = sqlc(NULL, &_e, __VA_ARGS__);			\
+		ASSERT_EQ(0, _r) TH_LOG("SQL failed: %s", _e ? _e : "?"); \
+		free(_e);						\
+	} while (0)
+
+static inline int vm_sql_on_int(void *arg, int ncol, const struct dbos_value *v)
+{
+	if (ncol > 0 && v[0].type == DBOS_T_INT)
+		*(long long *)arg = v[0].i;
+	return 0;
+}
+
+/* One integer (first column of the last row), or -1 (no row, NULL, not an integer, an error). */
+static inline long long q_int(const char *fmt, ...)
+{
+	static const struct dbos_callbacks cb = { .on_row = vm_sql_on_int };
+	struct dbos_conn *c = dbos_connect(SOCK, NULL);
+	long long v = -1;
+	char q[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(q, sizeof(q), fmt, ap);
+	va_end(ap);
+	if (!c)
+		return -1;
+	if (dbos_query(c, q, &cb, &v, NULL))
+		v = -1;
+	dbos_close(c);
+	return v;
+}
+
+/* Polls until q_int(@fmt...) == @want or @secs pass; returns the last value. */
+static inline long long wait_int(long long want, int secs, const char *fmt, ...)
+{
+	long long v = -1;
+	char q[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(q, sizeof(q), fmt, ap);
+	va_end(ap);
+	for (int i = 0; i < secs * 10; i++) {
+		v = q_int("%s", q);
+		if (v == want)
+			break;
+		usleep(100000);
+	}
+	return v;
+}
+
+/* 0 once dbosd accepts connections, -1 after @secs. */
+static inline int wait_socket(int secs)
+{
+	for (int i = 0; i < secs * 10; i++) {
+		struct dbos_conn *c = dbos_connect(SOCK, NULL);
+
+		if (c) {
+			dbos_close(c);
+			return 0;
+		}
+		usleep(100000);
+	}
+	return -1;
+}
+
+/* Copies @src to @dst (replacing it, even while it runs) with mode @mode; 0 or -1. */
+static inline int copy_file(const char *src, const char *dst, mode_t mode)
+{
+	int in = open(src, O_RDONLY), out;
+	char buf[65536];
+	ssize_t n;
+
+	if (in < 0)
+		return -1;
+	unlink(dst);
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			n = -1;
+	close(in);
+	close(out);
+	return n < 0 ? -1 : chmod(dst, mode);
+}
+
+#endif /* DBOS_VM_UTIL_H */
