@@ -88,7 +88,12 @@ static int u32_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* c->known = every live pid, read before any pid subquery runs. 0, or -1 (message in *why). */
+/*
+ * c->known = every live pid, read before any pid subquery runs. 0, or -1
+ * (message in *why). A connection with no processes table (host tests of
+ * the compiler alone) has none: known stays empty, and a re-push then
+ * keeps no entries the image lacks (as before this existed).
+ */
 static int read_known(struct cctx *c, char *why, size_t size)
 {
 	sqlite3_stmt *st = NULL;
@@ -98,7 +103,9 @@ static int read_known(struct cctx *c, char *why, size_t size)
 	c->known_read = 1;
 	rv = sqlite3_prepare_v2(c->db, "SELECT pid FROM processes WHERE pid < 4294967296", -1,
 				&st, NULL);
-	while (rv == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+	if (rv != SQLITE_OK)
+		return 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
 		if (c->nknown == cap) {
 			uint32_t *k = realloc(c->known, (cap ? 2 * cap : 256) * sizeof(*k));
 
@@ -111,10 +118,6 @@ static int read_known(struct cctx *c, char *why, size_t size)
 			cap = cap ? 2 * cap : 256;
 		}
 		c->known[c->nknown++] = (uint32_t)sqlite3_column_int64(st, 0);
-	}
-	if (rv != SQLITE_OK) {
-		snprintf(why, size, "cannot read processes: %s", sqlite3_errmsg(c->db));
-		return -1;
 	}
 	sqlite3_finalize(st);
 	if (c->nknown)
