@@ -227,7 +227,12 @@ static int converges(struct __test_metadata *_metadata, int secs)
 			continue;
 		}
 		read_proc(&after);
-		if (same_set(&before, &after) && same_set(&after, &mirror))
+		/*
+		 * Equal to /proc as read just before or just after the query: on
+		 * a slow (debug) kernel, kernel threads come and go often enough
+		 * that the two reads rarely agree with each other.
+		 */
+		if (same_set(&before, &mirror) || same_set(&after, &mirror))
 			return 1;
 		usleep(100000);
 	} while (time(NULL) < end);
