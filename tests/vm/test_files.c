@@ -188,10 +188,18 @@ static int on_fd_row(void *arg, int ncol, const struct dbos_value *v)
 
 	if (ncol != 6 || s->n == MAXROWS)
 		return 0;
-	r = &s->r[s->n++];
+	r = &s->r[s->n];
 	r->pid = (int)v[0].i;
 	r->fd = (int)v[1].i;
 	copy_text(r->path, sizeof(r->path), &v[2]);
+	/*
+	 * This test's own walk of /proc (left out of the /proc side too): its
+	 * directory fds come and go with every walk, and under a loss storm a
+	 * re-sync can catch one open whose close is then lost again.
+	 */
+	if (r->pid == getpid() && !strncmp(r->path, "/proc", 5))
+		return 0;
+	s->n++;
 	r->ino = (uint64_t)v[3].i;
 	r->dev = (uint64_t)v[4].i;
 	copy_text(r->type, sizeof(r->type), &v[5]);
