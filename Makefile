@@ -12,12 +12,32 @@
 # is built by kbuild in kmod/.
 
 B        := build
-KDIR     ?= $(shell scripts/deps.sh --kdir)
+
+# What the installed Debian packages provide (DBOS_KDIR, DBOS_KERNEL_IMAGE,
+# NL_CFLAGS, NL_LIBS, KSELFTEST_DIR) comes from $(B)/config.mk, which
+# scripts/deps.sh writes after installing whatever is missing. It is remade on
+# every run (cheap when nothing is missing) but only rewritten when a value
+# changed (a new cloud kernel, say); GNU make then re-reads all makefiles, so no
+# value is ever taken from a machine where the packages are not installed yet.
+# `make clean` installs nothing.
+ifneq ($(MAKECMDGOALS),clean)
+include $(B)/config.mk
+endif
+$(B)/config.mk: FORCE
+	@mkdir -p $(dir $@)
+	@scripts/deps.sh --make-config > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+FORCE:
+.PHONY: FORCE
+
+KDIR     ?= $(DBOS_KDIR)
 CC       ?= gcc
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
             -Wno-missing-field-initializers -D_GNU_SOURCE -I. -Ilibdbos -pthread
 LDFLAGS  += -pthread
+# Host and VM tests: the kselftest harness (KSELFTEST_DIR from $(B)/config.mk).
+HOST_TEST_CFLAGS = $(CFLAGS) -I$(KSELFTEST_DIR) -Wno-sign-compare -MMD -MP
 
 BINS       :=
 HOST_TESTS :=
@@ -25,10 +45,10 @@ VM_TESTS   :=
 
 .PHONY: all deps module clean check check-host check-vm check-kunit run bench \
         debug-kernel module-debug
-all: deps module userspace
+all: module userspace
 
+# Packages are installed before any makefile is read (see $(B)/config.mk).
 deps:
-	@scripts/deps.sh
 
 include libdbos/build.mk
 include bpf/build.mk
@@ -39,12 +59,12 @@ include bench/build.mk
 userspace: $(BINS) $(HOST_TESTS) $(VM_TESTS)
 .PHONY: userspace
 
-module: deps
+module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
 
 # The debug kernel: built (~25-40 min on 2 cores, niced) or reused from the
 # cache; scripts/build-debug-kernel.sh --print-dir says where.
-debug-kernel: deps
+debug-kernel:
 	@scripts/build-debug-kernel.sh >/dev/null
 
 module-debug: debug-kernel
@@ -61,7 +81,7 @@ KERNEL ?=
 check: all module-debug
 	@tests/run-all.sh
 
-check-host: deps userspace
+check-host: userspace
 	@tests/run-all.sh --host-only
 
 check-vm: all $(if $(filter debian,$(KERNEL)),,module-debug)
@@ -78,4 +98,5 @@ bench: all
 
 clean:
 	rm -rf $(B)
-	-$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean 2>/dev/null
+	-kdir=$(or $(KDIR),$$(scripts/deps.sh --kdir)); \
+	[ -z "$$kdir" ] || $(MAKE) -C "$$kdir" M=$(CURDIR)/kmod clean 2>/dev/null

@@ -13,10 +13,10 @@ BPF_CFLAGS := -O2 -g -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 \
               -I$(B)/bpf -I. -Ilibdbos
 BPF_LIBS   := -lbpf -lelf -lz
 ENFORCE_OBJS := $(B)/dbserver/policy/enforce.o
-BPF_KERNEL_IMAGE := $(shell scripts/deps.sh --kernel-image)
 
-$(B)/bpf/vmlinux.h: scripts/vmlinux-btf.sh $(BPF_KERNEL_IMAGE)
-	scripts/vmlinux-btf.sh -i $(BPF_KERNEL_IMAGE) -o $@
+# DBOS_KERNEL_IMAGE: from $(B)/config.mk (scripts/deps.sh --make-config).
+$(B)/bpf/vmlinux.h: scripts/vmlinux-btf.sh $(DBOS_KERNEL_IMAGE)
+	scripts/vmlinux-btf.sh -i $(DBOS_KERNEL_IMAGE) -o $@
 
 $(B)/bpf/dbos_lsm.bpf.o: bpf/dbos_lsm.bpf.c libdbos/dbos_lsm.h $(B)/bpf/vmlinux.h
 	@mkdir -p $(dir $@)
@@ -34,5 +34,5 @@ userspace: $(B)/bpf/dbos_lsm.bpf.o
 # rule only knows libdbos.a); an explicit rule wins over the pattern.
 $(B)/tests/vm/test_enforce: tests/vm/test_enforce.c $(ENFORCE_OBJS) $(B)/libdbos.a
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -I$(B)/bpf -o $@ $< $(ENFORCE_OBJS) \
+	$(CC) $(VM_TEST_CFLAGS) -I$(B)/bpf -o $@ $< $(ENFORCE_OBJS) \
 		$(LDFLAGS) $(BPF_LIBS) -lsqlite3

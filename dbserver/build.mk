@@ -19,8 +19,7 @@ ifeq ($(origin ENFORCE_OBJS),undefined)
 include bpf/build.mk
 endif
 
-NL_CFLAGS := $(shell pkg-config --cflags libnl-genl-3.0)
-NL_LIBS   := $(shell pkg-config --libs libnl-genl-3.0)
+# NL_CFLAGS, NL_LIBS: from $(B)/config.mk (scripts/deps.sh --make-config).
 
 MIRROR_OBJS    := $(B)/dbserver/mirror/mirror.o $(B)/dbserver/mirror/proctab.o \
                   $(B)/dbserver/mirror/history.o $(B)/dbserver/mirror/files.o \
@@ -55,10 +54,6 @@ $(B)/bin/dbosd: $(DBOSD_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(NL_LIBS) $(BPF_LIBS) -lrocksdb -lsqlite3 -lm -lpthread
 
 # Host tests of intake + mirror: real store in a temp dir, real SQL, no kernel.
-# Lazy (=): KSELFTEST_DIR is set by tests/build.mk, which is included later.
-INTAKE_TEST_CFLAGS = $(CFLAGS) \
-	-I$(or $(KSELFTEST_DIR),/tmp/ks/linux-source-6.1/tools/testing/selftests) \
-	-Wno-sign-compare -MMD -MP
 INTAKE_TEST_OBJS := $(INTAKE_OBJS) $(MIRROR_OBJS) $(SQL_OBJS) $(STORE_OBJS)
 
 HOST_TESTS += $(B)/tests/host/test_intake $(B)/tests/host/test_intake_files \
@@ -71,19 +66,19 @@ POLICY_TEST_OBJS := $(POLICY_OBJS) $(COMPILE_OBJS) $(SQL_OBJS) $(STORE_OBJS) \
 
 $(B)/tests/host/test_policy: tests/host/test_policy.c $(POLICY_TEST_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(INTAKE_TEST_CFLAGS) -o $@ $< $(POLICY_TEST_OBJS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm $(NL_LIBS)
+	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(POLICY_TEST_OBJS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm $(NL_LIBS)
 
 $(B)/tests/host/test_intake: tests/host/test_intake.c tests/host/test_intake_msg.h $(INTAKE_TEST_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(INTAKE_TEST_CFLAGS) -o $@ $< $(INTAKE_TEST_OBJS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm $(NL_LIBS)
+	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(INTAKE_TEST_OBJS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm $(NL_LIBS)
 
 $(B)/tests/host/test_intake_files: tests/host/test_intake_files.c tests/host/test_intake_msg.h $(INTAKE_TEST_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(INTAKE_TEST_CFLAGS) -o $@ $< $(INTAKE_TEST_OBJS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm $(NL_LIBS)
+	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(INTAKE_TEST_OBJS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm $(NL_LIBS)
 
 $(B)/tests/host/test_intake_sched: tests/host/test_intake_sched.c tests/host/test_intake_msg.h $(INTAKE_TEST_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(INTAKE_TEST_CFLAGS) -o $@ $< $(INTAKE_TEST_OBJS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm $(NL_LIBS)
+	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(INTAKE_TEST_OBJS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm $(NL_LIBS)
 
 # Host benchmark: synthetic record messages through decode + mirror into RocksDB.
 BENCHES += $(B)/bench/bench_intake

@@ -15,22 +15,17 @@ SQL_OBJS   := $(B)/dbserver/sql/schema.o $(B)/dbserver/sql/vtab.o \
 STORE_LIBS := -lrocksdb
 SQL_LIBS   := -lsqlite3 -lm $(STORE_LIBS)
 
-# Lazy (=): KSELFTEST_DIR is set by tests/build.mk, which is included later.
-STORE_SQL_TEST_CFLAGS = $(CFLAGS) \
-	-I$(or $(KSELFTEST_DIR),/tmp/ks/linux-source-6.1/tools/testing/selftests) \
-	-Wno-sign-compare -MMD -MP
-
 HOST_TESTS += $(B)/tests/host/test_store $(B)/tests/host/test_sql
 BENCHES    += $(B)/bench/bench_sql
 userspace: $(B)/bench/bench_sql
 
 $(B)/tests/host/test_store: tests/host/test_store.c $(STORE_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(STORE_SQL_TEST_CFLAGS) -o $@ $< $(STORE_OBJS) $(LDFLAGS) $(STORE_LIBS)
+	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(STORE_OBJS) $(LDFLAGS) $(STORE_LIBS)
 
 $(B)/tests/host/test_sql: tests/host/test_sql.c $(SQL_OBJS) $(STORE_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(STORE_SQL_TEST_CFLAGS) -o $@ $< $(SQL_OBJS) $(STORE_OBJS) $(LDFLAGS) $(SQL_LIBS)
+	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(SQL_OBJS) $(STORE_OBJS) $(LDFLAGS) $(SQL_LIBS)
 
 $(B)/bench/bench_sql: bench/bench_sql.c $(SQL_OBJS) $(STORE_OBJS)
 	@mkdir -p $(dir $@)

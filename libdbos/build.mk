@@ -6,12 +6,6 @@ LIBDBOS_OBJS := $(B)/libdbos/dbos_proto.o $(B)/libdbos/dbos_client.o
 LIBDBOS      := $(B)/libdbos.a
 BINS         += $(B)/bin/dbos
 
-# Lazy (=): KSELFTEST_DIR is set by tests/build.mk, which is included later;
-# the fallback is the extracted kernel tree used before that existed.
-LIBDBOS_TEST_CFLAGS = $(CFLAGS) \
-	-I$(or $(KSELFTEST_DIR),/tmp/ks/linux-source-6.1/tools/testing/selftests) \
-	-Wno-sign-compare -MMD -MP
-
 $(LIBDBOS): $(LIBDBOS_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@
@@ -27,5 +21,5 @@ HOST_TESTS += $(B)/tests/host/test_client
 $(B)/tests/host/test_client: tests/host/test_client.c \
 		$(B)/dbserver/endpoint/endpoint.o $(LIBDBOS) | $(B)/bin/dbos
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBDBOS_TEST_CFLAGS) -o $@ $< \
+	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< \
 		$(B)/dbserver/endpoint/endpoint.o $(LIBDBOS) $(LDFLAGS) -lsqlite3

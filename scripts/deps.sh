@@ -1,5 +1,15 @@
 #!/usr/bin/env bash
-# Install dbos build/test dependencies from Debian (idempotent) and locate the test kernel's build files.
+# Install dbos build/test dependencies from Debian (idempotent) and tell the build what they provide.
+#
+# The top Makefile includes build/config.mk, which `scripts/deps.sh --make-config`
+# writes after installing what is missing: every value that depends on installed
+# packages (kernel build dir and image, libnl flags, kselftest headers) is read
+# here, never by make at parse time before the packages exist (issue 12).
+#
+# DBOS_DEPS_SIMULATE_FRESH=DIR answers as a fresh Debian 12 machine would: nothing
+# is installed (every query prints nothing) until the install step ran, which then
+# only touches DIR/installed instead of calling apt-get. tests/host/test_fresh_plan.sh
+# uses it to check that a fresh machine's build plan equals a provisioned one's.
 set -euo pipefail
 
 readonly PACKAGES=(
@@ -23,6 +33,9 @@ Usage: scripts/deps.sh                       install missing Debian packages (no
                                              /usr/src/linux-source-6.1.tar.xz into DIR (default
                                              ${XDG_CACHE_HOME:-~/.cache}/dbos/kselftest-<version>/)
                                              once, and print DIR (use it as -I DIR)
+       scripts/deps.sh --make-config         install missing packages, then print the make
+                                             variables they provide (build/config.mk); fails
+                                             naming any that is still missing
        scripts/deps.sh --list                print the package list
 EOF
 }
@@ -51,7 +64,18 @@ as_root() {
 	fi
 }
 
+# In simulation (DBOS_DEPS_SIMULATE_FRESH), true until the simulated install ran.
+simulated_fresh() {
+	[[ -n ${DBOS_DEPS_SIMULATE_FRESH:-} && ! -e $DBOS_DEPS_SIMULATE_FRESH/installed ]]
+}
+
 install_missing_packages() {
+	if [[ -n ${DBOS_DEPS_SIMULATE_FRESH:-} ]]; then
+		mkdir -p "$DBOS_DEPS_SIMULATE_FRESH"
+		simulated_fresh && echo "deps.sh: (simulated) installing: ${PACKAGES[*]}" >&2
+		touch "$DBOS_DEPS_SIMULATE_FRESH/installed"
+		return 0
+	fi
 	local missing
 	mapfile -t missing < <(missing_packages)
 	((${#missing[@]} == 0)) && return 0
@@ -63,6 +87,7 @@ install_missing_packages() {
 
 # Newest <version> (e.g. 6.1.0-56-cloud-amd64) with both /boot/vmlinuz-<version> and its kbuild dir.
 newest_cloud_kernel_version() {
+	simulated_fresh && return 0
 	local img version
 	for img in /boot/vmlinuz-*-cloud-amd64; do
 		[[ -e $img ]] || continue
@@ -87,6 +112,7 @@ print_kernel_image() {
 
 selftest_cache_dir() {
 	local version
+	simulated_fresh && die "linux-source-6.1 is not installed (simulated fresh machine)"
 	version=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null) ||
 		die "linux-source-6.1 is not installed (run scripts/deps.sh)"
 	echo "${XDG_CACHE_HOME:-$HOME/.cache}/dbos/kselftest-$version"
@@ -100,6 +126,7 @@ selftest_headers_present() {
 # Extract only the two kselftest headers (tar stops early thanks to --occurrence).
 extract_selftest_headers() {
 	local dir=$1
+	simulated_fresh && die "linux-source-6.1 is not installed (simulated fresh machine)"
 	if selftest_headers_present "$dir"; then echo "$dir"; return 0; fi
 	local tarball=/usr/src/linux-source-6.1.tar.xz
 	[[ -r $tarball ]] || die "$tarball missing (apt-get install linux-source-6.1)"
@@ -122,11 +149,42 @@ extract_selftest_headers() {
 	echo "$dir"
 }
 
+pkg_config() {
+	simulated_fresh && return 1
+	pkg-config "$@"
+}
+
+# One make assignment; an empty value means the package providing it is missing.
+make_var() {
+	local name=$1 value=$2 provider=$3
+	[[ -n $value ]] || die "$name is empty after installing packages: is $provider installed?"
+	printf '%s := %s\n' "$name" "$value"
+}
+
+# Install what is missing, then print what the packages provide as make variables.
+print_make_config() {
+	install_missing_packages
+	local kdir image nl_cflags nl_libs selftest_dir selftest
+	kdir=$(print_kdir)
+	image=$(print_kernel_image)
+	nl_cflags=$(pkg_config --cflags libnl-genl-3.0) || true
+	nl_libs=$(pkg_config --libs libnl-genl-3.0) || true
+	selftest_dir=$(selftest_cache_dir)
+	selftest=$(extract_selftest_headers "$selftest_dir")
+	echo "# Written by scripts/deps.sh --make-config after installing packages; do not edit."
+	make_var DBOS_KDIR "$kdir" linux-headers-cloud-amd64
+	make_var DBOS_KERNEL_IMAGE "$image" linux-image-cloud-amd64
+	make_var NL_CFLAGS "$nl_cflags" libnl-genl-3-dev
+	make_var NL_LIBS "$nl_libs" libnl-genl-3-dev
+	make_var KSELFTEST_DIR "$selftest" linux-source-6.1
+}
+
 main() {
 	case "${1:-}" in
 	"") install_missing_packages ;;
 	--kdir) print_kdir ;;
 	--kernel-image) print_kernel_image ;;
+	--make-config) print_make_config ;;
 	--selftest-header)
 		[[ $# -le 2 ]] || die "--selftest-header takes at most one DIR"
 		extract_selftest_headers "${2:-$(selftest_cache_dir)}"

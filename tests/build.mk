@@ -3,8 +3,8 @@
 # the test VM), every tests/vm/<name>.sh is copied there too. Host unit tests
 # are added to HOST_TESTS by the layer they test (see <layer>/build.mk).
 
-KSELFTEST_DIR ?= $(shell scripts/deps.sh --selftest-header 2>/dev/null)
-TEST_CFLAGS   := $(CFLAGS) -I$(KSELFTEST_DIR) -Wno-sign-compare
+# KSELFTEST_DIR (kselftest_harness.h): from $(B)/config.mk.
+VM_TEST_CFLAGS = $(CFLAGS) -I$(KSELFTEST_DIR) -Wno-sign-compare
 
 VM_TEST_SRCS := $(wildcard tests/vm/*.c)
 VM_TEST_SH   := $(wildcard tests/vm/*.sh)
@@ -15,10 +15,16 @@ VM_TESTS     += $(VM_TEST_SRCS:tests/vm/%.c=$(B)/tests/vm/%) \
 # changes. The .d files live outside build/tests/vm, which is packed into the VM.
 $(B)/tests/vm/%: tests/vm/%.c libdbos/dbos_uapi.h $(B)/libdbos.a
 	@mkdir -p $(dir $@) $(B)/tests/vm-deps
-	$(CC) $(TEST_CFLAGS) -MMD -MP -MF $(B)/tests/vm-deps/$*.d -MT $@ -o $@ $< \
+	$(CC) $(VM_TEST_CFLAGS) -MMD -MP -MF $(B)/tests/vm-deps/$*.d -MT $@ -o $@ $< \
 		$(B)/libdbos.a $(LDFLAGS) -lsqlite3
 
 -include $(VM_TEST_SRCS:tests/vm/%.c=$(B)/tests/vm-deps/%.d)
+
+# Host test of the build itself (a fresh machine plans the same build).
+HOST_TESTS += $(B)/tests/host/test_build
+$(B)/tests/host/test_build: tests/host/test_build.sh
+	@mkdir -p $(dir $@)
+	install -m 0755 $< $@
 
 $(B)/tests/vm/%.sh: tests/vm/%.sh
 	@mkdir -p $(dir $@)

@@ -9,13 +9,8 @@ COMPILE_OBJS := $(B)/dbserver/policy/compile.o $(B)/dbserver/policy/parse.o \
                 $(B)/dbserver/policy/image.o $(B)/dbserver/policy/literal.o \
                 $(B)/dbserver/policy/sched_terms.o
 
-# Lazy (=): KSELFTEST_DIR is set by tests/build.mk, which is included later.
-COMPILE_TEST_CFLAGS = $(CFLAGS) \
-	-I$(or $(KSELFTEST_DIR),/tmp/ks/linux-source-6.1/tools/testing/selftests) \
-	-Wno-sign-compare -MMD -MP
-
 HOST_TESTS += $(B)/tests/host/test_policy_compile
 
 $(B)/tests/host/test_policy_compile: tests/host/test_policy_compile.c $(COMPILE_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(COMPILE_TEST_CFLAGS) -o $@ $< $(COMPILE_OBJS) $(LDFLAGS) -lsqlite3
+	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(COMPILE_OBJS) $(LDFLAGS) -lsqlite3
