@@ -731,10 +731,10 @@ static int dot_command(struct shell *sh, const char *line)
 			ret = EXIT_SQL;
 		}
 	} else if (!strcmp(argv[0], ".tables")) {
-		const char *sql = "SELECT name FROM dbos_schema ORDER BY name";
+		const char *sql = "SELECT name FROM dbos_schema WHERE type <> 'function' ORDER BY name";
 
 		if (argc > 1) {
-			put_str(&q, "SELECT name FROM dbos_schema WHERE name LIKE ");
+			put_str(&q, "SELECT name FROM dbos_schema WHERE type <> 'function' AND name LIKE ");
 			put_sql_string(&q, argv[1]);
 			put_str(&q, " ORDER BY name");
 			dbos_buf_u8(&q, 0);

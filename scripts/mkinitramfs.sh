@@ -16,6 +16,7 @@ Packs into DIR/initramfs.img (default DIR: build/vm) and prints that path:
   /usr/bin/vm-dbosd       scripts/vm-dbosd.sh (start/stop/restart dbosd in the guest)
   /bin/busybox, /bin/sh   busybox-static (/init links every other applet into /bin)
   /etc/{passwd,group,...} root(0), nobody(65534), dbos-test(1000)
+  /usr/share/terminfo     the host's /lib/terminfo (ncurses-base), for the shell's line editing
   /dbos/*.ko              kmod/*.ko, or DIR/*.ko with --kmod DIR (the module is /dbos/dbos.ko)
   /usr/bin/*              build/bin/*
   /usr/bin/ss, /usr/sbin/auditd, /usr/sbin/auditctl
@@ -93,7 +94,7 @@ build_base_layer() {
 	fi
 	local root=$OUT/base
 	rm -rf "$root"
-	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,dev,proc,sys,tmp,run,root,home,mnt,var/lib,var/log,dbos/tests}
+	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/share,etc,dev,proc,sys,tmp,run,root,home,mnt,var/lib,var/log,dbos/tests}
 	chmod 1777 "$root/tmp"
 	chmod 700 "$root/root"
 	local d
@@ -103,6 +104,8 @@ build_base_layer() {
 	cp "$busybox" "$root/bin/busybox"
 	ln -s busybox "$root/bin/sh"  # /init installs the other applets: busybox --install -s /bin
 	ln -s /bin/busybox "$root/usr/bin/env"  # for "#!/usr/bin/env sh" scripts
+	# Line editing in the SQL shell (libedit reads terminfo): ncurses-base's entries.
+	cp -a /lib/terminfo "$root/usr/share/terminfo"
 	install -m 755 "$REPO/scripts/vm-init.sh" "$root/init"
 	install -m 755 "$REPO/scripts/vm-dbosd.sh" "$root/usr/bin/vm-dbosd"
 	write_etc_files "$root/etc"

@@ -119,13 +119,17 @@ run_command() {
 run_interactive_shell() {
 	shell='sh'
 	[ -x /usr/bin/dbos ] && shell=dbos
-	export TERM="$DBOS_VM_TERM"
+	# The host terminal's TERM, if the image has its terminfo (ncurses-base's set,
+	# see mkinitramfs.sh); else xterm's, which terminal emulators understand.
+	TERM=$DBOS_VM_TERM
+	[ -n "$TERM" ] && [ -e "/usr/share/terminfo/${TERM%"${TERM#?}"}/$TERM" ] || TERM=xterm
+	export TERM
 	[ -n "$DBOS_VM_ROWS" ] && stty -F /dev/ttyS0 rows "$DBOS_VM_ROWS" cols "$DBOS_VM_COLS" 2>/dev/null
 	cd /root || cd /
 	echo
 	echo "=================================================================="
 	echo " dbos test VM: $(if [ $shell = dbos ]; then echo "SQL shell 'dbos'"; else echo "busybox sh (no /usr/bin/dbos)"; fi)"
-	echo " Quit: .quit or Ctrl-D (powers the VM off).  Stuck? Ctrl-A then X kills QEMU."
+	echo " Quit: .quit or Ctrl-D (powers the VM off).  Stuck? Ctrl-] then x kills QEMU."
 	echo "=================================================================="
 	setsid cttyhack sh -c "$shell"
 }

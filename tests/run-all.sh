@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Runs every dbos test (host unit tests, then the in-VM suites, each in its own
 # VM boot, on each kernel: Debian's, then the debug kernel, where the KUnit
-# suites run first), tallies their TAP output and ends with "N passed, N failed".
+# suites run first; after Debian's, `make run` in a terminal), tallies their
+# TAP output and ends with "N passed, N failed".
 #
 # Usage: tests/run-all.sh [--host-only | --vm-only] [--kernel NAME] [SUITE...]
 #   --kernel NAME: debian or debug (default: both)
@@ -18,7 +19,7 @@ while [ $# -gt 0 ]; do
 	--host-only) mode=host ;;
 	--vm-only) mode=vm ;;
 	--kernel) kernels=("$2"); shift ;;
-	-h|--help) sed -n '3,9p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,10p' "$0"; exit 0 ;;
 	*) suites+=("$1") ;;
 	esac
 	shift
@@ -143,12 +144,22 @@ run_vm() {
 	done
 }
 
+# run_console: `make run` in a pseudo-terminal, typed into as a user would
+# (tests/console/test_console.sh; Debian's kernel).
+run_console() {
+	local name=test_console log=$logdir/test_console.debian.log
+	wanted "$name" || return 0
+	tests/console/test_console.sh >"$log" 2>&1
+	tally "$name[debian]" "$log" $?
+}
+
 start=$(date +%s)
 [ "$mode" != vm ] && run_host
 if [ "$mode" != host ]; then
 	for k in "${kernels[@]}"; do
 		[ "$k" = debug ] && run_kunit
 		run_vm "$k"
+		[ "$k" = debian ] && run_console
 	done
 fi
 for f in "${failures[@]}"; do echo "FAILED: $f"; done

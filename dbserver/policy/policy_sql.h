@@ -41,8 +41,10 @@ struct rules_vtab {
 
 /* Sets the table's error message (@msg from sqlite3_mprintf; NULL: out of memory). */
 int rules_error(sqlite3_vtab *vt, int rc, char *msg);
-/* xConnect body: declares @schema, a vtab over @aux (a struct pol_conn). */
-int rules_connect(sqlite3 *db, void *aux, const char *schema, bool sched, sqlite3_vtab **out);
+struct schema_table;
+/* xConnect body: declares table @t (sql/schema.h), a vtab over @aux (a struct pol_conn). */
+int rules_connect(sqlite3 *db, void *aux, const struct schema_table *t, bool sched,
+		  sqlite3_vtab **out);
 /*
  * xBegin body: a non-root client is refused with @denied (and recorded);
  * else the first table of the transaction copies the live rules.

@@ -36,6 +36,7 @@
 #include "dbserver/policy/policy_sql.h"
 #include "dbserver/sql/sql_int.h"
 
+/* The columns, in schema_policies' order (schema_policy.c). */
 enum { COL_ID, COL_NAME, COL_HOOK, COL_ACTION, COL_CONDITION, COL_VERSION, NCOLS };
 
 struct rules_cursor {
@@ -52,11 +53,17 @@ int rules_error(sqlite3_vtab *vt, int rc, char *msg)
 	return msg ? rc : SQLITE_NOMEM;
 }
 
-int rules_connect(sqlite3 *db, void *aux, const char *schema, bool sched, sqlite3_vtab **out)
+int rules_connect(sqlite3 *db, void *aux, const struct schema_table *t, bool sched,
+		  sqlite3_vtab **out)
 {
 	struct rules_vtab *vt;
-	int rc = sqlite3_declare_vtab(db, schema);
+	char *decl = sql_create_table(t, 0);
+	int rc;
 
+	if (!decl)
+		return SQLITE_NOMEM;
+	rc = sqlite3_declare_vtab(db, decl);
+	sqlite3_free(decl);
 	if (rc != SQLITE_OK)
 		return rc;
 	vt = sqlite3_malloc(sizeof(*vt));
@@ -376,8 +383,7 @@ int rules_end(sqlite3_vtab *pvt)
 static int pol_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
 		       sqlite3_vtab **out, char **errp)
 {
-	return rules_connect(db, aux, "CREATE TABLE x(id INTEGER, name TEXT, hook TEXT, "
-			     "action TEXT, condition TEXT, version INTEGER)", false, out);
+	return rules_connect(db, aux, &schema_policies, false, out);
 }
 
 static int pol_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
@@ -518,14 +524,14 @@ int policy_sql_register(sqlite3 *db, const struct sql_env *env, const struct sql
 	c->who = *who;
 	/* The modules own @c (one reference each, dropped when @db closes); the function borrows it. */
 	c->refs = 2;
-	rc = sqlite3_create_module_v2(db, "policies", &pol_module, c, rules_conn_unref);
+	rc = sqlite3_create_module_v2(db, schema_policies.name, &pol_module, c, rules_conn_unref);
 	if (rc != SQLITE_OK) {		/* SQLite dropped that module's reference */
 		rules_conn_unref(c);
 		return rc;
 	}
 	rc = sched_rules_register(db, c);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function_v2(db, "policy_rollback", 1,
+		rc = sqlite3_create_function_v2(db, schema_fn_policy_rollback.name, 1,
 						SQLITE_UTF8 | SQLITE_DIRECTONLY, c,
 						rollback_fn, NULL, NULL, NULL);
 	return rc;

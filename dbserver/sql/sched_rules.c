@@ -26,7 +26,9 @@
 #include <string.h>
 
 #include "dbserver/policy/policy_sql.h"
+#include "dbserver/sql/schema.h"
 
+/* The columns, in schema_sched_rules' order (schema_sched.c). */
 enum {
 	COL_ID, COL_NAME, COL_CONDITION, COL_NICE, COL_SCHED_POLICY, COL_SCHED_PRIORITY,
 	COL_CPUS, COL_VERSION, NCOLS
@@ -35,9 +37,7 @@ enum {
 static int sr_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
 		      sqlite3_vtab **out, char **errp)
 {
-	return rules_connect(db, aux, "CREATE TABLE x(id INTEGER, name TEXT, condition TEXT, "
-			     "nice INTEGER, sched_policy TEXT, sched_priority INTEGER, cpus TEXT, "
-			     "version INTEGER)", true, out);
+	return rules_connect(db, aux, &schema_sched_rules, true, out);
 }
 
 static int sr_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
@@ -181,5 +181,5 @@ static const sqlite3_module sr_module = {
 
 int sched_rules_register(sqlite3 *db, struct pol_conn *c)
 {
-	return sqlite3_create_module_v2(db, "sched_rules", &sr_module, c, rules_conn_unref);
+	return sqlite3_create_module_v2(db, schema_sched_rules.name, &sr_module, c, rules_conn_unref);
 }

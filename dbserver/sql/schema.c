@@ -47,6 +47,8 @@ static const struct schema_column process_events_cols[PROCESS_EVENTS__COUNT] = {
 const struct schema_table schema_processes = {
 	.name = "processes",
 	.doc = "Live processes, mirrored from the kernel (exact at rest)",
+	.note = "-- UPDATE processes SET nice, sched_policy, sched_priority, cpus changes the "
+		"processes themselves (root only; the rows then show what the kernel reports)",
 	.cf = STORE_CF_PROCESSES,
 	.nkeys = 1,
 	.key = { { PROCESSES_PID, 4 } },
@@ -181,6 +183,30 @@ const struct schema_table *const schema_tables[] = {
 	&schema_policy_rules,
 	&schema_policy_decisions,
 	&schema_sched_decisions,
+	NULL,
+};
+
+const struct schema_table *const schema_catalog_tables[] = {
+	&schema_processes,
+	&schema_process_events,
+	&schema_fds,
+	&schema_sockets,
+	&schema_file_events,
+	&schema_socket_events,
+	&schema_policies,
+	&schema_policy_versions,
+	&schema_policy_rules,
+	&schema_policy_decisions,
+	&schema_policy_simulate,
+	&schema_sched_rules,
+	&schema_sched_decisions,
+	&schema_dbos_stats,
+	&schema_dbos_schema,
+	NULL,
+};
+
+const struct schema_function *const schema_catalog_functions[] = {
+	&schema_fn_policy_rollback,
 	NULL,
 };
 

@@ -3,12 +3,15 @@
 #ifndef DBOS_SCHEMA_H
 #define DBOS_SCHEMA_H
 
+#include <stdbool.h>
+
 #include "dbserver/store/store.h"
 
 struct schema_column {
 	const char *name;
 	const char *type;	/* SQL type: "INTEGER" or "TEXT" */
 	const char *doc;
+	bool hidden;		/* an argument of a table-valued function (HIDDEN) */
 };
 
 /* One part of a stored table's key: column @col, stored big-endian in @bytes bytes. */
@@ -24,11 +27,13 @@ struct schema_key {
  * values of its @nkeys key columns, concatenated (at most 8 bytes in all, so
  * that the whole key is one uint64_t: part 0 in the high bits); the value is
  * the whole row encoded by row.h in @cols order. @nkeys is 0 for the tables
- * that are not stored (dbos_stats, dbos_schema).
+ * that are not stored (policies, sched_rules, dbos_stats, dbos_schema and the
+ * table-valued function policy_simulate, whose arguments are @hidden columns).
  */
 struct schema_table {
 	const char *name;
 	const char *doc;
+	const char *note;	/* how it is used or written, if not obvious (NULL: nothing) */
 	enum store_cf cf;
 	int nkeys;
 	struct schema_key key[SCHEMA_MAX_KEYS];
@@ -235,10 +240,17 @@ enum sched_decisions_col {
 };
 
 extern const struct schema_table schema_sched_decisions;
+extern const struct schema_table schema_sched_rules;
 
 extern const struct schema_table schema_policy_versions;
 extern const struct schema_table schema_policy_rules;
 extern const struct schema_table schema_policy_decisions;
+extern const struct schema_table schema_policies;
+extern const struct schema_table schema_policy_simulate;
+
+/* The tables that are not stored (sql/stats.c, sql/schema_table.c). */
+extern const struct schema_table schema_dbos_stats;
+extern const struct schema_table schema_dbos_schema;
 
 extern const struct schema_table schema_processes;
 extern const struct schema_table schema_process_events;
@@ -267,5 +279,25 @@ extern const struct schema_view *const schema_views[];
 
 /* Every stored table, NULL-terminated. */
 extern const struct schema_table *const schema_tables[];
+
+/* A scalar SQL function dbos adds, as dbos_schema describes it. */
+struct schema_function {
+	const char *name;
+	const char *signature;	/* "policy_rollback(version INTEGER) -> INTEGER" */
+	const char *doc;
+};
+
+extern const struct schema_function schema_fn_policy_rollback;
+
+/*
+ * The catalogue a client sees (dbos_schema, the shell's .tables and .schema),
+ * in order: every table (stored or not, table-valued functions too), every
+ * view, every function; each NULL-terminated. Whatever a dbosd connection
+ * has that plain SQLite lacks is here: test_policy checks it both ways
+ * against PRAGMA module_list, function_list and the views, and against the
+ * README's table of tables.
+ */
+extern const struct schema_table *const schema_catalog_tables[];
+extern const struct schema_function *const schema_catalog_functions[];
 
 #endif /* DBOS_SCHEMA_H */

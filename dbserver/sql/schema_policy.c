@@ -1,8 +1,67 @@
 // SPDX-License-Identifier: GPL-2.0
-/* schema_policy.c - declarations of the stored policy tables and of the policy context views. */
+/* schema_policy.c - declarations of the policy tables, policy_simulate, policy_rollback and the policy context views. */
 #include "dbserver/sql/schema.h"
 
 #define COL(n, t, d) { .name = n, .type = t, .doc = d }
+#define ARG(n, t, d) { .name = n, .type = t, .doc = d, .hidden = true }
+
+/* policies: the live security rules (sql/policies.c); column order is its COL_* enum. */
+static const struct schema_column policies_cols[] = {
+	COL("id", "INTEGER", "Rule ID, unique across policies and sched_rules (NULL on INSERT: max + 1)"),
+	COL("name", "TEXT", "Rule name, unique across policies and sched_rules"),
+	COL("hook", "TEXT", "exec, open, connect, bind or kill"),
+	COL("action", "TEXT", "deny (the call fails with EPERM, recorded), audit (allowed, recorded) or allow (an exception to deny rules)"),
+	COL("condition", "TEXT", "SQL condition over the hook's context columns (see policy_context_<hook>); NULL: always"),
+	COL("version", "INTEGER", "Policy version that last changed this rule (read-only)"),
+};
+
+const struct schema_table schema_policies = {
+	.name = "policies",
+	.doc = "The live security policy: one row per rule, enforced by the kernel (BPF LSM)",
+	.note = "-- Writable by root: INSERT, UPDATE and DELETE in one transaction make one new "
+		"policy version, live in the kernel when COMMIT returns (see policy_versions)",
+	.cols = policies_cols,
+	.ncols = sizeof(policies_cols) / sizeof(policies_cols[0]),
+};
+
+/* policy_simulate(hook, condition): sql/simulate.c; the last two columns are the arguments. */
+static const struct schema_column simulate_cols[] = {
+	COL("seq", "INTEGER", "Event sequence number (sched: the process's row)"),
+	COL("time", "INTEGER", "Event time, seconds since the Unix epoch (sched: NULL)"),
+	COL("pid", "INTEGER", "Process ID of the caller"),
+	COL("uid", "INTEGER", "Real user ID of the caller"),
+	COL("euid", "INTEGER", "Effective user ID of the caller"),
+	COL("gid", "INTEGER", "Real group ID of the caller"),
+	COL("name", "TEXT", "Caller's comm"),
+	COL("cgroup", "INTEGER", "Caller's cgroup v2 ID (NULL: not recorded in the history)"),
+	COL("exe", "TEXT", "Caller's executable, where the history records it"),
+	COL("path", "TEXT", "exec, open: the file; connect, bind: the unix socket path"),
+	COL("mode", "TEXT", "open: r, w or rw"),
+	COL("family", "TEXT", "connect, bind: inet, inet6 or unix"),
+	COL("remote_address", "TEXT", "connect: remote address"),
+	COL("remote_port", "INTEGER", "connect: remote port"),
+	COL("local_address", "TEXT", "bind: local address"),
+	COL("local_port", "INTEGER", "bind: local port"),
+	COL("target_pid", "INTEGER", "kill: process signalled"),
+	COL("signal", "INTEGER", "kill: signal number"),
+	ARG("hook", "TEXT", "Argument 1: exec, open, connect, bind, kill or sched"),
+	ARG("condition", "TEXT", "Argument 2: the candidate rule's condition"),
+};
+
+const struct schema_table schema_policy_simulate = {
+	.name = "policy_simulate",
+	.doc = "Table-valued function: the recorded events (sched: the live processes) a candidate rule's condition matches",
+	.note = "-- SELECT * FROM policy_simulate('exec', 'path GLOB ''/tmp/*''')",
+	.cols = simulate_cols,
+	.ncols = sizeof(simulate_cols) / sizeof(simulate_cols[0]),
+};
+
+const struct schema_function schema_fn_policy_rollback = {
+	.name = "policy_rollback",
+	.signature = "policy_rollback(version INTEGER) -> INTEGER",
+	.doc = "Makes the rules of an earlier policy version live again as a new version, "
+	       "and returns the new version (root only)",
+};
 
 static const struct schema_column versions_cols[POLICY_VERSIONS__COUNT] = {
 	[POLICY_VERSIONS_VERSION]      = COL("version", "INTEGER", "Policy version (1, 2, ...; 0 is the empty policy)"),

@@ -1,8 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
-/* schema_sched.c - declarations of the scheduling history table and of the sched rules' context view. */
+/* schema_sched.c - declarations of the scheduling rules and history tables and of the sched rules' context view. */
 #include "dbserver/sql/schema.h"
 
 #define COL(n, t, d) { .name = n, .type = t, .doc = d }
+
+/* sched_rules (sql/sched_rules.c); column order is its COL_* enum. */
+static const struct schema_column sched_rules_cols[] = {
+	COL("id", "INTEGER", "Rule ID, unique across policies and sched_rules (NULL on INSERT: max + 1); where rules overlap the lowest id wins"),
+	COL("name", "TEXT", "Rule name, unique across policies and sched_rules"),
+	COL("condition", "TEXT", "SQL condition over pid, uid, euid, gid, name, exe (see policy_context_sched); NULL: every process"),
+	COL("nice", "INTEGER", "Nice value to set, -20..19 (NULL: leave it)"),
+	COL("sched_policy", "TEXT", "other, batch, idle, fifo or rr (NULL: leave it)"),
+	COL("sched_priority", "INTEGER", "Real-time priority 1..99, with fifo or rr"),
+	COL("cpus", "TEXT", "CPU list to allow, as taskset -c ('0-3,5'; NULL: leave it)"),
+	COL("version", "INTEGER", "Policy version that last changed this rule (read-only)"),
+};
+
+const struct schema_table schema_sched_rules = {
+	.name = "sched_rules",
+	.doc = "Scheduling rules the kernel keeps true: at COMMIT for every matching process, then at exec, rename and uid change",
+	.note = "-- Writable by root, versioned with policies (one transaction over both is one version)",
+	.cols = sched_rules_cols,
+	.ncols = sizeof(sched_rules_cols) / sizeof(sched_rules_cols[0]),
+};
 
 static const struct schema_column sched_decisions_cols[SCHED_DECISIONS__COUNT] = {
 	[SCHED_DECISIONS_SEQ]      = COL("seq", "INTEGER", "Event sequence number of the kernel's report"),

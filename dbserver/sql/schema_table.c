@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
-/* schema_table.c - dbos_schema(name, sql): every dbos table's declaration, with a doc per column. */
+/* schema_table.c - dbos_schema(name, type, sql): every dbos table, view and function, with a doc per column. */
 
 /*
  * USAGE
  *
- *   SELECT name FROM dbos_schema;                      -- what .tables shows
- *   SELECT sql FROM dbos_schema WHERE name = 'processes';  -- .schema processes
+ *   SELECT name FROM dbos_schema WHERE type <> 'function';  -- what .tables shows
+ *   SELECT sql FROM dbos_schema WHERE name = 'processes';   -- .schema processes
  *
+ *   -- Live processes, one row per process (thread group)
  *   CREATE TABLE processes (
  *     pid INTEGER, -- Process (thread group) ID
  *     ...
@@ -18,55 +19,66 @@
  *
  *   The virtual tables live in no schema that sqlite_schema would show, so
  *   this eponymous-only, read-only table is their catalogue: one row per
- *   stored table (schema_tables[], in order), then dbos_stats and dbos_schema
- *   itself, then the views (schema_views[], which sql_open() creates in every
- *   connection). The text is generated from the declarations in schema.h, the
- *   same ones xConnect declares to SQLite, so it cannot drift from what the
- *   tables really are. It is built once per connection, in xConnect. A
- *   handful of rows: xBestIndex offers a full scan only (idxNum 0).
+ *   entry of schema_catalog_tables[] (type 'table', or 'table-valued
+ *   function' when it has HIDDEN argument columns), then the views
+ *   (schema_views[], which sql_open() creates in every connection), then the
+ *   functions (schema_catalog_functions[]). The text is generated from the
+ *   declarations in schema.h, the same ones each xConnect declares to
+ *   SQLite, so it cannot drift from what the tables really are. It is built
+ *   once per connection, in xConnect. A few dozen rows: xBestIndex offers a
+ *   full scan only (idxNum 0).
  */
 #include <string.h>
 
 #include "dbserver/sql/sql_int.h"
 
+enum { SCHEMA_NAME, SCHEMA_TYPE, SCHEMA_SQL };
+
 static const struct schema_column schema_cols[] = {
-	{ "name", "TEXT", "Table name" },
-	{ "sql", "TEXT", "CREATE TABLE statement, one column per line with its doc" },
+	[SCHEMA_NAME] = { "name", "TEXT", "Table, view or function name" },
+	[SCHEMA_TYPE] = { "type", "TEXT", "table, view, table-valued function or function" },
+	[SCHEMA_SQL]  = { "sql", "TEXT", "Its declaration with a doc comment, one column per line with its doc" },
 };
 
-const struct schema_table sql_table_dbos_schema = {
+const struct schema_table schema_dbos_schema = {
 	.name = "dbos_schema",
-	.doc = "The declaration of every dbos table",
+	.doc = "Every dbos table, view and function, declared and documented",
 	.cols = schema_cols,
-	.ncols = 2,
+	.ncols = sizeof(schema_cols) / sizeof(schema_cols[0]),
 };
 
-/* What dbos_schema says after a table's declaration: how it can be written, if at all. */
-static const char *table_note(const struct schema_table *t)
+/* True if @t is a table-valued function: it has HIDDEN argument columns. */
+static bool is_table_function(const struct schema_table *t)
 {
-	if (t == &schema_processes)
-		return "-- UPDATE processes SET nice, sched_policy, sched_priority, cpus changes the "
-		       "processes themselves (root only; the rows then show what the kernel reports)";
-	return NULL;
+	for (int i = 0; i < t->ncols; i++)
+		if (t->cols[i].hidden)
+			return true;
+	return false;
 }
 
 char *sql_create_table(const struct schema_table *t, int docs)
 {
 	sqlite3_str *s = sqlite3_str_new(NULL);
 
-	sqlite3_str_appendf(s, docs ? "CREATE TABLE %s (\n" : "CREATE TABLE %s(", t->name);
+	if (docs)
+		sqlite3_str_appendf(s, "-- %s\nCREATE TABLE %s (\n", t->doc, t->name);
+	else
+		sqlite3_str_appendf(s, "CREATE TABLE %s(", t->name);
 	for (int i = 0; i < t->ncols; i++) {
 		const struct schema_column *c = &t->cols[i];
 		const char *sep = i + 1 < t->ncols ? "," : "";
+		const char *hidden = c->hidden ? " HIDDEN" : "";
 
 		if (docs)
-			sqlite3_str_appendf(s, "  %s %s%s -- %s\n", c->name, c->type, sep, c->doc);
+			sqlite3_str_appendf(s, "  %s %s%s%s -- %s\n", c->name, c->type, hidden, sep,
+					    c->doc);
 		else
-			sqlite3_str_appendf(s, "%s %s%s", c->name, c->type, sep[0] ? ", " : "");
+			sqlite3_str_appendf(s, "%s %s%s%s", c->name, c->type, hidden,
+					    sep[0] ? ", " : "");
 	}
 	sqlite3_str_appendall(s, docs ? ");" : ")");
-	if (docs && table_note(t))
-		sqlite3_str_appendf(s, "\n%s", table_note(t));
+	if (docs && t->note)
+		sqlite3_str_appendf(s, "\n%s", t->note);
 	return sqlite3_str_finish(s);
 }
 
@@ -78,6 +90,7 @@ char *sql_create_view(const struct schema_view *v, int docs)
 
 struct schema_row {
 	const char *name;
+	const char *type;
 	char *sql;
 };
 
@@ -104,14 +117,52 @@ static int schema_disconnect(sqlite3_vtab *pvt)
 	return SQLITE_OK;
 }
 
-/* xConnect: declares (name TEXT, sql TEXT) and builds every row. */
+/* The row for catalogue entry @i (tables, then views, then functions); false past the end. */
+static bool catalogue_row(int i, struct schema_row *r)
+{
+	int n = 0;
+
+	while (schema_catalog_tables[n])
+		n++;
+	if (i < n) {
+		const struct schema_table *t = schema_catalog_tables[i];
+
+		r->name = t->name;
+		r->type = is_table_function(t) ? "table-valued function" : "table";
+		r->sql = sql_create_table(t, 1);
+		return true;
+	}
+	i -= n;
+	for (n = 0; schema_views[n];)
+		n++;
+	if (i < n) {
+		r->name = schema_views[i]->name;
+		r->type = "view";
+		r->sql = sql_create_view(schema_views[i], 1);
+		return true;
+	}
+	i -= n;
+	for (n = 0; schema_catalog_functions[n];)
+		n++;
+	if (i < n) {
+		const struct schema_function *f = schema_catalog_functions[i];
+
+		r->name = f->name;
+		r->type = "function";
+		r->sql = sqlite3_mprintf("-- %s\n-- FUNCTION %s", f->doc, f->signature);
+		return true;
+	}
+	return false;
+}
+
+/* xConnect: declares (name, type, sql) and builds every row. */
 static int schema_connect(sqlite3 *db, void *aux, int argc,
 			  const char *const *argv, sqlite3_vtab **out, char **errp)
 {
-	const struct schema_table *extra[] = { &sql_table_dbos_stats, &sql_table_dbos_schema };
 	struct schema_vtab *vt;
-	char *decl = sql_create_table(&sql_table_dbos_schema, 0);
-	int rc, nstored = 0, nviews = 0, n;
+	struct schema_row r;
+	char *decl = sql_create_table(&schema_dbos_schema, 0);
+	int rc, n = 0;
 
 	if (!decl)
 		return SQLITE_NOMEM;
@@ -121,38 +172,21 @@ static int schema_connect(sqlite3 *db, void *aux, int argc,
 		return rc;
 	sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
 
-	while (schema_tables[nstored])
-		nstored++;
-	while (schema_views[nviews])
-		nviews++;
-	n = nstored + 2 + nviews;
 	vt = sqlite3_malloc(sizeof(*vt));
 	if (!vt)
 		return SQLITE_NOMEM;
 	memset(vt, 0, sizeof(*vt));
-	vt->rows = sqlite3_malloc64(n * sizeof(*vt->rows));
-	if (!vt->rows) {
-		sqlite3_free(vt);
-		return SQLITE_NOMEM;
-	}
-	for (int i = 0; i < n; i++) {
-		if (i < nstored + 2) {
-			const struct schema_table *t = i < nstored ? schema_tables[i]
-							       : extra[i - nstored];
+	while (catalogue_row(n, &r)) {
+		struct schema_row *rows = sqlite3_realloc64(vt->rows, (n + 1) * sizeof(*rows));
 
-			vt->rows[i].name = t->name;
-			vt->rows[i].sql = sql_create_table(t, 1);
-		} else {
-			const struct schema_view *v = schema_views[i - nstored - 2];
-
-			vt->rows[i].name = v->name;
-			vt->rows[i].sql = sql_create_view(v, 1);
-		}
-		vt->n = i + 1;
-		if (!vt->rows[i].sql) {
+		if (!rows || !r.sql) {
+			sqlite3_free(r.sql);
 			schema_disconnect(&vt->base);
 			return SQLITE_NOMEM;
 		}
+		vt->rows = rows;
+		vt->rows[n++] = r;
+		vt->n = n;
 	}
 	*out = &vt->base;
 	return SQLITE_OK;
@@ -209,13 +243,14 @@ static int schema_eof(sqlite3_vtab_cursor *cur)
 	return ((struct schema_cursor *)cur)->i >= vt->n;
 }
 
-/* xColumn: 0 name, 1 sql. */
+/* xColumn: SCHEMA_NAME, SCHEMA_TYPE, SCHEMA_SQL. */
 static int schema_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 {
 	const struct schema_vtab *vt = (const struct schema_vtab *)cur->pVtab;
 	const struct schema_row *r = &vt->rows[((struct schema_cursor *)cur)->i];
 
-	sqlite3_result_text(ctx, col == 0 ? r->name : r->sql, -1, SQLITE_TRANSIENT);
+	sqlite3_result_text(ctx, col == SCHEMA_NAME ? r->name : col == SCHEMA_TYPE ? r->type : r->sql,
+			    -1, SQLITE_TRANSIENT);
 	return SQLITE_OK;
 }
 
@@ -229,7 +264,7 @@ static int schema_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid)
 static const sqlite3_module schema_module = {
 	.iVersion    = 0,
 	.xCreate     = NULL,			/* NULL: eponymous-only */
-	.xConnect    = schema_connect,		/* declares (name, sql), builds the rows */
+	.xConnect    = schema_connect,		/* declares (name, type, sql), builds the rows */
 	.xBestIndex  = schema_best_index,	/* always a full scan */
 	.xDisconnect = schema_disconnect,	/* frees the rows */
 	.xDestroy    = NULL,			/* eponymous-only: nothing to drop */
@@ -245,6 +280,6 @@ static const sqlite3_module schema_module = {
 
 int schema_table_register(sqlite3 *db)
 {
-	return sqlite3_create_module_v2(db, sql_table_dbos_schema.name, &schema_module,
+	return sqlite3_create_module_v2(db, schema_dbos_schema.name, &schema_module,
 					NULL, NULL);
 }

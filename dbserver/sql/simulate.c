@@ -25,14 +25,11 @@
 
 #include "dbserver/sql/sql_int.h"
 
-static const char *const sim_cols[] = {
-	"seq", "time", "pid", "uid", "euid", "gid", "name", "cgroup", "path", "mode",
-	"family", "remote_address", "remote_port", "local_address", "local_port",
-	"target_pid", "signal",
-};
-#define SIM_NCOLS	((int)(sizeof(sim_cols) / sizeof(sim_cols[0])))
+/* The columns are schema_policy_simulate's (schema_policy.c): the result columns, then the two arguments. */
+#define SIM_NCOLS	(schema_policy_simulate.ncols - 2)
 #define SIM_HOOK	SIM_NCOLS		/* hidden argument columns */
 #define SIM_COND	(SIM_NCOLS + 1)
+#define SIM_MAXCOLS	32
 
 static const char *const sim_hooks[] = { "exec", "open", "connect", "bind", "kill", "sched" };
 
@@ -44,7 +41,7 @@ struct sim_vtab {
 struct sim_cursor {
 	sqlite3_vtab_cursor base;	/* must be first */
 	sqlite3_stmt *stmt;
-	int map[SIM_NCOLS];		/* column of @stmt, or -1 */
+	int map[SIM_MAXCOLS];		/* column of @stmt, or -1 */
 	char *hook, *cond;
 	int eof;
 	sqlite3_int64 row;
@@ -53,16 +50,12 @@ struct sim_cursor {
 static int sim_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
 		       sqlite3_vtab **out, char **errp)
 {
-	sqlite3_str *s = sqlite3_str_new(db);
 	struct sim_vtab *vt;
-	char *decl;
+	char *decl = sql_create_table(&schema_policy_simulate, 0);
 	int rc;
 
-	sqlite3_str_appendall(s, "CREATE TABLE x(");
-	for (int i = 0; i < SIM_NCOLS; i++)
-		sqlite3_str_appendf(s, "%s, ", sim_cols[i]);
-	sqlite3_str_appendall(s, "hook HIDDEN, condition HIDDEN)");
-	decl = sqlite3_str_finish(s);
+	if (SIM_NCOLS > SIM_MAXCOLS)
+		return SQLITE_INTERNAL;
 	if (!decl)
 		return SQLITE_NOMEM;
 	rc = sqlite3_declare_vtab(db, decl);
@@ -197,7 +190,8 @@ static int sim_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 	for (int i = 0; i < SIM_NCOLS; i++) {
 		c->map[i] = -1;
 		for (int j = 0; j < sqlite3_column_count(c->stmt); j++)
-			if (!strcmp(sqlite3_column_name(c->stmt, j), sim_cols[i]))
+			if (!strcmp(sqlite3_column_name(c->stmt, j),
+				    schema_policy_simulate.cols[i].name))
 				c->map[i] = j;
 	}
 	c->eof = 0;
@@ -251,5 +245,5 @@ static const sqlite3_module sim_module = {
 
 int simulate_register(sqlite3 *db)
 {
-	return sqlite3_create_module_v2(db, "policy_simulate", &sim_module, NULL, NULL);
+	return sqlite3_create_module_v2(db, schema_policy_simulate.name, &sim_module, NULL, NULL);
 }

@@ -10,14 +10,6 @@
 #include "dbserver/sql/sql.h"
 
 /*
- * The two tables that are not stored: declared with the same struct as the
- * stored ones so that dbos_schema describes every table alike. Their @nkeys
- * is 0 and @cf means nothing.
- */
-extern const struct schema_table sql_table_dbos_stats;
-extern const struct schema_table sql_table_dbos_schema;
-
-/*
  * Registers the stored table @t (vtab.c) on @db, as @name (NULL: its own), for
  * the client @who (processes: who may UPDATE it). SQLITE_OK or an error code.
  */

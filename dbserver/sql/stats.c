@@ -31,7 +31,7 @@ static const struct schema_column stats_cols[] = {
 	{ "doc", "TEXT", "What it counts" },
 };
 
-const struct schema_table sql_table_dbos_stats = {
+const struct schema_table schema_dbos_stats = {
 	.name = "dbos_stats",
 	.doc = "dbosd's counters: events received, lost, re-syncs, ...",
 	.cols = stats_cols,
@@ -61,7 +61,7 @@ static int stats_connect(sqlite3 *db, void *aux, int argc,
 			 const char *const *argv, sqlite3_vtab **out, char **errp)
 {
 	struct stats_vtab *vt;
-	char *decl = sql_create_table(&sql_table_dbos_stats, 0);
+	char *decl = sql_create_table(&schema_dbos_stats, 0);
 	int rc;
 
 	if (!decl)
@@ -238,6 +238,6 @@ static const sqlite3_module stats_module = {
 
 int stats_register(sqlite3 *db, const struct sql_env *env)
 {
-	return sqlite3_create_module_v2(db, sql_table_dbos_stats.name, &stats_module,
+	return sqlite3_create_module_v2(db, schema_dbos_stats.name, &stats_module,
 					(void *)env, NULL);
 }

@@ -47,11 +47,12 @@ static const char setup_sql[] =
 	"INSERT INTO t VALUES (2, 'bob \"the\" builder, jr.', NULL, NULL);"
 	"INSERT INTO t VALUES (3, 'line1' || char(10) || 'line2', -2.25, x'');"
 	"INSERT INTO t VALUES (4, 'héllo ☃ 日本', 1e20, NULL);"
-	"CREATE TABLE dbos_schema(name TEXT, sql TEXT);"
+	"CREATE TABLE dbos_schema(name TEXT, type TEXT, sql TEXT);"
 	"INSERT INTO dbos_schema VALUES"
-	" ('t', 'CREATE TABLE t(id INTEGER PRIMARY KEY, -- row id' || char(10) ||"
+	" ('t', 'table', 'CREATE TABLE t(id INTEGER PRIMARY KEY, -- row id' || char(10) ||"
 	"       '  name TEXT)'),"
-	" ('processes', 'CREATE TABLE processes(pid INTEGER);');";
+	" ('processes', 'table', 'CREATE TABLE processes(pid INTEGER);'),"
+	" ('undo', 'function', '-- FUNCTION undo(version INTEGER)');";
 
 static int open_db_fails;	/* set by a test before it starts the endpoint */
 
@@ -1337,7 +1338,8 @@ TEST_F(srv, cli_dot_commands)
 	run_cli(&r, NULL, schema);
 	EXPECT_EQ(0, r.status);
 	EXPECT_STREQ("CREATE TABLE processes(pid INTEGER);\n"
-		     "CREATE TABLE t(id INTEGER PRIMARY KEY, -- row id\n  name TEXT);\n",
+		     "CREATE TABLE t(id INTEGER PRIMARY KEY, -- row id\n  name TEXT);\n"
+		     "-- FUNCTION undo(version INTEGER);\n",
 		     r.out);
 	cli_free(&r);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* test_policy.c - host tests of the policy manager and its SQL: real store, SQLite and compiler; an in-test kernel. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1239,6 +1240,138 @@ TEST_F(pol, without_an_lsm_enforcer_sched_rules_still_commit)
 	OK(self->db, "DELETE FROM sched_rules");
 	EXPECT_STREQ("stage 2,activate 2,", k_calls(&self->k, buf, sizeof(buf)));
 	EXPECT_EQ(0, self->k.prepares);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The catalogue: dbos_schema, the shell's .tables, and the README        */
+
+#define MAX_NAMES 2048
+
+struct names {
+	char *v[MAX_NAMES];
+	int n;
+};
+
+static void names_add(struct names *s, const char *name)
+{
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], name))
+			return;
+	if (s->n < MAX_NAMES)
+		s->v[s->n++] = strdup(name);
+}
+
+static bool names_has(const struct names *s, const char *name)
+{
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], name))
+			return true;
+	return false;
+}
+
+static void names_free(struct names *s)
+{
+	for (int i = 0; i < s->n; i++)
+		free(s->v[i]);
+	s->n = 0;
+}
+
+/* Adds the first column of every row of @sql on @db to @s. */
+static void names_query(struct __test_metadata *_metadata, sqlite3 *db, const char *sql,
+			struct names *s)
+{
+	sqlite3_stmt *st = NULL;
+
+	ASSERT_EQ(SQLITE_OK, sqlite3_prepare_v2(db, sql, -1, &st, NULL)) TH_LOG("%s", sqlite3_errmsg(db));
+	while (sqlite3_step(st) == SQLITE_ROW)
+		names_add(s, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+}
+
+static const char catalogue_sql[] =
+	"SELECT name FROM pragma_module_list UNION "
+	"SELECT name FROM pragma_function_list UNION "
+	"SELECT name FROM sqlite_schema WHERE type = 'view'";
+
+/*
+ * Whatever a client's connection has that plain SQLite lacks (virtual tables,
+ * table-valued functions, views, functions) is in dbos_schema, and everything
+ * dbos_schema lists exists: the one registry cannot drift from the code.
+ */
+TEST_F(pol, dbos_schema_lists_exactly_what_a_connection_adds_to_sqlite)
+{
+	struct names plain = { 0 }, has = { 0 }, listed = { 0 };
+	sqlite3 *bare;
+
+	ASSERT_EQ(SQLITE_OK, sqlite3_open(":memory:", &bare));
+	names_query(_metadata, bare, catalogue_sql, &plain);
+	sqlite3_close(bare);
+	names_query(_metadata, self->db, catalogue_sql, &has);
+	names_query(_metadata, self->db, "SELECT name FROM dbos_schema", &listed);
+	for (int i = 0; i < has.n; i++) {
+		if (names_has(&plain, has.v[i]))
+			continue;
+		EXPECT_TRUE(names_has(&listed, has.v[i])) TH_LOG("%s is not in dbos_schema", has.v[i]);
+	}
+	for (int i = 0; i < listed.n; i++) {
+		EXPECT_TRUE(names_has(&has, listed.v[i]))
+			TH_LOG("dbos_schema lists %s, which does not exist", listed.v[i]);
+	}
+	EXPECT_TRUE(names_has(&listed, "policies"));
+	EXPECT_TRUE(names_has(&listed, "sched_rules"));
+	names_free(&plain);
+	names_free(&has);
+	names_free(&listed);
+}
+
+/*
+ * README.md's "## Tables" table names, in the first cell of its rows, every
+ * table, view and function that dbos_schema lists, and nothing else.
+ * (Run from the repository root, as tests/run-all.sh does.)
+ */
+TEST_F(pol, readme_table_of_tables_matches_dbos_schema)
+{
+	struct names readme = { 0 }, listed = { 0 };
+	FILE *f = fopen("README.md", "r");
+	char line[4096];
+	bool in_tables = false;
+
+	ASSERT_NE(NULL, f) TH_LOG("README.md not found: run from the repository root");
+	while (fgets(line, sizeof(line), f)) {
+		char *cell_end, *p;
+
+		if (!strncmp(line, "## ", 3))
+			in_tables = !strcmp(line, "## Tables\n");
+		if (!in_tables || strncmp(line, "| `", 3))
+			continue;
+		cell_end = strchr(line + 1, '|');
+		if (!cell_end)
+			continue;
+		*cell_end = 0;
+		for (p = strchr(line, '`'); p; p = strchr(p + 1, '`')) {
+			char *end = strchr(p + 1, '`');
+
+			if (!end)
+				break;
+			*end = 0;
+			p[1 + strcspn(p + 1, "(")] = 0;		/* `policy_simulate(hook, condition)` */
+			names_add(&readme, p + 1);
+			p = end;
+		}
+	}
+	fclose(f);
+	names_query(_metadata, self->db, "SELECT name FROM dbos_schema", &listed);
+	for (int i = 0; i < listed.n; i++) {
+		EXPECT_TRUE(names_has(&readme, listed.v[i]))
+			TH_LOG("README's table of tables does not name %s", listed.v[i]);
+	}
+	for (int i = 0; i < readme.n; i++) {
+		EXPECT_TRUE(names_has(&listed, readme.v[i]))
+			TH_LOG("README's table of tables names %s, which dbos_schema does not list",
+			       readme.v[i]);
+	}
+	names_free(&readme);
+	names_free(&listed);
 }
 
 TEST_HARNESS_MAIN

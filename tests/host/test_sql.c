@@ -631,11 +631,12 @@ TEST_F(sql, dbos_schema_describes_every_table)
 {
 	static const char *const names[] = {
 		"processes", "process_events", "process_open_files", "sockets", "file_events",
-		"socket_events", "policy_versions", "policy_rules", "policy_decisions",
-		"sched_decisions", "dbos_stats", "dbos_schema", "process_open_sockets", "listening_ports",
+		"socket_events", "policies", "policy_versions", "policy_rules", "policy_decisions",
+		"policy_simulate", "sched_rules", "sched_decisions", "dbos_stats", "dbos_schema",
+		"process_open_sockets", "listening_ports",
 		"process_ancestors", "policy_context_exec", "policy_context_open",
 		"policy_context_connect", "policy_context_bind", "policy_context_kill",
-		"policy_context_sched",
+		"policy_context_sched", "policy_rollback",
 	};
 	const int nnames = sizeof(names) / sizeof(names[0]);
 	sqlite3_stmt *st = prepare(_metadata, self->db, "SELECT name, sql FROM dbos_schema");
@@ -655,19 +656,20 @@ TEST_F(sql, dbos_schema_describes_every_table)
 		EXPECT_EQ(SQLITE_OK, sqlite3_exec(scratch, sql, NULL, NULL, &err)) TH_LOG("%s", err);
 		sqlite3_free(err);
 		if (n == 0) {
-			const char *head = "CREATE TABLE processes (\n"
+			const char *head = "-- Live processes, mirrored from the kernel (exact at rest)\n"
+					   "CREATE TABLE processes (\n"
 					   "  pid INTEGER, -- Process (thread group) ID\n"
 					   "  parent INTEGER, -- Parent process ID\n";
 
 			EXPECT_EQ(0, strncmp(head, sql, strlen(head))) TH_LOG("%s", sql);
 			EXPECT_NE(NULL, strstr(sql, "\n  seq INTEGER -- Sequence number of the last "
 						    "event or dump that set this row\n);\n-- UPDATE processes"));
-			/* one line per column, plus the first, the last and the note */
+			/* one line per column, plus the doc, the first, the last and the note */
 			int lines = 0;
 
 			for (const char *p = sql; *p; p++)
 				lines += *p == '\n';
-			EXPECT_EQ(PROCESSES__COUNT + 2, lines);
+			EXPECT_EQ(PROCESSES__COUNT + 3, lines);
 		}
 		n++;
 	}
@@ -683,6 +685,13 @@ TEST_F(sql, dbos_schema_describes_every_table)
 	EXPECT_EQ(PROCESS_EVENTS__COUNT,
 		  query_int(_metadata, scratch, "SELECT count(*) FROM pragma_table_info('process_events')"));
 	EXPECT_EQ(3, query_int(_metadata, scratch, "SELECT count(*) FROM pragma_table_info('dbos_stats')"));
+	/* policy_simulate's two arguments are HIDDEN columns, declared as such. */
+	EXPECT_EQ(2, query_int(_metadata, self->db, "SELECT count(*) FROM "
+			       "pragma_table_xinfo('policy_simulate') WHERE hidden = 1"));
+	EXPECT_EQ(1, query_int(_metadata, self->db, "SELECT count(*) FROM dbos_schema "
+			       "WHERE name = 'policy_simulate' AND type = 'table-valued function'"));
+	EXPECT_EQ(1, query_int(_metadata, self->db, "SELECT count(*) FROM dbos_schema "
+			       "WHERE name = 'policy_rollback' AND type = 'function'"));
 	sqlite3_close(scratch);
 }
 
