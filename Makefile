@@ -26,6 +26,9 @@ endif
 $(B)/config.mk: FORCE
 	@mkdir -p $(dir $@)
 	@scripts/deps.sh --make-config > $@.tmp
+	@if grep -qv '^\(#.*\|[A-Z_]* := .*\)$$' $@.tmp; then \
+		echo "$@.tmp: not only make assignments:" >&2; grep -v '^\(#.*\|[A-Z_]* := .*\)$$' $@.tmp | head -3 >&2; \
+		rm -f $@.tmp; exit 1; fi
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
 FORCE:
 .PHONY: FORCE

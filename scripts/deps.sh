@@ -17,7 +17,7 @@ readonly PACKAGES=(
 	linux-headers-cloud-amd64 linux-image-cloud-amd64 linux-source-6.1
 	qemu-system-x86 busybox-static cpio gzip xz-utils
 	librocksdb-dev libsqlite3-dev libnl-3-dev libnl-genl-3-dev libedit-dev
-	pkg-config kmod procps iproute2 auditd  # ss and auditd also go into the test VM
+	pkg-config kmod procps iproute2 auditd zstd  # ss and auditd also go into the test VM; zstd: initramfs-tools
 	bc bison flex libelf-dev libssl-dev dwarves rsync  # the debug kernel (build-debug-kernel.sh)
 )
 readonly SELFTEST_FILES=(kselftest_harness.h kselftest.h)
@@ -72,7 +72,8 @@ simulated_fresh() {
 install_missing_packages() {
 	if [[ -n ${DBOS_DEPS_SIMULATE_FRESH:-} ]]; then
 		mkdir -p "$DBOS_DEPS_SIMULATE_FRESH"
-		simulated_fresh && echo "deps.sh: (simulated) installing: ${PACKAGES[*]}" >&2
+		# (apt-get talks on stdout: so does the simulation)
+		simulated_fresh && echo "deps.sh: (simulated) installing: ${PACKAGES[*]}"
 		touch "$DBOS_DEPS_SIMULATE_FRESH/installed"
 		return 0
 	fi
@@ -161,9 +162,10 @@ make_var() {
 	printf '%s := %s\n' "$name" "$value"
 }
 
-# Install what is missing, then print what the packages provide as make variables.
+# Install what is missing (apt's output to stderr), then print what the packages
+# provide as make variables (stdout: build/config.mk).
 print_make_config() {
-	install_missing_packages
+	install_missing_packages >&2
 	local kdir image nl_cflags nl_libs selftest_dir selftest
 	kdir=$(print_kdir)
 	image=$(print_kernel_image)
