@@ -18,7 +18,7 @@ readonly PACKAGES=(
 	qemu-system-x86 busybox-static cpio gzip xz-utils
 	librocksdb-dev libsqlite3-dev libnl-3-dev libnl-genl-3-dev libedit-dev
 	pkg-config kmod procps iproute2 auditd zstd  # ss and auditd also go into the test VM; zstd: initramfs-tools
-	bc bison flex libelf-dev libssl-dev dwarves rsync  # the debug kernel (build-debug-kernel.sh)
+	bc bison flex libelf-dev libssl-dev dwarves rsync python3  # the debug kernel (build-debug-kernel.sh; python3: tools/bpf)
 )
 readonly SELFTEST_FILES=(kselftest_harness.h kselftest.h)
 
