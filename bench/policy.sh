@@ -108,6 +108,51 @@ while [ $r -lt "$ROUNDS" ]; do
 	r=$((r + 1))
 done
 
+# Lineage (issue 13): the same loops with one rule per hook whose condition
+# never matches, written three ways: no lineage; a lineage condition the
+# kernel keeps (a task-storage lookup and one map lookup per check, marks at
+# every fork and exec); the same condition with depth, a set the server keeps.
+lineage_rules() {	# $1: "" | kernel | server
+	sub=""
+	[ "$1" = kernel ] && sub=" AND pid IN (SELECT pid FROM process_ancestors WHERE ancestor_name = ''nomatch'')"
+	[ "$1" = server ] && sub=" AND pid IN (SELECT pid FROM process_ancestors WHERE ancestor_name = ''nomatch'' AND depth < 99)"
+	dbos -c "BEGIN; DELETE FROM policies;
+		INSERT INTO policies(name, hook, action, condition) VALUES
+		('l-exec', 'exec', 'deny', 'path = ''/nonexistent''$sub'),
+		('l-open', 'open', 'deny', 'path = ''/nonexistent''$sub'),
+		('l-connect', 'connect', 'deny', 'remote_port = 1$sub'); COMMIT;" >/dev/null ||
+		die "cannot load the lineage rules ($1)"
+}
+start_dbosd
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+	for how in plain kernel server; do
+		lineage_rules "$([ $how = plain ] || echo $how)"
+		measure "lin_$how"
+	done
+	r=$((r + 1))
+done
+# COMMIT of a lineage rule (a new condition each time: the kernel walks every
+# process) vs a plain one: ms per COMMIT, over 20
+commit_ms() {	# $1: plain | lineage
+	a=$(cut -d' ' -f1 /proc/uptime)
+	i=0
+	while [ $i -lt 20 ]; do
+		suf=""
+		[ "$1" = lineage ] && suf=" AND pid IN (SELECT pid FROM process_ancestors WHERE ancestor_name = ''n$i'')"
+		dbos -c "DELETE FROM policies; INSERT INTO policies(name, hook, action, condition)
+			VALUES ('c$i', 'exec', 'deny', 'path = ''/nonexistent$i''$suf')" >/dev/null ||
+			die "commit failed"
+		i=$((i + 1))
+	done
+	b=$(cut -d' ' -f1 /proc/uptime)
+	awk "BEGIN{printf \"%.1f\", ($b - $a) * 1000 / 20}"
+}
+echo "policy_commit_ms_plain $(commit_ms plain) (DELETE + INSERT, two versions)"
+echo "policy_commit_ms_lineage $(commit_ms lineage) (the same with a new lineage condition: one walk of every process)"
+dbos -c "DELETE FROM policies" >/dev/null
+stop_dbosd
+
 minimum() { sort -n | head -n 1; }
 for op in exec open connect; do
 	base=$(median <"/tmp/pol.nolsm.$op")
@@ -117,6 +162,13 @@ for op in exec open connect; do
 		echo "policy_${op}_ns_rules$n $v (min $(minimum <"/tmp/pol.rules$n.$op"))"
 		echo "policy_${op}_added_ns_rules$n $((v - base)) (target < 1000)"
 		echo "policy_${op}_ratio_rules$n $(awk "BEGIN{printf \"%.3f\", $v / $base}")"
+	done
+	lbase=$(median <"/tmp/pol.lin_plain.$op")
+	for how in plain kernel server; do
+		v=$(median <"/tmp/pol.lin_$how.$op")
+		echo "policy_${op}_ns_lineage_$how $v (ratio to no lineage $(awk "BEGIN{printf \"%.3f\", $v / $lbase}"))"
+		f=/tmp/pol.lin_$how.check_$op
+		[ -s "$f" ] && echo "policy_${op}_bpf_check_ns_lineage_$how $(median <"$f")"
 	done
 	for n in $RULES; do
 		f=/tmp/pol.rules$n.check_$op

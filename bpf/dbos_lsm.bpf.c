@@ -32,7 +32,7 @@ char LICENSE[] SEC("license") = "GPL";
  */
 struct cfg_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, DBOS_LSM_HOOK__COUNT);
+	__uint(max_entries, DBOS_LSM_CFGS);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(struct dbos_lsm_hook_cfg));
 };
@@ -81,6 +81,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct dbos_lsm_state);
 } dbos_state SEC(".maps");
+
+/* Lineage marks of each thread group, on its leader (dbos_lsm.h, "Lineage marks"). */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct dbos_lsm_marks);
+} dbos_marks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -510,14 +518,13 @@ static __always_inline void set_pkey(struct scratch *s, __u32 hook, __u32 f)
 }
 
 /*
- * acc &= the EXE bitmap of the caller's executable. Uses pkey, before the
- * hook's own path is put there: have_path is cleared after. A kernel thread
- * (no mm) looks up the empty path, whose exact entry holds only the terms
- * with no EXE constraint, as SQL's NULL would.
+ * acc &= the EXE bitmap of task @t's executable (the caller's, for hooks).
+ * Uses pkey, before the hook's own path is put there: have_path is cleared
+ * after. A kernel thread (no mm) looks up the empty path, whose exact entry
+ * holds only the terms with no EXE constraint, as SQL's NULL would.
  */
-static __always_inline void and_exe(struct scratch *s, struct dctx *c)
+static __always_inline void and_exe(struct scratch *s, struct dctx *c, struct task_struct *t)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
 	struct file *exe = BPF_CORE_READ(t, mm, exe_file);
 	struct dbos_lsm_bits *b = NULL;
 	__u32 i;
@@ -548,8 +555,8 @@ static long and_field(__u32 f, void *arg)
 
 	if (f >= DBOS_LSM_F__COUNT)
 		return 1;
-	if (!(c->fields & (1ULL << f)) || f == DBOS_LSM_F_EXE)
-		return 0;	/* EXE: and_exe() did it */
+	if (!(c->fields & (1ULL << f)) || f == DBOS_LSM_F_EXE || f == DBOS_LSM_F_LINEAGE)
+		return 0;	/* EXE: and_exe() did it; LINEAGE: and_lineage() */
 	if (!s || !cfg)
 		return 1;
 	if (f == DBOS_LSM_F_PATH) {
@@ -597,6 +604,56 @@ static long scan_word(__u32 i, void *arg)
 	return c->allow >= 0;
 }
 
+/* and_lineage()'s loop: the caller's desc bits against the hook's LINEAGE entries. */
+struct lctx {
+	void *values;
+	__u64 marks, desc;
+	__u32 hook, slot;
+};
+
+/* acc &= the LINEAGE entry of mark @m for the caller's desc bit m (its absence: no term holds). */
+static long and_mark(__u32 m, void *arg)
+{
+	struct lctx *l = arg;
+	struct scratch *s = scratch_of_cpu(l->slot);
+	struct dbos_lsm_bits *b = NULL;
+	__u32 i;
+
+	if (m >= DBOS_LSM_MARKS || !s)
+		return 1;
+	if (!(l->marks & (1ULL << m)))
+		return 0;
+	__builtin_memset(&s->vkey, 0, sizeof(s->vkey));
+	s->vkey.hook = l->hook;
+	s->vkey.field = DBOS_LSM_F_LINEAGE;
+	s->vkey.value[0] = m;
+	s->vkey.value[1] = (l->desc >> m) & 1;
+	if (l->values)
+		b = bpf_map_lookup_elem(l->values, &s->vkey);
+	for (i = 0; i < DBOS_LSM_WORDS; i++)
+		s->acc.w[i] &= b ? b->w[i] : 0;
+	return 0;
+}
+
+/*
+ * acc &= what the caller's lineage marks satisfy. -1 when its marks are not
+ * known for the live generation's epoch (no storage, or not yet walked).
+ */
+static __always_inline int and_lineage(struct scratch *s, struct dctx *c,
+				       struct dbos_lsm_state *st, __u32 live)
+{
+	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
+	struct dbos_lsm_marks *mk = bpf_task_storage_get(&dbos_marks, leader, 0, 0);
+	struct lctx l = { .values = c->values, .marks = c->cfg->marks, .hook = c->hook,
+			  .slot = s->slot };
+
+	if (!mk || mk->epoch < st->mark_epoch[live & 1])
+		return -1;
+	l.desc = mk->desc;
+	bpf_loop(DBOS_LSM_MARKS, and_mark, &l, 0);
+	return 0;
+}
+
 /* The decision of the comment at the top of dbos_lsm.h: 0 or -EPERM. */
 static __always_inline int decide(struct scratch *s, const struct path *fpath,
 				  struct sockaddr *sa, int salen, __u32 hook,
@@ -620,7 +677,20 @@ static __always_inline int decide(struct scratch *s, const struct path *fpath,
 	for (i = 0; i < DBOS_LSM_WORDS; i++)
 		s->acc.w[i] = ~0ULL;
 	if (c.fields & (1ULL << DBOS_LSM_F_EXE))
-		and_exe(s, &c);
+		and_exe(s, &c, bpf_get_current_task_btf());
+	if ((c.fields & (1ULL << DBOS_LSM_F_LINEAGE)) && and_lineage(s, &c, st, live)) {
+		/* Lineage unknown: fail closed where a rule could deny (no rule to name). */
+		count(DBOS_LSM_C_MARK_UNKNOWN);
+		for (i = 0; i < DBOS_LSM_WORDS; i++) {
+			if (cfg->deny.w[i]) {
+				count(DBOS_LSM_C_DENIED);
+				report(s, fpath, hook, DBOS_LSM_MAX_TERMS, DBOS_LSM_DENY,
+				       st->version[live & 1]);
+				return -EPERM;
+			}
+		}
+		return 0;
+	}
 	if (sa)
 		sockaddr_ctx(s, sa, salen);
 	if (c.fields & (1ULL << DBOS_LSM_F_PATH))
@@ -736,6 +806,274 @@ int BPF_PROG(dbos_kill, struct task_struct *p, struct kernel_siginfo *info, int 
 	return ret;
 }
 
+/* ---- Lineage marks (dbos_lsm.h, "Lineage marks") ---- */
+
+/* marks_of()'s loop over the marks a generation defines. */
+struct mctx {
+	void *values;
+	__u64 marks, self;
+	__u32 nwords, slot;
+};
+
+/* self bit @m: some MARK term of mark @m holds (its MARKDEF bits AND acc). */
+static long mark_bit(__u32 m, void *arg)
+{
+	struct mctx *mc = arg;
+	struct scratch *s = scratch_of_cpu(mc->slot);
+	struct dbos_lsm_bits *b;
+	__u64 any = 0;
+	__u32 i;
+
+	if (m >= DBOS_LSM_MARKS || !s || !mc->values)
+		return 1;
+	if (!(mc->marks & (1ULL << m)))
+		return 0;
+	__builtin_memset(&s->vkey, 0, sizeof(s->vkey));
+	s->vkey.hook = DBOS_LSM_MARK;
+	s->vkey.field = DBOS_LSM_F_MARKDEF;
+	s->vkey.value[0] = m;
+	b = bpf_map_lookup_elem(mc->values, &s->vkey);
+	if (!b)
+		return 0;
+	for (i = 0; i < DBOS_LSM_WORDS; i++)
+		any |= s->acc.w[i] & b->w[i];
+	if (any)
+		mc->self |= 1ULL << m;
+	return 0;
+}
+
+/*
+ * The marks of generation @gen (a slot) that the process of task @task (a
+ * kernel pointer, as a number) satisfies now: its tgid, real uid, euid and
+ * gid, its leader's comm (or @comm, a kernel string, when not 0: a rename in
+ * progress) and its executable, against the MARK terms. 0 when @gen defines
+ * no marks. @sslot: the caller's scratch entry. A global function: the
+ * verifier checks it once.
+ */
+__noinline __u64 marks_of(__u64 task, __u64 comm, __u32 gen, __u32 sslot)
+{
+	struct task_struct *t = (struct task_struct *)task;
+	struct scratch *s = scratch_of_cpu(sslot);
+	struct dbos_lsm_hook_cfg *cfg;
+	__u32 hook = DBOS_LSM_MARK, slot = gen & 1, i;
+	struct dctx c = { .hook = DBOS_LSM_MARK, .slot = sslot,
+			  .allow = -1, .deny = -1, .audit = -1 };
+	struct mctx mc = { .slot = sslot };
+	void *cfgs;
+
+	if (!s || !t)
+		return 0;
+	cfgs = bpf_map_lookup_elem(&dbos_cfgs, &slot);
+	if (!cfgs)
+		return 0;
+	cfg = bpf_map_lookup_elem(cfgs, &hook);
+	if (!cfg || !cfg->nwords || !cfg->marks)
+		return 0;
+	c.cfg = cfg;
+	c.fields = cfg->fields;
+	c.nwords = cfg->nwords;
+	c.values = bpf_map_lookup_elem(&dbos_values, &slot);
+	c.paths = bpf_map_lookup_elem(&dbos_paths, &slot);
+	s->pid = BPF_CORE_READ(t, tgid);
+	s->uid = BPF_CORE_READ(t, real_cred, uid.val);
+	s->euid = BPF_CORE_READ(t, real_cred, euid.val);
+	s->gid = BPF_CORE_READ(t, real_cred, gid.val);
+	__builtin_memset(s->name, 0, sizeof(s->name));
+	if (comm)
+		bpf_probe_read_kernel_str(s->name, sizeof(s->name), (const void *)comm);
+	else
+		BPF_CORE_READ_STR_INTO(&s->name, t, group_leader, comm);
+	for (i = 0; i < DBOS_LSM_WORDS; i++)
+		s->acc.w[i] = ~0ULL;
+	if (c.fields & (1ULL << DBOS_LSM_F_EXE))
+		and_exe(s, &c, t);
+	bpf_loop(DBOS_LSM_F__COUNT, and_field, &c, 0);
+	mc.values = c.values;
+	mc.marks = cfg->marks;
+	mc.nwords = cfg->nwords;
+	bpf_loop(DBOS_LSM_MARKS, mark_bit, &mc, 0);
+	return mc.self;
+}
+
+/* The marks either generation defines (events keep them all current). */
+static __always_inline __u64 marks_defined(__u32 slot)
+{
+	__u32 hook = DBOS_LSM_MARK;
+	void *cfgs = bpf_map_lookup_elem(&dbos_cfgs, &slot);
+	struct dbos_lsm_hook_cfg *cfg = cfgs ? bpf_map_lookup_elem(cfgs, &hook) : NULL;
+
+	return cfg && cfg->nwords ? cfg->marks : 0;
+}
+
+/*
+ * Recompute the self bits of the process led by @leader, whose identity just
+ * changed (exec, rename to @comm, credentials), under both generations' mark
+ * definitions; they agree on every mark both define (ids are stable).
+ */
+static __always_inline void marks_refresh(struct task_struct *leader, __u64 comm)
+{
+	__u64 m0 = marks_defined(0), m1 = marks_defined(1), self = 0;
+	struct dbos_lsm_marks *mk;
+	struct scratch *s;
+
+	if (!(m0 | m1))
+		return;
+	mk = bpf_task_storage_get(&dbos_marks, leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	s = scratch_claim();
+	if (!mk || !s) {
+		/* Unknown from now on (a missing entry, or an epoch it never reached). */
+		count(DBOS_LSM_C_MARK_FAILED);
+		if (mk)
+			mk->epoch = 0;
+		if (s)
+			scratch_release(s);
+		return;
+	}
+	if (m0)
+		self |= marks_of(to_scalar(leader), comm, 0, s->slot) & m0;
+	if (m1)
+		self |= marks_of(to_scalar(leader), comm, 1, s->slot) & m1;
+	scratch_release(s);
+	mk->self = self;
+	__sync_fetch_and_add(&mk->gen, 1);
+}
+
+/* exec: the new program, comm and credentials are in place (the task is its group's leader). */
+SEC("lsm/bprm_committed_creds")
+int BPF_PROG(dbos_mark_exec, struct linux_binprm *bprm)
+{
+	marks_refresh(bpf_get_current_task_btf()->group_leader, 0);
+	return 0;
+}
+
+/* A rename (prctl, /proc/PID/comm): only the leader's comm names the process. */
+SEC("tp_btf/task_rename")
+int BPF_PROG(dbos_mark_rename, struct task_struct *task, const char *comm)
+{
+	if (task->group_leader == task)
+		marks_refresh(task, (__u64)comm);
+	return 0;
+}
+
+/* setuid and friends (and exec's own commit, which dbos_mark_exec follows). */
+SEC("fexit/commit_creds")
+int BPF_PROG(dbos_mark_creds, struct cred *new, int ret)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	if (t->group_leader == t)
+		marks_refresh(t, 0);
+	return 0;
+}
+
+/* Fork: the child's lineage, before it runs. */
+static __always_inline void marks_fork(struct task_struct *parent, struct task_struct *child)
+{
+	struct dbos_lsm_marks *pm, *cm;
+	__u64 epoch, self, desc;
+
+	if (!(marks_defined(0) | marks_defined(1)))
+		return;
+	cm = bpf_task_storage_get(&dbos_marks, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!cm) {
+		count(DBOS_LSM_C_MARK_FAILED);
+		return;
+	}
+	pm = bpf_task_storage_get(&dbos_marks, parent->group_leader, 0, 0);
+	if (!pm) {
+		cm->epoch = 0;	/* unknown until a walk reaches it */
+		return;
+	}
+	/* The walk writes the bits, then the epoch: read in the other order. */
+	epoch = *(volatile __u64 *)&pm->epoch;
+	asm volatile("" ::: "memory");
+	self = *(volatile __u64 *)&pm->self;
+	desc = *(volatile __u64 *)&pm->desc;
+	cm->self = self;
+	cm->desc = desc | self;
+	asm volatile("" ::: "memory");
+	*(volatile __u64 *)&cm->epoch = epoch;
+}
+
+/* The walk's loop up the ancestors: each one's marks (as defined by the walked slot). */
+struct actx {
+	__u64 task;		/* the ancestor to look at next */
+	__u64 marks, desc;
+	__u32 gen, sslot;
+};
+
+static long ancestor_marks(__u32 i, void *arg)
+{
+	struct actx *a = arg;
+	struct task_struct *t = (struct task_struct *)a->task;
+
+	if (!t || !BPF_CORE_READ(t, pid))
+		return 1;	/* past init: the idle task */
+	a->desc |= marks_of(a->task, 0, a->gen, a->sslot) & a->marks;
+	a->task = (__u64)BPF_CORE_READ(t, real_parent);
+	return 0;
+}
+
+/*
+ * The commit walk (read by dbosd through a task iterator, before the flip):
+ * every process whose marks are not complete for walk_epoch gets them, as
+ * slot walk_slot defines them: self from its identity, desc from its
+ * current ancestors (their identities now; a process born before the rule
+ * has no record of the lineage it forked from). A process it completes is
+ * printed (its tgid and a newline), so dbosd walks again until none is.
+ */
+SEC("iter/task")
+int dbos_mark_walk(struct bpf_iter__task *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *t = ctx->task;
+	struct dbos_lsm_marks *mk;
+	struct dbos_lsm_state *st;
+	struct actx a = {};
+	struct scratch *s;
+	__u64 mask, gen, self, epoch;
+	__u32 zero = 0, slot;
+
+	if (!t || t->group_leader != t)
+		return 0;	/* threads: their leader holds the marks */
+	st = bpf_map_lookup_elem(&dbos_state, &zero);
+	if (!st)
+		return 0;
+	epoch = st->walk_epoch;
+	slot = st->walk_slot & 1;
+	mk = bpf_task_storage_get(&dbos_marks, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!mk) {
+		count(DBOS_LSM_C_MARK_FAILED);
+		return 0;
+	}
+	if (mk->epoch >= epoch)
+		return 0;
+	/* Complete for the live generation: only the new marks; else every mark. */
+	mask = mk->epoch && mk->epoch >= st->mark_epoch[!slot] ? st->walk_new : marks_defined(slot);
+	s = scratch_claim();
+	if (!s) {
+		count(DBOS_LSM_C_MARK_FAILED);
+		return 0;
+	}
+	gen = *(volatile __u64 *)&mk->gen;
+	self = marks_of(to_scalar(t), 0, slot, s->slot) & mask;
+	a.task = to_scalar(t->real_parent);
+	a.marks = mask;
+	a.gen = slot;
+	a.sslot = s->slot;
+	bpf_loop(DBOS_LSM_ANCESTORS, ancestor_marks, &a, 0);
+	mk->desc = (mk->desc & ~mask) | a.desc;
+	mk->self = (mk->self & ~mask) | self;
+	/* An exec, rename or setuid meanwhile: its identity may be newer than ours. */
+	if (*(volatile __u64 *)&mk->gen != gen)
+		mk->self = (mk->self & ~mask) | (marks_of(to_scalar(t), 0, slot, s->slot) & mask);
+	scratch_release(s);
+	asm volatile("" ::: "memory");
+	*(volatile __u64 *)&mk->epoch = epoch;
+	BPF_SEQ_PRINTF(seq, "%d\n", t->tgid);
+	return 0;
+}
+
 /* The child's pid-set bits from @pb: inherited terms, dflt for the others. */
 static __always_inline void inherit_bits(struct scratch *s, struct dbos_lsm_hook_cfg *cfg,
 					 struct dbos_lsm_bits *pb)
@@ -772,6 +1110,7 @@ int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
 
 	if (ptgid == ctgid)
 		return 0;	/* a thread: same tgid, same entries */
+	marks_fork(parent, child);
 	st = bpf_map_lookup_elem(&dbos_state, &zero);
 	if (st) {
 		live = *(volatile __u32 *)&st->live & 1;

@@ -86,10 +86,11 @@ static int stats(void *arg, struct sql_stat *out, int max)
 	return n;
 }
 
-static sqlite3 *open_db(void *arg, const struct ucred *peer, char **err)
+static sqlite3 *open_db(void *arg, const struct ucred *peer, void *sink, char **err)
 {
 	const struct dbosd *d = arg;
-	struct sql_session who = { .uid = peer->uid, .pid = peer->pid };
+	struct sql_session who = { .uid = peer->uid, .pid = peer->pid,
+				   .notice = endpoint_notice, .notice_arg = sink };
 	sqlite3 *db = NULL;
 
 	if (sql_open_session(&d->env, &who, &db, err))
@@ -111,6 +112,11 @@ static void ops_flip(void *arg)
 static uint64_t ops_live_version(void *arg)
 {
 	return enforce_live_version(arg);
+}
+
+static void ops_live_marks(void *arg, uint64_t hash[DBOS_LSM_MARKS])
+{
+	enforce_live_marks(arg, hash);
 }
 
 static int ops_poll(void *arg, int timeout_ms,
@@ -236,6 +242,7 @@ int main(int argc, char **argv)
 	bool no_lsm = false;
 	struct policy_kernel_ops kops = {
 		.prepare = ops_prepare, .flip = ops_flip, .live_version = ops_live_version,
+		.live_marks = ops_live_marks,
 		.poll = ops_poll, .counters = ops_counters,
 		.sched_stage = ops_sched_stage, .sched_activate = ops_sched_activate,
 	};

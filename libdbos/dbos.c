@@ -574,9 +574,17 @@ static int on_row(void *arg, int ncol, const struct dbos_value *vals)
 	return 0;
 }
 
+/* Notices go to stderr, after what stdout already holds, as "NOTICE: ...". */
+static void on_notice(void *arg, const char *text, size_t len)
+{
+	fflush(stdout);
+	fprintf(stderr, "NOTICE: %.*s\n", (int)len, text);
+}
+
 static const struct dbos_callbacks callbacks = {
 	.on_columns = on_columns,
 	.on_row = on_row,
+	.on_notice = on_notice,
 };
 
 /* ---------------------------------------------------------------------- */

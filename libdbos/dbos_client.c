@@ -330,6 +330,18 @@ static int read_result(struct dbos_conn *c, const struct dbos_callbacks *cb,
 			if (cb && cb->on_row && cb->on_row(arg, c->ncol, c->vals))
 				goto aborted;
 			break;
+		case DBOS_F_NOTICE:
+			if (cb && cb->on_notice) {
+				dbos_buf_u8(&c->in, 0);	/* NUL-terminate (the frame is consumed) */
+				if (c->in.err) {
+					set_err(errmsg, "out of memory");
+					conn_break(c);
+					errno = ENOMEM;
+					return -1;
+				}
+				cb->on_notice(arg, (const char *)c->in.data, c->in.len - 1);
+			}
+			break;
 		case DBOS_F_DONE:
 			dbos_rd_init(&r, c->in.data, c->in.len);
 			c->changes = (int64_t)dbos_rd_u64(&r);

@@ -40,7 +40,7 @@ struct dbos_value {
 };
 
 /*
- * Callbacks of dbos_query(); either may be NULL. on_columns() is called once
+ * Callbacks of dbos_query(); any may be NULL. on_columns() is called once
  * per statement that returns columns, before its rows; @names (NUL-terminated)
  * are valid only during the call. on_row() gets @ncol values, valid only during
  * the call. A callback that returns non-zero aborts the query: dbos_query()
@@ -50,6 +50,8 @@ struct dbos_value {
 struct dbos_callbacks {
 	int (*on_columns)(void *arg, int ncol, const char *const *names);
 	int (*on_row)(void *arg, int ncol, const struct dbos_value *vals);
+	/* A notice from the server (@text, @len bytes, NUL-terminated, valid during the call). */
+	void (*on_notice)(void *arg, const char *text, size_t len);
 };
 
 /*

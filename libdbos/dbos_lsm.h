@@ -25,6 +25,21 @@
  * maps in slot !live, then stores live = !live (one aligned 32-bit store,
  * the commit point). Replacing an outer slot waits for an RCU grace period,
  * so no program still reads what it replaces.
+ *
+ * Lineage marks (docs/ARCHITECTURE.md, "Lineage in the kernel"): a condition
+ * on the caller's ancestors (pid IN (SELECT pid FROM process_ancestors WHERE
+ * <condition on the ancestor>)) is decided from bits the kernel keeps on each
+ * thread group (dbos_marks, BPF task storage on the group leader): `self`
+ * bit m is set while the process itself satisfies mark m's condition
+ * (recomputed at exec, at a rename of the leader, at a credential change),
+ * and `desc` bit m while some process it descends from satisfied it when the
+ * lineage forked (child.desc = parent.desc | parent.self, at fork, before the
+ * child runs; reparenting changes nothing). Mark m's condition is the terms
+ * of the pseudo-hook DBOS_LSM_MARK whose bits the MARKDEF entry of m holds.
+ * Mark ids are stable across generations while a condition stays (its
+ * MARKID entry holds a hash of its text); a commit that introduces marks
+ * computes them for every existing process with the task iterator
+ * (dbos_mark_walk), from the current process tree, before the flip.
  */
 #ifndef DBOS_LSM_H
 #define DBOS_LSM_H
@@ -33,7 +48,7 @@
 #include <linux/types.h>
 #endif
 
-#define DBOS_LSM_ABI_VERSION	2
+#define DBOS_LSM_ABI_VERSION	3
 
 /* Where dbosd pins the programs' links and maps (a bpffs directory). */
 #define DBOS_LSM_PIN_DIR	"/sys/fs/bpf/dbos"
@@ -43,6 +58,8 @@
 #define DBOS_LSM_PATH_MAX	252	/* path bytes in a trie key (incl. NUL) */
 #define DBOS_LSM_VALUES_MAX	65536	/* entries of one generation's values map */
 #define DBOS_LSM_PATHS_MAX	16384	/* entries of one generation's path trie */
+#define DBOS_LSM_MARKS		64	/* lineage marks: bits of a process's mark words */
+#define DBOS_LSM_ANCESTORS	256	/* ancestors a mark walk looks at (deeper: counted) */
 
 /* The hooks policy can name (policies.hook). */
 enum dbos_lsm_hook {
@@ -53,6 +70,14 @@ enum dbos_lsm_hook {
 	DBOS_LSM_KILL,		/* task_kill: sending a signal */
 	DBOS_LSM_HOOK__COUNT
 };
+
+/*
+ * A pseudo-hook beside them, never attached: its terms are the lineage marks'
+ * conditions over a process's identity (PID = its tgid, UID, EUID, GID,
+ * NAME = the group leader's comm, EXE); cfg maps have DBOS_LSM_CFGS entries.
+ */
+#define DBOS_LSM_MARK	DBOS_LSM_HOOK__COUNT
+#define DBOS_LSM_CFGS	(DBOS_LSM_HOOK__COUNT + 1)
 
 /*
  * Context fields: what the kernel knows at the hook. Every hook has PID..CGROUP;
@@ -84,6 +109,14 @@ enum dbos_lsm_field {
 	DBOS_LSM_F_FORK,	/* not a context field, never looked up by a hook:
 				 * entry {hook, FORK, P} = the PID bits a child of
 				 * P gets at fork (see inherit) */
+	DBOS_LSM_F_LINEAGE,	/* the caller's lineage marks (cfg.marks): entry
+				 * {hook, LINEAGE, value[0] = m, value[1] = 1 or 0} =
+				 * the terms that hold when the caller's desc bit m is
+				 * set or clear; both exist for every m in cfg.marks */
+	DBOS_LSM_F_MARKDEF,	/* MARK only, not a context field: {MARK, MARKDEF, m} =
+				 * the MARK terms of mark m (self bit m: any of them holds) */
+	DBOS_LSM_F_MARKID,	/* MARK only: {MARK, MARKID, m}: w[0] = the hash of mark
+				 * m's condition (how dbosd keeps ids stable) */
 	DBOS_LSM_F__COUNT
 };
 
@@ -96,6 +129,8 @@ struct dbos_lsm_hook_cfg {
 	__u32 nwords;		/* words of every bitmap in use; 0: no rules on this hook */
 	__u32 __pad;
 	__u64 fields;		/* bit f: some term constrains field f: look it up */
+	__u64 marks;		/* hooks: marks their terms constrain (LINEAGE);
+				 * MARK: the marks this generation defines */
 	struct dbos_lsm_bits allow;	/* terms of allow rules */
 	struct dbos_lsm_bits deny;	/* terms of deny rules */
 	struct dbos_lsm_bits audit;	/* terms of audit rules */
@@ -146,6 +181,26 @@ struct dbos_lsm_state {
 	__u32 live;		/* slot (0 or 1) of the live generation */
 	__u32 abi;		/* DBOS_LSM_ABI_VERSION of the loaded programs */
 	__u64 version[2];	/* policy version held by each slot (0: none) */
+	/*
+	 * Lineage marks: a slot's generation needs every process's marks to be
+	 * complete for mark_epoch[slot] (struct dbos_lsm_marks.epoch >= it); a
+	 * process whose marks are not is "unknown" to it (fails closed). The
+	 * walk (dbos_mark_walk) completes walk_new's marks, as defined by slot
+	 * walk_slot, for every process whose epoch is below walk_epoch.
+	 */
+	__u64 mark_epoch[2];
+	__u64 walk_epoch;
+	__u64 walk_new;
+	__u32 walk_slot;
+	__u32 __pad;
+};
+
+/* dbos_marks: TASK_STORAGE on thread-group leaders (see "Lineage marks" above). */
+struct dbos_lsm_marks {
+	__u64 self;		/* marks the process satisfies now */
+	__u64 desc;		/* marks a process it descends from satisfied at the fork */
+	__u64 epoch;		/* the bits are complete for marks of this epoch and older */
+	__u64 gen;		/* + 1 at each recomputation of self (exec, rename, creds) */
 };
 
 /* dbos_counters: PERCPU_ARRAY, key enum dbos_lsm_counter, value __u64. */
@@ -155,6 +210,11 @@ enum dbos_lsm_counter {
 	DBOS_LSM_C_AUDITED,	/* calls allowed and reported */
 	DBOS_LSM_C_LOST,	/* decisions not reported: ring buffer full */
 	DBOS_LSM_C_INHERIT_FAILED,	/* fork: child's pid-set entry could not be written */
+	DBOS_LSM_C_MARK_UNKNOWN,	/* checks of a caller whose lineage marks were not
+					 * known (decided as if failing closed: denied when
+					 * the hook has deny rules) */
+	DBOS_LSM_C_MARK_FAILED,		/* fork/exec/rename/creds: marks not recorded
+					 * (storage could not be had); the process is unknown */
 	DBOS_LSM_C__COUNT
 };
 

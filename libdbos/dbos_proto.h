@@ -39,6 +39,9 @@
  *                       u8 DBOS_T_FLOAT, f64 (IEEE 754 bits, little-endian)
  *                       u8 DBOS_T_TEXT,  u32 len, u8 bytes[len] (UTF-8)
  *                       u8 DBOS_T_BLOB,  u32 len, u8 bytes[len]
+ *     at any point before the end, any number of:
+ *       'N' notice  text the user should see (e.g. what COMMIT made of a
+ *                   rule); it changes nothing in the result
  *     then exactly one of:
  *       'D' done    i64 total rows changed by the request (the difference
  *                   of sqlite3_total_changes64() before and after it)
@@ -67,7 +70,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DBOS_PROTO_VERSION	1
+#define DBOS_PROTO_VERSION	2	/* 2: notices ('N') */
 #define DBOS_DEFAULT_SOCKET	"/run/dbos/dbosd.sock"
 #define DBOS_SOCKET_ENV		"DBOS_SOCKET"
 
@@ -83,6 +86,7 @@
 #define DBOS_F_ROW		'R'
 #define DBOS_F_DONE		'D'
 #define DBOS_F_ERROR		'E'
+#define DBOS_F_NOTICE		'N'
 
 /* Value types inside an 'R' frame. */
 enum dbos_type {

@@ -327,6 +327,13 @@ static int progress(void *arg)
 	return 0;
 }
 
+void endpoint_notice(void *sink, const char *text)
+{
+	struct conn *c = sink;
+
+	dbos_frame_put(&c->out, DBOS_F_NOTICE, text, strlen(text));
+}
+
 static void serve(struct conn *c)
 {
 	struct endpoint *ep = c->ep;
@@ -343,7 +350,7 @@ static void serve(struct conn *c)
 
 		/* On failure the peer stays nobody: it was admitted, it gets no privilege. */
 		getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &peer, &len);
-		db = ep->cfg.open_db_peer(ep->cfg.arg, &peer, &err);
+		db = ep->cfg.open_db_peer(ep->cfg.arg, &peer, c, &err);
 	} else {
 		db = ep->cfg.open_db(ep->cfg.arg, &err);
 	}

@@ -40,10 +40,12 @@ struct endpoint_config {
 	 */
 	sqlite3 *(*open_db)(void *arg, char **err);
 	/*
-	 * The same, told who the client is (its SO_PEERCRED at connect time);
-	 * when set, used instead of @open_db (which may then be NULL).
+	 * The same, told who the client is (its SO_PEERCRED at connect time)
+	 * and where its notices go: endpoint_notice(@sink, text) from the
+	 * connection's own thread, while it runs a statement, sends an 'N'
+	 * frame. When set, used instead of @open_db (which may then be NULL).
 	 */
-	sqlite3 *(*open_db_peer)(void *arg, const struct ucred *peer, char **err);
+	sqlite3 *(*open_db_peer)(void *arg, const struct ucred *peer, void *sink, char **err);
 	void *arg;
 	/* Clients served at once; 0 means ENDPOINT_DEFAULT_MAX_CONNECTIONS. */
 	unsigned int max_connections;
@@ -61,6 +63,9 @@ struct endpoint_config {
  */
 int endpoint_start(const struct endpoint_config *cfg, struct endpoint **out,
 		   char **err);
+
+/* endpoint_notice() - queue a notice for the client of @sink (see open_db_peer). */
+void endpoint_notice(void *sink, const char *text);
 
 /*
  * endpoint_stop() - stop serving and free @ep (NULL is accepted).

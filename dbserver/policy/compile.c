@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* compile.c - policy rules -> checked conditions -> DNF terms (then image.c builds the maps). */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "dbserver/policy/compile.h"
@@ -47,6 +49,7 @@ struct atom {
 	struct pvset fork;	/* pid subquery: parents whose next child is in it */
 	struct pstr *m;		/* PATH, EXE */
 	size_t nm;
+	int mark;		/* a lineage subquery: this compile's mark (else -1) */
 };
 
 /* A conjunct: l[i] = atom index * 2 + negated. */
@@ -68,7 +71,16 @@ struct rulec {
 	struct atom *atoms;
 	int natoms;
 	struct dnf d;
-	int sets;		/* some predicate is a subquery */
+	int sets;		/* some predicate is a subquery the server evaluates */
+};
+
+/* A lineage mark of this compile: one process_ancestors condition, compiled as its own rule. */
+struct cmark {
+	char *text;		/* the condition as written, trimmed: what identifies the mark */
+	uint64_t hash;		/* of @text (never 0) */
+	struct policy_rule r;	/* hook POLICY_HOOK_ANCESTOR, condition @text, id: the first rule's */
+	struct rulec rc;
+	int kid;		/* the kernel's id (assign_marks) */
 };
 
 struct cctx {
@@ -79,7 +91,34 @@ struct cctx {
 	uint32_t *known;
 	size_t nknown;
 	int known_read;
+	struct cmark *marks;	/* lineage marks, in order of first use */
+	int nmarks;
+	char *notes;		/* what the user should know (a symlink in a path), one per line */
 };
+
+/* Appends one line to c->notes (best effort). */
+static void note(struct cctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct cctx *c, const char *fmt, ...)
+{
+	char *line, *all;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		line = NULL;
+	va_end(ap);
+	if (!line)
+		return;
+	if (c->notes && strstr(c->notes, line)) {	/* once, even if several rules say it */
+		free(line);
+		return;
+	}
+	if (asprintf(&all, "%s%s%s", c->notes ? c->notes : "", c->notes ? "\n" : "", line) >= 0) {
+		free(c->notes);
+		c->notes = all;
+	}
+	free(line);
+}
 
 static int u32_cmp(const void *a, const void *b)
 {
@@ -152,6 +191,19 @@ static void dnf_free(struct dnf *d)
 	free(d->c);
 	d->c = NULL;
 	d->n = 0;
+}
+
+static void rulec_free(struct rulec *rc);
+
+static void marks_free(struct cctx *c)
+{
+	for (int i = 0; i < c->nmarks; i++) {
+		rulec_free(&c->marks[i].rc);
+		free(c->marks[i].text);
+	}
+	free(c->marks);
+	c->marks = NULL;
+	c->nmarks = 0;
 }
 
 static void rulec_free(struct rulec *rc)
@@ -281,13 +333,138 @@ static int run_sub(struct cctx *c, struct rulec *rc, struct atom *a)
 	return 0;
 }
 
+static int rule_prepare(struct cctx *c, const struct policy_rule *r, struct rulec *rc);
+
+/* Case-insensitive keyword @w at @p (after blanks), followed by a non-word byte; its end, or NULL. */
+static const char *word(const char *p, const char *end, const char *w)
+{
+	size_t n = strlen(w);
+
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	if ((size_t)(end - p) < n || strncasecmp(p, w, n))
+		return NULL;
+	p += n;
+	return p < end && (isalnum((unsigned char)*p) || *p == '_') ? NULL : p;
+}
+
+/*
+ * If @sub (@len bytes) reads "SELECT pid FROM process_ancestors WHERE
+ * <condition>", the condition's offset in it; else -1.
+ */
+static int lineage_where(const char *sub, size_t len)
+{
+	const char *end = sub + len, *p = sub;
+	static const char *const words[] = { "SELECT", "pid", "FROM", "process_ancestors", "WHERE" };
+
+	for (size_t i = 0; p && i < sizeof(words) / sizeof(words[0]); i++)
+		p = word(p, end, words[i]);
+	return p ? (int)(p - sub) : -1;
+}
+
+static int has_sub(const struct pnode *n)
+{
+	if (!n)
+		return 0;
+	if (n->kind == PN_PRED)
+		return n->has_sub;
+	return has_sub(n->a) || has_sub(n->b);
+}
+
+/* 64-bit FNV-1a of @s (never 0). */
+static uint64_t text_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h ? h : 1;
+}
+
+/*
+ * A pid subquery of an LSM hook's rule that is a lineage condition (pid IN
+ * (SELECT pid FROM process_ancestors WHERE <condition on the ancestor's own
+ * columns>)) becomes mark a->mark: 1. Any other subquery (another shape,
+ * other columns, depth, a nested subquery): 0, the server evaluates it.
+ * -1 on an error in the condition (a bad literal) or too many marks.
+ */
+static int lineage(struct cctx *c, struct rulec *rc, struct atom *a)
+{
+	const struct pnode *pn = a->pn;
+	const char *src = rc->r->condition + pn->sub.start;
+	size_t len = pn->sub.end - pn->sub.start, tl;
+	struct pnode *tree = NULL;
+	struct cmark *m;
+	struct perr pe;
+	char *text;
+	int off, i;
+
+	if (pn->col->field != DBOS_LSM_F_PID || rc->hook >= DBOS_LSM_HOOK__COUNT)
+		return 0;
+	off = lineage_where(src, len);
+	if (off < 0)
+		return 0;
+	while ((size_t)off < len && isspace((unsigned char)src[off]))
+		off++;
+	for (tl = len - off; tl && isspace((unsigned char)src[off + tl - 1]); tl--)
+		;
+	text = strndup(src + off, tl);
+	if (!text)
+		return rule_err(c, rc, pn->span, "out of memory");
+	if (pcond_parse(text, POLICY_HOOK_ANCESTOR, &tree, &pe) || !tree || has_sub(tree)) {
+		pnode_free(tree);
+		free(text);
+		return 0;	/* not the ancestor's own columns alone: the server's */
+	}
+	pnode_free(tree);
+	for (i = 0; i < c->nmarks && strcmp(c->marks[i].text, text); i++)
+		;
+	if (i < c->nmarks) {
+		free(text);
+		a->mark = i;
+		return 1;
+	}
+	if (c->nmarks == DBOS_LSM_MARKS) {
+		free(text);
+		return rule_err(c, rc, pn->span, "more than 64 different process_ancestors "
+				"conditions: the kernel keeps at most 64 lineage marks");
+	}
+	m = realloc(c->marks, (c->nmarks + 1) * sizeof(*m));
+	if (!m) {
+		free(text);
+		return rule_err(c, rc, pn->span, "out of memory");
+	}
+	c->marks = m;
+	m += c->nmarks;
+	memset(m, 0, sizeof(*m));
+	m->text = text;
+	m->hash = text_hash(text);
+	m->r = (struct policy_rule){ .id = rc->r->id, .name = rc->r->name, .hook = "ancestor",
+				     .action = "deny", .condition = text, .checked = 1 };
+	m->kid = -1;
+	c->nmarks++;
+	if (rule_prepare(c, &m->r, &m->rc)) {	/* the message names the part at fault */
+		c->nmarks--;
+		rulec_free(&m->rc);
+		free(m->text);
+		return -1;
+	}
+	a->mark = c->nmarks - 1;
+	return 1;
+}
+
 /* Encode the literals of predicate @pn into atom @a. */
 static int conv_atom(struct cctx *c, struct rulec *rc, struct atom *a)
 {
 	const struct pnode *pn = a->pn;
 	char why[320];
 
+	a->mark = -1;
 	if (pn->has_sub) {
+		int r = lineage(c, rc, a);
+
+		if (r)
+			return r < 0 ? -1 : 0;
 		rc->sets = 1;
 		if (pn->col->kind == PCOL_PATH || pn->col->kind == PCOL_NAME ||
 		    pn->col->kind == PCOL_ADDR)
@@ -296,13 +473,23 @@ static int conv_atom(struct cctx *c, struct rulec *rc, struct atom *a)
 		return c->run ? run_sub(c, rc, a) : 0;
 	}
 	if (pn->col->kind == PCOL_PATH) {
-		a->m = calloc(pn->nlits ? pn->nlits : 1, sizeof(*a->m));
+		/* each literal, and what it resolves to if that differs (at most twice as many) */
+		a->m = calloc(pn->nlits ? 2 * pn->nlits : 1, sizeof(*a->m));
 		if (!a->m)
 			return rule_err(c, rc, pn->span, "out of memory");
 		for (int i = 0; i < pn->nlits; i++, a->nm++)
-			if (lit_path(pn->col, &pn->lits[i], pn->op == POP_GLOB, &a->m[i], why,
+			if (lit_path(pn->col, &pn->lits[i], pn->op == POP_GLOB, &a->m[a->nm], why,
 				      sizeof(why)))
 				return rule_err(c, rc, pn->span, why);
+		for (size_t i = 0, n = a->nm; i < n; i++) {
+			if (!lit_resolve(&a->m[i], &a->m[a->nm]))
+				continue;
+			note(c, "rule %s: '%.*s' is '%.*s' once symlinks are resolved, which is the "
+			     "path the kernel compares: the rule matches it too", rc->label,
+			     (int)strnlen(a->m[i].s, a->m[i].len), a->m[i].s,
+			     (int)strnlen(a->m[a->nm].s, a->m[a->nm].len), a->m[a->nm].s);
+			a->nm++;
+		}
 		return 0;
 	}
 	for (int i = 0; i < pn->nlits; i++) {
@@ -418,6 +605,8 @@ static int sqlite_check(struct cctx *c, const struct rulec *rc)
 	char *sql;
 	int rv;
 
+	if (!c->db)
+		return errf(c->err, "rule %s: no database to check it", rc->label);
 	if (asprintf(&sql, "SELECT 1 FROM policy_context_%s WHERE %s",
 		     hook_names[rc->hook], rc->r->condition) < 0)
 		return errf(c->err, "rule %s: out of memory", rc->label);
@@ -447,7 +636,8 @@ static int rule_prepare(struct cctx *c, const struct policy_rule *r, struct rule
 		snprintf(rc->label, sizeof(rc->label), "'%s'", r->name);
 	else
 		snprintf(rc->label, sizeof(rc->label), "#%lld", (long long)r->id);
-	rc->hook = policy_hook_parse(r->hook);
+	rc->hook = r->hook && !strcmp(r->hook, "ancestor") ? POLICY_HOOK_ANCESTOR :
+		   policy_hook_parse(r->hook);
 	if (rc->hook < 0)
 		return errf(c->err, "rule %s: unknown hook '%s' (exec, open, connect, bind, kill, "
 			    "sched)", rc->label, r->hook ? r->hook : "");
@@ -460,6 +650,8 @@ static int rule_prepare(struct cctx *c, const struct policy_rule *r, struct rule
 				  !r->sched->cpus_len))
 			return errf(c->err, "rule %s: a sched rule sets at least one of nice, "
 				    "sched_policy and cpus", rc->label);
+	} else if (rc->hook == POLICY_HOOK_ANCESTOR) {
+		rc->action = POLICY_DENY;	/* unused: marks have no verdict */
 	} else if (rc->action < 0 || rc->action == POLICY_SET) {
 		return errf(c->err, "rule %s: unknown action '%s' (deny, audit, allow)",
 			    rc->label, r->action ? r->action : "");
@@ -479,7 +671,12 @@ static int rule_prepare(struct cctx *c, const struct policy_rule *r, struct rule
 		return rc->d.c ? 0 : errf(c->err, "rule %s: out of memory", rc->label);
 	}
 	if ((!r->checked && sqlite_check(c, rc)) || walk_atoms(c, rc, rc->tree))
-		return -1;
+		return -1;	/* (marks are checked by SQLite as part of their rule) */
+	if (rc->sets)
+		note(c, "rule %s: a subquery the server evaluates and keeps current (exactness "
+		     "'server'): a process that comes to match is covered once dbosd has seen it, "
+		     "milliseconds later; only lineage conditions on process_ancestors are decided "
+		     "by the kernel itself", rc->label);
 	return dnf_of(c, rc, rc->tree, 0, &rc->d);
 }
 
@@ -605,6 +802,13 @@ static int merge_conj(const struct rulec *rc, const struct conj *k, struct pterm
 			p[t->np++] = (struct ppath){ f, neg, a->m, a->nm };
 			continue;
 		}
+		if (a->mark >= 0) {
+			if (neg)
+				t->lin_forb |= 1ULL << a->mark;
+			else
+				t->lin_req |= 1ULL << a->mark;
+			continue;
+		}
 		sub |= a->pn->has_sub;
 		if (f == DBOS_LSM_F_PID && a->pn->has_sub) {
 			t->inherit = 1;
@@ -616,6 +820,8 @@ static int merge_conj(const struct rulec *rc, const struct conj *k, struct pterm
 	}
 	if ((rc->hook == DBOS_LSM_CONNECT || rc->hook == DBOS_LSM_BIND) && merge_family(t))
 		return -1;
+	if (t->lin_req & t->lin_forb)
+		return 1;	/* descends from a match and does not */
 	for (int f = 0; f < DBOS_LSM_F__COUNT && !sub; f++)
 		if (t->f[f].kind == FC_IN && !t->f[f].s.n)
 			return 1;
@@ -669,13 +875,127 @@ static int add_terms(const struct rulec *rc, struct pterms *ts)
 	return 0;
 }
 
+/*
+ * Kernel ids for this compile's marks: the id @prev gives the same condition,
+ * else the lowest id neither @prev nor another mark holds (@prev's marks stay
+ * live, with their meaning, until this image replaces them). The image's
+ * mark_hash and marks_new follow.
+ */
+static int assign_marks(struct cctx *c, const uint64_t *prev, struct policy_image *img,
+			char **err)
+{
+	static const uint64_t none[DBOS_LSM_MARKS];
+	uint64_t taken = 0;
+
+	if (!prev)
+		prev = none;
+	for (int i = 0; i < c->nmarks; i++) {
+		for (int k = 0; k < DBOS_LSM_MARKS && c->marks[i].kid < 0; k++)
+			if (prev[k] == c->marks[i].hash && !(taken & (1ULL << k)))
+				c->marks[i].kid = k;
+		if (c->marks[i].kid >= 0)
+			taken |= 1ULL << c->marks[i].kid;
+	}
+	for (int i = 0; i < c->nmarks; i++) {
+		for (int k = 0; k < DBOS_LSM_MARKS && c->marks[i].kid < 0; k++)
+			if (!prev[k] && !(taken & (1ULL << k)))
+				c->marks[i].kid = k;
+		if (c->marks[i].kid < 0)
+			return errf(err, "policy: the live version's and this version's "
+				    "process_ancestors conditions are more than %d together; "
+				    "change fewer of them in one commit", DBOS_LSM_MARKS);
+		taken |= 1ULL << c->marks[i].kid;
+	}
+	for (int i = 0; i < c->nmarks; i++)
+		img->mark_hash[c->marks[i].kid] = c->marks[i].hash;
+	for (int k = 0; k < DBOS_LSM_MARKS; k++)
+		if (img->mark_hash[k] && img->mark_hash[k] != prev[k])
+			img->marks_new |= 1ULL << k;
+	return 0;
+}
+
+/* Local mark numbers (bits of @m) -> kernel ids. */
+static uint64_t kernel_marks(const struct cctx *c, uint64_t m)
+{
+	uint64_t k = 0;
+
+	for (int i = 0; i < c->nmarks; i++)
+		if (m & (1ULL << i))
+			k |= 1ULL << c->marks[i].kid;
+	return k;
+}
+
+/* The LSM hooks' lineage bits in kernel ids, and the marks' own terms at DBOS_LSM_MARK. */
+static int mark_terms(struct cctx *c, struct pterms ts[DBOS_LSM_CFGS])
+{
+	for (int h = 0; h < DBOS_LSM_HOOK__COUNT; h++) {
+		for (size_t t = 0; t < ts[h].n; t++) {
+			ts[h].t[t].lin_req = kernel_marks(c, ts[h].t[t].lin_req);
+			ts[h].t[t].lin_forb = kernel_marks(c, ts[h].t[t].lin_forb);
+		}
+	}
+	for (int i = 0; i < c->nmarks; i++) {
+		size_t first = ts[DBOS_LSM_MARK].n;
+
+		if (add_terms(&c->marks[i].rc, &ts[DBOS_LSM_MARK]))
+			return -1;
+		for (size_t t = first; t < ts[DBOS_LSM_MARK].n; t++)
+			ts[DBOS_LSM_MARK].t[t].mark = c->marks[i].kid;
+	}
+	return 0;
+}
+
+char *policy_notes(const char *hook, const char *condition)
+{
+	struct cctx c = { .run = 0 };
+	struct policy_rule r = { .hook = hook, .action = "deny", .condition = condition,
+				 .checked = 1 };
+	struct rulec rc;
+	char *err = NULL, *notes;
+
+	c.err = &err;
+	if (hook && !strcmp(hook, "sched"))
+		r.action = "set";
+	rule_prepare(&c, &r, &rc);
+	rulec_free(&rc);
+	marks_free(&c);
+	free(err);
+	notes = c.notes;
+	return notes;
+}
+
+const char *policy_exactness(const char *hook, const char *condition)
+{
+	struct cctx c = { .run = 0 };
+	struct policy_rule r = { .hook = hook, .action = "deny", .condition = condition,
+				 .checked = 1 };
+	const char *what = NULL;
+	struct rulec rc;
+	char *err = NULL;
+
+	c.err = &err;
+	if (hook && !strcmp(hook, "sched"))
+		r.action = "set";
+	if (!rule_prepare(&c, &r, &rc))
+		what = rc.sets ? "server" : "kernel";
+	else if (err && strstr(err, "more than 64"))
+		what = "kernel";
+	rulec_free(&rc);
+	marks_free(&c);
+	free(c.notes);
+	free(err);
+	return what;
+}
+
 int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
-		   uint64_t version, struct policy_image **out, char **err)
+		   uint64_t version, const uint64_t *prev, struct policy_image **out, char **err)
 {
 	struct cctx c = { .db = db, .run = 1, .err = err };
-	struct pterms ts[POLICY_HOOK__COUNT] = { 0 };
+	struct pterms ts[DBOS_LSM_CFGS + 1] = { 0 };	/* + POLICY_HOOK_SCHED's */
+	struct pterms *sched_ts = &ts[DBOS_LSM_CFGS];
 	struct rulec *rc = calloc(n ? n : 1, sizeof(*rc));
 	size_t *order = calloc(n ? n : 1, sizeof(*order));
+	struct policy_image *img = NULL;
 	int rv = -1, sets = 0;
 	size_t done = 0;
 
@@ -696,29 +1016,46 @@ int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
 			goto out;
 		}
 		sets |= r->sets;
-		if (add_terms(r, &ts[r->hook])) {
+		if (add_terms(r, r->hook == POLICY_HOOK_SCHED ? sched_ts : &ts[r->hook])) {
 			done++;
 			errf(err, "policy: out of memory");
 			goto out;
 		}
 	}
-	rv = image_build(ts, version, out, err);
+	img = calloc(1, sizeof(*img));
+	if (!img) {
+		errf(err, "policy: out of memory");
+		goto out;
+	}
+	if (assign_marks(&c, prev, img, err))
+		goto out;
+	if (mark_terms(&c, ts)) {
+		errf(err, "policy: out of memory");
+		goto out;
+	}
+	rv = image_build(ts, img->mark_hash, version, out, err);
 	if (!rv) {
+		(*out)->notes = c.notes;
+		c.notes = NULL;
+		(*out)->marks_new = img->marks_new;
 		(*out)->has_sets = sets;
 		(*out)->known_pids = c.known;
 		(*out)->nknown = c.nknown;
 		c.known = NULL;
 	}
-	if (!rv && sched_build(&ts[POLICY_HOOK_SCHED], rules, n, *out, err)) {
+	if (!rv && sched_build(sched_ts, rules, n, *out, err)) {
 		policy_image_free(*out);
 		*out = NULL;
 		rv = -1;
 	}
 out:
+	free(img);
 	for (size_t i = 0; i < done; i++)
 		rulec_free(&rc[i]);
-	for (int h = 0; h < POLICY_HOOK__COUNT; h++)
+	for (int h = 0; h <= DBOS_LSM_CFGS; h++)
 		pterms_free(&ts[h]);
+	marks_free(&c);
+	free(c.notes);
 	free(c.known);
 	free(rc);
 	free(order);

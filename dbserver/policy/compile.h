@@ -25,6 +25,13 @@ enum policy_action {
  */
 #define POLICY_HOOK_SCHED	DBOS_LSM_HOOK__COUNT
 #define POLICY_HOOK__COUNT	(DBOS_LSM_HOOK__COUNT + 1)
+/*
+ * Not a hook a rule names: the condition inside a lineage subquery, pid IN
+ * (SELECT pid FROM process_ancestors WHERE <condition>), over the ancestor's
+ * columns (ancestor, ancestor_name, ancestor_path, ancestor_uid, ...). Such a
+ * condition becomes a lineage mark the kernel keeps (dbos_lsm.h).
+ */
+#define POLICY_HOOK_ANCESTOR	POLICY_HOOK__COUNT
 
 /* One row of policies. Strings are owned by the caller. */
 struct policy_rule {
@@ -60,10 +67,11 @@ struct policy_path_entry {
  */
 struct policy_image {
 	uint64_t version;
-	struct dbos_lsm_hook_cfg cfg[DBOS_LSM_HOOK__COUNT];
-	/* term_rule[h][t]: policies.id of term t of hook h (t < nterms[h]) */
-	int64_t *term_rule[DBOS_LSM_HOOK__COUNT];
-	uint32_t nterms[DBOS_LSM_HOOK__COUNT];
+	/* the LSM hooks' configs, then DBOS_LSM_MARK's (the lineage marks' conditions) */
+	struct dbos_lsm_hook_cfg cfg[DBOS_LSM_CFGS];
+	/* term_rule[h][t]: policies.id of term t of hook h (t < nterms[h]; MARK: the first rule using it) */
+	int64_t *term_rule[DBOS_LSM_CFGS];
+	uint32_t nterms[DBOS_LSM_CFGS];
 	struct policy_value_entry *values;
 	size_t nvalues;
 	struct policy_path_entry *paths;
@@ -77,6 +85,16 @@ struct policy_image {
 	 */
 	uint32_t *known_pids;
 	size_t nknown;
+	/*
+	 * Lineage marks: mark_hash[m] identifies mark m's condition (0: no mark
+	 * m); marks_new has the marks whose condition the previous live image
+	 * (policy_compile's @prev) did not give that id: the kernel computes
+	 * them for every process before this image goes live.
+	 */
+	uint64_t mark_hash[DBOS_LSM_MARKS];
+	uint64_t marks_new;
+	/* what the user should know about these rules (policy_notes), one per line; NULL: nothing */
+	char *notes;
 	/* sched rules: their terms for SCHED_RULES, in rule id order (not BPF entries) */
 	struct sched_term *sched;
 	size_t nsched;
@@ -100,8 +118,30 @@ const char *policy_action_name(int action);
 int policy_check_rule(sqlite3 *db, const struct policy_rule *r, char **err);
 
 /*
+ * policy_exactness - how a rule of @hook with @condition is decided: "kernel"
+ * when everything in it is known to the kernel at the moment of the check
+ * (its own columns and lineage subqueries, pid IN (SELECT pid FROM
+ * process_ancestors WHERE <condition on the ancestor's columns>)), "server"
+ * when it has a subquery the server evaluates and keeps current (a little
+ * behind the kernel). NULL for a hook or condition that does not parse.
+ */
+const char *policy_exactness(const char *hook, const char *condition);
+
+/*
+ * policy_notes - what a user should know about a rule of @hook with
+ * @condition, one line each, or NULL: today, path literals that name a
+ * symlink (or a path through one), which the kernel never sees (it compares
+ * paths with symlinks resolved): the rule also matches the resolved path,
+ * as it is now. free() the result.
+ */
+char *policy_notes(const char *hook, const char *condition);
+
+/*
  * policy_compile - compile @rules (any order; terms are numbered by rule id)
- * into *@out with @version. Subqueries (pid IN (SELECT ...), uid IN (SELECT
+ * into *@out with @version. Lineage subqueries become lineage marks, keeping
+ * the ids @prev (the live image's mark_hash, or NULL) gives their
+ * conditions, never reusing another id @prev holds (at most DBOS_LSM_MARKS
+ * in both together). Other subqueries (pid IN (SELECT ...), uid IN (SELECT
  * ...)) run on @db now. Sched rules become img->sched (their LSM maps are
  * untouched). 0, or -1 with *@err (free()) as for policy_check_rule, or
  * when a hook would need more than DBOS_LSM_MAX_TERMS terms or a map more
@@ -110,7 +150,7 @@ int policy_check_rule(sqlite3 *db, const struct policy_rule *r, char **err);
  * term or DBOS_SCHED_VALUES_MAX values.
  */
 int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
-		   uint64_t version, struct policy_image **out, char **err);
+		   uint64_t version, const uint64_t *prev, struct policy_image **out, char **err);
 void policy_image_free(struct policy_image *img);
 
 /* Whether two lists of sched terms would stage the same rules in the kernel. */

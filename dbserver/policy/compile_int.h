@@ -43,6 +43,9 @@ struct pterm {
 	int64_t rule_id;
 	int action;			/* enum policy_action */
 	int inherit;			/* pid constraint from a subquery */
+	/* lineage: the caller descends from a process matching mark m (bit m), or not */
+	uint64_t lin_req, lin_forb;
+	int mark;			/* POLICY_HOOK_ANCESTOR terms: the mark they define */
 	const struct sched_vals *sched;	/* hook "sched": what the rule sets */
 	struct {
 		int kind;		/* FC_* */
@@ -64,14 +67,24 @@ int lit_value(const struct pcol *col, const struct plit *l, struct pval *v, char
 int lit_path(const struct pcol *col, const struct plit *l, int glob, struct pstr *p, char *why,
 	     size_t size);
 
+/*
+ * lit_resolve - @p as the kernel sees the file it names now: symlinks in any
+ * component (and, for an exact path, the file itself) resolved by realpath(3)
+ * in dbosd's namespace; for a prefix, only its directory part. 1 and *@out
+ * when that differs from @p; 0 when it is the same, relative or unresolvable.
+ */
+int lit_resolve(const struct pstr *p, struct pstr *out);
 int pvset_cmp(const void *a, const void *b);
 void pterms_free(struct pterms *ts);
 
 /*
- * image_build - the generation of @ts (terms of each hook in order), or -1
- * with *@err (free()) when a hook or a map would exceed what the kernel holds.
+ * image_build - the generation of @ts (terms of each LSM hook in order, and
+ * at DBOS_LSM_MARK the lineage marks' terms, each naming its mark), with
+ * mark ids already the kernel's, and @hash (the conditions of marks
+ * 0..DBOS_LSM_MARKS-1, 0: none); or -1 with *@err (free()) when a hook or a
+ * map would exceed what the kernel holds.
  */
-int image_build(const struct pterms ts[DBOS_LSM_HOOK__COUNT], uint64_t version,
+int image_build(const struct pterms ts[DBOS_LSM_CFGS], const uint64_t *hash, uint64_t version,
 		struct policy_image **out, char **err);
 
 /*

@@ -24,19 +24,26 @@
 #define LSM_LIST	"/sys/kernel/security/lsm"
 
 /* The pinned maps, by their names in bpf/dbos_lsm.bpf.c (also their pin file names). */
-enum { M_CFGS, M_VALUES, M_PATHS, M_STATE, M_COUNTERS, M_DECISIONS, M__COUNT };
+enum { M_CFGS, M_VALUES, M_PATHS, M_STATE, M_COUNTERS, M_DECISIONS, M_MARKS, M__COUNT };
 static const char *const map_names[M__COUNT] = {
 	"dbos_cfgs", "dbos_values", "dbos_paths", "dbos_state", "dbos_counters", "dbos_decisions",
+	"dbos_marks",
 };
 /* The programs; each one's link is pinned as link_<name>. */
 static const char *const prog_names[] = {
 	"dbos_exec", "dbos_open", "dbos_connect", "dbos_bind", "dbos_kill", "dbos_fork", "dbos_exit",
+	"dbos_mark_exec", "dbos_mark_rename", "dbos_mark_creds",
 };
 #define NPROGS (sizeof(prog_names) / sizeof(prog_names[0]))
+/* The commit walk of lineage marks: a task iterator, pinned as a program (prog_<name>). */
+#define WALK_PROG	"dbos_mark_walk"
+/* Walks of the processes before giving up on completing their marks. */
+#define WALK_PASSES	16
 
 struct enforce {
 	int adopted;
 	int fd[M__COUNT];
+	int walk_prog;			/* dbos_mark_walk */
 	struct dbos_lsm_state *state;	/* dbos_state, mmapped */
 	size_t state_len;
 	int idle[3];			/* inner maps (cfg, values, paths) in the idle slot */
@@ -110,7 +117,7 @@ static int create_inner(int fds[3], char **err)
 	LIBBPF_OPTS(bpf_map_create_opts, nopre, .map_flags = BPF_F_NO_PREALLOC);
 
 	fds[0] = bpf_map_create(BPF_MAP_TYPE_ARRAY, "dbos_cfg", sizeof(__u32),
-				sizeof(struct dbos_lsm_hook_cfg), DBOS_LSM_HOOK__COUNT, NULL);
+				sizeof(struct dbos_lsm_hook_cfg), DBOS_LSM_CFGS, NULL);
 	fds[1] = bpf_map_create(BPF_MAP_TYPE_HASH, "dbos_val", sizeof(struct dbos_lsm_value_key),
 				sizeof(struct dbos_lsm_bits), DBOS_LSM_VALUES_MAX, &nopre);
 	fds[2] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "dbos_path",
@@ -199,6 +206,10 @@ static int adopt(struct enforce *e, const char *dir, char **err)
 		if (access(path, F_OK))
 			missing++;
 	}
+	pin_path(path, sizeof(path), dir, "prog_", WALK_PROG);
+	e->walk_prog = bpf_obj_get(path);
+	if (e->walk_prog < 0)
+		missing++;
 	if (missing)
 		return 0;	/* none, or a partial set (removed and loaded again) */
 	e->state_len = (sizeof(struct dbos_lsm_state) + page - 1) & ~(page - 1);
@@ -230,6 +241,9 @@ static void release(struct enforce *e)
 			close(e->idle[i]);
 		e->idle[i] = -1;
 	}
+	if (e->walk_prog >= 0)
+		close(e->walk_prog);
+	e->walk_prog = -1;
 }
 
 /* Load and attach the programs, with an empty version 0 in slot 0, and pin everything. */
@@ -263,6 +277,7 @@ static int load_fresh(const char *dir, char **err)
 	struct bpf_map *maps[M__COUNT] = {
 		skel->maps.dbos_cfgs, skel->maps.dbos_values, skel->maps.dbos_paths,
 		skel->maps.dbos_state, skel->maps.dbos_counters, skel->maps.dbos_decisions,
+		skel->maps.dbos_marks,
 	};
 	for (int i = 0; i < M__COUNT; i++) {
 		pin_path(path, sizeof(path), dir, "", map_names[i]);
@@ -289,6 +304,11 @@ static int load_fresh(const char *dir, char **err)
 			goto out;
 		}
 		bpf_link__destroy(l);	/* the pin keeps it attached */
+	}
+	pin_path(path, sizeof(path), dir, "prog_", WALK_PROG);
+	if (bpf_program__pin(skel->progs.dbos_mark_walk, path)) {
+		fail(err, "pinning %s: %s", path, strerror(errno));
+		goto out;
 	}
 	rc = 0;
 out:
@@ -317,6 +337,7 @@ int enforce_open(const char *pin_dir, struct enforce **out, char **err)
 		e->fd[i] = -1;
 	for (int i = 0; i < 3; i++)
 		e->idle[i] = -1;
+	e->walk_prog = -1;
 	for (;;) {
 		r = adopt(e, dir, err);
 		if (r < 0)
@@ -415,6 +436,96 @@ static int keep_unknown(struct enforce *e, const struct policy_image *img, __u32
 	return r;
 }
 
+/*
+ * One walk of every process (the task iterator dbos_mark_walk, through a
+ * link on @link): how many processes it completed, or -1 with *@err.
+ */
+static long walk_once(int link, char **err)
+{
+	char buf[4096];
+	long n = 0;
+	ssize_t r;
+	int fd = bpf_iter_create(link);
+
+	if (fd < 0)
+		return fail(err, "bpf_iter_create(%s): %s", WALK_PROG, strerror(errno));
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < r; i++)
+			n += buf[i] == '\n';
+	if (r < 0) {
+		int e = errno;
+
+		close(fd);
+		return fail(err, "reading the %s iterator: %s", WALK_PROG, strerror(e));
+	}
+	close(fd);
+	return n;
+}
+
+/*
+ * The lineage marks of a prepared generation in slot @idle: marks new to it
+ * (img->marks_new) are computed by the kernel for every process, walked
+ * again until a walk finds none left (a process forked meanwhile from one
+ * not walked yet is not complete), then the slot requires the new epoch.
+ * Without new marks the slot requires what the live one does.
+ */
+static int prepare_marks(struct enforce *e, const struct policy_image *img, __u32 idle,
+			 char **err)
+{
+	struct dbos_lsm_state *st = e->state;
+	__u64 epoch;
+	long left = 1;
+	int link;
+
+	if (!img->marks_new || !img->cfg[DBOS_LSM_MARK].marks) {
+		st->mark_epoch[idle] = st->mark_epoch[!idle];
+		return 0;
+	}
+	epoch = st->walk_epoch;
+	if (st->mark_epoch[0] > epoch)
+		epoch = st->mark_epoch[0];
+	if (st->mark_epoch[1] > epoch)
+		epoch = st->mark_epoch[1];
+	epoch++;
+	st->walk_slot = idle;
+	st->walk_new = img->marks_new;
+	__atomic_store_n(&st->walk_epoch, epoch, __ATOMIC_SEQ_CST);
+	link = bpf_link_create(e->walk_prog, 0, BPF_TRACE_ITER, NULL);
+	if (link < 0)
+		return fail(err, "attaching the %s iterator: %s", WALK_PROG, strerror(errno));
+	for (int pass = 0; pass < WALK_PASSES && left > 0; pass++)
+		left = walk_once(link, err);
+	close(link);
+	if (left < 0)
+		return -1;
+	if (left)
+		return fail(err, "lineage marks: processes kept appearing faster than %d walks "
+			    "could complete them; nothing changed, try again", WALK_PASSES);
+	st->mark_epoch[idle] = epoch;
+	return 0;
+}
+
+void enforce_live_marks(const struct enforce *e, uint64_t hash[DBOS_LSM_MARKS])
+{
+	__u32 live = __atomic_load_n(&e->state->live, __ATOMIC_SEQ_CST) & 1, id = 0;
+	struct dbos_lsm_value_key key = { .hook = DBOS_LSM_MARK, .field = DBOS_LSM_F_MARKID };
+	struct dbos_lsm_bits bits;
+	int fd;
+
+	memset(hash, 0, DBOS_LSM_MARKS * sizeof(*hash));
+	if (bpf_map_lookup_elem(e->fd[M_VALUES], &live, &id))
+		return;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return;
+	for (int m = 0; m < DBOS_LSM_MARKS; m++) {
+		key.value[0] = m;
+		if (!bpf_map_lookup_elem(fd, &key, &bits))
+			hash[m] = bits.w[0];
+	}
+	close(fd);
+}
+
 int enforce_prepare(struct enforce *e, const struct policy_image *img, char **err)
 {
 	__u32 idle;
@@ -431,7 +542,7 @@ int enforce_prepare(struct enforce *e, const struct policy_image *img, char **er
 	 */
 	e->state->version[idle] = img->version;
 	/* Configs first: a fork meanwhile sees the new inherit bits for parents already written. */
-	for (__u32 h = 0; h < DBOS_LSM_HOOK__COUNT; h++)
+	for (__u32 h = 0; h < DBOS_LSM_CFGS; h++)
 		if (bpf_map_update_elem(e->idle[0], &h, &img->cfg[h], BPF_ANY))
 			return fail(err, "bpf_map_update_elem(cfg %u): %s", h, strerror(errno));
 	for (size_t i = 0; i < img->nvalues; i++)
@@ -445,9 +556,10 @@ int enforce_prepare(struct enforce *e, const struct policy_image *img, char **er
 			return fail(err, "bpf_map_update_elem(paths, '%.*s' prefixlen %u): %s",
 				    DBOS_LSM_PATH_MAX, img->paths[i].key.path,
 				    img->paths[i].key.prefixlen, strerror(errno));
-	if (img->known_pids && e->state->version[!idle] == img->version)
-		return keep_unknown(e, img, !idle, e->idle[1], err);
-	return 0;
+	if (img->known_pids && e->state->version[!idle] == img->version &&
+	    keep_unknown(e, img, !idle, e->idle[1], err))
+		return -1;
+	return prepare_marks(e, img, idle, err);
 }
 
 void enforce_flip(struct enforce *e)

@@ -27,10 +27,14 @@ int enforce_adopted(const struct enforce *e);
 /* Policy version of the live generation (0: none yet). */
 uint64_t enforce_live_version(const struct enforce *e);
 
+/* The live generation's lineage marks: hash[m] of mark m's condition (0: none). */
+void enforce_live_marks(const struct enforce *e, uint64_t hash[DBOS_LSM_MARKS]);
+
 /*
- * enforce_prepare - write @img into fresh maps in the idle slot. Nothing
- * the kernel enforces changes. 0, or -1 with *@err (free()); after an error
- * the idle slot is simply not used.
+ * enforce_prepare - write @img into fresh maps in the idle slot, and when it
+ * brings new lineage marks, have the kernel compute them for every process
+ * (a walk of the task list). Nothing the kernel enforces changes. 0, or -1
+ * with *@err (free()); after an error the idle slot is simply not used.
  */
 int enforce_prepare(struct enforce *e, const struct policy_image *img, char **err);
 /*

@@ -260,6 +260,80 @@ static int build_paths(const struct pterms *ts, int h, int f, struct dbos_lsm_ho
 	return 0;
 }
 
+/* A values-map entry {@h, @f, value[0] = @a, value[1] = @b}: its bits, zeroed (NULL: no memory). */
+static struct dbos_lsm_bits *new_entry(struct growing *vals, int h, int f, uint8_t a, uint8_t b)
+{
+	struct policy_value_entry *e = grow(vals, 1);
+
+	if (!e)
+		return NULL;
+	memset(e, 0, sizeof(*e));
+	e->key.hook = h;
+	e->key.field = f;
+	e->key.value[0] = a;
+	e->key.value[1] = b;
+	vals->n++;
+	return &e->bits;
+}
+
+/*
+ * LINEAGE entries of LSM hook @h: for every mark m a term constrains, the
+ * terms that hold when the caller's desc bit m is set (all but those that
+ * forbid m) and when it is clear (all but those that require m).
+ */
+static int build_lineage(const struct pterms *ts, int h, struct dbos_lsm_hook_cfg *cfg,
+			 struct growing *vals)
+{
+	for (size_t t = 0; t < ts->n; t++)
+		cfg->marks |= ts->t[t].lin_req | ts->t[t].lin_forb;
+	if (!cfg->marks)
+		return 0;
+	cfg->fields |= 1ULL << DBOS_LSM_F_LINEAGE;
+	for (int m = 0; m < DBOS_LSM_MARKS; m++) {
+		struct dbos_lsm_bits *set, *clear;
+
+		if (!(cfg->marks & (1ULL << m)))
+			continue;
+		if (!new_entry(vals, h, DBOS_LSM_F_LINEAGE, m, 1) ||
+		    !new_entry(vals, h, DBOS_LSM_F_LINEAGE, m, 0))
+			return -1;
+		/* (after both: the array may have moved) */
+		set = &((struct policy_value_entry *)vals->p)[vals->n - 2].bits;
+		clear = &((struct policy_value_entry *)vals->p)[vals->n - 1].bits;
+		for (size_t t = 0; t < ts->n; t++) {
+			if (!(ts->t[t].lin_forb & (1ULL << m)))
+				bit_set(set, t);
+			if (!(ts->t[t].lin_req & (1ULL << m)))
+				bit_set(clear, t);
+		}
+	}
+	return 0;
+}
+
+/* DBOS_LSM_MARK's MARKDEF entries (each mark's terms) and MARKID entries (its hash). */
+static int build_markdefs(const struct pterms *ts, const uint64_t *hash,
+			  struct dbos_lsm_hook_cfg *cfg, struct growing *vals)
+{
+	for (int m = 0; m < DBOS_LSM_MARKS; m++) {
+		struct dbos_lsm_bits *def, *id;
+
+		if (!hash[m])
+			continue;
+		cfg->marks |= 1ULL << m;
+		if (!new_entry(vals, DBOS_LSM_MARK, DBOS_LSM_F_MARKDEF, m, 0) ||
+		    !new_entry(vals, DBOS_LSM_MARK, DBOS_LSM_F_MARKID, m, 0))
+			return -1;
+		/* (after both: the array may have moved) */
+		def = &((struct policy_value_entry *)vals->p)[vals->n - 2].bits;
+		id = &((struct policy_value_entry *)vals->p)[vals->n - 1].bits;
+		id->w[0] = hash[m];
+		for (size_t t = 0; t < ts->n; t++)
+			if (ts->t[t].mark == m)
+				bit_set(def, t);
+	}
+	return 0;
+}
+
 static int build_hook(const struct pterms *ts, int h, struct policy_image *img,
 		      struct growing *vals, struct growing *paths)
 {
@@ -277,8 +351,9 @@ static int build_hook(const struct pterms *ts, int h, struct policy_image *img,
 
 		img->term_rule[h][t] = pt->rule_id;
 		bit_set(&every, t);
-		bit_set(pt->action == POLICY_ALLOW ? &cfg->allow :
-			pt->action == POLICY_DENY ? &cfg->deny : &cfg->audit, t);
+		if (h != DBOS_LSM_MARK)	/* marks' terms decide nothing themselves */
+			bit_set(pt->action == POLICY_ALLOW ? &cfg->allow :
+				pt->action == POLICY_DENY ? &cfg->deny : &cfg->audit, t);
 		if (pt->inherit)
 			bit_set(&cfg->inherit, t);
 		for (int f = 0; f < DBOS_LSM_F__COUNT; f++)
@@ -303,19 +378,20 @@ static int build_hook(const struct pterms *ts, int h, struct policy_image *img,
 	/* FORK entries are read at fork only, never by the hook. */
 	cfg->fields &= ~(1ULL << DBOS_LSM_F_FORK);
 	cfg->dflt[DBOS_LSM_F_FORK] = every;
-	return 0;
+	return h == DBOS_LSM_MARK ? 0 : build_lineage(ts, h, cfg, vals);
 }
 
-int image_build(const struct pterms ts[DBOS_LSM_HOOK__COUNT], uint64_t version,
+int image_build(const struct pterms ts[DBOS_LSM_CFGS], const uint64_t *hash, uint64_t version,
 		struct policy_image **out, char **err)
 {
-	static const char *const hooks[] = { "exec", "open", "connect", "bind", "kill" };
+	static const char *const hooks[] = { "exec", "open", "connect", "bind", "kill",
+					     "process_ancestors (lineage marks)" };
 	struct growing vals = { .size = sizeof(struct policy_value_entry) };
 	struct growing paths = { .size = sizeof(struct policy_path_entry) };
 	struct policy_image *img;
 
 	*out = NULL;
-	for (int h = 0; h < DBOS_LSM_HOOK__COUNT; h++)
+	for (int h = 0; h < DBOS_LSM_CFGS; h++)
 		if (ts[h].n > DBOS_LSM_MAX_TERMS)
 			return set_err(err, "policy: hook %s needs %zu terms (conjuncts of its "
 				       "rules' conditions); the kernel holds at most %d",
@@ -324,8 +400,10 @@ int image_build(const struct pterms ts[DBOS_LSM_HOOK__COUNT], uint64_t version,
 	if (!img)
 		return set_err(err, "policy: out of memory");
 	img->version = version;
-	for (int h = 0; h < DBOS_LSM_HOOK__COUNT; h++) {
-		if (build_hook(&ts[h], h, img, &vals, &paths)) {
+	memcpy(img->mark_hash, hash, sizeof(img->mark_hash));
+	for (int h = 0; h < DBOS_LSM_CFGS; h++) {
+		if (build_hook(&ts[h], h, img, &vals, &paths) ||
+		    (h == DBOS_LSM_MARK && build_markdefs(&ts[h], hash, &img->cfg[h], &vals))) {
 			free(vals.p);
 			free(paths.p);
 			policy_image_free(img);
@@ -351,11 +429,12 @@ void policy_image_free(struct policy_image *img)
 {
 	if (!img)
 		return;
-	for (int h = 0; h < DBOS_LSM_HOOK__COUNT; h++)
+	for (int h = 0; h < DBOS_LSM_CFGS; h++)
 		free(img->term_rule[h]);
 	free(img->values);
 	free(img->paths);
 	free(img->known_pids);
+	free(img->notes);
 	policy_sched_terms_free(img->sched, img->nsched);
 	free(img);
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* literal.c - a condition's literals -> the kernel's encoding of each context column (values map, path trie). */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -161,4 +163,42 @@ int lit_path(const struct pcol *col, const struct plit *l, int glob, struct pstr
 	memset(p->s + n, 0, sizeof(p->s) - n);
 	p->len = n;
 	return 0;
+}
+
+/* realpath() of @path's directory part (up to the last '/') + the rest, into @buf. */
+static int resolve_dir(const char *path, char *buf, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX], real[PATH_MAX];
+	size_t n = slash - path;
+
+	if (!slash || n >= sizeof(dir))
+		return -1;
+	memcpy(dir, path, n);
+	dir[n] = 0;
+	if (!realpath(n ? dir : "/", real))
+		return -1;
+	return snprintf(buf, size, "%s%s%s", real, strcmp(real, "/") ? "/" : "", slash + 1) <
+	       (int)size ? 0 : -1;
+}
+
+int lit_resolve(const struct pstr *p, struct pstr *out)
+{
+	char path[DBOS_LSM_PATH_MAX + 1], real[PATH_MAX];
+	int exact = p->len && !p->s[p->len - 1];
+	size_t n = exact ? p->len - 1 : p->len;
+
+	if (!n || p->s[0] != '/')
+		return 0;	/* unix abstract names ('@...'), the empty path */
+	memcpy(path, p->s, n);
+	path[n] = 0;
+	/* an exact path: the file itself, symlinks resolved; else (or missing) its directory */
+	if (!(exact && realpath(path, real)) && resolve_dir(path, real, sizeof(real)))
+		return 0;
+	if (!strcmp(real, path) || strlen(real) > DBOS_LSM_PATH_MAX - 1)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	out->len = strlen(real) + exact;
+	memcpy(out->s, real, strlen(real));
+	return 1;
 }

@@ -13,6 +13,7 @@
 #define HOOKS_ALL	((1u << DBOS_LSM_HOOK__COUNT) - 1)
 #define H(x)		(1u << DBOS_LSM_##x)
 #define H_SCHED		(1u << DBOS_LSM_HOOK__COUNT)	/* compile.h: POLICY_HOOK_SCHED */
+#define H_ANCESTOR	(1u << (DBOS_LSM_HOOK__COUNT + 1))	/* compile.h: POLICY_HOOK_ANCESTOR */
 #define PROCESS		(HOOKS_ALL | H_SCHED)		/* the process's own columns */
 
 static const struct {
@@ -36,6 +37,13 @@ static const struct {
 	{ { "local_port", DBOS_LSM_F_PORT, PCOL_PORT }, H(BIND) },
 	{ { "target_pid", DBOS_LSM_F_TARGET_PID, PCOL_ID }, H(KILL) },
 	{ { "signal", DBOS_LSM_F_SIGNAL, PCOL_SIGNAL }, H(KILL) },
+	/* process_ancestors' columns about the ancestor: a lineage mark's condition */
+	{ { "ancestor", DBOS_LSM_F_PID, PCOL_ID }, H_ANCESTOR },
+	{ { "ancestor_name", DBOS_LSM_F_NAME, PCOL_NAME }, H_ANCESTOR },
+	{ { "ancestor_path", DBOS_LSM_F_EXE, PCOL_PATH }, H_ANCESTOR },
+	{ { "ancestor_uid", DBOS_LSM_F_UID, PCOL_ID }, H_ANCESTOR },
+	{ { "ancestor_euid", DBOS_LSM_F_EUID, PCOL_ID }, H_ANCESTOR },
+	{ { "ancestor_gid", DBOS_LSM_F_GID, PCOL_ID }, H_ANCESTOR },
 };
 
 #define NCOLUMNS	(sizeof(columns) / sizeof(columns[0]))
@@ -396,7 +404,8 @@ static const struct pcol *parse_col(struct parser *ps, int *err)
 			    "compare a context column with a literal");
 	else
 		*err = fail(ps, ps->ts, ps->te, 0, "%s has no column '%.*s'; its columns are %s%s",
-			    (const char *[]){ "exec", "open", "connect", "bind", "kill", "sched" }[ps->hook],
+			    (const char *[]){ "exec", "open", "connect", "bind", "kill", "sched",
+					      "process_ancestors" }[ps->hook],
 			    b - a, ps->src + a, cols, ps->src[ps->ts] == '"' ?
 			    " (text literals take single quotes)" : "");
 	return NULL;

@@ -419,6 +419,8 @@ static int compile_set(struct policy *p, const struct policy_set *s, uint64_t ve
 {
 	struct policy_rule *r = calloc(s->n ? s->n : 1, sizeof(*r));
 	struct sched_vals *sv = calloc(s->n ? s->n : 1, sizeof(*sv));
+	uint64_t prev[DBOS_LSM_MARKS];
+	bool have_prev = false;
 	int ret = -1;
 
 	if (!r || !sv) {
@@ -437,7 +439,15 @@ static int compile_set(struct policy *p, const struct policy_set *s, uint64_t ve
 			goto out;
 		r[i].sched = &sv[i];
 	}
-	ret = policy_compile(p->db, r, s->n, version, img, err);
+	/* Mark ids as the kernel's live generation has them (after a restart: not p->img's). */
+	if (p->cfg.ops && p->cfg.ops->live_marks) {
+		p->cfg.ops->live_marks(p->cfg.ops->arg, prev);
+		have_prev = true;
+	} else if (p->img) {
+		memcpy(prev, p->img->mark_hash, sizeof(prev));
+		have_prev = true;
+	}
+	ret = policy_compile(p->db, r, s->n, version, have_prev ? prev : NULL, img, err);
 out:
 	free(r);
 	free(sv);
@@ -500,9 +510,10 @@ static bool same_image(const struct policy_image *a, const struct policy_image *
 {
 	if (!a || !b || a->version != b->version || a->nvalues != b->nvalues ||
 	    a->npaths != b->npaths || memcmp(a->cfg, b->cfg, sizeof(a->cfg)) ||
-	    memcmp(a->nterms, b->nterms, sizeof(a->nterms)))
+	    memcmp(a->nterms, b->nterms, sizeof(a->nterms)) ||
+	    memcmp(a->mark_hash, b->mark_hash, sizeof(a->mark_hash)))
 		return false;
-	for (int h = 0; h < DBOS_LSM_HOOK__COUNT; h++)
+	for (int h = 0; h < DBOS_LSM_CFGS; h++)
 		if (a->nterms[h] && memcmp(a->term_rule[h], b->term_rule[h],
 					   a->nterms[h] * sizeof(int64_t)))
 			return false;
@@ -615,6 +626,35 @@ static void name_rule(const struct policy_set *s, char **err)
 	}
 }
 
+/* Sends each line of @notes to the client @who as a notice. */
+static void tell(const struct sql_session *who, const char *notes)
+{
+	while (who->notice && notes && *notes) {
+		size_t n = strcspn(notes, "\n");
+		char *line = strndup(notes, n);
+
+		if (line)
+			who->notice(who->notice_arg, line);
+		free(line);
+		notes += n + (notes[n] == '\n');
+	}
+}
+
+/* After not_enforced() marked an older version live, its row goes back to live = 0. */
+static int reset_live_row(struct policy *p, struct store_batch *b)
+{
+	uint64_t kv = atomic_load(&p->live_pub);
+	struct version_meta km;
+	char *err = NULL;
+	int r = 0;
+
+	if (atomic_load(&p->not_enforced) && kv && kv != p->latest &&
+	    load_version(p->cfg.st, kv, &km, &err) > 0)
+		r = put_version(b, &km, false);
+	free(err);
+	return r;
+}
+
 /* The commit itself, under @mu. */
 static int commit_locked(struct policy *p, const struct policy_set *in, const char *action,
 			 uint64_t from, const struct sql_session *who, uint64_t *version,
@@ -671,7 +711,8 @@ static int commit_locked(struct policy *p, const struct policy_set *in, const ch
 		goto fail;
 	}
 	b = store_batch_new();
-	if (!b || put_version(b, &m, true) || (p->latest && put_version(b, &p->meta, false))) {
+	if (!b || put_version(b, &m, true) || (p->latest && put_version(b, &p->meta, false)) ||
+	    reset_live_row(p, b)) {
 		*err = policy_errf("out of memory");
 		goto fail;
 	}
@@ -680,7 +721,7 @@ static int commit_locked(struct policy *p, const struct policy_set *in, const ch
 			*err = policy_errf("out of memory");
 			goto fail;
 		}
-	if (store_write(p->cfg.st, b, err))
+	if (store_write_sync(p->cfg.st, b, err))
 		goto fail;
 	store_batch_free(b);
 	remember(p, img, &s);	/* before the flip: its first decisions name their rule */
@@ -698,10 +739,12 @@ static int commit_locked(struct policy *p, const struct policy_set *in, const ch
 	set_live_image(p, img);
 	p->seen_changes = changes;
 	atomic_store(&p->live_pub, m.version);
+	atomic_store(&p->not_enforced, false);
 	atomic_fetch_add(&p->commits, 1);
 	*version = m.version;
 	policy_log(p, "policy: version %" PRIu64 " live (%s by uid %" PRId64 ", %zu rules)",
 	      m.version, action, m.uid, s.n);
+	tell(who, p->img->notes);
 	return 0;
 fail:
 	store_batch_free(b);
@@ -826,6 +869,36 @@ static void *refresher(void *arg)
 
 /* ---- open / close ---- */
 
+/*
+ * At start, @p->latest (stored, committed) turned out not to be what the
+ * kernel enforces, which is version @kv (0: nothing): say so loudly, and make
+ * policy_versions.live and dbos_stats.policy_version say what the kernel
+ * enforces, not what was stored. The next commit makes them agree again.
+ */
+static void not_enforced(struct policy *p, uint64_t kv, const char *why)
+{
+	struct store_batch *b = store_batch_new();
+	struct version_meta km;
+	char *err = NULL;
+
+	policy_log(p, "policy: ERROR: committed version %" PRIu64 " is NOT enforced: %s; the "
+		   "kernel enforces %s%" PRIu64 ". Commit again (or roll back) once the cause is "
+		   "fixed.", p->latest, why, kv ? "version " : "no policy: version ", kv);
+	fprintf(stderr, "dbosd: ERROR: policy version %" PRIu64 " is NOT enforced: %s\n",
+		p->latest, why);
+	atomic_store(&p->live_pub, kv);
+	atomic_store(&p->not_enforced, true);
+	if (!b)
+		return;
+	if (put_version(b, &p->meta, false) ||
+	    (kv && kv != p->latest && load_version(p->cfg.st, kv, &km, &err) > 0 &&
+	     put_version(b, &km, true)) ||
+	    store_write(p->cfg.st, b, &err))
+		policy_log(p, "policy: cannot record which version is live: %s", err ? err : "?");
+	free(err);
+	store_batch_free(b);
+}
+
 /* At start: adopt the latest stored version; push it if the kernel's differs. */
 static int adopt(struct policy *p, char **err)
 {
@@ -844,6 +917,9 @@ static int adopt(struct policy *p, char **err)
 	if (!p->cfg.ops)
 		return 0;
 	/* no LSM enforcer: nothing to push there, only the sched rules */
+	if (!p->cfg.ops->prepare && p->rules.n > nsched_rules(&p->rules))
+		not_enforced(p, 0, p->cfg.no_kernel_reason ? p->cfg.no_kernel_reason :
+			     "no BPF LSM enforcer");
 	kv = p->cfg.ops->live_version ? p->cfg.ops->live_version(p->cfg.ops->arg) : p->latest;
 	if (kv == p->latest) {
 		char *cerr = NULL;
@@ -858,7 +934,8 @@ static int adopt(struct policy *p, char **err)
 		remember(p, img, &p->rules);
 		set_live_image(p, img);
 		p->seen_changes = mirror_changes(p) - 1;	/* refresh sets at once */
-		policy_log(p, "policy: adopted live version %" PRIu64, kv);
+		if (p->cfg.ops->prepare)
+			policy_log(p, "policy: adopted live version %" PRIu64, kv);
 		/* The module may have been reloaded since: its sched rules are pushed at every start. */
 		if (nsched_rules(&p->rules))
 			sched_push(p, img, p->latest);
@@ -866,8 +943,7 @@ static int adopt(struct policy *p, char **err)
 	}
 	if (push(p, &p->rules, p->latest, false, &perr)) {
 		/* The kernel keeps enforcing what it has; the next commit replaces it. */
-		policy_log(p, "policy: cannot push stored version %" PRIu64 " (the kernel keeps version %"
-		      PRIu64 "): %s", p->latest, kv, perr ? perr : "?");
+		not_enforced(p, kv, perr ? perr : "?");
 		free(perr);
 		return 0;
 	}
@@ -957,6 +1033,12 @@ int policy_stats(struct policy *p, struct sql_stat *out, int max)
 		[DBOS_LSM_C_LOST] = { "lsm_lost", "Decisions not reported: the kernel's ring buffer was full" },
 		[DBOS_LSM_C_INHERIT_FAILED] = { "lsm_inherit_failed",
 			"Forks whose child could not inherit its parent's pid-set membership" },
+		[DBOS_LSM_C_MARK_UNKNOWN] = { "lsm_lineage_unknown",
+			"Checks of a caller whose lineage marks were not known: denied where a "
+			"deny rule has a lineage condition (fail closed)" },
+		[DBOS_LSM_C_MARK_FAILED] = { "lsm_lineage_failed",
+			"Forks, execs, renames or credential changes whose lineage marks could not "
+			"be recorded (the process is then unknown)" },
 	};
 	uint64_t c[DBOS_LSM_C__COUNT] = { 0 };
 	int n = 0;
@@ -967,7 +1049,11 @@ int policy_stats(struct policy *p, struct sql_stat *out, int max)
 		out[n++] = (struct sql_stat){ names[i][0], (int64_t)c[i], names[i][1] };
 	if (n < max)
 		out[n++] = (struct sql_stat){ "policy_version", (int64_t)policy_live_version(p),
-					      "Policy version the server made live last (0: empty)" };
+					      "Policy version the kernel enforces (0: none)" };
+	if (n < max)
+		out[n++] = (struct sql_stat){ "policy_not_enforced", atomic_load(&p->not_enforced),
+					      "1: the last committed version could not be pushed at "
+					      "start and is NOT enforced (see dbosd's log); 0 otherwise" };
 	if (n < max)
 		out[n++] = (struct sql_stat){ "policy_decisions_written", (int64_t)atomic_load(&p->written),
 					      "policy_decisions rows written since start" };

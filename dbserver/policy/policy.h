@@ -36,6 +36,8 @@ struct policy_kernel_ops {
 	int (*prepare)(void *arg, const struct policy_image *img, char **err);
 	void (*flip)(void *arg);
 	uint64_t (*live_version)(void *arg);
+	/* The live generation's lineage marks (enforce_live_marks); NULL: none known. */
+	void (*live_marks)(void *arg, uint64_t hash[DBOS_LSM_MARKS]);
 	int (*poll)(void *arg, int timeout_ms,
 		    void (*cb)(void *cbarg, const struct dbos_lsm_decision *d),
 		    void *cbarg, char **err);

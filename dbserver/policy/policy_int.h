@@ -48,7 +48,9 @@ struct policy {
 	size_t ninfos;
 
 	atomic_bool stop;
-	atomic_uint_fast64_t live_pub;	/* @latest, readable without @mu */
+	/* the version the kernel enforces (@latest, unless a start could not push it) */
+	atomic_uint_fast64_t live_pub;
+	atomic_bool not_enforced;	/* @latest is stored but the kernel does not enforce it */
 	atomic_uint_fast64_t written, refreshes, commits;
 	pthread_t poller, refresher;
 	bool have_poller, have_refresher;

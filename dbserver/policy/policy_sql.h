@@ -65,6 +65,8 @@ int rules_unique(struct rules_vtab *vt, long old, int64_t id, const char *name,
 /* Checks @rule (policy_check) and puts @row in place of row @old (-1: none). */
 int rules_stage(struct rules_vtab *vt, long old, const struct policy_rule *rule,
 		const struct policy_row *row, sqlite3_int64 *rowid);
+/* The notes column: policy_notes() of row @r (NULL when none). */
+void rules_result_notes(sqlite3_context *ctx, const struct policy_row *r);
 /* The text of @v, or NULL for SQL NULL. */
 const char *rules_text_arg(sqlite3_value *v);
 void rules_result_str(sqlite3_context *ctx, const char *s);

@@ -37,7 +37,8 @@
 #include "dbserver/sql/sql_int.h"
 
 /* The columns, in schema_policies' order (schema_policy.c). */
-enum { COL_ID, COL_NAME, COL_HOOK, COL_ACTION, COL_CONDITION, COL_VERSION, NCOLS };
+enum { COL_ID, COL_NAME, COL_HOOK, COL_ACTION, COL_CONDITION, COL_VERSION, COL_EXACTNESS,
+       COL_NOTES, NCOLS };
 
 struct rules_cursor {
 	sqlite3_vtab_cursor base;	/* must be first */
@@ -45,6 +46,14 @@ struct rules_cursor {
 	uint64_t version;
 	size_t i;
 };
+
+void rules_result_notes(sqlite3_context *ctx, const struct policy_row *r)
+{
+	char *notes = policy_notes(r->hook, r->condition);
+
+	if (notes)
+		sqlite3_result_text(ctx, notes, -1, free);
+}
 
 int rules_error(sqlite3_vtab *vt, int rc, char *msg)
 {
@@ -396,6 +405,8 @@ static int pol_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 	case COL_HOOK: rules_result_str(ctx, r->hook); break;
 	case COL_ACTION: rules_result_str(ctx, r->action); break;
 	case COL_CONDITION: rules_result_str(ctx, r->condition); break;
+	case COL_EXACTNESS: rules_result_str(ctx, policy_exactness(r->hook, r->condition)); break;
+	case COL_NOTES: rules_result_notes(ctx, r); break;
 	default:	/* 0: changed in this transaction, not committed yet */
 		if (r->changed)
 			sqlite3_result_int64(ctx, (sqlite3_int64)r->changed);

@@ -31,7 +31,7 @@
 /* The columns, in schema_sched_rules' order (schema_sched.c). */
 enum {
 	COL_ID, COL_NAME, COL_CONDITION, COL_NICE, COL_SCHED_POLICY, COL_SCHED_PRIORITY,
-	COL_CPUS, COL_VERSION, NCOLS
+	COL_CPUS, COL_VERSION, COL_NOTES, NCOLS
 };
 
 static int sr_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
@@ -58,6 +58,7 @@ static int sr_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 			sqlite3_result_int(ctx, r->priority);
 		break;
 	case COL_CPUS: rules_result_str(ctx, r->cpus); break;
+	case COL_NOTES: rules_result_notes(ctx, r); break;
 	default:	/* 0: changed in this transaction, not committed yet */
 		if (r->changed)
 			sqlite3_result_int64(ctx, (sqlite3_int64)r->changed);

@@ -13,6 +13,11 @@ static const struct schema_column policies_cols[] = {
 	COL("action", "TEXT", "deny (the call fails with EPERM, recorded), audit (allowed, recorded) or allow (an exception to deny rules)"),
 	COL("condition", "TEXT", "SQL condition over the hook's context columns (see policy_context_<hook>); NULL: always"),
 	COL("version", "INTEGER", "Policy version that last changed this rule (read-only)"),
+	COL("exactness", "TEXT", "kernel: decided by the kernel at the moment of the call, lineage "
+	    "included; server: has a subquery the server evaluates and keeps current, a little "
+	    "behind the kernel (read-only)"),
+	COL("notes", "TEXT", "What to know about the condition, e.g. a path that is a symlink and "
+	    "the resolved path the kernel compares, which the rule matches too (read-only)"),
 };
 
 const struct schema_table schema_policies = {
@@ -71,7 +76,7 @@ static const struct schema_column versions_cols[POLICY_VERSIONS__COUNT] = {
 	[POLICY_VERSIONS_ACTION]       = COL("action", "TEXT", "commit (a transaction on policies) or rollback (policy_rollback)"),
 	[POLICY_VERSIONS_FROM_VERSION] = COL("from_version", "INTEGER", "commit: the version it changed; rollback: the version whose rules it restored"),
 	[POLICY_VERSIONS_RULES]        = COL("rules", "INTEGER", "Number of rules"),
-	[POLICY_VERSIONS_LIVE]         = COL("live", "INTEGER", "1 for the version the server made live last, 0 otherwise"),
+	[POLICY_VERSIONS_LIVE]         = COL("live", "INTEGER", "1 for the version the kernel enforces, 0 otherwise (no row has 1 when it enforces none)"),
 };
 
 static const struct schema_column rules_cols[POLICY_RULES__COUNT] = {
@@ -204,6 +209,7 @@ const struct schema_view schema_view_process_ancestors = {
 		"SELECT a.pid, p.parent, a.depth + 1 FROM a JOIN processes p ON p.pid = a.ancestor "
 		"WHERE p.parent > 0 AND p.parent <> a.pid AND a.depth < 256) "
 		"SELECT a.pid AS pid, a.ancestor AS ancestor, q.name AS ancestor_name, "
-		"q.path AS ancestor_path, a.depth AS depth "
+		"q.path AS ancestor_path, q.uid AS ancestor_uid, q.euid AS ancestor_euid, "
+		"q.gid AS ancestor_gid, a.depth AS depth "
 		"FROM a LEFT JOIN processes q ON q.pid = a.ancestor",
 };

@@ -14,6 +14,8 @@ static const struct schema_column sched_rules_cols[] = {
 	COL("sched_priority", "INTEGER", "Real-time priority 1..99, with fifo or rr"),
 	COL("cpus", "TEXT", "CPU list to allow, as taskset -c ('0-3,5'; NULL: leave it)"),
 	COL("version", "INTEGER", "Policy version that last changed this rule (read-only)"),
+	COL("notes", "TEXT", "What to know about the condition, e.g. an exe path that is a "
+	    "symlink and the resolved path the kernel compares, which the rule matches too (read-only)"),
 };
 
 const struct schema_table schema_sched_rules = {

@@ -35,6 +35,12 @@ struct sql_session {
 	 * docs/ARCHITECTURE.md, "Sets kept current").
 	 */
 	bool fork_children;
+	/*
+	 * Where a statement's notices go (the client's connection: an 'N'
+	 * frame), called from the statement's thread; NULL: dropped.
+	 */
+	void (*notice)(void *arg, const char *text);
+	void *notice_arg;
 };
 
 #define SQL_FORK_PID_OFFSET	(1LL << 32)

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,7 @@ struct store {
 	rocksdb_column_family_handle_t **other;
 	int nother;
 	rocksdb_writeoptions_t *wopts;
+	rocksdb_writeoptions_t *wopts_sync;	/* store_write_sync: the WAL fsynced */
 	rocksdb_readoptions_t *ropts;
 };
 
@@ -339,6 +341,8 @@ int store_open(const char *dir, struct store **out, char **err)
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cond, NULL);
 	st->wopts = rocksdb_writeoptions_create();	/* WAL on, no fsync */
+	st->wopts_sync = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(st->wopts_sync, 1);
 	st->ropts = rocksdb_readoptions_create();
 	*out = st;
 	return 0;
@@ -350,6 +354,7 @@ void store_close(struct store *st)
 		return;
 	close_db(st);
 	rocksdb_writeoptions_destroy(st->wopts);
+	rocksdb_writeoptions_destroy(st->wopts_sync);
 	rocksdb_readoptions_destroy(st->ropts);
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->cond);
@@ -597,7 +602,7 @@ static void build(struct store *st, struct store_batch *b)
 	}
 }
 
-int store_write(struct store *st, struct store_batch *b, char **err)
+static int write_batch(struct store *st, struct store_batch *b, bool sync, char **err)
 {
 	uint64_t avail = 0, want = 0;
 	char *rerr = NULL;
@@ -635,7 +640,7 @@ int store_write(struct store *st, struct store_batch *b, char **err)
 		return unavailable(st, err, "store_write");
 	}
 	build(st, b);
-	rocksdb_write(st->db, st->wopts, b->wb, &rerr);
+	rocksdb_write(st->db, sync ? st->wopts_sync : st->wopts, b->wb, &rerr);
 	leave(st);
 	/* Do not keep a copy of a large batch's data alive between writes. */
 	if (b->cap > (1u << 20)) {
@@ -650,6 +655,16 @@ int store_write(struct store *st, struct store_batch *b, char **err)
 		return fail(err, "store_write", rerr);
 	}
 	return 0;
+}
+
+int store_write(struct store *st, struct store_batch *b, char **err)
+{
+	return write_batch(st, b, false, err);
+}
+
+int store_write_sync(struct store *st, struct store_batch *b, char **err)
+{
+	return write_batch(st, b, true, err);
 }
 
 /* ---- reads ---- */

@@ -56,6 +56,11 @@ void store_batch_free(struct store_batch *b);
 /* Commits @b (which stays owned by the caller and is left unchanged). 0 or -1 + *@err. */
 int store_write(struct store *st, struct store_batch *b, char **err);
 /*
+ * store_write_sync - the same, and returns only once the WAL is on stable
+ * storage (fsync): the write survives a power loss, not only a kill -9.
+ */
+int store_write_sync(struct store *st, struct store_batch *b, char **err);
+/*
  * store_fail_writes - fault injection for tests: while @msg is not NULL,
  * every store_write() fails with "store_write: <msg>" and writes nothing.
  */

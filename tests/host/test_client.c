@@ -871,7 +871,7 @@ static int fake_listen(const char *path)
 
 TEST_F(srv, client_rejects_malformed_server_frames)
 {
-	static const uint8_t hello[] = { 4, 0, 0, 0, 'H', 1, 0, 0, 0 };
+	static const uint8_t hello[] = { 4, 0, 0, 0, 'H', DBOS_PROTO_VERSION, 0, 0, 0 };
 	static const uint8_t hello_v9[] = { 4, 0, 0, 0, 'H', 9, 0, 0, 0 };
 	static const uint8_t not_hello[] = { 2, 0, 0, 0, 'Z', 1, 0 };
 	static const uint8_t huge[] = { 0xff, 0xff, 0xff, 0xff, 'R' };
@@ -886,7 +886,7 @@ TEST_F(srv, client_rejects_malformed_server_frames)
 		const char *want;
 	} cases[] = {
 		{ hello_v9, NULL, sizeof(hello_v9), 0,
-		  "dbosd speaks protocol version 9, this client 1" },
+		  "dbosd speaks protocol version 9, this client 2" },
 		{ not_hello, NULL, sizeof(not_hello), 0,
 		  "protocol error: not a dbosd hello" },
 		{ hello, huge, sizeof(hello), sizeof(huge),
@@ -937,6 +937,48 @@ TEST_F(srv, client_rejects_malformed_server_frames)
 		close(f.lfd);
 		unlink(path);
 	}
+}
+
+static void take_notice(void *arg, const char *text, size_t len)
+{
+	struct dbos_buf *b = arg;
+
+	dbos_buf_put(b, text, len);
+	dbos_buf_put(b, "|", 1);
+}
+
+/* Notices ('N') reach on_notice() in order, whole, and change nothing else. */
+TEST_F(srv, notices_reach_the_callback)
+{
+	static const uint8_t hello[] = { 4, 0, 0, 0, 'H', DBOS_PROTO_VERSION, 0, 0, 0 };
+	static const uint8_t reply[] = { 3, 0, 0, 0, 'N', 'o', 'n', 'e',
+					 0, 0, 0, 0, 'N',
+					 3, 0, 0, 0, 'N', 't', 'w', 'o',
+					 8, 0, 0, 0, 'D', 5, 0, 0, 0, 0, 0, 0, 0 };
+	static const struct dbos_callbacks cb = { .on_notice = take_notice };
+	char path[160], *err = NULL;
+	struct dbos_buf got = { 0 };
+	struct dbos_conn *c;
+	pthread_t th;
+	struct fake f = { .hello = hello, .hello_len = sizeof(hello),
+			  .reply = reply, .reply_len = sizeof(reply) };
+
+	snprintf(path, sizeof(path), "%s/fake.sock", self->dir);
+	f.lfd = fake_listen(path);
+	ASSERT_LE(0, f.lfd);
+	ASSERT_EQ(0, pthread_create(&th, NULL, fake_main, &f));
+	c = dbos_connect(path, &err);
+	ASSERT_NE(NULL, c) TH_LOG("%s", err);
+	EXPECT_EQ(0, dbos_query(c, "COMMIT", &cb, &got, &err)) TH_LOG("%s", err);
+	EXPECT_EQ(5, dbos_changes(c));
+	dbos_buf_u8(&got, 0);
+	EXPECT_STREQ("one||two|", (const char *)got.data);
+	dbos_buf_free(&got);
+	dbos_close(c);
+	shutdown(f.lfd, SHUT_RDWR);
+	pthread_join(th, NULL);
+	close(f.lfd);
+	unlink(path);
 }
 
 /* ---------------------------------------------------------------------- */

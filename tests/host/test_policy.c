@@ -579,6 +579,40 @@ TEST_F(pol, restart_keeps_versions_and_repushes)
 	EXPECT_EQ(3, k_live(&self->k));
 }
 
+/*
+ * After a reboot the stored version cannot be pushed (here: the kernel
+ * refuses its maps): dbosd says loudly that it is NOT enforced, and
+ * policy_versions.live and dbos_stats report what the kernel enforces (none),
+ * until a commit succeeds.
+ */
+TEST_F(pol, a_version_that_cannot_be_pushed_at_start_is_not_reported_live)
+{
+	char *err = NULL;
+
+	OK(self->db, "INSERT INTO policies(name, hook, action, condition) VALUES ('b', 'bind', 'deny', 'local_port = 81')");
+	EXPECT_EQ(1, qint(self->db, "SELECT version FROM policy_versions WHERE live = 1"));
+	sqlite3_close(self->db);
+	policy_close(self->p);
+
+	memset(&self->k, 0, sizeof(self->k));	/* a fresh boot: the kernel has nothing */
+	self->k.fail_prepare = 1;
+	ASSERT_EQ(0, open_manager(self, &err)) TH_LOG("%s", err);
+	self->db = client(_metadata, self, 0);
+	EXPECT_EQ(0, k_live(&self->k));
+	EXPECT_EQ(0, policy_live_version(self->p));
+	EXPECT_EQ(0, qint(self->db, "SELECT count(*) FROM policy_versions WHERE live = 1"));
+	EXPECT_EQ(0, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_version'"));
+	EXPECT_EQ(1, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_not_enforced'"));
+
+	/* once the kernel takes maps again, a commit makes it live and says so */
+	self->k.fail_prepare = 0;
+	OK(self->db, "INSERT INTO policies(name, hook, action) VALUES ('a', 'exec', 'audit')");
+	EXPECT_EQ(2, k_live(&self->k));
+	EXPECT_EQ(2, qint(self->db, "SELECT version FROM policy_versions WHERE live = 1"));
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions WHERE live = 1"));
+	EXPECT_EQ(0, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_not_enforced'"));
+}
+
 TEST_F(pol, decisions_name_their_rule_and_version)
 {
 	struct dbos_lsm_decision d[2] = { 0 };
@@ -882,11 +916,25 @@ TEST_F(pol, process_ancestors_follow_parents)
 	EXPECT_STREQ("20,30", qtext(self->db, "SELECT group_concat(pid) FROM (SELECT pid FROM "
 		     "process_ancestors WHERE ancestor_name = 'nginx' AND pid <> 10 ORDER BY pid)",
 		     buf, sizeof(buf)));
-	/* A rule over it compiles into a set and is refreshed. */
+	/*
+	 * A condition on the ancestor alone is a lineage mark the kernel keeps:
+	 * no set, nothing for the server to refresh.
+	 */
 	OK(self->db, "INSERT INTO policies(name, hook, action, condition) VALUES ('web-no-shell', 'exec', "
 		     "'deny', 'path IN (''/bin/sh'') AND pid IN (SELECT pid FROM process_ancestors "
 		     "WHERE ancestor_name = ''nginx'')')");
+	EXPECT_EQ(0, self->k.has_sets);
+	EXPECT_STREQ("", image_pids(&self->k, buf, sizeof(buf)));
+	EXPECT_STREQ("kernel", qtext(self->db, "SELECT exactness FROM policies WHERE name = "
+				     "'web-no-shell'", buf, sizeof(buf)));
+	/* One with depth is not: it compiles into a set the server evaluates and refreshes. */
+	OK(self->db, "UPDATE policies SET condition = 'path IN (''/bin/sh'') AND pid IN (SELECT pid "
+		     "FROM process_ancestors WHERE ancestor_name = ''nginx'' AND depth < 9)'");
 	EXPECT_EQ(1, self->k.has_sets);
+	EXPECT_STREQ("server", qtext(self->db, "SELECT exactness FROM policies WHERE name = "
+				     "'web-no-shell'", buf, sizeof(buf)));
+	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policies WHERE notes LIKE "
+			  "'%a subquery the server evaluates%'"));
 	/*
 	 * Who is in the set, and whose next child would be: nginx is not its own
 	 * ancestor, but a child it forks is in the set from its first instruction
@@ -895,16 +943,16 @@ TEST_F(pol, process_ancestors_follow_parents)
 	EXPECT_STREQ("pid 20,pid 30,fork 10", image_pids(&self->k, buf, sizeof(buf)));
 	/* Nothing changed: nothing is pushed (the kernel keeps what it inherited at fork). */
 	ASSERT_EQ(0, policy_refresh(self->p, &err)) TH_LOG("%s", err);
-	EXPECT_EQ(1, self->k.prepares);
+	EXPECT_EQ(2, self->k.prepares);
 	/* A new descendant of nginx: the same version is pushed with it. */
 	b = store_batch_new();
 	proc(b, 50, 20, "child", 33);
 	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
 	store_batch_free(b);
 	ASSERT_EQ(0, policy_refresh(self->p, &err)) TH_LOG("%s", err);
-	EXPECT_EQ(2, self->k.prepares);
-	EXPECT_EQ(1, k_live(&self->k));
-	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	EXPECT_EQ(3, self->k.prepares);
+	EXPECT_EQ(2, k_live(&self->k));
+	EXPECT_EQ(2, qint(self->db, "SELECT count(*) FROM policy_versions"));
 }
 
 /* ---- sched_rules: scheduling rules in the same versions ---- */

@@ -257,7 +257,7 @@ static struct policy_image *compile(sqlite3 *db, const struct policy_rule *r, si
 	struct policy_image *img = NULL;
 
 	*err = NULL;
-	if (policy_compile(db, r, n, 7, &img, err))
+	if (policy_compile(db, r, n, 7, NULL, &img, err))
 		return NULL;
 	return img;
 }
@@ -383,7 +383,7 @@ TEST_F(pc, subqueries)
 	policy_image_free(img);
 	/* check does not run the subquery; compile does */
 	EXPECT_EQ(0, policy_check_rule(self->db, &bad, &err));
-	EXPECT_EQ(-1, policy_compile(self->db, &bad, 1, 1, &img, &err));
+	EXPECT_EQ(-1, policy_compile(self->db, &bad, 1, 1, NULL, &img, &err));
 	ASSERT_NE(NULL, err);
 	EXPECT_STREQ("rule 'bad': 'pid IN (SELECT label FROM grp)': the subquery returned "
 		     "a non-integer value (a): the kernel matches integer ids", err);
@@ -413,11 +413,11 @@ TEST_F(pc, limits)
 	ASSERT_NE(NULL, img) TH_LOG("%s", err);
 	EXPECT_EQ(16, img->cfg[DBOS_LSM_EXEC].nwords);
 	policy_image_free(img);
-	EXPECT_EQ(-1, policy_compile(self->db, r, 1025, 1, &img, &err));
+	EXPECT_EQ(-1, policy_compile(self->db, r, 1025, 1, NULL, &img, &err));
 	EXPECT_STREQ("policy: hook exec needs 1025 terms (conjuncts of its rules' conditions); "
 		     "the kernel holds at most 1024", err);
 	free(err);
-	EXPECT_EQ(-1, policy_compile(self->db, &big, 1, 1, &img, &err));
+	EXPECT_EQ(-1, policy_compile(self->db, &big, 1, 1, NULL, &img, &err));
 	EXPECT_STREQ("policy: the rules need 70000 value entries and 0 path entries; the "
 		     "kernel's maps hold at most 65536 and 16384", err);
 	free(err);
@@ -858,7 +858,7 @@ static int evaluate(struct __test_metadata *_metadata, sqlite3 *db, int break_im
 				(const char *[]){ "deny", "deny", "audit", "allow" }[rnd(rnd(3) ? 3 : 4)],
 				conds[i] };
 		}
-		if (policy_compile(db, r, n, s + 1, &img, &err)) {
+		if (policy_compile(db, r, n, s + 1, NULL, &img, &err)) {
 			TH_LOG("compile failed: %s", err);
 			free(err);
 			return -1;
@@ -956,7 +956,7 @@ TEST_F(pc, compile_time_1000_rules)
 					     conds[i] };
 	}
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	ASSERT_EQ(0, policy_compile(self->db, r, 1000, 1, &img, &err)) TH_LOG("%s", err);
+	ASSERT_EQ(0, policy_compile(self->db, r, 1000, 1, NULL, &img, &err)) TH_LOG("%s", err);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
 	TH_LOG("1000 rules: %.1f ms, %zu value entries, %zu path entries, terms exec %u "
@@ -972,10 +972,10 @@ TEST_F(pc, compile_time_1000_rules)
 		r[i] = (struct policy_rule){ i + 1, rn[i], "exec", "deny", conds[i] };
 	}
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	ASSERT_EQ(-1, policy_compile(self->db, r, 1000, 1, &img, &err));
+	ASSERT_EQ(-1, policy_compile(self->db, r, 1000, 1, NULL, &img, &err));
 	EXPECT_NE(NULL, strstr(err, "hook exec needs 2000 terms"));
 	free(err);
-	ASSERT_EQ(0, policy_compile(self->db, r, 512, 1, &img, &err)) TH_LOG("%s", err);
+	ASSERT_EQ(0, policy_compile(self->db, r, 512, 1, NULL, &img, &err)) TH_LOG("%s", err);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
 	TH_LOG("1000 + 512 exec rules (2 terms each, 1 path each): %.1f ms, %zu values, "
@@ -1163,11 +1163,11 @@ TEST_F(pc, sched_limits)
 	EXPECT_EQ(1024, img->nsched);
 	EXPECT_EQ(0, img->nvalues);	/* nothing for the BPF maps */
 	policy_image_free(img);
-	EXPECT_EQ(-1, policy_compile(self->db, r, 1025, 1, &img, &err));
+	EXPECT_EQ(-1, policy_compile(self->db, r, 1025, 1, NULL, &img, &err));
 	EXPECT_STREQ("sched rules: 1025 terms in disjunctive normal form; the module takes at "
 		     "most 1024", err);
 	free(err);
-	EXPECT_EQ(-1, policy_compile(self->db, &wide, 1, 1, &img, &err));
+	EXPECT_EQ(-1, policy_compile(self->db, &wide, 1, 1, NULL, &img, &err));
 	EXPECT_STREQ("rule 'wide': a term compares more than 16 columns or exe patterns; the "
 		     "module takes at most 16", err);
 	free(err);

@@ -1348,7 +1348,7 @@ TEST_F_TIMEOUT(vm, storm_with_tiny_buffers_counts_loss_resyncs_and_reconverges, 
 	ASSERT_EQ(0, wait_socket(10));
 	/* (dbosd's first dump takes > 10 s on the debug kernel) */
 	ASSERT_EQ(0, shell("vm-dbosd stop && rmmod dbos && insmod /dbos/dbos.ko buffer_kb=4 && "
-			   "DBOSD_START_WAIT=60 vm-dbosd start"));
+			   "DBOSD_START_WAIT=180 vm-dbosd start"));
 	ASSERT_EQ(0, wait_socket(20));
 	ASSERT_TRUE(fds_converge(_metadata, 60));
 	resyncs = stat_value("resyncs");
@@ -1373,7 +1373,7 @@ TEST_F_TIMEOUT(vm, storm_with_tiny_buffers_counts_loss_resyncs_and_reconverges, 
 	remove_dir(dir);
 	/* back to the default buffer for whatever runs next */
 	EXPECT_EQ(0, shell("vm-dbosd stop && rmmod dbos && insmod /dbos/dbos.ko && "
-			   "DBOSD_START_WAIT=60 vm-dbosd start"));
+			   "DBOSD_START_WAIT=180 vm-dbosd start"));
 	EXPECT_EQ(0, wait_socket(20));
 }
 

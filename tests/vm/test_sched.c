@@ -443,22 +443,6 @@ TEST_F_TIMEOUT(sched, sched_decisions_name_the_client, 60)
 }
 
 /* Only root may change scheduling: a member of --group dbos-test may read, not UPDATE. */
-static int restart_dbosd(const char *args)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd),
-		 "vm-dbosd stop && DBOSD_ARGS='%s' DBOSD_START_WAIT=60 setsid vm-dbosd start", args);
-	if (system(cmd))
-		return -1;
-	for (int i = 0; i < 300; i++) {
-		if (q_int("SELECT 1") == 1)
-			return 0;
-		usleep(100000);
-	}
-	return -1;
-}
-
 TEST_F_TIMEOUT(sched, only_root_changes_scheduling, 180)
 {
 	pid_t a, pid;

@@ -537,15 +537,6 @@ TEST_F_TIMEOUT(sr, invalid_rules_change_nothing, 120)
 
 /* ---- only root changes scheduling ---- */
 
-static int restart_dbosd(const char *args)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "vm-dbosd stop && DBOSD_ARGS='%s' DBOSD_START_WAIT=60 setsid vm-dbosd start",
-		 args);
-	return system(cmd) == 0 && wait_socket(30) == 0 ? 0 : -1;
-}
-
 TEST_F_TIMEOUT(sr, only_root_changes_scheduling, 240)
 {
 	int status;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* vm_util.h - what several VM tests need: SQL against dbosd through libdbos, copying a program. */
+/* vm_util.h - what several VM tests need: SQL against dbosd through libdbos, restarting it, copying a program. */
 #ifndef DBOS_VM_UTIL_H
 #define DBOS_VM_UTIL_H
 
@@ -102,6 +102,23 @@ static inline int wait_socket(int secs)
 			dbos_close(c);
 			return 0;
 		}
+		usleep(100000);
+	}
+	return -1;
+}
+
+/* Restarts dbosd in the VM with @args (vm-dbosd); 0 once it answers queries, or -1. */
+static inline int restart_dbosd(const char *args)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd),
+		 "vm-dbosd stop && DBOSD_ARGS='%s' DBOSD_START_WAIT=180 setsid vm-dbosd start", args);
+	if (system(cmd))
+		return -1;
+	for (int i = 0; i < 300; i++) {
+		if (q_int("SELECT 1") == 1)
+			return 0;
 		usleep(100000);
 	}
 	return -1;
