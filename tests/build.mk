@@ -29,3 +29,17 @@ $(B)/tests/host/test_build: tests/host/test_build.sh
 $(B)/tests/vm/%.sh: tests/vm/%.sh
 	@mkdir -p $(dir $@)
 	install -m 0755 $< $@
+
+# test_readme_rules runs the README's example security policy as the README
+# writes it: its first ```sql block under "## Security policy in SQL", as a C string.
+$(B)/tests/gen/readme_policy.h: README.md
+	@mkdir -p $(dir $@)
+	awk 'BEGIN { print "/* Generated from README.md by tests/build.mk: do not edit. */"; \
+		     print "static const char readme_policy_sql[] =" } \
+	     /^## Security policy in SQL/ { f = 1 } \
+	     f && /^```sql/ { p = 1; next } \
+	     p && /^```/ { done = 1; exit } \
+	     p { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "\t\"%s\\n\"\n", $$0; n++ } \
+	     END { if (!n || !done) exit 1; print "\t;" }' $< > $@.tmp && mv -f $@.tmp $@
+$(B)/tests/vm/test_readme_rules: $(B)/tests/gen/readme_policy.h
+$(B)/tests/vm/test_readme_rules: VM_TEST_CFLAGS += -I$(B)/tests/gen
