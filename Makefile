@@ -93,8 +93,9 @@ check-vm: all $(if $(filter debian,$(KERNEL)),,module-debug)
 check-kunit: module-debug
 	@tests/run-all.sh --vm-only --kernel debug kunit
 
+# DISK=FILE: the store on a disk image that outlives the VM (dbos-vm --disk).
 run: all
-	@scripts/dbos-vm
+	@scripts/dbos-vm$(if $(DISK), --disk '$(DISK)')
 
 bench: all
 	@scripts/bench.sh

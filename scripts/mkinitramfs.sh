@@ -23,6 +23,11 @@ Packs into DIR/initramfs.img (default DIR: build/vm) and prints that path:
                           the host's ground-truth and benchmark-peer tools (iproute2,
                           auditd), and for every kernel in /lib/modules the sock_diag
                           modules ss needs (vm-init.sh loads them when they match)
+  /usr/sbin/mke2fs, /etc/mke2fs.conf
+                          the host's mke2fs (e2fsprogs: busybox's makes only ext2), and
+                          for every kernel in /lib/modules the virtio_blk and virtio_pci
+                          modules with what they need (modules.dep), numbered in load
+                          order: what dbos-vm --disk needs (vm-init.sh loads them)
   /dbos/tests/...         build/tests/vm/... (recursively)
   /dbos/demo.sh           scripts/demo.sh, if present
   DEST                    SRC, for each --add SRC=DEST (file or directory)
@@ -122,9 +127,10 @@ stage_into() {
 	ln -s "${existing[@]}" "$dir/"
 }
 
-# ss (ground truth for the socket tests), auditd + auditctl (the benchmark's peer), and
-# the sock_diag modules ss needs on kernels that build them as modules (Debian's).
-readonly HOST_TOOLS=(/usr/bin/ss /usr/sbin/auditd /usr/sbin/auditctl)
+# ss (ground truth for the socket tests), auditd + auditctl (the benchmark's peer), mke2fs
+# (formats the --disk), the sock_diag modules ss needs on kernels that build them as
+# modules (Debian's), and the modules a virtio disk needs there.
+readonly HOST_TOOLS=(/usr/bin/ss /usr/sbin/auditd /usr/sbin/auditctl /usr/sbin/mke2fs)
 readonly SOCK_DIAG_MODULES=(net/ipv4/inet_diag.ko net/ipv4/tcp_diag.ko net/ipv4/udp_diag.ko
 	net/unix/unix_diag.ko)
 stage_host_tools() {
@@ -137,6 +143,40 @@ stage_host_tools() {
 		[[ -e $dir/${SOCK_DIAG_MODULES[0]} ]] || continue
 		for mod in "${SOCK_DIAG_MODULES[@]}"; do
 			stage_into "${dir%/kernel}/dbos-diag" "$dir/$mod"
+		done
+	done
+	stage_into /etc /etc/mke2fs.conf
+	stage_disk_modules
+}
+
+# The virtio disk (dbos-vm --disk): the block driver, the PCI transport, and the modules
+# they need, from each kernel's modules.dep, into /lib/modules/RELEASE/dbos-disk/ as
+# NN-name.ko in an order that loads (dependencies first). Kernels that build them in
+# (or have no modules.dep) get nothing.
+readonly DISK_MODULES=(kernel/drivers/virtio/virtio_pci.ko kernel/drivers/block/virtio_blk.ko)
+stage_disk_modules() {
+	local moddir dep order mod n
+	for moddir in /usr/lib/modules/*; do
+		dep=$moddir/modules.dep
+		[[ -r $dep ]] || continue
+		order=$(awk -v want="${DISK_MODULES[*]}" '
+			{ name = $1; sub(/:$/, "", name); deps[name] = ""
+			  for (i = 2; i <= NF; i++) deps[name] = deps[name] " " $i }
+			function visit(m,    d, n, i) {
+				if (m in seen || !(m in deps)) return
+				seen[m] = 1
+				n = split(deps[m], d, " ")
+				for (i = n; i >= 1; i--) visit(d[i])	# modules.dep lists the deepest last
+				print m
+			}
+			END { n = split(want, w, " "); for (i = 1; i <= n; i++) visit(w[i]) }' "$dep")
+		n=0
+		for mod in $order; do
+			[[ -e $moddir/$mod ]] || die "$dep names $mod, which does not exist"
+			[[ $mod == *.ko ]] || die "$moddir/$mod: only uncompressed modules can go into the VM"
+			mkdir -p "$PROJECT_ROOT$moddir/dbos-disk"
+			n=$((n + 1))
+			ln -s "$moddir/$mod" "$PROJECT_ROOT$moddir/dbos-disk/$(printf %02d "$n")-${mod##*/}"
 		done
 	done
 }

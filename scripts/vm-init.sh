@@ -21,7 +21,7 @@ export DBOS_MODULE=/dbos/dbos.ko
 export DBOS_TESTS_DIR=/dbos/tests
 
 OUT=/dev/ttyS1
-DBOS_VM_MODE=command DBOS_VM_BARE=0 DBOS_VM_NONCE=0 DBOS_VM_MODULE_ARGS=
+DBOS_VM_MODE=command DBOS_VM_BARE=0 DBOS_VM_NONCE=0 DBOS_VM_DISK=0 DBOS_VM_MODULE_ARGS=
 DBOS_VM_TERM=linux DBOS_VM_ROWS='' DBOS_VM_COLS=''
 # shellcheck source=/dev/null
 [ -r /dbos/vm.conf ] && . /dbos/vm.conf  # written by scripts/dbos-vm
@@ -71,6 +71,59 @@ load_sock_diag() {
 		grep -q "^$m " /proc/modules && continue
 		msg=$(insmod "$dir/$m.ko" 2>&1) || fail "insmod $m.ko (for ss) failed: $msg"
 	done
+}
+
+# dbos-vm --disk: the host's disk image is the virtio disk /dev/vda; it holds
+# /var/lib/dbos (ext4, formatted here the first time: a disk that is all zeros at
+# its start), so the store survives the VM. The modules come from
+# mkinitramfs.sh (dbos-disk/, numbered in load order) on kernels that build
+# them as modules.
+attach_disk() {
+	[ "$DBOS_VM_DISK" = 1 ] || return 0
+	dir=/lib/modules/$(uname -r)/dbos-disk
+	for m in "$dir"/*.ko; do
+		[ -e "$m" ] || continue
+		name=${m##*/}
+		name=${name#*-}
+		grep -q "^${name%.ko} " /proc/modules && continue
+		if ! msg=$(insmod "$m" 2>&1); then
+			fail "insmod ${m##*/} (for --disk) failed: $msg"
+			return 1
+		fi
+	done
+	dev=/dev/vda
+	tries=0
+	while [ ! -b $dev ]; do
+		tries=$((tries + 1))
+		if [ $tries -gt 100 ]; then
+			fail "--disk: no $dev after 10 s (does this kernel have virtio_blk?)"
+			return 1
+		fi
+		sleep 0.1
+	done
+	magic=$(dd if=$dev bs=1 skip=1080 count=2 2>/dev/null | od -An -tx1 | tr -d ' ')
+	if [ "$magic" != 53ef ]; then
+		if [ "$(head -c 65536 $dev | tr -d '\000' | wc -c)" != 0 ]; then
+			fail "--disk: $dev holds neither an ext4 file system nor zeros; not formatting it"
+			return 1
+		fi
+		if ! msg=$(/usr/sbin/mke2fs -q -F -t ext4 -L dbos $dev 2>&1); then
+			fail "--disk: mke2fs -t ext4 $dev failed: $msg"
+			return 1
+		fi
+		log "formatted $dev (ext4)"
+	fi
+	if ! msg=$(mount -t ext4 $dev /var/lib/dbos 2>&1); then
+		fail "--disk: mount -t ext4 $dev /var/lib/dbos failed: $msg"
+		return 1
+	fi
+	log "mounted $dev (ext4) on /var/lib/dbos"
+}
+
+# Unmount the disk once dbosd is stopped: a clean power-off leaves a clean file system.
+detach_disk() {
+	grep -q '^/dev/vda /var/lib/dbos ' /proc/mounts || return 0
+	msg=$(umount /var/lib/dbos 2>&1) || fail "--disk: umount /var/lib/dbos failed: $msg"
 }
 
 setup_system() {
@@ -203,7 +256,7 @@ main() {
 	mount_filesystems
 	setup_system
 	status=none
-	if load_module && start_server; then
+	if attach_disk && load_module && start_server; then
 		if [ "$DBOS_VM_MODE" = interactive ]; then
 			run_interactive_shell
 		else
@@ -212,6 +265,7 @@ main() {
 		status=$?
 	fi
 	stop_everything
+	detach_disk
 	unload_module
 	scan_kmemleak
 	# Leading newline: the command's output may not end with one (the host drops it).

@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # Runs every dbos test (host unit tests, then the in-VM suites, each in its own
 # VM boot, on each kernel: Debian's, then the debug kernel, where the KUnit
-# suites run first; after Debian's, `make run` in a terminal), tallies their
-# TAP output and ends with "N passed, N failed".
+# suites run first; after Debian's, `make run` in a terminal and power losses
+# after policy COMMITs), tallies their TAP output and ends with "N passed, N failed".
 #
 # Usage: tests/run-all.sh [--host-only | --vm-only] [--kernel NAME] [SUITE...]
 #   --kernel NAME: debian or debug (default: both)
 #   SUITE: a test name (e.g. test_sql, test_processes, kunit) to run only those.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 mode=all
 kernels=(debian debug)
@@ -140,17 +140,19 @@ run_vm() {
 			--log "$logdir/$name.$kernel.serial.log" \
 			"/dbos/tests/$(basename "$t")" >"$logdir/$name.$kernel.log" 2>&1
 		status=$?
-		tally "$name[$kernel]" "$logdir/$name.$kernel.log" "$status"
+		tally "${name}[$kernel]" "$logdir/$name.$kernel.log" "$status"
 	done
 }
 
-# run_console: `make run` in a pseudo-terminal, typed into as a user would
-# (tests/console/test_console.sh; Debian's kernel).
+# run_console NAME: tests/console/NAME.sh, a test that drives the VM from this
+# side (Debian's kernel): test_console types into `make run` in a
+# pseudo-terminal as a user would; test_durable kills QEMU (a power loss)
+# right after policy COMMITs and checks them after a reboot on the same disk.
 run_console() {
-	local name=test_console log=$logdir/test_console.debian.log
+	local name=$1 log=$logdir/$1.debian.log
 	wanted "$name" || return 0
-	tests/console/test_console.sh >"$log" 2>&1
-	tally "$name[debian]" "$log" $?
+	"tests/console/$name.sh" >"$log" 2>&1
+	tally "${name}[debian]" "$log" $?
 }
 
 start=$(date +%s)
@@ -159,7 +161,10 @@ if [ "$mode" != host ]; then
 	for k in "${kernels[@]}"; do
 		[ "$k" = debug ] && run_kunit
 		run_vm "$k"
-		[ "$k" = debian ] && run_console
+		if [ "$k" = debian ]; then
+			run_console test_console
+			run_console test_durable
+		fi
 	done
 fi
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
