@@ -420,6 +420,8 @@ static __always_inline void caller(struct scratch *s)
 	s->gid = ug >> 32;
 	s->euid = BPF_CORE_READ(t, cred, euid.val);
 	s->cgroup = bpf_get_current_cgroup_id();
+	/* zero-filled, as in the values map: the helper stops at the NUL */
+	__builtin_memset(s->name, 0, sizeof(s->name));
 	bpf_get_current_comm(s->name, sizeof(s->name));
 }
 
