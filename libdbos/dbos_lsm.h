@@ -33,7 +33,7 @@
 #include <linux/types.h>
 #endif
 
-#define DBOS_LSM_ABI_VERSION	2
+#define DBOS_LSM_ABI_VERSION	3
 
 /* Where dbosd pins the programs' links and maps (a bpffs directory). */
 #define DBOS_LSM_PIN_DIR	"/sys/fs/bpf/dbos"
@@ -43,13 +43,25 @@
 #define DBOS_LSM_PATH_MAX	252	/* path bytes in a trie key (incl. NUL) */
 #define DBOS_LSM_VALUES_MAX	65536	/* entries of one generation's values map */
 #define DBOS_LSM_PATHS_MAX	16384	/* entries of one generation's path trie */
+/*
+ * Steps (dentries and mount crossings) the programs walk up from a file to
+ * the root. A longer walk does not finish: the path is unknown, and the
+ * call is decided as if it matched every deny and audit path constraint
+ * (DBOS_LSM_C_PATH_UNRESOLVED).
+ */
+#define DBOS_LSM_PATH_STEPS	4096
 
 /* The hooks policy can name (policies.hook). */
 enum dbos_lsm_hook {
-	DBOS_LSM_EXEC,		/* bprm_check_security: executing a file */
+	DBOS_LSM_EXEC,		/* bprm_check_security: executing a file; mmap_file and
+				 * file_mprotect: mapping one executable (PROT_EXEC), but
+				 * for the program the task runs (mm->exe_file) */
 	DBOS_LSM_OPEN,		/* file_open: opening a file */
-	DBOS_LSM_CONNECT,	/* socket_connect */
-	DBOS_LSM_BIND,		/* socket_bind */
+	DBOS_LSM_CONNECT,	/* socket_connect (not AF_UNIX); socket_sendmsg with an
+				 * address (AF_INET, AF_INET6); AF_UNIX: unix_stream_connect
+				 * and unix_may_send, on the socket the kernel found */
+	DBOS_LSM_BIND,		/* socket_bind (AF_UNIX with a path: path_mknod of the
+				 * socket file, where the kernel supports it) */
 	DBOS_LSM_KILL,		/* task_kill: sending a signal */
 	DBOS_LSM_HOOK__COUNT
 };
@@ -70,8 +82,10 @@ enum dbos_lsm_field {
 	DBOS_LSM_F_GID,		/* caller's real gid */
 	DBOS_LSM_F_NAME,	/* caller's comm */
 	DBOS_LSM_F_CGROUP,	/* caller's cgroup v2 id (bpf_get_current_cgroup_id) */
-	DBOS_LSM_F_PATH,	/* exec: the file executed; open: the file opened;
-				 * connect/bind on AF_UNIX: sun_path (abstract: '@' + name) */
+	DBOS_LSM_F_PATH,	/* exec: the file executed or mapped; open: the file
+				 * opened; connect on AF_UNIX: the path the peer socket
+				 * is bound at; bind on AF_UNIX: the socket file made
+				 * (abstract: '@' + name) */
 	DBOS_LSM_F_MODE,	/* open: 1 read, 2 write, 3 both (f_mode & 3) */
 	DBOS_LSM_F_FAMILY,	/* connect/bind: AF_INET, AF_INET6, AF_UNIX, ... */
 	DBOS_LSM_F_ADDRESS,	/* connect: remote address; bind: local address (inet only) */
@@ -155,6 +169,9 @@ enum dbos_lsm_counter {
 	DBOS_LSM_C_AUDITED,	/* calls allowed and reported */
 	DBOS_LSM_C_LOST,	/* decisions not reported: ring buffer full */
 	DBOS_LSM_C_INHERIT_FAILED,	/* fork: child's pid-set entry could not be written */
+	DBOS_LSM_C_PATH_UNRESOLVED,	/* a PATH or EXE a check needed was deeper than
+					 * DBOS_LSM_PATH_STEPS: decided as if every deny and
+					 * audit constraint on it held (fail closed) */
 	DBOS_LSM_C__COUNT
 };
 
@@ -180,7 +197,8 @@ struct dbos_lsm_decision {
 	__u32 mode;		/* open */
 	__u8 address[16];	/* connect/bind, as in the values map */
 	char name[16];		/* caller comm */
-	char path[DBOS_LSM_PATH_MAX];	/* exec/open/unix socket, NUL-terminated */
+	char path[DBOS_LSM_PATH_MAX];	/* exec/open/unix socket, NUL-terminated; "" when
+					 * the walk did not finish */
 	__u8 __pad[4];
 };
 

@@ -957,6 +957,9 @@ int policy_stats(struct policy *p, struct sql_stat *out, int max)
 		[DBOS_LSM_C_LOST] = { "lsm_lost", "Decisions not reported: the kernel's ring buffer was full" },
 		[DBOS_LSM_C_INHERIT_FAILED] = { "lsm_inherit_failed",
 			"Forks whose child could not inherit its parent's pid-set membership" },
+		[DBOS_LSM_C_PATH_UNRESOLVED] = { "lsm_path_unresolved",
+			"Checks that needed a path deeper than the kernel walks (4096 steps): "
+			"decided as if it matched every deny and audit path constraint" },
 	};
 	uint64_t c[DBOS_LSM_C__COUNT] = { 0 };
 	int n = 0;

@@ -35,9 +35,6 @@
 #include "vm_policy.h"
 
 #define D	"/tmp/dbos-bypass"	/* every file a test makes lives here */
-#ifndef DBOS_LSM_PATH_STEPS
-#define DBOS_LSM_PATH_STEPS 4096
-#endif
 #define SS	"/usr/bin/ss"		/* a dynamically linked program in the VM */
 
 static char *ss_argv[] = { "ss", "-V", NULL };
