@@ -123,6 +123,8 @@ struct scratch {
 	__u32 path_ok;			/* ... and its walk reached the root */
 	__u64 dentry, mnt;		/* the object (exec/open: the file; unix: the socket
 					 * file), as plain numbers; dentry 0: none */
+	__u64 ino;			/* its inode (0: none) ... */
+	__u32 dev;			/* ... and device (s_dev) */
 	__u32 pid, uid, euid, gid, mode, target_pid, signal;
 	__u16 family, port;
 	__u64 cgroup;
@@ -295,12 +297,18 @@ static __always_inline __u64 to_scalar(const void *p)
 	return v;
 }
 
-/* The object of the call: @dentry on @mnt. */
+/* The object of the call: @dentry on @mnt, its inode's number and device. */
 static __always_inline void set_object(struct scratch *s, struct dentry *dentry,
 				       struct vfsmount *mnt)
 {
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+
 	s->dentry = to_scalar(dentry);
 	s->mnt = to_scalar(mnt);
+	if (inode) {
+		s->ino = BPF_CORE_READ(inode, i_ino);
+		s->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	}
 }
 
 /* The object's path into pkey, computed once and only when needed; "" without one. */
@@ -417,6 +425,8 @@ static __always_inline struct scratch *scratch_get(void)
 	s->path_ok = 1;
 	s->dentry = 0;
 	s->mnt = 0;
+	s->ino = 0;
+	s->dev = 0;
 	s->mode = 0;
 	s->family = 0;
 	s->port = 0;
@@ -602,14 +612,27 @@ static __always_inline void and_exe(struct scratch *s, struct dctx *c)
 		s->acc.w[i] &= b->w[i];
 }
 
+/* s->vkey = the INODE entry @kind of the object's file for @hook. */
+static __always_inline void set_inode_key(struct scratch *s, __u32 hook, __u8 kind)
+{
+	s->vkey.hook = hook;
+	s->vkey.field = DBOS_LSM_F_INODE;
+	__builtin_memset(s->vkey.__pad, 0, sizeof(s->vkey.__pad));
+	__builtin_memset(s->vkey.value, 0, sizeof(s->vkey.value));
+	*(__u64 *)s->vkey.value = s->ino;
+	*(__u32 *)&s->vkey.value[8] = s->dev;
+	s->vkey.value[12] = kind;
+}
+
 /*
- * acc &= the PATH bitmap: the trie's for the object's path, or the unknown
- * path's for a walk that did not finish.
+ * acc &= the PATH bitmap: the trie's for the object's path (or the unknown
+ * path's, for a walk that did not finish), then for a file that exact paths
+ * of the rules name (its INODE entries, dbos_lsm.h): | ADD, & KEEP.
  */
 static __always_inline void and_path(struct scratch *s, struct dctx *c)
 {
 	struct dbos_lsm_hook_cfg *cfg = c->cfg;
-	struct dbos_lsm_bits *b = NULL;
+	struct dbos_lsm_bits *b = NULL, *add = NULL, *keep = NULL;
 	__u32 i;
 
 	if (!s->path_ok) {
@@ -623,6 +646,20 @@ static __always_inline void and_path(struct scratch *s, struct dctx *c)
 		for (i = 0; i < DBOS_LSM_WORDS; i++)
 			s->pbits.w[i] = b->w[i];
 	}
+	if ((c->fields & (1ULL << DBOS_LSM_F_INODE)) && s->ino && c->values) {
+		set_inode_key(s, c->hook, DBOS_LSM_INODE_ADD);
+		add = bpf_map_lookup_elem(c->values, &s->vkey);
+		if (add) {
+			s->vkey.value[12] = DBOS_LSM_INODE_KEEP;
+			keep = bpf_map_lookup_elem(c->values, &s->vkey);
+		}
+	}
+	if (add)
+		for (i = 0; i < DBOS_LSM_WORDS; i++)
+			s->pbits.w[i] |= add->w[i];
+	if (keep)
+		for (i = 0; i < DBOS_LSM_WORDS; i++)
+			s->pbits.w[i] &= keep->w[i];
 	for (i = 0; i < DBOS_LSM_WORDS; i++)
 		s->acc.w[i] &= s->pbits.w[i];
 }
@@ -639,8 +676,9 @@ static long and_field(__u32 f, void *arg)
 
 	if (f >= DBOS_LSM_F__COUNT)
 		return 1;
-	/* EXE: and_exe() did it; PATH: and_path() */
-	if (!(c->fields & (1ULL << f)) || f == DBOS_LSM_F_EXE || f == DBOS_LSM_F_PATH)
+	/* EXE: and_exe() did it; PATH (with INODE): and_path() */
+	if (!(c->fields & (1ULL << f)) || f == DBOS_LSM_F_EXE || f == DBOS_LSM_F_PATH ||
+	    f == DBOS_LSM_F_INODE)
 		return 0;
 	if (!s || !cfg)
 		return 1;

@@ -73,6 +73,9 @@ enum dbos_lsm_hook {
  *   integers: __u64 in host byte order in bytes 0-7
  *   NAME:     comm, NUL-padded (at most 15 characters)
  *   ADDRESS:  16 bytes of IPv6 address; IPv4 as ::ffff:a.b.c.d (v4-mapped)
+ *   INODE:    i_ino (__u64) in bytes 0-7, the superblock's s_dev (__u32, the
+ *             kernel's MAJOR << 20 | MINOR) in bytes 8-11, byte 12 the bitmap:
+ *             DBOS_LSM_INODE_ADD or DBOS_LSM_INODE_KEEP (below)
  * PATH and EXE are matched in the trie (struct dbos_lsm_path_key), never in values.
  */
 enum dbos_lsm_field {
@@ -98,8 +101,20 @@ enum dbos_lsm_field {
 	DBOS_LSM_F_FORK,	/* not a context field, never looked up by a hook:
 				 * entry {hook, FORK, P} = the PID bits a child of
 				 * P gets at fork (see inherit) */
+	DBOS_LSM_F_INODE,	/* not looked up alone: with PATH (exec, open, connect),
+				 * the device and inode of the file (of the peer's
+				 * socket file). Exact paths of rules name the file
+				 * found there too: entry INODE_ADD has the terms whose
+				 * path constraints hold for a file those paths name
+				 * (ORed into the PATH bitmap), entry INODE_KEEP, when
+				 * some term's NOT fails for it, the terms that still
+				 * hold (ANDed after) */
 	DBOS_LSM_F__COUNT
 };
+
+/* Byte 12 of an INODE value: which of the file's two entries. */
+#define DBOS_LSM_INODE_ADD	0
+#define DBOS_LSM_INODE_KEEP	1
 
 struct dbos_lsm_bits {
 	__u64 w[DBOS_LSM_WORDS];

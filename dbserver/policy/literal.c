@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "dbserver/policy/compile_int.h"
 
@@ -161,4 +163,15 @@ int lit_path(const struct pcol *col, const struct plit *l, int glob, struct pstr
 	memset(p->s + n, 0, sizeof(p->s) - n);
 	p->len = n;
 	return 0;
+}
+
+int lit_inode(const char *path, uint64_t *ino, uint32_t *dev)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return 0;
+	*ino = st.st_ino;
+	*dev = (uint32_t)(major(st.st_dev) << 20 | minor(st.st_dev));
+	return 1;
 }

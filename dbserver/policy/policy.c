@@ -39,6 +39,7 @@
 
 #define REFRESH_MS	20
 #define SCHED_RETRY_MS	1000
+#define INODE_CHECK_MS	1000	/* exact paths' files looked at again, at the latest */
 
 void policy_log(struct policy *p, const char *fmt, ...)
 {
@@ -780,7 +781,7 @@ int policy_refresh(struct policy *p, char **err)
 	int ret = 0;
 
 	pthread_mutex_lock(&p->mu);
-	if (p->cfg.ops && p->img && p->img->has_sets) {
+	if (p->cfg.ops && p->img && (p->img->has_sets || p->img->nilits)) {
 		uint64_t changes = mirror_changes(p);
 
 		ret = push(p, &p->rules, p->latest, true, err);
@@ -799,14 +800,26 @@ static void *refresher(void *arg)
 	struct policy *p = arg;
 	const struct timespec tick = { 0, REFRESH_MS * 1000000L };
 
-	unsigned int ticks = 0;
+	unsigned int ticks = 0, iticks = 0;
 
 	while (!atomic_load(&p->stop)) {
-		bool due;
+		bool changed, due;
 
 		nanosleep(&tick, NULL);
 		pthread_mutex_lock(&p->mu);
-		due = p->img && p->img->has_sets && mirror_changes(p) != p->seen_changes;
+		changed = p->img && mirror_changes(p) != p->seen_changes;
+		due = changed && p->img->has_sets;
+		/*
+		 * The files exact paths name (INODE entries): looked at again
+		 * when the mirror changed (something ran, opened, renamed...) and
+		 * every INODE_CHECK_MS; compiled again when one is another file.
+		 */
+		if (!due && p->img && p->img->nilits &&
+		    (changed || ++iticks % (INODE_CHECK_MS / REFRESH_MS) == 0)) {
+			if (!p->img->has_sets)
+				p->seen_changes = mirror_changes(p);
+			due = policy_image_inodes_changed(p->img);
+		}
 		/* sched rules the module did not take: again every SCHED_RETRY_MS */
 		if (p->sched_retry && p->img && ++ticks % (SCHED_RETRY_MS / REFRESH_MS) == 0)
 			sched_push(p, p->img, p->latest);
