@@ -810,14 +810,16 @@ int BPF_PROG(dbos_open, struct file *file, int ret)
  * Mapping a file executable runs code from it as execve does: ld.so running
  * a program itself ("ld.so /tmp/x"), a program's interpreter (PT_INTERP), a
  * library. The exec rules decide it, the mapping task being the caller;
- * not for the program the task runs (mm->exe_file): execve maps it after
- * bprm_check_security decided, and a program mapping itself runs nothing new.
+ * not for the program the task runs (the inode of mm->exe_file): execve maps
+ * it after bprm_check_security decided, and a program mapping itself runs
+ * nothing new.
  */
 static __always_inline int check_exec_map(struct file *file)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 
-	if (to_scalar(file) == to_scalar(BPF_CORE_READ(t, mm, exe_file)))
+	if (to_scalar(BPF_CORE_READ(file, f_inode)) ==
+	    to_scalar(BPF_CORE_READ(t, mm, exe_file, f_inode)))
 		return 0;
 	return check_file(DBOS_LSM_EXEC, file, 0);
 }

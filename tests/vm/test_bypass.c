@@ -624,6 +624,56 @@ TEST_F_TIMEOUT(bypass, exec_rule_stops_the_loader_running_the_file, 180)
 	EXPECT_EQ(0, exec_as(0, ldso, ld_argv, NULL));
 }
 
+/* mmap(@path, PROT_READ | @prot): 0, or -1 with its errno. */
+static int map_file(const char *path, int prot)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+	void *p;
+
+	if (fd < 0)
+		return -1;
+	p = mmap(NULL, 4096, PROT_READ | prot, MAP_PRIVATE, fd, 0);
+	e = errno;
+	close(fd);
+	if (p == MAP_FAILED) {
+		errno = e;
+		return -1;
+	}
+	munmap(p, 4096);
+	return 0;
+}
+
+/* A child named "bp-nolib" maps @path with PROT_EXEC; 0 or its errno. */
+static int map_exec_as_nolib(const char *path)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		prctl(PR_SET_NAME, "bp-nolib");
+		_exit(map_file(path, PROT_EXEC) ? errno : 0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * An exec rule without a path refuses its callers every executable mapping
+ * of a file (a library, dlopen), but that of their own program.
+ */
+TEST_F_TIMEOUT(bypass, exec_rule_without_path_refuses_every_executable_mapping, 120)
+{
+	EXPECT_EQ(0, map_exec_as_nolib(SS));
+	SQL_OK("INSERT INTO policies(name, hook, action, condition) VALUES "
+	       "('t-nolib', 'exec', 'deny', 'name = ''bp-nolib''')");
+	EXPECT_EQ(EPERM, map_exec_as_nolib(SS));
+	EXPECT_EQ(0, map_exec_as_nolib("/proc/self/exe"));	/* its own program */
+	EXPECT_EQ(0, map_file(SS, PROT_EXEC));			/* another caller */
+	SQL_OK("DELETE FROM policies");
+	EXPECT_EQ(0, map_exec_as_nolib(SS));
+}
+
 /* A program whose interpreter (PT_INTERP) is a denied file: the kernel maps it at exec. */
 TEST_F_TIMEOUT(bypass, exec_rule_stops_a_denied_program_interpreter, 180)
 {
