@@ -769,13 +769,57 @@ static __always_inline int decide(struct scratch *s, struct sockaddr *sa, int sa
 	return 0;
 }
 
-static __always_inline int check_file(__u32 hook, struct file *file, __u32 mode)
+/*
+ * What a hook knows of its call, before a scratch entry is claimed: only
+ * pointers and numbers it has at hand, so that a hook without rules reads
+ * nothing more. The object is one of @file, @dentry on @mnt (a file being
+ * made) or the unix socket @peer; @sa (@salen bytes) a sockaddr, a kernel
+ * copy.
+ */
+struct call {
+	struct file *file;
+	struct dentry *dentry;
+	struct vfsmount *mnt;
+	struct sock *peer;
+	struct sockaddr *sa;
+	int salen;
+	__u32 mode, target_pid, signal;
+	__u16 family;
+};
+
+/*
+ * The unix socket @other as the object: where it is bound (walked like any
+ * file: the name a caller used, relative, through a symlink or another
+ * mount, does not matter), or its abstract address into *@sa ('@' + name).
+ */
+static __always_inline void set_peer(struct scratch *s, struct sock *other, struct sockaddr **sa,
+				     int *salen)
 {
+	struct unix_sock *u = (struct unix_sock *)other;
+	struct dentry *dentry = BPF_CORE_READ(u, path.dentry);
+	struct unix_address *addr;
+
+	if (dentry) {
+		set_object(s, dentry, BPF_CORE_READ(u, path.mnt));
+		return;
+	}
+	addr = BPF_CORE_READ(u, addr);
+	if (addr) {
+		*sa = (struct sockaddr *)addr->name;
+		*salen = BPF_CORE_READ(addr, len);
+	}
+}
+
+/* @hook's decision on call @a (0 or -EPERM); returns at once when the hook has no rules. */
+static __always_inline int check(__u32 hook, const struct call *a)
+{
+	struct sockaddr *sa = a->sa;
+	struct file *file = a->file;	/* (not in BPF_CORE_READ: struct call has no CO-RE) */
 	struct dbos_lsm_hook_cfg *cfg;
 	struct dbos_lsm_state *st;
+	int salen = a->salen, ret;
 	struct scratch *s;
 	__u32 live;
-	int ret;
 
 	cfg = live_cfg(hook, &live, &st);
 	if (!cfg)
@@ -783,9 +827,17 @@ static __always_inline int check_file(__u32 hook, struct file *file, __u32 mode)
 	s = scratch_get();
 	if (!s)
 		return no_scratch(cfg);
-	s->mode = mode;
-	set_object(s, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt));
-	ret = decide(s, NULL, 0, hook, live, cfg, st);
+	s->mode = a->mode;
+	s->target_pid = a->target_pid;
+	s->signal = a->signal;
+	s->family = a->family;
+	if (file)
+		set_object(s, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt));
+	else if (a->dentry)
+		set_object(s, a->dentry, a->mnt);
+	else if (a->peer)
+		set_peer(s, a->peer, &sa, &salen);
+	ret = decide(s, sa, salen, hook, live, cfg, st);
 	scratch_release(s);
 	return ret;
 }
@@ -795,7 +847,7 @@ int BPF_PROG(dbos_exec, struct linux_binprm *bprm, int ret)
 {
 	if (ret)
 		return ret;
-	return check_file(DBOS_LSM_EXEC, bprm->file, 0);
+	return check(DBOS_LSM_EXEC, &(struct call){ .file = bprm->file });
 }
 
 SEC("lsm/file_open")
@@ -803,7 +855,7 @@ int BPF_PROG(dbos_open, struct file *file, int ret)
 {
 	if (ret)
 		return ret;
-	return check_file(DBOS_LSM_OPEN, file, file->f_mode & 3);
+	return check(DBOS_LSM_OPEN, &(struct call){ .file = file, .mode = file->f_mode & 3 });
 }
 
 /*
@@ -821,7 +873,7 @@ static __always_inline int check_exec_map(struct file *file)
 	if (to_scalar(BPF_CORE_READ(file, f_inode)) ==
 	    to_scalar(BPF_CORE_READ(t, mm, exe_file, f_inode)))
 		return 0;
-	return check_file(DBOS_LSM_EXEC, file, 0);
+	return check(DBOS_LSM_EXEC, &(struct call){ .file = file });
 }
 
 SEC("lsm/mmap_file")
@@ -851,26 +903,6 @@ int BPF_PROG(dbos_mprotect, struct vm_area_struct *vma, unsigned long reqprot,
 	return check_exec_map(file);
 }
 
-/* connect/bind: the sockaddr @sa (kernel copy, @len bytes) decides. */
-static __always_inline int check_sock(__u32 hook, struct sockaddr *sa, int len)
-{
-	struct dbos_lsm_hook_cfg *cfg;
-	struct dbos_lsm_state *st;
-	struct scratch *s;
-	__u32 live;
-	int ret;
-
-	cfg = live_cfg(hook, &live, &st);
-	if (!cfg)
-		return 0;
-	s = scratch_get();
-	if (!s)
-		return no_scratch(cfg);
-	ret = decide(s, sa, len, hook, live, cfg, st);
-	scratch_release(s);
-	return ret;
-}
-
 static __always_inline __u16 sock_family(struct socket *sock)
 {
 	return BPF_CORE_READ(sock, sk, __sk_common.skc_family);
@@ -884,7 +916,7 @@ int BPF_PROG(dbos_connect, struct socket *sock, struct sockaddr *address, int ad
 		return ret;
 	if (sock_family(sock) == AF_UNIX)
 		return 0;
-	return check_sock(DBOS_LSM_CONNECT, address, addrlen);
+	return check(DBOS_LSM_CONNECT, &(struct call){ .sa = address, .salen = addrlen });
 }
 
 /*
@@ -906,44 +938,8 @@ int BPF_PROG(dbos_sendmsg, struct socket *sock, struct msghdr *msg, int size, in
 	family = sock_family(sock);
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
-	return check_sock(DBOS_LSM_CONNECT, name, BPF_CORE_READ(msg, msg_namelen));
-}
-
-/*
- * The peer socket @other that the kernel found for a unix connect or
- * datagram decides, by where it is bound (resolved like any file: the name
- * the caller used, relative, through a symlink or another mount, does not
- * matter) or its abstract name ('@' + name).
- */
-static __always_inline int check_unix(struct sock *other)
-{
-	struct unix_sock *u = (struct unix_sock *)other;
-	struct dentry *dentry = BPF_CORE_READ(u, path.dentry);
-	struct unix_address *addr = NULL;
-	struct dbos_lsm_hook_cfg *cfg;
-	struct dbos_lsm_state *st;
-	struct scratch *s;
-	__u32 live;
-	int ret, len = 0;
-
-	cfg = live_cfg(DBOS_LSM_CONNECT, &live, &st);
-	if (!cfg)
-		return 0;
-	s = scratch_get();
-	if (!s)
-		return no_scratch(cfg);
-	s->family = AF_UNIX;
-	if (dentry) {
-		set_object(s, dentry, BPF_CORE_READ(u, path.mnt));
-	} else {
-		addr = BPF_CORE_READ(u, addr);
-		if (addr)
-			len = BPF_CORE_READ(addr, len);
-	}
-	ret = decide(s, addr ? (struct sockaddr *)addr->name : NULL, len, DBOS_LSM_CONNECT,
-		     live, cfg, st);
-	scratch_release(s);
-	return ret;
+	return check(DBOS_LSM_CONNECT, &(struct call){ .sa = name,
+						      .salen = BPF_CORE_READ(msg, msg_namelen) });
 }
 
 /* connect(2) of a unix stream or seqpacket socket, once the listener is found. */
@@ -952,7 +948,7 @@ int BPF_PROG(dbos_connect_unix, struct sock *sock, struct sock *other, struct so
 {
 	if (ret)
 		return ret;
-	return check_unix(other);
+	return check(DBOS_LSM_CONNECT, &(struct call){ .peer = other, .family = AF_UNIX });
 }
 
 /*
@@ -970,7 +966,7 @@ int BPF_PROG(dbos_send_unix, struct socket *sock, struct socket *other, int ret)
 		return ret;
 	if (BPF_CORE_READ(u, peer) == osk)
 		return 0;
-	return check_unix(osk);
+	return check(DBOS_LSM_CONNECT, &(struct call){ .peer = osk, .family = AF_UNIX });
 }
 
 /* A unix bind to a path is decided at path_mknod (dbos_mknod) where the kernel has it. */
@@ -986,7 +982,7 @@ int BPF_PROG(dbos_bind, struct socket *sock, struct sockaddr *address, int addrl
 		if (first)
 			return 0;
 	}
-	return check_sock(DBOS_LSM_BIND, address, addrlen);
+	return check(DBOS_LSM_BIND, &(struct call){ .sa = address, .salen = addrlen });
 }
 
 /*
@@ -998,50 +994,21 @@ SEC("lsm/path_mknod")
 int BPF_PROG(dbos_mknod, const struct path *dir, struct dentry *dentry, umode_t mode,
 	     unsigned int dev, int ret)
 {
-	struct dbos_lsm_hook_cfg *cfg;
-	struct dbos_lsm_state *st;
-	struct scratch *s;
-	__u32 live;
-
 	if (ret)
 		return ret;
 	if ((mode & S_IFMT) != S_IFSOCK)
 		return 0;
-	cfg = live_cfg(DBOS_LSM_BIND, &live, &st);
-	if (!cfg)
-		return 0;
-	s = scratch_get();
-	if (!s)
-		return no_scratch(cfg);
-	s->family = AF_UNIX;
-	set_object(s, dentry, BPF_CORE_READ(dir, mnt));
-	ret = decide(s, NULL, 0, DBOS_LSM_BIND, live, cfg, st);
-	scratch_release(s);
-	return ret;
+	return check(DBOS_LSM_BIND, &(struct call){ .dentry = dentry, .mnt = dir->mnt,
+						   .family = AF_UNIX });
 }
 
 SEC("lsm/task_kill")
 int BPF_PROG(dbos_kill, struct task_struct *p, struct kernel_siginfo *info, int sig,
 	     const struct cred *cred, int ret)
 {
-	struct dbos_lsm_hook_cfg *cfg;
-	struct dbos_lsm_state *st;
-	struct scratch *s;
-	__u32 live;
-
 	if (ret)
 		return ret;
-	cfg = live_cfg(DBOS_LSM_KILL, &live, &st);
-	if (!cfg)
-		return 0;
-	s = scratch_get();
-	if (!s)
-		return no_scratch(cfg);
-	s->target_pid = p->tgid;
-	s->signal = sig;
-	ret = decide(s, NULL, 0, DBOS_LSM_KILL, live, cfg, st);
-	scratch_release(s);
-	return ret;
+	return check(DBOS_LSM_KILL, &(struct call){ .target_pid = p->tgid, .signal = sig });
 }
 
 /* The child's pid-set bits from @pb: inherited terms, dflt for the others. */
