@@ -65,36 +65,34 @@ static int unix_server(int type, const char *path)
 	return s;
 }
 
-static int unix_bind(const char *path)
-{
-	struct sockaddr_un a;
-	socklen_t len = unix_addr(path, &a);
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), r, e;
-
-	r = bind(s, (struct sockaddr *)&a, len);
-	e = errno;
-	close(s);
-	errno = e;
-	return r;
-}
-
-/* connect(2) of a new unix socket of @type to @path. */
-static int unix_connect_type(int type, const char *path)
+/* @call (bind or connect) of a new unix socket of @type to @path. */
+static int unix_call(int (*call)(int, const struct sockaddr *, socklen_t), int type,
+		     const char *path)
 {
 	struct sockaddr_un a;
 	socklen_t len = unix_addr(path, &a);
 	int s = socket(AF_UNIX, type | SOCK_CLOEXEC, 0), r, e;
 
-	r = connect(s, (struct sockaddr *)&a, len);
+	r = call(s, (struct sockaddr *)&a, len);
 	e = errno;
 	close(s);
 	errno = e;
 	return r;
 }
 
+static int unix_bind(const char *path)
+{
+	return unix_call(bind, SOCK_STREAM, path);
+}
+
+static int unix_connect_type(int type, const char *path)
+{
+	return unix_call(connect, type, path);
+}
+
 static int unix_connect(const char *path)
 {
-	return unix_connect_type(SOCK_STREAM, path);
+	return unix_call(connect, SOCK_STREAM, path);
 }
 
 /* sendto(2) of one byte from a new unbound datagram socket to @path. */
@@ -409,10 +407,13 @@ TEST_F_TIMEOUT(bypass, unix_abstract_names_still_match, 120)
 	close(g);
 }
 
-/* A child named "bp-unix" connects (stream) and sends (datagram) once each; their errnos to @res. */
+/*
+ * A child named "bp-unix" connects (stream), sends (datagram) and connects
+ * to a path with no socket, once each; their errnos to @res.
+ */
 static void unix_family_child(int go, int res)
 {
-	int e[2];
+	int e[3];
 	char c;
 
 	prctl(PR_SET_NAME, "bp-unix");
@@ -420,13 +421,14 @@ static void unix_family_child(int go, int res)
 		_exit(9);
 	e[0] = unix_connect(D "/run/x.sock") ? errno : 0;
 	e[1] = unix_sendto(D "/run/x.dgram") ? errno : 0;
+	e[2] = unix_connect(D "/run/none.sock") ? errno : 0;
 	_exit(write(res, e, sizeof(e)) == sizeof(e) ? 0 : 9);
 }
 
 TEST_F_TIMEOUT(bypass, unix_family_rule_denies_and_records_once, 120)
 {
 	int l = unix_server(SOCK_STREAM, D "/run/x.sock"), g = unix_server(SOCK_DGRAM, D "/run/x.dgram");
-	int go[2], res[2], e[2] = { -1, -1 };
+	int go[2], res[2], e[3] = { -1, -1, -1 };
 	pid_t pid;
 
 	ASSERT_LE(0, l);
@@ -445,6 +447,7 @@ TEST_F_TIMEOUT(bypass, unix_family_rule_denies_and_records_once, 120)
 	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
 	EXPECT_EQ(EPERM, e[0]) TH_LOG("connect: %s", strerror(e[0]));
 	EXPECT_EQ(EPERM, e[1]) TH_LOG("sendto: %s", strerror(e[1]));
+	EXPECT_EQ(ENOENT, e[2]) TH_LOG("no socket: %s", strerror(e[2]));	/* and no decision */
 	EXPECT_EQ(2, wait_int(2, 30, "SELECT count(*) FROM policy_decisions WHERE seq > %lld AND "
 			      "rule = 't-family'", self->seq0));
 	sleep(1);	/* (a second record of either would be here by now) */
@@ -478,6 +481,9 @@ TEST_F_TIMEOUT(bypass, unix_bind_rule_holds_for_the_resolved_path, 120)
 	EXPECT_EQ(EPERM, errno);
 	ASSERT_EQ(0, chdir("/"));
 	EXPECT_EQ(-1, access(D "/run/y.sock", F_OK));	/* refused before the file is made */
+	EXPECT_EQ(-1, mknod(D "/run/y.sock", S_IFSOCK | 0644, 0));	/* the same operation */
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0, mknod(D "/run/y.fifo", S_IFIFO | 0644, 0));
 	EXPECT_EQ(0, unix_bind(D "/run/z.sock"));
 	ASSERT_EQ(0, wait_decision(&d, self->seq0, 30, "rule = 't-bind' AND path <> '@bp-abs'"));
 	EXPECT_STREQ("bind", d.hook);
