@@ -574,7 +574,7 @@ static __always_inline void unresolved_bits(struct scratch *s, struct dbos_lsm_h
 	count(DBOS_LSM_C_PATH_UNRESOLVED);
 	for (i = 0; i < DBOS_LSM_WORDS; i++)
 		s->pbits.w[i] = cfg->deny.w[i] | cfg->audit.w[i] |
-				(cfg->allow.w[i] & cfg->dflt[f & (DBOS_LSM_F__COUNT - 1)].w[i]);
+				(cfg->allow.w[i] & cfg->dflt[f].w[i]);
 }
 
 /*
