@@ -39,7 +39,7 @@
 
 #define REFRESH_MS	20
 #define SCHED_RETRY_MS	1000
-#define INODE_CHECK_MS	1000	/* exact paths' files looked at again, at the latest */
+#define INODE_CHECK_MS	1000	/* the files exact paths name: looked up again this often */
 
 void policy_log(struct policy *p, const char *fmt, ...)
 {
@@ -803,23 +803,19 @@ static void *refresher(void *arg)
 	unsigned int ticks = 0, iticks = 0;
 
 	while (!atomic_load(&p->stop)) {
-		bool changed, due;
+		bool due;
 
 		nanosleep(&tick, NULL);
 		pthread_mutex_lock(&p->mu);
-		changed = p->img && mirror_changes(p) != p->seen_changes;
-		due = changed && p->img->has_sets;
+		due = p->img && p->img->has_sets && mirror_changes(p) != p->seen_changes;
 		/*
-		 * The files exact paths name (INODE entries): looked at again
-		 * when the mirror changed (something ran, opened, renamed...) and
-		 * every INODE_CHECK_MS; compiled again when one is another file.
+		 * The files exact paths name (INODE entries): one stat() each
+		 * every INODE_CHECK_MS, whatever the machine does (a rename has
+		 * no event); compiled again when one is another file.
 		 */
 		if (!due && p->img && p->img->nilits &&
-		    (changed || ++iticks % (INODE_CHECK_MS / REFRESH_MS) == 0)) {
-			if (!p->img->has_sets)
-				p->seen_changes = mirror_changes(p);
+		    ++iticks % (INODE_CHECK_MS / REFRESH_MS) == 0)
 			due = policy_image_inodes_changed(p->img);
-		}
 		/* sched rules the module did not take: again every SCHED_RETRY_MS */
 		if (p->sched_retry && p->img && ++ticks % (SCHED_RETRY_MS / REFRESH_MS) == 0)
 			sched_push(p, p->img, p->latest);
