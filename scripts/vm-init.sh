@@ -103,9 +103,9 @@ start_server() {
 		note "notice: /usr/bin/dbosd not built yet; running without the server"
 		return 0
 	fi
-	# (120 s: under KASAN on a loaded host, opening the store alone can take > 10 s,
+	# (180 s: under KASAN on a loaded host, opening the store alone can take > 10 s,
 	# and the verifier takes ~35 s over the 13 BPF LSM programs)
-	if ! msg=$(DBOSD_START_WAIT=${DBOSD_START_WAIT:-120} vm-dbosd start 2>&1); then
+	if ! msg=$(DBOSD_START_WAIT=${DBOSD_START_WAIT:-180} vm-dbosd start 2>&1); then
 		fail "dbosd did not start: $(echo "$msg" | tail -n 20)"
 		return 1
 	fi
