@@ -12,10 +12,12 @@
 #define AF_INET		2
 #define AF_INET6	10
 #define CLONE_THREAD	0x00010000
+#define S_IFMT		00170000
+#define S_IFSOCK	0140000
+#define PROT_EXEC	0x4
+#define VM_EXEC		0x00000004
 
-
-/* Steps (dentries and mount crossings) walked for one path; components kept. */
-#define PATH_STEPS	4096
+/* Components kept of a walk (DBOS_LSM_PATH_STEPS steps at most). */
 #define PATH_RING	128
 #define NAME_MAX_COPY	255
 
@@ -23,6 +25,13 @@
 #define BOUND(v, mask) asm volatile("%0 &= " #mask : "+r"(v))
 
 char LICENSE[] SEC("license") = "GPL";
+
+/*
+ * Set by the loader: the kernel has the path_mknod hook (CONFIG_SECURITY_PATH)
+ * and dbos_mknod is loaded, so unix binds to a path are decided there, on the
+ * socket file the kernel makes, and not at socket_bind on sun_path.
+ */
+const volatile bool have_mknod = false;
 
 /*
  * Inner maps (one generation each), the outer maps' templates. dbosd creates
@@ -115,9 +124,15 @@ struct scratch {
 	char slack[NAME_MAX_COPY + 1];	/* bounded copies may run past pkey.path */
 	struct dbos_lsm_value_key vkey __attribute__((aligned(8)));
 	struct dbos_lsm_bits acc;
+	struct dbos_lsm_bits pbits;	/* the PATH field's bitmap, being built */
 	const unsigned char *names[PATH_RING];	/* the last PATH_RING walked (nearest the root) */
 	__u32 lens[PATH_RING];
 	__u32 have_path;		/* pkey.path holds the path */
+	__u32 path_ok;			/* ... and its walk reached the root */
+	__u64 dentry, mnt;		/* the object (exec/open: the file; unix: the socket
+					 * file), as plain numbers; dentry 0: none */
+	__u64 ino;			/* its inode (0: none) ... */
+	__u32 dev;			/* ... and device (s_dev) */
 	__u32 pid, uid, euid, gid, mode, target_pid, signal;
 	__u16 family, port;
 	__u64 cgroup;
@@ -240,34 +255,36 @@ static long write_down(__u32 i, void *arg)
 }
 
 /*
- * Like d_path() for an absolute path with no chroot: walk the dentries up to
- * the global root, crossing mounts, then write the names root first. Fills
- * s->pkey.path NUL-terminated, or cut to DBOS_LSM_PATH_MAX bytes without NUL.
- * PATH_RING components (at least 2 bytes each) cover the first
- * DBOS_LSM_PATH_MAX bytes of any path; a walk longer than PATH_STEPS gives
- * the empty path, which only root entries match. A global function: the
+ * Like d_path() for an absolute path with no chroot: walk the dentries up
+ * from @dentry (on mount @mnt) to the global root, crossing mounts, then
+ * write the names root first. Fills s->pkey.path NUL-terminated, or cut to
+ * DBOS_LSM_PATH_MAX bytes without NUL; PATH_RING components (at least 2 bytes
+ * each) cover the first DBOS_LSM_PATH_MAX bytes of any path. Returns 1 (and
+ * s->path_ok) when the walk reached the root; 0 for a walk longer than
+ * DBOS_LSM_PATH_STEPS, whose path is left empty. A global function: the
  * verifier checks it once, not at every call site and state.
  */
-__noinline int resolve_path(__u64 path, __u32 slot)
+__noinline int resolve_path(__u64 dentry, __u64 mnt, __u32 slot)
 {
-	const struct path *p = (const struct path *)path;
 	struct scratch *s = scratch_of_cpu(slot);
 	struct walk w = { .slot = slot };
 	__u32 off;
 
 	if (!s)
 		return 0;
-	w.d = BPF_CORE_READ(p, dentry);
-	w.vm = BPF_CORE_READ(p, mnt);
+	w.d = (struct dentry *)dentry;
+	w.vm = (struct vfsmount *)mnt;
 	w.m = container_of(w.vm, struct mount, mnt);
 	__builtin_memset(s->pkey.path, 0, sizeof(s->pkey.path));
 	s->have_path = 1;
-	bpf_loop(PATH_STEPS, walk_up, &w, 0);
+	s->path_ok = 0;
+	bpf_loop(DBOS_LSM_PATH_STEPS, walk_up, &w, 0);
 	if (!w.reached)
 		return 0;
+	s->path_ok = 1;
 	if (!w.n) {
 		s->pkey.path[0] = '/';
-		return 0;
+		return 1;
 	}
 	bpf_loop(PATH_RING, write_down, &w, 0);
 	off = w.off;
@@ -276,7 +293,7 @@ __noinline int resolve_path(__u64 path, __u32 slot)
 		BOUND(off, 0xff);
 		s->pkey.path[off] = 0;
 	}
-	return 0;
+	return 1;
 }
 
 /* A kernel pointer as a plain number (what a global function may take). */
@@ -288,11 +305,32 @@ static __always_inline __u64 to_scalar(const void *p)
 	return v;
 }
 
-/* exec/open: the file's path, computed once and only when needed. */
-static __always_inline void set_path(struct scratch *s, const struct path *fpath)
+/* The object of the call: @dentry on @mnt, its inode's number and device. */
+static __always_inline void set_object(struct scratch *s, struct dentry *dentry,
+				       struct vfsmount *mnt)
 {
-	if (!s->have_path && fpath)
-		resolve_path(to_scalar(fpath), s->slot);
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+
+	s->dentry = to_scalar(dentry);
+	s->mnt = to_scalar(mnt);
+	if (inode) {
+		s->ino = BPF_CORE_READ(inode, i_ino);
+		s->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	}
+}
+
+/* The object's path into pkey, computed once and only when needed; "" without one. */
+static __always_inline void set_path(struct scratch *s)
+{
+	if (s->have_path)
+		return;
+	if (s->dentry) {
+		resolve_path(s->dentry, s->mnt, s->slot);
+		return;
+	}
+	__builtin_memset(s->pkey.path, 0, sizeof(s->pkey.path));
+	s->have_path = 1;
+	s->path_ok = 1;
 }
 
 /* Encode field @f of the call into s->vkey.value (zero-filled, as in the header). */
@@ -322,8 +360,8 @@ static __always_inline void encode(struct scratch *s, __u32 f)
 	*(__u64 *)s->vkey.value = v;
 }
 
-static __always_inline void report(struct scratch *s, const struct path *fpath, __u32 hook,
-				   __u32 term, __u32 verdict, __u64 version)
+static __always_inline void report(struct scratch *s, __u32 hook, __u32 term, __u32 verdict,
+				   __u64 version)
 {
 	struct dbos_lsm_decision *d;
 
@@ -332,7 +370,7 @@ static __always_inline void report(struct scratch *s, const struct path *fpath, 
 		count(DBOS_LSM_C_LOST);
 		return;
 	}
-	set_path(s, fpath);
+	set_path(s);
 	d->time_ns = bpf_ktime_get_boot_ns();
 	d->version = version;
 	d->hook = hook;
@@ -392,6 +430,11 @@ static __always_inline struct scratch *scratch_get(void)
 	if (!s)
 		return NULL;
 	s->have_path = 0;
+	s->path_ok = 1;
+	s->dentry = 0;
+	s->mnt = 0;
+	s->ino = 0;
+	s->dev = 0;
 	s->mode = 0;
 	s->family = 0;
 	s->port = 0;
@@ -428,6 +471,8 @@ static __always_inline void caller(struct scratch *s)
 	s->gid = ug >> 32;
 	s->euid = BPF_CORE_READ(t, cred, euid.val);
 	s->cgroup = bpf_get_current_cgroup_id();
+	/* zero-filled, as in the values map: the helper stops at the NUL */
+	__builtin_memset(s->name, 0, sizeof(s->name));
 	bpf_get_current_comm(s->name, sizeof(s->name));
 }
 
@@ -446,7 +491,11 @@ static __always_inline int ctz64(__u64 w)
 	return n;
 }
 
-/* Family, address, port and unix path of a sockaddr (kernel copy, @len bytes). */
+/*
+ * Family, address, port and unix path of a sockaddr (kernel copy, @len
+ * bytes; a unix socket's own address too). A unix address without a name
+ * (autobind) has the path "".
+ */
 static __always_inline void sockaddr_ctx(struct scratch *s, struct sockaddr *sa, int len)
 {
 	__u16 family = 0;
@@ -471,7 +520,7 @@ static __always_inline void sockaddr_ctx(struct scratch *s, struct sockaddr *sa,
 		bpf_probe_read_kernel(&port, 2, &in6->sin6_port);
 		bpf_probe_read_kernel(s->address, 16, &in6->sin6_addr);
 		s->port = __builtin_bswap16(port);
-	} else if (family == AF_UNIX && len > 2) {
+	} else if (family == AF_UNIX) {
 		struct sockaddr_un *un = (void *)sa;
 		__u32 n = len - 2;
 		char *p = s->pkey.path;
@@ -479,6 +528,10 @@ static __always_inline void sockaddr_ctx(struct scratch *s, struct sockaddr *sa,
 		if (n > sizeof(un->sun_path))
 			n = sizeof(un->sun_path);
 		__builtin_memset(s->pkey.path, 0, sizeof(s->pkey.path));
+		s->have_path = 1;
+		s->path_ok = 1;
+		if (!n)
+			return;
 		BOUND(n, 0x7f);
 		bpf_probe_read_kernel(p, n, un->sun_path);
 		if (!p[0] && n > 1) {	/* abstract: '@' + name */
@@ -489,7 +542,6 @@ static __always_inline void sockaddr_ctx(struct scratch *s, struct sockaddr *sa,
 			bpf_probe_read_kernel(p + 1, m, &un->sun_path[1]);
 		}
 		p[n] = 0;
-		s->have_path = 1;
 	}
 }
 
@@ -518,6 +570,22 @@ static __always_inline void set_pkey(struct scratch *s, __u32 hook, __u32 f)
 }
 
 /*
+ * s->pbits = the bitmap of path field @f when its walk did not finish (the
+ * path is unknown): the deny and audit terms as if their constraints on @f
+ * held (fail closed), the allow terms as for a path no rule names.
+ */
+static __always_inline void unresolved_bits(struct scratch *s, struct dbos_lsm_hook_cfg *cfg,
+					    __u32 f)
+{
+	__u32 i;
+
+	count(DBOS_LSM_C_PATH_UNRESOLVED);
+	for (i = 0; i < DBOS_LSM_WORDS; i++)
+		s->pbits.w[i] = cfg->deny.w[i] | cfg->audit.w[i] |
+				(cfg->allow.w[i] & cfg->dflt[f].w[i]);
+}
+
+/*
  * acc &= the EXE bitmap of task @t's executable (the caller's, for hooks).
  * Uses pkey, before the hook's own path is put there: have_path is cleared
  * after. A kernel thread (no mm) looks up the empty path, whose exact entry
@@ -527,13 +595,21 @@ static __always_inline void and_exe(struct scratch *s, struct dctx *c, struct ta
 {
 	struct file *exe = BPF_CORE_READ(t, mm, exe_file);
 	struct dbos_lsm_bits *b = NULL;
+	int ok = 1;
 	__u32 i;
 
 	if (exe)
-		resolve_path(to_scalar(&exe->f_path), s->slot);
+		ok = resolve_path(to_scalar(BPF_CORE_READ(exe, f_path.dentry)),
+				  to_scalar(BPF_CORE_READ(exe, f_path.mnt)), s->slot);
 	else
 		__builtin_memset(s->pkey.path, 0, sizeof(s->pkey.path));
 	s->have_path = 0;
+	if (!ok) {
+		unresolved_bits(s, c->cfg, DBOS_LSM_F_EXE);
+		for (i = 0; i < DBOS_LSM_WORDS; i++)
+			s->acc.w[i] &= s->pbits.w[i];
+		return;
+	}
 	set_pkey(s, c->hook, DBOS_LSM_F_EXE);
 	if (c->paths)
 		b = bpf_map_lookup_elem(c->paths, &s->pkey);
@@ -541,6 +617,58 @@ static __always_inline void and_exe(struct scratch *s, struct dctx *c, struct ta
 		b = &c->cfg->dflt[DBOS_LSM_F_EXE];
 	for (i = 0; i < DBOS_LSM_WORDS; i++)
 		s->acc.w[i] &= b->w[i];
+}
+
+/* s->vkey = the INODE entry @kind of the object's file for @hook. */
+static __always_inline void set_inode_key(struct scratch *s, __u32 hook, __u8 kind)
+{
+	s->vkey.hook = hook;
+	s->vkey.field = DBOS_LSM_F_INODE;
+	__builtin_memset(s->vkey.__pad, 0, sizeof(s->vkey.__pad));
+	__builtin_memset(s->vkey.value, 0, sizeof(s->vkey.value));
+	*(__u64 *)s->vkey.value = s->ino;
+	*(__u32 *)&s->vkey.value[8] = s->dev;
+	s->vkey.value[12] = kind;
+}
+
+/*
+ * acc &= the PATH bitmap: the trie's for the object's path (or the unknown
+ * path's, for a walk that did not finish), then for a file that exact paths
+ * of the rules name (its INODE entries, dbos_lsm.h): | ADD, & KEEP.
+ */
+static __always_inline void and_path(struct scratch *s, struct dctx *c)
+{
+	struct dbos_lsm_hook_cfg *cfg = c->cfg;
+	struct dbos_lsm_bits *b = NULL, *add = NULL, *keep = NULL;
+	__u32 i;
+
+	if (!s->path_ok) {
+		unresolved_bits(s, cfg, DBOS_LSM_F_PATH);
+	} else {
+		set_pkey(s, c->hook, DBOS_LSM_F_PATH);
+		if (c->paths)
+			b = bpf_map_lookup_elem(c->paths, &s->pkey);
+		if (!b)
+			b = &cfg->dflt[DBOS_LSM_F_PATH];
+		for (i = 0; i < DBOS_LSM_WORDS; i++)
+			s->pbits.w[i] = b->w[i];
+	}
+	if ((c->fields & (1ULL << DBOS_LSM_F_INODE)) && s->ino && c->values) {
+		set_inode_key(s, c->hook, DBOS_LSM_INODE_ADD);
+		add = bpf_map_lookup_elem(c->values, &s->vkey);
+		if (add) {
+			s->vkey.value[12] = DBOS_LSM_INODE_KEEP;
+			keep = bpf_map_lookup_elem(c->values, &s->vkey);
+		}
+	}
+	if (add)
+		for (i = 0; i < DBOS_LSM_WORDS; i++)
+			s->pbits.w[i] |= add->w[i];
+	if (keep)
+		for (i = 0; i < DBOS_LSM_WORDS; i++)
+			s->pbits.w[i] &= keep->w[i];
+	for (i = 0; i < DBOS_LSM_WORDS; i++)
+		s->acc.w[i] &= s->pbits.w[i];
 }
 
 /* acc &= the bitmap of field @f's value (its entry, or dflt[f]). */
@@ -555,24 +683,19 @@ static long and_field(__u32 f, void *arg)
 
 	if (f >= DBOS_LSM_F__COUNT)
 		return 1;
-	if (!(c->fields & (1ULL << f)) || f == DBOS_LSM_F_EXE || f == DBOS_LSM_F_LINEAGE)
-		return 0;	/* EXE: and_exe() did it; LINEAGE: and_lineage() */
+	/* EXE: and_exe() did it; PATH (with INODE): and_path(); LINEAGE: and_lineage() */
+	if (!(c->fields & (1ULL << f)) || f == DBOS_LSM_F_EXE || f == DBOS_LSM_F_PATH ||
+	    f == DBOS_LSM_F_INODE || f == DBOS_LSM_F_LINEAGE)
+		return 0;
 	if (!s || !cfg)
 		return 1;
-	if (f == DBOS_LSM_F_PATH) {
-		set_pkey(s, hook, f);
-		m = c->paths;
-		if (m)
-			b = bpf_map_lookup_elem(m, &s->pkey);
-	} else {
-		s->vkey.hook = hook;
-		s->vkey.field = f;
-		__builtin_memset(s->vkey.__pad, 0, sizeof(s->vkey.__pad));
-		encode(s, f);
-		m = c->values;
-		if (m)
-			b = bpf_map_lookup_elem(m, &s->vkey);
-	}
+	s->vkey.hook = hook;
+	s->vkey.field = f;
+	__builtin_memset(s->vkey.__pad, 0, sizeof(s->vkey.__pad));
+	encode(s, f);
+	m = c->values;
+	if (m)
+		b = bpf_map_lookup_elem(m, &s->vkey);
 	if (!b)
 		b = &cfg->dflt[f];
 	for (i = 0; i < DBOS_LSM_WORDS; i++)
@@ -654,10 +777,13 @@ static __always_inline int and_lineage(struct scratch *s, struct dctx *c,
 	return 0;
 }
 
-/* The decision of the comment at the top of dbos_lsm.h: 0 or -EPERM. */
-static __always_inline int decide(struct scratch *s, const struct path *fpath,
-				  struct sockaddr *sa, int salen, __u32 hook,
-				  __u32 live, struct dbos_lsm_hook_cfg *cfg,
+/*
+ * The decision of the comment at the top of dbos_lsm.h on the call in @s
+ * (its object set by set_object(), or none) and the sockaddr @sa (kernel
+ * copy, @salen bytes; NULL: none): 0 or -EPERM.
+ */
+static __always_inline int decide(struct scratch *s, struct sockaddr *sa, int salen,
+				  __u32 hook, __u32 live, struct dbos_lsm_hook_cfg *cfg,
 				  struct dbos_lsm_state *st)
 {
 	const __u64 paths = (1ULL << DBOS_LSM_F_PATH) | (1ULL << DBOS_LSM_F_EXE);
@@ -678,46 +804,92 @@ static __always_inline int decide(struct scratch *s, const struct path *fpath,
 		s->acc.w[i] = ~0ULL;
 	if (c.fields & (1ULL << DBOS_LSM_F_EXE))
 		and_exe(s, &c, bpf_get_current_task_btf());
+	if (sa)
+		sockaddr_ctx(s, sa, salen);
 	if ((c.fields & (1ULL << DBOS_LSM_F_LINEAGE)) && and_lineage(s, &c, st, live)) {
 		/* Lineage unknown: fail closed where a rule could deny (no rule to name). */
 		count(DBOS_LSM_C_MARK_UNKNOWN);
 		for (i = 0; i < DBOS_LSM_WORDS; i++) {
 			if (cfg->deny.w[i]) {
 				count(DBOS_LSM_C_DENIED);
-				report(s, fpath, hook, DBOS_LSM_MAX_TERMS, DBOS_LSM_DENY,
+				report(s, hook, DBOS_LSM_MAX_TERMS, DBOS_LSM_DENY,
 				       st->version[live & 1]);
 				return -EPERM;
 			}
 		}
 		return 0;
 	}
-	if (sa)
-		sockaddr_ctx(s, sa, salen);
-	if (c.fields & (1ULL << DBOS_LSM_F_PATH))
-		set_path(s, fpath);
+	if (c.fields & (1ULL << DBOS_LSM_F_PATH)) {
+		set_path(s);
+		and_path(s, &c);
+	}
 	bpf_loop(DBOS_LSM_F__COUNT, and_field, &c, 0);
 	bpf_loop(DBOS_LSM_WORDS, scan_word, &c, 0);
 	if (c.allow >= 0)
 		return 0;
 	if (c.deny >= 0) {
 		count(DBOS_LSM_C_DENIED);
-		report(s, fpath, hook, c.deny, DBOS_LSM_DENY, st->version[live & 1]);
+		report(s, hook, c.deny, DBOS_LSM_DENY, st->version[live & 1]);
 		return -EPERM;
 	}
 	if (c.audit >= 0) {
 		count(DBOS_LSM_C_AUDITED);
-		report(s, fpath, hook, c.audit, DBOS_LSM_AUDIT, st->version[live & 1]);
+		report(s, hook, c.audit, DBOS_LSM_AUDIT, st->version[live & 1]);
 	}
 	return 0;
 }
 
-static __always_inline int check_file(__u32 hook, struct file *file, __u32 mode)
+/*
+ * What a hook knows of its call, before a scratch entry is claimed: only
+ * pointers and numbers it has at hand, so that a hook without rules reads
+ * nothing more. The object is one of @file, @dentry on @mnt (a file being
+ * made) or the unix socket @peer; @sa (@salen bytes) a sockaddr, a kernel
+ * copy.
+ */
+struct call {
+	struct file *file;
+	struct dentry *dentry;
+	struct vfsmount *mnt;
+	struct sock *peer;
+	struct sockaddr *sa;
+	int salen;
+	__u32 mode, target_pid, signal;
+	__u16 family;
+};
+
+/*
+ * The unix socket @other as the object: where it is bound (walked like any
+ * file: the name a caller used, relative, through a symlink or another
+ * mount, does not matter), or its abstract address into *@sa ('@' + name).
+ */
+static __always_inline void set_peer(struct scratch *s, struct sock *other, struct sockaddr **sa,
+				     int *salen)
 {
+	struct unix_sock *u = (struct unix_sock *)other;
+	struct dentry *dentry = BPF_CORE_READ(u, path.dentry);
+	struct unix_address *addr;
+
+	if (dentry) {
+		set_object(s, dentry, BPF_CORE_READ(u, path.mnt));
+		return;
+	}
+	addr = BPF_CORE_READ(u, addr);
+	if (addr) {
+		*sa = (struct sockaddr *)addr->name;
+		*salen = BPF_CORE_READ(addr, len);
+	}
+}
+
+/* @hook's decision on call @a (0 or -EPERM); returns at once when the hook has no rules. */
+static __always_inline int check(__u32 hook, const struct call *a)
+{
+	struct sockaddr *sa = a->sa;
+	struct file *file = a->file;	/* (not in BPF_CORE_READ: struct call has no CO-RE) */
 	struct dbos_lsm_hook_cfg *cfg;
 	struct dbos_lsm_state *st;
+	int salen = a->salen, ret;
 	struct scratch *s;
 	__u32 live;
-	int ret;
 
 	cfg = live_cfg(hook, &live, &st);
 	if (!cfg)
@@ -725,8 +897,17 @@ static __always_inline int check_file(__u32 hook, struct file *file, __u32 mode)
 	s = scratch_get();
 	if (!s)
 		return no_scratch(cfg);
-	s->mode = mode;
-	ret = decide(s, &file->f_path, NULL, 0, hook, live, cfg, st);
+	s->mode = a->mode;
+	s->target_pid = a->target_pid;
+	s->signal = a->signal;
+	s->family = a->family;
+	if (file)
+		set_object(s, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt));
+	else if (a->dentry)
+		set_object(s, a->dentry, a->mnt);
+	else if (a->peer)
+		set_peer(s, a->peer, &sa, &salen);
+	ret = decide(s, sa, salen, hook, live, cfg, st);
 	scratch_release(s);
 	return ret;
 }
@@ -736,7 +917,7 @@ int BPF_PROG(dbos_exec, struct linux_binprm *bprm, int ret)
 {
 	if (ret)
 		return ret;
-	return check_file(DBOS_LSM_EXEC, bprm->file, 0);
+	return check(DBOS_LSM_EXEC, &(struct call){ .file = bprm->file });
 }
 
 SEC("lsm/file_open")
@@ -744,66 +925,160 @@ int BPF_PROG(dbos_open, struct file *file, int ret)
 {
 	if (ret)
 		return ret;
-	return check_file(DBOS_LSM_OPEN, file, file->f_mode & 3);
+	return check(DBOS_LSM_OPEN, &(struct call){ .file = file, .mode = file->f_mode & 3 });
 }
 
-static __always_inline int check_sock(__u32 hook, struct sockaddr *sa, int len)
+/*
+ * Mapping a file executable runs code from it as execve does: ld.so running
+ * a program itself ("ld.so /tmp/x"), a program's interpreter (PT_INTERP), a
+ * library. The exec rules decide it, the mapping task being the caller;
+ * not for the program the task runs (the inode of mm->exe_file): execve maps
+ * it after bprm_check_security decided, and a program mapping itself runs
+ * nothing new.
+ */
+static __always_inline int check_exec_map(struct file *file)
 {
-	struct dbos_lsm_hook_cfg *cfg;
-	struct dbos_lsm_state *st;
-	struct scratch *s;
-	__u32 live;
-	int ret;
+	struct task_struct *t = bpf_get_current_task_btf();
 
-	cfg = live_cfg(hook, &live, &st);
-	if (!cfg)
+	if (to_scalar(BPF_CORE_READ(file, f_inode)) ==
+	    to_scalar(BPF_CORE_READ(t, mm, exe_file, f_inode)))
 		return 0;
-	s = scratch_get();
-	if (!s)
-		return no_scratch(cfg);
-	ret = decide(s, NULL, sa, len, hook, live, cfg, st);
-	scratch_release(s);
-	return ret;
+	return check(DBOS_LSM_EXEC, &(struct call){ .file = file });
 }
 
+SEC("lsm/mmap_file")
+int BPF_PROG(dbos_mmap, struct file *file, unsigned long reqprot, unsigned long prot,
+	     unsigned long flags, int ret)
+{
+	if (ret)
+		return ret;
+	if (!file || !(prot & PROT_EXEC))
+		return 0;
+	return check_exec_map(file);
+}
+
+SEC("lsm/file_mprotect")
+int BPF_PROG(dbos_mprotect, struct vm_area_struct *vma, unsigned long reqprot,
+	     unsigned long prot, int ret)
+{
+	struct file *file;
+
+	if (ret)
+		return ret;
+	if (!(prot & PROT_EXEC) || (vma->vm_flags & VM_EXEC))
+		return 0;	/* not adding PROT_EXEC */
+	file = vma->vm_file;
+	if (!file)
+		return 0;
+	return check_exec_map(file);
+}
+
+static __always_inline __u16 sock_family(struct socket *sock)
+{
+	return BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+}
+
+/* A unix socket's connect is decided on the socket the kernel finds: dbos_connect_unix. */
 SEC("lsm/socket_connect")
 int BPF_PROG(dbos_connect, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
 {
 	if (ret)
 		return ret;
-	return check_sock(DBOS_LSM_CONNECT, address, addrlen);
+	if (sock_family(sock) == AF_UNIX)
+		return 0;
+	return check(DBOS_LSM_CONNECT, &(struct call){ .sa = address, .salen = addrlen });
 }
 
+/*
+ * A datagram sent to an address is a connect to it (unconnected UDP,
+ * sendmmsg), and so is TCP Fast Open (MSG_FASTOPEN connects inside
+ * sendmsg). Unix datagrams: dbos_send_unix.
+ */
+SEC("lsm/socket_sendmsg")
+int BPF_PROG(dbos_sendmsg, struct socket *sock, struct msghdr *msg, int size, int ret)
+{
+	struct sockaddr *name;
+	__u16 family;
+
+	if (ret)
+		return ret;
+	name = BPF_CORE_READ(msg, msg_name);
+	if (!name)
+		return 0;
+	family = sock_family(sock);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	return check(DBOS_LSM_CONNECT, &(struct call){ .sa = name,
+						      .salen = BPF_CORE_READ(msg, msg_namelen) });
+}
+
+/* connect(2) of a unix stream or seqpacket socket, once the listener is found. */
+SEC("lsm/unix_stream_connect")
+int BPF_PROG(dbos_connect_unix, struct sock *sock, struct sock *other, struct sock *newsk, int ret)
+{
+	if (ret)
+		return ret;
+	return check(DBOS_LSM_CONNECT, &(struct call){ .peer = other, .family = AF_UNIX });
+}
+
+/*
+ * connect(2) of a unix datagram socket, and every datagram sent: one to
+ * the socket's connected peer was decided at its connect (as a TCP
+ * connection made before a rule is not cut), one to an address is a connect.
+ */
+SEC("lsm/unix_may_send")
+int BPF_PROG(dbos_send_unix, struct socket *sock, struct socket *other, int ret)
+{
+	struct unix_sock *u = (struct unix_sock *)BPF_CORE_READ(sock, sk);
+	struct sock *osk = BPF_CORE_READ(other, sk);
+
+	if (ret)
+		return ret;
+	if (BPF_CORE_READ(u, peer) == osk)
+		return 0;
+	return check(DBOS_LSM_CONNECT, &(struct call){ .peer = osk, .family = AF_UNIX });
+}
+
+/* A unix bind to a path is decided at path_mknod (dbos_mknod) where the kernel has it. */
 SEC("lsm/socket_bind")
 int BPF_PROG(dbos_bind, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
 {
 	if (ret)
 		return ret;
-	return check_sock(DBOS_LSM_BIND, address, addrlen);
+	if (have_mknod && addrlen > 2 && sock_family(sock) == AF_UNIX) {
+		char first = 0;
+
+		bpf_probe_read_kernel(&first, 1, ((struct sockaddr_un *)address)->sun_path);
+		if (first)
+			return 0;
+	}
+	return check(DBOS_LSM_BIND, &(struct call){ .sa = address, .salen = addrlen });
+}
+
+/*
+ * unix_bind() making the socket file (and mknod(2) of one, the same thing
+ * to the file system): bind rules decide on the path the kernel resolved
+ * (relative to the caller's directory, symlinks followed), the new file's.
+ */
+SEC("lsm/path_mknod")
+int BPF_PROG(dbos_mknod, const struct path *dir, struct dentry *dentry, umode_t mode,
+	     unsigned int dev, int ret)
+{
+	if (ret)
+		return ret;
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	return check(DBOS_LSM_BIND, &(struct call){ .dentry = dentry, .mnt = dir->mnt,
+						   .family = AF_UNIX });
 }
 
 SEC("lsm/task_kill")
 int BPF_PROG(dbos_kill, struct task_struct *p, struct kernel_siginfo *info, int sig,
 	     const struct cred *cred, int ret)
 {
-	struct dbos_lsm_hook_cfg *cfg;
-	struct dbos_lsm_state *st;
-	struct scratch *s;
-	__u32 live;
-
 	if (ret)
 		return ret;
-	cfg = live_cfg(DBOS_LSM_KILL, &live, &st);
-	if (!cfg)
-		return 0;
-	s = scratch_get();
-	if (!s)
-		return no_scratch(cfg);
-	s->target_pid = p->tgid;
-	s->signal = sig;
-	ret = decide(s, NULL, NULL, 0, DBOS_LSM_KILL, live, cfg, st);
-	scratch_release(s);
-	return ret;
+	return check(DBOS_LSM_KILL, &(struct call){ .target_pid = p->tgid, .signal = sig });
 }
 
 /* ---- Lineage marks (dbos_lsm.h, "Lineage marks") ---- */

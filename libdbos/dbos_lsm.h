@@ -48,7 +48,7 @@
 #include <linux/types.h>
 #endif
 
-#define DBOS_LSM_ABI_VERSION	3
+#define DBOS_LSM_ABI_VERSION	4
 
 /* Where dbosd pins the programs' links and maps (a bpffs directory). */
 #define DBOS_LSM_PIN_DIR	"/sys/fs/bpf/dbos"
@@ -60,13 +60,25 @@
 #define DBOS_LSM_PATHS_MAX	16384	/* entries of one generation's path trie */
 #define DBOS_LSM_MARKS		64	/* lineage marks: bits of a process's mark words */
 #define DBOS_LSM_ANCESTORS	256	/* ancestors a mark walk looks at (deeper: counted) */
+/*
+ * Steps (dentries and mount crossings) the programs walk up from a file to
+ * the root. A longer walk does not finish: the path is unknown, and the
+ * call is decided as if it matched every deny and audit path constraint
+ * (DBOS_LSM_C_PATH_UNRESOLVED).
+ */
+#define DBOS_LSM_PATH_STEPS	4096
 
 /* The hooks policy can name (policies.hook). */
 enum dbos_lsm_hook {
-	DBOS_LSM_EXEC,		/* bprm_check_security: executing a file */
+	DBOS_LSM_EXEC,		/* bprm_check_security: executing a file; mmap_file and
+				 * file_mprotect: mapping one executable (PROT_EXEC), but
+				 * for the program the task runs (mm->exe_file) */
 	DBOS_LSM_OPEN,		/* file_open: opening a file */
-	DBOS_LSM_CONNECT,	/* socket_connect */
-	DBOS_LSM_BIND,		/* socket_bind */
+	DBOS_LSM_CONNECT,	/* socket_connect (not AF_UNIX); socket_sendmsg with an
+				 * address (AF_INET, AF_INET6); AF_UNIX: unix_stream_connect
+				 * and unix_may_send, on the socket the kernel found */
+	DBOS_LSM_BIND,		/* socket_bind (AF_UNIX with a path: path_mknod of the
+				 * socket file, where the kernel supports it) */
 	DBOS_LSM_KILL,		/* task_kill: sending a signal */
 	DBOS_LSM_HOOK__COUNT
 };
@@ -86,6 +98,9 @@ enum dbos_lsm_hook {
  *   integers: __u64 in host byte order in bytes 0-7
  *   NAME:     comm, NUL-padded (at most 15 characters)
  *   ADDRESS:  16 bytes of IPv6 address; IPv4 as ::ffff:a.b.c.d (v4-mapped)
+ *   INODE:    i_ino (__u64) in bytes 0-7, the superblock's s_dev (__u32, the
+ *             kernel's MAJOR << 20 | MINOR) in bytes 8-11, byte 12 the bitmap:
+ *             DBOS_LSM_INODE_ADD or DBOS_LSM_INODE_KEEP (below)
  * PATH and EXE are matched in the trie (struct dbos_lsm_path_key), never in values.
  */
 enum dbos_lsm_field {
@@ -95,8 +110,10 @@ enum dbos_lsm_field {
 	DBOS_LSM_F_GID,		/* caller's real gid */
 	DBOS_LSM_F_NAME,	/* caller's comm */
 	DBOS_LSM_F_CGROUP,	/* caller's cgroup v2 id (bpf_get_current_cgroup_id) */
-	DBOS_LSM_F_PATH,	/* exec: the file executed; open: the file opened;
-				 * connect/bind on AF_UNIX: sun_path (abstract: '@' + name) */
+	DBOS_LSM_F_PATH,	/* exec: the file executed or mapped; open: the file
+				 * opened; connect on AF_UNIX: the path the peer socket
+				 * is bound at; bind on AF_UNIX: the socket file made
+				 * (abstract: '@' + name) */
 	DBOS_LSM_F_MODE,	/* open: 1 read, 2 write, 3 both (f_mode & 3) */
 	DBOS_LSM_F_FAMILY,	/* connect/bind: AF_INET, AF_INET6, AF_UNIX, ... */
 	DBOS_LSM_F_ADDRESS,	/* connect: remote address; bind: local address (inet only) */
@@ -117,8 +134,20 @@ enum dbos_lsm_field {
 				 * the MARK terms of mark m (self bit m: any of them holds) */
 	DBOS_LSM_F_MARKID,	/* MARK only: {MARK, MARKID, m}: w[0] = the hash of mark
 				 * m's condition (how dbosd keeps ids stable) */
+	DBOS_LSM_F_INODE,	/* not looked up alone: with PATH (exec, open, connect),
+				 * the device and inode of the file (of the peer's
+				 * socket file). Exact paths of rules name the file
+				 * found there too: entry INODE_ADD has the terms whose
+				 * path constraints hold for a file those paths name
+				 * (ORed into the PATH bitmap), entry INODE_KEEP, when
+				 * some term's NOT fails for it, the terms that still
+				 * hold (ANDed after) */
 	DBOS_LSM_F__COUNT
 };
+
+/* Byte 12 of an INODE value: which of the file's two entries. */
+#define DBOS_LSM_INODE_ADD	0
+#define DBOS_LSM_INODE_KEEP	1
 
 struct dbos_lsm_bits {
 	__u64 w[DBOS_LSM_WORDS];
@@ -215,6 +244,9 @@ enum dbos_lsm_counter {
 					 * the hook has deny rules) */
 	DBOS_LSM_C_MARK_FAILED,		/* fork/exec/rename/creds: marks not recorded
 					 * (storage could not be had); the process is unknown */
+	DBOS_LSM_C_PATH_UNRESOLVED,	/* a PATH or EXE a check needed was deeper than
+					 * DBOS_LSM_PATH_STEPS: decided as if every deny and
+					 * audit constraint on it held (fail closed) */
 	DBOS_LSM_C__COUNT
 };
 
@@ -240,7 +272,8 @@ struct dbos_lsm_decision {
 	__u32 mode;		/* open */
 	__u8 address[16];	/* connect/bind, as in the values map */
 	char name[16];		/* caller comm */
-	char path[DBOS_LSM_PATH_MAX];	/* exec/open/unix socket, NUL-terminated */
+	char path[DBOS_LSM_PATH_MAX];	/* exec/open/unix socket, NUL-terminated; "" when
+					 * the walk did not finish */
 	__u8 __pad[4];
 };
 

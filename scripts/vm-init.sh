@@ -156,8 +156,8 @@ start_server() {
 		note "notice: /usr/bin/dbosd not built yet; running without the server"
 		return 0
 	fi
-	# (180 s: under KASAN on a loaded host, opening the store and verifying the BPF
-	# programs can take over a minute)
+	# (180 s: under KASAN on a loaded host, opening the store alone can take > 10 s,
+	# and the verifier takes ~35 s over the 13 BPF LSM programs)
 	if ! msg=$(DBOSD_START_WAIT=${DBOSD_START_WAIT:-180} vm-dbosd start 2>&1); then
 		fail "dbosd did not start: $(echo "$msg" | tail -n 20)"
 		return 1

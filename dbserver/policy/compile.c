@@ -94,6 +94,9 @@ struct cctx {
 	struct cmark *marks;	/* lineage marks, in order of first use */
 	int nmarks;
 	char *notes;		/* what the user should know (a symlink in a path), one per line */
+	/* the exact paths whose files were looked up (policy_image.ilits), unsorted */
+	struct policy_inode_lit *ilits;
+	size_t nilits, ilits_cap;
 };
 
 /* Appends one line to c->notes (best effort). */
@@ -453,6 +456,60 @@ static int lineage(struct cctx *c, struct rulec *rc, struct atom *a)
 	return 1;
 }
 
+/*
+ * Exact path @p of a PATH predicate of a hook whose object is a file
+ * (exec, open, connect: a unix peer's socket file) also names the file
+ * found there now: its inode and device go into @p and the path into
+ * c->ilits (for policy_image_inodes_changed). Not bind: its file does not
+ * exist yet when the kernel decides. 0, or -1 (no memory).
+ */
+static int look_up_inode(struct cctx *c, int hook, const struct pnode *pn, struct pstr *p)
+{
+	struct policy_inode_lit *l;
+
+	if (!c->run || pn->col->field != DBOS_LSM_F_PATH || p->s[0] != '/' || p->s[p->len - 1] ||
+	    (hook != DBOS_LSM_EXEC && hook != DBOS_LSM_OPEN && hook != DBOS_LSM_CONNECT))
+		return 0;
+	if (c->nilits == c->ilits_cap) {
+		size_t cap = c->ilits_cap ? 2 * c->ilits_cap : 16;
+
+		l = realloc(c->ilits, cap * sizeof(*l));
+		if (!l)
+			return -1;
+		c->ilits = l;
+		c->ilits_cap = cap;
+	}
+	l = &c->ilits[c->nilits++];
+	memset(l, 0, sizeof(*l));
+	memcpy(l->path, p->s, p->len);
+	l->found = p->has_inode = lit_inode(p->s, &p->ino, &p->dev);
+	l->ino = p->ino;
+	l->dev = p->dev;
+	return 0;
+}
+
+static int ilit_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct policy_inode_lit *)a)->path,
+		      ((const struct policy_inode_lit *)b)->path);
+}
+
+/* c->ilits sorted, each path once, handed to @img. */
+static void give_ilits(struct cctx *c, struct policy_image *img)
+{
+	size_t n = 0;
+
+	if (c->nilits)
+		qsort(c->ilits, c->nilits, sizeof(*c->ilits), ilit_cmp);
+	for (size_t i = 0; i < c->nilits; i++)
+		if (!n || strcmp(c->ilits[n - 1].path, c->ilits[i].path))
+			c->ilits[n++] = c->ilits[i];
+	img->ilits = c->ilits;
+	img->nilits = n;
+	c->ilits = NULL;
+	c->nilits = 0;
+}
+
 /* Encode the literals of predicate @pn into atom @a. */
 static int conv_atom(struct cctx *c, struct rulec *rc, struct atom *a)
 {
@@ -477,10 +534,13 @@ static int conv_atom(struct cctx *c, struct rulec *rc, struct atom *a)
 		a->m = calloc(pn->nlits ? 2 * pn->nlits : 1, sizeof(*a->m));
 		if (!a->m)
 			return rule_err(c, rc, pn->span, "out of memory");
-		for (int i = 0; i < pn->nlits; i++, a->nm++)
+		for (int i = 0; i < pn->nlits; i++, a->nm++) {
 			if (lit_path(pn->col, &pn->lits[i], pn->op == POP_GLOB, &a->m[a->nm], why,
 				      sizeof(why)))
 				return rule_err(c, rc, pn->span, why);
+			if (look_up_inode(c, rc->hook, pn, &a->m[a->nm]))
+				return rule_err(c, rc, pn->span, "out of memory");
+		}
 		for (size_t i = 0, n = a->nm; i < n; i++) {
 			if (!lit_resolve(&a->m[i], &a->m[a->nm]))
 				continue;
@@ -1042,6 +1102,7 @@ int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
 		(*out)->known_pids = c.known;
 		(*out)->nknown = c.nknown;
 		c.known = NULL;
+		give_ilits(&c, *out);
 	}
 	if (!rv && sched_build(sched_ts, rules, n, *out, err)) {
 		policy_image_free(*out);
@@ -1057,6 +1118,7 @@ out:
 	marks_free(&c);
 	free(c.notes);
 	free(c.known);
+	free(c.ilits);
 	free(rc);
 	free(order);
 	return rv;

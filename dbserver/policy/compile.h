@@ -60,6 +60,14 @@ struct policy_path_entry {
 	struct dbos_lsm_bits bits;
 };
 
+/* An exact path of an exec, open or connect rule and the file found there at compile. */
+struct policy_inode_lit {
+	char path[DBOS_LSM_PATH_MAX];
+	int found;		/* a file was there: */
+	uint32_t dev;		/* its device (struct super_block.s_dev) */
+	uint64_t ino;		/* and inode number */
+};
+
 /*
  * One compiled generation: everything enforce_prepare() writes into the
  * kernel, plus which rule each term came from (to name the rule of a
@@ -95,6 +103,13 @@ struct policy_image {
 	uint64_t marks_new;
 	/* what the user should know about these rules (policy_notes), one per line; NULL: nothing */
 	char *notes;
+	/*
+	 * The exact paths whose files the image names by device and inode
+	 * (INODE entries), sorted, each once: when one of them names another
+	 * file now (policy_image_inodes_changed), the rules are compiled again.
+	 */
+	struct policy_inode_lit *ilits;
+	size_t nilits;
 	/* sched rules: their terms for SCHED_RULES, in rule id order (not BPF entries) */
 	struct sched_term *sched;
 	size_t nsched;
@@ -152,6 +167,8 @@ char *policy_notes(const char *hook, const char *condition);
 int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
 		   uint64_t version, const uint64_t *prev, struct policy_image **out, char **err);
 void policy_image_free(struct policy_image *img);
+/* Whether a path of img->ilits names another file now than at compile (or one appeared or went). */
+int policy_image_inodes_changed(const struct policy_image *img);
 
 /* Whether two lists of sched terms would stage the same rules in the kernel. */
 int policy_sched_terms_equal(const struct sched_term *a, size_t na,

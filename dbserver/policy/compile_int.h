@@ -22,10 +22,17 @@ struct pvset {
 	size_t n;
 };
 
-/* A path constraint string: exact ones end with their NUL (len counts it), prefixes do not. */
+/*
+ * A path constraint string: exact ones end with their NUL (len counts it),
+ * prefixes do not. An exact PATH of an exec, open or connect rule also
+ * names the file found there at compile (has_inode: its ino and dev).
+ */
 struct pstr {
 	size_t len;
 	char s[DBOS_LSM_PATH_MAX];
+	int has_inode;
+	uint32_t dev;			/* the kernel's s_dev: MAJOR << 20 | MINOR */
+	uint64_t ino;
 };
 
 /* path field @field (PATH or EXE) matches one of @m (or none of them, if neg) */
@@ -66,6 +73,12 @@ int lit_value(const struct pcol *col, const struct plit *l, struct pval *v, char
 /* @l as a path constraint (exact, or a GLOB pattern if @glob), or -1 with @why. */
 int lit_path(const struct pcol *col, const struct plit *l, int glob, struct pstr *p, char *why,
 	     size_t size);
+/*
+ * The file at @path now (stat(2): symlinks followed): 1 with its inode
+ * number and device in the kernel's encoding (struct super_block.s_dev,
+ * MAJOR << 20 | MINOR), or 0 when there is none.
+ */
+int lit_inode(const char *path, uint64_t *ino, uint32_t *dev);
 
 /*
  * lit_resolve - @p as the kernel sees the file it names now: symlinks in any

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,30 @@ static const char *const map_names[M__COUNT] = {
 static const char *const prog_names[] = {
 	"dbos_exec", "dbos_open", "dbos_connect", "dbos_bind", "dbos_kill", "dbos_fork", "dbos_exit",
 	"dbos_mark_exec", "dbos_mark_rename", "dbos_mark_creds",
+	"dbos_mmap", "dbos_mprotect", "dbos_sendmsg", "dbos_connect_unix", "dbos_send_unix",
+	"dbos_mknod",
 };
 #define NPROGS (sizeof(prog_names) / sizeof(prog_names[0]))
 /* The commit walk of lineage marks: a task iterator, pinned as a program (prog_<name>). */
 #define WALK_PROG	"dbos_mark_walk"
 /* Walks of the processes before giving up on completing their marks. */
 #define WALK_PASSES	16
+
+/*
+ * dbos_mknod attaches to path_mknod, which only kernels with
+ * CONFIG_SECURITY_PATH have (Debian's do); without it the program is not
+ * loaded and unix binds are decided on sun_path at socket_bind (have_mknod).
+ */
+static bool have_mknod_hook(void)
+{
+	return libbpf_find_vmlinux_btf_id("path_mknod", BPF_LSM_MAC) > 0;
+}
+
+/* Whether program @name is loaded and attached on this kernel. */
+static bool prog_wanted(const char *name)
+{
+	return strcmp(name, "dbos_mknod") || have_mknod_hook();
+}
 
 struct enforce {
 	int adopted;
@@ -203,7 +222,7 @@ static int adopt(struct enforce *e, const char *dir, char **err)
 	}
 	for (size_t i = 0; i < NPROGS; i++) {
 		pin_path(path, sizeof(path), dir, "link_", prog_names[i]);
-		if (access(path, F_OK))
+		if (prog_wanted(prog_names[i]) && access(path, F_OK))
 			missing++;
 	}
 	pin_path(path, sizeof(path), dir, "prog_", WALK_PROG);
@@ -255,9 +274,17 @@ static int load_fresh(const char *dir, char **err)
 	int none[3] = { -1, -1, -1 }, outer[3], rc = -1;
 	size_t len = (sizeof(*st) + sysconf(_SC_PAGESIZE) - 1) & ~(sysconf(_SC_PAGESIZE) - 1);
 
-	skel = dbos_lsm__open_and_load();
+	skel = dbos_lsm__open();
 	if (!skel)
-		return fail(err, "loading the BPF LSM programs: %s", strerror(errno));
+		return fail(err, "opening the BPF LSM programs: %s", strerror(errno));
+	skel->rodata->have_mknod = have_mknod_hook();
+	if (!skel->rodata->have_mknod)
+		bpf_program__set_autoload(skel->progs.dbos_mknod, false);
+	if (dbos_lsm__load(skel)) {
+		rc = errno;
+		dbos_lsm__destroy(skel);
+		return fail(err, "loading the BPF LSM programs: %s", strerror(rc));
+	}
 	outer[0] = bpf_map__fd(skel->maps.dbos_cfgs);
 	outer[1] = bpf_map__fd(skel->maps.dbos_values);
 	outer[2] = bpf_map__fd(skel->maps.dbos_paths);
@@ -288,8 +315,11 @@ static int load_fresh(const char *dir, char **err)
 	}
 	for (size_t i = 0; i < NPROGS; i++) {
 		struct bpf_program *p = bpf_object__find_program_by_name(skel->obj, prog_names[i]);
-		struct bpf_link *l = p ? bpf_program__attach(p) : NULL;
+		struct bpf_link *l;
 
+		if (!prog_wanted(prog_names[i]))
+			continue;
+		l = p ? bpf_program__attach(p) : NULL;
 		if (!l) {
 			int e = p ? errno : ENOENT;
 

@@ -334,6 +334,97 @@ static int build_markdefs(const struct pterms *ts, const uint64_t *hash,
 	return 0;
 }
 
+/* Orders exact paths by the file they name (device, inode). */
+static int inode_cmp(const void *a, const void *b)
+{
+	const struct pstr *x = *(const struct pstr *const *)a;
+	const struct pstr *y = *(const struct pstr *const *)b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return (x->ino > y->ino) - (x->ino < y->ino);
+}
+
+/* Whether a constraint of @a (a PATH constraint of a term) matches the name @p. */
+static int ppath_matches(const struct ppath *a, const struct pstr *p)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->m[i].len <= p->len && !memcmp(a->m[i].s, p->s, a->m[i].len))
+			return 1;
+	return 0;
+}
+
+/*
+ * INODE entries of hook @h: a file that exact PATH literals named at
+ * compile (pstr.has_inode) has those names too, wherever the kernel reaches
+ * it (a bind mount, a hard link). ADD: the terms whose path constraints
+ * hold on one of its names (path_holds, as the trie's entry of that name
+ * says); KEEP, only when it differs from every term: the terms none of whose
+ * NOTs matches one of its names.
+ */
+static int build_inodes(const struct pterms *ts, int h, struct dbos_lsm_hook_cfg *cfg,
+			struct growing *vals)
+{
+	const struct pstr **all;
+	struct dbos_lsm_bits every = { 0 };
+	size_t nall = 0;
+
+	for (size_t t = 0; t < ts->n; t++) {
+		bit_set(&every, t);
+		for (size_t a = 0; a < ts->t[t].np; a++)
+			nall += ts->t[t].p[a].field == DBOS_LSM_F_PATH ? ts->t[t].p[a].n : 0;
+	}
+	all = malloc((nall ? nall : 1) * sizeof(*all));
+	if (!all)
+		return -1;
+	nall = 0;
+	for (size_t t = 0; t < ts->n; t++)
+		for (size_t a = 0; a < ts->t[t].np; a++)
+			for (size_t i = 0; i < ts->t[t].p[a].n; i++)
+				if (ts->t[t].p[a].field == DBOS_LSM_F_PATH &&
+				    ts->t[t].p[a].m[i].has_inode)
+					all[nall++] = &ts->t[t].p[a].m[i];
+	qsort(all, nall, sizeof(*all), inode_cmp);
+	for (size_t i = 0, j; i < nall; i = j) {
+		struct dbos_lsm_bits add = { 0 }, keep = every;
+		struct policy_value_entry *e;
+
+		for (j = i; j < nall && !inode_cmp(&all[i], &all[j]); j++)
+			;
+		for (size_t t = 0; t < ts->n; t++) {
+			const struct pterm *pt = &ts->t[t];
+
+			for (size_t k = i; k < j; k++) {
+				if (path_holds(pt, DBOS_LSM_F_PATH, all[k]))
+					bit_set(&add, t);
+				for (size_t a = 0; a < pt->np; a++)
+					if (pt->p[a].field == DBOS_LSM_F_PATH && pt->p[a].neg &&
+					    ppath_matches(&pt->p[a], all[k]))
+						bit_clear(&keep, t);
+			}
+		}
+		e = grow(vals, 2);
+		if (!e) {
+			free(all);
+			return -1;
+		}
+		for (int k = 0; k < 2; k++) {
+			memset(&e[k].key, 0, sizeof(e[k].key));
+			e[k].key.hook = h;
+			e[k].key.field = DBOS_LSM_F_INODE;
+			memcpy(e[k].key.value, &all[i]->ino, sizeof(all[i]->ino));
+			memcpy(e[k].key.value + 8, &all[i]->dev, sizeof(all[i]->dev));
+			e[k].key.value[12] = k ? DBOS_LSM_INODE_KEEP : DBOS_LSM_INODE_ADD;
+		}
+		e[0].bits = add;
+		e[1].bits = keep;
+		vals->n += memcmp(&keep, &every, sizeof(keep)) ? 2 : 1;
+		cfg->fields |= 1ULL << DBOS_LSM_F_INODE;
+	}
+	free(all);
+	return 0;
+}
+
 static int build_hook(const struct pterms *ts, int h, struct policy_image *img,
 		      struct growing *vals, struct growing *paths)
 {
@@ -378,6 +469,8 @@ static int build_hook(const struct pterms *ts, int h, struct policy_image *img,
 	/* FORK entries are read at fork only, never by the hook. */
 	cfg->fields &= ~(1ULL << DBOS_LSM_F_FORK);
 	cfg->dflt[DBOS_LSM_F_FORK] = every;
+	if ((cfg->fields & (1ULL << DBOS_LSM_F_PATH)) && build_inodes(ts, h, cfg, vals))
+		return -1;
 	return h == DBOS_LSM_MARK ? 0 : build_lineage(ts, h, cfg, vals);
 }
 
@@ -435,6 +528,21 @@ void policy_image_free(struct policy_image *img)
 	free(img->paths);
 	free(img->known_pids);
 	free(img->notes);
+	free(img->ilits);
 	policy_sched_terms_free(img->sched, img->nsched);
 	free(img);
+}
+
+int policy_image_inodes_changed(const struct policy_image *img)
+{
+	for (size_t i = 0; img && i < img->nilits; i++) {
+		const struct policy_inode_lit *l = &img->ilits[i];
+		uint64_t ino = 0;
+		uint32_t dev = 0;
+		int found = lit_inode(l->path, &ino, &dev);
+
+		if (found != l->found || (found && (ino != l->ino || dev != l->dev)))
+			return 1;
+	}
+	return 0;
 }

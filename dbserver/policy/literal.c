@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "dbserver/policy/compile_int.h"
 
@@ -200,5 +202,16 @@ int lit_resolve(const struct pstr *p, struct pstr *out)
 	memset(out, 0, sizeof(*out));
 	out->len = strlen(real) + exact;
 	memcpy(out->s, real, strlen(real));
+	return 1;
+}
+
+int lit_inode(const char *path, uint64_t *ino, uint32_t *dev)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return 0;
+	*ino = st.st_ino;
+	*dev = (uint32_t)(major(st.st_dev) << 20 | minor(st.st_dev));
 	return 1;
 }

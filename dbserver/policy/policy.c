@@ -39,6 +39,7 @@
 
 #define REFRESH_MS	20
 #define SCHED_RETRY_MS	1000
+#define INODE_CHECK_MS	1000	/* the files exact paths name: looked up again this often */
 
 void policy_log(struct policy *p, const char *fmt, ...)
 {
@@ -823,7 +824,7 @@ int policy_refresh(struct policy *p, char **err)
 	int ret = 0;
 
 	pthread_mutex_lock(&p->mu);
-	if (p->cfg.ops && p->img && p->img->has_sets) {
+	if (p->cfg.ops && p->img && (p->img->has_sets || p->img->nilits)) {
 		uint64_t changes = mirror_changes(p);
 
 		ret = push(p, &p->rules, p->latest, true, err);
@@ -842,7 +843,7 @@ static void *refresher(void *arg)
 	struct policy *p = arg;
 	const struct timespec tick = { 0, REFRESH_MS * 1000000L };
 
-	unsigned int ticks = 0;
+	unsigned int ticks = 0, iticks = 0;
 
 	while (!atomic_load(&p->stop)) {
 		bool due;
@@ -850,6 +851,14 @@ static void *refresher(void *arg)
 		nanosleep(&tick, NULL);
 		pthread_mutex_lock(&p->mu);
 		due = p->img && p->img->has_sets && mirror_changes(p) != p->seen_changes;
+		/*
+		 * The files exact paths name (INODE entries): one stat() each
+		 * every INODE_CHECK_MS, whatever the machine does (a rename has
+		 * no event); compiled again when one is another file.
+		 */
+		if (!due && p->img && p->img->nilits &&
+		    ++iticks % (INODE_CHECK_MS / REFRESH_MS) == 0)
+			due = policy_image_inodes_changed(p->img);
 		/* sched rules the module did not take: again every SCHED_RETRY_MS */
 		if (p->sched_retry && p->img && ++ticks % (SCHED_RETRY_MS / REFRESH_MS) == 0)
 			sched_push(p, p->img, p->latest);
@@ -1039,6 +1048,9 @@ int policy_stats(struct policy *p, struct sql_stat *out, int max)
 		[DBOS_LSM_C_MARK_FAILED] = { "lsm_lineage_failed",
 			"Forks, execs, renames or credential changes whose lineage marks could not "
 			"be recorded (the process is then unknown)" },
+		[DBOS_LSM_C_PATH_UNRESOLVED] = { "lsm_path_unresolved",
+			"Checks that needed a path deeper than the kernel walks (4096 steps): "
+			"decided as if it matched every deny and audit path constraint" },
 	};
 	uint64_t c[DBOS_LSM_C__COUNT] = { 0 };
 	int n = 0;

@@ -154,8 +154,9 @@ int policy_decisions_write(struct policy *p, const struct dbos_lsm_decision *d, 
 			   char **err);
 
 /*
- * policy_refresh - recompile the live version if it has sets and re-push it
- * if the image changed (as the refresher does). 0, or -1 and *@err.
+ * policy_refresh - recompile the live version if it has sets or files named by
+ * exact paths (policy_image.ilits) and re-push it if the image changed (as
+ * the refresher does). 0, or -1 and *@err.
  */
 int policy_refresh(struct policy *p, char **err);
 

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
 
@@ -344,6 +347,114 @@ TEST_F(pc, image)
 	EXPECT_EQ(0, img->nterms[DBOS_LSM_OPEN]);
 	EXPECT_EQ(0, img->cfg[DBOS_LSM_OPEN].nwords);
 	policy_image_free(img);
+}
+
+/* The INODE entry @kind of the file at @path for hook @h, or NULL. */
+static const struct policy_value_entry *find_inode(const struct policy_image *img, int h,
+						   const char *path, int kind)
+{
+	struct stat st;
+	uint64_t ino;
+	uint32_t dev;
+
+	if (stat(path, &st))
+		return NULL;
+	ino = st.st_ino;
+	dev = (uint32_t)(major(st.st_dev) << 20 | minor(st.st_dev));
+	for (size_t i = 0; i < img->nvalues; i++) {
+		const struct dbos_lsm_value_key *k = &img->values[i].key;
+
+		if (k->hook == h && k->field == DBOS_LSM_F_INODE && !memcmp(k->value, &ino, 8) &&
+		    !memcmp(k->value + 8, &dev, 4) && k->value[12] == kind)
+			return &img->values[i];
+	}
+	return NULL;
+}
+
+/*
+ * An exact path of an exec, open or connect rule names the file found there
+ * too (symlinks followed), with every name the rules give it: its INODE
+ * entries hold the terms one of its names satisfies (ADD) and, when a NOT
+ * names it, the terms still holding (KEEP). Prefixes and bind rules do not.
+ */
+TEST_F(pc, exact_paths_name_their_files)
+{
+	char dir[] = "/tmp/dbos-pc-XXXXXX", a[64], hl[64], c[64], s[64], none[64], tmp[64];
+	char conds[6][256];
+	struct policy_rule r[6] = {
+		{ 10, "a", "open", "deny", conds[0] },
+		{ 20, "c", "open", "deny", conds[1] },
+		{ 30, "not-hl", "open", "allow", conds[2] },
+		{ 40, "dir", "open", "audit", conds[3] },
+		{ 50, "s", "open", "deny", conds[4] },
+		{ 60, "bind", "bind", "deny", conds[5] },
+	};
+	const struct policy_value_entry *v;
+	struct policy_image *img;
+	FILE *f;
+	char *err;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(hl, sizeof(hl), "%s/hl", dir);
+	snprintf(c, sizeof(c), "%s/c", dir);
+	snprintf(s, sizeof(s), "%s/s", dir);
+	snprintf(none, sizeof(none), "%s/none", dir);
+	snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
+	ASSERT_NE(NULL, f = fopen(a, "w"));
+	fclose(f);
+	ASSERT_NE(NULL, f = fopen(c, "w"));
+	fclose(f);
+	ASSERT_EQ(0, link(a, hl));
+	ASSERT_EQ(0, symlink(a, s));
+	snprintf(conds[0], sizeof(conds[0]), "path = '%s'", a);
+	snprintf(conds[1], sizeof(conds[1]), "path IN ('%s', '%s')", c, none);
+	snprintf(conds[2], sizeof(conds[2]), "path <> '%s' AND uid = 5", hl);
+	snprintf(conds[3], sizeof(conds[3]), "path GLOB '%s/*'", dir);
+	snprintf(conds[4], sizeof(conds[4]), "path = '%s'", s);
+	snprintf(conds[5], sizeof(conds[5]), "path = '%s'", a);
+	img = compile(self->db, r, 6, &err);
+	ASSERT_NE(NULL, img) TH_LOG("%s", err);
+	ASSERT_EQ(5, img->nterms[DBOS_LSM_OPEN]);
+	EXPECT_TRUE(img->cfg[DBOS_LSM_OPEN].fields & (1ULL << DBOS_LSM_F_INODE));
+	EXPECT_FALSE(img->cfg[DBOS_LSM_BIND].fields & (1ULL << DBOS_LSM_F_INODE));
+	/* a, also named hl and s: terms 0 (a), 2 (not hl, on the name a), 3 (the dir), 4 (s) */
+	v = find_inode(img, DBOS_LSM_OPEN, a, DBOS_LSM_INODE_ADD);
+	ASSERT_NE(NULL, v);
+	EXPECT_EQ(0x1d, v->bits.w[0]);
+	/* ... and being hl, term 2's NOT fails */
+	v = find_inode(img, DBOS_LSM_OPEN, a, DBOS_LSM_INODE_KEEP);
+	ASSERT_NE(NULL, v);
+	EXPECT_EQ(0x1b, v->bits.w[0]);
+	/* c: terms 1, 2, 3; no NOT names it */
+	v = find_inode(img, DBOS_LSM_OPEN, c, DBOS_LSM_INODE_ADD);
+	ASSERT_NE(NULL, v);
+	EXPECT_EQ(0xe, v->bits.w[0]);
+	EXPECT_EQ(NULL, find_inode(img, DBOS_LSM_OPEN, c, DBOS_LSM_INODE_KEEP));
+	EXPECT_EQ(NULL, find_inode(img, DBOS_LSM_BIND, a, DBOS_LSM_INODE_ADD));
+	/* the paths looked up, each once, sorted; none is not there */
+	ASSERT_EQ(5, img->nilits);
+	EXPECT_STREQ(a, img->ilits[0].path);
+	EXPECT_STREQ(none, img->ilits[3].path);
+	EXPECT_EQ(0, img->ilits[3].found);
+	EXPECT_EQ(1, img->ilits[0].found);
+	EXPECT_EQ(0, policy_image_inodes_changed(img));
+	/* c replaced by another file: the image names the wrong one now */
+	ASSERT_NE(NULL, f = fopen(tmp, "w"));
+	fclose(f);
+	ASSERT_EQ(0, rename(tmp, c));
+	EXPECT_EQ(1, policy_image_inodes_changed(img));
+	policy_image_free(img);
+	/* and a file appearing where there was none */
+	img = compile(self->db, r, 6, &err);
+	ASSERT_NE(NULL, img) TH_LOG("%s", err);
+	EXPECT_EQ(0, policy_image_inodes_changed(img));
+	ASSERT_NE(NULL, f = fopen(none, "w"));
+	fclose(f);
+	EXPECT_EQ(1, policy_image_inodes_changed(img));
+	policy_image_free(img);
+	unlink(a), unlink(hl), unlink(c), unlink(s), unlink(none);
+	rmdir(dir);
 }
 
 /* Subqueries run at compile: sets, inheritance, their errors. */
