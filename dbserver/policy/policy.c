@@ -1041,13 +1041,17 @@ int policy_stats(struct policy *p, struct sql_stat *out, int max)
 		[DBOS_LSM_C_AUDITED] = { "lsm_audited", "LSM hook calls allowed and reported by an audit rule" },
 		[DBOS_LSM_C_LOST] = { "lsm_lost", "Decisions not reported: the kernel's ring buffer was full" },
 		[DBOS_LSM_C_INHERIT_FAILED] = { "lsm_inherit_failed",
-			"Forks whose child could not inherit its parent's pid-set membership" },
+			"Forks whose child could not inherit its parent's pid-set membership (the "
+			"values map full): the child is then refused where a deny rule uses a set" },
 		[DBOS_LSM_C_MARK_UNKNOWN] = { "lsm_lineage_unknown",
 			"Checks of a caller whose lineage marks were not known: denied where a "
 			"deny rule has a lineage condition (fail closed)" },
 		[DBOS_LSM_C_MARK_FAILED] = { "lsm_lineage_failed",
 			"Forks, execs, renames or credential changes whose lineage marks could not "
 			"be recorded (the process is then unknown)" },
+		[DBOS_LSM_C_SET_UNKNOWN] = { "lsm_set_unknown",
+			"Checks of a caller whose server-side pid-set membership was lost at fork "
+			"(lsm_inherit_failed): denied where the hook has deny rules (fail closed)" },
 		[DBOS_LSM_C_PATH_UNRESOLVED] = { "lsm_path_unresolved",
 			"Checks that needed a path deeper than the kernel walks (4096 steps): "
 			"decided as if it matched every deny and audit path constraint" },
