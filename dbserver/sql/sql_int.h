@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* sql_int.h - internal interface between sql_open() and the virtual table modules of dbserver/sql. */
+/* sql_int.h - internal interface between sql_open_session() (session.c) and the virtual table modules of dbserver/sql. */
 #ifndef DBOS_SQL_INT_H
 #define DBOS_SQL_INT_H
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* vtab.c - the stored dbos tables as SQLite virtual tables (read-only but for UPDATE processes), and sql_open(). */
+/* vtab.c - the stored dbos tables as SQLite virtual tables (read-only but for UPDATE processes). */
 
 /*
  * USAGE
@@ -77,7 +77,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "dbserver/sql/sql_int.h"
 #include "dbserver/store/row.h"
@@ -889,82 +888,4 @@ int vtab_register(sqlite3 *db, const struct sql_env *env, const struct sql_sessi
 	/* SQLite frees @aux with sqlite3_free, even when registration fails. */
 	return sqlite3_create_module_v2(db, name ? name : t->name, &table_module, aux,
 					sqlite3_free);
-}
-
-/*
- * `processes` as the live rows plus, per live process P, the child it would
- * fork now: pid P + SQL_FORK_PID_OFFSET, parent P, everything else P's.
- */
-static int fork_children_view(sqlite3 *db)
-{
-	sqlite3_str *q = sqlite3_str_new(db);
-	char *sql;
-	int rc;
-
-	sqlite3_str_appendall(q, "CREATE VIEW processes AS SELECT * FROM processes_live "
-			      "UNION ALL SELECT ");
-	for (int i = 0; i < schema_processes.ncols; i++) {
-		const char *c = schema_processes.cols[i].name;
-
-		if (i == PROCESSES_PID)
-			sqlite3_str_appendf(q, "pid + %lld AS pid", SQL_FORK_PID_OFFSET);
-		else if (i == PROCESSES_PARENT)
-			sqlite3_str_appendf(q, ", pid AS %s", c);
-		else
-			sqlite3_str_appendf(q, ", %s", c);
-	}
-	sqlite3_str_appendall(q, " FROM processes_live");
-	sql = sqlite3_str_finish(q);
-	if (!sql)
-		return SQLITE_NOMEM;
-	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	sqlite3_free(sql);
-	return rc;
-}
-
-int sql_open(const struct sql_env *env, sqlite3 **out, char **err)
-{
-	struct sql_session self = { .uid = 0, .pid = getpid() };
-
-	return sql_open_session(env, &self, out, err);
-}
-
-int sql_open_session(const struct sql_env *env, const struct sql_session *session,
-		     sqlite3 **out, char **err)
-{
-	sqlite3 *db = NULL;
-	int rc;
-
-	rc = sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE |
-			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-			     SQLITE_OPEN_EXRESCODE, NULL);
-	for (int i = 0; rc == SQLITE_OK && schema_tables[i]; i++)
-		rc = vtab_register(db, env, session, schema_tables[i],
-				   session->fork_children &&
-				   schema_tables[i] == &schema_processes ? "processes_live" : NULL);
-	if (rc == SQLITE_OK && session->fork_children)
-		rc = fork_children_view(db);
-	if (rc == SQLITE_OK)
-		rc = stats_register(db, env);
-	if (rc == SQLITE_OK)
-		rc = schema_table_register(db);
-	if (rc == SQLITE_OK)
-		rc = simulate_register(db);
-	if (rc == SQLITE_OK && env->extend)
-		rc = env->extend(db, env, session);
-	for (int i = 0; rc == SQLITE_OK && schema_views[i]; i++) {
-		char *sql = sql_create_view(schema_views[i], 0);
-
-		rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
-		sqlite3_free(sql);
-	}
-	if (rc != SQLITE_OK) {
-		const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-
-		*err = strdup(msg ? msg : "sql_open failed");
-		sqlite3_close(db);
-		return -1;
-	}
-	*out = db;
-	return 0;
 }
