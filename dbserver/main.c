@@ -394,6 +394,7 @@ int main(int argc, char **argv)
 	}
 	ec.socket_path = sock;
 	ec.open_db_peer = open_db;
+	ec.errmsg = sql_errmsg;
 	ec.arg = &d;
 	if (endpoint_start(&ec, &ep, &err)) {
 		fprintf(stderr, "dbosd: cannot serve SQL on %s: %s\n", sock, err ? err : strerror(errno));

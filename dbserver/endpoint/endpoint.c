@@ -225,6 +225,12 @@ static int put_row(struct conn *c, sqlite3_stmt *st, int ncol)
 	return dbos_frame_end(&c->out, start);	/* drops the row if too big */
 }
 
+/* The client's text for @db's last error. */
+static const char *errmsg(struct conn *c, sqlite3 *db)
+{
+	return c->ep->cfg.errmsg ? c->ep->cfg.errmsg(db) : sqlite3_errmsg(db);
+}
+
 /*
  * Step @st to the end, streaming its rows. Returns 0 when it completed,
  * 1 when it failed (the 'E' frame has been sent), -1 when the client is gone
@@ -262,7 +268,7 @@ static int run_statement(struct conn *c, sqlite3 *db, sqlite3_stmt *st)
 		finish_error(c, "dbosd is shutting down");
 		return -1;
 	}
-	return finish_error(c, sqlite3_errmsg(db)) ? -1 : 1;
+	return finish_error(c, errmsg(c, db)) ? -1 : 1;
 }
 
 /*
@@ -288,7 +294,7 @@ static int run_request(struct conn *c, sqlite3 *db)
 		if (rc != SQLITE_OK) {
 			if (c->hup)
 				return -1;
-			return finish_error(c, sqlite3_errmsg(db));
+			return finish_error(c, errmsg(c, db));
 		}
 		if (next <= sql)	/* cannot happen without a NUL; be safe */
 			next = end;

@@ -47,6 +47,12 @@ struct endpoint_config {
 	 */
 	sqlite3 *(*open_db_peer)(void *arg, const struct ucred *peer, void *sink, char **err);
 	void *arg;
+	/*
+	 * The text of @db's last error as the client should read it (dbosd:
+	 * sql_errmsg, which says what its guard refused); called on the
+	 * connection's thread right after the failing call. NULL: sqlite3_errmsg.
+	 */
+	const char *(*errmsg)(sqlite3 *db);
 	/* Clients served at once; 0 means ENDPOINT_DEFAULT_MAX_CONNECTIONS. */
 	unsigned int max_connections;
 };

@@ -11,6 +11,9 @@ COMPILE_OBJS := $(B)/dbserver/policy/compile.o $(B)/dbserver/policy/parse.o \
 
 HOST_TESTS += $(B)/tests/host/test_policy_compile
 
-$(B)/tests/host/test_policy_compile: tests/host/test_policy_compile.c $(COMPILE_OBJS)
+# The compiler runs subqueries under the session's guard (sql/guard.o, which needs only SQLite).
+$(B)/tests/host/test_policy_compile: tests/host/test_policy_compile.c $(COMPILE_OBJS) \
+		$(B)/dbserver/sql/guard.o
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(COMPILE_OBJS) $(LDFLAGS) -lsqlite3
+	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(COMPILE_OBJS) $(B)/dbserver/sql/guard.o \
+		$(LDFLAGS) -lsqlite3

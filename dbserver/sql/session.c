@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* session.c - a dbos SQL session: sql_open_session() builds the connection over the store. */
+/* session.c - a dbos SQL session: sql_open_session() builds the guarded connection over the store. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +51,10 @@ int sql_open_session(const struct sql_env *env, const struct sql_session *sessio
 	sqlite3 *db = NULL;
 	int rc;
 
+	/* A private in-memory main database: nothing in it is shared or kept. */
 	rc = sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE |
 			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-			     SQLITE_OPEN_EXRESCODE, NULL);
+			     SQLITE_OPEN_PRIVATECACHE | SQLITE_OPEN_EXRESCODE, NULL);
 	for (int i = 0; rc == SQLITE_OK && schema_tables[i]; i++)
 		rc = vtab_register(db, env, session, schema_tables[i],
 				   session->fork_children &&
@@ -74,6 +75,9 @@ int sql_open_session(const struct sql_env *env, const struct sql_session *sessio
 		rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
 		sqlite3_free(sql);
 	}
+	/* Last: the setup above attaches nothing, but creates views. */
+	if (rc == SQLITE_OK)
+		rc = guard_apply(db);
 	if (rc != SQLITE_OK) {
 		const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
 

@@ -73,8 +73,34 @@ struct sql_env {
  * *@out (close with sqlite3_close), or -1 and *@err (free with free()).
  */
 int sql_open(const struct sql_env *env, sqlite3 **out, char **err);
-/* sql_open_session - the same for the client @session (sql_open: uid 0, this process). */
+/*
+ * sql_open_session - the same for the client @session (sql_open: uid 0, this
+ * process). Every connection, root's too, is guarded (guard.c): its SQL
+ * reaches the dbos tables and its own memory, never a file, extension code
+ * or a setting; see sql_authorize().
+ */
 int sql_open_session(const struct sql_env *env, const struct sql_session *session,
 		     sqlite3 **out, char **err);
+
+/*
+ * sql_authorize - the authorizer of every session (guard.c): refuses ATTACH,
+ * DETACH, VACUUM, CREATE VIRTUAL TABLE, load_extension(), fts3_tokenizer()
+ * and every PRAGMA but reads of the catalogue; allows everything else. Code
+ * that installs an authorizer of its own on a session for a while (the
+ * policy compiler watches what a subquery reads) must return this one's
+ * answer first and put it back with sqlite3_set_authorizer(db,
+ * sql_authorize, NULL).
+ */
+int sql_authorize(void *arg, int action, const char *a, const char *b, const char *db,
+		  const char *view);
+
+/*
+ * sql_errmsg - the text of @db's last error as a client should read it: for
+ * a refusal by sql_authorize(), "not authorized: <what was refused and
+ * why>" (SQLite itself only says "not authorized"); otherwise
+ * sqlite3_errmsg(). Call it on the thread that ran the failing call, right
+ * after it. The text is valid until the next call on this thread.
+ */
+const char *sql_errmsg(sqlite3 *db);
 
 #endif /* DBOS_SQL_H */

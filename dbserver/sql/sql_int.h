@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* sql_int.h - internal interface between sql_open_session() (session.c) and the virtual table modules of dbserver/sql. */
+/* sql_int.h - internal interface between sql_open_session() (session.c), the guard and the virtual table modules of dbserver/sql. */
 #ifndef DBOS_SQL_INT_H
 #define DBOS_SQL_INT_H
 
@@ -57,5 +57,13 @@ char *sql_create_view(const struct schema_view *v, int docs);
  * benchmark hook: it shows that pushdown reads only the rows it needs.
  */
 uint64_t vtab_rows_read(void);
+
+/*
+ * guard_apply - fix @db's settings for a client (no extension loading, no
+ * fts3_tokenizer, defensive, untrusted schema, no attached databases, temp
+ * store in memory, length limits) and install sql_authorize() (guard.c).
+ * Call once the connection is set up. SQLITE_OK or an error code.
+ */
+int guard_apply(sqlite3 *db);
 
 #endif /* DBOS_SQL_INT_H */
