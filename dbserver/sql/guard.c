@@ -56,7 +56,8 @@
  *   SQLite's own message for a refusal is only "not authorized". The
  *   authorizer keeps its reason in a thread-local buffer (a connection is
  *   used by one thread at a time; the reason is read right after the failing
- *   call, on that thread) and sql_errmsg() tells it.
+ *   call, on that thread) and sql_errmsg() tells it, as it tells a session
+ *   memory limit (memory.c) behind SQLite's "out of memory".
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -171,10 +172,17 @@ const char *sql_errmsg(sqlite3 *db)
 {
 	static _Thread_local char text[sizeof(refusal) + 32];
 	const char *msg = sqlite3_errmsg(db);
+	uint64_t limit;
 
 	if (refusal[0] && is_refusal(msg)) {
 		snprintf(text, sizeof(text), "not authorized: %s", refusal);
 		refusal[0] = 0;
+		return text;
+	}
+	if ((sqlite3_errcode(db) & 0xff) == SQLITE_NOMEM && memory_limit_hit(&limit)) {
+		snprintf(text, sizeof(text), "statement stopped: this session reached its memory "
+			 "limit of %llu MiB (dbosd --session-memory)",
+			 (unsigned long long)(limit >> 20));
 		return text;
 	}
 	return msg;

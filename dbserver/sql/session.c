@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* session.c - a dbos SQL session: sql_open_session() builds the guarded connection over the store. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,11 +46,64 @@ int sql_open(const struct sql_env *env, sqlite3 **out, char **err)
 	return sql_open_session(env, &self, out, err);
 }
 
+/* Every open session, to find one from its handle (sql_park). */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sql_conn *registry;
+
+void sql_conn_ref(struct sql_conn *sc)
+{
+	atomic_fetch_add(&sc->refs, 1);
+}
+
+void sql_conn_unref(struct sql_conn *sc)
+{
+	struct sql_conn **pp;
+
+	if (atomic_fetch_sub(&sc->refs, 1) != 1)
+		return;
+	pthread_mutex_lock(&registry_lock);
+	for (pp = &registry; *pp; pp = &(*pp)->next)
+		if (*pp == sc) {
+			*pp = sc->next;
+			break;
+		}
+	pthread_mutex_unlock(&registry_lock);
+	memory_account_release(sc->acct);
+	free(sc);
+}
+
+void sql_park(sqlite3 *db)
+{
+	struct sql_conn *sc;
+
+	pthread_mutex_lock(&registry_lock);
+	for (sc = registry; sc && sc->db != db; sc = sc->next)
+		;
+	pthread_mutex_unlock(&registry_lock);
+	/* Only @db's own thread closes it: @sc stays valid. */
+	if (sc)
+		vtab_park(sc);
+}
+
 int sql_open_session(const struct sql_env *env, const struct sql_session *session,
 		     sqlite3 **out, char **err)
 {
+	struct sql_conn *sc = calloc(1, sizeof(*sc));
 	sqlite3 *db = NULL;
 	int rc;
+
+	if (!sc) {
+		*err = strdup("out of memory");
+		return -1;
+	}
+	atomic_init(&sc->refs, 1);
+	/* Before the first allocation of the connection: all of it is charged. */
+	if (session->memory_limit && !(sc->acct = memory_account_bind(session->memory_limit))) {
+		free(sc);
+		*err = strdup("a session memory limit needs sql_init() before any other use of "
+			      "SQLite");
+		return -1;
+	}
 
 	/* A private in-memory main database: nothing in it is shared or kept. */
 	rc = sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE |
@@ -58,7 +112,8 @@ int sql_open_session(const struct sql_env *env, const struct sql_session *sessio
 	for (int i = 0; rc == SQLITE_OK && schema_tables[i]; i++)
 		rc = vtab_register(db, env, session, schema_tables[i],
 				   session->fork_children &&
-				   schema_tables[i] == &schema_processes ? "processes_live" : NULL);
+				   schema_tables[i] == &schema_processes ? "processes_live" : NULL,
+				   sc);
 	if (rc == SQLITE_OK && session->fork_children)
 		rc = fork_children_view(db);
 	if (rc == SQLITE_OK)
@@ -83,9 +138,17 @@ int sql_open_session(const struct sql_env *env, const struct sql_session *sessio
 
 		*err = strdup(msg ? msg : "sql_open failed");
 		sqlite3_close(db);
+		sql_conn_unref(sc);
 		return -1;
 	}
+	sc->db = db;
+	pthread_mutex_lock(&registry_lock);
+	sc->next = registry;
+	registry = sc;
+	pthread_mutex_unlock(&registry_lock);
+	sql_conn_unref(sc);	/* the modules hold it now */
 	*out = db;
 	return 0;
 }
+
 
