@@ -85,6 +85,7 @@ FIXTURE(guard) {
 	struct policy *p;
 	struct endpoint *ep;
 	struct endpoint_config ec;
+	uint64_t session_memory;	/* each client's sql_session.memory_limit */
 };
 
 static int stats_cb(void *arg, struct sql_stat *out, int max)
@@ -97,12 +98,13 @@ static int stats_cb(void *arg, struct sql_stat *out, int max)
 /* dbosd's open_db (main.c): the client's session, told who it is. */
 static sqlite3 *open_client(void *arg, const struct ucred *peer, void *sink, char **err)
 {
-	const struct sql_env *env = arg;
+	FIXTURE_DATA(guard) *self = arg;
 	struct sql_session who = { .uid = peer->uid, .pid = peer->pid,
-				   .notice = endpoint_notice, .notice_arg = sink };
+				   .notice = endpoint_notice, .notice_arg = sink,
+				   .memory_limit = self->session_memory };
 	sqlite3 *db = NULL;
 
-	if (sql_open_session(env, &who, &db, err))
+	if (sql_open_session(&self->env, &who, &db, err))
 		return NULL;
 	return db;
 }
@@ -152,7 +154,8 @@ static int start(struct __test_metadata *_metadata, FIXTURE_DATA(guard) *self)
 	self->ec.socket_path = self->path;
 	self->ec.open_db_peer = open_client;
 	self->ec.errmsg = sql_errmsg;
-	self->ec.arg = &self->env;
+	self->ec.park = sql_park;
+	self->ec.arg = self;
 	if (endpoint_start(&self->ec, &self->ep, &err))
 		goto fail;
 	return 0;
@@ -175,6 +178,10 @@ static void stop(FIXTURE_DATA(guard) *self)
 
 FIXTURE_SETUP(guard)
 {
+	char *err = NULL;
+
+	/* As dbosd's main() does, before anything else uses SQLite. */
+	ASSERT_EQ(0, sql_init(&err)) TH_LOG("%s", err);
 	strcpy(self->dir, "/tmp/dbos-test-guard.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(self->dir));
 	ASSERT_EQ(0, chmod(self->dir, 0755));	/* group members reach the socket */
@@ -200,7 +207,7 @@ FIXTURE_TEARDOWN(guard)
 }
 
 /* Stop everything and start again with the endpoint limits in @self->ec. */
-static __attribute__((unused)) void restart(struct __test_metadata *_metadata, FIXTURE_DATA(guard) *self)
+static void restart(struct __test_metadata *_metadata, FIXTURE_DATA(guard) *self)
 {
 	stop(self);
 	ASSERT_EQ(0, start(_metadata, self));
@@ -508,5 +515,434 @@ TEST_F(guard, a_session_leaves_nothing_for_the_next)
 	EXPECT_EQ(1, run_as_member(self->path, "INSERT INTO policies(name, hook, action, condition) "
 				   "VALUES ('x', 'exec', 'deny', 'uid = 0')", msg, sizeof(msg)));
 	EXPECT_STREQ("permission denied: only root may change policy", msg);
+}
+
+/* ---------------------------------------------------------------------- */
+/* 2. Limits                                                              */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A raw connection, past the hello (-1 on failure). */
+static int raw_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct dbos_buf b;
+	uint8_t type;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	dbos_buf_init(&b);
+	if (dbos_read_frame(fd, 5000, 5000, &type, &b, NULL) != 1 || type != DBOS_F_HELLO) {
+		dbos_buf_free(&b);
+		goto fail;
+	}
+	dbos_buf_free(&b);
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int send_query(int fd, const char *sql)
+{
+	struct dbos_buf b;
+	int ret;
+
+	dbos_buf_init(&b);
+	dbos_frame_put(&b, DBOS_F_QUERY, sql, strlen(sql));
+	ret = dbos_send_all(fd, b.data, b.len);
+	dbos_buf_free(&b);
+	return ret;
+}
+
+/*
+ * Read frames until an 'E' or 'D' frame, the end of the stream or @ms.
+ * Returns the last frame's type (0: end of stream, -1: timed out or
+ * error), its text in @text.
+ */
+static int read_answer(int fd, int ms, char *text, size_t size)
+{
+	int64_t end = now_ms() + ms;
+	struct dbos_buf b;
+	uint8_t type = 0;
+	int r;
+
+	dbos_buf_init(&b);
+	text[0] = 0;
+	for (;;) {
+		int left = (int)(end - now_ms());
+
+		r = dbos_read_frame(fd, left > 0 ? left : 0, 5000, &type, &b, NULL);
+		if (r <= 0)
+			break;
+		snprintf(text, size, "%.*s", (int)b.len, (const char *)b.data);
+		if (type == DBOS_F_ERROR || type == DBOS_F_DONE)
+			break;
+	}
+	dbos_buf_free(&b);
+	return r < 0 ? -1 : r == 0 ? 0 : type;
+}
+
+/* A runaway statement is cancelled after --statement-timeout, with that reason. */
+TEST_F(guard, a_runaway_statement_is_cancelled)
+{
+	char text[512];
+	int64_t t0;
+	int fd;
+
+	self->ec.statement_timeout = 1;
+	restart(_metadata, self);
+	fd = raw_connect(self->path);
+	ASSERT_LE(0, fd);
+	t0 = now_ms();
+	ASSERT_EQ(0, send_query(fd, "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
+			       "SELECT count(*) FROM r"));
+	EXPECT_EQ(DBOS_F_ERROR, read_answer(fd, 10000, text, sizeof(text))) TH_LOG("%s", text);
+	EXPECT_STREQ("statement cancelled after 1 s (dbosd --statement-timeout)", text);
+	EXPECT_GE(now_ms() - t0, 900);
+	EXPECT_LE(now_ms() - t0, 5000);
+	TH_LOG("cancelled after %lld ms", (long long)(now_ms() - t0));
+	/* The same inside policy_simulate, whose statement runs nested. */
+	ASSERT_EQ(0, send_query(fd, "SELECT count(*) FROM policy_simulate('exec', "
+			       "'pid IN (WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
+			       "SELECT n FROM r WHERE n < 0)')"));
+	EXPECT_EQ(DBOS_F_ERROR, read_answer(fd, 10000, text, sizeof(text))) TH_LOG("%s", text);
+	EXPECT_STREQ("statement cancelled after 1 s (dbosd --statement-timeout)", text);
+	/* The connection goes on. */
+	ASSERT_EQ(0, send_query(fd, "SELECT 1"));
+	EXPECT_EQ(DBOS_F_DONE, read_answer(fd, 5000, text, sizeof(text)));
+	close(fd);
+}
+
+/* A session that wants more memory than --session-memory is stopped, and goes on. */
+TEST_F(guard, a_session_cannot_take_the_memory)
+{
+	struct dbos_conn *c;
+	char out[4096];
+
+	self->session_memory = 16 << 20;
+	restart(_metadata, self);
+	c = dbos_connect(self->path, NULL);
+	ASSERT_NE(NULL, c);
+	/* ~100 MB of temp table, then ~100 MB of sort, then of one string. */
+	REFUSED(c, "CREATE TEMP TABLE big AS WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL "
+		   "SELECT n + 1 FROM r WHERE n < 100000) SELECT n, randomblob(1000) AS b FROM r",
+		"statement stopped: this session reached its memory limit of 16 MiB "
+		"(dbosd --session-memory)");
+	REFUSED(c, "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 100000) "
+		   "SELECT n FROM r ORDER BY randomblob(1000)",
+		"this session reached its memory limit of 16 MiB");
+	REFUSED(c, "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 100000) "
+		   "SELECT length(group_concat(hex(randomblob(500)))) FROM r",
+		"this session reached its memory limit of 16 MiB");
+	EXPECT_EQ(0, run(c, "SELECT count(*) FROM process_events", out)) TH_LOG("%s", out);
+	EXPECT_EQ(NEVENTS, atoi(out));
+	/* What fits is fine. */
+	WORKS(c, "CREATE TEMP TABLE small AS SELECT randomblob(1000) FROM process_events");
+	dbos_close(c);
+}
+
+/*
+ * Run as uid @uid (group TEST_GROUP): open connections until one is
+ * refused (at most @max), report how many and the refusal in @msg, hold
+ * them until @hold is closed. Returns the child's pid; *@n is the count.
+ */
+static pid_t hog_connections(const char *path, uid_t uid, int max, int *hold_w, int *n,
+			     char *msg, size_t size)
+{
+	int rep[2], hold[2];
+	pid_t pid;
+	ssize_t r;
+
+	if (pipe(rep) < 0 || pipe(hold) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		gid_t g = TEST_GROUP;
+		char buf[512] = "", c;
+		int count = 0;
+
+		close(rep[0]);
+		close(hold[1]);
+		if (setgroups(1, &g) < 0 || setgid(TEST_GROUP) < 0 || setuid(uid) < 0)
+			_exit(100);
+		while (count < max) {
+			char *err = NULL;
+
+			if (!dbos_connect(path, &err)) {	/* kept open on purpose */
+				snprintf(buf, sizeof(buf), "%s", err ? err : "?");
+				free(err);
+				break;
+			}
+			count++;
+		}
+		if (write(rep[1], &count, sizeof(count)) < 0 ||
+		    write(rep[1], buf, strlen(buf)) < 0)
+			_exit(101);
+		close(rep[1]);
+		(void)!read(hold[0], &c, 1);	/* until the parent closes it */
+		_exit(0);
+	}
+	close(rep[1]);
+	close(hold[0]);
+	*hold_w = hold[1];
+	*n = 0;
+	if (read(rep[0], n, sizeof(*n)) != sizeof(*n))
+		*n = -1;
+	r = read(rep[0], msg, size - 1);
+	msg[r > 0 ? r : 0] = 0;
+	close(rep[0]);
+	return pid;
+}
+
+/*
+ * A group member who opens every connection it can does not lock root (or
+ * the other members) out: per-uid limit, slots kept for root.
+ */
+TEST_F(guard, a_member_cannot_take_every_connection)
+{
+	int hold1, hold2, n1, n2, status;
+	char msg1[512], msg2[512];
+	pid_t p1, p2;
+	struct dbos_conn *c;
+	char out[4096];
+
+	p1 = hog_connections(self->path, NOBODY, 200, &hold1, &n1, msg1, sizeof(msg1));
+	ASSERT_LT(0, p1);
+	TH_LOG("uid %d got %d connections, then: %s", NOBODY, n1, msg1);
+	EXPECT_EQ(ENDPOINT_DEFAULT_PER_USER, n1);
+	EXPECT_STREQ("too many connections: uid 65534 already has 16 (dbosd "
+		     "--max-connections-per-user)", msg1);
+	/* Another member still gets its own share. */
+	p2 = hog_connections(self->path, NOBODY - 1, 200, &hold2, &n2, msg2, sizeof(msg2));
+	ASSERT_LT(0, p2);
+	EXPECT_EQ(ENDPOINT_DEFAULT_PER_USER, n2) TH_LOG("%s", msg2);
+	/* And root always has its reserved slots. */
+	c = dbos_connect(self->path, NULL);
+	ASSERT_NE(NULL, c) TH_LOG("root was locked out");
+	EXPECT_EQ(0, run(c, "SELECT 42", out));
+	dbos_close(c);
+	close(hold1);
+	close(hold2);
+	waitpid(p1, &status, 0);
+	waitpid(p2, &status, 0);
+
+	/* With the per-user limit off, members share what is not reserved; root keeps its own. */
+	self->ec.max_connections = 12;
+	self->ec.reserved_connections = 4;
+	self->ec.max_connections_per_user = ENDPOINT_OFF;
+	restart(_metadata, self);
+	p1 = hog_connections(self->path, NOBODY, 200, &hold1, &n1, msg1, sizeof(msg1));
+	ASSERT_LT(0, p1);
+	EXPECT_EQ(8, n1);
+	EXPECT_STREQ("too many connections: dbosd serves at most 12 clients at once, "
+		     "4 of them only for root (dbosd --max-connections, --reserved-connections)", msg1);
+	for (int i = 0; i < 4; i++) {
+		struct dbos_conn *r = dbos_connect(self->path, NULL);
+
+		EXPECT_NE(NULL, r) TH_LOG("root connection %d of 4 refused", i + 1);
+		/* kept open: the fifth is one too many for root too */
+	}
+	close(hold1);
+	waitpid(p1, &status, 0);
+}
+
+/*
+ * A connection that never sends a query is closed after
+ * --first-query-timeout, saying why; one that has sent a query may idle.
+ * libdbos reconnects by itself when its first query finds the connection
+ * closed that way (nothing was sent on it yet).
+ */
+TEST_F(guard, a_silent_connection_is_closed)
+{
+	struct dbos_conn *c;
+	char text[512], out[4096];
+	int fd, busy;
+	int64_t t0;
+
+	self->ec.first_query_timeout = 1;
+	restart(_metadata, self);
+	fd = raw_connect(self->path);
+	busy = raw_connect(self->path);
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, busy);
+	ASSERT_EQ(0, send_query(busy, "SELECT 1"));
+	EXPECT_EQ(DBOS_F_DONE, read_answer(busy, 5000, text, sizeof(text)));
+	t0 = now_ms();
+	EXPECT_EQ(DBOS_F_ERROR, read_answer(fd, 10000, text, sizeof(text)));
+	EXPECT_STREQ("closing: no query within 1 s of connecting (dbosd --first-query-timeout)", text);
+	EXPECT_EQ(0, read_answer(fd, 5000, text, sizeof(text)));	/* then the end */
+	EXPECT_LE(now_ms() - t0, 3000);
+	close(fd);
+	/* The one that spoke is still served. */
+	usleep(1500 * 1000);
+	ASSERT_EQ(0, send_query(busy, "SELECT 2"));
+	EXPECT_EQ(DBOS_F_DONE, read_answer(busy, 5000, text, sizeof(text)));
+	close(busy);
+	/* A library user that waits before its first query does not notice. */
+	c = dbos_connect(self->path, NULL);
+	ASSERT_NE(NULL, c);
+	usleep(2000 * 1000);
+	EXPECT_EQ(0, run(c, "SELECT 42", out)) TH_LOG("%s", out);
+	EXPECT_STREQ("42\n", out);
+	dbos_close(c);
+}
+
+/* Bytes waiting in @fd's receive queue. */
+static int queued(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, FIONREAD, &n) < 0 ? -1 : n;
+}
+
+/* Wait until @fd's receive queue stops growing: the server is blocked sending. */
+static bool wait_blocked(int fd)
+{
+	int last = -1, same = 0;
+
+	for (int i = 0; i < 500 && same < 10; i++) {
+		int n = queued(fd);
+
+		same = n > 0 && n == last ? same + 1 : 0;
+		last = n;
+		usleep(20 * 1000);
+	}
+	return same >= 10;
+}
+
+/* A client that does not read its results is dropped after --send-timeout. */
+TEST_F(guard, a_client_that_does_not_read_is_dropped)
+{
+	char buf[65536];
+	size_t total = 0;
+	bool eof = false;
+	int fd;
+
+	self->ec.send_timeout = 1;
+	restart(_metadata, self);
+	fd = raw_connect(self->path);
+	ASSERT_LE(0, fd);
+	/* 200 rows of 1 MB: far more than the socket holds. */
+	ASSERT_EQ(0, send_query(fd, "SELECT seq, zeroblob(1000000) FROM process_events"));
+	ASSERT_TRUE(wait_blocked(fd));
+	usleep(3000 * 1000);
+	/* Now read: what was queued, then the end (not 200 MB). */
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, 5000) <= 0)
+			break;
+		r = read(fd, buf, sizeof(buf));
+		eof = r == 0 || (r < 0 && errno == ECONNRESET);
+		if (r <= 0)
+			break;
+		total += (size_t)r;
+	}
+	EXPECT_TRUE(eof) TH_LOG("the server did not close the connection");
+	EXPECT_LT(total, 20u << 20) TH_LOG("read %zu bytes", total);
+	TH_LOG("read %zu bytes before the end", total);
+	close(fd);
+}
+
+/*
+ * A reader blocked on a full socket holds no store iterator: after the disk
+ * filled up, the store reopens (which needs every iterator gone) and writes
+ * resume while the reader is still stuck; its statement then finishes with
+ * every row, in order.
+ */
+TEST_F_TIMEOUT(guard, a_stuck_reader_does_not_hold_the_store, 120)
+{
+	struct store_batch *b;
+	static char val[8192];
+	char ballast[PATH_MAX + 16], *err = NULL;
+	struct dbos_buf in;
+	bool full = false, resumed = false;
+	int fd, rows = 0, i;
+	uint8_t type;
+
+	stop(self);
+	if (unshare(CLONE_NEWNS) || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("tmpfs", self->dir, "tmpfs", 0, "size=8m")) {
+		SKIP(return, "cannot mount a tmpfs (needs root): %s", strerror(errno));
+	}
+	self->mounted = true;
+	ASSERT_EQ(0, start(_metadata, self));
+	snprintf(ballast, sizeof(ballast), "%s/ballast", self->dir);
+	{
+		int bfd = open(ballast, O_CREAT | O_WRONLY, 0600);
+
+		ASSERT_LE(0, bfd);
+		memset(val, 'b', sizeof(val));
+		for (i = 0; i < 256; i++)	/* 2 MiB */
+			ASSERT_EQ((ssize_t)sizeof(val), write(bfd, val, sizeof(val)));
+		close(bfd);
+	}
+
+	fd = raw_connect(self->path);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, send_query(fd, "SELECT seq, zeroblob(100000) FROM process_events"));
+	ASSERT_TRUE(wait_blocked(fd));
+
+	/* Fill the disk through the store until writes stop. */
+	b = store_batch_new();
+	for (i = 0; i < 100000 && !full; i++) {
+		unsigned char k[4];
+
+		store_key_be32(k, (uint32_t)i);
+		store_batch_clear(b);
+		store_batch_put(b, STORE_CF_META, k, 4, val, sizeof(val));
+		full = store_write(self->st, b, &err) != 0;
+		if (full)
+			TH_LOG("full: %s", err);
+		free(err);
+		err = NULL;
+	}
+	ASSERT_TRUE(full);
+	unlink(ballast);
+	/* Writing resumes: the store reopens although the reader is still stuck. */
+	for (int t = 0; t < 50 && !resumed; t++) {
+		store_batch_clear(b);
+		store_batch_put(b, STORE_CF_META, "after", 5, "x", 1);
+		resumed = store_write(self->st, b, &err) == 0;
+		if (!resumed) {
+			if (t % 10 == 0)
+				TH_LOG("%s", err);
+			usleep(100 * 1000);
+		}
+		free(err);
+		err = NULL;
+	}
+	EXPECT_TRUE(resumed);
+	store_batch_free(b);
+
+	/* The statement goes on where it stopped: every row, once, in order. */
+	dbos_buf_init(&in);
+	while (dbos_read_frame(fd, 10000, 10000, &type, &in, NULL) == 1) {
+		struct dbos_rd rd;
+
+		if (type == DBOS_F_DONE || type == DBOS_F_ERROR)
+			break;
+		if (type != DBOS_F_ROW)
+			continue;
+		dbos_rd_init(&rd, in.data, in.len);
+		EXPECT_EQ(DBOS_T_INT, dbos_rd_u8(&rd));
+		EXPECT_EQ((uint64_t)++rows, dbos_rd_u64(&rd));
+	}
+	EXPECT_EQ(DBOS_F_DONE, type) TH_LOG("%.*s", (int)in.len, (const char *)in.data);
+	EXPECT_EQ(NEVENTS, rows);
+	dbos_buf_free(&in);
+	close(fd);
 }
 TEST_HARNESS_MAIN
