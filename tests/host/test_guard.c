@@ -86,6 +86,7 @@ FIXTURE(guard) {
 	struct endpoint *ep;
 	struct endpoint_config ec;
 	uint64_t session_memory;	/* each client's sql_session.memory_limit */
+	uint64_t retention;		/* policy_decisions rows kept (0: 1000) */
 };
 
 static int stats_cb(void *arg, struct sql_stat *out, int max)
@@ -139,7 +140,8 @@ static int store_events(struct store *st, uint64_t n, char **err)
 /* Open the store, the manager and the endpoint with @self->ec (socket and callbacks filled in). */
 static int start(struct __test_metadata *_metadata, FIXTURE_DATA(guard) *self)
 {
-	struct policy_config pc = { .ops = &self->ops, .retention = 1000 };
+	struct policy_config pc = { .ops = &self->ops,
+				    .retention = self->retention ? self->retention : 1000 };
 	char *err = NULL;
 
 	if (store_open(self->db, &self->st, &err) || store_events(self->st, NEVENTS, &err))
@@ -449,10 +451,11 @@ TEST_F(guard, what_the_readme_teaches_still_works)
 }
 
 /*
- * Run @sql as a group member (uid NOBODY, group TEST_GROUP) over its own
- * connection. Returns the child's exit status: 0 when every statement ran.
+ * Run @sql @times times as a group member (uid NOBODY, group TEST_GROUP) over
+ * its own connection. Returns the child's exit status: 0 when every run
+ * succeeded, 1 when the last failed (its message in @msg).
  */
-static int run_as_member(const char *path, const char *sql, char *msg, size_t size)
+static int run_as_member_n(const char *path, const char *sql, int times, char *msg, size_t size)
 {
 	int p[2], status;
 	ssize_t n;
@@ -465,7 +468,7 @@ static int run_as_member(const char *path, const char *sql, char *msg, size_t si
 		gid_t g = TEST_GROUP;
 		struct dbos_conn *c;
 		char out[4096];
-		int ret;
+		int ret = 0;
 
 		close(p[0]);
 		if (setgroups(1, &g) < 0 || setgid(TEST_GROUP) < 0 || setuid(NOBODY) < 0)
@@ -473,7 +476,8 @@ static int run_as_member(const char *path, const char *sql, char *msg, size_t si
 		c = dbos_connect(path, NULL);
 		if (!c)
 			_exit(101);
-		ret = run(c, sql, out);
+		for (int i = 0; i < times; i++)
+			ret = run(c, sql, out);
 		if (write(p[1], out, strlen(out)) < 0)
 			_exit(102);
 		dbos_close(c);
@@ -485,6 +489,11 @@ static int run_as_member(const char *path, const char *sql, char *msg, size_t si
 	close(p[0]);
 	waitpid(pid, &status, 0);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int run_as_member(const char *path, const char *sql, char *msg, size_t size)
+{
+	return run_as_member_n(path, sql, 1, msg, size);
 }
 
 /*
@@ -945,4 +954,67 @@ TEST_F_TIMEOUT(guard, a_stuck_reader_does_not_hold_the_store, 120)
 	dbos_buf_free(&in);
 	close(fd);
 }
+
+/* ---------------------------------------------------------------------- */
+/* 3. The audit trail                                                     */
+
+/*
+ * Every refused policy change by a non-root user is recorded, but a loop of
+ * them cannot flush the real denials out of policy_decisions: refused
+ * attempts have a budget of their own.
+ */
+TEST_F(guard, refused_attempts_do_not_flush_real_denials)
+{
+	struct dbos_lsm_decision d = { .version = 1, .hook = DBOS_LSM_EXEC,
+				       .verdict = DBOS_LSM_DENY, .pid = 4242, .uid = 1000 };
+	struct dbos_conn *c;
+	char *err = NULL, msg[4096], out[4096];
+	struct timespec boot;
+
+	self->retention = 20;
+	restart(_metadata, self);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	d.time_ns = (uint64_t)boot.tv_sec * 1000000000 + boot.tv_nsec;
+	strcpy(d.name, "evil");
+	strcpy(d.path, "/tmp/evil");
+	ASSERT_EQ(0, policy_decisions_write(self->p, &d, 1, &err)) TH_LOG("%s", err);
+
+	/* The attacker: 500 refused changes, 25 times the retention. */
+	EXPECT_EQ(1, run_as_member_n(self->path, "SELECT policy_rollback(1)", 250, msg, sizeof(msg)));
+	EXPECT_STREQ("permission denied: only root may change policy", msg);
+	EXPECT_EQ(1, run_as_member_n(self->path, "DELETE FROM policies", 250, msg, sizeof(msg)));
+
+	c = dbos_connect(self->path, NULL);
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(0, run(c, "SELECT pid, path FROM policy_decisions WHERE verdict = 'deny'", out));
+	EXPECT_STREQ("4242|/tmp/evil\n", out) TH_LOG("the real denial was flushed out");
+	/* The refusals are recorded (the newest ones) and counted (all of them). */
+	EXPECT_EQ(0, run(c, "SELECT count(*), count(DISTINCT uid), max(uid) FROM policy_decisions "
+			    "WHERE verdict = 'refused'", out));
+	EXPECT_STREQ("20|1|65534\n", out);
+	EXPECT_EQ(0, run(c, "SELECT value FROM dbos_stats WHERE name = 'policy_refused'", out));
+	EXPECT_STREQ("500\n", out);
+	/* Real decisions keep their own retention. */
+	for (int i = 0; i < 40; i++) {
+		d.pid = 5000 + i;
+		ASSERT_EQ(0, policy_decisions_write(self->p, &d, 1, &err)) TH_LOG("%s", err);
+	}
+	EXPECT_EQ(0, run(c, "SELECT count(*) <= 22, min(pid) > 5000, max(pid) FROM policy_decisions "
+			    "WHERE verdict = 'deny'", out));
+	EXPECT_STREQ("1|1|5039\n", out);
+	dbos_close(c);
+
+	/* After a restart, the budgets are counted again from the store. */
+	restart(_metadata, self);
+	EXPECT_EQ(0, run_as_member_n(self->path, "SELECT 1", 1, msg, sizeof(msg)));
+	EXPECT_EQ(1, run_as_member_n(self->path, "SELECT policy_rollback(1)", 30, msg, sizeof(msg)));
+	c = dbos_connect(self->path, NULL);
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(0, run(c, "SELECT count(*) FROM policy_decisions WHERE verdict = 'refused'", out));
+	EXPECT_STREQ("20\n", out);
+	EXPECT_EQ(0, run(c, "SELECT max(pid) FROM policy_decisions WHERE verdict = 'deny'", out));
+	EXPECT_STREQ("5039\n", out);
+	dbos_close(c);
+}
+
 TEST_HARNESS_MAIN
