@@ -295,14 +295,22 @@ int main(int argc, char **argv)
 	struct intake_loop_config lc = { .log = log_line };
 	struct intake_filter filter = { .kinds = DBOS_FILE_KINDS_ALL };
 	char bad[64];
-	struct dbosd d = { .session_memory = (uint64_t)DEFAULT_SESSION_MEMORY << 20 };
+	struct dbosd d = { 0 };
 	struct endpoint *ep = NULL;
-	unsigned int mib;
+	unsigned int mib = DEFAULT_SESSION_MEMORY;
+	/* The client limits: option, largest value, where it goes (0 on the command line: ENDPOINT_OFF). */
+	const struct { int val; uint64_t max; unsigned int *out; } limits[] = {
+		{ 'C', 65536, &ec.max_connections }, { 'R', 65536, &ec.reserved_connections },
+		{ 'U', 65536, &ec.max_connections_per_user }, { 'T', 1u << 30, &ec.statement_timeout },
+		{ 'F', 1u << 30, &ec.first_query_timeout }, { 'S', 1u << 30, &ec.send_timeout },
+		{ 'M', 1u << 20, &mib },
+	}, *lim;
+	int idx = 0;
 	sigset_t sigs;
 	char *err = NULL;
 	int c, sig = 0, status = 1;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
 		switch (c) {
 		case 'd': db_dir = optarg; break;
 		case 's': sock = optarg; break;
@@ -342,41 +350,11 @@ int main(int argc, char **argv)
 			}
 			pin_dir = optarg;
 			break;
-		case 'C':
-			if (parse_limit("max-connections", optarg, 65536, &ec.max_connections))
+		case 'C': case 'R': case 'U': case 'T': case 'F': case 'S': case 'M':
+			for (lim = limits; lim->val != c; lim++)
+				;
+			if (parse_limit(opts[idx].name, optarg, lim->max, lim->out))
 				return 2;
-			if (ec.max_connections == ENDPOINT_OFF) {
-				fprintf(stderr, "dbosd: --max-connections cannot be 0: every client "
-					"is a thread\n");
-				return 2;
-			}
-			break;
-		case 'R':
-			if (parse_limit("reserved-connections", optarg, 65536, &ec.reserved_connections))
-				return 2;
-			break;
-		case 'U':
-			if (parse_limit("max-connections-per-user", optarg, 65536,
-					&ec.max_connections_per_user))
-				return 2;
-			break;
-		case 'T':
-			if (parse_limit("statement-timeout", optarg, 1u << 30, &ec.statement_timeout))
-				return 2;
-			break;
-		case 'F':
-			if (parse_limit("first-query-timeout", optarg, 1u << 30,
-					&ec.first_query_timeout))
-				return 2;
-			break;
-		case 'S':
-			if (parse_limit("send-timeout", optarg, 1u << 30, &ec.send_timeout))
-				return 2;
-			break;
-		case 'M':
-			if (parse_limit("session-memory", optarg, 1u << 20, &mib))
-				return 2;
-			d.session_memory = mib == ENDPOINT_OFF ? 0 : (uint64_t)mib << 20;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -387,6 +365,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (ec.max_connections == ENDPOINT_OFF) {
+		fprintf(stderr, "dbosd: --max-connections cannot be 0: every client is a thread\n");
+		return 2;
+	}
+	d.session_memory = mib == ENDPOINT_OFF ? 0 : (uint64_t)mib << 20;
 	if (ec.reserved_connections && ec.reserved_connections != ENDPOINT_OFF &&
 	    ec.reserved_connections >= (ec.max_connections ? ec.max_connections
 						       : ENDPOINT_DEFAULT_MAX_CONNECTIONS)) {

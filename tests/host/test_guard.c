@@ -40,6 +40,8 @@
 #include "dbserver/sql/sql.h"
 #include "dbserver/store/row.h"
 #include "dbserver/store/store.h"
+#include "as_user.h"
+#include "raw_client.h"
 
 #define NOBODY		65534
 #define TEST_GROUP	4242
@@ -450,6 +452,29 @@ TEST_F(guard, what_the_readme_teaches_still_works)
 	dbos_close(c);
 }
 
+/* What a group member runs (member_fn). */
+struct member_sql {
+	const char *path, *sql;
+	int times;
+};
+
+/* Runs @arg's SQL @times times on one connection: 1 when the last run failed (its error in @msg). */
+static int member_fn(void *arg, char *msg, size_t size)
+{
+	const struct member_sql *m = arg;
+	struct dbos_conn *c = dbos_connect(m->path, NULL);
+	char out[4096] = "";
+	int ret = 0;
+
+	if (!c)
+		return 101;
+	for (int i = 0; i < m->times; i++)
+		ret = run(c, m->sql, out);
+	snprintf(msg, size, "%s", out);
+	dbos_close(c);
+	return ret ? 1 : 0;
+}
+
 /*
  * Run @sql @times times as a group member (uid NOBODY, group TEST_GROUP) over
  * its own connection. Returns the child's exit status: 0 when every run
@@ -457,38 +482,9 @@ TEST_F(guard, what_the_readme_teaches_still_works)
  */
 static int run_as_member_n(const char *path, const char *sql, int times, char *msg, size_t size)
 {
-	int p[2], status;
-	ssize_t n;
-	pid_t pid;
+	struct member_sql m = { path, sql, times };
 
-	if (pipe(p) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		gid_t g = TEST_GROUP;
-		struct dbos_conn *c;
-		char out[4096];
-		int ret = 0;
-
-		close(p[0]);
-		if (setgroups(1, &g) < 0 || setgid(TEST_GROUP) < 0 || setuid(NOBODY) < 0)
-			_exit(100);
-		c = dbos_connect(path, NULL);
-		if (!c)
-			_exit(101);
-		for (int i = 0; i < times; i++)
-			ret = run(c, sql, out);
-		if (write(p[1], out, strlen(out)) < 0)
-			_exit(102);
-		dbos_close(c);
-		_exit(ret ? 1 : 0);
-	}
-	close(p[1]);
-	n = read(p[0], msg, size - 1);
-	msg[n > 0 ? n : 0] = 0;
-	close(p[0]);
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return as_user(NOBODY, TEST_GROUP, TEST_GROUP, member_fn, &m, msg, size);
 }
 
 static int run_as_member(const char *path, const char *sql, char *msg, size_t size)
@@ -537,43 +533,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A raw connection, past the hello (-1 on failure). */
-static int raw_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct dbos_buf b;
-	uint8_t type;
-	int fd;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		goto fail;
-	dbos_buf_init(&b);
-	if (dbos_read_frame(fd, 5000, 5000, &type, &b, NULL) != 1 || type != DBOS_F_HELLO) {
-		dbos_buf_free(&b);
-		goto fail;
-	}
-	dbos_buf_free(&b);
-	return fd;
-fail:
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
-static int send_query(int fd, const char *sql)
-{
-	struct dbos_buf b;
-	int ret;
-
-	dbos_buf_init(&b);
-	dbos_frame_put(&b, DBOS_F_QUERY, sql, strlen(sql));
-	ret = dbos_send_all(fd, b.data, b.len);
-	dbos_buf_free(&b);
-	return ret;
-}
-
 /*
  * Read frames until an 'E' or 'D' frame, the end of the stream or @ms.
  * Returns the last frame's type (0: end of stream, -1: timed out or
@@ -611,7 +570,7 @@ TEST_F(guard, a_runaway_statement_is_cancelled)
 
 	self->ec.statement_timeout = 1;
 	restart(_metadata, self);
-	fd = raw_connect(self->path);
+	fd = raw_connect(self->path, true);
 	ASSERT_LE(0, fd);
 	t0 = now_ms();
 	ASSERT_EQ(0, send_query(fd, "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
@@ -661,57 +620,33 @@ TEST_F(guard, a_session_cannot_take_the_memory)
 	dbos_close(c);
 }
 
-/*
- * Run as uid @uid (group TEST_GROUP): open connections until one is
- * refused (at most @max), report how many and the refusal in @msg, hold
- * them until @hold is closed. Returns the child's pid; *@n is the count.
- */
-static pid_t hog_connections(const char *path, uid_t uid, int max, int *hold_w, int *n,
-			     char *msg, size_t size)
+/* Opens connections to @arg until one is refused (at most 200), keeps them: "N|refusal" in @msg. */
+static int hog_fn(void *arg, char *msg, size_t size)
 {
-	int rep[2], hold[2];
-	pid_t pid;
-	ssize_t r;
+	int count = 0;
+	char *err = NULL;
 
-	if (pipe(rep) < 0 || pipe(hold) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		gid_t g = TEST_GROUP;
-		char buf[512] = "", c;
-		int count = 0;
+	while (count < 200 && dbos_connect(arg, &err))	/* kept open on purpose */
+		count++;
+	snprintf(msg, size, "%d|%s", count, err ? err : "");
+	free(err);
+	return 0;
+}
 
-		close(rep[0]);
-		close(hold[1]);
-		if (setgroups(1, &g) < 0 || setgid(TEST_GROUP) < 0 || setuid(uid) < 0)
-			_exit(100);
-		while (count < max) {
-			char *err = NULL;
+/*
+ * As uid @uid (group TEST_GROUP), open every connection dbosd grants and
+ * hold them until as_user_wait(@u). *@n: how many; @msg: the refusal.
+ */
+static void hog_connections(struct __test_metadata *_metadata, const char *path, uid_t uid,
+			    struct as_user *u, int *n, char *msg, size_t size)
+{
+	char report[1024], *bar;
 
-			if (!dbos_connect(path, &err)) {	/* kept open on purpose */
-				snprintf(buf, sizeof(buf), "%s", err ? err : "?");
-				free(err);
-				break;
-			}
-			count++;
-		}
-		if (write(rep[1], &count, sizeof(count)) < 0 ||
-		    write(rep[1], buf, strlen(buf)) < 0)
-			_exit(101);
-		close(rep[1]);
-		(void)!read(hold[0], &c, 1);	/* until the parent closes it */
-		_exit(0);
-	}
-	close(rep[1]);
-	close(hold[0]);
-	*hold_w = hold[1];
-	*n = 0;
-	if (read(rep[0], n, sizeof(*n)) != sizeof(*n))
-		*n = -1;
-	r = read(rep[0], msg, size - 1);
-	msg[r > 0 ? r : 0] = 0;
-	close(rep[0]);
-	return pid;
+	ASSERT_EQ(0, as_user_start(u, uid, TEST_GROUP, TEST_GROUP, hog_fn, (void *)path, true));
+	as_user_report(u, report, sizeof(report));
+	*n = atoi(report);
+	bar = strchr(report, '|');
+	snprintf(msg, size, "%s", bar ? bar + 1 : "");
 }
 
 /*
@@ -720,39 +655,34 @@ static pid_t hog_connections(const char *path, uid_t uid, int max, int *hold_w, 
  */
 TEST_F(guard, a_member_cannot_take_every_connection)
 {
-	int hold1, hold2, n1, n2, status;
+	struct as_user u1, u2;
 	char msg1[512], msg2[512];
-	pid_t p1, p2;
 	struct dbos_conn *c;
 	char out[4096];
+	int n1, n2;
 
-	p1 = hog_connections(self->path, NOBODY, 200, &hold1, &n1, msg1, sizeof(msg1));
-	ASSERT_LT(0, p1);
+	hog_connections(_metadata, self->path, NOBODY, &u1, &n1, msg1, sizeof(msg1));
 	TH_LOG("uid %d got %d connections, then: %s", NOBODY, n1, msg1);
 	EXPECT_EQ(ENDPOINT_DEFAULT_PER_USER, n1);
 	EXPECT_STREQ("too many connections: uid 65534 already has 16 (dbosd "
 		     "--max-connections-per-user)", msg1);
 	/* Another member still gets its own share. */
-	p2 = hog_connections(self->path, NOBODY - 1, 200, &hold2, &n2, msg2, sizeof(msg2));
-	ASSERT_LT(0, p2);
+	hog_connections(_metadata, self->path, NOBODY - 1, &u2, &n2, msg2, sizeof(msg2));
 	EXPECT_EQ(ENDPOINT_DEFAULT_PER_USER, n2) TH_LOG("%s", msg2);
 	/* And root always has its reserved slots. */
 	c = dbos_connect(self->path, NULL);
 	ASSERT_NE(NULL, c) TH_LOG("root was locked out");
 	EXPECT_EQ(0, run(c, "SELECT 42", out));
 	dbos_close(c);
-	close(hold1);
-	close(hold2);
-	waitpid(p1, &status, 0);
-	waitpid(p2, &status, 0);
+	as_user_wait(&u1);
+	as_user_wait(&u2);
 
 	/* With the per-user limit off, members share what is not reserved; root keeps its own. */
 	self->ec.max_connections = 12;
 	self->ec.reserved_connections = 4;
 	self->ec.max_connections_per_user = ENDPOINT_OFF;
 	restart(_metadata, self);
-	p1 = hog_connections(self->path, NOBODY, 200, &hold1, &n1, msg1, sizeof(msg1));
-	ASSERT_LT(0, p1);
+	hog_connections(_metadata, self->path, NOBODY, &u1, &n1, msg1, sizeof(msg1));
 	EXPECT_EQ(8, n1);
 	EXPECT_STREQ("too many connections: dbosd serves at most 12 clients at once, "
 		     "4 of them only for root (dbosd --max-connections, --reserved-connections)", msg1);
@@ -762,8 +692,7 @@ TEST_F(guard, a_member_cannot_take_every_connection)
 		EXPECT_NE(NULL, r) TH_LOG("root connection %d of 4 refused", i + 1);
 		/* kept open: the fifth is one too many for root too */
 	}
-	close(hold1);
-	waitpid(p1, &status, 0);
+	as_user_wait(&u1);
 }
 
 /*
@@ -781,8 +710,8 @@ TEST_F(guard, a_silent_connection_is_closed)
 
 	self->ec.first_query_timeout = 1;
 	restart(_metadata, self);
-	fd = raw_connect(self->path);
-	busy = raw_connect(self->path);
+	fd = raw_connect(self->path, true);
+	busy = raw_connect(self->path, true);
 	ASSERT_LE(0, fd);
 	ASSERT_LE(0, busy);
 	ASSERT_EQ(0, send_query(busy, "SELECT 1"));
@@ -840,7 +769,7 @@ TEST_F(guard, a_client_that_does_not_read_is_dropped)
 
 	self->ec.send_timeout = 1;
 	restart(_metadata, self);
-	fd = raw_connect(self->path);
+	fd = raw_connect(self->path, true);
 	ASSERT_LE(0, fd);
 	/* 200 rows of 1 MB: far more than the socket holds. */
 	ASSERT_EQ(0, send_query(fd, "SELECT seq, zeroblob(1000000) FROM process_events"));
@@ -899,7 +828,7 @@ TEST_F_TIMEOUT(guard, a_stuck_reader_does_not_hold_the_store, 120)
 		close(bfd);
 	}
 
-	fd = raw_connect(self->path);
+	fd = raw_connect(self->path, true);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, send_query(fd, "SELECT seq, zeroblob(100000) FROM process_events"));
 	ASSERT_TRUE(wait_blocked(fd));
