@@ -270,9 +270,19 @@ static int put_row(struct conn *c, sqlite3_stmt *st, int ncol)
 	return dbos_frame_end(&c->out, start);	/* drops the row if too big */
 }
 
-/* The client's text for @db's last error. */
+/*
+ * The client's text for @db's last error: the statement timeout whatever
+ * the statement said (a nested one says "policy_simulate: interrupted").
+ */
 static const char *errmsg(struct conn *c, sqlite3 *db)
 {
+	static _Thread_local char timeout[96];
+
+	if (c->timed_out) {
+		snprintf(timeout, sizeof(timeout), "statement cancelled after %u s "
+			 "(dbosd --statement-timeout)", c->ep->cfg.statement_timeout);
+		return timeout;
+	}
 	return c->ep->cfg.errmsg ? c->ep->cfg.errmsg(db) : sqlite3_errmsg(db);
 }
 
@@ -287,9 +297,6 @@ static int run_statement(struct conn *c, sqlite3 *db, sqlite3_stmt *st)
 	bool sent_columns = false;
 	int rc;
 
-	c->started = now_ns();
-	c->blocked = 0;
-	c->timed_out = false;
 	for (;;) {
 		rc = sqlite3_step(st);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -316,15 +323,6 @@ static int run_statement(struct conn *c, sqlite3 *db, sqlite3_stmt *st)
 		finish_error(c, "dbosd is shutting down");
 		return -1;
 	}
-	/* Whatever the statement said (a nested one: "policy_simulate: interrupted"). */
-	if (c->timed_out) {
-		char *msg = xasprintf("statement cancelled after %u s (dbosd --statement-timeout)",
-				      c->ep->cfg.statement_timeout);
-
-		rc = finish_error(c, msg ? msg : "statement cancelled (dbosd --statement-timeout)");
-		free(msg);
-		return rc ? -1 : 1;
-	}
 	return finish_error(c, errmsg(c, db)) ? -1 : 1;
 }
 
@@ -346,6 +344,10 @@ static int run_request(struct conn *c, sqlite3 *db)
 	if (memchr(sql, 0, c->in.len))
 		return finish_error(c, "the query text contains a NUL byte");
 	while (sql < end) {
+		/* The statement's time starts with its prepare (which may run SQL: a schema reload). */
+		c->started = now_ns();
+		c->blocked = 0;
+		c->timed_out = false;
 		/* The payload is NUL-terminated: pass the terminator too. */
 		rc = sqlite3_prepare_v2(db, sql, (int)(end - sql) + 1, &st, &next);
 		if (rc != SQLITE_OK) {
