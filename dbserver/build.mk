@@ -68,6 +68,15 @@ $(B)/tests/host/test_policy: tests/host/test_policy.c $(POLICY_TEST_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(POLICY_TEST_OBJS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm $(NL_LIBS)
 
+# dbosd's SQL side composed as main.c composes it (store, SQL, policy manager,
+# endpoint) and attacked over its socket with libdbos (issue 14).
+HOST_TESTS += $(B)/tests/host/test_guard
+GUARD_TEST_OBJS := $(POLICY_TEST_OBJS) $(B)/dbserver/endpoint/endpoint.o
+
+$(B)/tests/host/test_guard: tests/host/test_guard.c $(GUARD_TEST_OBJS) $(LIBDBOS)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(GUARD_TEST_OBJS) $(LIBDBOS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm $(NL_LIBS)
+
 $(B)/tests/host/test_intake: tests/host/test_intake.c tests/host/test_intake_msg.h $(INTAKE_TEST_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(INTAKE_TEST_OBJS) $(LDFLAGS) -lrocksdb -lsqlite3 -lm $(NL_LIBS)

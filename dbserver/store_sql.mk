@@ -11,7 +11,8 @@ STORE_OBJS := $(B)/dbserver/store/store.o $(B)/dbserver/store/row.o
 SQL_OBJS   := $(B)/dbserver/sql/schema.o $(B)/dbserver/sql/vtab.o \
               $(B)/dbserver/sql/stats.o $(B)/dbserver/sql/schema_table.o \
               $(B)/dbserver/sql/schema_policy.o $(B)/dbserver/sql/schema_sched.o \
-              $(B)/dbserver/sql/simulate.o
+              $(B)/dbserver/sql/simulate.o $(B)/dbserver/sql/session.o \
+              $(B)/dbserver/sql/guard.o $(B)/dbserver/sql/memory.o
 STORE_LIBS := -lrocksdb
 SQL_LIBS   := -lsqlite3 -lm $(STORE_LIBS)
 

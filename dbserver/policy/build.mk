@@ -11,6 +11,10 @@ COMPILE_OBJS := $(B)/dbserver/policy/compile.o $(B)/dbserver/policy/parse.o \
 
 HOST_TESTS += $(B)/tests/host/test_policy_compile
 
-$(B)/tests/host/test_policy_compile: tests/host/test_policy_compile.c $(COMPILE_OBJS)
+# The compiler runs subqueries under the session's guard (sql/guard.o and the
+# memory accounting it reports, sql/memory.o: both need only SQLite).
+GUARD_OBJS := $(B)/dbserver/sql/guard.o $(B)/dbserver/sql/memory.o
+
+$(B)/tests/host/test_policy_compile: tests/host/test_policy_compile.c $(COMPILE_OBJS) $(GUARD_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(COMPILE_OBJS) $(LDFLAGS) -lsqlite3
+	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(COMPILE_OBJS) $(GUARD_OBJS) $(LDFLAGS) -lsqlite3

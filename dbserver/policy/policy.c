@@ -985,7 +985,7 @@ int policy_open(const struct policy_config *cfg, struct policy **out, char **err
 		goto fail;
 	}
 	if (sql_open_session(&p->env, &compiler, &p->db, err) ||
-	    history_load(&p->hist, cfg->st, &max_seq, err) || adopt(p, err))
+	    policy_decisions_load(p, &max_seq, err) || adopt(p, err))
 		goto fail;
 	p->dseq = max_seq;
 	if (cfg->ops && cfg->ops->poll) {
@@ -1028,6 +1028,7 @@ void policy_close(struct policy *p)
 	free(p->pending);
 	store_batch_free(p->dbatch);
 	history_free(&p->hist);
+	free(p->refused);
 	pthread_mutex_destroy(&p->mu);
 	pthread_mutex_destroy(&p->dmu);
 	free(p);
@@ -1073,6 +1074,10 @@ int policy_stats(struct policy *p, struct sql_stat *out, int max)
 	if (n < max)
 		out[n++] = (struct sql_stat){ "policy_decisions_written", (int64_t)atomic_load(&p->written),
 					      "policy_decisions rows written since start" };
+	if (n < max)
+		out[n++] = (struct sql_stat){ "policy_refused", (int64_t)atomic_load(&p->refused_total),
+					      "Policy changes refused to non-root clients since start "
+					      "(policy_decisions keeps the newest, apart from the kernel's)" };
 	if (n < max)
 		out[n++] = (struct sql_stat){ "policy_commits", (int64_t)atomic_load(&p->commits),
 					      "Policy versions committed since start" };
