@@ -844,6 +844,7 @@ static void *refresher(void *arg)
 	const struct timespec tick = { 0, REFRESH_MS * 1000000L };
 
 	unsigned int ticks = 0, iticks = 0;
+	unsigned long failing = 0;	/* refreshes failed in a row (logged once) */
 
 	while (!atomic_load(&p->stop)) {
 		bool due;
@@ -866,10 +867,25 @@ static void *refresher(void *arg)
 		if (due) {
 			char *err = NULL;
 
+			/*
+			 * Processes that came to match since the last refresh
+			 * stay outside the kernel's sets until one succeeds
+			 * (README: every limit): counted, logged once.
+			 */
 			if (policy_refresh(p, &err)) {
-				policy_log(p, "policy: refreshing the sets of version %" PRIu64 ": %s",
-				      policy_live_version(p), err ? err : "?");
+				atomic_fetch_add(&p->refresh_failed, 1);
+				if (!failing++)
+					policy_log(p, "policy: refreshing the sets of version %" PRIu64
+						   ": %s (processes that came to match since the last "
+						   "refresh are not covered; retrying, counted in "
+						   "policy_refresh_failed)",
+						   policy_live_version(p), err ? err : "?");
 				free(err);
+			} else if (failing) {
+				policy_log(p, "policy: the sets of version %" PRIu64 " are current "
+					   "again after %lu failed refreshes",
+					   policy_live_version(p), failing);
+				failing = 0;
 			}
 		}
 	}
@@ -1084,5 +1100,11 @@ int policy_stats(struct policy *p, struct sql_stat *out, int max)
 	if (n < max)
 		out[n++] = (struct sql_stat){ "policy_refreshes", (int64_t)atomic_load(&p->refreshes),
 					      "Re-pushes of the live version after its pid/uid sets changed" };
+	if (n < max)
+		out[n++] = (struct sql_stat){ "policy_refresh_failed",
+					      (int64_t)atomic_load(&p->refresh_failed),
+					      "Re-pushes that failed (e.g. the sets outgrew the kernel's "
+					      "maps): processes that came to match since the last one "
+					      "are not in the kernel's sets" };
 	return n;
 }

@@ -54,7 +54,7 @@ struct policy {
 	/* the version the kernel enforces (@latest, unless a start could not push it) */
 	atomic_uint_fast64_t live_pub;
 	atomic_bool not_enforced;	/* @latest is stored but the kernel does not enforce it */
-	atomic_uint_fast64_t written, refreshes, commits;
+	atomic_uint_fast64_t written, refreshes, refresh_failed, commits;
 	pthread_t poller, refresher;
 	bool have_poller, have_refresher;
 	struct dbos_lsm_decision *pending;
