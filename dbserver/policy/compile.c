@@ -87,7 +87,7 @@ struct cctx {
 	sqlite3 *db;
 	int run;		/* run subqueries (compile) or not (check) */
 	char **err;
-	/* the pids processes showed before the first pid subquery ran (policy_image.known_pids) */
+	/* the pids processes showed before the first pid subquery ran (policy_image.gen.known_pids) */
 	uint32_t *known;
 	size_t nknown;
 	int known_read;
@@ -970,7 +970,7 @@ static int assign_marks(struct cctx *c, const uint64_t *prev, struct policy_imag
 		img->mark_hash[c->marks[i].kid] = c->marks[i].hash;
 	for (int k = 0; k < DBOS_LSM_MARKS; k++)
 		if (img->mark_hash[k] && img->mark_hash[k] != prev[k])
-			img->marks_new |= 1ULL << k;
+			img->gen.marks_new |= 1ULL << k;
 	return 0;
 }
 
@@ -1097,10 +1097,10 @@ int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
 	if (!rv) {
 		(*out)->notes = c.notes;
 		c.notes = NULL;
-		(*out)->marks_new = img->marks_new;
+		(*out)->gen.marks_new = img->gen.marks_new;
 		(*out)->has_sets = sets;
-		(*out)->known_pids = c.known;
-		(*out)->nknown = c.nknown;
+		(*out)->gen.known_pids = c.known;
+		(*out)->gen.nknown = c.nknown;
 		c.known = NULL;
 		give_ilits(&c, *out);
 	}

@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dbserver/sched/sched.h"
+#include "dbserver/kernel/enforce.h"
+#include "dbserver/kernel/kernel.h"
 #include "libdbos/dbos_lsm.h"
 
 enum policy_action {
@@ -50,16 +51,6 @@ struct policy_rule {
 	const struct sched_vals *sched;
 };
 
-struct policy_value_entry {
-	struct dbos_lsm_value_key key;
-	struct dbos_lsm_bits bits;
-};
-
-struct policy_path_entry {
-	struct dbos_lsm_path_key key;
-	struct dbos_lsm_bits bits;
-};
-
 /* An exact path of an exec, open or connect rule and the file found there at compile. */
 struct policy_inode_lit {
 	char path[DBOS_LSM_PATH_MAX];
@@ -69,38 +60,25 @@ struct policy_inode_lit {
 };
 
 /*
- * One compiled generation: everything enforce_prepare() writes into the
- * kernel, plus which rule each term came from (to name the rule of a
- * decision). Free with policy_image_free().
+ * One compiled generation: @gen, everything enforce_prepare() writes into
+ * the kernel, plus what the server keeps: which rule each term came from
+ * (to name the rule of a decision), the sets and files to watch, the sched
+ * terms, the notes. Free with policy_image_free().
  */
 struct policy_image {
-	uint64_t version;
-	/* the LSM hooks' configs, then DBOS_LSM_MARK's (the lineage marks' conditions) */
-	struct dbos_lsm_hook_cfg cfg[DBOS_LSM_CFGS];
+	struct enforce_gen gen;
 	/* term_rule[h][t]: policies.id of term t of hook h (t < nterms[h]; MARK: the first rule using it) */
 	int64_t *term_rule[DBOS_LSM_CFGS];
 	uint32_t nterms[DBOS_LSM_CFGS];
-	struct policy_value_entry *values;
-	size_t nvalues;
-	struct policy_path_entry *paths;
-	size_t npaths;
 	/* 1 if some term uses a set the server evaluated (pid/uid IN (SELECT ...)): recompile as the tables change */
 	int has_sets;
 	/*
-	 * With pid sets: every pid processes showed before the sets were
-	 * evaluated, sorted. A re-push of the live version keeps the kernel's own
-	 * PID entries of the others (processes forked since: enforce_prepare).
-	 */
-	uint32_t *known_pids;
-	size_t nknown;
-	/*
 	 * Lineage marks: mark_hash[m] identifies mark m's condition (0: no mark
-	 * m); marks_new has the marks whose condition the previous live image
-	 * (policy_compile's @prev) did not give that id: the kernel computes
-	 * them for every process before this image goes live.
+	 * m); gen.marks_new has the marks whose condition the previous live
+	 * image (policy_compile's @prev) did not give that id: the kernel
+	 * computes them for every process before this image goes live.
 	 */
 	uint64_t mark_hash[DBOS_LSM_MARKS];
-	uint64_t marks_new;
 	/* what the user should know about these rules (policy_notes), one per line; NULL: nothing */
 	char *notes;
 	/*

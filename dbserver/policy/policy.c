@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "dbserver/policy/policy_int.h"
+#include "dbserver/sched/sched.h"
 #include "dbserver/sql/schema.h"
 
 #define REFRESH_MS	20
@@ -465,7 +466,7 @@ static void info_free(struct version_info *vi)
 /* Remembers which rule each term of @img is (for decisions). Best effort. */
 static void remember(struct policy *p, const struct policy_image *img, const struct policy_set *s)
 {
-	struct version_info vi = { .version = img->version };
+	struct version_info vi = { .version = img->gen.version };
 	struct version_info *ni;
 
 	if (policy_set_copy(&vi.rules, s))
@@ -509,8 +510,10 @@ static void set_live_image(struct policy *p, struct policy_image *img)
 /* Whether @a and @b would put the same generation into the kernel. */
 static bool same_image(const struct policy_image *a, const struct policy_image *b)
 {
-	if (!a || !b || a->version != b->version || a->nvalues != b->nvalues ||
-	    a->npaths != b->npaths || memcmp(a->cfg, b->cfg, sizeof(a->cfg)) ||
+	const struct enforce_gen *x = a ? &a->gen : NULL, *y = b ? &b->gen : NULL;
+
+	if (!a || !b || x->version != y->version || x->nvalues != y->nvalues ||
+	    x->npaths != y->npaths || memcmp(x->cfg, y->cfg, sizeof(x->cfg)) ||
 	    memcmp(a->nterms, b->nterms, sizeof(a->nterms)) ||
 	    memcmp(a->mark_hash, b->mark_hash, sizeof(a->mark_hash)))
 		return false;
@@ -518,8 +521,8 @@ static bool same_image(const struct policy_image *a, const struct policy_image *
 		if (a->nterms[h] && memcmp(a->term_rule[h], b->term_rule[h],
 					   a->nterms[h] * sizeof(int64_t)))
 			return false;
-	return (!a->nvalues || !memcmp(a->values, b->values, a->nvalues * sizeof(*a->values))) &&
-	       (!a->npaths || !memcmp(a->paths, b->paths, a->npaths * sizeof(*a->paths)));
+	return (!x->nvalues || !memcmp(x->values, y->values, x->nvalues * sizeof(*x->values))) &&
+	       (!x->npaths || !memcmp(x->paths, y->paths, x->npaths * sizeof(*x->paths)));
 }
 
 /* Logs a failed push of sched rules (once per message) and has the refresher retry. Under @mu. */

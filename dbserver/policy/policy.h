@@ -13,15 +13,16 @@
 #include "dbserver/store/store.h"
 
 /*
- * How the manager reaches the kernel: dbosd passes enforce.h's functions
- * (wrapped), host tests an in-test enforcer that can fail. @prepare writes
- * a generation into the idle slot without changing what is enforced;
+ * How the manager reaches the kernel: dbosd passes kernel/enforce.h's
+ * functions (wrapped), host tests an in-test enforcer that can fail.
+ * @prepare writes a generation (img->gen) into the idle slot without
+ * changing what is enforced;
  * @flip makes it live and cannot fail; @live_version is the kernel's live
  * version. @poll and @counters may be NULL (no decisions thread, no
  * counters).
  *
- * Scheduling rules go to dbos.ko (sched.h: sched_rules_stage/activate):
- * @sched_stage keeps a version's terms without enforcing them (a later
+ * Scheduling rules go to dbos.ko (kernel/kernel.h:
+ * kernel_sched_rules_stage/activate): @sched_stage keeps a version's terms without enforcing them (a later
  * stage replaces them), @sched_activate makes the staged version live and
  * applies it to every process. NULL: versions with sched rules cannot be
  * committed. A commit calls: prepare, sched_stage, (store), flip,

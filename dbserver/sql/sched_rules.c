@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "dbserver/policy/policy_sql.h"
+#include "dbserver/sched/sched.h"
 #include "dbserver/sql/schema.h"
 
 /* The columns, in schema_sched_rules' order (schema_sched.c). */

@@ -28,7 +28,7 @@ struct kernel {
 	int fail_prepare;
 	int prepares, flips, misuse;
 	int has_sets;		/* of the last image prepared */
-	struct policy_value_entry *values;	/* of the last image prepared */
+	struct enforce_value *values;	/* of the last image prepared */
 	size_t nvalues;
 	/* dbos.ko's scheduling rules: staged and live versions, and what was staged */
 	uint64_t staged, active;
@@ -54,20 +54,20 @@ static int k_prepare(void *arg, const struct policy_image *img, char **err)
 	int ret = 0;
 
 	pthread_mutex_lock(&kmu);
-	k_call(k, "prepare %llu,", img->version);
+	k_call(k, "prepare %llu,", img->gen.version);
 	if (k->fail_prepare) {
 		*err = strdup("map update failed: Cannot allocate memory");
 		ret = -1;
 	} else {
-		k->slot[!k->live] = img->version;
+		k->slot[!k->live] = img->gen.version;
 		k->prepared = 1;
 		k->prepares++;
 		k->has_sets = img->has_sets;
 		free(k->values);
-		k->values = malloc((img->nvalues + 1) * sizeof(*k->values));
+		k->values = malloc((img->gen.nvalues + 1) * sizeof(*k->values));
 		if (k->values)
-			memcpy(k->values, img->values, img->nvalues * sizeof(*k->values));
-		k->nvalues = k->values ? img->nvalues : 0;
+			memcpy(k->values, img->gen.values, img->gen.nvalues * sizeof(*k->values));
+		k->nvalues = k->values ? img->gen.nvalues : 0;
 	}
 	pthread_mutex_unlock(&kmu);
 	return ret;

@@ -11,6 +11,7 @@
 
 #include "kselftest_harness.h"
 
+#include "dbserver/kernel/kernel.h"
 #include "dbserver/sched/sched.h"
 #include "dbserver/sql/schema.h"
 #include "dbserver/sql/sql.h"
@@ -911,7 +912,7 @@ TEST_F(sql, processes_update_without_the_module_fails_at_commit)
 	EXPECT_EQ(0, sqlite3_changes(self->db));
 }
 
-/* sched/request.c with no module: every request says so; bad sizes are refused first. */
+/* kernel/sched.c with no module: every request says so; bad sizes are refused first. */
 TEST(sched_requests_without_the_module)
 {
 	int before = getpriority(PRIO_PROCESS, 0);
@@ -919,23 +920,23 @@ TEST(sched_requests_without_the_module)
 				  .v = { .has_nice = true, .nice = before < 19 ? before + 1 : 0 } };
 	char *err = NULL;
 
-	EXPECT_EQ(-ENOENT, sched_set(&t, 1, 7, &err));
+	EXPECT_EQ(-ENOENT, kernel_sched_set(&t, 1, 7, &err));
 	EXPECT_STREQ("dbos module not loaded", err ? err : "(none)");
 	free(err);
 	err = NULL;
-	EXPECT_EQ(-ENOENT, sched_rules_stage(1, NULL, 0, &err));
+	EXPECT_EQ(-ENOENT, kernel_sched_rules_stage(1, NULL, 0, &err));
 	EXPECT_STREQ("dbos module not loaded", err ? err : "(none)");
 	free(err);
 	err = NULL;
-	EXPECT_EQ(-ENOENT, sched_rules_activate(1, &err));
+	EXPECT_EQ(-ENOENT, kernel_sched_rules_activate(1, &err));
 	EXPECT_STREQ("dbos module not loaded", err ? err : "(none)");
 	free(err);
 	err = NULL;
-	EXPECT_EQ(-EINVAL, sched_set(&t, 0, 0, &err));
+	EXPECT_EQ(-EINVAL, kernel_sched_set(&t, 0, 0, &err));
 	EXPECT_STREQ("1 to 1024 processes per change, not 0", err ? err : "(none)");
 	free(err);
 	err = NULL;
-	EXPECT_EQ(-EINVAL, sched_set(&t, DBOS_SCHED_TARGETS_MAX + 1, 0, &err));
+	EXPECT_EQ(-EINVAL, kernel_sched_set(&t, DBOS_SCHED_TARGETS_MAX + 1, 0, &err));
 	free(err);
 	EXPECT_EQ(before, getpriority(PRIO_PROCESS, 0));	/* and nothing changed */
 }
