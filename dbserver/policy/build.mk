@@ -10,7 +10,8 @@ COMPILE_OBJS := $(B)/dbserver/policy/compile.o $(B)/dbserver/policy/parse.o \
                 $(B)/dbserver/policy/image.o $(B)/dbserver/policy/literal.o \
                 $(B)/dbserver/policy/sched_terms.o
 POLICY_OBJS  := $(B)/dbserver/policy/policy.o $(B)/dbserver/policy/decisions.o \
-                $(B)/dbserver/sql/policies.o $(B)/dbserver/sql/sched_rules.o
+                $(B)/dbserver/policy/tables.o $(B)/dbserver/policy/sched_rules.o \
+                $(B)/dbserver/policy/simulate.o
 
 HOST_TESTS += $(B)/tests/host/test_policy_compile $(B)/tests/host/test_policy
 

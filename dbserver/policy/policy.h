@@ -164,7 +164,12 @@ int policy_refresh(struct policy *p, char **err);
 /* dbos_stats rows: lsm_checks, lsm_denied, lsm_audited, lsm_lost, policy_version, ... */
 int policy_stats(struct policy *p, struct sql_stat *out, int max);
 
-/* Registers policies, sched_rules and policy_rollback() on a connection (sql_env.extend; extend_arg: the manager). */
+/*
+ * policy_sql_register - the policy layer's part of every client connection
+ * (sql_env.extend; extend_arg: the manager): the policies, sched_rules and
+ * policy_simulate tables and policy_rollback() (policy/tables.c). SQLite's
+ * result code.
+ */
 int policy_sql_register(sqlite3 *db, const struct sql_env *env, const struct sql_session *who);
 
 #endif /* DBOS_POLICY_H */

@@ -5,7 +5,7 @@
 #define COL(n, t, d) { .name = n, .type = t, .doc = d }
 #define ARG(n, t, d) { .name = n, .type = t, .doc = d, .hidden = true }
 
-/* policies: the live security rules (sql/policies.c); column order is its COL_* enum. */
+/* policies: the live security rules (policy/tables.c); column order is its COL_* enum. */
 static const struct schema_column policies_cols[] = {
 	COL("id", "INTEGER", "Rule ID, unique across policies and sched_rules (NULL on INSERT: max + 1)"),
 	COL("name", "TEXT", "Rule name, unique across policies and sched_rules"),
@@ -29,7 +29,7 @@ const struct schema_table schema_policies = {
 	.ncols = sizeof(policies_cols) / sizeof(policies_cols[0]),
 };
 
-/* policy_simulate(hook, condition): sql/simulate.c; the last two columns are the arguments. */
+/* policy_simulate(hook, condition): policy/simulate.c; the last two columns are the arguments. */
 static const struct schema_column simulate_cols[] = {
 	COL("seq", "INTEGER", "Event sequence number (sched: the process's row)"),
 	COL("time", "INTEGER", "Event time, seconds since the Unix epoch (sched: NULL)"),

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* sql.h - SQLite over the store: one virtual table per schema table, plus dbos_stats, dbos_schema, policy_simulate. */
+/* sql.h - SQLite over the store: one virtual table per stored table, plus dbos_stats and dbos_schema. */
 #ifndef DBOS_SQL_H
 #define DBOS_SQL_H
 
@@ -49,7 +49,7 @@ struct sql_env;
 
 /*
  * Registers more modules and functions on a new connection (the policy
- * manager's policies table and policy_rollback(): see sql/policies.c).
+ * layer's tables and functions: policy_sql_register(), policy/tables.c).
  * SQLITE_OK or an error code; @session is copied if kept.
  */
 typedef int (*sql_extend_fn)(sqlite3 *db, const struct sql_env *env,
@@ -59,7 +59,7 @@ struct sql_env {
 	struct store *st;
 	sql_stats_fn stats;	/* may be NULL: dbos_stats is then empty */
 	void *stats_arg;
-	sql_extend_fn extend;	/* may be NULL: no policies table */
+	sql_extend_fn extend;	/* may be NULL: no policy tables */
 	void *extend_arg;	/* for @extend (the policy manager) */
 };
 
@@ -76,5 +76,13 @@ int sql_open(const struct sql_env *env, sqlite3 **out, char **err);
 /* sql_open_session - the same for the client @session (sql_open: uid 0, this process). */
 int sql_open_session(const struct sql_env *env, const struct sql_session *session,
 		     sqlite3 **out, char **err);
+
+struct schema_table;
+/*
+ * sql_declare_table - for a virtual table module another layer registers
+ * (sql_env.extend): declare @t's columns (sql/schema.h) from its xConnect.
+ * SQLITE_OK or an error code.
+ */
+int sql_declare_table(sqlite3 *db, const struct schema_table *t);
 
 #endif /* DBOS_SQL_H */

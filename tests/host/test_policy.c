@@ -823,6 +823,9 @@ TEST_F(pol, simulate_over_history_rows)
 	EXPECT_NE(NULL, strstr(msg, "no such column: nosuch")) TH_LOG("%s", msg);
 	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "SELECT * FROM policy_simulate('exec', '1); DELETE FROM policies; SELECT (1')",
 				      msg, sizeof(msg)));
+	/* Its two arguments are HIDDEN columns, declared as such. */
+	EXPECT_EQ(2, qint(self->db, "SELECT count(*) FROM pragma_table_xinfo('policy_simulate') "
+				    "WHERE hidden = 1"));
 }
 
 TEST_F(pol, simulate_open_and_connect_views)
