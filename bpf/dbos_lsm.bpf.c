@@ -777,6 +777,30 @@ static __always_inline int and_lineage(struct scratch *s, struct dctx *c,
 	return 0;
 }
 
+/* A check of a caller whose pid-set membership was lost: -EPERM where the hook could deny. */
+static __always_inline int set_lost_check(struct scratch *s, struct dbos_lsm_hook_cfg *cfg,
+					  __u32 hook, __u64 version)
+{
+	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
+	struct dbos_lsm_marks *mk;
+	__u64 inherit = 0, deny = 0;
+	__u32 i;
+
+	for (i = 0; i < DBOS_LSM_WORDS; i++) {
+		inherit |= cfg->inherit.w[i];
+		deny |= cfg->deny.w[i];
+	}
+	if (!inherit || !deny)
+		return 0;
+	mk = bpf_task_storage_get(&dbos_marks, leader, 0, 0);
+	if (!mk || !(mk->flags & DBOS_LSM_MARKF_SET_LOST))
+		return 0;
+	count(DBOS_LSM_C_SET_UNKNOWN);
+	count(DBOS_LSM_C_DENIED);
+	report(s, hook, DBOS_LSM_MAX_TERMS, DBOS_LSM_DENY, version);
+	return -EPERM;
+}
+
 /*
  * The decision of the comment at the top of dbos_lsm.h on the call in @s
  * (its object set by set_object(), or none) and the sockaddr @sa (kernel
@@ -819,6 +843,9 @@ static __always_inline int decide(struct scratch *s, struct sockaddr *sa, int sa
 		}
 		return 0;
 	}
+	if ((c.fields & (1ULL << DBOS_LSM_F_PID)) &&
+	    set_lost_check(s, cfg, hook, st->version[live & 1]))
+		return -EPERM;
 	if (c.fields & (1ULL << DBOS_LSM_F_PATH)) {
 		set_path(s);
 		and_path(s, &c);
@@ -1349,6 +1376,17 @@ int dbos_mark_walk(struct bpf_iter__task *ctx)
 	return 0;
 }
 
+/* @child's (and its descendants') server-side pid-set membership is unknown. */
+static __always_inline void set_lost(struct task_struct *child)
+{
+	struct dbos_lsm_marks *mk = bpf_task_storage_get(&dbos_marks, child, 0,
+							 BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	count(DBOS_LSM_C_INHERIT_FAILED);
+	if (mk)
+		__sync_fetch_and_or(&mk->flags, DBOS_LSM_MARKF_SET_LOST);
+}
+
 /* The child's pid-set bits from @pb: inherited terms, dflt for the others. */
 static __always_inline void inherit_bits(struct scratch *s, struct dbos_lsm_hook_cfg *cfg,
 					 struct dbos_lsm_bits *pb)
@@ -1378,6 +1416,7 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid, slot, hook, i, zero = 0, live = 0;
+	struct dbos_lsm_marks *pm;
 	struct dbos_lsm_state *st;
 	void *live_values = NULL;
 	bool same = false;
@@ -1386,6 +1425,9 @@ int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
 	if (ptgid == ctgid)
 		return 0;	/* a thread: same tgid, same entries */
 	marks_fork(parent, child);
+	pm = bpf_task_storage_get(&dbos_marks, parent->group_leader, 0, 0);
+	if (pm && (pm->flags & DBOS_LSM_MARKF_SET_LOST))
+		set_lost(child);
 	st = bpf_map_lookup_elem(&dbos_state, &zero);
 	if (st) {
 		live = *(volatile __u32 *)&st->live & 1;
@@ -1394,7 +1436,7 @@ int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	s = scratch_claim();
 	if (!s) {
-		count(DBOS_LSM_C_INHERIT_FAILED);
+		set_lost(child);
 		return 0;
 	}
 	for (slot = 0; slot < 2; slot++) {
@@ -1437,7 +1479,7 @@ int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
 				continue;
 			*(__u64 *)s->vkey.value = ctgid;
 			if (bpf_map_update_elem(values, &s->vkey, &s->acc, BPF_ANY))
-				count(DBOS_LSM_C_INHERIT_FAILED);
+				set_lost(child);
 		}
 	}
 	scratch_release(s);

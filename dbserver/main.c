@@ -24,6 +24,7 @@
 
 #define DEFAULT_DB		"/var/lib/dbos"
 #define DEFAULT_RETENTION	1000000ULL
+#define DEFAULT_SESSION_MEMORY	256	/* MiB of SQLite memory per client */
 
 struct dbosd {
 	struct store *st;
@@ -32,6 +33,7 @@ struct dbosd {
 	struct sql_env env;
 	struct enforce *enf;	/* NULL: no enforcement (--no-lsm or enforce_open failed) */
 	struct policy *pol;
+	uint64_t session_memory;	/* bytes per client (0: no limit) */
 };
 
 static void log_line(void *arg, const char *line)
@@ -59,13 +61,28 @@ static void usage(FILE *f)
 		"                   sched_rules still work)\n"
 		"  --bpf-pin DIR    where the BPF LSM programs and maps are pinned\n"
 		"                   (default " DBOS_LSM_PIN_DIR ")\n"
+		"\n"
+		"Limits on clients (0: none, except --max-connections):\n"
+		"  --max-connections N           clients served at once (default %u)\n"
+		"  --reserved-connections N      of them, kept for root (default %u)\n"
+		"  --max-connections-per-user N  per uid other than root (default %u)\n"
+		"  --statement-timeout SECS      a statement is cancelled after SECS of work\n"
+		"                                (default %u)\n"
+		"  --first-query-timeout SECS    a connection must send a query within SECS\n"
+		"                                (default %u)\n"
+		"  --send-timeout SECS           a client that reads none of its rows for SECS\n"
+		"                                is dropped (default %u)\n"
+		"  --session-memory MIB          SQLite memory one client may use (default %u)\n"
 		"  -h, --help       show this help\n"
 		"\n"
 		"Runs until SIGTERM or SIGINT. Works without the module (serving the stored\n"
 		"state) and attaches when it is loaded. Must run as root. Policy stays\n"
 		"enforced by the pinned BPF programs after dbosd stops; a restarted dbosd\n"
 		"adopts them.\n",
-		DEFAULT_RETENTION, DBOS_FILTER_PREFIXES);
+		DEFAULT_RETENTION, DBOS_FILTER_PREFIXES, ENDPOINT_DEFAULT_MAX_CONNECTIONS,
+		ENDPOINT_DEFAULT_RESERVED, ENDPOINT_DEFAULT_PER_USER,
+		ENDPOINT_DEFAULT_STATEMENT_TIMEOUT, ENDPOINT_DEFAULT_FIRST_QUERY_TIMEOUT,
+		ENDPOINT_DEFAULT_SEND_TIMEOUT, DEFAULT_SESSION_MEMORY);
 }
 
 /* dbos_stats: the intake's counters, then the mirror's. Thread-safe (atomics). */
@@ -90,7 +107,8 @@ static sqlite3 *open_db(void *arg, const struct ucred *peer, void *sink, char **
 {
 	const struct dbosd *d = arg;
 	struct sql_session who = { .uid = peer->uid, .pid = peer->pid,
-				   .notice = endpoint_notice, .notice_arg = sink };
+				   .notice = endpoint_notice, .notice_arg = sink,
+				   .memory_limit = d->session_memory };
 	sqlite3 *db = NULL;
 
 	if (sql_open_session(&d->env, &who, &db, err))
@@ -223,6 +241,23 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+/*
+ * A client limit for endpoint_config: a number up to @max, where 0 means
+ * no limit (ENDPOINT_OFF). 0, or -1 after saying what is wrong.
+ */
+static int parse_limit(const char *opt, const char *s, uint64_t max, unsigned int *out)
+{
+	uint64_t v;
+
+	if (parse_u64(s, &v) || v > max) {
+		fprintf(stderr, "dbosd: --%s wants a number from 0 (no limit) to %llu, not '%s'\n",
+			opt, (unsigned long long)max, s);
+		return -1;
+	}
+	*out = v ? (unsigned int)v : ENDPOINT_OFF;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -234,6 +269,13 @@ int main(int argc, char **argv)
 		{ "exclude-path", required_argument, NULL, 'x' },
 		{ "no-lsm", no_argument, NULL, 'L' },
 		{ "bpf-pin", required_argument, NULL, 'P' },
+		{ "max-connections", required_argument, NULL, 'C' },
+		{ "reserved-connections", required_argument, NULL, 'R' },
+		{ "max-connections-per-user", required_argument, NULL, 'U' },
+		{ "statement-timeout", required_argument, NULL, 'T' },
+		{ "first-query-timeout", required_argument, NULL, 'F' },
+		{ "send-timeout", required_argument, NULL, 'S' },
+		{ "session-memory", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -255,11 +297,20 @@ int main(int argc, char **argv)
 	char bad[64];
 	struct dbosd d = { 0 };
 	struct endpoint *ep = NULL;
+	unsigned int mib = DEFAULT_SESSION_MEMORY;
+	/* The client limits: option, largest value, where it goes (0 on the command line: ENDPOINT_OFF). */
+	const struct { int val; uint64_t max; unsigned int *out; } limits[] = {
+		{ 'C', 65536, &ec.max_connections }, { 'R', 65536, &ec.reserved_connections },
+		{ 'U', 65536, &ec.max_connections_per_user }, { 'T', 1u << 30, &ec.statement_timeout },
+		{ 'F', 1u << 30, &ec.first_query_timeout }, { 'S', 1u << 30, &ec.send_timeout },
+		{ 'M', 1u << 20, &mib },
+	}, *lim;
+	int idx = 0;
 	sigset_t sigs;
 	char *err = NULL;
 	int c, sig = 0, status = 1;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
 		switch (c) {
 		case 'd': db_dir = optarg; break;
 		case 's': sock = optarg; break;
@@ -299,6 +350,12 @@ int main(int argc, char **argv)
 			}
 			pin_dir = optarg;
 			break;
+		case 'C': case 'R': case 'U': case 'T': case 'F': case 'S': case 'M':
+			for (lim = limits; lim->val != c; lim++)
+				;
+			if (parse_limit(opts[idx].name, optarg, lim->max, lim->out))
+				return 2;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -306,6 +363,19 @@ int main(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "dbosd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		return 2;
+	}
+	if (ec.max_connections == ENDPOINT_OFF) {
+		fprintf(stderr, "dbosd: --max-connections cannot be 0: every client is a thread\n");
+		return 2;
+	}
+	d.session_memory = mib == ENDPOINT_OFF ? 0 : (uint64_t)mib << 20;
+	if (ec.reserved_connections && ec.reserved_connections != ENDPOINT_OFF &&
+	    ec.reserved_connections >= (ec.max_connections ? ec.max_connections
+						       : ENDPOINT_DEFAULT_MAX_CONNECTIONS)) {
+		fprintf(stderr, "dbosd: --reserved-connections must be fewer than --max-connections "
+			"(%u)\n", ec.max_connections ? ec.max_connections
+						  : ENDPOINT_DEFAULT_MAX_CONNECTIONS);
 		return 2;
 	}
 	if (geteuid() != 0) {
@@ -322,6 +392,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		ec.group = g->gr_gid;
+	}
+
+	/* Before anything uses SQLite: the allocator that keeps --session-memory. */
+	if (sql_init(&err)) {
+		fprintf(stderr, "dbosd: %s\n", err);
+		free(err);
+		return 1;
 	}
 
 	/* Every thread started from here on inherits this mask; main waits in sigwait(). */
@@ -394,6 +471,8 @@ int main(int argc, char **argv)
 	}
 	ec.socket_path = sock;
 	ec.open_db_peer = open_db;
+	ec.errmsg = sql_errmsg;
+	ec.park = sql_park;
 	ec.arg = &d;
 	if (endpoint_start(&ec, &ep, &err)) {
 		fprintf(stderr, "dbosd: cannot serve SQL on %s: %s\n", sock, err ? err : strerror(errno));

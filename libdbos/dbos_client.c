@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* dbos_client.c - the client side of the dbosd protocol (see dbos_proto.h). */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 struct dbos_conn {
 	int fd;			/* -1 once broken */
+	int queried;		/* a query was sent on @fd */
 	char *path;
 	int64_t changes;	/* of the last successful query */
 	struct dbos_buf in;	/* the frame being decoded */
@@ -120,26 +122,13 @@ static int read_hello(struct dbos_conn *c, char **errmsg)
 	return 0;
 }
 
-struct dbos_conn *dbos_connect(const char *path, char **errmsg)
+/* Connect @c->fd to @c->path and read the hello. 0, or -1 with errno and *@errmsg. */
+static int conn_open(struct dbos_conn *c, char **errmsg)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct dbos_conn *c;
+	const char *path = c->path;
 	int e;
 
-	if (errmsg)
-		*errmsg = NULL;
-	path = resolve_path(path);
-	c = calloc(1, sizeof(*c));
-	if (!c || !(c->path = strdup(path))) {
-		free(c);
-		set_err(errmsg, "cannot connect to %s: %s", path, strerror(ENOMEM));
-		errno = ENOMEM;
-		return NULL;
-	}
-	c->fd = -1;
-	c->ncol = -1;
-	dbos_buf_init(&c->in);
-	dbos_buf_init(&c->out);
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		e = ENAMETOOLONG;
 		set_err(errmsg, "cannot connect to %s: %s", path, strerror(e));
@@ -159,16 +148,61 @@ struct dbos_conn *dbos_connect(const char *path, char **errmsg)
 		set_err(errmsg, "cannot connect to %s: %s", path, strerror(e));
 		goto fail;
 	}
+	c->queried = 0;
 	if (read_hello(c, errmsg)) {
 		e = errno;
 		goto fail;
 	}
-	return c;
+	return 0;
 
 fail:
-	dbos_close(c);
+	conn_break(c);
 	errno = e;
-	return NULL;
+	return -1;
+}
+
+struct dbos_conn *dbos_connect(const char *path, char **errmsg)
+{
+	struct dbos_conn *c;
+
+	if (errmsg)
+		*errmsg = NULL;
+	path = resolve_path(path);
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->path = strdup(path))) {
+		free(c);
+		set_err(errmsg, "cannot connect to %s: %s", path, strerror(ENOMEM));
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->fd = -1;
+	c->ncol = -1;
+	dbos_buf_init(&c->in);
+	dbos_buf_init(&c->out);
+	if (conn_open(c, errmsg)) {
+		int e = errno;
+
+		dbos_close(c);
+		errno = e;
+		return NULL;
+	}
+	return c;
+}
+
+/*
+ * Before the first query on a connection: if dbosd has closed it already
+ * (it closes connections that send no query within its first-query
+ * timeout; there is nothing else it can have said), connect again. Nothing
+ * was sent, so nothing is lost. 0, or -1 with errno and *@errmsg.
+ */
+static int reopen_if_closed(struct dbos_conn *c, char **errmsg)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+
+	if (c->queried || poll(&p, 1, 0) <= 0)
+		return 0;
+	conn_break(c);
+	return conn_open(c, errmsg);
 }
 
 /* Make room for @n names and values. */
@@ -382,6 +416,8 @@ int dbos_query(struct dbos_conn *conn, const char *sql,
 		errno = ENOTCONN;
 		return -1;
 	}
+	if (reopen_if_closed(conn, errmsg))
+		return -1;
 	dbos_buf_reset(&conn->out);
 	if (dbos_frame_put(&conn->out, DBOS_F_QUERY, sql, n)) {
 		set_err(errmsg, "query too long (%zu bytes; the limit is %u MiB)",
@@ -407,6 +443,7 @@ int dbos_query(struct dbos_conn *conn, const char *sql,
 		errno = e;
 		return -1;
 	}
+	conn->queried = 1;
 	/* Do not keep the buffer of a large query around. */
 	if (conn->out.cap > (1u << 20))
 		dbos_buf_free(&conn->out);

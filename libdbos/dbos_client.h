@@ -12,8 +12,11 @@
  *	dbos_close(c);
  *
  * A connection is used by one thread at a time; it is reusable for any number
- * of queries, including after a query failed with an SQL error. The wire
- * format is described in dbos_proto.h.
+ * of queries, including after a query failed with an SQL error. dbosd closes
+ * a connection that sends no query within its first-query timeout (10 s by
+ * default); the first dbos_query() on such a connection connects again by
+ * itself (nothing was sent on it). The wire format is described in
+ * dbos_proto.h.
  */
 #ifndef DBOS_CLIENT_H
 #define DBOS_CLIENT_H

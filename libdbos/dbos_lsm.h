@@ -230,7 +230,16 @@ struct dbos_lsm_marks {
 	__u64 desc;		/* marks a process it descends from satisfied at the fork */
 	__u64 epoch;		/* the bits are complete for marks of this epoch and older */
 	__u64 gen;		/* + 1 at each recomputation of self (exec, rename, creds) */
+	__u64 flags;		/* DBOS_LSM_MARKF_* */
 };
+
+/*
+ * The process (or a process it descends from) was forked while its entry in
+ * a server-side pid set could not be written (values map full, no scratch):
+ * its membership is unknown, and hooks with deny rules on such sets refuse
+ * its calls (DBOS_LSM_C_SET_UNKNOWN) for as long as it lives.
+ */
+#define DBOS_LSM_MARKF_SET_LOST	1ULL
 
 /* dbos_counters: PERCPU_ARRAY, key enum dbos_lsm_counter, value __u64. */
 enum dbos_lsm_counter {
@@ -244,6 +253,9 @@ enum dbos_lsm_counter {
 					 * the hook has deny rules) */
 	DBOS_LSM_C_MARK_FAILED,		/* fork/exec/rename/creds: marks not recorded
 					 * (storage could not be had); the process is unknown */
+	DBOS_LSM_C_SET_UNKNOWN,		/* checks of a caller whose server-side pid-set
+					 * membership was lost at fork (MARKF_SET_LOST): denied
+					 * when the hook has deny rules (fail closed) */
 	DBOS_LSM_C_PATH_UNRESOLVED,	/* a PATH or EXE a check needed was deeper than
 					 * DBOS_LSM_PATH_STEPS: decided as if every deny and
 					 * audit constraint on it held (fail closed) */

@@ -128,6 +128,15 @@ run_kunit() {
 # run_vm KERNEL: every build/tests/vm/test_* in its own VM boot. The guest
 # sees DBOS_TEST_KERNEL=KERNEL (tests may scale their work down on the debug
 # kernel, where everything is 5-20x slower under TCG).
+# The suites that run longer than dbos-vm's default limit (300 s, 1500 s on
+# the debug kernel): thousands of racing forks and a filled map.
+vm_timeout() {	# SUITE KERNEL: a --timeout option, or nothing
+	case "$1.$2" in
+	test_lineage.debian) echo "--timeout 900" ;;
+	test_lineage.debug) echo "--timeout 2700" ;;
+	esac
+}
+
 run_vm() {
 	local kernel=$1 t name status
 	for t in build/tests/vm/test_*; do
@@ -136,7 +145,8 @@ run_vm() {
 		name=${name%.sh}
 		wanted "$name" || continue
 		case "$name" in *_listen|*_helper) continue ;; esac
-		DBOS_TEST_KERNEL=$kernel scripts/dbos-vm --kernel "$kernel" \
+		# shellcheck disable=SC2046  # the option and its value are two words
+		DBOS_TEST_KERNEL=$kernel scripts/dbos-vm --kernel "$kernel" $(vm_timeout "$name" "$kernel") \
 			--log "$logdir/$name.$kernel.serial.log" \
 			"/dbos/tests/$(basename "$t")" >"$logdir/$name.$kernel.log" 2>&1
 		status=$?

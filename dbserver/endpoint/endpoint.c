@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dbos_proto.h"
@@ -33,9 +34,14 @@
 struct conn {
 	struct endpoint *ep;
 	int fd;			/* closed by the reaper, after the join */
+	uid_t uid;		/* the peer's, at connect time */
 	pthread_t thread;
 	bool done;		/* the thread has finished; under ep->lock */
 	bool hup;		/* the client hung up during a statement */
+	bool timed_out;		/* the statement ran out of time */
+	sqlite3 *db;		/* the connection's, once open */
+	int64_t started;	/* when the running statement started (ns) */
+	int64_t blocked;	/* ns of it spent waiting for the client to read */
 	struct dbos_buf in;	/* the request being read */
 	struct dbos_buf out;	/* frames not yet sent */
 	struct conn *next;	/* in ep->conns; under ep->lock */
@@ -58,6 +64,20 @@ struct endpoint {
 };
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A limit in seconds as configured: 0 is @def, ENDPOINT_OFF stays. */
+static unsigned int limit_or(unsigned int v, unsigned int def)
+{
+	return v ? v : def;
+}
 
 static char *xasprintf(const char *fmt, ...)
 {
@@ -86,13 +106,38 @@ static void send_error_now(int fd, const char *msg)
 /* ---------------------------------------------------------------------- */
 /* Running a request                                                      */
 
-/* Send what is buffered. Returns 0 or -1 when the client is gone. */
+/*
+ * Send what is buffered. Returns 0 or -1 when the client is gone, or has
+ * not read for the send timeout (SO_SNDTIMEO on the socket). Before it
+ * blocks, the statement's cursors let go of their store snapshots
+ * (cfg.park); the time blocked does not count against the statement.
+ */
 static int flush(struct conn *c)
 {
+	const uint8_t *p = c->out.data;
+	size_t n = c->out.len;
 	int ret = 0;
 
-	if (c->out.len)
-		ret = dbos_send_all(c->fd, c->out.data, c->out.len);
+	while (n) {
+		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		p += w;
+		n -= (size_t)w;
+	}
+	if (n && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		int64_t t0 = now_ns();
+
+		if (c->db && c->ep->cfg.park)
+			c->ep->cfg.park(c->db);
+		ret = dbos_send_all(c->fd, p, n);
+		c->blocked += now_ns() - t0;
+	} else if (n) {
+		ret = -1;
+	}
 	dbos_buf_reset(&c->out);
 	if (c->out.cap > (1u << 20))
 		dbos_buf_free(&c->out);	/* after one huge row */
@@ -226,6 +271,22 @@ static int put_row(struct conn *c, sqlite3_stmt *st, int ncol)
 }
 
 /*
+ * The client's text for @db's last error: the statement timeout whatever
+ * the statement said (a nested one says "policy_simulate: interrupted").
+ */
+static const char *errmsg(struct conn *c, sqlite3 *db)
+{
+	static _Thread_local char timeout[96];
+
+	if (c->timed_out) {
+		snprintf(timeout, sizeof(timeout), "statement cancelled after %u s "
+			 "(dbosd --statement-timeout)", c->ep->cfg.statement_timeout);
+		return timeout;
+	}
+	return c->ep->cfg.errmsg ? c->ep->cfg.errmsg(db) : sqlite3_errmsg(db);
+}
+
+/*
  * Step @st to the end, streaming its rows. Returns 0 when it completed,
  * 1 when it failed (the 'E' frame has been sent), -1 when the client is gone
  * or the endpoint is stopping.
@@ -258,11 +319,11 @@ static int run_statement(struct conn *c, sqlite3 *db, sqlite3_stmt *st)
 	}
 	if (c->hup)
 		return -1;
-	if (rc == SQLITE_INTERRUPT && atomic_load(&c->ep->stopping)) {
+	if (atomic_load(&c->ep->stopping)) {
 		finish_error(c, "dbosd is shutting down");
 		return -1;
 	}
-	return finish_error(c, sqlite3_errmsg(db)) ? -1 : 1;
+	return finish_error(c, errmsg(c, db)) ? -1 : 1;
 }
 
 /*
@@ -283,12 +344,16 @@ static int run_request(struct conn *c, sqlite3 *db)
 	if (memchr(sql, 0, c->in.len))
 		return finish_error(c, "the query text contains a NUL byte");
 	while (sql < end) {
+		/* The statement's time starts with its prepare (which may run SQL: a schema reload). */
+		c->started = now_ns();
+		c->blocked = 0;
+		c->timed_out = false;
 		/* The payload is NUL-terminated: pass the terminator too. */
 		rc = sqlite3_prepare_v2(db, sql, (int)(end - sql) + 1, &st, &next);
 		if (rc != SQLITE_OK) {
 			if (c->hup)
 				return -1;
-			return finish_error(c, sqlite3_errmsg(db));
+			return finish_error(c, errmsg(c, db));
 		}
 		if (next <= sql)	/* cannot happen without a NUL; be safe */
 			next = end;
@@ -309,17 +374,25 @@ static int run_request(struct conn *c, sqlite3 *db)
 }
 
 /*
- * SQLite progress handler: abandon the statement when the endpoint stops or
- * the client has closed its socket (POLLHUP needs both directions shut, so a
- * client that only half-closed after sending its queries is still served).
+ * SQLite progress handler: abandon the statement when the endpoint stops,
+ * when it has run for the statement timeout (not counting time blocked on
+ * the client), or when the client has closed its socket (POLLHUP needs both
+ * directions shut, so a client that only half-closed after sending its
+ * queries is still served).
  */
 static int progress(void *arg)
 {
 	struct conn *c = arg;
 	struct pollfd pfd = { .fd = c->fd, .events = 0 };
+	unsigned int limit = c->ep->cfg.statement_timeout;
 
 	if (atomic_load(&c->ep->stopping))
 		return 1;
+	if (limit != ENDPOINT_OFF &&
+	    now_ns() - c->started - c->blocked > (int64_t)limit * 1000000000) {
+		c->timed_out = true;
+		return 1;
+	}
 	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR))) {
 		c->hup = true;
 		return 1;
@@ -362,6 +435,7 @@ static void serve(struct conn *c)
 		return;
 	}
 	free(err);	/* in case the callback set it anyway */
+	c->db = db;
 	sqlite3_progress_handler(db, PROGRESS_OPS, progress, c);
 
 	start = dbos_frame_begin(&c->out, DBOS_F_HELLO);
@@ -370,6 +444,25 @@ static void serve(struct conn *c)
 	if (c->out.err || flush(c))
 		goto out;
 
+	/* A connection that says nothing is closed after the first-query timeout. */
+	if (ep->cfg.first_query_timeout != ENDPOINT_OFF) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		int64_t end = now_ns() + (int64_t)ep->cfg.first_query_timeout * 1000000000;
+		int r;
+
+		do {
+			int64_t left = (end - now_ns()) / 1000000 + 1;
+
+			r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : left < 0 ? 0 : (int)left);
+		} while ((r < 0 && errno == EINTR) || (r == 0 && now_ns() < end));
+		if (r == 0) {
+			msg = xasprintf("closing: no query within %u s of connecting "
+					"(dbosd --first-query-timeout)", ep->cfg.first_query_timeout);
+			finish_error(c, msg ? msg : "closing: no query (dbosd --first-query-timeout)");
+			free(msg);
+			goto out;
+		}
+	}
 	while (!atomic_load(&ep->stopping)) {
 		ret = dbos_read_frame(c->fd, -1, FRAME_TIMEOUT_MS, &type, &c->in, &why);
 		if (ret == 0)
@@ -396,6 +489,7 @@ static void serve(struct conn *c)
 			dbos_buf_free(&c->in);	/* after a huge query */
 	}
 out:
+	c->db = NULL;
 	sqlite3_close_v2(db);
 }
 
@@ -488,7 +582,14 @@ static bool peer_groups_have(int fd, const struct ucred *cred, gid_t g)
 	return found;
 }
 
-static bool peer_allowed(struct endpoint *ep, int fd)
+/* Root, or the server's own uid: served like root. */
+static bool privileged(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+/* May the peer on @fd connect at all? *@uid: who it is. */
+static bool peer_allowed(struct endpoint *ep, int fd, uid_t *uid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -496,7 +597,8 @@ static bool peer_allowed(struct endpoint *ep, int fd)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
-	if (cred.uid == 0 || cred.uid == geteuid())
+	*uid = cred.uid;
+	if (privileged(cred.uid))
 		return true;
 	if (g == (gid_t)-1)
 		return false;
@@ -526,26 +628,61 @@ static void reap(struct endpoint *ep, bool all)
 	pthread_mutex_unlock(&ep->lock);
 }
 
+/*
+ * Why a new connection of @uid is refused, or NULL: the total, the slots
+ * kept for root, the per-uid limit. Under ep->lock. The caller frees.
+ */
+static char *over_limit(struct endpoint *ep, uid_t uid)
+{
+	const struct endpoint_config *cfg = &ep->cfg;
+	unsigned int max = cfg->max_connections, reserved = cfg->reserved_connections;
+	unsigned int per_user = cfg->max_connections_per_user, mine = 0;
+	struct conn *c;
+
+	if (privileged(uid) || !reserved) {
+		if (ep->nlive < max)
+			return NULL;
+		return xasprintf("too many connections: dbosd serves at most %u clients at once",
+				 max);
+	}
+	if (ep->nlive >= max - reserved)
+		return xasprintf("too many connections: dbosd serves at most %u clients at once, "
+				 "%u of them only for root (dbosd --max-connections, "
+				 "--reserved-connections)", max, reserved);
+	if (per_user == ENDPOINT_OFF)
+		return NULL;
+	for (c = ep->conns; c; c = c->next)
+		mine += !c->done && c->uid == uid;
+	if (mine < per_user)
+		return NULL;
+	return xasprintf("too many connections: uid %u already has %u (dbosd "
+			 "--max-connections-per-user)", (unsigned int)uid, mine);
+}
+
 /* Start a thread for the accepted @fd, or refuse it. Consumes @fd. */
 static void admit(struct endpoint *ep, int fd)
 {
-	unsigned int max = ep->cfg.max_connections;
 	sigset_t all, old;
 	struct conn *c;
+	uid_t uid = (uid_t)-1;
 	char *msg;
 	int err;
 
-	if (!peer_allowed(ep, fd)) {
+	if (!peer_allowed(ep, fd, &uid)) {
 		send_error_now(fd, ep->refusal);
 		close(fd);
 		return;
 	}
+	if (ep->cfg.send_timeout != ENDPOINT_OFF) {
+		struct timeval tv = { .tv_sec = ep->cfg.send_timeout };
+
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	pthread_mutex_lock(&ep->lock);
-	if (ep->nlive >= max) {
+	msg = over_limit(ep, uid);
+	if (msg) {
 		pthread_mutex_unlock(&ep->lock);
-		msg = xasprintf("too many connections: dbosd serves at most %u clients at once",
-				max);
-		send_error_now(fd, msg ? msg : "too many connections");
+		send_error_now(fd, msg);
 		free(msg);
 		close(fd);
 		return;
@@ -559,6 +696,7 @@ static void admit(struct endpoint *ep, int fd)
 	}
 	c->ep = ep;
 	c->fd = fd;
+	c->uid = uid;
 	dbos_buf_init(&c->in);
 	dbos_buf_init(&c->out);
 	sigfillset(&all);
@@ -801,6 +939,38 @@ static void free_endpoint(struct endpoint *ep)
 	free(ep);
 }
 
+/* Defaults for the limits left 0; 0 or -1 with *@err when they contradict each other. */
+static int resolve_limits(struct endpoint_config *cfg, char **err)
+{
+	unsigned int max;
+
+	if (cfg->max_connections == ENDPOINT_OFF) {
+		*err = strdup("endpoint: the number of connections must be limited");
+		return -1;
+	}
+	max = cfg->max_connections = limit_or(cfg->max_connections,
+					      ENDPOINT_DEFAULT_MAX_CONNECTIONS);
+	/* By default 4, or a quarter of a small maximum. */
+	if (!cfg->reserved_connections)
+		cfg->reserved_connections = max / 4 < ENDPOINT_DEFAULT_RESERVED ?
+					    max / 4 : ENDPOINT_DEFAULT_RESERVED;
+	else if (cfg->reserved_connections == ENDPOINT_OFF)
+		cfg->reserved_connections = 0;
+	else if (cfg->reserved_connections >= max) {
+		*err = xasprintf("endpoint: %u connections reserved for root leave none of %u "
+				 "for anyone else", cfg->reserved_connections, max);
+		return -1;
+	}
+	cfg->max_connections_per_user = limit_or(cfg->max_connections_per_user,
+						 ENDPOINT_DEFAULT_PER_USER);
+	cfg->statement_timeout = limit_or(cfg->statement_timeout,
+					  ENDPOINT_DEFAULT_STATEMENT_TIMEOUT);
+	cfg->first_query_timeout = limit_or(cfg->first_query_timeout,
+					    ENDPOINT_DEFAULT_FIRST_QUERY_TIMEOUT);
+	cfg->send_timeout = limit_or(cfg->send_timeout, ENDPOINT_DEFAULT_SEND_TIMEOUT);
+	return 0;
+}
+
 int endpoint_start(const struct endpoint_config *cfg, struct endpoint **out,
 		   char **err)
 {
@@ -823,8 +993,11 @@ int endpoint_start(const struct endpoint_config *cfg, struct endpoint **out,
 	pthread_mutex_init(&ep->lock, NULL);
 	atomic_init(&ep->stopping, false);
 	ep->cfg = *cfg;
-	if (!ep->cfg.max_connections)
-		ep->cfg.max_connections = ENDPOINT_DEFAULT_MAX_CONNECTIONS;
+	if (resolve_limits(&ep->cfg, err)) {
+		free_endpoint(ep);
+		errno = EINVAL;
+		return -1;
+	}
 	ep->path = strdup(cfg->socket_path ? cfg->socket_path : DBOS_DEFAULT_SOCKET);
 	ep->refusal = refusal_text(cfg->group);
 	if (!ep->path || !ep->refusal) {

@@ -12,15 +12,30 @@
  * without a group), and every accepted connection is checked again with
  * SO_PEERCRED: uid 0 and the server's own uid are served, and with a group
  * configured, so is any peer whose gid or supplementary groups include it.
+ *
+ * No client can hold the server: connections are limited in all, per uid,
+ * and some are kept for root; a connection must send its first query soon;
+ * a statement is cancelled after the statement timeout; a client that does
+ * not read its rows is dropped after the send timeout, and while the server
+ * waits for it, its statement holds no store snapshot (@park). See
+ * struct endpoint_config.
  */
 #ifndef DBOS_ENDPOINT_H
 #define DBOS_ENDPOINT_H
 
+#include <limits.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sqlite3.h>
 
 #define ENDPOINT_DEFAULT_MAX_CONNECTIONS	64
+#define ENDPOINT_DEFAULT_RESERVED		4	/* of them, kept for root */
+#define ENDPOINT_DEFAULT_PER_USER		16	/* per uid other than root */
+#define ENDPOINT_DEFAULT_STATEMENT_TIMEOUT	30	/* s */
+#define ENDPOINT_DEFAULT_FIRST_QUERY_TIMEOUT	10	/* s */
+#define ENDPOINT_DEFAULT_SEND_TIMEOUT		60	/* s */
+/* For the limits below: no limit (or, for reserved_connections, none reserved). */
+#define ENDPOINT_OFF				UINT_MAX
 
 struct endpoint;
 
@@ -47,8 +62,34 @@ struct endpoint_config {
 	 */
 	sqlite3 *(*open_db_peer)(void *arg, const struct ucred *peer, void *sink, char **err);
 	void *arg;
-	/* Clients served at once; 0 means ENDPOINT_DEFAULT_MAX_CONNECTIONS. */
+	/*
+	 * The text of @db's last error as the client should read it (dbosd:
+	 * sql_errmsg, which says what its guard refused); called on the
+	 * connection's thread right after the failing call. NULL: sqlite3_errmsg.
+	 */
+	const char *(*errmsg)(sqlite3 *db);
+	/*
+	 * Called on the connection's thread before it blocks sending rows to a
+	 * client that does not read them yet (dbosd: sql_park, which releases
+	 * the store iterators of the statement's cursors). NULL: nothing.
+	 */
+	void (*park)(sqlite3 *db);
+	/*
+	 * Limits. 0 means the ENDPOINT_DEFAULT_* value, ENDPOINT_OFF none.
+	 * @max_connections: clients served at once; @reserved_connections of
+	 * them only for root (uid 0 or the server's own uid); each other uid
+	 * has at most @max_connections_per_user. @statement_timeout: seconds a
+	 * statement may run (time blocked on a client that does not read is
+	 * not counted); @first_query_timeout: seconds a new connection has to
+	 * send its first query; @send_timeout: seconds a client may go without
+	 * reading while the server has rows for it, before it is dropped.
+	 */
 	unsigned int max_connections;
+	unsigned int reserved_connections;
+	unsigned int max_connections_per_user;
+	unsigned int statement_timeout;
+	unsigned int first_query_timeout;
+	unsigned int send_timeout;
 };
 
 /*

@@ -100,6 +100,14 @@ void history_trim(struct history *h, struct store_batch *b)
 	h->trimmed += removed;
 }
 
+int history_count(struct history *h, uint64_t seq)
+{
+	if (bucket_add(h, seq >> h->shift))
+		return -1;
+	h->count++;
+	return 0;
+}
+
 int history_load(struct history *h, struct store *st, uint64_t *max_seq, char **err)
 {
 	struct store_iter *it = store_iter_new(st, h->cf);
@@ -113,12 +121,11 @@ int history_load(struct history *h, struct store *st, uint64_t *max_seq, char **
 		const char *k = store_iter_key(it, &klen);
 		uint64_t key = store_key_get(k, klen);
 
-		if (bucket_add(h, key >> h->shift)) {
+		if (history_count(h, key)) {
 			store_iter_free(it);
 			*err = strdup("out of memory indexing a history table");
 			return -1;
 		}
-		h->count++;
 		if (key > *max_seq)
 			*max_seq = key;
 	}

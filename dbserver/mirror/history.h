@@ -48,6 +48,9 @@ int history_put(struct history *h, struct store_batch *b, uint64_t seq,
 /* history_trim - if over the limit, add the range delete of the oldest buckets to @b. */
 void history_trim(struct history *h, struct store_batch *b);
 
+/* history_count - count a row already stored under @seq (a caller's own load). 0, or -1 on ENOMEM. */
+int history_count(struct history *h, uint64_t seq);
+
 /*
  * history_load - count the rows stored in @h->cf (at startup); raises
  * *@max_seq to the largest key. 0, or -1 and *@err (free()).

@@ -15,9 +15,13 @@ POLICY_OBJS  := $(B)/dbserver/policy/policy.o $(B)/dbserver/policy/decisions.o \
 
 HOST_TESTS += $(B)/tests/host/test_policy_compile $(B)/tests/host/test_policy
 
-$(B)/tests/host/test_policy_compile: tests/host/test_policy_compile.c $(COMPILE_OBJS)
+# The compiler runs subqueries under the session's guard (sql/guard.o and the
+# memory accounting it reports, sql/memory.o: both need only SQLite).
+GUARD_OBJS := $(B)/dbserver/sql/guard.o $(B)/dbserver/sql/memory.o
+
+$(B)/tests/host/test_policy_compile: tests/host/test_policy_compile.c $(COMPILE_OBJS) $(GUARD_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(COMPILE_OBJS) $(LDFLAGS) -lsqlite3
+	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(COMPILE_OBJS) $(GUARD_OBJS) $(LDFLAGS) -lsqlite3
 
 # The manager with the real compiler, store and SQL; the kernel is an in-test enforcer.
 POLICY_TEST_OBJS := $(POLICY_OBJS) $(COMPILE_OBJS) $(SQL_OBJS) $(B)/dbserver/mirror/history.o \

@@ -247,13 +247,19 @@ static void pvset_sort(struct pvset *s)
 	s->n = n;
 }
 
-/* Authorizer: *arg = 1 once the statement reads processes_live (sql.h, fork_children). */
+/*
+ * Authorizer: *arg = 1 once the statement reads processes_live (sql.h,
+ * fork_children). The session's guard decides first (sql_authorize): a
+ * subquery is SQL like any other.
+ */
 static int reads_processes(void *arg, int action, const char *table, const char *col,
 			   const char *db, const char *view)
 {
-	if (action == SQLITE_READ && table && !strcmp(table, "processes_live"))
+	int rc = sql_authorize(NULL, action, table, col, db, view);
+
+	if (rc == SQLITE_OK && action == SQLITE_READ && table && !strcmp(table, "processes_live"))
 		*(int *)arg = 1;
-	return SQLITE_OK;
+	return rc;
 }
 
 /*
@@ -279,11 +285,11 @@ static int run_sub(struct cctx *c, struct rulec *rc, struct atom *a)
 		return rule_err(c, rc, pn->span, "out of memory");
 	sqlite3_set_authorizer(c->db, reads_processes, &procs);
 	rv = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
-	sqlite3_set_authorizer(c->db, NULL, NULL);
+	sqlite3_set_authorizer(c->db, sql_authorize, NULL);
 	free(sql);
 	if (rv != SQLITE_OK || !sqlite3_stmt_readonly(st)) {
 		snprintf(why, sizeof(why), "the subquery fails: %s",
-			 rv != SQLITE_OK ? sqlite3_errmsg(c->db) : "it is not read-only");
+			 rv != SQLITE_OK ? sql_errmsg(c->db) : "it is not read-only");
 		sqlite3_finalize(st);
 		return rule_err(c, rc, pn->span, why);
 	}
@@ -318,7 +324,7 @@ static int run_sub(struct cctx *c, struct rulec *rc, struct atom *a)
 		}
 	}
 	if (rv != SQLITE_DONE) {
-		snprintf(why, sizeof(why), "the subquery fails: %s", sqlite3_errmsg(c->db));
+		snprintf(why, sizeof(why), "the subquery fails: %s", sql_errmsg(c->db));
 		sqlite3_finalize(st);
 		return rule_err(c, rc, pn->span, why);
 	}
@@ -680,7 +686,7 @@ static int sqlite_check(struct cctx *c, const struct rulec *rc)
 	sqlite3_finalize(st);
 	free(sql);
 	if (rv != SQLITE_OK)
-		return errf(c->err, "rule %s: %s", rc->label, sqlite3_errmsg(c->db));
+		return errf(c->err, "rule %s: %s", rc->label, sql_errmsg(c->db));
 	return 0;
 }
 

@@ -136,7 +136,9 @@ char *policy_notes(const char *hook, const char *condition);
  * conditions, never reusing another id @prev holds (at most DBOS_LSM_MARKS
  * in both together). Other subqueries (pid IN (SELECT ...), uid IN (SELECT
  * ...)) run on @db now. Sched rules become img->sched (their LSM maps are
- * untouched). 0, or -1 with *@err (free()) as for policy_check_rule, or
+ * untouched). @db is a dbos session (sql_open_session): the subqueries run
+ * under its guard, which stays installed (sql_authorize). 0, or -1 with
+ * *@err (free()) as for policy_check_rule, or
  * when a hook would need more than DBOS_LSM_MAX_TERMS terms or a map more
  * entries than DBOS_LSM_VALUES_MAX / DBOS_LSM_PATHS_MAX, or the sched rules
  * more than DBOS_SCHED_TERMS_MAX terms, DBOS_SCHED_MATCH_MAX matches in a

@@ -1,5 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /* decisions.c - policy_decisions rows: the kernel's denials and audits (with their rule), refused policy changes. */
+
+/*
+ * Two budgets share the table. The kernel's decisions are a history
+ * (mirror/history.h): at most @retention rows, trimmed from the oldest with
+ * one range delete. Refused policy changes (non-root clients, one row per
+ * attempt, as many as a client cares to send) would flush real denials out
+ * of such a history, so they are not counted in it: the newest
+ * refused_retention of them are kept in a ring of their seqs, and each new
+ * one beyond that deletes the oldest refused row by its key. A range trim
+ * of the kernel's history deletes the refused rows below its cut too (they
+ * are older than every decision kept); the ring forgets them.
+ */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -57,7 +69,7 @@ static const struct policy_row *decision_rule(struct policy *p, uint64_t version
 	return NULL;
 }
 
-/* Adds one policy_decisions row to @p->dbatch. Under @dmu. */
+/* Adds one policy_decisions row of the kernel's to @p->dbatch. Under @dmu. */
 static int add_decision(struct policy *p, const struct row_value *v)
 {
 	char small[1024];
@@ -69,9 +81,76 @@ static int add_decision(struct policy *p, const struct row_value *v)
 	return history_put(&p->hist, p->dbatch, seq, small, len);
 }
 
+/* Refused attempts kept (policy.h): 0 when none are. */
+static size_t refused_budget(const struct policy *p)
+{
+	uint64_t n = p->cfg.refused_retention;
+
+	if (!n)
+		n = p->cfg.retention < POLICY_REFUSED_KEEP ? p->cfg.retention : POLICY_REFUSED_KEEP;
+	return (size_t)n;
+}
+
+static void delete_decision(struct store_batch *b, uint64_t seq)
+{
+	unsigned char key[8];
+
+	store_key_be64(key, seq);
+	store_batch_delete(b, STORE_CF_POLICY_DECISIONS, key, sizeof(key));
+}
+
+/*
+ * Remembers the stored refused row @seq (the newest); when over budget, adds
+ * the delete of the oldest one to @b (of @seq itself with a budget of 0).
+ * 0, or -1 on ENOMEM. Under @dmu.
+ */
+static int refused_keep(struct policy *p, struct store_batch *b, uint64_t seq)
+{
+	if (!p->refused_cap && !(p->refused_cap = refused_budget(p))) {
+		delete_decision(b, seq);
+		return 0;
+	}
+	if (!p->refused && !(p->refused = calloc(p->refused_cap, sizeof(*p->refused))))
+		return -1;
+	if (p->refused_len == p->refused_cap) {
+		delete_decision(b, p->refused[p->refused_start]);
+		p->refused_start = (p->refused_start + 1) % p->refused_cap;
+		p->refused_len--;
+	}
+	p->refused[(p->refused_start + p->refused_len++) % p->refused_cap] = seq;
+	return 0;
+}
+
+/* Forgets the refused rows below @cut (a range trim deleted them). Under @dmu. */
+static void refused_forget_below(struct policy *p, uint64_t cut)
+{
+	while (p->refused_len && p->refused[p->refused_start] < cut) {
+		p->refused_start = (p->refused_start + 1) % p->refused_cap;
+		p->refused_len--;
+	}
+}
+
+/* Adds one refused attempt's row to @p->dbatch, within its own budget. Under @dmu. */
+static int add_refused(struct policy *p, const struct row_value *v)
+{
+	char small[1024];
+	size_t len = row_encode(v, POLICY_DECISIONS__COUNT, small, sizeof(small));
+	uint64_t seq = ++p->dseq;
+	unsigned char key[8];
+
+	if (len > sizeof(small))
+		return -1;
+	if (!refused_budget(p))
+		return 0;	/* none kept: only counted */
+	store_key_be64(key, seq);
+	store_batch_put(p->dbatch, STORE_CF_POLICY_DECISIONS, key, sizeof(key), small, len);
+	return refused_keep(p, p->dbatch, seq);
+}
+
 static int flush_decisions(struct policy *p, size_t n, char **err)
 {
 	history_trim(&p->hist, p->dbatch);
+	refused_forget_below(p, p->hist.cut);
 	if (store_write(p->cfg.st, p->dbatch, err)) {
 		store_batch_clear(p->dbatch);
 		return -1;
@@ -176,12 +255,49 @@ void policy_refused(struct policy *p, const struct sql_session *who)
 	v[POLICY_DECISIONS_UID] = row_int(who->uid);
 	v[POLICY_DECISIONS_NAME] = comm[0] ? text_or_null(comm) : row_null();
 	v[POLICY_DECISIONS_VERSION] = row_int((int64_t)policy_live_version(p));
+	atomic_fetch_add(&p->refused_total, 1);
 	pthread_mutex_lock(&p->dmu);
-	if (add_decision(p, v) || flush_decisions(p, 1, &err))
+	if (add_refused(p, v) || flush_decisions(p, 1, &err))
 		policy_log(p, "policy: cannot record a refused policy change by uid %d: %s",
 		      (int)who->uid, err ? err : "encoding");
 	pthread_mutex_unlock(&p->dmu);
 	free(err);
+}
+
+int policy_decisions_load(struct policy *p, uint64_t *max_seq, char **err)
+{
+	struct store_iter *it = store_iter_new(p->cfg.st, STORE_CF_POLICY_DECISIONS);
+	struct row_value v[POLICY_DECISIONS__COUNT];
+	int ret = 0;
+
+	if (!it) {
+		*err = policy_errf("out of memory reading policy_decisions");
+		return -1;
+	}
+	for (store_iter_seek_first(it); store_iter_valid(it) && !ret; store_iter_next(it)) {
+		size_t klen, vlen;
+		const char *k = store_iter_key(it, &klen);
+		const char *val = store_iter_value(it, &vlen);
+		uint64_t seq = store_key_get(k, klen);
+		const struct row_value *verdict = &v[POLICY_DECISIONS_VERDICT];
+		bool refused = !row_decode(val, vlen, v, POLICY_DECISIONS__COUNT) &&
+			       verdict->type == ROW_TEXT && verdict->len == 7 &&
+			       !memcmp(verdict->s, "refused", 7);
+
+		ret = refused ? refused_keep(p, p->dbatch, seq) : history_count(&p->hist, seq);
+		if (ret)
+			*err = policy_errf("out of memory reading policy_decisions");
+		if (seq > *max_seq)
+			*max_seq = seq;
+	}
+	if (!ret && store_iter_error(it, err))
+		ret = -1;
+	store_iter_free(it);
+	/* A smaller budget than the last run's: the oldest refused rows go now. */
+	if (!ret && store_batch_count(p->dbatch) && store_write(p->cfg.st, p->dbatch, err))
+		ret = -1;
+	store_batch_clear(p->dbatch);
+	return ret;
 }
 
 static void on_decision(void *arg, const struct dbos_lsm_decision *d)

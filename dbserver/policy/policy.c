@@ -988,7 +988,7 @@ int policy_open(const struct policy_config *cfg, struct policy **out, char **err
 		goto fail;
 	}
 	if (sql_open_session(&p->env, &compiler, &p->db, err) ||
-	    history_load(&p->hist, cfg->st, &max_seq, err) || adopt(p, err))
+	    policy_decisions_load(p, &max_seq, err) || adopt(p, err))
 		goto fail;
 	p->dseq = max_seq;
 	if (cfg->ops && cfg->ops->poll) {
@@ -1031,6 +1031,7 @@ void policy_close(struct policy *p)
 	free(p->pending);
 	store_batch_free(p->dbatch);
 	history_free(&p->hist);
+	free(p->refused);
 	pthread_mutex_destroy(&p->mu);
 	pthread_mutex_destroy(&p->dmu);
 	free(p);
@@ -1044,13 +1045,17 @@ int policy_stats(struct policy *p, struct sql_stat *out, int max)
 		[DBOS_LSM_C_AUDITED] = { "lsm_audited", "LSM hook calls allowed and reported by an audit rule" },
 		[DBOS_LSM_C_LOST] = { "lsm_lost", "Decisions not reported: the kernel's ring buffer was full" },
 		[DBOS_LSM_C_INHERIT_FAILED] = { "lsm_inherit_failed",
-			"Forks whose child could not inherit its parent's pid-set membership" },
+			"Forks whose child could not inherit its parent's pid-set membership (the "
+			"values map full): the child is then refused where a deny rule uses a set" },
 		[DBOS_LSM_C_MARK_UNKNOWN] = { "lsm_lineage_unknown",
 			"Checks of a caller whose lineage marks were not known: denied where a "
 			"deny rule has a lineage condition (fail closed)" },
 		[DBOS_LSM_C_MARK_FAILED] = { "lsm_lineage_failed",
 			"Forks, execs, renames or credential changes whose lineage marks could not "
 			"be recorded (the process is then unknown)" },
+		[DBOS_LSM_C_SET_UNKNOWN] = { "lsm_set_unknown",
+			"Checks of a caller whose server-side pid-set membership was lost at fork "
+			"(lsm_inherit_failed): denied where the hook has deny rules (fail closed)" },
 		[DBOS_LSM_C_PATH_UNRESOLVED] = { "lsm_path_unresolved",
 			"Checks that needed a path deeper than the kernel walks (4096 steps): "
 			"decided as if it matched every deny and audit path constraint" },
@@ -1072,6 +1077,10 @@ int policy_stats(struct policy *p, struct sql_stat *out, int max)
 	if (n < max)
 		out[n++] = (struct sql_stat){ "policy_decisions_written", (int64_t)atomic_load(&p->written),
 					      "policy_decisions rows written since start" };
+	if (n < max)
+		out[n++] = (struct sql_stat){ "policy_refused", (int64_t)atomic_load(&p->refused_total),
+					      "Policy changes refused to non-root clients since start "
+					      "(policy_decisions keeps the newest, apart from the kernel's)" };
 	if (n < max)
 		out[n++] = (struct sql_stat){ "policy_commits", (int64_t)atomic_load(&p->commits),
 					      "Policy versions committed since start" };

@@ -57,6 +57,12 @@ struct policy_config {
 	const struct policy_kernel_ops *ops;
 	const char *no_kernel_reason;
 	uint64_t retention;	/* policy_decisions rows kept (0: none) */
+	/*
+	 * Refused policy changes kept (0: POLICY_REFUSED_KEEP or @retention,
+	 * whichever is smaller), apart from @retention: they never push the
+	 * kernel's decisions out.
+	 */
+	uint64_t refused_retention;
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
 	/*
@@ -148,8 +154,23 @@ int policy_commit(struct policy *p, const struct policy_set *rules, uint64_t bas
 int policy_rollback(struct policy *p, uint64_t to, const struct sql_session *who,
 		    uint64_t *version, char **err);
 
-/* policy_refused - record a refused policy change by @who (hook 'policy', verdict 'refused'). */
+#define POLICY_REFUSED_KEEP	10000
+
+/*
+ * policy_refused - record a refused policy change by @who (hook 'policy',
+ * verdict 'refused'). Refused attempts have a budget of their own
+ * (policy_config.refused_retention): the newest are kept, the oldest
+ * refused one goes when a new one comes, and the kernel's denials and
+ * audits are never pushed out by them. Every attempt is counted
+ * (policy_refused in dbos_stats).
+ */
 void policy_refused(struct policy *p, const struct sql_session *who);
+/*
+ * policy_decisions_load - at start: count the stored decisions into the
+ * retention of the kernel's (hist) or of refused attempts, and the largest
+ * seq into *@max_seq. 0, or -1 and *@err.
+ */
+int policy_decisions_load(struct policy *p, uint64_t *max_seq, char **err);
 /* policy_decisions_write - store @n kernel decisions (as the decisions thread does). 0, or -1 + *@err. */
 int policy_decisions_write(struct policy *p, const struct dbos_lsm_decision *d, size_t n,
 			   char **err);

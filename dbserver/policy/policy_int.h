@@ -42,7 +42,10 @@ struct policy {
 
 	pthread_mutex_t dmu;
 	uint64_t dseq;
-	struct history hist;
+	struct history hist;		/* the kernel's decisions only */
+	uint64_t *refused;		/* seqs of the refused attempts stored, oldest first (a ring) */
+	size_t refused_cap, refused_start, refused_len;
+	atomic_uint_fast64_t refused_total;	/* refused attempts since start */
 	struct store_batch *dbatch;
 	struct version_info *infos;
 	size_t ninfos;

@@ -142,7 +142,7 @@ static int sim_step(struct sim_cursor *c)
 	if (rc == SQLITE_DONE)
 		return SQLITE_OK;
 	return sim_error(c, sqlite3_mprintf("policy_simulate: %s",
-					    sqlite3_errmsg(sqlite3_db_handle(c->stmt))));
+					    sql_errmsg(sqlite3_db_handle(c->stmt))));
 }
 
 static int sim_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
@@ -177,7 +177,7 @@ static int sim_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 	rc = sqlite3_prepare_v2(db, sql, -1, &c->stmt, &tail);
 	if (rc != SQLITE_OK) {
 		sqlite3_free(sql);
-		return sim_error(c, sqlite3_mprintf("policy_simulate: %s", sqlite3_errmsg(db)));
+		return sim_error(c, sqlite3_mprintf("policy_simulate: %s", sql_errmsg(db)));
 	}
 	rc = tail[strspn(tail, " \t\r\n;")] || !sqlite3_stmt_readonly(c->stmt);
 	sqlite3_free(sql);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* sql.h - SQLite over the store: one virtual table per stored table, plus dbos_stats and dbos_schema. */
+/* sql.h - SQLite over the store: one virtual table per stored table, plus dbos_stats and dbos_schema; guarded sessions. */
 #ifndef DBOS_SQL_H
 #define DBOS_SQL_H
 
@@ -41,9 +41,25 @@ struct sql_session {
 	 */
 	void (*notice)(void *arg, const char *text);
 	void *notice_arg;
+	/*
+	 * Bytes of SQLite memory the session may hold (0: no limit; needs
+	 * sql_init()): everything SQLite allocates on the thread that opened
+	 * the session is charged to it until it is closed, so serve it from
+	 * that thread only, and open one such session per thread. A statement
+	 * that would go over fails with SQLITE_NOMEM (sql_errmsg says why).
+	 */
+	uint64_t memory_limit;
 };
 
 #define SQL_FORK_PID_OFFSET	(1LL << 32)
+
+/*
+ * sql_init - make SQLite's allocator charge each session's memory to it
+ * (memory.c), so that sql_session.memory_limit holds. Call it before
+ * anything else uses SQLite (it shuts SQLite down and up again); calling
+ * it again does nothing. 0, or -1 and *@err (free()).
+ */
+int sql_init(char **err);
 
 struct sql_env;
 
@@ -73,9 +89,47 @@ struct sql_env {
  * *@out (close with sqlite3_close), or -1 and *@err (free with free()).
  */
 int sql_open(const struct sql_env *env, sqlite3 **out, char **err);
-/* sql_open_session - the same for the client @session (sql_open: uid 0, this process). */
+/*
+ * sql_open_session - the same for the client @session (sql_open: uid 0, this
+ * process). Every connection, root's too, is guarded (guard.c): its SQL
+ * reaches the dbos tables and its own memory, never a file, extension code
+ * or a setting; see sql_authorize().
+ */
 int sql_open_session(const struct sql_env *env, const struct sql_session *session,
 		     sqlite3 **out, char **err);
+
+/*
+ * sql_authorize - the authorizer of every session (guard.c): refuses ATTACH,
+ * DETACH, VACUUM, CREATE VIRTUAL TABLE, load_extension(), fts3_tokenizer()
+ * and every PRAGMA but reads of the catalogue; allows everything else. Code
+ * that installs an authorizer of its own on a session for a while (the
+ * policy compiler watches what a subquery reads) must return this one's
+ * answer first and put it back with sqlite3_set_authorizer(db,
+ * sql_authorize, NULL).
+ */
+int sql_authorize(void *arg, int action, const char *a, const char *b, const char *db,
+		  const char *view);
+
+/*
+ * sql_errmsg - the text of @db's last error as a client should read it: for
+ * a refusal by sql_authorize(), "not authorized: <what was refused and
+ * why>" (SQLite itself only says "not authorized"); for an allocation the
+ * session's memory limit refused, "statement stopped: this session reached
+ * its memory limit of N MiB (dbosd --session-memory)"; otherwise
+ * sqlite3_errmsg(). Call it on the thread that ran the failing call, right
+ * after it. The text is valid until the next call on this thread.
+ */
+const char *sql_errmsg(sqlite3 *db);
+
+/*
+ * sql_park - release the store iterators (the RocksDB snapshots) that @db's
+ * open cursors hold, keeping their current rows; each cursor re-seeks to the
+ * next key when its statement goes on. For a statement that waits, e.g. for
+ * a client to read rows: call it between two sqlite3_step() calls, on the
+ * connection's thread. A cursor also re-seeks by itself once its iterator
+ * is ITER_MAX_AGE old (vtab.c). @db not a session: nothing happens.
+ */
+void sql_park(sqlite3 *db);
 
 struct schema_table;
 /*

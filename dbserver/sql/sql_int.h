@@ -1,20 +1,55 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* sql_int.h - internal interface between sql_open() and the virtual table modules of dbserver/sql. */
+/* sql_int.h - internal interface between sql_open_session() (session.c), the guard and the virtual table modules of dbserver/sql. */
 #ifndef DBOS_SQL_INT_H
 #define DBOS_SQL_INT_H
 
 #include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dbserver/sql/schema.h"
 #include "dbserver/sql/sql.h"
 
+struct table_cursor;
+struct sql_account;
+
+/*
+ * One session's own state (session.c), shared by the modules of its stored
+ * tables: sql_park() finds it from the handle (a registry), vtab.c keeps the
+ * open cursors in it. Freed with the last module, when the connection closes.
+ */
+struct sql_conn {
+	sqlite3 *db;
+	atomic_int refs;		/* sql_open_session's, then one per stored table's module */
+	struct table_cursor *cursors;	/* open cursors of its stored tables (vtab.c) */
+	struct sql_account *acct;	/* its memory account (memory.c); NULL: no limit */
+	struct sql_conn *next;		/* in the registry (session.c) */
+};
+
+void sql_conn_ref(struct sql_conn *sc);
+void sql_conn_unref(struct sql_conn *sc);
+
 /*
  * Registers the stored table @t (vtab.c) on @db, as @name (NULL: its own), for
- * the client @who (processes: who may UPDATE it). SQLITE_OK or an error code.
+ * the client @who (processes: who may UPDATE it), in session @sc (which the
+ * module references until the connection closes). SQLITE_OK or an error code.
  */
 int vtab_register(sqlite3 *db, const struct sql_env *env, const struct sql_session *who,
-		  const struct schema_table *t, const char *name);
+		  const struct schema_table *t, const char *name, struct sql_conn *sc);
+/* vtab_park - release the store iterators of @sc's open cursors (sql_park; vtab.c). */
+void vtab_park(struct sql_conn *sc);
+
+/*
+ * memory.c: memory_account_bind() makes a new account of @limit bytes the
+ * calling thread's (NULL: sql_init() was not called, or no memory);
+ * memory_account_release() unbinds it (if it is this thread's) and drops
+ * the session's reference. memory_limit_hit() - whether this thread's
+ * account refused an allocation since the last call (*@limit: its limit).
+ */
+struct sql_account *memory_account_bind(uint64_t limit);
+void memory_account_release(struct sql_account *a);
+bool memory_limit_hit(uint64_t *limit);
 
 /*
  * UPDATE processes (proc_update.c): the processes vtab's write callbacks, one
@@ -55,5 +90,13 @@ char *sql_create_view(const struct schema_view *v, int docs);
  * benchmark hook: it shows that pushdown reads only the rows it needs.
  */
 uint64_t vtab_rows_read(void);
+
+/*
+ * guard_apply - fix @db's settings for a client (no extension loading, no
+ * fts3_tokenizer, defensive, untrusted schema, no attached databases, temp
+ * store in memory, length limits) and install sql_authorize() (guard.c).
+ * Call once the connection is set up. SQLITE_OK or an error code.
+ */
+int guard_apply(sqlite3 *db);
 
 #endif /* DBOS_SQL_INT_H */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* vtab.c - the stored dbos tables as SQLite virtual tables (read-only but for UPDATE processes), and sql_open(). */
+/* vtab.c - the stored dbos tables as SQLite virtual tables (read-only but for UPDATE processes). */
 
 /*
  * USAGE
@@ -61,9 +61,24 @@
  *   other text or blob sorts after every integer), composes the key range
  *   (part 1's range applies only under a fixed part 0), then positions the
  *   iterator. The cursor creates its iterator on the first scan and reuses
- *   it for every later xFilter (the inner side of a join is filtered once
- *   per outer row), so all scans of one cursor read one snapshot; point
- *   lookups (store_get) read the latest committed rows.
+ *   it for later xFilters (the inner side of a join is filtered once per
+ *   outer row); point lookups (store_get) read the latest committed rows.
+ *
+ *   No client holds a snapshot for long. A RocksDB iterator pins its
+ *   snapshot (memtables and table files that compaction and retention's
+ *   range deletes would free) and counts as a user of the store, which a
+ *   reopen after a full disk waits for (store.c). So a cursor lets go of
+ *   its iterator (1) when its statement is about to wait for a client to
+ *   read rows (sql_park, which the endpoint calls before it blocks), and (2)
+ *   once the iterator is ITER_MAX_AGE old (checked every ITER_CHECK_ROWS
+ *   rows and at each xFilter). It keeps its current row in its own memory
+ *   and, when the statement goes on, seeks a fresh iterator to the next key
+ *   after it. A scan therefore reads one snapshot while it is young and not
+ *   waiting; across a release it visits each key at most once, in key
+ *   order, sees the rows as they are when it reaches them (rows deleted
+ *   meanwhile are skipped), and a forward scan stops at the last key that
+ *   existed at its first release, so a slow reader never chases a growing
+ *   history.
  *
  *   Rows are decoded lazily: the first xColumn of a non-key column copies
  *   the value into the cursor's scratch buffer and decodes it there
@@ -74,10 +89,10 @@
  */
 #include <math.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "dbserver/sql/sql_int.h"
 #include "dbserver/store/row.h"
@@ -89,6 +104,10 @@
 #define IDX_HI_LE	0x10
 #define IDX_DESC	0x20
 #define IDX_PART_SHIFT	8
+
+/* A cursor's iterator is replaced once this old (ns), checked every ITER_CHECK_ROWS rows. */
+#define ITER_MAX_AGE	(100 * 1000 * 1000LL)
+#define ITER_CHECK_ROWS	256
 
 static atomic_uint_fast64_t rows_read;
 
@@ -102,6 +121,7 @@ struct table_aux {
 	const struct sql_env *env;
 	const struct schema_table *t;
 	struct sql_session who;
+	struct sql_conn *sc;		/* one reference, dropped with the module */
 };
 
 /* A stored table in one connection. */
@@ -110,6 +130,7 @@ struct table_vtab {
 	struct store *st;
 	const struct schema_table *t;
 	struct proc_writer *w;		/* processes only: UPDATE (proc_update.c) */
+	struct sql_conn *sc;		/* its session: the list of open cursors */
 };
 
 /* A cursor: a point lookup or one bounded walk of the table's key range. */
@@ -117,7 +138,13 @@ struct table_cursor {
 	sqlite3_vtab_cursor base;	/* must be first */
 	const struct schema_table *t;
 	struct store *st;
-	struct store_iter *it;		/* kept across xFilter calls; NULL until needed */
+	struct store_iter *it;		/* kept across xFilter calls; NULL until needed or released */
+	int64_t it_born;		/* when @it was created (CLOCK_MONOTONIC ns) */
+	unsigned int steps;		/* rows stepped since the last age check */
+	struct sql_conn *sc;		/* its session's list: */
+	struct table_cursor *next, **pprev;
+	char *held;			/* the current row while @it is released */
+	size_t held_cap;
 	char *point;			/* value found by a point lookup (store_get) */
 	size_t point_len;
 	bool point_mode;		/* this filter is a point lookup */
@@ -134,6 +161,14 @@ struct table_cursor {
 	bool terminated;		/* vals[] point into scratch, terminated */
 	struct row_value vals[];	/* t->ncols */
 };
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static uint64_t bytes_max(int bytes)
 {
@@ -306,6 +341,7 @@ static int table_connect(sqlite3 *db, void *paux, int argc,
 	memset(vt, 0, sizeof(*vt));
 	vt->st = aux->env->st;
 	vt->t = aux->t;
+	vt->sc = aux->sc;
 	if (aux->t == &schema_processes &&
 	    !(vt->w = proc_writer_new(aux->env->st, &aux->who))) {
 		sqlite3_free(vt);
@@ -463,6 +499,12 @@ static int table_open(sqlite3_vtab *pvt, sqlite3_vtab_cursor **out)
 	c->t = vt->t;
 	c->st = vt->st;
 	c->eof = true;
+	c->sc = vt->sc;
+	c->next = c->sc->cursors;
+	if (c->next)
+		c->next->pprev = &c->next;
+	c->pprev = &c->sc->cursors;
+	c->sc->cursors = c;
 	*out = &c->base;
 	return SQLITE_OK;
 }
@@ -481,8 +523,12 @@ static int table_close(sqlite3_vtab_cursor *cur)
 	struct table_cursor *c = (struct table_cursor *)cur;
 
 	flush_count(c);
+	*c->pprev = c->next;
+	if (c->next)
+		c->next->pprev = c->pprev;
 	store_iter_free(c->it);
 	free(c->point);
+	sqlite3_free(c->held);
 	sqlite3_free(c->scratch);
 	sqlite3_free(c);
 	return SQLITE_OK;
@@ -529,6 +575,98 @@ static int settle(struct table_cursor *c)
 	c->val = store_iter_value(c->it, &c->vlen);
 	c->nread++;
 	return SQLITE_OK;
+}
+
+/* The key at @c's iterator, which must be valid. */
+static uint64_t iter_key(const struct table_cursor *c)
+{
+	size_t klen;
+	const char *k = store_iter_key(c->it, &klen);
+
+	return store_key_get(k, klen);
+}
+
+/*
+ * Copies the current row (not yet decoded, or decoded in place) into the
+ * cursor's own memory, since @it is about to go. false when out of memory.
+ */
+static bool hold_row(struct table_cursor *c)
+{
+	if (c->decoded && c->terminated)
+		return true;		/* vals[] point into scratch already */
+	if (c->vlen + 1 > c->held_cap) {
+		char *nb = c->vlen < INT32_MAX ? sqlite3_realloc64(c->held, c->vlen + 1) : NULL;
+
+		if (!nb)
+			return false;
+		c->held = nb;
+		c->held_cap = c->vlen + 1;
+	}
+	memcpy(c->held, c->val, c->vlen);
+	c->val = c->held;
+	/* Decoded values pointing into the old copy: decode the held one. */
+	if (c->decoded && row_decode(c->val, c->vlen, c->vals, c->t->ncols))
+		c->decoded = false;
+	return true;
+}
+
+/*
+ * Lets go of the iterator (and its snapshot), keeping the current row. A
+ * forward scan keeps to the keys its snapshot had (see the top). A cursor
+ * whose row cannot be kept (no memory) keeps its iterator.
+ */
+static void release_iter(struct table_cursor *c, bool keep_row)
+{
+	if (!c->it)
+		return;
+	if (keep_row && !c->eof && !c->point_mode && !hold_row(c))
+		return;
+	if (!c->eof && !c->point_mode && !c->desc) {
+		store_iter_seek_last(c->it);
+		if (store_iter_valid(c->it) && iter_key(c) < c->hi)
+			c->hi = iter_key(c);
+	}
+	store_iter_free(c->it);
+	c->it = NULL;
+}
+
+void vtab_park(struct sql_conn *sc)
+{
+	for (struct table_cursor *c = sc->cursors; c; c = c->next)
+		release_iter(c, true);
+}
+
+/* A new iterator for @c (SQLITE_OK or SQLITE_NOMEM). */
+static int new_iter(struct table_cursor *c)
+{
+	c->it = store_iter_new(c->st, c->t->cf);
+	if (!c->it)
+		return SQLITE_NOMEM;
+	c->it_born = now_ns();
+	c->steps = 0;
+	return SQLITE_OK;
+}
+
+/* Seeks a new iterator to the key after the current row (before it, descending). */
+static int resume(struct table_cursor *c)
+{
+	int bytes = schema_key_bytes(c->t), rc;
+	unsigned char k[8];
+
+	if ((rc = new_iter(c)) != SQLITE_OK)
+		return rc;
+	key_encode(c->t, k, c->key);
+	if (c->desc)
+		store_iter_seek_for_prev(c->it, k, bytes);
+	else
+		store_iter_seek(c->it, k, bytes);
+	if (store_iter_valid(c->it) && iter_key(c) == c->key) {
+		if (c->desc)
+			store_iter_prev(c->it);
+		else
+			store_iter_next(c->it);
+	}
+	return settle(c);
 }
 
 /* xFilter: starts a point lookup or a bounded scan (idxNum above). */
@@ -599,7 +737,9 @@ static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 		return SQLITE_OK;
 	}
 
-	if (!c->it && !(c->it = store_iter_new(c->st, t->cf)))
+	if (c->it && now_ns() - c->it_born >= ITER_MAX_AGE)
+		release_iter(c, false);
+	if (!c->it && new_iter(c) != SQLITE_OK)
 		return SQLITE_NOMEM;
 	c->eof = false;
 	if (c->desc) {
@@ -629,19 +769,21 @@ static int table_next(sqlite3_vtab_cursor *cur)
 		c->eof = true;
 		return SQLITE_OK;
 	}
-	if (c->desc) {
-		if (c->key == c->lo) {	/* also keeps lo - 1 from wrapping */
-			c->eof = true;
-			return SQLITE_OK;
-		}
-		store_iter_prev(c->it);
-	} else {
-		if (c->key == c->hi) {
-			c->eof = true;
-			return SQLITE_OK;
-		}
-		store_iter_next(c->it);
+	if (c->desc ? c->key == c->lo : c->key == c->hi) {	/* also keeps lo - 1 from wrapping */
+		c->eof = true;
+		return SQLITE_OK;
 	}
+	if (c->it && ++c->steps >= ITER_CHECK_ROWS) {
+		c->steps = 0;
+		if (now_ns() - c->it_born >= ITER_MAX_AGE)
+			release_iter(c, false);
+	}
+	if (!c->it)		/* released: parked, or too old */
+		return resume(c);
+	if (c->desc)
+		store_iter_prev(c->it);
+	else
+		store_iter_next(c->it);
 	return settle(c);
 }
 
@@ -876,8 +1018,17 @@ static const sqlite3_module table_module = {
 	.xRollbackTo   = table_rollback_to,
 };
 
+static void aux_free(void *p)
+{
+	struct table_aux *aux = p;
+	struct sql_conn *sc = aux->sc;
+
+	sqlite3_free(aux);
+	sql_conn_unref(sc);
+}
+
 int vtab_register(sqlite3 *db, const struct sql_env *env, const struct sql_session *who,
-		  const struct schema_table *t, const char *name)
+		  const struct schema_table *t, const char *name, struct sql_conn *sc)
 {
 	struct table_aux *aux = sqlite3_malloc(sizeof(*aux));
 
@@ -886,83 +1037,9 @@ int vtab_register(sqlite3 *db, const struct sql_env *env, const struct sql_sessi
 	aux->env = env;
 	aux->t = t;
 	aux->who = *who;
-	/* SQLite frees @aux with sqlite3_free, even when registration fails. */
+	aux->sc = sc;
+	sql_conn_ref(sc);
+	/* SQLite frees @aux with aux_free, even when registration fails. */
 	return sqlite3_create_module_v2(db, name ? name : t->name, &table_module, aux,
-					sqlite3_free);
-}
-
-/*
- * `processes` as the live rows plus, per live process P, the child it would
- * fork now: pid P + SQL_FORK_PID_OFFSET, parent P, everything else P's.
- */
-static int fork_children_view(sqlite3 *db)
-{
-	sqlite3_str *q = sqlite3_str_new(db);
-	char *sql;
-	int rc;
-
-	sqlite3_str_appendall(q, "CREATE VIEW processes AS SELECT * FROM processes_live "
-			      "UNION ALL SELECT ");
-	for (int i = 0; i < schema_processes.ncols; i++) {
-		const char *c = schema_processes.cols[i].name;
-
-		if (i == PROCESSES_PID)
-			sqlite3_str_appendf(q, "pid + %lld AS pid", SQL_FORK_PID_OFFSET);
-		else if (i == PROCESSES_PARENT)
-			sqlite3_str_appendf(q, ", pid AS %s", c);
-		else
-			sqlite3_str_appendf(q, ", %s", c);
-	}
-	sqlite3_str_appendall(q, " FROM processes_live");
-	sql = sqlite3_str_finish(q);
-	if (!sql)
-		return SQLITE_NOMEM;
-	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	sqlite3_free(sql);
-	return rc;
-}
-
-int sql_open(const struct sql_env *env, sqlite3 **out, char **err)
-{
-	struct sql_session self = { .uid = 0, .pid = getpid() };
-
-	return sql_open_session(env, &self, out, err);
-}
-
-int sql_open_session(const struct sql_env *env, const struct sql_session *session,
-		     sqlite3 **out, char **err)
-{
-	sqlite3 *db = NULL;
-	int rc;
-
-	rc = sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE |
-			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-			     SQLITE_OPEN_EXRESCODE, NULL);
-	for (int i = 0; rc == SQLITE_OK && schema_tables[i]; i++)
-		rc = vtab_register(db, env, session, schema_tables[i],
-				   session->fork_children &&
-				   schema_tables[i] == &schema_processes ? "processes_live" : NULL);
-	if (rc == SQLITE_OK && session->fork_children)
-		rc = fork_children_view(db);
-	if (rc == SQLITE_OK)
-		rc = stats_register(db, env);
-	if (rc == SQLITE_OK)
-		rc = schema_table_register(db);
-	if (rc == SQLITE_OK && env->extend)
-		rc = env->extend(db, env, session);
-	for (int i = 0; rc == SQLITE_OK && schema_views[i]; i++) {
-		char *sql = sql_create_view(schema_views[i], 0);
-
-		rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
-		sqlite3_free(sql);
-	}
-	if (rc != SQLITE_OK) {
-		const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-
-		*err = strdup(msg ? msg : "sql_open failed");
-		sqlite3_close(db);
-		return -1;
-	}
-	*out = db;
-	return 0;
+					aux_free);
 }

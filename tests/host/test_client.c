@@ -34,6 +34,8 @@
 #include "dbos_client.h"
 #include "dbos_proto.h"
 #include "dbserver/endpoint/endpoint.h"
+#include "as_user.h"
+#include "raw_client.h"
 
 #define NOBODY		65534
 #define TEST_GROUP	4242
@@ -185,35 +187,6 @@ static void free_dump(void)
 	dbos_buf_free(&last_dump.b);
 }
 
-/* A raw protocol socket, connected and past the hello. */
-static int raw_connect(const char *path, bool read_hello)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct dbos_buf b;
-	uint8_t type;
-	int fd;
-
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	if (!read_hello)
-		return fd;
-	dbos_buf_init(&b);
-	if (dbos_read_frame(fd, 5000, 5000, &type, &b, NULL) != 1 ||
-	    type != DBOS_F_HELLO || b.len != 4) {
-		dbos_buf_free(&b);
-		close(fd);
-		return -1;
-	}
-	dbos_buf_free(&b);
-	return fd;
-}
-
 /* raw_connect() retried for up to 5 s, for when a slot is being freed. */
 static int raw_connect_soon(const char *path)
 {
@@ -225,18 +198,6 @@ static int raw_connect_soon(const char *path)
 			usleep(20 * 1000);
 	}
 	return fd;
-}
-
-static int send_query(int fd, const char *sql)
-{
-	struct dbos_buf b;
-	int ret;
-
-	dbos_buf_init(&b);
-	dbos_frame_put(&b, DBOS_F_QUERY, sql, strlen(sql));
-	ret = dbos_send_all(fd, b.data, b.len);
-	dbos_buf_free(&b);
-	return ret;
 }
 
 /*
@@ -401,44 +362,27 @@ static void cli_free(struct cli *r)
 	free(r->err);
 }
 
+/* dbos_connect(@arg) as the user as_user() made: errno (0 when connected), the error in @msg. */
+static int connect_fn(void *arg, char *msg, size_t size)
+{
+	char *err = NULL;
+	struct dbos_conn *c = dbos_connect(arg, &err);
+	int e = c ? 0 : errno;
+
+	snprintf(msg, size, "%s", err ? err : "");
+	dbos_close(c);
+	free(err);
+	return e;
+}
+
 /*
- * Fork a child that drops to uid NOBODY, gid @gid and supplementary groups
- * @groups (-1: none), then calls dbos_connect(@path). Returns the child's
- * errno (0 when connected) and its error message in @msg.
+ * Connect as uid NOBODY, gid @gid and supplementary group @group (-1:
+ * none). Returns the child's errno (0 when connected), its error in @msg.
  */
 static int connect_as_nobody(const char *path, gid_t gid, gid_t group, char *msg,
 			     size_t size)
 {
-	int p[2], status, e;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe(p) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		struct dbos_conn *c;
-		char *err = NULL, buf[512];
-
-		close(p[0]);
-		if (setgroups(group == (gid_t)-1 ? 0 : 1, &group) < 0 ||
-		    setgid(gid) < 0 || setuid(NOBODY) < 0)
-			_exit(100);
-		c = dbos_connect(path, &err);
-		e = c ? 0 : errno;
-		snprintf(buf, sizeof(buf), "%s", err ? err : "");
-		if (write(p[1], buf, strlen(buf)) < 0)
-			_exit(101);
-		dbos_close(c);
-		free(err);
-		_exit(e);
-	}
-	close(p[1]);
-	n = read(p[0], msg, size - 1);
-	msg[n > 0 ? n : 0] = 0;
-	close(p[0]);
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return as_user(NOBODY, gid, group, connect_fn, (void *)path, msg, size);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -1030,6 +1030,104 @@ TEST_F(sql, empty_tables)
 	EXPECT_EQ(0, run(_metadata, self->db, "SELECT * FROM processes WHERE pid = 1", NULL));
 }
 
+/*
+ * Every row of @sql as text ("a|b\n" per row), read after sql_park() when
+ * @park: the cursors give up their iterators after every row and must go on
+ * where they were. sqlite3_free() the result.
+ */
+static char *rows_parked(struct __test_metadata *_metadata, sqlite3 *db, const char *sql, bool park)
+{
+	sqlite3_stmt *st = prepare(_metadata, db, sql);
+	sqlite3_str *out = sqlite3_str_new(NULL);
+	int rc;
+
+	while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (park)
+			sql_park(db);
+		for (int i = 0; i < sqlite3_column_count(st); i++)
+			sqlite3_str_appendf(out, "%s%s", i ? "|" : "", sqlite3_column_text(st, i));
+		sqlite3_str_appendall(out, "\n");
+	}
+	if (st)
+		EXPECT_EQ(SQLITE_DONE, rc) TH_LOG("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return sqlite3_str_finish(out);
+}
+
+/*
+ * A statement whose cursors let go of their iterators (sql_park, as the
+ * endpoint does while a client is slow to read) goes on where it was: the
+ * same rows, in the same order, for scans both ways, ranges, two-part keys
+ * and joins, with the current row's columns still there.
+ */
+TEST_F(sql, parked_statements_go_on_where_they_were)
+{
+	static const char *const queries[] = {
+		"SELECT seq, pid, name, cmdline FROM process_events",
+		"SELECT seq, path FROM process_events ORDER BY seq DESC",
+		"SELECT seq, event FROM process_events WHERE seq BETWEEN 100 AND 200",
+		"SELECT seq FROM process_events WHERE seq > 900 ORDER BY seq DESC",
+		"SELECT e.seq, p.name, p.cwd FROM process_events e JOIN processes p ON p.pid = e.pid "
+		"WHERE e.seq < 300",
+		"SELECT p.pid, e.seq, e.name FROM processes p JOIN process_events e "
+		"ON e.pid = p.pid AND e.seq < 400 ORDER BY p.pid DESC",
+		"SELECT pid, name FROM processes WHERE pid IN (3, 50, 7, 199)",
+	};
+	sqlite3_stmt *st;
+	char *a, *b;
+	int n = 0, rc;
+
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		a = rows_parked(_metadata, self->db, queries[i], false);
+		b = rows_parked(_metadata, self->db, queries[i], true);
+		ASSERT_NE(NULL, a);
+		ASSERT_NE(NULL, b);
+		EXPECT_STREQ(a, b) TH_LOG("%s", queries[i]);
+		EXPECT_LT(10, strlen(a)) TH_LOG("%s", queries[i]);
+		sqlite3_free(a);
+		sqlite3_free(b);
+	}
+
+	/*
+	 * After a release, a forward scan sees rows as they are when it gets to
+	 * them (deleted ones are skipped) and stops at the last key it had:
+	 * rows appended meanwhile are not chased.
+	 */
+	st = prepare(_metadata, self->db, "SELECT seq FROM process_events");
+	ASSERT_NE(NULL, st);
+	for (int i = 1; i <= 10; i++) {
+		ASSERT_EQ(SQLITE_ROW, sqlite3_step(st));
+		EXPECT_EQ(i, sqlite3_column_int64(st, 0));
+	}
+	sql_park(self->db);
+	{
+		struct store_batch *wb = store_batch_new();
+		unsigned char lo[8], hi[8];
+		struct row_value v[32];
+		struct textbuf t;
+		char *err = NULL;
+
+		for (uint64_t seq = NEVENT + 1; seq <= NEVENT + 10; seq++) {
+			event_row(seq, v, &t);
+			put_row(wb, &schema_process_events, seq, v);
+		}
+		store_key_be64(lo, 11);
+		store_key_be64(hi, 21);
+		store_batch_delete_range(wb, STORE_CF_PROCESS_EVENTS, lo, 8, hi, 8);
+		ASSERT_EQ(0, store_write(self->st, wb, &err)) TH_LOG("%s", err);
+		store_batch_free(wb);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(st, 0);
+
+		EXPECT_TRUE(seq > 20 && seq <= NEVENT) TH_LOG("seq %lld", (long long)seq);
+		n++;
+	}
+	EXPECT_EQ(SQLITE_DONE, rc);
+	EXPECT_EQ(NEVENT - 20, n);
+	sqlite3_finalize(st);
+}
+
 /* Connections on several threads share the store while it is written. */
 struct reader {
 	const struct sql_env *env;

@@ -276,6 +276,46 @@ TEST_F_TIMEOUT(lin, lineage_recorded_at_fork_survives_dbosd_and_new_commits, 600
 	EXPECT_EQ(1, run(OTHER, "try " TARGET));
 }
 
+/*
+ * Limits fail closed: when the kernel cannot write a new child's entry in a
+ * server-side pid set (the values map is full), the child's membership is
+ * unknown and hooks with deny rules on sets refuse its calls, instead of
+ * letting it go unrestricted. The map is filled to the brim by a rule with
+ * 65,480 uids, then a set holder forks children until one cannot be written.
+ */
+TEST_F_TIMEOUT(lin, a_full_values_map_fails_closed, 1200)
+{
+	struct holder h = { 0 };
+	long long failed0, failed;
+	char buf[128];
+	pid_t w = -1;
+	int n;
+
+	ASSERT_EQ(0, copy_file(HELPER, D "/qholder", 0755));
+	SQL_OK("INSERT INTO policies(name, hook, action, condition) "
+	       "WITH RECURSIVE u(x) AS (SELECT 100000 UNION ALL SELECT x + 1 FROM u WHERE x < 165479) "
+	       "SELECT 'filler', 'open', 'audit', 'uid IN (' || group_concat(x) || ')' FROM u");
+	SQL_OK("INSERT INTO policies(name, hook, action, condition) VALUES ('set', 'exec', 'deny', "
+	       "'path = ''" TARGET "'' AND pid IN (SELECT pid FROM processes WHERE name = ''qholder'')')");
+	EXPECT_EQ(1, q_int("SELECT count(*) FROM policies WHERE exactness = 'server'"));
+	ASSERT_EQ(0, holder_start(&h, D "/qholder"));
+	failed0 = q_int("SELECT value FROM dbos_stats WHERE name = 'lsm_inherit_failed'");
+	for (n = 0; n < 400; n++) {
+		w = atoi(holder_ask(&h, "child " TARGET, buf, sizeof(buf)));
+		ASSERT_GT(w, 0);
+		failed = q_int("SELECT value FROM dbos_stats WHERE name = 'lsm_inherit_failed'");
+		if (failed > failed0)
+			break;
+	}
+	ASSERT_LT(n, 400) TH_LOG("the values map never filled up");
+	/* the child whose entry could not be written is refused, like its members brothers */
+	EXPECT_EQ(0, waiter_try(w)) TH_LOG("child %d, whose set entry was lost, ran the target", w);
+	EXPECT_LT(0, q_int("SELECT value FROM dbos_stats WHERE name = 'lsm_set_unknown'"));
+	holder_stop(&h);
+	EXPECT_EQ(1, run(OTHER, "try " TARGET));
+	clear_policy();
+}
+
 /* Conditions the kernel cannot know stay the server's, and say so. */
 TEST_F_TIMEOUT(lin, server_conditions_are_labelled, 120)
 {
