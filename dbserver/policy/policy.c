@@ -15,9 +15,10 @@
  *
  * Atomicity of a commit: compile (security and sched rules) -> prepare
  * (idle slot) -> sched_stage (dbos.ko keeps the terms, unenforced) ->
- * store_write (the version row, the previous live row with live = 0 and
- * every rule row, one batch) -> flip -> sched_activate. A failure before
- * the store write leaves the kernel enforcing the old generation and the
+ * store_write (the version row, the previous live row with live = 0 and the
+ * rule revisions the version opens and closes, one batch) -> flip ->
+ * sched_activate. A failure before the store write leaves the kernel
+ * enforcing the old generation and the
  * old sched rules (a staged set is replaced by the next stage) and the
  * store without the new version. A crash between the store write and the
  * flip is repaired at the next start: the latest stored version is pushed
@@ -281,26 +282,37 @@ static int put_version(struct store_batch *b, const struct version_meta *m, bool
 	return put_row(b, STORE_CF_POLICY_VERSIONS, k, 8, v, POLICY_VERSIONS__COUNT);
 }
 
-static int put_rule(struct store_batch *b, uint64_t version, const struct policy_row *r)
+/*
+ * Rule storage. A version's rules are not copied: each rule's content is
+ * stored once per run of consecutive versions that had it (a revision, key
+ * (id, from_version)), with the version that ended the run (until_version;
+ * NULL while the latest version has it). A revision starts at the version
+ * that changed the rule, so from_version is policy_row.changed. A commit
+ * writes a revision for each rule it adds or changes and closes the one of
+ * each rule it changes or deletes: its cost is its difference from the
+ * previous version, and any version is one scan of the revisions
+ * (load_rules), without replaying a chain of differences.
+ */
+static int put_revision(struct store_batch *b, const struct policy_row *r, uint64_t until)
 {
-	struct row_value v[POLICY_RULES__COUNT] = {
-		[POLICY_RULES_VERSION] = row_int((int64_t)version),
-		[POLICY_RULES_ID] = row_int(r->id),
-		[POLICY_RULES_NAME] = text_or_null(r->name),
-		[POLICY_RULES_HOOK] = text_or_null(r->hook),
-		[POLICY_RULES_ACTION] = text_or_null(r->action),
-		[POLICY_RULES_CONDITION] = text_or_null(r->condition),
-		[POLICY_RULES_CHANGED] = row_int((int64_t)r->changed),
-		[POLICY_RULES_NICE] = r->has_nice ? row_int(r->nice) : row_null(),
-		[POLICY_RULES_SCHED_POLICY] = text_or_null(r->sched_policy),
-		[POLICY_RULES_SCHED_PRIORITY] = r->has_priority ? row_int(r->priority) : row_null(),
-		[POLICY_RULES_CPUS] = text_or_null(r->cpus),
+	struct row_value v[POLICY_REVS__COUNT] = {
+		[POLICY_REVS_ID] = row_int(r->id),
+		[POLICY_REVS_FROM_VERSION] = row_int((int64_t)r->changed),
+		[POLICY_REVS_UNTIL_VERSION] = until ? row_int((int64_t)until) : row_null(),
+		[POLICY_REVS_NAME] = text_or_null(r->name),
+		[POLICY_REVS_HOOK] = text_or_null(r->hook),
+		[POLICY_REVS_ACTION] = text_or_null(r->action),
+		[POLICY_REVS_CONDITION] = text_or_null(r->condition),
+		[POLICY_REVS_NICE] = r->has_nice ? row_int(r->nice) : row_null(),
+		[POLICY_REVS_SCHED_POLICY] = text_or_null(r->sched_policy),
+		[POLICY_REVS_SCHED_PRIORITY] = r->has_priority ? row_int(r->priority) : row_null(),
+		[POLICY_REVS_CPUS] = text_or_null(r->cpus),
 	};
 	unsigned char k[8];
 
-	store_key_be32(k, (uint32_t)version);
-	store_key_be32(k + 4, (uint32_t)r->id);
-	return put_row(b, STORE_CF_POLICY_RULES, k, 8, v, POLICY_RULES__COUNT);
+	store_key_be32(k, (uint32_t)r->id);
+	store_key_be32(k + 4, (uint32_t)r->changed);
+	return put_row(b, STORE_CF_POLICY_RULES, k, 8, v, POLICY_REVS__COUNT);
 }
 
 static char *dup_text(const struct row_value *v)
@@ -308,57 +320,225 @@ static char *dup_text(const struct row_value *v)
 	return v->type == ROW_TEXT ? strndup(v->s, v->len) : NULL;
 }
 
-/* The rules stored for @version into @out. 0, or -1 and *@err. */
-static int load_rules(struct store *st, uint64_t version, struct policy_set *out, char **err)
+/*
+ * Adds the rule decoded in @v to @out: its text columns name, hook, action
+ * and condition are @v[@text .. @text + 3], nice, sched_policy,
+ * sched_priority and cpus @v[@sched .. @sched + 3]. 0, or -1 (ENOMEM).
+ */
+static int add_decoded(struct policy_set *out, int64_t id, uint64_t changed,
+		       const struct row_value *v, int text, int sched)
+{
+	struct policy_row r = {
+		.id = id, .changed = changed,
+		.name = dup_text(&v[text]), .hook = dup_text(&v[text + 1]),
+		.action = dup_text(&v[text + 2]), .condition = dup_text(&v[text + 3]),
+		.has_nice = v[sched].type == ROW_INT, .nice = (int32_t)v[sched].i,
+		.sched_policy = dup_text(&v[sched + 1]),
+		.has_priority = v[sched + 2].type == ROW_INT, .priority = (int32_t)v[sched + 2].i,
+		.cpus = dup_text(&v[sched + 3]),
+	};
+	int ret = policy_set_add_row(out, &r);
+
+	row_free(&r);
+	return ret;
+}
+
+/*
+ * Calls @row for each row of policy_rules' column family whose key starts
+ * with @prefix (@plen bytes; 0: every row), decoded into @ncols values (at
+ * most POLICY_REVS__COUNT); @row returns 0, or -1 with *@err. 0, or -1 and
+ * *@err.
+ */
+static int scan_rules(struct store *st, const void *prefix, size_t plen, int ncols,
+		      int (*row)(void *arg, const char *key, const struct row_value *v,
+				 char **err),
+		      void *arg, char **err)
 {
 	struct store_iter *it = store_iter_new(st, STORE_CF_POLICY_RULES);
-	unsigned char k[4];
+	struct row_value v[POLICY_REVS__COUNT];
 	int ret = 0;
 
-	memset(out, 0, sizeof(*out));
 	if (!it) {
 		*err = policy_errf("out of memory");
 		return -1;
 	}
-	store_key_be32(k, (uint32_t)version);
-	for (store_iter_seek(it, k, 4); store_iter_valid(it); store_iter_next(it)) {
-		struct row_value v[POLICY_RULES__COUNT];
+	for (store_iter_seek(it, prefix, plen); store_iter_valid(it); store_iter_next(it)) {
 		size_t klen, vlen;
 		const char *key = store_iter_key(it, &klen), *val = store_iter_value(it, &vlen);
-		struct policy_row r = { 0 };
 
-		if (klen != 8 || memcmp(key, k, 4))
+		if (klen != 8 || memcmp(key, prefix, plen))
 			break;
-		if (row_decode(val, vlen, v, POLICY_RULES__COUNT)) {
-			*err = policy_errf("policy_rules: corrupt row in version %" PRIu64, version);
+		if (row_decode(val, vlen, v, ncols)) {
+			*err = policy_errf("policy_rules: corrupt row");
 			ret = -1;
 			break;
 		}
-		r.id = (int64_t)store_key_get(key + 4, 4);
-		r.changed = (uint64_t)v[POLICY_RULES_CHANGED].i;
-		r.name = dup_text(&v[POLICY_RULES_NAME]);
-		r.hook = dup_text(&v[POLICY_RULES_HOOK]);
-		r.action = dup_text(&v[POLICY_RULES_ACTION]);
-		r.condition = dup_text(&v[POLICY_RULES_CONDITION]);
-		r.has_nice = v[POLICY_RULES_NICE].type == ROW_INT;
-		r.nice = (int32_t)v[POLICY_RULES_NICE].i;
-		r.has_priority = v[POLICY_RULES_SCHED_PRIORITY].type == ROW_INT;
-		r.priority = (int32_t)v[POLICY_RULES_SCHED_PRIORITY].i;
-		r.sched_policy = dup_text(&v[POLICY_RULES_SCHED_POLICY]);
-		r.cpus = dup_text(&v[POLICY_RULES_CPUS]);
-		ret = policy_set_add_row(out, &r);
-		row_free(&r);
-		if (ret) {
-			*err = policy_errf("out of memory");
+		ret = row(arg, key, v, err);
+		if (ret)
 			break;
-		}
 	}
 	if (!ret && !store_iter_valid(it) && store_iter_error(it, err))
 		ret = -1;
 	store_iter_free(it);
-	if (ret)
-		policy_set_free(out);
 	return ret;
+}
+
+struct version_scan {
+	uint64_t version;
+	struct policy_set *out;
+};
+
+/* A revision: added to the set when the version has it. */
+static int revision_row(void *arg, const char *key, const struct row_value *v, char **err)
+{
+	const struct version_scan *vs = arg;
+	uint64_t from = store_key_get(key + 4, 4), until = UINT64_MAX;
+
+	if (v[POLICY_REVS_UNTIL_VERSION].type == ROW_INT)
+		until = (uint64_t)v[POLICY_REVS_UNTIL_VERSION].i;
+	if (from > vs->version || vs->version >= until)
+		return 0;
+	if (add_decoded(vs->out, (int64_t)store_key_get(key, 4), from, v, POLICY_REVS_NAME,
+			POLICY_REVS_NICE)) {
+		*err = policy_errf("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* The rules of @version into @out: the revisions from_version <= @version < until_version. 0, or -1 and *@err. */
+static int load_rules(struct store *st, uint64_t version, struct policy_set *out, char **err)
+{
+	struct version_scan vs = { version, out };
+
+	memset(out, 0, sizeof(*out));
+	if (scan_rules(st, "", 0, POLICY_REVS__COUNT, revision_row, &vs, err)) {
+		policy_set_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The revisions a commit of @next after @prev (both sorted by id, with
+ * changed set) writes: @next's rules it changed (changed == @version) open
+ * one, @prev's rules it changed or deleted have theirs closed at @version.
+ * 0, or -1 (ENOMEM).
+ */
+static int put_difference(struct store_batch *b, const struct policy_set *prev,
+			  const struct policy_set *next, uint64_t version)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < next->n; i++)
+		if (next->rows[i].changed == version && put_revision(b, &next->rows[i], 0))
+			return -1;
+	for (size_t i = 0; i < prev->n; i++) {
+		const struct policy_row *r = &prev->rows[i];
+
+		while (j < next->n && next->rows[j].id < r->id)
+			j++;
+		if ((j == next->n || next->rows[j].id != r->id ||
+		     next->rows[j].changed != r->changed) && put_revision(b, r, version))
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- the layout before revisions: a full copy per version ---- */
+
+#define META_RULES_LAYOUT	"policy_rules_layout"	/* "revisions" once migrated */
+
+/* The columns of a version's rule row, key (be32 version, be32 id). */
+enum { OLD_VERSION, OLD_ID, OLD_NAME, OLD_HOOK, OLD_ACTION, OLD_CONDITION, OLD_CHANGED,
+       OLD_NICE, OLD_SCHED_POLICY, OLD_SCHED_PRIORITY, OLD_CPUS, OLD__COUNT };
+_Static_assert((int)OLD__COUNT <= (int)POLICY_REVS__COUNT, "scan_rules decodes POLICY_REVS__COUNT values");
+
+/* A rule row of the old layout, of the version scanned. */
+static int old_row(void *arg, const char *key, const struct row_value *v, char **err)
+{
+	if (add_decoded(arg, (int64_t)store_key_get(key + 4, 4), v[OLD_CHANGED].i, v,
+			OLD_NAME, OLD_NICE)) {
+		*err = policy_errf("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* The rules the old layout stored for @version. 0, or -1 and *@err. */
+static int load_old_rules(struct store *st, uint64_t version, struct policy_set *out,
+			  char **err)
+{
+	unsigned char k[4];
+
+	memset(out, 0, sizeof(*out));
+	store_key_be32(k, (uint32_t)version);
+	if (scan_rules(st, k, 4, OLD__COUNT, old_row, out, err)) {
+		policy_set_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A store written before revisions holds a full copy of the rules of every
+ * version: rewrite it as revisions (one synced batch, so a crash leaves
+ * either layout whole), version by version: a rule that is the same as in
+ * the version before continues its revision, any other starts one (and
+ * its changed becomes that version). Then mark the store migrated.
+ */
+static int migrate_rules(struct store *st, uint64_t latest, char **err)
+{
+	static const unsigned char lo[8] = { 0 }, hi[9] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct policy_set prev = { 0 }, cur;
+	struct store_batch *b;
+	char *val = NULL;
+	size_t vlen;
+	int r = store_get(st, STORE_CF_META, META_RULES_LAYOUT, strlen(META_RULES_LAYOUT),
+			  &val, &vlen, err);
+
+	free(val);
+	if (r)
+		return r < 0 ? -1 : 0;
+	b = store_batch_new();
+	if (!b) {
+		*err = policy_errf("out of memory");
+		return -1;
+	}
+	store_batch_delete_range(b, STORE_CF_POLICY_RULES, lo, sizeof(lo), hi, sizeof(hi));
+	for (uint64_t v = 1; v <= latest; v++) {
+		size_t j = 0;
+
+		if (load_old_rules(st, v, &cur, err))
+			goto fail;
+		for (size_t i = 0; i < cur.n; i++) {
+			struct policy_row *c = &cur.rows[i];
+
+			while (j < prev.n && prev.rows[j].id < c->id)
+				j++;
+			c->changed = j < prev.n && prev.rows[j].id == c->id &&
+				     same_rule(c, &prev.rows[j]) ? prev.rows[j].changed : v;
+		}
+		if (put_difference(b, &prev, &cur, v)) {
+			policy_set_free(&cur);
+			*err = policy_errf("out of memory");
+			goto fail;
+		}
+		policy_set_free(&prev);
+		prev = cur;
+	}
+	store_batch_put(b, STORE_CF_META, META_RULES_LAYOUT, strlen(META_RULES_LAYOUT),
+			"revisions", strlen("revisions"));
+	if (store_write_sync(st, b, err))
+		goto fail;
+	policy_set_free(&prev);
+	store_batch_free(b);
+	return 0;
+fail:
+	policy_set_free(&prev);
+	store_batch_free(b);
+	return -1;
 }
 
 /* The row of @version (1), 0 when absent, -1 and *@err. */
@@ -720,11 +900,10 @@ static int commit_locked(struct policy *p, const struct policy_set *in, const ch
 		*err = policy_errf("out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < s.n; i++)
-		if (put_rule(b, m.version, &s.rows[i])) {
-			*err = policy_errf("out of memory");
-			goto fail;
-		}
+	if (put_difference(b, &p->rules, &s, m.version)) {
+		*err = policy_errf("out of memory");
+		goto fail;
+	}
 	if (store_write_sync(p->cfg.st, b, err))
 		goto fail;
 	store_batch_free(b);
@@ -918,7 +1097,8 @@ static int adopt(struct policy *p, char **err)
 	char *perr = NULL;
 	uint64_t kv;
 
-	if (latest_version(p->cfg.st, &p->latest, err))
+	if (latest_version(p->cfg.st, &p->latest, err) ||
+	    migrate_rules(p->cfg.st, p->latest, err))
 		return -1;
 	if (p->latest) {
 		if (load_version(p->cfg.st, p->latest, &p->meta, err) < 0 ||

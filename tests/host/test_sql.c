@@ -632,12 +632,12 @@ TEST_F(sql, dbos_schema_describes_every_table)
 {
 	static const char *const names[] = {
 		"processes", "process_events", "process_open_files", "sockets", "file_events",
-		"socket_events", "policies", "policy_versions", "policy_rules", "policy_decisions",
+		"socket_events", "policies", "policy_versions", "policy_rule_revisions", "policy_decisions",
 		"policy_simulate", "sched_rules", "sched_decisions", "dbos_stats", "dbos_schema",
 		"process_open_sockets", "listening_ports",
 		"process_ancestors", "policy_context_exec", "policy_context_open",
 		"policy_context_connect", "policy_context_bind", "policy_context_kill",
-		"policy_context_sched", "policy_rollback",
+		"policy_context_sched", "policy_rules", "policy_rollback",
 	};
 	const int nnames = sizeof(names) / sizeof(names[0]);
 	sqlite3_stmt *st = prepare(_metadata, self->db, "SELECT name, sql FROM dbos_schema");
