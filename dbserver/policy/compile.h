@@ -147,6 +147,33 @@ char *policy_notes(const char *hook, const char *condition);
 int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
 		   uint64_t version, const uint64_t *prev, struct policy_image **out, char **err);
 void policy_image_free(struct policy_image *img);
+
+/*
+ * A compile kept to evaluate its server-side subqueries again (pid IN
+ * (SELECT ...), uid IN (SELECT ...)) without compiling its rules again:
+ * the refresher's, while the mirror changes. Not thread-safe; one user.
+ */
+struct policy_program;
+
+/*
+ * policy_compile_program - policy_compile, and when the rules have
+ * server-side subqueries (img->has_sets) and @prog is not NULL, the compile
+ * kept in *@prog (else *@prog is NULL). @rules and their strings must
+ * outlive *@prog. 0, or -1 with *@err.
+ */
+int policy_compile_program(sqlite3 *db, const struct policy_rule *rules, size_t n,
+			   uint64_t version, const uint64_t *prev, struct policy_image **out,
+			   struct policy_program **prog, char **err);
+/*
+ * policy_program_refresh - run @prog's server-side subqueries again on @db
+ * (nothing else: no parse, no SQLite check of the rules): 0 with *@out NULL
+ * when every set is what it was, 0 with *@out the new image (same version,
+ * terms and lineage mark ids; gen.marks_new empty) when a set changed, -1
+ * with *@err when a subquery fails (@prog keeps its sets).
+ */
+int policy_program_refresh(sqlite3 *db, struct policy_program *prog, struct policy_image **out,
+			   char **err);
+void policy_program_free(struct policy_program *prog);
 /* Whether a path of img->ilits names another file now than at compile (or one appeared or went). */
 int policy_image_inodes_changed(const struct policy_image *img);
 

@@ -13,6 +13,12 @@
  * commit takes @mu, then @dmu briefly to add its version's info; nothing
  * takes them in the other order.
  *
+ * The refresher evaluates the live version's server-side sets without
+ * @mu, on a connection of its own (@rdb): it compiles the version once
+ * (policy_program), then reruns only the subqueries as the mirror
+ * changes, and takes @mu only to push an image whose sets changed, if no
+ * commit made another image live meanwhile (@img_seq).
+ *
  * Atomicity of a commit: compile (security and sched rules) -> prepare
  * (idle slot) -> sched_stage (dbos.ko keeps the terms, unenforced) ->
  * store_write (the version row, the previous live row with live = 0 and the
@@ -596,43 +602,75 @@ static int latest_version(struct store *st, uint64_t *out, char **err)
 
 /* ---- compiling and pushing ---- */
 
-static int compile_set(struct policy *p, const struct policy_set *s, uint64_t version,
-		       struct policy_image **img, char **err)
-{
-	struct policy_rule *r = calloc(s->n ? s->n : 1, sizeof(*r));
-	struct sched_vals *sv = calloc(s->n ? s->n : 1, sizeof(*sv));
-	uint64_t prev[DBOS_LSM_MARKS];
-	bool have_prev = false;
-	int ret = -1;
+/* @s as the compiler takes it (struct policy_rule per row, borrowing @s's strings). */
+struct rule_array {
+	struct policy_rule *r;
+	struct sched_vals *sv;
+	size_t n;
+};
 
-	if (!r || !sv) {
+static void rule_array_free(struct rule_array *ra)
+{
+	free(ra->r);
+	free(ra->sv);
+	memset(ra, 0, sizeof(*ra));
+}
+
+/* @s's rules for compiling as @version. 0, or -1 and *@err. */
+static int rule_array_make(const struct policy_set *s, uint64_t version, struct rule_array *ra,
+			   char **err)
+{
+	ra->n = s->n;
+	ra->r = calloc(s->n ? s->n : 1, sizeof(*ra->r));
+	ra->sv = calloc(s->n ? s->n : 1, sizeof(*ra->sv));
+	if (!ra->r || !ra->sv) {
+		rule_array_free(ra);
 		*err = policy_errf("out of memory");
-		goto out;
+		return -1;
 	}
 	/* A rule an earlier version changed has passed SQLite's check then. */
 	for (size_t i = 0; i < s->n; i++) {
 		const struct policy_row *row = &s->rows[i];
 
-		r[i] = (struct policy_rule){ row->id, row->name, row->hook, row->action,
-					     row->condition, row->changed && row->changed < version };
+		ra->r[i] = (struct policy_rule){ row->id, row->name, row->hook, row->action,
+						 row->condition, row->changed && row->changed < version };
 		if (!policy_row_is_sched(row))
 			continue;
-		if (policy_sched_vals(row, &sv[i], err))
-			goto out;
-		r[i].sched = &sv[i];
+		if (policy_sched_vals(row, &ra->sv[i], err)) {
+			rule_array_free(ra);
+			return -1;
+		}
+		ra->r[i].sched = &ra->sv[i];
 	}
-	/* Mark ids as the kernel's live generation has them (after a restart: not p->img's). */
+	return 0;
+}
+
+/* Mark ids as the kernel's live generation has them (after a restart: not p->img's); false: none known. Under @mu. */
+static bool live_marks(struct policy *p, uint64_t prev[DBOS_LSM_MARKS])
+{
 	if (p->cfg.ops && p->cfg.ops->live_marks) {
 		p->cfg.ops->live_marks(p->cfg.ops->arg, prev);
-		have_prev = true;
-	} else if (p->img) {
-		memcpy(prev, p->img->mark_hash, sizeof(prev));
-		have_prev = true;
+		return true;
 	}
-	ret = policy_compile(p->db, r, s->n, version, have_prev ? prev : NULL, img, err);
-out:
-	free(r);
-	free(sv);
+	if (p->img) {
+		memcpy(prev, p->img->mark_hash, DBOS_LSM_MARKS * sizeof(*prev));
+		return true;
+	}
+	return false;
+}
+
+static int compile_set(struct policy *p, const struct policy_set *s, uint64_t version,
+		       struct policy_image **img, char **err)
+{
+	uint64_t prev[DBOS_LSM_MARKS];
+	struct rule_array ra;
+	bool have_prev = live_marks(p, prev);
+	int ret;
+
+	if (rule_array_make(s, version, &ra, err))
+		return -1;
+	ret = policy_compile(p->db, ra.r, ra.n, version, have_prev ? prev : NULL, img, err);
+	rule_array_free(&ra);
 	return ret;
 }
 
@@ -685,6 +723,7 @@ static void set_live_image(struct policy *p, struct policy_image *img)
 {
 	policy_image_free(p->img);
 	p->img = img;
+	p->img_seq++;
 }
 
 /* Whether @a and @b would put the same generation into the kernel. */
@@ -749,25 +788,21 @@ static int sched_push(struct policy *p, const struct policy_image *img, uint64_t
 }
 
 /*
- * Compile @s as @version, prepare and flip it (no store write), and push
- * its sched rules when it has some (their failure is logged and retried,
- * not returned). Under @mu. With @if_changed, only what differs from the
- * live image is pushed, and nothing (returns 1) when nothing does: a
- * re-push would drop the set members the kernel added by inheritance at
+ * Prepare and flip @img (of @s, as @version; no store write), and push its
+ * sched rules when it has some (their failure is logged and retried, not
+ * returned). Takes @img. Under @mu. With @if_changed, only what differs
+ * from the live image is pushed, and nothing (returns 1) when nothing does:
+ * a re-push would drop the set members the kernel added by inheritance at
  * fork that the mirror does not show yet.
  */
-static int push(struct policy *p, const struct policy_set *s, uint64_t version,
-		bool if_changed, char **err)
+static int push_image(struct policy *p, struct policy_image *img, const struct policy_set *s,
+		      uint64_t version, bool if_changed, char **err)
 {
-	struct policy_image *img = NULL;
-	bool lsm, sched;
+	bool lsm = !if_changed || !same_image(img, p->img);
+	bool sched = if_changed ? !p->img || !policy_sched_terms_equal(img->sched, img->nsched,
+								       p->img->sched, p->img->nsched)
+				: nsched_rules(s) > 0;
 
-	if (compile_set(p, s, version, &img, err))
-		return -1;
-	lsm = !if_changed || !same_image(img, p->img);
-	sched = if_changed ? !p->img || !policy_sched_terms_equal(img->sched, img->nsched,
-								 p->img->sched, p->img->nsched)
-			   : nsched_rules(s) > 0;
 	if (!lsm && !sched) {
 		policy_image_free(img);
 		return 1;
@@ -785,6 +820,17 @@ static int push(struct policy *p, const struct policy_set *s, uint64_t version,
 		sched_push(p, img, version);
 	set_live_image(p, img);
 	return 0;
+}
+
+/* Compile @s as @version and push_image() it. Under @mu. */
+static int push(struct policy *p, const struct policy_set *s, uint64_t version,
+		bool if_changed, char **err)
+{
+	struct policy_image *img = NULL;
+
+	if (compile_set(p, s, version, &img, err))
+		return -1;
+	return push_image(p, img, s, version, if_changed, err);
 }
 
 static uint64_t mirror_changes(struct policy *p)
@@ -1020,41 +1066,114 @@ int policy_refresh(struct policy *p, char **err)
 	return ret;
 }
 
+/*
+ * The refresher's compile of the live version (policy_program): built once
+ * per live image, on the refresher's own connection, from a copy of the
+ * rules; then only its server-side subqueries run again as the mirror
+ * changes. Used by the refresher thread only.
+ */
+struct refresh {
+	struct policy_set rules;
+	struct rule_array ra;
+	struct policy_program *prog;
+	uint64_t version, img_seq;	/* the live version and image it stands for */
+	uint64_t prev[DBOS_LSM_MARKS];	/* their mark ids */
+	bool have_prev;
+};
+
+static void refresh_reset(struct refresh *rs)
+{
+	policy_program_free(rs->prog);
+	rule_array_free(&rs->ra);
+	policy_set_free(&rs->rules);
+	memset(rs, 0, sizeof(*rs));
+}
+
+/*
+ * The sets of the live version, evaluated again without @mu: compile the
+ * version once (when it or its image changed since), else run only its
+ * server-side subqueries; then, under @mu, push the image if a set changed
+ * and the live image is still the one evaluated. @changes: the mirror's
+ * counter read before. 0, or -1 and *@err.
+ */
+static int refresh_sets(struct policy *p, struct refresh *rs, bool rebuild, uint64_t changes,
+			char **err)
+{
+	struct policy_image *img = NULL;
+	int ret = 0;
+
+	if (rebuild) {
+		atomic_fetch_add(&p->refresh_compiles, 1);
+		ret = rule_array_make(&rs->rules, rs->version, &rs->ra, err) ||
+		      policy_compile_program(p->rdb, rs->ra.r, rs->ra.n, rs->version,
+					     rs->have_prev ? rs->prev : NULL, &img, &rs->prog, err);
+	} else {
+		ret = policy_program_refresh(p->rdb, rs->prog, &img, err);
+	}
+	atomic_fetch_add(&p->set_evaluations, 1);
+	pthread_mutex_lock(&p->mu);
+	if (ret || rs->version != p->latest || rs->img_seq != p->img_seq || !rs->prog) {
+		policy_image_free(img);		/* a commit went first: compile again */
+		refresh_reset(rs);
+	} else {
+		ret = img ? push_image(p, img, &p->rules, p->latest, true, err) : 1;
+		if (ret < 0)
+			refresh_reset(rs);	/* the kernel did not take it: compile again */
+		rs->img_seq = p->img_seq;
+		if (ret == 0)
+			atomic_fetch_add(&p->refreshes, 1);
+		if (ret >= 0)
+			p->seen_changes = changes;
+		ret = ret < 0 ? -1 : 0;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return ret;
+}
+
 static void *refresher(void *arg)
 {
 	struct policy *p = arg;
 	const struct timespec tick = { 0, REFRESH_MS * 1000000L };
-
+	struct refresh rs = { 0 };
 	unsigned int ticks = 0, iticks = 0;
 
 	while (!atomic_load(&p->stop)) {
-		bool due;
+		bool sets, inodes = false, rebuild = false;
+		uint64_t changes = 0;
+		char *err = NULL;
 
 		nanosleep(&tick, NULL);
 		pthread_mutex_lock(&p->mu);
-		due = p->img && p->img->has_sets && mirror_changes(p) != p->seen_changes;
+		changes = mirror_changes(p);
+		sets = p->img && p->img->has_sets && changes != p->seen_changes;
 		/*
 		 * The files exact paths name (INODE entries): one stat() each
 		 * every INODE_CHECK_MS, whatever the machine does (a rename has
 		 * no event); compiled again when one is another file.
 		 */
-		if (!due && p->img && p->img->nilits &&
+		if (!sets && p->img && p->img->nilits &&
 		    ++iticks % (INODE_CHECK_MS / REFRESH_MS) == 0)
-			due = policy_image_inodes_changed(p->img);
+			inodes = policy_image_inodes_changed(p->img);
 		/* sched rules the module did not take: again every SCHED_RETRY_MS */
 		if (p->sched_retry && p->img && ++ticks % (SCHED_RETRY_MS / REFRESH_MS) == 0)
 			sched_push(p, p->img, p->latest);
-		pthread_mutex_unlock(&p->mu);
-		if (due) {
-			char *err = NULL;
-
-			if (policy_refresh(p, &err)) {
-				policy_log(p, "policy: refreshing the sets of version %" PRIu64 ": %s",
-				      policy_live_version(p), err ? err : "?");
-				free(err);
-			}
+		if (sets && (!rs.prog || rs.version != p->latest || rs.img_seq != p->img_seq)) {
+			refresh_reset(&rs);
+			rebuild = true;
+			rs.version = p->latest;
+			rs.img_seq = p->img_seq;
+			rs.have_prev = live_marks(p, rs.prev);
+			if (policy_set_copy(&rs.rules, &p->rules))
+				sets = false;	/* out of memory: next tick */
 		}
+		pthread_mutex_unlock(&p->mu);
+		if ((inodes && policy_refresh(p, &err)) ||
+		    (sets && refresh_sets(p, &rs, rebuild, changes, &err)))
+			policy_log(p, "policy: refreshing the sets of version %" PRIu64 ": %s",
+				   policy_live_version(p), err ? err : "?");
+		free(err);
 	}
+	refresh_reset(&rs);
 	return NULL;
 }
 
@@ -1179,6 +1298,9 @@ int policy_open(const struct policy_config *cfg, struct policy **out, char **err
 		p->have_poller = true;
 	}
 	if (cfg->ops) {
+		/* The refresher evaluates sets on a connection of its own, without @mu. */
+		if (sql_open_session(&p->env, &compiler, &p->rdb, err))
+			goto fail;
 		if (pthread_create(&p->refresher, NULL, refresher, p)) {
 			*err = policy_errf("cannot start the refresher thread");
 			goto fail;
@@ -1201,6 +1323,7 @@ void policy_close(struct policy *p)
 		pthread_join(p->poller, NULL);
 	if (p->have_refresher)
 		pthread_join(p->refresher, NULL);
+	sqlite3_close(p->rdb);
 	sqlite3_close(p->db);
 	free(p->sched_err);
 	policy_image_free(p->img);
@@ -1267,5 +1390,15 @@ int policy_stats(struct policy *p, struct sql_stat *out, int max)
 	if (n < max)
 		out[n++] = (struct sql_stat){ "policy_refreshes", (int64_t)atomic_load(&p->refreshes),
 					      "Re-pushes of the live version after its pid/uid sets changed" };
+	if (n < max)
+		out[n++] = (struct sql_stat){ "policy_set_evaluations",
+					      (int64_t)atomic_load(&p->set_evaluations),
+					      "Times the refresher ran the live version's server-side "
+					      "subqueries again (the mirror changed)" };
+	if (n < max)
+		out[n++] = (struct sql_stat){ "policy_refresh_compiles",
+					      (int64_t)atomic_load(&p->refresh_compiles),
+					      "Times the refresher compiled the live version's rules "
+					      "(once per live image; otherwise it runs only the subqueries)" };
 	return n;
 }

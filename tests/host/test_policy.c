@@ -934,6 +934,10 @@ TEST_F(pol, threads_store_decisions_and_refresh_sets)
 	EXPECT_EQ(1, k_live(&self->k));
 	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
 
+	/* It compiled the rules once; since then it only ran the subquery again. */
+	EXPECT_EQ(1, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_refresh_compiles'"));
+	EXPECT_LE(2, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_set_evaluations'"));
+
 	pthread_mutex_lock(&queue_mu);
 	queued = (struct dbos_lsm_decision){ .version = 1, .hook = DBOS_LSM_EXEC, .term = 0,
 					     .verdict = DBOS_LSM_DENY, .pid = 4242 };
@@ -956,6 +960,79 @@ static void put(struct store_batch *b, const struct schema_table *t, uint64_t ke
 	else
 		store_key_be64(k, key);
 	store_batch_put(b, t->cf, k, schema_key_bytes(t), buf, len);
+}
+
+/*
+ * The refresher re-runs only the server-side subqueries, outside the
+ * manager's lock: with 300 other rules live, mirror changes that leave the
+ * set as it was push nothing and compile nothing; a commit meanwhile is not
+ * held up, and makes the refresher compile the new version once.
+ */
+TEST_F(pol, refresher_reruns_only_the_subqueries_outside_the_lock)
+{
+	struct policy_config cfg = {
+		.st = self->st, .env = &self->env, .ops = &self->ops, .retention = 1000,
+		.mirror_changes = changes_cb, .mirror_arg = &self->changes,
+	};
+	struct store_batch *b;
+	char *err = NULL;
+	int i, before;
+
+	sqlite3_close(self->db);
+	policy_close(self->p);
+	ASSERT_EQ(0, policy_open(&cfg, &self->p, &err)) TH_LOG("%s", err);
+	self->env.extend_arg = self->p;
+	self->db = client(_metadata, self, 0);
+	OK(self->db, "BEGIN; "
+		     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
+		     "INSERT INTO policies(name, hook, action, condition) SELECT 'k' || i, 'connect', "
+		     "'deny', 'remote_port = ' || i FROM n; "
+		     "INSERT INTO policies(name, hook, action, condition) VALUES ('s', 'exec', 'deny', "
+		     "'uid IN (SELECT uid FROM processes WHERE name = ''x'')'); COMMIT");
+	before = k_prepares(&self->k);
+
+	/* The mirror moves, the set does not: evaluated again, nothing pushed, nothing compiled again. */
+	for (int round = 0; round < 5; round++) {
+		int64_t evals = qint(self->db, "SELECT value FROM dbos_stats "
+					       "WHERE name = 'policy_set_evaluations'");
+
+		__atomic_add_fetch(&self->changes, 1, __ATOMIC_SEQ_CST);
+		for (i = 0; i < 200 && qint(self->db, "SELECT value FROM dbos_stats WHERE name = "
+					    "'policy_set_evaluations'") == evals; i++)
+			usleep(10000);
+	}
+	EXPECT_LE(5, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_set_evaluations'"));
+	EXPECT_EQ(1, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_refresh_compiles'"));
+	EXPECT_EQ(before, k_prepares(&self->k));
+
+	/* A commit replaces the image: the refresher compiles that version once, then evaluates. */
+	OK(self->db, "INSERT INTO policies(name, hook, action, condition) VALUES ('k0', 'bind', 'deny', "
+		     "'local_port = 1')");
+	before = k_prepares(&self->k);
+	b = store_batch_new();
+	proc(b, 78, 1, "x", 4322);
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+	__atomic_add_fetch(&self->changes, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < 300 && qint(self->db, "SELECT value FROM dbos_stats "
+				     "WHERE name = 'policy_refreshes'") < 1; i++)
+		usleep(10000);
+	EXPECT_EQ(1, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_refreshes'"));
+	EXPECT_EQ(before + 1, k_prepares(&self->k));	/* the set changed: one push */
+	EXPECT_EQ(2, k_live(&self->k));
+	EXPECT_EQ(2, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_refresh_compiles'"));
+	/* The pushed set holds uid 4322. */
+	pthread_mutex_lock(&kmu);
+	for (i = 0; i < (int)self->k.nvalues; i++) {
+		const struct dbos_lsm_value_key *key = &self->k.values[i].key;
+		uint64_t v = 0;
+
+		memcpy(&v, key->value, sizeof(v));
+		if (key->hook == DBOS_LSM_EXEC && key->field == DBOS_LSM_F_UID && v == 4322)
+			break;
+	}
+	EXPECT_LT(i, (int)self->k.nvalues);
+	pthread_mutex_unlock(&kmu);
 }
 
 static void proc(struct store_batch *b, int pid, int parent, const char *name, int uid)
