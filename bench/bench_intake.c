@@ -41,7 +41,7 @@ static uint64_t mono_ns(void)
 
 /* ---- a kernel that has nothing to say (no processes to dump) ---- */
 
-static int k_stats(void *arg, struct intake_kstats *out)
+static int k_stats(void *arg, struct kernel_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->version = DBOS_GENL_VERSION;
@@ -49,17 +49,17 @@ static int k_stats(void *arg, struct intake_kstats *out)
 	return 0;
 }
 
-static int k_dump(void *arg, intake_msg_fn fn, void *ctx)
+static int k_dump(void *arg, kernel_msg_fn fn, void *ctx)
 {
 	return 0;
 }
 
-static int k_get_proc(void *arg, uint32_t pid, intake_msg_fn fn, void *ctx)
+static int k_get_proc(void *arg, uint32_t pid, kernel_msg_fn fn, void *ctx)
 {
 	return -ESRCH;
 }
 
-static const struct intake_kernel_ops k_ops = {
+static const struct kernel_ops k_ops = {
 	.get_stats = k_stats, .dump_procs = k_dump, .get_proc = k_get_proc,
 	.dump_files = k_dump,	/* no files either */
 };

@@ -15,10 +15,10 @@
 #include "dbos_proto.h"
 #include "dbserver/endpoint/endpoint.h"
 #include "dbserver/intake/loop.h"
+#include "dbserver/kernel/enforce.h"
+#include "dbserver/kernel/kernel.h"
 #include "dbserver/mirror/mirror.h"
-#include "dbserver/policy/enforce.h"
 #include "dbserver/policy/policy.h"
-#include "dbserver/sched/sched.h"
 #include "dbserver/sql/sql.h"
 #include "dbserver/store/store.h"
 
@@ -116,10 +116,10 @@ static sqlite3 *open_db(void *arg, const struct ucred *peer, void *sink, char **
 	return db;
 }
 
-/* The policy manager's view of the kernel: enforce.h. */
+/* The policy manager's view of the kernel: kernel/enforce.h. */
 static int ops_prepare(void *arg, const struct policy_image *img, char **err)
 {
-	return enforce_prepare(arg, img, err);
+	return enforce_prepare(arg, &img->gen, err);
 }
 
 static void ops_flip(void *arg)
@@ -149,16 +149,16 @@ static void ops_counters(void *arg, uint64_t out[DBOS_LSM_C__COUNT])
 	enforce_counters(arg, out);
 }
 
-/* Scheduling rules go to dbos.ko (sched.h): stage, then activate after the store write. */
+/* Scheduling rules go to dbos.ko (kernel/kernel.h): stage, then activate after the store write. */
 static int ops_sched_stage(void *arg, uint64_t version, const struct sched_term *t, size_t n,
 			   char **err)
 {
-	return sched_rules_stage(version, t, n, err) ? -1 : 0;
+	return kernel_sched_rules_stage(version, t, n, err) ? -1 : 0;
 }
 
 static int ops_sched_activate(void *arg, uint64_t version, char **err)
 {
-	return sched_rules_activate(version, err) ? -1 : 0;
+	return kernel_sched_rules_activate(version, err) ? -1 : 0;
 }
 
 /* Moves whenever the mirror commits a change: the refresher's cue. */
@@ -293,7 +293,7 @@ int main(int argc, char **argv)
 	struct mirror_config mc = { .retention = DEFAULT_RETENTION };
 	struct endpoint_config ec = { 0 };
 	struct intake_loop_config lc = { .log = log_line };
-	struct intake_filter filter = { .kinds = DBOS_FILE_KINDS_ALL };
+	struct kernel_filter filter = { .kinds = DBOS_FILE_KINDS_ALL };
 	char bad[64];
 	struct dbosd d = { 0 };
 	struct endpoint *ep = NULL;

@@ -3,3 +3,12 @@
 # dbosd together with -lsqlite3 (dbos_proto.o holds the shared frame code).
 
 ENDPOINT_OBJS := $(B)/dbserver/endpoint/endpoint.o $(B)/libdbos/dbos_proto.o
+
+# dbosd's SQL side composed as main.c composes it (store, SQL, policy manager,
+# endpoint) and attacked over its socket with libdbos (issue 14).
+HOST_TESTS += $(B)/tests/host/test_guard
+GUARD_TEST_OBJS := $(POLICY_TEST_OBJS) $(B)/dbserver/endpoint/endpoint.o
+
+$(B)/tests/host/test_guard: tests/host/test_guard.c $(GUARD_TEST_OBJS) $(LIBDBOS)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(GUARD_TEST_OBJS) $(LIBDBOS) $(LDFLAGS) $(SQL_LIBS)

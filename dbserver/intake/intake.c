@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* intake.c - the intake session: per-CPU loss detection, re-sync, reparenting and commits over struct intake_kernel_ops. */
+/* intake.c - the intake session: per-CPU loss detection, re-sync, reparenting and commits over struct kernel_ops. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -40,7 +40,7 @@ struct intake {
 	bool need_resync;
 	uint64_t resync_not_before;
 	uint64_t next_stats, next_prune;
-	struct intake_kstats kbase;
+	struct kernel_stats kbase;
 	bool have_kbase;
 
 	struct orphan *orph;
@@ -102,7 +102,7 @@ static void publish(struct intake *in)
 		atomic_store_explicit(&in->pub[i], (int64_t)in->c[i], memory_order_relaxed);
 }
 
-static void set_kstats(struct intake *in, const struct intake_kstats *ks)
+static void set_kstats(struct intake *in, const struct kernel_stats *ks)
 {
 	in->c[INTAKE_STAT_KERNEL_PRODUCED] = ks->v[DBOS_STATS_PRODUCED];
 	in->c[INTAKE_STAT_KERNEL_DROPPED] = ks->v[DBOS_STATS_DROPPED];
@@ -297,7 +297,7 @@ static void query_orphans(struct intake *in, uint64_t now)
 
 static int resync(struct intake *in, uint64_t now, bool attach)
 {
-	struct intake_kstats ks;
+	struct kernel_stats ks;
 	int64_t mv[MIRROR_STAT__COUNT];
 	uint32_t swept;
 	char *err = NULL;
@@ -381,7 +381,7 @@ void intake_free(struct intake *in)
 
 int intake_attach(struct intake *in, uint64_t now_ns)
 {
-	struct intake_kstats ks;
+	struct kernel_stats ks;
 	int rc;
 
 	in->now = now_ns;
@@ -396,7 +396,7 @@ int intake_attach(struct intake *in, uint64_t now_ns)
 		return -EPROTO;
 	}
 	if (in->cfg.ops->set_filter) {
-		static const struct intake_filter all = { .kinds = DBOS_FILE_KINDS_ALL };
+		static const struct kernel_filter all = { .kinds = DBOS_FILE_KINDS_ALL };
 
 		rc = in->cfg.ops->set_filter(in->cfg.ops_arg, in->cfg.filter ? in->cfg.filter : &all);
 		if (rc) {
@@ -483,7 +483,7 @@ int intake_flush(struct intake *in, uint64_t now_ns)
 
 static int poll_stats(struct intake *in)
 {
-	struct intake_kstats ks;
+	struct kernel_stats ks;
 	int rc = in->cfg.ops->get_stats(in->cfg.ops_arg, &ks);
 
 	if (rc)

@@ -4,7 +4,7 @@
  * detects loss, re-syncs from dumps, refreshes reparented children, commits.
  *
  * The session never touches a socket: it reaches the kernel through struct
- * intake_kernel_ops (netlink.c implements them over generic netlink; host
+ * kernel_ops (dbserver/kernel/: kernel_nl_ops over generic netlink; host
  * tests and the benchmark supply their own), and its caller feeds it the
  * raw event messages. One thread drives a session; only intake_stats_read()
  * may be called from other threads.
@@ -34,44 +34,15 @@
 #include <stdint.h>
 
 #include "dbos_uapi.h"
+#include "dbserver/kernel/kernel.h"
 #include "dbserver/mirror/mirror.h"
-
-/* A GET_STATS reply. */
-struct intake_kstats {
-	uint32_t version;			/* DBOS_A_VERSION */
-	uint64_t instance;			/* DBOS_A_INSTANCE */
-	uint64_t v[DBOS_STATS_MAX + 1];		/* indexed by DBOS_STATS_* */
-};
-
-/* Receives one raw reply buffer (one or more netlink messages). */
-typedef void (*intake_msg_fn)(void *ctx, const struct nlmsghdr *nlh, size_t len);
-
-/* Which files the kernel reports (DBOS_CMD_SET_FILTER). */
-struct intake_filter {
-	uint32_t kinds;				/* 1 << DBOS_FILE_* per kind reported */
-	int nexclude;				/* <= DBOS_FILTER_PREFIXES */
-	const char *exclude[DBOS_FILTER_PREFIXES];	/* path prefixes not reported */
-};
-
-struct intake_kernel_ops {
-	/* DBOS_CMD_GET_STATS. 0, or -errno (-ENOENT when the family is gone). */
-	int (*get_stats)(void *arg, struct intake_kstats *out);
-	/* DBOS_CMD_DUMP_PROCS: every reply buffer to @fn, in order. 0 or -errno. */
-	int (*dump_procs)(void *arg, intake_msg_fn fn, void *ctx);
-	/* DBOS_CMD_GET_PROC of @pid: the reply to @fn. 0, -ESRCH, or -errno. */
-	int (*get_proc)(void *arg, uint32_t pid, intake_msg_fn fn, void *ctx);
-	/* DBOS_CMD_DUMP_FILES of every process. NULL: no files mirror. 0 or -errno. */
-	int (*dump_files)(void *arg, intake_msg_fn fn, void *ctx);
-	/* DBOS_CMD_SET_FILTER. NULL: the kernel's default. 0 or -errno. */
-	int (*set_filter)(void *arg, const struct intake_filter *flt);
-};
 
 struct intake_config {
 	struct mirror *mirror;		/* must outlive the session */
-	const struct intake_kernel_ops *ops;
+	const struct kernel_ops *ops;
 	void *ops_arg;
 	/* Sent at every attach; NULL: every kind, no excluded prefix. Must outlive the session. */
-	const struct intake_filter *filter;
+	const struct kernel_filter *filter;
 	/* One line per notable event (no trailing newline); may be NULL. */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;

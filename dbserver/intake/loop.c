@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #include "dbserver/intake/loop.h"
-#include "dbserver/intake/netlink.h"
+#include "dbserver/kernel/kernel.h"
 
 struct intake_loop {
 	struct intake_loop_config cfg;
-	struct intake_nl *nl;
+	struct kernel_nl *nl;
 	struct intake *in;
 	pthread_t thread;
 	bool running;
@@ -63,7 +63,7 @@ static void arm(struct intake_loop *l, uint64_t at_ns)
 static void detach(struct intake_loop *l, uint64_t now)
 {
 	intake_detach(l->in);
-	intake_nl_detach(l->nl);
+	kernel_nl_detach(l->nl);
 	l->next_attach = now + INTAKE_LOOP_ATTACH_RETRY_NS;
 }
 
@@ -73,8 +73,9 @@ static void try_attach(struct intake_loop *l, uint64_t now)
 	int rc;
 
 	l->next_attach = now + INTAKE_LOOP_ATTACH_RETRY_NS;
-	rc = intake_nl_attach(l->nl, &err);
+	rc = kernel_nl_attach(l->nl, &err);
 	if (rc == -ENOENT) {
+		free(err);
 		if (!l->said_absent)
 			say(l, "dbos module not loaded: serving the stored state, waiting for it");
 		l->said_absent = true;
@@ -90,7 +91,7 @@ static void try_attach(struct intake_loop *l, uint64_t now)
 	if (rc) {
 		if (rc != -EPROTO && rc != -EINVAL)
 			say(l, "cannot attach to the dbos module: %s", strerror(-rc));
-		intake_nl_detach(l->nl);
+		kernel_nl_detach(l->nl);
 		/* A refused version or filter does not change until a new module is loaded. */
 		if (rc == -EPROTO || rc == -EINVAL)
 			l->next_attach = now + 12 * INTAKE_LOOP_ATTACH_RETRY_NS;
@@ -104,7 +105,7 @@ static void drain(struct intake_loop *l)
 {
 	for (int i = 0; i < INTAKE_LOOP_BURST; i++) {
 		const struct nlmsghdr *msg;
-		ssize_t n = intake_nl_recv_event(l->nl, &msg);
+		ssize_t n = kernel_nl_recv_event(l->nl, &msg);
 
 		if (n == 0)
 			return;
@@ -129,7 +130,7 @@ static void *run(void *arg)
 		struct pollfd p[4];
 		int np = 0, ev_i = -1, ctrl_i = -1;
 		uint64_t now, at = intake_next_deadline(l->in);
-		int ev_fd = intake_nl_event_fd(l->nl), ctrl_fd = intake_nl_ctrl_fd(l->nl);
+		int ev_fd = kernel_nl_event_fd(l->nl), ctrl_fd = kernel_nl_ctrl_fd(l->nl);
 
 		if (!intake_attached(l->in) && l->next_attach < at)
 			at = l->next_attach;
@@ -162,13 +163,13 @@ static void *run(void *arg)
 			drain(l);
 		now = mono_ns();
 		if (ctrl_i >= 0 && p[ctrl_i].revents) {
-			int bits = intake_nl_read_ctrl(l->nl);
+			int bits = kernel_nl_read_ctrl(l->nl);
 
-			if ((bits & INTAKE_NL_FAMILY_DEL) && intake_attached(l->in)) {
+			if ((bits & KERNEL_NL_FAMILY_DEL) && intake_attached(l->in)) {
 				say(l, "dbos module unloaded");
 				detach(l, now);
 			}
-			if (bits & INTAKE_NL_FAMILY_NEW) {
+			if (bits & KERNEL_NL_FAMILY_NEW) {
 				if (intake_attached(l->in))
 					detach(l, now);	/* a new instance: re-join, re-dump */
 				try_attach(l, now);
@@ -208,7 +209,7 @@ int intake_loop_start(const struct intake_loop_config *cfg, struct intake_loop *
 			*err = NULL;
 		goto fail;
 	}
-	rc = intake_nl_new(&l->nl, &nlerr);
+	rc = kernel_nl_new(&l->nl, &nlerr);
 	if (rc && !l->nl) {
 		*err = nlerr;
 		goto fail;
@@ -219,7 +220,7 @@ int intake_loop_start(const struct intake_loop_config *cfg, struct intake_loop *
 		free(nlerr);
 	}
 	ic.mirror = cfg->mirror;
-	ic.ops = &intake_nl_ops;
+	ic.ops = &kernel_nl_ops;
 	ic.ops_arg = l->nl;
 	ic.log = cfg->log;
 	ic.log_arg = cfg->log_arg;
@@ -260,7 +261,7 @@ void intake_loop_free(struct intake_loop *l)
 		return;
 	intake_loop_stop(l);
 	intake_free(l->in);
-	intake_nl_free(l->nl);
+	kernel_nl_free(l->nl);
 	if (l->stop_fd >= 0)
 		close(l->stop_fd);
 	if (l->timer_fd >= 0)

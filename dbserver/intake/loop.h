@@ -23,7 +23,7 @@
 
 struct intake_loop_config {
 	struct mirror *mirror;		/* must outlive the loop */
-	const struct intake_filter *filter;	/* NULL: report every file; must outlive the loop */
+	const struct kernel_filter *filter;	/* NULL: report every file; must outlive the loop */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
 };

@@ -87,7 +87,7 @@ struct cctx {
 	sqlite3 *db;
 	int run;		/* run subqueries (compile) or not (check) */
 	char **err;
-	/* the pids processes showed before the first pid subquery ran (policy_image.known_pids) */
+	/* the pids processes showed before the first pid subquery ran (policy_image.gen.known_pids) */
 	uint32_t *known;
 	size_t nknown;
 	int known_read;
@@ -976,7 +976,7 @@ static int assign_marks(struct cctx *c, const uint64_t *prev, struct policy_imag
 		img->mark_hash[c->marks[i].kid] = c->marks[i].hash;
 	for (int k = 0; k < DBOS_LSM_MARKS; k++)
 		if (img->mark_hash[k] && img->mark_hash[k] != prev[k])
-			img->marks_new |= 1ULL << k;
+			img->gen.marks_new |= 1ULL << k;
 	return 0;
 }
 
@@ -1053,79 +1053,220 @@ const char *policy_exactness(const char *hook, const char *condition)
 	return what;
 }
 
-int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
-		   uint64_t version, const uint64_t *prev, struct policy_image **out, char **err)
+/*
+ * The image of the prepared rules @rc[0..@n) (in id order) and @c's marks,
+ * whose kernel ids are assigned against @prev (assign_marks); @rules
+ * (@nrules, any order) for the sched terms. Takes @c's known pids. 0, or -1
+ * and *@err.
+ */
+static int build(struct cctx *c, struct rulec *rc, size_t n, const struct policy_rule *rules,
+		 size_t nrules, uint64_t version, const uint64_t *prev,
+		 struct policy_image **out, char **err)
 {
-	struct cctx c = { .db = db, .run = 1, .err = err };
 	struct pterms ts[DBOS_LSM_CFGS + 1] = { 0 };	/* + POLICY_HOOK_SCHED's */
 	struct pterms *sched_ts = &ts[DBOS_LSM_CFGS];
-	struct rulec *rc = calloc(n ? n : 1, sizeof(*rc));
-	size_t *order = calloc(n ? n : 1, sizeof(*order));
-	struct policy_image *img = NULL;
+	struct policy_image *img = calloc(1, sizeof(*img));
 	int rv = -1, sets = 0;
-	size_t done = 0;
 
-	*err = NULL;
 	*out = NULL;
-	if (!rc || !order) {
-		errf(err, "policy: out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		order[i] = i;
-	qsort_r(order, n, sizeof(*order), by_id, (void *)rules);
-	for (done = 0; done < n; done++) {
-		struct rulec *r = &rc[done];
-
-		if (rule_prepare(&c, &rules[order[done]], r)) {
-			done++;
-			goto out;
-		}
-		sets |= r->sets;
-		if (add_terms(r, r->hook == POLICY_HOOK_SCHED ? sched_ts : &ts[r->hook])) {
-			done++;
-			errf(err, "policy: out of memory");
-			goto out;
-		}
-	}
-	img = calloc(1, sizeof(*img));
 	if (!img) {
 		errf(err, "policy: out of memory");
 		goto out;
 	}
-	if (assign_marks(&c, prev, img, err))
+	for (size_t i = 0; i < n; i++) {
+		sets |= rc[i].sets;
+		if (add_terms(&rc[i], rc[i].hook == POLICY_HOOK_SCHED ? sched_ts : &ts[rc[i].hook])) {
+			errf(err, "policy: out of memory");
+			goto out;
+		}
+	}
+	if (assign_marks(c, prev, img, err))
 		goto out;
-	if (mark_terms(&c, ts)) {
+	if (mark_terms(c, ts)) {
 		errf(err, "policy: out of memory");
 		goto out;
 	}
 	rv = image_build(ts, img->mark_hash, version, out, err);
 	if (!rv) {
-		(*out)->notes = c.notes;
-		c.notes = NULL;
-		(*out)->marks_new = img->marks_new;
+		(*out)->gen.marks_new = img->gen.marks_new;
 		(*out)->has_sets = sets;
-		(*out)->known_pids = c.known;
-		(*out)->nknown = c.nknown;
-		c.known = NULL;
-		give_ilits(&c, *out);
+		(*out)->gen.known_pids = c->known;
+		(*out)->gen.nknown = c->nknown;
+		c->known = NULL;
+		c->nknown = 0;
 	}
-	if (!rv && sched_build(sched_ts, rules, n, *out, err)) {
+	if (!rv && sched_build(sched_ts, rules, nrules, *out, err)) {
 		policy_image_free(*out);
 		*out = NULL;
 		rv = -1;
 	}
 out:
 	free(img);
-	for (size_t i = 0; i < done; i++)
-		rulec_free(&rc[i]);
 	for (int h = 0; h <= DBOS_LSM_CFGS; h++)
 		pterms_free(&ts[h]);
-	marks_free(&c);
-	free(c.notes);
-	free(c.known);
-	free(c.ilits);
-	free(rc);
+	return rv;
+}
+
+/*
+ * What a compile keeps to evaluate its server-side subqueries again: the
+ * prepared rules (parse trees, atoms with the subqueries' current sets),
+ * the lineage marks with their kernel ids and the exact paths looked up.
+ */
+struct policy_program {
+	struct cctx c;
+	const struct policy_rule *rules;	/* the caller's */
+	size_t n, nrc;
+	struct rulec *rc;			/* rc[0..nrc): prepared, in id order */
+	uint64_t version;
+	uint64_t mark_hash[DBOS_LSM_MARKS];
+	struct policy_inode_lit *ilits;
+	size_t nilits;
+};
+
+void policy_program_free(struct policy_program *pg)
+{
+	if (!pg)
+		return;
+	for (size_t i = 0; i < pg->nrc; i++)
+		rulec_free(&pg->rc[i]);
+	marks_free(&pg->c);
+	free(pg->c.notes);
+	free(pg->c.known);
+	free(pg->c.ilits);
+	free(pg->rc);
+	free(pg->ilits);
+	free(pg);
+}
+
+/* A copy of @n exact paths @src in *@dst, *@ndst. 0, or -1 (ENOMEM). */
+static int dup_ilits(const struct policy_inode_lit *src, size_t n,
+		     struct policy_inode_lit **dst, size_t *ndst)
+{
+	*dst = NULL;
+	*ndst = 0;
+	if (!n)
+		return 0;
+	*dst = malloc(n * sizeof(**dst));
+	if (!*dst)
+		return -1;
+	memcpy(*dst, src, n * sizeof(**dst));
+	*ndst = n;
+	return 0;
+}
+
+int policy_compile_program(sqlite3 *db, const struct policy_rule *rules, size_t n,
+			   uint64_t version, const uint64_t *prev, struct policy_image **out,
+			   struct policy_program **prog, char **err)
+{
+	struct policy_program *pg = calloc(1, sizeof(*pg));
+	size_t *order = calloc(n ? n : 1, sizeof(*order));
+	int rv = -1;
+
+	*err = NULL;
+	*out = NULL;
+	if (prog)
+		*prog = NULL;
+	if (!pg || !order || !(pg->rc = calloc(n ? n : 1, sizeof(*pg->rc)))) {
+		errf(err, "policy: out of memory");
+		goto out;
+	}
+	pg->c = (struct cctx){ .db = db, .run = 1, .err = err };
+	pg->rules = rules;
+	pg->n = n;
+	pg->version = version;
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof(*order), by_id, (void *)rules);
+	for (; pg->nrc < n; pg->nrc++)
+		if (rule_prepare(&pg->c, &rules[order[pg->nrc]], &pg->rc[pg->nrc])) {
+			pg->nrc++;
+			goto out;
+		}
+	if (build(&pg->c, pg->rc, n, rules, n, version, prev, out, err))
+		goto out;
+	(*out)->notes = pg->c.notes;
+	pg->c.notes = NULL;
+	give_ilits(&pg->c, *out);
+	memcpy(pg->mark_hash, (*out)->mark_hash, sizeof(pg->mark_hash));
+	rv = 0;
+	if (!prog || !(*out)->has_sets)
+		goto out;
+	if (dup_ilits((*out)->ilits, (*out)->nilits, &pg->ilits, &pg->nilits)) {
+		errf(err, "policy: out of memory");
+		policy_image_free(*out);
+		*out = NULL;
+		rv = -1;
+		goto out;
+	}
+	*prog = pg;
+	pg = NULL;
+out:
+	policy_program_free(pg);
 	free(order);
 	return rv;
+}
+
+int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
+		   uint64_t version, const uint64_t *prev, struct policy_image **out, char **err)
+{
+	return policy_compile_program(db, rules, n, version, prev, out, NULL, err);
+}
+
+static bool same_pvset(const struct pvset *a, const struct pvset *b)
+{
+	return a->n == b->n && (!a->n || !memcmp(a->v, b->v, a->n * sizeof(*a->v)));
+}
+
+/* Runs the server-side subqueries of @rc again; *@changed when a set is not what it was. */
+static int rerun_subs(struct cctx *c, struct rulec *rc, bool *changed)
+{
+	for (int i = 0; i < rc->natoms; i++) {
+		struct atom *a = &rc->atoms[i];
+		struct pvset set = a->set, fork = a->fork;
+
+		if (!a->pn->has_sub || a->mark >= 0)
+			continue;
+		a->set = (struct pvset){ 0 };
+		a->fork = (struct pvset){ 0 };
+		if (run_sub(c, rc, a)) {
+			free(a->set.v);
+			free(a->fork.v);
+			a->set = set;
+			a->fork = fork;
+			return -1;
+		}
+		*changed |= !same_pvset(&set, &a->set) || !same_pvset(&fork, &a->fork);
+		free(set.v);
+		free(fork.v);
+	}
+	return 0;
+}
+
+int policy_program_refresh(sqlite3 *db, struct policy_program *pg, struct policy_image **out,
+			   char **err)
+{
+	bool changed = false;
+
+	*err = NULL;
+	*out = NULL;
+	pg->c.db = db;
+	pg->c.err = err;
+	free(pg->c.known);
+	pg->c.known = NULL;
+	pg->c.nknown = 0;
+	pg->c.known_read = 0;
+	for (size_t i = 0; i < pg->nrc; i++)
+		if (pg->rc[i].sets && rerun_subs(&pg->c, &pg->rc[i], &changed))
+			return -1;
+	if (!changed)
+		return 0;
+	if (build(&pg->c, pg->rc, pg->nrc, pg->rules, pg->n, pg->version, pg->mark_hash, out,
+		  err))
+		return -1;
+	if (dup_ilits(pg->ilits, pg->nilits, &(*out)->ilits, &(*out)->nilits)) {
+		policy_image_free(*out);
+		*out = NULL;
+		return errf(err, "policy: out of memory");
+	}
+	return 0;
 }

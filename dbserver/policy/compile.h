@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dbserver/sched/sched.h"
+#include "dbserver/kernel/enforce.h"
+#include "dbserver/kernel/kernel.h"
 #include "libdbos/dbos_lsm.h"
 
 enum policy_action {
@@ -50,16 +51,6 @@ struct policy_rule {
 	const struct sched_vals *sched;
 };
 
-struct policy_value_entry {
-	struct dbos_lsm_value_key key;
-	struct dbos_lsm_bits bits;
-};
-
-struct policy_path_entry {
-	struct dbos_lsm_path_key key;
-	struct dbos_lsm_bits bits;
-};
-
 /* An exact path of an exec, open or connect rule and the file found there at compile. */
 struct policy_inode_lit {
 	char path[DBOS_LSM_PATH_MAX];
@@ -69,38 +60,25 @@ struct policy_inode_lit {
 };
 
 /*
- * One compiled generation: everything enforce_prepare() writes into the
- * kernel, plus which rule each term came from (to name the rule of a
- * decision). Free with policy_image_free().
+ * One compiled generation: @gen, everything enforce_prepare() writes into
+ * the kernel, plus what the server keeps: which rule each term came from
+ * (to name the rule of a decision), the sets and files to watch, the sched
+ * terms, the notes. Free with policy_image_free().
  */
 struct policy_image {
-	uint64_t version;
-	/* the LSM hooks' configs, then DBOS_LSM_MARK's (the lineage marks' conditions) */
-	struct dbos_lsm_hook_cfg cfg[DBOS_LSM_CFGS];
+	struct enforce_gen gen;
 	/* term_rule[h][t]: policies.id of term t of hook h (t < nterms[h]; MARK: the first rule using it) */
 	int64_t *term_rule[DBOS_LSM_CFGS];
 	uint32_t nterms[DBOS_LSM_CFGS];
-	struct policy_value_entry *values;
-	size_t nvalues;
-	struct policy_path_entry *paths;
-	size_t npaths;
 	/* 1 if some term uses a set the server evaluated (pid/uid IN (SELECT ...)): recompile as the tables change */
 	int has_sets;
 	/*
-	 * With pid sets: every pid processes showed before the sets were
-	 * evaluated, sorted. A re-push of the live version keeps the kernel's own
-	 * PID entries of the others (processes forked since: enforce_prepare).
-	 */
-	uint32_t *known_pids;
-	size_t nknown;
-	/*
 	 * Lineage marks: mark_hash[m] identifies mark m's condition (0: no mark
-	 * m); marks_new has the marks whose condition the previous live image
-	 * (policy_compile's @prev) did not give that id: the kernel computes
-	 * them for every process before this image goes live.
+	 * m); gen.marks_new has the marks whose condition the previous live
+	 * image (policy_compile's @prev) did not give that id: the kernel
+	 * computes them for every process before this image goes live.
 	 */
 	uint64_t mark_hash[DBOS_LSM_MARKS];
-	uint64_t marks_new;
 	/* what the user should know about these rules (policy_notes), one per line; NULL: nothing */
 	char *notes;
 	/*
@@ -169,6 +147,33 @@ char *policy_notes(const char *hook, const char *condition);
 int policy_compile(sqlite3 *db, const struct policy_rule *rules, size_t n,
 		   uint64_t version, const uint64_t *prev, struct policy_image **out, char **err);
 void policy_image_free(struct policy_image *img);
+
+/*
+ * A compile kept to evaluate its server-side subqueries again (pid IN
+ * (SELECT ...), uid IN (SELECT ...)) without compiling its rules again:
+ * the refresher's, while the mirror changes. Not thread-safe; one user.
+ */
+struct policy_program;
+
+/*
+ * policy_compile_program - policy_compile, and when the rules have
+ * server-side subqueries (img->has_sets) and @prog is not NULL, the compile
+ * kept in *@prog (else *@prog is NULL). @rules and their strings must
+ * outlive *@prog. 0, or -1 with *@err.
+ */
+int policy_compile_program(sqlite3 *db, const struct policy_rule *rules, size_t n,
+			   uint64_t version, const uint64_t *prev, struct policy_image **out,
+			   struct policy_program **prog, char **err);
+/*
+ * policy_program_refresh - run @prog's server-side subqueries again on @db
+ * (nothing else: no parse, no SQLite check of the rules): 0 with *@out NULL
+ * when every set is what it was, 0 with *@out the new image (same version,
+ * terms and lineage mark ids; gen.marks_new empty) when a set changed, -1
+ * with *@err when a subquery fails (@prog keeps its sets).
+ */
+int policy_program_refresh(sqlite3 *db, struct policy_program *prog, struct policy_image **out,
+			   char **err);
+void policy_program_free(struct policy_program *prog);
 /* Whether a path of img->ilits names another file now than at compile (or one appeared or went). */
 int policy_image_inodes_changed(const struct policy_image *img);
 

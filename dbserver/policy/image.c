@@ -69,7 +69,7 @@ static void *grow(struct growing *g, size_t more)
 }
 
 /* The bits of PID entry @v among @pid[0..@n) (sorted by value), or @dflt. */
-static const struct dbos_lsm_bits *pid_bits(const struct policy_value_entry *pid, size_t n,
+static const struct dbos_lsm_bits *pid_bits(const struct enforce_value *pid, size_t n,
 					    const struct pval *v,
 					    const struct dbos_lsm_bits *dflt)
 {
@@ -100,7 +100,7 @@ static int build_field(const struct pterms *ts, int h, int f, struct dbos_lsm_ho
 	struct dbos_lsm_bits base = { 0 };
 	struct pval *all;
 	size_t nall = 0, nuniq = 0;
-	struct policy_value_entry *e;
+	struct enforce_value *e;
 
 	/*
 	 * FORK: a parent in a pid set whose child would not be needs an entry
@@ -164,8 +164,8 @@ static int build_field(const struct pterms *ts, int h, int f, struct dbos_lsm_ho
 	}
 	if (fork) {
 		/* after grow(): vals->p may have moved */
-		const struct policy_value_entry *pid =
-			(const struct policy_value_entry *)vals->p + pid_first;
+		const struct enforce_value *pid =
+			(const struct enforce_value *)vals->p + pid_first;
 		size_t kept = 0;
 
 		for (size_t i = 0; i < nuniq; i++) {
@@ -219,7 +219,7 @@ static int build_paths(const struct pterms *ts, int h, int f, struct dbos_lsm_ho
 	static const struct pstr root;
 	const struct pstr **all;
 	size_t nall = 2, nuniq = 1;
-	struct policy_path_entry *e;
+	struct enforce_path *e;
 
 	for (size_t t = 0; t < ts->n; t++)
 		for (size_t a = 0; a < ts->t[t].np; a++)
@@ -263,7 +263,7 @@ static int build_paths(const struct pterms *ts, int h, int f, struct dbos_lsm_ho
 /* A values-map entry {@h, @f, value[0] = @a, value[1] = @b}: its bits, zeroed (NULL: no memory). */
 static struct dbos_lsm_bits *new_entry(struct growing *vals, int h, int f, uint8_t a, uint8_t b)
 {
-	struct policy_value_entry *e = grow(vals, 1);
+	struct enforce_value *e = grow(vals, 1);
 
 	if (!e)
 		return NULL;
@@ -298,8 +298,8 @@ static int build_lineage(const struct pterms *ts, int h, struct dbos_lsm_hook_cf
 		    !new_entry(vals, h, DBOS_LSM_F_LINEAGE, m, 0))
 			return -1;
 		/* (after both: the array may have moved) */
-		set = &((struct policy_value_entry *)vals->p)[vals->n - 2].bits;
-		clear = &((struct policy_value_entry *)vals->p)[vals->n - 1].bits;
+		set = &((struct enforce_value *)vals->p)[vals->n - 2].bits;
+		clear = &((struct enforce_value *)vals->p)[vals->n - 1].bits;
 		for (size_t t = 0; t < ts->n; t++) {
 			if (!(ts->t[t].lin_forb & (1ULL << m)))
 				bit_set(set, t);
@@ -324,8 +324,8 @@ static int build_markdefs(const struct pterms *ts, const uint64_t *hash,
 		    !new_entry(vals, DBOS_LSM_MARK, DBOS_LSM_F_MARKID, m, 0))
 			return -1;
 		/* (after both: the array may have moved) */
-		def = &((struct policy_value_entry *)vals->p)[vals->n - 2].bits;
-		id = &((struct policy_value_entry *)vals->p)[vals->n - 1].bits;
+		def = &((struct enforce_value *)vals->p)[vals->n - 2].bits;
+		id = &((struct enforce_value *)vals->p)[vals->n - 1].bits;
 		id->w[0] = hash[m];
 		for (size_t t = 0; t < ts->n; t++)
 			if (ts->t[t].mark == m)
@@ -387,7 +387,7 @@ static int build_inodes(const struct pterms *ts, int h, struct dbos_lsm_hook_cfg
 	qsort(all, nall, sizeof(*all), inode_cmp);
 	for (size_t i = 0, j; i < nall; i = j) {
 		struct dbos_lsm_bits add = { 0 }, keep = every;
-		struct policy_value_entry *e;
+		struct enforce_value *e;
 
 		for (j = i; j < nall && !inode_cmp(&all[i], &all[j]); j++)
 			;
@@ -428,7 +428,7 @@ static int build_inodes(const struct pterms *ts, int h, struct dbos_lsm_hook_cfg
 static int build_hook(const struct pterms *ts, int h, struct policy_image *img,
 		      struct growing *vals, struct growing *paths)
 {
-	struct dbos_lsm_hook_cfg *cfg = &img->cfg[h];
+	struct dbos_lsm_hook_cfg *cfg = &img->gen.cfg[h];
 	struct dbos_lsm_bits every = { 0 };
 	size_t pid_first = 0, pid_n = 0;
 
@@ -479,8 +479,8 @@ int image_build(const struct pterms ts[DBOS_LSM_CFGS], const uint64_t *hash, uin
 {
 	static const char *const hooks[] = { "exec", "open", "connect", "bind", "kill",
 					     "process_ancestors (lineage marks)" };
-	struct growing vals = { .size = sizeof(struct policy_value_entry) };
-	struct growing paths = { .size = sizeof(struct policy_path_entry) };
+	struct growing vals = { .size = sizeof(struct enforce_value) };
+	struct growing paths = { .size = sizeof(struct enforce_path) };
 	struct policy_image *img;
 
 	*out = NULL;
@@ -492,24 +492,24 @@ int image_build(const struct pterms ts[DBOS_LSM_CFGS], const uint64_t *hash, uin
 	img = calloc(1, sizeof(*img));
 	if (!img)
 		return set_err(err, "policy: out of memory");
-	img->version = version;
+	img->gen.version = version;
 	memcpy(img->mark_hash, hash, sizeof(img->mark_hash));
 	for (int h = 0; h < DBOS_LSM_CFGS; h++) {
 		if (build_hook(&ts[h], h, img, &vals, &paths) ||
-		    (h == DBOS_LSM_MARK && build_markdefs(&ts[h], hash, &img->cfg[h], &vals))) {
+		    (h == DBOS_LSM_MARK && build_markdefs(&ts[h], hash, &img->gen.cfg[h], &vals))) {
 			free(vals.p);
 			free(paths.p);
 			policy_image_free(img);
 			return set_err(err, "policy: out of memory");
 		}
 	}
-	img->values = vals.p;
-	img->nvalues = vals.n;
-	img->paths = paths.p;
-	img->npaths = paths.n;
-	if (img->nvalues > DBOS_LSM_VALUES_MAX || img->npaths > DBOS_LSM_PATHS_MAX) {
+	img->gen.values = vals.p;
+	img->gen.nvalues = vals.n;
+	img->gen.paths = paths.p;
+	img->gen.npaths = paths.n;
+	if (img->gen.nvalues > DBOS_LSM_VALUES_MAX || img->gen.npaths > DBOS_LSM_PATHS_MAX) {
 		set_err(err, "policy: the rules need %zu value entries and %zu path entries; "
-			"the kernel's maps hold at most %d and %d", img->nvalues, img->npaths,
+			"the kernel's maps hold at most %d and %d", img->gen.nvalues, img->gen.npaths,
 			DBOS_LSM_VALUES_MAX, DBOS_LSM_PATHS_MAX);
 		policy_image_free(img);
 		return -1;
@@ -524,9 +524,9 @@ void policy_image_free(struct policy_image *img)
 		return;
 	for (int h = 0; h < DBOS_LSM_CFGS; h++)
 		free(img->term_rule[h]);
-	free(img->values);
-	free(img->paths);
-	free(img->known_pids);
+	free(img->gen.values);
+	free(img->gen.paths);
+	free(img->gen.known_pids);
 	free(img->notes);
 	free(img->ilits);
 	policy_sched_terms_free(img->sched, img->nsched);

@@ -13,11 +13,18 @@
  * commit takes @mu, then @dmu briefly to add its version's info; nothing
  * takes them in the other order.
  *
+ * The refresher evaluates the live version's server-side sets without
+ * @mu, on a connection of its own (@rdb): it compiles the version once
+ * (policy_program), then reruns only the subqueries as the mirror
+ * changes, and takes @mu only to push an image whose sets changed, if no
+ * commit made another image live meanwhile (@img_seq).
+ *
  * Atomicity of a commit: compile (security and sched rules) -> prepare
  * (idle slot) -> sched_stage (dbos.ko keeps the terms, unenforced) ->
- * store_write (the version row, the previous live row with live = 0 and
- * every rule row, one batch) -> flip -> sched_activate. A failure before
- * the store write leaves the kernel enforcing the old generation and the
+ * store_write (the version row, the previous live row with live = 0 and the
+ * rule revisions the version opens and closes, one batch) -> flip ->
+ * sched_activate. A failure before the store write leaves the kernel
+ * enforcing the old generation and the
  * old sched rules (a staged set is replaced by the next stage) and the
  * store without the new version. A crash between the store write and the
  * flip is repaired at the next start: the latest stored version is pushed
@@ -35,6 +42,7 @@
 #include <unistd.h>
 
 #include "dbserver/policy/policy_int.h"
+#include "dbserver/sched/sched.h"
 #include "dbserver/sql/schema.h"
 
 #define REFRESH_MS	20
@@ -280,26 +288,37 @@ static int put_version(struct store_batch *b, const struct version_meta *m, bool
 	return put_row(b, STORE_CF_POLICY_VERSIONS, k, 8, v, POLICY_VERSIONS__COUNT);
 }
 
-static int put_rule(struct store_batch *b, uint64_t version, const struct policy_row *r)
+/*
+ * Rule storage. A version's rules are not copied: each rule's content is
+ * stored once per run of consecutive versions that had it (a revision, key
+ * (id, from_version)), with the version that ended the run (until_version;
+ * NULL while the latest version has it). A revision starts at the version
+ * that changed the rule, so from_version is policy_row.changed. A commit
+ * writes a revision for each rule it adds or changes and closes the one of
+ * each rule it changes or deletes: its cost is its difference from the
+ * previous version, and any version is one scan of the revisions
+ * (load_rules), without replaying a chain of differences.
+ */
+static int put_revision(struct store_batch *b, const struct policy_row *r, uint64_t until)
 {
-	struct row_value v[POLICY_RULES__COUNT] = {
-		[POLICY_RULES_VERSION] = row_int((int64_t)version),
-		[POLICY_RULES_ID] = row_int(r->id),
-		[POLICY_RULES_NAME] = text_or_null(r->name),
-		[POLICY_RULES_HOOK] = text_or_null(r->hook),
-		[POLICY_RULES_ACTION] = text_or_null(r->action),
-		[POLICY_RULES_CONDITION] = text_or_null(r->condition),
-		[POLICY_RULES_CHANGED] = row_int((int64_t)r->changed),
-		[POLICY_RULES_NICE] = r->has_nice ? row_int(r->nice) : row_null(),
-		[POLICY_RULES_SCHED_POLICY] = text_or_null(r->sched_policy),
-		[POLICY_RULES_SCHED_PRIORITY] = r->has_priority ? row_int(r->priority) : row_null(),
-		[POLICY_RULES_CPUS] = text_or_null(r->cpus),
+	struct row_value v[POLICY_REVS__COUNT] = {
+		[POLICY_REVS_ID] = row_int(r->id),
+		[POLICY_REVS_FROM_VERSION] = row_int((int64_t)r->changed),
+		[POLICY_REVS_UNTIL_VERSION] = until ? row_int((int64_t)until) : row_null(),
+		[POLICY_REVS_NAME] = text_or_null(r->name),
+		[POLICY_REVS_HOOK] = text_or_null(r->hook),
+		[POLICY_REVS_ACTION] = text_or_null(r->action),
+		[POLICY_REVS_CONDITION] = text_or_null(r->condition),
+		[POLICY_REVS_NICE] = r->has_nice ? row_int(r->nice) : row_null(),
+		[POLICY_REVS_SCHED_POLICY] = text_or_null(r->sched_policy),
+		[POLICY_REVS_SCHED_PRIORITY] = r->has_priority ? row_int(r->priority) : row_null(),
+		[POLICY_REVS_CPUS] = text_or_null(r->cpus),
 	};
 	unsigned char k[8];
 
-	store_key_be32(k, (uint32_t)version);
-	store_key_be32(k + 4, (uint32_t)r->id);
-	return put_row(b, STORE_CF_POLICY_RULES, k, 8, v, POLICY_RULES__COUNT);
+	store_key_be32(k, (uint32_t)r->id);
+	store_key_be32(k + 4, (uint32_t)r->changed);
+	return put_row(b, STORE_CF_POLICY_RULES, k, 8, v, POLICY_REVS__COUNT);
 }
 
 static char *dup_text(const struct row_value *v)
@@ -307,57 +326,225 @@ static char *dup_text(const struct row_value *v)
 	return v->type == ROW_TEXT ? strndup(v->s, v->len) : NULL;
 }
 
-/* The rules stored for @version into @out. 0, or -1 and *@err. */
-static int load_rules(struct store *st, uint64_t version, struct policy_set *out, char **err)
+/*
+ * Adds the rule decoded in @v to @out: its text columns name, hook, action
+ * and condition are @v[@text .. @text + 3], nice, sched_policy,
+ * sched_priority and cpus @v[@sched .. @sched + 3]. 0, or -1 (ENOMEM).
+ */
+static int add_decoded(struct policy_set *out, int64_t id, uint64_t changed,
+		       const struct row_value *v, int text, int sched)
+{
+	struct policy_row r = {
+		.id = id, .changed = changed,
+		.name = dup_text(&v[text]), .hook = dup_text(&v[text + 1]),
+		.action = dup_text(&v[text + 2]), .condition = dup_text(&v[text + 3]),
+		.has_nice = v[sched].type == ROW_INT, .nice = (int32_t)v[sched].i,
+		.sched_policy = dup_text(&v[sched + 1]),
+		.has_priority = v[sched + 2].type == ROW_INT, .priority = (int32_t)v[sched + 2].i,
+		.cpus = dup_text(&v[sched + 3]),
+	};
+	int ret = policy_set_add_row(out, &r);
+
+	row_free(&r);
+	return ret;
+}
+
+/*
+ * Calls @row for each row of policy_rules' column family whose key starts
+ * with @prefix (@plen bytes; 0: every row), decoded into @ncols values (at
+ * most POLICY_REVS__COUNT); @row returns 0, or -1 with *@err. 0, or -1 and
+ * *@err.
+ */
+static int scan_rules(struct store *st, const void *prefix, size_t plen, int ncols,
+		      int (*row)(void *arg, const char *key, const struct row_value *v,
+				 char **err),
+		      void *arg, char **err)
 {
 	struct store_iter *it = store_iter_new(st, STORE_CF_POLICY_RULES);
-	unsigned char k[4];
+	struct row_value v[POLICY_REVS__COUNT];
 	int ret = 0;
 
-	memset(out, 0, sizeof(*out));
 	if (!it) {
 		*err = policy_errf("out of memory");
 		return -1;
 	}
-	store_key_be32(k, (uint32_t)version);
-	for (store_iter_seek(it, k, 4); store_iter_valid(it); store_iter_next(it)) {
-		struct row_value v[POLICY_RULES__COUNT];
+	for (store_iter_seek(it, prefix, plen); store_iter_valid(it); store_iter_next(it)) {
 		size_t klen, vlen;
 		const char *key = store_iter_key(it, &klen), *val = store_iter_value(it, &vlen);
-		struct policy_row r = { 0 };
 
-		if (klen != 8 || memcmp(key, k, 4))
+		if (klen != 8 || memcmp(key, prefix, plen))
 			break;
-		if (row_decode(val, vlen, v, POLICY_RULES__COUNT)) {
-			*err = policy_errf("policy_rules: corrupt row in version %" PRIu64, version);
+		if (row_decode(val, vlen, v, ncols)) {
+			*err = policy_errf("policy_rules: corrupt row");
 			ret = -1;
 			break;
 		}
-		r.id = (int64_t)store_key_get(key + 4, 4);
-		r.changed = (uint64_t)v[POLICY_RULES_CHANGED].i;
-		r.name = dup_text(&v[POLICY_RULES_NAME]);
-		r.hook = dup_text(&v[POLICY_RULES_HOOK]);
-		r.action = dup_text(&v[POLICY_RULES_ACTION]);
-		r.condition = dup_text(&v[POLICY_RULES_CONDITION]);
-		r.has_nice = v[POLICY_RULES_NICE].type == ROW_INT;
-		r.nice = (int32_t)v[POLICY_RULES_NICE].i;
-		r.has_priority = v[POLICY_RULES_SCHED_PRIORITY].type == ROW_INT;
-		r.priority = (int32_t)v[POLICY_RULES_SCHED_PRIORITY].i;
-		r.sched_policy = dup_text(&v[POLICY_RULES_SCHED_POLICY]);
-		r.cpus = dup_text(&v[POLICY_RULES_CPUS]);
-		ret = policy_set_add_row(out, &r);
-		row_free(&r);
-		if (ret) {
-			*err = policy_errf("out of memory");
+		ret = row(arg, key, v, err);
+		if (ret)
 			break;
-		}
 	}
 	if (!ret && !store_iter_valid(it) && store_iter_error(it, err))
 		ret = -1;
 	store_iter_free(it);
-	if (ret)
-		policy_set_free(out);
 	return ret;
+}
+
+struct version_scan {
+	uint64_t version;
+	struct policy_set *out;
+};
+
+/* A revision: added to the set when the version has it. */
+static int revision_row(void *arg, const char *key, const struct row_value *v, char **err)
+{
+	const struct version_scan *vs = arg;
+	uint64_t from = store_key_get(key + 4, 4), until = UINT64_MAX;
+
+	if (v[POLICY_REVS_UNTIL_VERSION].type == ROW_INT)
+		until = (uint64_t)v[POLICY_REVS_UNTIL_VERSION].i;
+	if (from > vs->version || vs->version >= until)
+		return 0;
+	if (add_decoded(vs->out, (int64_t)store_key_get(key, 4), from, v, POLICY_REVS_NAME,
+			POLICY_REVS_NICE)) {
+		*err = policy_errf("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* The rules of @version into @out: the revisions from_version <= @version < until_version. 0, or -1 and *@err. */
+static int load_rules(struct store *st, uint64_t version, struct policy_set *out, char **err)
+{
+	struct version_scan vs = { version, out };
+
+	memset(out, 0, sizeof(*out));
+	if (scan_rules(st, "", 0, POLICY_REVS__COUNT, revision_row, &vs, err)) {
+		policy_set_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The revisions a commit of @next after @prev (both sorted by id, with
+ * changed set) writes: @next's rules it changed (changed == @version) open
+ * one, @prev's rules it changed or deleted have theirs closed at @version.
+ * 0, or -1 (ENOMEM).
+ */
+static int put_difference(struct store_batch *b, const struct policy_set *prev,
+			  const struct policy_set *next, uint64_t version)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < next->n; i++)
+		if (next->rows[i].changed == version && put_revision(b, &next->rows[i], 0))
+			return -1;
+	for (size_t i = 0; i < prev->n; i++) {
+		const struct policy_row *r = &prev->rows[i];
+
+		while (j < next->n && next->rows[j].id < r->id)
+			j++;
+		if ((j == next->n || next->rows[j].id != r->id ||
+		     next->rows[j].changed != r->changed) && put_revision(b, r, version))
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- the layout before revisions: a full copy per version ---- */
+
+#define META_RULES_LAYOUT	"policy_rules_layout"	/* "revisions" once migrated */
+
+/* The columns of a version's rule row, key (be32 version, be32 id). */
+enum { OLD_VERSION, OLD_ID, OLD_NAME, OLD_HOOK, OLD_ACTION, OLD_CONDITION, OLD_CHANGED,
+       OLD_NICE, OLD_SCHED_POLICY, OLD_SCHED_PRIORITY, OLD_CPUS, OLD__COUNT };
+_Static_assert((int)OLD__COUNT <= (int)POLICY_REVS__COUNT, "scan_rules decodes POLICY_REVS__COUNT values");
+
+/* A rule row of the old layout, of the version scanned. */
+static int old_row(void *arg, const char *key, const struct row_value *v, char **err)
+{
+	if (add_decoded(arg, (int64_t)store_key_get(key + 4, 4), v[OLD_CHANGED].i, v,
+			OLD_NAME, OLD_NICE)) {
+		*err = policy_errf("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* The rules the old layout stored for @version. 0, or -1 and *@err. */
+static int load_old_rules(struct store *st, uint64_t version, struct policy_set *out,
+			  char **err)
+{
+	unsigned char k[4];
+
+	memset(out, 0, sizeof(*out));
+	store_key_be32(k, (uint32_t)version);
+	if (scan_rules(st, k, 4, OLD__COUNT, old_row, out, err)) {
+		policy_set_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A store written before revisions holds a full copy of the rules of every
+ * version: rewrite it as revisions (one synced batch, so a crash leaves
+ * either layout whole), version by version: a rule that is the same as in
+ * the version before continues its revision, any other starts one (and
+ * its changed becomes that version). Then mark the store migrated.
+ */
+static int migrate_rules(struct store *st, uint64_t latest, char **err)
+{
+	static const unsigned char lo[8] = { 0 }, hi[9] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct policy_set prev = { 0 }, cur;
+	struct store_batch *b;
+	char *val = NULL;
+	size_t vlen;
+	int r = store_get(st, STORE_CF_META, META_RULES_LAYOUT, strlen(META_RULES_LAYOUT),
+			  &val, &vlen, err);
+
+	free(val);
+	if (r)
+		return r < 0 ? -1 : 0;
+	b = store_batch_new();
+	if (!b) {
+		*err = policy_errf("out of memory");
+		return -1;
+	}
+	store_batch_delete_range(b, STORE_CF_POLICY_RULES, lo, sizeof(lo), hi, sizeof(hi));
+	for (uint64_t v = 1; v <= latest; v++) {
+		size_t j = 0;
+
+		if (load_old_rules(st, v, &cur, err))
+			goto fail;
+		for (size_t i = 0; i < cur.n; i++) {
+			struct policy_row *c = &cur.rows[i];
+
+			while (j < prev.n && prev.rows[j].id < c->id)
+				j++;
+			c->changed = j < prev.n && prev.rows[j].id == c->id &&
+				     same_rule(c, &prev.rows[j]) ? prev.rows[j].changed : v;
+		}
+		if (put_difference(b, &prev, &cur, v)) {
+			policy_set_free(&cur);
+			*err = policy_errf("out of memory");
+			goto fail;
+		}
+		policy_set_free(&prev);
+		prev = cur;
+	}
+	store_batch_put(b, STORE_CF_META, META_RULES_LAYOUT, strlen(META_RULES_LAYOUT),
+			"revisions", strlen("revisions"));
+	if (store_write_sync(st, b, err))
+		goto fail;
+	policy_set_free(&prev);
+	store_batch_free(b);
+	return 0;
+fail:
+	policy_set_free(&prev);
+	store_batch_free(b);
+	return -1;
 }
 
 /* The row of @version (1), 0 when absent, -1 and *@err. */
@@ -415,43 +602,75 @@ static int latest_version(struct store *st, uint64_t *out, char **err)
 
 /* ---- compiling and pushing ---- */
 
-static int compile_set(struct policy *p, const struct policy_set *s, uint64_t version,
-		       struct policy_image **img, char **err)
-{
-	struct policy_rule *r = calloc(s->n ? s->n : 1, sizeof(*r));
-	struct sched_vals *sv = calloc(s->n ? s->n : 1, sizeof(*sv));
-	uint64_t prev[DBOS_LSM_MARKS];
-	bool have_prev = false;
-	int ret = -1;
+/* @s as the compiler takes it (struct policy_rule per row, borrowing @s's strings). */
+struct rule_array {
+	struct policy_rule *r;
+	struct sched_vals *sv;
+	size_t n;
+};
 
-	if (!r || !sv) {
+static void rule_array_free(struct rule_array *ra)
+{
+	free(ra->r);
+	free(ra->sv);
+	memset(ra, 0, sizeof(*ra));
+}
+
+/* @s's rules for compiling as @version. 0, or -1 and *@err. */
+static int rule_array_make(const struct policy_set *s, uint64_t version, struct rule_array *ra,
+			   char **err)
+{
+	ra->n = s->n;
+	ra->r = calloc(s->n ? s->n : 1, sizeof(*ra->r));
+	ra->sv = calloc(s->n ? s->n : 1, sizeof(*ra->sv));
+	if (!ra->r || !ra->sv) {
+		rule_array_free(ra);
 		*err = policy_errf("out of memory");
-		goto out;
+		return -1;
 	}
 	/* A rule an earlier version changed has passed SQLite's check then. */
 	for (size_t i = 0; i < s->n; i++) {
 		const struct policy_row *row = &s->rows[i];
 
-		r[i] = (struct policy_rule){ row->id, row->name, row->hook, row->action,
-					     row->condition, row->changed && row->changed < version };
+		ra->r[i] = (struct policy_rule){ row->id, row->name, row->hook, row->action,
+						 row->condition, row->changed && row->changed < version };
 		if (!policy_row_is_sched(row))
 			continue;
-		if (policy_sched_vals(row, &sv[i], err))
-			goto out;
-		r[i].sched = &sv[i];
+		if (policy_sched_vals(row, &ra->sv[i], err)) {
+			rule_array_free(ra);
+			return -1;
+		}
+		ra->r[i].sched = &ra->sv[i];
 	}
-	/* Mark ids as the kernel's live generation has them (after a restart: not p->img's). */
+	return 0;
+}
+
+/* Mark ids as the kernel's live generation has them (after a restart: not p->img's); false: none known. Under @mu. */
+static bool live_marks(struct policy *p, uint64_t prev[DBOS_LSM_MARKS])
+{
 	if (p->cfg.ops && p->cfg.ops->live_marks) {
 		p->cfg.ops->live_marks(p->cfg.ops->arg, prev);
-		have_prev = true;
-	} else if (p->img) {
-		memcpy(prev, p->img->mark_hash, sizeof(prev));
-		have_prev = true;
+		return true;
 	}
-	ret = policy_compile(p->db, r, s->n, version, have_prev ? prev : NULL, img, err);
-out:
-	free(r);
-	free(sv);
+	if (p->img) {
+		memcpy(prev, p->img->mark_hash, DBOS_LSM_MARKS * sizeof(*prev));
+		return true;
+	}
+	return false;
+}
+
+static int compile_set(struct policy *p, const struct policy_set *s, uint64_t version,
+		       struct policy_image **img, char **err)
+{
+	uint64_t prev[DBOS_LSM_MARKS];
+	struct rule_array ra;
+	bool have_prev = live_marks(p, prev);
+	int ret;
+
+	if (rule_array_make(s, version, &ra, err))
+		return -1;
+	ret = policy_compile(p->db, ra.r, ra.n, version, have_prev ? prev : NULL, img, err);
+	rule_array_free(&ra);
 	return ret;
 }
 
@@ -465,7 +684,7 @@ static void info_free(struct version_info *vi)
 /* Remembers which rule each term of @img is (for decisions). Best effort. */
 static void remember(struct policy *p, const struct policy_image *img, const struct policy_set *s)
 {
-	struct version_info vi = { .version = img->version };
+	struct version_info vi = { .version = img->gen.version };
 	struct version_info *ni;
 
 	if (policy_set_copy(&vi.rules, s))
@@ -504,13 +723,16 @@ static void set_live_image(struct policy *p, struct policy_image *img)
 {
 	policy_image_free(p->img);
 	p->img = img;
+	p->img_seq++;
 }
 
 /* Whether @a and @b would put the same generation into the kernel. */
 static bool same_image(const struct policy_image *a, const struct policy_image *b)
 {
-	if (!a || !b || a->version != b->version || a->nvalues != b->nvalues ||
-	    a->npaths != b->npaths || memcmp(a->cfg, b->cfg, sizeof(a->cfg)) ||
+	const struct enforce_gen *x = a ? &a->gen : NULL, *y = b ? &b->gen : NULL;
+
+	if (!a || !b || x->version != y->version || x->nvalues != y->nvalues ||
+	    x->npaths != y->npaths || memcmp(x->cfg, y->cfg, sizeof(x->cfg)) ||
 	    memcmp(a->nterms, b->nterms, sizeof(a->nterms)) ||
 	    memcmp(a->mark_hash, b->mark_hash, sizeof(a->mark_hash)))
 		return false;
@@ -518,8 +740,8 @@ static bool same_image(const struct policy_image *a, const struct policy_image *
 		if (a->nterms[h] && memcmp(a->term_rule[h], b->term_rule[h],
 					   a->nterms[h] * sizeof(int64_t)))
 			return false;
-	return (!a->nvalues || !memcmp(a->values, b->values, a->nvalues * sizeof(*a->values))) &&
-	       (!a->npaths || !memcmp(a->paths, b->paths, a->npaths * sizeof(*a->paths)));
+	return (!x->nvalues || !memcmp(x->values, y->values, x->nvalues * sizeof(*x->values))) &&
+	       (!x->npaths || !memcmp(x->paths, y->paths, x->npaths * sizeof(*x->paths)));
 }
 
 /* Logs a failed push of sched rules (once per message) and has the refresher retry. Under @mu. */
@@ -566,25 +788,21 @@ static int sched_push(struct policy *p, const struct policy_image *img, uint64_t
 }
 
 /*
- * Compile @s as @version, prepare and flip it (no store write), and push
- * its sched rules when it has some (their failure is logged and retried,
- * not returned). Under @mu. With @if_changed, only what differs from the
- * live image is pushed, and nothing (returns 1) when nothing does: a
- * re-push would drop the set members the kernel added by inheritance at
+ * Prepare and flip @img (of @s, as @version; no store write), and push its
+ * sched rules when it has some (their failure is logged and retried, not
+ * returned). Takes @img. Under @mu. With @if_changed, only what differs
+ * from the live image is pushed, and nothing (returns 1) when nothing does:
+ * a re-push would drop the set members the kernel added by inheritance at
  * fork that the mirror does not show yet.
  */
-static int push(struct policy *p, const struct policy_set *s, uint64_t version,
-		bool if_changed, char **err)
+static int push_image(struct policy *p, struct policy_image *img, const struct policy_set *s,
+		      uint64_t version, bool if_changed, char **err)
 {
-	struct policy_image *img = NULL;
-	bool lsm, sched;
+	bool lsm = !if_changed || !same_image(img, p->img);
+	bool sched = if_changed ? !p->img || !policy_sched_terms_equal(img->sched, img->nsched,
+								       p->img->sched, p->img->nsched)
+				: nsched_rules(s) > 0;
 
-	if (compile_set(p, s, version, &img, err))
-		return -1;
-	lsm = !if_changed || !same_image(img, p->img);
-	sched = if_changed ? !p->img || !policy_sched_terms_equal(img->sched, img->nsched,
-								 p->img->sched, p->img->nsched)
-			   : nsched_rules(s) > 0;
 	if (!lsm && !sched) {
 		policy_image_free(img);
 		return 1;
@@ -602,6 +820,17 @@ static int push(struct policy *p, const struct policy_set *s, uint64_t version,
 		sched_push(p, img, version);
 	set_live_image(p, img);
 	return 0;
+}
+
+/* Compile @s as @version and push_image() it. Under @mu. */
+static int push(struct policy *p, const struct policy_set *s, uint64_t version,
+		bool if_changed, char **err)
+{
+	struct policy_image *img = NULL;
+
+	if (compile_set(p, s, version, &img, err))
+		return -1;
+	return push_image(p, img, s, version, if_changed, err);
 }
 
 static uint64_t mirror_changes(struct policy *p)
@@ -717,11 +946,10 @@ static int commit_locked(struct policy *p, const struct policy_set *in, const ch
 		*err = policy_errf("out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < s.n; i++)
-		if (put_rule(b, m.version, &s.rows[i])) {
-			*err = policy_errf("out of memory");
-			goto fail;
-		}
+	if (put_difference(b, &p->rules, &s, m.version)) {
+		*err = policy_errf("out of memory");
+		goto fail;
+	}
 	if (store_write_sync(p->cfg.st, b, err))
 		goto fail;
 	store_batch_free(b);
@@ -838,57 +1066,131 @@ int policy_refresh(struct policy *p, char **err)
 	return ret;
 }
 
+/*
+ * The refresher's compile of the live version (policy_program): built once
+ * per live image, on the refresher's own connection, from a copy of the
+ * rules; then only its server-side subqueries run again as the mirror
+ * changes. Used by the refresher thread only.
+ */
+struct refresh {
+	struct policy_set rules;
+	struct rule_array ra;
+	struct policy_program *prog;
+	uint64_t version, img_seq;	/* the live version and image it stands for */
+	uint64_t prev[DBOS_LSM_MARKS];	/* their mark ids */
+	bool have_prev;
+};
+
+static void refresh_reset(struct refresh *rs)
+{
+	policy_program_free(rs->prog);
+	rule_array_free(&rs->ra);
+	policy_set_free(&rs->rules);
+	memset(rs, 0, sizeof(*rs));
+}
+
+/*
+ * The sets of the live version, evaluated again without @mu: compile the
+ * version once (when it or its image changed since), else run only its
+ * server-side subqueries; then, under @mu, push the image if a set changed
+ * and the live image is still the one evaluated. @changes: the mirror's
+ * counter read before. 0, or -1 and *@err.
+ */
+static int refresh_sets(struct policy *p, struct refresh *rs, bool rebuild, uint64_t changes,
+			char **err)
+{
+	struct policy_image *img = NULL;
+	int ret = 0;
+
+	if (rebuild) {
+		atomic_fetch_add(&p->refresh_compiles, 1);
+		ret = rule_array_make(&rs->rules, rs->version, &rs->ra, err) ||
+		      policy_compile_program(p->rdb, rs->ra.r, rs->ra.n, rs->version,
+					     rs->have_prev ? rs->prev : NULL, &img, &rs->prog, err);
+	} else {
+		ret = policy_program_refresh(p->rdb, rs->prog, &img, err);
+	}
+	atomic_fetch_add(&p->set_evaluations, 1);
+	pthread_mutex_lock(&p->mu);
+	if (ret || rs->version != p->latest || rs->img_seq != p->img_seq || !rs->prog) {
+		policy_image_free(img);		/* a commit went first: compile again */
+		refresh_reset(rs);
+	} else {
+		ret = img ? push_image(p, img, &p->rules, p->latest, true, err) : 1;
+		if (ret < 0)
+			refresh_reset(rs);	/* the kernel did not take it: compile again */
+		rs->img_seq = p->img_seq;
+		if (ret == 0)
+			atomic_fetch_add(&p->refreshes, 1);
+		if (ret >= 0)
+			p->seen_changes = changes;
+		ret = ret < 0 ? -1 : 0;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return ret;
+}
+
 static void *refresher(void *arg)
 {
 	struct policy *p = arg;
 	const struct timespec tick = { 0, REFRESH_MS * 1000000L };
-
+	struct refresh rs = { 0 };
 	unsigned int ticks = 0, iticks = 0;
 	unsigned long failing = 0;	/* refreshes failed in a row (logged once) */
 
 	while (!atomic_load(&p->stop)) {
-		bool due;
+		bool sets, inodes = false, rebuild = false;
+		uint64_t changes = 0;
+		char *err = NULL;
 
 		nanosleep(&tick, NULL);
 		pthread_mutex_lock(&p->mu);
-		due = p->img && p->img->has_sets && mirror_changes(p) != p->seen_changes;
+		changes = mirror_changes(p);
+		sets = p->img && p->img->has_sets && changes != p->seen_changes;
 		/*
 		 * The files exact paths name (INODE entries): one stat() each
 		 * every INODE_CHECK_MS, whatever the machine does (a rename has
 		 * no event); compiled again when one is another file.
 		 */
-		if (!due && p->img && p->img->nilits &&
+		if (!sets && p->img && p->img->nilits &&
 		    ++iticks % (INODE_CHECK_MS / REFRESH_MS) == 0)
-			due = policy_image_inodes_changed(p->img);
+			inodes = policy_image_inodes_changed(p->img);
 		/* sched rules the module did not take: again every SCHED_RETRY_MS */
 		if (p->sched_retry && p->img && ++ticks % (SCHED_RETRY_MS / REFRESH_MS) == 0)
 			sched_push(p, p->img, p->latest);
-		pthread_mutex_unlock(&p->mu);
-		if (due) {
-			char *err = NULL;
-
-			/*
-			 * Processes that came to match since the last refresh
-			 * stay outside the kernel's sets until one succeeds
-			 * (README: every limit): counted, logged once.
-			 */
-			if (policy_refresh(p, &err)) {
-				atomic_fetch_add(&p->refresh_failed, 1);
-				if (!failing++)
-					policy_log(p, "policy: refreshing the sets of version %" PRIu64
-						   ": %s (processes that came to match since the last "
-						   "refresh are not covered; retrying, counted in "
-						   "policy_refresh_failed)",
-						   policy_live_version(p), err ? err : "?");
-				free(err);
-			} else if (failing) {
-				policy_log(p, "policy: the sets of version %" PRIu64 " are current "
-					   "again after %lu failed refreshes",
-					   policy_live_version(p), failing);
-				failing = 0;
-			}
+		if (sets && (!rs.prog || rs.version != p->latest || rs.img_seq != p->img_seq)) {
+			refresh_reset(&rs);
+			rebuild = true;
+			rs.version = p->latest;
+			rs.img_seq = p->img_seq;
+			rs.have_prev = live_marks(p, rs.prev);
+			if (policy_set_copy(&rs.rules, &p->rules))
+				sets = false;	/* out of memory: next tick */
 		}
+		pthread_mutex_unlock(&p->mu);
+		/*
+		 * Processes that came to match since the last refresh stay
+		 * outside the kernel's sets until one succeeds (README: every
+		 * limit): counted, logged once.
+		 */
+		if ((inodes && policy_refresh(p, &err)) ||
+		    (sets && refresh_sets(p, &rs, rebuild, changes, &err))) {
+			atomic_fetch_add(&p->refresh_failed, 1);
+			if (!failing++)
+				policy_log(p, "policy: refreshing the sets of version %" PRIu64
+					   ": %s (processes that came to match since the last "
+					   "refresh are not covered; retrying, counted in "
+					   "policy_refresh_failed)",
+					   policy_live_version(p), err ? err : "?");
+		} else if ((inodes || sets) && failing) {
+			policy_log(p, "policy: the sets of version %" PRIu64 " are current "
+				   "again after %lu failed refreshes",
+				   policy_live_version(p), failing);
+			failing = 0;
+		}
+		free(err);
 	}
+	refresh_reset(&rs);
 	return NULL;
 }
 
@@ -931,7 +1233,8 @@ static int adopt(struct policy *p, char **err)
 	char *perr = NULL;
 	uint64_t kv;
 
-	if (latest_version(p->cfg.st, &p->latest, err))
+	if (latest_version(p->cfg.st, &p->latest, err) ||
+	    migrate_rules(p->cfg.st, p->latest, err))
 		return -1;
 	if (p->latest) {
 		if (load_version(p->cfg.st, p->latest, &p->meta, err) < 0 ||
@@ -1012,6 +1315,9 @@ int policy_open(const struct policy_config *cfg, struct policy **out, char **err
 		p->have_poller = true;
 	}
 	if (cfg->ops) {
+		/* The refresher evaluates sets on a connection of its own, without @mu. */
+		if (sql_open_session(&p->env, &compiler, &p->rdb, err))
+			goto fail;
 		if (pthread_create(&p->refresher, NULL, refresher, p)) {
 			*err = policy_errf("cannot start the refresher thread");
 			goto fail;
@@ -1034,6 +1340,7 @@ void policy_close(struct policy *p)
 		pthread_join(p->poller, NULL);
 	if (p->have_refresher)
 		pthread_join(p->refresher, NULL);
+	sqlite3_close(p->rdb);
 	sqlite3_close(p->db);
 	free(p->sched_err);
 	policy_image_free(p->img);
@@ -1106,5 +1413,15 @@ int policy_stats(struct policy *p, struct sql_stat *out, int max)
 					      "Re-pushes that failed (e.g. the sets outgrew the kernel's "
 					      "maps): processes that came to match since the last one "
 					      "are not in the kernel's sets" };
+	if (n < max)
+		out[n++] = (struct sql_stat){ "policy_set_evaluations",
+					      (int64_t)atomic_load(&p->set_evaluations),
+					      "Times the refresher ran the live version's server-side "
+					      "subqueries again (the mirror changed)" };
+	if (n < max)
+		out[n++] = (struct sql_stat){ "policy_refresh_compiles",
+					      (int64_t)atomic_load(&p->refresh_compiles),
+					      "Times the refresher compiled the live version's rules "
+					      "(once per live image; otherwise it runs only the subqueries)" };
 	return n;
 }

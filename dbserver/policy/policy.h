@@ -13,15 +13,16 @@
 #include "dbserver/store/store.h"
 
 /*
- * How the manager reaches the kernel: dbosd passes enforce.h's functions
- * (wrapped), host tests an in-test enforcer that can fail. @prepare writes
- * a generation into the idle slot without changing what is enforced;
+ * How the manager reaches the kernel: dbosd passes kernel/enforce.h's
+ * functions (wrapped), host tests an in-test enforcer that can fail.
+ * @prepare writes a generation (img->gen) into the idle slot without
+ * changing what is enforced;
  * @flip makes it live and cannot fail; @live_version is the kernel's live
  * version. @poll and @counters may be NULL (no decisions thread, no
  * counters).
  *
- * Scheduling rules go to dbos.ko (sched.h: sched_rules_stage/activate):
- * @sched_stage keeps a version's terms without enforcing them (a later
+ * Scheduling rules go to dbos.ko (kernel/kernel.h:
+ * kernel_sched_rules_stage/activate): @sched_stage keeps a version's terms without enforcing them (a later
  * stage replaces them), @sched_activate makes the staged version live and
  * applies it to every process. NULL: versions with sched rules cannot be
  * committed. A commit calls: prepare, sched_stage, (store), flip,
@@ -184,7 +185,12 @@ int policy_refresh(struct policy *p, char **err);
 /* dbos_stats rows: lsm_checks, lsm_denied, lsm_audited, lsm_lost, policy_version, ... */
 int policy_stats(struct policy *p, struct sql_stat *out, int max);
 
-/* Registers policies, sched_rules and policy_rollback() on a connection (sql_env.extend; extend_arg: the manager). */
+/*
+ * policy_sql_register - the policy layer's part of every client connection
+ * (sql_env.extend; extend_arg: the manager): the policies, sched_rules and
+ * policy_simulate tables and policy_rollback() (policy/tables.c). SQLite's
+ * result code.
+ */
 int policy_sql_register(sqlite3 *db, const struct sql_env *env, const struct sql_session *who);
 
 #endif /* DBOS_POLICY_H */

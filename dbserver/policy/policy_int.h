@@ -36,6 +36,7 @@ struct policy {
 	struct version_meta meta;	/* its row */
 	struct policy_set rules;	/* its rules */
 	struct policy_image *img;	/* its image (NULL: not compiled) */
+	uint64_t img_seq;		/* counts the images made live (set_live_image) */
 	uint64_t seen_changes;		/* mirror_changes() at the last compile */
 	bool sched_retry;		/* the module lacks the live sched rules: push again (@mu) */
 	char *sched_err;		/* the last such failure, logged once (@mu) */
@@ -54,7 +55,9 @@ struct policy {
 	/* the version the kernel enforces (@latest, unless a start could not push it) */
 	atomic_uint_fast64_t live_pub;
 	atomic_bool not_enforced;	/* @latest is stored but the kernel does not enforce it */
-	atomic_uint_fast64_t written, refreshes, refresh_failed, commits;
+	atomic_uint_fast64_t written, refreshes, refresh_failed, commits, set_evaluations;
+	atomic_uint_fast64_t refresh_compiles;
+	sqlite3 *rdb;			/* the refresher's own connection (its thread only) */
 	pthread_t poller, refresher;
 	bool have_poller, have_refresher;
 	struct dbos_lsm_decision *pending;

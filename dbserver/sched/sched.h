@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * sched.h - scheduling through dbos.ko: requests (SCHED_SET, SCHED_RULES),
- * the text forms of the values (CPU lists, policy names) and who asked.
+ * sched.h - the text forms of scheduling values (CPU lists, policy names)
+ * and who asked for a change. The requests themselves (SCHED_SET,
+ * SCHED_RULES) and their values are the kernel layer's
+ * (dbserver/kernel/kernel.h).
  *
  * Every function is thread-safe: SQL threads (UPDATE processes), the policy
  * manager (sched_rules) and the intake thread (sched_decisions) call them.
@@ -9,56 +11,10 @@
 #ifndef DBOS_SCHED_H
 #define DBOS_SCHED_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "dbos_uapi.h"
-
-/* Values to set; an unset one is left as it is (as DBOS_CMD_SCHED_SET's optional attributes). */
-struct sched_vals {
-	bool has_nice;
-	int32_t nice;			/* -20..19 */
-	bool has_policy;
-	uint32_t policy;		/* SCHED_OTHER, SCHED_BATCH, SCHED_IDLE, SCHED_FIFO, SCHED_RR */
-	uint32_t priority;		/* 1..99 with FIFO/RR, else 0 */
-	uint16_t cpus_len;		/* 0: CPUs not set */
-	uint8_t cpus[DBOS_CPUS_MAX];	/* bit n % 8 of byte n / 8 is CPU n */
-};
-
-struct sched_target {
-	uint32_t pid;			/* a tgid */
-	struct sched_vals v;
-};
-
-/* One SCHED_RULES match: @field (enum dbos_sched_field) equals one of the values, or none if @negate. */
-struct sched_match {
-	uint32_t field;
-	bool negate;
-	uint32_t *ints;			/* PID, UID, EUID, GID */
-	size_t nints;
-	char **strs;			/* NAME, EXE: exact */
-	size_t nstrs;
-	char **prefixes;		/* EXE: prefixes */
-	size_t nprefixes;
-};
-
-/* One SCHED_RULES term: every match holds -> set @v (the rule @rule_id). */
-struct sched_term {
-	uint32_t rule_id;
-	struct sched_vals v;
-	struct sched_match *m;
-	size_t nm;
-};
-
-/* ---- requests to the module (request.c): 0, or -errno and *@err (the kernel's extack if any; free()) ---- */
-
-/* DBOS_CMD_SCHED_SET for @n targets, all or nothing; @tag goes into their SCHED records. */
-int sched_set(const struct sched_target *t, size_t n, uint32_t tag, char **err);
-/* DBOS_CMD_SCHED_RULES, stage: @n terms (n = 0: no rules) as version @version. */
-int sched_rules_stage(uint64_t version, const struct sched_term *t, size_t n, char **err);
-/* DBOS_CMD_SCHED_RULES, activate the staged @version (returns after the walk of every process). */
-int sched_rules_activate(uint64_t version, char **err);
 
 /* ---- text forms (text.c) ---- */
 

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dbserver/kernel/kernel.h"
 #include "dbserver/sched/sched.h"
 #include "dbserver/sql/sql_int.h"
 #include "dbserver/store/row.h"
@@ -408,7 +409,7 @@ int proc_writer_sync(struct proc_writer *w, char **msg)
 		return SQLITE_OK;
 	n = merge(w->t, w->n);
 	w->n = n;
-	rc = sched_set(w->t, n, sched_tag_new(w->who.uid, (uint32_t)w->who.pid), &err);
+	rc = kernel_sched_set(w->t, n, sched_tag_new(w->who.uid, (uint32_t)w->who.pid), &err);
 	if (rc) {
 		rc = fail(msg, SQLITE_ERROR, sqlite3_mprintf(
 			"processes: %s; nothing was changed", err ? err : "scheduling change failed"));

@@ -180,21 +180,25 @@ enum policy_versions_col {
 	POLICY_VERSIONS__COUNT
 };
 
-/* policy_rules: the rules of every version, key (version, id). */
-enum policy_rules_col {
-	POLICY_RULES_VERSION,
-	POLICY_RULES_ID,
-	POLICY_RULES_NAME,
-	POLICY_RULES_HOOK,
-	POLICY_RULES_ACTION,
-	POLICY_RULES_CONDITION,
-	POLICY_RULES_CHANGED,
+/*
+ * policy_rule_revisions: how the rules of every version are stored. One row
+ * per revision of a rule (its content over a run of consecutive versions),
+ * key (id, from_version); the view policy_rules shows each version's rules.
+ */
+enum policy_rule_revisions_col {
+	POLICY_REVS_ID,
+	POLICY_REVS_FROM_VERSION,
+	POLICY_REVS_UNTIL_VERSION,
+	POLICY_REVS_NAME,
+	POLICY_REVS_HOOK,
+	POLICY_REVS_ACTION,
+	POLICY_REVS_CONDITION,
 	/* sched_rules rows only (hook 'sched'); NULL for security policy rules */
-	POLICY_RULES_NICE,
-	POLICY_RULES_SCHED_POLICY,
-	POLICY_RULES_SCHED_PRIORITY,
-	POLICY_RULES_CPUS,
-	POLICY_RULES__COUNT
+	POLICY_REVS_NICE,
+	POLICY_REVS_SCHED_POLICY,
+	POLICY_REVS_SCHED_PRIORITY,
+	POLICY_REVS_CPUS,
+	POLICY_REVS__COUNT
 };
 
 /* policy_decisions: every denial, audit match and refused policy change, by seq. */
@@ -243,7 +247,7 @@ extern const struct schema_table schema_sched_decisions;
 extern const struct schema_table schema_sched_rules;
 
 extern const struct schema_table schema_policy_versions;
-extern const struct schema_table schema_policy_rules;
+extern const struct schema_table schema_policy_rule_revisions;
 extern const struct schema_table schema_policy_decisions;
 extern const struct schema_table schema_policies;
 extern const struct schema_table schema_policy_simulate;
@@ -273,6 +277,7 @@ extern const struct schema_view schema_view_policy_context_bind;
 extern const struct schema_view schema_view_policy_context_kill;
 extern const struct schema_view schema_view_policy_context_sched;
 extern const struct schema_view schema_view_process_ancestors;
+extern const struct schema_view schema_view_policy_rules;
 
 /* Every view, NULL-terminated. */
 extern const struct schema_view *const schema_views[];

@@ -5,7 +5,7 @@
 #define COL(n, t, d) { .name = n, .type = t, .doc = d }
 #define ARG(n, t, d) { .name = n, .type = t, .doc = d, .hidden = true }
 
-/* policies: the live security rules (sql/policies.c); column order is its COL_* enum. */
+/* policies: the live security rules (policy/tables.c); column order is its COL_* enum. */
 static const struct schema_column policies_cols[] = {
 	COL("id", "INTEGER", "Rule ID, unique across policies and sched_rules (NULL on INSERT: max + 1)"),
 	COL("name", "TEXT", "Rule name, unique across policies and sched_rules"),
@@ -29,7 +29,7 @@ const struct schema_table schema_policies = {
 	.ncols = sizeof(policies_cols) / sizeof(policies_cols[0]),
 };
 
-/* policy_simulate(hook, condition): sql/simulate.c; the last two columns are the arguments. */
+/* policy_simulate(hook, condition): policy/simulate.c; the last two columns are the arguments. */
 static const struct schema_column simulate_cols[] = {
 	COL("seq", "INTEGER", "Event sequence number (sched: the process's row)"),
 	COL("time", "INTEGER", "Event time, seconds since the Unix epoch (sched: NULL)"),
@@ -79,18 +79,18 @@ static const struct schema_column versions_cols[POLICY_VERSIONS__COUNT] = {
 	[POLICY_VERSIONS_LIVE]         = COL("live", "INTEGER", "1 for the version the kernel enforces, 0 otherwise (no row has 1 when it enforces none)"),
 };
 
-static const struct schema_column rules_cols[POLICY_RULES__COUNT] = {
-	[POLICY_RULES_VERSION]   = COL("version", "INTEGER", "Policy version this rule belongs to"),
-	[POLICY_RULES_ID]        = COL("id", "INTEGER", "policies.id"),
-	[POLICY_RULES_NAME]      = COL("name", "TEXT", "policies.name"),
-	[POLICY_RULES_HOOK]      = COL("hook", "TEXT", "exec, open, connect, bind or kill"),
-	[POLICY_RULES_ACTION]    = COL("action", "TEXT", "deny, audit or allow"),
-	[POLICY_RULES_CONDITION] = COL("condition", "TEXT", "SQL condition over the hook's context columns (NULL: always)"),
-	[POLICY_RULES_CHANGED]   = COL("changed", "INTEGER", "Version that last changed this rule (policies.version)"),
-	[POLICY_RULES_NICE]      = COL("nice", "INTEGER", "sched rules: nice value set (NULL: not set; security rules: NULL)"),
-	[POLICY_RULES_SCHED_POLICY] = COL("sched_policy", "TEXT", "sched rules: other, batch, idle, fifo or rr (NULL: not set)"),
-	[POLICY_RULES_SCHED_PRIORITY] = COL("sched_priority", "INTEGER", "sched rules: real-time priority with fifo/rr"),
-	[POLICY_RULES_CPUS]      = COL("cpus", "TEXT", "sched rules: CPU list set ('0-3,5'; NULL: not set)"),
+static const struct schema_column revisions_cols[POLICY_REVS__COUNT] = {
+	[POLICY_REVS_ID]           = COL("id", "INTEGER", "policies.id"),
+	[POLICY_REVS_FROM_VERSION] = COL("from_version", "INTEGER", "First version with this content of the rule (policy_rules.changed)"),
+	[POLICY_REVS_UNTIL_VERSION] = COL("until_version", "INTEGER", "First version without it (the rule changed or went); NULL: the latest version has it"),
+	[POLICY_REVS_NAME]         = COL("name", "TEXT", "policies.name"),
+	[POLICY_REVS_HOOK]         = COL("hook", "TEXT", "exec, open, connect, bind, kill or sched"),
+	[POLICY_REVS_ACTION]       = COL("action", "TEXT", "deny, audit or allow; set for sched rules"),
+	[POLICY_REVS_CONDITION]    = COL("condition", "TEXT", "SQL condition over the hook's context columns (NULL: always)"),
+	[POLICY_REVS_NICE]         = COL("nice", "INTEGER", "sched rules: nice value set (NULL: not set; security rules: NULL)"),
+	[POLICY_REVS_SCHED_POLICY] = COL("sched_policy", "TEXT", "sched rules: other, batch, idle, fifo or rr (NULL: not set)"),
+	[POLICY_REVS_SCHED_PRIORITY] = COL("sched_priority", "INTEGER", "sched rules: real-time priority with fifo/rr"),
+	[POLICY_REVS_CPUS]         = COL("cpus", "TEXT", "sched rules: CPU list set ('0-3,5'; NULL: not set)"),
 };
 
 static const struct schema_column decisions_cols[POLICY_DECISIONS__COUNT] = {
@@ -125,14 +125,28 @@ const struct schema_table schema_policy_versions = {
 	.ncols = POLICY_VERSIONS__COUNT,
 };
 
-const struct schema_table schema_policy_rules = {
-	.name = "policy_rules",
-	.doc = "The rules of every policy version (read-only; versions are immutable)",
+const struct schema_table schema_policy_rule_revisions = {
+	.name = "policy_rule_revisions",
+	.doc = "How the rules of every policy version are stored: each content of each rule once, with the versions that had it (read-only; read policy_rules)",
 	.cf = STORE_CF_POLICY_RULES,
 	.nkeys = 2,
-	.key = { { POLICY_RULES_VERSION, 4 }, { POLICY_RULES_ID, 4 } },
-	.cols = rules_cols,
-	.ncols = POLICY_RULES__COUNT,
+	.key = { { POLICY_REVS_ID, 4 }, { POLICY_REVS_FROM_VERSION, 4 } },
+	.cols = revisions_cols,
+	.ncols = POLICY_REVS__COUNT,
+};
+
+/* Version v has revision r when from_version <= v < until_version (NULL: no end). */
+const struct schema_view schema_view_policy_rules = {
+	.name = "policy_rules",
+	.doc = "The rules of every policy version: version, id, name, hook, action, condition, changed (the version that last changed the rule), nice, sched_policy, sched_priority, cpus",
+	.select =
+		"SELECT v.version AS version, r.id AS id, r.name AS name, r.hook AS hook, "
+		"r.action AS action, r.condition AS condition, r.from_version AS changed, "
+		"r.nice AS nice, r.sched_policy AS sched_policy, "
+		"r.sched_priority AS sched_priority, r.cpus AS cpus "
+		"FROM policy_versions v JOIN policy_rule_revisions r "
+		"ON r.from_version <= v.version "
+		"AND (r.until_version IS NULL OR v.version < r.until_version)",
 };
 
 const struct schema_table schema_policy_decisions = {

@@ -4,7 +4,7 @@
 
 #define COL(n, t, d) { .name = n, .type = t, .doc = d }
 
-/* sched_rules (sql/sched_rules.c); column order is its COL_* enum. */
+/* sched_rules (policy/sched_rules.c); column order is its COL_* enum. */
 static const struct schema_column sched_rules_cols[] = {
 	COL("id", "INTEGER", "Rule ID, unique across policies and sched_rules (NULL on INSERT: max + 1); where rules overlap the lowest id wins"),
 	COL("name", "TEXT", "Rule name, unique across policies and sched_rules"),

@@ -82,6 +82,18 @@ char *sql_create_table(const struct schema_table *t, int docs)
 	return sqlite3_str_finish(s);
 }
 
+int sql_declare_table(sqlite3 *db, const struct schema_table *t)
+{
+	char *decl = sql_create_table(t, 0);
+	int rc;
+
+	if (!decl)
+		return SQLITE_NOMEM;
+	rc = sqlite3_declare_vtab(db, decl);
+	sqlite3_free(decl);
+	return rc;
+}
+
 char *sql_create_view(const struct schema_view *v, int docs)
 {
 	return docs ? sqlite3_mprintf("-- %s\nCREATE VIEW %s AS %s;", v->doc, v->name, v->select)

@@ -120,8 +120,6 @@ int sql_open_session(const struct sql_env *env, const struct sql_session *sessio
 		rc = stats_register(db, env);
 	if (rc == SQLITE_OK)
 		rc = schema_table_register(db);
-	if (rc == SQLITE_OK)
-		rc = simulate_register(db);
 	if (rc == SQLITE_OK && env->extend)
 		rc = env->extend(db, env, session);
 	for (int i = 0; rc == SQLITE_OK && schema_views[i]; i++) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* sql.h - SQLite over the store: one virtual table per schema table, plus dbos_stats, dbos_schema, policy_simulate; guarded sessions. */
+/* sql.h - SQLite over the store: one virtual table per stored table, plus dbos_stats and dbos_schema; guarded sessions. */
 #ifndef DBOS_SQL_H
 #define DBOS_SQL_H
 
@@ -65,7 +65,7 @@ struct sql_env;
 
 /*
  * Registers more modules and functions on a new connection (the policy
- * manager's policies table and policy_rollback(): see sql/policies.c).
+ * layer's tables and functions: policy_sql_register(), policy/tables.c).
  * SQLITE_OK or an error code; @session is copied if kept.
  */
 typedef int (*sql_extend_fn)(sqlite3 *db, const struct sql_env *env,
@@ -75,7 +75,7 @@ struct sql_env {
 	struct store *st;
 	sql_stats_fn stats;	/* may be NULL: dbos_stats is then empty */
 	void *stats_arg;
-	sql_extend_fn extend;	/* may be NULL: no policies table */
+	sql_extend_fn extend;	/* may be NULL: no policy tables */
 	void *extend_arg;	/* for @extend (the policy manager) */
 };
 
@@ -130,5 +130,13 @@ const char *sql_errmsg(sqlite3 *db);
  * is ITER_MAX_AGE old (vtab.c). @db not a session: nothing happens.
  */
 void sql_park(sqlite3 *db);
+
+struct schema_table;
+/*
+ * sql_declare_table - for a virtual table module another layer registers
+ * (sql_env.extend): declare @t's columns (sql/schema.h) from its xConnect.
+ * SQLITE_OK or an error code.
+ */
+int sql_declare_table(sqlite3 *db, const struct schema_table *t);
 
 #endif /* DBOS_SQL_H */

@@ -71,8 +71,6 @@ void proc_writer_rollback_to(struct proc_writer *w, int i);
 /* Registers dbos_stats (stats.c) / dbos_schema (schema_table.c) on @db. */
 int stats_register(sqlite3 *db, const struct sql_env *env);
 int schema_table_register(sqlite3 *db);
-/* Registers policy_simulate(hook, condition) (simulate.c) on @db. */
-int simulate_register(sqlite3 *db);
 
 /*
  * sql_create_table - "CREATE TABLE name(col TYPE, ...)" for @t, the form that

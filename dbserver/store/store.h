@@ -21,7 +21,7 @@ enum store_cf {
 	STORE_CF_FILE_EVENTS,		/* be64 seq -> file_events row */
 	STORE_CF_SOCKET_EVENTS,		/* be64 seq -> socket_events row */
 	STORE_CF_POLICY_VERSIONS,	/* be64 version -> policy_versions row */
-	STORE_CF_POLICY_RULES,		/* be32 version, be32 id -> policy_rules row */
+	STORE_CF_POLICY_RULES,		/* be32 id, be32 from_version -> policy_rule_revisions row */
 	STORE_CF_POLICY_DECISIONS,	/* be64 seq -> policy_decisions row */
 	STORE_CF_SCHED_DECISIONS,	/* be64 seq -> sched_decisions row */
 	STORE_CF__COUNT

@@ -56,7 +56,7 @@ struct kernel {
 
 static int k_prepare(void *arg, const struct policy_image *img, char **err)
 {
-	((struct kernel *)arg)->prepared = img->version;
+	((struct kernel *)arg)->prepared = img->gen.version;
 	return 0;
 }
 

@@ -38,7 +38,7 @@ struct fake_proc {
 };
 
 struct fake {
-	struct intake_kstats ks;
+	struct kernel_stats ks;
 	int stats_rc;
 	uint64_t seq;			/* the kernel's global seq, read by snapshots */
 	struct fake_proc procs[FAKE_MAX];
@@ -56,7 +56,7 @@ static struct trec snap_rec(const struct fake *f, const struct fake_proc *fp)
 	};
 }
 
-static int fake_get_stats(void *arg, struct intake_kstats *out)
+static int fake_get_stats(void *arg, struct kernel_stats *out)
 {
 	struct fake *f = arg;
 
@@ -67,7 +67,7 @@ static int fake_get_stats(void *arg, struct intake_kstats *out)
 }
 
 /* Like the kernel: ascending tgid, a few snapshots per NLM_F_MULTI message. */
-static int fake_dump(void *arg, intake_msg_fn fn, void *ctx)
+static int fake_dump(void *arg, kernel_msg_fn fn, void *ctx)
 {
 	struct fake *f = arg;
 	static struct tmsg m;
@@ -100,7 +100,7 @@ static int fake_dump(void *arg, intake_msg_fn fn, void *ctx)
 	return 0;
 }
 
-static int fake_get_proc(void *arg, uint32_t pid, intake_msg_fn fn, void *ctx)
+static int fake_get_proc(void *arg, uint32_t pid, kernel_msg_fn fn, void *ctx)
 {
 	struct fake *f = arg;
 	static struct tmsg m;
@@ -126,7 +126,7 @@ static int fake_get_proc(void *arg, uint32_t pid, intake_msg_fn fn, void *ctx)
 	return -ESRCH;
 }
 
-static const struct intake_kernel_ops fake_ops = {
+static const struct kernel_ops fake_ops = {
 	.get_stats = fake_get_stats,
 	.dump_procs = fake_dump,
 	.get_proc = fake_get_proc,

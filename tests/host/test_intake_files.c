@@ -43,23 +43,23 @@ struct fake_fd {
 };
 
 struct fake {
-	struct intake_kstats ks;
+	struct kernel_stats ks;
 	uint64_t seq;
 	struct dbos_proc procs[FAKE_MAX];
 	int nprocs;
 	struct fake_fd fds[FAKE_MAX];
 	int nfds;
 	int dumps, file_dumps, set_filters, filter_rc;
-	struct intake_filter filter;	/* the last SET_FILTER */
+	struct kernel_filter filter;	/* the last SET_FILTER */
 };
 
-static int fake_get_stats(void *arg, struct intake_kstats *out)
+static int fake_get_stats(void *arg, struct kernel_stats *out)
 {
 	*out = ((struct fake *)arg)->ks;
 	return 0;
 }
 
-static int fake_dump_procs(void *arg, intake_msg_fn fn, void *ctx)
+static int fake_dump_procs(void *arg, kernel_msg_fn fn, void *ctx)
 {
 	struct fake *f = arg;
 	static struct tmsg m;
@@ -76,7 +76,7 @@ static int fake_dump_procs(void *arg, intake_msg_fn fn, void *ctx)
 }
 
 /* Like the kernel: FD snapshots, each socket's SOCK right after its FD, two fds per message. */
-static int fake_dump_files(void *arg, intake_msg_fn fn, void *ctx)
+static int fake_dump_files(void *arg, kernel_msg_fn fn, void *ctx)
 {
 	struct fake *f = arg;
 	static struct tmsg m;
@@ -112,12 +112,12 @@ static int fake_dump_files(void *arg, intake_msg_fn fn, void *ctx)
 	return 0;
 }
 
-static int fake_get_proc(void *arg, uint32_t pid, intake_msg_fn fn, void *ctx)
+static int fake_get_proc(void *arg, uint32_t pid, kernel_msg_fn fn, void *ctx)
 {
 	return -ESRCH;
 }
 
-static int fake_set_filter(void *arg, const struct intake_filter *flt)
+static int fake_set_filter(void *arg, const struct kernel_filter *flt)
 {
 	struct fake *f = arg;
 
@@ -126,7 +126,7 @@ static int fake_set_filter(void *arg, const struct intake_filter *flt)
 	return f->filter_rc;
 }
 
-static const struct intake_kernel_ops fake_ops = {
+static const struct kernel_ops fake_ops = {
 	.get_stats = fake_get_stats,
 	.dump_procs = fake_dump_procs,
 	.get_proc = fake_get_proc,
@@ -232,7 +232,7 @@ FIXTURE(files) {
 	struct world w;
 	struct fake k;
 	struct sql_env env;
-	struct intake_filter filter;
+	struct kernel_filter filter;
 	sqlite3 *db;
 	char log[8192];
 	uint64_t now;
@@ -284,7 +284,7 @@ FIXTURE_SETUP(files)
 	self->k.ks.instance = INST;
 	self->k.procs[self->k.nprocs++] = proc(1, 0);
 	self->k.seq = 1;
-	self->filter = (struct intake_filter){ .kinds = DBOS_FILE_KINDS_ALL };
+	self->filter = (struct kernel_filter){ .kinds = DBOS_FILE_KINDS_ALL };
 	self->now = 1000 * SEC;
 	open_all(self, 1000000);
 }

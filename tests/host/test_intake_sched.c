@@ -33,7 +33,7 @@
 #define FAKE_MAX 16
 
 struct fake {
-	struct intake_kstats ks;
+	struct kernel_stats ks;
 	uint64_t seq;
 	struct dbos_proc procs[FAKE_MAX];
 	struct dbos_sched sched[FAKE_MAX];
@@ -41,13 +41,13 @@ struct fake {
 	int nprocs;
 };
 
-static int fake_get_stats(void *arg, struct intake_kstats *out)
+static int fake_get_stats(void *arg, struct kernel_stats *out)
 {
 	*out = ((struct fake *)arg)->ks;
 	return 0;
 }
 
-static int fake_dump_procs(void *arg, intake_msg_fn fn, void *ctx)
+static int fake_dump_procs(void *arg, kernel_msg_fn fn, void *ctx)
 {
 	struct fake *f = arg;
 	static struct tmsg m;
@@ -65,12 +65,12 @@ static int fake_dump_procs(void *arg, intake_msg_fn fn, void *ctx)
 	return 0;
 }
 
-static int fake_get_proc(void *arg, uint32_t pid, intake_msg_fn fn, void *ctx)
+static int fake_get_proc(void *arg, uint32_t pid, kernel_msg_fn fn, void *ctx)
 {
 	return -ESRCH;
 }
 
-static const struct intake_kernel_ops fake_ops = {
+static const struct kernel_ops fake_ops = {
 	.get_stats = fake_get_stats,
 	.dump_procs = fake_dump_procs,
 	.get_proc = fake_get_proc,

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* test_policy.c - host tests of the policy manager and its SQL: real store, SQLite and compiler; an in-test kernel. */
+#include <dirent.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -7,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "kselftest_harness.h"
 
@@ -28,7 +31,7 @@ struct kernel {
 	int fail_prepare;
 	int prepares, flips, misuse;
 	int has_sets;		/* of the last image prepared */
-	struct policy_value_entry *values;	/* of the last image prepared */
+	struct enforce_value *values;	/* of the last image prepared */
 	size_t nvalues;
 	/* dbos.ko's scheduling rules: staged and live versions, and what was staged */
 	uint64_t staged, active;
@@ -54,20 +57,20 @@ static int k_prepare(void *arg, const struct policy_image *img, char **err)
 	int ret = 0;
 
 	pthread_mutex_lock(&kmu);
-	k_call(k, "prepare %llu,", img->version);
+	k_call(k, "prepare %llu,", img->gen.version);
 	if (k->fail_prepare) {
 		*err = strdup("map update failed: Cannot allocate memory");
 		ret = -1;
 	} else {
-		k->slot[!k->live] = img->version;
+		k->slot[!k->live] = img->gen.version;
 		k->prepared = 1;
 		k->prepares++;
 		k->has_sets = img->has_sets;
 		free(k->values);
-		k->values = malloc((img->nvalues + 1) * sizeof(*k->values));
+		k->values = malloc((img->gen.nvalues + 1) * sizeof(*k->values));
 		if (k->values)
-			memcpy(k->values, img->values, img->nvalues * sizeof(*k->values));
-		k->nvalues = k->values ? img->nvalues : 0;
+			memcpy(k->values, img->gen.values, img->gen.nvalues * sizeof(*k->values));
+		k->nvalues = k->values ? img->gen.nvalues : 0;
 	}
 	pthread_mutex_unlock(&kmu);
 	return ret;
@@ -579,6 +582,200 @@ TEST_F(pol, restart_keeps_versions_and_repushes)
 	EXPECT_EQ(3, k_live(&self->k));
 }
 
+/* ---------------------------------------------------------------------- */
+/* Versions stored as revisions (each content of a rule once)             */
+
+/* Bytes of keys and values in @cf, as RocksDB holds them before compression. */
+static uint64_t cf_bytes(struct store *st, enum store_cf cf)
+{
+	struct store_iter *it = store_iter_new(st, cf);
+	uint64_t n = 0;
+	size_t klen, vlen;
+
+	for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it)) {
+		store_iter_key(it, &klen);
+		store_iter_value(it, &vlen);
+		n += klen + vlen;
+	}
+	store_iter_free(it);
+	return n;
+}
+
+/* Bytes of the files in directory @dir (the store: no subdirectories). */
+static uint64_t dir_bytes(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	struct stat sb;
+	uint64_t n = 0;
+	DIR *d = opendir(dir);
+
+	while (d && (e = readdir(d))) {
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (!stat(path, &sb) && S_ISREG(sb.st_mode))
+			n += (uint64_t)sb.st_size;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+#define BIG_RULES	3000
+#define BIG_COMMITS	100
+
+/*
+ * Rule i of the big policy as version 1 has it: a third each of exec, open
+ * and connect rules (a hook takes at most DBOS_LSM_MAX_TERMS). Commit c
+ * (version c + 1) changes rule c's condition.
+ */
+#define BIG_RULE_SQL \
+	"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) " \
+	"INSERT INTO policies(id, name, hook, action, condition) SELECT i, 'r' || i, " \
+	"CASE i % 3 WHEN 0 THEN 'exec' WHEN 1 THEN 'open' ELSE 'connect' END, 'deny', " \
+	"CASE i % 3 WHEN 2 THEN 'remote_port = ' || i ELSE 'path = ''/nonexistent/r' || i || '''' END " \
+	"FROM n"
+/* The condition rule id has in version v (SQL over column id; @v a number). */
+#define BIG_COND(v) \
+	"CASE WHEN id < " v " THEN 'uid = ' || (id + 100000) " \
+	"WHEN id - id / 3 * 3 = 2 THEN 'remote_port = ' || id ELSE 'path = ''/nonexistent/r' || id || '''' END"
+
+TEST_F(pol, one_rule_changed_per_commit_stores_the_change_not_a_copy)
+{
+	char sql[1024], *err = NULL;
+	uint64_t first, after, disk;
+
+	OK(self->db, BIG_RULE_SQL);
+	ASSERT_EQ(1, policy_live_version(self->p));
+	first = cf_bytes(self->st, STORE_CF_POLICY_RULES);
+	for (int c = 1; c <= BIG_COMMITS; c++) {
+		snprintf(sql, sizeof(sql), "UPDATE policies SET condition = 'uid = %d' WHERE id = %d",
+			 c + 100000, c);
+		OK(self->db, sql);
+	}
+	ASSERT_EQ(1 + BIG_COMMITS, policy_live_version(self->p));
+	after = cf_bytes(self->st, STORE_CF_POLICY_RULES);
+	disk = dir_bytes(self->dir);
+	TH_LOG("policy_rules: %llu bytes after version 1, %llu after %d more commits; "
+	       "store directory %llu bytes", (unsigned long long)first,
+	       (unsigned long long)after, BIG_COMMITS, (unsigned long long)disk);
+	/*
+	 * 100 changed rules of 3,000 add 100 revisions and close 100: about 7%.
+	 * Full copies would be 101 times version 1's bytes.
+	 */
+	EXPECT_LT(after, first + first / 10);
+	EXPECT_LT(after, 1 << 20);
+	/* The WAL and tables hold what was written: far below one copy per version. */
+	EXPECT_LT(disk, 20 * first);
+
+	/* Every version reads back exactly: rules 1..v-1 changed, each in version id + 1. */
+	for (int v = 1; v <= 1 + BIG_COMMITS; v++) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM policy_rules WHERE version = %d", v);
+		EXPECT_EQ(BIG_RULES, qint(self->db, sql)) TH_LOG("version %d", v);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM policy_rules WHERE version = %d "
+			 "AND condition = (" BIG_COND("%d") ") AND name = 'r' || id "
+			 "AND changed = CASE WHEN id < %d THEN id + 1 ELSE 1 END", v, v, v);
+		EXPECT_EQ(BIG_RULES, qint(self->db, sql)) TH_LOG("version %d", v);
+	}
+
+	/* Rollback to version 1: its 3,000 rules, live and stored, as they were. */
+	EXPECT_EQ(2 + BIG_COMMITS, qint(self->db, "SELECT policy_rollback(1)"));
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM (SELECT id, name, hook, action, condition "
+		 "FROM policy_rules WHERE version = 1 INTERSECT SELECT id, name, hook, action, "
+		 "condition FROM policy_rules WHERE version = %d)", 2 + BIG_COMMITS);
+	EXPECT_EQ(BIG_RULES, qint(self->db, sql));
+	EXPECT_EQ(BIG_RULES, qint(self->db, "SELECT count(*) FROM policies p JOIN policy_rules r "
+				  "USING (id, name, hook, action, condition) WHERE r.version = 1"));
+	EXPECT_EQ(BIG_RULES, qint(self->db, "SELECT count(*) FROM policies"));
+	EXPECT_LT(cf_bytes(self->st, STORE_CF_POLICY_RULES), first + first / 5);
+
+	/* A restart reads the live rules back from the revisions. */
+	sqlite3_close(self->db);
+	policy_close(self->p);
+	ASSERT_EQ(0, open_manager(self, &err)) TH_LOG("%s", err);
+	self->db = client(_metadata, self, 0);
+	EXPECT_EQ(BIG_RULES, qint(self->db, "SELECT count(*) FROM policies WHERE condition = ("
+				  BIG_COND("1") ")"));
+	EXPECT_EQ(2 + BIG_COMMITS, qint(self->db, "SELECT max(version) FROM policies"));
+}
+
+/* Writes rule @id of version @v as the layout before revisions stored it: key (version, id). */
+static void put_old_rule(struct store_batch *b, int64_t v, int64_t id, const char *name,
+			 const char *hook, const char *cond, int64_t changed)
+{
+	struct row_value vals[11] = {
+		row_int(v), row_int(id), row_text(name, strlen(name)), row_text(hook, strlen(hook)),
+		row_text("deny", 4), cond ? row_text(cond, strlen(cond)) : row_null(),
+		row_int(changed), row_null(), row_null(), row_null(), row_null(),
+	};
+	unsigned char k[8];
+	char buf[512];
+	size_t len = row_encode(vals, 11, buf, sizeof(buf));
+
+	store_key_be32(k, (uint32_t)v);
+	store_key_be32(k + 4, (uint32_t)id);
+	store_batch_put(b, STORE_CF_POLICY_RULES, k, 8, buf, len);
+}
+
+/* A store from before revisions (a full copy per version) is rewritten at open, each version intact. */
+TEST_F(pol, old_full_copies_are_migrated_to_revisions_at_open)
+{
+	static const unsigned char lo[8] = { 0 }, hi[9] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	const char *all = "SELECT group_concat(version || ':' || id || ':' || name || ':' || "
+			  "ifnull(condition, '-') || ':' || changed, ' ') FROM "
+			  "(SELECT * FROM policy_rules ORDER BY version, id)";
+	char before[1024], buf[1024], *err = NULL;
+	struct store_batch *b;
+
+	/* v1: a, b; v2: b changed, c added; v3: a deleted; v4: a back as it was in v1. */
+	OK(self->db, "INSERT INTO policies(id, name, hook, action, condition) VALUES "
+		     "(1, 'a', 'exec', 'deny', 'uid = 1'), (2, 'b', 'open', 'deny', 'uid = 2')");
+	OK(self->db, "BEGIN; UPDATE policies SET condition = 'uid = 22' WHERE id = 2; "
+		     "INSERT INTO policies(id, name, hook, action) VALUES (3, 'c', 'exec', 'deny'); COMMIT");
+	OK(self->db, "DELETE FROM policies WHERE id = 1");
+	OK(self->db, "INSERT INTO policies(id, name, hook, action, condition) VALUES "
+		     "(1, 'a', 'exec', 'deny', 'uid = 1')");
+	qtext(self->db, all, before, sizeof(before));
+	EXPECT_STREQ("1:1:a:uid = 1:1 1:2:b:uid = 2:1 2:1:a:uid = 1:1 2:2:b:uid = 22:2 "
+		     "2:3:c:-:2 3:2:b:uid = 22:2 3:3:c:-:2 4:1:a:uid = 1:4 4:2:b:uid = 22:2 "
+		     "4:3:c:-:2", before);
+	EXPECT_EQ(5, qint(self->db, "SELECT count(*) FROM policy_rule_revisions"));
+	sqlite3_close(self->db);
+	policy_close(self->p);
+
+	/* The same versions in the old layout, without the layout mark. */
+	b = store_batch_new();
+	ASSERT_NE(NULL, b);
+	store_batch_delete_range(b, STORE_CF_POLICY_RULES, lo, sizeof(lo), hi, sizeof(hi));
+	store_batch_delete(b, STORE_CF_META, "policy_rules_layout", strlen("policy_rules_layout"));
+	put_old_rule(b, 1, 1, "a", "exec", "uid = 1", 1);
+	put_old_rule(b, 1, 2, "b", "open", "uid = 2", 1);
+	put_old_rule(b, 2, 1, "a", "exec", "uid = 1", 1);
+	put_old_rule(b, 2, 2, "b", "open", "uid = 22", 2);
+	put_old_rule(b, 2, 3, "c", "exec", NULL, 2);
+	put_old_rule(b, 3, 2, "b", "open", "uid = 22", 2);
+	put_old_rule(b, 3, 3, "c", "exec", NULL, 2);
+	put_old_rule(b, 4, 1, "a", "exec", "uid = 1", 4);
+	put_old_rule(b, 4, 2, "b", "open", "uid = 22", 2);
+	put_old_rule(b, 4, 3, "c", "exec", NULL, 2);
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+
+	ASSERT_EQ(0, open_manager(self, &err)) TH_LOG("%s", err);
+	self->db = client(_metadata, self, 0);
+	EXPECT_STREQ(before, qtext(self->db, all, buf, sizeof(buf)));
+	EXPECT_EQ(5, qint(self->db, "SELECT count(*) FROM policy_rule_revisions"));
+	EXPECT_EQ(2, qint(self->db, "SELECT until_version FROM policy_rule_revisions "
+				    "WHERE id = 2 AND from_version = 1"));
+	/* and it goes on from there */
+	OK(self->db, "DELETE FROM policies WHERE id = 3");
+	EXPECT_STREQ("a,b", qtext(self->db, "SELECT group_concat(name) FROM (SELECT name FROM "
+				  "policy_rules WHERE version = 5 ORDER BY id)", buf, sizeof(buf)));
+	EXPECT_EQ(6, qint(self->db, "SELECT policy_rollback(2)"));
+	EXPECT_STREQ("uid = 1,uid = 22,", qtext(self->db, "SELECT group_concat(ifnull(condition, ''))"
+				  " FROM (SELECT condition FROM policies ORDER BY id)", buf, sizeof(buf)));
+}
+
 /*
  * After a reboot the stored version cannot be pushed (here: the kernel
  * refuses its maps): dbosd says loudly that it is NOT enforced, and
@@ -737,6 +934,10 @@ TEST_F(pol, threads_store_decisions_and_refresh_sets)
 	EXPECT_EQ(1, k_live(&self->k));
 	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_versions"));
 
+	/* It compiled the rules once; since then it only ran the subquery again. */
+	EXPECT_EQ(1, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_refresh_compiles'"));
+	EXPECT_LE(2, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_set_evaluations'"));
+
 	pthread_mutex_lock(&queue_mu);
 	queued = (struct dbos_lsm_decision){ .version = 1, .hook = DBOS_LSM_EXEC, .term = 0,
 					     .verdict = DBOS_LSM_DENY, .pid = 4242 };
@@ -759,6 +960,79 @@ static void put(struct store_batch *b, const struct schema_table *t, uint64_t ke
 	else
 		store_key_be64(k, key);
 	store_batch_put(b, t->cf, k, schema_key_bytes(t), buf, len);
+}
+
+/*
+ * The refresher re-runs only the server-side subqueries, outside the
+ * manager's lock: with 300 other rules live, mirror changes that leave the
+ * set as it was push nothing and compile nothing; a commit meanwhile is not
+ * held up, and makes the refresher compile the new version once.
+ */
+TEST_F(pol, refresher_reruns_only_the_subqueries_outside_the_lock)
+{
+	struct policy_config cfg = {
+		.st = self->st, .env = &self->env, .ops = &self->ops, .retention = 1000,
+		.mirror_changes = changes_cb, .mirror_arg = &self->changes,
+	};
+	struct store_batch *b;
+	char *err = NULL;
+	int i, before;
+
+	sqlite3_close(self->db);
+	policy_close(self->p);
+	ASSERT_EQ(0, policy_open(&cfg, &self->p, &err)) TH_LOG("%s", err);
+	self->env.extend_arg = self->p;
+	self->db = client(_metadata, self, 0);
+	OK(self->db, "BEGIN; "
+		     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
+		     "INSERT INTO policies(name, hook, action, condition) SELECT 'k' || i, 'connect', "
+		     "'deny', 'remote_port = ' || i FROM n; "
+		     "INSERT INTO policies(name, hook, action, condition) VALUES ('s', 'exec', 'deny', "
+		     "'uid IN (SELECT uid FROM processes WHERE name = ''x'')'); COMMIT");
+	before = k_prepares(&self->k);
+
+	/* The mirror moves, the set does not: evaluated again, nothing pushed, nothing compiled again. */
+	for (int round = 0; round < 5; round++) {
+		int64_t evals = qint(self->db, "SELECT value FROM dbos_stats "
+					       "WHERE name = 'policy_set_evaluations'");
+
+		__atomic_add_fetch(&self->changes, 1, __ATOMIC_SEQ_CST);
+		for (i = 0; i < 200 && qint(self->db, "SELECT value FROM dbos_stats WHERE name = "
+					    "'policy_set_evaluations'") == evals; i++)
+			usleep(10000);
+	}
+	EXPECT_LE(5, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_set_evaluations'"));
+	EXPECT_EQ(1, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_refresh_compiles'"));
+	EXPECT_EQ(before, k_prepares(&self->k));
+
+	/* A commit replaces the image: the refresher compiles that version once, then evaluates. */
+	OK(self->db, "INSERT INTO policies(name, hook, action, condition) VALUES ('k0', 'bind', 'deny', "
+		     "'local_port = 1')");
+	before = k_prepares(&self->k);
+	b = store_batch_new();
+	proc(b, 78, 1, "x", 4322);
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+	__atomic_add_fetch(&self->changes, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < 300 && qint(self->db, "SELECT value FROM dbos_stats "
+				     "WHERE name = 'policy_refreshes'") < 1; i++)
+		usleep(10000);
+	EXPECT_EQ(1, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_refreshes'"));
+	EXPECT_EQ(before + 1, k_prepares(&self->k));	/* the set changed: one push */
+	EXPECT_EQ(2, k_live(&self->k));
+	EXPECT_EQ(2, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_refresh_compiles'"));
+	/* The pushed set holds uid 4322. */
+	pthread_mutex_lock(&kmu);
+	for (i = 0; i < (int)self->k.nvalues; i++) {
+		const struct dbos_lsm_value_key *key = &self->k.values[i].key;
+		uint64_t v = 0;
+
+		memcpy(&v, key->value, sizeof(v));
+		if (key->hook == DBOS_LSM_EXEC && key->field == DBOS_LSM_F_UID && v == 4322)
+			break;
+	}
+	EXPECT_LT(i, (int)self->k.nvalues);
+	pthread_mutex_unlock(&kmu);
 }
 
 static void proc(struct store_batch *b, int pid, int parent, const char *name, int uid)
@@ -823,6 +1097,9 @@ TEST_F(pol, simulate_over_history_rows)
 	EXPECT_NE(NULL, strstr(msg, "no such column: nosuch")) TH_LOG("%s", msg);
 	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "SELECT * FROM policy_simulate('exec', '1); DELETE FROM policies; SELECT (1')",
 				      msg, sizeof(msg)));
+	/* Its two arguments are HIDDEN columns, declared as such. */
+	EXPECT_EQ(2, qint(self->db, "SELECT count(*) FROM pragma_table_xinfo('policy_simulate') "
+				    "WHERE hidden = 1"));
 }
 
 TEST_F(pol, simulate_open_and_connect_views)

@@ -265,16 +265,16 @@ static struct policy_image *compile(sqlite3 *db, const struct policy_rule *r, si
 	return img;
 }
 
-static const struct policy_value_entry *find_value(const struct policy_image *img, int h, int f,
+static const struct enforce_value *find_value(const struct policy_image *img, int h, int f,
 						   uint64_t v)
 {
-	for (size_t i = 0; i < img->nvalues; i++) {
-		const struct dbos_lsm_value_key *k = &img->values[i].key;
+	for (size_t i = 0; i < img->gen.nvalues; i++) {
+		const struct dbos_lsm_value_key *k = &img->gen.values[i].key;
 		uint64_t kv;
 
 		memcpy(&kv, k->value, sizeof(kv));
 		if (k->hook == h && k->field == f && kv == v)
-			return &img->values[i];
+			return &img->gen.values[i];
 	}
 	return NULL;
 }
@@ -290,16 +290,16 @@ TEST_F(pc, image)
 		{ 40, "never", "exec", "deny", "uid IN (1) AND uid IN (2)" },
 	};
 	const struct dbos_lsm_hook_cfg *c;
-	const struct policy_value_entry *v;
+	const struct enforce_value *v;
 	struct policy_image *img;
 	char *err;
 
 	img = compile(self->db, r, 5, &err);
 	ASSERT_NE(NULL, img) TH_LOG("%s", err);
-	EXPECT_EQ(7, img->version);
+	EXPECT_EQ(7, img->gen.version);
 	EXPECT_EQ(0, img->has_sets);
 	/* connect: term 0 = rule 10, terms 1, 2 = rule 30 */
-	c = &img->cfg[DBOS_LSM_CONNECT];
+	c = &img->gen.cfg[DBOS_LSM_CONNECT];
 	ASSERT_EQ(3, img->nterms[DBOS_LSM_CONNECT]);
 	EXPECT_EQ(10, img->term_rule[DBOS_LSM_CONNECT][0]);
 	EXPECT_EQ(30, img->term_rule[DBOS_LSM_CONNECT][1]);
@@ -323,7 +323,7 @@ TEST_F(pc, image)
 	ASSERT_NE(NULL, v);
 	EXPECT_EQ(2, v->bits.w[0]);
 	/* exec: term 0 = rule 5 (allow), term 1 = rule 20; rule 40 never holds */
-	c = &img->cfg[DBOS_LSM_EXEC];
+	c = &img->gen.cfg[DBOS_LSM_EXEC];
 	ASSERT_EQ(2, img->nterms[DBOS_LSM_EXEC]);
 	EXPECT_EQ(5, img->term_rule[DBOS_LSM_EXEC][0]);
 	EXPECT_EQ(20, img->term_rule[DBOS_LSM_EXEC][1]);
@@ -336,21 +336,21 @@ TEST_F(pc, image)
 	ASSERT_NE(NULL, v);
 	EXPECT_EQ(1, v->bits.w[0]);
 	EXPECT_EQ(3, c->dflt[DBOS_LSM_F_GID].w[0]);	/* unconstrained: all terms */
-	ASSERT_EQ(2, img->npaths);
-	EXPECT_EQ(32, img->paths[0].key.prefixlen);
-	EXPECT_EQ(1, img->paths[0].bits.w[0]);
+	ASSERT_EQ(2, img->gen.npaths);
+	EXPECT_EQ(32, img->gen.paths[0].key.prefixlen);
+	EXPECT_EQ(1, img->gen.paths[0].bits.w[0]);
 	EXPECT_EQ(1, c->dflt[DBOS_LSM_F_PATH].w[0]);
-	EXPECT_EQ((4 + 5) * 8, img->paths[1].key.prefixlen);
-	EXPECT_STREQ("/tmp/", img->paths[1].key.path);
-	EXPECT_EQ(DBOS_LSM_F_PATH, img->paths[1].key.field);
-	EXPECT_EQ(3, img->paths[1].bits.w[0]);
+	EXPECT_EQ((4 + 5) * 8, img->gen.paths[1].key.prefixlen);
+	EXPECT_STREQ("/tmp/", img->gen.paths[1].key.path);
+	EXPECT_EQ(DBOS_LSM_F_PATH, img->gen.paths[1].key.field);
+	EXPECT_EQ(3, img->gen.paths[1].bits.w[0]);
 	EXPECT_EQ(0, img->nterms[DBOS_LSM_OPEN]);
-	EXPECT_EQ(0, img->cfg[DBOS_LSM_OPEN].nwords);
+	EXPECT_EQ(0, img->gen.cfg[DBOS_LSM_OPEN].nwords);
 	policy_image_free(img);
 }
 
 /* The INODE entry @kind of the file at @path for hook @h, or NULL. */
-static const struct policy_value_entry *find_inode(const struct policy_image *img, int h,
+static const struct enforce_value *find_inode(const struct policy_image *img, int h,
 						   const char *path, int kind)
 {
 	struct stat st;
@@ -361,12 +361,12 @@ static const struct policy_value_entry *find_inode(const struct policy_image *im
 		return NULL;
 	ino = st.st_ino;
 	dev = (uint32_t)(major(st.st_dev) << 20 | minor(st.st_dev));
-	for (size_t i = 0; i < img->nvalues; i++) {
-		const struct dbos_lsm_value_key *k = &img->values[i].key;
+	for (size_t i = 0; i < img->gen.nvalues; i++) {
+		const struct dbos_lsm_value_key *k = &img->gen.values[i].key;
 
 		if (k->hook == h && k->field == DBOS_LSM_F_INODE && !memcmp(k->value, &ino, 8) &&
 		    !memcmp(k->value + 8, &dev, 4) && k->value[12] == kind)
-			return &img->values[i];
+			return &img->gen.values[i];
 	}
 	return NULL;
 }
@@ -389,7 +389,7 @@ TEST_F(pc, exact_paths_name_their_files)
 		{ 50, "s", "open", "deny", conds[4] },
 		{ 60, "bind", "bind", "deny", conds[5] },
 	};
-	const struct policy_value_entry *v;
+	const struct enforce_value *v;
 	struct policy_image *img;
 	FILE *f;
 	char *err;
@@ -416,8 +416,8 @@ TEST_F(pc, exact_paths_name_their_files)
 	img = compile(self->db, r, 6, &err);
 	ASSERT_NE(NULL, img) TH_LOG("%s", err);
 	ASSERT_EQ(5, img->nterms[DBOS_LSM_OPEN]);
-	EXPECT_TRUE(img->cfg[DBOS_LSM_OPEN].fields & (1ULL << DBOS_LSM_F_INODE));
-	EXPECT_FALSE(img->cfg[DBOS_LSM_BIND].fields & (1ULL << DBOS_LSM_F_INODE));
+	EXPECT_TRUE(img->gen.cfg[DBOS_LSM_OPEN].fields & (1ULL << DBOS_LSM_F_INODE));
+	EXPECT_FALSE(img->gen.cfg[DBOS_LSM_BIND].fields & (1ULL << DBOS_LSM_F_INODE));
 	/* a, also named hl and s: terms 0 (a), 2 (not hl, on the name a), 3 (the dir), 4 (s) */
 	v = find_inode(img, DBOS_LSM_OPEN, a, DBOS_LSM_INODE_ADD);
 	ASSERT_NE(NULL, v);
@@ -476,12 +476,12 @@ TEST_F(pc, subqueries)
 	img = compile(self->db, r, 2, &err);
 	ASSERT_NE(NULL, img) TH_LOG("%s", err);
 	EXPECT_EQ(1, img->has_sets);
-	EXPECT_EQ(1, img->cfg[DBOS_LSM_EXEC].inherit.w[0]);
-	EXPECT_EQ(0, img->cfg[DBOS_LSM_OPEN].inherit.w[0]);
+	EXPECT_EQ(1, img->gen.cfg[DBOS_LSM_EXEC].inherit.w[0]);
+	EXPECT_EQ(0, img->gen.cfg[DBOS_LSM_OPEN].inherit.w[0]);
 	EXPECT_NE(NULL, find_value(img, DBOS_LSM_EXEC, DBOS_LSM_F_PID, 3));
 	EXPECT_NE(NULL, find_value(img, DBOS_LSM_EXEC, DBOS_LSM_F_PID, 100));
 	EXPECT_EQ(NULL, find_value(img, DBOS_LSM_EXEC, DBOS_LSM_F_PID, 1));
-	EXPECT_EQ(6, img->nvalues);	/* exec 3, 100; open 1, 2, 3, 100 (not -5) */
+	EXPECT_EQ(6, img->gen.nvalues);	/* exec 3, 100; open 1, 2, 3, 100 (not -5) */
 	policy_image_free(img);
 	/* an empty set keeps its term (numbering stays as sets change); an empty literal set does not */
 	img = compile(self->db, empty, 3, &err);
@@ -489,8 +489,8 @@ TEST_F(pc, subqueries)
 	ASSERT_EQ(2, img->nterms[DBOS_LSM_EXEC]);
 	EXPECT_EQ(1, img->term_rule[DBOS_LSM_EXEC][0]);
 	EXPECT_EQ(3, img->term_rule[DBOS_LSM_EXEC][1]);
-	EXPECT_EQ(2, img->cfg[DBOS_LSM_EXEC].dflt[DBOS_LSM_F_PID].w[0]);
-	EXPECT_EQ(0, img->nvalues);
+	EXPECT_EQ(2, img->gen.cfg[DBOS_LSM_EXEC].dflt[DBOS_LSM_F_PID].w[0]);
+	EXPECT_EQ(0, img->gen.nvalues);
 	policy_image_free(img);
 	/* check does not run the subquery; compile does */
 	EXPECT_EQ(0, policy_check_rule(self->db, &bad, &err));
@@ -522,7 +522,7 @@ TEST_F(pc, limits)
 	}
 	img = compile(self->db, r, 1024, &err);
 	ASSERT_NE(NULL, img) TH_LOG("%s", err);
-	EXPECT_EQ(16, img->cfg[DBOS_LSM_EXEC].nwords);
+	EXPECT_EQ(16, img->gen.cfg[DBOS_LSM_EXEC].nwords);
 	policy_image_free(img);
 	EXPECT_EQ(-1, policy_compile(self->db, r, 1025, 1, NULL, &img, &err));
 	EXPECT_STREQ("policy: hook exec needs 1025 terms (conjuncts of its rules' conditions); "
@@ -807,13 +807,13 @@ static void enc_int(uint8_t *out, int64_t v)
 static const struct dbos_lsm_bits *sim_values(const struct policy_image *img, int h, int f,
 					      const uint8_t *val)
 {
-	for (size_t i = 0; i < img->nvalues; i++) {
-		const struct dbos_lsm_value_key *k = &img->values[i].key;
+	for (size_t i = 0; i < img->gen.nvalues; i++) {
+		const struct dbos_lsm_value_key *k = &img->gen.values[i].key;
 
 		if (k->hook == h && k->field == f && !memcmp(k->value, val, 16))
-			return &img->values[i].bits;
+			return &img->gen.values[i].bits;
 	}
-	return &img->cfg[h].dflt[f];
+	return &img->gen.cfg[h].dflt[f];
 }
 
 /* Longest-prefix match over the trie entries, by a linear scan, as an LPM trie does. */
@@ -828,8 +828,8 @@ static const struct dbos_lsm_bits *sim_paths(const struct policy_image *img, int
 
 	/* cut without NUL when too long */
 	memcpy(q.path, path, strnlen(path, sizeof(q.path)));
-	for (size_t i = 0; i < img->npaths; i++) {
-		const struct dbos_lsm_path_key *k = &img->paths[i].key;
+	for (size_t i = 0; i < img->gen.npaths; i++) {
+		const struct dbos_lsm_path_key *k = &img->gen.paths[i].key;
 		const uint8_t *kd = &k->hook;
 		uint32_t bits = k->prefixlen, full = bits / 8;
 
@@ -838,18 +838,18 @@ static const struct dbos_lsm_bits *sim_paths(const struct policy_image *img, int
 		if (bits % 8 && (kd[full] ^ qd[full]) >> (8 - bits % 8))
 			continue;
 		if (!best || bits > best_len) {
-			best = &img->paths[i].bits;
+			best = &img->gen.paths[i].bits;
 			best_len = bits;
 		}
 	}
-	return best ? best : &img->cfg[h].dflt[f];
+	return best ? best : &img->gen.cfg[h].dflt[f];
 }
 
 /* (b) the kernel's decision: AND one bitmap per constrained field, then allow/deny/audit. */
 static void kernel_verdict(const struct policy_image *img, int h, const struct ctx *c,
 			   struct verdict *v)
 {
-	const struct dbos_lsm_hook_cfg *cfg = &img->cfg[h];
+	const struct dbos_lsm_hook_cfg *cfg = &img->gen.cfg[h];
 	struct dbos_lsm_bits acc;
 	int unix_sock = !strcmp(c->family, "unix");
 	uint8_t val[16];
@@ -974,16 +974,16 @@ static int evaluate(struct __test_metadata *_metadata, sqlite3 *db, int break_im
 			free(err);
 			return -1;
 		}
-		multiword += img->cfg[s % 5].nwords > 1;
+		multiword += img->gen.cfg[s % 5].nwords > 1;
 		if (break_image) {	/* one wrong bit somewhere the lookups use */
 			int h = s % 5;
 
-			if (img->npaths && rnd(2))
-				img->paths[rnd(img->npaths)].bits.w[0] ^= 1ULL << rnd(img->nterms[h] ? img->nterms[h] : 1);
-			else if (img->nvalues && rnd(2))
-				img->values[rnd(img->nvalues)].bits.w[0] ^= 1ULL << rnd(img->nterms[h] ? img->nterms[h] : 1);
+			if (img->gen.npaths && rnd(2))
+				img->gen.paths[rnd(img->gen.npaths)].bits.w[0] ^= 1ULL << rnd(img->nterms[h] ? img->nterms[h] : 1);
+			else if (img->gen.nvalues && rnd(2))
+				img->gen.values[rnd(img->gen.nvalues)].bits.w[0] ^= 1ULL << rnd(img->nterms[h] ? img->nterms[h] : 1);
 			else
-				img->cfg[h].dflt[rnd(DBOS_LSM_F__COUNT)].w[0] ^= 1ULL << rnd(img->nterms[h] ? img->nterms[h] : 1);
+				img->gen.cfg[h].dflt[rnd(DBOS_LSM_F__COUNT)].w[0] ^= 1ULL << rnd(img->nterms[h] ? img->nterms[h] : 1);
 		}
 		for (int k = 0; k < NCTX; k++) {
 			int h = s % 5;
@@ -1071,7 +1071,7 @@ TEST_F(pc, compile_time_1000_rules)
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
 	TH_LOG("1000 rules: %.1f ms, %zu value entries, %zu path entries, terms exec %u "
-	       "open %u connect %u", ms, img->nvalues, img->npaths, img->nterms[0],
+	       "open %u connect %u", ms, img->gen.nvalues, img->gen.npaths, img->nterms[0],
 	       img->nterms[1], img->nterms[2]);
 	EXPECT_GT(1000, ms);
 	policy_image_free(img);
@@ -1090,9 +1090,9 @@ TEST_F(pc, compile_time_1000_rules)
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
 	TH_LOG("1000 + 512 exec rules (2 terms each, 1 path each): %.1f ms, %zu values, "
-	       "%zu paths, %u terms", ms, img->nvalues, img->npaths, img->nterms[0]);
+	       "%zu paths, %u terms", ms, img->gen.nvalues, img->gen.npaths, img->nterms[0]);
 	EXPECT_EQ(1024, img->nterms[0]);
-	EXPECT_EQ(1 + 256 + 512, img->npaths);
+	EXPECT_EQ(1 + 256 + 512, img->gen.npaths);
 	EXPECT_GT(2000, ms);
 	policy_image_free(img);
 }
@@ -1191,9 +1191,9 @@ TEST_F(pc, sched_terms)
 	lsm = compile(self->db, &r[2], 1, &err);
 	ASSERT_NE(NULL, lsm) TH_LOG("%s", err);
 	/* the LSM part is what the security rule alone compiles to */
-	EXPECT_EQ(0, memcmp(img->cfg, lsm->cfg, sizeof(img->cfg)));
-	EXPECT_EQ(lsm->nvalues, img->nvalues);
-	EXPECT_EQ(lsm->npaths, img->npaths);
+	EXPECT_EQ(0, memcmp(img->gen.cfg, lsm->gen.cfg, sizeof(img->gen.cfg)));
+	EXPECT_EQ(lsm->gen.nvalues, img->gen.nvalues);
+	EXPECT_EQ(lsm->gen.npaths, img->gen.npaths);
 	EXPECT_EQ(1, img->nterms[DBOS_LSM_EXEC]);
 	EXPECT_EQ(0, lsm->nsched);
 	EXPECT_EQ(1, img->has_sets);
@@ -1272,7 +1272,7 @@ TEST_F(pc, sched_limits)
 	img = compile(self->db, r, 1024, &err);
 	ASSERT_NE(NULL, img) TH_LOG("%s", err);
 	EXPECT_EQ(1024, img->nsched);
-	EXPECT_EQ(0, img->nvalues);	/* nothing for the BPF maps */
+	EXPECT_EQ(0, img->gen.nvalues);	/* nothing for the BPF maps */
 	policy_image_free(img);
 	EXPECT_EQ(-1, policy_compile(self->db, r, 1025, 1, NULL, &img, &err));
 	EXPECT_STREQ("sched rules: 1025 terms in disjunctive normal form; the module takes at "

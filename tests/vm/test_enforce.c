@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_enforce.c - in the VM: dbosd's enforcer (dbserver/policy/enforce.c) and
+ * test_enforce.c - in the VM: dbosd's enforcer (dbserver/kernel/enforce.c) and
  * the BPF LSM programs (bpf/dbos_lsm.bpf.c), with generations built by hand
  * (no compiler, no dbosd), checked against what the real syscalls return.
  *
@@ -27,7 +27,7 @@
 #include <bpf/bpf.h>
 
 #include "kselftest_harness.h"
-#include "dbserver/policy/enforce.h"
+#include "dbserver/kernel/enforce.h"
 
 #define PIN	"/sys/fs/bpf/dbos-test"
 #define X	"/tmp/x"
@@ -36,10 +36,13 @@
 
 /* ---- generations built by hand: one term per rule, term t of its hook ---- */
 
+/* A term's action, as the compiler would have set its bit. */
+enum { POLICY_DENY, POLICY_AUDIT, POLICY_ALLOW };
+
 struct gen {
-	struct policy_image img;
-	struct policy_value_entry v[MAXENT];
-	struct policy_path_entry p[MAXENT];
+	struct enforce_gen img;
+	struct enforce_value v[MAXENT];
+	struct enforce_path p[MAXENT];
 };
 
 static struct gen *gen_new(uint64_t version)
@@ -65,14 +68,12 @@ static void gen_term(struct gen *g, int hook, int t, int action)
 	if (c->nwords < (uint32_t)t / 64 + 1)
 		c->nwords = t / 64 + 1;
 	set_bit(action == POLICY_DENY ? &c->deny : action == POLICY_AUDIT ? &c->audit : &c->allow, t);
-	if (g->img.nterms[hook] < (uint32_t)t + 1)
-		g->img.nterms[hook] = t + 1;
 }
 
 /* Term @t requires field @f == the value @val (values no entry names satisfy no term). */
 static void gen_value(struct gen *g, int hook, int f, int t, const void *val, size_t len)
 {
-	struct policy_value_entry *e = &g->v[g->img.nvalues++];
+	struct enforce_value *e = &g->v[g->img.nvalues++];
 
 	g->img.cfg[hook].fields |= 1ULL << f;
 	e->key.hook = hook;
@@ -89,7 +90,7 @@ static void gen_int(struct gen *g, int hook, int f, int t, uint64_t v)
 /* Term @t requires path == @path (or, @prefix, path starting with it). */
 static void gen_path(struct gen *g, int hook, int t, const char *path, int prefix)
 {
-	struct policy_path_entry *e;
+	struct enforce_path *e;
 	size_t len = strlen(path);
 
 	if (!(g->img.cfg[hook].fields & (1ULL << DBOS_LSM_F_PATH))) {
@@ -618,7 +619,7 @@ TEST_F_TIMEOUT(enf, spawn_entry_makes_children_members, 120)
 	int go[2], st;
 	pid_t spawner;
 	struct gen *g;
-	struct policy_value_entry *e;
+	struct enforce_value *e;
 	char b;
 
 	ASSERT_EQ(0, pipe(go));

@@ -4,13 +4,47 @@
  * bpf/dbos_lsm.bpf.c (or adopts the pinned ones), writes compiled
  * generations, flips the live one, and reads decisions.
  */
-#ifndef DBOS_POLICY_ENFORCE_H
-#define DBOS_POLICY_ENFORCE_H
+#ifndef DBOS_KERNEL_ENFORCE_H
+#define DBOS_KERNEL_ENFORCE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "dbserver/policy/compile.h"
 #include "libdbos/dbos_lsm.h"
+
+struct enforce_value {
+	struct dbos_lsm_value_key key;
+	struct dbos_lsm_bits bits;
+};
+
+struct enforce_path {
+	struct dbos_lsm_path_key key;
+	struct dbos_lsm_bits bits;
+};
+
+/*
+ * One generation of the rule maps (libdbos/dbos_lsm.h): what
+ * enforce_prepare() writes into the idle slot. The policy compiler builds
+ * it (struct policy_image.gen); test_enforce builds it by hand.
+ */
+struct enforce_gen {
+	uint64_t version;
+	/* the LSM hooks' configs, then DBOS_LSM_MARK's (the lineage marks' conditions) */
+	struct dbos_lsm_hook_cfg cfg[DBOS_LSM_CFGS];
+	struct enforce_value *values;
+	size_t nvalues;
+	struct enforce_path *paths;
+	size_t npaths;
+	/*
+	 * With pid sets: every pid the server saw before it evaluated the sets,
+	 * sorted (NULL: none). A re-push of the live version keeps the kernel's
+	 * own PID entries of the others (processes forked since).
+	 */
+	uint32_t *known_pids;
+	size_t nknown;
+	/* the lineage marks the kernel computes for every process before this goes live */
+	uint64_t marks_new;
+};
 
 struct enforce;
 
@@ -31,12 +65,12 @@ uint64_t enforce_live_version(const struct enforce *e);
 void enforce_live_marks(const struct enforce *e, uint64_t hash[DBOS_LSM_MARKS]);
 
 /*
- * enforce_prepare - write @img into fresh maps in the idle slot, and when it
+ * enforce_prepare - write @gen into fresh maps in the idle slot, and when it
  * brings new lineage marks, have the kernel compute them for every process
  * (a walk of the task list). Nothing the kernel enforces changes. 0, or -1
  * with *@err (free()); after an error the idle slot is simply not used.
  */
-int enforce_prepare(struct enforce *e, const struct policy_image *img, char **err);
+int enforce_prepare(struct enforce *e, const struct enforce_gen *gen, char **err);
 /*
  * enforce_flip - make the prepared generation live (one store). Cannot fail;
  * call only after a successful enforce_prepare(). Then re-arms the idle slot.
@@ -58,4 +92,4 @@ void enforce_close(struct enforce *e);
 /* Detaches the programs and removes every pin under @pin_dir: enforcement stops. */
 int enforce_unload(const char *pin_dir, char **err);
 
-#endif /* DBOS_POLICY_ENFORCE_H */
+#endif /* DBOS_KERNEL_ENFORCE_H */

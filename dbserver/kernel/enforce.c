@@ -17,7 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "dbserver/policy/enforce.h"
+#include "dbserver/kernel/enforce.h"
 #include "dbos_lsm.skel.h"
 
 #define BPFFS_DIR	"/sys/fs/bpf"
@@ -429,7 +429,7 @@ static int u32_cmp(const void *a, const void *b)
  * has none. Copy those from the live slot into @idle, unless a fork already
  * wrote one there. The terms are the same, so the bits mean the same.
  */
-static int keep_unknown(struct enforce *e, const struct policy_image *img, __u32 live,
+static int keep_unknown(struct enforce *e, const struct enforce_gen *gen, __u32 live,
 			int idle, char **err)
 {
 	struct dbos_lsm_value_key key, next;
@@ -453,7 +453,7 @@ static int keep_unknown(struct enforce *e, const struct policy_image *img, __u32
 			continue;
 		memcpy(&pid, key.value, sizeof(pid));
 		p32 = (uint32_t)pid;
-		if (bsearch(&p32, img->known_pids, img->nknown, sizeof(p32), u32_cmp))
+		if (bsearch(&p32, gen->known_pids, gen->nknown, sizeof(p32), u32_cmp))
 			continue;
 		if (bpf_map_lookup_elem(fd, &key, &bits))
 			continue;	/* gone meanwhile (exit) */
@@ -526,12 +526,12 @@ static long walk_once(int link, char **err)
 
 /*
  * The lineage marks of a prepared generation in slot @idle: marks new to it
- * (img->marks_new) are computed by the kernel for every process, walked
+ * (gen->marks_new) are computed by the kernel for every process, walked
  * again until a walk finds none left (a process forked meanwhile from one
  * not walked yet is not complete), then the slot requires the new epoch.
  * Without new marks the slot requires what the live one does.
  */
-static int prepare_marks(struct enforce *e, const struct policy_image *img, __u32 idle,
+static int prepare_marks(struct enforce *e, const struct enforce_gen *gen, __u32 idle,
 			 char **err)
 {
 	struct dbos_lsm_state *st = e->state;
@@ -539,7 +539,7 @@ static int prepare_marks(struct enforce *e, const struct policy_image *img, __u3
 	long left = 1;
 	int link;
 
-	if (!img->marks_new || !img->cfg[DBOS_LSM_MARK].marks) {
+	if (!gen->marks_new || !gen->cfg[DBOS_LSM_MARK].marks) {
 		st->mark_epoch[idle] = st->mark_epoch[!idle];
 		return 0;
 	}
@@ -550,7 +550,7 @@ static int prepare_marks(struct enforce *e, const struct policy_image *img, __u3
 		epoch = st->mark_epoch[1];
 	epoch++;
 	st->walk_slot = idle;
-	st->walk_new = img->marks_new;
+	st->walk_new = gen->marks_new;
 	__atomic_store_n(&st->walk_epoch, epoch, __ATOMIC_SEQ_CST);
 	link = bpf_link_create(e->walk_prog, 0, BPF_TRACE_ITER, NULL);
 	if (link < 0)
@@ -588,7 +588,7 @@ void enforce_live_marks(const struct enforce *e, uint64_t hash[DBOS_LSM_MARKS])
 	close(fd);
 }
 
-int enforce_prepare(struct enforce *e, const struct policy_image *img, char **err)
+int enforce_prepare(struct enforce *e, const struct enforce_gen *gen, char **err)
 {
 	__u32 idle;
 
@@ -602,23 +602,23 @@ int enforce_prepare(struct enforce *e, const struct policy_image *img, char **er
 	 * The version first: while the live version is filled in again, a fork
 	 * takes the parent's entries from the live slot (bpf: dbos_fork).
 	 */
-	e->state->version[idle] = img->version;
+	e->state->version[idle] = gen->version;
 	/* Configs first: a fork meanwhile sees the new inherit bits for parents already written. */
 	for (__u32 h = 0; h < DBOS_LSM_CFGS; h++)
-		if (bpf_map_update_elem(e->idle[0], &h, &img->cfg[h], BPF_ANY))
+		if (bpf_map_update_elem(e->idle[0], &h, &gen->cfg[h], BPF_ANY))
 			return fail(err, "bpf_map_update_elem(cfg %u): %s", h, strerror(errno));
-	if (push_values(e->idle[1], img->values, img->nvalues, err))
+	if (push_values(e->idle[1], gen->values, gen->nvalues, err))
 		return -1;
-	for (size_t i = 0; i < img->npaths; i++)
-		if (bpf_map_update_elem(e->idle[2], &img->paths[i].key, &img->paths[i].bits,
+	for (size_t i = 0; i < gen->npaths; i++)
+		if (bpf_map_update_elem(e->idle[2], &gen->paths[i].key, &gen->paths[i].bits,
 					BPF_ANY))
 			return fail(err, "bpf_map_update_elem(paths, '%.*s' prefixlen %u): %s",
-				    DBOS_LSM_PATH_MAX, img->paths[i].key.path,
-				    img->paths[i].key.prefixlen, strerror(errno));
-	if (img->known_pids && e->state->version[!idle] == img->version &&
-	    keep_unknown(e, img, !idle, e->idle[1], err))
+				    DBOS_LSM_PATH_MAX, gen->paths[i].key.path,
+				    gen->paths[i].key.prefixlen, strerror(errno));
+	if (gen->known_pids && e->state->version[!idle] == gen->version &&
+	    keep_unknown(e, gen, !idle, e->idle[1], err))
 		return -1;
-	return prepare_marks(e, img, idle, err);
+	return prepare_marks(e, gen, idle, err);
 }
 
 void enforce_flip(struct enforce *e)

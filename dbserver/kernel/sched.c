@@ -1,28 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
-/* request.c - DBOS_CMD_SCHED_SET and DBOS_CMD_SCHED_RULES: one generic netlink socket per call, extack as the error. */
+/* sched.c - DBOS_CMD_SCHED_SET and DBOS_CMD_SCHED_RULES: one command socket per call, the extack naming the target or rule at fault. */
 #include <errno.h>
-#include <linux/genetlink.h>
-#include <linux/netlink.h>
-#include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
-#include <netlink/socket.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 
-#include "dbserver/sched/sched.h"
-
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
+#include "dbserver/kernel/genl.h"
 
 #define CMD_TIMEOUT_S	30		/* SCHED_RULES activation walks every process */
 #define SNDBUF		(4 << 20)	/* a full rule set is megabytes */
-#define RECV_BUF	(64 << 10)	/* replies are ACKs (NETLINK_CAP_ACK: no echo) */
 
 /* Where an item (target, term) of a request lies in it, to name it in an error. */
 struct span {
@@ -31,34 +18,16 @@ struct span {
 };
 
 struct req {
-	struct nl_sock *sk;
+	struct kernel_genl g;
 	struct nl_msg *msg;
-	int family;
 	struct span *spans;
 	size_t nspans;
 };
 
-static void set_err(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void set_err(char **err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	free(*err);
-	*err = NULL;
-	va_start(ap, fmt);
-	if (vasprintf(err, fmt, ap) < 0)
-		*err = NULL;
-	va_end(ap);
-}
-
 static void req_free(struct req *r)
 {
 	nlmsg_free(r->msg);
-	if (r->sk)
-		nl_socket_free(r->sk);
+	kernel_genl_close(&r->g);
 	free(r->spans);
 }
 
@@ -68,41 +37,16 @@ static void req_free(struct req *r)
  */
 static int req_init(struct req *r, uint8_t cmd, size_t size, size_t nspans, char **err)
 {
-	struct timeval tv = { .tv_sec = CMD_TIMEOUT_S };
-	int one = 1, fd, rc;
+	int rc;
 
 	memset(r, 0, sizeof(*r));
-	r->sk = nl_socket_alloc();
+	rc = kernel_genl_open(&r->g, CMD_TIMEOUT_S, SNDBUF, err);
+	if (rc)
+		return rc;
 	r->spans = calloc(nspans ? nspans : 1, sizeof(*r->spans));
-	if (!r->sk || !r->spans) {
-		set_err(err, "out of memory");
-		return -ENOMEM;
-	}
-	/* Before connecting: libnl otherwise sets 32 KiB, too small for 1,024 targets. */
-	nl_socket_set_buffer_size(r->sk, RECV_BUF, SNDBUF);
-	rc = genl_connect(r->sk);
-	if (rc < 0) {
-		set_err(err, "netlink: %s", nl_geterror(rc));
-		return -EIO;
-	}
-	fd = nl_socket_get_fd(r->sk);
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &(int){ SNDBUF }, sizeof(int));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-	r->family = genl_ctrl_resolve(r->sk, DBOS_GENL_NAME);
-	if (r->family < 0) {
-		if (r->family == -NLE_OBJ_NOTFOUND) {
-			set_err(err, "dbos module not loaded");
-			return -ENOENT;
-		}
-		set_err(err, "resolving the dbos netlink family: %s", nl_geterror(r->family));
-		return -EIO;
-	}
-	r->msg = nlmsg_alloc_size(size + NLMSG_HDRLEN + GENL_HDRLEN + 64);
-	if (!r->msg || !genlmsg_put(r->msg, NL_AUTO_PORT, NL_AUTO_SEQ, r->family, 0,
-				    NLM_F_ACK, cmd, DBOS_GENL_VERSION)) {
-		set_err(err, "out of memory");
+	r->msg = kernel_genl_msg(&r->g, cmd, NLM_F_ACK, size);
+	if (!r->spans || !r->msg) {
+		kernel_genl_err(err, "out of memory");
 		return -ENOMEM;
 	}
 	return 0;
@@ -152,108 +96,38 @@ static int put_vals(struct nl_msg *msg, const struct sched_vals *v)
 	return 0;
 }
 
-/* The item of @r that byte @off of the request lies in, or NULL. */
-static const struct span *span_at(const struct req *r, uint32_t off)
-{
-	for (size_t i = 0; i < r->nspans; i++)
-		if (off >= r->spans[i].start && off < r->spans[i].end)
-			return &r->spans[i];
-	return NULL;
-}
-
 /*
- * The kernel's answer to an NLMSG_ERROR: its errno, and in *@err its extack
- * message naming the item (@what: "pid", "rule") the bad attribute lies in.
+ * Send the request and wait for its ACK; 0 or the kernel's -errno and *@err,
+ * its extack message, prefixed with the item (@what: "pid", "rule") the
+ * attribute at fault lies in.
  */
-static int error_reply(const struct req *r, const struct nlmsghdr *h, const char *what,
-		       char **err)
-{
-	const struct nlmsgerr *e = NLMSG_DATA(h);
-	const char *msg = NULL;
-	const struct span *sp = NULL;
-	size_t off;
-	int len;
-
-	if (h->nlmsg_len < NLMSG_HDRLEN + sizeof(*e))
-		return -EBADMSG;
-	if (!e->error)
-		return 0;
-	/* TLVs follow the echoed request: only its header with NETLINK_CAP_ACK. */
-	off = NLMSG_HDRLEN + sizeof(*e);
-	if (!(h->nlmsg_flags & NLM_F_CAPPED))
-		off += NLMSG_ALIGN(e->msg.nlmsg_len) - NLMSG_HDRLEN;
-	len = (int)h->nlmsg_len - (int)off;
-	if ((h->nlmsg_flags & NLM_F_ACK_TLVS) && len > 0) {
-		const struct nlattr *a = (const struct nlattr *)((const char *)h + off);
-
-		for (; nla_ok(a, len); a = nla_next(a, &len)) {
-			if (nla_type(a) == NLMSGERR_ATTR_MSG && nla_len(a) > 0 &&
-			    ((const char *)nla_data(a))[nla_len(a) - 1] == '\0')
-				msg = nla_data(a);
-			else if (nla_type(a) == NLMSGERR_ATTR_OFFS && nla_len(a) >= 4)
-				sp = span_at(r, nla_get_u32((struct nlattr *)a));
-		}
-	}
-	if (!msg)
-		msg = strerror(-e->error);
-	if (sp)
-		set_err(err, "%s %u: %s", what, sp->id, msg);
-	else
-		set_err(err, "%s", msg);
-	return e->error;
-}
-
-/* Send the request and wait for its ACK; 0 or the kernel's -errno and *@err. */
 static int req_run(struct req *r, const char *what, char **err)
 {
-	unsigned char *buf = malloc(RECV_BUF);
-	uint32_t seq;
-	int fd, rc;
+	uint32_t off;
+	char *why = NULL;
+	int rc;
 
-	if (!buf) {
-		set_err(err, "out of memory");
-		return -ENOMEM;
-	}
-	rc = nl_send_auto(r->sk, r->msg);
-	seq = nlmsg_hdr(r->msg)->nlmsg_seq;
-	if (rc < 0) {
-		rc = rc == -NLE_MSGSIZE ? -EMSGSIZE : -EIO;
-		set_err(err, "sending the request to dbos.ko: %s", strerror(-rc));
-		goto out;
-	}
-	fd = nl_socket_get_fd(r->sk);
-	for (;;) {
-		struct sockaddr_nl sa;
-		socklen_t salen = sizeof(sa);
-		ssize_t n = recvfrom(fd, buf, RECV_BUF, 0, (struct sockaddr *)&sa, &salen);
-		const struct nlmsghdr *h;
-		int left;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-			set_err(err, "waiting for dbos.ko: %s", strerror(-rc));
-			goto out;
-		}
-		if (sa.nl_pid != 0)
-			continue;
-		left = (int)n;
-		for (h = (const struct nlmsghdr *)buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-			if (h->nlmsg_seq != seq || h->nlmsg_type != NLMSG_ERROR)
-				continue;
-			rc = error_reply(r, h, what, err);
-			if (rc == -EBADMSG)
-				set_err(err, "malformed reply from dbos.ko");
-			goto out;
+	rc = kernel_genl_transact(&r->g, r->msg, false, NULL, NULL, &why, &off);
+	r->msg = NULL;		/* consumed */
+	if (!rc)
+		return 0;
+	for (size_t i = 0; i < r->nspans; i++) {
+		if (off >= r->spans[i].start && off < r->spans[i].end) {
+			kernel_genl_err(err, "%s %u: %s", what, r->spans[i].id, why ? why : "?");
+			free(why);
+			return rc;
 		}
 	}
-out:
-	free(buf);
+	if (err) {
+		free(*err);
+		*err = why;
+	} else {
+		free(why);
+	}
 	return rc;
 }
 
-int sched_set(const struct sched_target *t, size_t n, uint32_t tag, char **err)
+int kernel_sched_set(const struct sched_target *t, size_t n, uint32_t tag, char **err)
 {
 	struct nlattr *all, *one;
 	struct req r;
@@ -261,7 +135,8 @@ int sched_set(const struct sched_target *t, size_t n, uint32_t tag, char **err)
 	int rc;
 
 	if (!n || n > DBOS_SCHED_TARGETS_MAX) {
-		set_err(err, "1 to %d processes per change, not %zu", DBOS_SCHED_TARGETS_MAX, n);
+		kernel_genl_err(err, "1 to %d processes per change, not %zu", DBOS_SCHED_TARGETS_MAX,
+				n);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -291,7 +166,7 @@ int sched_set(const struct sched_target *t, size_t n, uint32_t tag, char **err)
 	rc = req_run(&r, "pid", err);
 	goto out;
 nomem:
-	set_err(err, "request too large or out of memory (%zu targets)", n);
+	kernel_genl_err(err, "request too large or out of memory (%zu targets)", n);
 out:
 	req_free(&r);
 	return rc;
@@ -334,7 +209,7 @@ static int put_match(struct nl_msg *msg, const struct sched_match *m)
 	return 0;
 }
 
-int sched_rules_stage(uint64_t version, const struct sched_term *t, size_t n, char **err)
+int kernel_sched_rules_stage(uint64_t version, const struct sched_term *t, size_t n, char **err)
 {
 	size_t size = attr_size(8) + attr_size(0);
 	struct nlattr *all, *one;
@@ -342,7 +217,8 @@ int sched_rules_stage(uint64_t version, const struct sched_term *t, size_t n, ch
 	int rc;
 
 	if (n > DBOS_SCHED_TERMS_MAX) {
-		set_err(err, "at most %d scheduling rule terms, not %zu", DBOS_SCHED_TERMS_MAX, n);
+		kernel_genl_err(err, "at most %d scheduling rule terms, not %zu",
+				DBOS_SCHED_TERMS_MAX, n);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -382,13 +258,13 @@ int sched_rules_stage(uint64_t version, const struct sched_term *t, size_t n, ch
 	goto out;
 nomem:
 	/* Attribute lengths are 16 bits: a nest holds at most 64 KiB. */
-	set_err(err, "request too large or out of memory (%zu terms)", n);
+	kernel_genl_err(err, "request too large or out of memory (%zu terms)", n);
 out:
 	req_free(&r);
 	return rc;
 }
 
-int sched_rules_activate(uint64_t version, char **err)
+int kernel_sched_rules_activate(uint64_t version, char **err)
 {
 	struct req r;
 	int rc = req_init(&r, DBOS_CMD_SCHED_RULES, attr_size(8) + attr_size(0), 0, err);
@@ -396,7 +272,7 @@ int sched_rules_activate(uint64_t version, char **err)
 	if (!rc) {
 		if (nla_put_u64(r.msg, DBOS_A_SCHED_VERSION, version) < 0 ||
 		    nla_put_flag(r.msg, DBOS_A_SCHED_ACTIVATE) < 0) {
-			set_err(err, "out of memory building the request");
+			kernel_genl_err(err, "out of memory building the request");
 			rc = -ENOMEM;
 		} else {
 			rc = req_run(&r, "rule", err);

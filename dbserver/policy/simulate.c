@@ -17,15 +17,16 @@
  *     SELECT * FROM policy_context_<hook> WHERE (<condition>)
  *
  *   and maps the view's columns onto its own by name, so the views in
- *   schema_policy.c are the one definition of each hook's context. Bad SQL
+ *   sql/schema_policy.c are the one definition of each hook's context. Bad SQL
  *   gets SQLite's message; only one expression is accepted (no trailing
  *   statement) and the statement must be read-only.
  */
 #include <string.h>
 
-#include "dbserver/sql/sql_int.h"
+#include "dbserver/policy/tables.h"
+#include "dbserver/sql/schema.h"
 
-/* The columns are schema_policy_simulate's (schema_policy.c): the result columns, then the two arguments. */
+/* The columns are schema_policy_simulate's (sql/schema_policy.c): the result columns, then the two arguments. */
 #define SIM_NCOLS	(schema_policy_simulate.ncols - 2)
 #define SIM_HOOK	SIM_NCOLS		/* hidden argument columns */
 #define SIM_COND	(SIM_NCOLS + 1)
@@ -51,15 +52,11 @@ static int sim_connect(sqlite3 *db, void *aux, int argc, const char *const *argv
 		       sqlite3_vtab **out, char **errp)
 {
 	struct sim_vtab *vt;
-	char *decl = sql_create_table(&schema_policy_simulate, 0);
 	int rc;
 
 	if (SIM_NCOLS > SIM_MAXCOLS)
 		return SQLITE_INTERNAL;
-	if (!decl)
-		return SQLITE_NOMEM;
-	rc = sqlite3_declare_vtab(db, decl);
-	sqlite3_free(decl);
+	rc = sql_declare_table(db, &schema_policy_simulate);
 	if (rc != SQLITE_OK)
 		return rc;
 	vt = sqlite3_malloc(sizeof(*vt));
@@ -243,7 +240,7 @@ static const sqlite3_module sim_module = {
 	.xRowid      = sim_rowid,
 };
 
-int simulate_register(sqlite3 *db)
+int policy_simulate_register(sqlite3 *db)
 {
 	return sqlite3_create_module_v2(db, schema_policy_simulate.name, &sim_module, NULL, NULL);
 }
