@@ -40,7 +40,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -49,6 +51,7 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <sys/un.h>
+#include <linux/capability.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 
@@ -3586,6 +3589,65 @@ TEST_F_TIMEOUT(kmod, dump_sched_snapshots, 60)
 	EXPECT_EQ(0x1, s.r[0].cpus[0]);
 	snaps_free(&s);
 	sched_child_end(a);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Privileges beyond CAP_NET_ADMIN, pid namespaces, unload                 */
+
+#define CAPS(c)		(1ULL << (c))
+
+/*
+ * In a child that stays uid 0 but keeps only the capabilities in @caps: the
+ * exit status of @fn (a value above 100: the child could not drop them).
+ */
+static int with_caps(__u64 caps, int (*fn)(void *), void *arg)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	int status;
+	pid_t c = fork();
+
+	if (c == 0) {
+		memset(d, 0, sizeof(d));
+		d[0].effective = d[0].permitted = (__u32)caps;
+		d[1].effective = d[1].permitted = (__u32)(caps >> 32);
+		if (syscall(SYS_capset, &h, d))
+			_exit(101);
+		_exit(fn(arg));
+	}
+	if (c < 0 || waitpid(c, &status, 0) != c || !WIFEXITED(status))
+		return 102;
+	return WEXITSTATUS(status);
+}
+
+/* Which of the dump commands were not refused with EPERM (a bit each). */
+static int dumps_try(void *arg)
+{
+	pid_t target = *(pid_t *)arg;
+	struct fsnaps fs = { .n = 0 };
+	struct snaps s = { .n = 0 };
+	struct stats st;
+	struct nl nl;
+	int bad = 0;
+
+	if (nl_open(&nl))
+		return 100;
+	bad |= get_stats(&nl, &st) != 0;
+	bad |= (dump_files(&nl, 0, &fs) != -EPERM) << 1;
+	bad |= (dump_files(&nl, target, &fs) != -EPERM) << 2;
+	bad |= (dump_procs(&nl, &s) != -EPERM) << 3;
+	bad |= (get_proc(&nl, target, &s) != -EPERM) << 4;
+	bad |= (fs.n || s.n) << 5;
+	return bad;
+}
+
+/* Open files and cwds (PROC snapshots) are what /proc guards: CAP_SYS_ADMIN. */
+TEST_F(kmod, dumps_need_cap_sys_admin)
+{
+	pid_t self_pid = getpid();
+
+	EXPECT_EQ(0, with_caps(CAPS(CAP_NET_ADMIN), dumps_try, &self_pid));
+	EXPECT_EQ(0, with_caps(CAPS(CAP_SYS_ADMIN), dumps_try, &self_pid) & ~1);
 }
 
 /* ---------------------------------------------------------------------- */
