@@ -3650,6 +3650,139 @@ TEST_F(kmod, dumps_need_cap_sys_admin)
 	EXPECT_EQ(0, with_caps(CAPS(CAP_SYS_ADMIN), dumps_try, &self_pid) & ~1);
 }
 
+struct sched_try {
+	struct sched_want w;
+	__u64 version;
+};
+
+/* 0 when SCHED_SET and both SCHED_RULES steps were refused with EPERM. */
+static int sched_try_refused(void *arg)
+{
+	const struct rterm t = { .id = 1, .nice = 3, .policy = -1, .prio = -1,
+				 .nmatch = 1, .m = { RULE_NAME("dbos-nonice") } };
+	struct sched_try *s = arg;
+	struct nl nl;
+
+	if (nl_open(&nl))
+		return 100;
+	return (sched_set(&nl, &s->w, 1) != -EPERM) |
+	       (rules_stage(&nl, s->version, &t, 1) != -EPERM) << 1 |
+	       (rules_activate(&nl, s->version) != -EPERM) << 2;
+}
+
+/* SCHED_SET's result, negated (0: done). */
+static int sched_try(void *arg)
+{
+	struct sched_try *s = arg;
+	struct nl nl;
+
+	if (nl_open(&nl))
+		return 100;
+	return -sched_set(&nl, &s->w, 1);
+}
+
+/* Scheduling commands want CAP_SYS_NICE as well as CAP_NET_ADMIN. */
+TEST_F(kmod, sched_needs_cap_sys_nice)
+{
+	struct sched_try s = { .w = { 0, 7, -1, -1, 0 }, .version = 6000 };
+	int n;
+
+	s.w.pid = sched_child(0);
+	EXPECT_EQ(0, with_caps(CAPS(CAP_NET_ADMIN), sched_try_refused, &s));
+	EXPECT_EQ(0, with_caps(CAPS(CAP_SYS_NICE), sched_try_refused, &s));
+	EXPECT_EQ(0, sched_all_threads(s.w.pid, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, with_caps(CAPS(CAP_NET_ADMIN) | CAPS(CAP_SYS_NICE),
+			       sched_try, &s));
+	EXPECT_EQ(0, sched_all_threads(s.w.pid, 7, SCHED_OTHER, 0, NULL, &n));
+	sched_child_end(s.w.pid);
+}
+
+/*
+ * Pids on the wire are the initial pid namespace's, whoever sends them: a
+ * caller in a pid namespace of its own (where it is pid 1) names a process
+ * by its initial-namespace pid.
+ */
+TEST_F(kmod, sched_pids_are_the_initial_namespace)
+{
+	pid_t pid = sched_child(0), c;
+	struct sched_want w = { pid, 6, -1, -1, 0 };
+	int n, status;
+
+	c = fork();
+	if (c == 0) {
+		pid_t g;
+
+		if (unshare(CLONE_NEWPID))
+			_exit(100);
+		g = fork();
+		if (g == 0) {
+			struct nl nl;
+
+			if (getpid() != 1 || nl_open(&nl))
+				_exit(100);
+			_exit(-sched_set(&nl, &w, 1));
+		}
+		if (g < 0 || waitpid(g, &status, 0) != g || !WIFEXITED(status))
+			_exit(101);
+		_exit(WEXITSTATUS(status));
+	}
+	ASSERT_EQ(c, waitpid(c, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, sched_all_threads(pid, 6, SCHED_OTHER, 0, NULL, &n));
+	sched_child_end(pid);
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+#define CG_DIR	"/tmp/dbos-cg"
+
+/*
+ * A process confined to CPU 0 by a cpuset: SCHED_SET cannot move it out (the
+ * affinity is refused, not widened past the cpuset); its nice still changes.
+ */
+TEST_F(kmod, sched_cpus_respect_cpusets)
+{
+	pid_t pid = sched_child(0);
+	struct sched_want w = { pid, -100, -1, -1,
+				sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 0x2 : 0x1 };
+	struct sched_want nice = { pid, 4, -1, -1, 0 };
+	struct sched_now now;
+	char num[32];
+	int n, ok;
+
+	mkdir(CG_DIR, 0755);
+	ok = !mount("none", CG_DIR, "cgroup2", 0, NULL);
+	if (ok) {
+		snprintf(num, sizeof(num), "%d", pid);
+		mkdir(CG_DIR "/dbos-t", 0755);
+		ok = !write_str(CG_DIR "/cgroup.subtree_control", "+cpuset") &&
+		     !write_str(CG_DIR "/dbos-t/cpuset.cpus", "0") &&
+		     !write_str(CG_DIR "/dbos-t/cgroup.procs", num);
+	}
+	if (ok) {
+		EXPECT_EQ(-EPERM, sched_set(&self->nl, &w, 1));
+		EXPECT_EQ(0, sched_read(pid, pid, &now));
+		EXPECT_STREQ("0", now.cpus);
+		EXPECT_EQ(0, sched_set(&self->nl, &nice, 1));
+		EXPECT_EQ(0, sched_all_threads(pid, 4, SCHED_OTHER, 0, NULL, &n));
+	}
+	sched_child_end(pid);
+	rmdir(CG_DIR "/dbos-t");
+	umount(CG_DIR);
+	rmdir(CG_DIR);
+	if (!ok)
+		SKIP(return, "no cgroup2 cpuset controller: %m");
+}
+
 /* ---------------------------------------------------------------------- */
 /* Helper modes                                                            */
 
