@@ -5,8 +5,8 @@
  * schedrules.c) and the events multicast group. The
  * protocol is in dbos_uapi.h; the attribute policies are in policy.c.
  *
- * Every command needs CAP_NET_ADMIN, and so does joining the events group.
- * Snapshots
+ * Every command needs CAP_NET_ADMIN, and so does joining the events group;
+ * the module does not load where the group cannot require it. Snapshots
  * that show open files, working directories and executables (DUMP_FILES,
  * DUMP_PROCS, GET_PROC) also need CAP_SYS_ADMIN, the scheduling commands
  * CAP_SYS_NICE (sched.c, schedrules.c). Pids are always the initial pid
@@ -534,12 +534,19 @@ struct genl_family dbos_genl_family __ro_after_init = {
 #endif
 };
 
+/*
+ * On a kernel where neither is there (6.1 before the stable backport of
+ * GENL_MCAST_CAP_NET_ADMIN, 6.2 to 6.5), anyone could join the group and read
+ * every command line, path and address: the module refuses to load.
+ */
 int dbos_genl_init(void)
 {
 #if !defined(GENL_MCAST_CAP_NET_ADMIN) && !defined(DBOS_GENL_BIND)
-	pr_warn("this kernel cannot restrict the events group to CAP_NET_ADMIN\n");
-#endif
+	pr_err("not loading: this kernel cannot restrict the events multicast group to CAP_NET_ADMIN (no GENL_MCAST_CAP_NET_ADMIN, no genl bind callback), so any user could read every event; use 6.1.y with the backport, or 6.6 or later\n");
+	return -EOPNOTSUPP;
+#else
 	return genl_register_family(&dbos_genl_family);
+#endif
 }
 
 void dbos_genl_uninit(void)
