@@ -3783,6 +3783,67 @@ TEST_F(kmod, sched_cpus_respect_cpusets)
 		SKIP(return, "no cgroup2 cpuset controller: %m");
 }
 
+/*
+ * A task stopped by its tracer at exec (PTRACE_EVENT_EXEC) after the exec
+ * hook queued a rule's work on it: rmmod does not wait for the tracer. The
+ * kernel runs pending task works before that stop (ptrace_notify()), so
+ * the rule is already in force on the stopped task and nothing is queued.
+ */
+TEST_F_TIMEOUT(kmod, unload_with_tracee_stopped_at_exec, 120)
+{
+	const struct rterm t = { .id = 31, .nice = 4, .policy = -1, .prio = -1,
+				 .nmatch = 1, .m = { RULE_NAME("dbos-ptx") } };
+	int status, rm_status = 0, i, n, code;
+	pid_t tracee, rm;
+	bool returned;
+
+	ASSERT_EQ(0, copy_file("/bin/busybox", "/tmp/dbos-ptx", 0755));
+	ASSERT_EQ(0, rules_set(&self->nl, 7100, &t, 1));
+	tracee = fork();
+	if (tracee == 0) {
+		char *argv[] = { "true", NULL };
+
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		raise(SIGSTOP);
+		execv("/tmp/dbos-ptx", argv);
+		_exit(127);
+	}
+	ASSERT_EQ(tracee, waitpid(tracee, &status, 0));
+	ASSERT_TRUE(WIFSTOPPED(status));
+	ASSERT_EQ(0, ptrace(PTRACE_SETOPTIONS, tracee, NULL,
+			    (void *)PTRACE_O_TRACEEXEC));
+	ASSERT_EQ(0, ptrace(PTRACE_CONT, tracee, NULL, NULL));
+	ASSERT_EQ(tracee, waitpid(tracee, &status, 0));
+	ASSERT_EQ(SIGTRAP | (PTRACE_EVENT_EXEC << 8), status >> 8);
+	EXPECT_EQ(0, sched_all_threads(tracee, 4, SCHED_OTHER, 0, NULL, &n))
+		TH_LOG("the rule's work has not run before the exec stop");
+
+	close(self->nl.fd);
+	self->nl.fd = -1;
+	rm = fork();
+	if (rm == 0)
+		_exit(syscall(SYS_delete_module, "dbos", O_NONBLOCK) ? errno : 0);
+	for (i = 0; i < 100; i++) {
+		if (waitpid(rm, &rm_status, WNOHANG) == rm)
+			break;
+		usleep(100 * 1000);
+	}
+	returned = i < 100;
+	EXPECT_TRUE(returned) TH_LOG("rmmod still waits after 10 s");
+	/* Let the tracee go (a blocked rmmod then finishes too). */
+	ptrace(PTRACE_DETACH, tracee, NULL, NULL);
+	waitpid(tracee, &status, 0);
+	if (!returned)
+		waitpid(rm, &rm_status, 0);
+	code = WEXITSTATUS(rm_status);
+	EXPECT_TRUE(code == 0 || code == EWOULDBLOCK || code == EBUSY)
+		TH_LOG("rmmod: %s", strerror(code));
+	if (code)
+		ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, run("insmod " MODULE_PATH));
+	ASSERT_EQ(0, nl_open(&self->nl));
+}
+
 /* ---------------------------------------------------------------------- */
 /* Helper modes                                                            */
 
