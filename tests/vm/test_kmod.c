@@ -3595,6 +3595,7 @@ TEST_F_TIMEOUT(kmod, dump_sched_snapshots, 60)
 /* Privileges beyond CAP_NET_ADMIN, pid namespaces, unload                 */
 
 #define CAPS(c)		(1ULL << (c))
+#define NO_NAMESPACE	99	/* a child's exit status: unshare() failed */
 
 /*
  * In a child that stays uid 0 but keeps only the capabilities in @caps: the
@@ -3648,6 +3649,49 @@ TEST_F(kmod, dumps_need_cap_sys_admin)
 
 	EXPECT_EQ(0, with_caps(CAPS(CAP_NET_ADMIN), dumps_try, &self_pid));
 	EXPECT_EQ(0, with_caps(CAPS(CAP_SYS_ADMIN), dumps_try, &self_pid) & ~1);
+}
+
+/* Which commands root in a user namespace of its own was not refused (bits). */
+static int userns_try(void *arg)
+{
+	struct sched_want w = { *(pid_t *)arg, 5, -1, -1, 0 };
+	struct fsnaps fs = { .n = 0 };
+	struct stats st;
+	struct nl nl;
+	__u32 group;
+	int bad;
+
+	if (unshare(CLONE_NEWUSER))
+		return NO_NAMESPACE;
+	if (nl_open(&nl))
+		return 100;
+	group = nl.events;
+	bad = (get_stats(&nl, &st) != -EPERM) |
+	      (dump_files(&nl, 0, &fs) != -EPERM) << 1 |
+	      (sched_set(&nl, &w, 1) != -EPERM) << 2;
+	if (!setsockopt(nl.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group,
+			sizeof(group)) || errno != EPERM)
+		bad |= 1 << 3;
+	return bad;
+}
+
+/* Capabilities in a user namespace are not the initial namespace's: EPERM. */
+TEST_F(kmod, userns_root_refused)
+{
+	pid_t pid = sched_child(0), c;
+	int n, status;
+
+	c = fork();
+	if (c == 0)
+		_exit(userns_try(&pid));
+	ASSERT_EQ(c, waitpid(c, &status, 0));
+	if (WEXITSTATUS(status) == NO_NAMESPACE) {
+		sched_child_end(pid);
+		SKIP(return, "no user namespaces in this kernel");
+	}
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, sched_all_threads(pid, 0, SCHED_OTHER, 0, NULL, &n));
+	sched_child_end(pid);
 }
 
 struct sched_try {
@@ -3713,7 +3757,7 @@ TEST_F(kmod, sched_pids_are_the_initial_namespace)
 		pid_t g;
 
 		if (unshare(CLONE_NEWPID))
-			_exit(100);
+			_exit(NO_NAMESPACE);
 		g = fork();
 		if (g == 0) {
 			struct nl nl;
@@ -3727,6 +3771,10 @@ TEST_F(kmod, sched_pids_are_the_initial_namespace)
 		_exit(WEXITSTATUS(status));
 	}
 	ASSERT_EQ(c, waitpid(c, &status, 0));
+	if (WEXITSTATUS(status) == NO_NAMESPACE) {
+		sched_child_end(pid);
+		SKIP(return, "no pid namespaces in this kernel");
+	}
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	EXPECT_EQ(0, sched_all_threads(pid, 6, SCHED_OTHER, 0, NULL, &n));
 	sched_child_end(pid);
