@@ -380,7 +380,8 @@ int main(int argc, char **argv)
 	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "dbosd: must run as root (the dbos netlink family and its events "
-			"group require CAP_NET_ADMIN, and the socket is owned by root)\n");
+			"group require CAP_NET_ADMIN, its dumps CAP_SYS_ADMIN, its scheduling "
+			"commands CAP_SYS_NICE, and the socket is owned by root)\n");
 		return 1;
 	}
 	ec.group = (gid_t)-1;

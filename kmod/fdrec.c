@@ -302,7 +302,8 @@ bool dbos_fd_emit(u16 type, struct dbos_fd *fd, const struct path *path)
 		}
 	}
 	fd->path_len = dbos_fd_fit(ring, path_len, &flags);
-	len = dbos_fd_rec_len(path_len);
+	/* The record written is the (maybe cut) one: reserve just that. */
+	len = dbos_fd_rec_len(fd->path_len);
 	rec = dbos_ring_reserve(ring, len, &cpu_seq);
 	if (!rec)
 		goto out;

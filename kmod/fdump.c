@@ -15,6 +15,7 @@
 #include "record.h"
 #include "dbos_uapi.h"
 
+#include <linux/capability.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -55,7 +56,12 @@ int dbos_fdump_start(struct netlink_callback *cb)
 	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
 	struct nlattr *pid = info->attrs[DBOS_A_PID];
 	struct dbos_fdump *d;
+	int ret;
 
+	ret = dbos_genl_capable(cb->skb, CAP_SYS_ADMIN, DBOS_NEED_SYS_ADMIN,
+				cb->extack);
+	if (ret)
+		return ret;
 	d = kvzalloc(sizeof(*d), GFP_KERNEL);
 	if (!d) {
 		NL_SET_ERR_MSG(cb->extack, "out of memory");

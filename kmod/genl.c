@@ -5,7 +5,12 @@
  * schedrules.c) and the events multicast group. The
  * protocol is in dbos_uapi.h; the attribute policies are in policy.c.
  *
- * Every command needs CAP_NET_ADMIN, and so does joining the events group.
+ * Every command needs CAP_NET_ADMIN, and so does joining the events group;
+ * the module does not load where the group cannot require it. Snapshots
+ * that show open files, working directories and executables (DUMP_FILES,
+ * DUMP_PROCS, GET_PROC) also need CAP_SYS_ADMIN, the scheduling commands
+ * CAP_SYS_NICE (sched.c, schedrules.c). Pids are always the initial pid
+ * namespace's, whatever the caller's.
  * Attributes are validated strictly by the core against the per-command
  * policies below, and the reserved genetlink header fields must be zero. The
  * family is parallel_ops: no handler shares state with another, so none holds
@@ -163,6 +168,28 @@ static int dbos_get_stats(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(msg, info);
 }
 
+/**
+ * dbos_genl_capable - does the sender of request @skb also hold @cap?
+ * @skb: the request
+ * @cap: the capability (CAP_SYS_ADMIN, CAP_SYS_NICE)
+ * @why: the refusal's extack message, a string literal
+ * @extack: where it goes (may be NULL)
+ *
+ * Checked the way GENL_ADMIN_PERM checks CAP_NET_ADMIN: netlink_capable(),
+ * i.e. both the socket's opener and the sender, in the initial user
+ * namespace. Return: 0, or -EPERM.
+ */
+int dbos_genl_capable(const struct sk_buff *skb, int cap, const char *why,
+		      struct netlink_ext_ack *extack)
+{
+	if (netlink_capable(skb, cap))
+		return 0;
+	/* @why is a string literal: static storage, as extack wants. */
+	if (extack)
+		extack->_msg = why;
+	return -EPERM;
+}
+
 /* The thread-group leader whose tgid is @nr (initial namespace), referenced. */
 struct task_struct *dbos_get_tgid(u32 nr)
 {
@@ -239,7 +266,12 @@ static int dbos_get_proc(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *attr;
 	void *hdr;
 	u32 len;
+	int ret;
 
+	ret = dbos_genl_capable(skb, CAP_SYS_ADMIN, DBOS_NEED_SYS_ADMIN,
+				info->extack);
+	if (ret)
+		return ret;
 	if (GENL_REQ_ATTR_CHECK(info, DBOS_A_PID)) {
 		NL_SET_ERR_MSG(info->extack, "DBOS_A_PID is required");
 		return -EINVAL;
@@ -292,8 +324,14 @@ struct dbos_dump {
 
 static int dbos_dump_start(struct netlink_callback *cb)
 {
-	struct dbos_dump *dump = kvzalloc(sizeof(*dump), GFP_KERNEL);
+	struct dbos_dump *dump;
+	int ret;
 
+	ret = dbos_genl_capable(cb->skb, CAP_SYS_ADMIN, DBOS_NEED_SYS_ADMIN,
+				cb->extack);
+	if (ret)
+		return ret;
+	dump = kvzalloc(sizeof(*dump), GFP_KERNEL);
 	if (!dump) {
 		NL_SET_ERR_MSG(cb->extack, "out of memory");
 		return -ENOMEM;
@@ -496,12 +534,19 @@ struct genl_family dbos_genl_family __ro_after_init = {
 #endif
 };
 
+/*
+ * On a kernel where neither is there (6.1 before the stable backport of
+ * GENL_MCAST_CAP_NET_ADMIN, 6.2 to 6.5), anyone could join the group and read
+ * every command line, path and address: the module refuses to load.
+ */
 int dbos_genl_init(void)
 {
 #if !defined(GENL_MCAST_CAP_NET_ADMIN) && !defined(DBOS_GENL_BIND)
-	pr_warn("this kernel cannot restrict the events group to CAP_NET_ADMIN\n");
-#endif
+	pr_err("not loading: this kernel cannot restrict the events multicast group to CAP_NET_ADMIN (no GENL_MCAST_CAP_NET_ADMIN, no genl bind callback), so any user could read every event; use 6.1.y with the backport, or 6.6 or later\n");
+	return -EOPNOTSUPP;
+#else
 	return genl_register_family(&dbos_genl_family);
+#endif
 }
 
 void dbos_genl_uninit(void)

@@ -29,6 +29,12 @@ int dbos_genl_dump_records(struct sk_buff *skb, struct netlink_callback *cb,
 			   u32 *pending);
 void dbos_genl_records_end(struct sk_buff *skb, void *hdr,
 			   struct nlattr *attr);
+/* The extack text of snapshots refused for want of CAP_SYS_ADMIN. */
+#define DBOS_NEED_SYS_ADMIN \
+	"open files, working directories and executables need CAP_SYS_ADMIN"
+
+int dbos_genl_capable(const struct sk_buff *skb, int cap, const char *why,
+		      struct netlink_ext_ack *extack);
 struct task_struct *dbos_get_tgid(u32 nr);
 struct task_struct *dbos_next_tgid(unsigned long *next);
 

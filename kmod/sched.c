@@ -6,6 +6,25 @@
  * (schedrules.c) and the SCHED snapshots (genl.c) share: value checks, group
  * changes, SCHED payloads, and the SCHED_APPLIED / SCHED_FAILED counters.
  *
+ * Privileges: the scheduling commands need CAP_SYS_NICE besides CAP_NET_ADMIN
+ * (both in the initial user namespace, as netlink_capable() checks them).
+ * sched_setattr() is not exported to modules, so changes go through
+ * sched_setattr_nocheck(), set_user_nice() and set_cpus_allowed_ptr(); with
+ * CAP_SYS_NICE held, sched_setattr() and setpriority() would skip exactly
+ * the checks these skip (RLIMIT_RTPRIO, RLIMIT_NICE, the caller owning the
+ * task, SCHED_RESET_ON_FORK). What they still do and the module cannot:
+ * - cpusets: sched_setaffinity() cuts the mask to the task's cpuset, and
+ *   cpuset_cpus_allowed() is not exported. An affinity change is refused
+ *   (EPERM) for a thread whose cpuset is not the root one, so no change ever
+ *   takes a task outside its cpuset; nice and policy still apply.
+ * - the LSM hooks security_task_setscheduler() and security_task_setnice()
+ *   are not consulted (not exported either); nor, with CONFIG_RT_GROUP_SCHED,
+ *   a group's zero RT runtime.
+ * Kernel threads are never changed.
+ *
+ * Pids are the initial pid namespace's, whatever the caller's (the events
+ * and snapshots carry the same), so one pid names one process everywhere.
+ *
  * Locking: dbos_sched_mutex serializes whole SCHED_SET commands, so that the
  * values one command saves for its undo are not another command's half-done
  * change. Threads are walked under rcu_read_lock() only to take references;
@@ -13,10 +32,13 @@
  */
 
 #include "sched.h"
+#include "genl.h"
 #include "policy.h"
 #include "record.h"
 #include "dbos_uapi.h"
 
+#include <linux/capability.h>
+#include <linux/cgroup.h>
 #include <linux/cpumask.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
@@ -83,17 +105,30 @@ static int dbos_cpus_parse(const struct nlattr *a, struct cpumask *mask,
 	return 0;
 }
 
-/* The thread-group leader of @tgid, with a reference; NULL if none. */
-static struct task_struct *dbos_leader_get(u32 tgid)
+/*
+ * Is thread @p in the root cpuset (all CPUs), or does the kernel have no
+ * cpusets? Any context. The css_set is freed after a grace period, and a
+ * cpuset's css outlives every css_set that points to it.
+ */
+static bool dbos_cpuset_is_root(struct task_struct *p)
 {
-	struct task_struct *task;
+#ifdef CONFIG_CPUSETS
+	bool root;
 
 	rcu_read_lock();
-	task = pid_task(find_vpid(tgid), PIDTYPE_TGID);
-	if (task)
-		get_task_struct(task);
+	root = !rcu_dereference(p->cgroups)->subsys[cpuset_cgrp_id]->parent;
 	rcu_read_unlock();
-	return task;
+	return root;
+#else
+	return true;
+#endif
+}
+
+/* DBOS_A_NICE etc. need CAP_SYS_NICE as well: 0 or -EPERM (extack set). */
+int dbos_sched_capable(const struct sk_buff *skb, struct netlink_ext_ack *extack)
+{
+	return dbos_genl_capable(skb, CAP_SYS_NICE,
+				 "scheduling commands need CAP_SYS_NICE", extack);
 }
 
 /**
@@ -159,7 +194,7 @@ static int dbos_target_parse(struct dbos_sched_target *t, struct nlattr *nest,
 	if (why)
 		goto invalid;
 
-	leader = dbos_leader_get(tgid);
+	leader = dbos_get_tgid(tgid);
 	if (!leader || (READ_ONCE(leader->exit_state) && thread_group_empty(leader))) {
 		if (leader)
 			put_task_struct(leader);
@@ -169,6 +204,11 @@ static int dbos_target_parse(struct dbos_sched_target *t, struct nlattr *nest,
 	t->leader = leader;
 	if (leader->flags & PF_KTHREAD) {
 		NL_SET_ERR_MSG_ATTR(extack, nest, "kernel threads are not changed");
+		return -EPERM;
+	}
+	if (t->want.set_cpus && !dbos_cpuset_is_root(leader)) {
+		NL_SET_ERR_MSG_ATTR(extack, nest,
+				    "the process is in a cpuset: set the cpuset's CPUs instead");
 		return -EPERM;
 	}
 
@@ -205,11 +245,17 @@ static bool dbos_sched_matches(struct task_struct *p, const struct dbos_sched_va
 	return true;
 }
 
-/* Apply @v to one thread. Process context: may sleep. */
+/*
+ * Apply @v to one thread. Process context: may sleep. A CPU set for a
+ * thread in a cpuset other than the root one is refused before anything
+ * changes (see the top of the file).
+ */
 static int dbos_sched_apply_thread(struct task_struct *p, const struct dbos_sched_vals *v)
 {
 	int ret = 0;
 
+	if (v->set_cpus && !dbos_cpuset_is_root(p))
+		return -EPERM;
 	if (v->set_policy) {
 		struct sched_attr attr = {
 			.size = sizeof(attr),
@@ -357,6 +403,9 @@ int dbos_sched_set(struct sk_buff *skb, struct genl_info *info)
 	int n = 0, i, done, ret, rem;
 	struct nlattr *a;
 
+	ret = dbos_sched_capable(skb, info->extack);
+	if (ret)
+		return ret;
 	if (!targets) {
 		GENL_SET_ERR_MSG(info, "DBOS_A_SCHED_TARGETS is required");
 		return -EINVAL;

@@ -14,6 +14,7 @@
 
 struct sk_buff;
 struct genl_info;
+struct netlink_ext_ack;
 struct nlattr;
 struct task_struct;
 
@@ -33,6 +34,7 @@ struct dbos_sched_vals {
 extern atomic64_t dbos_sched_applied;
 extern atomic64_t dbos_sched_failed;
 
+int dbos_sched_capable(const struct sk_buff *skb, struct netlink_ext_ack *extack);
 int dbos_sched_set(struct sk_buff *skb, struct genl_info *info);
 
 const char *dbos_sched_vals_parse(struct nlattr **tb, struct dbos_sched_vals *v);

@@ -631,7 +631,11 @@ int dbos_sched_rules(struct sk_buff *skb, struct genl_info *info)
 {
 	struct dbos_sruleset *rs, *old;
 	u64 version;
+	int ret;
 
+	ret = dbos_sched_capable(skb, info->extack);
+	if (ret)
+		return ret;
 	if (GENL_REQ_ATTR_CHECK(info, DBOS_A_SCHED_VERSION)) {
 		NL_SET_ERR_MSG(info->extack, "DBOS_A_SCHED_VERSION is required");
 		return -EINVAL;

@@ -8,7 +8,12 @@
  *
  * Transport: the generic netlink family "dbos" (DBOS_GENL_NAME). Every command
  * requires CAP_NET_ADMIN (GENL_ADMIN_PERM); joining the "events" multicast
- * group requires CAP_NET_ADMIN too. Attributes are validated strictly: unknown
+ * group requires CAP_NET_ADMIN too (the module does not load where it
+ * cannot require it). DUMP_FILES, DUMP_PROCS and GET_PROC also require
+ * CAP_SYS_ADMIN (open files, working directories, executables); SCHED_SET
+ * and SCHED_RULES also require CAP_SYS_NICE. Capabilities count in the
+ * initial user namespace; without one, -EPERM. Every pid, in commands and
+ * records, is the initial pid namespace's. Attributes are validated strictly: unknown
  * attributes, wrong types and wrong lengths are refused with -EINVAL and an
  * extack message.
  *

@@ -219,6 +219,41 @@ static void dbos_fd_emit_test(struct kunit *test)
 	filp_close(f, NULL);
 }
 
+/*
+ * dbos_fd_emit() with a path that is cut: the ring advances by exactly the
+ * record's hdr.len (no stale bytes between it and the next record). Rings of
+ * 144 bytes leave no room for any path (half a ring is the header and the
+ * payload), so even "/" is cut.
+ */
+static void dbos_fd_emit_truncated_test(struct kunit *test)
+{
+	u8 *out = kunit_kmalloc(test, 4096, GFP_KERNEL);
+	struct dbos_rec_hdr *hdr = (struct dbos_rec_hdr *)out;
+	struct dbos_fd *got = (struct dbos_fd *)(hdr + 1);
+	struct file *f = filp_open("/", O_RDONLY | O_DIRECTORY, 0);
+	struct dbos_ring *ring;
+	struct dbos_fd fd;
+	u32 used;
+	int cpu;
+
+	KUNIT_ASSERT_NOT_NULL(test, out);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(f));
+	dbos_buffers_uninit();
+	KUNIT_ASSERT_EQ(test, dbos_buffers_init(144), 0);
+	dbos_fd_fill(&fd, 1, 4, f, false);
+	cpu = get_cpu();
+	ring = dbos_buffer(cpu);
+	KUNIT_EXPECT_TRUE(test, dbos_fd_emit(DBOS_REC_FD_OPEN, &fd, &f->f_path));
+	used = dbos_ring_used(ring);
+	put_cpu();
+	KUNIT_ASSERT_EQ(test, take_record(test, cpu, out, 4096), 72);
+	KUNIT_EXPECT_EQ(test, used, hdr->len);
+	KUNIT_EXPECT_EQ(test, hdr->flags, DBOS_RECF_TRUNCATED);
+	KUNIT_EXPECT_EQ(test, got->path_len, 0);
+	KUNIT_EXPECT_EQ(test, dbos_ring_used(ring), 0);
+	filp_close(f, NULL);
+}
+
 /* A path longer than half the ring is cut and flagged TRUNCATED. */
 static void dbos_fd_fit_test(struct kunit *test)
 {
@@ -299,6 +334,7 @@ static struct kunit_case dbos_files_cases[] = {
 	KUNIT_CASE(dbos_sock_rec_layout_test),
 	KUNIT_CASE(dbos_fd_fill_test),
 	KUNIT_CASE(dbos_fd_emit_test),
+	KUNIT_CASE(dbos_fd_emit_truncated_test),
 	KUNIT_CASE(dbos_fd_fit_test),
 	KUNIT_CASE(dbos_sock_fill_inet_test),
 	KUNIT_CASE(dbos_sock_fill_unix_test),

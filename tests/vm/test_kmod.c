@@ -40,7 +40,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -49,6 +51,7 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <sys/un.h>
+#include <linux/capability.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 
@@ -3586,6 +3589,307 @@ TEST_F_TIMEOUT(kmod, dump_sched_snapshots, 60)
 	EXPECT_EQ(0x1, s.r[0].cpus[0]);
 	snaps_free(&s);
 	sched_child_end(a);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Privileges beyond CAP_NET_ADMIN, pid namespaces, unload                 */
+
+#define CAPS(c)		(1ULL << (c))
+#define NO_NAMESPACE	99	/* a child's exit status: unshare() failed */
+
+/*
+ * In a child that stays uid 0 but keeps only the capabilities in @caps: the
+ * exit status of @fn (a value above 100: the child could not drop them).
+ */
+static int with_caps(__u64 caps, int (*fn)(void *), void *arg)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	int status;
+	pid_t c = fork();
+
+	if (c == 0) {
+		memset(d, 0, sizeof(d));
+		d[0].effective = d[0].permitted = (__u32)caps;
+		d[1].effective = d[1].permitted = (__u32)(caps >> 32);
+		if (syscall(SYS_capset, &h, d))
+			_exit(101);
+		_exit(fn(arg));
+	}
+	if (c < 0 || waitpid(c, &status, 0) != c || !WIFEXITED(status))
+		return 102;
+	return WEXITSTATUS(status);
+}
+
+/* Which of the dump commands were not refused with EPERM (a bit each). */
+static int dumps_try(void *arg)
+{
+	pid_t target = *(pid_t *)arg;
+	struct fsnaps fs = { .n = 0 };
+	struct snaps s = { .n = 0 };
+	struct stats st;
+	struct nl nl;
+	int bad = 0;
+
+	if (nl_open(&nl))
+		return 100;
+	bad |= get_stats(&nl, &st) != 0;
+	bad |= (dump_files(&nl, 0, &fs) != -EPERM) << 1;
+	bad |= (dump_files(&nl, target, &fs) != -EPERM) << 2;
+	bad |= (dump_procs(&nl, &s) != -EPERM) << 3;
+	bad |= (get_proc(&nl, target, &s) != -EPERM) << 4;
+	bad |= (fs.n || s.n) << 5;
+	return bad;
+}
+
+/* Open files and cwds (PROC snapshots) are what /proc guards: CAP_SYS_ADMIN. */
+TEST_F(kmod, dumps_need_cap_sys_admin)
+{
+	pid_t self_pid = getpid();
+
+	EXPECT_EQ(0, with_caps(CAPS(CAP_NET_ADMIN), dumps_try, &self_pid));
+	EXPECT_EQ(0, with_caps(CAPS(CAP_SYS_ADMIN), dumps_try, &self_pid) & ~1);
+}
+
+/* Which commands root in a user namespace of its own was not refused (bits). */
+static int userns_try(void *arg)
+{
+	struct sched_want w = { *(pid_t *)arg, 5, -1, -1, 0 };
+	struct fsnaps fs = { .n = 0 };
+	struct stats st;
+	struct nl nl;
+	__u32 group;
+	int bad;
+
+	if (unshare(CLONE_NEWUSER))
+		return NO_NAMESPACE;
+	if (nl_open(&nl))
+		return 100;
+	group = nl.events;
+	bad = (get_stats(&nl, &st) != -EPERM) |
+	      (dump_files(&nl, 0, &fs) != -EPERM) << 1 |
+	      (sched_set(&nl, &w, 1) != -EPERM) << 2;
+	if (!setsockopt(nl.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group,
+			sizeof(group)) || errno != EPERM)
+		bad |= 1 << 3;
+	return bad;
+}
+
+/* Capabilities in a user namespace are not the initial namespace's: EPERM. */
+TEST_F(kmod, userns_root_refused)
+{
+	pid_t pid = sched_child(0), c;
+	int n, status;
+
+	c = fork();
+	if (c == 0)
+		_exit(userns_try(&pid));
+	ASSERT_EQ(c, waitpid(c, &status, 0));
+	if (WEXITSTATUS(status) == NO_NAMESPACE) {
+		sched_child_end(pid);
+		SKIP(return, "no user namespaces in this kernel");
+	}
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, sched_all_threads(pid, 0, SCHED_OTHER, 0, NULL, &n));
+	sched_child_end(pid);
+}
+
+struct sched_try {
+	struct sched_want w;
+	__u64 version;
+};
+
+/* 0 when SCHED_SET and both SCHED_RULES steps were refused with EPERM. */
+static int sched_try_refused(void *arg)
+{
+	const struct rterm t = { .id = 1, .nice = 3, .policy = -1, .prio = -1,
+				 .nmatch = 1, .m = { RULE_NAME("dbos-nonice") } };
+	struct sched_try *s = arg;
+	struct nl nl;
+
+	if (nl_open(&nl))
+		return 100;
+	return (sched_set(&nl, &s->w, 1) != -EPERM) |
+	       (rules_stage(&nl, s->version, &t, 1) != -EPERM) << 1 |
+	       (rules_activate(&nl, s->version) != -EPERM) << 2;
+}
+
+/* SCHED_SET's result, negated (0: done). */
+static int sched_try(void *arg)
+{
+	struct sched_try *s = arg;
+	struct nl nl;
+
+	if (nl_open(&nl))
+		return 100;
+	return -sched_set(&nl, &s->w, 1);
+}
+
+/* Scheduling commands want CAP_SYS_NICE as well as CAP_NET_ADMIN. */
+TEST_F(kmod, sched_needs_cap_sys_nice)
+{
+	struct sched_try s = { .w = { 0, 7, -1, -1, 0 }, .version = 6000 };
+	int n;
+
+	s.w.pid = sched_child(0);
+	EXPECT_EQ(0, with_caps(CAPS(CAP_NET_ADMIN), sched_try_refused, &s));
+	EXPECT_EQ(0, with_caps(CAPS(CAP_SYS_NICE), sched_try_refused, &s));
+	EXPECT_EQ(0, sched_all_threads(s.w.pid, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, with_caps(CAPS(CAP_NET_ADMIN) | CAPS(CAP_SYS_NICE),
+			       sched_try, &s));
+	EXPECT_EQ(0, sched_all_threads(s.w.pid, 7, SCHED_OTHER, 0, NULL, &n));
+	sched_child_end(s.w.pid);
+}
+
+/*
+ * Pids on the wire are the initial pid namespace's, whoever sends them: a
+ * caller in a pid namespace of its own (where it is pid 1) names a process
+ * by its initial-namespace pid.
+ */
+TEST_F(kmod, sched_pids_are_the_initial_namespace)
+{
+	pid_t pid = sched_child(0), c;
+	struct sched_want w = { pid, 6, -1, -1, 0 };
+	int n, status;
+
+	c = fork();
+	if (c == 0) {
+		pid_t g;
+
+		if (unshare(CLONE_NEWPID))
+			_exit(NO_NAMESPACE);
+		g = fork();
+		if (g == 0) {
+			struct nl nl;
+
+			if (getpid() != 1 || nl_open(&nl))
+				_exit(100);
+			_exit(-sched_set(&nl, &w, 1));
+		}
+		if (g < 0 || waitpid(g, &status, 0) != g || !WIFEXITED(status))
+			_exit(101);
+		_exit(WEXITSTATUS(status));
+	}
+	ASSERT_EQ(c, waitpid(c, &status, 0));
+	if (WEXITSTATUS(status) == NO_NAMESPACE) {
+		sched_child_end(pid);
+		SKIP(return, "no pid namespaces in this kernel");
+	}
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, sched_all_threads(pid, 6, SCHED_OTHER, 0, NULL, &n));
+	sched_child_end(pid);
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+#define CG_DIR	"/tmp/dbos-cg"
+
+/*
+ * A process confined to CPU 0 by a cpuset: SCHED_SET cannot move it out (the
+ * affinity is refused, not widened past the cpuset); its nice still changes.
+ */
+TEST_F(kmod, sched_cpus_respect_cpusets)
+{
+	pid_t pid = sched_child(0);
+	struct sched_want w = { pid, -100, -1, -1,
+				sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 0x2 : 0x1 };
+	struct sched_want nice = { pid, 4, -1, -1, 0 };
+	struct sched_now now;
+	char num[32];
+	int n, ok;
+
+	mkdir(CG_DIR, 0755);
+	ok = !mount("none", CG_DIR, "cgroup2", 0, NULL);
+	if (ok) {
+		snprintf(num, sizeof(num), "%d", pid);
+		mkdir(CG_DIR "/dbos-t", 0755);
+		ok = !write_str(CG_DIR "/cgroup.subtree_control", "+cpuset") &&
+		     !write_str(CG_DIR "/dbos-t/cpuset.cpus", "0") &&
+		     !write_str(CG_DIR "/dbos-t/cgroup.procs", num);
+	}
+	if (ok) {
+		EXPECT_EQ(-EPERM, sched_set(&self->nl, &w, 1));
+		EXPECT_EQ(0, sched_read(pid, pid, &now));
+		EXPECT_STREQ("0", now.cpus);
+		EXPECT_EQ(0, sched_set(&self->nl, &nice, 1));
+		EXPECT_EQ(0, sched_all_threads(pid, 4, SCHED_OTHER, 0, NULL, &n));
+	}
+	sched_child_end(pid);
+	rmdir(CG_DIR "/dbos-t");
+	umount(CG_DIR);
+	rmdir(CG_DIR);
+	if (!ok)
+		SKIP(return, "no cgroup2 cpuset controller: %m");
+}
+
+/*
+ * A task stopped by its tracer at exec (PTRACE_EVENT_EXEC) after the exec
+ * hook queued a rule's work on it: rmmod does not wait for the tracer. The
+ * kernel runs pending task works before that stop (ptrace_notify()), so
+ * the rule is already in force on the stopped task and nothing is queued.
+ */
+TEST_F_TIMEOUT(kmod, unload_with_tracee_stopped_at_exec, 120)
+{
+	const struct rterm t = { .id = 31, .nice = 4, .policy = -1, .prio = -1,
+				 .nmatch = 1, .m = { RULE_NAME("dbos-ptx") } };
+	int status, rm_status = 0, i, n, code;
+	pid_t tracee, rm;
+	bool returned;
+
+	ASSERT_EQ(0, copy_file("/bin/busybox", "/tmp/dbos-ptx", 0755));
+	ASSERT_EQ(0, rules_set(&self->nl, 7100, &t, 1));
+	tracee = fork();
+	if (tracee == 0) {
+		char *argv[] = { "true", NULL };
+
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		raise(SIGSTOP);
+		execv("/tmp/dbos-ptx", argv);
+		_exit(127);
+	}
+	ASSERT_EQ(tracee, waitpid(tracee, &status, 0));
+	ASSERT_TRUE(WIFSTOPPED(status));
+	ASSERT_EQ(0, ptrace(PTRACE_SETOPTIONS, tracee, NULL,
+			    (void *)PTRACE_O_TRACEEXEC));
+	ASSERT_EQ(0, ptrace(PTRACE_CONT, tracee, NULL, NULL));
+	ASSERT_EQ(tracee, waitpid(tracee, &status, 0));
+	ASSERT_EQ(SIGTRAP | (PTRACE_EVENT_EXEC << 8), status >> 8);
+	EXPECT_EQ(0, sched_all_threads(tracee, 4, SCHED_OTHER, 0, NULL, &n))
+		TH_LOG("the rule's work has not run before the exec stop");
+
+	close(self->nl.fd);
+	self->nl.fd = -1;
+	rm = fork();
+	if (rm == 0)
+		_exit(syscall(SYS_delete_module, "dbos", O_NONBLOCK) ? errno : 0);
+	for (i = 0; i < 100; i++) {
+		if (waitpid(rm, &rm_status, WNOHANG) == rm)
+			break;
+		usleep(100 * 1000);
+	}
+	returned = i < 100;
+	EXPECT_TRUE(returned) TH_LOG("rmmod still waits after 10 s");
+	/* Let the tracee go (a blocked rmmod then finishes too). */
+	ptrace(PTRACE_DETACH, tracee, NULL, NULL);
+	waitpid(tracee, &status, 0);
+	if (!returned)
+		waitpid(rm, &rm_status, 0);
+	code = WEXITSTATUS(rm_status);
+	EXPECT_TRUE(code == 0 || code == EWOULDBLOCK || code == EBUSY)
+		TH_LOG("rmmod: %s", strerror(code));
+	if (code)
+		ASSERT_EQ(0, unload_module());
+	ASSERT_EQ(0, run("insmod " MODULE_PATH));
+	ASSERT_EQ(0, nl_open(&self->nl));
 }
 
 /* ---------------------------------------------------------------------- */
