@@ -472,7 +472,7 @@ static int keep_unknown(struct enforce *e, const struct enforce_gen *gen, __u32 
  * each entry; 65,536 entries took minutes on the debug kernel under TCG).
  */
 #define VALUES_BATCH	4096
-static int push_values(int fd, const struct policy_value_entry *v, size_t n, char **err)
+static int push_values(int fd, const struct enforce_value *v, size_t n, char **err)
 {
 	struct dbos_lsm_value_key *keys = malloc(VALUES_BATCH * sizeof(*keys));
 	struct dbos_lsm_bits *bits = malloc(VALUES_BATCH * sizeof(*bits));
