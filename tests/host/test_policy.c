@@ -948,6 +948,50 @@ TEST_F(pol, threads_store_decisions_and_refresh_sets)
 	EXPECT_EQ(1, qint(self->db, "SELECT count(*) FROM policy_decisions WHERE pid = 4242 AND rule = 's'"));
 }
 
+/*
+ * A server-side set that outgrows the kernel's maps on a re-push: the
+ * refresh fails, is counted in policy_refresh_failed, and the version
+ * the kernel has stays live (README: every limit).
+ */
+TEST_F(pol, a_set_outgrowing_the_maps_is_counted)
+{
+	struct policy_config cfg = {
+		.st = self->st, .env = &self->env, .ops = &self->ops, .retention = 1000,
+		.mirror_changes = changes_cb, .mirror_arg = &self->changes,
+	};
+	struct store_batch *b;
+	char *err = NULL;
+	int i, before;
+
+	sqlite3_close(self->db);
+	policy_close(self->p);
+	ASSERT_EQ(0, policy_open(&cfg, &self->p, &err)) TH_LOG("%s", err);
+	self->env.extend_arg = self->p;
+	self->db = client(_metadata, self, 0);
+	/* 65,534 of the 65,536 value entries, then a set with no member yet */
+	OK(self->db, "INSERT INTO policies(name, hook, action, condition) "
+		     "WITH RECURSIVE u(x) AS (SELECT 100000 UNION ALL SELECT x + 1 FROM u "
+		     "WHERE x < 165533) SELECT 'filler', 'open', 'audit', "
+		     "'uid IN (' || group_concat(x) || ')' FROM u");
+	OK(self->db, "INSERT INTO policies(name, hook, action, condition) VALUES ('s', 'exec', 'deny', "
+		     "'pid IN (SELECT pid FROM processes WHERE name = ''x'')')");
+	before = k_prepares(&self->k);
+	EXPECT_EQ(0, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_refresh_failed'"));
+	b = store_batch_new();
+	for (int pid = 80; pid < 84; pid++)
+		proc(b, pid, 1, "x", 4323);
+	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
+	store_batch_free(b);
+	__atomic_add_fetch(&self->changes, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < 1000 && qint(self->db, "SELECT value FROM dbos_stats "
+				      "WHERE name = 'policy_refresh_failed'") < 1; i++)
+		usleep(10000);
+	EXPECT_LE(1, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_refresh_failed'"));
+	EXPECT_EQ(before, k_prepares(&self->k));	/* nothing pushed */
+	EXPECT_EQ(2, k_live(&self->k));			/* the version the kernel has stays */
+	EXPECT_EQ(0, qint(self->db, "SELECT value FROM dbos_stats WHERE name = 'policy_refreshes'"));
+}
+
 static void put(struct store_batch *b, const struct schema_table *t, uint64_t key,
 		const struct row_value *v)
 {
