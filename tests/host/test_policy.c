@@ -895,24 +895,38 @@ static uint64_t changes_cb(void *arg)
 	return __atomic_load_n((uint64_t *)arg, __ATOMIC_SEQ_CST);
 }
 
-static void proc(struct store_batch *b, int pid, int parent, const char *name, int uid);
-
-TEST_F(pol, threads_store_decisions_and_refresh_sets)
+/*
+ * Opens the manager again, now with its refresher watching self->changes
+ * (the mirror's counter), and its poller on @poll if not NULL.
+ */
+static void reopen_with_refresher(struct __test_metadata *_metadata, FIXTURE_DATA(pol) *self,
+				  typeof(self->ops.poll) poll)
 {
-	struct store_batch *b;
 	struct policy_config cfg = {
 		.st = self->st, .env = &self->env, .ops = &self->ops, .retention = 1000,
 		.mirror_changes = changes_cb, .mirror_arg = &self->changes,
 	};
 	char *err = NULL;
-	int i;
 
 	sqlite3_close(self->db);
 	policy_close(self->p);
-	self->ops.poll = k_poll;
+	if (poll)
+		self->ops.poll = poll;
 	ASSERT_EQ(0, policy_open(&cfg, &self->p, &err)) TH_LOG("%s", err);
 	self->env.extend_arg = self->p;
 	self->db = client(_metadata, self, 0);
+	free(err);
+}
+
+static void proc(struct store_batch *b, int pid, int parent, const char *name, int uid);
+
+TEST_F(pol, threads_store_decisions_and_refresh_sets)
+{
+	struct store_batch *b;
+	char *err = NULL;
+	int i;
+
+	reopen_with_refresher(_metadata, self, k_poll);
 	OK(self->db, "INSERT INTO policies(name, hook, action, condition) VALUES ('s', 'exec', 'deny', "
 		     "'uid IN (SELECT uid FROM processes WHERE name = ''x'')')");
 	EXPECT_EQ(1, self->k.has_sets);
@@ -955,19 +969,11 @@ TEST_F(pol, threads_store_decisions_and_refresh_sets)
  */
 TEST_F(pol, a_set_outgrowing_the_maps_is_counted)
 {
-	struct policy_config cfg = {
-		.st = self->st, .env = &self->env, .ops = &self->ops, .retention = 1000,
-		.mirror_changes = changes_cb, .mirror_arg = &self->changes,
-	};
 	struct store_batch *b;
 	char *err = NULL;
 	int i, before;
 
-	sqlite3_close(self->db);
-	policy_close(self->p);
-	ASSERT_EQ(0, policy_open(&cfg, &self->p, &err)) TH_LOG("%s", err);
-	self->env.extend_arg = self->p;
-	self->db = client(_metadata, self, 0);
+	reopen_with_refresher(_metadata, self, NULL);
 	/* 65,534 of the 65,536 value entries, then a set with no member yet */
 	OK(self->db, "INSERT INTO policies(name, hook, action, condition) "
 		     "WITH RECURSIVE u(x) AS (SELECT 100000 UNION ALL SELECT x + 1 FROM u "
@@ -1014,19 +1020,11 @@ static void put(struct store_batch *b, const struct schema_table *t, uint64_t ke
  */
 TEST_F(pol, refresher_reruns_only_the_subqueries_outside_the_lock)
 {
-	struct policy_config cfg = {
-		.st = self->st, .env = &self->env, .ops = &self->ops, .retention = 1000,
-		.mirror_changes = changes_cb, .mirror_arg = &self->changes,
-	};
 	struct store_batch *b;
 	char *err = NULL;
 	int i, before;
 
-	sqlite3_close(self->db);
-	policy_close(self->p);
-	ASSERT_EQ(0, policy_open(&cfg, &self->p, &err)) TH_LOG("%s", err);
-	self->env.extend_arg = self->p;
-	self->db = client(_metadata, self, 0);
+	reopen_with_refresher(_metadata, self, NULL);
 	OK(self->db, "BEGIN; "
 		     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
 		     "INSERT INTO policies(name, hook, action, condition) SELECT 'k' || i, 'connect', "
