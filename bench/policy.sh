@@ -182,6 +182,11 @@ $T/bench_policyctl latency "$LAT_N" rules0 || die "latency (no other rules) fail
 $T/bench_policyctl rules 1000 >/dev/null || die "cannot load 1000 rules per hook"
 $T/bench_policyctl latency "$LAT_N_BIG" rules1000 || die "latency (1000 rules) failed"
 
+# The refresh lag: a program that comes to match a server-side set (execs
+# as lagprobe) runs uncovered until dbosd saw it and re-pushed the set.
+cp $T/bench_policyctl /tmp/lagprobe
+$T/bench_policyctl setlag 20 /tmp/lagprobe || die "set lag failed"
+
 # Enforcement outlives dbosd; unpinning (with no dbosd) removes it.
 echo x >/tmp/pol.detach
 dbos -c "INSERT INTO policies(name, hook, action, condition) VALUES

@@ -180,6 +180,74 @@ static long long wait_probe(struct probe *p, long long since)
 }
 
 /*
+ * As "lagprobe" (a copy of this program under that name, just exec'ed):
+ * open PROBE until it is refused; the nanoseconds that took, on stdout.
+ */
+static int lagprobe(void)
+{
+	long long t0 = now_ns();
+	int fd;
+
+	while ((fd = open(PROBE, O_RDONLY)) >= 0 || errno != EPERM) {
+		if (fd >= 0)
+			close(fd);
+		if (now_ns() - t0 > 10000000000LL) {
+			printf("-1\n");
+			return 1;
+		}
+		usleep(100);
+	}
+	printf("%lld\n", now_ns() - t0);
+	return 0;
+}
+
+/*
+ * The refresh lag of a server-side set: with a deny rule on PROBE for the
+ * processes named lagprobe (a set dbosd keeps from the mirror), @n times:
+ * exec @prog (a copy of this program named lagprobe) and time until its
+ * open of PROBE is refused: how long a process that comes to match runs
+ * uncovered. (A lineage condition has no such window: the kernel sets the
+ * mark at the exec, test_lineage.)
+ */
+static int setlag(int n, const char *prog)
+{
+	long long *lag = calloc(n, sizeof(*lag));
+	struct dbos_conn *c = conn();
+	char line[64], sql[512];
+	int fd, ok = 0;
+
+	fd = open(PROBE, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (!lag || fd < 0)
+		return 1;
+	close(fd);
+	snprintf(sql, sizeof(sql),
+		 "BEGIN; DELETE FROM policies; INSERT INTO policies(name, hook, action, condition) "
+		 "VALUES ('lag', 'open', 'deny', 'path = ''%s'' AND pid IN (SELECT pid FROM "
+		 "processes WHERE name = ''lagprobe'')'); COMMIT", PROBE);
+	run(c, sql);
+	for (int i = 0; i < n; i++) {
+		FILE *f;
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "%s lagprobe", prog);
+		f = popen(cmd, "r");
+		if (f && fgets(line, sizeof(line), f) && atoll(line) > 0)
+			lag[ok++] = atoll(line);
+		if (f)
+			pclose(f);
+	}
+	run(c, "DELETE FROM policies");
+	dbos_close(c);
+	if (!ok)
+		return 1;
+	qsort(lag, ok, sizeof(*lag), cmp_ll);
+	printf("policy_set_lag_us_p50 %.0f (exec -> covered by a server-side set; %d of %d within 10 s)\n",
+	       pct(lag, ok, 0.5), ok, n);
+	printf("policy_set_lag_us_p99 %.0f\n", pct(lag, ok, 0.99));
+	return 0;
+}
+
+/*
  * @n times: commit a deny rule for PROBE and measure until the probe's open
  * first fails (enforced), and the commit's round trip; then delete it and
  * wait until the probe's open works again.
@@ -280,6 +348,9 @@ static int progstats(void)
  *        policyctl latency N [LABEL]  N commits of a deny rule (beside the rules in place):
  *                                     COMMIT -> enforced, p50/p99; LABEL ends each figure's name
  *        policyctl progstats          run counts and times of the dbos_* BPF programs
+ *        policyctl setlag N PROG      N execs of PROG (this program copied as lagprobe) that
+ *                                     come to match a server-side set: exec -> covered, p50/p99
+ *        policyctl lagprobe           (as PROG) open the probe until refused; print the ns
  * Connects to $DBOS_SOCKET (default /run/dbos/dbosd.sock).
  */
 int main(int argc, char **argv)
@@ -292,6 +363,11 @@ int main(int argc, char **argv)
 		return progstats();
 	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "latency") && n > 0)
 		return latency(n, argc == 4 ? argv[3] : "rules0");
-	fprintf(stderr, "usage: policyctl rules N | policyctl latency N [LABEL] | policyctl progstats\n");
+	if (argc == 4 && !strcmp(argv[1], "setlag") && n > 0)
+		return setlag(n, argv[3]);
+	if (argc == 2 && !strcmp(argv[1], "lagprobe"))
+		return lagprobe();
+	fprintf(stderr, "usage: policyctl rules N | policyctl latency N [LABEL] | policyctl progstats"
+		" | policyctl setlag N PROG\n");
 	return 2;
 }
