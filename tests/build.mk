@@ -43,3 +43,16 @@ $(B)/tests/gen/readme_policy.h: README.md
 	     END { if (!n || !done) exit 1; print "\t;" }' $< > $@.tmp && mv -f $@.tmp $@
 $(B)/tests/vm/test_readme_rules: $(B)/tests/gen/readme_policy.h
 $(B)/tests/vm/test_readme_rules: VM_TEST_CFLAGS += -I$(B)/tests/gen
+
+# test_privileges checks that the README's matrix ("## Who may do what": its
+# table's lines, the |---| line left out) is the one it tests, row for row.
+$(B)/tests/gen/readme_matrix.h: README.md
+	@mkdir -p $(dir $@)
+	awk 'BEGIN { print "/* Generated from README.md by tests/build.mk: do not edit. */"; \
+		     print "static const char *const readme_matrix[] = {" } \
+	     /^## / { f = ($$0 == "## Who may do what") } \
+	     f && /^\|/ && !/^\|[-|]+\|$$/ { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); \
+					  printf "\t\"%s\",\n", $$0; n++ } \
+	     END { if (!n) exit 1; print "};" }' $< > $@.tmp && mv -f $@.tmp $@
+$(B)/tests/vm/test_privileges: $(B)/tests/gen/readme_matrix.h
+$(B)/tests/vm/test_privileges: VM_TEST_CFLAGS += -I$(B)/tests/gen
