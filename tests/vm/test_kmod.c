@@ -3460,16 +3460,6 @@ TEST_F(kmod, sched_pids_are_the_initial_namespace)
 	sched_child_end(pid);
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ok;
-
-	if (fd < 0)
-		return -1;
-	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
-	close(fd);
-	return ok ? 0 : -1;
-}
 
 #define CG_DIR	"/tmp/dbos-cg"
 

@@ -462,17 +462,6 @@ struct run {
 	struct result *res;	/* [nprobes], shared */
 };
 
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY), ok;
-
-	if (fd < 0)
-		return -1;
-	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
-	close(fd);
-	return ok ? 0 : -1;
-}
-
 /*
  * After a setuid() with keep-caps: only capability @cap (< 32), effective
  * and permitted. 0, or -1 with @msg.
@@ -502,10 +491,11 @@ static int run_probes(void *arg, char *msg, size_t size)
 
 		/* After setuid() /proc/self is root's until the process is dumpable again. */
 		snprintf(map, sizeof(map), "0 %d 1", OTHER_UID);
-		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) || unshare(CLONE_NEWUSER) || write_file("/proc/self/uid_map", map) ||
-		    write_file("/proc/self/setgroups", "deny") ||
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) || unshare(CLONE_NEWUSER) ||
+		    write_str("/proc/self/uid_map", map) ||
+		    write_str("/proc/self/setgroups", "deny") ||
 		    (snprintf(map, sizeof(map), "0 %d 1", OTHER_GID),
-		     write_file("/proc/self/gid_map", map)) || getuid() != 0) {
+		     write_str("/proc/self/gid_map", map)) || getuid() != 0) {
 			snprintf(msg, size, "user namespace: %s", strerror(errno));
 			return 1;
 		}
