@@ -234,10 +234,12 @@ static const struct row rows[] = {
 	{ "`PRAGMA` that sets a value", SQL, "PRAGMA cache_size = 10",
 	  .want = CLIENTS(GUARD) },
 	{ "netlink `GET_STATS`", NL, .nl = nl_get_stats, .want = KERNEL(YES, EPERM_) },
-	{ "netlink `DUMP_PROCS`", NL, .nl = nl_dump_procs, .want = KERNEL(EPERM_, EPERM_) },
+	{ "netlink `DUMP_PROCS`", NL, .nl = nl_dump_procs, .extack = "CAP_SYS_ADMIN",
+	  .want = KERNEL(EPERM_, EPERM_) },
 	{ "netlink `GET_PROC`", NL, .nl = nl_get_proc, .extack = "CAP_SYS_ADMIN",
 	  .want = KERNEL(EPERM_, EPERM_) },
-	{ "netlink `DUMP_FILES`", NL, .nl = nl_dump_files, .want = KERNEL(EPERM_, EPERM_) },
+	{ "netlink `DUMP_FILES`", NL, .nl = nl_dump_files, .extack = "CAP_SYS_ADMIN",
+	  .want = KERNEL(EPERM_, EPERM_) },
 	{ "netlink `SET_FILTER`", NL, .nl = nl_set_filter, .nl_ok = -EINVAL,
 	  .want = KERNEL(YES, EPERM_) },
 	{ "netlink `SCHED_SET`", NL, .nl = nl_sched_set, .extack = "CAP_SYS_NICE",
@@ -582,7 +584,6 @@ static void check_caller(struct __test_metadata *_metadata, FIXTURE_DATA(priv) *
 			TH_LOG("%s%s%s as %s: want %s, got %s (%s)", p->row->name,
 			       p->table[0] ? " on " : "", p->table, caller_head[who],
 			       outcome_text[p->row->want[who]], outcome_text[r->got], r->detail);
-		/* (DUMP_PROCS and DUMP_FILES have none on 6.1: see ARCHITECTURE's Permissions) */
 		if (who == NET_ADMIN && r->got == EPERM_ && p->row->extack)
 			EXPECT_NE(NULL, strstr(r->detail, p->row->extack))
 				TH_LOG("%s: the refusal does not name %s: %s", p->row->name,
