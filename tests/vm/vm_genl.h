@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* vm_genl.h - raw generic netlink (no libnl) for VM tests: build, send and receive requests to the dbos family, resolve it through nlctrl, read extack messages. */
+/* vm_genl.h - raw generic netlink for VM tests (no libnl): requests to the dbos family, nlctrl, extack. */
 #ifndef DBOS_VM_GENL_H
 #define DBOS_VM_GENL_H
 
@@ -31,8 +31,7 @@ struct attr_buf {
 	size_t len;
 };
 
-static inline void attr_put(struct attr_buf *b, __u16 type, const void *data,
-		     __u16 len)
+static inline void attr_put(struct attr_buf *b, __u16 type, const void *data, __u16 len)
 {
 	struct nlattr *a = (struct nlattr *)(b->data + b->len);
 
@@ -65,8 +64,7 @@ static inline void attr_nest_end(struct attr_buf *b, size_t off)
 }
 
 /* tb[type] = attribute, for every type <= max in [data, data + len). */
-static inline int attr_parse(const void *data, size_t len, const struct nlattr **tb,
-		      int max)
+static inline int attr_parse(const void *data, size_t len, const struct nlattr **tb, int max)
 {
 	const char *p = data;
 
@@ -132,8 +130,8 @@ static inline int nl_send_raw(int fd, const void *buf, size_t len)
 
 /* Build a generic netlink request in @buf; returns its length. */
 static inline size_t nl_build(void *buf, __u16 type, __u16 flags, __u32 seq, __u8 cmd,
-		       __u8 version, __u16 reserved, const void *attrs,
-		       size_t alen)
+			      __u8 version, __u16 reserved, const void *attrs,
+			      size_t alen)
 {
 	struct nlmsghdr *nh = buf;
 	struct genlmsghdr *gh = NLMSG_DATA(nh);
@@ -239,7 +237,7 @@ static inline int nl_wait(struct nl *nl, __u32 seq, bool ack, nl_cb cb, void *ct
 
 /* Send a request to the dbos family and wait for its answer (see nl_wait). */
 static inline int nl_request(struct nl *nl, __u8 cmd, __u16 flags,
-		      const struct attr_buf *attrs, nl_cb cb, void *ctx)
+			     const struct attr_buf *attrs, nl_cb cb, void *ctx)
 {
 	char buf[16384];
 	size_t len;
@@ -302,7 +300,7 @@ static inline int family_cb(const struct nlmsghdr *nh, void *ctx)
 
 /* Resolve generic netlink family @name and its group @group through nlctrl. */
 static inline int resolve_family(int fd, const char *name, const char *group,
-			  __u16 *id, __u32 *group_id)
+				 __u16 *id, __u32 *group_id)
 {
 	struct family_info fi = { .group = group };
 	struct nl ctl = { .fd = fd, .family = GENL_ID_CTRL, .seq = 1000 };
