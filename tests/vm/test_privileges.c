@@ -3,9 +3,10 @@
  * test_privileges.c - who may do what: the privilege matrix, checked cell by
  * cell against the real dbosd and dbos.ko in the test VM.
  *
- * Five callers (one test each): root; a member of dbosd's --group; an
+ * Six callers (one test each): root; a member of dbosd's --group; an
  * unrelated user; a user holding only CAP_NET_ADMIN; root in a user namespace
- * an unrelated user made. Each does every operation of the matrix below:
+ * an unrelated user made; uid 0 in a user namespace root made, mapping 0 to
+ * itself (uid 0 to dbosd, no capability to the kernel). Each does every operation of the matrix below:
  * SELECT from every name dbos_schema lists, INSERT/UPDATE/DELETE on the rule
  * tables, processes and every other table, the functions, the SQL guard's
  * refusals, and every command of the dbos generic netlink family plus
@@ -48,12 +49,12 @@
 #define OTHER_UID	65534	/* nobody */
 #define OTHER_GID	65534
 
-enum caller { ROOT, MEMBER, OTHER, NET_ADMIN, USERNS, NCALLERS };
+enum caller { ROOT, MEMBER, OTHER, NET_ADMIN, USERNS, USERNS_UID0, NCALLERS };
 
 /* The matrix's column heads, as the README writes them. */
 static const char *const caller_head[NCALLERS] = {
 	"root", "`--group` member", "other user", "only `CAP_NET_ADMIN`",
-	"root in a user namespace",
+	"root in a user namespace", "uid 0 in a user namespace",
 };
 
 /* What happened to one operation; the README's words for it. */
@@ -177,10 +178,10 @@ static int nl_join_events(struct nl *nl, const struct probe_env *env)
 /* ---------------------------------------------------------------------- */
 /* The matrix                                                              */
 
-#define ALL(o)		{ o, o, o, o, o }
-#define CLIENTS(o)	{ o, o, EACCES_, EACCES_, EACCES_ }	/* the two who may connect */
-#define ROOT_ONLY	{ YES, ONLY_ROOT, EACCES_, EACCES_, EACCES_ }
-#define KERNEL(a, b)	{ YES, EPERM_, EPERM_, a, b }
+#define ALL(o)		{ o, o, o, o, o, o }
+#define CLIENTS(o)	{ o, o, EACCES_, EACCES_, EACCES_, o }	/* the three who may connect */
+#define ROOT_ONLY	{ YES, ONLY_ROOT, EACCES_, EACCES_, EACCES_, YES }
+#define KERNEL(a, b)	{ YES, EPERM_, EPERM_, a, b, EPERM_ }
 
 /*
  * In the SQL: {table} the table, {col} its first column, {pid} the
@@ -213,10 +214,10 @@ static const struct row rows[] = {
 	  "UPDATE processes SET nice = 3 WHERE pid = {pid}", .want = ROOT_ONLY },
 	{ "`INSERT INTO processes`", SQL,
 	  "INSERT INTO processes(pid) VALUES ({pid})",
-	  .want = { READ_ONLY, ONLY_ROOT, EACCES_, EACCES_, EACCES_ } },
+	  .want = { READ_ONLY, ONLY_ROOT, EACCES_, EACCES_, EACCES_, READ_ONLY } },
 	{ "`DELETE FROM processes`", SQL,
 	  "DELETE FROM processes WHERE pid = {pid}",
-	  .want = { READ_ONLY, ONLY_ROOT, EACCES_, EACCES_, EACCES_ } },
+	  .want = { READ_ONLY, ONLY_ROOT, EACCES_, EACCES_, EACCES_, READ_ONLY } },
 	{ "`INSERT` into every other table", SQL_WRITE_EACH,
 	  "INSERT INTO {table}({col}) VALUES (NULL)", .want = CLIENTS(READ_ONLY) },
 	{ "`UPDATE` every other table", SQL_WRITE_EACH,
@@ -488,15 +489,17 @@ static int run_probes(void *arg, char *msg, size_t size)
 
 	if (run->who == NET_ADMIN && only_cap(CAP_NET_ADMIN, msg, size))
 		return 1;
-	if (run->who == USERNS) {
+	if (run->who == USERNS || run->who == USERNS_UID0) {
+		uid_t uid = run->who == USERNS ? OTHER_UID : 0;
+		gid_t gid = run->who == USERNS ? OTHER_GID : 0;
 		char map[64];
 
 		/* After setuid() /proc/self is root's until the process is dumpable again. */
-		snprintf(map, sizeof(map), "0 %d 1", OTHER_UID);
+		snprintf(map, sizeof(map), "0 %d 1", (int)uid);
 		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) || unshare(CLONE_NEWUSER) ||
 		    write_str("/proc/self/uid_map", map) ||
 		    write_str("/proc/self/setgroups", "deny") ||
-		    (snprintf(map, sizeof(map), "0 %d 1", OTHER_GID),
+		    (snprintf(map, sizeof(map), "0 %d 1", (int)gid),
 		     write_str("/proc/self/gid_map", map)) || getuid() != 0) {
 			snprintf(msg, size, "user namespace: %s", strerror(errno));
 			return 1;
@@ -563,6 +566,7 @@ static void check_caller(struct __test_metadata *_metadata, FIXTURE_DATA(priv) *
 		[OTHER] = { OTHER_UID, OTHER_GID, (gid_t)-1 },
 		[NET_ADMIN] = { OTHER_UID, OTHER_GID, (gid_t)-1 },
 		[USERNS] = { OTHER_UID, OTHER_GID, (gid_t)-1 },
+		[USERNS_UID0] = { 0, 0, (gid_t)-1 },
 	};
 	struct run run = { who, &self->env, self->res };
 	char msg[4096];
@@ -620,6 +624,12 @@ TEST_F_TIMEOUT(priv, only_cap_net_admin, 300)
 TEST_F_TIMEOUT(priv, userns_root, 300)
 {
 	check_caller(_metadata, self, USERNS);
+}
+
+TEST_F_TIMEOUT(priv, userns_uid0, 300)
+{
+	check_caller(_metadata, self, USERNS_UID0);
+	EXPECT_EQ(0, q_int("SELECT count(*) FROM policies WHERE name = 'privmatrix'"));
 }
 
 /* In a child that may bypass file modes (CAP_DAC_OVERRIDE): what dbosd says to SELECT 1. */
