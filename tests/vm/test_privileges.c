@@ -14,8 +14,10 @@
  * compared with what the matrix says.
  *
  * The matrix is one table (rows[]); README.md's "Who may do what" carries
- * the same table, and the test readme_agrees fails when the two differ (the
- * README's rows are extracted when the test is built: readme_matrix.h).
+ * the same table (its rows are extracted when the test is built:
+ * readme_matrix.h). readme_agrees fails when the two differ, and so does
+ * make: tests/build.mk builds this file with PRIVMATRIX_README_CHECK into a
+ * program that only compares, and runs it.
  *
  * Netlink probes change nothing: where the command would change state, the
  * probe is one the kernel refuses after its permission check (SET_FILTER
@@ -331,15 +333,19 @@ static void sql_text(char *out, size_t size, const char *fmt, const char *table,
 	out[n] = 0;
 }
 
-static void probe_add(const struct row *r, const char *table, const char *col0,
-		      const struct probe_env *env)
+/* The probe of row @r on @table, whose SQL reads it as @from and @col0. */
+static void probe_add(const struct row *r, const char *table, const char *from,
+		      const char *col0, const struct probe_env *env)
 {
-	struct probe *p = &probes[nprobes++];
+	struct probe *p = &probes[nprobes];
 
+	if (nprobes == MAX_PROBES)
+		return;		/* probes_build() fails */
+	nprobes++;
 	p->row = r;
 	snprintf(p->table, sizeof(p->table), "%s", table);
 	if (r->sql)
-		sql_text(p->sql, sizeof(p->sql), r->sql, table, col0, env);
+		sql_text(p->sql, sizeof(p->sql), r->sql, from, col0, env);
 }
 
 /*
@@ -368,7 +374,7 @@ static int probes_build(const struct probe_env *env, char *why, size_t size)
 		const struct row *r = &rows[i];
 
 		if (r->kind == SQL || r->kind == NL) {
-			probe_add(r, "", "", env);
+			probe_add(r, "", "", "", env);
 			continue;
 		}
 		for (size_t k = 0; k < acc.cnt; k++) {
@@ -381,12 +387,10 @@ static int probes_build(const struct probe_env *env, char *why, size_t size)
 				char t[160];
 
 				snprintf(t, sizeof(t), "%s%s", n->name, args ? args : "");
-				probe_add(r, t, n->col0, env);
-				snprintf(probes[nprobes - 1].table, sizeof(probes[0].table), "%s",
-					 n->name);
+				probe_add(r, n->name, t, n->col0, env);
 			} else if (strcmp(n->name, "policies") && strcmp(n->name, "sched_rules") &&
 				   strcmp(n->name, "processes")) {
-				probe_add(r, n->name, n->col0[0] ? n->col0 : "rowid", env);
+				probe_add(r, n->name, n->name, n->col0[0] ? n->col0 : "rowid", env);
 			}
 		}
 	}
@@ -395,6 +399,10 @@ static int probes_build(const struct probe_env *env, char *why, size_t size)
 			snprintf(why, size, "function %s has no row in the matrix", names[k].name);
 			return -1;
 		}
+	if (nprobes == MAX_PROBES) {
+		snprintf(why, size, "more than %d probes: raise MAX_PROBES", MAX_PROBES);
+		return -1;
+	}
 	if (acc.cnt < 10) {
 		snprintf(why, size, "dbos_schema lists only %zu names", acc.cnt);
 		return -1;
