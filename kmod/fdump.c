@@ -58,10 +58,9 @@ int dbos_fdump_start(struct netlink_callback *cb)
 	struct dbos_fdump *d;
 	int ret;
 
-	ret = dbos_genl_capable(cb->skb, CAP_SYS_ADMIN, DBOS_NEED_SYS_ADMIN,
-				cb->extack);
+	ret = dbos_dump_capable(cb);
 	if (ret)
-		return ret;
+		return ret < 0 ? ret : 0;	/* 1: refused by dbos_dump_files() */
 	d = kvzalloc(sizeof(*d), GFP_KERNEL);
 	if (!d) {
 		NL_SET_ERR_MSG(cb->extack, "out of memory");
@@ -203,6 +202,8 @@ int dbos_dump_files(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct dbos_fdump *d = (struct dbos_fdump *)cb->args[0];
 
+	if (!d)
+		return dbos_dump_refuse(cb);
 	if (d->esrch) {
 		NL_SET_ERR_MSG(cb->extack, "no process with this pid");
 		return -ESRCH;

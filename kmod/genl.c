@@ -190,6 +190,35 @@ int dbos_genl_capable(const struct sk_buff *skb, int cap, const char *why,
 	return -EPERM;
 }
 
+/**
+ * dbos_dump_capable - the CAP_SYS_ADMIN check in a snapshot dump's .start
+ * @cb: the dump
+ *
+ * A refusal must say why, but Linux 6.1's __netlink_dump_start() gives
+ * .start no extack (it sets cb->extack only around .dumpit). There the
+ * refusal is left to the dump's first .dumpit (dbos_dump_refuse()): .start
+ * returns 0 without making its state, which .dumpit sees as NULL.
+ *
+ * Return: 0 when the dump may run; 1 when .start must return 0 and leave
+ * its state NULL; -EPERM (extack set) to refuse at once.
+ */
+int dbos_dump_capable(struct netlink_callback *cb)
+{
+	if (netlink_capable(cb->skb, CAP_SYS_ADMIN))
+		return 0;
+	if (!cb->extack)
+		return 1;
+	NL_SET_ERR_MSG(cb->extack, DBOS_NEED_SYS_ADMIN);
+	return -EPERM;
+}
+
+/* The .dumpit of a dump whose .start deferred its refusal: -EPERM, saying why. */
+int dbos_dump_refuse(struct netlink_callback *cb)
+{
+	NL_SET_ERR_MSG(cb->extack, DBOS_NEED_SYS_ADMIN);
+	return -EPERM;
+}
+
 /* The thread-group leader whose tgid is @nr (initial namespace), referenced. */
 struct task_struct *dbos_get_tgid(u32 nr)
 {
@@ -327,10 +356,9 @@ static int dbos_dump_start(struct netlink_callback *cb)
 	struct dbos_dump *dump;
 	int ret;
 
-	ret = dbos_genl_capable(cb->skb, CAP_SYS_ADMIN, DBOS_NEED_SYS_ADMIN,
-				cb->extack);
+	ret = dbos_dump_capable(cb);
 	if (ret)
-		return ret;
+		return ret < 0 ? ret : 0;	/* 1: refused by dbos_dump_procs() */
 	dump = kvzalloc(sizeof(*dump), GFP_KERNEL);
 	if (!dump) {
 		NL_SET_ERR_MSG(cb->extack, "out of memory");
@@ -417,6 +445,8 @@ static int dbos_dump_procs(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct dbos_dump *dump = (struct dbos_dump *)cb->args[1];
 
+	if (!dump)
+		return dbos_dump_refuse(cb);
 	return dbos_genl_dump_records(skb, cb, dbos_dump_next_proc, dump,
 				      dump->buf.rec, &dump->pending);
 }

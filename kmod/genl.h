@@ -35,6 +35,8 @@ void dbos_genl_records_end(struct sk_buff *skb, void *hdr,
 
 int dbos_genl_capable(const struct sk_buff *skb, int cap, const char *why,
 		      struct netlink_ext_ack *extack);
+int dbos_dump_capable(struct netlink_callback *cb);
+int dbos_dump_refuse(struct netlink_callback *cb);
 struct task_struct *dbos_get_tgid(u32 nr);
 struct task_struct *dbos_next_tgid(unsigned long *next);
 

@@ -43,3 +43,25 @@ $(B)/tests/gen/readme_policy.h: README.md
 	     END { if (!n || !done) exit 1; print "\t;" }' $< > $@.tmp && mv -f $@.tmp $@
 $(B)/tests/vm/test_readme_rules: $(B)/tests/gen/readme_policy.h
 $(B)/tests/vm/test_readme_rules: VM_TEST_CFLAGS += -I$(B)/tests/gen
+
+# test_privileges checks that the README's matrix ("## Who may do what": its
+# table's lines, the |---| line left out) is the one it tests, row for row.
+$(B)/tests/gen/readme_matrix.h: README.md
+	@mkdir -p $(dir $@)
+	awk 'BEGIN { print "/* Generated from README.md by tests/build.mk: do not edit. */"; \
+		     print "static const char *const readme_matrix[] = {" } \
+	     /^## / { f = ($$0 == "## Who may do what") } \
+	     f && /^\|/ && !/^\|[-|]+\|$$/ { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); \
+					  printf "\t\"%s\",\n", $$0; n++ } \
+	     END { if (!n) exit 1; print "};" }' $< > $@.tmp && mv -f $@.tmp $@
+$(B)/tests/vm/test_privileges: $(B)/tests/gen/readme_matrix.h
+$(B)/tests/vm/test_privileges: VM_TEST_CFLAGS += -I$(B)/tests/gen
+# The same comparison at build time: the test built with a main() that only
+# compares (it runs here, touching nothing), so `make` fails when they differ.
+VM_TESTS += $(B)/tests/gen/privileges_readme.ok
+$(B)/tests/gen/privileges_readme.ok: tests/vm/test_privileges.c $(B)/tests/gen/readme_matrix.h \
+		$(B)/libdbos.a
+	$(CC) $(VM_TEST_CFLAGS) -I$(B)/tests/gen -DPRIVMATRIX_README_CHECK -Wno-unused-function \
+		-o $(B)/tests/gen/privileges_readme $< $(B)/libdbos.a $(LDFLAGS) -lsqlite3
+	$(B)/tests/gen/privileges_readme
+	@touch $@

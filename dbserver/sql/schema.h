@@ -34,6 +34,7 @@ struct schema_table {
 	const char *name;
 	const char *doc;
 	const char *note;	/* how it is used or written, if not obvious (NULL: nothing) */
+	const char *readonly;	/* why writes are refused (NULL: "it mirrors the kernel") */
 	enum store_cf cf;
 	int nkeys;
 	struct schema_key key[SCHEMA_MAX_KEYS];

@@ -893,8 +893,8 @@ static int refuse(sqlite3_vtab *pvt)
 	const struct table_vtab *vt = (const struct table_vtab *)pvt;
 
 	sqlite3_free(pvt->zErrMsg);
-	pvt->zErrMsg = sqlite3_mprintf("table %s is read-only: it mirrors the kernel",
-				       vt->t->name);
+	pvt->zErrMsg = sqlite3_mprintf("table %s is read-only: %s", vt->t->name,
+				       vt->t->readonly ? vt->t->readonly : "it mirrors the kernel");
 	return SQLITE_READONLY;
 }
 

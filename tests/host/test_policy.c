@@ -529,6 +529,28 @@ TEST_F(pol, non_root_is_refused_and_recorded)
 	sqlite3_close(user);
 }
 
+/* The policy's own history is read-only for what it is, not as a mirror of the kernel. */
+TEST_F(pol, history_tables_say_why_they_are_read_only)
+{
+	static const char *const writes[][2] = {
+		{ "DELETE FROM policy_versions",
+		  "table policy_versions is read-only: dbosd writes it at each policy change "
+		  "(change policies or sched_rules)" },
+		{ "UPDATE policy_rule_revisions SET name = 'x'",
+		  "table policy_rule_revisions is read-only: dbosd writes it at each policy change "
+		  "(change policies or sched_rules)" },
+		{ "INSERT INTO policy_decisions(seq) VALUES (1)",
+		  "table policy_decisions is read-only: it is the audit trail of the kernel's "
+		  "decisions and of refused policy changes" },
+	};
+	char msg[512];
+
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+		EXPECT_NE(SQLITE_OK, exec_sql(self->db, writes[i][0], msg, sizeof(msg)));
+		EXPECT_STREQ(writes[i][1], msg);
+	}
+}
+
 TEST_F(pol, no_enforcer_refuses_commits_with_the_reason)
 {
 	struct policy_config cfg = { .st = self->st, .env = &self->env, .ops = NULL,

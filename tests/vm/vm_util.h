@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,6 +123,18 @@ static inline int restart_dbosd(const char *args)
 		usleep(100000);
 	}
 	return -1;
+}
+
+/* Writes @s to the existing file @path (a /proc or cgroup file); 0, or -1 if not all of it. */
+static inline int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok ? 0 : -1;
 }
 
 /* Copies @src to @dst (replacing it, even while it runs) with mode @mode; 0 or -1. */
