@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # dbos top-level build: `make` builds everything, `make check` runs every test,
 # `make run` boots the test VM with dbos.ko + dbosd and opens a SQL shell,
-# `make bench` prints the benchmark figures.
+# `make bench` prints the benchmark figures, `make fuzz` runs the long forms of
+# the fuzzers.
 # The debug test kernel (KASAN, lockdep, kmemleak, KUnit) is built once from
 # Debian's linux-source-6.1 + kernel/debug.config and cached outside the clone
 # (`make debug-kernel`); `make module-debug` builds dbos.ko and the KUnit
@@ -47,7 +48,7 @@ HOST_TESTS :=
 VM_TESTS   :=
 
 .PHONY: all deps module clean check check-host check-vm check-kunit run bench \
-        debug-kernel module-debug
+        debug-kernel module-debug fuzz
 all: module userspace
 
 # Packages are installed before any makefile is read (see $(B)/config.mk).
@@ -99,6 +100,16 @@ run: all
 
 bench: all
 	@scripts/bench.sh
+
+# The long forms of the fuzzers (issue 14; `make check` runs short ones):
+# FUZZ_FRAMES mutated client frames against dbosd's endpoint and SQL sessions
+# on this machine (tests/host/test_fuzz_proto). Each prints what it sent per
+# second. FUZZ_SEED: the seed (default: the time, printed).
+FUZZ_FRAMES   ?= 1000000
+FUZZ_SEED     ?=
+fuzz: userspace
+	DBOS_FUZZ_FRAMES=$(FUZZ_FRAMES) DBOS_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
+		$(B)/tests/host/test_fuzz_proto
 
 clean:
 	rm -rf $(B)
