@@ -48,7 +48,7 @@ HOST_TESTS :=
 VM_TESTS   :=
 
 .PHONY: all deps module clean check check-host check-vm check-kunit run bench \
-        debug-kernel module-debug fuzz
+        debug-kernel module-debug fuzz fuzz-proto fuzz-genl
 all: module userspace
 
 # Packages are installed before any makefile is read (see $(B)/config.mk).
@@ -101,15 +101,32 @@ run: all
 bench: all
 	@scripts/bench.sh
 
-# The long forms of the fuzzers (issue 14; `make check` runs short ones):
-# FUZZ_FRAMES mutated client frames against dbosd's endpoint and SQL sessions
-# on this machine (tests/host/test_fuzz_proto). Each prints what it sent per
-# second. FUZZ_SEED: the seed (default: the time, printed).
+# The long forms of the fuzzers (issue 14; `make check` runs short ones), each
+# printing what it sent per second:
+#   fuzz-proto  FUZZ_FRAMES mutated client frames against dbosd's endpoint and
+#               SQL sessions on this machine (tests/host/test_fuzz_proto)
+#   fuzz-genl   FUZZ_MESSAGES mutated generic netlink messages against dbos.ko,
+#               as root and as an unprivileged user, in the test VM on
+#               FUZZ_KERNEL (default: the debug kernel: KASAN, lockdep,
+#               kmemleak; any report fails the run) (tests/vm/test_fuzz_genl)
+# FUZZ_SEED: the seed (default: the time, printed).
 FUZZ_FRAMES   ?= 1000000
+FUZZ_MESSAGES ?= 1000000
+FUZZ_KERNEL   ?= debug
 FUZZ_SEED     ?=
-fuzz: userspace
+fuzz: fuzz-proto fuzz-genl
+
+fuzz-proto: userspace
 	DBOS_FUZZ_FRAMES=$(FUZZ_FRAMES) DBOS_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
 		$(B)/tests/host/test_fuzz_proto
+
+# The VM's time limit: 100 messages/s at the least, both users, plus the boot.
+fuzz-genl: all $(if $(filter debian,$(FUZZ_KERNEL)),,module-debug)
+	@mkdir -p $(B)/test-logs
+	DBOS_TEST_KERNEL=$(FUZZ_KERNEL) DBOS_TEST_FUZZ_MESSAGES=$(FUZZ_MESSAGES) \
+	DBOS_TEST_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
+		scripts/dbos-vm --kernel $(FUZZ_KERNEL) --timeout $$(( $(FUZZ_MESSAGES) / 50 + 900 )) \
+		--log $(B)/test-logs/fuzz-genl.$(FUZZ_KERNEL).serial.log /dbos/tests/test_fuzz_genl
 
 clean:
 	rm -rf $(B)

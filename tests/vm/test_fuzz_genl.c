@@ -1083,7 +1083,7 @@ static int run(struct fuzzer *f, uint32_t victim)
 }
 
 /* As root: every command runs; errors come with extack. */
-TEST_F_TIMEOUT(fuzz, as_root, 14400)
+TEST_F_TIMEOUT(fuzz, as_root, 36000)
 {
 	struct fuzzer *f = calloc(1, sizeof(*f));
 	double t0, dt;
@@ -1117,7 +1117,7 @@ static int fuzz_child(void *arg, char *msg, size_t size)
 }
 
 /* As an unprivileged user: every message that reaches a command is EPERM. */
-TEST_F_TIMEOUT(fuzz, as_nobody, 14400)
+TEST_F_TIMEOUT(fuzz, as_nobody, 36000)
 {
 	struct fuzzer *f = calloc(1, sizeof(*f));
 	char msg[4096], *bar;
