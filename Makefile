@@ -48,7 +48,7 @@ HOST_TESTS :=
 VM_TESTS   :=
 
 .PHONY: all deps module clean check check-host check-vm check-kunit run bench \
-        debug-kernel module-debug fuzz fuzz-proto fuzz-genl
+        debug-kernel module-debug fuzz fuzz-proto fuzz-proto-asan fuzz-genl
 all: module userspace
 
 # Packages are installed before any makefile is read (see $(B)/config.mk).
@@ -105,6 +105,7 @@ bench: all
 # printing what it sent per second:
 #   fuzz-proto  FUZZ_FRAMES mutated client frames against dbosd's endpoint and
 #               SQL sessions on this machine (tests/host/test_fuzz_proto)
+#   fuzz-proto-asan  FUZZ_ASAN_FRAMES of them, built with AddressSanitizer
 #   fuzz-genl   FUZZ_MESSAGES mutated generic netlink messages against dbos.ko,
 #               as root and as an unprivileged user, in the test VM on
 #               FUZZ_KERNEL (default: the debug kernel: KASAN, lockdep,
@@ -114,11 +115,20 @@ FUZZ_FRAMES   ?= 1000000
 FUZZ_MESSAGES ?= 1000000
 FUZZ_KERNEL   ?= debug
 FUZZ_SEED     ?=
-fuzz: fuzz-proto fuzz-genl
+fuzz: fuzz-proto fuzz-proto-asan fuzz-genl
 
 fuzz-proto: userspace
 	DBOS_FUZZ_FRAMES=$(FUZZ_FRAMES) DBOS_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
 		$(B)/tests/host/test_fuzz_proto
+
+# The short form again, everything built with AddressSanitizer (in $(B)/asan):
+# memory errors and, once the endpoint has stopped, leaks fail it.
+FUZZ_ASAN_FRAMES ?= 20000
+fuzz-proto-asan:
+	CFLAGS="-O2 -g -fsanitize=address -fno-omit-frame-pointer" LDFLAGS=-fsanitize=address \
+		$(MAKE) B=$(B)/asan $(B)/asan/tests/host/test_fuzz_proto
+	DBOS_FUZZ_FRAMES=$(FUZZ_ASAN_FRAMES) DBOS_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
+		$(B)/asan/tests/host/test_fuzz_proto
 
 # The VM's time limit: 100 messages/s at the least, both users, plus the boot.
 fuzz-genl: all $(if $(filter debian,$(FUZZ_KERNEL)),,module-debug)
