@@ -54,13 +54,12 @@
 #include "dbos_client.h"
 #include "dbos_proto.h"
 #include "dbserver/endpoint/endpoint.h"
-#include "dbserver/policy/policy.h"
-#include "dbserver/sql/schema.h"
 #include "dbserver/sql/sql.h"
-#include "dbserver/store/row.h"
 #include "dbserver/store/store.h"
 #include "as_user.h"
+#include "fuzz.h"
 #include "raw_client.h"
+#include "sql_side.h"
 
 #define NOBODY		65534
 #define TEST_GROUP	4242
@@ -69,31 +68,6 @@
 #define CHECK_EVERY	250	/* rounds between two well-formed clients (per worker) */
 #define MAX_ROUND	6	/* frames in one round at most */
 #define REPLY_MS	20000	/* how long an answer may take */
-
-/* ---------------------------------------------------------------------- */
-/* The kernel as the policy manager sees it: accepts every version.       */
-
-struct kernel {
-	uint64_t live, prepared;
-};
-
-static int k_prepare(void *arg, const struct policy_image *img, char **err)
-{
-	((struct kernel *)arg)->prepared = img->gen.version;
-	return 0;
-}
-
-static void k_flip(void *arg)
-{
-	struct kernel *k = arg;
-
-	k->live = k->prepared;
-}
-
-static uint64_t k_live(void *arg)
-{
-	return ((struct kernel *)arg)->live;
-}
 
 /* ---------------------------------------------------------------------- */
 /* What the fuzzer sends: SQL to start from                               */
@@ -147,23 +121,6 @@ static const char *const tokens[] = {
 	"@a", "$b", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT s", "RELEASE s",
 };
 #define NTOKENS (sizeof(tokens) / sizeof(tokens[0]))
-
-/* ---------------------------------------------------------------------- */
-/* Random numbers: xorshift64*, one state per worker                      */
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 2685821657736338717ull;
-}
-
-/* 0 .. @n-1 */
-static uint32_t below(uint64_t *s, uint32_t n)
-{
-	return (uint32_t)((rnd(s) >> 32) % n);
-}
 
 /* ---------------------------------------------------------------------- */
 /* Building a round                                                       */
@@ -687,19 +644,12 @@ FIXTURE(fuzz) {
 	char path[PATH_MAX];
 	struct store *st;
 	struct sql_env env;
-	struct kernel k;
+	struct test_kernel k;
 	struct policy_kernel_ops ops;
 	struct policy *p;
 	struct endpoint *ep;
 	struct endpoint_config ec;
 };
-
-static int stats_cb(void *arg, struct sql_stat *out, int max)
-{
-	struct policy **p = arg;
-
-	return *p ? policy_stats(*p, out, max) : 0;
-}
 
 /* dbosd's open_db (main.c): the client's session, told who it is. */
 static sqlite3 *open_client(void *arg, const struct ucred *peer, void *sink, char **err)
@@ -715,33 +665,6 @@ static sqlite3 *open_client(void *arg, const struct ucred *peer, void *sink, cha
 	return db;
 }
 
-/* process_events rows 1..NEVENTS (pid 1000 + seq), as the mirror would store them. */
-static int store_events(struct store *st, char **err)
-{
-	struct store_batch *b = store_batch_new();
-	int ret;
-
-	for (uint64_t seq = 1; seq <= NEVENTS; seq++) {
-		struct row_value v[PROCESS_EVENTS__COUNT];
-		unsigned char k[8];
-		char buf[512];
-		size_t len;
-
-		for (int c = 0; c < PROCESS_EVENTS__COUNT; c++)
-			v[c] = row_null();
-		v[PROCESS_EVENTS_SEQ] = row_int((int64_t)seq);
-		v[PROCESS_EVENTS_EVENT] = row_text("exec", 4);
-		v[PROCESS_EVENTS_PID] = row_int(1000 + (int64_t)seq);
-		v[PROCESS_EVENTS_PATH] = row_text("/usr/bin/true", 13);
-		len = row_encode(v, PROCESS_EVENTS__COUNT, buf, sizeof(buf));
-		store_key_be64(k, seq);
-		store_batch_put(b, STORE_CF_PROCESS_EVENTS, k, 8, buf, len);
-	}
-	ret = store_write(st, b, err);
-	store_batch_free(b);
-	return ret;
-}
-
 FIXTURE_SETUP(fuzz)
 {
 	struct policy_config pc = { .ops = &self->ops, .retention = 1000 };
@@ -753,11 +676,11 @@ FIXTURE_SETUP(fuzz)
 	ASSERT_EQ(0, chmod(self->dir, 0755));	/* the group member reaches the socket */
 	snprintf(self->db, sizeof(self->db), "%s/db", self->dir);
 	snprintf(self->path, sizeof(self->path), "%s/dbosd.sock", self->dir);
-	self->ops = (struct policy_kernel_ops){ .prepare = k_prepare, .flip = k_flip,
-						.live_version = k_live, .arg = &self->k };
+	self->ops = test_kernel_ops(&self->k);
 	ASSERT_EQ(0, store_open(self->db, &self->st, &err)) TH_LOG("%s", err);
-	ASSERT_EQ(0, store_events(self->st, &err)) TH_LOG("%s", err);
-	self->env = (struct sql_env){ .st = self->st, .stats = stats_cb, .stats_arg = &self->p };
+	ASSERT_EQ(0, test_store_events(self->st, NEVENTS, &err)) TH_LOG("%s", err);
+	self->env = (struct sql_env){ .st = self->st, .stats = test_policy_stats,
+				      .stats_arg = &self->p };
 	pc.st = self->st;
 	pc.env = &self->env;
 	ASSERT_EQ(0, policy_open(&pc, &self->p, &err)) TH_LOG("%s", err);
@@ -811,21 +734,6 @@ static int count_fds(const char *store)
 	}
 	closedir(d);
 	return n;
-}
-
-static long env_long(const char *name, long def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtol(v, NULL, 0) : def;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Heap in use (every arena) and SQLite's own count, in bytes. */

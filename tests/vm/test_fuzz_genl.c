@@ -50,6 +50,7 @@
 #include "kselftest_harness.h"
 #include "dbos_uapi.h"
 #include "tests/host/as_user.h"
+#include "tests/host/fuzz.h"
 
 #define NOBODY		65534
 #define MSG_MAX		(64 * 1024)	/* largest message built */
@@ -58,22 +59,6 @@
 #define VICTIM_COMM	"fuzzvictim"
 #define BATCH		16		/* messages in one datagram, at most */
 #define MAX_EXPECT	64		/* messages the kernel reads in one datagram, at most */
-
-/* ---------------------------------------------------------------------- */
-/* Random numbers: xorshift64*                                             */
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 2685821657736338717ull;
-}
-
-static uint32_t below(uint64_t *s, uint32_t n)
-{
-	return (uint32_t)((rnd(s) >> 32) % n);
-}
 
 /* ---------------------------------------------------------------------- */
 /* Building messages                                                       */
@@ -997,21 +982,6 @@ out:
 
 /* ---------------------------------------------------------------------- */
 /* The suite                                                               */
-
-static long env_long(const char *name, long def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtol(v, NULL, 0) : def;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* How many messages: DBOS_TEST_FUZZ_MESSAGES, or the short form's. */
 static long messages(void)
