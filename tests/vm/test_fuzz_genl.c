@@ -7,7 +7,7 @@
  * genlmsghdr + the attribute tree of one of its commands, or of none) and is
  * then mutated: the command (every one, UNSPEC, RECORDS, unknown ones), the
  * header's flags (ACK, DUMP, ECHO, reserved bits), version and reserved
- * field; attributes of the wrong type, level, length or byte order, missing
+ * field; nlctrl's views of the family (GETFAMILY, GETPOLICY of each op); attributes of the wrong type, level, length or byte order, missing
  * or repeated, nests that are not nests or nest too deep; values at and past
  * their bounds; then bytes flipped, nla_len fields broken, the message cut,
  * or nlmsg_len shorter than the datagram (the rest is a second message).
@@ -455,7 +455,21 @@ static uint32_t make_msg(struct gen *g, struct msg *m, uint16_t family, uint32_t
 		nh->nlmsg_flags |= NLM_F_DUMP;
 	nh->nlmsg_seq = seq;
 	gh->version = DBOS_GENL_VERSION;
-	attrs(g, m, cmd);
+	if (below(&g->s, 25) == 0) {
+		/* The family as nlctrl shows it: its ops and their policies (a dump each). */
+		nh->nlmsg_type = GENL_ID_CTRL;
+		nh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP | (below(&g->s, 2) ? NLM_F_ACK : 0);
+		cmd = below(&g->s, 3) ? CTRL_CMD_GETPOLICY : CTRL_CMD_GETFAMILY;
+		gh->version = 2;
+		if (below(&g->s, 2))
+			attr(m, CTRL_ATTR_FAMILY_ID, &family, sizeof(family));
+		else
+			string(g, m, CTRL_ATTR_FAMILY_NAME, DBOS_GENL_NAME, GENL_NAMSIZ);
+		if (below(&g->s, 2))
+			scalar(g, m, CTRL_ATTR_OP, below(&g->s, DBOS_CMD_MAX + 3));
+	} else {
+		attrs(g, m, cmd);
+	}
 
 	/* The header. */
 	switch (below(&g->s, 12)) {
@@ -533,6 +547,7 @@ enum want {
 	W_ACK,		/* an ACK (error 0) */
 	W_ERRNO,	/* NLMSG_ERROR with exactly @err */
 	W_ANSWER,	/* root, a command ran: its answer, or an errno with extack */
+	W_CTRL,		/* to nlctrl: whatever it answers (a dump ends with DONE or an error) */
 };
 
 struct expect {
@@ -591,6 +606,9 @@ static int predict(const struct msg *m, uint16_t family, bool root, struct expec
 		n++;
 		if (!(flags & NLM_F_REQUEST) || nh->nlmsg_type < NLMSG_MIN_TYPE) {
 			e->want = flags & NLM_F_ACK ? W_ACK : W_NOTHING;
+		} else if (nh->nlmsg_type == GENL_ID_CTRL) {
+			e->want = W_CTRL;
+			e->dump = dump;
 		} else if (nh->nlmsg_type != family) {
 			e->want = W_ERRNO;	/* another family: not ours to judge */
 			e->err = 1;
@@ -809,8 +827,8 @@ static int check_answers(struct fuzzer *f, const struct msg *m, struct expect *e
 	int i, left = 0;
 
 	for (i = 0; i < n; i++) {
-		done[i] = ex[i].want == W_NOTHING || (ex[i].want == W_ANSWER && !ex[i].ack &&
-						       !ex[i].dump && !ex[i].reply);
+		done[i] = ex[i].want == W_NOTHING || (ex[i].want == W_CTRL && !ex[i].dump) ||
+			  (ex[i].want == W_ANSWER && !ex[i].ack && !ex[i].dump && !ex[i].reply);
 		left += !done[i];
 	}
 	while (left || !sentinel) {
@@ -846,8 +864,11 @@ static int check_answers(struct fuzzer *f, const struct msg *m, struct expect *e
 			if (i == n) {
 				/* Messages of a datagram can share a seq; a finished one gets nothing more. */
 				for (i = 0; i < n; i++)
-					if (ex[i].seq == nh->nlmsg_seq && ex[i].want == W_ANSWER)
+					if (ex[i].seq == nh->nlmsg_seq &&
+					    (ex[i].want == W_ANSWER || ex[i].want == W_CTRL))
 						break;
+				if (i < n && ex[i].want == W_CTRL)
+					continue;
 				if (i == n || (nh->nlmsg_type == NLMSG_ERROR && err >= 0))
 					FAIL(f, "seed %#" PRIx64 ": an unexpected message (type %u, seq %u, "
 					     "error %d) after %s", f->seed, nh->nlmsg_type, nh->nlmsg_seq,
@@ -870,6 +891,12 @@ static int check_answers(struct fuzzer *f, const struct msg *m, struct expect *e
 					     text, hex(m));
 				f->errors++;
 				f->eperm += err == -EPERM;
+				break;
+			case W_CTRL:	/* a dump */
+				if (nh->nlmsg_type != NLMSG_ERROR && nh->nlmsg_type != NLMSG_DONE)
+					continue;
+				f->answers += !err;
+				f->errors += !!err;
 				break;
 			default:	/* W_ANSWER */
 				if (nh->nlmsg_type != NLMSG_ERROR && nh->nlmsg_type != NLMSG_DONE) {
@@ -937,7 +964,7 @@ static int fuzz(struct fuzzer *f, uint32_t victim)
 			last = n1 != 1 || ex1[0].seq != seq ||
 			       ((const struct nlmsghdr *)one->b)->nlmsg_len != one->len;
 			for (i = 0; i < n1; i++)
-				if (ex1[i].want == W_ANSWER && ex1[i].dump)
+				if ((ex1[i].want == W_ANSWER || ex1[i].want == W_CTRL) && ex1[i].dump)
 					break;
 			if (i < n1 && dump)
 				break;		/* a second dump would be EBUSY */
@@ -955,7 +982,7 @@ static int fuzz(struct fuzzer *f, uint32_t victim)
 		n = predict(m, f->family, f->root, ex, MAX_EXPECT);
 		/* What ends without an answer needs the sentinel to be known to have ended. */
 		for (i = 0; i < n; i++)
-			quiet &= ex[i].want != W_NOTHING &&
+			quiet &= ex[i].want != W_NOTHING && !(ex[i].want == W_CTRL && !ex[i].dump) &&
 				 !(ex[i].want == W_ANSWER && !ex[i].ack && !ex[i].dump && !ex[i].reply);
 		err = nl_send(f->fd, m->b, m->len);
 		if (err) {
