@@ -855,8 +855,9 @@ TEST_F_TIMEOUT(fuzz, mutated_frames, 7200)
 		       "workers as root + 1 as uid %d; %ld connections, %ld protocol errors, %ld "
 		       "SQL errors, %ld answers)\n", sent, dt, sent / dt, seed, NWORKERS, NOBODY,
 		       conns, proto, sqlerr, answers);
-	ksft_print_msg("fuzz_proto: heap %zu -> %zu bytes, SQLite %" PRId64 " -> %" PRId64
-		       " bytes, descriptors (but the store's files) %d -> %d\n", heap0, heap2, sq0, sq2, fds0, fds1);
+	ksft_print_msg("fuzz_proto: heap %zu bytes after the warm-up, %zu after the frames, %zu at "
+		       "the end; SQLite %" PRId64 " -> %" PRId64 " bytes; descriptors (but the "
+		       "store's files) %d -> %d\n", heap0, heap1, heap2, sq0, sq2, fds0, fds1);
 	fflush(stdout);	/* the harness's child ends with _exit() */
 }
 
