@@ -59,6 +59,7 @@
 #define VICTIM_COMM	"fuzzvictim"
 #define BATCH		16		/* messages in one datagram, at most */
 #define MAX_EXPECT	64		/* messages the kernel reads in one datagram, at most */
+#define PROGRESS	100000		/* a line on the console every so many messages */
 
 /* ---------------------------------------------------------------------- */
 /* Building messages                                                       */
@@ -941,6 +942,7 @@ static int fuzz(struct fuzzer *f, uint32_t victim)
 	struct msg *m = malloc(sizeof(*m)), *one = malloc(sizeof(*one));
 	struct expect ex[MAX_EXPECT], ex1[MAX_EXPECT];
 	uint32_t seq = 1000;
+	double t0 = now_s();
 	int n, ret = -1;
 
 	if (!m || !one) {
@@ -990,6 +992,12 @@ static int fuzz(struct fuzzer *f, uint32_t victim)
 			goto out;
 		}
 		f->sent += n ? n : 1;
+		if (f->sent / PROGRESS != (f->sent - (n ? n : 1)) / PROGRESS) {
+			ksft_print_msg("fuzz_genl as %s: %ld messages, %.0f/s so far\n",
+				       f->root ? "root" : "an unprivileged user", f->sent,
+				       f->sent / (now_s() - t0));
+			fflush(stdout);
+		}
 		if (!quiet || n == 0 || last) {
 			sseq = ++seq;
 			if (send_sentinel(f, sseq)) {
