@@ -42,8 +42,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 
@@ -808,6 +810,7 @@ static bool extack_missing(struct fuzzer *f, const struct expect *e, int err, co
 			   const struct msg *m)
 {
 	f->errors++;
+	f->eperm += err == -EPERM;
 	if (text[0])
 		return false;
 	f->no_extack++;
@@ -1119,6 +1122,58 @@ static int fuzz_child(void *arg, char *msg, size_t size)
 	snprintf(msg, size, "%ld %ld %ld %.3f|%s", f->sent, f->errors, f->eperm, now_s() - t0,
 		 f->fail);
 	return ret ? 1 : 0;
+}
+
+/*
+ * Root with CAP_NET_ADMIN alone: the family lets it in, and the commands that
+ * need more (CAP_SYS_ADMIN for snapshots, CAP_SYS_NICE for scheduling) refuse
+ * with EPERM and an extack message naming what is missing.
+ */
+static int net_admin_child(void *arg, char *msg, size_t size)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {
+		{ .effective = 1u << CAP_NET_ADMIN, .permitted = 1u << CAP_NET_ADMIN },
+	};
+	struct fuzzer *f = arg;
+	double t0 = now_s();
+	int ret;
+
+	if (syscall(SYS_capset, &h, d)) {
+		snprintf(msg, size, "0 0 0 0|capset: %s", strerror(errno));
+		return 1;
+	}
+	ret = run(f, (uint32_t)f->answers);
+	snprintf(msg, size, "%ld %ld %ld %.3f|%s", f->sent, f->errors, f->eperm, now_s() - t0,
+		 f->fail);
+	return ret ? 1 : 0;
+}
+
+TEST_F_TIMEOUT(fuzz, as_net_admin_only, 36000)
+{
+	struct fuzzer *f = calloc(1, sizeof(*f));
+	char msg[4096] = "", *bar;
+	double dt = 0;
+	int status;
+
+	ASSERT_NE(NULL, f);
+	f->root = true;
+	f->seed = (uint64_t)env_long("DBOS_TEST_FUZZ_SEED", 1) + 2;
+	f->messages = messages() / 4;
+	f->answers = self->victim;	/* (passed to the child) */
+	/* uid 0 stays; every capability but CAP_NET_ADMIN goes (as_user with root's ids). */
+	status = as_user(0, 0, (gid_t)-1, net_admin_child, f, msg, sizeof(msg));
+	bar = strchr(msg, '|');
+	ASSERT_NE(NULL, bar) TH_LOG("the child said %s (status %d)", msg, status);
+	*bar = 0;
+	sscanf(msg, "%ld %ld %ld %lf", &f->sent, &f->errors, &f->eperm, &dt);
+	EXPECT_EQ(0, status) TH_LOG("%s", bar + 1);
+	ksft_print_msg("fuzz_genl as root with CAP_NET_ADMIN only: %ld messages in %.1f s: %.0f "
+		       "messages/s (%ld errors, %ld of them EPERM)\n", f->sent, dt,
+		       dt > 0 ? f->sent / dt : 0, f->errors, f->eperm);
+	fflush(stdout);
+	EXPECT_LT(0, f->eperm);
+	free(f);
 }
 
 /* As an unprivileged user: every message that reaches a command is EPERM. */
