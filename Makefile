@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # dbos top-level build: `make` builds everything, `make check` runs every test,
 # `make run` boots the test VM with dbos.ko + dbosd and opens a SQL shell,
-# `make bench` prints the benchmark figures.
+# `make bench` prints the benchmark figures, `make fuzz` runs the long forms of
+# the fuzzers.
 # The debug test kernel (KASAN, lockdep, kmemleak, KUnit) is built once from
 # Debian's linux-source-6.1 + kernel/debug.config and cached outside the clone
 # (`make debug-kernel`); `make module-debug` builds dbos.ko and the KUnit
@@ -47,7 +48,7 @@ HOST_TESTS :=
 VM_TESTS   :=
 
 .PHONY: all deps module clean check check-host check-vm check-kunit run bench \
-        debug-kernel module-debug
+        debug-kernel module-debug fuzz fuzz-proto fuzz-proto-asan fuzz-genl
 all: module userspace
 
 # Packages are installed before any makefile is read (see $(B)/config.mk).
@@ -99,6 +100,47 @@ run: all
 
 bench: all
 	@scripts/bench.sh
+
+# The long forms of the fuzzers (issue 14; `make check` runs short ones), each
+# printing what it sent per second:
+#   fuzz-proto  FUZZ_FRAMES mutated client frames against dbosd's endpoint and
+#               SQL sessions on this machine (tests/host/test_fuzz_proto)
+#   fuzz-proto-asan  FUZZ_ASAN_FRAMES of them, built with AddressSanitizer
+#   fuzz-genl   FUZZ_MESSAGES mutated generic netlink messages against dbos.ko,
+#               as root and as an unprivileged user, in the test VM on
+#               FUZZ_KERNEL (default: the debug kernel: KASAN, lockdep,
+#               kmemleak; any report fails the run) (tests/vm/test_fuzz_genl)
+# FUZZ_SEED: the seed (default: the time, printed).
+FUZZ_FRAMES   ?= 1000000
+FUZZ_MESSAGES ?= 1000000
+FUZZ_KERNEL   ?= debug
+FUZZ_SEED     ?=
+fuzz: fuzz-proto fuzz-proto-asan fuzz-genl
+
+fuzz-proto: userspace
+	DBOS_FUZZ_FRAMES=$(FUZZ_FRAMES) DBOS_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
+		$(B)/tests/host/test_fuzz_proto
+
+# The short form again, everything built with AddressSanitizer (in $(B)/asan):
+# memory errors and, once the endpoint has stopped, leaks fail it.
+FUZZ_ASAN_FRAMES ?= 20000
+fuzz-proto-asan:
+	CFLAGS="-O2 -g -fsanitize=address -fno-omit-frame-pointer" LDFLAGS=-fsanitize=address \
+		$(MAKE) B=$(B)/asan $(B)/asan/tests/host/test_fuzz_proto
+	DBOS_FUZZ_FRAMES=$(FUZZ_ASAN_FRAMES) DBOS_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
+		$(B)/asan/tests/host/test_fuzz_proto
+
+# Without dbosd (--bare: it is not what is fuzzed, and under KASAN it takes
+# minutes to start); the guest unloads the module and scans for leaks after.
+# The VM's time limit: 100 messages/s at the least, both users, plus the boot.
+fuzz-genl: all $(if $(filter debian,$(FUZZ_KERNEL)),,module-debug)
+	@mkdir -p $(B)/test-logs
+	DBOS_TEST_KERNEL=$(FUZZ_KERNEL) DBOS_TEST_FUZZ_MESSAGES=$(FUZZ_MESSAGES) \
+	DBOS_TEST_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
+		scripts/dbos-vm --kernel $(FUZZ_KERNEL) --bare \
+		--timeout $$(( $(FUZZ_MESSAGES) / 50 + 900 )) \
+		--log $(B)/test-logs/fuzz-genl.$(FUZZ_KERNEL).serial.log \
+		'insmod /dbos/dbos.ko && /dbos/tests/test_fuzz_genl'
 
 clean:
 	rm -rf $(B)

@@ -12,7 +12,8 @@
  * cannot require it). DUMP_FILES, DUMP_PROCS and GET_PROC also require
  * CAP_SYS_ADMIN (open files, working directories, executables); SCHED_SET
  * and SCHED_RULES also require CAP_SYS_NICE. Capabilities count in the
- * initial user namespace; without one, -EPERM. Every pid, in commands and
+ * initial user namespace; without one, -EPERM with an extack message (the
+ * dumps report it, and -ESRCH, in their NLMSG_DONE). Every pid, in commands and
  * records, is the initial pid namespace's. Attributes are validated strictly: unknown
  * attributes, wrong types and wrong lengths are refused with -EINVAL and an
  * extack message.

@@ -12,3 +12,11 @@ GUARD_TEST_OBJS := $(POLICY_TEST_OBJS) $(B)/dbserver/endpoint/endpoint.o
 $(B)/tests/host/test_guard: tests/host/test_guard.c $(GUARD_TEST_OBJS) $(LIBDBOS)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(GUARD_TEST_OBJS) $(LIBDBOS) $(LDFLAGS) $(SQL_LIBS)
+
+# The client protocol fuzzer (issue 14): the same composition, mutated frames.
+# Short form in `make check`; `make fuzz` runs DBOS_FUZZ_FRAMES=1000000.
+HOST_TESTS += $(B)/tests/host/test_fuzz_proto
+
+$(B)/tests/host/test_fuzz_proto: tests/host/test_fuzz_proto.c $(GUARD_TEST_OBJS) $(LIBDBOS)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(GUARD_TEST_OBJS) $(LIBDBOS) $(LDFLAGS) $(SQL_LIBS)

@@ -35,42 +35,15 @@
 #include "dbos_client.h"
 #include "dbos_proto.h"
 #include "dbserver/endpoint/endpoint.h"
-#include "dbserver/policy/policy.h"
-#include "dbserver/sql/schema.h"
 #include "dbserver/sql/sql.h"
-#include "dbserver/store/row.h"
 #include "dbserver/store/store.h"
 #include "as_user.h"
 #include "raw_client.h"
+#include "sql_side.h"
 
 #define NOBODY		65534
 #define TEST_GROUP	4242
 #define NEVENTS		200	/* process_events rows the fixture stores */
-
-/* ---------------------------------------------------------------------- */
-/* The kernel as the policy manager sees it: accepts every version.       */
-
-struct kernel {
-	uint64_t live, prepared;
-};
-
-static int k_prepare(void *arg, const struct policy_image *img, char **err)
-{
-	((struct kernel *)arg)->prepared = img->gen.version;
-	return 0;
-}
-
-static void k_flip(void *arg)
-{
-	struct kernel *k = arg;
-
-	k->live = k->prepared;
-}
-
-static uint64_t k_live(void *arg)
-{
-	return ((struct kernel *)arg)->live;
-}
 
 /* ---------------------------------------------------------------------- */
 /* Fixture: dbosd's SQL side                                              */
@@ -82,7 +55,7 @@ FIXTURE(guard) {
 	bool mounted;		/* a tmpfs on @dir (tests that fill the disk) */
 	struct store *st;
 	struct sql_env env;
-	struct kernel k;
+	struct test_kernel k;
 	struct policy_kernel_ops ops;
 	struct policy *p;
 	struct endpoint *ep;
@@ -90,13 +63,6 @@ FIXTURE(guard) {
 	uint64_t session_memory;	/* each client's sql_session.memory_limit */
 	uint64_t retention;		/* policy_decisions rows kept (0: 1000) */
 };
-
-static int stats_cb(void *arg, struct sql_stat *out, int max)
-{
-	struct policy **p = arg;
-
-	return *p ? policy_stats(*p, out, max) : 0;
-}
 
 /* dbosd's open_db (main.c): the client's session, told who it is. */
 static sqlite3 *open_client(void *arg, const struct ucred *peer, void *sink, char **err)
@@ -112,33 +78,6 @@ static sqlite3 *open_client(void *arg, const struct ucred *peer, void *sink, cha
 	return db;
 }
 
-/* process_events rows 1..@n, as the mirror would store them. */
-static int store_events(struct store *st, uint64_t n, char **err)
-{
-	struct store_batch *b = store_batch_new();
-	int ret;
-
-	for (uint64_t seq = 1; seq <= n; seq++) {
-		struct row_value v[PROCESS_EVENTS__COUNT];
-		unsigned char k[8];
-		char buf[512];
-		size_t len;
-
-		for (int c = 0; c < PROCESS_EVENTS__COUNT; c++)
-			v[c] = row_null();
-		v[PROCESS_EVENTS_SEQ] = row_int((int64_t)seq);
-		v[PROCESS_EVENTS_EVENT] = row_text("exec", 4);
-		v[PROCESS_EVENTS_PID] = row_int(1000 + (int64_t)seq);
-		v[PROCESS_EVENTS_PATH] = row_text("/usr/bin/true", 13);
-		len = row_encode(v, PROCESS_EVENTS__COUNT, buf, sizeof(buf));
-		store_key_be64(k, seq);
-		store_batch_put(b, STORE_CF_PROCESS_EVENTS, k, 8, buf, len);
-	}
-	ret = store_write(st, b, err);
-	store_batch_free(b);
-	return ret;
-}
-
 /* Open the store, the manager and the endpoint with @self->ec (socket and callbacks filled in). */
 static int start(struct __test_metadata *_metadata, FIXTURE_DATA(guard) *self)
 {
@@ -146,9 +85,10 @@ static int start(struct __test_metadata *_metadata, FIXTURE_DATA(guard) *self)
 				    .retention = self->retention ? self->retention : 1000 };
 	char *err = NULL;
 
-	if (store_open(self->db, &self->st, &err) || store_events(self->st, NEVENTS, &err))
+	if (store_open(self->db, &self->st, &err) || test_store_events(self->st, NEVENTS, &err))
 		goto fail;
-	self->env = (struct sql_env){ .st = self->st, .stats = stats_cb, .stats_arg = &self->p };
+	self->env = (struct sql_env){ .st = self->st, .stats = test_policy_stats,
+				      .stats_arg = &self->p };
 	pc.st = self->st;
 	pc.env = &self->env;
 	if (policy_open(&pc, &self->p, &err))
@@ -191,8 +131,7 @@ FIXTURE_SETUP(guard)
 	ASSERT_EQ(0, chmod(self->dir, 0755));	/* group members reach the socket */
 	snprintf(self->db, sizeof(self->db), "%s/db", self->dir);
 	snprintf(self->path, sizeof(self->path), "%s/dbosd.sock", self->dir);
-	self->ops = (struct policy_kernel_ops){ .prepare = k_prepare, .flip = k_flip,
-						.live_version = k_live, .arg = &self->k };
+	self->ops = test_kernel_ops(&self->k);
 	self->ec.group = TEST_GROUP;
 	/* Tests that need other limits restart with them (restart()). */
 	ASSERT_EQ(0, start(_metadata, self));
