@@ -179,6 +179,7 @@ done
 # COMMIT -> enforced: alone, then beside 1,000 rules per hook (the commit recompiles them all).
 start_dbosd
 $T/bench_policyctl latency "$LAT_N" rules0 || die "latency (no other rules) failed"
+$T/bench_policyctl latency "$LAT_N" lineage || die "latency (a lineage rule) failed"
 $T/bench_policyctl rules 1000 >/dev/null || die "cannot load 1000 rules per hook"
 $T/bench_policyctl latency "$LAT_N_BIG" rules1000 || die "latency (1000 rules) failed"
 

@@ -260,6 +260,7 @@ static int latency(int n, const char *label)
 	long long *off = calloc(n, sizeof(*off));
 	struct dbos_conn *c = conn();
 	int fd, ok = 0, before_ack = 0;
+	char sql[512];
 	pid_t kid;
 
 	fd = open(PROBE, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -271,14 +272,18 @@ static int latency(int n, const char *label)
 	if (kid == 0)
 		probe_loop(p);
 	usleep(100000);
+	/* LABEL lineage: the rule also names the probe's lineage (every task descends from init) */
+	snprintf(sql, sizeof(sql), "INSERT INTO policies(name, hook, action, condition) VALUES "
+		 "('bench-latency', 'open', 'deny', 'path = ''" PROBE "''%s')",
+		 strcmp(label, "lineage") ? "" :
+		 " AND pid IN (SELECT pid FROM process_ancestors WHERE ancestor = 1)");
 	for (int i = 0; i < n; i++) {
 		long long t0, t1, seen;
 
 		usleep(20000);
 		p->want = 1;
 		t0 = now_ns();
-		run(c, "INSERT INTO policies(name, hook, action, condition) VALUES "
-		       "('bench-latency', 'open', 'deny', 'path = ''" PROBE "''')");
+		run(c, sql);
 		t1 = now_ns();
 		seen = wait_probe(p, t1);
 		if (seen < 0) {
