@@ -474,6 +474,7 @@ int main(int argc, char **argv)
 	ec.open_db_peer = open_db;
 	ec.errmsg = sql_errmsg;
 	ec.park = sql_park;
+	ec.nomem = sql_nomem_errmsg;
 	ec.arg = &d;
 	if (endpoint_start(&ec, &ep, &err)) {
 		fprintf(stderr, "dbosd: cannot serve SQL on %s: %s\n", sock, err ? err : strerror(errno));

@@ -14,10 +14,21 @@ void dbos_buf_init(struct dbos_buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+void dbos_buf_init_alloc(struct dbos_buf *b, const struct dbos_allocator *alloc)
+{
+	dbos_buf_init(b);
+	b->alloc = alloc;
+}
+
 void dbos_buf_free(struct dbos_buf *b)
 {
-	free(b->data);
-	dbos_buf_init(b);
+	const struct dbos_allocator *alloc = b->alloc;
+
+	if (alloc)
+		alloc->free(b->data);
+	else
+		free(b->data);
+	dbos_buf_init_alloc(b, alloc);
 }
 
 void dbos_buf_reset(struct dbos_buf *b)
@@ -44,7 +55,7 @@ static int reserve(struct dbos_buf *b, size_t n)
 	cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap *= 2;
-	p = realloc(b->data, cap);
+	p = b->alloc ? b->alloc->realloc(b->data, cap) : realloc(b->data, cap);
 	if (!p) {
 		b->err = ENOMEM;
 		return -1;
@@ -275,7 +286,7 @@ int dbos_read_frame(int fd, int idle_ms, int frame_ms, uint8_t *type,
 {
 	uint8_t hdr[DBOS_FRAME_HDR];
 	int64_t deadline = -1;
-	uint32_t len;
+	uint32_t len, got;
 	ssize_t r;
 
 	if (why)
@@ -304,15 +315,30 @@ int dbos_read_frame(int fd, int idle_ms, int frame_ms, uint8_t *type,
 		return -1;
 	}
 	dbos_buf_reset(payload);
-	if (reserve(payload, len)) {
+	/*
+	 * Grow with what arrives (doubling, from 64 KiB), so a header that
+	 * announces a long payload costs nothing until the bytes come.
+	 */
+	for (got = 0; got < len; got += (uint32_t)r) {
+		uint32_t want = len - got, step = got > (64u << 10) ? got : (64u << 10);
+
+		if (want > step)
+			want = step;
+		if (reserve(payload, want)) {
+			errno = ENOMEM;
+			return -1;
+		}
+		r = read_full(fd, payload->data + got, want, deadline);
+		if (r < 0)
+			goto fail;
+		payload->len = got + (uint32_t)r;
+		if ((uint32_t)r != want)
+			goto truncated;
+	}
+	if (reserve(payload, 0)) {	/* the spare byte, for an empty payload */
 		errno = ENOMEM;
 		return -1;
 	}
-	r = read_full(fd, payload->data, len, deadline);
-	if (r < 0)
-		goto fail;
-	if ((size_t)r != len)
-		goto truncated;
 	payload->len = len;
 	payload->data[len] = 0;	/* reserve() keeps one spare byte */
 	*type = hdr[4];

@@ -98,6 +98,16 @@ enum dbos_type {
 };
 
 /*
+ * Where a buffer's memory comes from: realloc()/free() unless a buffer is
+ * given one (dbosd charges a client's buffers to its session's memory limit).
+ * @realloc(NULL, n) allocates; @realloc returns NULL when it refuses.
+ */
+struct dbos_allocator {
+	void *(*realloc)(void *p, size_t n);
+	void (*free)(void *p);
+};
+
+/*
  * Growable output buffer for building frames. A failed allocation or an
  * oversized frame sets @err and makes every later append a no-op, so a
  * sequence of appends needs only one check at the end.
@@ -107,6 +117,7 @@ struct dbos_buf {
 	size_t len;
 	size_t cap;
 	int err;	/* 0, or ENOMEM / EMSGSIZE once something failed */
+	const struct dbos_allocator *alloc;	/* NULL: libc's */
 };
 
 /* Bounds-checked reader over a received payload; @err sticks once set. */
@@ -119,7 +130,10 @@ struct dbos_rd {
 /* dbos_buf_init() - an empty buffer; owns nothing until the first append. */
 void dbos_buf_init(struct dbos_buf *b);
 
-/* dbos_buf_free() - release the memory; the buffer is empty and reusable. */
+/* dbos_buf_init_alloc() - the same, with its memory from @alloc. */
+void dbos_buf_init_alloc(struct dbos_buf *b, const struct dbos_allocator *alloc);
+
+/* dbos_buf_free() - release the memory; the buffer is empty and reusable (same allocator). */
 void dbos_buf_free(struct dbos_buf *b);
 
 /* dbos_buf_reset() - forget the contents (and the error), keep the memory. */
@@ -175,7 +189,8 @@ int dbos_send_all(int fd, const void *p, size_t n);
  * has started, the rest must arrive within @frame_ms (-1: forever).
  * The payload is stored in @payload (replacing its contents), followed by one
  * extra zero byte that is not counted in payload->len, so text payloads are
- * NUL-terminated.
+ * NUL-terminated. The buffer grows as bytes arrive, not with the length the
+ * header announces (so a header alone costs no memory).
  * Returns 1 with *@type set, 0 on a clean end of stream before any byte of a
  * frame, or -1 with errno: EPROTO (frame over DBOS_MAX_FRAME, or the stream
  * ended inside a frame), ETIMEDOUT, ENOMEM, or the socket's error. When

@@ -162,11 +162,36 @@ static int finish_error(struct conn *c, const char *msg)
 		if (flush(c))
 			return -1;
 		dbos_frame_put(&c->out, DBOS_F_ERROR, msg, n);
-		if (c->out.err)
+		if (c->out.err) {
+			/* not even that (the session is at its memory limit) */
+			send_error_now(c->fd, msg);
 			return -1;
+		}
 	}
 	return flush(c);
 }
+
+/* The text for a client whose buffers could not grow (cfg.nomem). */
+static const char *nomem(const struct conn *c)
+{
+	return c->ep->cfg.nomem ? c->ep->cfg.nomem() : "out of memory";
+}
+
+/*
+ * A connection's buffers come from SQLite's allocator, on its own thread:
+ * an embedder that accounts SQLite memory per thread (dbosd's
+ * --session-memory) then counts the query a client sends and the rows
+ * waiting for it along with its statements' memory.
+ */
+static void *session_realloc(void *p, size_t n)
+{
+	return sqlite3_realloc64(p, n);
+}
+
+static const struct dbos_allocator session_alloc = {
+	.realloc = session_realloc,
+	.free = sqlite3_free,
+};
 
 /* Drop the partly built frame begun at @start (after an error). */
 static void drop_frame(struct conn *c, size_t start)
@@ -213,6 +238,18 @@ static int put_columns(struct conn *c, sqlite3_stmt *st, int ncol)
 }
 
 /*
+ * Whether a value of @n bytes (plus its type and length) still fits in the
+ * frame begun at @start: checked before it is copied, so a row of many big
+ * values never makes the buffer bigger than one frame.
+ */
+static bool fits(const struct conn *c, size_t start, int n)
+{
+	size_t used = c->out.len - start - DBOS_FRAME_HDR;
+
+	return (size_t)n <= DBOS_MAX_FRAME && used + 5 + (size_t)n <= DBOS_MAX_FRAME;
+}
+
+/*
  * Append an 'R' frame. Returns 0, -1 if the row does not fit in a frame,
  * -2 when out of memory; after a failure nothing of the row is buffered.
  */
@@ -239,7 +276,7 @@ static int put_row(struct conn *c, sqlite3_stmt *st, int ncol)
 				drop_frame(c, start);
 				return -2;
 			}
-			if ((size_t)n > DBOS_MAX_FRAME) {
+			if (!fits(c, start, n)) {
 				drop_frame(c, start);
 				return -1;
 			}
@@ -250,7 +287,7 @@ static int put_row(struct conn *c, sqlite3_stmt *st, int ncol)
 		case SQLITE_BLOB:
 			p = sqlite3_column_blob(st, i);
 			n = sqlite3_column_bytes(st, i);
-			if ((size_t)n > DBOS_MAX_FRAME) {
+			if (!fits(c, start, n)) {
 				drop_frame(c, start);
 				return -1;
 			}
@@ -303,7 +340,7 @@ static int run_statement(struct conn *c, sqlite3 *db, sqlite3_stmt *st)
 			break;
 		if (ncol > 0 && !sent_columns) {
 			if (put_columns(c, st, ncol))
-				return finish_error(c, "out of memory") ? -1 : 1;
+				return finish_error(c, nomem(c)) ? -1 : 1;
 			sent_columns = true;
 		}
 		if (rc == SQLITE_DONE)
@@ -312,7 +349,7 @@ static int run_statement(struct conn *c, sqlite3 *db, sqlite3_stmt *st)
 		case -1:
 			return finish_error(c, "result row too large (the limit is 64 MiB)") ? -1 : 1;
 		case -2:
-			return finish_error(c, "out of memory") ? -1 : 1;
+			return finish_error(c, nomem(c)) ? -1 : 1;
 		}
 		if (c->out.len >= FLUSH_BYTES && flush(c))
 			return -1;
@@ -369,7 +406,7 @@ static int run_request(struct conn *c, sqlite3 *db)
 	dbos_buf_u64(&c->out, (uint64_t)(sqlite3_total_changes64(db) - before));
 	dbos_frame_end(&c->out, start);
 	if (c->out.err)
-		return finish_error(c, "out of memory");
+		return finish_error(c, nomem(c));
 	return flush(c);
 }
 
@@ -473,7 +510,7 @@ static void serve(struct conn *c)
 				finish_error(c, msg ? msg : "protocol error");
 				free(msg);
 			} else if (errno == ENOMEM) {
-				finish_error(c, "out of memory");
+				finish_error(c, nomem(c));
 			}
 			break;
 		}
@@ -697,8 +734,8 @@ static void admit(struct endpoint *ep, int fd)
 	c->ep = ep;
 	c->fd = fd;
 	c->uid = uid;
-	dbos_buf_init(&c->in);
-	dbos_buf_init(&c->out);
+	dbos_buf_init_alloc(&c->in, &session_alloc);
+	dbos_buf_init_alloc(&c->out, &session_alloc);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&c->thread, NULL, conn_main, c);

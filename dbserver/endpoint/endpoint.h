@@ -75,6 +75,14 @@ struct endpoint_config {
 	 */
 	void (*park)(sqlite3 *db);
 	/*
+	 * The text for a client whose buffers (the query it sent, rows waiting
+	 * to be sent) could not grow, called on the connection's thread right
+	 * after. The buffers come from SQLite's allocator on that thread, so a
+	 * per-session limit on SQLite's memory covers them (dbosd:
+	 * sql_nomem_errmsg, which names that limit). NULL: "out of memory".
+	 */
+	const char *(*nomem)(void);
+	/*
 	 * Limits. 0 means the ENDPOINT_DEFAULT_* value, ENDPOINT_OFF none.
 	 * @max_connections: clients served at once; @reserved_connections of
 	 * them only for root (uid 0 or the server's own uid); each other uid

@@ -188,6 +188,18 @@ const char *sql_errmsg(sqlite3 *db)
 	return msg;
 }
 
+const char *sql_nomem_errmsg(void)
+{
+	static _Thread_local char text[96];
+	uint64_t limit;
+
+	if (!memory_limit_hit(&limit))
+		return "out of memory";
+	snprintf(text, sizeof(text), "this session reached its memory limit of %llu MiB "
+		 "(dbosd --session-memory)", (unsigned long long)(limit >> 20));
+	return text;
+}
+
 int guard_apply(sqlite3 *db)
 {
 	static const int off[] = {

@@ -38,9 +38,11 @@
  *   allocate uncharged. SQLite's sorter threads would allocate elsewhere:
  *   SQLITE_LIMIT_WORKER_THREADS is 0 (guard.c).
  *
- *   What it does not bound: the endpoint's own buffers (a frame is at most
- *   64 MiB, and rows are sent every 64 KiB), RocksDB's memory (bounded by
- *   the store's own budgets), and memory SQLite allocated before sql_init.
+ *   The endpoint's buffers for a client (its request, the rows waiting to
+ *   be sent) come from sqlite3_realloc64() on that thread, so they are
+ *   charged too (endpoint.h, cfg.nomem; sql_nomem_errmsg() names the limit).
+ *   What it does not bound: RocksDB's memory (bounded by the store's own
+ *   budgets), and memory SQLite allocated before sql_init.
  */
 #include <stdatomic.h>
 #include <stdlib.h>

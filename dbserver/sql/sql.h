@@ -122,6 +122,15 @@ int sql_authorize(void *arg, int action, const char *a, const char *b, const cha
 const char *sql_errmsg(sqlite3 *db);
 
 /*
+ * sql_nomem_errmsg - the text for an allocation from SQLite's allocator
+ * outside a statement (the endpoint's buffers) that failed on this thread:
+ * "this session reached its memory limit of N MiB (dbosd --session-memory)"
+ * when the session's limit refused it, else "out of memory". Same lifetime
+ * as sql_errmsg()'s text.
+ */
+const char *sql_nomem_errmsg(void);
+
+/*
  * sql_park - release the store iterators (the RocksDB snapshots) that @db's
  * open cursors hold, keeping their current rows; each cursor re-seeks to the
  * next key when its statement goes on. For a statement that waits, e.g. for

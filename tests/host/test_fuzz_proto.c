@@ -714,7 +714,7 @@ FIXTURE_SETUP(fuzz)
 	self->env.extend_arg = self->p;
 	self->ec = (struct endpoint_config){
 		.socket_path = self->path, .group = TEST_GROUP, .open_db_peer = open_client,
-		.errmsg = sql_errmsg, .park = sql_park, .arg = self,
+		.errmsg = sql_errmsg, .park = sql_park, .nomem = sql_nomem_errmsg, .arg = self,
 		.statement_timeout = 2, .max_connections_per_user = ENDPOINT_OFF,
 	};
 }

@@ -99,6 +99,7 @@ static int start(struct __test_metadata *_metadata, FIXTURE_DATA(guard) *self)
 	self->ec.open_db_peer = open_client;
 	self->ec.errmsg = sql_errmsg;
 	self->ec.park = sql_park;
+	self->ec.nomem = sql_nomem_errmsg;
 	self->ec.arg = self;
 	if (endpoint_start(&self->ec, &self->ep, &err))
 		goto fail;
@@ -556,6 +557,43 @@ TEST_F(guard, a_session_cannot_take_the_memory)
 	/* What fits is fine. */
 	WORKS(c, "CREATE TEMP TABLE small AS SELECT randomblob(1000) FROM process_events");
 	dbos_close(c);
+}
+
+/*
+ * The query a client sends counts against its memory limit too: a frame may
+ * announce up to 64 MiB, and each of 64 connections could otherwise make
+ * dbosd hold that much outside any limit.
+ */
+TEST_F(guard, a_long_query_counts_against_the_memory_limit)
+{
+	size_t big = 24 << 20, fits = 4 << 20;
+	char *sql = malloc(big + 1), text[512];
+	int fd;
+
+	ASSERT_NE(NULL, sql);
+	self->session_memory = 16 << 20;
+	restart(_metadata, self);
+	memcpy(sql, "SELECT 1; --", 12);
+	memset(sql + 12, 'x', big - 12);
+	sql[big] = 0;
+	fd = raw_connect(self->path, true);
+	ASSERT_LE(0, fd);
+	(void)send_query(fd, sql);	/* EPIPE once dbosd stopped reading is expected */
+	EXPECT_EQ(DBOS_F_ERROR, read_answer(fd, 10000, text, sizeof(text))) TH_LOG("%s", text);
+	EXPECT_STREQ("this session reached its memory limit of 16 MiB (dbosd --session-memory)", text);
+	close(fd);
+	/* A long request within the limit is served (statements of 512 KiB: SQLite's own limit is 1 MiB). */
+	for (size_t at = 0; at < fits; at += 512 << 10) {
+		memcpy(sql + at, "SELECT 1; --", 12);
+		sql[at + (512 << 10) - 1] = '\n';
+	}
+	sql[fits] = 0;
+	fd = raw_connect(self->path, true);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, send_query(fd, sql));
+	EXPECT_EQ(DBOS_F_DONE, read_answer(fd, 10000, text, sizeof(text))) TH_LOG("%s", text);
+	close(fd);
+	free(sql);
 }
 
 /* Opens connections to @arg until one is refused (at most 200), keeps them: "N|refusal" in @msg. */
