@@ -48,7 +48,7 @@ HOST_TESTS :=
 VM_TESTS   :=
 
 .PHONY: all deps module clean check check-host check-vm check-kunit run bench \
-        debug-kernel module-debug fuzz fuzz-proto fuzz-proto-asan fuzz-genl
+        debug-kernel module-debug fuzz fuzz-proto fuzz-proto-asan fuzz-genl crash-loop
 all: module userspace
 
 # Packages are installed before any makefile is read (see $(B)/config.mk).
@@ -141,6 +141,17 @@ fuzz-genl: all $(if $(filter debian,$(FUZZ_KERNEL)),,module-debug)
 		--timeout $$(( $(FUZZ_MESSAGES) / 50 + 900 )) \
 		--log $(B)/test-logs/fuzz-genl.$(FUZZ_KERNEL).serial.log \
 		'insmod /dbos/dbos.ko && /dbos/tests/test_fuzz_genl'
+
+# The long form of the crash loop (issue 14; `make check` runs 30 cycles on
+# Debian's kernel, 8 on the debug kernel): CRASH_CYCLES kills of dbosd at
+# random moments under load, in the test VM on CRASH_KERNEL (tests/vm/test_crash_loop).
+CRASH_CYCLES ?= 100
+CRASH_KERNEL ?= debian
+crash-loop: all $(if $(filter debian,$(CRASH_KERNEL)),,module-debug)
+	@mkdir -p $(B)/test-logs
+	DBOS_TEST_KERNEL=$(CRASH_KERNEL) DBOS_TEST_CRASH_CYCLES=$(CRASH_CYCLES) \
+		scripts/dbos-vm --kernel $(CRASH_KERNEL) --timeout $$(( $(CRASH_CYCLES) * 60 + 600 )) \
+		--log $(B)/test-logs/crash-loop.$(CRASH_KERNEL).serial.log /dbos/tests/test_crash_loop
 
 clean:
 	rm -rf $(B)

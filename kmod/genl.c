@@ -5,12 +5,13 @@
  * schedrules.c) and the events multicast group. The
  * protocol is in dbos_uapi.h; the attribute policies are in policy.c.
  *
- * Every command needs CAP_NET_ADMIN, and so does joining the events group;
- * the module does not load where the group cannot require it. Snapshots
- * that show open files, working directories and executables (DUMP_FILES,
- * DUMP_PROCS, GET_PROC) also need CAP_SYS_ADMIN, the scheduling commands
- * CAP_SYS_NICE (sched.c, schedrules.c). Pids are always the initial pid
- * namespace's, whatever the caller's.
+ * Every command needs CAP_NET_ADMIN. What shows open files, working
+ * directories, executables and command lines, or decides what is shown of
+ * them, also needs CAP_SYS_ADMIN: the snapshots (DUMP_FILES, DUMP_PROCS,
+ * GET_PROC), the file filter (SET_FILTER) and joining the events group; the
+ * module does not load where the group cannot require it. The scheduling
+ * commands need CAP_SYS_NICE (sched.c, schedrules.c). Pids are always the
+ * initial pid namespace's, whatever the caller's.
  * Attributes are validated strictly by the core against the per-command
  * policies below, and the reserved genetlink header fields must be zero. The
  * family is parallel_ops: no handler shares state with another, so none holds
@@ -460,7 +461,13 @@ static int dbos_set_filter(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *kinds = info->attrs[DBOS_A_FILE_KINDS];
 	struct nlattr *excl = info->attrs[DBOS_A_PATH_EXCLUDE];
 	struct dbos_filter *f;
+	int ret;
 
+	/* Whoever sets it could hide files from dbosd: as much as the dumps. */
+	ret = dbos_genl_capable(skb, CAP_SYS_ADMIN, DBOS_NEED_SYS_ADMIN_FILTER,
+				info->extack);
+	if (ret)
+		return ret;
 	f = kzalloc(sizeof(*f), GFP_KERNEL);
 	if (!f) {
 		NL_SET_ERR_MSG(info->extack, "out of memory");
@@ -525,16 +532,18 @@ static const struct genl_ops dbos_genl_ops[] = {
 };
 
 /*
- * Joining the events group needs CAP_NET_ADMIN. Kernels with
- * GENL_MCAST_CAP_NET_ADMIN (6.7, and the 6.1.y and 6.6.y stable series) check
- * it for us; 6.6 without it has a bind callback; older ones have neither.
+ * Joining the events group needs CAP_NET_ADMIN and CAP_SYS_ADMIN (the events
+ * carry what the snapshots show). Kernels with GENL_MCAST_CAP_NET_ADMIN and
+ * GENL_MCAST_CAP_SYS_ADMIN (6.7, and the 6.1.y and 6.6.y stable series) check
+ * them for us, in the initial user namespace (the family is not netnsok); 6.6
+ * without them has a bind callback; older ones have neither.
  */
 #if !defined(GENL_MCAST_CAP_NET_ADMIN) && \
 	LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
 #define DBOS_GENL_BIND
 static int dbos_genl_bind(int mcgrp)
 {
-	return capable(CAP_NET_ADMIN) ? 0 : -EPERM;
+	return capable(CAP_NET_ADMIN) && capable(CAP_SYS_ADMIN) ? 0 : -EPERM;
 }
 #endif
 
@@ -542,7 +551,7 @@ static const struct genl_multicast_group dbos_genl_mcgrps[] = {
 	[DBOS_MCGRP_EVENTS_IDX] = {
 		.name = DBOS_MCGRP_EVENTS,
 #ifdef GENL_MCAST_CAP_NET_ADMIN
-		.flags = GENL_MCAST_CAP_NET_ADMIN,
+		.flags = GENL_MCAST_CAP_NET_ADMIN | GENL_MCAST_CAP_SYS_ADMIN,
 #endif
 	},
 };
@@ -572,7 +581,7 @@ struct genl_family dbos_genl_family __ro_after_init = {
 int dbos_genl_init(void)
 {
 #if !defined(GENL_MCAST_CAP_NET_ADMIN) && !defined(DBOS_GENL_BIND)
-	pr_err("not loading: this kernel cannot restrict the events multicast group to CAP_NET_ADMIN (no GENL_MCAST_CAP_NET_ADMIN, no genl bind callback), so any user could read every event; use 6.1.y with the backport, or 6.6 or later\n");
+	pr_err("not loading: this kernel cannot restrict the events multicast group to CAP_NET_ADMIN and CAP_SYS_ADMIN (no GENL_MCAST_CAP_NET_ADMIN, no genl bind callback), so any user could read every event; use 6.1.y with the backport, or 6.6 or later\n");
 	return -EOPNOTSUPP;
 #else
 	return genl_register_family(&dbos_genl_family);

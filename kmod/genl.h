@@ -32,6 +32,9 @@ void dbos_genl_records_end(struct sk_buff *skb, void *hdr,
 /* The extack text of snapshots refused for want of CAP_SYS_ADMIN. */
 #define DBOS_NEED_SYS_ADMIN \
 	"open files, working directories and executables need CAP_SYS_ADMIN"
+/* The same for the file filter, which decides what the events show of them. */
+#define DBOS_NEED_SYS_ADMIN_FILTER \
+	"changing which open files are reported needs CAP_SYS_ADMIN"
 
 int dbos_genl_capable(const struct sk_buff *skb, int cap, const char *why,
 		      struct netlink_ext_ack *extack);

@@ -134,6 +134,9 @@ vm_timeout() {	# SUITE KERNEL: a --timeout option, or nothing
 	case "$1.$2" in
 	test_lineage.debian) echo "--timeout 900" ;;
 	test_lineage.debug) echo "--timeout 2700" ;;
+	test_crash_loop.debian) echo "--timeout 1800" ;;
+	test_crash_loop.debug) echo "--timeout 2700" ;;
+	test_kmod_reload.debug) echo "--timeout 1800" ;;
 	esac
 }
 

@@ -5,9 +5,15 @@
 # open, close and dup files and use sockets, a listener is subscribed, process and file dumps run, and dbosd (if it runs) follows along; the test VM harness fails the run
 # on any oops or WARN. Leaves the module loaded. Prints TAP.
 #
-# Usage: test_kmod_reload.sh [CYCLES]   (default 50)
+# While dbosd runs, a committed rule denies exec of a two-line script that a
+# loop keeps trying: BPF LSM decisions are in flight through every reload, and
+# not one attempt may succeed.
+#
+# Usage: test_kmod_reload.sh [CYCLES]   (default 50; 20 on the debug kernel,
+# DBOS_TEST_KERNEL=debug, where each cycle takes ~10 s under TCG: fewer cycles,
+# every one run with the whole load, in the suite's own boot).
 # Cycles that would start after DBOS_TEST_RELOAD_BUDGET seconds (default 200;
-# slow sanitizer kernels need it) are reported as skipped.
+# none on the debug kernel) are reported as skipped.
 #
 # Code patching. Attaching the first probe to a tracepoint (or a kprobe to a
 # function) rewrites kernel text with int3-based text_poke_bp(): the jump
@@ -26,8 +32,14 @@
 KO=${DBOS_MODULE:-/dbos/dbos.ko}
 HERE=$(cd "$(dirname "$0")" && pwd)
 T=$HERE/test_kmod
-CYCLES=${1:-50}
-BUDGET=${DBOS_TEST_RELOAD_BUDGET:-200}
+if [ "${DBOS_TEST_KERNEL:-}" = debug ]; then
+	CYCLES=${1:-20}
+	BUDGET=${DBOS_TEST_RELOAD_BUDGET:-100000}
+else
+	CYCLES=${1:-50}
+	BUDGET=${DBOS_TEST_RELOAD_BUDGET:-200}
+fi
+DENIED=/tmp/reload-denied
 OUT=/tmp/test_kmod_reload.$$
 n=0
 failed=0
@@ -115,9 +127,23 @@ unpin_text() {
 	echo 1 >"$TRACEFS/tracing_on"
 }
 
-echo "1..$((CYCLES + 4))"
+# A rule dbosd enforces with BPF LSM, and a loop that keeps trying it (only with dbosd).
+deny_start() {
+	command -v dbos >/dev/null 2>&1 && vm-dbosd status >/dev/null 2>&1 || return 1
+	printf '#!/bin/sh\nexit 0\n' >"$DENIED" && chmod 755 "$DENIED" || return 1
+	dbos -c "INSERT INTO policies(name, hook, action, condition) VALUES
+		 ('reload-denied', 'exec', 'deny', 'path = ''$DENIED''')" >/dev/null || return 1
+	(while :; do
+		if "$DENIED" 2>/dev/null; then echo x >>"$OUT/allowed"; else echo x >>"$OUT/refused"; fi
+	done) &
+	denier=$!
+}
+
+echo "1..$((CYCLES + 5))"
 mkdir -p "$OUT"
 grep -q '^dbos ' /proc/modules || insmod "$KO" || exit 1
+denier=
+deny_start || echo "# dbosd is not running: no LSM decisions in flight"
 # Unload with live scheduling rules the storms keep hitting (task works queued).
 "$T" --sched-rules || exit 1
 pin_text || echo "# could not pin the hooked sites"
@@ -160,8 +186,17 @@ while [ "$i" -le "$CYCLES" ]; do
 	i=$((i + 1))
 done
 
-kill "$storm1" "$storm2" "$files1" "$loop"
-wait "$storm1" "$storm2" "$files1" "$loop" 2>/dev/null
+kill "$storm1" "$storm2" "$files1" "$loop" $denier
+wait "$storm1" "$storm2" "$files1" "$loop" $denier 2>/dev/null
+if [ -z "$denier" ]; then
+	ok "exec denied throughout # SKIP dbosd is not running"
+elif [ ! -s "$OUT/allowed" ] && [ -s "$OUT/refused" ]; then
+	ok "exec denied throughout: $(wc -l <"$OUT/refused") attempts, every one refused"
+else
+	not_ok "exec of a denied file: $(wc -l <"$OUT/allowed" 2>/dev/null || echo 0) allowed, $(wc -l <"$OUT/refused" 2>/dev/null || echo 0) refused"
+fi
+[ -n "$denier" ] && dbos -c "DELETE FROM policies WHERE name = 'reload-denied'" >/dev/null
+rm -f "$DENIED"
 unpin_text
 sleep 0.5
 kill -TERM "$listener" "$dumper"
