@@ -129,23 +129,6 @@ static pid_t start_load(void)
 
 /* ---- dbosd: started here (so its pid is known and it can be reaped) ---- */
 
-static pid_t start_dbosd(void)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open("/tmp/dbosd.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-
-		dup2(fd, 1);
-		dup2(fd, 2);
-		setsid();
-		execl("/usr/bin/dbosd", "dbosd", "--db", "/var/lib/dbos", "--socket", SOCK,
-		      (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
 /* SIGKILL @pid and wait until it is gone (reaped if it is our child). */
 static void kill9(pid_t pid)
 {
@@ -154,19 +137,6 @@ static void kill9(pid_t pid)
 		return;
 	while (kill(pid, 0) == 0)	/* the first one, started by vm-dbosd */
 		usleep(20000);
-}
-
-/* The dbosd vm-dbosd started before the test (not our child). */
-static pid_t running_dbosd(void)
-{
-	static struct proc_set s;
-	pid_t pid = 0;
-
-	read_proc(&s);
-	for (int i = 0; i < s.n; i++)
-		if (!strcmp(s.p[i].comm, "dbosd"))
-			pid = s.p[i].pid;
-	return pid;
 }
 
 /* ---- acknowledged rows ---- */
@@ -391,7 +361,7 @@ TEST_F_TIMEOUT(vm, kill9_again_and_again_loses_nothing_acknowledged, 3600)
 	acked_version = live_version();
 	ASSERT_TRUE(denied_still());
 	load = start_load();
-	d = running_dbosd();
+	d = dbosd_pid();	/* the one vm-dbosd started */
 	ASSERT_GT(d, 0);
 	usleep(300000);
 	ASSERT_LT(0, acknowledge(_metadata));

@@ -24,6 +24,7 @@
 
 #include "kselftest_harness.h"
 #include "dbos_client.h"
+#include "vm_util.h"
 #include "vm_truth.h"
 
 static pid_t spawn(const char *prog, char *const argv[])
@@ -42,71 +43,6 @@ static void reap(pid_t pid)
 	int status;
 
 	waitpid(pid, &status, 0);
-}
-
-static int on_int_row(void *arg, int ncol, const struct dbos_value *vals)
-{
-	if (ncol > 0 && vals[0].type == DBOS_T_INT)
-		*(long long *)arg = vals[0].i;
-	return 0;
-}
-
-/* One query that returns a single integer (or -1). */
-static long long query_int(const char *sql)
-{
-	static const struct dbos_callbacks cb = { .on_row = on_int_row };
-	struct dbos_conn *c = dbos_connect(SOCK, NULL);
-	long long v = -1;
-
-	if (!c)
-		return -1;
-	if (dbos_query(c, sql, &cb, &v, NULL))
-		v = -1;
-	dbos_close(c);
-	return v;
-}
-
-static int wait_socket(int secs)
-{
-	for (int i = 0; i < secs * 10; i++) {
-		struct dbos_conn *c = dbos_connect(SOCK, NULL);
-
-		if (c) {
-			dbos_close(c);
-			return 0;
-		}
-		usleep(100000);
-	}
-	return -1;
-}
-
-static pid_t dbosd_pid(void)
-{
-	struct proc_set *s = malloc(sizeof(*s));
-	pid_t pid = 0;
-
-	read_proc(s);
-	for (int i = 0; i < s->n; i++)
-		if (!strcmp(s->p[i].comm, "dbosd"))
-			pid = s->p[i].pid;
-	free(s);
-	return pid;
-}
-
-static void start_dbosd(void)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open("/tmp/dbosd.log", O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		dup2(fd, 1);
-		dup2(fd, 2);
-		setsid();
-		execl("/usr/bin/dbosd", "dbosd", "--db", "/var/lib/dbos", "--socket", SOCK,
-		      (char *)NULL);
-		_exit(127);
-	}
 }
 
 FIXTURE(vm) {
@@ -184,7 +120,7 @@ TEST_F_TIMEOUT(vm, processes_equal_proc_at_rest, 120)
 
 	snprintf(sql, sizeof(sql), "SELECT threads FROM processes WHERE pid = %d", threaded);
 	for (i = 0; i < 50 && threads != 4; i++, usleep(100000))
-		threads = query_int(sql);
+		threads = q_int("%s", sql);
 	EXPECT_EQ(4, threads);
 	kill(threaded, SIGKILL);
 	reap(threaded);
@@ -257,7 +193,7 @@ TEST_F_TIMEOUT(vm, process_events_hold_every_fork_exec_exit_in_order, 120)
 	int i, complete = 0;
 
 	ASSERT_EQ(0, wait_socket(10));
-	start = query_int("SELECT coalesce(max(seq), 0) FROM process_events");
+	start = q_int("SELECT coalesce(max(seq), 0) FROM process_events");
 	ASSERT_GE(start, 0);
 	for (i = 0; i < N; i++) {
 		kids[i] = spawn("/bin/true", true_argv);
@@ -335,7 +271,7 @@ TEST_F_TIMEOUT(vm, kill9_of_dbosd_keeps_acknowledged_rows_and_reconverges, 180)
 	int i, status;
 
 	ASSERT_EQ(0, wait_socket(10));
-	start = query_int("SELECT coalesce(max(seq), 0) FROM process_events");
+	start = q_int("SELECT coalesce(max(seq), 0) FROM process_events");
 	storm = fork();
 	if (storm == 0) {
 		for (;;)

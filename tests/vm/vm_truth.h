@@ -216,6 +216,22 @@ static inline void log_diff(struct __test_metadata *_metadata, const struct proc
 	}
 }
 
+/* The pid of a running dbosd (the newest, if several), or 0. */
+static inline pid_t dbosd_pid(void)
+{
+	struct proc_set *s = malloc(sizeof(*s));
+	pid_t pid = 0;
+
+	if (!s)
+		return 0;
+	read_proc(s);
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->p[i].comm, "dbosd"))
+			pid = s->p[i].pid;
+	free(s);
+	return pid;
+}
+
 static struct proc_set before, mirror, after;
 
 /*

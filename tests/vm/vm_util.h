@@ -125,6 +125,24 @@ static inline int restart_dbosd(const char *args)
 	return -1;
 }
 
+/* Starts dbosd as the VM does (vm-dbosd), as a child of the caller; its pid. */
+static inline pid_t start_dbosd(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open("/tmp/dbosd.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setsid();
+		execl("/usr/bin/dbosd", "dbosd", "--db", "/var/lib/dbos", "--socket", SOCK,
+		      (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
 /* Writes @s to the existing file @path (a /proc or cgroup file); 0, or -1 if not all of it. */
 static inline int write_str(const char *path, const char *s)
 {
