@@ -64,7 +64,7 @@ userspace: $(BINS) $(HOST_TESTS) $(VM_TESTS)
 .PHONY: userspace
 
 module:
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod DBOS_WERROR=y modules
 
 # The debug kernel: built (~25-40 min on 2 cores, niced) or reused from the
 # cache; scripts/build-debug-kernel.sh --print-dir says where.

@@ -31,7 +31,7 @@ main() {
 	mkdir -p "$OUT/libdbos"
 	rsync -t "$REPO/libdbos/dbos_uapi.h" "$OUT/libdbos/"
 	mirror "$REPO/tests/kunit" "$OUT/tests/kunit"
-	make -s -C "$kdir" M="$OUT/kmod" modules
+	make -s -C "$kdir" M="$OUT/kmod" DBOS_WERROR=y modules
 	make -s -C "$kdir" M="$OUT/tests/kunit" modules
 }
 

@@ -3,7 +3,8 @@
 # test_build.sh - the build a new user's first `make run` / `make check` plans
 # on a fresh Debian 12 machine is the build a provisioned machine plans (issue
 # 12: a value read at Makefile parse time, before scripts/deps.sh had installed
-# the kernel, left `vmlinux-btf.sh -i  -o` with an empty image). Prints TAP.
+# the kernel, left `vmlinux-btf.sh -i  -o` with an empty image), and the module
+# builds from the repository root as DKMS builds it. Prints TAP.
 #
 # A fresh machine is simulated with DBOS_DEPS_SIMULATE_FRESH (scripts/deps.sh):
 # every query answers "not installed" until the install step ran. `make -n`
@@ -34,7 +35,7 @@ plan() {
 	fi | sed -e "s|$dir/b|build|g" -e '/^deps.sh: (simulated) installing/d'
 }
 
-echo "1..6"
+echo "1..7"
 
 for goal in run check; do
 	plan ready "$goal" >"$TMP/ready.$goal"
@@ -74,6 +75,22 @@ elif [[ $out != *"NL_CFLAGS is empty"*libnl-genl-3-dev* ]]; then
 	echo "$out" | sed 's/^/# /'
 else
 	ok "deps.sh --make-config fails when libnl is missing, naming the package"
+fi
+
+# The DKMS layout (issue 15): what dbos-dkms ships (the top Kbuild, kmod/ and
+# the one uapi header it includes) builds dbos.ko from its root with kbuild's
+# own command, and without -Werror (DBOS_WERROR is the project's builds' only).
+kdir=$(scripts/deps.sh --kdir)
+mkdir -p "$TMP/dkms/kmod" "$TMP/dkms/libdbos"
+cp Kbuild "$TMP/dkms/" && cp kmod/Kbuild kmod/*.[ch] "$TMP/dkms/kmod/" &&
+	cp libdbos/dbos_uapi.h "$TMP/dkms/libdbos/"
+if ! out=$(make -s -C "$kdir" M="$TMP/dkms" modules 2>&1) || [[ ! -f $TMP/dkms/kmod/dbos.ko ]]; then
+	not_ok "make -C KDIR M=\$PWD at the root builds kmod/dbos.ko (the DKMS layout)"
+	echo "$out" | sed 's/^/# /' | tail -20
+elif grep -Eq -- "-Werror( |$)" "$TMP/dkms/kmod/.main.o.cmd"; then
+	not_ok "the DKMS build does not use -Werror"
+else
+	ok "make -C KDIR M=\$PWD at the root builds kmod/dbos.ko (the DKMS layout), without -Werror"
 fi
 
 exit $((failed > 0))
