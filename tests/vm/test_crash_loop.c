@@ -408,6 +408,9 @@ TEST_F_TIMEOUT(vm, kill9_again_and_again_loses_nothing_acknowledged, 3600)
 		}
 		usleep((rand() % 300) * 1000);
 		kill9(d);
+		if (cycle % 10 == 0)
+			TH_LOG("%d cycles, %lld s, %d rows acknowledged", cycle,
+			       (now_ms() - t0) / 1000, nacked);
 	}
 
 	d = start_dbosd();
