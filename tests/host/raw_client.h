@@ -11,7 +11,7 @@
 
 #include "dbos_proto.h"
 
-/* A raw protocol socket, connected to @path and (with @read_hello) past the hello; -1 on failure. */
+/* A raw protocol socket, connected to @path and (with @read_hello, waited for up to 30 s: a loaded machine) past the hello; -1 on failure. */
 static inline int raw_connect(const char *path, bool read_hello)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -32,7 +32,7 @@ static inline int raw_connect(const char *path, bool read_hello)
 	if (!read_hello)
 		return fd;
 	dbos_buf_init(&b);
-	if (dbos_read_frame(fd, 5000, 5000, &type, &b, NULL) != 1 ||
+	if (dbos_read_frame(fd, 30000, 30000, &type, &b, NULL) != 1 ||
 	    type != DBOS_F_HELLO || b.len != 4) {
 		dbos_buf_free(&b);
 		close(fd);
