@@ -95,8 +95,10 @@ check-kunit: module-debug
 	@tests/run-all.sh --vm-only --kernel debug kunit
 
 # DISK=FILE: the store on a disk image that outlives the VM (dbos-vm --disk).
+# IMAGE=debian: a real Debian 12 userland with systemd instead of busybox
+# (dbos-vm --image debian; the image is built once, a few minutes).
 run: all
-	@scripts/dbos-vm$(if $(DISK), --disk '$(DISK)')
+	@scripts/dbos-vm$(if $(DISK), --disk '$(DISK)')$(if $(IMAGE), --image '$(IMAGE)')
 
 bench: all
 	@scripts/bench.sh

@@ -16,6 +16,7 @@ readonly PACKAGES=(
 	build-essential gcc make clang llvm libbpf-dev bpftool lz4 zlib1g-dev  # bpf/: vmlinux-btf.sh, libbpf (+ libelf-dev below)
 	linux-headers-cloud-amd64 linux-image-cloud-amd64 linux-source-6.1
 	qemu-system-x86 busybox-static cpio gzip xz-utils e2fsprogs  # mke2fs also goes into the test VM (dbos-vm --disk)
+	qemu-utils mmdebstrap  # the Debian test image (build-debian-image.sh; qemu-img for its per-run overlay)
 	librocksdb-dev libsqlite3-dev libnl-3-dev libnl-genl-3-dev libedit-dev
 	pkg-config kmod procps iproute2 auditd zstd  # ss and auditd also go into the test VM; zstd: initramfs-tools
 	bc bison flex libelf-dev libssl-dev dwarves rsync python3  # the debug kernel (build-debug-kernel.sh; python3: tools/bpf)

@@ -276,4 +276,5 @@ main() {
 	echo o >/proc/sysrq-trigger
 }
 
-main
+# Sourced with DBOS_VM_LIB=1 (scripts/vm-debian-run.sh): the functions only.
+[ "${DBOS_VM_LIB:-0}" = 1 ] || main
