@@ -15,13 +15,8 @@ set -uo pipefail
 cd "$(dirname "$0")" || exit 1
 while [[ ! -f scripts/deps.sh && $PWD != / ]]; do cd ..; done
 
-TMP=$(mktemp -d /tmp/dbos-test-build.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-n=0
-failed=0
-
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+# shellcheck source=tests/host/tap.sh
+. tests/host/tap.sh test-build
 
 # plan MODE GOAL: the recipe lines `make -n GOAL` prints, with the build dir
 # (a fresh one per call) written as build/. MODE fresh simulates a new machine.

@@ -13,18 +13,8 @@ set -uo pipefail
 cd "$(dirname "$0")" || exit 1
 while [[ ! -f scripts/deps.sh && $PWD != / ]]; do cd ..; done
 
-TMP=$(mktemp -d /tmp/dbos-test-package.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-n=0
-failed=0
-
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-# check NAME OUTPUT: ok when OUTPUT (what went wrong) is empty.
-check() {
-	if [[ -z $2 ]]; then ok "$1"; else not_ok "$1"; echo "$2" | sed 's/^/# /' | head -30; fi
-}
+# shellcheck source=tests/host/tap.sh
+. tests/host/tap.sh test-package
 mk() { make --no-print-directory -s "$@"; }
 
 echo "1..13"
