@@ -2,7 +2,8 @@
 # dbos top-level build: `make` builds everything, `make check` runs every test,
 # `make run` boots the test VM with dbos.ko + dbosd and opens a SQL shell,
 # `make bench` prints the benchmark figures, `make fuzz` runs the long forms of
-# the fuzzers.
+# the fuzzers, `make install` / `make deb` install dbos or build its Debian
+# packages (packaging/build.mk).
 # The debug test kernel (KASAN, lockdep, kmemleak, KUnit) is built once from
 # Debian's linux-source-6.1 + kernel/debug.config and cached outside the clone
 # (`make debug-kernel`); `make module-debug` builds dbos.ko and the KUnit
