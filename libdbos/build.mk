@@ -1,6 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0
-# libdbos: the client protocol, the client library (build/libdbos.a), the
-# `dbos` CLI (build/bin/dbos) and their host test (build/tests/host/test_client).
+# libdbos: the client protocol, the client library (build/libdbos.a for the
+# project's own programs and tests; build/libdbos.so.1.0.0 for everyone else),
+# the `dbos` CLI (build/bin/dbos) and their host test (build/tests/host/test_client).
+#
+# The shared library exports exactly the functions dbos_client.h declares, at
+# version LIBDBOS_1 (libdbos/libdbos.map; tests/host/test_package.sh checks the
+# two agree). SONAME libdbos.so.1: bump LIBDBOS_SOMAJOR (and the Debian package
+# name libdbos1) on an incompatible change of dbos_client.h. The CLI keeps
+# linking libdbos.a: it also uses the framing helpers of dbos_proto.h, which the
+# shared library does not export, and build/bin/dbos runs from the build tree
+# and in the test VM without a library path.
 
 LIBDBOS_OBJS := $(B)/libdbos/dbos_proto.o $(B)/libdbos/dbos_client.o
 LIBDBOS      := $(B)/libdbos.a
@@ -10,6 +19,26 @@ $(LIBDBOS): $(LIBDBOS_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^
+
+LIBDBOS_SOMAJOR := 1
+LIBDBOS_SONAME  := libdbos.so.$(LIBDBOS_SOMAJOR)
+LIBDBOS_SO      := $(B)/$(LIBDBOS_SONAME).0.0
+LIBDBOS_PIC     := $(LIBDBOS_OBJS:$(B)/libdbos/%.o=$(B)/libdbos/pic/%.o)
+
+$(B)/libdbos/pic/%.o: libdbos/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+# The real file, then the SONAME link (what ldconfig makes) and the linker's name.
+$(LIBDBOS_SO): $(LIBDBOS_PIC) libdbos/libdbos.map
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIBDBOS_SONAME) \
+		-Wl,--version-script=libdbos/libdbos.map -Wl,--no-undefined \
+		-o $@ $(LIBDBOS_PIC) $(LDFLAGS)
+	ln -sf $(notdir $@) $(B)/$(LIBDBOS_SONAME)
+	ln -sf $(LIBDBOS_SONAME) $(B)/libdbos.so
+
+userspace: $(LIBDBOS_SO)
 
 $(B)/bin/dbos: $(B)/libdbos/dbos.o $(LIBDBOS)
 	@mkdir -p $(dir $@)

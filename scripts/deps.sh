@@ -10,6 +10,13 @@
 # is installed (every query prints nothing) until the install step ran, which then
 # only touches DIR/installed instead of calling apt-get. tests/host/test_fresh_plan.sh
 # uses it to check that a fresh machine's build plan equals a provisioned one's.
+#
+# DBOS_DEPS_NO_INSTALL=1 (debian/rules sets it) installs nothing: the package
+# manager installed the Build-Depends of debian/control. --make-config then
+# requires only what the package build uses (the cloud kernel's image for
+# vmlinux.h, libnl's flags); DBOS_KDIR is printed when a cloud kernel's headers
+# are there and KSELFTEST_DIR is left empty (the package build makes neither
+# the module nor the tests).
 set -euo pipefail
 
 readonly PACKAGES=(
@@ -20,8 +27,12 @@ readonly PACKAGES=(
 	librocksdb-dev libsqlite3-dev libnl-3-dev libnl-genl-3-dev libedit-dev
 	pkg-config kmod procps iproute2 auditd zstd  # ss and auditd also go into the test VM; zstd: initramfs-tools
 	bc bison flex libelf-dev libssl-dev dwarves rsync python3  # the debug kernel (build-debug-kernel.sh; python3: tools/bpf)
+	man-db systemd debhelper dh-dkms  # test_package.sh: man -l, systemd-analyze verify, dh's sequence
 )
 readonly SELFTEST_FILES=(kselftest_harness.h kselftest.h)
+# `make deb` (scripts/deb.sh): the tools that build and check the packages; the
+# packages' own Build-Depends are read from debian/control (apt-get build-dep).
+readonly DEB_TOOLS=(dpkg-dev fakeroot debhelper dh-dkms lintian)
 
 usage() {
 	cat <<'EOF'
@@ -37,20 +48,27 @@ Usage: scripts/deps.sh                       install missing Debian packages (no
        scripts/deps.sh --make-config         install missing packages, then print the make
                                              variables they provide (build/config.mk); fails
                                              naming any that is still missing
+       scripts/deps.sh --deb-build-deps SRCDIR
+                                             install what building the Debian packages of
+                                             SRCDIR needs (packaging tools, then the unmet
+                                             Build-Depends of SRCDIR/debian/control)
        scripts/deps.sh --list                print the package list
 EOF
 }
 
 die() { echo "deps.sh: $*" >&2; exit 1; }
 
+# The packages of "$@" (default: PACKAGES) that are not installed.
 missing_packages() {
+	local -a want=("$@")
+	((${#want[@]})) || want=("${PACKAGES[@]}")
 	# dpkg-query prints one line per known package; unknown ones only produce stderr.
 	local -A installed=()
 	local pkg state
 	while read -r pkg state; do
 		[[ $state == installed ]] && installed[$pkg]=1
-	done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PACKAGES[@]}" 2>/dev/null || true)
-	for pkg in "${PACKAGES[@]}"; do
+	done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${want[@]}" 2>/dev/null || true)
+	for pkg in "${want[@]}"; do
 		[[ -n ${installed[$pkg]:-} ]] || echo "$pkg"
 	done
 }
@@ -70,7 +88,12 @@ simulated_fresh() {
 	[[ -n ${DBOS_DEPS_SIMULATE_FRESH:-} && ! -e $DBOS_DEPS_SIMULATE_FRESH/installed ]]
 }
 
+no_install() {
+	[[ -n ${DBOS_DEPS_NO_INSTALL:-} ]]
+}
+
 install_missing_packages() {
+	no_install && return 0
 	if [[ -n ${DBOS_DEPS_SIMULATE_FRESH:-} ]]; then
 		mkdir -p "$DBOS_DEPS_SIMULATE_FRESH"
 		# (apt-get talks on stdout: so does the simulation)
@@ -87,14 +110,15 @@ install_missing_packages() {
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# Newest <version> (e.g. 6.1.0-56-cloud-amd64) with both /boot/vmlinuz-<version> and its kbuild dir.
+# Newest <version> (e.g. 6.1.0-56-cloud-amd64) with both /boot/vmlinuz-<version>
+# and its kbuild dir (with any argument: the image alone is enough).
 newest_cloud_kernel_version() {
 	simulated_fresh && return 0
-	local img version
+	local img version image_only=${1:-}
 	for img in /boot/vmlinuz-*-cloud-amd64; do
 		[[ -e $img ]] || continue
 		version=${img#/boot/vmlinuz-}
-		[[ -e /lib/modules/$version/build/Makefile ]] && echo "$version"
+		[[ -n $image_only || -e /lib/modules/$version/build/Makefile ]] && echo "$version"
 	done | sort -V | tail -n 1
 }
 
@@ -107,7 +131,7 @@ print_kdir() {
 
 print_kernel_image() {
 	local version
-	version=$(newest_cloud_kernel_version 2>/dev/null || true)
+	version=$(newest_cloud_kernel_version ${DBOS_DEPS_NO_INSTALL:+image-only} 2>/dev/null || true)
 	[[ -n $version ]] && echo "/boot/vmlinuz-$version"
 	return 0
 }
@@ -172,14 +196,38 @@ print_make_config() {
 	image=$(print_kernel_image)
 	nl_cflags=$(pkg_config --cflags libnl-genl-3.0) || true
 	nl_libs=$(pkg_config --libs libnl-genl-3.0) || true
-	selftest_dir=$(selftest_cache_dir)
-	selftest=$(extract_selftest_headers "$selftest_dir")
 	echo "# Written by scripts/deps.sh --make-config after installing packages; do not edit."
-	make_var DBOS_KDIR "$kdir" linux-headers-cloud-amd64
+	if no_install; then
+		printf 'DBOS_KDIR := %s\nKSELFTEST_DIR := \n' "$kdir"
+	else
+		selftest_dir=$(selftest_cache_dir)
+		selftest=$(extract_selftest_headers "$selftest_dir")
+		make_var DBOS_KDIR "$kdir" linux-headers-cloud-amd64
+	fi
 	make_var DBOS_KERNEL_IMAGE "$image" linux-image-cloud-amd64
 	make_var NL_CFLAGS "$nl_cflags" libnl-genl-3-dev
 	make_var NL_LIBS "$nl_libs" libnl-genl-3-dev
-	make_var KSELFTEST_DIR "$selftest" linux-source-6.1
+	no_install || make_var KSELFTEST_DIR "$selftest" linux-source-6.1
+}
+
+# The packaging tools, then the unmet Build-Depends of $1/debian/control.
+install_deb_build_deps() {
+	local src=$1 missing
+	[[ -f $src/debian/control ]] || die "$src/debian/control: no such file"
+	no_install && return 0
+	mapfile -t missing < <(missing_packages "${DEB_TOOLS[@]}")
+	if ((${#missing[@]})); then
+		echo "deps.sh: installing the packaging tools: ${missing[*]}" >&2
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+			"${missing[@]}" >&2
+	fi
+	if ! (cd "$src" && dpkg-checkbuilddeps) 2>/dev/null; then
+		echo "deps.sh: installing the Build-Depends of $src/debian/control" >&2
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -q \
+			--no-install-recommends "$(cd "$src" && pwd)" >&2
+	fi
 }
 
 main() {
@@ -191,6 +239,10 @@ main() {
 	--selftest-header)
 		[[ $# -le 2 ]] || die "--selftest-header takes at most one DIR"
 		extract_selftest_headers "${2:-$(selftest_cache_dir)}"
+		;;
+	--deb-build-deps)
+		[[ $# -eq 2 ]] || die "--deb-build-deps takes SRCDIR"
+		install_deb_build_deps "$2"
 		;;
 	--list) printf '%s\n' "${PACKAGES[@]}" ;;
 	-h | --help) usage ;;

@@ -20,9 +20,10 @@ $(B)/tests/vm/%: tests/vm/%.c libdbos/dbos_uapi.h $(B)/libdbos.a
 
 -include $(VM_TEST_SRCS:tests/vm/%.c=$(B)/tests/vm-deps/%.d)
 
-# Host test of the build itself (a fresh machine plans the same build).
-HOST_TESTS += $(B)/tests/host/test_build
-$(B)/tests/host/test_build: tests/host/test_build.sh
+# Host tests of the build itself (a fresh machine plans the same build) and of
+# the packaging (make install, the unit, the man pages, dkms.conf, debian/).
+HOST_TESTS += $(B)/tests/host/test_build $(B)/tests/host/test_package
+$(B)/tests/host/test_%: tests/host/test_%.sh
 	@mkdir -p $(dir $@)
 	install -m 0755 $< $@
 

@@ -15,13 +15,8 @@ set -uo pipefail
 cd "$(dirname "$0")" || exit 1
 while [[ ! -f scripts/deps.sh && $PWD != / ]]; do cd ..; done
 
-TMP=$(mktemp -d /tmp/dbos-test-build.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-n=0
-failed=0
-
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+# shellcheck source=tests/host/tap.sh
+. tests/host/tap.sh test-build
 
 # plan MODE GOAL: the recipe lines `make -n GOAL` prints, with the build dir
 # (a fresh one per call) written as build/. MODE fresh simulates a new machine.
@@ -77,14 +72,13 @@ else
 	ok "deps.sh --make-config fails when libnl is missing, naming the package"
 fi
 
-# The DKMS layout (issue 15): what dbos-dkms ships (the top Kbuild, kmod/ and
-# the one uapi header it includes) builds dbos.ko from its root with kbuild's
-# own command, and without -Werror (DBOS_WERROR is the project's builds' only).
+# The DKMS layout (issue 15): what dbos-dkms ships (`make install-dkms`: the
+# top Kbuild, kmod/ and the one uapi header it includes) builds dbos.ko from
+# its root with kbuild's own command, and without -Werror (DBOS_WERROR is the
+# project's builds' only).
 kdir=$(scripts/deps.sh --kdir)
-mkdir -p "$TMP/dkms/kmod" "$TMP/dkms/libdbos"
-cp Kbuild "$TMP/dkms/" && cp kmod/Kbuild kmod/*.[ch] "$TMP/dkms/kmod/" &&
-	cp libdbos/dbos_uapi.h "$TMP/dkms/libdbos/"
-if ! out=$(make -s -C "$kdir" M="$TMP/dkms" modules 2>&1) || [[ ! -f $TMP/dkms/kmod/dbos.ko ]]; then
+if ! out=$(make --no-print-directory -s install-dkms DESTDIR="$TMP" DKMSDIR=/dkms 2>&1 &&
+	make -s -C "$kdir" M="$TMP/dkms" modules 2>&1) || [[ ! -f $TMP/dkms/kmod/dbos.ko ]]; then
 	not_ok "make -C KDIR M=\$PWD at the root builds kmod/dbos.ko (the DKMS layout)"
 	echo "$out" | sed 's/^/# /' | tail -20
 elif grep -Eq -- "-Werror( |$)" "$TMP/dkms/kmod/.main.o.cmd"; then
