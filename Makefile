@@ -94,13 +94,13 @@ $(B)/%.o: %.c
 
 # KERNEL=debian|debug limits the VM suites to one kernel (default: both).
 KERNEL ?=
-check: all module-debug
+check: all module-debug deb
 	@tests/run-all.sh
 
 check-host: userspace
 	@tests/run-all.sh --host-only
 
-check-vm: all $(if $(filter debian,$(KERNEL)),,module-debug)
+check-vm: all $(if $(filter debian,$(KERNEL)),,module-debug) $(if $(filter debug,$(KERNEL)),,deb)
 	@tests/run-all.sh --vm-only $(if $(KERNEL),--kernel $(KERNEL))
 
 check-kunit: module-debug

@@ -18,9 +18,12 @@ main_debian() {
 	stty -F "$OUT" raw -echo
 	mkdir -p /run/dbos /var/lib/dbos /home/dbos-test
 	chown 1000:1000 /home/dbos-test
-	for f in /dbos/bin/* /dbos/vm-dbosd; do
-		[ -e "$f" ] && install -m 755 "$f" "/usr/bin/$(basename "$f")"
-	done
+	# The build tree's programs, unless the packages are what is tested (--bare).
+	if [ "$DBOS_VM_BARE" != 1 ]; then
+		for f in /dbos/bin/* /dbos/vm-dbosd; do
+			[ -e "$f" ] && install -m 755 "$f" "/usr/bin/$(basename "$f")"
+		done
+	fi
 	status=none
 	if load_module && start_server; then
 		if [ "$DBOS_VM_MODE" = interactive ]; then

@@ -147,7 +147,7 @@ run_vm() {
 		name=$(basename "$t")
 		name=${name%.sh}
 		wanted "$name" || continue
-		case "$name" in *_listen|*_helper) continue ;; esac
+		case "$name" in *_listen|*_helper|test_package) continue ;; esac
 		# shellcheck disable=SC2046  # the option and its value are two words
 		DBOS_TEST_KERNEL=$kernel scripts/dbos-vm --kernel "$kernel" $(vm_timeout "$name" "$kernel") \
 			--log "$logdir/$name.$kernel.serial.log" \
@@ -155,6 +155,17 @@ run_vm() {
 		status=$?
 		tally "${name}[$kernel]" "$logdir/$name.$kernel.log" "$status"
 	done
+}
+
+# The packages (make deb) installed, rebooted, upgraded, removed and purged in
+# the Debian image (dbos-vm --image debian --bare; tests/vm/test_package.sh).
+run_package() {
+	local log=$logdir/test_package.debian.log
+	wanted test_package || return 0
+	scripts/dbos-vm --image debian --bare --timeout 3600 \
+		--log "$logdir/test_package.debian.serial.log" \
+		/dbos/tests/test_package.sh >"$log" 2>&1
+	tally "test_package[debian]" "$log" $?
 }
 
 # run_console NAME: tests/console/NAME.sh, a test that drives the VM from this
@@ -177,6 +188,7 @@ if [ "$mode" != host ]; then
 		if [ "$k" = debian ]; then
 			run_console test_console
 			run_console test_durable
+			run_package
 		fi
 	done
 fi

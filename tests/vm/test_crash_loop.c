@@ -339,7 +339,7 @@ FIXTURE_TEARDOWN(vm)
 {
 }
 
-TEST_F_TIMEOUT(vm, kill9_again_and_again_loses_nothing_acknowledged, 3600)
+TEST_F_TIMEOUT(vm, kill9_again_and_again_loses_nothing_acknowledged, 14400)
 {
 	int n = cycles(), startup_kills = 0, commits = 0, from = 0, cycle;
 	unsigned int seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();

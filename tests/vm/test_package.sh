@@ -1,0 +1,139 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# test_package.sh - the Debian packages installed, rebooted, upgraded, removed and purged the way a user does it, on the Debian image. Prints TAP.
+#
+# Runs in the Debian test image (scripts/dbos-vm --image debian --bare: no
+# dbos.ko, no dbosd from the build tree) with the packages of `make deb` on
+# /dbos/debs. Two boots: the first installs and checks, commits a policy and
+# reboots (the overlay root keeps what it wrote); dbos-vm-run.service starts
+# this script again, which finds its phase file and goes on: the module and
+# dbosd back, the policy enforced, an upgrade (install again) keeping data and
+# policy, then remove and purge. Each step's time is printed.
+
+STATE=/var/lib/dbos-package-test	# survives the reboot, not the VM
+DENIED=/usr/local/bin/package-denied
+DEBS=/dbos/debs
+n=0
+failed=0
+mkdir -p "$STATE"
+[ -f "$STATE/n" ] && read -r n failed <"$STATE/n"
+
+ok() { n=$((n + 1)); echo "ok $n - $*"; echo "$n $failed" >"$STATE/n"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; echo "$n $failed" >"$STATE/n"; }
+check() {	# check DESCRIPTION COMMAND...: ok when COMMAND succeeds
+	what=$1
+	shift
+	if out=$("$@" 2>&1); then ok "$what"; else not_ok "$what: $(echo "$out" | tail -n 5)"; fi
+}
+secs() { cut -d. -f1 /proc/uptime; }
+timed() {	# timed DESCRIPTION COMMAND...: check, with the seconds it took
+	what=$1
+	shift
+	t0=$(secs)
+	if out=$("$@" 2>&1); then
+		ok "$what ($(($(secs) - t0)) s)"
+	else
+		not_ok "$what ($(($(secs) - t0)) s): $(echo "$out" | tail -n 15)"
+	fi
+}
+
+# dbosd answers and its processes are ps's (pids, while nothing starts).
+answers() { dbos -c 'SELECT 1' >/dev/null; }
+wait_answers() {
+	i=0
+	until answers; do
+		i=$((i + 1))
+		[ $i -ge 600 ] && return 1
+		sleep 0.5
+	done
+}
+same_as_ps() {	# pids below this check's own (its pipelines come and go), zombies aside (README)
+	i=0
+	while [ $i -lt 30 ]; do
+		below=$(sh -c 'echo $$')
+		ps -e -o pid=,stat= | awk -v b="$below" '$1 < b && $2 !~ /^Z/ { print $1 }' | sort -n >"$STATE/ps.1"
+		dbos -c 'SELECT pid FROM processes ORDER BY pid' | tail -n +3 |
+			awk -v b="$below" '$1 + 0 > 0 && $1 < b { print $1 }' >"$STATE/dbos"
+		ps -e -o pid=,stat= | awk -v b="$below" '$1 < b && $2 !~ /^Z/ { print $1 }' | sort -n >"$STATE/ps.2"
+		if cmp -s "$STATE/ps.1" "$STATE/ps.2" && cmp -s "$STATE/ps.1" "$STATE/dbos"; then
+			return 0
+		fi
+		i=$((i + 1))
+		sleep 1
+	done
+	echo "ps has $(wc -l <"$STATE/ps.1"), dbos $(wc -l <"$STATE/dbos"): $(diff "$STATE/ps.1" "$STATE/dbos" | grep "^[<>]" | head -n 10 | tr "\n" " ")"
+	return 1
+}
+denied() {	# the committed rule holds: exec fails with EPERM (sh: 126)
+	"$DENIED" >/dev/null 2>&1
+	[ $? -eq 126 ]
+}
+allowed() { "$DENIED" >/dev/null 2>&1; }
+module_loaded() { grep -q '^dbos ' /proc/modules; }
+socket_mode() { [ "$(stat -c %U:%G:%a /run/dbos/dbosd.sock)" = root:dbos:660 ]; }
+module_gone() { ! grep -q '^dbos ' /proc/modules; }
+active() { [ "$(systemctl is-active dbosd)" = active ]; }
+inactive() { ! systemctl is-active --quiet dbosd; }
+no_pins() { [ ! -e /sys/fs/bpf/dbos ]; }
+has_pins() { [ -d /sys/fs/bpf/dbos ]; }
+policy_kept() { [ "$(one_value "SELECT count(*) FROM policies WHERE name = 'package-test'")" = 1 ]; }
+one_value() { dbos -c "$1" 2>&1 | sed -n 3p | tr -d ' '; }	# the first row's first column
+rows_kept() {	# every process_events row there was before the reboot
+	kept=$(one_value "SELECT count(*) FROM process_events WHERE seq <= $(cat "$STATE/seq")")
+	echo "$kept rows with seq <= $(cat "$STATE/seq"), $(cat "$STATE/events") before"
+	[ "$kept" -ge "$(cat "$STATE/events")" ]
+}
+
+phase=$(cat "$STATE/phase" 2>/dev/null || echo install)
+case $phase in
+install)
+	echo "1..29"
+	printf '#!/bin/sh\nexit 0\n' >"$DENIED" && chmod 755 "$DENIED"
+	export DEBIAN_FRONTEND=noninteractive
+	timed "apt install of dbos-dkms, dbos, libdbos1 (DKMS builds dbos.ko in the VM)" \
+		apt-get install -y "$DEBS"/dbos-dkms_*.deb "$DEBS"/dbos_*.deb "$DEBS"/libdbos1_*.deb
+	check "dkms status shows dbos installed for $(uname -r)" sh -c "dkms status dbos | grep -q 'installed'"
+	check "the module is loaded" module_loaded
+	timed "systemd started dbosd and it answers" wait_answers
+	check "dbosd.service is active" active
+	check "processes equals ps" same_as_ps
+	check "the dbos group exists" getent group dbos
+	check "the socket is root:dbos 0660" socket_mode
+	check "a policy COMMIT" dbos -c "INSERT INTO policies(name, hook, action, condition) VALUES ('package-test', 'exec', 'deny', 'path = ''$DENIED''')"
+	check "the rule is enforced" denied
+	one_value 'SELECT max(seq) FROM process_events' >"$STATE/seq"
+	one_value 'SELECT count(*) FROM process_events' >"$STATE/events"
+	echo reboot >"$STATE/phase"
+	echo "# rebooting ($(secs) s since boot)"
+	sync
+	systemctl reboot
+	sleep infinity
+	;;
+reboot)
+	echo "# back after the reboot ($(secs) s since boot)"
+	check "the module is back after the reboot" module_loaded
+	timed "dbosd is back and answers" wait_answers
+	check "the committed policy is still enforced" denied
+	check "rows from before the reboot are kept" rows_kept
+	check "processes equals ps after the reboot" same_as_ps
+	export DEBIAN_FRONTEND=noninteractive
+	timed "installing the packages again (an upgrade)" \
+		apt-get install -y --reinstall "$DEBS"/dbos-dkms_*.deb "$DEBS"/dbos_*.deb "$DEBS"/libdbos1_*.deb
+	timed "dbosd answers after the upgrade" wait_answers
+	check "the upgrade kept the policy" policy_kept
+	check "... enforced" denied
+	check "... and the rows" rows_kept
+	check "BPF pins are there while installed" has_pins
+	timed "apt remove dbos dbos-dkms" apt-get remove -y dbos dbos-dkms
+	check "remove stopped dbosd" inactive
+	check "remove unloaded the module" module_gone
+	check "remove took the BPF pins, and the rule with them" no_pins
+	check "... so the file runs again" allowed
+	check "remove kept the store" test -d /var/lib/dbos
+	timed "apt purge dbos" apt-get purge -y dbos
+	check "purge removed /var/lib/dbos" test ! -e /var/lib/dbos
+	rm -rf "$STATE" "$DENIED"
+	[ "$failed" -eq 0 ]
+	exit
+	;;
+esac
