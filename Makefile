@@ -156,8 +156,8 @@ fuzz-genl: all $(if $(filter debian,$(FUZZ_KERNEL)),,module-debug)
 		--log $(B)/test-logs/fuzz-genl.$(FUZZ_KERNEL).serial.log \
 		'insmod /dbos/dbos.ko && /dbos/tests/test_fuzz_genl'
 
-# The long form of the crash loop (issue 14; `make check` runs 30 cycles on
-# Debian's kernel, 8 on the debug kernel): CRASH_CYCLES kills of dbosd at
+# The long form of the crash loop (issue 14; `make check` runs 20 cycles on
+# Debian's kernel, 4 on the debug kernel): CRASH_CYCLES kills of dbosd at
 # random moments under load, in the test VM on CRASH_KERNEL (tests/vm/test_crash_loop).
 CRASH_CYCLES ?= 100
 CRASH_KERNEL ?= debian
