@@ -3,13 +3,15 @@
  * bench_intake.c - host benchmark of dbosd's intake hot path: synthetic
  * FORK/EXEC/EXIT records (workload "procs") or FD_OPEN/FD_CLOSE pairs of
  * long-lived processes (workload "files") in ~32 KiB DBOS_CMD_RECORDS
- * messages (4 CPUs, as the kernel batches them) go through intake_feed()
- * (decode + mirror) and intake_flush() (one RocksDB batch per burst) on one
- * thread, into a real store in a temp dir with the default retention.
+ * messages (4 CPUs, as the kernel batches them, each drain's messages
+ * followed by the CPUs' watermarks) go through intake_feed() (decode,
+ * reorder stage, mirror) and intake_flush() (one RocksDB batch per burst) on
+ * one thread, into a real store in a temp dir with the default retention.
  *
  * Usage: bench_intake [EVENTS [MESSAGES_PER_COMMIT [RETENTION [procs|files]]]]
  *        (default 3000000, 16, 1000000, procs)
- * Prints "intake_events_per_sec N (target >= 1000000)" and details, among
+ * Prints "intake_events_per_sec N (target >= 1000000)" and details (the
+ * same rate in CPU time, the process's CPU time per event), among
  * them how the time splits between feeding (decode + mirror + encoding the
  * rows into the batch) and committing (store_write: RocksDB WAL + memtable).
  */
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 
 #include "dbserver/intake/intake.h"
 #include "dbserver/mirror/mirror.h"
@@ -31,12 +34,27 @@
 #define TEMPLATES	64		/* messages per CPU, patched and reused */
 #define INSTANCE	0x5EED5EED5EED5EEDULL
 
-static uint64_t mono_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+/* CPU time of the whole process (intake thread + RocksDB's background threads). */
+static uint64_t process_cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ULL +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ULL;
 }
 
 /* ---- a kernel that has nothing to say (no processes to dump) ---- */
@@ -182,6 +200,22 @@ static struct tmpl *build(uint64_t *records_out, uint64_t *seq_span, uint32_t cp
 	return t;
 }
 
+/* The largest seq of @t's records (its last: each message is one CPU's, in order). */
+static uint64_t last_seq(struct tmpl *t)
+{
+	const struct nlattr *a = (const struct nlattr *)(t->m.buf + t->m.recs);
+	const unsigned char *p = (const unsigned char *)a + NLA_HDRLEN, *end = (const unsigned char *)a + a->nla_len;
+	uint64_t seq = 0;
+
+	while (p < end) {
+		const struct dbos_rec_hdr *h = (const void *)p;
+
+		seq = h->seq;
+		p += h->len;
+	}
+	return seq;
+}
+
 /* Advance a template to its next round: seqs, cpu_seqs and pids move on. */
 static void patch(struct tmpl *t, uint64_t seq_span, const uint32_t cpu_span[NCPU], uint32_t pid_shift)
 {
@@ -214,7 +248,10 @@ int main(int argc, char **argv)
 	struct intake *in;
 	struct tmpl *t;
 	uint64_t records, span, done = 0, msgs = 0, busy = 0, commits = 0, t_start, t0, feed = 0;
+	uint64_t cpu = 0, pcpu;
 	uint32_t cpu_span[NCPU] = { 0 };
+	uint64_t wm[NCPU] = { 0 };
+	static struct tmsg wmsg;
 	char *err = NULL;
 	int64_t mv[MIRROR_STAT__COUNT], iv[INTAKE_STAT__COUNT];
 
@@ -236,14 +273,25 @@ int main(int argc, char **argv)
 	t0 = mono_ns();
 	intake_attach(in, t0);
 	t_start = mono_ns();
+	pcpu = process_cpu_ns();
 	for (uint32_t round = 0; done < target; round++) {
 		if (round)
 			for (int i = 0; i < NCPU * TEMPLATES; i++)
 				patch(&t[i], span, cpu_span, 7920);	/* keeps pid % NCPU */
 		for (int i = 0; i < NCPU * TEMPLATES && done < target; i++) {
-			uint64_t a = mono_ns();
+			uint64_t a = mono_ns(), ca = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 
 			intake_feed(in, tmsg_nlh(&t[i].m), t[i].m.len);
+			if (i % NCPU == NCPU - 1) {
+				/* a drain run's end: every CPU's watermark (built outside the timing) */
+				uint64_t b = mono_ns();
+
+				for (int c = 0; c < NCPU; c++)
+					wm[c] = last_seq(&t[i - (NCPU - 1) + c]);
+				tmsg_watermarks(&wmsg, INSTANCE, wm, NCPU);
+				a += mono_ns() - b;
+				intake_feed(in, tmsg_nlh(&wmsg), wmsg.len);
+			}
 			feed += mono_ns() - a;
 			done += (uint64_t)t[i].nrec;
 			if (++msgs % (uint64_t)per_commit == 0) {
@@ -252,14 +300,17 @@ int main(int argc, char **argv)
 				commits++;
 			}
 			busy += mono_ns() - a;
+			cpu += clock_ns(CLOCK_THREAD_CPUTIME_ID) - ca;
 		}
 	}
 	{
-		uint64_t a = mono_ns();
+		uint64_t a = mono_ns(), ca = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 
 		intake_flush(in, a);
 		busy += mono_ns() - a;
+		cpu += clock_ns(CLOCK_THREAD_CPUTIME_ID) - ca;
 	}
+	pcpu = process_cpu_ns() - pcpu;
 	double wall = (double)(mono_ns() - t_start) / 1e9;
 	intake_stats_read(in, iv);
 	mirror_stats_read(m, mv);
@@ -267,6 +318,11 @@ int main(int argc, char **argv)
 		printf("workload files: FD_OPEN + FD_CLOSE pairs (process_open_files + file_events rows)\n");
 	printf("intake_events_per_sec %.0f (target >= 1000000)\n", (double)done / ((double)busy / 1e9));
 	printf("intake_wall_events_per_sec %.0f\n", (double)done / wall);
+	/* CPU time does not depend on what else the machine runs (or on emulation). */
+	printf("intake_cpu_events_per_sec %.0f (the intake thread's CPU time)\n",
+	       (double)done / ((double)cpu / 1e9));
+	printf("intake_process_cpu_ns_per_event %.0f (with RocksDB's background flushes and compactions)\n",
+	       (double)pcpu / (double)done);
 	/* Where the time goes: decode + mirror + history rows into the batch, vs the commits. */
 	printf("intake_feed_events_per_sec %.0f (decode + mirror + batch, without the RocksDB write)\n",
 	       (double)done / ((double)feed / 1e9));
@@ -279,6 +335,9 @@ int main(int argc, char **argv)
 	       (long long)mv[MIRROR_STAT_PROCESS_EVENTS_ROWS], (long long)mv[MIRROR_STAT_HISTORY_TRIMMED],
 	       (long long)mv[MIRROR_STAT_PROCESSES_ROWS], (long long)iv[INTAKE_STAT_GAPS_DETECTED],
 	       (long long)iv[INTAKE_STAT_RECORDS_MALFORMED], (long long)mv[MIRROR_STAT_TOMBSTONES]);
+	printf("intake_reorder held_max %lld late %lld forced %lld (records the stage held at most; out of order)\n",
+	       (long long)iv[INTAKE_STAT_REORDER_HELD_MAX], (long long)iv[INTAKE_STAT_REORDER_LATE],
+	       (long long)iv[INTAKE_STAT_REORDER_FORCED]);
 	if (files)
 		printf("intake_file_events_rows %lld trimmed %lld process_open_files_rows %lld\n",
 		       (long long)mv[MIRROR_STAT_FILE_EVENTS_ROWS],

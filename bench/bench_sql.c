@@ -9,6 +9,8 @@
  *   sql_scan_100k_ms        SELECT * FROM processes, every row and column read
  *   sql_pid_lookup_us       SELECT * FROM processes WHERE pid = ? (prepared)
  *   sql_events_desc10_us    SELECT * FROM process_events ORDER BY seq DESC LIMIT 10
+ *   sql_events_seq_lookup_us  SELECT * FROM process_events WHERE seq = ? (prepared)
+ *   sql_events_range100_us  SELECT * FROM process_events WHERE seq >= ? AND seq < ? + 100
  *
  * Each is the median of repeated runs. Exits 1 if a query fails or returns
  * the wrong number of rows; missing a target only shows in the output.
@@ -23,6 +25,7 @@
 #include "dbserver/sql/schema.h"
 #include "dbserver/sql/sql.h"
 #include "dbserver/sql/sql_int.h"
+#include "dbserver/store/chunk.h"
 #include "dbserver/store/row.h"
 #include "dbserver/store/store.h"
 
@@ -104,6 +107,29 @@ static void put(struct store_batch *b, const struct schema_table *t, uint64_t ke
 	store_batch_put(b, t->cf, k, schema_key_bytes(t), buf, len);
 }
 
+/* A process_events row, in chunks as the mirror writes them (store/chunk.h); NULL @v: the last. */
+static void put_event(struct store_batch *b, uint64_t seq, const struct row_value *v)
+{
+	static struct chunk_buf c;
+	unsigned char k[8];
+	char buf[2048];
+	size_t len = v ? row_encode(v, PROCESS_EVENTS__COUNT, buf, sizeof(buf)) : 0;
+
+	if (len > sizeof(buf))
+		die("row_encode", "row too large");
+	if (c.count && (!v || c.count == CHUNK_MAX_ROWS || c.len + len > CHUNK_MAX_BYTES)) {
+		store_key_be64(k, c.key);
+		store_batch_put(b, STORE_CF_PROCESS_EVENTS, k, sizeof(k), c.b, c.len);
+		c.count = 0;
+	}
+	if (!v) {
+		chunk_buf_free(&c);
+		return;
+	}
+	if ((!c.count && chunk_start(&c, seq)) || chunk_append(&c, seq, buf, len))
+		die("chunk_append", "out of memory");
+}
+
 static void flush(struct store *st, struct store_batch *b)
 {
 	char *err = NULL;
@@ -164,10 +190,11 @@ static void fill(struct store *st)
 		v[PROCESS_EVENTS_EGID] = row_int(1000);
 		v[PROCESS_EVENTS_EXIT_CODE] = seq % 5 == 2 ? row_int(0) : row_null();
 		v[PROCESS_EVENTS_CPU] = row_int((int64_t)seq % 8);
-		put(b, &schema_process_events, seq, v);
+		put_event(b, seq, v);
 		if (seq % 10000 == 0)
 			flush(st, b);
 	}
+	put_event(b, 0, NULL);
 	flush(st, b);
 	store_batch_free(b);
 }
@@ -318,6 +345,34 @@ int main(int argc, char **argv)
 	sqlite3_finalize(stmt);
 	printf("sql_events_desc10_us %.1f (%.1f rows read per query; %d events)\n",
 	       median(t, DESC_RUNS), (double)(vtab_rows_read() - before) / DESC_RUNS, NEVENT);
+
+	/* Events by seq: one, and a range of a hundred, at random places (CPU time: steadier). */
+	stmt = prepare(db, "SELECT * FROM process_events WHERE seq = ?");
+	for (int r = 0; r < LOOKUPS; r++) {
+		sqlite3_int64 seq = 1 + rand() % NEVENT;
+
+		t0 = cpu_us();
+		sqlite3_bind_int64(stmt, 1, seq);
+		n = drain(db, stmt);
+		t[r] = cpu_us() - t0;
+		if (n != 1)
+			die("seq lookup", "wrong row count");
+	}
+	sqlite3_finalize(stmt);
+	printf("sql_events_seq_lookup_us %.1f (CPU time)\n", median(t, LOOKUPS));
+	stmt = prepare(db, "SELECT * FROM process_events WHERE seq >= ?1 AND seq < ?1 + 100");
+	for (int r = 0; r < DESC_RUNS; r++) {
+		sqlite3_int64 seq = 1 + rand() % (NEVENT - 100);
+
+		t0 = cpu_us();
+		sqlite3_bind_int64(stmt, 1, seq);
+		n = drain(db, stmt);
+		t[r] = cpu_us() - t0;
+		if (n != 100)
+			die("seq range", "wrong row count");
+	}
+	sqlite3_finalize(stmt);
+	printf("sql_events_range100_us %.1f (CPU time)\n", median(t, DESC_RUNS));
 
 	sqlite3_close(db);
 	store_close(st);

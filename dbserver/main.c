@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dbos_proto.h"
@@ -35,6 +36,18 @@ struct dbosd {
 	struct policy *pol;
 	uint64_t session_memory;	/* bytes per client (0: no limit) */
 };
+
+/* Seconds since *@t, and *@t set to now: the startup phases' times. */
+static double lap(struct timespec *t)
+{
+	struct timespec now;
+	double s;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s = (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+	*t = now;
+	return s;
+}
 
 static void log_line(void *arg, const char *line)
 {
@@ -298,6 +311,8 @@ int main(int argc, char **argv)
 	struct dbosd d = { 0 };
 	struct endpoint *ep = NULL;
 	unsigned int mib = DEFAULT_SESSION_MEMORY;
+	struct timespec t;
+	double phase[5] = { 0 };	/* startup: store, tables, BPF, policy, intake */
 	/* The client limits: option, largest value, where it goes (0 on the command line: ENDPOINT_OFF). */
 	const struct { int val; uint64_t max; unsigned int *out; } limits[] = {
 		{ 'C', 65536, &ec.max_connections }, { 'R', 65536, &ec.reserved_connections },
@@ -409,6 +424,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	lap(&t);
 	if (mkdir_p(db_dir, 0700)) {
 		fprintf(stderr, "dbosd: cannot create %s: %s\n", db_dir, strerror(errno));
 		return 1;
@@ -417,6 +433,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dbosd: cannot open the store in %s: %s\n", db_dir, err ? err : "?");
 		goto out;
 	}
+	phase[0] = lap(&t);
 	if (mirror_open(d.st, &mc, &d.m, &err)) {
 		fprintf(stderr, "dbosd: cannot load the store in %s: %s\n", db_dir, err ? err : "?");
 		goto out;
@@ -430,6 +447,7 @@ int main(int argc, char **argv)
 			mv[MIRROR_STAT_PROCESSES_ROWS], mv[MIRROR_STAT_PROCESS_EVENTS_ROWS],
 			mv[MIRROR_STAT_FILES_ROWS], mv[MIRROR_STAT_SOCKETS_ROWS]);
 	}
+	phase[1] = lap(&t);
 	d.env.st = d.st;
 	d.env.stats = stats;
 	d.env.stats_arg = &d;
@@ -446,6 +464,7 @@ int main(int argc, char **argv)
 			enforce_adopted(d.enf) ? "adopted" : "loaded", pin_dir,
 			enforce_live_version(d.enf));
 	}
+	phase[2] = lap(&t);
 	pc.st = d.st;
 	pc.env = &d.env;
 	/* Without the enforcer only the sched ops: sched_rules work, policies writes fail. */
@@ -461,6 +480,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dbosd: cannot start the policy manager: %s\n", err ? err : "?");
 		goto out;
 	}
+	phase[3] = lap(&t);
 	d.env.extend = policy_sql_register;
 	d.env.extend_arg = d.pol;
 
@@ -470,6 +490,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dbosd: cannot start the intake: %s\n", err ? err : "?");
 		goto out;
 	}
+	phase[4] = lap(&t);
 	ec.socket_path = sock;
 	ec.open_db_peer = open_db;
 	ec.errmsg = sql_errmsg;
@@ -480,7 +501,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dbosd: cannot serve SQL on %s: %s\n", sock, err ? err : strerror(errno));
 		goto out;
 	}
-	fprintf(stderr, "dbosd: serving SQL on %s\n", sock);
+	fprintf(stderr, "dbosd: serving SQL on %s (started in %.1f s: store %.1f, tables %.1f, "
+		"BPF %.1f, policy %.1f, intake %.1f)\n", sock,
+		phase[0] + phase[1] + phase[2] + phase[3] + phase[4] + lap(&t),
+		phase[0], phase[1], phase[2], phase[3], phase[4]);
 
 	while (sigwait(&sigs, &sig) == EINTR)
 		;

@@ -74,6 +74,11 @@ void *dbos_ring_reserve(struct dbos_ring *ring, u32 len, u32 *cpu_seq)
 {
 	u32 size = ring->size, head = ring->head, tail, pos;
 
+	/*
+	 * Before the record's seq is taken (atomic64_inc_return(), a full
+	 * barrier, follows in the caller): see dbos_ring_quiet().
+	 */
+	WRITE_ONCE(ring->busy, 1);
 	*cpu_seq = ++ring->cpu_seq;
 	WRITE_ONCE(ring->produced, ring->produced + 1);
 
@@ -108,6 +113,7 @@ void *dbos_ring_reserve(struct dbos_ring *ring, u32 len, u32 *cpu_seq)
 
 drop:
 	WRITE_ONCE(ring->dropped, ring->dropped + 1);
+	WRITE_ONCE(ring->busy, 0);	/* no seq taken, nothing to wait for */
 	return NULL;
 }
 
@@ -128,6 +134,8 @@ bool dbos_ring_commit(struct dbos_ring *ring)
 	smp_store_release(&ring->head, new);
 	/* Pairs with smp_mb() in dbos_ring_peek(); see the top of the file. */
 	smp_mb();
+	/* After the head: pairs with smp_load_acquire() in dbos_ring_quiet(). */
+	smp_store_release(&ring->busy, 0);
 	tail = READ_ONCE(ring->tail);
 	if (tail == old)
 		return true;
@@ -178,6 +186,27 @@ const void *dbos_ring_peek(struct dbos_ring *ring, u32 *len)
 		return NULL;
 	}
 	return hdr;
+}
+
+/**
+ * dbos_ring_quiet - is every record with a seq taken so far out of the ring?
+ * @ring: the ring (consumer only)
+ *
+ * The caller reads the global seq G, then smp_mb(), then calls this. True
+ * when no producer is between reserve and commit and the ring is empty: a
+ * record whose seq is <= G was reserved (busy set, then the seq taken with
+ * a full barrier) before G was read, so it is either seen busy here or was
+ * committed, and then consumed, before; every later record of this CPU has
+ * a seq > G. False: drain again, or try again later.
+ */
+bool dbos_ring_quiet(struct dbos_ring *ring)
+{
+	u32 len;
+
+	/* Pairs with smp_store_release() in dbos_ring_commit(). */
+	if (smp_load_acquire(&ring->busy))
+		return false;
+	return !dbos_ring_peek(ring, &len);
 }
 
 /**

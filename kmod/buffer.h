@@ -29,6 +29,10 @@
  * @head: offset where the next record goes; written only by the producer and
  *	published with smp_store_release() once the record is complete
  * @next_head: head after the record being written (producer only)
+ * @busy: 1 from dbos_ring_reserve() to dbos_ring_commit() (or the drop),
+ *	so that the drain can tell a record whose seq may already be taken
+ *	but which is not in the ring yet (written by the producer, read by
+ *	dbos_ring_quiet())
  * @cpu_seq: records produced so far, written or dropped (producer only); the
  *	value of the last record's hdr.cpu_seq
  * @produced: records produced, written or dropped (producer writes, anyone
@@ -43,6 +47,7 @@ struct dbos_ring {
 
 	u32 head ____cacheline_aligned_in_smp;
 	u32 next_head;
+	u32 busy;
 	u32 cpu_seq;
 	u64 produced;
 	u64 dropped;
@@ -56,6 +61,7 @@ bool dbos_ring_commit(struct dbos_ring *ring);
 const void *dbos_ring_peek(struct dbos_ring *ring, u32 *len);
 void dbos_ring_consume(struct dbos_ring *ring, u32 len);
 u32 dbos_ring_used(const struct dbos_ring *ring);
+bool dbos_ring_quiet(struct dbos_ring *ring);
 
 /* The module's rings, one per possible CPU. */
 int dbos_buffers_init(u32 size);

@@ -9,11 +9,20 @@
  * multicasts them, until the rings are empty. It never re-arms itself when
  * there is nothing left, except to retry after a failed allocation (records
  * then wait in the ring; if it fills up, the loss shows as cpu_seq holes).
+ *
+ * Watermarks (dbos_uapi.h, "Order"): once a ring is empty the run reads the
+ * global seq G, then asks the ring whether it is quiet (dbos_ring_quiet():
+ * no producer between reserve and commit, nothing left); if so, every record
+ * of that CPU up to G has been sent, and G becomes the CPU's watermark. The
+ * run ends with one message of every CPU's watermark. A producer caught
+ * mid-record leaves its CPU's watermark where it was: its commit kicks the
+ * drain again, and the run re-arms itself after a jiffy in any case.
  */
 
 #include "drain.h"
 #include "buffer.h"
 #include "genl.h"
+#include "record.h"
 
 #include <linux/jiffies.h>
 #include <linux/lockdep.h>
@@ -30,6 +39,11 @@
 #define DBOS_BATCH_MAX		SKB_WITH_OVERHEAD(32768)
 /* Message headers and the INSTANCE, CPU and RECORDS attribute headers. */
 #define DBOS_BATCH_OVERHEAD	128
+/* Times a run drains a ring again that a producer keeps busy. */
+#define DBOS_DRAIN_QUIET_TRIES	3
+/* dbos_drain_cpu(): come back at once (budget spent), or after a jiffy. */
+#define DBOS_DRAIN_MORE		1
+#define DBOS_DRAIN_BUSY		2
 
 /*
  * Serializes the consumer side of every ring (their tails) and the writers
@@ -37,6 +51,13 @@
  */
 static DEFINE_MUTEX(dbos_drain_lock);
 static struct dbos_drain_stats dbos_drain_stats;
+/*
+ * Each CPU's watermark: every record of that CPU with a seq up to it has
+ * been sent (0: none known yet). Under dbos_drain_lock, like
+ * dbos_drain_wm_sent (the values in the last watermarks message).
+ */
+static DEFINE_PER_CPU(u64, dbos_drain_wm);
+static DEFINE_PER_CPU(u64, dbos_drain_wm_sent);
 
 static void dbos_drain_work_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(dbos_drain_work, dbos_drain_work_fn);
@@ -120,18 +141,74 @@ static int dbos_drain_batch(struct dbos_ring *ring, int cpu, u32 budget)
 	return bytes;
 }
 
-static void dbos_drain_work_fn(struct work_struct *work)
+/*
+ * Multicast every CPU's watermark, in as many messages as they take, when
+ * one moved since the last time. Return: 0, or -ENOMEM (retry later).
+ */
+static int dbos_drain_send_wm(void)
 {
-	u32 budget = dbos_buffer_size();
-	unsigned long delay = 0;
-	bool again = false;
-	int cpu;
+	struct dbos_rec_hdr *rec;
+	bool moved = false;
+	int cpu, next, ret;
 
-	mutex_lock(&dbos_drain_lock);
-	for_each_possible_cpu(cpu) {
-		struct dbos_ring *ring = dbos_buffer(cpu);
-		u32 done = 0;
-		int ret;
+	lockdep_assert_held(&dbos_drain_lock);
+
+	for_each_possible_cpu(cpu)
+		moved |= per_cpu(dbos_drain_wm, cpu) != per_cpu(dbos_drain_wm_sent, cpu);
+	if (!moved || !genl_has_listeners(&dbos_genl_family, &init_net,
+					  DBOS_MCGRP_EVENTS_IDX))
+		return 0;
+
+	cpu = cpumask_first(cpu_possible_mask);
+	while (cpu < nr_cpu_ids) {
+		u32 n = nr_cpu_ids * sizeof(*rec) + DBOS_BATCH_OVERHEAD;
+		struct sk_buff *skb;
+		struct nlattr *attr;
+		void *hdr;
+
+		skb = nlmsg_new(min_t(u32, DBOS_BATCH_MAX, n) - NLMSG_HDRLEN, GFP_KERNEL);
+		if (!skb)
+			return -ENOMEM;
+		attr = dbos_genl_records_start(skb, 0, 0, 0, U32_MAX, &hdr);
+		if (WARN_ON_ONCE(!attr)) {
+			nlmsg_free(skb);
+			return -ENOMEM;
+		}
+		for (; cpu < nr_cpu_ids && skb_tailroom(skb) >= sizeof(*rec); cpu = next) {
+			next = cpumask_next(cpu, cpu_possible_mask);
+			rec = skb_put_zero(skb, sizeof(*rec));
+			rec->type = DBOS_REC_WATERMARK;
+			rec->len = sizeof(*rec);
+			rec->cpu = cpu;
+			rec->seq = per_cpu(dbos_drain_wm, cpu);
+			per_cpu(dbos_drain_wm_sent, cpu) = rec->seq;
+		}
+		dbos_genl_records_end(skb, hdr, attr);
+		ret = genlmsg_multicast(&dbos_genl_family, skb, 0,
+					DBOS_MCGRP_EVENTS_IDX, GFP_KERNEL);
+		/* -ESRCH: nobody listens; -ENOBUFS: a listener overran and re-syncs */
+		if (ret && ret != -ESRCH && ret != -ENOBUFS)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Empty @cpu's ring, taking at most @budget bytes, and move its watermark
+ * when it is quiet. Return: 0; DBOS_DRAIN_MORE when the budget is spent;
+ * DBOS_DRAIN_BUSY when a producer kept the ring busy; -ENOMEM when no
+ * message could be allocated.
+ */
+static int dbos_drain_cpu(int cpu, u32 budget)
+{
+	struct dbos_ring *ring = dbos_buffer(cpu);
+	u32 done = 0;
+	int ret, tries;
+
+	lockdep_assert_held(&dbos_drain_lock);
+
+	for (tries = 0; tries < DBOS_DRAIN_QUIET_TRIES; tries++) {
+		u64 seq;
 
 		/*
 		 * Empty the ring, but take at most one ring's worth per run so
@@ -139,19 +216,51 @@ static void dbos_drain_work_fn(struct work_struct *work)
 		 */
 		while (done < budget) {
 			ret = dbos_drain_batch(ring, cpu, budget - done);
-			if (ret < 0) {
-				again = true;
-				delay = DBOS_DRAIN_RETRY;
-				goto out;
-			}
+			if (ret < 0)
+				return ret;
 			if (!ret)
 				break;
 			done += ret;
 			cond_resched();
 		}
 		if (done >= budget)
-			again = true;
+			return DBOS_DRAIN_MORE;
+		seq = atomic64_read(&dbos_seq);
+		/* Pairs with the barrier of the producer's seq increment: dbos_ring_quiet(). */
+		smp_mb();
+		if (dbos_ring_quiet(ring)) {
+			per_cpu(dbos_drain_wm, cpu) = seq;
+			return 0;
+		}
 	}
+	return DBOS_DRAIN_BUSY;
+}
+
+static void dbos_drain_work_fn(struct work_struct *work)
+{
+	u32 budget = dbos_buffer_size();
+	unsigned long delay = 0;
+	bool again = false;
+	int cpu, ret;
+
+	mutex_lock(&dbos_drain_lock);
+	for_each_possible_cpu(cpu) {
+		ret = dbos_drain_cpu(cpu, budget);
+		if (ret < 0)
+			goto retry;
+		if (ret == DBOS_DRAIN_MORE) {
+			again = true;	/* right away */
+			delay = 0;
+		} else if (ret == DBOS_DRAIN_BUSY && !again) {
+			again = true;
+			delay = DBOS_DRAIN_DELAY;
+		}
+	}
+	if (!dbos_drain_send_wm())
+		goto out;
+retry:
+	again = true;
+	delay = DBOS_DRAIN_RETRY;
 out:
 	mutex_unlock(&dbos_drain_lock);
 	if (again)

@@ -2,7 +2,8 @@
 /*
  * files.c - where dbos watches file descriptors and sockets.
  *
- *   fd_install (kprobe)         FD_OPEN (+ SOCK_INFO for a socket)
+ *   fd_install (kretprobe)      FD_OPEN (+ SOCK_INFO for a socket), once
+ *                               the fd is visible
  *   do_dup2 (kretprobe)         FD_CLOSE of the target's old file, then
  *                               FD_OPEN of the target fd (+ SOCK_INFO)
  *   pick_file (kretprobe)       FD_CLOSE: close(), close_range()
@@ -46,29 +47,53 @@ static bool dbos_kind_pass(u16 kind)
 }
 
 /*
- * FD_OPEN of @file as @fd in current's table, then SOCK_INFO for a socket.
- * @file is held by the caller (the reference being installed, or one we
- * took). No unix state lock is held: dbos_sock_fill() may take them.
+ * @file, just installed as @fd in current's table and still there, gets its
+ * FD_OPEN and, for a socket, SOCK_INFO. The FD_OPEN is emitted under
+ * files->file_lock, after the lookup that found @file at @fd, so its seq is
+ * taken after the fd was published and before any close of it (a close's
+ * FD_CLOSE comes from pick_file or do_dup2, under the same lock): a dump
+ * that missed the fd read its slot before the FD_OPEN's seq was taken
+ * (fdump.c reads the counter first), and a close always comes after. The
+ * SOCK_INFO follows outside the lock (dbos_sock_fill() takes unix state
+ * locks), on a reference taken under it. @want NULL: whatever file is at @fd.
  */
-static void dbos_emit_open(unsigned int fd, struct file *file, bool cloexec)
+static void dbos_emit_installed(unsigned int fd, const struct file *want)
 {
+	struct files_struct *files = current->files;
 	struct dbos_sock_info si;
+	struct file *file = NULL;
+	struct fdtable *fdt;
 	struct dbos_fd rec;
 	struct sock *sk;
 
-	dbos_fd_fill(&rec, current->tgid, fd, file, cloexec);
-	if (!dbos_kind_pass(rec.kind))
+	if (!files)
 		return;
-	if (!dbos_fd_emit(DBOS_REC_FD_OPEN, &rec, &file->f_path))
+	spin_lock(&files->file_lock);
+	fdt = files_fdtable(files);
+	if (fd < fdt->max_fds)
+		file = rcu_dereference_protected(fdt->fd[fd],
+				lockdep_is_held(&files->file_lock));
+	if (!file || (want && file != want)) {
+		/* Closed (and maybe reused) already: its close came first. */
+		spin_unlock(&files->file_lock);
 		return;
+	}
+	dbos_fd_fill(&rec, current->tgid, fd, file, test_bit(fd, fdt->close_on_exec));
+	if (!dbos_kind_pass(rec.kind) ||
+	    !dbos_fd_emit(DBOS_REC_FD_OPEN, &rec, &file->f_path) ||
+	    !dbos_file_sock(file)) {
+		spin_unlock(&files->file_lock);
+		return;
+	}
+	get_file(file);
+	spin_unlock(&files->file_lock);
 	sk = dbos_file_sock(file);
-	if (!sk)
-		return;
 	dbos_sock_fill(&si, sk, true);
 	si.sock.pid = current->tgid;
 	si.sock.fd = fd;
 	si.sock.inode = file_inode(file)->i_ino;
 	dbos_sock_emit(DBOS_REC_SOCK_INFO, &si);
+	fput(file);
 }
 
 /* FD_CLOSE of @fd (holding @file, kept alive by the caller). */
@@ -81,35 +106,39 @@ static void dbos_emit_close(unsigned int fd, const struct file *file)
 		dbos_fd_emit(DBOS_REC_FD_CLOSE, &rec, NULL);
 }
 
-/*
- * fd_install(fd, file): current is about to publish @file as @fd in its own
- * table; the caller owns the reference being installed, so @file is stable.
- * get_unused_fd_flags() has already set the fd's close-on-exec bit, read
- * under RCU (the fdtable is RCU-freed when it grows).
- */
-static int dbos_fd_install(struct kprobe *p, struct pt_regs *regs)
-{
-	unsigned int fd = regs_get_kernel_argument(regs, 0);
-	struct file *file = (struct file *)regs_get_kernel_argument(regs, 1);
-	struct files_struct *files = current->files;
-	bool cloexec = false;
-
-	if (!files || !file)
-		return 0;
-	rcu_read_lock();
-	cloexec = test_bit(fd, files_fdtable(files)->close_on_exec);
-	rcu_read_unlock();
-	dbos_emit_open(fd, file, cloexec);
-	return 0;
-}
-
 /**
  * struct dbos_fd_call - what an entry handler keeps for its return handler
  * @fd: the fd argument
+ * @file: fd_install()'s file argument, only compared on return
  */
 struct dbos_fd_call {
 	unsigned int fd;
+	const struct file *file;
 };
+
+/*
+ * fd_install(fd, file) publishes @file as @fd in current's own table. The
+ * entry only notes the arguments (@file is compared, never dereferenced, on
+ * return: another thread may close the fd at once); the return emits, once
+ * the fd is visible (dbos_emit_installed()).
+ */
+static int dbos_fd_install_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct dbos_fd_call *call = (struct dbos_fd_call *)ri->data;
+
+	call->fd = regs_get_kernel_argument(regs, 0);
+	call->file = (const struct file *)regs_get_kernel_argument(regs, 1);
+	return 0;
+}
+
+static int dbos_fd_install_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct dbos_fd_call *call = (struct dbos_fd_call *)ri->data;
+
+	if (call->file)
+		dbos_emit_installed(call->fd, call->file);
+	return 0;
+}
 
 static int dbos_stash_fd0(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -151,28 +180,15 @@ static int dbos_dup2_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 }
 
 /*
- * do_dup2() returns fd once @file is installed there
- * (and file_lock is dropped). Another thread may already have closed it
- * again, so look it up anew: fget() takes a reference (atomic, RCU), and the
- * close-on-exec bit is read under RCU.
+ * do_dup2() returns fd once its file is installed there (and file_lock is
+ * dropped); another thread may already have closed it again.
  */
 static int dbos_dup2_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	unsigned int fd = ((struct dbos_fd_call *)ri->data)->fd;
-	struct files_struct *files = current->files;
-	struct file *file;
-	bool cloexec;
 
-	if (regs_return_value(regs) != fd || !files)
-		return 0;
-	file = fget_raw(fd);
-	if (!file)
-		return 0;
-	rcu_read_lock();
-	cloexec = test_bit(fd, files_fdtable(files)->close_on_exec);
-	rcu_read_unlock();
-	dbos_emit_open(fd, file, cloexec);
-	fput(file);
+	if (regs_return_value(regs) == fd)
+		dbos_emit_installed(fd, NULL);
 	return 0;
 }
 
@@ -192,22 +208,20 @@ static int dbos_pick_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 }
 
 /*
- * do_close_on_exec(files) at entry: exec has unshared @files (it is
- * current's own). Under files->file_lock, as the function itself takes it,
- * every fd whose close-on-exec bit is set and that holds a file is about to
- * be closed; the table's references keep the files alive while the lock is
- * held. Runs in process context with preemption disabled (ftrace kprobe).
+ * A FD_CLOSE for every fd of @files that holds a file and is open (or, with
+ * @cloexec_only, has its close-on-exec bit set): they are about to be
+ * closed. Under files->file_lock, which keeps the table's files alive;
+ * process context, preemption disabled.
  */
-static int dbos_close_on_exec(struct kprobe *p, struct pt_regs *regs)
+static void dbos_emit_closes(struct files_struct *files, bool cloexec_only)
 {
-	struct files_struct *files = (struct files_struct *)
-				     regs_get_kernel_argument(regs, 0);
 	struct fdtable *fdt;
 	unsigned int fd;
 
 	spin_lock(&files->file_lock);
 	fdt = files_fdtable(files);
-	for_each_set_bit(fd, fdt->close_on_exec, fdt->max_fds) {
+	for_each_set_bit(fd, cloexec_only ? fdt->close_on_exec : fdt->open_fds,
+			 fdt->max_fds) {
 		struct file *file = rcu_dereference_protected(fdt->fd[fd],
 				lockdep_is_held(&files->file_lock));
 
@@ -215,6 +229,37 @@ static int dbos_close_on_exec(struct kprobe *p, struct pt_regs *regs)
 			dbos_emit_close(fd, file);
 	}
 	spin_unlock(&files->file_lock);
+}
+
+/**
+ * dbos_files_exit - the fds of an exiting process, closed as it dies
+ *
+ * From the exit tracepoint (current exiting, before exit_files()): when
+ * current is the last user of its fd table, every fd it holds is about to be
+ * closed, so each gets its FD_CLOSE now, before the EXIT record, and
+ * file_events has a close for every fd a process held when it died. A table
+ * still shared (CLONE_FILES with another process, or two last threads
+ * exiting at once) has a count above one: no records; the server drops the
+ * rows at the exit without close rows.
+ */
+void dbos_files_exit(void)
+{
+	struct files_struct *files = current->files;
+
+	if (files && atomic_read(&files->count) == 1)
+		dbos_emit_closes(files, false);
+}
+
+/*
+ * do_close_on_exec(files) at entry: exec has unshared @files (it is
+ * current's own); every fd with its close-on-exec bit set is about to be
+ * closed (the function takes files->file_lock as dbos_emit_closes() does).
+ * Process context with preemption disabled (ftrace kprobe).
+ */
+static int dbos_close_on_exec(struct kprobe *p, struct pt_regs *regs)
+{
+	dbos_emit_closes((struct files_struct *)regs_get_kernel_argument(regs, 0),
+			 true);
 	return 0;
 }
 
@@ -312,7 +357,6 @@ static void dbos_probe_sock_state(void *data, const struct sock *csk,
 }
 
 static struct kprobe dbos_kprobes[] = {
-	{ .symbol_name = "fd_install", .pre_handler = dbos_fd_install },
 	{ .symbol_name = "do_close_on_exec", .pre_handler = dbos_close_on_exec },
 };
 
@@ -324,6 +368,7 @@ static struct kprobe dbos_kprobes[] = {
 }
 
 static struct kretprobe dbos_kretprobes[] = {
+	DBOS_KRETPROBE("fd_install", dbos_fd_install_entry, dbos_fd_install_ret),
 	DBOS_KRETPROBE("do_dup2", dbos_dup2_entry, dbos_dup2_ret),
 	DBOS_KRETPROBE("pick_file", dbos_stash_fd1, dbos_pick_ret),
 	DBOS_KRETPROBE("__sys_bind", dbos_stash_fd0, dbos_bind_ret),

@@ -10,5 +10,6 @@
 int dbos_files_init(void);
 void dbos_files_uninit(void);
 u64 dbos_files_missed(void);
+void dbos_files_exit(void);
 
 #endif /* _DBOS_FILES_H */

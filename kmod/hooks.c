@@ -20,6 +20,7 @@
  */
 
 #include "hooks.h"
+#include "files.h"
 #include "record.h"
 #include "schedrules.h"
 #include "dbos_uapi.h"
@@ -108,6 +109,9 @@ static void dbos_probe_exit(void *data, struct task_struct *task)
 		.exit_code = task->exit_code,
 	};
 
+	/* Its fds' closes first: they happen before it is gone. */
+	if (task == current)
+		dbos_files_exit();
 	if (!atomic_read(&task->signal->live)) {
 		ev.flags = DBOS_RECF_GROUP_DEAD;
 		/* A racy peek is enough: the children are reparented later. */

@@ -107,5 +107,11 @@ static void __exit dbos_exit(void)
 module_init(dbos_init);
 module_exit(dbos_exit);
 MODULE_LICENSE("GPL");
+/*
+ * The wire protocol's version. With it modpost also records a srcversion
+ * (a hash of the sources), which dbosd.service compares with the installed
+ * module's to replace an old one after an upgrade.
+ */
+MODULE_VERSION(__stringify(DBOS_GENL_VERSION));
 MODULE_DESCRIPTION("dbos: processes, open files and sockets mirrored to userspace");
 MODULE_ALIAS_GENL_FAMILY(DBOS_GENL_NAME);

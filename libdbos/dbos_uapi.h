@@ -151,6 +151,17 @@
  * records were lost there and the reader must re-sync from a dump. Snapshots
  * (DBOS_REC_PROC, DBOS_REC_FD, DBOS_REC_SOCK) are outside these streams:
  * their cpu_seq is 0.
+ *
+ * Order. Each CPU's records arrive in seq order (a CPU takes the seq and
+ * writes the record with interrupts off). After every drain of the buffers
+ * the module multicasts one more DBOS_CMD_RECORDS message (DBOS_A_CPU
+ * U32_MAX) of DBOS_REC_WATERMARK records, one per possible CPU (cpu_seq 0,
+ * time_ns 0): every record of hdr.cpu with a seq <= hdr.seq has been sent
+ * before this message, so every later record of that CPU has a larger seq
+ * (hdr.seq 0: nothing known yet). A reader that holds records back until the
+ * smallest watermark (or each CPU's last record seq, when larger) has passed
+ * them sees every event in seq order; a CPU that stays idle holds nothing
+ * back, since its watermark follows the global counter at each drain.
  */
 #ifndef _UAPI_LINUX_DBOS_H
 #define _UAPI_LINUX_DBOS_H
@@ -158,7 +169,7 @@
 #include <linux/types.h>
 
 #define DBOS_GENL_NAME		"dbos"
-#define DBOS_GENL_VERSION	3
+#define DBOS_GENL_VERSION	4
 #define DBOS_MCGRP_EVENTS	"events"
 
 enum dbos_cmd {
@@ -267,6 +278,8 @@ enum dbos_rec_type {
 				 * (by SCHED_SET or a rule: values now in force),
 				 * or a snapshot from DUMP_PROCS (after the
 				 * process's PROC snapshot, same seq) */
+	DBOS_REC_WATERMARK,	/* hdr only: hdr.cpu's stream is complete up to
+				 * hdr.seq (see "Order" above) */
 	__DBOS_REC_MAX
 };
 

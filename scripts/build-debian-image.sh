@@ -18,7 +18,12 @@
 # no network, so `apt install ./dbos*.deb` in it must find every dependency
 # installed already): the cloud kernel and its headers, dkms and a compiler,
 # dash, bash, coreutils, nginx, openssh-server, python3, and the libraries
-# dbosd and dbos link (libbpf, RocksDB, SQLite, libnl, libedit).
+# dbosd and dbos link (libbpf, RocksDB, SQLite, libnl, libedit). nginx's perl
+# module lets tests/vm/test_userland.c make a real nginx worker run a command,
+# as remote code execution in a web server would.
+#
+# Also in it, not installed: another cloud kernel's image and headers
+# (/var/cache/dbos-new-kernel), for test_package's "a new kernel" step.
 #
 # At boot, dbos-vm-run.service mounts the per-run disk labelled DBOSRUN (which
 # scripts/dbos-vm --image debian makes) on /dbos and runs /dbos/run, which
@@ -33,7 +38,7 @@ MIRROR=${DBOS_IMAGE_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${DBOS_IMAGE_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 readonly PACKAGES=(
 	systemd-sysv udev dbus linux-image-cloud-amd64 linux-headers-cloud-amd64 dkms build-essential
-	dash bash coreutils nginx openssh-server python3 iproute2 procps kmod less
+	dash bash coreutils nginx libnginx-mod-http-perl openssh-server python3 iproute2 procps kmod less
 	libbpf1 librocksdb7.8 libsqlite3-0 libnl-3-200 libnl-genl-3-200 libedit2 libelf1 zlib1g
 )
 
@@ -98,6 +103,20 @@ EOF
 	# Nothing that wakes up on its own in the middle of a test.
 	chroot "$root" systemctl mask apt-daily.timer apt-daily-upgrade.timer man-db.timer \
 		e2scrub_all.timer e2scrub_reap.service fstrim.timer >/dev/null 2>&1 || true
+	# Another cloud kernel's packages, downloaded, not installed: test_package
+	# installs them (no network in the VM) to see DKMS build dbos.ko for a new
+	# kernel. The newest other 6.1 ABI in the archive; its release in ./release.
+	local cur other dest=/var/cache/dbos-new-kernel
+	cur=$(find "$root/lib/modules" -mindepth 1 -maxdepth 1 -name '*-cloud-amd64' -printf '%f\n' |
+		sort -V | tail -n 1)
+	other=$(chroot "$root" apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-cloud-amd64$' |
+		cut -d' ' -f1 | sed 's/^linux-image-//' | grep -vx "$cur" | sort -V | tail -n 1)
+	[[ -n $other ]] || die "no cloud kernel other than $cur in the archive"
+	mkdir -p "$root$dest"
+	chroot "$root" sh -c "cd $dest && apt-get -q -o APT::Sandbox::User=root download \
+		linux-image-$other linux-headers-$other linux-headers-${other%-cloud-amd64}-common" ||
+		die "cannot download the packages of $other"
+	echo "$other" >"$root$dest/release"
 	# A new machine id at each boot (empty file: systemd makes one).
 	: >"$root/etc/machine-id"
 }

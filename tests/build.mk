@@ -31,7 +31,7 @@ $(B)/tests/vm/%.sh: tests/vm/%.sh
 	@mkdir -p $(dir $@)
 	install -m 0755 $< $@
 
-# test_readme_rules runs the README's example security policy as the README
+# test_readme_rules and test_userland run the README's example security policy as the README
 # writes it: its first ```sql block under "## Security policy in SQL", as a C string.
 $(B)/tests/gen/readme_policy.h: README.md
 	@mkdir -p $(dir $@)
@@ -42,8 +42,8 @@ $(B)/tests/gen/readme_policy.h: README.md
 	     p && /^```/ { done = 1; exit } \
 	     p { gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); printf "\t\"%s\\n\"\n", $$0; n++ } \
 	     END { if (!n || !done) exit 1; print "\t;" }' $< > $@.tmp && mv -f $@.tmp $@
-$(B)/tests/vm/test_readme_rules: $(B)/tests/gen/readme_policy.h
-$(B)/tests/vm/test_readme_rules: VM_TEST_CFLAGS += -I$(B)/tests/gen
+$(B)/tests/vm/test_readme_rules $(B)/tests/vm/test_userland: $(B)/tests/gen/readme_policy.h
+$(B)/tests/vm/test_readme_rules $(B)/tests/vm/test_userland: VM_TEST_CFLAGS += -I$(B)/tests/gen
 
 # test_privileges checks that the README's matrix ("## Who may do what": its
 # table's lines, the |---| line left out) is the one it tests, row for row.

@@ -52,7 +52,14 @@ tally() {
 	passed=$((passed + ok))
 	skipped=$((skipped + skip))
 	failed=$((failed + notok))
-	[ "$notok" -gt 0 ] && failures+=("$name: $(grep -E '^not ok' "$log" | head -3 | tr '\n' ';')")
+	# the harness's own words on why: each failed test's TH_LOG lines
+	# (file:line:test:...) and its Expected line or timeout, so that a run
+	# whose logs are gone (CI) still says which check failed and what it saw
+	[ "$notok" -gt 0 ] && failures+=("$name: $(grep -E '^not ok' "$log" | head -20 | tr '\n' ';')
+$(awk '/^# +RUN /{ n = 0; next }
+	/^# [^ ]+\.(c|sh|h):[0-9]+:|^# [^ ]+: Test terminated/{ buf[n++] = $0; next }
+	/^not ok /{ for (i = n > 24 ? n - 24 : 0; i < n; i++) print buf[i]; n = 0; next }
+	/^ok /{ n = 0 }' "$log" | head -48 | cut -c1-300 | sed 's/^/    /')")
 	if [ -n "$plan" ] && [ $((ok + skip + notok)) -lt "$plan" ]; then
 		failed=$((failed + 1))
 		failures+=("$name: ran $((ok + skip + notok)) of $plan planned tests")
@@ -147,7 +154,7 @@ run_vm() {
 		name=$(basename "$t")
 		name=${name%.sh}
 		wanted "$name" || continue
-		case "$name" in *_listen|*_helper|test_package) continue ;; esac
+		case "$name" in *_listen|*_helper|test_package|test_userland) continue ;; esac
 		# shellcheck disable=SC2046  # the option and its value are two words
 		DBOS_TEST_KERNEL=$kernel scripts/dbos-vm --kernel "$kernel" $(vm_timeout "$name" "$kernel") \
 			--log "$logdir/$name.$kernel.serial.log" \
@@ -166,6 +173,17 @@ run_package() {
 		--log "$logdir/test_package.debian.serial.log" \
 		/dbos/tests/test_package.sh >"$log" 2>&1
 	tally "test_package[debian]" "$log" $?
+}
+
+# The README's rules against Debian's real nginx, dash, bash, passwd and sshd
+# (the build tree's dbos.ko and dbosd in the Debian image; tests/vm/test_userland.c).
+run_userland() {
+	local log=$logdir/test_userland.debian.log
+	wanted test_userland || return 0
+	scripts/dbos-vm --image debian --timeout 900 \
+		--log "$logdir/test_userland.debian.serial.log" \
+		/dbos/tests/test_userland >"$log" 2>&1
+	tally "test_userland[debian]" "$log" $?
 }
 
 # run_console NAME: tests/console/NAME.sh, a test that drives the VM from this
@@ -188,6 +206,7 @@ if [ "$mode" != host ]; then
 		if [ "$k" = debian ]; then
 			run_console test_console
 			run_console test_durable
+			run_userland
 			run_package
 		fi
 	done

@@ -5,7 +5,8 @@
 #   INTAKE_OBJS       the session without sockets: decoder + session (tests, bench)
 #   INTAKE_LOOP_OBJS  the intake thread over the kernel layer's sockets (dbosd only)
 
-INTAKE_OBJS      := $(B)/dbserver/intake/decode.o $(B)/dbserver/intake/intake.o
+INTAKE_OBJS      := $(B)/dbserver/intake/decode.o $(B)/dbserver/intake/reorder.o \
+                    $(B)/dbserver/intake/intake.o
 INTAKE_LOOP_OBJS := $(B)/dbserver/intake/loop.o
 
 # Host tests of intake + mirror: real store in a temp dir, real SQL, no kernel.

@@ -17,10 +17,10 @@ _Static_assert(sizeof(struct dbos_fd) == 40, "uapi: dbos_fd is 40 bytes");
 _Static_assert(sizeof(struct dbos_sock) == 80, "uapi: dbos_sock is 80 bytes");
 _Static_assert(sizeof(struct dbos_sched) == 32, "uapi: dbos_sched is 32 bytes");
 
-/* Walk the packed records of one DBOS_A_RECORDS payload. */
-static void walk_records(const unsigned char *p, size_t n, const struct intake_sink *sink,
-			 struct intake_decode_stats *ds)
+void intake_decode_records(const void *records, size_t n, const struct intake_sink *sink,
+			   struct intake_decode_stats *ds)
 {
+	const unsigned char *p = records, *raw;
 	size_t off = 0;
 
 	while (off < n) {
@@ -38,6 +38,7 @@ static void walk_records(const unsigned char *p, size_t n, const struct intake_s
 			ds->malformed_records++;	/* framing lost: cannot find the next one */
 			return;
 		}
+		raw = p + off;
 		body = p + off + REC_HDR_LEN;
 		blen = rec.hdr.len - REC_HDR_LEN;
 		off += rec.hdr.len;
@@ -120,6 +121,9 @@ static void walk_records(const unsigned char *p, size_t n, const struct intake_s
 			rec.cpus = body + SCHED_LEN;
 			rec.path = rec.cmdline = rec.cwd = rec.peer_path = NULL;
 			break;
+		case DBOS_REC_WATERMARK:
+			st = INTAKE_REC_WATERMARK;	/* the header says it all */
+			break;
 		default:
 			st = INTAKE_REC_UNKNOWN;
 			break;
@@ -130,7 +134,7 @@ static void walk_records(const unsigned char *p, size_t n, const struct intake_s
 		else if (st == INTAKE_REC_UNKNOWN)
 			ds->unknown_records++;
 		if (sink->record)
-			sink->record(sink->ctx, &rec.hdr, st == INTAKE_REC_OK ? &rec : NULL, st);
+			sink->record(sink->ctx, &rec.hdr, raw, st == INTAKE_REC_OK ? &rec : NULL, st);
 	}
 }
 
@@ -187,7 +191,7 @@ static bool decode_one(const unsigned char *p, size_t n, const struct intake_sin
 	ds->messages++;
 	if (sink->message)
 		sink->message(sink->ctx, &msg);
-	walk_records(recs, recs_len, sink, ds);
+	intake_decode_records(recs, recs_len, sink, ds);
 	return true;
 }
 

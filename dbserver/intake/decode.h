@@ -21,18 +21,20 @@ enum intake_rec_status {
 	INTAKE_REC_OK,		/* a process, fd, socket or sched record, decoded into *rec */
 	INTAKE_REC_UNKNOWN,	/* a type (or SCHED cause) this server does not know: skipped */
 	INTAKE_REC_MALFORMED,	/* framed correctly, but its payload is invalid: skipped */
+	INTAKE_REC_WATERMARK,	/* DBOS_REC_WATERMARK: hdr.cpu's stream is complete up to hdr.seq */
 };
 
 /*
  * Where decoded data goes. @message is called once per DBOS_CMD_RECORDS
  * message before its records; @record once per correctly framed record except
- * DBOS_REC_PAD, with @rec non-NULL only for INTAKE_REC_OK. @hdr and @rec (and
+ * DBOS_REC_PAD, with @rec non-NULL only for INTAKE_REC_OK, and @raw the
+ * record's hdr.len bytes as received (not aligned). @hdr, @raw and @rec (and
  * the strings it points to) are valid only during the call. Either callback
  * may be NULL.
  */
 struct intake_sink {
 	void (*message)(void *ctx, const struct intake_msg *msg);
-	void (*record)(void *ctx, const struct dbos_rec_hdr *hdr,
+	void (*record)(void *ctx, const struct dbos_rec_hdr *hdr, const void *raw,
 		       const struct mirror_rec *rec, enum intake_rec_status st);
 	void *ctx;
 };
@@ -64,5 +66,12 @@ struct intake_decode_stats {
  */
 void intake_decode(const struct nlmsghdr *nlh, size_t len,
 		   const struct intake_sink *sink, struct intake_decode_stats *ds);
+
+/*
+ * intake_decode_records - decode @n bytes of records packed back to back (a
+ * DBOS_A_RECORDS payload, or one record the reorder stage held), as above.
+ */
+void intake_decode_records(const void *p, size_t n, const struct intake_sink *sink,
+			   struct intake_decode_stats *ds);
 
 #endif /* DBOS_INTAKE_DECODE_H */

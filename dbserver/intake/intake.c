@@ -10,6 +10,7 @@
 
 #include "dbserver/intake/decode.h"
 #include "dbserver/intake/intake.h"
+#include "dbserver/intake/reorder.h"
 
 /* Expected next cpu_seq of one CPU. */
 struct cpu_track {
@@ -24,7 +25,8 @@ struct orphan {
 	int tries;
 };
 
-enum mode { MODE_EVENTS, MODE_SNAPSHOT, MODE_ORPHAN };
+/* What the records being decoded are: events as received, events the reorder stage released, replies. */
+enum mode { MODE_EVENTS, MODE_RELEASED, MODE_SNAPSHOT, MODE_ORPHAN };
 
 struct intake {
 	struct intake_config cfg;
@@ -50,7 +52,9 @@ struct intake {
 
 	enum mode mode;
 	bool commit_failing;
+	struct reorder *ro;		/* events wait here until every CPU's stream passed them */
 	struct intake_decode_stats ds;
+	struct intake_decode_stats ds_released;	/* the second decode of released records: not counted */
 	uint64_t c[INTAKE_STAT__COUNT];
 	_Atomic int64_t pub[INTAKE_STAT__COUNT];
 };
@@ -76,6 +80,10 @@ const struct intake_stat_info intake_stat_info[INTAKE_STAT__COUNT] = {
 	[INTAKE_STAT_KERNEL_SCHED_FAILED] = { "kernel_sched_failed", "Kernel: sched rule changes that failed or could not be queued (last GET_STATS)" },
 	[INTAKE_STAT_MODULE_ATTACHED] = { "module_attached", "1 while dbosd is attached to the dbos kernel module, else 0" },
 	[INTAKE_STAT_MODULE_INSTANCE] = { "module_instance", "DBOS_A_INSTANCE of the module instance last attached (0: none)" },
+	[INTAKE_STAT_REORDER_HELD] = { "reorder_held", "Records the reorder stage holds now, until every CPU's watermark passes them" },
+	[INTAKE_STAT_REORDER_HELD_MAX] = { "reorder_held_max", "The most records the reorder stage ever held at once" },
+	[INTAKE_STAT_REORDER_LATE] = { "reorder_late", "Records that came after the frontier had passed their seq, applied out of order and re-synced after (should stay 0)" },
+	[INTAKE_STAT_REORDER_FORCED] = { "reorder_forced", "Records released before the frontier passed them (before a dump, at detach, a new module instance, or a full stage, which re-syncs)" },
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -94,6 +102,13 @@ static void logf_(struct intake *in, const char *fmt, ...)
 
 static void publish(struct intake *in)
 {
+	struct reorder_stats rs;
+
+	reorder_stats(in->ro, &rs);
+	in->c[INTAKE_STAT_REORDER_HELD] = rs.held;
+	in->c[INTAKE_STAT_REORDER_HELD_MAX] = rs.held_max;
+	in->c[INTAKE_STAT_REORDER_LATE] = rs.late;
+	in->c[INTAKE_STAT_REORDER_FORCED] = rs.forced;
 	in->c[INTAKE_STAT_MESSAGES] = in->ds.messages;
 	in->c[INTAKE_STAT_RECORDS_MALFORMED] = in->ds.malformed_records + in->ds.malformed_messages;
 	in->c[INTAKE_STAT_RECORDS_UNKNOWN] = in->ds.unknown_records;
@@ -130,6 +145,23 @@ static void request_resync(struct intake *in)
 
 /* ---- records ------------------------------------------------------------ */
 
+/*
+ * A record applied out of seq order (late, or released early when the
+ * reorder stage was full): the tables' rules assume seq order, so a re-sync
+ * makes them exact again. Logged once per re-sync.
+ */
+static void out_of_order(struct intake *in, const char *why, const struct dbos_rec_hdr *hdr)
+{
+	if (!in->need_resync) {
+		if (hdr)
+			logf_(in, "record seq %" PRIu64 " of CPU %u %s: re-syncing",
+			      (uint64_t)hdr->seq, hdr->cpu, why);
+		else
+			logf_(in, "%s: re-syncing", why);
+	}
+	request_resync(in);
+}
+
 static void track_cpu(struct intake *in, uint16_t cpu, uint32_t cpu_seq)
 {
 	struct cpu_track *t;
@@ -159,6 +191,8 @@ static void track_cpu(struct intake *in, uint16_t cpu, uint32_t cpu_seq)
 	t->next = cpu_seq + 1;
 }
 
+static void release_all(struct intake *in);
+
 static void set_instance(struct intake *in, uint64_t instance)
 {
 	in->has_instance = true;
@@ -178,21 +212,39 @@ static void on_message(void *ctx, const struct intake_msg *msg)
 	} else if (msg->instance != in->instance) {
 		logf_(in, "records from module instance %016" PRIx64 " (attached to %016" PRIx64
 		      "): new epoch, re-syncing", msg->instance, in->instance);
+		/* The old instance's records first, under its epoch; its seqs start again. */
+		release_all(in);
+		reorder_reset(in->ro, 0);
 		set_instance(in, msg->instance);
 		reset_baselines(in);
 		request_resync(in);
 	}
 }
 
-static void on_record(void *ctx, const struct dbos_rec_hdr *hdr,
+static void on_record(void *ctx, const struct dbos_rec_hdr *hdr, const void *raw,
 		      const struct mirror_rec *rec, enum intake_rec_status st)
 {
 	struct intake *in = ctx;
 
 	switch (in->mode) {
 	case MODE_EVENTS:
+		if (st == INTAKE_REC_WATERMARK) {
+			reorder_watermark(in->ro, hdr->cpu, hdr->seq);
+			return;
+		}
 		in->c[INTAKE_STAT_EVENTS_RECEIVED]++;
 		track_cpu(in, hdr->cpu, hdr->cpu_seq);
+		/* Held until every CPU's stream passed it; late or unheld: now. */
+		if (rec) {
+			int ret = reorder_push(in->ro, hdr, raw);
+
+			if (!ret)
+				return;
+			if (ret == -EALREADY)
+				out_of_order(in, "came after the merge had passed its seq", hdr);
+		}
+		break;
+	case MODE_RELEASED:
 		break;
 	case MODE_ORPHAN:
 		if (!rec || rec->hdr.type != DBOS_REC_PROC || rec->proc.pid != in->cur->pid)
@@ -230,6 +282,25 @@ static void decode(struct intake *in, const struct nlmsghdr *nlh, size_t len)
 	intake_decode(nlh, len, &sink, &in->ds);
 }
 
+/* A record the reorder stage releases: decoded again (cheap) and applied. */
+static void apply_released(void *arg, const struct dbos_rec_hdr *rec)
+{
+	struct intake *in = arg;
+	struct intake_sink sink = sink_proto;
+	enum mode mode = in->mode;
+
+	sink.ctx = in;
+	in->mode = MODE_RELEASED;
+	intake_decode_records(rec, rec->len, &sink, &in->ds_released);
+	in->mode = mode;
+}
+
+/* Every held record, in seq order: before a dump, a new epoch, a detach. */
+static void release_all(struct intake *in)
+{
+	reorder_release_all(in->ro, apply_released, in);
+}
+
 static void reply_msg(void *ctx, const struct nlmsghdr *nlh, size_t len)
 {
 	decode(ctx, nlh, len);
@@ -237,8 +308,15 @@ static void reply_msg(void *ctx, const struct nlmsghdr *nlh, size_t len)
 
 void intake_feed(struct intake *in, const struct nlmsghdr *nlh, size_t len)
 {
+	struct reorder_stats before, after;
+
 	in->mode = MODE_EVENTS;
 	decode(in, nlh, len);
+	reorder_stats(in->ro, &before);
+	reorder_release(in->ro, apply_released, in);
+	reorder_stats(in->ro, &after);
+	if (after.forced != before.forced)
+		out_of_order(in, "the reorder stage was full and released records early", NULL);
 }
 
 /* ---- orphans -------------------------------------------------------------- */
@@ -305,6 +383,8 @@ static int resync(struct intake *in, uint64_t now, bool attach)
 
 	in->need_resync = false;
 	in->c[INTAKE_STAT_RESYNCS]++;
+	/* Every event received happened before the dump: apply them all first. */
+	release_all(in);
 	/* Re-base the kernel's loss counters: what they count so far, the dump covers. */
 	rc = in->cfg.ops->get_stats(in->cfg.ops_arg, &ks);
 	if (rc == 0)
@@ -363,6 +443,10 @@ int intake_new(const struct intake_config *cfg, struct intake **out)
 		return -ENOMEM;
 	in->cfg = *cfg;
 	in->m = cfg->mirror;
+	if (reorder_new(0, &in->ro)) {
+		free(in);
+		return -ENOMEM;
+	}
 	mirror_set_orphan_handler(in->m, on_orphan, in);
 	publish(in);
 	*out = in;
@@ -374,6 +458,7 @@ void intake_free(struct intake *in)
 	if (!in)
 		return;
 	mirror_set_orphan_handler(in->m, NULL, NULL);
+	reorder_free(in->ro);
 	free(in->cpus);
 	free(in->orph);
 	free(in);
@@ -405,6 +490,8 @@ int intake_attach(struct intake *in, uint64_t now_ns)
 			return rc;
 		}
 	}
+	release_all(in);
+	reorder_reset(in->ro, (uint32_t)ks.v[DBOS_STATS_NR_CPUS]);
 	set_instance(in, ks.instance);
 	set_kstats(in, &ks);
 	reset_baselines(in);
@@ -428,6 +515,7 @@ void intake_detach(struct intake *in)
 	in->norph = 0;
 	in->have_kbase = false;
 	reset_baselines(in);
+	release_all(in);
 	if (mirror_commit(in->m, &err)) {
 		logf_(in, "store write failed: %s", err ? err : "?");
 		free(err);

@@ -42,10 +42,17 @@ void files_resync_dumped(struct files *f);	/* the files dump completed: sweep at
 uint32_t files_resync_end(struct files *f, uint64_t first_proc_snap);
 void files_resync_abort(struct files *f);
 
-/* files_commit - before the batch is written: the changed fd rows, the history trims, the counters. */
-void files_commit(struct files *f);
+/*
+ * files_commit - before the batch is written: the history rows as chunks,
+ * the changed fd rows, the history trims, the counters. 0, or -1 and *@err
+ * (free()) when the history rows could not be chunked (they stay pending).
+ */
+int files_commit(struct files *f, char **err);
 
-/* files_pending - fd rows waiting for files_commit(). */
+/* files_committed - the batch is written (history.h: history_committed()). */
+void files_committed(struct files *f);
+
+/* files_pending - fd rows and history rows waiting for files_commit(). */
 size_t files_pending(const struct files *f);
 
 /* files_prune - forget tombstones and socket infos without fds older than @ttl_ns. */

@@ -118,7 +118,6 @@ struct mirror {
 
 	struct history hist;		/* process_events */
 	struct history shist;		/* sched_decisions */
-	struct sched_stash early;	/* SCHED records whose process has no row yet */
 	char cpus_text[SCHEDREC_CPUS_TEXT];	/* scratch: the CPU list of the record applied */
 	char *srow;			/* scratch: a sched_decisions row */
 	size_t srow_cap;
@@ -152,8 +151,7 @@ const struct mirror_stat_info mirror_stat_info[MIRROR_STAT__COUNT] = {
 	[MIRROR_STAT_SOCKET_EVENTS_TRIMMED] = { "socket_events_trimmed", "socket_events rows deleted by the retention limit since start" },
 	[MIRROR_STAT_FILES_SWEPT] = { "files_swept", "Open file rows removed by re-syncs (the kernel's dump no longer had them)" },
 	[MIRROR_STAT_SCHED_APPLIED] = { "sched_applied", "SCHED records (changes and dump snapshots) that changed a process's scheduling columns" },
-	[MIRROR_STAT_SCHED_STALE] = { "sched_stale", "SCHED records older than the scheduling values of their process (sched_decisions only)" },
-	[MIRROR_STAT_SCHED_EARLY] = { "sched_early", "SCHED records that arrived before their process's first record, kept until it came" },
+	[MIRROR_STAT_SCHED_STALE] = { "sched_stale", "SCHED records older than the scheduling values of their process, or for a process with no row (sched_decisions only)" },
 	[MIRROR_STAT_SCHED_DECISIONS_ROWS] = { "sched_decisions_rows", "Rows in sched_decisions (as of the last commit)" },
 	[MIRROR_STAT_SCHED_DECISIONS_TRIMMED] = { "sched_decisions_trimmed", "sched_decisions rows deleted by the retention limit since start" },
 };
@@ -488,14 +486,6 @@ static int fork_inherit(struct mirror *m, struct proc_live *L, uint32_t ppid, ui
 	return schedrec_inherit(L, p->live, s);
 }
 
-/* The row of @sl was just created: apply a SCHED record that came before it. */
-static int take_early(struct mirror *m, struct proc_slot *sl)
-{
-	if (!m->early.n)
-		return 0;
-	return schedrec_unstash(&m->early, sl->pid, sl->live) < 0 ? -1 : 0;
-}
-
 static enum mirror_result apply_birth(struct mirror *m, const struct mirror_rec *r, uint64_t s)
 {
 	bool snap = r->hdr.type == DBOS_REC_PROC;
@@ -538,7 +528,7 @@ static enum mirror_result apply_birth(struct mirror *m, const struct mirror_rec 
 				L->cwd_seq = cwd_seq;
 				L->cwd.len = cwd_len;
 			}
-			if (!snap && (fork_inherit(m, L, r->proc.ppid, s) || take_early(m, sl)))
+			if (!snap && fork_inherit(m, L, r->proc.ppid, s))
 				return MIRROR_ENOMEM;
 			sl->seq = s;
 			mark_dirty(m, sl);
@@ -582,7 +572,7 @@ static enum mirror_result apply_birth(struct mirror *m, const struct mirror_rec 
 	L = vivify(m, sl, false);
 	if (!L || set_all(L, r, s))
 		return MIRROR_ENOMEM;
-	if ((!snap && fork_inherit(m, L, r->proc.ppid, s)) || take_early(m, sl))
+	if (!snap && fork_inherit(m, L, r->proc.ppid, s))
 		return MIRROR_ENOMEM;
 	L->threads_delta = delta;
 	L->gen = snap ? m->gen : 0;
@@ -632,7 +622,7 @@ static enum mirror_result apply_update(struct mirror *m, const struct mirror_rec
 	if (!L)
 		return MIRROR_ENOMEM;
 	set_fields(L, &r->proc, s);
-	if ((exec && set_strings(L, r, s)) || take_early(m, sl))
+	if (exec && set_strings(L, r, s))
 		return MIRROR_ENOMEM;
 	L->threads_base = 1;
 	L->threads_seq = L->floor;
@@ -738,7 +728,9 @@ static int decision_put(struct mirror *m, const struct mirror_rec *r, uint64_t s
 /*
  * A SCHED record: the values now in force for the process (see schedrec.c
  * for the merge by seq), and a sched_decisions row unless it is a snapshot.
- * A record for a pid with no row of this incarnation yet waits for the row.
+ * A record for a pid with no row of this incarnation changes no row: in seq
+ * order its process's first record came before it, so the process has
+ * exited, or it is one the next dump brings (before the first re-sync).
  */
 static enum mirror_result apply_sched(struct mirror *m, const struct mirror_rec *r, uint64_t s)
 {
@@ -759,10 +751,6 @@ static enum mirror_result apply_sched(struct mirror *m, const struct mirror_rec 
 			m->c[MIRROR_STAT_SCHED_APPLIED]++;
 			return MIRROR_APPLIED;
 		}
-	} else if (!sl || (sl->state != PROC_LIVE && s > sl->seq)) {
-		schedrec_stash(&m->early, v->pid, s, now_s(m), v, r->cpus);
-		m->c[MIRROR_STAT_SCHED_EARLY]++;
-		return MIRROR_APPLIED;
 	}
 	m->c[MIRROR_STAT_SCHED_STALE]++;
 	return MIRROR_STALE;
@@ -970,24 +958,32 @@ int mirror_commit(struct mirror *m, char **err)
 		store_batch_put(m->batch, STORE_CF_META, META_EPOCH, strlen(META_EPOCH), v, sizeof(v));
 		m->epoch_dirty = false;
 	}
+	if (history_flush(&m->hist, m->st, m->batch, err) ||
+	    history_flush(&m->shist, m->st, m->batch, err) ||
+	    files_commit(m->files, err))
+		goto fail;
 	history_trim(&m->hist, m->batch);
 	history_trim(&m->shist, m->batch);
-	files_commit(m->files);
 	if (store_batch_count(m->batch)) {
-		if (store_write(m->st, m->batch, err)) {
-			m->c[MIRROR_STAT_STORE_ERRORS]++;
-			publish(m);
-			return -1;
-		}
+		if (store_write(m->st, m->batch, err))
+			goto fail;
 		store_batch_clear(m->batch);
 	}
+	history_committed(&m->hist);
+	history_committed(&m->shist);
+	files_committed(m->files);
 	publish(m);
 	return 0;
+fail:
+	m->c[MIRROR_STAT_STORE_ERRORS]++;
+	publish(m);
+	return -1;
 }
 
 size_t mirror_pending(const struct mirror *m)
 {
-	return store_batch_count(m->batch) + m->ndirty + m->epoch_dirty + files_pending(m->files);
+	return store_batch_count(m->batch) + m->ndirty + m->epoch_dirty + files_pending(m->files) +
+	       history_pending(&m->hist) + history_pending(&m->shist);
 }
 
 void mirror_prune(struct mirror *m, uint64_t ttl_ns)
@@ -1018,7 +1014,6 @@ void mirror_prune(struct mirror *m, uint64_t ttl_ns)
 		proctab_remove(&m->tab, sl);
 	}
 	free(dead);
-	schedrec_stash_prune(&m->early, now_s(m), ttl_ns / NSEC ? (uint32_t)(ttl_ns / NSEC) : 1);
 	files_prune(m->files, ttl_ns);
 	m->c[MIRROR_STAT_TOMBSTONES] = m->tomb_count;
 	atomic_store_explicit(&m->pub[MIRROR_STAT_TOMBSTONES], (int64_t)m->tomb_count,

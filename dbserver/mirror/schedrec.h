@@ -39,39 +39,6 @@ int schedrec_apply(struct proc_live *L, const struct dbos_sched *v, const char *
  */
 int schedrec_inherit(struct proc_live *L, const struct proc_live *parent, uint64_t s);
 
-/* ---- SCHED records for a pid with no row yet (its FORK is in another CPU's buffer) ---- */
-
-#define SCHEDREC_EARLY_MAX	64
-
-struct sched_early {
-	uint32_t pid;
-	uint32_t t_s;			/* when it was kept (mirror clock, seconds) */
-	uint64_t seq;
-	struct dbos_sched v;
-	uint8_t cpus[DBOS_CPUS_MAX];	/* v.cpus_len bytes */
-};
-
-struct sched_stash {
-	struct sched_early e[SCHEDREC_EARLY_MAX];
-	unsigned n;
-};
-
-/*
- * schedrec_stash - keep @v (seq @s, CPU bitmap @cpus) for @pid; a newer one
- * for the same pid replaces it, a full stash drops its oldest.
- */
-void schedrec_stash(struct sched_stash *st, uint32_t pid, uint64_t s, uint32_t t_s,
-		    const struct dbos_sched *v, const uint8_t *cpus);
-
-/*
- * schedrec_unstash - the row @L of @pid was just created: apply what was
- * kept for it if it belongs to this incarnation (seq > L->floor), and forget
- * it. 1 if applied, 0 if nothing was kept, -1 on ENOMEM.
- */
-int schedrec_unstash(struct sched_stash *st, uint32_t pid, struct proc_live *L);
-
-/* schedrec_stash_prune - forget entries kept since before @now_s - @ttl_s. */
-void schedrec_stash_prune(struct sched_stash *st, uint32_t now_s, uint32_t ttl_s);
 
 /* ---- sched_decisions ---- */
 

@@ -80,6 +80,16 @@
  *   existed at its first release, so a slow reader never chases a growing
  *   history.
  *
+ *   The history tables are stored in chunks (store/chunk.h: many rows under
+ *   the seq of the first). There the iterator walks chunks and the cursor
+ *   walks the rows of the current chunk, decoded into an index (ents[]) when
+ *   the iterator reaches it: a seek to seq s is a SeekForPrev to the chunk
+ *   holding s, then a search in its index, so a point lookup, a range and
+ *   "ORDER BY seq DESC LIMIT 10" read one or two chunks more than they
+ *   return rows, and SQLite sees the same rows, keys and order as with one
+ *   key per row. A point lookup in a chunked table is such a seek, on a
+ *   fresh iterator (the latest committed rows, as store_get).
+ *
  *   Rows are decoded lazily: the first xColumn of a non-key column copies
  *   the value into the cursor's scratch buffer and decodes it there
  *   (row_decode) into the cursor's values array, NUL-terminating each text
@@ -87,6 +97,7 @@
  *   SQLITE_TRANSIENT, and SQLite copies them into registers it reuses from
  *   row to row. A full scan allocates nothing per row.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -95,6 +106,7 @@
 #include <string.h>
 
 #include "dbserver/sql/sql_int.h"
+#include "dbserver/store/chunk.h"
 #include "dbserver/store/row.h"
 
 #define IDX_EQ		0x01
@@ -151,6 +163,9 @@ struct table_cursor {
 	bool eof;
 	bool desc;
 	bool decoded;			/* vals[] holds the current row */
+	bool chunked;			/* the table is stored in chunks (see the top) */
+	struct chunk_ent *ents;		/* chunked: the rows of the iterator's chunk */
+	size_t ents_cap, nents, ci;	/* ... and the current one, ents[ci] */
 	uint64_t lo, hi;		/* inclusive key range of this filter */
 	uint64_t key;			/* current row */
 	const char *val;
@@ -385,7 +400,9 @@ static int table_best_index(sqlite3_vtab *pvt, sqlite3_index_info *info)
 	const struct table_vtab *vt = (const struct table_vtab *)pvt;
 	const struct schema_table *t = vt->t;
 	struct part_use u[SCHEMA_MAX_KEYS];
-	double rows = (double)store_estimate_keys(vt->st, t->cf);
+	/* an estimate: up to CHUNK_MAX_ROWS rows per chunk */
+	double rows = (double)store_estimate_keys(vt->st, t->cf) *
+		      (store_cf_chunked(t->cf) ? CHUNK_MAX_ROWS : 1);
 	int argv = 0, nfixed = 0, nused;
 
 	if (rows < 1)
@@ -499,6 +516,7 @@ static int table_open(sqlite3_vtab *pvt, sqlite3_vtab_cursor **out)
 	c->t = vt->t;
 	c->st = vt->st;
 	c->eof = true;
+	c->chunked = store_cf_chunked(vt->t->cf);
 	c->sc = vt->sc;
 	c->next = c->sc->cursors;
 	if (c->next)
@@ -528,6 +546,7 @@ static int table_close(sqlite3_vtab_cursor *cur)
 		c->next->pprev = c->pprev;
 	store_iter_free(c->it);
 	free(c->point);
+	free(c->ents);
 	sqlite3_free(c->held);
 	sqlite3_free(c->scratch);
 	sqlite3_free(c);
@@ -586,6 +605,121 @@ static uint64_t iter_key(const struct table_cursor *c)
 	return store_key_get(k, klen);
 }
 
+/* ---- chunked tables (see the top) ---- */
+
+/* Decodes the chunk at @c's iterator (valid) into ents[]. */
+static int chunk_load(struct table_cursor *c)
+{
+	size_t klen, vlen;
+	const char *k = store_iter_key(c->it, &klen);
+	const char *v = store_iter_value(c->it, &vlen);
+	uint64_t key = store_key_get(k, klen);
+	long n = chunk_decode(key, v, vlen, &c->ents, &c->ents_cap);
+
+	if (n == -ENOMEM)
+		return SQLITE_NOMEM;
+	if (n < 0)
+		return cursor_error(c, SQLITE_CORRUPT_VTAB, sqlite3_mprintf(
+			"%s: corrupt chunk at key %llu", c->t->name, (unsigned long long)key));
+	c->nents = (size_t)n;
+	return SQLITE_OK;
+}
+
+/* settle() for a chunked table: ents[ci] of the iterator's chunk is the current row. */
+static int chunk_settle(struct table_cursor *c)
+{
+	const struct chunk_ent *e;
+
+	if (!store_iter_valid(c->it))
+		return settle(c);	/* the end, or an error */
+	e = &c->ents[c->ci];
+	c->decoded = false;
+	c->key = e->seq;
+	if (c->desc ? c->key < c->lo : c->key > c->hi) {
+		c->eof = true;
+		return SQLITE_OK;
+	}
+	c->val = e->row;
+	c->vlen = e->len;
+	c->nread++;
+	return SQLITE_OK;
+}
+
+/*
+ * From the chunk at the iterator on, in the scan's direction, settles on the
+ * first row >= @seq (the last row <= @seq, descending).
+ */
+static int chunk_find(struct table_cursor *c, uint64_t seq)
+{
+	for (; store_iter_valid(c->it); c->desc ? store_iter_prev(c->it) : store_iter_next(c->it)) {
+		int rc = chunk_load(c);
+		size_t i;
+
+		if (rc != SQLITE_OK)
+			return rc;
+		if (c->desc) {
+			for (i = c->nents; i > 0 && c->ents[i - 1].seq > seq; i--)
+				;
+			if (i > 0) {
+				c->ci = i - 1;
+				return chunk_settle(c);
+			}
+		} else {
+			for (i = 0; i < c->nents && c->ents[i].seq < seq; i++)
+				;
+			if (i < c->nents) {
+				c->ci = i;
+				return chunk_settle(c);
+			}
+		}
+	}
+	return settle(c);
+}
+
+/* Positions a chunked table's iterator on the chunk that holds @seq, then chunk_find(). */
+static int chunk_seek(struct table_cursor *c, uint64_t seq)
+{
+	unsigned char k[8];
+
+	store_key_be64(k, seq);
+	store_iter_seek_for_prev(c->it, k, sizeof(k));
+	if (!store_iter_valid(c->it) && !c->desc)
+		store_iter_seek_first(c->it);	/* every chunk starts above @seq */
+	return chunk_find(c, seq);
+}
+
+/* The next row of a chunked table: in this chunk, or in the next one. */
+static int chunk_step(struct table_cursor *c)
+{
+	if (c->desc ? c->ci > 0 : c->ci + 1 < c->nents) {
+		if (c->desc)
+			c->ci--;
+		else
+			c->ci++;
+		return chunk_settle(c);
+	}
+	if (c->desc)
+		store_iter_prev(c->it);
+	else
+		store_iter_next(c->it);
+	return chunk_find(c, c->desc ? UINT64_MAX : 0);
+}
+
+/* The largest key in @c's table, its iterator positioned on the last store key (valid). */
+static uint64_t last_key(const struct table_cursor *c)
+{
+	uint64_t last = iter_key(c);
+	uint32_t count;
+	size_t vlen;
+	const char *v;
+
+	if (c->chunked) {
+		v = store_iter_value(c->it, &vlen);
+		chunk_header(v, vlen, &count, &last);
+	}
+	return last;
+}
+
 /*
  * Copies the current row (not yet decoded, or decoded in place) into the
  * cursor's own memory, since @it is about to go. false when out of memory.
@@ -623,8 +757,8 @@ static void release_iter(struct table_cursor *c, bool keep_row)
 		return;
 	if (!c->eof && !c->point_mode && !c->desc) {
 		store_iter_seek_last(c->it);
-		if (store_iter_valid(c->it) && iter_key(c) < c->hi)
-			c->hi = iter_key(c);
+		if (store_iter_valid(c->it) && last_key(c) < c->hi)
+			c->hi = last_key(c);
 	}
 	store_iter_free(c->it);
 	c->it = NULL;
@@ -655,6 +789,8 @@ static int resume(struct table_cursor *c)
 
 	if ((rc = new_iter(c)) != SQLITE_OK)
 		return rc;
+	if (c->chunked)		/* the scan never resumes past its end: no wrap */
+		return chunk_seek(c, c->desc ? c->key - 1 : c->key + 1);
 	key_encode(c->t, k, c->key);
 	if (c->desc)
 		store_iter_seek_for_prev(c->it, k, bytes);
@@ -713,7 +849,7 @@ static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 	}
 	c->lo = key_compose(t, lo);
 	c->hi = key_compose(t, hi);
-	c->point_mode = nfixed == t->nkeys;
+	c->point_mode = nfixed == t->nkeys && !c->chunked;
 
 	if (c->point_mode) {
 		char *err = NULL;
@@ -737,11 +873,13 @@ static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 		return SQLITE_OK;
 	}
 
-	if (c->it && now_ns() - c->it_born >= ITER_MAX_AGE)
-		release_iter(c, false);
+	if (c->it && (now_ns() - c->it_born >= ITER_MAX_AGE || nfixed == t->nkeys))
+		release_iter(c, false);		/* a chunked point lookup reads the latest rows */
 	if (!c->it && new_iter(c) != SQLITE_OK)
 		return SQLITE_NOMEM;
 	c->eof = false;
+	if (c->chunked)
+		return chunk_seek(c, c->desc ? c->hi : c->lo);
 	if (c->desc) {
 		if (c->hi == key_max(t)) {
 			store_iter_seek_last(c->it);
@@ -780,6 +918,8 @@ static int table_next(sqlite3_vtab_cursor *cur)
 	}
 	if (!c->it)		/* released: parked, or too old */
 		return resume(c);
+	if (c->chunked)
+		return chunk_step(c);
 	if (c->desc)
 		store_iter_prev(c->it);
 	else

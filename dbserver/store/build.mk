@@ -3,7 +3,7 @@
 #
 #   STORE_OBJS  store/ objects: link with $(STORE_LIBS)
 
-STORE_OBJS := $(B)/dbserver/store/store.o $(B)/dbserver/store/row.o
+STORE_OBJS := $(B)/dbserver/store/store.o $(B)/dbserver/store/row.o $(B)/dbserver/store/chunk.o
 STORE_LIBS := -lrocksdb
 
 HOST_TESTS += $(B)/tests/host/test_store

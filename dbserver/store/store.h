@@ -10,20 +10,22 @@
 /*
  * Column families. Keys are big-endian integers so that RocksDB's bytewise
  * order is numeric order; values are rows encoded by row.h in the column order
- * that sql/schema.h declares.
+ * that sql/schema.h declares, but in the chunked history families
+ * (store_cf_chunked()), where a value is a chunk of rows (chunk.h) under the
+ * seq of its first row.
  */
 enum store_cf {
 	STORE_CF_META,			/* "name" -> server metadata (opaque bytes) */
 	STORE_CF_PROCESSES,		/* be32 pid -> processes row */
-	STORE_CF_PROCESS_EVENTS,	/* be64 seq -> process_events row */
+	STORE_CF_PROCESS_EVENTS,	/* be64 first seq -> chunk of process_events rows */
 	STORE_CF_FDS,			/* be32 pid, be32 fd -> process_open_files row */
 	STORE_CF_SOCKETS,		/* be64 inode -> sockets row */
-	STORE_CF_FILE_EVENTS,		/* be64 seq -> file_events row */
-	STORE_CF_SOCKET_EVENTS,		/* be64 seq -> socket_events row */
+	STORE_CF_FILE_EVENTS,		/* be64 first seq -> chunk of file_events rows */
+	STORE_CF_SOCKET_EVENTS,		/* be64 first seq -> chunk of socket_events rows */
 	STORE_CF_POLICY_VERSIONS,	/* be64 version -> policy_versions row */
 	STORE_CF_POLICY_RULES,		/* be32 id, be32 from_version -> policy_rule_revisions row */
 	STORE_CF_POLICY_DECISIONS,	/* be64 seq -> policy_decisions row */
-	STORE_CF_SCHED_DECISIONS,	/* be64 seq -> sched_decisions row */
+	STORE_CF_SCHED_DECISIONS,	/* be64 first seq -> chunk of sched_decisions rows */
 	STORE_CF__COUNT
 };
 
@@ -36,9 +38,22 @@ struct store_iter;
  * Returns 0 and sets *@out, or -1 and sets *@err (caller frees with free()).
  * Writes go through the WAL: a write acknowledged by store_write() survives a
  * kill -9 of the process.
+ *
+ * The store's format is STORE_FORMAT, recorded in META under "store_format".
+ * A store of format 1 (before chunks: one key per history row, no
+ * "store_format") is converted in place at open, before anything reads it:
+ * the rows of each chunked family become chunks, written in atomic
+ * batches of whole chunks, so that a crash during the conversion leaves
+ * each row either as it was or in a chunk, and the next open finishes the
+ * job; the format is recorded (synced) last. A store of a later format (a newer
+ * dbosd's) is refused with a message that says so.
  */
+#define STORE_FORMAT	2
 int store_open(const char *dir, struct store **out, char **err);
 void store_close(struct store *st);
+
+/* store_cf_chunked - whether @cf holds history chunks (chunk.h) rather than one row per key. */
+bool store_cf_chunked(enum store_cf cf);
 
 /* Batches: every put/delete in a batch commits atomically in store_write(). */
 struct store_batch *store_batch_new(void);

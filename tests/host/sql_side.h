@@ -4,12 +4,14 @@
 #define DBOS_TEST_SQL_SIDE_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "dbserver/policy/policy.h"
 #include "dbserver/sql/schema.h"
 #include "dbserver/sql/sql.h"
 #include "dbserver/store/row.h"
 #include "dbserver/store/store.h"
+#include "tests/host/history_put.h"
 
 /* The kernel as the policy manager sees it: accepts every version. */
 struct test_kernel {
@@ -50,29 +52,37 @@ static inline int test_policy_stats(void *arg, struct sql_stat *out, int max)
 	return *p ? policy_stats(*p, out, max) : 0;
 }
 
-/* process_events rows 1..@n (pid 1000 + seq, exec of /usr/bin/true), as the mirror stores them. */
+/* process_events rows 1..@n (pid 1000 + seq, exec of /usr/bin/true), as the mirror stores them: in chunks. */
 static inline int test_store_events(struct store *st, uint64_t n, char **err)
 {
 	struct store_batch *b = store_batch_new();
-	int ret;
+	struct chunk_buf c = { 0 };
+	int ret = -1;
 
 	for (uint64_t seq = 1; seq <= n; seq++) {
 		struct row_value v[PROCESS_EVENTS__COUNT];
-		unsigned char k[8];
 		char buf[512];
 		size_t len;
 
-		for (int c = 0; c < PROCESS_EVENTS__COUNT; c++)
-			v[c] = row_null();
+		for (int i = 0; i < PROCESS_EVENTS__COUNT; i++)
+			v[i] = row_null();
 		v[PROCESS_EVENTS_SEQ] = row_int((int64_t)seq);
 		v[PROCESS_EVENTS_EVENT] = row_text("exec", 4);
 		v[PROCESS_EVENTS_PID] = row_int(1000 + (int64_t)seq);
 		v[PROCESS_EVENTS_PATH] = row_text("/usr/bin/true", 13);
 		len = row_encode(v, PROCESS_EVENTS__COUNT, buf, sizeof(buf));
-		store_key_be64(k, seq);
-		store_batch_put(b, STORE_CF_PROCESS_EVENTS, k, 8, buf, len);
+		if ((!c.count && chunk_start(&c, seq)) || chunk_append(&c, seq, buf, len)) {
+			*err = strdup("out of memory");
+			goto out;
+		}
+		if (c.count == CHUNK_MAX_ROWS || seq == n) {
+			test_put_chunk(b, STORE_CF_PROCESS_EVENTS, &c);
+			c.count = 0;
+		}
 	}
 	ret = store_write(st, b, err);
+out:
+	chunk_buf_free(&c);
 	store_batch_free(b);
 	return ret;
 }

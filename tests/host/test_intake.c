@@ -316,9 +316,13 @@ FIXTURE_TEARDOWN(intake)
 		fprintf(stderr, "# cannot remove %s\n", self->dir);
 }
 
-/* Send one event message on @cpu with @n records, with consecutive cpu_seq. */
-static void send_recs(struct _test_data_intake *self, uint64_t instance, uint16_t cpu,
-		      struct trec *r, int n)
+/*
+ * Send one event message on @cpu with @n records, with consecutive cpu_seq;
+ * then every CPU's watermark at its last seq, unless @held (other CPUs'
+ * records are still to come: the reorder stage holds these until they pass).
+ */
+static void send_msg(struct _test_data_intake *self, uint64_t instance, uint16_t cpu,
+		     struct trec *r, int n, bool held)
 {
 	tmsg_begin(&self->msg, instance, cpu);
 	for (int i = 0; i < n; i++) {
@@ -329,12 +333,33 @@ static void send_recs(struct _test_data_intake *self, uint64_t instance, uint16_
 		tmsg_proc(&self->msg, &r[i]);
 	}
 	tmsg_end(&self->msg);
-	intake_feed(self->w.in, tmsg_nlh(&self->msg), self->msg.len);
+	if (held)
+		intake_feed(self->w.in, tmsg_nlh(&self->msg), self->msg.len);
+	else
+		tmsg_feed(self->w.in, &self->msg);
+}
+
+static void send_recs(struct _test_data_intake *self, uint64_t instance, uint16_t cpu,
+		      struct trec *r, int n)
+{
+	send_msg(self, instance, cpu, r, n, false);
 }
 
 static void send1(struct _test_data_intake *self, uint16_t cpu, struct trec r)
 {
 	send_recs(self, self->k.ks.instance, cpu, &r, 1);
+}
+
+/* One record on @cpu, held (see send_msg()). */
+static void send_held(struct _test_data_intake *self, uint16_t cpu, struct trec r)
+{
+	send_msg(self, self->k.ks.instance, cpu, &r, 1, true);
+}
+
+/* Every CPU sent everything up to @seq. */
+static void wm(struct _test_data_intake *self, uint64_t seq)
+{
+	tmsg_feed_watermark(self->w.in, self->k.ks.instance, seq);
 }
 
 /* Commit (rows become visible) / attach to the fake kernel: re-sync from its dump. */
@@ -427,28 +452,54 @@ TEST_F(intake, exit_from_other_cpu_before_older_exec_does_not_resurrect)
 	attach(self);
 	send1(self, 0, FORK(200, 1, 30, "sh"));
 	flush(self);
-	/* cpu 1's buffer is flushed first: the EXIT (seq 32) overtakes the EXEC (seq 31). */
-	send1(self, 1, EXIT(200, 1, 32, 0));
+	/* cpu 1's buffer is drained first: the EXIT (seq 32) comes before the EXEC (seq 31). */
+	send_held(self, 1, EXIT(200, 1, 32, 0));
 	send1(self, 0, EXEC(200, 1, 31, "true", "/bin/true", "true", 0));
+	wm(self, 32);
 	flush(self);
 	EXPECT_EQ(-1, q_int(self->db, "SELECT pid FROM processes WHERE pid = 200"));
 	EXPECT_STREQ("fork,exec,exit", q_text(self->db,
 		"SELECT group_concat(event) FROM (SELECT event FROM process_events WHERE pid = 200 ORDER BY seq)"));
-	EXPECT_EQ(1, stat_val(self->db, "events_stale"));
+	/* held and applied in seq order: nothing stale, nothing late */
+	EXPECT_EQ(0, stat_val(self->db, "events_stale"));
+	EXPECT_EQ(0, stat_val(self->db, "reorder_late"));
+	EXPECT_FALSE(intake_resync_requested(self->w.in));
 
-	/* Same across commits: the tombstone outlives the batch. */
-	send1(self, 1, EXIT(201, 1, 42, 0));
+	/* Held across commits: the EXIT waits for the FORK and EXEC before it. */
+	send_held(self, 1, EXIT(201, 1, 42, 0));
 	flush(self);
+	EXPECT_EQ(0, q_int(self->db, "SELECT count(*) FROM process_events WHERE pid = 201"));
 	send1(self, 0, FORK(201, 1, 40, "sh"));
 	send1(self, 0, EXEC(201, 1, 41, "x", "/bin/x", "x", 0));
+	wm(self, 42);
 	flush(self);
 	EXPECT_EQ(-1, q_int(self->db, "SELECT pid FROM processes WHERE pid = 201"));
 	EXPECT_EQ(3, q_int(self->db, "SELECT count(*) FROM process_events WHERE pid = 201"));
 
-	/* A later incarnation of the pid (higher seq) replaces the tombstone. */
+	/* A later incarnation of the pid (higher seq) is a new row. */
 	send1(self, 0, FORK(201, 1, 50, "again"));
 	flush(self);
 	EXPECT_STREQ("again", q_text(self->db, "SELECT name FROM processes WHERE pid = 201"));
+	EXPECT_EQ(0, stat_val(self->db, "reorder_late"));
+}
+
+/*
+ * A kernel whose watermark lied: a record comes after the merge passed its
+ * seq. It is applied at once (the tables' own seq rules keep the newer
+ * state), counted, and a re-sync from the kernel's dump follows.
+ */
+TEST_F(intake, record_behind_a_lying_watermark_is_counted_and_resyncs)
+{
+	fake_add(&self->k, 205, 1, "sh", "/bin/sh", "sh", "/", 1);
+	attach(self);
+	EXPECT_FALSE(intake_resync_requested(self->w.in));
+	send1(self, 1, EXIT(204, 1, 32, 0));	/* every CPU's watermark: 32 */
+	send1(self, 0, FORK(204, 1, 31, "late"));
+	EXPECT_TRUE(intake_resync_requested(self->w.in));
+	flush(self);
+	EXPECT_EQ(1, stat_val(self->db, "reorder_late"));
+	EXPECT_EQ(-1, q_int(self->db, "SELECT pid FROM processes WHERE pid = 204"));
+	EXPECT_EQ(1, q_int(self->db, "SELECT count(*) FROM processes WHERE pid = 205"));
 }
 
 TEST_F(intake, new_incarnation_overtakes_old_exit)
@@ -774,13 +825,15 @@ TEST_F(intake, children_get_new_parent_after_parent_exit)
 }
 
 /*
- * The parent's EXIT is applied before anything named the child (the child's
- * FORK sat in another CPU's buffer, or came from a dump taken between the
- * exit tracepoint and the kernel's reparenting): the child's row names a dead
- * parent, so the server asks the kernel for the child all the same.
+ * The child's FORK sits in another CPU's buffer when the parent's EXIT comes:
+ * the reorder stage holds the EXIT until the FORK is in, so the child's row
+ * exists when the EXIT (which flags that the parent had children) asks the
+ * kernel for the children's new parent.
  */
 TEST_F(intake, child_seen_after_its_parent_exit_is_asked_for)
 {
+	struct trec e = EXIT(810, 1, 15, 0);
+
 	fake_add(&self->k, 810, 1, "parent", "/p", "p", "/", 1);
 	fake_add(&self->k, 811, 1, "kid", "/k", "k", "/", 1)->alive = false;
 	self->k.seq = 10;
@@ -788,14 +841,21 @@ TEST_F(intake, child_seen_after_its_parent_exit_is_asked_for)
 	self->k.procs[1].alive = false;
 	self->k.procs[2].alive = true;	/* already reparented to init */
 	self->k.seq = 20;
-	send1(self, 0, EXIT(810, 1, 15, 0));
+	e.flags |= DBOS_RECF_CHILDREN;
+	send_held(self, 0, e);
 	send1(self, 1, FORK(811, 810, 12, "kid"));
+	wm(self, 15);
 	flush(self);
 	EXPECT_EQ(1, self->k.get_procs);
 	EXPECT_EQ(1, q_int(self->db, "SELECT parent FROM processes WHERE pid = 811"));
+	EXPECT_EQ(0, stat_val(self->db, "reorder_late"));
 }
 
-/* The same when the child's EXEC, not its FORK, is the first record that names it. */
+/*
+ * A record of the child taken after the parent's exit tracepoint but before
+ * the kernel reparented it (seq above the EXIT's) still names the dead
+ * parent: the server asks the kernel for the child again.
+ */
 TEST_F(intake, child_exec_seen_after_its_parent_exit_is_asked_for)
 {
 	fake_add(&self->k, 830, 1, "parent", "/p", "p", "/", 1);
@@ -805,9 +865,10 @@ TEST_F(intake, child_exec_seen_after_its_parent_exit_is_asked_for)
 	self->k.procs[1].alive = false;
 	self->k.procs[2].alive = true;
 	self->k.seq = 20;
-	send1(self, 0, EXIT(830, 1, 15, 0));
-	send1(self, 1, EXEC(831, 830, 13, "kid", "/k", "k", 1));
 	send1(self, 2, FORK(831, 830, 12, "kid"));
+	send_held(self, 0, EXIT(830, 1, 15, 0));
+	send1(self, 1, EXEC(831, 830, 16, "kid", "/k", "k", 1));
+	wm(self, 16);
 	flush(self);
 	EXPECT_EQ(1, self->k.get_procs);
 	EXPECT_EQ(1, q_int(self->db, "SELECT parent FROM processes WHERE pid = 831"));
@@ -870,7 +931,7 @@ TEST_F(intake, malformed_records_are_counted_and_skipped)
 	tmsg_raw(&self->msg, zeros, 96);
 	put_rec(self, FORK(903, 1, 13, "lost"));
 	tmsg_end(&self->msg);
-	intake_feed(self->w.in, tmsg_nlh(&self->msg), self->msg.len);
+	tmsg_feed(self->w.in, &self->msg);
 	flush(self);
 	EXPECT_EQ(900, q_int(self->db, "SELECT pid FROM processes WHERE pid = 900"));
 	EXPECT_EQ(902, q_int(self->db, "SELECT pid FROM processes WHERE pid = 902"));
@@ -891,13 +952,13 @@ TEST_F(intake, malformed_records_are_counted_and_skipped)
 		put_hdr(&self->msg, DBOS_REC_FORK, bad[i].len, 0);
 		tmsg_raw(&self->msg, zeros, bad[i].body);
 		tmsg_end(&self->msg);
-		intake_feed(self->w.in, tmsg_nlh(&self->msg), self->msg.len);
+		tmsg_feed(self->w.in, &self->msg);
 	}
 	/* Truncated record header. */
 	tmsg_begin(&self->msg, INST_A, 0);
 	tmsg_raw(&self->msg, zeros, 16);
 	tmsg_end(&self->msg);
-	intake_feed(self->w.in, tmsg_nlh(&self->msg), self->msg.len);
+	tmsg_feed(self->w.in, &self->msg);
 	flush(self);
 	EXPECT_EQ(7, stat_val(self->db, "records_malformed"));
 
@@ -1016,6 +1077,7 @@ TEST_F(intake, two_messages_in_one_buffer_and_pad_attribute)
 	tmsg_end(&self->msg);
 	memcpy(two + n1, self->msg.buf, self->msg.len);
 	intake_feed(self->w.in, (const struct nlmsghdr *)two, n1 + self->msg.len);
+	tmsg_feed_watermark(self->w.in, INST_A, 11);
 	flush(self);
 	EXPECT_EQ(2, q_int(self->db, "SELECT count(*) FROM processes WHERE pid IN (960, 961)"));
 	EXPECT_EQ(0, stat_val(self->db, "records_malformed"));

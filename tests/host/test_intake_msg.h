@@ -8,7 +8,7 @@
  *	tmsg_begin(&m, instance, cpu);
  *	tmsg_proc(&m, &(struct trec){ .type = DBOS_REC_FORK, .seq = 7, ... });
  *	tmsg_end(&m);
- *	intake_feed(in, tmsg_nlh(&m), m.len);
+ *	tmsg_feed(in, &m);	(intake_feed(), then every CPU's watermark at the message's last seq)
  */
 #ifndef DBOS_TEST_INTAKE_MSG_H
 #define DBOS_TEST_INTAKE_MSG_H
@@ -20,14 +20,18 @@
 #include <string.h>
 
 #include "dbos_uapi.h"
+#include "dbserver/intake/intake.h"
 
 #define TMSG_FAMILY	0x1c		/* any id >= NLMSG_MIN_TYPE: the decoder does not care */
 #define TMSG_CAP	(128 << 10)
+#define TMSG_WM_CPUS	8		/* CPUs a watermarks message names (tests use 0..7) */
 
 struct tmsg {
 	_Alignas(8) unsigned char buf[TMSG_CAP];
 	size_t len;
 	size_t recs;		/* offset of the DBOS_A_RECORDS attribute header */
+	uint64_t instance;	/* tmsg_begin()'s */
+	uint64_t max_seq;	/* the largest seq of the records appended */
 };
 
 /*
@@ -80,6 +84,8 @@ static inline void tmsg_begin(struct tmsg *m, uint64_t instance, uint32_t cpu)
 	struct nlattr a = { .nla_len = NLA_HDRLEN, .nla_type = DBOS_A_RECORDS };
 
 	m->len = 0;
+	m->instance = instance;
+	m->max_seq = 0;
 	tmsg_put(m, &h, sizeof(h));
 	tmsg_put(m, &g, sizeof(g));
 	tmsg_attr(m, DBOS_A_INSTANCE, &instance, sizeof(instance));
@@ -111,6 +117,8 @@ static inline size_t tmsg_proc(struct tmsg *m, const struct trec *r)
 	p.cmdline_len = (uint16_t)cl;
 	p.cwd_len = (uint16_t)wl;
 	h.len = (uint16_t)DBOS_REC_ALIGN(len);
+	if (r->seq > m->max_seq)
+		m->max_seq = r->seq;
 	tmsg_put(m, &h, sizeof(h));
 	tmsg_put(m, &p, sizeof(p));
 	if (pl)
@@ -144,6 +152,8 @@ static inline size_t tmsg_file(struct tmsg *m, const struct trec *r)
 	size_t start = m->len, len = sizeof(h) + (fd ? sizeof(f) : sizeof(k)) + pl + ql;
 
 	h.len = (uint16_t)DBOS_REC_ALIGN(len);
+	if (r->seq > m->max_seq)
+		m->max_seq = r->seq;
 	tmsg_put(m, &h, sizeof(h));
 	if (fd) {
 		f.path_len = (uint16_t)pl;
@@ -173,6 +183,8 @@ static inline size_t tmsg_sched(struct tmsg *m, const struct trec *r)
 	size_t start = m->len, len = sizeof(h) + sizeof(r->sc) + cl;
 
 	h.len = (uint16_t)DBOS_REC_ALIGN(len);
+	if (r->seq > m->max_seq)
+		m->max_seq = r->seq;
 	tmsg_put(m, &h, sizeof(h));
 	tmsg_put(m, &r->sc, sizeof(r->sc));
 	if (cl)
@@ -203,6 +215,47 @@ static inline void tmsg_end(struct tmsg *m)
 	memset(m->buf + m->len, 0, pad);
 	m->len += pad;
 	tmsg_nlh(m)->nlmsg_len = (uint32_t)m->len;
+}
+
+/*
+ * A watermarks message as dbos.ko multicasts after each drain: CPU i's
+ * stream is complete up to @wm[i], for @n CPUs.
+ */
+static inline void tmsg_watermarks(struct tmsg *m, uint64_t instance, const uint64_t *wm, int n)
+{
+	tmsg_begin(m, instance, UINT32_MAX);
+	for (int i = 0; i < n; i++) {
+		struct dbos_rec_hdr h = {
+			.type = DBOS_REC_WATERMARK, .len = sizeof(h), .cpu = (uint16_t)i, .seq = wm[i],
+		};
+
+		tmsg_put(m, &h, sizeof(h));
+	}
+	tmsg_end(m);
+}
+
+/* Feed every CPU's watermark at @seq: the reorder stage releases everything up to it. */
+static inline void tmsg_feed_watermark(struct intake *in, uint64_t instance, uint64_t seq)
+{
+	static struct tmsg w;
+	uint64_t wm[TMSG_WM_CPUS];
+
+	for (int i = 0; i < TMSG_WM_CPUS; i++)
+		wm[i] = seq;
+	tmsg_watermarks(&w, instance, wm, TMSG_WM_CPUS);
+	intake_feed(in, tmsg_nlh(&w), w.len);
+}
+
+/*
+ * Feed @m as received, then every CPU's watermark at its last seq, as if
+ * the drain had sent it alone: its records are applied now; a later message
+ * with smaller seqs arrives late (applied at once, out of order).
+ */
+static inline void tmsg_feed(struct intake *in, struct tmsg *m)
+{
+	intake_feed(in, tmsg_nlh(m), m->len);
+	if (m->max_seq)
+		tmsg_feed_watermark(in, m->instance, m->max_seq);
 }
 
 #endif /* DBOS_TEST_INTAKE_MSG_H */

@@ -204,7 +204,8 @@ FIXTURE_TEARDOWN(sched)
 }
 
 /* Send @n records in one message on @cpu, with consecutive cpu_seq. */
-static void send_recs(struct _test_data_sched *self, uint16_t cpu, struct trec *r, int n)
+static void send_recs(struct _test_data_sched *self, uint16_t cpu, struct trec *r, int n,
+		      bool held)
 {
 	tmsg_begin(&self->msg, self->k.ks.instance, cpu);
 	for (int i = 0; i < n; i++) {
@@ -215,12 +216,21 @@ static void send_recs(struct _test_data_sched *self, uint16_t cpu, struct trec *
 		tmsg_rec(&self->msg, &r[i]);
 	}
 	tmsg_end(&self->msg);
-	intake_feed(self->w.in, tmsg_nlh(&self->msg), self->msg.len);
+	if (held)	/* other CPUs' records still to come: no watermarks */
+		intake_feed(self->w.in, tmsg_nlh(&self->msg), self->msg.len);
+	else
+		tmsg_feed(self->w.in, &self->msg);
 }
 
 #define SEND(cpu_, ...) do { \
 	struct trec r_[] = { __VA_ARGS__ }; \
-	send_recs(self, cpu_, r_, sizeof(r_) / sizeof(r_[0])); \
+	send_recs(self, cpu_, r_, sizeof(r_) / sizeof(r_[0]), false); \
+} while (0)
+
+/* One record on @cpu, held by the reorder stage until the other CPUs pass it. */
+#define SEND_HELD(cpu_, rec_) do { \
+	struct trec r_[] = { rec_ }; \
+	send_recs(self, cpu_, r_, 1, true); \
 } while (0)
 
 #define flush(self)	ASSERT_EQ(0, intake_flush((self)->w.in, (self)->now))
@@ -356,18 +366,29 @@ TEST_F(sched, older_sched_record_does_not_win)
 		"SELECT nice, sched_policy FROM sched_decisions WHERE pid = 200 ORDER BY seq"));
 }
 
+/*
+ * A rule's SCHED (CPU 1) drained before the FORK and EXEC it follows (CPU 0):
+ * held until CPU 0's records are in, then applied after them.
+ */
 TEST_F(sched, sched_record_before_its_fork_waits_for_the_row)
 {
 	attach(self);
-	SEND(1, SCHED(300, 12, DBOS_SCHED_RULE_EXEC, 4, 15, SCHED_BATCH, 0, CPUS_1));
-	SEND(0, FORK(300, 1, 10, "job", SCHED_OTHER));
+	SEND_HELD(1, SCHED(300, 12, DBOS_SCHED_RULE_EXEC, 4, 15, SCHED_BATCH, 0, CPUS_1));
+	flush(self);
+	EXPECT_STREQ("", q_rows(self->db, ROW(300)));
+	SEND(0, FORK(300, 1, 10, "job", SCHED_OTHER), UPD(DBOS_REC_EXEC, 300, 11, "job", 0));
+	tmsg_feed_watermark(self->w.in, self->k.ks.instance, 12);
 	flush(self);
 	EXPECT_STREQ("15|batch|0|1", q_rows(self->db, ROW(300)));
-	EXPECT_EQ(1, stat_val(self->db, "sched_early"));
-	/* An EXEC older than the SCHED does not undo it either. */
-	SEND(0, UPD(DBOS_REC_EXEC, 300, 11, "job", 0));
+	EXPECT_EQ(0, stat_val(self->db, "sched_stale"));
+	EXPECT_EQ(0, stat_val(self->db, "reorder_late"));
+	/* A SCHED record of a process that has exited changes nothing. */
+	SEND(0, ({ struct trec e_ = UPD(DBOS_REC_EXIT, 300, 13, "job", 0);
+		   e_.flags = DBOS_RECF_GROUP_DEAD; e_; }));
+	SEND(0, SCHED(300, 14, DBOS_SCHED_COMMAND, 0, 3, SCHED_OTHER, 0, CPUS_1));
 	flush(self);
-	EXPECT_STREQ("15|batch|0|1", q_rows(self->db, ROW(300)));
+	EXPECT_STREQ("", q_rows(self->db, ROW(300)));
+	EXPECT_EQ(1, stat_val(self->db, "sched_stale"));
 }
 
 TEST_F(sched, fork_copies_cpus_and_priority_to_the_child)
@@ -485,7 +506,7 @@ TEST_F(sched, malformed_sched_records_are_counted_and_skipped)
 	/* the rest of the message is not lost */
 	put_sched(self, SCHED(700, 16, DBOS_SCHED_COMMAND, 0, 5, SCHED_BATCH, 0, CPUS_1));
 	tmsg_end(&self->msg);
-	intake_feed(self->w.in, tmsg_nlh(&self->msg), self->msg.len);
+	tmsg_feed(self->w.in, &self->msg);
 	flush(self);
 	EXPECT_STREQ("5|batch|0|1", q_rows(self->db, ROW(700)));
 	EXPECT_EQ(3, stat_val(self->db, "records_malformed"));

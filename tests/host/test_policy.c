@@ -18,6 +18,7 @@
 #include "dbserver/sql/sql.h"
 #include "dbserver/store/row.h"
 #include "dbserver/store/store.h"
+#include "tests/host/history_put.h"
 
 /*
  * The kernel side as the ops struct sees it: two slots and a live one, like
@@ -1024,14 +1025,9 @@ static void put(struct store_batch *b, const struct schema_table *t, uint64_t ke
 		const struct row_value *v)
 {
 	char buf[1024];
-	unsigned char k[8];
 	size_t len = row_encode(v, t->ncols, buf, sizeof(buf));
 
-	if (schema_key_bytes(t) == 4)
-		store_key_be32(k, (uint32_t)key);
-	else
-		store_key_be64(k, key);
-	store_batch_put(b, t->cf, k, schema_key_bytes(t), buf, len);
+	test_put_row(b, t->cf, key, schema_key_bytes(t), buf, len);
 }
 
 /*

@@ -18,6 +18,7 @@
 #include "dbserver/sql/sql_int.h"
 #include "dbserver/store/row.h"
 #include "dbserver/store/store.h"
+#include "tests/host/history_put.h"
 
 #define NPROC	200		/* pids 1..NPROC */
 #define NEVENT	1000		/* seqs 1..NEVENT */
@@ -91,14 +92,9 @@ static void put_row(struct store_batch *b, const struct schema_table *t, uint64_
 		    const struct row_value *v)
 {
 	char buf[1024];
-	unsigned char k[8];
 	size_t len = row_encode(v, t->ncols, buf, sizeof(buf));
 
-	if (schema_key_bytes(t) == 4)
-		store_key_be32(k, (uint32_t)key);
-	else
-		store_key_be64(k, key);
-	store_batch_put(b, t->cf, k, schema_key_bytes(t), buf, len);
+	test_put_row(b, t->cf, key, schema_key_bytes(t), buf, len);
 }
 
 /* Checks that the current row of @st (SELECT * order) equals @v. */
@@ -150,6 +146,7 @@ FIXTURE(sql) {
 FIXTURE_SETUP(sql)
 {
 	struct store_batch *b = store_batch_new();
+	struct chunk_buf chunk = { 0 };
 	struct row_value v[32];
 	struct textbuf t;
 	char *err = NULL;
@@ -161,10 +158,26 @@ FIXTURE_SETUP(sql)
 		proc_row(pid, v, &t);
 		put_row(b, &schema_processes, pid, v);
 	}
+	/*
+	 * process_events in chunks of 1, 2, 3, 4, 1, 2, ... rows, as the mirror
+	 * writes them: chunks start at seqs 1, 11, 21, ... and at 2, 4, 7 above them.
+	 */
 	for (uint64_t seq = 1; seq <= NEVENT; seq++) {
+		static const bool ends[10] = { 1, 0, 1, 0, 0, 1, 0, 0, 0, 1 };
+		char buf[1024];
+		size_t len;
+
 		event_row(seq, v, &t);
-		put_row(b, &schema_process_events, seq, v);
+		len = row_encode(v, PROCESS_EVENTS__COUNT, buf, sizeof(buf));
+		if (!chunk.count)
+			ASSERT_EQ(0, chunk_start(&chunk, seq));
+		ASSERT_EQ(0, chunk_append(&chunk, seq, buf, len));
+		if (ends[(seq - 1) % 10] || seq == NEVENT) {
+			test_put_chunk(b, STORE_CF_PROCESS_EVENTS, &chunk);
+			chunk.count = 0;
+		}
 	}
+	chunk_buf_free(&chunk);
 	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
 	store_batch_free(b);
 

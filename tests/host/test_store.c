@@ -21,6 +21,7 @@
 
 #include "dbserver/store/row.h"
 #include "dbserver/store/store.h"
+#include "tests/host/history_put.h"
 
 static void rm_rf(const char *dir)
 {
@@ -77,17 +78,6 @@ static uint64_t cur_key(const struct store_iter *it)
 	const char *k = store_iter_key(it, &len);
 
 	return store_key_get(k, len);
-}
-
-static int count_keys(struct store *st, enum store_cf cf)
-{
-	struct store_iter *it = store_iter_new(st, cf);
-	int n = 0;
-
-	for (store_iter_seek_first(it); store_iter_valid(it); store_iter_next(it))
-		n++;
-	store_iter_free(it);
-	return n;
 }
 
 FIXTURE(store) {
@@ -153,8 +143,8 @@ TEST_F(store, column_families_are_separate)
 	ASSERT_EQ(1, get32(self->st, STORE_CF_META, 7, &val));
 	EXPECT_STREQ("meta", val);
 	free(val);
-	EXPECT_EQ(1, count_keys(self->st, STORE_CF_PROCESSES));
-	EXPECT_EQ(0, count_keys(self->st, STORE_CF_PROCESS_EVENTS));
+	EXPECT_EQ(1, test_count_keys(self->st, STORE_CF_PROCESSES));
+	EXPECT_EQ(0, test_count_keys(self->st, STORE_CF_PROCESS_EVENTS));
 }
 
 TEST_F(store, batch_order_count_clear_reuse)
@@ -183,7 +173,7 @@ TEST_F(store, batch_order_count_clear_reuse)
 	ASSERT_EQ(0, store_write(self->st, b, &err));	/* empty: a no-op */
 	store_batch_put(b, STORE_CF_PROCESSES, k1, 4, "c", 1);
 	ASSERT_EQ(0, store_write(self->st, b, &err)) TH_LOG("%s", err);
-	EXPECT_EQ(2, count_keys(self->st, STORE_CF_PROCESSES));
+	EXPECT_EQ(2, test_count_keys(self->st, STORE_CF_PROCESSES));
 	store_batch_free(b);
 }
 
@@ -224,7 +214,7 @@ TEST_F(store, delete_range)
 	for (uint32_t i = 10; i < 20; i++)
 		EXPECT_EQ(0, get32(self->st, STORE_CF_PROCESSES, i, NULL));
 	EXPECT_EQ(1, get32(self->st, STORE_CF_PROCESSES, 20, NULL));	/* end is exclusive */
-	EXPECT_EQ(90, count_keys(self->st, STORE_CF_PROCESSES));
+	EXPECT_EQ(90, test_count_keys(self->st, STORE_CF_PROCESSES));
 
 	/* A key written after the tombstone is visible again. */
 	ASSERT_EQ(0, put32(self->st, STORE_CF_PROCESSES, 15, "back"));
@@ -280,7 +270,7 @@ TEST_F(store, pid_prefix_range_delete_on_two_part_keys)
 	}
 	store_iter_free(it);
 	EXPECT_EQ(2 * nfds + 1, n);
-	EXPECT_EQ(0, count_keys(self->st, STORE_CF_SOCKETS));
+	EXPECT_EQ(0, test_count_keys(self->st, STORE_CF_SOCKETS));
 }
 
 TEST_F(store, iterate_both_directions_in_numeric_order)
@@ -385,7 +375,7 @@ TEST_F(store, iterator_sees_snapshot_at_creation)
 	}
 	EXPECT_EQ(1, n);
 	store_iter_free(it);
-	EXPECT_EQ(2, count_keys(self->st, STORE_CF_PROCESSES));
+	EXPECT_EQ(2, test_count_keys(self->st, STORE_CF_PROCESSES));
 }
 
 /* A writer moves units between two keys in one batch; readers must never see a half. */
@@ -467,7 +457,7 @@ TEST_F(store, persists_across_close_and_reopen)
 	store_close(self->st);
 	self->st = NULL;
 	ASSERT_EQ(0, store_open(self->dir, &self->st, &err)) TH_LOG("%s", err);
-	EXPECT_EQ(500, count_keys(self->st, STORE_CF_PROCESSES));
+	EXPECT_EQ(500, test_count_keys(self->st, STORE_CF_PROCESSES));
 	ASSERT_EQ(1, get32(self->st, STORE_CF_PROCESSES, 999, &val));
 	EXPECT_STREQ("persist", val);
 	free(val);
@@ -553,7 +543,7 @@ TEST(opens_an_older_database_without_the_files_families)
 	rocksdb_options_destroy(o);
 
 	ASSERT_EQ(0, store_open(dir, &st, &err)) TH_LOG("%s", err);
-	EXPECT_EQ(0, count_keys(st, STORE_CF_FDS));
+	EXPECT_EQ(0, test_count_keys(st, STORE_CF_FDS));
 	key_pid_fd(k, 1, 3);
 	{
 		struct store_batch *b = store_batch_new();
@@ -565,9 +555,9 @@ TEST(opens_an_older_database_without_the_files_families)
 	}
 	store_close(st);
 	ASSERT_EQ(0, store_open(dir, &st, &err)) TH_LOG("%s", err);
-	EXPECT_EQ(1, count_keys(st, STORE_CF_FDS));
-	EXPECT_EQ(1, count_keys(st, STORE_CF_SOCKET_EVENTS));
-	EXPECT_EQ(0, count_keys(st, STORE_CF_FILE_EVENTS));
+	EXPECT_EQ(1, test_count_keys(st, STORE_CF_FDS));
+	EXPECT_EQ(1, test_count_keys(st, STORE_CF_SOCKET_EVENTS));
+	EXPECT_EQ(0, test_count_keys(st, STORE_CF_FILE_EVENTS));
 	store_close(st);
 	rm_rf(dir);
 }

@@ -287,6 +287,37 @@ static void dbos_ring_reserve_after_drop_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ring->cpu_seq, 5U);
 }
 
+/*
+ * dbos_ring_quiet(): false while a producer is between reserve and commit
+ * (its seq may be taken already) and while records wait; true once the
+ * ring is empty and nobody writes, also after a dropped record.
+ */
+static void dbos_ring_quiet_test(struct kunit *test)
+{
+	struct dbos_ring *ring = new_ring(test, 128);
+	struct dbos_rec_hdr *hdr;
+	u32 cpu_seq;
+	bool kick;
+
+	KUNIT_EXPECT_TRUE(test, dbos_ring_quiet(ring));
+	hdr = dbos_ring_reserve(ring, 40, &cpu_seq);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, hdr);
+	KUNIT_EXPECT_FALSE(test, dbos_ring_quiet(ring));	/* mid-record: busy */
+	memset(hdr, 0, 40);
+	hdr->type = DBOS_REC_FORK;
+	hdr->len = 40;
+	dbos_ring_commit(ring);
+	KUNIT_EXPECT_FALSE(test, dbos_ring_quiet(ring));	/* committed, not drained */
+	KUNIT_EXPECT_EQ(test, take(test, ring, NULL), 0LL);
+	KUNIT_EXPECT_TRUE(test, dbos_ring_quiet(ring));
+	/* A record that does not fit: dropped, no seq taken, nothing to wait for. */
+	KUNIT_ASSERT_TRUE(test, put(test, ring, 64, 1, &kick));
+	KUNIT_EXPECT_PTR_EQ(test, dbos_ring_reserve(ring, 64, &cpu_seq), NULL);
+	KUNIT_EXPECT_EQ(test, ring->busy, 0U);
+	KUNIT_EXPECT_EQ(test, take(test, ring, NULL), 1LL);
+	KUNIT_EXPECT_TRUE(test, dbos_ring_quiet(ring));
+}
+
 /* dbos_ring_used() across the wrap point. */
 static void dbos_ring_used_test(struct kunit *test)
 {
@@ -367,6 +398,7 @@ static struct kunit_case dbos_ring_cases[] = {
 	KUNIT_CASE(dbos_ring_reserve_full_test),
 	KUNIT_CASE(dbos_ring_reserve_after_drop_test),
 	KUNIT_CASE(dbos_ring_used_test),
+	KUNIT_CASE(dbos_ring_quiet_test),
 	KUNIT_CASE(dbos_ring_random_test),
 	{}
 };

@@ -328,6 +328,29 @@ static int denied_still(void)
 	return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* dbosd's last startup lines: what it loaded ("store ...: N processes, ...") and its phases' times. */
+static const char *store_line(void)
+{
+	static char line[512], last[512], started[256];
+	static char out[800];
+	FILE *f = fopen("/tmp/dbosd.log", "r");
+	const char *p;
+
+	snprintf(last, sizeof(last), "%s", "no store line");
+	started[0] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!strncmp(line, "dbosd: store ", 13))
+			snprintf(last, sizeof(last), "%s", line);
+		else if ((p = strstr(line, "(started in ")))
+			snprintf(started, sizeof(started), "%s", p);
+	}
+	if (f)
+		fclose(f);
+	snprintf(out, sizeof(out), "%s %s", last, started);
+	return out;
+}
+
 FIXTURE(vm) {
 	int unused;
 };
@@ -345,6 +368,7 @@ TEST_F_TIMEOUT(vm, kill9_again_and_again_loses_nothing_acknowledged, 14400)
 	int n = cycles(), startup_kills = 0, commits = 0, from = 0, cycle;
 	unsigned int seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
 	long long acked_version, t0 = now_ms(), restart_ms = 0, converge_ms = 0;
+	long long win_restart = 0, win_converge = 0;
 	pid_t load, d;
 	char *err = NULL;
 
@@ -382,6 +406,7 @@ TEST_F_TIMEOUT(vm, kill9_again_and_again_loses_nothing_acknowledged, 14400)
 		d = start_dbosd();
 		ASSERT_EQ(0, wait_socket(180)) TH_LOG("cycle %d: dbosd did not come back", cycle);
 		restart_ms += now_ms() - t;
+		win_restart += now_ms() - t;
 
 		bad = check_acked(_metadata, from);
 		ASSERT_EQ(0, bad) TH_LOG("cycle %d: %d acknowledged rows lost or changed", cycle, bad);
@@ -396,6 +421,7 @@ TEST_F_TIMEOUT(vm, kill9_again_and_again_loses_nothing_acknowledged, 14400)
 		ASSERT_TRUE(sockets_converge(_metadata, 60, 0)) TH_LOG("cycle %d: sockets", cycle);
 		kill(-load, SIGCONT);
 		converge_ms += now_ms() - t;
+		win_converge += now_ms() - t;
 
 		usleep((rand() % 500) * 1000);
 		from = nsegments;
@@ -409,9 +435,12 @@ TEST_F_TIMEOUT(vm, kill9_again_and_again_loses_nothing_acknowledged, 14400)
 		}
 		usleep((rand() % 300) * 1000);
 		kill9(d);
-		if (cycle % 10 == 0)
-			TH_LOG("%d cycles, %lld s, %d rows acknowledged", cycle,
-			       (now_ms() - t0) / 1000, nacked);
+		if (cycle % 10 == 0) {
+			TH_LOG("%d cycles, %lld s, %d rows acknowledged; last 10: restart %lld ms, "
+			       "views equal %lld ms (means); %s", cycle, (now_ms() - t0) / 1000,
+			       nacked, win_restart / 10, win_converge / 10, store_line());
+			win_restart = win_converge = 0;
+		}
 	}
 
 	d = start_dbosd();

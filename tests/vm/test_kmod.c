@@ -377,7 +377,11 @@ struct pinfo {
 	size_t cmdline_len;
 };
 
-static ssize_t read_file(const char *path, char *buf, size_t len)
+/*
+ * Up to @len bytes of @path into @buf: the count, or -1. Raw bytes (a
+ * cmdline holds NULs): the caller ends a string itself.
+ */
+static ssize_t read_bytes(const char *path, char *buf, size_t len)
 {
 	ssize_t n, got = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -409,7 +413,7 @@ static int read_pinfo(int pid, struct pinfo *pi)
 	memset(pi, 0, sizeof(*pi));
 	pi->pid = pid;
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	n = read_file(path, buf, sizeof(buf) - 1);
+	n = read_bytes(path, buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
@@ -433,7 +437,7 @@ static int read_pinfo(int pid, struct pinfo *pi)
 	pi->kthread = flags & PF_KTHREAD;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	n = read_file(path, buf, sizeof(buf) - 1);
+	n = read_bytes(path, buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
@@ -448,7 +452,7 @@ static int read_pinfo(int pid, struct pinfo *pi)
 		return -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	n = read_file(path, pi->comm, sizeof(pi->comm) - 1);
+	n = read_bytes(path, pi->comm, sizeof(pi->comm) - 1);
 	if (n <= 0)
 		return -1;
 	pi->comm[n - 1] = '\0';		/* the newline */
@@ -459,7 +463,7 @@ static int read_pinfo(int pid, struct pinfo *pi)
 	read_link(path, pi->cwd, sizeof(pi->cwd));
 
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	n = read_file(path, pi->cmdline, sizeof(pi->cmdline));
+	n = read_bytes(path, pi->cmdline, sizeof(pi->cmdline));
 	if (n < 0)
 		return -1;
 	if (n > 0 && !pi->cmdline[n - 1])
@@ -555,7 +559,7 @@ static const char *rec_vs_pinfo(const struct rec *r, const struct pinfo *pi,
 
 static int self_cmdline(char *buf, size_t len, size_t *out)
 {
-	ssize_t n = read_file("/proc/self/cmdline", buf, len);
+	ssize_t n = read_bytes("/proc/self/cmdline", buf, len);
 
 	if (n <= 0)
 		return -1;
@@ -575,6 +579,10 @@ struct evlog {
 	__u32 last[1024];	/* last cpu_seq per CPU */
 	__u64 holes;		/* cpu_seq numbers skipped */
 	__u64 disorder;		/* cpu_seq going backwards */
+	__u64 wm[1024];		/* each CPU's last watermark */
+	__u64 maxseq[1024];	/* each CPU's largest record seq */
+	__u64 watermarks;	/* DBOS_REC_WATERMARK records received */
+	__u64 wm_broken;	/* records at or below their CPU's watermark, or out of seq order */
 	int bad;
 	int enobufs;
 };
@@ -585,6 +593,21 @@ static int ev_rec_cb(const void *raw, const struct dbos_rec_hdr *hdr,
 	struct evlog *ev = ctx;
 	char *copy;
 
+	/*
+	 * Watermarks (dbos_uapi.h, "Order"): in a message of their own, one
+	 * per CPU; no later record of that CPU may have a seq at or below it.
+	 */
+	if (hdr->type == DBOS_REC_WATERMARK) {
+		if (cpu != UINT32_MAX || hdr->cpu >= 1024 || hdr->cpu_seq ||
+		    hdr->len != sizeof(*hdr) || (ev->instance && instance != ev->instance)) {
+			ev->bad++;
+			return 0;
+		}
+		ev->watermarks++;
+		if (hdr->seq > ev->wm[hdr->cpu])
+			ev->wm[hdr->cpu] = hdr->seq;
+		return 0;
+	}
 	if (hdr->cpu != cpu || cpu >= 1024 || hdr->type == DBOS_REC_PROC ||
 	    (ev->instance && instance != ev->instance)) {
 		ev->bad++;
@@ -598,6 +621,9 @@ static int ev_rec_cb(const void *raw, const struct dbos_rec_hdr *hdr,
 		else
 			ev->holes += d - 1;
 	}
+	if (hdr->seq <= ev->wm[cpu] || hdr->seq <= ev->maxseq[cpu])
+		ev->wm_broken++;
+	ev->maxseq[cpu] = hdr->seq;
 	ev->seen[cpu] = true;
 	ev->last[cpu] = hdr->cpu_seq;
 	if (ev->n == ev->cap) {
@@ -731,6 +757,9 @@ TEST_F_TIMEOUT(kmod, dump_matches_proc, 120)
 		for (i = 0; i < na && na == nb && !changed; i++) {
 			a[i].state2 = b[i].state2 = b[i].state;
 			b[i].state = a[i].state;	/* states may flicker */
+			/* a kworker's comm shows the workqueue it ran last: it flickers too */
+			if (a[i].kthread && b[i].kthread && a[i].pid == b[i].pid)
+				memcpy(b[i].comm, a[i].comm, sizeof(a[i].comm));
 			if (memcmp(&a[i], &b[i], sizeof(a[i])))
 				changed = a[i].pid;
 		}
@@ -781,7 +810,7 @@ TEST_F(kmod, get_proc_self)
 	EXPECT_EQ(0, s.r[0].hdr.flags);
 
 	/* start_time_ns is CLOCK_REALTIME; /proc has ticks since boot. */
-	n = read_file("/proc/self/stat", buf, sizeof(buf) - 1);
+	n = read_bytes("/proc/self/stat", buf, sizeof(buf) - 1);
 	ASSERT_GT(n, 0);
 	buf[n] = '\0';
 	p = strrchr(buf, ')') + 2;
@@ -993,6 +1022,8 @@ TEST_F_TIMEOUT(kmod, events_fork_exec_exit, 180)
 	}
 	EXPECT_EQ(N, done);
 	EXPECT_EQ(0, ev.bad);
+	EXPECT_EQ(0, ev.wm_broken) TH_LOG("a record at or below its CPU's watermark");
+	EXPECT_LT(0, ev.watermarks) TH_LOG("no watermark came with the records");
 	EXPECT_EQ(0, ev.enobufs);
 	EXPECT_EQ(0, ev.holes);
 	EXPECT_EQ(0, ev.disorder);
@@ -1047,6 +1078,53 @@ static void *thread_exit(void *arg)
 }
 
 /* Threads, comm changes, credential changes and orphans. */
+/*
+ * Watermarks: a burst of forks and exits on CPU 0 only, then a quiet second.
+ * No record comes at or below its CPU's watermark, and every CPU's
+ * watermark, the idle ones' too, reaches the last seq handed out before the
+ * quiet: an idle CPU holds nothing back in the server's reorder stage.
+ */
+TEST_F_TIMEOUT(kmod, watermarks_pass_every_cpu_after_a_burst_on_one, 60)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	struct evlog ev = { .n = 0 };
+	struct nl evnl = { .fd = 0 };
+	struct stats s;
+	cpu_set_t one, all;
+	int k;
+
+	ASSERT_GT(ncpu, 0);
+	ASSERT_EQ(0, events_socket(&evnl));
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(all), &all));
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(one), &one));
+	for (k = 0; k < 300; k++) {
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(0);
+		ASSERT_GT(pid, 0);
+		waitpid(pid, NULL, 0);
+		if (k % 50 == 0)
+			ev_read(evnl.fd, &ev, 0);
+	}
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(all), &all));
+	ASSERT_EQ(0, get_stats(&self->nl, &s));
+	ev_collect(evnl.fd, &ev, 1500);
+	EXPECT_EQ(0, ev.bad);
+	EXPECT_EQ(0, ev.enobufs);
+	EXPECT_EQ(0, ev.wm_broken) TH_LOG("a record at or below its CPU's watermark");
+	EXPECT_LT(0, ev.watermarks);
+	for (k = 0; k < ncpu && k < 1024; k++)
+		EXPECT_LE(s.v[DBOS_STATS_SEQ], ev.wm[k])
+			TH_LOG("cpu %d: watermark %llu, seq %llu before the quiet", k,
+			       (unsigned long long)ev.wm[k],
+			       (unsigned long long)s.v[DBOS_STATS_SEQ]);
+	ev_free(&ev);
+	close(evnl.fd);
+}
+
 TEST_F_TIMEOUT(kmod, events_thread_comm_cred_children, 60)
 {
 	struct evlog ev = { .n = 0 };
@@ -1144,6 +1222,7 @@ TEST_F_TIMEOUT(kmod, events_thread_comm_cred_children, 60)
 	kill(gc, SIGKILL);
 	EXPECT_EQ(gc, waitpid(gc, &status, 0));
 	EXPECT_EQ(0, ev.bad);
+	EXPECT_EQ(0, ev.wm_broken) TH_LOG("a record at or below its CPU's watermark");
 	EXPECT_EQ(0, ev.holes);
 	ev_free(&ev);
 	close(evnl.fd);
@@ -1345,7 +1424,7 @@ TEST_F(kmod, unprivileged_refused)
 static int read_refcnt(void)
 {
 	char buf[32];
-	ssize_t n = read_file("/sys/module/dbos/refcnt", buf, sizeof(buf) - 1);
+	ssize_t n = read_bytes("/sys/module/dbos/refcnt", buf, sizeof(buf) - 1);
 
 	if (n <= 0)
 		return -1;
@@ -1592,6 +1671,7 @@ TEST_F_TIMEOUT(kmod, tiny_buffer_loss_is_counted, 300)
 	       (unsigned long long)holes);
 	EXPECT_EQ(0, ev.enobufs);
 	EXPECT_EQ(0, ev.bad);
+	EXPECT_EQ(0, ev.wm_broken) TH_LOG("a record at or below its CPU's watermark");
 	EXPECT_EQ(0, ev.disorder);
 	EXPECT_GT(s1.v[DBOS_STATS_DROPPED], s0.v[DBOS_STATS_DROPPED]);
 	EXPECT_EQ(s1.v[DBOS_STATS_DROPPED] - s0.v[DBOS_STATS_DROPPED], holes);
@@ -1748,15 +1828,17 @@ static bool fwant_match(const struct frec *r, const struct fwant *w)
 }
 
 /*
- * The first event at index >= *@from in @ev (reading more from @fd for up to
- * @timeout_ms) matching @w, decoded into @r; *@from is set past it.
- * Return: its index, or -1.
+ * The first event in @ev with a seq above *@after (reading more from @fd for
+ * up to @timeout_ms) matching @w, decoded into @r; *@after is set to its
+ * seq. Every record read is looked at, whatever its place: records of
+ * different CPUs arrive in any order (a close can come before its open when
+ * the test moved to another CPU in between). Return: its index, or -1.
  */
-static long fev_wait(int fd, struct evlog *ev, size_t *from,
+static long fev_wait(int fd, struct evlog *ev, __u64 *after,
 		     const struct fwant *w, struct frec *r, int timeout_ms)
 {
 	__u64 deadline = now_ms() + timeout_ms;
-	size_t i = *from;
+	size_t i = 0;
 
 	for (;;) {
 		for (; i < ev->n; i++) {
@@ -1764,12 +1846,14 @@ static long fev_wait(int fd, struct evlog *ev, size_t *from,
 
 			if (!is_fd_type(h->type) && !is_sock_type(h->type))
 				continue;
+			if (h->seq <= *after)
+				continue;
 			if (frec_decode(ev->raw[i], r)) {
 				ev->bad++;
 				continue;
 			}
 			if (fwant_match(r, w)) {
-				*from = i + 1;
+				*after = h->seq;
 				return i;
 			}
 		}
@@ -1777,6 +1861,21 @@ static long fev_wait(int fd, struct evlog *ev, size_t *from,
 			return -1;
 		ev_read(fd, ev, 200);
 	}
+}
+
+/* The largest seq in @ev: every event that happens from now on is above it. */
+static __u64 ev_max_seq(const struct evlog *ev)
+{
+	__u64 max = 0;
+	size_t i;
+
+	for (i = 0; i < ev->n; i++) {
+		const struct dbos_rec_hdr *h = (const void *)ev->raw[i];
+
+		if (h->seq > max)
+			max = h->seq;
+	}
+	return max;
 }
 
 /* Read events for @ms milliseconds. */
@@ -1819,7 +1918,7 @@ TEST_F_TIMEOUT(kmod, events_fd_open_close, 60)
 	struct frec *r = malloc(sizeof(*r));
 	struct nl evnl;
 	struct stat st;
-	size_t from = 0;
+	__u64 from = 0;
 	__u64 open_seq;
 	int fd;
 
@@ -1854,6 +1953,7 @@ TEST_F_TIMEOUT(kmod, events_fd_open_close, 60)
 	EXPECT_EQ(st.st_dev, r->fd.dev);
 	EXPECT_EQ(DBOS_FILE_REG, r->fd.kind);
 	EXPECT_EQ(0, ev.bad);
+	EXPECT_EQ(0, ev.wm_broken) TH_LOG("a record at or below its CPU's watermark");
 	unlink(path);
 	rmdir(dir);
 	ev_free(&ev);
@@ -1868,7 +1968,7 @@ TEST_F_TIMEOUT(kmod, events_dup2_close_range_exec, 60)
 	struct frec *r = malloc(sizeof(*r));
 	struct stat sa, sb, sc;
 	struct nl evnl;
-	size_t from = 0;
+	__u64 from = 0;
 	int a, b, c, status;
 	pid_t child;
 
@@ -1933,6 +2033,7 @@ TEST_F_TIMEOUT(kmod, events_dup2_close_range_exec, 60)
 	close(a);
 	close(c);
 	EXPECT_EQ(0, ev.bad);
+	EXPECT_EQ(0, ev.wm_broken) TH_LOG("a record at or below its CPU's watermark");
 	ev_free(&ev);
 	free(r);
 	close(evnl.fd);
@@ -1940,7 +2041,7 @@ TEST_F_TIMEOUT(kmod, events_dup2_close_range_exec, 60)
 
 /*
  * TCP over @family's loopback: BIND, LISTEN, CONNECT, ACCEPT, STATE. Each
- * record is looked for from the start of what was read: the test may move to
+ * record is looked for among all that was read: the test may move to
  * another CPU between two calls, and records of different CPUs arrive out of
  * order (BIND before INFO failed events_tcp4/6 on the debug kernel).
  */
@@ -1957,7 +2058,7 @@ static void tcp_events(struct __test_metadata *_metadata, int family)
 	int lfd, cfd, afd, alen;
 	__u16 port, cport;
 	struct nl evnl;
-	size_t from = 0;
+	__u64 from = 0;
 
 	ASSERT_NE(NULL, r);
 	if (family == AF_INET) {
@@ -2032,6 +2133,7 @@ static void tcp_events(struct __test_metadata *_metadata, int family)
 	close(cfd);
 	close(lfd);
 	EXPECT_EQ(0, ev.bad);
+	EXPECT_EQ(0, ev.wm_broken) TH_LOG("a record at or below its CPU's watermark");
 	ev_free(&ev);
 	free(r);
 	close(evnl.fd);
@@ -2056,7 +2158,7 @@ TEST_F_TIMEOUT(kmod, events_unix, 60)
 	struct frec *r = malloc(sizeof(*r));
 	struct stat st, st0, st1;
 	struct nl evnl;
-	size_t from = 0;
+	__u64 from = 0;
 	int fd, sv[2];
 
 	ASSERT_NE(NULL, r);
@@ -2089,6 +2191,7 @@ TEST_F_TIMEOUT(kmod, events_unix, 60)
 	unlink(sun.sun_path);
 	rmdir(dir);
 	EXPECT_EQ(0, ev.bad);
+	EXPECT_EQ(0, ev.wm_broken) TH_LOG("a record at or below its CPU's watermark");
 	ev_free(&ev);
 	free(r);
 	close(evnl.fd);
@@ -2186,7 +2289,8 @@ TEST_F_TIMEOUT(kmod, set_filter, 60)
 	struct fsnaps s = { .n = 0 };
 	struct stat st, sst;
 	struct nl evnl;
-	size_t from = 0, i;
+	__u64 from = 0;
+	size_t i;
 	int fd, sfd;
 
 	ASSERT_NE(NULL, r);
@@ -2227,7 +2331,7 @@ TEST_F_TIMEOUT(kmod, set_filter, 60)
 	fd = open(path, O_RDONLY);
 	ASSERT_LE(0, fd);
 	close(fd);
-	from = ev.n;
+	from = ev_max_seq(&ev);
 	ASSERT_LE(0, fev_wait(evnl.fd, &ev, &from, &(struct fwant){
 		.type = DBOS_REC_FD_CLOSE, .pid = getpid(), .fd = fd,
 		.inode = st.st_ino }, r, 5000)) TH_LOG("no FD_CLOSE");
@@ -2391,11 +2495,14 @@ static int sched_read(int pid, int tid, struct sched_now *s)
 {
 	char path[96], buf[4096], *p;
 	long v[64];
+	ssize_t n;
 	int i;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-	if (read_file(path, buf, sizeof(buf)) <= 0)
+	n = read_bytes(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
 		return -1;
+	buf[n] = '\0';	/* (read_bytes() does not end the string) */
 	p = strrchr(buf, ')');
 	if (!p)
 		return -1;
@@ -2411,8 +2518,10 @@ static int sched_read(int pid, int tid, struct sched_now *s)
 	s->prio = v[40];
 	s->policy = v[41];
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
-	if (read_file(path, buf, sizeof(buf)) <= 0)
+	n = read_bytes(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
 		return -1;
+	buf[n] = '\0';
 	p = strstr(buf, "Cpus_allowed_list:");
 	if (!p || sscanf(p, "Cpus_allowed_list: %63s", s->cpus) != 1)
 		return -1;
@@ -2449,7 +2558,14 @@ static void sched_child_end(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
-/* Every thread of @pid: nice, policy, prio, cpus as given (cpus NULL: any). */
+/* What sched_all_threads() found wrong last (for TH_LOG). */
+static char sched_why[512];
+
+/*
+ * Every thread of @pid: nice, policy, prio, cpus as given (cpus NULL: any).
+ * The number of threads that differ (or could not be read); sched_why says
+ * what the first one had.
+ */
 static int sched_all_threads(int pid, int nice, int policy, int prio,
 			     const char *cpus, int *nthreads)
 {
@@ -2458,20 +2574,32 @@ static int sched_all_threads(int pid, int nice, int policy, int prio,
 	int bad = 0, n = 0;
 	DIR *dir;
 
+	sched_why[0] = 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	dir = opendir(path);
-	if (!dir)
+	if (!dir) {
+		snprintf(sched_why, sizeof(sched_why), "%s: %m", path);
 		return -1;
+	}
 	while ((d = readdir(dir))) {
 		struct sched_now s;
+		int r;
 
 		if (d->d_name[0] == '.')
 			continue;
 		n++;
-		if (sched_read(pid, atoi(d->d_name), &s) ||
-		    s.nice != nice || s.policy != policy || s.prio != prio ||
-		    (cpus && strcmp(s.cpus, cpus)))
+		r = sched_read(pid, atoi(d->d_name), &s);
+		if (r || s.nice != nice || s.policy != policy || s.prio != prio ||
+		    (cpus && strcmp(s.cpus, cpus))) {
+			if (!bad && r)
+				snprintf(sched_why, sizeof(sched_why),
+					 "thread %.16s of %d: unreadable", d->d_name, pid);
+			else if (!bad)
+				snprintf(sched_why, sizeof(sched_why),
+					 "thread %.16s of %d: nice %d policy %d prio %d cpus %.64s",
+					 d->d_name, pid, s.nice, s.policy, s.prio, s.cpus);
 			bad++;
+		}
 	}
 	closedir(dir);
 	*nthreads = n;
@@ -2488,28 +2616,28 @@ TEST_F_TIMEOUT(kmod, sched_set_changes_every_thread, 60)
 	size_t i;
 
 	ASSERT_EQ(0, events_socket(&ev));
-	ASSERT_EQ(0, sched_all_threads(pid, 0, SCHED_OTHER, 0, NULL, &n));
+	ASSERT_EQ(0, sched_all_threads(pid, 0, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	ASSERT_EQ(4, n);
 
 	EXPECT_EQ(0, sched_set(&self->nl, &w, 1)) TH_LOG("%s", self->nl.errmsg);
-	EXPECT_EQ(0, sched_all_threads(pid, 7, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(pid, 7, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 
 	w = (struct sched_want){ pid, 12, SCHED_BATCH, -1, 0 };
 	EXPECT_EQ(0, sched_set(&self->nl, &w, 1)) TH_LOG("%s", self->nl.errmsg);
-	EXPECT_EQ(0, sched_all_threads(pid, 12, SCHED_BATCH, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(pid, 12, SCHED_BATCH, 0, NULL, &n)) TH_LOG("%s", sched_why);
 
 	w = (struct sched_want){ pid, 14, SCHED_IDLE, -1, 0 };	/* nice too */
 	EXPECT_EQ(0, sched_set(&self->nl, &w, 1)) TH_LOG("%s", self->nl.errmsg);
-	EXPECT_EQ(0, sched_all_threads(pid, 14, SCHED_IDLE, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(pid, 14, SCHED_IDLE, 0, NULL, &n)) TH_LOG("%s", sched_why);
 
 	w = (struct sched_want){ pid, -100, SCHED_FIFO, 10, 0 };
 	EXPECT_EQ(0, sched_set(&self->nl, &w, 1)) TH_LOG("%s", self->nl.errmsg);
 	/* Real-time: the nice value stays what it was (it applies again later). */
-	EXPECT_EQ(0, sched_all_threads(pid, 14, SCHED_FIFO, 10, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(pid, 14, SCHED_FIFO, 10, NULL, &n)) TH_LOG("%s", sched_why);
 
 	w = (struct sched_want){ pid, 3, SCHED_OTHER, -1, 0x1 };
 	EXPECT_EQ(0, sched_set_tagged(&self->nl, &w, 1, 0xdb05)) TH_LOG("%s", self->nl.errmsg);
-	EXPECT_EQ(0, sched_all_threads(pid, 3, SCHED_OTHER, 0, "0", &n));
+	EXPECT_EQ(0, sched_all_threads(pid, 3, SCHED_OTHER, 0, "0", &n)) TH_LOG("%s", sched_why);
 
 	/* The last change comes back as a SCHED record with the values in force. */
 	ev_collect(ev.fd, &log, 1000);
@@ -2551,7 +2679,7 @@ TEST_F_TIMEOUT(kmod, sched_set_all_or_nothing, 60)
 	w[1] = (struct sched_want){ gone, 5, -1, -1, 0 };
 	EXPECT_EQ(-ESRCH, sched_set(&self->nl, w, 2));
 	EXPECT_NE(NULL, strstr(self->nl.errmsg, "no such process"));
-	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 
 	/* Bad values: -EINVAL with a reason, nothing changed. */
 	w[1] = (struct sched_want){ b, -100, SCHED_FIFO, -1, 0 };
@@ -2568,15 +2696,15 @@ TEST_F_TIMEOUT(kmod, sched_set_all_or_nothing, 60)
 	EXPECT_NE(NULL, strstr(self->nl.errmsg, "changes nothing"));
 	w[1] = (struct sched_want){ 2 /* kthreadd */, 5, -1, -1, 0 };
 	EXPECT_EQ(-EPERM, sched_set(&self->nl, w, 2));
-	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n));
-	EXPECT_EQ(0, sched_all_threads(b, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
+	EXPECT_EQ(0, sched_all_threads(b, 0, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	EXPECT_EQ(-EINVAL, sched_set(&self->nl, w, 0));
 
 	/* Both valid: both changed. */
 	w[1] = (struct sched_want){ b, -5, -1, -1, 0 };
 	EXPECT_EQ(0, sched_set(&self->nl, w, 2)) TH_LOG("%s", self->nl.errmsg);
-	EXPECT_EQ(0, sched_all_threads(a, 5, SCHED_OTHER, 0, NULL, &n));
-	EXPECT_EQ(0, sched_all_threads(b, -5, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(a, 5, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
+	EXPECT_EQ(0, sched_all_threads(b, -5, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	sched_child_end(a);
 	sched_child_end(b);
 }
@@ -2597,7 +2725,7 @@ TEST_F(kmod, sched_set_unprivileged_refused)
 	}
 	ASSERT_EQ(c, waitpid(c, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status));
-	EXPECT_EQ(0, sched_all_threads(pid, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(pid, 0, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	sched_child_end(pid);
 }
 
@@ -2947,14 +3075,14 @@ TEST_F_TIMEOUT(kmod, sched_rules_commit_exec_comm_cred, 120)
 	other = named_child("dbos-rb");
 	ASSERT_GT(a, 0);
 	ASSERT_GT(other, 0);
-	ASSERT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n));
+	ASSERT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	ASSERT_EQ(3, n);
 
 	/* At activation: every thread of the process so named, not the other. */
 	ASSERT_EQ(0, rules_set(&self->nl, 1000, t, 2)) TH_LOG("%s", self->nl.errmsg);
-	EXPECT_EQ(0, sched_all_threads(a, 5, SCHED_BATCH, 0, "0", &n));
+	EXPECT_EQ(0, sched_all_threads(a, 5, SCHED_BATCH, 0, "0", &n)) TH_LOG("%s", sched_why);
 	EXPECT_EQ(3, n);
-	EXPECT_EQ(0, sched_all_threads(other, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(other, 0, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	ASSERT_EQ(0, sched_event(ev.fd, &log, a, DBOS_SCHED_RULE_COMMIT, &rec, &cpu0));
 	EXPECT_EQ(7, rec.tag);
 	EXPECT_EQ(5, rec.nice);
@@ -2997,7 +3125,7 @@ TEST_F_TIMEOUT(kmod, sched_rules_commit_exec_comm_cred, 120)
 	pid = child_after(do_rename, "dbos-ra", &now);
 	ASSERT_GT(pid, 0);
 	EXPECT_EQ(0, now.nice);
-	EXPECT_EQ(0, sched_all_threads(a, 5, SCHED_BATCH, 0, "0", &n));
+	EXPECT_EQ(0, sched_all_threads(a, 5, SCHED_BATCH, 0, "0", &n)) TH_LOG("%s", sched_why);
 
 	sched_child_end(a);
 	sched_child_end(other);
@@ -3078,13 +3206,13 @@ TEST_F_TIMEOUT(kmod, sched_rules_stale_version, 60)
 	ASSERT_EQ(0, rules_stage(&self->nl, 3000, &t, 1)) TH_LOG("%s", self->nl.errmsg);
 	EXPECT_EQ(-ESTALE, rules_activate(&self->nl, 3001));
 	EXPECT_NE(NULL, strstr(self->nl.errmsg, "version")) TH_LOG("%s", self->nl.errmsg);
-	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	/* A stage replaces the staged set: the older version is gone. */
 	ASSERT_EQ(0, rules_stage(&self->nl, 3002, &t, 1));
 	EXPECT_EQ(-ESTALE, rules_activate(&self->nl, 3000));
-	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	EXPECT_EQ(0, rules_activate(&self->nl, 3002)) TH_LOG("%s", self->nl.errmsg);
-	EXPECT_EQ(0, sched_all_threads(a, 11, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(a, 11, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	/* Activated once: it is no longer staged. */
 	EXPECT_EQ(-ESTALE, rules_activate(&self->nl, 3002));
 	EXPECT_EQ(0, rules_set(&self->nl, 3003, NULL, 0));
@@ -3186,9 +3314,9 @@ TEST_F_TIMEOUT(kmod, sched_rules_bad_terms, 60)
 	EXPECT_NE(NULL, strstr(self->nl.errmsg, "VERSION")) TH_LOG("%s", self->nl.errmsg);
 
 	/* None of that replaced the staged set of 4002, nor changed anything. */
-	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(a, 0, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	EXPECT_EQ(0, rules_activate(&self->nl, 4002)) TH_LOG("%s", self->nl.errmsg);
-	EXPECT_EQ(0, sched_all_threads(a, 13, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(a, 13, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	EXPECT_EQ(0, rules_set(&self->nl, 4003, NULL, 0));
 	sched_child_end(a);
 }
@@ -3405,7 +3533,7 @@ TEST_F(kmod, userns_root_refused)
 		SKIP(return, "no user namespaces in this kernel");
 	}
 	EXPECT_EQ(0, WEXITSTATUS(status));
-	EXPECT_EQ(0, sched_all_threads(pid, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(pid, 0, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	sched_child_end(pid);
 }
 
@@ -3449,10 +3577,10 @@ TEST_F(kmod, sched_needs_cap_sys_nice)
 	s.w.pid = sched_child(0);
 	EXPECT_EQ(0, with_caps(CAPS(CAP_NET_ADMIN), sched_try_refused, &s));
 	EXPECT_EQ(0, with_caps(CAPS(CAP_SYS_NICE), sched_try_refused, &s));
-	EXPECT_EQ(0, sched_all_threads(s.w.pid, 0, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(s.w.pid, 0, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	EXPECT_EQ(0, with_caps(CAPS(CAP_NET_ADMIN) | CAPS(CAP_SYS_NICE),
 			       sched_try, &s));
-	EXPECT_EQ(0, sched_all_threads(s.w.pid, 7, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(s.w.pid, 7, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	sched_child_end(s.w.pid);
 }
 
@@ -3491,7 +3619,7 @@ TEST_F(kmod, sched_pids_are_the_initial_namespace)
 		SKIP(return, "no pid namespaces in this kernel");
 	}
 	EXPECT_EQ(0, WEXITSTATUS(status));
-	EXPECT_EQ(0, sched_all_threads(pid, 6, SCHED_OTHER, 0, NULL, &n));
+	EXPECT_EQ(0, sched_all_threads(pid, 6, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	sched_child_end(pid);
 }
 
@@ -3526,7 +3654,7 @@ TEST_F(kmod, sched_cpus_respect_cpusets)
 		EXPECT_EQ(0, sched_read(pid, pid, &now));
 		EXPECT_STREQ("0", now.cpus);
 		EXPECT_EQ(0, sched_set(&self->nl, &nice, 1));
-		EXPECT_EQ(0, sched_all_threads(pid, 4, SCHED_OTHER, 0, NULL, &n));
+		EXPECT_EQ(0, sched_all_threads(pid, 4, SCHED_OTHER, 0, NULL, &n)) TH_LOG("%s", sched_why);
 	}
 	sched_child_end(pid);
 	rmdir(CG_DIR "/dbos-t");

@@ -160,9 +160,16 @@ FIXTURE_SETUP(lin)
 FIXTURE_TEARDOWN(lin)
 {
 	if (!wait_socket(30)) {
-		/* No caller was ever decided without its lineage. */
+		/*
+		 * No caller was ever decided without its lineage (a mark that
+		 * could not be stored, lsm_lineage_failed, would make its
+		 * process unknown and refused: say so if it happened).
+		 */
 		EXPECT_EQ(self->unknown0, q_int("SELECT value FROM dbos_stats WHERE name = "
-						"'lsm_lineage_unknown'"));
+						"'lsm_lineage_unknown'"))
+			TH_LOG("lsm_lineage_failed %lld, lsm_inherit_failed %lld",
+			       q_int("SELECT value FROM dbos_stats WHERE name = 'lsm_lineage_failed'"),
+			       q_int("SELECT value FROM dbos_stats WHERE name = 'lsm_inherit_failed'"));
 		EXPECT_EQ(0, clear_policy());
 	}
 	system("rm -rf " D);
@@ -237,7 +244,11 @@ TEST_F_TIMEOUT(lin, quarantine_holds_across_double_forks, 1200)
 	EXPECT_STREQ("0", holder_ask(&h, "try " TARGET, buf, sizeof(buf)));
 	snprintf(cmd, sizeof(cmd), "dfork " TARGET " %d", REPS);
 	snprintf(want, sizeof(want), "ran 0 denied %d errors 0", REPS);
-	EXPECT_STREQ(want, holder_ask(&h, cmd, buf, sizeof(buf)));
+	EXPECT_STREQ(want, holder_ask(&h, cmd, buf, sizeof(buf)))
+		TH_LOG("lsm_lineage_unknown %lld (%lld at the start), lsm_lineage_failed %lld",
+		       q_int("SELECT value FROM dbos_stats WHERE name = 'lsm_lineage_unknown'"),
+		       self->unknown0,
+		       q_int("SELECT value FROM dbos_stats WHERE name = 'lsm_lineage_failed'"));
 	EXPECT_EQ(0, waiter_try(child)) TH_LOG("a child from before the rule ran the target");
 	EXPECT_EQ(1, waiter_try(orphan)) TH_LOG("an orphan from before the rule was refused");
 	holder_stop(&h);

@@ -7,12 +7,16 @@
 # /dbos/debs. Two boots: the first installs and checks, commits a policy and
 # reboots (the overlay root keeps what it wrote); dbos-vm-run.service starts
 # this script again, which finds its phase file and goes on: the module and
-# dbosd back, the policy enforced, an upgrade (install again) keeping data and
-# policy, then remove and purge. Each step's time is printed.
+# dbosd back, the policy enforced, an upgrade (install again, with another
+# build of dbos.ko loaded, which the restart replaces) keeping data and
+# policy, a new kernel installed (DKMS builds dbos.ko for it: the image carries
+# another cloud kernel's packages, not installed, in /var/cache/dbos-new-kernel),
+# then remove and purge. Each step's time is printed.
 
 STATE=/var/lib/dbos-package-test	# survives the reboot, not the VM
 DENIED=/usr/local/bin/package-denied
 DEBS=/dbos/debs
+NEW_KERNEL_DEBS=/var/cache/dbos-new-kernel	# scripts/build-debian-image.sh
 n=0
 failed=0
 mkdir -p "$STATE"
@@ -77,6 +81,36 @@ inactive() { ! systemctl is-active --quiet dbosd; }
 no_pins() { [ ! -e /sys/fs/bpf/dbos ]; }
 has_pins() { [ -d /sys/fs/bpf/dbos ]; }
 policy_kept() { [ "$(one_value "SELECT count(*) FROM policies WHERE name = 'package-test'")" = 1 ]; }
+new_kernel() { cat "$NEW_KERNEL_DEBS/release"; }
+module_for_new_kernel() {	# DKMS built and installed dbos.ko for it
+	dkms status dbos -k "$(new_kernel)" | grep -q installed &&
+		modinfo -k "$(new_kernel)" -F vermagic dbos | grep -q "^$(new_kernel) "
+}
+no_module_left() { ! find /lib/modules -name 'dbos.ko*' | grep .; }
+older_module() {	# as before an upgrade that changed dbos.ko: another build is loaded
+	systemctl stop dbosd || return 1
+	ko=$(modinfo -n dbos) || return 1
+	case $ko in
+	*.xz) xz -dc "$ko" >"$STATE/old.ko" ;;
+	*.zst) zstd -dcq "$ko" >"$STATE/old.ko" ;;
+	*) cp "$ko" "$STATE/old.ko" ;;
+	esac || return 1
+	sv=$(modinfo -F srcversion "$STATE/old.ko")
+	[ -n "$sv" ] || { echo "no srcversion in $ko"; return 1; }
+	case $sv in A*) fake=B${sv#?} ;; *) fake=A${sv#?} ;; esac
+	perl -pi -e "s/srcversion=$sv/srcversion=$fake/" "$STATE/old.ko" &&
+		rmmod dbos && insmod "$STATE/old.ko" &&
+		[ "$(cat /sys/module/dbos/srcversion)" = "$fake" ]
+}
+installed_module() { [ "$(cat /sys/module/dbos/srcversion)" = "$(modinfo -F srcversion dbos)" ]; }
+wait_attached() {
+	i=0
+	until [ "$(one_value "SELECT value FROM dbos_stats WHERE name = 'module_attached'")" = 1 ]; do
+		i=$((i + 1))
+		[ $i -ge 120 ] && return 1
+		sleep 0.5
+	done
+}
 one_value() { dbos -c "$1" 2>&1 | sed -n 3p | tr -d ' '; }	# the first row's first column
 rows_kept() {	# every process_events row there was before the reboot
 	kept=$(one_value "SELECT count(*) FROM process_events WHERE seq <= $(cat "$STATE/seq")")
@@ -87,7 +121,7 @@ rows_kept() {	# every process_events row there was before the reboot
 phase=$(cat "$STATE/phase" 2>/dev/null || echo install)
 case $phase in
 install)
-	echo "1..29"
+	echo "1..35"
 	printf '#!/bin/sh\nexit 0\n' >"$DENIED" && chmod 755 "$DENIED"
 	export DEBIAN_FRONTEND=noninteractive
 	timed "apt install of dbos-dkms, dbos, libdbos1 (DKMS builds dbos.ko in the VM)" \
@@ -120,19 +154,28 @@ reboot)
 	# (dbos and libdbos1: the daemon, its unit and the store are what an
 	# upgrade could lose; dbos-dkms again would only repeat DKMS's build,
 	# 5-10 min under TCG)
+	check "another build of dbos.ko loaded (as before an upgrade that changed it)" older_module
 	timed "installing dbos and libdbos1 again (an upgrade)" \
 		apt-get install -y --reinstall "$DEBS"/dbos_*.deb "$DEBS"/libdbos1_*.deb
 	timed "dbosd answers after the upgrade" wait_answers
+	check "dbosd.service replaced the loaded dbos.ko with the installed one" installed_module
+	timed "dbosd attached to it" wait_attached
 	check "the upgrade kept the policy" policy_kept
 	check "... enforced" denied
 	check "... and the rows" rows_kept
 	check "BPF pins are there while installed" has_pins
+	# (INITRD=No: no initrd for a kernel this VM never boots, a minute or
+	# two under TCG; DKMS's kernel hooks run as on any kernel install)
+	timed "installing another kernel, $(new_kernel), and its headers" \
+		env INITRD=No apt-get install -y --no-install-recommends "$NEW_KERNEL_DEBS"/*.deb
+	check "DKMS built and installed dbos.ko for $(new_kernel)" module_for_new_kernel
 	timed "apt remove dbos dbos-dkms" apt-get remove -y dbos dbos-dkms
 	check "remove stopped dbosd" inactive
 	check "remove unloaded the module" module_gone
 	check "remove took the BPF pins, and the rule with them" no_pins
 	check "... so the file runs again" allowed
 	check "remove kept the store" test -d /var/lib/dbos
+	check "remove took dbos.ko from both kernels" no_module_left
 	timed "apt purge dbos" apt-get purge -y dbos
 	check "purge removed /var/lib/dbos" test ! -e /var/lib/dbos
 	rm -rf "$STATE" "$DENIED"

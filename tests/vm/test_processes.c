@@ -53,8 +53,11 @@ FIXTURE_SETUP(vm)
 {
 }
 
+/* The reorder stage handed the mirror every record in seq order (no watermark lied). */
 FIXTURE_TEARDOWN(vm)
 {
+	if (!wait_socket(30))
+		EXPECT_EQ(0, q_int("SELECT value FROM dbos_stats WHERE name = 'reorder_late'"));
 }
 
 static void *park(void *arg)

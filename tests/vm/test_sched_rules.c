@@ -51,49 +51,16 @@ static long long version(void)
 
 /* ---- ground truth: /proc ---- */
 
-/* nice (field 19) and policy (field 41) of @pid from /proc/PID/stat; -1 if gone. */
-static int proc_sched(pid_t pid, int *nice, int *policy)
-{
-	char path[64], buf[1024], *p;
-	int fd, field = 3;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p)
-		return -1;
-	for (p += 2; *p && field < 41; field++) {
-		if (field == 19)
-			*nice = atoi(p);
-		p = strchr(p, ' ');
-		if (!p)
-			return -1;
-		p++;
-	}
-	*policy = atoi(p);
-	return 0;
-}
-
+/* nice (field 19) of @pid from /proc/PID/stat; 99 if gone. */
 static int proc_nice(pid_t pid)
 {
-	int nice = 99, policy;
-
-	return proc_sched(pid, &nice, &policy) ? 99 : nice;
+	return (int)proc_stat_field(pid, 19, 99);
 }
 
+/* Its policy (field 41); -1 if gone. */
 static int proc_policy(pid_t pid)
 {
-	int nice, policy = -1;
-
-	return proc_sched(pid, &nice, &policy) ? -1 : policy;
+	return (int)proc_stat_field(pid, 41, -1);
 }
 
 /* Cpus_allowed_list of @pid into @buf ("" if gone). */

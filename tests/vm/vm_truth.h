@@ -216,6 +216,65 @@ static inline void log_diff(struct __test_metadata *_metadata, const struct proc
 	}
 }
 
+static inline int on_text_row(void *arg, int ncol, const struct dbos_value *v)
+{
+	struct __test_metadata *_metadata = arg;
+	char text[256];
+
+	if (ncol == 1) {
+		copy_text(text, sizeof(text), &v[0]);
+		TH_LOG("  %s", text);
+	}
+	return 0;
+}
+
+/*
+ * What the mirror knows of the first pid whose row differs, for the log of
+ * a failed comparison: its history and its parent's, and the counters of
+ * what can leave a row behind (re-syncs, reparenting queries, order).
+ */
+static inline void log_history(struct __test_metadata *_metadata, const struct proc_set *want,
+			       const struct proc_set *got)
+{
+	static const struct dbos_callbacks cb = { .on_row = on_text_row };
+	struct dbos_conn *c;
+	char sql[512], *err = NULL;
+	int i = 0, j = 0;
+
+	while (i < want->n && j < got->n) {
+		if (want->p[i].pid < got->p[j].pid) {
+			i++;
+		} else if (got->p[j].pid < want->p[i].pid) {
+			j++;
+		} else if (!same_row(&want->p[i], &got->p[j])) {
+			break;
+		} else {
+			i++, j++;
+		}
+	}
+	if (i == want->n || j == got->n)
+		return;
+	c = dbos_connect(SOCK, &err);
+	if (!c) {
+		free(err);
+		return;
+	}
+	snprintf(sql, sizeof(sql),
+		 "SELECT seq || ' ' || event || ' pid ' || pid || ' tid ' || tid || ' parent ' || "
+		 "parent || ' cpu ' || cpu FROM process_events WHERE pid IN (%d, %d) ORDER BY seq",
+		 got->p[j].pid, got->p[j].ppid);
+	TH_LOG("history of pids %d, %d:", got->p[j].pid, got->p[j].ppid);
+	dbos_query(c, sql, &cb, _metadata, &err);
+	free(err);
+	err = NULL;
+	TH_LOG("counters:");
+	dbos_query(c, "SELECT name || ' ' || value FROM dbos_stats WHERE name IN ('resyncs', "
+		   "'reparent_queries', 'reorder_late', 'reorder_forced', 'events_stale', "
+		   "'gaps_detected', 'kernel_dropped', 'seq')", &cb, _metadata, &err);
+	free(err);
+	dbos_close(c);
+}
+
 /* The pid of a running dbosd (the newest, if several), or 0. */
 static inline pid_t dbosd_pid(void)
 {
@@ -263,6 +322,7 @@ static inline int converges(struct __test_metadata *_metadata, int secs)
 		usleep(100000);
 	} while (time(NULL) < end);
 	log_diff(_metadata, &after, &mirror);
+	log_history(_metadata, &after, &mirror);
 	return 0;
 }
 

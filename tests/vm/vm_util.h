@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* vm_util.h - what several VM tests need: SQL against dbosd through libdbos, restarting it, copying a program. */
+/* vm_util.h - what several VM tests need: SQL against dbosd through libdbos, restarting it, copying a program, /proc/PID/stat. */
 #ifndef DBOS_VM_UTIL_H
 #define DBOS_VM_UTIL_H
 
@@ -153,6 +153,31 @@ static inline int write_str(const char *path, const char *s)
 	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
 	close(fd);
 	return ok ? 0 : -1;
+}
+
+/* Field @field of /proc/@pid/stat (as proc(5) numbers them: 19 nice, 41 policy), or @gone if it cannot be read. */
+static inline long proc_stat_field(pid_t pid, int field, long gone)
+{
+	char path[64], buf[1024], *p;
+	long v = gone;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return gone;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')'))) {
+		p += 2;	/* field 3, state (the comm may hold spaces and parentheses) */
+		for (int i = 3; i < field && p; i++) {
+			p = strchr(p, ' ');
+			if (p)
+				p++;
+		}
+		if (p && *p)
+			v = strtol(p, NULL, 10);
+	}
+	fclose(f);
+	return v;
 }
 
 /* Copies @src to @dst (replacing it, even while it runs) with mode @mode; 0 or -1. */
