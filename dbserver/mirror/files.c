@@ -505,6 +505,11 @@ static enum mirror_result fd_open(struct files *f, const struct mirror_rec *r, u
 
 		file_history(f, r, s, "open", &tmp);
 	}
+	if (!snap && s < f->dump_floor) {
+		/* taken before the last dump read the kernel: the dump shows it */
+		f->c[MIRROR_STAT_BEFORE_DUMP]++;
+		return MIRROR_STALE;
+	}
 	e = fdproc_find(p, r->fd.fd, &pos);
 	if (s <= p->floor || (e && s <= e->seq)) {
 		if (e && snap && e->live && s <= e->seq)
@@ -777,6 +782,8 @@ uint32_t files_resync_end(struct files *f, uint64_t first_proc_snap)
 	f->in_resync = false;
 	if (!cut || !f->dumped)
 		return 0;
+	if (cut > f->dump_floor)
+		f->dump_floor = cut;
 	ptrmap_for_each(&f->procs, sl) {
 		struct fdproc *p = sl->val;
 

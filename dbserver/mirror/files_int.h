@@ -30,6 +30,7 @@ struct files {
 	uint32_t gen;
 	bool in_resync, dumped;
 	uint64_t first_snap;
+	uint64_t dump_floor;		/* the last complete files dump's first snapshot seq */
 	struct { uint32_t pid, fd; } *dirty;
 	size_t ndirty, dirty_cap;
 };

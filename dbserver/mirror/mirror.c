@@ -114,6 +114,7 @@ struct mirror {
 	uint32_t gen;
 	bool in_resync;
 	uint64_t first_snap;
+	uint64_t dump_floor;		/* the last complete dump's first snapshot seq */
 	uint32_t files_swept;		/* by the last re-sync */
 
 	struct history hist;		/* process_events */
@@ -131,6 +132,7 @@ struct mirror {
 const struct mirror_stat_info mirror_stat_info[MIRROR_STAT__COUNT] = {
 	[MIRROR_STAT_EVENTS_APPLIED] = { "events_applied", "Process records that changed the live processes table" },
 	[MIRROR_STAT_EVENTS_STALE] = { "events_stale", "Records older than the row or tombstone they concern: not applied to the live row (still kept in history)" },
+	[MIRROR_STAT_BEFORE_DUMP] = { "records_before_dump", "Records taken before the last re-sync's dump read the kernel but delivered after it (they sat in a ring): the dump already shows their effect, so they go into history only" },
 	[MIRROR_STAT_THREAD_EVENTS] = { "thread_events", "Thread-level records: adjust processes.threads, not stored in process_events" },
 	[MIRROR_STAT_SNAPSHOTS] = { "snapshots", "Process snapshots (dumps and GET_PROC replies) received" },
 	[MIRROR_STAT_PROCESSES_ROWS] = { "processes_rows", "Rows in processes (as of the last commit)" },
@@ -781,6 +783,17 @@ enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
 	group_dead = h->type == DBOS_REC_EXIT && (h->flags & DBOS_RECF_GROUP_DEAD);
 	thread = !group_dead && h->type != DBOS_REC_PROC &&
 		 ((h->flags & DBOS_RECF_THREAD) || h->type == DBOS_REC_EXIT);
+	/*
+	 * Taken before the last dump read the kernel (it sat in a ring while
+	 * the dump ran): the dump shows its effect, and applying it could
+	 * bring back a process the dump no longer had. History only.
+	 */
+	if (s < m->dump_floor && h->type != DBOS_REC_PROC) {
+		m->c[MIRROR_STAT_BEFORE_DUMP]++;
+		if (!thread && event_put(m, r, s))
+			return MIRROR_ENOMEM;
+		return MIRROR_STALE;
+	}
 	if (thread) {
 		if (h->type == DBOS_REC_FORK || h->type == DBOS_REC_EXIT)
 			return apply_thread(m, r->proc.pid, s, h->type == DBOS_REC_FORK ? 1 : -1);
@@ -844,6 +857,8 @@ uint32_t mirror_resync_end(struct mirror *m)
 	m->files_swept = files_resync_end(m->files, m->first_snap);
 	if (!m->first_snap)
 		return 0;	/* an empty dump proves nothing: sweep nothing */
+	if (m->first_snap > m->dump_floor)
+		m->dump_floor = m->first_snap;
 	proctab_for_each(&m->tab, sl) {
 		if (sl->state != PROC_LIVE || sl->live->gen == m->gen || sl->seq >= m->first_snap)
 			continue;

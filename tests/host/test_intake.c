@@ -544,7 +544,7 @@ TEST_F(intake, snapshot_versus_events)
 	EXPECT_EQ(100 + stat_val(self->db, "epoch_base"),
 		  q_int(self->db, "SELECT seq FROM processes WHERE pid = 300"));
 
-	/* An event older than the snapshot: history only. */
+	/* An event older than the dump: history only. */
 	c = FORK(300, 1, 90, "older");
 	c.type = DBOS_REC_COMM;
 	c.path = c.cmdline = NULL;
@@ -552,7 +552,7 @@ TEST_F(intake, snapshot_versus_events)
 	flush(self);
 	EXPECT_STREQ("daemon", q_text(self->db, "SELECT name FROM processes WHERE pid = 300"));
 	EXPECT_EQ(1, q_int(self->db, "SELECT count(*) FROM process_events WHERE pid = 300 AND name = 'older'"));
-	EXPECT_EQ(1, stat_val(self->db, "events_stale"));
+	EXPECT_EQ(1, stat_val(self->db, "records_before_dump"));
 
 	/* A newer EXEC: applied, and the snapshot's cwd stays. */
 	send1(self, 0, EXEC(300, 1, 105, "daemon2", "/usr/sbin/daemon2", "daemon2", 0));

@@ -704,6 +704,29 @@ TEST_F(files, resync_mark_and_sweep_of_fds_and_sockets)
 	EXPECT_STREQ("5|/new", q_rows(self->db, "SELECT fd, path FROM process_open_files"));
 }
 
+/*
+ * Records taken before a dump read the kernel but delivered after it (they
+ * sat in a ring while dbosd attached): the dump already shows their effect,
+ * so they go into the history and change no row. Here an open of fd 7,
+ * closed again before the dump (its close discarded while nobody listened),
+ * and a process that was born and died before the dump.
+ */
+TEST_F(files, records_older_than_the_dump_change_no_rows)
+{
+	self->k.procs[self->k.nprocs++] = proc(600, 1);
+	fake_fd(&self->k, OPEN(0, 600, 0, "/dev/null", 3), NULL);
+	self->k.seq = 10;
+	attach(self);
+	SEND(0, OPEN(5, 600, 7, "/gone", 9));
+	SEND(1, FORK(700, 600, 6));
+	SEND(1, OPEN(7, 700, 3, "/gone-too", 10));
+	flush(self);
+	EXPECT_STREQ("600|0|/dev/null", q_rows(self->db, "SELECT pid, fd, path FROM process_open_files"));
+	EXPECT_EQ(0, q_int(self->db, "SELECT count(*) FROM processes WHERE pid = 700"));
+	EXPECT_EQ(2, q_int(self->db, "SELECT count(*) FROM file_events WHERE path GLOB '/gone*'"));
+	EXPECT_EQ(1, q_int(self->db, "SELECT count(*) FROM process_events WHERE pid = 700"));
+}
+
 TEST_F(files, filter_is_sent_at_every_attach_and_missed_records_resync)
 {
 	self->filter.kinds = (1U << DBOS_FILE_REG) | (1U << DBOS_FILE_SOCK);
