@@ -139,10 +139,6 @@ struct fdent *fdproc_insert(struct fdproc *p, uint32_t fd, uint32_t pos)
 void fdent_free(struct fdent *e)
 {
 	free(e->path);
-	if (e->ver)
-		for (int i = 0; i < FD_VERSIONS; i++)
-			free(e->ver[i].path);
-	free(e->ver);
 }
 
 void fdproc_remove(struct fdproc *p, uint32_t i)

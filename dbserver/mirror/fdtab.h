@@ -33,55 +33,21 @@ void *ptrmap_del(struct ptrmap *m, uint64_t key);	/* the value removed, or NULL 
 	for ((s) = (m)->slots; (s) <= &(m)->slots[(m)->mask]; (s)++) \
 		if ((s)->val)
 
-/*
- * An earlier file of an fd number, open during [@open_seq, @close_seq): kept
- * (the last FD_VERSIONS of them, for a few seconds) so that a FORK whose
- * record arrives after the parent closed and reused the number still copies
- * what the child inherited.
- */
-#define FD_VERSIONS	2
-
-struct fdver {
-	uint64_t open_seq, close_seq;	/* open_seq 0: empty */
-	uint64_t inode, dev;
-	uint32_t flags, mode, t_s;
-	uint16_t kind;
-	bool unknown;		/* a close of a file never seen (open_seq 1: since always) */
-	bool close_unlogged;	/* ... not in file_events yet (at close_time_ns, close_cpu) */
-	uint16_t close_cpu;
-	uint64_t close_time_ns;
-	uint32_t plen;
-	char *path;
-};
-
-/*
- * One fd of a process: a live row, or a tombstone (the fd was closed at
- * @seq: older records about it must not bring it back). A tombstone keeps
- * the file's columns and @open_seq, the seq of the open it closed (0: none
- * seen), so that a FORK that happened between the two, arriving late, still
- * copies the file to the child.
- */
+/* One fd of a process: a row of process_open_files. */
 struct fdent {
 	uint32_t fd;
-	bool live;
-	bool close_unlogged;	/* tombstone of a close whose open was not seen yet */
 	bool dirty;		/* changed since the last commit: on the files dirty list */
 	bool stored;		/* its row is in the store (as of the batch) */
 	uint16_t kind;		/* enum dbos_file_kind */
-	uint16_t close_cpu;	/* close_unlogged: the close's CPU */
 	uint32_t flags, mode;
 	uint32_t gen;		/* re-sync generation of the last snapshot that saw it */
-	uint32_t t_s;		/* tombstone: when it was made (s, mirror clock) */
-	uint64_t seq;		/* live: record that set it; tombstone: the close */
-	uint64_t open_seq;	/* tombstone: seq of the row it ended (0: none) */
+	uint64_t seq;		/* the record that set it */
 	uint64_t inode, dev;
-	uint64_t close_time_ns;	/* close_unlogged: the close's time */
 	char *path;		/* malloc'ed, @plen bytes */
 	uint32_t plen;
-	struct fdver *ver;	/* NULL, or FD_VERSIONS earlier files, newest first */
 };
 
-/* fdent_free - frees what @e owns (path, versions). */
+/* fdent_free - frees what @e owns (its path). */
 void fdent_free(struct fdent *e);
 
 /* The fd table of one pid, sorted by fd. */
@@ -89,9 +55,6 @@ struct fdproc {
 	uint32_t pid;
 	uint32_t n, cap;
 	uint32_t t_s;		/* when @floor was set */
-	uint32_t parent;	/* forked from this pid at @fork_seq (0: unknown) */
-	uint64_t fork_seq;
-	uint64_t child_fork_max; /* largest @fork_seq of its children */
 	uint64_t floor;		/* died (or was born) at this seq: older records are stale */
 	struct fdent *v;
 };

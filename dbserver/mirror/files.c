@@ -13,42 +13,35 @@
  * range delete of the batch, which is right since they are the final state.
  * Socket rows are written as they change.
  *
- * Rules, for a record with (epoch-mapped) seq s:
+ * Records come in seq order (the intake's reorder stage merges the CPUs'
+ * streams); where order broke (a late record, a forced release) the intake
+ * re-syncs, and the dump repairs whatever the record got wrong. Rules, for
+ * a record with (epoch-mapped) seq s:
  *
- *  1. FD_OPEN/FD (snapshot) for (pid, fd) with s > the entry's seq (live row
- *     or tombstone) replaces whatever had this number and makes the row; an
- *     older record is stale: history only. A record with s <= the seq at
- *     which the process died (its floor) is stale too.
- *  2. FD_CLOSE with s > the live row's seq removes the row and leaves a
- *     tombstone (s) that keeps the file's columns, pruned after a few
- *     seconds; file_events gets the path and the rest from the row. A close
- *     of an unknown fd (not reported because of the filter, or whose FD_OPEN
- *     is still in another CPU's buffer) leaves a tombstone and no history
- *     yet; if the late FD_OPEN (or the late FORK that gave the fd) comes,
- *     the close goes into file_events then. A stale close (older than the
- *     row: the fd was reused meanwhile) goes into file_events with the
- *     columns of the earlier file if one is remembered (fdtab.h, struct
- *     fdver), NULL ones otherwise.
- *  3. A socket row exists while some live fd row refers to its inode AND a
+ *  1. FD_OPEN/FD (snapshot) for (pid, fd) with s > the row's seq makes the
+ *     row (replacing what had this number); an older record is stale:
+ *     history only. So is a record with s <= the seq at which the process
+ *     died or was born (its floor), and an FD_OPEN older than the last
+ *     complete dump (it sat in a ring while the dump ran: mirror.h).
+ *  2. FD_CLOSE with s > the row's seq removes the row; file_events gets the
+ *     path and the rest from the row. A close of an fd without a row (one
+ *     the kind filter hid, or older than a snapshot) goes into file_events
+ *     with NULL columns.
+ *  3. A socket row exists while some fd row refers to its inode AND a
  *     SOCK_* record has described it: SOCK_* records with s > the info's seq
  *     replace the info (any socket record carries the whole state). Infos
  *     without fds are kept a few seconds (their FD_OPEN may still come),
  *     never shown. BIND/LISTEN/CONNECT/ACCEPT/STATE go into socket_events
  *     with the record's own columns; closing a socket fd adds a 'close' row.
- *  4. A process FORK at s copies to the child (seq s) the parent's files
- *     that were open at s (a live row older than s, a tombstone of a file
- *     opened before and closed after s, or an earlier version), after
- *     dropping what the child's pid held before s (an earlier incarnation).
- *     A process's death at s deletes every fd row of the pid older than s
- *     (point deletes: range deletes slow down every later scan) and sets
- *     the pid's floor; its fds stay as tombstones for a few
- *     seconds, holding what it had, for the FORKs of its children that are
- *     still to come. A parent's record older than a child's FORK that
- *     arrives after it is applied to the child's copy too, and so on down
- *     the tree (fd_propagate()), unless the child changed that fd since.
- *     Limits: two earlier versions per fd, eight generations, the tombstone
- *     lifetime; beyond them a re-sync is what repairs the table.
- *  5. Re-sync: see files.h. A swept fd leaves a tombstone at the sweep seq.
+ *  4. A process FORK at s drops what the child's pid held before s (an
+ *     earlier incarnation) and copies to it the parent's rows older than s
+ *     (a newer row is a snapshot taken after the fork, which may show a
+ *     file opened since; the child's own snapshot, newer still, shows what
+ *     it has). A process's death at s deletes its rows older than s (point
+ *     deletes: range deletes slow down every later scan; the module records
+ *     a close for each fd first) and sets the pid's floor.
+ *  5. Re-sync: see files.h. Rows the dump did not show and older than its
+ *     first snapshot are removed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -134,13 +127,8 @@ static void fd_dirty(struct files *f, uint32_t pid, struct fdent *e)
 		void *p = realloc(f->dirty, cap * sizeof(*f->dirty));
 
 		if (!p) {	/* no room on the list: write it now */
-			if (e->live) {
-				if (!fd_put_row(f, pid, e))
-					e->stored = true;
-			} else if (e->stored) {
-				fd_del_row(f, pid, e->fd);
-				e->stored = false;
-			}
+			if (!fd_put_row(f, pid, e))
+				e->stored = true;
 			return;
 		}
 		f->dirty = p;
@@ -198,102 +186,25 @@ static struct fdproc *proc_get(struct files *f, uint32_t pid)
 	return p;
 }
 
-/* Ends live entry @e (row deleted, socket unreferenced) as a tombstone at @s. */
-static void fd_entomb(struct files *f, struct fdproc *p, struct fdent *e, uint64_t s)
+/* Removes entry @i of @p (a live row): its row is deleted in this batch. */
+static void fd_remove(struct files *f, struct fdproc *p, uint32_t i)
 {
-	if (e->live) {
-		if (e->kind == DBOS_FILE_SOCK)
-			sock_ref(f, e->inode, -1);
-		f->nfds--;
-	}
-	e->open_seq = e->live ? e->seq : 0;
-	e->live = false;
-	e->close_unlogged = false;
-	e->seq = s;
-	e->t_s = files_now_s(f);
-	if (e->stored)
-		fd_dirty(f, p->pid, e);
-}
+	struct fdent *e = &p->v[i];
 
-/* Drops entry @i of @p now (an earlier incarnation's): its row goes in this batch. */
-static void fd_drop(struct files *f, struct fdproc *p, uint32_t i)
-{
-	fd_entomb(f, p, &p->v[i], p->v[i].seq);
-	if (p->v[i].stored)
-		fd_del_row(f, p->pid, p->v[i].fd);
+	if (e->kind == DBOS_FILE_SOCK)
+		sock_ref(f, e->inode, -1);
+	f->nfds--;
+	if (e->stored)
+		fd_del_row(f, p->pid, e->fd);
 	fdproc_remove(p, i);
 }
 
 /*
- * Before @e is overwritten: keep the file it held during [@open, @close) as
- * its newest version (taking its path), if it held one.
+ * Makes @e the row described by @d + @path at @s (replacing what it was;
+ * @fresh: @e was just inserted). 0, or -1 on ENOMEM (@e unchanged).
  */
-static void fd_save_version(struct files *f, struct fdent *e, uint64_t open, uint64_t close)
-{
-	struct fdver *v;
-
-	if (!open || (!e->ver && !(e->ver = calloc(FD_VERSIONS, sizeof(*e->ver)))))
-		return;
-	free(e->ver[FD_VERSIONS - 1].path);
-	memmove(&e->ver[1], &e->ver[0], (FD_VERSIONS - 1) * sizeof(*e->ver));
-	v = &e->ver[0];
-	*v = (struct fdver){
-		.open_seq = open, .close_seq = close, .inode = e->inode, .dev = e->dev,
-		.flags = e->flags, .mode = e->mode, .t_s = files_now_s(f),
-		.kind = e->kind, .plen = e->plen, .path = e->path,
-	};
-	e->path = NULL;
-	e->plen = 0;
-}
-
-static const struct fdent *fd_version_at(const struct fdent *pe, uint64_t s, struct fdent *tmp);
-
-/* Remember in @e's versions a close at @seq of a file never seen (its row waits for it). */
-static void fd_save_unknown(struct files *f, struct fdent *e, uint64_t seq, uint16_t cpu,
-			    uint64_t time_ns)
-{
-	if (!e->ver && !(e->ver = calloc(FD_VERSIONS, sizeof(*e->ver))))
-		return;
-	free(e->ver[FD_VERSIONS - 1].path);
-	memmove(&e->ver[1], &e->ver[0], (FD_VERSIONS - 1) * sizeof(*e->ver));
-	e->ver[0] = (struct fdver){
-		.open_seq = 1, .close_seq = seq, .t_s = files_now_s(f), .unknown = true,
-		.close_unlogged = true, .close_cpu = cpu, .close_time_ns = time_ns,
-	};
-}
-
-/*
- * The file that entry @pe held at @s (rule 4), as an entry to copy (@tmp
- * when it is an earlier version), or NULL when the fd was not open then.
- */
-static const struct fdent *fd_at(const struct fdent *pe, uint64_t s, struct fdent *tmp)
-{
-	if (pe->live ? pe->seq < s : pe->seq > s && pe->open_seq && pe->open_seq < s)
-		return pe;
-	return fd_version_at(pe, s, tmp);
-}
-
-/* The earlier version of @pe open at @s, in @tmp, or NULL. */
-static const struct fdent *fd_version_at(const struct fdent *pe, uint64_t s, struct fdent *tmp)
-{
-	for (int i = 0; pe->ver && i < FD_VERSIONS; i++) {
-		const struct fdver *v = &pe->ver[i];
-
-		if (v->open_seq && !v->unknown && v->open_seq < s && s < v->close_seq) {
-			*tmp = (struct fdent){
-				.fd = pe->fd, .live = true, .kind = v->kind, .flags = v->flags,
-				.mode = v->mode, .inode = v->inode,
-				.dev = v->dev, .path = v->path, .plen = v->plen,
-			};
-			return tmp;
-		}
-	}
-	return NULL;
-}
-
-/* Makes @e the live row described by @d + @path at @s (replacing what it was). */
-static int fd_make(struct files *f, struct fdproc *p, struct fdent *e, const struct dbos_fd *d,
-		  const char *path, uint64_t s)
+static int fd_make(struct files *f, struct fdproc *p, struct fdent *e, bool fresh,
+		   const struct dbos_fd *d, const char *path, uint64_t s)
 {
 	char *np = NULL;
 
@@ -301,22 +212,13 @@ static int fd_make(struct files *f, struct fdproc *p, struct fdent *e, const str
 		return -1;
 	if (d->path_len)
 		memcpy(np, path, d->path_len);
-	if (e->live) {
-		if (e->kind == DBOS_FILE_SOCK)
-			sock_ref(f, e->inode, -1);
-		fd_save_version(f, e, e->seq, s);
-	} else {
+	if (fresh)
 		f->nfds++;
-		if (e->open_seq)
-			fd_save_version(f, e, e->open_seq, e->seq);
-		else if (e->close_unlogged)
-			fd_save_unknown(f, e, e->seq, e->close_cpu, e->close_time_ns);
-	}
+	else if (e->kind == DBOS_FILE_SOCK)
+		sock_ref(f, e->inode, -1);
 	free(e->path);
 	e->path = np;
 	e->plen = d->path_len;
-	e->live = true;
-	e->close_unlogged = false;
 	e->kind = d->kind;
 	e->flags = d->flags;
 	e->mode = d->mode;
@@ -329,163 +231,15 @@ static int fd_make(struct files *f, struct fdproc *p, struct fdent *e, const str
 	return 0;
 }
 
-/*
- * Rule 2: tombstone @e is a close that came before anything said what the fd
- * was; now @what (the late open, or the parent's file for a close that
- * overtook its FORK) says it: write the close into file_events.
- */
-static void log_close_at(struct files *f, uint32_t pid, uint32_t fd, uint64_t seq,
-			 uint16_t cpu, uint64_t time_ns, const struct fdent *what)
+static enum mirror_result fd_stale(struct files *f)
 {
-	struct mirror_rec c = {
-		.hdr = { .type = DBOS_REC_FD_CLOSE, .cpu = cpu, .time_ns = time_ns },
-		.fd = { .pid = pid, .fd = fd },
-	};
-
-	file_history(f, &c, seq, "close", what);
-	if (what->kind == DBOS_FILE_SOCK) {
-		const struct sockent *so = ptrmap_get(&f->socks, what->inode);
-
-		socket_history(f, &c.hdr, seq, "close", pid, fd, what->inode,
-			       so && so->has_info ? so : NULL);
-	}
-}
-
-static void log_late_close(struct files *f, const struct fdproc *p, struct fdent *e,
-			   const struct fdent *what)
-{
-	log_close_at(f, p->pid, e->fd, e->seq, e->close_cpu, e->close_time_ns, what);
-	e->close_unlogged = false;
-}
-
-/*
- * Rule 4: until when child entry @e (changed since its fork at @fork) held
- * what it inherited: its first close after the fork, as far as its versions
- * tell (else @until); a close of that unknown file not logged yet is, as @pe.
- */
-static uint64_t fd_held_until(struct files *f, const struct fdproc *c, struct fdent *e,
-			      const struct fdent *pe, uint64_t until)
-{
-	for (int i = 0; e->ver && i < FD_VERSIONS; i++) {
-		struct fdver *v = &e->ver[i];
-
-		if (!v->open_seq || v->open_seq > c->fork_seq || v->close_seq <= c->fork_seq)
-			continue;
-		if (v->close_seq < until)
-			until = v->close_seq;
-		if (v->unknown && v->close_unlogged && pe) {
-			log_close_at(f, c->pid, e->fd, v->close_seq, v->close_cpu, v->close_time_ns, pe);
-			v->close_unlogged = false;
-		}
-	}
-	return until;
-}
-
-/* Makes child entry @e (or a new one at @pos) a copy of parent entry @pe at @s. */
-static int fd_copy(struct files *f, struct fdproc *c, struct fdent *e, uint32_t pos,
-		   const struct fdent *pe, uint64_t s)
-{
-	struct dbos_fd d = {
-		.pid = c->pid, .fd = pe->fd, .flags = pe->flags, .kind = pe->kind,
-		.path_len = (uint16_t)pe->plen, .inode = pe->inode, .dev = pe->dev,
-		.mode = pe->mode,
-	};
-
-	if (!e && !(e = fdproc_insert(c, pe->fd, pos)))
-		return -1;
-	return fd_make(f, c, e, &d, pe->path, s);
-}
-
-/* Dead process's tombstone @e: it held @pe (NULL: nothing) from @from until its exit. */
-static void fd_tomb_hold(struct fdent *e, const struct fdent *pe, uint64_t from)
-{
-	char *np = NULL;
-
-	if (pe && pe->plen && !(np = malloc(pe->plen)))
-		return;
-	if (np)
-		memcpy(np, pe->path, pe->plen);
-	free(e->path);
-	e->path = np;
-	e->plen = pe ? pe->plen : 0;
-	e->open_seq = pe ? from : 0;
-	if (pe) {
-		e->kind = pe->kind;
-		e->flags = pe->flags;
-		e->mode = pe->mode;
-		e->inode = pe->inode;
-		e->dev = pe->dev;
-	}
-}
-
-/*
- * Rule 4: child @c got fd @fd at its fork, where the parent had @pe (NULL:
- * nothing). Makes @c's entry say so unless @c changed that fd since, and
- * returns until when @c held what it inherited (its own children forked
- * before that inherited it in turn). A dead @c (its EXIT came first) keeps
- * tombstones that say what it held, for the FORKs of its children to come.
- */
-static uint64_t fd_inherit(struct files *f, struct fdproc *c, uint32_t fd, const struct fdent *pe)
-{
-	bool alive = c->floor == c->fork_seq;
-	struct fdent *e;
-	uint32_t pos;
-
-	e = fdproc_find(c, fd, &pos);
-	if (e && e->live && e->seq > c->fork_seq)	/* replaced by the child itself */
-		return fd_held_until(f, c, e, pe, e->seq);
-	if (e && !e->live && e->seq > c->fork_seq) {
-		if (e->open_seq > c->fork_seq)	/* closed, then reopened by the child */
-			return fd_held_until(f, c, e, pe, e->open_seq);
-		/* held what it inherited until then: a close (maybe unlogged) or its death */
-		if (pe && e->close_unlogged)
-			log_late_close(f, c, e, pe);
-		fd_tomb_hold(e, pe, c->fork_seq);
-		return e->seq;
-	}
-	if (alive) {
-		if (pe)
-			fd_copy(f, c, e, pos, pe, c->fork_seq);
-		else if (e && e->live)
-			fd_entomb(f, c, e, c->fork_seq);
-	} else if (pe) {
-		if (!e && (e = fdproc_insert(c, fd, pos))) {
-			e->seq = c->floor;
-			e->t_s = files_now_s(f);
-		}
-		if (e)
-			fd_tomb_hold(e, pe, c->fork_seq);
-	}
-	return UINT64_MAX;
-}
-
-/*
- * Rule 4: the file of fd @fd of process @ppid changed to @pe (NULL: closed)
- * at @after, and that record arrived after the FORKs of some of its children
- * (forked in (@after, @before)): their copies follow it, and so on down to
- * the grandchildren that copied from them.
- */
-static void fd_propagate(struct files *f, uint32_t ppid, uint32_t fd, const struct fdent *pe,
-			 uint64_t after, uint64_t before, int depth)
-{
-	struct ptrmap_slot *sl;
-
-	ptrmap_for_each(&f->procs, sl) {
-		struct fdproc *c = sl->val;
-		uint64_t until;
-
-		if (c->parent != ppid || c->pid == ppid || c->fork_seq <= after ||
-		    c->fork_seq >= before)
-			continue;
-		until = fd_inherit(f, c, fd, pe);
-		if (depth < 8)
-			fd_propagate(f, c->pid, fd, pe, c->fork_seq, until, depth + 1);
-	}
+	f->c[MIRROR_STAT_FILE_RECORDS_STALE]++;
+	return MIRROR_STALE;
 }
 
 static enum mirror_result fd_open(struct files *f, const struct mirror_rec *r, uint64_t s)
 {
-	bool snap = r->hdr.type == DBOS_REC_FD;
+	bool snap = r->hdr.type == DBOS_REC_FD, fresh;
 	struct fdproc *p = proc_get(f, r->fd.pid);
 	struct fdent *e;
 	uint32_t pos;
@@ -504,51 +258,28 @@ static enum mirror_result fd_open(struct files *f, const struct mirror_rec *r, u
 		};
 
 		file_history(f, r, s, "open", &tmp);
-	}
-	if (!snap && s < f->dump_floor) {
-		/* taken before the last dump read the kernel: the dump shows it */
-		f->c[MIRROR_STAT_BEFORE_DUMP]++;
-		return MIRROR_STALE;
+		if (s < f->dump_floor) {
+			/* taken before the last dump read the kernel: the dump shows it */
+			f->c[MIRROR_STAT_BEFORE_DUMP]++;
+			return MIRROR_STALE;
+		}
 	}
 	e = fdproc_find(p, r->fd.fd, &pos);
 	if (s <= p->floor || (e && s <= e->seq)) {
-		if (e && snap && e->live && s <= e->seq)
+		if (e && snap && s <= e->seq)
 			e->gen = f->gen;	/* the row is newer than the snapshot: still there */
-		struct fdent tmp = {
-			.fd = r->fd.fd, .kind = r->fd.kind, .flags = r->fd.flags,
-			.mode = r->fd.mode, .inode = r->fd.inode,
-			.dev = r->fd.dev, .path = (char *)r->path, .plen = r->fd.path_len,
-		};
-
-		if (e && !e->live && e->close_unlogged && !snap) {
-			/* rule 2: the close that overtook this open */
-			log_late_close(f, p, e, &tmp);
-			fd_tomb_hold(e, &tmp, s);	/* it held that file from s to the close */
-			if (s < p->child_fork_max)
-				fd_propagate(f, p->pid, tmp.fd, &tmp, s, e->seq, 0);
-		} else if (!e && !snap && s > p->fork_seq && p->floor > p->fork_seq &&
-			   (e = fdproc_insert(p, r->fd.fd, pos))) {
-			/* rule 4: its EXIT came first; it held the file until then */
-			e->seq = p->floor;
-			e->t_s = files_now_s(f);
-			fd_tomb_hold(e, &tmp, s);
-			if (s < p->child_fork_max)
-				fd_propagate(f, p->pid, tmp.fd, &tmp, s, p->floor, 0);
-		}
-		f->c[MIRROR_STAT_FILE_RECORDS_STALE]++;
-		return MIRROR_STALE;
+		return fd_stale(f);
 	}
-	if (!e && !(e = fdproc_insert(p, r->fd.fd, pos)))
+	fresh = !e;
+	if (fresh && !(e = fdproc_insert(p, r->fd.fd, pos)))
 		return MIRROR_ENOMEM;
-	if (fd_make(f, p, e, &r->fd, r->path, s))
+	if (fd_make(f, p, e, fresh, &r->fd, r->path, s)) {
+		if (fresh)
+			fdproc_remove(p, pos);
 		return MIRROR_ENOMEM;
-	if (snap) {
+	}
+	if (snap)
 		e->gen = f->gen;
-	} else if (s < p->child_fork_max) {
-		struct fdent copy = *e;	/* @e may move as children's tables grow */
-
-		fd_propagate(f, p->pid, copy.fd, &copy, s, UINT64_MAX, 0);
-	}
 	f->c[MIRROR_STAT_FILE_RECORDS_APPLIED]++;
 	return MIRROR_APPLIED;
 }
@@ -562,95 +293,25 @@ static enum mirror_result fd_close(struct files *f, const struct mirror_rec *r, 
 	if (!p)
 		return MIRROR_ENOMEM;
 	e = fdproc_find(p, r->fd.fd, &pos);
-	if (e && e->live && s > e->seq) {
-		file_history(f, r, s, "close", e);
-		if (e->kind == DBOS_FILE_SOCK) {
-			const struct sockent *so = ptrmap_get(&f->socks, e->inode);
-
-			socket_history(f, &r->hdr, s, "close", r->fd.pid, r->fd.fd, e->inode,
-				       so && so->has_info ? so : NULL);
-		}
-		fd_entomb(f, p, e, s);
-		e->close_time_ns = r->hdr.time_ns;	/* in case the close turns out to be a later file's */
-		e->close_cpu = r->hdr.cpu;
-		if (s < p->child_fork_max)
-			fd_propagate(f, p->pid, r->fd.fd, NULL, s, UINT64_MAX, 0);
-		f->c[MIRROR_STAT_FILE_RECORDS_APPLIED]++;
-		return MIRROR_APPLIED;
-	}
-	if (e && !e->live && e->open_seq && e->open_seq < s && s < e->seq && !e->close_unlogged &&
-	    e->seq == p->floor && p->floor > p->fork_seq) {
-		/* it closed the file before the exit that made this tombstone */
-		uint64_t end = e->seq;
-
-		file_history(f, r, s, "close", e);
-		e->seq = s;
-		if (s < p->child_fork_max)
-			fd_propagate(f, p->pid, r->fd.fd, NULL, s, end, 0);
-		f->c[MIRROR_STAT_FILE_RECORDS_APPLIED]++;
-		return MIRROR_APPLIED;
-	}
-	if (e && !e->live && e->open_seq && e->open_seq < s && s < e->seq && !e->close_unlogged &&
-	    s > p->floor) {
+	if (!e || s <= e->seq) {
 		/*
-		 * The tombstone's file was closed at s already: the close at
-		 * e->seq was of a later file, whose open has not come yet
-		 * (its file_events row is rewritten then).
+		 * Of a file the table does not show: one older than the row
+		 * (a snapshot taken after the close), or not reported (the
+		 * kind filter, a record lost before a re-sync).
 		 */
-		uint64_t end = e->seq;
-
-		file_history(f, r, s, "close", e);
-		fd_save_version(f, e, e->open_seq, s);
-		e->open_seq = 0;
-		e->close_unlogged = true;
-		if (s < p->child_fork_max)
-			fd_propagate(f, p->pid, r->fd.fd, NULL, s, end, 0);
-		f->c[MIRROR_STAT_FILE_RECORDS_APPLIED]++;
-		return MIRROR_APPLIED;
+		file_history(f, r, s, "close", NULL);
+		return fd_stale(f);
 	}
-	if (e && s <= e->seq && s > p->floor) {
-		/* rule 2: a stale close, of a file that a newer one replaced since */
-		struct fdent tmp;
-		const struct fdent *was = fd_version_at(e, s, &tmp);
-		uint64_t next = e->live ? e->seq : e->open_seq > s ? e->open_seq : 0;
+	file_history(f, r, s, "close", e);
+	if (e->kind == DBOS_FILE_SOCK) {
+		const struct sockent *so = ptrmap_get(&f->socks, e->inode);
 
-		if (e->live || was)
-			file_history(f, r, s, "close", was);
-		if (!was)	/* what it closed is unknown: a FORK may tell (rule 4) */
-			fd_save_unknown(f, e, s, r->hdr.cpu, r->hdr.time_ns);
-		for (int i = 0; e->ver && i < FD_VERSIONS; i++)
-			if (e->ver[i].open_seq && !e->ver[i].unknown && e->ver[i].open_seq < s &&
-			    s < e->ver[i].close_seq)
-				e->ver[i].close_seq = s;
-		/* children forked between the close and the newer open had no such fd */
-		if (next && s < p->child_fork_max)
-			fd_propagate(f, p->pid, r->fd.fd, NULL, s, next, 0);
-	} else if (!e && s > p->floor) {
-		e = fdproc_insert(p, r->fd.fd, pos);
-		if (!e)
-			return MIRROR_ENOMEM;
-		e->seq = s;
-		e->t_s = files_now_s(f);
-		e->close_unlogged = true;
-		e->close_time_ns = r->hdr.time_ns;
-		e->close_cpu = r->hdr.cpu;
-		return MIRROR_APPLIED;
-	} else if (e && s > e->seq) {
-		/* closes a file whose open has not come (yet: or the filter hid it) */
-		fd_save_version(f, e, e->open_seq, e->seq);
-		free(e->path);
-		e->path = NULL;
-		e->plen = 0;
-		e->seq = s;
-		e->open_seq = 0;
-		e->t_s = files_now_s(f);
-		e->close_unlogged = true;
-		e->close_time_ns = r->hdr.time_ns;
-		e->close_cpu = r->hdr.cpu;
-		return MIRROR_APPLIED;
+		socket_history(f, &r->hdr, s, "close", r->fd.pid, r->fd.fd, e->inode,
+			       so && so->has_info ? so : NULL);
 	}
-	f->c[MIRROR_STAT_FILE_RECORDS_STALE]++;
-	return MIRROR_STALE;
+	fd_remove(f, p, pos);
+	f->c[MIRROR_STAT_FILE_RECORDS_APPLIED]++;
+	return MIRROR_APPLIED;
 }
 
 /* ---- sockets --------------------------------------------------------------------------- */
@@ -679,37 +340,47 @@ int files_fork(struct files *f, uint32_t parent, uint32_t child, uint64_t s)
 
 	if (!c)
 		return -1;
-	if (s <= c->fork_seq)
+	if (s <= c->floor)
 		return 0;	/* an older incarnation's FORK */
-	if (s > c->floor) {
-		/* What the pid held before s belongs to an earlier incarnation. */
-		for (i = 0; i < c->n;) {
-			if (c->v[i].seq < s)
-				fd_drop(f, c, i);
-			else
-				i++;
-		}
-		c->floor = s;
-	}	/* else its EXIT came first: it is dead, its tombstones learn what it had */
-	c->fork_seq = s;
-	c->parent = parent;
+	/* What the pid held before s belongs to an earlier incarnation. */
+	for (i = 0; i < c->n;) {
+		if (c->v[i].seq < s)
+			fd_remove(f, c, i);
+		else
+			i++;
+	}
+	c->floor = s;
+	c->t_s = files_now_s(f);
 	pp = parent && parent != child ? proc_get(f, parent) : NULL;
 	if (!pp)
 		return parent && parent != child ? -1 : 0;
-	if (s > pp->child_fork_max)
-		pp->child_fork_max = s;
+	/*
+	 * The parent's files open at s. A row newer than s (a snapshot taken
+	 * after the fork) may show a file opened since: not copied; the
+	 * child's own snapshot, newer still, shows what it has.
+	 */
 	for (i = 0; i < pp->n; i++) {
-		struct fdent tmp, copy;
-		const struct fdent *pe = fd_at(&pp->v[i], s, &tmp);
-		uint64_t until;
+		const struct fdent *pe = &pp->v[i];
+		struct dbos_fd d = {
+			.pid = child, .fd = pe->fd, .flags = pe->flags, .kind = pe->kind,
+			.path_len = (uint16_t)pe->plen, .inode = pe->inode, .dev = pe->dev,
+			.mode = pe->mode,
+		};
+		struct fdent *e;
+		uint32_t pos;
 
-		if (!pe)
+		if (pe->seq >= s)
 			continue;
-		copy = *pe;	/* pp->v may not move, but keep it simple */
-		until = fd_inherit(f, c, copy.fd, &copy);
-		/* children of @c whose FORK came before this one copied nothing */
-		if (s < c->child_fork_max)
-			fd_propagate(f, c->pid, copy.fd, &copy, s, until, 1);
+		e = fdproc_find(c, pe->fd, &pos);
+		if (e)
+			continue;	/* newer than the fork (seq >= s): the child's own */
+		if (!(e = fdproc_insert(c, pe->fd, pos)))
+			return -1;
+		/* @pe may move as @c grows only if @c == @pp, excluded above */
+		if (fd_make(f, c, e, true, &d, pe->path, s)) {
+			fdproc_remove(c, pos);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -717,41 +388,26 @@ int files_fork(struct files *f, uint32_t parent, uint32_t child, uint64_t s)
 int files_exit(struct files *f, uint32_t pid, uint64_t s)
 {
 	struct fdproc *p = proc_get(f, pid);
-	unsigned char k[8];
 	uint32_t i;
 
 	if (!p)
 		return -1;
 	if (s <= p->floor)
 		return 0;
-	for (i = 0; i < p->n; i++) {
-		struct fdent *e = &p->v[i];
-
-		if (e->seq > s)
-			continue;	/* newer than the death: stays */
-		/*
-		 * One point delete per stored row (live, or a pending delete),
-		 * not a range delete over the pid: every new iterator of the
-		 * family re-fragments the memtable's range tombstones, so a
-		 * range delete per exit made each scan cost more, exit by exit
-		 * (a quarter of a host test's time at a few thousand exits).
-		 */
-		if (e->stored) {
-			fd_key(k, pid, e->fd);
-			store_batch_delete(f->b, STORE_CF_FDS, k, sizeof(k));
-			e->stored = false;
-		}
-		/* A tombstone that keeps the file, for FORKs that are still to come. */
-		if (e->live) {
-			if (e->kind == DBOS_FILE_SOCK)
-				sock_ref(f, e->inode, -1);
-			f->nfds--;
-			e->open_seq = e->seq;
-			e->live = false;
-			e->close_unlogged = false;
-			e->seq = s;
-			e->t_s = files_now_s(f);
-		}
+	/*
+	 * One point delete per stored row, not a range delete over the pid:
+	 * every new iterator of the family re-fragments the memtable's range
+	 * tombstones, so a range delete per exit made each scan cost more,
+	 * exit by exit (a quarter of a host test's time at a few thousand
+	 * exits). The module records a close for every fd the process still
+	 * held before its exit (file_events); a row newer than the death (a
+	 * later incarnation's snapshot) stays.
+	 */
+	for (i = 0; i < p->n;) {
+		if (p->v[i].seq < s)
+			fd_remove(f, p, i);
+		else
+			i++;
 	}
 	p->floor = s;
 	p->t_s = files_now_s(f);
@@ -787,12 +443,14 @@ uint32_t files_resync_end(struct files *f, uint64_t first_proc_snap)
 	ptrmap_for_each(&f->procs, sl) {
 		struct fdproc *p = sl->val;
 
-		for (uint32_t i = 0; i < p->n; i++) {
+		for (uint32_t i = 0; i < p->n;) {
 			struct fdent *e = &p->v[i];
 
-			if (!e->live || e->gen == f->gen || e->seq >= cut)
+			if (e->gen == f->gen || e->seq >= cut) {
+				i++;
 				continue;
-			fd_entomb(f, p, e, cut);
+			}
+			fd_remove(f, p, i);
 			n++;
 		}
 	}
@@ -827,25 +485,10 @@ void files_prune(struct files *f, uint64_t ttl_ns)
 	uint64_t *dead = NULL;
 	size_t n = 0, cap = 0;
 
-	/* fd tombstones, then pids with nothing left */
+	/* pids with no fd left, once their floor is old, then sockets */
 	ptrmap_for_each(&f->procs, sl) {
 		struct fdproc *p = sl->val;
 
-		for (uint32_t i = 0; i < p->n;) {
-			struct fdent *e = &p->v[i];
-
-			if (!e->live && !e->dirty && f->now_ns >= (uint64_t)e->t_s * NSEC + ttl_ns) {
-				fdproc_remove(p, i);
-				continue;
-			}
-			if (e->ver && f->now_ns >= (uint64_t)e->ver[0].t_s * NSEC + ttl_ns) {
-				for (int k = 0; k < FD_VERSIONS; k++)
-					free(e->ver[k].path);
-				free(e->ver);
-				e->ver = NULL;
-			}
-			i++;
-		}
 		if (p->n || f->now_ns < (uint64_t)p->t_s * NSEC + ttl_ns)
 			continue;
 		if (!push_key(&dead, &n, &cap, sl->key))
@@ -881,15 +524,10 @@ int files_commit(struct files *f, char **err)
 		uint32_t pos;
 
 		if (!p || !(e = fdproc_find(p, f->dirty[i].fd, &pos)) || !e->dirty)
-			continue;	/* gone with its process (range delete), or done */
+			continue;	/* closed (its delete is in the batch), or done */
 		e->dirty = false;
-		if (e->live) {
-			if (!fd_put_row(f, p->pid, e))
-				e->stored = true;
-		} else if (e->stored) {
-			fd_del_row(f, p->pid, e->fd);
-			e->stored = false;
-		}
+		if (!fd_put_row(f, p->pid, e))
+			e->stored = true;
 	}
 	f->ndirty = 0;
 	history_trim(&f->fev, f->b);
@@ -937,7 +575,6 @@ static int load_fd(struct files *f, uint32_t pid, uint32_t fd, const char *val, 
 		return 0;
 	if (!(e = fdproc_insert(p, fd, pos)))
 		return -1;
-	e->live = true;
 	e->stored = true;
 	e->seq = files_int_col(&v[FDS_SEQ]);
 	e->flags = (uint32_t)files_int_col(&v[FDS_FLAGS]);

@@ -332,6 +332,15 @@ static void send_recs(struct _test_data_files *self, uint16_t cpu, struct trec *
 	send_recs(self, cpu_, r_, sizeof(r_) / sizeof(r_[0])); \
 } while (0)
 
+/* Held by the reorder stage until a watermark passes them (no watermark follows). */
+#define SEND_HELD(cpu_, ...) do { \
+	struct trec r_[] = { __VA_ARGS__ }; \
+	send_recs_wm(self, cpu_, r_, sizeof(r_) / sizeof(r_[0]), false); \
+} while (0)
+
+/* Every CPU has sent everything up to @seq_. */
+#define WATERMARK(seq_) tmsg_feed_watermark(self->w.in, self->k.ks.instance, (seq_))
+
 #define flush(self)	ASSERT_EQ(0, intake_flush((self)->w.in, (self)->now))
 #define attach(self)	ASSERT_EQ(0, intake_attach((self)->w.in, (self)->now))
 
@@ -480,12 +489,20 @@ TEST_F(files, fork_copies_the_table_and_exit_removes_it_row_by_row)
 	EXPECT_EQ(0, q_int(self->db, sql));
 }
 
-TEST_F(files, close_overtaking_its_open_across_cpus)
+/*
+ * The drain sends one CPU's ring at a time, so a record can reach dbosd
+ * before an older one of another CPU; the reorder stage holds both until
+ * every CPU's watermark passed them (SEND_HELD, then WATERMARK), and the
+ * mirror sees them in seq order.
+ */
+TEST_F(files, close_drained_before_its_open_is_applied_after_it)
 {
 	attach(self);
 	/* cpu 1 drains first: the close (seq 21) before the open (seq 20). */
-	SEND(1, CLOSE(21, 300, 5));
-	SEND(0, OPEN(20, 300, 5, "/var/log/x", 42));
+	SEND_HELD(1, CLOSE(21, 300, 5));
+	SEND_HELD(0, OPEN(20, 300, 5, "/var/log/x", 42));
+	EXPECT_EQ(0, q_int(self->db, "SELECT count(*) FROM file_events"));
+	WATERMARK(21);
 	flush(self);
 	EXPECT_EQ(0, q_int(self->db, "SELECT count(*) FROM process_open_files"));
 	EXPECT_STREQ("open|/var/log/x|20;close|/var/log/x|21",
@@ -495,51 +512,61 @@ TEST_F(files, close_overtaking_its_open_across_cpus)
 	SEND(0, OPEN(22, 300, 5, "/var/log/y", 43));
 	flush(self);
 	EXPECT_STREQ("/var/log/y", q_rows(self->db, "SELECT path FROM process_open_files"));
-	/* Socket info older than what the row shows does not regress it. */
-	SEND(0, OPEN_SOCK(30, 300, 6, 7000),
-	     TCP4(DBOS_REC_SOCK_STATE, 32, 300, 6, 7000, ST_CLOSE_WAIT, "10.0.0.1", 5000, "10.0.0.2", 80));
-	SEND(1, TCP4(DBOS_REC_SOCK_INFO, 31, 300, 6, 7000, ST_ESTABLISHED, "10.0.0.1", 5000, "10.0.0.2", 80));
+	/* A socket's info (cpu 1) and its later state change (cpu 0): the state wins. */
+	SEND_HELD(0, OPEN_SOCK(30, 300, 6, 7000),
+		  TCP4(DBOS_REC_SOCK_STATE, 32, 300, 6, 7000, ST_CLOSE_WAIT, "10.0.0.1", 5000, "10.0.0.2", 80));
+	SEND_HELD(1, TCP4(DBOS_REC_SOCK_INFO, 31, 300, 6, 7000, ST_ESTABLISHED, "10.0.0.1", 5000, "10.0.0.2", 80));
+	WATERMARK(32);
 	flush(self);
 	EXPECT_STREQ("CLOSE_WAIT", q_rows(self->db, "SELECT state FROM sockets"));
-	EXPECT_EQ(2, stat_val(self->db, "file_records_stale"));
+	EXPECT_EQ(0, stat_val(self->db, "file_records_stale"));
+	EXPECT_EQ(0, stat_val(self->db, "reorder_late"));
 }
 
-TEST_F(files, fork_racing_with_the_parents_records_across_cpus)
+TEST_F(files, fork_and_the_parents_records_across_cpus)
 {
 	attach(self);
 	SEND(0, FORK(250, 1, 5), OPEN(10, 250, 5, "/five", 5));
 	flush(self);
 	/* The parent forks (seq 20, cpu 0), then closes fd 5 (seq 21) on cpu 1, which drains first. */
-	SEND(1, CLOSE(21, 250, 5));
-	SEND(0, FORK(251, 250, 20));
+	SEND_HELD(1, CLOSE(21, 250, 5));
+	SEND_HELD(0, FORK(251, 250, 20));
+	WATERMARK(21);
 	flush(self);
 	EXPECT_STREQ("251|5|/five", q_rows(self->db, "SELECT pid, fd, path FROM process_open_files"));
 	/* The parent opens fd 6 (seq 30, cpu 1) and forks (seq 31, cpu 0): the FORK comes first. */
-	SEND(0, FORK(252, 250, 31), FORK(253, 250, 33), CLOSE(34, 253, 6));
-	SEND(1, OPEN(30, 250, 6, "/six", 6));
+	SEND_HELD(0, FORK(252, 250, 31), FORK(253, 250, 33), CLOSE(34, 253, 6));
+	SEND_HELD(1, OPEN(30, 250, 6, "/six", 6));
+	WATERMARK(34);
 	flush(self);
-	/* 252 got fd 6; 253 closed its copy before the open arrived: it has none. */
+	/* 252 got fd 6; 253 got it and closed it. */
 	EXPECT_STREQ("250|6|/six;251|5|/five;252|6|/six",
 		     q_rows(self->db, "SELECT pid, fd, path FROM process_open_files"));
-	/* The child closes an inherited fd (cpu 1) before its FORK (cpu 0) arrives: still logged. */
-	SEND(1, CLOSE(36, 255, 5));
-	SEND(0, FORK(255, 251, 35));
+	EXPECT_STREQ("close|6|/six", q_rows(self->db, "SELECT action, fd, path FROM file_events "
+						   "WHERE pid = 253"));
+	/* The child closes an inherited fd (cpu 1) before its FORK (cpu 0) arrives. */
+	SEND_HELD(1, CLOSE(36, 255, 5));
+	SEND_HELD(0, FORK(255, 251, 35));
+	WATERMARK(36);
 	flush(self);
 	EXPECT_STREQ("close|5|/five", q_rows(self->db, "SELECT action, fd, path FROM file_events "
 						    "WHERE pid = 255"));
 	EXPECT_EQ(0, q_int(self->db, "SELECT count(*) FROM process_open_files WHERE pid = 255"));
-	/* The parent closes fd 5 and reuses it for a socket before its FORK (cpu 0) arrives. */
-	SEND(1, OPEN(37, 251, 7, "/seven", 7), CLOSE(39, 251, 7), OPEN_SOCK(40, 251, 7, 9999));
-	SEND(1, CLOSE(42, 256, 7));
-	SEND(0, FORK(256, 251, 38));
+	/* The parent closes fd 7 and reuses it for a socket before its FORK (cpu 0) arrives. */
+	SEND_HELD(1, OPEN(37, 251, 7, "/seven", 7), CLOSE(39, 251, 7), OPEN_SOCK(40, 251, 7, 9999));
+	SEND_HELD(1, CLOSE(42, 256, 7));
+	SEND_HELD(0, FORK(256, 251, 38));
+	WATERMARK(42);
 	flush(self);
 	EXPECT_STREQ("close|7|/seven", q_rows(self->db, "SELECT action, fd, path FROM file_events "
 						     "WHERE pid = 256"));
-	/* A parent's late close before a fork takes the child's copy away too. */
-	SEND(0, FORK(254, 250, 41));
-	SEND(1, CLOSE(40, 250, 6));
+	/* A parent's close (cpu 1) before a fork (cpu 0, drained first): the child has no copy. */
+	SEND_HELD(0, FORK(254, 250, 44));
+	SEND_HELD(1, CLOSE(43, 250, 6));
+	WATERMARK(44);
 	flush(self);
 	EXPECT_EQ(0, q_int(self->db, "SELECT count(*) FROM process_open_files WHERE pid IN (250, 254)"));
+	EXPECT_EQ(0, stat_val(self->db, "reorder_late"));
 }
 
 /* ---- sockets ---------------------------------------------------------------------- */
