@@ -2,14 +2,15 @@
 /*
  * files.c - where dbos watches file descriptors and sockets.
  *
- *   fd_install (kretprobe)      FD_OPEN (+ SOCK_INFO for a socket), once
- *                               the fd is visible
+ *   fd_install (kretprobe)      FD_OPEN (+ SOCK_INFO for a socket, or
+ *                               SOCK_ACCEPT inside accept()), once the fd
+ *                               is visible
  *   do_dup2 (kretprobe)         FD_CLOSE of the target's old file, then
  *                               FD_OPEN of the target fd (+ SOCK_INFO)
  *   pick_file (kretprobe)       FD_CLOSE: close(), close_range()
  *   do_close_on_exec (kprobe)   FD_CLOSE of every close-on-exec fd at exec
- *   __sys_bind/listen/connect/accept4 (kretprobes)
- *                               SOCK_BIND/LISTEN/CONNECT/ACCEPT
+ *   __sys_bind/listen/connect (kretprobes)
+ *                               SOCK_BIND/LISTEN/CONNECT
  *   inet_sock_set_state (tp)    SOCK_STATE: TCP state changes
  *
  * Every fd hook concerns current's own table (current->files): pid is
@@ -35,7 +36,9 @@
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
+#include <linux/unistd.h>
 #include <net/sock.h>
+#include <asm/syscall.h>
 
 /* Kind filter check, counting what it holds back. */
 static bool dbos_kind_pass(u16 kind)
@@ -44,6 +47,25 @@ static bool dbos_kind_pass(u16 kind)
 		return true;
 	dbos_filter_count();
 	return false;
+}
+
+/*
+ * Whether current is in accept() or accept4(): the fd being installed is
+ * the accepted connection. Read from the syscall number in current's user
+ * registers rather than from a kretprobe on __sys_accept4(), which would
+ * hold one of its instances for as long as accept() blocks: threads
+ * blocked in accept() (any user can start them) used up the pool, and the
+ * misses made dbosd re-sync. 32-bit callers (socketcall) and io_uring get
+ * SOCK_INFO: the same state, no 'accept' history row.
+ */
+static bool dbos_in_accept(void)
+{
+	long nr;
+
+	if (in_compat_syscall() || (current->flags & PF_KTHREAD))
+		return false;
+	nr = syscall_get_nr(current, task_pt_regs(current));
+	return nr == __NR_accept || nr == __NR_accept4;
 }
 
 /*
@@ -92,7 +114,7 @@ static void dbos_emit_installed(unsigned int fd, const struct file *want)
 	si.sock.pid = current->tgid;
 	si.sock.fd = fd;
 	si.sock.inode = file_inode(file)->i_ino;
-	dbos_sock_emit(DBOS_REC_SOCK_INFO, &si);
+	dbos_sock_emit(dbos_in_accept() ? DBOS_REC_SOCK_ACCEPT : DBOS_REC_SOCK_INFO, &si);
 	fput(file);
 }
 
@@ -264,8 +286,7 @@ static int dbos_close_on_exec(struct kprobe *p, struct pt_regs *regs)
 }
 
 /*
- * Return of __sys_bind/listen/connect(fd, ...) and __sys_accept4(fd, ...)
- * (the new fd): on success look the socket fd up with fget() (a held file
+ * Return of __sys_bind/listen/connect(fd, ...): on success look the socket fd up with fget() (a held file
  * keeps its socket and sock alive), emit, fput(). Process context,
  * preemption disabled; the unix state locks are free (the call returned).
  */
@@ -317,15 +338,6 @@ static int dbos_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
-static int dbos_accept_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	long ret = regs_return_value(regs);
-
-	if (ret >= 0)
-		dbos_sock_ret(DBOS_REC_SOCK_ACCEPT, ret);
-	return 0;
-}
-
 /*
  * inet_sock_set_state(sk, oldstate, newstate): called with @sk locked (or
  * owned), in process or softirq context, before sk_state changes. The
@@ -374,7 +386,6 @@ static struct kretprobe dbos_kretprobes[] = {
 	DBOS_KRETPROBE("__sys_bind", dbos_stash_fd0, dbos_bind_ret),
 	DBOS_KRETPROBE("__sys_listen", dbos_stash_fd0, dbos_listen_ret),
 	DBOS_KRETPROBE("__sys_connect", dbos_stash_fd0, dbos_connect_ret),
-	DBOS_KRETPROBE("__sys_accept4", dbos_stash_fd0, dbos_accept_ret),
 };
 
 static struct tracepoint *dbos_sock_tp;
@@ -427,7 +438,7 @@ int dbos_files_init(void)
 	for (i = 0; i < ARRAY_SIZE(dbos_kretprobes); i++) {
 		struct kretprobe *rp = &dbos_kretprobes[i];
 
-		/* accept() and connect() block: many calls per CPU at once. */
+		/* connect() blocks: many calls per CPU at once (README, limits). */
 		rp->maxactive = 64 + 8 * num_possible_cpus();
 		ret = register_kretprobe(rp);
 		if (ret) {

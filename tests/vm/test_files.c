@@ -887,4 +887,118 @@ TEST_F_TIMEOUT(vm, storm_with_tiny_buffers_counts_loss_resyncs_and_reconverges, 
 	EXPECT_EQ(0, wait_socket(20));
 }
 
+/*
+ * An unprivileged user starts 300 processes blocked in accept() on a
+ * listener of its own (a kretprobe on accept() would hold an instance per
+ * blocked call; its pool had 80). Root's accept of a connection meanwhile
+ * still gets its fd row, its socket and its 'accept' history row, and no
+ * record is missed (so dbosd does not re-sync over and over).
+ */
+#define BLOCKED_ACCEPTS	300
+
+static void block_in_accept(int ready)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (l < 0 || setgid(65534) || setuid(65534) ||
+	    bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 8))
+		_exit(1);
+	for (int i = 0; i < BLOCKED_ACCEPTS; i++) {
+		pid_t p = fork();
+
+		if (p == 0) {
+			accept(l, NULL, NULL);
+			_exit(0);
+		}
+		if (p < 0)
+			_exit(2);
+	}
+	if (write(ready, "r", 1) != 1)
+		_exit(3);
+	pause();
+	_exit(0);
+}
+
+static int blocked_in_accept(void)
+{
+	int n = 0;
+
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[300], buf[64] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%s/wchan", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f) && strstr(buf, "accept"))
+			n++;
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+TEST_F_TIMEOUT(vm, accepts_recorded_while_many_calls_block_in_accept, 180)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	long long resyncs, missed;
+	int pfd[2], l, c, fd = -1, i, n = 0;
+	pid_t owner;
+	char ch, sql[256];
+
+	ASSERT_EQ(0, pipe(pfd));
+	owner = fork();
+	ASSERT_LE(0, owner);
+	if (owner == 0) {
+		setpgid(0, 0);
+		block_in_accept(pfd[1]);
+	}
+	setpgid(owner, owner);
+	ASSERT_EQ(1, read(pfd[0], &ch, 1));
+	for (i = 0; i < 100 && (n = blocked_in_accept()) < BLOCKED_ACCEPTS; i++)
+		usleep(100000);
+	ASSERT_LE(BLOCKED_ACCEPTS, n);
+	sleep(2);	/* dbosd's stats poll (every second) has seen the counters */
+	resyncs = stat_value("resyncs");
+	missed = stat_value("kernel_missed");
+
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_LE(0, l);
+	ASSERT_EQ(0, bind(l, (struct sockaddr *)&a, sizeof(a)));
+	ASSERT_EQ(0, listen(l, 8));
+	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&a, &alen));
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, connect(c, (struct sockaddr *)&a, sizeof(a)));
+	fd = accept(l, NULL, NULL);
+	ASSERT_LE(0, fd);
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM socket_events WHERE action = 'accept' "
+		 "AND pid = %d AND fd = %d", getpid(), fd);
+	for (i = 0; i < 100 && query_int(sql) != 1; i++)
+		usleep(100000);
+	EXPECT_EQ(1, query_int(sql)) TH_LOG("no 'accept' row for fd %d", fd);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM process_open_sockets WHERE pid = %d "
+		 "AND fd = %d AND remote_port = %d", getpid(), fd, port_of(c));
+	for (i = 0; i < 50 && query_int(sql) != 1; i++)
+		usleep(100000);
+	EXPECT_EQ(1, query_int(sql)) TH_LOG("no process_open_sockets row for fd %d", fd);
+	sleep(2);
+	EXPECT_EQ(missed, stat_value("kernel_missed"));
+	EXPECT_EQ(resyncs, stat_value("resyncs"));
+
+	close(fd);
+	close(c);
+	close(l);
+	kill(-owner, SIGKILL);
+	while (waitpid(-owner, NULL, 0) > 0 || errno == EINTR)
+		;
+}
+
 TEST_HARNESS_MAIN
