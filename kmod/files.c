@@ -24,6 +24,7 @@
 #include "filter.h"
 #include "dbos_uapi.h"
 
+#include <linux/compat.h>
 #include <linux/errno.h>
 #include <linux/fdtable.h>
 #include <linux/file.h>
@@ -33,6 +34,7 @@
 #include <linux/ptrace.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/sched/task_stack.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
