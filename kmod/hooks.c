@@ -112,14 +112,15 @@ static void dbos_probe_exit(void *data, struct task_struct *task)
 	/* Its fds' closes first: they happen before it is gone. */
 	if (task == current)
 		dbos_files_exit();
-	if (!atomic_read(&task->signal->live)) {
-		ev.flags = DBOS_RECF_GROUP_DEAD;
-		/* A racy peek is enough: the children are reparented later. */
-		if (!list_empty(&task->children))
-			ev.flags |= DBOS_RECF_CHILDREN;
-	} else {
-		ev.flags = DBOS_RECF_THREAD;
-	}
+	ev.flags = atomic_read(&task->signal->live) ? DBOS_RECF_THREAD : DBOS_RECF_GROUP_DEAD;
+	/*
+	 * A racy peek is enough: the children are reparented later. A thread
+	 * says so too: when the whole group is exiting, its children go to a
+	 * reaper outside the group, and the last thread (the GROUP_DEAD one)
+	 * may have none of its own.
+	 */
+	if (!list_empty(&task->children))
+		ev.flags |= DBOS_RECF_CHILDREN;
 	dbos_record_emit(&ev);
 }
 

@@ -291,7 +291,7 @@ enum dbos_rec_type {
 #define DBOS_RECF_THREAD	(1U << 0) /* concerns a thread, not a whole process */
 #define DBOS_RECF_GROUP_DEAD	(1U << 1) /* EXIT: last thread, the process is gone */
 #define DBOS_RECF_TRUNCATED	(1U << 2) /* a string was cut to fit */
-#define DBOS_RECF_CHILDREN	(1U << 3) /* EXIT: it had children; they get a new parent */
+#define DBOS_RECF_CHILDREN	(1U << 3) /* EXIT (a thread's too): it had children; they get a new parent */
 #define DBOS_RECF_ALL		((1U << 4) - 1)
 
 /**

@@ -358,8 +358,13 @@ static void query_orphans(struct intake *in, uint64_t now)
 		rc = in->cfg.ops->get_proc(in->cfg.ops_arg, o.pid, reply_msg, in);
 		in->mode = MODE_EVENTS;
 		in->cur = NULL;
-		/* -ESRCH: the child is gone too; its own EXIT tells the rest. */
-		if (rc == 0 && in->cur_defer) {
+		/*
+		 * -ESRCH: the child is gone too; its own EXIT tells the rest.
+		 * Another error (a full socket, no memory): ask again later,
+		 * as for an answer that still shows the dead parent.
+		 */
+		if ((rc == 0 && in->cur_defer) ||
+		    (rc && rc != -ESRCH && o.tries + 1 < INTAKE_REPARENT_TRIES)) {
 			uint64_t delay = INTAKE_REPARENT_RETRY_NS << (o.tries < 7 ? o.tries : 7);
 
 			o.tries++;

@@ -265,8 +265,9 @@ static enum mirror_result fd_open(struct files *f, const struct mirror_rec *r, u
 		}
 	}
 	e = fdproc_find(p, r->fd.fd, &pos);
-	if (s <= p->floor || (e && s <= e->seq)) {
-		if (e && snap && s <= e->seq)
+	/* A snapshot at s shows every record up to s, the one at s too. */
+	if (s <= p->floor || (e && (snap ? s < e->seq : s <= e->seq))) {
+		if (e && snap && s < e->seq)
 			e->gen = f->gen;	/* the row is newer than the snapshot: still there */
 		return fd_stale(f);
 	}

@@ -442,6 +442,7 @@ static void entomb(struct mirror *m, struct proc_slot *sl, uint64_t seq)
 	if (sl->state != PROC_TOMB)
 		m->tomb_count++;
 	sl->state = PROC_TOMB;
+	sl->flags &= ~PROC_F_CHILDREN;
 	if (seq > sl->seq)
 		sl->seq = seq;
 	sl->d.t_s = now_s(m);
@@ -507,7 +508,8 @@ static enum mirror_result apply_birth(struct mirror *m, const struct mirror_rec 
 		L = sl->live;
 		if (snap)
 			L->gen = m->gen;
-		if (s > sl->seq) {
+		/* A snapshot at s shows every record up to s, the one at s too. */
+		if (s > sl->seq || (snap && s == sl->seq)) {
 			/*
 			 * A fresher snapshot, or a new incarnation: replace the
 			 * row. Except for a FORK that a dump overtook (the dump
@@ -643,9 +645,11 @@ static enum mirror_result apply_exit(struct mirror *m, const struct mirror_rec *
 		return MIRROR_ENOMEM;
 	switch (sl->state) {
 	case PROC_LIVE:
-		if (s > sl->seq || (s > sl->live->floor && is_zombie(sl->live->state))) {
-			if (r->hdr.flags & DBOS_RECF_CHILDREN)
+		if (s > sl->seq || (r->hdr.type == DBOS_REC_PROC && s == sl->seq) ||
+		    (s > sl->live->floor && is_zombie(sl->live->state))) {
+			if ((r->hdr.flags & DBOS_RECF_CHILDREN) || (sl->flags & PROC_F_CHILDREN))
 				notify_orphans(m, pid);
+			sl->flags &= ~PROC_F_CHILDREN;
 			sl = proctab_find(&m->tab, pid);	/* the callback may not touch the table, but be safe */
 			entomb(m, sl, s);
 			m->c[MIRROR_STAT_EVENTS_APPLIED]++;
@@ -655,6 +659,9 @@ static enum mirror_result apply_exit(struct mirror *m, const struct mirror_rec *
 	case PROC_TOMB:
 		if (s > sl->seq)
 			sl->seq = s;
+		/* two last threads exiting at once: the other one had the children */
+		if (r->hdr.flags & DBOS_RECF_CHILDREN)
+			notify_orphans(m, pid);
 		break;
 	default:
 		/* Never saw it alive (or only its threads): remember the death. */
@@ -666,7 +673,13 @@ static enum mirror_result apply_exit(struct mirror *m, const struct mirror_rec *
 	return MIRROR_STALE;
 }
 
-static enum mirror_result apply_thread(struct mirror *m, uint32_t pid, uint64_t s, int d)
+/*
+ * A thread FORK (@d +1) or EXIT (-1) of process @pid at @s; @children: the
+ * exiting thread had children (they may go to a reaper outside the process
+ * if the whole group is exiting: asked for at the process's exit).
+ */
+static enum mirror_result apply_thread(struct mirror *m, uint32_t pid, uint64_t s, int d,
+				       bool children)
 {
 	struct proc_slot *sl = proctab_insert(&m->tab, pid);
 
@@ -676,6 +689,8 @@ static enum mirror_result apply_thread(struct mirror *m, uint32_t pid, uint64_t 
 	switch (sl->state) {
 	case PROC_LIVE:
 		if (s > sl->live->threads_seq && s > sl->live->floor) {
+			if (children)
+				sl->flags |= PROC_F_CHILDREN;
 			sl->live->threads_delta += d;
 			mark_dirty(m, sl);
 			return MIRROR_THREAD;
@@ -796,7 +811,8 @@ enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
 	}
 	if (thread) {
 		if (h->type == DBOS_REC_FORK || h->type == DBOS_REC_EXIT)
-			return apply_thread(m, r->proc.pid, s, h->type == DBOS_REC_FORK ? 1 : -1);
+			return apply_thread(m, r->proc.pid, s, h->type == DBOS_REC_FORK ? 1 : -1,
+					    h->flags & DBOS_RECF_CHILDREN);
 		m->c[MIRROR_STAT_THREAD_EVENTS]++;
 		return MIRROR_THREAD;
 	}

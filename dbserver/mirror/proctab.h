@@ -17,6 +17,7 @@ enum proc_state {
 
 #define PROC_F_DIRTY	(1U << 0)	/* changed since the last commit (pid is on the dirty list) */
 #define PROC_F_STORED	(1U << 1)	/* a row for this pid is in the store (as of the batch) */
+#define PROC_F_CHILDREN	(1U << 2)	/* LIVE: a thread exited with children (ask for them at the exit) */
 
 /* A growable byte string owned by a struct proc_live; kept when the struct is recycled. */
 struct proc_str {

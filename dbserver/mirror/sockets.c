@@ -269,7 +269,8 @@ enum mirror_result sock_apply(struct files *f, const struct mirror_rec *r, uint6
 	}
 	if (!so)
 		return MIRROR_ENOMEM;
-	if (so->has_info && s <= so->seq) {
+	/* A snapshot (SOCK) at s shows every record up to s, the one at s too. */
+	if (so->has_info && (r->hdr.type == DBOS_REC_SOCK ? s < so->seq : s <= so->seq)) {
 		f->c[MIRROR_STAT_FILE_RECORDS_STALE]++;
 		return MIRROR_STALE;
 	}

@@ -874,6 +874,63 @@ TEST_F(intake, child_exec_seen_after_its_parent_exit_is_asked_for)
 	EXPECT_EQ(1, q_int(self->db, "SELECT parent FROM processes WHERE pid = 831"));
 }
 
+/*
+ * On a quiet machine the answer to a reparenting query carries the seq of
+ * the last record, which can be the child's own EXEC that still named the
+ * dead parent: a snapshot at seq q shows everything up to and including
+ * record q, so it wins over a row set by record q (it was dropped as stale,
+ * and the child kept its dead parent: the test_processes orphan flake).
+ */
+TEST_F(intake, reparent_answer_with_the_seq_of_the_childs_last_record_wins)
+{
+	fake_add(&self->k, 840, 1, "parent", "/p", "p", "/", 1);
+	fake_add(&self->k, 841, 1, "kid", "/k", "k", "/", 1)->alive = false;
+	self->k.seq = 10;
+	attach(self);
+	self->k.procs[1].alive = false;
+	self->k.procs[2].alive = true;
+	self->k.seq = 16;		/* nothing happened since the EXEC */
+	self->k.stale_parent_replies = 1;
+	self->k.stale_parent = 840;
+	send1(self, 2, FORK(841, 840, 12, "kid"));
+	send_held(self, 0, EXIT(840, 1, 15, 0));
+	send1(self, 1, EXEC(841, 840, 16, "kid", "/k", "k", 1));
+	wm(self, 16);
+	flush(self);
+	EXPECT_EQ(840, q_int(self->db, "SELECT parent FROM processes WHERE pid = 841"));
+	self->now += INTAKE_REPARENT_RETRY_NS;
+	EXPECT_EQ(0, intake_tick(self->w.in, self->now));
+	EXPECT_EQ(2, self->k.get_procs);
+	EXPECT_EQ(1, q_int(self->db, "SELECT parent FROM processes WHERE pid = 841"));
+}
+
+/*
+ * exit_group() of a process whose child was forked by a thread other than
+ * the last one: that thread's exit reparents the child to a reaper outside
+ * the process (the others are exiting too), and the last thread, whose
+ * EXIT says GROUP_DEAD, has no children of its own. The thread's EXIT says
+ * it had children; the process's exit asks for them.
+ */
+TEST_F(intake, child_of_a_thread_gets_its_new_parent_at_the_process_exit)
+{
+	struct trec t = EXIT(850, 1, 14, 0), e = EXIT(850, 1, 15, 0);
+
+	fake_add(&self->k, 850, 1, "parent", "/p", "p", "/", 2);
+	fake_add(&self->k, 851, 850, "kid", "/k", "k", "/", 1);
+	self->k.seq = 10;
+	attach(self);
+	self->k.procs[1].alive = false;
+	self->k.procs[2].p.ppid = 1;
+	self->k.seq = 20;
+	t.flags = DBOS_RECF_THREAD | DBOS_RECF_CHILDREN;
+	t.p.tid = 852;
+	send1(self, 0, t);
+	send1(self, 1, e);
+	flush(self);
+	EXPECT_EQ(1, self->k.get_procs);
+	EXPECT_EQ(1, q_int(self->db, "SELECT parent FROM processes WHERE pid = 851"));
+}
+
 /* A dump that shows a child of a process the dump did not see asks for the child again. */
 TEST_F(intake, dump_naming_a_missing_parent_asks_again)
 {

@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -138,6 +139,53 @@ TEST_F_TIMEOUT(vm, processes_equal_proc_at_rest, 120)
 	kill(setuid_child, SIGKILL);
 	reap(setuid_child);
 	/* the orphan was reparented to us (a child subreaper): kill and reap it */
+	read_proc(&before);
+	for (i = 0; i < before.n; i++)
+		if (before.p[i].ppid == getpid())
+			kill(before.p[i].pid, SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	ASSERT_TRUE(converges(_metadata, 20));
+}
+
+/* In a second thread: fork a child that waits, then end the whole process. */
+static void *fork_then_exit_group(void *arg)
+{
+	if (fork() == 0) {
+		pause();
+		_exit(0);
+	}
+	syscall(SYS_exit_group, 0);
+	return arg;
+}
+
+/*
+ * The child of a thread whose process ends with exit_group() goes to a
+ * reaper outside the process whenever the other thread is already exiting
+ * when the thread's exit hands its children on; the last thread then has
+ * none of its own. 200 such processes; every child must show the test (a
+ * child subreaper) as its parent.
+ */
+TEST_F_TIMEOUT(vm, children_of_threads_of_exiting_processes_get_their_new_parent, 180)
+{
+	pid_t p;
+	int i;
+
+	ASSERT_EQ(0, wait_socket(10));
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
+	for (i = 0; i < 200; i++) {
+		p = fork();
+		ASSERT_LE(0, p);
+		if (p == 0) {
+			pthread_t t;
+
+			pthread_create(&t, NULL, fork_then_exit_group, NULL);
+			pause();
+			_exit(0);
+		}
+		reap(p);
+	}
+	ASSERT_TRUE(converges(_metadata, 30));
 	read_proc(&before);
 	for (i = 0; i < before.n; i++)
 		if (before.p[i].ppid == getpid())
