@@ -61,6 +61,17 @@ FIXTURE_TEARDOWN(vm)
 		EXPECT_EQ(0, q_int("SELECT value FROM dbos_stats WHERE name = 'reorder_late'"));
 }
 
+/* Kill and reap every process reparented to us (a child subreaper). */
+static void kill_adopted(void)
+{
+	read_proc(&before);
+	for (int i = 0; i < before.n; i++)
+		if (before.p[i].ppid == getpid())
+			kill(before.p[i].pid, SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+}
+
 static void *park(void *arg)
 {
 	pause();
@@ -139,12 +150,7 @@ TEST_F_TIMEOUT(vm, processes_equal_proc_at_rest, 120)
 	kill(setuid_child, SIGKILL);
 	reap(setuid_child);
 	/* the orphan was reparented to us (a child subreaper): kill and reap it */
-	read_proc(&before);
-	for (i = 0; i < before.n; i++)
-		if (before.p[i].ppid == getpid())
-			kill(before.p[i].pid, SIGKILL);
-	while (waitpid(-1, NULL, 0) > 0)
-		;
+	kill_adopted();
 	ASSERT_TRUE(converges(_metadata, 20));
 }
 
@@ -186,12 +192,7 @@ TEST_F_TIMEOUT(vm, children_of_threads_of_exiting_processes_get_their_new_parent
 		reap(p);
 	}
 	ASSERT_TRUE(converges(_metadata, 30));
-	read_proc(&before);
-	for (i = 0; i < before.n; i++)
-		if (before.p[i].ppid == getpid())
-			kill(before.p[i].pid, SIGKILL);
-	while (waitpid(-1, NULL, 0) > 0)
-		;
+	kill_adopted();
 	ASSERT_TRUE(converges(_metadata, 20));
 }
 
