@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1072,6 +1073,49 @@ TEST_F_TIMEOUT(vm, connects_blocked_by_another_user_are_counted_then_repaired, 1
 	EXPECT_TRUE(sockets_converge(_metadata, 60, 0));
 	EXPECT_TRUE(fds_converge(_metadata, 60));
 	close(u);
+}
+
+/*
+ * The limit the README documents: a process that shares its fd table
+ * (clone(CLONE_FILES) without CLONE_THREAD) is not updated by the other's
+ * opens; /proc shows the fd in both. If this test starts failing at its
+ * last check, the limit is gone: update the README and turn this into the
+ * attack test (1,000 clones).
+ */
+static int share_and_wait(void *arg)
+{
+	pause();
+	return 0;
+}
+
+TEST_F_TIMEOUT(vm, clone_files_sharer_is_not_updated_by_the_others_opens, 60)
+{
+	static char stack[64 << 10];
+	char link[64], target[256], sql[160];
+	pid_t sharer;
+	int fd, i;
+	ssize_t n;
+
+	sharer = clone(share_and_wait, stack + sizeof(stack), CLONE_FILES | SIGCHLD, NULL);
+	ASSERT_LT(0, sharer);
+	fd = open("/etc/hostname", O_RDONLY);
+	ASSERT_LE(0, fd);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM process_open_files WHERE pid = %d AND fd = %d",
+		 getpid(), fd);
+	for (i = 0; i < 50 && query_int(sql) != 1; i++)
+		usleep(100000);
+	EXPECT_EQ(1, query_int(sql));
+	snprintf(link, sizeof(link), "/proc/%d/fd/%d", sharer, fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	ASSERT_LT(0, n);
+	target[n] = 0;
+	EXPECT_STREQ("/etc/hostname", target);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM process_open_files WHERE pid = %d AND fd = %d",
+		 sharer, fd);
+	EXPECT_EQ(0, query_int(sql)) TH_LOG("the sharer has the row: the limit is gone");
+	close(fd);
+	kill(sharer, SIGKILL);
+	waitpid(sharer, NULL, 0);
 }
 
 TEST_HARNESS_MAIN
