@@ -21,6 +21,7 @@
 #include <linux/fs.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
@@ -95,6 +96,14 @@ int dbos_fdump_done(struct netlink_callback *cb)
  * task->files from going away (exit_files() clears it under that lock), RCU
  * keeps the fdtable and the file's memory, and the reference is taken only
  * if the file is not already on its way out.
+ *
+ * A process whose every thread is past the point of no return in do_exit()
+ * (signal->live 0) has none: its EXIT record is taken between that point
+ * and exit_files(), so a snapshot of its fds there would be newer than its
+ * EXIT and outlive it as rows of a dead process (the debug kernel's wide
+ * exit path showed them after kill -9 storms). If live was still above 0,
+ * the EXIT's seq comes after the one the caller read, and the EXIT removes
+ * what this snapshot shows.
  */
 static struct file *dbos_task_next_file(struct task_struct *task, u32 *fd,
 					bool *cloexec)
@@ -105,7 +114,7 @@ static struct file *dbos_task_next_file(struct task_struct *task, u32 *fd,
 
 	task_lock(task);
 	files = task->files;
-	if (!files)
+	if (!files || !atomic_read(&task->signal->live))
 		goto out;
 	rcu_read_lock();
 	for (;; (*fd)++) {
