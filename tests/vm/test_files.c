@@ -896,30 +896,95 @@ TEST_F_TIMEOUT(vm, storm_with_tiny_buffers_counts_loss_resyncs_and_reconverges, 
  * still gets its fd row, its socket and its 'accept' history row, and no
  * record is missed (so dbosd does not re-sync over and over).
  */
-#define BLOCKED_ACCEPTS	300
+#define BLOCKERS	300
 
-static void block_in_accept(int ready)
+/* An abstract unix address named after @pid (the blockers' owner), in @a; its length. */
+static socklen_t block_addr(struct sockaddr_un *a, pid_t pid)
+{
+	*a = (struct sockaddr_un){ .sun_family = AF_UNIX };
+	return offsetof(struct sockaddr_un, sun_path) + 1 +
+	       snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "dbos-block-%d", pid);
+}
+
+static int inet_listener(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int l = socket(AF_INET, SOCK_STREAM, 0);
 
-	if (l < 0 || setgid(65534) || setuid(65534) ||
-	    bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 8))
-		_exit(1);
-	for (int i = 0; i < BLOCKED_ACCEPTS; i++) {
-		pid_t p = fork();
+	return l >= 0 && !bind(l, (struct sockaddr *)&a, sizeof(a)) && !listen(l, 8) ? l : -1;
+}
 
-		if (p == 0) {
-			accept(l, NULL, NULL);
-			_exit(0);
+/* A unix listener whose backlog is full after one connect. */
+static int full_unix_listener(void)
+{
+	struct sockaddr_un a;
+	socklen_t len = block_addr(&a, getpid());
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	return l >= 0 && !bind(l, (struct sockaddr *)&a, len) && !listen(l, 0) ? l : -1;
+}
+
+static void accept_on(int l)
+{
+	accept(l, NULL, NULL);
+}
+
+static void connect_to_owner(int l)
+{
+	struct sockaddr_un a;
+	socklen_t len = block_addr(&a, getppid());
+
+	connect(socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&a, len);
+}
+
+/*
+ * As user nobody, in a process group of its own: @listener() makes a
+ * listener, then BLOCKERS children each call @block(listener) and wait.
+ * Returns the group's leader once they are all started (kill(-leader)).
+ */
+static pid_t start_blockers(int (*listener)(void), void (*block)(int l))
+{
+	int pfd[2], l;
+	pid_t owner;
+	char ch;
+
+	if (pipe(pfd))
+		return -1;
+	owner = fork();
+	if (owner == 0) {
+		setpgid(0, 0);
+		if (setgid(65534) || setuid(65534) || (l = listener()) < 0)
+			_exit(1);
+		for (int i = 0; i < BLOCKERS; i++) {
+			pid_t p = fork();
+
+			if (p == 0) {
+				block(l);
+				pause();
+				_exit(0);
+			}
+			if (p < 0)
+				_exit(2);
 		}
-		if (p < 0)
-			_exit(2);
+		if (write(pfd[1], "r", 1) != 1)
+			_exit(3);
+		pause();
+		_exit(0);
 	}
-	if (write(ready, "r", 1) != 1)
-		_exit(3);
-	pause();
-	_exit(0);
+	if (owner > 0)
+		setpgid(owner, owner);
+	close(pfd[1]);
+	if (owner > 0 && read(pfd[0], &ch, 1) != 1)
+		owner = -1;
+	close(pfd[0]);
+	return owner;
+}
+
+static void stop_blockers(pid_t owner)
+{
+	kill(-owner, SIGKILL);
+	while (waitpid(-owner, NULL, 0) > 0 || errno == EINTR)
+		;
 }
 
 static int blocked_in_accept(void)
@@ -951,22 +1016,14 @@ TEST_F_TIMEOUT(vm, accepts_recorded_while_many_calls_block_in_accept, 180)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
 	long long resyncs, missed;
-	int pfd[2], l, c, fd = -1, i, n = 0;
-	pid_t owner;
-	char ch, sql[256];
+	int l, c, fd = -1, i, n = 0;
+	pid_t owner = start_blockers(inet_listener, accept_on);
+	char sql[256];
 
-	ASSERT_EQ(0, pipe(pfd));
-	owner = fork();
-	ASSERT_LE(0, owner);
-	if (owner == 0) {
-		setpgid(0, 0);
-		block_in_accept(pfd[1]);
-	}
-	setpgid(owner, owner);
-	ASSERT_EQ(1, read(pfd[0], &ch, 1));
-	for (i = 0; i < 100 && (n = blocked_in_accept()) < BLOCKED_ACCEPTS; i++)
+	ASSERT_LT(0, owner);
+	for (i = 0; i < 100 && (n = blocked_in_accept()) < BLOCKERS; i++)
 		usleep(100000);
-	ASSERT_LE(BLOCKED_ACCEPTS, n);
+	ASSERT_LE(BLOCKERS, n);
 	sleep(2);	/* dbosd's stats poll (every second) has seen the counters */
 	resyncs = stat_value("resyncs");
 	missed = stat_value("kernel_missed");
@@ -998,9 +1055,7 @@ TEST_F_TIMEOUT(vm, accepts_recorded_while_many_calls_block_in_accept, 180)
 	close(fd);
 	close(c);
 	close(l);
-	kill(-owner, SIGKILL);
-	while (waitpid(-owner, NULL, 0) > 0 || errno == EINTR)
-		;
+	stop_blockers(owner);
 }
 
 /*
@@ -1012,53 +1067,15 @@ TEST_F_TIMEOUT(vm, accepts_recorded_while_many_calls_block_in_accept, 180)
  * test starts failing at its first check, the limit is gone: update the
  * README.
  */
-static void block_in_connect(int ready)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	socklen_t len = offsetof(struct sockaddr_un, sun_path) + 1 +
-			snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "dbos-block-%d", getpid());
-	int l = socket(AF_UNIX, SOCK_STREAM, 0);
-
-	if (l < 0 || setgid(65534) || setuid(65534) || bind(l, (struct sockaddr *)&a, len) ||
-	    listen(l, 0))
-		_exit(1);
-	for (int i = 0; i < BLOCKED_ACCEPTS; i++) {
-		pid_t p = fork();
-
-		if (p == 0) {
-			int c = socket(AF_UNIX, SOCK_STREAM, 0);
-
-			connect(c, (struct sockaddr *)&a, len);
-			pause();
-			_exit(0);
-		}
-		if (p < 0)
-			_exit(2);
-	}
-	if (write(ready, "r", 1) != 1)
-		_exit(3);
-	pause();
-	_exit(0);
-}
-
 TEST_F_TIMEOUT(vm, connects_blocked_by_another_user_are_counted_then_repaired, 180)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	pid_t owner = start_blockers(full_unix_listener, connect_to_owner);
 	long long missed;
-	int pfd[2], u, i;
-	pid_t owner;
-	char ch;
+	int u, i;
 
-	ASSERT_EQ(0, pipe(pfd));
-	owner = fork();
-	ASSERT_LE(0, owner);
-	if (owner == 0) {
-		setpgid(0, 0);
-		block_in_connect(pfd[1]);
-	}
-	setpgid(owner, owner);
-	ASSERT_EQ(1, read(pfd[0], &ch, 1));
+	ASSERT_LT(0, owner);
 	sleep(2);
 	missed = stat_value("kernel_missed");
 	u = socket(AF_INET, SOCK_DGRAM, 0);
@@ -1067,9 +1084,7 @@ TEST_F_TIMEOUT(vm, connects_blocked_by_another_user_are_counted_then_repaired, 1
 	for (i = 0; i < 50 && stat_value("kernel_missed") <= missed; i++)
 		usleep(100000);
 	EXPECT_LT(missed, stat_value("kernel_missed")) TH_LOG("the connect was not missed");
-	kill(-owner, SIGKILL);
-	while (waitpid(-owner, NULL, 0) > 0 || errno == EINTR)
-		;
+	stop_blockers(owner);
 	EXPECT_TRUE(sockets_converge(_metadata, 60, 0));
 	EXPECT_TRUE(fds_converge(_metadata, 60));
 	close(u);
