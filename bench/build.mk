@@ -45,3 +45,15 @@ $(B)/tests/vm/bench_probe: bench/schedprobe.c
 $(B)/tests/vm/bench_sched.sh: bench/sched.sh
 	@mkdir -p $(dir $@)
 	install -m 0755 $< $@
+
+# Columns read live (bench/live.sh, booted with --bare): a query repeated through the
+# client library, naming live columns or not.
+VM_TESTS += $(B)/tests/vm/bench_liveq $(B)/tests/vm/bench_live.sh
+
+$(B)/tests/vm/bench_live.sh: bench/live.sh
+	@mkdir -p $(dir $@)
+	install -m 0755 $< $@
+
+$(B)/tests/vm/bench_liveq: bench/liveq.c libdbos/dbos_client.h $(B)/libdbos.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libdbos.a $(LDFLAGS)

@@ -148,3 +148,4 @@ dbos --csv -c "SELECT name, value FROM dbos_stats WHERE name IN ('kernel_produce
 after=$(dbos --csv -c "SELECT value FROM dbos_stats WHERE name='kernel_dropped'" | tail -1)
 echo "storm_lost $((after - before))"
 stop_dbos
+

@@ -8,7 +8,7 @@
  * Every command needs CAP_NET_ADMIN. What shows open files, working
  * directories, executables and command lines, or decides what is shown of
  * them, also needs CAP_SYS_ADMIN: the snapshots (DUMP_FILES, DUMP_PROCS,
- * GET_PROC), the file filter (SET_FILTER) and joining the events group; the
+ * GET_PROC, GET_LIVE), the file filter (SET_FILTER) and joining the events group; the
  * module does not load where the group cannot require it. The scheduling
  * commands need CAP_SYS_NICE (sched.c, schedrules.c). Pids are always the
  * initial pid namespace's, whatever the caller's.
@@ -25,6 +25,7 @@
 #include "files.h"
 #include "filter.h"
 #include "hooks.h"
+#include "live.h"
 #include "main.h"
 #include "policy.h"
 #include "record.h"
@@ -526,6 +527,14 @@ static const struct genl_ops dbos_genl_ops[] = {
 		.cmd = DBOS_CMD_SCHED_RULES,
 		.doit = dbos_sched_rules,
 		.policy = dbos_policy_sched_rules,
+		.maxattr = DBOS_A_MAX,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = DBOS_CMD_GET_LIVE,
+		.start = dbos_live_start,
+		.dumpit = dbos_get_live,
+		.done = dbos_live_done,
+		.policy = dbos_policy_live,
 		.maxattr = DBOS_A_MAX,
 		.flags = GENL_ADMIN_PERM,
 	},

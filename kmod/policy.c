@@ -53,8 +53,13 @@
 	[DBOS_A_PATH_EXCLUDE]	= DBOS_REJECT_CMD,		\
 	[DBOS_A_PATH_PREFIX]	= DBOS_REJECT_CMD
 
+/* The attribute of DBOS_CMD_GET_LIVE, refused by every other command. */
+#define DBOS_POLICY_NO_LIVE					\
+	[DBOS_A_PIDS]		= DBOS_REJECT_CMD
+
 const struct nla_policy dbos_policy_none[DBOS_A_MAX + 1] = {
 	DBOS_POLICY_OUT,
+	DBOS_POLICY_NO_LIVE,
 	DBOS_POLICY_NO_FILTER,
 	DBOS_POLICY_NO_SCHED,
 	[DBOS_A_PID]		= DBOS_REJECT_CMD,
@@ -62,6 +67,7 @@ const struct nla_policy dbos_policy_none[DBOS_A_MAX + 1] = {
 
 const struct nla_policy dbos_policy_pid[DBOS_A_MAX + 1] = {
 	DBOS_POLICY_OUT,
+	DBOS_POLICY_NO_LIVE,
 	DBOS_POLICY_NO_FILTER,
 	DBOS_POLICY_NO_SCHED,
 	[DBOS_A_PID]		= { .type = NLA_U32 },
@@ -69,6 +75,7 @@ const struct nla_policy dbos_policy_pid[DBOS_A_MAX + 1] = {
 
 const struct nla_policy dbos_policy_exclude[DBOS_A_MAX + 1] = {
 	DBOS_POLICY_OUT,
+	DBOS_POLICY_NO_LIVE,
 	DBOS_POLICY_NO_SCHED,
 	[DBOS_A_PID]		= DBOS_REJECT_CMD,
 	[DBOS_A_FILE_KINDS]	= DBOS_REJECT_CMD,
@@ -80,6 +87,7 @@ const struct nla_policy dbos_policy_exclude[DBOS_A_MAX + 1] = {
 
 const struct nla_policy dbos_policy_set_filter[DBOS_A_MAX + 1] = {
 	DBOS_POLICY_OUT,
+	DBOS_POLICY_NO_LIVE,
 	DBOS_POLICY_NO_SCHED,
 	[DBOS_A_PID]		= DBOS_REJECT_CMD,
 	[DBOS_A_FILE_KINDS]	= NLA_POLICY_MASK(NLA_U32, DBOS_FILE_KINDS_ALL),
@@ -93,6 +101,7 @@ const struct nla_policy dbos_policy_set_filter[DBOS_A_MAX + 1] = {
 /* One DBOS_A_SCHED_TARGET: which process and what to set. */
 const struct nla_policy dbos_policy_sched_target[DBOS_A_MAX + 1] = {
 	DBOS_POLICY_OUT,
+	DBOS_POLICY_NO_LIVE,
 	DBOS_POLICY_NO_FILTER,
 	[DBOS_A_PID]		= { .type = NLA_U32 },
 	[DBOS_A_SCHED_TARGETS]	= DBOS_REJECT("targets do not nest"),
@@ -108,6 +117,7 @@ const struct nla_policy dbos_policy_sched_target[DBOS_A_MAX + 1] = {
 /* DBOS_A_SCHED_TARGETS: DBOS_A_SCHED_TARGET nests only. */
 const struct nla_policy dbos_policy_sched_targets[DBOS_A_MAX + 1] = {
 	DBOS_POLICY_OUT,
+	DBOS_POLICY_NO_LIVE,
 	DBOS_POLICY_NO_FILTER,
 	[DBOS_A_PID]		= DBOS_SCHED_INSIDE_TARGET,
 	[DBOS_A_SCHED_TARGETS]	= DBOS_REJECT("targets do not nest"),
@@ -122,6 +132,7 @@ const struct nla_policy dbos_policy_sched_targets[DBOS_A_MAX + 1] = {
 
 const struct nla_policy dbos_policy_sched_set[DBOS_A_MAX + 1] = {
 	DBOS_POLICY_OUT,
+	DBOS_POLICY_NO_LIVE,
 	DBOS_POLICY_NO_FILTER,
 	[DBOS_A_PID]		= DBOS_SCHED_INSIDE_TARGET,
 	[DBOS_A_SCHED_TARGETS]	= NLA_POLICY_NESTED(dbos_policy_sched_targets),
@@ -146,6 +157,7 @@ const struct nla_policy dbos_policy_sched_set[DBOS_A_MAX + 1] = {
 /* Everything SCHED_RULES does not take at any level. */
 #define DBOS_POLICY_RULES_OTHER					\
 	DBOS_POLICY_OUT,					\
+	DBOS_POLICY_NO_LIVE,					\
 	DBOS_POLICY_NO_FILTER,					\
 	[DBOS_A_PID]		= DBOS_REJECT_CMD,		\
 	[DBOS_A_SCHED_TARGETS]	= DBOS_REJECT_CMD,		\
@@ -251,4 +263,14 @@ const struct nla_policy dbos_policy_sched_rules[DBOS_A_MAX + 1] = {
 	[DBOS_A_SCHED_INT]	= DBOS_IN_VALUES,
 	[DBOS_A_SCHED_STR]	= DBOS_IN_VALUES,
 	[DBOS_A_SCHED_PREFIX]	= DBOS_IN_VALUES,
+};
+
+/* GET_LIVE: PIDS, 1..DBOS_LIVE_PIDS_MAX u32 tgids (whole ones: checked in live.c). */
+const struct nla_policy dbos_policy_live[DBOS_A_MAX + 1] = {
+	DBOS_POLICY_OUT,
+	DBOS_POLICY_NO_FILTER,
+	DBOS_POLICY_NO_SCHED,
+	[DBOS_A_PID]		= DBOS_REJECT_CMD,
+	[DBOS_A_PIDS]		= NLA_POLICY_RANGE(NLA_BINARY, sizeof(__u32),
+						   DBOS_LIVE_PIDS_MAX * sizeof(__u32)),
 };

@@ -13,6 +13,8 @@
 extern const struct nla_policy dbos_policy_none[DBOS_A_MAX + 1];
 /* GET_PROC (PID required) and DUMP_FILES (PID optional). */
 extern const struct nla_policy dbos_policy_pid[DBOS_A_MAX + 1];
+/* GET_LIVE: PIDS. */
+extern const struct nla_policy dbos_policy_live[DBOS_A_MAX + 1];
 /* SET_FILTER: FILE_KINDS and PATH_EXCLUDE. */
 extern const struct nla_policy dbos_policy_set_filter[DBOS_A_MAX + 1];
 /* Inside DBOS_A_PATH_EXCLUDE: DBOS_A_PATH_PREFIX strings only. */

@@ -58,7 +58,7 @@ char *dbos_scratch_path(void)
 }
 
 /* CLOCK_BOOTTIME ns (task->start_boottime) to CLOCK_REALTIME ns. */
-static u64 dbos_boot_to_real(u64 boot_ns)
+u64 dbos_boot_to_real(u64 boot_ns)
 {
 	return boot_ns + ktime_mono_to_any(0, TK_OFFS_REAL) -
 	       ktime_mono_to_any(0, TK_OFFS_BOOT);

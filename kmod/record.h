@@ -64,6 +64,7 @@ void dbos_record_uninit(void);
 void dbos_record_emit(const struct dbos_event *ev);
 struct file *dbos_mm_exe_file(struct mm_struct *mm);
 char *dbos_scratch_path(void);
+u64 dbos_boot_to_real(u64 boot_ns);
 const char *dbos_path(const struct path *path, char *buf, u32 *len, u16 *flags);
 
 /* Record headers: type, len and flags (the rest zeroed); then the event's cpu, cpu_seq, seq, time. */

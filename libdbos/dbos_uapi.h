@@ -9,7 +9,7 @@
  * Transport: the generic netlink family "dbos" (DBOS_GENL_NAME). Every command
  * requires CAP_NET_ADMIN (GENL_ADMIN_PERM); joining the "events" multicast
  * group requires CAP_NET_ADMIN too (the module does not load where it
- * cannot require it). DUMP_FILES, DUMP_PROCS and GET_PROC also require
+ * cannot require it). DUMP_FILES, DUMP_PROCS, GET_PROC and GET_LIVE also require
  * CAP_SYS_ADMIN (open files, working directories, executables); SCHED_SET
  * and SCHED_RULES also require CAP_SYS_NICE. Capabilities count in the
  * initial user namespace; without one, -EPERM with an extack message (the
@@ -48,6 +48,15 @@
  *     socket by one DBOS_REC_SOCK snapshot of that socket. Snapshot seq
  *     follows the DUMP_PROCS rule (read before the fd is read). Processes
  *     sharing one table (CLONE_FILES without CLONE_THREAD) each list it.
+ *
+ * DBOS_CMD_GET_LIVE: dumpit. What changes without an event, read now.
+ *         DBOS_A_PIDS: binary, 1..DBOS_LIVE_PIDS_MAX tgids (u32 each, any
+ *             order; required)
+ *     Reply messages are DBOS_CMD_RECORDS messages holding one DBOS_REC_LIVE
+ *     record per listed process that exists (none for a pid that does not:
+ *     the caller sees its absence), in the order asked. hdr.seq follows the
+ *     DUMP_PROCS rule; cpu_seq is 0. Needs CAP_SYS_ADMIN like the other
+ *     snapshots (working and root directories, cgroups).
  *
  * DBOS_CMD_SET_FILTER: doit. Which files the FD_* and SOCK_* records and
  *     DUMP_FILES report; the process_open_files mirror is exact with respect
@@ -169,7 +178,7 @@
 #include <linux/types.h>
 
 #define DBOS_GENL_NAME		"dbos"
-#define DBOS_GENL_VERSION	4
+#define DBOS_GENL_VERSION	5
 #define DBOS_MCGRP_EVENTS	"events"
 
 enum dbos_cmd {
@@ -182,6 +191,7 @@ enum dbos_cmd {
 	DBOS_CMD_SET_FILTER,
 	DBOS_CMD_SCHED_SET,
 	DBOS_CMD_SCHED_RULES,
+	DBOS_CMD_GET_LIVE,
 	__DBOS_CMD_MAX
 };
 #define DBOS_CMD_MAX (__DBOS_CMD_MAX - 1)
@@ -217,6 +227,7 @@ enum dbos_attr {
 	DBOS_A_SCHED_INT,	/* u32 */
 	DBOS_A_SCHED_STR,	/* string */
 	DBOS_A_SCHED_PREFIX,	/* string */
+	DBOS_A_PIDS,		/* binary: u32 tgids */
 	__DBOS_A_MAX
 };
 #define DBOS_A_MAX (__DBOS_A_MAX - 1)
@@ -280,6 +291,7 @@ enum dbos_rec_type {
 				 * process's PROC snapshot, same seq) */
 	DBOS_REC_WATERMARK,	/* hdr only: hdr.cpu's stream is complete up to
 				 * hdr.seq (see "Order" above) */
+	DBOS_REC_LIVE,		/* dbos_live + strings: GET_LIVE's answer */
 	__DBOS_REC_MAX
 };
 
@@ -500,6 +512,50 @@ struct dbos_sched {
 	__u32 cause;
 	__u32 tag;
 	__u32 __pad;
+};
+
+#define DBOS_LIVE_PIDS_MAX	1024	/* tgids per GET_LIVE */
+
+/**
+ * struct dbos_live - payload of LIVE records (96 bytes): what /proc shows of
+ * a process now, for the columns no event keeps current
+ * @pid: the tgid asked for
+ * @pgid: process group (initial pid namespace)
+ * @suid: saved uid, @sgid: saved gid (initial user namespace)
+ * @state: task state letter as in /proc/PID/stat
+ * @on_disk: 1 the executable is linked in the file system, 0 it was deleted
+ *	(or replaced), -1 no executable (kernel thread, zombie)
+ * @start_time_ns: process start, CLOCK_REALTIME ns, as in dbos_proc: with
+ *	@pid, which process this is
+ * @resident_bytes: resident set (VmRSS), @total_bytes: virtual size (VmSize),
+ *	@locked_bytes: mlocked memory (VmLck); 0 without an mm
+ * @user_ns, @system_ns: CPU time of every thread, living and exited
+ *	(/proc/PID/stat utime, stime)
+ * @read_bytes, @write_bytes: storage I/O caused, all threads
+ *	(/proc/PID/io read_bytes, write_bytes); 0 without task I/O accounting
+ * @cwd_len, @root_len, @cgroup_len: bytes of the working directory, root
+ *	directory and cgroup v2 path (as /proc/PID/cgroup's 0:: line, from the
+ *	initial cgroup namespace) that follow back to back, not NUL-terminated
+ */
+struct dbos_live {
+	__u32 pid;
+	__u32 pgid;
+	__u32 suid;
+	__u32 sgid;
+	__u32 state;
+	__s32 on_disk;
+	__u64 start_time_ns;
+	__u64 resident_bytes;
+	__u64 total_bytes;
+	__u64 locked_bytes;
+	__u64 user_ns;
+	__u64 system_ns;
+	__u64 read_bytes;
+	__u64 write_bytes;
+	__u16 cwd_len;
+	__u16 root_len;
+	__u16 cgroup_len;
+	__u16 __pad;
 };
 
 #define DBOS_REC_ALIGN(len)	(((len) + 7U) & ~7U)

@@ -3,7 +3,7 @@
 # `make bench`: host benchmarks (intake, SQL) and the in-VM
 # benchmarks (process churn, open/close and TCP loops with dbos and with auditd;
 # the policy enforcement cost and COMMIT -> enforced latency; scheduling through
-# UPDATE processes and sched rules), printed as
+# UPDATE processes and sched rules; queries naming columns read live), printed as
 # "name value" lines. Figures, not pass/fail.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -15,5 +15,7 @@ echo "== VM ($(scripts/deps.sh --kernel-image | xargs basename)): fork+exec+exit
 scripts/dbos-vm --bare --timeout 900 /dbos/tests/bench_vm.sh
 echo "== VM: exec, open, connect with dbosd --no-lsm vs BPF LSM with 0, 10, 1000 rules per hook; COMMIT -> enforced; one boot"
 scripts/dbos-vm --bare --mem 2048 --timeout 1500 /dbos/tests/bench_policy.sh
+echo "== VM: processes queried with and without the columns read live (GET_LIVE); one boot"
+scripts/dbos-vm --bare --timeout 900 /dbos/tests/bench_live.sh
 echo "== VM: scheduling: UPDATE processes rows/s; fork/exec storm with and without a sched rule; exec -> rule in force; one boot"
 scripts/dbos-vm --bare --timeout 900 /dbos/tests/bench_sched.sh

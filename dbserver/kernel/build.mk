@@ -9,7 +9,7 @@
 # NL_CFLAGS, NL_LIBS: from $(B)/config.mk; the BPF skeleton and BPF_LIBS: bpf/build.mk.
 
 KERNEL_OBJS  := $(B)/dbserver/kernel/genl.o $(B)/dbserver/kernel/module.o \
-                $(B)/dbserver/kernel/sched.o
+                $(B)/dbserver/kernel/sched.o $(B)/dbserver/kernel/live.o
 KERNEL_LIBS  := $(NL_LIBS)
 ENFORCE_OBJS := $(B)/dbserver/kernel/enforce.o
 

@@ -163,4 +163,26 @@ int kernel_sched_rules_stage(uint64_t version, const struct sched_term *t, size_
 /* DBOS_CMD_SCHED_RULES, activate the staged @version (returns after the walk of every process). */
 int kernel_sched_rules_activate(uint64_t version, char **err);
 
+/* ---- what /proc shows now (live.c) ---- */
+
+/*
+ * A command socket of its own for DBOS_CMD_GET_LIVE (one thread at a time):
+ * a query's cursor opens one and asks for the processes of the rows it reads.
+ */
+struct kernel_live;
+
+/* Receives one process: @v and its strings (cwd, root, cgroup back to back, v->*_len bytes). */
+typedef void (*kernel_live_fn)(void *arg, const struct dbos_live *v, const char *strings);
+
+/* 0 and *@out; -ENOENT ("dbos module not loaded") or -errno, with *@err (free()). */
+int kernel_live_open(struct kernel_live **out, char **err);
+void kernel_live_close(struct kernel_live *kl);
+/*
+ * kernel_live_get - GET_LIVE of @n (<= DBOS_LIVE_PIDS_MAX) tgids: @fn per
+ * process that exists, in the order asked (none for the others). 0, or -errno
+ * with *@err (free()): the kernel's message, -EBADMSG for a malformed reply.
+ */
+int kernel_live_get(struct kernel_live *kl, const uint32_t *pids, size_t n,
+		    kernel_live_fn fn, void *arg, char **err);
+
 #endif /* DBOS_KERNEL_KERNEL_H */

@@ -908,7 +908,7 @@ void mirror_resync_abort(struct mirror *m)
 static int put_row(struct mirror *m, const struct proc_slot *sl)
 {
 	const struct proc_live *L = sl->live;
-	struct row_value v[PROCESSES__COUNT];
+	struct row_value v[PROCESSES__STORED];
 	char state[1] = { (char)L->state }, pol[12];
 	int32_t threads = L->threads_base + L->threads_delta;
 	uint64_t seq = sl->seq;
@@ -938,7 +938,7 @@ static int put_row(struct mirror *m, const struct proc_slot *sl)
 	if (L->cpus_seq > seq)
 		seq = L->cpus_seq;
 	v[PROCESSES_SEQ] = row_int((int64_t)seq);
-	if (encode(m, v, PROCESSES__COUNT, &len))
+	if (encode(m, v, PROCESSES__STORED, &len))
 		return -1;
 	store_key_be32(key, sl->pid);
 	store_batch_put(m->batch, STORE_CF_PROCESSES, key, sizeof(key), m->enc, len);
@@ -1117,7 +1117,7 @@ static char *errf(const char *fmt, const char *a)
 /* Rebuild the working copy of one stored processes row. */
 static int load_row(struct mirror *m, uint32_t pid, const char *val, size_t vlen)
 {
-	struct row_value v[PROCESSES__COUNT];
+	struct row_value v[PROCESSES__STORED];
 	struct proc_slot *sl = proctab_insert(&m->tab, pid);
 	struct proc_live *L;
 	uint64_t seq = 0;
@@ -1125,7 +1125,7 @@ static int load_row(struct mirror *m, uint32_t pid, const char *val, size_t vlen
 	if (!sl || !(L = vivify(m, sl, false)))
 		return -1;
 	sl->flags = PROC_F_STORED;
-	if (row_decode(val, vlen, v, PROCESSES__COUNT))
+	if (row_decode(val, vlen, v, PROCESSES__STORED))
 		return 0;	/* unreadable: a bare entry, replaced or swept by the next dump */
 	if (v[PROCESSES_SEQ].type == ROW_INT)
 		seq = (uint64_t)v[PROCESSES_SEQ].i;

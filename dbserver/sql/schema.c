@@ -3,6 +3,8 @@
 #include "dbserver/sql/schema.h"
 
 #define COL(n, t, d) { .name = n, .type = t, .doc = d }
+/* A column read from the kernel for the rows a query reads (vtab.c), not stored. */
+#define LIVE(n, t, d) { .name = n, .type = t, .doc = d, .live = true }
 
 static const struct schema_column processes_cols[PROCESSES__COUNT] = {
 	[PROCESSES_PID]        = COL("pid", "INTEGER", "Process (thread group) ID"),
@@ -10,7 +12,7 @@ static const struct schema_column processes_cols[PROCESSES__COUNT] = {
 	[PROCESSES_NAME]       = COL("name", "TEXT", "Task name (comm), as in /proc/PID/comm"),
 	[PROCESSES_PATH]       = COL("path", "TEXT", "Path of the executable; empty for kernel threads"),
 	[PROCESSES_CMDLINE]    = COL("cmdline", "TEXT", "Command line, arguments joined by spaces"),
-	[PROCESSES_STATE]      = COL("state", "TEXT", "Task state letter (R, S, D, ...) as of the last event or dump"),
+	[PROCESSES_STATE]      = LIVE("state", "TEXT", "Task state letter (R, S, D, Z, T, ...) as /proc/PID/stat shows it now (the last event's or dump's when the module is not loaded)"),
 	[PROCESSES_UID]        = COL("uid", "INTEGER", "Real user ID"),
 	[PROCESSES_GID]        = COL("gid", "INTEGER", "Real group ID"),
 	[PROCESSES_EUID]       = COL("euid", "INTEGER", "Effective user ID"),
@@ -18,11 +20,25 @@ static const struct schema_column processes_cols[PROCESSES__COUNT] = {
 	[PROCESSES_NICE]       = COL("nice", "INTEGER", "Nice value (-20..19)"),
 	[PROCESSES_THREADS]    = COL("threads", "INTEGER", "Number of threads"),
 	[PROCESSES_START_TIME] = COL("start_time", "INTEGER", "Start time, seconds since the Unix epoch"),
-	[PROCESSES_CWD]        = COL("cwd", "TEXT", "Working directory as of the last dump (NULL if unknown)"),
+	[PROCESSES_CWD]        = LIVE("cwd", "TEXT", "Working directory now, as /proc/PID/cwd (the last dump's when the module is not loaded; NULL if unknown)"),
 	[PROCESSES_SCHED_POLICY] = COL("sched_policy", "TEXT", "Scheduling policy: other, fifo, rr, batch, idle, deadline"),
 	[PROCESSES_SCHED_PRIORITY] = COL("sched_priority", "INTEGER", "Real-time priority (1..99 for fifo and rr, else 0); NULL until the kernel reported it"),
 	[PROCESSES_CPUS] = COL("cpus", "TEXT", "CPUs it may run on, as Cpus_allowed_list ('0-3,5'); as of the last dump or scheduling change"),
 	[PROCESSES_SEQ]        = COL("seq", "INTEGER", "Sequence number of the last event or dump that set this row"),
+	[PROCESSES_ROOT]       = LIVE("root", "TEXT", "Root directory, as /proc/PID/root (chroot)"),
+	[PROCESSES_SUID]       = LIVE("suid", "INTEGER", "Saved user ID"),
+	[PROCESSES_SGID]       = LIVE("sgid", "INTEGER", "Saved group ID"),
+	[PROCESSES_ON_DISK]    = LIVE("on_disk", "INTEGER", "1: the executable is in the file system, 0: it was deleted or replaced, -1: none (kernel thread, zombie)"),
+	[PROCESSES_WIRED_SIZE] = LIVE("wired_size", "INTEGER", "Bytes of unpageable (mlocked) memory, VmLck"),
+	[PROCESSES_RESIDENT_SIZE] = LIVE("resident_size", "INTEGER", "Bytes of memory resident, VmRSS"),
+	[PROCESSES_TOTAL_SIZE] = LIVE("total_size", "INTEGER", "Bytes of virtual memory, VmSize"),
+	[PROCESSES_USER_TIME]  = LIVE("user_time", "INTEGER", "CPU time in user space, milliseconds, all threads (utime)"),
+	[PROCESSES_SYSTEM_TIME] = LIVE("system_time", "INTEGER", "CPU time in the kernel, milliseconds, all threads (stime)"),
+	[PROCESSES_DISK_BYTES_READ] = LIVE("disk_bytes_read", "INTEGER", "Bytes read from storage, all threads (/proc/PID/io read_bytes)"),
+	[PROCESSES_DISK_BYTES_WRITTEN] = LIVE("disk_bytes_written", "INTEGER", "Bytes written to storage, all threads (/proc/PID/io write_bytes)"),
+	[PROCESSES_PGROUP]     = LIVE("pgroup", "INTEGER", "Process group ID"),
+	[PROCESSES_ELAPSED_TIME] = LIVE("elapsed_time", "INTEGER", "Seconds since the process started"),
+	[PROCESSES_CGROUP_PATH] = LIVE("cgroup_path", "TEXT", "Control group (v2) path, as the 0:: line of /proc/PID/cgroup"),
 };
 
 static const struct schema_column process_events_cols[PROCESS_EVENTS__COUNT] = {

@@ -12,6 +12,7 @@ struct schema_column {
 	const char *type;	/* SQL type: "INTEGER" or "TEXT" */
 	const char *doc;
 	bool hidden;		/* an argument of a table-valued function (HIDDEN) */
+	bool live;		/* read from the kernel when a query asks (vtab.c), not stored */
 };
 
 /* One part of a stored table's key: column @col, stored big-endian in @bytes bytes. */
@@ -72,6 +73,21 @@ enum processes_col {
 	PROCESSES_SCHED_PRIORITY,
 	PROCESSES_CPUS,
 	PROCESSES_SEQ,
+	PROCESSES__STORED,		/* the columns above are stored; those below are read live */
+	PROCESSES_ROOT = PROCESSES__STORED,
+	PROCESSES_SUID,
+	PROCESSES_SGID,
+	PROCESSES_ON_DISK,
+	PROCESSES_WIRED_SIZE,
+	PROCESSES_RESIDENT_SIZE,
+	PROCESSES_TOTAL_SIZE,
+	PROCESSES_USER_TIME,
+	PROCESSES_SYSTEM_TIME,
+	PROCESSES_DISK_BYTES_READ,
+	PROCESSES_DISK_BYTES_WRITTEN,
+	PROCESSES_PGROUP,
+	PROCESSES_ELAPSED_TIME,
+	PROCESSES_CGROUP_PATH,
 	PROCESSES__COUNT
 };
 

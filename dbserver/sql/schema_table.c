@@ -70,8 +70,8 @@ char *sql_create_table(const struct schema_table *t, int docs)
 		const char *hidden = c->hidden ? " HIDDEN" : "";
 
 		if (docs)
-			sqlite3_str_appendf(s, "  %s %s%s%s -- %s\n", c->name, c->type, hidden, sep,
-					    c->doc);
+			sqlite3_str_appendf(s, "  %s %s%s%s -- %s%s\n", c->name, c->type, hidden, sep,
+					    c->live ? "[read live] " : "", c->doc);
 		else
 			sqlite3_str_appendf(s, "%s %s%s%s", c->name, c->type, hidden,
 					    sep[0] ? ", " : "");

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dbserver/kernel/kernel.h"
 #include "dbserver/sql/sql_int.h"
 
 /*
@@ -69,6 +70,7 @@ void sql_conn_unref(struct sql_conn *sc)
 		}
 	pthread_mutex_unlock(&registry_lock);
 	memory_account_release(sc->acct);
+	kernel_live_close(sc->live_sk);
 	free(sc);
 }
 

@@ -13,6 +13,7 @@
 
 struct table_cursor;
 struct sql_account;
+struct kernel_live;
 
 /*
  * One session's own state (session.c), shared by the modules of its stored
@@ -24,6 +25,7 @@ struct sql_conn {
 	atomic_int refs;		/* sql_open_session's, then one per stored table's module */
 	struct table_cursor *cursors;	/* open cursors of its stored tables (vtab.c) */
 	struct sql_account *acct;	/* its memory account (memory.c); NULL: no limit */
+	struct kernel_live *live_sk;	/* GET_LIVE socket of its cursors (live.c), opened on first use */
 	struct sql_conn *next;		/* in the registry (session.c) */
 };
 

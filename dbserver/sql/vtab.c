@@ -105,6 +105,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dbserver/sql/live.h"
 #include "dbserver/sql/sql_int.h"
 #include "dbserver/store/chunk.h"
 #include "dbserver/store/row.h"
@@ -174,8 +175,17 @@ struct table_cursor {
 	char *scratch;			/* copy of the row with NUL-terminated text */
 	size_t scratch_cap;
 	bool terminated;		/* vals[] point into scratch, terminated */
+	struct live_batch *live;	/* the live columns of the rows read next (processes) */
 	struct row_value vals[];	/* t->ncols */
 };
+
+static int64_t now_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 static int64_t now_ns(void)
 {
@@ -549,6 +559,7 @@ static int table_close(sqlite3_vtab_cursor *cur)
 	free(c->ents);
 	sqlite3_free(c->held);
 	sqlite3_free(c->scratch);
+	live_free(c->live);
 	sqlite3_free(c);
 	return SQLITE_OK;
 }
@@ -822,6 +833,8 @@ static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 	c->decoded = false;
 	c->eof = true;
 	c->desc = idx & IDX_DESC;
+	if (c->live)
+		live_fetch(c->live, NULL, 0);	/* what this filter reads is read anew */
 	for (int p = 0; p < t->nkeys; p++) {
 		int pidx = idx >> (IDX_PART_SHIFT * p);
 
@@ -988,7 +1001,147 @@ static void result_text(struct table_cursor *c, sqlite3_context *ctx,
 		sqlite3_result_text64(ctx, v->s, v->len, SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 
-/* xColumn: the key from the store key; other columns from the decoded row. */
+/* ---- live columns (processes; schema_column.live) ---- */
+
+/*
+ * The pids of the rows this filter reads next, the current one first, at
+ * most @max: read ahead on an iterator of their own, so that one GET_LIVE
+ * serves a batch of rows. A point lookup reads one row.
+ */
+static size_t next_pids(struct table_cursor *c, uint32_t *out, size_t max)
+{
+	int bytes = schema_key_bytes(c->t);
+	struct store_iter *it;
+	unsigned char k[8];
+	size_t n = 0;
+
+	out[n++] = (uint32_t)c->key;
+	if (c->point_mode || !(it = store_iter_new(c->st, c->t->cf)))
+		return n;
+	key_encode(c->t, k, c->key);
+	if (c->desc)
+		store_iter_seek_for_prev(it, k, bytes);
+	else
+		store_iter_seek(it, k, bytes);
+	for (; n < max && store_iter_valid(it); c->desc ? store_iter_prev(it) : store_iter_next(it)) {
+		size_t klen;
+		const char *kp = store_iter_key(it, &klen);
+		uint64_t key = store_key_get(kp, klen);
+
+		if (key == c->key)
+			continue;
+		if (c->desc ? key < c->lo : key > c->hi)
+			break;
+		out[n++] = (uint32_t)key;
+	}
+	store_iter_free(it);
+	return n;
+}
+
+/* Is @r the process of the current row (not a later one with its pid)? Start times agree. */
+static bool same_process(const struct table_cursor *c, const struct live_row *r)
+{
+	const struct row_value *st = &c->vals[PROCESSES_START_TIME];
+	int64_t d;
+
+	if (st->type != ROW_INT)
+		return true;
+	d = st->i - (int64_t)(r->v.start_time_ns / 1000000000ULL);
+	return d >= -1 && d <= 1;	/* seconds; the wall clock may have moved */
+}
+
+static void result_live_text(sqlite3_context *ctx, const char *s, size_t len)
+{
+	sqlite3_result_text64(ctx, s, len, SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+/*
+ * A live column of the current row: what the kernel says now. When it has no
+ * answer (the process is gone, the module is not loaded) the stored value of
+ * a column that has one (state, cwd), else NULL. 1: answered; 0: use the
+ * stored value; or an SQLite error code (negated).
+ */
+static int live_column(struct table_cursor *c, sqlite3_context *ctx, int col)
+{
+	uint32_t pids[LIVE_BATCH];
+	const struct live_row *r;
+	const struct dbos_live *v;
+	const char *s = "";
+	char state[1];
+
+	if (!c->live && !(c->live = live_new(&c->sc->live_sk)))
+		return -SQLITE_NOMEM;
+	r = live_find(c->live, (uint32_t)c->key, &s);
+	if (!r) {
+		if (live_fetch(c->live, pids, next_pids(c, pids, LIVE_BATCH)))
+			return -SQLITE_NOMEM;
+		r = live_find(c->live, (uint32_t)c->key, &s);
+	}
+	if (!r || !r->found || !same_process(c, r)) {
+		if (col < PROCESSES__STORED)
+			return 0;
+		sqlite3_result_null(ctx);
+		return 1;
+	}
+	v = &r->v;
+	switch (col) {
+	case PROCESSES_STATE:
+		state[0] = (char)v->state;
+		result_live_text(ctx, state, 1);
+		break;
+	case PROCESSES_CWD:
+		result_live_text(ctx, s, v->cwd_len);
+		break;
+	case PROCESSES_ROOT:
+		result_live_text(ctx, s + v->cwd_len, v->root_len);
+		break;
+	case PROCESSES_CGROUP_PATH:
+		result_live_text(ctx, s + v->cwd_len + v->root_len, v->cgroup_len);
+		break;
+	case PROCESSES_SUID:
+		sqlite3_result_int64(ctx, v->suid);
+		break;
+	case PROCESSES_SGID:
+		sqlite3_result_int64(ctx, v->sgid);
+		break;
+	case PROCESSES_ON_DISK:
+		sqlite3_result_int(ctx, v->on_disk);
+		break;
+	case PROCESSES_WIRED_SIZE:
+		sqlite3_result_int64(ctx, (sqlite3_int64)v->locked_bytes);
+		break;
+	case PROCESSES_RESIDENT_SIZE:
+		sqlite3_result_int64(ctx, (sqlite3_int64)v->resident_bytes);
+		break;
+	case PROCESSES_TOTAL_SIZE:
+		sqlite3_result_int64(ctx, (sqlite3_int64)v->total_bytes);
+		break;
+	case PROCESSES_USER_TIME:
+		sqlite3_result_int64(ctx, (sqlite3_int64)(v->user_ns / 1000000));
+		break;
+	case PROCESSES_SYSTEM_TIME:
+		sqlite3_result_int64(ctx, (sqlite3_int64)(v->system_ns / 1000000));
+		break;
+	case PROCESSES_DISK_BYTES_READ:
+		sqlite3_result_int64(ctx, (sqlite3_int64)v->read_bytes);
+		break;
+	case PROCESSES_DISK_BYTES_WRITTEN:
+		sqlite3_result_int64(ctx, (sqlite3_int64)v->write_bytes);
+		break;
+	case PROCESSES_PGROUP:
+		sqlite3_result_int64(ctx, v->pgid);
+		break;
+	case PROCESSES_ELAPSED_TIME:
+		sqlite3_result_int64(ctx, (now_real_ns() - (int64_t)v->start_time_ns) / 1000000000LL);
+		break;
+	default:
+		sqlite3_result_null(ctx);
+		break;
+	}
+	return 1;
+}
+
+/* xColumn: the key from the store key; live columns from the kernel; others from the decoded row. */
 static int table_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 {
 	struct table_cursor *c = (struct table_cursor *)cur;
@@ -1006,6 +1159,11 @@ static int table_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 	}
 	if (!c->decoded && (rc = decode_row(c)) != SQLITE_OK)
 		return rc;
+	if (c->t->cols[col].live) {
+		rc = live_column(c, ctx, col);
+		if (rc)
+			return rc < 0 ? -rc : SQLITE_OK;
+	}
 	v = &c->vals[col];
 	switch (v->type) {
 	case ROW_INT:

@@ -55,6 +55,8 @@ static void proc_row(uint32_t pid, struct row_value *v, struct textbuf *t)
 	v[PROCESSES_SCHED_PRIORITY] = row_int(pid == 3 ? 10 : 0);
 	v[PROCESSES_CPUS] = row_text("0-3", 3);
 	v[PROCESSES_SEQ] = row_int(pid * 10LL);
+	for (int c = PROCESSES__STORED; c < PROCESSES__COUNT; c++)
+		v[c] = row_null();	/* read live, never stored */
 }
 
 static uint32_t event_pid(uint64_t seq)
@@ -676,8 +678,12 @@ TEST_F(sql, dbos_schema_describes_every_table)
 					   "  parent INTEGER, -- Parent process ID\n";
 
 			EXPECT_EQ(0, strncmp(head, sql, strlen(head))) TH_LOG("%s", sql);
-			EXPECT_NE(NULL, strstr(sql, "\n  seq INTEGER -- Sequence number of the last "
-						    "event or dump that set this row\n);\n-- UPDATE processes"));
+			EXPECT_NE(NULL, strstr(sql, "\n  seq INTEGER, -- Sequence number of the last "
+						    "event or dump that set this row\n"));
+			EXPECT_NE(NULL, strstr(sql, "\n  cgroup_path TEXT -- [read live] Control group "
+						    "(v2) path, as the 0:: line of /proc/PID/cgroup\n"
+						    ");\n-- UPDATE processes"));
+			EXPECT_NE(NULL, strstr(sql, "\n  state TEXT, -- [read live] "));
 			/* one line per column, plus the doc, the first, the last and the note */
 			int lines = 0;
 

@@ -104,6 +104,43 @@ static void dbos_policy_pid_test(struct kunit *test)
 	}
 }
 
+/* GET_LIVE: PIDS of 1..DBOS_LIVE_PIDS_MAX u32s, and nothing else. */
+static void dbos_policy_live_test(struct kunit *test)
+{
+	static u32 pids[DBOS_LIVE_PIDS_MAX + 1];
+	struct sk_buff *skb = alloc_skb(3 * DBOS_LIVE_PIDS_MAX * sizeof(u32), GFP_KERNEL);
+	struct nlattr *tb[DBOS_A_MAX + 1];
+	u64 v64 = 1;
+	int type;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, skb);
+	skb_queue_tail(test->priv, skb);
+	KUNIT_ASSERT_EQ(test, nla_put(skb, DBOS_A_PIDS, sizeof(pids) - sizeof(u32), pids), 0);
+	KUNIT_EXPECT_EQ(test, msg_parse(skb, dbos_policy_live, tb), 0);
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_live, DBOS_A_PIDS,
+					pids, sizeof(u32)), 0);
+	/* none, or more than DBOS_LIVE_PIDS_MAX: out of the policy's range */
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_live, DBOS_A_PIDS,
+					pids, 0), -ERANGE);
+	skb = alloc_skb(3 * DBOS_LIVE_PIDS_MAX * sizeof(u32), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, skb);
+	skb_queue_tail(test->priv, skb);
+	KUNIT_ASSERT_EQ(test, nla_put(skb, DBOS_A_PIDS, sizeof(pids), pids), 0);
+	KUNIT_EXPECT_EQ(test, msg_parse(skb, dbos_policy_live, tb), -ERANGE);
+	for (type = DBOS_A_UNSPEC + 1; type <= DBOS_A_MAX + 1; type++) {
+		if (type == DBOS_A_PIDS)
+			continue;
+		KUNIT_EXPECT_EQ_MSG(test, parse_one(test, dbos_policy_live, type,
+						    &v64, 4), -EINVAL,
+				    "attribute %d", type);
+	}
+	/* every other command refuses it */
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_pid, DBOS_A_PIDS,
+					pids, sizeof(u32)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_sched_set, DBOS_A_PIDS,
+					pids, sizeof(u32)), -EINVAL);
+}
+
 /* Put a DBOS_A_PATH_EXCLUDE nest of @n prefixes "/pN" into @skb. */
 static void put_prefixes(struct kunit *test, struct sk_buff *skb, int n)
 {
@@ -404,6 +441,7 @@ static void dbos_policy_sched_rules_test(struct kunit *test)
 static struct kunit_case dbos_policy_cases[] = {
 	KUNIT_CASE(dbos_policy_none_test),
 	KUNIT_CASE(dbos_policy_pid_test),
+	KUNIT_CASE(dbos_policy_live_test),
 	KUNIT_CASE(dbos_policy_filter_test),
 	KUNIT_CASE(dbos_policy_prefix_test),
 	KUNIT_CASE(dbos_policy_sched_test),

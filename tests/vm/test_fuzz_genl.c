@@ -339,6 +339,17 @@ static void attrs(struct gen *g, struct msg *m, uint8_t cmd)
 		if (cmd == DBOS_CMD_GET_PROC || below(&g->s, 2))
 			scalar(g, m, DBOS_A_PID, pid(g));
 		break;
+	case DBOS_CMD_GET_LIVE:
+		if (below(&g->s, 8)) {
+			uint32_t pids[8];
+
+			n = (int)below(&g->s, 9);
+			for (i = 0; i < n; i++)
+				pids[i] = pid(g);
+			/* sometimes not whole u32s */
+			attr(m, DBOS_A_PIDS, pids, n * sizeof(uint32_t) - (n && !below(&g->s, 6)));
+		}
+		break;
 	case DBOS_CMD_SET_FILTER:
 		if (below(&g->s, 4))
 			scalar(g, m, DBOS_A_FILE_KINDS, below(&g->s, 2) ? DBOS_FILE_KINDS_ALL :
@@ -444,7 +455,7 @@ static uint32_t make_msg(struct gen *g, struct msg *m, uint16_t family, uint32_t
 		DBOS_CMD_SCHED_SET, DBOS_CMD_SCHED_SET, DBOS_CMD_SCHED_SET, DBOS_CMD_SCHED_SET,
 		DBOS_CMD_SCHED_RULES, DBOS_CMD_SCHED_RULES, DBOS_CMD_SCHED_RULES,
 		DBOS_CMD_SCHED_RULES, DBOS_CMD_DUMP_FILES, DBOS_CMD_DUMP_FILES,
-		DBOS_CMD_DUMP_PROCS, DBOS_CMD_RECORDS,
+		DBOS_CMD_DUMP_PROCS, DBOS_CMD_RECORDS, DBOS_CMD_GET_LIVE, DBOS_CMD_GET_LIVE,
 	};
 	uint8_t cmd = cmds[below(&g->s, sizeof(cmds))];
 	size_t i, n;
@@ -455,7 +466,7 @@ static uint32_t make_msg(struct gen *g, struct msg *m, uint16_t family, uint32_t
 	m->depth = 0;
 	nh->nlmsg_type = family;
 	nh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	if (cmd == DBOS_CMD_DUMP_PROCS || cmd == DBOS_CMD_DUMP_FILES)
+	if (cmd == DBOS_CMD_DUMP_PROCS || cmd == DBOS_CMD_DUMP_FILES || cmd == DBOS_CMD_GET_LIVE)
 		nh->nlmsg_flags |= NLM_F_DUMP;
 	nh->nlmsg_seq = seq;
 	gh->version = DBOS_GENL_VERSION;
@@ -570,6 +581,7 @@ static bool has_op(uint8_t cmd, bool dump)
 	switch (cmd) {
 	case DBOS_CMD_DUMP_PROCS:
 	case DBOS_CMD_DUMP_FILES:
+	case DBOS_CMD_GET_LIVE:
 		return dump;
 	case DBOS_CMD_GET_STATS:
 	case DBOS_CMD_GET_PROC:

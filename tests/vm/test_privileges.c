@@ -131,6 +131,15 @@ static int nl_dump_files(struct nl *nl, const struct probe_env *env)
 	return nl_request(nl, DBOS_CMD_DUMP_FILES, NLM_F_DUMP, &a, NULL, NULL);
 }
 
+static int nl_get_live(struct nl *nl, const struct probe_env *env)
+{
+	struct attr_buf a = { .len = 0 };
+	__u32 pids[2] = { getpid(), 1 };
+
+	attr_put(&a, DBOS_A_PIDS, pids, sizeof(pids));
+	return nl_request(nl, DBOS_CMD_GET_LIVE, NLM_F_DUMP, &a, NULL, NULL);
+}
+
 /*
  * dbosd's own filter here (its default: every kind, nothing excluded), so a
  * caller that may set it changes nothing. (A malformed one would be refused
@@ -246,6 +255,8 @@ static const struct row rows[] = {
 	{ "netlink `GET_PROC`", NL, .nl = nl_get_proc, .extack = "CAP_SYS_ADMIN",
 	  .want = KERNEL(EPERM_, EPERM_) },
 	{ "netlink `DUMP_FILES`", NL, .nl = nl_dump_files, .extack = "CAP_SYS_ADMIN",
+	  .want = KERNEL(EPERM_, EPERM_) },
+	{ "netlink `GET_LIVE`", NL, .nl = nl_get_live, .extack = "CAP_SYS_ADMIN",
 	  .want = KERNEL(EPERM_, EPERM_) },
 	{ "netlink `SET_FILTER`", NL, .nl = nl_set_filter,
 	  .extack = "CAP_SYS_ADMIN", .want = KERNEL(EPERM_, EPERM_) },
