@@ -46,13 +46,9 @@ $(B)/tests/vm/bench_sched.sh: bench/sched.sh
 	@mkdir -p $(dir $@)
 	install -m 0755 $< $@
 
-# Columns read live (bench/live.sh, booted with --bare): a query repeated through the
-# client library, naming live columns or not.
-VM_TESTS += $(B)/tests/vm/bench_liveq $(B)/tests/vm/bench_live.sh
-
-$(B)/tests/vm/bench_live.sh: bench/live.sh
-	@mkdir -p $(dir $@)
-	install -m 0755 $< $@
+# Columns read live (bench_vm.sh live): a query repeated through the client library,
+# naming live columns or not.
+VM_TESTS += $(B)/tests/vm/bench_liveq
 
 $(B)/tests/vm/bench_liveq: bench/liveq.c libdbos/dbos_client.h $(B)/libdbos.a
 	@mkdir -p $(dir $@)

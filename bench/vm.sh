@@ -3,7 +3,10 @@
 # In-VM benchmark (booted with --bare): process churn with and without
 # dbos.ko + dbosd, in alternating rounds of one boot; open/close and TCP
 # connect/accept/close loops without dbos, with dbos, and with auditd (the
-# peer) watching the same syscalls; and a fork storm's loss.
+# peer) watching the same syscalls; and a fork storm's loss. With the
+# argument `live` (its own boot): queries of processes naming stored columns
+# only, then columns read live too (GET_LIVE per 256 rows of a scan, per pid
+# lookup), side by side over LIVE_PROCS sleeping processes.
 # Prints "name value" lines; scripts/bench.sh collects them.
 set -u
 ITER=${ITER:-1500}
@@ -67,10 +70,42 @@ stop_auditd() {
 # ns per operation of "bench_fileloop open|tcp N"
 loop_ns() { /dbos/tests/bench_fileloop "$@" | sed 's/.*ns_per_op //'; }
 
-# median of the numbers on stdin
-median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median of the numbers on stdin, with $1 decimals (default 0)
+median() { sort -n | awk -v d="${1:-0}" '{ v[NR] = $1 } END { printf "%." d "f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 usec() { /dbos/tests/bench_forkexec "$ITER" | sed 's/.*usec_per_iter //'; }
+lq() { /dbos/tests/bench_liveq "$@" | sed 's/ms_per_query \([0-9.]*\).*/\1/'; }
+
+# Columns read live: a scan of every process and a pid lookup, naming stored
+# columns only, then live ones too (GET_LIVE per 256 rows / per lookup), side by side.
+live_bench() {
+	LIVE_PROCS=${LIVE_PROCS:-2000}
+	start_dbos
+	i=0
+	while [ $i -lt "$LIVE_PROCS" ]; do sleep 1000 & i=$((i + 1)); done
+	sleep 3
+	echo "live_rows $(dbos --csv -c 'SELECT count(*) FROM processes' | tail -1)"
+	for r in 1 2 3; do
+		lq 20 'SELECT pid, name, uid, start_time FROM processes' >>/tmp/live.scan.stored
+		lq 20 'SELECT pid, name, state, resident_size, user_time, cwd FROM processes' >>/tmp/live.scan.live
+		lq 500 'SELECT pid, name, uid, start_time FROM processes WHERE pid = %d' >>/tmp/live.pid.stored
+		lq 500 'SELECT pid, name, state, resident_size, user_time, cwd FROM processes WHERE pid = %d' >>/tmp/live.pid.live
+	done
+	for k in scan pid; do
+		s=$(median 3 <"/tmp/live.$k.stored")
+		l=$(median 3 <"/tmp/live.$k.live")
+		echo "live_${k}_ms_stored $s"
+		echo "live_${k}_ms_live $l"
+		echo "live_${k}_ratio $(awk "BEGIN{printf \"%.2f\", $l / $s}")"
+	done
+	kill $(pidof sleep) 2>/dev/null
+	stop_dbos
+}
+
+if [ "${1:-}" = live ]; then
+	live_bench
+	exit 0
+fi
 
 base_total=0
 dbos_total=0

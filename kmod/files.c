@@ -22,6 +22,7 @@
 #include "files.h"
 #include "fdrec.h"
 #include "filter.h"
+#include "shared.h"
 #include "dbos_uapi.h"
 
 #include <linux/compat.h>
@@ -70,6 +71,33 @@ static bool dbos_in_accept(void)
 	return nr == __NR_accept || nr == __NR_accept4;
 }
 
+struct dbos_shared_rec {
+	u16 type;
+	const struct dbos_fd *rec;
+	const struct path *path;
+};
+
+static void dbos_shared_one(pid_t tgid, void *arg)
+{
+	const struct dbos_shared_rec *r = arg;
+	struct dbos_fd rec = *r->rec;
+
+	rec.pid = tgid;
+	dbos_fd_emit(r->type, &rec, r->path);
+}
+
+/*
+ * The record @rec of current's table @files again for every other process
+ * that uses the table (CLONE_FILES: shared.c), under the same lock.
+ */
+static void dbos_shared_emit(struct files_struct *files, u16 type,
+			     const struct dbos_fd *rec, const struct path *path)
+{
+	struct dbos_shared_rec r = { type, rec, path };
+
+	dbos_shared_each(files, dbos_shared_one, &r);
+}
+
 /*
  * @file, just installed as @fd in current's table and still there, gets its
  * FD_OPEN and, for a socket, SOCK_INFO. The FD_OPEN is emitted under
@@ -104,8 +132,12 @@ static void dbos_emit_installed(unsigned int fd, const struct file *want)
 	}
 	dbos_fd_fill(&rec, current->tgid, fd, file, test_bit(fd, fdt->close_on_exec));
 	if (!dbos_kind_pass(rec.kind) ||
-	    !dbos_fd_emit(DBOS_REC_FD_OPEN, &rec, &file->f_path) ||
-	    !dbos_file_sock(file)) {
+	    !dbos_fd_emit(DBOS_REC_FD_OPEN, &rec, &file->f_path)) {
+		spin_unlock(&files->file_lock);
+		return;
+	}
+	dbos_shared_emit(files, DBOS_REC_FD_OPEN, &rec, &file->f_path);
+	if (!dbos_file_sock(file)) {
 		spin_unlock(&files->file_lock);
 		return;
 	}
@@ -120,14 +152,14 @@ static void dbos_emit_installed(unsigned int fd, const struct file *want)
 	fput(file);
 }
 
-/* FD_CLOSE of @fd (holding @file, kept alive by the caller). */
+/* FD_CLOSE of @fd of current's table (holding @file, kept alive by the caller). */
 static void dbos_emit_close(unsigned int fd, const struct file *file)
 {
 	struct dbos_fd rec;
 
 	dbos_fd_fill(&rec, current->tgid, fd, file, false);
-	if (dbos_kind_pass(rec.kind))
-		dbos_fd_emit(DBOS_REC_FD_CLOSE, &rec, NULL);
+	if (dbos_kind_pass(rec.kind) && dbos_fd_emit(DBOS_REC_FD_CLOSE, &rec, NULL))
+		dbos_shared_emit(current->files, DBOS_REC_FD_CLOSE, &rec, NULL);
 }
 
 /**

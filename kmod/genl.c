@@ -31,6 +31,7 @@
 #include "record.h"
 #include "sched.h"
 #include "schedrules.h"
+#include "shared.h"
 #include "dbos_uapi.h"
 
 #include <linux/capability.h>
@@ -133,7 +134,8 @@ static int dbos_put_stats(struct sk_buff *msg)
 	    nla_put_u64_64bit(msg, DBOS_STATS_FILTERED, dbos_filter_filtered(),
 			      DBOS_STATS_PAD) ||
 	    nla_put_u64_64bit(msg, DBOS_STATS_MISSED,
-			      dbos_hooks_missed() + dbos_files_missed(),
+			      dbos_hooks_missed() + dbos_files_missed() +
+			      dbos_shared_missed(),
 			      DBOS_STATS_PAD) ||
 	    nla_put_u64_64bit(msg, DBOS_STATS_SCHED_APPLIED,
 			      atomic64_read(&dbos_sched_applied), DBOS_STATS_PAD) ||

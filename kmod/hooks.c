@@ -23,6 +23,7 @@
 #include "files.h"
 #include "record.h"
 #include "schedrules.h"
+#include "shared.h"
 #include "dbos_uapi.h"
 
 #include <linux/binfmts.h>
@@ -60,6 +61,8 @@ static void dbos_probe_fork(void *data, struct task_struct *parent,
 		dbos_record_emit(&ev);
 		return;
 	}
+	/* Before the FORK's seq: every fd change after it is recorded for both. */
+	dbos_shared_fork(parent, child);
 	if (mm && !(current->flags & PF_KTHREAD)) {
 		if (mm == current->mm) {
 			exe = dbos_mm_exe_file(mm);
@@ -122,6 +125,8 @@ static void dbos_probe_exit(void *data, struct task_struct *task)
 	if (!list_empty(&task->children))
 		ev.flags |= DBOS_RECF_CHILDREN;
 	dbos_record_emit(&ev);
+	if (ev.flags & DBOS_RECF_GROUP_DEAD)
+		dbos_shared_exit(task);
 }
 
 /*

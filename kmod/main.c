@@ -20,6 +20,7 @@
 #include "hooks.h"
 #include "record.h"
 #include "schedrules.h"
+#include "shared.h"
 #include "dbos_uapi.h"
 
 #include <linux/init.h>
@@ -71,6 +72,7 @@ static int __init dbos_init(void)
 
 err_files:
 	dbos_hooks_uninit();
+	dbos_shared_uninit();
 	dbos_srules_quiesce();
 err_hooks:
 	dbos_genl_uninit();
@@ -88,6 +90,7 @@ static void __exit dbos_exit(void)
 {
 	dbos_files_uninit();
 	dbos_hooks_uninit();
+	dbos_shared_uninit();	/* no hook reads or changes the shared tables now */
 	/*
 	 * Whatever emits records must be gone before the drain stops for good
 	 * (a later kick would re-arm it): the rules' task works, then commands

@@ -16,6 +16,6 @@ scripts/dbos-vm --bare --timeout 900 /dbos/tests/bench_vm.sh
 echo "== VM: exec, open, connect with dbosd --no-lsm vs BPF LSM with 0, 10, 1000 rules per hook; COMMIT -> enforced; one boot"
 scripts/dbos-vm --bare --mem 2048 --timeout 1500 /dbos/tests/bench_policy.sh
 echo "== VM: processes queried with and without the columns read live (GET_LIVE); one boot"
-scripts/dbos-vm --bare --timeout 900 /dbos/tests/bench_live.sh
+scripts/dbos-vm --bare --timeout 900 '/dbos/tests/bench_vm.sh live'
 echo "== VM: scheduling: UPDATE processes rows/s; fork/exec storm with and without a sched rule; exec -> rule in force; one boot"
 scripts/dbos-vm --bare --timeout 900 /dbos/tests/bench_sched.sh
