@@ -13,7 +13,7 @@ struct live_batch {
 	bool off;			/* the kernel cannot be asked: every pid "not found" */
 	struct live_row rows[LIVE_BATCH];
 	size_t n;
-	size_t hint;			/* where the last live_find() ended: scans go in order */
+	size_t hint;			/* where the last search ended (index_of()) */
 	char *strs;			/* every row's strings, back to back */
 	size_t slen, scap;
 	bool nomem;
@@ -38,18 +38,36 @@ void live_free(struct live_batch *b)
 	sqlite3_free(b);
 }
 
-/* One process the kernel reported: into its row (the batch is in the order asked). */
+/*
+ * The row of @pid in @b (b->n when it was not asked for), looked for from where
+ * the last search ended: the kernel answers, and a scan reads, in the order asked.
+ */
+static size_t index_of(struct live_batch *b, uint32_t pid)
+{
+	size_t i;
+
+	for (i = b->hint; i < b->n && b->rows[i].pid != pid; i++)
+		;
+	if (i == b->n)
+		for (i = 0; i < b->hint && b->rows[i].pid != pid; i++)
+			;
+	if (i < b->n && b->rows[i].pid == pid) {
+		b->hint = i;
+		return i;
+	}
+	return b->n;
+}
+
+/* One process the kernel reported: into its row. */
 static void got(void *arg, const struct dbos_live *v, const char *strings)
 {
 	struct live_batch *b = arg;
 	size_t len = (size_t)v->cwd_len + v->root_len + v->cgroup_len;
 	size_t i;
 
-	for (i = b->hint; i < b->n && b->rows[i].pid != v->pid; i++)
-		;
+	i = index_of(b, v->pid);
 	if (i == b->n)
 		return;			/* not asked for: ignore */
-	b->hint = i;
 	if (b->slen + len > b->scap) {
 		size_t cap = (b->slen + len) * 2 + 1024;
 		char *nb = sqlite3_realloc64(b->strs, cap);
@@ -103,16 +121,10 @@ int live_fetch(struct live_batch *b, const uint32_t *pids, size_t n)
 
 const struct live_row *live_find(struct live_batch *b, uint32_t pid, const char **s)
 {
-	size_t i;
+	size_t i = index_of(b, pid);
 
-	for (i = b->hint; i < b->n && b->rows[i].pid != pid; i++)
-		;
 	if (i == b->n)
-		for (i = 0; i < b->hint && b->rows[i].pid != pid; i++)
-			;
-	if (i >= b->n || b->rows[i].pid != pid)
 		return NULL;
-	b->hint = i;
 	*s = b->strs ? b->strs + b->rows[i].str : "";
 	return &b->rows[i];
 }
