@@ -183,25 +183,13 @@ static void dbos_live_mm(struct task_struct *task, struct dbos_live *live)
 	mmput(mm);
 }
 
-/* Copies the d_path() of @path to @dst; its length (0 when it has none). */
-static u16 dbos_live_path(const struct path *path, char *dst, char *tmp)
-{
-	u16 flags = 0;
-	const char *p;
-	u32 len;
-
-	p = dbos_path(path, tmp, &len, &flags);
-	if (p)
-		memcpy(dst, p, len);
-	return p ? len : 0;
-}
-
 /* @task's working (@root false) or root directory into @dst; its length. */
 static u16 dbos_live_fs(struct task_struct *task, bool root, char *dst,
 			char *tmp)
 {
 	struct path path = {};
-	u16 len;
+	u16 flags = 0;
+	u32 len;
 
 	task_lock(task);
 	if (task->fs) {
@@ -213,7 +201,7 @@ static u16 dbos_live_fs(struct task_struct *task, bool root, char *dst,
 	task_unlock(task);
 	if (!path.mnt)
 		return 0;
-	len = dbos_live_path(&path, dst, tmp);
+	len = dbos_snapshot_path(&path, dst, tmp, &flags);
 	path_put(&path);
 	return len;
 }

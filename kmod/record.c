@@ -279,9 +279,9 @@ struct file *dbos_mm_exe_file(struct mm_struct *mm)
 	return exe;
 }
 
-/* Copy the d_path() of @path to @dst; returns its length. */
-static u32 dbos_snapshot_path(const struct path *path, char *dst, char *tmp,
-			      u16 *flags)
+/* Copy the d_path() of @path to @dst (@tmp: d_path()'s scratch); returns its length (0: none). */
+u32 dbos_snapshot_path(const struct path *path, char *dst, char *tmp,
+		       u16 *flags)
 {
 	const char *p;
 	u32 len;

@@ -85,5 +85,6 @@ struct dbos_snapshot_buf {
 };
 
 u32 dbos_record_snapshot(struct task_struct *task, struct dbos_snapshot_buf *buf);
+u32 dbos_snapshot_path(const struct path *path, char *dst, char *tmp, u16 *flags);
 
 #endif /* _DBOS_RECORD_H */
