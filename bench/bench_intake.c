@@ -331,10 +331,10 @@ int main(int argc, char **argv)
 	printf("intake_events %llu messages %llu commits %llu (%d messages = %.0f KiB per commit)\n",
 	       (unsigned long long)done, (unsigned long long)msgs, (unsigned long long)commits,
 	       per_commit, (double)per_commit * (double)t[0].m.len / 1024);
-	printf("intake_process_events_rows %lld trimmed %lld processes_rows %lld gaps %lld malformed %lld tombstones %lld\n",
+	printf("intake_process_events_rows %lld trimmed %lld processes_rows %lld gaps %lld malformed %lld\n",
 	       (long long)mv[MIRROR_STAT_PROCESS_EVENTS_ROWS], (long long)mv[MIRROR_STAT_HISTORY_TRIMMED],
 	       (long long)mv[MIRROR_STAT_PROCESSES_ROWS], (long long)iv[INTAKE_STAT_GAPS_DETECTED],
-	       (long long)iv[INTAKE_STAT_RECORDS_MALFORMED], (long long)mv[MIRROR_STAT_TOMBSTONES]);
+	       (long long)iv[INTAKE_STAT_RECORDS_MALFORMED]);
 	printf("intake_reorder held_max %lld late %lld forced %lld (records the stage held at most; out of order)\n",
 	       (long long)iv[INTAKE_STAT_REORDER_HELD_MAX], (long long)iv[INTAKE_STAT_REORDER_LATE],
 	       (long long)iv[INTAKE_STAT_REORDER_FORCED]);

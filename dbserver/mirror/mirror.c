@@ -4,35 +4,38 @@
 /*
  * How records become rows
  * -----------------------
- * Every record carries the global seq of its event; records travel in
- * per-CPU buffers, so two records about one pid may arrive in either order.
- * The working copy (proctab) therefore merges records by seq, not by arrival,
- * and each pid is in one of three states:
+ * Every record carries the global seq of its event, and records come in seq
+ * order: the reorder stage in intake merges the per-CPU streams, and a
+ * record that could not be merged in order makes intake re-sync (the dump
+ * repairs whatever it changed). What interleaves with them are snapshots
+ * (dumps, GET_PROC replies): a snapshot at seq q shows every record up to
+ * q, and records older than q may still come after it (they sat in the
+ * kernel's rings while it was taken). Each pid is in one of two states:
  *
- *   LIVE     a row; slot.seq is the seq of the newest record applied to it.
- *   TOMB     the process exited at slot.seq (EXIT with GROUP_DEAD, or swept
- *            by a re-sync). Kept for a few seconds (mirror_prune()).
- *   PENDING  thread events for an incarnation whose FORK has not arrived.
+ *   LIVE     a row; slot.seq is the seq of the newest record or snapshot
+ *            applied to it.
+ *   DEAD     the process exited at slot.seq (EXIT with GROUP_DEAD, or swept
+ *            by a re-sync); the row is deleted and the slot freed at the
+ *            next commit.
  *
  * Rules, for a record with (epoch-mapped) seq s about pid p:
  *
- *  1. Records with s <= the row's seq are "stale": they do not change the
- *     row's columns (the row already reflects a later moment), but process
- *     events still go into process_events. Exception: a stale FORK/EXEC/PROC
- *     still fills path/cmdline if the row got them from an older record or
- *     not at all (a row created from a COMM that overtook its FORK).
- *  2. A tombstone blocks every record with s <= its seq: an older EXEC from
- *     CPU 0 processed after the EXIT from CPU 1 does not resurrect the pid.
- *     A record with s > the tombstone's seq is a new incarnation (pid reuse)
- *     and creates the row. A FORK with s > a live row's seq also starts a new
- *     incarnation (its predecessor's EXIT is still in flight) and replaces
- *     the row.
- *  3. EXIT with GROUP_DEAD and s > the row's seq deletes the row and leaves
- *     a tombstone. (Also when s <= the row's seq if the row came from a
- *     snapshot of the zombie, taken after the exit: no new incarnation can
- *     exist while the zombie holds the pid.) An EXIT without GROUP_DEAD is
- *     a thread's exit.
- *  4. Thread events (FORK/EXIT that are not a process's birth/death, and
+ *  1. A record with s <= the row's seq is stale: the snapshot that set the
+ *     row already shows it. It changes no column; process events still go
+ *     into process_events. A snapshot at s == the row's seq wins (it shows
+ *     the record at s too).
+ *  2. Only a FORK or a snapshot makes a row. Another record about a pid
+ *     without a row changes nothing: its process's FORK came before it, so
+ *     the process has exited (or the record is older than the last dump).
+ *  3. A FORK with s > a live row's seq starts a new incarnation (pid reuse
+ *     whose predecessor's EXIT was lost) and replaces the row, except for a
+ *     FORK that a dump overtook (the dump saw the child before its FORK took
+ *     a seq: same start time, so the snapshot's cwd stays).
+ *  4. EXIT with GROUP_DEAD and s > the row's seq deletes the row. So does a
+ *     snapshot flagged GROUP_DEAD (every thread is past the point of no
+ *     return in do_exit()): a dying process is never brought back. An EXIT
+ *     without GROUP_DEAD is a thread's exit.
+ *  5. Thread events (FORK/EXIT that are not a process's birth/death, and
  *     THREAD-flagged EXEC/COMM/CRED, which concern one thread's name or
  *     credentials) never change the row's other columns and are not stored
  *     in process_events. processes.threads = base + delta, where base is
@@ -44,13 +47,11 @@
  *     is exact because intake applies snapshots (dump, GET_PROC) while it is
  *     not reading the event socket, so every delta applied so far comes from
  *     an event received, hence happened, before the snapshot was taken.
- *     Thread events for a pid with no row yet (its FORK is still in another
- *     CPU's buffer) wait in a PENDING slot and are added when the FORK comes.
- *  5. PROC snapshots newer than the row replace it entirely (including cwd
+ *  6. PROC snapshots newer than the row replace it entirely (including cwd
  *     and threads) and mark the pid for the running re-sync.
- *  6. cwd comes only from snapshots: NULL until a dump saw the process; EXEC
+ *  7. cwd comes only from snapshots: NULL until a dump saw the process; EXEC
  *     keeps it; a FORK of a new process starts with NULL (unless the dump
- *     saw the child before its FORK record took its seq: same start time).
+ *     saw the child before its FORK record took its seq: rule 3).
  *
  * Batching: rows are written at commit time, once per pid changed since the
  * previous commit (the dirty list), so fork+exec+exit within one batch writes
@@ -100,7 +101,6 @@ struct mirror {
 	size_t enc_cap;
 	char *join;			/* history cmdline scratch */
 	size_t join_cap;
-	uint64_t now_ns;
 
 	/* epochs */
 	bool has_instance;
@@ -124,14 +124,14 @@ struct mirror {
 	size_t srow_cap;
 	struct files *files;		/* open files and sockets */
 
-	uint64_t live_count, tomb_count;
+	uint64_t live_count;
 	uint64_t c[MIRROR_STAT__COUNT];
 	_Atomic int64_t pub[MIRROR_STAT__COUNT];
 };
 
 const struct mirror_stat_info mirror_stat_info[MIRROR_STAT__COUNT] = {
 	[MIRROR_STAT_EVENTS_APPLIED] = { "events_applied", "Process records that changed the live processes table" },
-	[MIRROR_STAT_EVENTS_STALE] = { "events_stale", "Records older than the row or tombstone they concern: not applied to the live row (still kept in history)" },
+	[MIRROR_STAT_EVENTS_STALE] = { "events_stale", "Records older than the row they concern (a snapshot already showed them), or about a pid with no row: not applied to the live row (still kept in history)" },
 	[MIRROR_STAT_BEFORE_DUMP] = { "records_before_dump", "Records taken before the last re-sync's dump read the kernel but delivered after it (they sat in a ring): the dump already shows their effect, so they go into history only" },
 	[MIRROR_STAT_THREAD_EVENTS] = { "thread_events", "Thread-level records: adjust processes.threads, not stored in process_events" },
 	[MIRROR_STAT_SNAPSHOTS] = { "snapshots", "Process snapshots (dumps and GET_PROC replies) received" },
@@ -140,7 +140,6 @@ const struct mirror_stat_info mirror_stat_info[MIRROR_STAT__COUNT] = {
 	[MIRROR_STAT_HISTORY_TRIMMED] = { "history_trimmed", "process_events rows deleted by the retention limit since start" },
 	[MIRROR_STAT_LAST_SEQ] = { "last_seq", "Largest seq seen, in history seq space (epoch base + kernel seq)" },
 	[MIRROR_STAT_EPOCH_BASE] = { "epoch_base", "History seq base of the current kernel module instance" },
-	[MIRROR_STAT_TOMBSTONES] = { "tombstones", "Exited pids remembered for a few seconds so late records cannot resurrect them" },
 	[MIRROR_STAT_STORE_ERRORS] = { "store_errors", "Failed store writes (the batch is retried with the next commit)" },
 	[MIRROR_STAT_FILE_RECORDS_APPLIED] = { "file_records_applied", "FD and socket records that changed process_open_files or sockets" },
 	[MIRROR_STAT_FILE_RECORDS_STALE] = { "file_records_stale", "FD and socket records older than the row or tombstone they concern (history only)" },
@@ -174,11 +173,6 @@ static size_t cmdline_len(const struct mirror_rec *r)
 	if (n && r->cmdline[n - 1] == '\0')	/* tolerate a trailing NUL */
 		n--;
 	return n;
-}
-
-static bool is_zombie(uint32_t state)
-{
-	return state == 'Z' || state == 'X';
 }
 
 static const char *const policy_names[] = {
@@ -279,11 +273,6 @@ static void live_destroy(struct proc_live *L)
 	free(L->cwd.p);
 	free(L->cpus.p);
 	free(L);
-}
-
-static uint32_t now_s(const struct mirror *m)
-{
-	return (uint32_t)(m->now_ns / NSEC);
 }
 
 /* ---- field groups ------------------------------------------------------ */
@@ -428,42 +417,33 @@ static void check_parent(struct mirror *m, uint32_t pid)
 	if (!sl || sl->state != PROC_LIVE || !sl->live->ppid || !m->orphan)
 		return;
 	p = proctab_find(&m->tab, sl->live->ppid);
-	if (p && p->state == PROC_TOMB)
+	if (p && p->state == PROC_DEAD)
 		m->orphan(m->orphan_arg, pid, sl->live->ppid);
 }
 
-/* Turn the slot into a tombstone at @seq (the row, if stored, is deleted at commit). */
+/* The process of @sl ended at @seq: its row (if stored) is deleted at commit. */
 static void entomb(struct mirror *m, struct proc_slot *sl, uint64_t seq)
 {
 	if (sl->state == PROC_LIVE) {
 		live_release(m, sl->live);
+		sl->live = NULL;
 		m->live_count--;
 	}
-	if (sl->state != PROC_TOMB)
-		m->tomb_count++;
-	sl->state = PROC_TOMB;
+	sl->state = PROC_DEAD;
 	sl->flags &= ~PROC_F_CHILDREN;
 	if (seq > sl->seq)
 		sl->seq = seq;
-	sl->d.t_s = now_s(m);
-	sl->d.delta = 0;
 	mark_dirty(m, sl);
 }
 
-/*
- * Make @sl (TOMB, PENDING or EMPTY) LIVE with a fresh proc_live, keeping a
- * PENDING thread delta when @keep_delta. Returns NULL on ENOMEM.
- */
-static struct proc_live *vivify(struct mirror *m, struct proc_slot *sl, bool keep_delta)
+/* Make @sl (DEAD or EMPTY) LIVE with a fresh proc_live. Returns NULL on ENOMEM. */
+static struct proc_live *vivify(struct mirror *m, struct proc_slot *sl)
 {
 	struct proc_live *L = live_alloc(m);
 
 	if (!L)
 		return NULL;
 	L->floor = sl->state == PROC_EMPTY ? 0 : sl->seq;
-	L->threads_delta = sl->state == PROC_PENDING && keep_delta ? sl->d.delta : 0;
-	if (sl->state == PROC_TOMB)
-		m->tomb_count--;
 	sl->state = PROC_LIVE;
 	sl->live = L;
 	m->live_count++;
@@ -489,12 +469,25 @@ static int fork_inherit(struct mirror *m, struct proc_live *L, uint32_t ppid, ui
 	return schedrec_inherit(L, p->live, s);
 }
 
+static enum mirror_result stale(struct mirror *m)
+{
+	m->c[MIRROR_STAT_EVENTS_STALE]++;
+	return MIRROR_STALE;
+}
+
+/* Whether @r, a FORK, is the process a dump already saw as @L (rule 3). */
+static bool same_process(const struct proc_live *L, const struct mirror_rec *r)
+{
+	return L->cwd_seq && L->start_time_ns + SAME_START_NS > r->proc.start_time_ns &&
+	       r->proc.start_time_ns + SAME_START_NS > L->start_time_ns;
+}
+
+/* A FORK (a new process) or a PROC snapshot (rules 1, 3, 6). */
 static enum mirror_result apply_birth(struct mirror *m, const struct mirror_rec *r, uint64_t s)
 {
 	bool snap = r->hdr.type == DBOS_REC_PROC;
 	struct proc_slot *sl = proctab_insert(&m->tab, r->proc.pid);
 	struct proc_live *L;
-	int32_t delta;
 
 	if (!sl)
 		return MIRROR_ENOMEM;
@@ -503,28 +496,20 @@ static enum mirror_result apply_birth(struct mirror *m, const struct mirror_rec 
 		if (m->in_resync && (!m->first_snap || s < m->first_snap))
 			m->first_snap = s;
 	}
-	switch (sl->state) {
-	case PROC_LIVE:
+	if (sl->state == PROC_LIVE) {
 		L = sl->live;
 		if (snap)
 			L->gen = m->gen;
-		/* A snapshot at s shows every record up to s, the one at s too. */
-		if (s > sl->seq || (snap && s == sl->seq)) {
-			/*
-			 * A fresher snapshot, or a new incarnation: replace the
-			 * row. Except for a FORK that a dump overtook (the dump
-			 * saw the child before its FORK took a seq): same start
-			 * time, same process, so the snapshot's cwd stays true.
-			 */
+		if (s < sl->seq || (s == sl->seq && !snap))
+			return stale(m);
+		if (!snap) {
+			/* a new incarnation, or the FORK of the process a dump saw */
 			uint64_t cwd_seq = L->cwd_seq;
 			uint32_t cwd_len = L->cwd.len;
-			bool same = !snap && cwd_seq &&
-				    L->start_time_ns + SAME_START_NS > r->proc.start_time_ns &&
-				    r->proc.start_time_ns + SAME_START_NS > L->start_time_ns;
+			bool same = same_process(L, r);
 
-			if (!snap)
-				L->floor = sl->seq;
-			if (!snap && !same)
+			L->floor = sl->seq;
+			if (!same)
 				sched_reset(L);
 			if (set_all(L, r, s))
 				return MIRROR_ENOMEM;
@@ -532,194 +517,86 @@ static enum mirror_result apply_birth(struct mirror *m, const struct mirror_rec 
 				L->cwd_seq = cwd_seq;
 				L->cwd.len = cwd_len;
 			}
-			if (!snap && fork_inherit(m, L, r->proc.ppid, s))
-				return MIRROR_ENOMEM;
-			sl->seq = s;
-			mark_dirty(m, sl);
-			m->c[MIRROR_STAT_EVENTS_APPLIED]++;
-			return MIRROR_APPLIED;
+		} else if (set_all(L, r, s)) {
+			return MIRROR_ENOMEM;
 		}
-		/* Older than the row: merge only what the row lacks. */
-		if (s > L->str_seq && s > L->floor) {
-			if (set_strings(L, r, s))
-				return MIRROR_ENOMEM;
-			mark_dirty(m, sl);
-		}
-		if (snap && s > L->cwd_seq && s > L->threads_seq) {
-			if (set_snapshot_extras(L, r, s))
-				return MIRROR_ENOMEM;
-			mark_dirty(m, sl);
-		}
-		if (!snap && s > L->floor && L->cpus_seq < s) {
-			if (fork_inherit(m, L, r->proc.ppid, s))
-				return MIRROR_ENOMEM;
-			mark_dirty(m, sl);
-		}
-		m->c[MIRROR_STAT_EVENTS_STALE]++;
-		return MIRROR_STALE;
-	case PROC_TOMB:
-		/* A zombie's snapshot after its exit is the same, dead, incarnation. */
-		if (s <= sl->seq || (snap && is_zombie(r->proc.state))) {
-			m->c[MIRROR_STAT_EVENTS_STALE]++;
-			return MIRROR_STALE;
-		}
-		break;
-	case PROC_PENDING:
-		if (s <= sl->seq) {
-			m->c[MIRROR_STAT_EVENTS_STALE]++;
-			return MIRROR_STALE;
-		}
-		break;
+	} else {
+		if (sl->state == PROC_DEAD && s <= sl->seq)
+			return stale(m);
+		L = vivify(m, sl);
+		if (!L || set_all(L, r, s))
+			return MIRROR_ENOMEM;
+		L->gen = snap ? m->gen : 0;
 	}
-	/* Thread events waiting for this FORK happened after it: keep them. */
-	delta = sl->state == PROC_PENDING && !snap ? sl->d.delta : 0;
-	L = vivify(m, sl, false);
-	if (!L || set_all(L, r, s))
-		return MIRROR_ENOMEM;
 	if (!snap && fork_inherit(m, L, r->proc.ppid, s))
 		return MIRROR_ENOMEM;
-	L->threads_delta = delta;
-	L->gen = snap ? m->gen : 0;
 	sl->seq = s;
 	mark_dirty(m, sl);
 	m->c[MIRROR_STAT_EVENTS_APPLIED]++;
 	return MIRROR_APPLIED;
 }
 
+/* EXEC, COMM or CRED of a process (rules 1, 2). */
 static enum mirror_result apply_update(struct mirror *m, const struct mirror_rec *r, uint64_t s)
 {
-	bool exec = r->hdr.type == DBOS_REC_EXEC;
-	struct proc_slot *sl = proctab_insert(&m->tab, r->proc.pid);
+	struct proc_slot *sl = proctab_find(&m->tab, r->proc.pid);
 	struct proc_live *L;
 
-	if (!sl)
-		return MIRROR_ENOMEM;
-	if (sl->state == PROC_LIVE) {
-		L = sl->live;
-		if (s > sl->seq) {
-			set_fields(L, &r->proc, s);
-			if (exec && set_strings(L, r, s))
-				return MIRROR_ENOMEM;
-			sl->seq = s;
-			mark_dirty(m, sl);
-			m->c[MIRROR_STAT_EVENTS_APPLIED]++;
-			return MIRROR_APPLIED;
-		}
-		if (exec && s > L->str_seq && s > L->floor) {
-			if (set_strings(L, r, s))
-				return MIRROR_ENOMEM;
-			mark_dirty(m, sl);
-		}
-		m->c[MIRROR_STAT_EVENTS_STALE]++;
-		return MIRROR_STALE;
-	}
-	if ((sl->state == PROC_TOMB || sl->state == PROC_PENDING) && s <= sl->seq) {
-		m->c[MIRROR_STAT_EVENTS_STALE]++;
-		return MIRROR_STALE;
-	}
-	/*
-	 * A new incarnation whose FORK has not arrived yet: create the row
-	 * from what this record knows (path/cmdline NULL unless it is an
-	 * EXEC; the late FORK fills them, rule 1).
-	 */
-	L = vivify(m, sl, true);
-	if (!L)
-		return MIRROR_ENOMEM;
+	if (!sl || sl->state != PROC_LIVE || s <= sl->seq)
+		return stale(m);
+	L = sl->live;
 	set_fields(L, &r->proc, s);
-	if (exec && set_strings(L, r, s))
+	if (r->hdr.type == DBOS_REC_EXEC && set_strings(L, r, s))
 		return MIRROR_ENOMEM;
-	L->threads_base = 1;
-	L->threads_seq = L->floor;
 	sl->seq = s;
 	mark_dirty(m, sl);
 	m->c[MIRROR_STAT_EVENTS_APPLIED]++;
 	return MIRROR_APPLIED;
 }
 
+/* EXIT with GROUP_DEAD, or a snapshot of a process whose threads all exited (rule 4). */
 static enum mirror_result apply_exit(struct mirror *m, const struct mirror_rec *r, uint64_t s)
 {
-	struct proc_slot *sl = proctab_insert(&m->tab, r->proc.pid);
+	struct proc_slot *sl = proctab_find(&m->tab, r->proc.pid);
 	uint32_t pid = r->proc.pid;
 
-	if (!sl)
-		return MIRROR_ENOMEM;
-	switch (sl->state) {
-	case PROC_LIVE:
-		if (s > sl->seq || (r->hdr.type == DBOS_REC_PROC && s == sl->seq) ||
-		    (s > sl->live->floor && is_zombie(sl->live->state))) {
-			if ((r->hdr.flags & DBOS_RECF_CHILDREN) || (sl->flags & PROC_F_CHILDREN))
-				notify_orphans(m, pid);
-			sl->flags &= ~PROC_F_CHILDREN;
-			sl = proctab_find(&m->tab, pid);	/* the callback may not touch the table, but be safe */
-			entomb(m, sl, s);
-			m->c[MIRROR_STAT_EVENTS_APPLIED]++;
-			return MIRROR_APPLIED;
-		}
-		break;
-	case PROC_TOMB:
-		if (s > sl->seq)
-			sl->seq = s;
-		/* two last threads exiting at once: the other one had the children */
-		if (r->hdr.flags & DBOS_RECF_CHILDREN)
+	if (sl && sl->state == PROC_LIVE &&
+	    (s > sl->seq || (r->hdr.type == DBOS_REC_PROC && s == sl->seq))) {
+		if ((r->hdr.flags & DBOS_RECF_CHILDREN) || (sl->flags & PROC_F_CHILDREN))
 			notify_orphans(m, pid);
-		break;
-	default:
-		/* Never saw it alive (or only its threads): remember the death. */
 		entomb(m, sl, s);
 		m->c[MIRROR_STAT_EVENTS_APPLIED]++;
 		return MIRROR_APPLIED;
 	}
-	m->c[MIRROR_STAT_EVENTS_STALE]++;
-	return MIRROR_STALE;
+	/*
+	 * Two last threads exiting at once both say GROUP_DEAD, and the other
+	 * one had the children (the row may be gone and forgotten already).
+	 */
+	if ((!sl || sl->state != PROC_LIVE) && (r->hdr.flags & DBOS_RECF_CHILDREN) &&
+	    r->hdr.type == DBOS_REC_EXIT)
+		notify_orphans(m, pid);
+	return stale(m);
 }
 
 /*
- * A thread FORK (@d +1) or EXIT (-1) of process @pid at @s; @children: the
- * exiting thread had children (they may go to a reaper outside the process
- * if the whole group is exiting: asked for at the process's exit).
+ * A thread FORK (@d +1) or EXIT (-1) of process @pid at @s (rule 5);
+ * @children: the exiting thread had children (they may go to a reaper
+ * outside the process if the whole group is exiting: asked for at the
+ * process's exit).
  */
 static enum mirror_result apply_thread(struct mirror *m, uint32_t pid, uint64_t s, int d,
 				       bool children)
 {
-	struct proc_slot *sl = proctab_insert(&m->tab, pid);
+	struct proc_slot *sl = proctab_find(&m->tab, pid);
 
-	if (!sl)
-		return MIRROR_ENOMEM;
 	m->c[MIRROR_STAT_THREAD_EVENTS]++;
-	switch (sl->state) {
-	case PROC_LIVE:
-		if (s > sl->live->threads_seq && s > sl->live->floor) {
-			if (children)
-				sl->flags |= PROC_F_CHILDREN;
-			sl->live->threads_delta += d;
-			mark_dirty(m, sl);
-			return MIRROR_THREAD;
-		}
-		break;
-	case PROC_TOMB:
-		if (s > sl->seq) {
-			m->tomb_count--;
-			sl->state = PROC_PENDING;
-			sl->d.t_s = now_s(m);
-			sl->d.delta = d;
-			return MIRROR_THREAD;
-		}
-		break;
-	case PROC_PENDING:
-		if (s > sl->seq) {
-			sl->d.delta += d;
-			return MIRROR_THREAD;
-		}
-		break;
-	default:
-		sl->state = PROC_PENDING;
-		sl->seq = 0;
-		sl->d.t_s = now_s(m);
-		sl->d.delta = d;
-		return MIRROR_THREAD;
-	}
-	m->c[MIRROR_STAT_EVENTS_STALE]++;
-	return MIRROR_STALE;
+	if (!sl || sl->state != PROC_LIVE || s <= sl->live->threads_seq || s <= sl->live->floor)
+		return stale(m);
+	if (children)
+		sl->flags |= PROC_F_CHILDREN;
+	sl->live->threads_delta += d;
+	mark_dirty(m, sl);
+	return MIRROR_THREAD;
 }
 
 /* One sched_decisions row for SCHED record @r (the CPU list is in m->cpus_text). */
@@ -952,7 +829,6 @@ static void publish(struct mirror *m)
 	m->c[MIRROR_STAT_HISTORY_TRIMMED] = m->hist.trimmed;
 	m->c[MIRROR_STAT_LAST_SEQ] = m->max_seq;
 	m->c[MIRROR_STAT_EPOCH_BASE] = m->base;
-	m->c[MIRROR_STAT_TOMBSTONES] = m->tomb_count;
 	m->c[MIRROR_STAT_SCHED_DECISIONS_ROWS] = m->shist.count;
 	m->c[MIRROR_STAT_SCHED_DECISIONS_TRIMMED] = m->shist.trimmed;
 	for (int i = 0; i < MIRROR_STAT__COUNT; i++)
@@ -974,11 +850,13 @@ int mirror_commit(struct mirror *m, char **err)
 			if (put_row(m, sl))
 				continue;
 			sl->flags |= PROC_F_STORED;
-		} else if (sl->flags & PROC_F_STORED) {
+			continue;
+		}
+		if (sl->flags & PROC_F_STORED) {
 			store_key_be32(key, sl->pid);
 			store_batch_delete(m->batch, STORE_CF_PROCESSES, key, sizeof(key));
-			sl->flags &= ~PROC_F_STORED;
 		}
+		proctab_remove(&m->tab, sl);	/* DEAD: nothing to remember once its delete is queued */
 	}
 	m->ndirty = 0;
 	if (m->epoch_dirty) {
@@ -1019,36 +897,7 @@ size_t mirror_pending(const struct mirror *m)
 
 void mirror_prune(struct mirror *m, uint64_t ttl_ns)
 {
-	struct proc_slot *sl;
-	uint32_t *dead = NULL;
-	size_t n = 0, cap = 0;
-	uint64_t now = m->now_ns;
-
-	proctab_for_each(&m->tab, sl) {
-		if ((sl->state != PROC_TOMB && sl->state != PROC_PENDING) ||
-		    (sl->flags & PROC_F_DIRTY) ||
-		    now < (uint64_t)sl->d.t_s * NSEC + ttl_ns)
-			continue;
-		if (n == cap) {
-			uint32_t *p = realloc(dead, (cap = cap ? cap * 2 : 256) * sizeof(*p));
-
-			if (!p)
-				break;
-			dead = p;
-		}
-		dead[n++] = sl->pid;
-	}
-	for (size_t i = 0; i < n; i++) {
-		sl = proctab_find(&m->tab, dead[i]);
-		if (sl->state == PROC_TOMB)
-			m->tomb_count--;
-		proctab_remove(&m->tab, sl);
-	}
-	free(dead);
 	files_prune(m->files, ttl_ns);
-	m->c[MIRROR_STAT_TOMBSTONES] = m->tomb_count;
-	atomic_store_explicit(&m->pub[MIRROR_STAT_TOMBSTONES], (int64_t)m->tomb_count,
-			      memory_order_relaxed);
 }
 
 /* ---- epochs, clock, stats ------------------------------------------------------ */
@@ -1063,7 +912,6 @@ void mirror_set_orphan_handler(struct mirror *m,
 
 void mirror_set_now(struct mirror *m, uint64_t now_ns)
 {
-	m->now_ns = now_ns;
 	files_set_now(m->files, now_ns);
 }
 
@@ -1122,7 +970,7 @@ static int load_row(struct mirror *m, uint32_t pid, const char *val, size_t vlen
 	struct proc_live *L;
 	uint64_t seq = 0;
 
-	if (!sl || !(L = vivify(m, sl, false)))
+	if (!sl || !(L = vivify(m, sl)))
 		return -1;
 	sl->flags = PROC_F_STORED;
 	if (row_decode(val, vlen, v, PROCESSES__STORED))

@@ -83,7 +83,7 @@ void mirror_set_orphan_handler(struct mirror *m,
 /* mirror_close - frees the working copy. Does not commit: call mirror_commit() first. */
 void mirror_close(struct mirror *m);
 
-/* mirror_set_now - the caller's monotonic clock (ns), used to age tombstones. */
+/* mirror_set_now - the caller's monotonic clock (ns), used to age what mirror_prune() forgets. */
 void mirror_set_now(struct mirror *m, uint64_t now_ns);
 
 /*
@@ -148,8 +148,8 @@ int mirror_commit(struct mirror *m, char **err);
 size_t mirror_pending(const struct mirror *m);
 
 /*
- * mirror_prune - forget tombstones (and pending thread deltas) created
- * more than @ttl_ns before the current clock. Call after a commit.
+ * mirror_prune - forget what the open files mirror keeps of processes and
+ * sockets with no fd left, once older than @ttl_ns. Call after a commit.
  */
 void mirror_prune(struct mirror *m, uint64_t ttl_ns);
 
@@ -168,7 +168,6 @@ enum mirror_stat {
 	MIRROR_STAT_HISTORY_TRIMMED,
 	MIRROR_STAT_LAST_SEQ,
 	MIRROR_STAT_EPOCH_BASE,
-	MIRROR_STAT_TOMBSTONES,
 	MIRROR_STAT_STORE_ERRORS,
 	/* files.c */
 	MIRROR_STAT_FILE_RECORDS_APPLIED,

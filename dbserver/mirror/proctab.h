@@ -11,8 +11,7 @@
 enum proc_state {
 	PROC_EMPTY,	/* free slot (pid 0) */
 	PROC_LIVE,	/* a live process: @live holds its row */
-	PROC_TOMB,	/* it exited at @seq: older records must not resurrect it */
-	PROC_PENDING,	/* thread events for an incarnation whose FORK has not arrived */
+	PROC_DEAD,	/* it exited at @seq: its row is deleted, and the slot freed, at the next commit */
 };
 
 #define PROC_F_DIRTY	(1U << 0)	/* changed since the last commit (pid is on the dirty list) */
@@ -28,8 +27,8 @@ struct proc_str {
 
 /*
  * The working copy of one live process. Each group of columns remembers the
- * seq of the record that set it, so that records arriving out of order across
- * CPUs merge into the same row whatever their arrival order (see mirror.c).
+ * seq of the record that set it: records come in seq order, but snapshots
+ * (dumps, GET_PROC) interleave with records older than them (see mirror.c).
  */
 struct proc_live {
 	uint32_t ppid, uid, gid, euid, egid, policy, state;
@@ -52,17 +51,14 @@ struct proc_live {
 	struct proc_live *next_free;
 };
 
-/* One hash slot: 24 bytes, so that tombstones of a fork storm stay cheap. */
+/* One hash slot: 24 bytes. */
 struct proc_slot {
 	uint32_t pid;		/* 0: empty */
 	uint8_t state;		/* enum proc_state */
 	uint8_t flags;		/* PROC_F_* */
 	uint16_t __pad;
-	uint64_t seq;		/* LIVE: newest record applied; TOMB: exit seq; PENDING: floor */
-	union {
-		struct proc_live *live;			/* LIVE */
-		struct { uint32_t t_s; int32_t delta; } d;	/* TOMB/PENDING: creation second, thread delta */
-	};
+	uint64_t seq;		/* LIVE: newest record applied; DEAD: exit seq */
+	struct proc_live *live;	/* LIVE: the row */
 };
 
 struct proctab {

@@ -485,8 +485,9 @@ TEST_F(intake, exit_from_other_cpu_before_older_exec_does_not_resurrect)
 
 /*
  * A kernel whose watermark lied: a record comes after the merge passed its
- * seq. It is applied at once (the tables' own seq rules keep the newer
- * state), counted, and a re-sync from the kernel's dump follows.
+ * seq. It is applied at once (here a FORK after its process's EXIT: a row
+ * of a dead process), counted, and the re-sync from the kernel's dump that
+ * follows removes what it got wrong.
  */
 TEST_F(intake, record_behind_a_lying_watermark_is_counted_and_resyncs)
 {
@@ -496,7 +497,9 @@ TEST_F(intake, record_behind_a_lying_watermark_is_counted_and_resyncs)
 	send1(self, 1, EXIT(204, 1, 32, 0));	/* every CPU's watermark: 32 */
 	send1(self, 0, FORK(204, 1, 31, "late"));
 	EXPECT_TRUE(intake_resync_requested(self->w.in));
+	self->k.seq = 40;			/* the kernel's dump comes after both */
 	flush(self);
+	EXPECT_FALSE(intake_resync_requested(self->w.in));
 	EXPECT_EQ(1, stat_val(self->db, "reorder_late"));
 	EXPECT_EQ(-1, q_int(self->db, "SELECT pid FROM processes WHERE pid = 204"));
 	EXPECT_EQ(1, q_int(self->db, "SELECT count(*) FROM processes WHERE pid = 205"));
@@ -507,11 +510,21 @@ TEST_F(intake, new_incarnation_overtakes_old_exit)
 	attach(self);
 	send1(self, 0, FORK(210, 1, 10, "old"));
 	flush(self);
-	/* pid reused: new FORK (seq 20) from cpu 1 arrives before the old EXIT (seq 15). */
-	send1(self, 1, FORK(210, 1, 20, "new"));
+	/* pid reused: the new FORK (seq 20) from cpu 1 arrives before the old EXIT (seq 15). */
+	send_held(self, 1, FORK(210, 1, 20, "new"));
 	send1(self, 0, EXIT(210, 1, 15, 0));
 	flush(self);
+	EXPECT_EQ(-1, q_int(self->db, "SELECT pid FROM processes WHERE pid = 210"));
+	wm(self, 20);
+	flush(self);
 	EXPECT_STREQ("new", q_text(self->db, "SELECT name FROM processes WHERE pid = 210"));
+	EXPECT_EQ(0, stat_val(self->db, "events_stale"));
+	/* The old EXIT lost (a re-sync is coming): a newer FORK still replaces the row. */
+	send1(self, 0, FORK(210, 1, 30, "newer"));
+	flush(self);
+	EXPECT_STREQ("newer", q_text(self->db, "SELECT name FROM processes WHERE pid = 210"));
+	EXPECT_STREQ("fork,exit,fork,fork", q_text(self->db,
+		"SELECT group_concat(event) FROM (SELECT event FROM process_events WHERE pid = 210 ORDER BY seq)"));
 }
 
 TEST_F(intake, comm_before_its_fork_and_late_fork_fills_path)
@@ -521,14 +534,25 @@ TEST_F(intake, comm_before_its_fork_and_late_fork_fills_path)
 	attach(self);
 	c.type = DBOS_REC_COMM;
 	c.path = c.cmdline = NULL;
-	send1(self, 1, c);		/* seq 61 overtakes the FORK */
+	send_held(self, 1, c);		/* seq 61 comes before the FORK: held */
 	flush(self);
-	EXPECT_STREQ("worker", q_text(self->db, "SELECT name FROM processes WHERE pid = 220"));
-	EXPECT_STREQ("(null)", q_text(self->db, "SELECT path FROM processes WHERE pid = 220"));
+	EXPECT_EQ(-1, q_int(self->db, "SELECT pid FROM processes WHERE pid = 220"));
 	send1(self, 0, FORK(220, 1, 60, "sh"));
+	wm(self, 61);
 	flush(self);
 	EXPECT_STREQ("worker", q_text(self->db, "SELECT name FROM processes WHERE pid = 220"));
 	EXPECT_STREQ("/bin/sh", q_text(self->db, "SELECT path FROM processes WHERE pid = 220"));
+	EXPECT_EQ(0, stat_val(self->db, "events_stale"));
+	EXPECT_EQ(0, stat_val(self->db, "reorder_late"));
+
+	/* A record about a pid without a row makes none: its FORK came first, so it has exited. */
+	c.p.pid = 221;
+	c.seq = 70;
+	send1(self, 0, c);
+	flush(self);
+	EXPECT_EQ(-1, q_int(self->db, "SELECT pid FROM processes WHERE pid = 221"));
+	EXPECT_EQ(1, stat_val(self->db, "events_stale"));
+	EXPECT_EQ(1, q_int(self->db, "SELECT count(*) FROM process_events WHERE pid = 221"));
 }
 
 TEST_F(intake, snapshot_versus_events)
@@ -610,13 +634,14 @@ TEST_F(intake, thread_count_exactly_once)
 	EXPECT_EQ(1, q_int(self->db, "SELECT count(*) FROM process_events WHERE pid = 400"));
 	EXPECT_EQ(3, stat_val(self->db, "thread_events"));
 
-	/* Thread events that overtake their process's FORK wait for it. */
+	/* Thread events that come before their process's FORK are held until it comes. */
 	t = FORK(410, 1, 21, "mt2");
 	t.flags = DBOS_RECF_THREAD;
-	send1(self, 1, t);
+	send_held(self, 1, t);
 	flush(self);
 	EXPECT_EQ(-1, q_int(self->db, "SELECT pid FROM processes WHERE pid = 410"));
 	send1(self, 0, FORK(410, 1, 20, "mt2"));
+	wm(self, 21);
 	flush(self);
 	EXPECT_EQ(2, q_int(self->db, "SELECT threads FROM processes WHERE pid = 410"));
 
@@ -646,7 +671,8 @@ TEST_F(intake, cmdline_joining)
 	EXPECT_STREQ("python3 -c print('a b')  end", q_text(self->db,
 		"SELECT cmdline FROM process_events WHERE pid = 500 AND event = 'exec'"));
 	/* A kernel thread: empty path and command line, not NULL. */
-	send1(self, 0, EXEC(501, 2, 12, "kworker/0:1", "", "", 0));
+	send1(self, 0, FORK(501, 2, 12, "kworker/0:1"));
+	send1(self, 0, EXEC(501, 2, 13, "kworker/0:1", "", "", 0));
 	flush(self);
 	EXPECT_EQ(0, q_int(self->db, "SELECT length(path) FROM processes WHERE pid = 501"));
 	EXPECT_EQ(0, q_int(self->db, "SELECT length(cmdline) FROM processes WHERE pid = 501"));
@@ -929,6 +955,35 @@ TEST_F(intake, child_of_a_thread_gets_its_new_parent_at_the_process_exit)
 	flush(self);
 	EXPECT_EQ(1, self->k.get_procs);
 	EXPECT_EQ(1, q_int(self->db, "SELECT parent FROM processes WHERE pid = 851"));
+}
+
+/*
+ * Two last threads exiting together both see no thread left and both say
+ * GROUP_DEAD; the second one had the children. Its EXIT comes after the
+ * first one deleted the row, here with a commit between them (the pid is
+ * forgotten by then): it still asks for the children.
+ */
+TEST_F(intake, second_group_dead_exit_with_children_asks_for_them)
+{
+	struct trec a = EXIT(860, 1, 14, 0), b = EXIT(860, 1, 15, 0);
+
+	fake_add(&self->k, 860, 1, "parent", "/p", "p", "/", 2);
+	fake_add(&self->k, 861, 860, "kid", "/k", "k", "/", 1);
+	self->k.seq = 10;
+	attach(self);
+	self->k.procs[1].alive = false;
+	self->k.procs[2].p.ppid = 1;
+	self->k.seq = 20;
+	send1(self, 0, a);
+	flush(self);
+	EXPECT_EQ(0, self->k.get_procs);
+	EXPECT_EQ(860, q_int(self->db, "SELECT parent FROM processes WHERE pid = 861"));
+	b.p.tid = 862;
+	b.flags |= DBOS_RECF_CHILDREN;
+	send1(self, 1, b);
+	flush(self);
+	EXPECT_EQ(1, self->k.get_procs);
+	EXPECT_EQ(1, q_int(self->db, "SELECT parent FROM processes WHERE pid = 861"));
 }
 
 /* A dump that shows a child of a process the dump did not see asks for the child again. */

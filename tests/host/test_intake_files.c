@@ -994,7 +994,17 @@ TEST_F_TIMEOUT(files, random_interleavings_across_cpus_end_exact, 86400)
 					n += snprintf(want + n, sizeof(want) - n, "%s%d|%d|%s", n ? ";" : "",
 						      m.base + pid, fd, m.paths[m.path[pid][fd] - 1]);
 		ASSERT_STREQ(want, q_rows(self->db, sql)) TH_LOG("seed %d", seed);
+		/* and the processes table: exactly the live ones */
+		n = 0;
+		want[0] = '\0';
+		for (int pid = 0; pid < SIM_PIDS; pid++)
+			if (m.alive[pid])
+				n += snprintf(want + n, sizeof(want) - n, "%s%u", n ? ";" : "", m.base + pid);
+		snprintf(sql, sizeof(sql), "SELECT pid FROM processes WHERE pid BETWEEN %u AND %u "
+			 "ORDER BY pid", m.base, m.base + SIM_PIDS - 1);
+		ASSERT_STREQ(want, q_rows(self->db, sql)) TH_LOG("seed %d", seed);
 		ASSERT_EQ(0, stat_val(self->db, "reorder_late")) TH_LOG("seed %d", seed);
+		ASSERT_EQ(0, stat_val(self->db, "events_stale")) TH_LOG("seed %d", seed);
 		ASSERT_EQ(0, stat_val(self->db, "reorder_forced")) TH_LOG("seed %d", seed);
 		/* clean up for the next seed: every process exits */
 		for (int pid = 0; pid < SIM_PIDS; pid++) {
@@ -1004,7 +1014,7 @@ TEST_F_TIMEOUT(files, random_interleavings_across_cpus_end_exact, 86400)
 				send_recs(self, 0, &r, 1);
 		}
 		flush(self);
-		self->now += 10 * SEC;	/* tombstones of this round expire */
+		self->now += 10 * SEC;	/* what the files mirror keeps of this round expires */
 		mirror_prune(self->w.m, 5 * SEC);
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM process_open_files WHERE pid BETWEEN "
 			 "%u AND %u", m.base, m.base + SIM_PIDS - 1);

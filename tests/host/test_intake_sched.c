@@ -346,7 +346,12 @@ TEST_F(sched, older_sched_record_does_not_win)
 {
 	attach(self);
 	SEND(0, FORK(200, 1, 10, "sh", SCHED_OTHER));
-	/* CPU 1's newer record is read before CPU 0's older one. */
+	/*
+	 * CPU 1's newer record is read before CPU 0's older one, and the
+	 * watermarks let the newer one through (a kernel whose watermark lied:
+	 * late, a re-sync follows); the columns merge by their own seqs, as
+	 * they must for a dump's snapshots and the records older than them.
+	 */
 	SEND(1, SCHED(200, 20, DBOS_SCHED_COMMAND, 0, 7, SCHED_IDLE, 0, CPUS_1));
 	SEND(0, SCHED(200, 15, DBOS_SCHED_COMMAND, 0, 3, SCHED_BATCH, 0, CPUS_0));
 	flush(self);
