@@ -93,6 +93,7 @@ live_bench() {
 	for r in 1 2 3; do
 		lq 20 'SELECT pid, name, uid, start_time FROM processes' >>/tmp/live.scan.stored
 		lq 20 'SELECT pid, name, state, resident_size, user_time, cwd FROM processes' >>/tmp/live.scan.live
+		lq 20 'SELECT pid, name, state FROM processes' >>/tmp/live.scan.state
 		lq 500 'SELECT pid, name, uid, start_time FROM processes WHERE pid = %d' >>/tmp/live.pid.stored
 		lq 500 'SELECT pid, name, state, resident_size, user_time, cwd FROM processes WHERE pid = %d' >>/tmp/live.pid.live
 	done
@@ -103,6 +104,10 @@ live_bench() {
 		echo "live_${k}_ms_live $l"
 		echo "live_${k}_ratio $(awk "BEGIN{printf \"%.2f\", $l / $s}")"
 	done
+	# only state named: the kernel reads no thread, mm, path or cgroup
+	l=$(median 3 <"/tmp/live.scan.state")
+	echo "live_scan_ms_state_only $l"
+	echo "live_scan_ratio_state_only $(awk "BEGIN{printf \"%.2f\", $l / $(median 3 <"/tmp/live.scan.stored")}")"
 	kill $(pidof sleep) 2>/dev/null
 	stop_dbos
 }

@@ -8,7 +8,9 @@
  * up, read in process context with no lock held across the read but the ones
  * /proc takes (task_lock for fs, the mm's reference, RCU for the threads and
  * credentials, the group's prev_cputime lock), and becomes one DBOS_REC_LIVE
- * record. A pid with no process gives no record.
+ * record. A pid with no process gives no record. Only the parts the request
+ * names are read (the thread walks, the mm, the paths and the cgroup path,
+ * under cgroup's lock, are what a record costs).
  */
 
 #include "live.h"
@@ -43,12 +45,14 @@
  * State of one GET_LIVE, from .start to .done, in cb->args[0].
  * @bad: why the request is refused (said by the first .dumpit), or NULL
  * @npids: pids in @pids; @next: the next one to read
+ * @fields: the DBOS_LIVE_F_* parts to read
  * @pending: length of a record in @rec that did not fit the last message
  */
 struct dbos_live_dump {
 	const char *bad;
 	u32 npids;
 	u32 next;
+	u32 fields;
 	u32 pending;
 	u32 pids[DBOS_LIVE_PIDS_MAX];
 	u8 rec[DBOS_LIVE_REC_MAX] __aligned(8);
@@ -82,6 +86,8 @@ int dbos_live_start(struct netlink_callback *cb)
 		d->npids = nla_len(pids) / sizeof(u32);
 		memcpy(d->pids, nla_data(pids), d->npids * sizeof(u32));
 	}
+	d->fields = info->attrs[DBOS_A_LIVE_FIELDS] ?
+		    nla_get_u32(info->attrs[DBOS_A_LIVE_FIELDS]) : DBOS_LIVE_F_ALL;
 	cb->args[0] = (unsigned long)d;
 	cb->min_dump_alloc = DBOS_LIVE_REC_MAX + DBOS_MSG_OVERHEAD;
 	return 0;
@@ -253,13 +259,23 @@ static u32 dbos_live_record(struct task_struct *task, struct dbos_live_dump *d)
 	rcu_read_unlock();
 	live->state = task_state_to_char(task);
 	live->start_time_ns = dbos_boot_to_real(task->start_boottime);
-	dbos_live_cputime(task, &live->user_ns, &live->system_ns);
-	dbos_live_io(task, live);
-	dbos_live_mm(task, live);
-	live->cwd_len = dbos_live_fs(task, false, str, d->tmp);
-	live->root_len = dbos_live_fs(task, true, str + live->cwd_len, d->tmp);
-	live->cgroup_len = dbos_live_cgroup(task, d->tmp);
-	memcpy(str + live->cwd_len + live->root_len, d->tmp, live->cgroup_len);
+	live->fields = d->fields;
+	if (d->fields & DBOS_LIVE_F_CPU)
+		dbos_live_cputime(task, &live->user_ns, &live->system_ns);
+	if (d->fields & DBOS_LIVE_F_IO)
+		dbos_live_io(task, live);
+	if (d->fields & DBOS_LIVE_F_MM)
+		dbos_live_mm(task, live);
+	if (d->fields & DBOS_LIVE_F_CWD)
+		live->cwd_len = dbos_live_fs(task, false, str, d->tmp);
+	if (d->fields & DBOS_LIVE_F_ROOT)
+		live->root_len = dbos_live_fs(task, true, str + live->cwd_len,
+					      d->tmp);
+	if (d->fields & DBOS_LIVE_F_CGROUP) {
+		live->cgroup_len = dbos_live_cgroup(task, d->tmp);
+		memcpy(str + live->cwd_len + live->root_len, d->tmp,
+		       live->cgroup_len);
+	}
 
 	used = sizeof(*hdr) + sizeof(*live) + live->cwd_len + live->root_len +
 	       live->cgroup_len;

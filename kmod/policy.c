@@ -53,9 +53,10 @@
 	[DBOS_A_PATH_EXCLUDE]	= DBOS_REJECT_CMD,		\
 	[DBOS_A_PATH_PREFIX]	= DBOS_REJECT_CMD
 
-/* The attribute of DBOS_CMD_GET_LIVE, refused by every other command. */
+/* The attributes of DBOS_CMD_GET_LIVE, refused by every other command. */
 #define DBOS_POLICY_NO_LIVE					\
-	[DBOS_A_PIDS]		= DBOS_REJECT_CMD
+	[DBOS_A_PIDS]		= DBOS_REJECT_CMD,		\
+	[DBOS_A_LIVE_FIELDS]	= DBOS_REJECT_CMD
 
 const struct nla_policy dbos_policy_none[DBOS_A_MAX + 1] = {
 	DBOS_POLICY_OUT,
@@ -265,7 +266,10 @@ const struct nla_policy dbos_policy_sched_rules[DBOS_A_MAX + 1] = {
 	[DBOS_A_SCHED_PREFIX]	= DBOS_IN_VALUES,
 };
 
-/* GET_LIVE: PIDS, 1..DBOS_LIVE_PIDS_MAX u32 tgids (whole ones: checked in live.c). */
+/*
+ * GET_LIVE: PIDS, 1..DBOS_LIVE_PIDS_MAX u32 tgids (whole ones: checked in
+ * live.c); LIVE_FIELDS, the parts to read (no unknown bit).
+ */
 const struct nla_policy dbos_policy_live[DBOS_A_MAX + 1] = {
 	DBOS_POLICY_OUT,
 	DBOS_POLICY_NO_FILTER,
@@ -273,4 +277,5 @@ const struct nla_policy dbos_policy_live[DBOS_A_MAX + 1] = {
 	[DBOS_A_PID]		= DBOS_REJECT_CMD,
 	[DBOS_A_PIDS]		= NLA_POLICY_RANGE(NLA_BINARY, sizeof(__u32),
 						   DBOS_LIVE_PIDS_MAX * sizeof(__u32)),
+	[DBOS_A_LIVE_FIELDS]	= NLA_POLICY_MASK(NLA_U32, DBOS_LIVE_F_ALL),
 };

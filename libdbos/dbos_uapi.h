@@ -52,6 +52,9 @@
  * DBOS_CMD_GET_LIVE: dumpit. What changes without an event, read now.
  *         DBOS_A_PIDS: binary, 1..DBOS_LIVE_PIDS_MAX tgids (u32 each, any
  *             order; required)
+ *         DBOS_A_LIVE_FIELDS: u32, optional: which of the dearer parts of
+ *             the record to read (DBOS_LIVE_F_*; absent: all); the others
+ *             are 0 and empty, and dbos_live.fields says which were read
  *     Reply messages are DBOS_CMD_RECORDS messages holding one DBOS_REC_LIVE
  *     record per listed process that exists (none for a pid that does not:
  *     the caller sees its absence), in the order asked. hdr.seq follows the
@@ -178,7 +181,7 @@
 #include <linux/types.h>
 
 #define DBOS_GENL_NAME		"dbos"
-#define DBOS_GENL_VERSION	5
+#define DBOS_GENL_VERSION	6
 #define DBOS_MCGRP_EVENTS	"events"
 
 enum dbos_cmd {
@@ -228,6 +231,7 @@ enum dbos_attr {
 	DBOS_A_SCHED_STR,	/* string */
 	DBOS_A_SCHED_PREFIX,	/* string */
 	DBOS_A_PIDS,		/* binary: u32 tgids */
+	DBOS_A_LIVE_FIELDS,	/* u32: mask of DBOS_LIVE_F_* */
 	__DBOS_A_MAX
 };
 #define DBOS_A_MAX (__DBOS_A_MAX - 1)
@@ -516,6 +520,15 @@ struct dbos_sched {
 
 #define DBOS_LIVE_PIDS_MAX	1024	/* tgids per GET_LIVE */
 
+/* The parts of a LIVE record read only when asked (DBOS_A_LIVE_FIELDS). */
+#define DBOS_LIVE_F_CPU		(1U << 0)	/* user_ns, system_ns: a walk of the threads */
+#define DBOS_LIVE_F_IO		(1U << 1)	/* read_bytes, write_bytes: a walk of the threads */
+#define DBOS_LIVE_F_MM		(1U << 2)	/* resident/total/locked bytes, on_disk */
+#define DBOS_LIVE_F_CWD		(1U << 3)	/* the working directory */
+#define DBOS_LIVE_F_ROOT	(1U << 4)	/* the root directory */
+#define DBOS_LIVE_F_CGROUP	(1U << 5)	/* the cgroup v2 path */
+#define DBOS_LIVE_F_ALL		0x3fU
+
 /**
  * struct dbos_live - payload of LIVE records (96 bytes): what /proc shows of
  * a process now, for the columns no event keeps current
@@ -536,6 +549,8 @@ struct dbos_sched {
  * @cwd_len, @root_len, @cgroup_len: bytes of the working directory, root
  *	directory and cgroup v2 path (as /proc/PID/cgroup's 0:: line, from the
  *	initial cgroup namespace) that follow back to back, not NUL-terminated
+ * @fields: the DBOS_LIVE_F_* parts read (pid, pgid, suid, sgid, state and
+ *	start_time_ns always are)
  */
 struct dbos_live {
 	__u32 pid;
@@ -555,7 +570,7 @@ struct dbos_live {
 	__u16 cwd_len;
 	__u16 root_len;
 	__u16 cgroup_len;
-	__u16 __pad;
+	__u16 fields;
 };
 
 #define DBOS_REC_ALIGN(len)	(((len) + 7U) & ~7U)

@@ -178,11 +178,12 @@ typedef void (*kernel_live_fn)(void *arg, const struct dbos_live *v, const char 
 int kernel_live_open(struct kernel_live **out, char **err);
 void kernel_live_close(struct kernel_live *kl);
 /*
- * kernel_live_get - GET_LIVE of @n (<= DBOS_LIVE_PIDS_MAX) tgids: @fn per
- * process that exists, in the order asked (none for the others). 0, or -errno
- * with *@err (free()): the kernel's message, -EBADMSG for a malformed reply.
+ * kernel_live_get - GET_LIVE of @n (<= DBOS_LIVE_PIDS_MAX) tgids, reading
+ * the DBOS_LIVE_F_* @parts: @fn per process that exists, in the order asked
+ * (none for the others). 0, or -errno with *@err (free()): the kernel's
+ * message, -EBADMSG for a malformed reply.
  */
-int kernel_live_get(struct kernel_live *kl, const uint32_t *pids, size_t n,
+int kernel_live_get(struct kernel_live *kl, const uint32_t *pids, size_t n, uint32_t parts,
 		    kernel_live_fn fn, void *arg, char **err);
 
 #endif /* DBOS_KERNEL_KERNEL_H */

@@ -99,7 +99,7 @@ bad:
 	c->rc = -EBADMSG;
 }
 
-int kernel_live_get(struct kernel_live *kl, const uint32_t *pids, size_t n,
+int kernel_live_get(struct kernel_live *kl, const uint32_t *pids, size_t n, uint32_t parts,
 		    kernel_live_fn fn, void *arg, char **err)
 {
 	struct live_ctx c = { fn, arg, 0 };
@@ -113,7 +113,8 @@ int kernel_live_get(struct kernel_live *kl, const uint32_t *pids, size_t n,
 		return -EINVAL;
 	}
 	msg = kernel_genl_msg(&kl->g, DBOS_CMD_GET_LIVE, NLM_F_DUMP, n * sizeof(*pids) + 64);
-	if (!msg || nla_put(msg, DBOS_A_PIDS, (int)(n * sizeof(*pids)), pids) < 0) {
+	if (!msg || nla_put(msg, DBOS_A_PIDS, (int)(n * sizeof(*pids)), pids) < 0 ||
+	    nla_put_u32(msg, DBOS_A_LIVE_FIELDS, parts & DBOS_LIVE_F_ALL) < 0) {
 		nlmsg_free(msg);
 		kernel_genl_err(err, "out of memory");
 		return -ENOMEM;

@@ -86,7 +86,7 @@ static void got(void *arg, const struct dbos_live *v, const char *strings)
 	b->slen += len;
 }
 
-int live_fetch(struct live_batch *b, const uint32_t *pids, size_t n)
+int live_fetch(struct live_batch *b, const uint32_t *pids, size_t n, uint32_t parts)
 {
 	char *err = NULL;
 
@@ -102,7 +102,7 @@ int live_fetch(struct live_batch *b, const uint32_t *pids, size_t n)
 		return 0;
 	if (!b->off && !*b->sk && kernel_live_open(b->sk, &err))
 		b->off = true;
-	if (!b->off && kernel_live_get(*b->sk, pids, n, got, b, &err)) {
+	if (!b->off && kernel_live_get(*b->sk, pids, n, parts, got, b, &err)) {
 		/* a refusal or a lost module: the rows keep their mirrored values */
 		b->off = true;
 		kernel_live_close(*b->sk);

@@ -32,12 +32,12 @@ void live_free(struct live_batch *b);
 
 /*
  * live_fetch - replace @b's contents with what the kernel says now of @pids
- * (@n <= LIVE_BATCH). When the kernel cannot be asked (module not loaded,
+ * (@n <= LIVE_BATCH), reading the DBOS_LIVE_F_* @parts. When the kernel cannot be asked (module not loaded,
  * refused, gone) the batch says "not found" for every pid, @b stops asking
  * and the session's socket is closed (the next statement tries again).
  * 0, or -ENOMEM.
  */
-int live_fetch(struct live_batch *b, const uint32_t *pids, size_t n);
+int live_fetch(struct live_batch *b, const uint32_t *pids, size_t n, uint32_t parts);
 
 /* @pid's entry in the batch, NULL when it was not asked for; @s: its strings. */
 const struct live_row *live_find(struct live_batch *b, uint32_t pid, const char **s);

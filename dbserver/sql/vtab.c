@@ -55,6 +55,10 @@
  *     IDX_HI_LE   0x10   part <= argv
  *     IDX_DESC    0x20   iterate from the highest key down (part 0's byte only)
  *
+ *   and, from bit IDX_LIVE_SHIFT (24) up, the DBOS_LIVE_F_* parts of the
+ *   kernel's answer that the statement's live columns need (colUsed): a
+ *   query naming state reads no thread, mm, path or cgroup in the kernel.
+ *
  *   xFilter turns those values into an inclusive range [lo, hi] per part with
  *   SQLite's comparison rules (text that looks like a number is that number,
  *   a real bound rounds to the integers it admits, NULL matches nothing, any
@@ -117,6 +121,7 @@
 #define IDX_HI_LE	0x10
 #define IDX_DESC	0x20
 #define IDX_PART_SHIFT	8
+#define IDX_LIVE_SHIFT	24	/* above the parts: the DBOS_LIVE_F_* parts the live columns used need */
 
 /* A cursor's iterator is replaced once this old (ns), checked every ITER_CHECK_ROWS rows. */
 #define ITER_MAX_AGE	(100 * 1000 * 1000LL)
@@ -176,6 +181,7 @@ struct table_cursor {
 	size_t scratch_cap;
 	bool terminated;		/* vals[] point into scratch, terminated */
 	struct live_batch *live;	/* the live columns of the rows read next (processes) */
+	uint32_t live_parts;		/* DBOS_LIVE_F_* to ask for: what the statement's live columns need */
 	struct row_value vals[];	/* t->ncols */
 };
 
@@ -400,6 +406,31 @@ struct part_use {
 	int eq, lo, hi, lo_bit, hi_bit;
 };
 
+/* The DBOS_LIVE_F_* part of the kernel's answer live column @col of processes needs (0: always read). */
+static uint32_t live_part(int col)
+{
+	switch (col) {
+	case PROCESSES_CWD:
+		return DBOS_LIVE_F_CWD;
+	case PROCESSES_ROOT:
+		return DBOS_LIVE_F_ROOT;
+	case PROCESSES_CGROUP_PATH:
+		return DBOS_LIVE_F_CGROUP;
+	case PROCESSES_ON_DISK:
+	case PROCESSES_WIRED_SIZE:
+	case PROCESSES_RESIDENT_SIZE:
+	case PROCESSES_TOTAL_SIZE:
+		return DBOS_LIVE_F_MM;
+	case PROCESSES_USER_TIME:
+	case PROCESSES_SYSTEM_TIME:
+		return DBOS_LIVE_F_CPU;
+	case PROCESSES_DISK_BYTES_READ:
+	case PROCESSES_DISK_BYTES_WRITTEN:
+		return DBOS_LIVE_F_IO;
+	}
+	return 0;
+}
+
 /*
  * xBestIndex: picks the access path (see the idxNum bits above) and tells
  * SQLite what it costs; constraints used are omitted from SQLite's own checks
@@ -478,6 +509,9 @@ static int table_best_index(sqlite3_vtab *pvt, sqlite3_index_info *info)
 			rows /= 4;
 		}
 	}
+	for (int col = 0; col < t->ncols; col++)
+		if (t->cols[col].live && (info->colUsed & (1ULL << (col < 63 ? col : 63))))
+			info->idxNum |= (int)(live_part(col) << IDX_LIVE_SHIFT);
 	if (nfixed == t->nkeys) {
 		info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
 		info->estimatedRows = 1;
@@ -833,8 +867,9 @@ static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 	c->decoded = false;
 	c->eof = true;
 	c->desc = idx & IDX_DESC;
+	c->live_parts = ((uint32_t)idx >> IDX_LIVE_SHIFT) & DBOS_LIVE_F_ALL;
 	if (c->live)
-		live_fetch(c->live, NULL, 0);	/* what this filter reads is read anew */
+		live_fetch(c->live, NULL, 0, 0);	/* what this filter reads is read anew */
 	for (int p = 0; p < t->nkeys; p++) {
 		int pidx = idx >> (IDX_PART_SHIFT * p);
 
@@ -1069,11 +1104,14 @@ static int live_column(struct table_cursor *c, sqlite3_context *ctx, int col)
 	const char *s = "";
 	char state[1];
 
+	uint32_t need = live_part(col);
+
 	if (!c->live && !(c->live = live_new(&c->sc->live_sk)))
 		return -SQLITE_NOMEM;
 	r = live_find(c->live, (uint32_t)c->key, &s);
-	if (!r) {
-		if (live_fetch(c->live, pids, next_pids(c, pids, LIVE_BATCH)))
+	if (!r || (r->found && (r->v.fields & need) != need)) {
+		c->live_parts |= need;	/* also when colUsed did not name the column */
+		if (live_fetch(c->live, pids, next_pids(c, pids, LIVE_BATCH), c->live_parts))
 			return -SQLITE_NOMEM;
 		r = live_find(c->live, (uint32_t)c->key, &s);
 	}

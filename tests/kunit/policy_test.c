@@ -111,6 +111,7 @@ static void dbos_policy_live_test(struct kunit *test)
 	struct sk_buff *skb = alloc_skb(3 * DBOS_LIVE_PIDS_MAX * sizeof(u32), GFP_KERNEL);
 	struct nlattr *tb[DBOS_A_MAX + 1];
 	u64 v64 = 1;
+	u32 v32;
 	int type;
 
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, skb);
@@ -128,17 +129,27 @@ static void dbos_policy_live_test(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, nla_put(skb, DBOS_A_PIDS, sizeof(pids), pids), 0);
 	KUNIT_EXPECT_EQ(test, msg_parse(skb, dbos_policy_live, tb), -ERANGE);
 	for (type = DBOS_A_UNSPEC + 1; type <= DBOS_A_MAX + 1; type++) {
-		if (type == DBOS_A_PIDS)
+		if (type == DBOS_A_PIDS || type == DBOS_A_LIVE_FIELDS)
 			continue;
 		KUNIT_EXPECT_EQ_MSG(test, parse_one(test, dbos_policy_live, type,
 						    &v64, 4), -EINVAL,
 				    "attribute %d", type);
 	}
-	/* every other command refuses it */
+	/* the parts to read: known bits only */
+	v32 = DBOS_LIVE_F_ALL;
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_live, DBOS_A_LIVE_FIELDS,
+					&v32, sizeof(v32)), 0);
+	v32 = DBOS_LIVE_F_ALL + 1;
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_live, DBOS_A_LIVE_FIELDS,
+					&v32, sizeof(v32)), -EINVAL);
+	/* every other command refuses them */
 	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_pid, DBOS_A_PIDS,
 					pids, sizeof(u32)), -EINVAL);
 	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_sched_set, DBOS_A_PIDS,
 					pids, sizeof(u32)), -EINVAL);
+	v32 = DBOS_LIVE_F_CPU;
+	KUNIT_EXPECT_EQ(test, parse_one(test, dbos_policy_pid, DBOS_A_LIVE_FIELDS,
+					&v32, sizeof(v32)), -EINVAL);
 }
 
 /* Put a DBOS_A_PATH_EXCLUDE nest of @n prefixes "/pN" into @skb. */

@@ -349,6 +349,10 @@ static void attrs(struct gen *g, struct msg *m, uint8_t cmd)
 			/* sometimes not whole u32s */
 			attr(m, DBOS_A_PIDS, pids, n * sizeof(uint32_t) - (n && !below(&g->s, 6)));
 		}
+		/* the parts to read: known bits, sometimes an unknown one */
+		if (below(&g->s, 2))
+			scalar(g, m, DBOS_A_LIVE_FIELDS, below(&g->s, 4) ? (uint32_t)rnd(&g->s) :
+			       (uint32_t)rnd(&g->s) & DBOS_LIVE_F_ALL);
 		break;
 	case DBOS_CMD_SET_FILTER:
 		if (below(&g->s, 4))

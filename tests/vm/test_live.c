@@ -200,6 +200,8 @@ static int same_at_rest(const struct live *a, const struct live *b)
 	       !strcmp(a->cgroup, b->cgroup);
 }
 
+static void q_text(char *out, const char *fmt, int pid);
+
 FIXTURE(vm) {
 	int unused;
 };
@@ -227,6 +229,35 @@ static void burn(int ms)
 			getppid();
 		clock_gettime(CLOCK_MONOTONIC, &b);
 	} while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
+}
+
+/* Each live column asked for alone (the kernel reads only the part it needs) equals @d's value. */
+static void expect_each_column_alone(struct __test_metadata *_metadata, pid_t pid,
+				     const struct live *d)
+{
+	char want[32][512], got[512], q[128];
+	static const char *const cols[] = {
+		"state", "cwd", "root", "cgroup_path", "suid", "sgid", "on_disk", "wired_size",
+		"resident_size", "total_size", "user_time", "system_time", "disk_bytes_read",
+		"disk_bytes_written", "pgroup",
+	};
+	const long long ints[] = {
+		d->suid, d->sgid, d->on_disk, d->wired, d->resident, d->total, d->user_ms,
+		d->system_ms, d->rbytes, d->wbytes, d->pgroup,
+	};
+
+	snprintf(want[0], sizeof(want[0]), "%s", d->state);
+	snprintf(want[1], sizeof(want[1]), "%s", d->cwd);
+	snprintf(want[2], sizeof(want[2]), "%s", d->root);
+	snprintf(want[3], sizeof(want[3]), "%s", d->cgroup);
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		snprintf(want[4 + i], sizeof(want[0]), "%lld", ints[i]);
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+		snprintf(q, sizeof(q), "SELECT CAST(%s AS TEXT) FROM processes WHERE pid = %%d",
+			 cols[i]);
+		q_text(got, q, pid);
+		EXPECT_STREQ(want[i], got) TH_LOG("%s alone", cols[i]);
+	}
 }
 
 /*
@@ -301,6 +332,7 @@ TEST_F_TIMEOUT(vm, a_stopped_process_shows_what_proc_shows, 120)
 	EXPECT_LT(100, d->user_ms + d->system_ms);
 	EXPECT_LE(before.elapsed - 2, d->elapsed);
 	EXPECT_GE(after.elapsed + 2, d->elapsed);
+	expect_each_column_alone(_metadata, pid, d);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	free(rs.r);
