@@ -55,9 +55,9 @@
  *     IDX_HI_LE   0x10   part <= argv
  *     IDX_DESC    0x20   iterate from the highest key down (part 0's byte only)
  *
- *   and, from bit IDX_LIVE_SHIFT (24) up, the DBOS_LIVE_F_* parts of the
- *   kernel's answer that the statement's live columns need (colUsed): a
- *   query naming state reads no thread, mm, path or cgroup in the kernel.
+ *   idxStr "live 0x.." (processes): the DBOS_LIVE_F_* parts of the kernel's
+ *   answer that the statement's live columns need (colUsed), so that a query
+ *   naming state has the kernel read no thread, mm, path or cgroup.
  *
  *   xFilter turns those values into an inclusive range [lo, hi] per part with
  *   SQLite's comparison rules (text that looks like a number is that number,
@@ -121,7 +121,6 @@
 #define IDX_HI_LE	0x10
 #define IDX_DESC	0x20
 #define IDX_PART_SHIFT	8
-#define IDX_LIVE_SHIFT	24	/* above the parts: the DBOS_LIVE_F_* parts the live columns used need */
 
 /* A cursor's iterator is replaced once this old (ns), checked every ITER_CHECK_ROWS rows. */
 #define ITER_MAX_AGE	(100 * 1000 * 1000LL)
@@ -185,19 +184,12 @@ struct table_cursor {
 	struct row_value vals[];	/* t->ncols */
 };
 
-static int64_t now_real_ns(void)
+/* @clock's time in ns. */
+static int64_t clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -445,6 +437,7 @@ static int table_best_index(sqlite3_vtab *pvt, sqlite3_index_info *info)
 	double rows = (double)store_estimate_keys(vt->st, t->cf) *
 		      (store_cf_chunked(t->cf) ? CHUNK_MAX_ROWS : 1);
 	int argv = 0, nfixed = 0, nused;
+	uint32_t parts = 0;
 
 	if (rows < 1)
 		rows = 1;
@@ -511,7 +504,13 @@ static int table_best_index(sqlite3_vtab *pvt, sqlite3_index_info *info)
 	}
 	for (int col = 0; col < t->ncols; col++)
 		if (t->cols[col].live && (info->colUsed & (1ULL << (col < 63 ? col : 63))))
-			info->idxNum |= (int)(live_part(col) << IDX_LIVE_SHIFT);
+			parts |= live_part(col);
+	if (parts) {
+		info->idxStr = sqlite3_mprintf("live %#x", parts);
+		if (!info->idxStr)
+			return SQLITE_NOMEM;
+		info->needToFreeIdxStr = 1;
+	}
 	if (nfixed == t->nkeys) {
 		info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
 		info->estimatedRows = 1;
@@ -821,7 +820,7 @@ static int new_iter(struct table_cursor *c)
 	c->it = store_iter_new(c->st, c->t->cf);
 	if (!c->it)
 		return SQLITE_NOMEM;
-	c->it_born = now_ns();
+	c->it_born = clock_ns(CLOCK_MONOTONIC);
 	c->steps = 0;
 	return SQLITE_OK;
 }
@@ -867,7 +866,8 @@ static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 	c->decoded = false;
 	c->eof = true;
 	c->desc = idx & IDX_DESC;
-	c->live_parts = ((uint32_t)idx >> IDX_LIVE_SHIFT) & DBOS_LIVE_F_ALL;
+	c->live_parts = idxstr && !strncmp(idxstr, "live ", 5) ?
+			(uint32_t)strtoul(idxstr + 5, NULL, 16) & DBOS_LIVE_F_ALL : 0;
 	if (c->live)
 		live_fetch(c->live, NULL, 0, 0);	/* what this filter reads is read anew */
 	for (int p = 0; p < t->nkeys; p++) {
@@ -921,7 +921,7 @@ static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 		return SQLITE_OK;
 	}
 
-	if (c->it && (now_ns() - c->it_born >= ITER_MAX_AGE || nfixed == t->nkeys))
+	if (c->it && (clock_ns(CLOCK_MONOTONIC) - c->it_born >= ITER_MAX_AGE || nfixed == t->nkeys))
 		release_iter(c, false);		/* a chunked point lookup reads the latest rows */
 	if (!c->it && new_iter(c) != SQLITE_OK)
 		return SQLITE_NOMEM;
@@ -961,7 +961,7 @@ static int table_next(sqlite3_vtab_cursor *cur)
 	}
 	if (c->it && ++c->steps >= ITER_CHECK_ROWS) {
 		c->steps = 0;
-		if (now_ns() - c->it_born >= ITER_MAX_AGE)
+		if (clock_ns(CLOCK_MONOTONIC) - c->it_born >= ITER_MAX_AGE)
 			release_iter(c, false);
 	}
 	if (!c->it)		/* released: parked, or too old */
@@ -1170,7 +1170,7 @@ static int live_column(struct table_cursor *c, sqlite3_context *ctx, int col)
 		sqlite3_result_int64(ctx, v->pgid);
 		break;
 	case PROCESSES_ELAPSED_TIME:
-		sqlite3_result_int64(ctx, (now_real_ns() - (int64_t)v->start_time_ns) / 1000000000LL);
+		sqlite3_result_int64(ctx, (clock_ns(CLOCK_REALTIME) - (int64_t)v->start_time_ns) / 1000000000LL);
 		break;
 	default:
 		sqlite3_result_null(ctx);
