@@ -611,7 +611,7 @@ int intake_tick(struct intake *in, uint64_t now_ns)
 	}
 	if (now_ns >= in->next_prune) {
 		in->next_prune = now_ns + INTAKE_STATS_PERIOD_NS;
-		mirror_prune(in->m, INTAKE_TOMB_TTL_NS);
+		mirror_prune(in->m, INTAKE_PRUNE_TTL_NS);
 	}
 	if (rc == 0)
 		intake_flush(in, now_ns);

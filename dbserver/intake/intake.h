@@ -52,7 +52,7 @@ struct intake;
 
 /* Timing of the session's periodic work, in ns of the caller's monotonic clock. */
 #define INTAKE_STATS_PERIOD_NS	1000000000ULL	/* GET_STATS poll */
-#define INTAKE_TOMB_TTL_NS	5000000000ULL	/* tombstones outlive the CPU-buffer skew by far */
+#define INTAKE_PRUNE_TTL_NS	5000000000ULL	/* the files mirror forgets fd-less processes and sockets after this */
 /*
  * GET_PROC retries while the kernel still shows the exited parent (its exit
  * is recorded before the kernel reparents): after 10 ms, then doubling up to

@@ -422,7 +422,7 @@ static void check_parent(struct mirror *m, uint32_t pid)
 }
 
 /* The process of @sl ended at @seq: its row (if stored) is deleted at commit. */
-static void entomb(struct mirror *m, struct proc_slot *sl, uint64_t seq)
+static void mark_dead(struct mirror *m, struct proc_slot *sl, uint64_t seq)
 {
 	if (sl->state == PROC_LIVE) {
 		live_release(m, sl->live);
@@ -564,7 +564,7 @@ static enum mirror_result apply_exit(struct mirror *m, const struct mirror_rec *
 	    (s > sl->seq || (r->hdr.type == DBOS_REC_PROC && s == sl->seq))) {
 		if ((r->hdr.flags & DBOS_RECF_CHILDREN) || (sl->flags & PROC_F_CHILDREN))
 			notify_orphans(m, pid);
-		entomb(m, sl, s);
+		mark_dead(m, sl, s);
 		m->c[MIRROR_STAT_EVENTS_APPLIED]++;
 		return MIRROR_APPLIED;
 	}
@@ -755,7 +755,7 @@ uint32_t mirror_resync_end(struct mirror *m)
 	proctab_for_each(&m->tab, sl) {
 		if (sl->state != PROC_LIVE || sl->live->gen == m->gen || sl->seq >= m->first_snap)
 			continue;
-		entomb(m, sl, m->first_snap);
+		mark_dead(m, sl, m->first_snap);
 		n++;
 	}
 	/*
