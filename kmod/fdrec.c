@@ -26,6 +26,7 @@
 #include <net/inet_sock.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
+#include <net/tcp_states.h>
 
 static_assert(sizeof(struct dbos_fd) == 40);
 static_assert(sizeof(struct dbos_sock) == 80);
@@ -181,6 +182,26 @@ void dbos_sock_fill(struct dbos_sock_info *si, struct sock *sk, bool locks)
 			dbos_unix_peer(si, sk);
 		break;
 	}
+}
+
+/**
+ * dbos_unix_connecting - a unix stream connect as it will stand once done
+ * @si: filled by dbos_sock_fill(@si, sk, false) for the connecting sock
+ * @listener: the listening sock it connects to
+ *
+ * From inside unix_stream_connect(), where the connect can no longer fail
+ * (security_unix_stream_connect() returned 0), with the state locks of the
+ * connecting sock and of @listener held by the caller: the connecting sock
+ * is about to become ESTABLISHED with a new embryo sock as its peer. The
+ * embryo has no struct socket until accept() (peer inode 0, as a connect
+ * seen at its return before the accept also shows) and takes @listener's
+ * address (its name). Takes no lock; any context.
+ */
+void dbos_unix_connecting(struct dbos_sock_info *si, struct sock *listener)
+{
+	si->sock.state = TCP_ESTABLISHED;
+	si->sock.peer_inode = 0;
+	si->sock.peer_path_len = dbos_unix_name(listener, si->peer_path);
 }
 
 /* Record length of an FD record with @path_len bytes of path. */

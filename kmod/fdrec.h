@@ -44,6 +44,7 @@ u16 dbos_file_kind(umode_t mode);
 void dbos_fd_fill(struct dbos_fd *fd, u32 pid, u32 fdnum,
 		  const struct file *file, bool cloexec);
 void dbos_sock_fill(struct dbos_sock_info *si, struct sock *sk, bool locks);
+void dbos_unix_connecting(struct dbos_sock_info *si, struct sock *listener);
 struct sock *dbos_file_sock(const struct file *file);
 
 u32 dbos_fd_rec_put(void *rec, u16 type, u16 flags, const struct dbos_fd *fd,

@@ -9,9 +9,30 @@
  *                               FD_OPEN of the target fd (+ SOCK_INFO)
  *   pick_file (kretprobe)       FD_CLOSE: close(), close_range()
  *   do_close_on_exec (kprobe)   FD_CLOSE of every close-on-exec fd at exec
- *   __sys_bind/listen/connect (kretprobes)
- *                               SOCK_BIND/LISTEN/CONNECT
+ *   __sys_bind/listen (kretprobes)
+ *                               SOCK_BIND/LISTEN
+ *   __sys_connect (kretprobe)   SOCK_CONNECT of the connects that cannot
+ *                               block (UDP, raw, ping, unix datagram,
+ *                               netlink, ...; other stream families only
+ *                               with O_NONBLOCK); skips the rest at entry,
+ *                               holding no instance while they run
+ *   tcp_v4/v6_connect (kretprobes)
+ *                               SOCK_CONNECT of TCP, once the SYN is sent
+ *                               (before connect() waits for the handshake)
+ *   security_unix_stream_connect (kretprobe)
+ *                               SOCK_CONNECT of unix stream/seqpacket, once
+ *                               it can no longer fail (after any wait for
+ *                               the listener's backlog)
  *   inet_sock_set_state (tp)    SOCK_STATE: TCP state changes
+ *
+ * No kretprobe instance is held while a call waits for another party (a
+ * peer, a backlog, a handshake: a blocked connect() or accept()): the pool
+ * is shared by every user, and a miss makes dbosd re-sync. What is left is
+ * the path lookup of a unix bind() or datagram connect() to a name on a
+ * filesystem that can stall (FUSE): README, limits. connect()'s fd comes
+ * from the syscall's arguments in current's user registers
+ * (dbos_connect_fd()) and is only used when it holds the very sock the
+ * hook saw.
  *
  * Every fd hook concerns current's own table (current->files): pid is
  * current's tgid. Hooks never sleep or allocate; they take only the locks
@@ -39,9 +60,34 @@
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
+#include <linux/uaccess.h>
 #include <linux/unistd.h>
 #include <net/sock.h>
 #include <asm/syscall.h>
+
+/*
+ * The kretprobes, in dbos_kretprobes[] (defined with the handlers below).
+ * The connect hooks are optional: one that cannot be attached (a kernel
+ * without the function) leaves its sockets to __sys_connect's return.
+ */
+enum {
+	DBOS_RP_FD_INSTALL,
+	DBOS_RP_DUP2,
+	DBOS_RP_PICK,
+	DBOS_RP_BIND,
+	DBOS_RP_LISTEN,
+	DBOS_RP_TCP4,
+	DBOS_RP_TCP6,
+	DBOS_RP_UNIX,
+	DBOS_RP_CONNECT,	/* after the three it leaves sockets to */
+	DBOS_RP_COUNT,
+};
+static struct kretprobe dbos_kretprobes[DBOS_RP_COUNT];
+/*
+ * Which kretprobes are attached: written at init and unload, read by
+ * dbos_connect_entry() meanwhile (READ_ONCE/WRITE_ONCE, no lock).
+ */
+static bool dbos_kretprobe_on[DBOS_RP_COUNT];
 
 /* Kind filter check, counting what it holds back. */
 static bool dbos_kind_pass(u16 kind)
@@ -362,6 +408,207 @@ static int dbos_listen_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
+/*
+ * The fd argument of the connect() current is in, or -1 when current is
+ * not in connect() (another syscall connecting a socket, such as sendto()
+ * with MSG_FASTOPEN, io_uring, a kernel thread). Read from the syscall
+ * number and arguments saved in current's user registers at syscall entry;
+ * a 32-bit socketcall(SYS_CONNECT, args) passes them in user memory, read
+ * without faulting. Callers use the fd only if it holds the sock they saw
+ * (dbos_connect_emit()), so a value changed by another thread meanwhile
+ * costs at most the record. Process context, any preemption state.
+ */
+static int dbos_connect_fd(void)
+{
+	struct pt_regs *regs;
+	unsigned long args[6];
+	long nr;
+
+	if (current->flags & (PF_KTHREAD | PF_IO_WORKER))
+		return -1;
+	regs = task_pt_regs(current);
+	nr = syscall_get_nr(current, regs);
+	syscall_get_arguments(current, regs, args);
+#if defined(CONFIG_IA32_EMULATION) && defined(__NR_ia32_connect)
+	if (in_ia32_syscall()) {
+		u32 fd;
+
+		if (nr == __NR_ia32_connect)
+			return (int)(u32)args[0];
+		if (nr == __NR_ia32_socketcall && args[0] == SYS_CONNECT &&
+		    !copy_from_user_nofault(&fd, compat_ptr(args[1]), sizeof(fd)))
+			return (int)fd;
+		return -1;
+	}
+#endif
+#ifdef __X32_SYSCALL_BIT
+	nr &= ~__X32_SYSCALL_BIT;
+#endif
+	return nr == __NR_connect ? (int)args[0] : -1;
+}
+
+/*
+ * SOCK_CONNECT of @sk, which current's connect(@fd, ...) is connecting, from
+ * a hook inside the call (the socket lock, or for unix the state locks of
+ * @sk and of @listener, held by the caller: nothing here takes a lock on the
+ * sock). @listener: the unix listener of a stream connect that is about to
+ * succeed (dbos_unix_connecting()), NULL for TCP. The fd is looked up with
+ * fget() (RCU and a reference, no lock) and must hold @sk. Process context,
+ * preemption disabled.
+ */
+static void dbos_connect_emit(int fd, struct sock *sk, struct sock *listener)
+{
+	struct dbos_sock_info si;
+	struct file *file;
+
+	if (fd < 0 || !dbos_kind_pass(DBOS_FILE_SOCK))
+		return;
+	file = fget(fd);
+	if (!file)
+		return;
+	if (dbos_file_sock(file) == sk) {
+		dbos_sock_fill(&si, sk, false);
+		if (listener)
+			dbos_unix_connecting(&si, listener);
+		si.sock.pid = current->tgid;
+		si.sock.fd = fd;
+		si.sock.inode = file_inode(file)->i_ino;
+		dbos_sock_emit(DBOS_REC_SOCK_CONNECT, &si);
+	}
+	fput(file);
+}
+
+/**
+ * struct dbos_connect_call - what a connect hook's entry keeps for its return
+ * @sk: the sock being connected
+ * @listener: unix: the listener it connects to
+ * @fd: the fd argument of the connect() current is in
+ */
+struct dbos_connect_call {
+	struct sock *sk;
+	struct sock *listener;
+	int fd;
+};
+
+/*
+ * tcp_v4_connect(sk, uaddr, len), tcp_v6_connect(): sk->sk_prot->connect
+ * of TCP, called by __inet_stream_connect() with the socket lock owned.
+ * They send the SYN (or defer it for TCP_FASTOPEN_CONNECT) and return with
+ * both ends' addresses and ports set, without waiting: connect() waits for
+ * the handshake afterwards, in inet_wait_for_connect(), outside this probe.
+ * Only calls from connect() are recorded (dbos_connect_fd()); the entry
+ * skips the others, so they hold no instance.
+ */
+static int dbos_tcp_connect_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct dbos_connect_call *call = (struct dbos_connect_call *)ri->data;
+
+	call->fd = dbos_connect_fd();
+	call->sk = (struct sock *)regs_get_kernel_argument(regs, 0);
+	call->listener = NULL;
+	return call->fd < 0;
+}
+
+static int dbos_tcp6_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct dbos_connect_call *call = (struct dbos_connect_call *)ri->data;
+
+	if (!regs_return_value(regs))
+		dbos_connect_emit(call->fd, call->sk, NULL);
+	return 0;
+}
+
+/* tcp_v6_connect() hands a v4-mapped address to tcp_v4_connect(): once. */
+static int dbos_tcp4_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct dbos_connect_call *call = (struct dbos_connect_call *)ri->data;
+
+	if (READ_ONCE(call->sk->sk_family) == AF_INET)
+		return dbos_tcp6_connect_ret(ri, regs);
+	return 0;
+}
+
+/*
+ * security_unix_stream_connect(sk, other, newsk): called by
+ * unix_stream_connect() after any wait for room in the listener @other's
+ * backlog, with the state locks of @other and @sk held, before @sk becomes
+ * ESTABLISHED. A return of 0 means the connect succeeds: everything after
+ * it in unix_stream_connect() cannot fail. The record shows @sk as it is
+ * once connected (dbos_unix_connecting()); the held state locks are why
+ * the peer is not read the way dbos_sock_fill() would (it takes them).
+ */
+static int dbos_unix_connect_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct dbos_connect_call *call = (struct dbos_connect_call *)ri->data;
+
+	call->fd = dbos_connect_fd();
+	call->sk = (struct sock *)regs_get_kernel_argument(regs, 0);
+	call->listener = (struct sock *)regs_get_kernel_argument(regs, 1);
+	return call->fd < 0;
+}
+
+static int dbos_unix_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct dbos_connect_call *call = (struct dbos_connect_call *)ri->data;
+
+	if (!regs_return_value(regs))
+		dbos_connect_emit(call->fd, call->sk, call->listener);
+	return 0;
+}
+
+/*
+ * Whether connect() on @sk (of @file) is left to __sys_connect's return:
+ * only when the call cannot block. TCP and unix stream/seqpacket are
+ * recorded by their own hooks (when attached) from inside the call, before
+ * or after their waits. Datagram-like sockets (UDP, raw, ping, unix
+ * datagram, netlink, packet) do not wait for a peer. Any other stream-like
+ * socket (SCTP, MPTCP, vsock, Bluetooth, TIPC, ...) waits for its handshake
+ * unless O_NONBLOCK is set: such a blocking connect is not recorded
+ * (README, limits). Reads fields that only change under the socket lock as
+ * a hint: a connect racing a change of them is counted the wrong way at
+ * worst.
+ */
+static bool dbos_connect_on_return(struct sock *sk, const struct file *file)
+{
+	int family = READ_ONCE(sk->sk_family);
+	int type = READ_ONCE(sk->sk_type);
+
+	if ((family == AF_INET || family == AF_INET6) && type == SOCK_STREAM &&
+	    READ_ONCE(sk->sk_protocol) == IPPROTO_TCP)
+		return !READ_ONCE(dbos_kretprobe_on[DBOS_RP_TCP4]) ||
+		       !READ_ONCE(dbos_kretprobe_on[DBOS_RP_TCP6]);
+	if (family == AF_UNIX && type != SOCK_DGRAM)
+		return !READ_ONCE(dbos_kretprobe_on[DBOS_RP_UNIX]);
+	if (type == SOCK_DGRAM || type == SOCK_RAW || family == AF_NETLINK ||
+	    family == AF_PACKET)
+		return true;
+	return READ_ONCE(file->f_flags) & O_NONBLOCK;
+}
+
+/*
+ * __sys_connect(fd, ...) at entry: keep the instance (return 0) only for a
+ * connect that cannot block (dbos_connect_on_return()); a kretprobe whose
+ * entry handler returns non-zero frees its instance at once and never runs
+ * the return handler. The fd is looked up with fget() (RCU, a reference).
+ */
+static int dbos_connect_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	unsigned int fd = regs_get_kernel_argument(regs, 0);
+	struct file *file;
+	struct sock *sk;
+	bool keep = false;
+
+	((struct dbos_fd_call *)ri->data)->fd = fd;
+	file = fget(fd);
+	if (!file)
+		return 1;
+	sk = dbos_file_sock(file);
+	if (sk)
+		keep = dbos_connect_on_return(sk, file);
+	fput(file);
+	return !keep;
+}
+
 static int dbos_connect_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	long ret = regs_return_value(regs);
@@ -406,20 +653,34 @@ static struct kprobe dbos_kprobes[] = {
 	{ .symbol_name = "do_close_on_exec", .pre_handler = dbos_close_on_exec },
 };
 
-#define DBOS_KRETPROBE(sym, entry, ret) {				\
+
+#define DBOS_KRETPROBE(sym, entry, ret, call) {			\
 	.kp.symbol_name = sym,						\
 	.entry_handler = entry,						\
 	.handler = ret,							\
-	.data_size = sizeof(struct dbos_fd_call),			\
+	.data_size = sizeof(struct call),				\
 }
 
-static struct kretprobe dbos_kretprobes[] = {
-	DBOS_KRETPROBE("fd_install", dbos_fd_install_entry, dbos_fd_install_ret),
-	DBOS_KRETPROBE("do_dup2", dbos_dup2_entry, dbos_dup2_ret),
-	DBOS_KRETPROBE("pick_file", dbos_stash_fd1, dbos_pick_ret),
-	DBOS_KRETPROBE("__sys_bind", dbos_stash_fd0, dbos_bind_ret),
-	DBOS_KRETPROBE("__sys_listen", dbos_stash_fd0, dbos_listen_ret),
-	DBOS_KRETPROBE("__sys_connect", dbos_stash_fd0, dbos_connect_ret),
+static struct kretprobe dbos_kretprobes[DBOS_RP_COUNT] = {
+	[DBOS_RP_FD_INSTALL] = DBOS_KRETPROBE("fd_install", dbos_fd_install_entry,
+					      dbos_fd_install_ret, dbos_fd_call),
+	[DBOS_RP_DUP2] = DBOS_KRETPROBE("do_dup2", dbos_dup2_entry, dbos_dup2_ret,
+					dbos_fd_call),
+	[DBOS_RP_PICK] = DBOS_KRETPROBE("pick_file", dbos_stash_fd1, dbos_pick_ret,
+					dbos_fd_call),
+	[DBOS_RP_BIND] = DBOS_KRETPROBE("__sys_bind", dbos_stash_fd0, dbos_bind_ret,
+					dbos_fd_call),
+	[DBOS_RP_LISTEN] = DBOS_KRETPROBE("__sys_listen", dbos_stash_fd0,
+					  dbos_listen_ret, dbos_fd_call),
+	[DBOS_RP_TCP4] = DBOS_KRETPROBE("tcp_v4_connect", dbos_tcp_connect_entry,
+					dbos_tcp4_connect_ret, dbos_connect_call),
+	[DBOS_RP_TCP6] = DBOS_KRETPROBE("tcp_v6_connect", dbos_tcp_connect_entry,
+					dbos_tcp6_connect_ret, dbos_connect_call),
+	[DBOS_RP_UNIX] = DBOS_KRETPROBE("security_unix_stream_connect",
+					dbos_unix_connect_entry, dbos_unix_connect_ret,
+					dbos_connect_call),
+	[DBOS_RP_CONNECT] = DBOS_KRETPROBE("__sys_connect", dbos_connect_entry,
+					   dbos_connect_ret, dbos_fd_call),
 };
 
 static struct tracepoint *dbos_sock_tp;
@@ -432,7 +693,6 @@ static void dbos_find_sock_tp(struct tracepoint *tp, void *priv)
 
 /* Only written at init and unload: which probes are attached. */
 static bool dbos_kprobe_on[ARRAY_SIZE(dbos_kprobes)];
-static bool dbos_kretprobe_on[ARRAY_SIZE(dbos_kretprobes)];
 static bool dbos_sock_tp_on;
 
 /* Events missed by the probes: DBOS_STATS_MISSED. Any context. */
@@ -472,14 +732,24 @@ int dbos_files_init(void)
 	for (i = 0; i < ARRAY_SIZE(dbos_kretprobes); i++) {
 		struct kretprobe *rp = &dbos_kretprobes[i];
 
-		/* connect() blocks: many calls per CPU at once (README, limits). */
+		/*
+		 * No probed call sleeps for long (files.c's header), but
+		 * some may sleep briefly (allocation, a unix datagram
+		 * connect's path lookup): room for many per CPU.
+		 */
 		rp->maxactive = 64 + 8 * num_possible_cpus();
 		ret = register_kretprobe(rp);
+		if (ret && (i == DBOS_RP_TCP4 || i == DBOS_RP_TCP6 ||
+			    i == DBOS_RP_UNIX)) {
+			pr_warn("cannot probe %s (%d): its connects are recorded at connect()'s return\n",
+				rp->kp.symbol_name, ret);
+			continue;
+		}
 		if (ret) {
 			pr_err("cannot probe %s (%d)\n", rp->kp.symbol_name, ret);
 			goto err;
 		}
-		dbos_kretprobe_on[i] = true;
+		WRITE_ONCE(dbos_kretprobe_on[i], true);
 	}
 	if (!dbos_sock_tp) {
 		pr_warn("tracepoint inet_sock_set_state not found: no SOCK_STATE records\n");
@@ -513,7 +783,7 @@ void dbos_files_uninit(void)
 	for (i = 0; i < ARRAY_SIZE(dbos_kretprobes); i++) {
 		if (dbos_kretprobe_on[i])
 			unregister_kretprobe(&dbos_kretprobes[i]);
-		dbos_kretprobe_on[i] = false;
+		WRITE_ONCE(dbos_kretprobe_on[i], false);
 	}
 	for (i = 0; i < ARRAY_SIZE(dbos_kprobes); i++) {
 		if (dbos_kprobe_on[i])
