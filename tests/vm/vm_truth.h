@@ -139,6 +139,23 @@ static inline int on_proc_row(void *arg, int ncol, const struct dbos_value *v)
 }
 
 /* The mirror: the same columns from dbos, through the real client library. */
+/*
+ * A connection to dbosd held open across a ground-truth read: one query
+ * first, so dbosd's first-query timeout (10 s) cannot close it while a slow
+ * read (ss with hundreds of sockets on the debug kernel) runs; a reopened
+ * connection is another socket, and the comparison would never settle.
+ */
+static inline struct dbos_conn *connect_held(char **err)
+{
+	struct dbos_conn *c = dbos_connect(SOCK, err);
+
+	if (c && dbos_query(c, "SELECT 1", NULL, NULL, err)) {
+		dbos_close(c);
+		return NULL;
+	}
+	return c;
+}
+
 static inline int read_dbos(struct proc_set *s, char **err)
 {
 	static const struct dbos_callbacks cb = { .on_row = on_proc_row };
@@ -511,7 +528,7 @@ static inline int fds_converge(struct __test_metadata *_metadata, int secs)
 
 	do {
 		char *err = NULL;
-		struct dbos_conn *c = dbos_connect(SOCK, &err);
+		struct dbos_conn *c = connect_held(&err);
 		int ok = 0;
 
 		if (c) {
@@ -830,7 +847,7 @@ static inline int sockets_converge(struct __test_metadata *_metadata, int secs, 
 
 	do {
 		char *err = NULL;
-		struct dbos_conn *c = dbos_connect(SOCK, &err);
+		struct dbos_conn *c = connect_held(&err);
 		int ok = 0;
 
 		if (c) {
