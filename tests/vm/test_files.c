@@ -1001,10 +1001,10 @@ static void stop_blockers(pid_t owner)
 		;
 }
 
-static int blocked_in_accept(void)
+/* How many tasks sleep in a kernel function whose name has @in_name (their wchan). */
+static int sleeping_in(const char *in_name)
 {
 	int n = 0;
-
 	DIR *d = opendir("/proc");
 	struct dirent *e;
 
@@ -1016,13 +1016,18 @@ static int blocked_in_accept(void)
 		f = fopen(path, "r");
 		if (!f)
 			continue;
-		if (fgets(buf, sizeof(buf), f) && strstr(buf, "accept"))
+		if (fgets(buf, sizeof(buf), f) && strstr(buf, in_name))
 			n++;
 		fclose(f);
 	}
 	if (d)
 		closedir(d);
 	return n;
+}
+
+static int blocked_in_accept(void)
+{
+	return sleeping_in("accept");
 }
 
 TEST_F_TIMEOUT(vm, accepts_recorded_while_many_calls_block_in_accept, 180)
@@ -1116,26 +1121,10 @@ static void tcp_connect_to(int l)
  */
 static int blocked_in_connect(void)
 {
+	int n = sleeping_in("unix_wait_for_peer");
+	FILE *f = fopen("/proc/net/tcp", "r");
 	char line[256];
-	int n = 0;
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	FILE *f;
 
-	while (d && (e = readdir(d))) {
-		char path[300], buf[64] = "";
-
-		snprintf(path, sizeof(path), "/proc/%s/wchan", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(buf, sizeof(buf), f) && strstr(buf, "unix_wait_for_peer"))
-			n++;
-		fclose(f);
-	}
-	if (d)
-		closedir(d);
-	f = fopen("/proc/net/tcp", "r");
 	while (f && fgets(line, sizeof(line), f)) {
 		unsigned int st;
 
