@@ -138,6 +138,7 @@ struct scratch {
 	__u64 cgroup;
 	__u8 address[16];
 	char name[16];
+	struct dbos_lsm_marks marks;	/* the caller's, for lineage conditions */
 };
 
 #define SCRATCH_SLOTS	8
@@ -759,6 +760,260 @@ static long and_mark(__u32 m, void *arg)
 }
 
 /*
+ * ---- Access to lineage marks ----
+ *
+ * Linux 6.1's task storage helpers return NULL, whatever the storage holds,
+ * while another task on the same CPU is inside one of them (a per-CPU
+ * counter taken with migration, not preemption, disabled: a preemptible
+ * kernel, CONFIG_PREEMPT, lets that task be preempted there). Marks must not
+ * be lost that way, nor a process refused for it. So a read that is refused
+ * copies the marks without the helpers (marks_peek), and a write that is
+ * refused goes to dbos_marks_spill, keyed by the process, from where the
+ * next access that gets the storage applies it (marks_get); reads take it
+ * from there meanwhile, and the process's exit removes what is left.
+ */
+/* BPF_LOCAL_STORAGE_CACHE_SIZE (a define: not in the BTF) */
+#define MARKS_CACHE_SLOTS	16
+
+struct marks_spill_key {
+	__u64 start;		/* the leader's start_time: a reused pid is another key */
+	__u32 tgid;
+	__u32 pad;
+};
+
+#define SPILL_MARKS	1	/* m.self, m.desc and m.epoch are the fork's marks */
+#define SPILL_REFRESH	2	/* the identity changed: self is to be recomputed */
+#define SPILL_SET_LOST	4	/* DBOS_LSM_MARKF_SET_LOST */
+
+struct marks_spill {
+	struct dbos_lsm_marks m;
+	__u32 what;		/* SPILL_* */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct marks_spill_key);
+	__type(value, struct marks_spill);
+} dbos_marks_spill SEC(".maps");
+
+__u64 marks_of(__u64 task, __u64 comm, __u32 gen, __u32 sslot);
+
+/* The marks either generation defines (events keep them all current). */
+static __always_inline __u64 marks_defined(__u32 slot)
+{
+	__u32 hook = DBOS_LSM_MARK;
+	void *cfgs = bpf_map_lookup_elem(&dbos_cfgs, &slot);
+	struct dbos_lsm_hook_cfg *cfg = cfgs ? bpf_map_lookup_elem(cfgs, &hook) : NULL;
+
+	return cfg && cfg->nwords ? cfg->marks : 0;
+}
+
+/*
+ * The self bits of the process led by @leader now (@comm: its new name during
+ * a rename, else 0), under both generations' mark definitions, which agree on
+ * every mark both define (ids are stable): 0, or -1 without scratch.
+ */
+static __always_inline int marks_self(struct task_struct *leader, __u64 comm, __u64 *self)
+{
+	__u64 m0 = marks_defined(0), m1 = marks_defined(1);
+	struct scratch *s = scratch_claim();
+
+	if (!s)
+		return -1;
+	*self = 0;
+	if (m0)
+		*self |= marks_of(to_scalar(leader), comm, 0, s->slot) & m0;
+	if (m1)
+		*self |= marks_of(to_scalar(leader), comm, 1, s->slot) & m1;
+	scratch_release(s);
+	return 0;
+}
+
+static __always_inline struct dbos_lsm_state *state(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&dbos_state, &zero);
+}
+
+static __always_inline void spill_key(struct task_struct *leader, struct marks_spill_key *k)
+{
+	k->start = BPF_CORE_READ(leader, start_time);
+	k->tgid = BPF_CORE_READ(leader, tgid);
+	k->pad = 0;
+}
+
+/*
+ * @leader's marks in task storage (created when @create), with what was
+ * spilled for it applied first. NULL when the storage is refused or absent;
+ * then *@pending is its spill entry, if it has one.
+ */
+static __always_inline struct dbos_lsm_marks *marks_get(struct task_struct *leader, bool create,
+							struct marks_spill **pending)
+{
+	struct dbos_lsm_state *st = state();
+	struct dbos_lsm_marks *mk;
+	struct marks_spill_key k;
+	struct marks_spill *e;
+	__u64 self;
+
+	*pending = NULL;
+	if (!st || !*(volatile __u64 *)&st->spilled)
+		return bpf_task_storage_get(&dbos_marks, leader, 0,
+					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	spill_key(leader, &k);
+	e = bpf_map_lookup_elem(&dbos_marks_spill, &k);
+	if (!e)
+		return bpf_task_storage_get(&dbos_marks, leader, 0,
+					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	mk = bpf_task_storage_get(&dbos_marks, leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!mk) {
+		*pending = e;
+		return NULL;
+	}
+	if (e->what & SPILL_MARKS) {
+		mk->self = e->m.self;
+		mk->desc = e->m.desc;
+		asm volatile("" ::: "memory");
+		*(volatile __u64 *)&mk->epoch = e->m.epoch;
+	}
+	if (e->what & SPILL_SET_LOST)
+		__sync_fetch_and_or(&mk->flags, DBOS_LSM_MARKF_SET_LOST);
+	if (e->what & SPILL_REFRESH) {
+		if (marks_self(leader, 0, &self)) {
+			count(DBOS_LSM_C_MARK_FAILED);
+			mk->epoch = 0;	/* unknown until a walk */
+		} else {
+			mk->self = self;
+			__sync_fetch_and_add(&mk->gen, 1);
+		}
+	}
+	if (!bpf_map_delete_elem(&dbos_marks_spill, &k))
+		__sync_fetch_and_sub(&st->spilled, 1);
+	return mk;
+}
+
+/* Record @what (and the marks, for SPILL_MARKS) for @leader, whose storage was refused. */
+static __always_inline void marks_spill(struct task_struct *leader, __u32 what,
+					__u64 self, __u64 desc, __u64 epoch)
+{
+	struct dbos_lsm_state *st = state();
+	struct marks_spill v = { .what = what };
+	struct marks_spill_key k;
+	struct marks_spill *e;
+
+	count(DBOS_LSM_C_MARK_BUSY);
+	spill_key(leader, &k);
+	v.m.self = self;
+	v.m.desc = desc;
+	v.m.epoch = epoch;
+	if (st && !bpf_map_update_elem(&dbos_marks_spill, &k, &v, BPF_NOEXIST)) {
+		__sync_fetch_and_add(&st->spilled, 1);
+		return;
+	}
+	e = bpf_map_lookup_elem(&dbos_marks_spill, &k);	/* there already */
+	if (!st || !e) {
+		count(DBOS_LSM_C_MARK_FAILED);	/* the spill map is full */
+		return;
+	}
+	if (what & SPILL_MARKS) {
+		e->m.self = self;
+		e->m.desc = desc;
+		e->m.epoch = epoch;
+	}
+	__sync_fetch_and_or(&e->what, what);
+}
+
+/*
+ * Where dbos_marks's data for @task is, found as the kernel's lookup finds it
+ * (the storage's cache slot for the map, else its list of elements, of
+ * which a few are looked at) but without the helpers: 0 when not found.
+ */
+static __always_inline __u64 marks_data(struct task_struct *task)
+{
+	struct bpf_local_storage_map *smap = (struct bpf_local_storage_map *)&dbos_marks;
+	struct bpf_local_storage *ls = BPF_CORE_READ(task, bpf_storage);
+	__u32 idx = smap->cache_idx;	/* a map's own fields: read through its BTF */
+	__u64 me = to_scalar(smap), sd = 0, node = 0;
+
+	if (!ls || idx >= MARKS_CACHE_SLOTS)
+		return 0;
+	if (!bpf_probe_read_kernel(&sd, sizeof(sd), (void *)ls +
+				   bpf_core_field_offset(struct bpf_local_storage, cache) +
+				   idx * sizeof(void *)) &&
+	    sd && to_scalar(BPF_CORE_READ((struct bpf_local_storage_data *)sd, smap)) == me)
+		goto found;
+	node = (__u64)BPF_CORE_READ(ls, list.first);
+	for (int i = 0; i < 4 && node; i++) {
+		sd = node - bpf_core_field_offset(struct bpf_local_storage_elem, snode) +
+		     bpf_core_field_offset(struct bpf_local_storage_elem, sdata);
+		if (to_scalar(BPF_CORE_READ((struct bpf_local_storage_data *)sd, smap)) == me)
+			goto found;
+		node = (__u64)BPF_CORE_READ((struct hlist_node *)node, next);
+	}
+	return 0;
+found:
+	return sd + bpf_core_field_offset(struct bpf_local_storage_data, data);
+}
+
+/*
+ * A copy of @task's marks read without the task storage helpers, epoch
+ * before the bits (the writers write them in the other order): 0, or -1
+ * when it has none.
+ */
+static __always_inline int marks_peek(struct task_struct *task, struct dbos_lsm_marks *out)
+{
+	void *data = (void *)marks_data(task);
+
+	if (!data || bpf_probe_read_kernel(&out->epoch, sizeof(out->epoch),
+					   data + __builtin_offsetof(struct dbos_lsm_marks, epoch)))
+		return -1;
+	asm volatile("" ::: "memory");
+	if (bpf_probe_read_kernel(out, __builtin_offsetof(struct dbos_lsm_marks, epoch), data) ||
+	    bpf_probe_read_kernel(&out->flags, sizeof(out->flags),
+				  data + __builtin_offsetof(struct dbos_lsm_marks, flags)))
+		return -1;
+	return 0;
+}
+
+/*
+ * @leader's marks, into @out: from the storage, the spill map or a lock-free
+ * copy. @self: out->self is wanted too (a fork; decisions read desc only),
+ * recomputed if an identity change is pending. -1: not known.
+ */
+static __always_inline int marks_read(struct task_struct *leader, struct dbos_lsm_marks *out,
+				      bool self)
+{
+	struct marks_spill *e;
+	struct dbos_lsm_marks *mk = marks_get(leader, false, &e);
+
+	if (mk) {
+		out->epoch = *(volatile __u64 *)&mk->epoch;
+		asm volatile("" ::: "memory");
+		out->self = *(volatile __u64 *)&mk->self;
+		out->desc = *(volatile __u64 *)&mk->desc;
+		out->flags = *(volatile __u64 *)&mk->flags;
+		return 0;
+	}
+	if (e && (e->what & SPILL_MARKS)) {
+		out->epoch = e->m.epoch;
+		out->self = e->m.self;
+		out->desc = e->m.desc;
+		out->flags = 0;
+	} else if (marks_peek(leader, out)) {
+		return -1;
+	}
+	count(DBOS_LSM_C_MARK_BUSY);
+	if (e && (e->what & SPILL_SET_LOST))
+		out->flags |= DBOS_LSM_MARKF_SET_LOST;
+	if (self && e && (e->what & SPILL_REFRESH) && marks_self(leader, 0, &out->self))
+		return -1;
+	return 0;
+}
+
+/*
  * acc &= what the caller's lineage marks satisfy. -1 when its marks are not
  * known for the live generation's epoch (no storage, or not yet walked).
  */
@@ -766,13 +1021,12 @@ static __always_inline int and_lineage(struct scratch *s, struct dctx *c,
 				       struct dbos_lsm_state *st, __u32 live)
 {
 	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
-	struct dbos_lsm_marks *mk = bpf_task_storage_get(&dbos_marks, leader, 0, 0);
 	struct lctx l = { .values = c->values, .marks = c->cfg->marks, .hook = c->hook,
 			  .slot = s->slot };
 
-	if (!mk || mk->epoch < st->mark_epoch[live & 1])
+	if (marks_read(leader, &s->marks, false) || s->marks.epoch < st->mark_epoch[live & 1])
 		return -1;
-	l.desc = mk->desc;
+	l.desc = s->marks.desc;
 	bpf_loop(DBOS_LSM_MARKS, and_mark, &l, 0);
 	return 0;
 }
@@ -782,7 +1036,6 @@ static __always_inline int set_lost_check(struct scratch *s, struct dbos_lsm_hoo
 					  __u32 hook, __u64 version)
 {
 	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
-	struct dbos_lsm_marks *mk;
 	__u64 inherit = 0, deny = 0;
 	__u32 i;
 
@@ -792,8 +1045,7 @@ static __always_inline int set_lost_check(struct scratch *s, struct dbos_lsm_hoo
 	}
 	if (!inherit || !deny)
 		return 0;
-	mk = bpf_task_storage_get(&dbos_marks, leader, 0, 0);
-	if (!mk || !(mk->flags & DBOS_LSM_MARKF_SET_LOST))
+	if (marks_read(leader, &s->marks, false) || !(s->marks.flags & DBOS_LSM_MARKF_SET_LOST))
 		return 0;
 	count(DBOS_LSM_C_SET_UNKNOWN);
 	count(DBOS_LSM_C_DENIED);
@@ -1197,45 +1449,30 @@ __noinline __u64 marks_of(__u64 task, __u64 comm, __u32 gen, __u32 sslot)
 	return mc.self;
 }
 
-/* The marks either generation defines (events keep them all current). */
-static __always_inline __u64 marks_defined(__u32 slot)
-{
-	__u32 hook = DBOS_LSM_MARK;
-	void *cfgs = bpf_map_lookup_elem(&dbos_cfgs, &slot);
-	struct dbos_lsm_hook_cfg *cfg = cfgs ? bpf_map_lookup_elem(cfgs, &hook) : NULL;
-
-	return cfg && cfg->nwords ? cfg->marks : 0;
-}
-
 /*
  * Recompute the self bits of the process led by @leader, whose identity just
- * changed (exec, rename to @comm, credentials), under both generations' mark
- * definitions; they agree on every mark both define (ids are stable).
+ * changed (exec, rename to @comm, credentials). Storage refused: spilled, to
+ * be recomputed at the next access that gets it.
  */
 static __always_inline void marks_refresh(struct task_struct *leader, __u64 comm)
 {
-	__u64 m0 = marks_defined(0), m1 = marks_defined(1), self = 0;
+	struct marks_spill *e;
 	struct dbos_lsm_marks *mk;
-	struct scratch *s;
+	__u64 self;
 
-	if (!(m0 | m1))
+	if (!(marks_defined(0) | marks_defined(1)))
 		return;
-	mk = bpf_task_storage_get(&dbos_marks, leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	s = scratch_claim();
-	if (!mk || !s) {
-		/* Unknown from now on (a missing entry, or an epoch it never reached). */
-		count(DBOS_LSM_C_MARK_FAILED);
-		if (mk)
-			mk->epoch = 0;
-		if (s)
-			scratch_release(s);
+	mk = marks_get(leader, true, &e);
+	if (!mk) {
+		marks_spill(leader, SPILL_REFRESH, 0, 0, 0);
 		return;
 	}
-	if (m0)
-		self |= marks_of(to_scalar(leader), comm, 0, s->slot) & m0;
-	if (m1)
-		self |= marks_of(to_scalar(leader), comm, 1, s->slot) & m1;
-	scratch_release(s);
+	if (marks_self(leader, comm, &self)) {
+		/* Unknown from now on (an epoch it never reached). */
+		count(DBOS_LSM_C_MARK_FAILED);
+		mk->epoch = 0;
+		return;
+	}
 	mk->self = self;
 	__sync_fetch_and_add(&mk->gen, 1);
 }
@@ -1271,30 +1508,23 @@ int BPF_PROG(dbos_mark_creds, struct cred *new, int ret)
 /* Fork: the child's lineage, before it runs. */
 static __always_inline void marks_fork(struct task_struct *parent, struct task_struct *child)
 {
-	struct dbos_lsm_marks *pm, *cm;
-	__u64 epoch, self, desc;
+	struct dbos_lsm_marks pm, *cm;
+	struct marks_spill *e;
 
 	if (!(marks_defined(0) | marks_defined(1)))
 		return;
-	cm = bpf_task_storage_get(&dbos_marks, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	/* unknown until a walk reaches it, when the parent's marks are */
+	if (marks_read(parent->group_leader, &pm, true))
+		pm.epoch = pm.self = pm.desc = 0;
+	cm = marks_get(child, true, &e);
 	if (!cm) {
-		count(DBOS_LSM_C_MARK_FAILED);
+		marks_spill(child, SPILL_MARKS, pm.self, pm.desc | pm.self, pm.epoch);
 		return;
 	}
-	pm = bpf_task_storage_get(&dbos_marks, parent->group_leader, 0, 0);
-	if (!pm) {
-		cm->epoch = 0;	/* unknown until a walk reaches it */
-		return;
-	}
-	/* The walk writes the bits, then the epoch: read in the other order. */
-	epoch = *(volatile __u64 *)&pm->epoch;
+	cm->self = pm.self;
+	cm->desc = pm.desc | pm.self;
 	asm volatile("" ::: "memory");
-	self = *(volatile __u64 *)&pm->self;
-	desc = *(volatile __u64 *)&pm->desc;
-	cm->self = self;
-	cm->desc = desc | self;
-	asm volatile("" ::: "memory");
-	*(volatile __u64 *)&cm->epoch = epoch;
+	*(volatile __u64 *)&cm->epoch = pm.epoch;
 }
 
 /* The walk's loop up the ancestors: each one's marks (as defined by the walked slot). */
@@ -1331,6 +1561,7 @@ int dbos_mark_walk(struct bpf_iter__task *ctx)
 	struct task_struct *t = ctx->task;
 	struct dbos_lsm_marks *mk;
 	struct dbos_lsm_state *st;
+	struct marks_spill *e;
 	struct actx a = {};
 	struct scratch *s;
 	__u64 mask, gen, self, epoch;
@@ -1343,7 +1574,7 @@ int dbos_mark_walk(struct bpf_iter__task *ctx)
 		return 0;
 	epoch = st->walk_epoch;
 	slot = st->walk_slot & 1;
-	mk = bpf_task_storage_get(&dbos_marks, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	mk = marks_get(t, true, &e);
 	if (!mk) {
 		count(DBOS_LSM_C_MARK_FAILED);
 		return 0;
@@ -1379,12 +1610,14 @@ int dbos_mark_walk(struct bpf_iter__task *ctx)
 /* @child's (and its descendants') server-side pid-set membership is unknown. */
 static __always_inline void set_lost(struct task_struct *child)
 {
-	struct dbos_lsm_marks *mk = bpf_task_storage_get(&dbos_marks, child, 0,
-							 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	struct marks_spill *e;
+	struct dbos_lsm_marks *mk = marks_get(child, true, &e);
 
 	count(DBOS_LSM_C_INHERIT_FAILED);
 	if (mk)
 		__sync_fetch_and_or(&mk->flags, DBOS_LSM_MARKF_SET_LOST);
+	else
+		marks_spill(child, SPILL_SET_LOST, 0, 0, 0);
 }
 
 /* The child's pid-set bits from @pb: inherited terms, dflt for the others. */
@@ -1416,7 +1649,7 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid, slot, hook, i, zero = 0, live = 0;
-	struct dbos_lsm_marks *pm;
+	struct dbos_lsm_marks pm;
 	struct dbos_lsm_state *st;
 	void *live_values = NULL;
 	bool same = false;
@@ -1425,8 +1658,7 @@ int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
 	if (ptgid == ctgid)
 		return 0;	/* a thread: same tgid, same entries */
 	marks_fork(parent, child);
-	pm = bpf_task_storage_get(&dbos_marks, parent->group_leader, 0, 0);
-	if (pm && (pm->flags & DBOS_LSM_MARKF_SET_LOST))
+	if (!marks_read(parent->group_leader, &pm, false) && (pm.flags & DBOS_LSM_MARKF_SET_LOST))
 		set_lost(child);
 	st = bpf_map_lookup_elem(&dbos_state, &zero);
 	if (st) {
@@ -1486,15 +1718,26 @@ int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-/* A dead thread group's PID and FORK entries go, so that a reused pid inherits no rule. */
+/*
+ * A dead thread group's PID and FORK entries go, so that a reused pid
+ * inherits no rule; so does what was spilled of its marks.
+ */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(dbos_exit, struct task_struct *p)
 {
 	__u32 tgid = p->tgid, slot, hook;
 	struct dbos_lsm_value_key key __attribute__((aligned(8))) = {};
+	struct marks_spill_key sk;
+	struct dbos_lsm_state *st;
 
 	if (BPF_CORE_READ(p, signal, live.counter))
 		return 0;	/* other threads still run */
+	st = state();
+	if (st && *(volatile __u64 *)&st->spilled) {
+		spill_key(p->group_leader, &sk);
+		if (!bpf_map_delete_elem(&dbos_marks_spill, &sk))
+			__sync_fetch_and_sub(&st->spilled, 1);
+	}
 	key.field = DBOS_LSM_F_PID;
 	*(__u64 *)key.value = tgid;
 	for (slot = 0; slot < 2; slot++) {

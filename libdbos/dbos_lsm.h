@@ -39,7 +39,9 @@
  * Mark ids are stable across generations while a condition stays (its
  * MARKID entry holds a hash of its text); a commit that introduces marks
  * computes them for every existing process with the task iterator
- * (dbos_mark_walk), from the current process tree, before the flip.
+ * (dbos_mark_walk), from the current process tree, before the flip. Marks
+ * the task storage helpers refuse (busy: see DBOS_LSM_C_MARK_BUSY) are read
+ * without them or kept in dbos_marks_spill until they can be written.
  */
 #ifndef DBOS_LSM_H
 #define DBOS_LSM_H
@@ -48,7 +50,7 @@
 #include <linux/types.h>
 #endif
 
-#define DBOS_LSM_ABI_VERSION	4
+#define DBOS_LSM_ABI_VERSION	5
 
 /* Where dbosd pins the programs' links and maps (a bpffs directory). */
 #define DBOS_LSM_PIN_DIR	"/sys/fs/bpf/dbos"
@@ -222,6 +224,12 @@ struct dbos_lsm_state {
 	__u64 walk_new;
 	__u32 walk_slot;
 	__u32 __pad;
+	/*
+	 * Entries in dbos_marks_spill: marks the programs could not write to a
+	 * process's task storage (see DBOS_LSM_C_MARK_BUSY). Only the programs
+	 * write it; while it is 0 they never look there.
+	 */
+	__u64 spilled;
 };
 
 /* dbos_marks: TASK_STORAGE on thread-group leaders (see "Lineage marks" above). */
@@ -259,6 +267,10 @@ enum dbos_lsm_counter {
 	DBOS_LSM_C_PATH_UNRESOLVED,	/* a PATH or EXE a check needed was deeper than
 					 * DBOS_LSM_PATH_STEPS: decided as if every deny and
 					 * audit constraint on it held (fail closed) */
+	DBOS_LSM_C_MARK_BUSY,		/* lineage marks the task storage helpers refused
+					 * (Linux 6.1: another task on the CPU, preempted,
+					 * was inside one): read from a lock-free copy or
+					 * written to dbos_marks_spill, and applied later */
 	DBOS_LSM_C__COUNT
 };
 

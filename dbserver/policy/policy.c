@@ -1379,6 +1379,10 @@ int policy_stats(struct policy *p, struct sql_stat *out, int max)
 		[DBOS_LSM_C_PATH_UNRESOLVED] = { "lsm_path_unresolved",
 			"Checks that needed a path deeper than the kernel walks (4096 steps): "
 			"decided as if it matched every deny and audit path constraint" },
+		[DBOS_LSM_C_MARK_BUSY] = { "lsm_lineage_busy",
+			"Lineage marks the kernel's task storage refused for a moment (a preemptible "
+			"kernel: another task on the CPU was inside it), read from a copy or kept "
+			"aside and applied at the next access: nothing lost, nothing refused" },
 	};
 	uint64_t c[DBOS_LSM_C__COUNT] = { 0 };
 	int n = 0;

@@ -8,16 +8,23 @@
  * dbos.ko and dbosd (BPF LSM active); the moves are lineage_helper's.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <linux/bpf.h>
 
 #include "kselftest_harness.h"
+#include "dbos_lsm.h"
 #include "vm_util.h"
 
 #define D	"/tmp/dbos-lineage"	/* programs and results (lineage_helper's RESULT_DIR) */
@@ -342,6 +349,200 @@ TEST_F_TIMEOUT(lin, a_full_values_map_fails_closed, 1200)
 	holder_stop(&h);
 	EXPECT_EQ(1, run(OTHER, "try " TARGET));
 	clear_policy();
+}
+
+/* A pinned BPF object's fd (BPF_OBJ_GET), or -1. */
+static int bpf_obj_get_path(const char *path)
+{
+	union bpf_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.pathname = (unsigned long)path;
+	return syscall(__NR_bpf, BPF_OBJ_GET, &a, sizeof(a));
+}
+
+/* The kernel preempts tasks in kernel code: CONFIG_PREEMPT(_RT), or PREEMPT_DYNAMIC with preempt=full. */
+static int is_preemptible(void)
+{
+	char cmdline[4096] = "";
+	struct utsname u;
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (f) {
+		if (!fgets(cmdline, sizeof(cmdline), f))
+			cmdline[0] = 0;
+		fclose(f);
+	}
+	if (uname(&u))
+		return 0;
+	if (strstr(u.version, "PREEMPT_DYNAMIC"))
+		return strstr(cmdline, "preempt=full") != NULL;
+	return strstr(u.version, "PREEMPT") != NULL;
+}
+
+/*
+ * Task storage kept busy on CPU 0: Linux 6.1's task storage helpers refuse
+ * every lookup on a CPU while another task there is inside one, which a
+ * preemptible kernel allows (CONFIG_PREEMPT, as the debug kernel; Debian's
+ * with preempt=full). A thread updates dbos_marks for a bystander through
+ * the bpf syscall in a loop (that section is long: an allocation under the
+ * storage's lock) while three SCHED_FIFO forkers on the same CPU wake from
+ * short sleeps, preempting it, and fork children at once: one forker
+ * quarantined (every child's exec of the target refused), one not (every
+ * child runs it), one whose children become nginx and spawn the target at
+ * once (refused: an identity change is not lost either). Marks refused that
+ * way must be neither lost nor guessed.
+ */
+struct hammer {
+	int map, pidfd;
+	volatile int stop;
+	long n;
+};
+
+static int on_cpu0(void)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	return sched_setaffinity(0, sizeof(one), &one);
+}
+
+static void *hammer_run(void *arg)
+{
+	struct hammer *h = arg;
+	struct dbos_lsm_marks v = { 0 };
+	union bpf_attr a;
+
+	on_cpu0();
+	while (!h->stop) {
+		memset(&a, 0, sizeof(a));
+		a.map_fd = h->map;
+		a.key = (unsigned long)&h->pidfd;
+		a.value = (unsigned long)&v;
+		a.flags = BPF_ANY;
+		syscall(__NR_bpf, BPF_MAP_UPDATE_ELEM, &a, sizeof(a));
+		h->n++;
+	}
+	return NULL;
+}
+
+/*
+ * A forker: waits for a byte on @go, then @n times sleeps 50-450 us and
+ * forks a child that execs the target (@nginx: that execs nginx, which
+ * tries the target at once); writes "ran R denied D errors E" on @out.
+ */
+static pid_t forker_start(int go, int out, int n, bool nginx)
+{
+	struct sched_param sp = { .sched_priority = 10 };
+	pid_t pid = fork();
+	int ran = 0, denied = 0, errors = 0;
+	char c, line[64];
+
+	if (pid)
+		return pid;
+	if (on_cpu0() || sched_setscheduler(0, SCHED_FIFO, &sp) || read(go, &c, 1) != 1)
+		_exit(2);
+	srand(getpid());
+	for (int i = 0; i < n; i++) {
+		struct timespec ts = { 0, 50000 + rand() % 400000 };
+		int st;
+		pid_t k;
+
+		nanosleep(&ts, NULL);
+		k = fork();
+		if (k == 0 && nginx) {
+			execl(NGINX, "nginx", "try", TARGET, (char *)NULL);
+			_exit(2);
+		}
+		if (k == 0) {
+			execl(TARGET, TARGET, (char *)NULL);
+			_exit(errno == EPERM ? 1 : 2);
+		}
+		if (k < 0 || waitpid(k, &st, 0) != k || !WIFEXITED(st))
+			errors++;
+		else if (WEXITSTATUS(st) == (nginx ? 1 : 0))
+			ran++;
+		else if (WEXITSTATUS(st) == (nginx ? 0 : 1))
+			denied++;
+		else
+			errors++;
+	}
+	snprintf(line, sizeof(line), "ran %d denied %d errors %d", ran, denied, errors);
+	_exit(write(out, line, strlen(line)) > 0 ? 0 : 2);
+}
+
+static void forker_result(int out, char *buf, size_t size)
+{
+	ssize_t n = read(out, buf, size - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+}
+
+TEST_F_TIMEOUT(lin, busy_task_storage_loses_no_lineage, 1200)
+{
+	int n = reps(), go[2], outq[2], outo[2], outn[2];
+	struct hammer h = { .map = -1, .pidfd = -1 };
+	long long busy0, failed0;
+	pid_t bystander, fq, fo, fn;
+	char want[64], got[64];
+	pthread_t t;
+
+	bystander = fork();
+	if (bystander == 0) {
+		pause();
+		_exit(0);
+	}
+	ASSERT_LT(0, bystander);
+	h.pidfd = syscall(SYS_pidfd_open, bystander, 0);
+	ASSERT_LE(0, h.pidfd);
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(outq));
+	ASSERT_EQ(0, pipe(outo));
+	ASSERT_EQ(0, pipe(outn));
+	fq = forker_start(go[0], outq[1], n, false);
+	fo = forker_start(go[0], outo[1], n, false);
+	fn = forker_start(go[0], outn[1], n, true);
+	ASSERT_LT(0, fq);
+	ASSERT_LT(0, fo);
+	ASSERT_LT(0, fn);
+	SQL_OK("INSERT INTO policies(name, hook, action, condition) VALUES ('quarantine', 'exec', "
+	       "'deny', 'path = ''" TARGET "'' AND pid IN (SELECT pid FROM process_ancestors "
+	       "WHERE ancestor = %d)')", fq);
+	SQL_OK(WEB_NO_TARGET);
+	EXPECT_EQ(2, q_int("SELECT count(*) FROM policies WHERE exactness = 'kernel'"));
+	h.map = bpf_obj_get_path(DBOS_LSM_PIN_DIR "/dbos_marks");
+	ASSERT_LE(0, h.map) TH_LOG("no pinned dbos_marks: %s", strerror(errno));
+	busy0 = q_int("SELECT value FROM dbos_stats WHERE name = 'lsm_lineage_busy'");
+	failed0 = q_int("SELECT value FROM dbos_stats WHERE name = 'lsm_lineage_failed'");
+	ASSERT_LE(0, busy0);
+	ASSERT_EQ(0, pthread_create(&t, NULL, hammer_run, &h));
+	ASSERT_EQ(3, write(go[1], "ggg", 3));
+	forker_result(outq[0], got, sizeof(got));
+	snprintf(want, sizeof(want), "ran 0 denied %d errors 0", n);
+	EXPECT_STREQ(want, got) TH_LOG("the quarantined forker's children");
+	forker_result(outo[0], got, sizeof(got));
+	snprintf(want, sizeof(want), "ran %d denied 0 errors 0", n);
+	EXPECT_STREQ(want, got) TH_LOG("the other forker's children");
+	forker_result(outn[0], got, sizeof(got));
+	snprintf(want, sizeof(want), "ran 0 denied %d errors 0", n);
+	EXPECT_STREQ(want, got) TH_LOG("nginx's children");
+	h.stop = 1;
+	pthread_join(t, NULL);
+	TH_LOG("%ld updates; lsm_lineage_busy +%lld", h.n,
+	       q_int("SELECT value FROM dbos_stats WHERE name = 'lsm_lineage_busy'") - busy0);
+	EXPECT_EQ(failed0, q_int("SELECT value FROM dbos_stats WHERE name = 'lsm_lineage_failed'"));
+	/* only a preemptible kernel can be made to refuse; there it must have */
+	if (is_preemptible())
+		EXPECT_LT(busy0, q_int("SELECT value FROM dbos_stats WHERE name = "
+				       "'lsm_lineage_busy'"));
+	waitpid(fq, NULL, 0);
+	waitpid(fo, NULL, 0);
+	waitpid(fn, NULL, 0);
+	kill(bystander, SIGKILL);
+	waitpid(bystander, NULL, 0);
+	close(h.pidfd);
+	close(h.map);
 }
 
 /* Conditions the kernel cannot know stay the server's, and say so. */
