@@ -1030,10 +1030,27 @@ static int blocked_in_accept(void)
 	return sleeping_in("accept");
 }
 
+/*
+ * A loopback TCP connection: listener *@l (its address in *@a) and client
+ * *@c; the accepted end, or -1.
+ */
+static int tcp_loop_pair(int *l, int *c, struct sockaddr_in *a)
+{
+	socklen_t alen = sizeof(*a);
+
+	*a = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	*l = socket(AF_INET, SOCK_STREAM, 0);
+	*c = socket(AF_INET, SOCK_STREAM, 0);
+	if (*l < 0 || *c < 0 || bind(*l, (struct sockaddr *)a, sizeof(*a)) || listen(*l, 8) ||
+	    getsockname(*l, (struct sockaddr *)a, &alen) ||
+	    connect(*c, (struct sockaddr *)a, sizeof(*a)))
+		return -1;
+	return accept(*l, NULL, NULL);
+}
+
 TEST_F_TIMEOUT(vm, accepts_recorded_while_many_calls_block_in_accept, 180)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof(a);
+	struct sockaddr_in a;
 	long long resyncs, missed;
 	int l, c, fd = -1, i, n = 0;
 	pid_t owner = start_blockers(inet_listener, accept_on, BLOCKERS);
@@ -1047,14 +1064,7 @@ TEST_F_TIMEOUT(vm, accepts_recorded_while_many_calls_block_in_accept, 180)
 	resyncs = stat_value("resyncs");
 	missed = stat_value("kernel_missed");
 
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_LE(0, l);
-	ASSERT_EQ(0, bind(l, (struct sockaddr *)&a, sizeof(a)));
-	ASSERT_EQ(0, listen(l, 8));
-	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&a, &alen));
-	c = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_EQ(0, connect(c, (struct sockaddr *)&a, sizeof(a)));
-	fd = accept(l, NULL, NULL);
+	fd = tcp_loop_pair(&l, &c, &a);
 	ASSERT_LE(0, fd);
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM socket_events WHERE action = 'accept' "
@@ -1160,7 +1170,7 @@ static long long wait_sock_row(const char *action, int fd, const char *cond)
  */
 TEST_F_TIMEOUT(vm, connects_recorded_while_many_calls_block_in_connect, 300)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a;
 	struct sockaddr_in ua = { .sin_family = AF_INET, .sin_port = htons(9),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
@@ -1169,7 +1179,7 @@ TEST_F_TIMEOUT(vm, connects_recorded_while_many_calls_block_in_connect, 300)
 	time_t t0 = time(NULL);
 	pid_t uowner = start_blockers(full_unix_listener, connect_to_owner, nb);
 	pid_t towner = start_blockers(full_tcp_listener, tcp_connect_to, nb);
-	socklen_t alen = sizeof(a), unlen;
+	socklen_t unlen;
 	long long resyncs, missed;
 	int l, c, fd, u, ul, uc, i, n = 0;
 	char cond[128];
@@ -1185,14 +1195,7 @@ TEST_F_TIMEOUT(vm, connects_recorded_while_many_calls_block_in_connect, 300)
 	resyncs = stat_value("resyncs");
 	missed = stat_value("kernel_missed");
 
-	l = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_LE(0, l);
-	ASSERT_EQ(0, bind(l, (struct sockaddr *)&a, sizeof(a)));
-	ASSERT_EQ(0, listen(l, 8));
-	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&a, &alen));
-	c = socket(AF_INET, SOCK_STREAM, 0);
-	ASSERT_EQ(0, connect(c, (struct sockaddr *)&a, sizeof(a)));
-	fd = accept(l, NULL, NULL);
+	fd = tcp_loop_pair(&l, &c, &a);
 	ASSERT_LE(0, fd);
 	u = socket(AF_INET, SOCK_DGRAM, 0);
 	ASSERT_LE(0, u);
@@ -1232,7 +1235,8 @@ TEST_F_TIMEOUT(vm, connects_recorded_while_many_calls_block_in_connect, 300)
 		       sk_before.n, sk_after.n, sk_mirror.n);
 	for (i = 0; i < sk_after.n && i < sk_mirror.n && i < sk_before.n; i++) {
 		if (!same_sk(&sk_before.r[i], &sk_after.r[i]))
-			TH_LOG("ss changed: " SK_FMT, SK_ARGS(&sk_before.r[i]));
+			TH_LOG("ss changed: " SK_FMT " / then " SK_FMT, SK_ARGS(&sk_before.r[i]),
+			       SK_ARGS(&sk_after.r[i]));
 		if (!same_sk(&sk_after.r[i], &sk_mirror.r[i]))
 			TH_LOG("ss " SK_FMT " / dbos " SK_FMT, SK_ARGS(&sk_after.r[i]),
 			       SK_ARGS(&sk_mirror.r[i]));
