@@ -979,54 +979,75 @@ static __always_inline int marks_peek(struct task_struct *task, struct dbos_lsm_
 }
 
 /*
- * @leader's marks, into @out: from the storage, the spill map or a lock-free
- * copy. @self: out->self is wanted too (a fork; decisions read desc only),
- * recomputed if an identity change is pending. -1: not known.
+ * @out from @leader's storage @mk, else its spill entry @e's marks, else a
+ * lock-free copy: 0, or -1 when none has them.
  */
-static __always_inline int marks_read(struct task_struct *leader, struct dbos_lsm_marks *out,
-				      bool self)
+static __always_inline int marks_copy(struct task_struct *leader, struct dbos_lsm_marks *mk,
+				      struct marks_spill *e, struct dbos_lsm_marks *out)
 {
-	struct marks_spill *e;
-	struct dbos_lsm_marks *mk = marks_get(leader, false, &e);
-
 	if (mk) {
 		out->epoch = *(volatile __u64 *)&mk->epoch;
 		asm volatile("" ::: "memory");
 		out->self = *(volatile __u64 *)&mk->self;
 		out->desc = *(volatile __u64 *)&mk->desc;
 		out->flags = *(volatile __u64 *)&mk->flags;
-		return 0;
-	}
-	if (e && (e->what & SPILL_MARKS)) {
+	} else if (e && (e->what & SPILL_MARKS)) {
+		count(DBOS_LSM_C_MARK_BUSY);
 		out->epoch = e->m.epoch;
 		out->self = e->m.self;
 		out->desc = e->m.desc;
 		out->flags = 0;
 	} else if (marks_peek(leader, out)) {
 		return -1;
+	} else {
+		count(DBOS_LSM_C_MARK_BUSY);
 	}
-	count(DBOS_LSM_C_MARK_BUSY);
 	if (e && (e->what & SPILL_SET_LOST))
 		out->flags |= DBOS_LSM_MARKF_SET_LOST;
-	if (self && e && (e->what & SPILL_REFRESH) && marks_self(leader, 0, &out->self))
+	return 0;
+}
+
+/*
+ * @leader's marks, into @out, what was spilled applied to its storage when
+ * it can be had; self recomputed if an identity change is still pending.
+ * -1: not known.
+ */
+static __always_inline int marks_read(struct task_struct *leader, struct dbos_lsm_marks *out)
+{
+	struct marks_spill *e;
+	struct dbos_lsm_marks *mk = marks_get(leader, false, &e);
+
+	if (marks_copy(leader, mk, e, out))
+		return -1;
+	if (!mk && e && (e->what & SPILL_REFRESH) && marks_self(leader, 0, &out->self))
 		return -1;
 	return 0;
 }
 
 /*
- * The calling process's marks into scratch entry @sslot's `marks`
- * (marks_read, desc and flags): 0, or -1 when not known. A global function,
- * so the verifier checks it once per program, not once per path of
- * decide() that reaches it (inlined, it made loading the programs 4 times
- * slower: 30 s -> 125-150 s on the debug kernel).
+ * The calling process's marks into scratch entry @sslot's `marks`, read
+ * only (desc and flags: a decision's; self may be stale while a change of
+ * identity waits in the spill map): 0, or -1 when not known. A global
+ * function, so the verifier checks it once per program, not once per path
+ * of decide() that reaches it (inlined, loading the programs took 4-5
+ * times as long: 30 s -> 125-150 s on the debug kernel); and it calls no
+ * other function, as the stack of a hook's calls is at its limit.
  */
 __noinline int current_marks(__u32 sslot)
 {
+	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
 	struct scratch *s = scratch_of_cpu(sslot);
+	struct dbos_lsm_state *st = state();
+	struct marks_spill *e = NULL;
+	struct marks_spill_key k;
 
 	if (!s)
 		return -1;
-	return marks_read(bpf_get_current_task_btf()->group_leader, &s->marks, false);
+	if (st && *(volatile __u64 *)&st->spilled) {
+		spill_key(leader, &k);
+		e = bpf_map_lookup_elem(&dbos_marks_spill, &k);
+	}
+	return marks_copy(leader, bpf_task_storage_get(&dbos_marks, leader, 0, 0), e, &s->marks);
 }
 
 /*
@@ -1519,26 +1540,23 @@ int BPF_PROG(dbos_mark_creds, struct cred *new, int ret)
 	return 0;
 }
 
-/* Fork: the child's lineage, before it runs. */
-static __always_inline void marks_fork(struct task_struct *parent, struct task_struct *child)
+/* Fork: the child's lineage, before it runs, from its parent's marks @pm (epoch 0: unknown). */
+static __always_inline void marks_fork(struct task_struct *child, const struct dbos_lsm_marks *pm)
 {
-	struct dbos_lsm_marks pm, *cm;
+	struct dbos_lsm_marks *cm;
 	struct marks_spill *e;
 
 	if (!(marks_defined(0) | marks_defined(1)))
 		return;
-	/* unknown until a walk reaches it, when the parent's marks are */
-	if (marks_read(parent->group_leader, &pm, true))
-		pm.epoch = pm.self = pm.desc = 0;
 	cm = marks_get(child, true, &e);
 	if (!cm) {
-		marks_spill(child, SPILL_MARKS, pm.self, pm.desc | pm.self, pm.epoch);
+		marks_spill(child, SPILL_MARKS, pm->self, pm->desc | pm->self, pm->epoch);
 		return;
 	}
-	cm->self = pm.self;
-	cm->desc = pm.desc | pm.self;
+	cm->self = pm->self;
+	cm->desc = pm->desc | pm->self;
 	asm volatile("" ::: "memory");
-	*(volatile __u64 *)&cm->epoch = pm.epoch;
+	*(volatile __u64 *)&cm->epoch = pm->epoch;
 }
 
 /* The walk's loop up the ancestors: each one's marks (as defined by the walked slot). */
@@ -1671,8 +1689,11 @@ int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
 
 	if (ptgid == ctgid)
 		return 0;	/* a thread: same tgid, same entries */
-	marks_fork(parent, child);
-	if (!marks_read(parent->group_leader, &pm, false) && (pm.flags & DBOS_LSM_MARKF_SET_LOST))
+	/* the child is unknown until a walk reaches it when its parent is */
+	if (marks_read(parent->group_leader, &pm))
+		pm.epoch = pm.self = pm.desc = pm.flags = 0;
+	marks_fork(child, &pm);
+	if (pm.flags & DBOS_LSM_MARKF_SET_LOST)
 		set_lost(child);
 	st = bpf_map_lookup_elem(&dbos_state, &zero);
 	if (st) {
