@@ -5,21 +5,29 @@
 # suites run first; after Debian's, `make run` in a terminal and power losses
 # after policy COMMITs), tallies their TAP output and ends with "N passed, N failed".
 #
-# Usage: tests/run-all.sh [--host-only | --vm-only] [--kernel NAME] [SUITE...]
+# The suites are independent (each VM boot is its own machine; QEMU's TCG runs
+# one on one host core), so JOBS of them run at once, longest first; each
+# suite's line is printed when it ends, with the seconds it took.
+#
+# Usage: tests/run-all.sh [--host-only | --vm-only] [--kernel NAME] [--jobs N] [SUITE...]
 #   --kernel NAME: debian or debug (default: both)
+#   --jobs N: suites run at once (default: the host's cores, at most 2)
 #   SUITE: a test name (e.g. test_sql, test_processes, kunit) to run only those.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 mode=all
 kernels=(debian debug)
+jobs=$(nproc 2>/dev/null || echo 1)
+[ "$jobs" -gt 2 ] && jobs=2
 suites=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--host-only) mode=host ;;
 	--vm-only) mode=vm ;;
 	--kernel) kernels=("$2"); shift ;;
-	-h|--help) sed -n '3,10p' "$0"; exit 0 ;;
+	--jobs) jobs=$2; shift ;;
+	-h|--help) sed -n '3,14p' "$0"; exit 0 ;;
 	*) suites+=("$1") ;;
 	esac
 	shift
@@ -67,7 +75,8 @@ $(awk '/^# +RUN /{ n = 0; next }
 		failed=$((failed + 1))
 		failures+=("$name: exited with status $status (see $log)")
 	fi
-	printf '%-28s %3d passed, %d failed, %d skipped (%s)\n' "$name" "$ok" "$notok" "$skip" "$log"
+	printf '%-28s %3d passed, %d failed, %d skipped (%s, %d s)\n' "$name" "$ok" "$notok" "$skip" \
+		"$log" $(($(date +%s) - job_start))
 }
 
 run_host() {
@@ -76,6 +85,7 @@ run_host() {
 		[ -x "$t" ] || continue
 		name=$(basename "$t")
 		wanted "$name" || continue
+		job_start=$(date +%s)
 		timeout 600 "$t" >"$logdir/$name.log" 2>&1
 		tally "$name" "$logdir/$name.log" $?
 	done
@@ -147,20 +157,26 @@ vm_timeout() {	# SUITE KERNEL: a --timeout option, or nothing
 	esac
 }
 
+# run_vm KERNEL SUITE: build/tests/vm/SUITE in its own VM boot.
 run_vm() {
-	local kernel=$1 t name status
+	local kernel=$1 name=$2 status
+	# shellcheck disable=SC2046  # the option and its value are two words
+	DBOS_TEST_KERNEL=$kernel scripts/dbos-vm --kernel "$kernel" $(vm_timeout "$name" "$kernel") \
+		--log "$logdir/$name.$kernel.serial.log" \
+		"/dbos/tests/$name" >"$logdir/$name.$kernel.log" 2>&1
+	status=$?
+	tally "${name}[$kernel]" "$logdir/$name.$kernel.log" "$status"
+}
+
+# vm_suites: the names of the in-VM suites run_vm runs (helpers and the
+# Debian-image suites are not among them).
+vm_suites() {
+	local t name
 	for t in build/tests/vm/test_*; do
 		[ -x "$t" ] || continue
 		name=$(basename "$t")
-		name=${name%.sh}
-		wanted "$name" || continue
-		case "$name" in *_listen|*_helper|test_package|test_userland) continue ;; esac
-		# shellcheck disable=SC2046  # the option and its value are two words
-		DBOS_TEST_KERNEL=$kernel scripts/dbos-vm --kernel "$kernel" $(vm_timeout "$name" "$kernel") \
-			--log "$logdir/$name.$kernel.serial.log" \
-			"/dbos/tests/$(basename "$t")" >"$logdir/$name.$kernel.log" 2>&1
-		status=$?
-		tally "${name}[$kernel]" "$logdir/$name.$kernel.log" "$status"
+		case "$name" in *_listen|*_helper|test_package*|test_userland) continue ;; esac
+		echo "$name"
 	done
 }
 
@@ -197,21 +213,98 @@ run_console() {
 	tally "${name}[debian]" "$log" $?
 }
 
-start=$(date +%s)
-[ "$mode" != vm ] && run_host
-if [ "$mode" != host ]; then
+# The jobs, each a line "WEIGHT JOB...": WEIGHT is about the seconds it took
+# on a 2-core machine (2026-12-07), so that the longest start first and the
+# workers end together; the Debian image's two suites are one job (one image).
+weight() {	# JOB...: its weight
+	case "$*" in
+	"image") echo 1500 ;;
+	"vm debug test_lineage") echo 900 ;;
+	"vm debug test_kmod_reload" | "vm debug test_crash_loop") echo 500 ;;
+	"vm debug "*) echo 250 ;;
+	"vm debian test_lineage" | "vm debian test_crash_loop") echo 200 ;;
+	"console test_durable") echo 150 ;;
+	"kunit") echo 60 ;;
+	*) echo 40 ;;
+	esac
+}
+
+job_list() {
+	local k name
+	[ "$mode" != vm ] && echo host
+	[ "$mode" = host ] && return 0
 	for k in "${kernels[@]}"; do
-		[ "$k" = debug ] && run_kunit
-		run_vm "$k"
+		[ "$k" = debug ] && wanted kunit && echo kunit
+		for name in $(vm_suites); do
+			wanted "$name" && echo "vm $k $name"
+		done
 		if [ "$k" = debian ]; then
-			run_console test_console
-			run_console test_durable
-			run_userland
-			run_package
+			wanted test_console && echo "console test_console"
+			wanted test_durable && echo "console test_durable"
+			{ wanted test_userland || wanted test_package; } && echo image
 		fi
 	done
-fi
-for f in "${failures[@]}"; do echo "FAILED: $f"; done
+}
+
+run_job() {	# JOB...
+	job_start=$(date +%s)
+	case "$1" in
+	host) run_host ;;
+	kunit) run_kunit ;;
+	vm) run_vm "$2" "$3" ;;
+	console) run_console "$2" ;;
+	image) run_userland; job_start=$(date +%s); run_package ;;
+	esac
+}
+
+# next_job: the first job of the queue, removed from it (under a lock: the
+# workers share it); fails when the queue is empty.
+next_job() {
+	local line
+	{
+		flock 9
+		line=$(head -n 1 "$queue")
+		[ -n "$line" ] && sed -i 1d "$queue"
+	} 9>"$queue.lock"
+	[ -n "$line" ] && echo "${line#* }"
+}
+
+# worker N: runs jobs until the queue is empty, then leaves its counts and
+# failures in $queue.N.*.
+worker() {
+	local job f
+	while job=$(next_job); do
+		# shellcheck disable=SC2086  # a job is words
+		run_job $job
+	done
+	echo "$passed $failed $skipped" >"$queue.$1.counts"
+	for f in ${failures[@]+"${failures[@]}"}; do echo "FAILED: $f"; done >"$queue.$1.failures"
+}
+
+start=$(date +%s)
+queue=$logdir/.queue.$$
+while read -r job; do
+	# shellcheck disable=SC2086  # a job is words
+	[ -n "$job" ] && echo "$(weight $job) $job"
+done < <(job_list) | sort -s -k1,1nr >"$queue"
+pids=()
+for ((w = 1; w <= jobs; w++)); do
+	worker "$w" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+for ((w = 1; w <= jobs; w++)); do
+	if read -r p f s <"$queue.$w.counts"; then
+		passed=$((passed + p))
+		failed=$((failed + f))
+		skipped=$((skipped + s))
+	else
+		failed=$((failed + 1))
+		echo "FAILED: worker $w left no counts"
+	fi
+	cat "$queue.$w.failures" 2>/dev/null
+done
+rm -f "$queue" "$queue".*
 echo "time: $(( $(date +%s) - start )) s"
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"
