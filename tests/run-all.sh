@@ -157,26 +157,27 @@ vm_timeout() {	# SUITE KERNEL: a --timeout option, or nothing
 	esac
 }
 
-# run_vm KERNEL SUITE: build/tests/vm/SUITE in its own VM boot.
+# run_vm KERNEL FILE: build/tests/vm/FILE in its own VM boot (the suite's
+# name is FILE without .sh).
 run_vm() {
-	local kernel=$1 name=$2 status
+	local kernel=$1 file=$2 name=${2%.sh} status
 	# shellcheck disable=SC2046  # the option and its value are two words
 	DBOS_TEST_KERNEL=$kernel scripts/dbos-vm --kernel "$kernel" $(vm_timeout "$name" "$kernel") \
 		--log "$logdir/$name.$kernel.serial.log" \
-		"/dbos/tests/$name" >"$logdir/$name.$kernel.log" 2>&1
+		"/dbos/tests/$file" >"$logdir/$name.$kernel.log" 2>&1
 	status=$?
 	tally "${name}[$kernel]" "$logdir/$name.$kernel.log" "$status"
 }
 
-# vm_suites: the names of the in-VM suites run_vm runs (helpers and the
+# vm_suites: the files of the in-VM suites run_vm runs (helpers and the
 # Debian-image suites are not among them).
 vm_suites() {
-	local t name
+	local t file
 	for t in build/tests/vm/test_*; do
 		[ -x "$t" ] || continue
-		name=$(basename "$t")
-		case "$name" in *_listen|*_helper|test_package*|test_userland) continue ;; esac
-		echo "$name"
+		file=$(basename "$t")
+		case "$file" in *_listen|*_helper|test_package*|test_userland) continue ;; esac
+		echo "$file"
 	done
 }
 
@@ -213,30 +214,34 @@ run_console() {
 	tally "${name}[debian]" "$log" $?
 }
 
-# The jobs, each a line "WEIGHT JOB...": WEIGHT is about the seconds it took
-# on a 2-core machine (2026-12-07), so that the longest start first and the
-# workers end together; the Debian image's two suites are one job (one image).
+# The jobs, each a line "WEIGHT JOB...": WEIGHT is about the seconds the job
+# took on a 2-core machine (2026-12-07: the whole run 2,973 s of jobs in
+# 25 min), so that the longest start first and the two workers end
+# together; the Debian image's two suites are one job (one image).
 weight() {	# JOB...: its weight
 	case "$*" in
-	"image") echo 1500 ;;
-	"vm debug test_lineage") echo 900 ;;
-	"vm debug test_kmod_reload" | "vm debug test_crash_loop") echo 500 ;;
-	"vm debug "*) echo 250 ;;
-	"vm debian test_lineage" | "vm debian test_crash_loop") echo 200 ;;
-	"console test_durable") echo 150 ;;
-	"kunit") echo 60 ;;
-	*) echo 40 ;;
+	"image") echo 420 ;;
+	"vm debug test_enforce") echo 390 ;;
+	"vm debug test_kmod_reload.sh") echo 330 ;;
+	"vm debug test_lineage") echo 160 ;;
+	"vm debug test_files") echo 140 ;;
+	"vm debian test_kmod_reload.sh") echo 130 ;;
+	"vm "*" test_crash_loop") echo 110 ;;
+	"vm debian test_lineage") echo 90 ;;
+	"vm debug "*) echo 80 ;;
+	"host") echo 40 ;;
+	*) echo 25 ;;
 	esac
 }
 
 job_list() {
-	local k name
+	local k file
 	[ "$mode" != vm ] && echo host
 	[ "$mode" = host ] && return 0
 	for k in "${kernels[@]}"; do
 		[ "$k" = debug ] && wanted kunit && echo kunit
-		for name in $(vm_suites); do
-			wanted "$name" && echo "vm $k $name"
+		for file in $(vm_suites); do
+			wanted "${file%.sh}" && echo "vm $k $file"
 		done
 		if [ "$k" = debian ]; then
 			wanted test_console && echo "console test_console"
