@@ -87,11 +87,10 @@ static void fd_key(unsigned char k[8], uint32_t pid, uint32_t fd)
 
 /* ---- rows ------------------------------------------------------------------ */
 
-static int fd_put_row(struct files *f, uint32_t pid, const struct fdent *e)
+/* Encodes the row of @e (process @pid) into f->enc. 0, or -1 on ENOMEM. */
+static int fd_encode(struct files *f, uint32_t pid, const struct fdent *e, size_t *len)
 {
 	struct row_value v[FDS__COUNT];
-	unsigned char k[8];
-	size_t len;
 
 	v[FDS_PID] = row_int(pid);
 	v[FDS_FD] = row_int(e->fd);
@@ -102,7 +101,15 @@ static int fd_put_row(struct files *f, uint32_t pid, const struct fdent *e)
 	v[FDS_TYPE] = kind_value(e->kind);
 	v[FDS_MODE] = row_int(e->mode);
 	v[FDS_SEQ] = row_int((int64_t)e->seq);
-	if (files_encode(f, v, FDS__COUNT, &len))
+	return files_encode(f, v, FDS__COUNT, len);
+}
+
+static int fd_put_row(struct files *f, uint32_t pid, const struct fdent *e)
+{
+	unsigned char k[8];
+	size_t len;
+
+	if (fd_encode(f, pid, e, &len))
 		return -1;
 	fd_key(k, pid, e->fd);
 	store_batch_put(f->b, STORE_CF_FDS, k, sizeof(k), f->enc, len);
@@ -186,11 +193,28 @@ static struct fdproc *proc_get(struct files *f, uint32_t pid)
 	return p;
 }
 
+/* Logs what the row of @e (process @pid) became: @e's row, or deleted (@e NULL). */
+static void fd_log(struct files *f, uint32_t pid, uint32_t fd, const struct fdent *e)
+{
+	uint64_t key = (uint64_t)pid << 32 | fd;
+	size_t len;
+
+	if (!f->chg->on)
+		return;
+	if (!e)
+		changes_del(f->chg, CHANGES_FDS, key, f->cause_seq, f->cause_time);
+	else if (!fd_encode(f, pid, e, &len))
+		changes_put(f->chg, CHANGES_FDS, key, f->cause_seq, f->cause_time, f->enc, len);
+	else
+		f->chg->lost++;
+}
+
 /* Removes entry @i of @p (a live row): its row is deleted in this batch. */
 static void fd_remove(struct files *f, struct fdproc *p, uint32_t i)
 {
 	struct fdent *e = &p->v[i];
 
+	fd_log(f, p->pid, e->fd, NULL);
 	if (e->kind == DBOS_FILE_SOCK)
 		sock_ref(f, e->inode, -1);
 	f->nfds--;
@@ -228,6 +252,7 @@ static int fd_make(struct files *f, struct fdproc *p, struct fdent *e, bool fres
 	if (e->kind == DBOS_FILE_SOCK)
 		sock_ref(f, e->inode, +1);
 	fd_dirty(f, p->pid, e);
+	fd_log(f, p->pid, e->fd, e);
 	return 0;
 }
 
@@ -558,6 +583,12 @@ void files_set_now(struct files *f, uint64_t now_ns)
 	f->now_ns = now_ns;
 }
 
+void files_set_cause(struct files *f, uint64_t seq, uint64_t time_ns)
+{
+	f->cause_seq = seq;
+	f->cause_time = time_ns;
+}
+
 /* ---- open / close ------------------------------------------------------------------------------ */
 
 /* One stored process_open_files row back into the working copy. */
@@ -634,10 +665,10 @@ static int load(struct files *f, enum store_cf cf, char **err)
 }
 
 int files_open(struct store *st, struct store_batch *batch, uint64_t retention,
-	       uint64_t *c, uint64_t *max_seq, struct files **out, char **err)
+	       uint64_t *c, uint64_t *max_seq, struct changes_log *chg, struct files **out,
+	       char **err)
 {
 	struct files *f = calloc(1, sizeof(*f));
-	struct ptrmap_slot *sl;
 
 	*out = NULL;
 	if (!f || ptrmap_init(&f->procs, 1024) || ptrmap_init(&f->socks, 1024)) {
@@ -651,6 +682,7 @@ int files_open(struct store *st, struct store_batch *batch, uint64_t retention,
 	f->st = st;
 	f->b = batch;
 	f->c = c;
+	f->chg = chg;
 	history_init(&f->fev, STORE_CF_FILE_EVENTS, retention);
 	history_init(&f->sev, STORE_CF_SOCKET_EVENTS, retention);
 	if (load(f, STORE_CF_FDS, err) || load(f, STORE_CF_SOCKETS, err) ||
@@ -658,15 +690,18 @@ int files_open(struct store *st, struct store_batch *batch, uint64_t retention,
 		files_close(f);
 		return -1;
 	}
+	*out = f;
+	return 0;
+}
+
+int files_start(struct files *f, char **err)
+{
+	struct ptrmap_slot *sl;
+
 	/* Stored sockets that no stored fd points at: delete at the first commit. */
 	ptrmap_for_each(&f->socks, sl)
 		sock_sync(f, sl->val, false);
-	if (files_commit(f, err)) {
-		files_close(f);
-		return -1;
-	}
-	*out = f;
-	return 0;
+	return files_commit(f, err);
 }
 
 void files_close(struct files *f)

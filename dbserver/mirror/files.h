@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "dbserver/store/changes.h"
+
 #include "dbserver/mirror/mirror.h"
 
 struct files;
@@ -13,13 +15,25 @@ struct files;
  * files_open - load every stored fd and socket row and count both
  * histories. @batch is the mirror's pending batch (shared), @c the mirror's
  * counters (files.c adds to the MIRROR_STAT_FILE* ones), @max_seq is raised
- * to the largest seq stored. 0 and *@out, or -1 and *@err (free()).
+ * to the largest seq stored. Every change of an fd or sockets row is logged
+ * in @chg (the mirror's change log), with the cause files_set_cause() set.
+ * 0 and *@out, or -1 and *@err (free()).
  */
 int files_open(struct store *st, struct store_batch *batch, uint64_t retention,
-	       uint64_t *c, uint64_t *max_seq, struct files **out, char **err);
+	       uint64_t *c, uint64_t *max_seq, struct changes_log *chg, struct files **out,
+	       char **err);
+/*
+ * files_start - after files_open() and the change log's opening: deletes
+ * (in the pending batch) the stored sockets no stored fd points at. 0, or
+ * -1 and *@err.
+ */
+int files_start(struct files *f, char **err);
 void files_close(struct files *f);
 
 void files_set_now(struct files *f, uint64_t now_ns);
+
+/* files_set_cause - the seq and time of what the next changes are made by (the record being applied). */
+void files_set_cause(struct files *f, uint64_t seq, uint64_t time_ns);
 
 /* files_apply - one FD_* or SOCK_* record with history seq @s. */
 enum mirror_result files_apply(struct files *f, const struct mirror_rec *r, uint64_t s);

@@ -10,6 +10,7 @@
 #include "dbserver/mirror/fdtab.h"
 #include "dbserver/mirror/files.h"
 #include "dbserver/mirror/history.h"
+#include "dbserver/store/changes.h"
 #include "dbserver/store/row.h"
 
 #define NSEC	1000000000ULL
@@ -33,6 +34,8 @@ struct files {
 	uint64_t dump_floor;		/* the last complete files dump's first snapshot seq */
 	struct { uint32_t pid, fd; } *dirty;
 	size_t ndirty, dirty_cap;
+	struct changes_log *chg;	/* the mirror's: every row change, as it happens */
+	uint64_t cause_seq, cause_time;	/* of the record being applied (files_set_cause) */
 };
 
 static inline struct row_value files_text(const char *s)

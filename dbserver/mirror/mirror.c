@@ -73,6 +73,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dbserver/mirror/files.h"
 #include "dbserver/mirror/history.h"
@@ -81,6 +82,7 @@
 #include "dbserver/mirror/schedrec.h"
 #include "dbserver/sched/sched.h"
 #include "dbserver/sql/schema.h"
+#include "dbserver/store/changes.h"
 #include "dbserver/store/row.h"
 
 #define META_EPOCH	"epoch"	/* be64 instance, be64 base */
@@ -113,7 +115,7 @@ struct mirror {
 	/* re-sync */
 	uint32_t gen;
 	bool in_resync;
-	uint64_t first_snap;
+	uint64_t first_snap;		/* the running dump's oldest snapshot */
 	uint64_t dump_floor;		/* the last complete dump's first snapshot seq */
 	uint32_t files_swept;		/* by the last re-sync */
 
@@ -123,6 +125,9 @@ struct mirror {
 	char *srow;			/* scratch: a sched_decisions row */
 	size_t srow_cap;
 	struct files *files;		/* open files and sockets */
+	struct changes_log chg;		/* every live row change, as it happens (changes.h) */
+	uint64_t cause_seq, cause_time;	/* of the record being applied */
+	uint64_t first_snap_time;	/* the time of first_snap */
 
 	uint64_t live_count;
 	uint64_t c[MIRROR_STAT__COUNT];
@@ -155,6 +160,10 @@ const struct mirror_stat_info mirror_stat_info[MIRROR_STAT__COUNT] = {
 	[MIRROR_STAT_SCHED_STALE] = { "sched_stale", "SCHED records older than the scheduling values of their process, or for a process with no row (sched_decisions only)" },
 	[MIRROR_STAT_SCHED_DECISIONS_ROWS] = { "sched_decisions_rows", "Rows in sched_decisions (as of the last commit)" },
 	[MIRROR_STAT_SCHED_DECISIONS_TRIMMED] = { "sched_decisions_trimmed", "sched_decisions rows deleted by the retention limit since start" },
+	[MIRROR_STAT_CHANGES_LOGGED] = { "changes_logged", "Live row changes in the change log (as-of queries), the trimmed ones included" },
+	[MIRROR_STAT_CHECKPOINTS] = { "checkpoints_written", "Checkpoints of the live tables written since start (as-of queries replay from the nearest)" },
+	[MIRROR_STAT_CHANGES_TRIMMED] = { "changes_trimmed", "Change log rows deleted by the retention limit since start" },
+	[MIRROR_STAT_CHANGES_LOST] = { "changes_lost", "Live row changes the change log could not keep (out of memory): as-of results may be wrong (0 unless memory ran out)" },
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -224,8 +233,25 @@ static int encode(struct mirror *m, const struct row_value *v, int n, size_t *le
 	return 0;
 }
 
+static int encode_proc(struct mirror *m, const struct proc_slot *sl, size_t *len);
+
+/*
+ * @sl's row changed (or went): logged now, with what caused it (the change
+ * log keeps every state a row had), and written at commit (only the last).
+ */
 static void mark_dirty(struct mirror *m, struct proc_slot *sl)
 {
+	size_t len;
+
+	if (m->chg.on) {
+		if (sl->state != PROC_LIVE)
+			changes_del(&m->chg, CHANGES_PROCESSES, sl->pid, m->cause_seq, m->cause_time);
+		else if (!encode_proc(m, sl, &len))
+			changes_put(&m->chg, CHANGES_PROCESSES, sl->pid, m->cause_seq, m->cause_time,
+				    m->enc, len);
+		else
+			m->chg.lost++;
+	}
 	if (sl->flags & PROC_F_DIRTY)
 		return;
 	if (m->ndirty == m->dirty_cap) {
@@ -493,8 +519,10 @@ static enum mirror_result apply_birth(struct mirror *m, const struct mirror_rec 
 		return MIRROR_ENOMEM;
 	if (snap) {
 		m->c[MIRROR_STAT_SNAPSHOTS]++;
-		if (m->in_resync && (!m->first_snap || s < m->first_snap))
+		if (m->in_resync && (!m->first_snap || s < m->first_snap)) {
 			m->first_snap = s;
+			m->first_snap_time = m->cause_time;
+		}
 	}
 	if (sl->state == PROC_LIVE) {
 		L = sl->live;
@@ -668,6 +696,9 @@ enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
 	s = m->base + h->seq;
 	if (s > m->max_seq)
 		m->max_seq = s;
+	m->cause_seq = s;
+	m->cause_time = h->time_ns;
+	files_set_cause(m->files, s, h->time_ns);
 	if (files)
 		return files_apply(m->files, r, s);
 	if (sched)
@@ -747,6 +778,10 @@ uint32_t mirror_resync_end(struct mirror *m)
 	uint32_t n = 0;
 
 	m->in_resync = false;
+	/* what no snapshot showed went before the dump's first one (change log) */
+	m->cause_seq = m->first_snap;
+	m->cause_time = m->first_snap_time;
+	files_set_cause(m->files, m->first_snap, m->first_snap_time);
 	m->files_swept = files_resync_end(m->files, m->first_snap);
 	if (!m->first_snap)
 		return 0;	/* an empty dump proves nothing: sweep nothing */
@@ -782,15 +817,14 @@ void mirror_resync_abort(struct mirror *m)
 
 /* ---- commit ------------------------------------------------------------------ */
 
-static int put_row(struct mirror *m, const struct proc_slot *sl)
+/* Encodes the row of live process @sl into m->enc. 0, or -1 on ENOMEM. */
+static int encode_proc(struct mirror *m, const struct proc_slot *sl, size_t *len)
 {
 	const struct proc_live *L = sl->live;
 	struct row_value v[PROCESSES__STORED];
 	char state[1] = { (char)L->state }, pol[12];
 	int32_t threads = L->threads_base + L->threads_delta;
 	uint64_t seq = sl->seq;
-	unsigned char key[4];
-	size_t len;
 
 	v[PROCESSES_PID] = row_int(sl->pid);
 	v[PROCESSES_PARENT] = row_int(L->ppid);
@@ -815,7 +849,15 @@ static int put_row(struct mirror *m, const struct proc_slot *sl)
 	if (L->cpus_seq > seq)
 		seq = L->cpus_seq;
 	v[PROCESSES_SEQ] = row_int((int64_t)seq);
-	if (encode(m, v, PROCESSES__STORED, &len))
+	return encode(m, v, PROCESSES__STORED, len);
+}
+
+static int put_row(struct mirror *m, const struct proc_slot *sl)
+{
+	unsigned char key[4];
+	size_t len;
+
+	if (encode_proc(m, sl, &len))
 		return -1;
 	store_key_be32(key, sl->pid);
 	store_batch_put(m->batch, STORE_CF_PROCESSES, key, sizeof(key), m->enc, len);
@@ -831,6 +873,12 @@ static void publish(struct mirror *m)
 	m->c[MIRROR_STAT_EPOCH_BASE] = m->base;
 	m->c[MIRROR_STAT_SCHED_DECISIONS_ROWS] = m->shist.count;
 	m->c[MIRROR_STAT_SCHED_DECISIONS_TRIMMED] = m->shist.trimmed;
+	m->c[MIRROR_STAT_CHANGES_LOGGED] = 0;
+	for (int t = 0; t < CHANGES__TABLES; t++)
+		m->c[MIRROR_STAT_CHANGES_LOGGED] += m->chg.tab[t].total;
+	m->c[MIRROR_STAT_CHECKPOINTS] = m->chg.checkpoints;
+	m->c[MIRROR_STAT_CHANGES_TRIMMED] = m->chg.trimmed;
+	m->c[MIRROR_STAT_CHANGES_LOST] = m->chg.lost;
 	for (int i = 0; i < MIRROR_STAT__COUNT; i++)
 		atomic_store_explicit(&m->pub[i], (int64_t)m->c[i], memory_order_relaxed);
 }
@@ -873,6 +921,7 @@ int mirror_commit(struct mirror *m, char **err)
 		goto fail;
 	history_trim(&m->hist, m->batch);
 	history_trim(&m->shist, m->batch);
+	changes_flush(&m->chg, m->batch);
 	if (store_batch_count(m->batch)) {
 		if (store_write(m->st, m->batch, err))
 			goto fail;
@@ -881,6 +930,14 @@ int mirror_commit(struct mirror *m, char **err)
 	history_committed(&m->hist);
 	history_committed(&m->shist);
 	files_committed(m->files);
+	{
+		char *cerr = NULL;
+
+		/* a checkpoint that failed is tried again after the next commit */
+		if (changes_committed(&m->chg, &cerr))
+			m->c[MIRROR_STAT_STORE_ERRORS]++;
+		free(cerr);
+	}
 	publish(m);
 	return 0;
 fail:
@@ -892,6 +949,7 @@ fail:
 size_t mirror_pending(const struct mirror *m)
 {
 	return store_batch_count(m->batch) + m->ndirty + m->epoch_dirty + files_pending(m->files) +
+	       changes_pending(&m->chg) +
 	       history_pending(&m->hist) + history_pending(&m->shist);
 }
 
@@ -1021,6 +1079,7 @@ static int load_row(struct mirror *m, uint32_t pid, const char *val, size_t vlen
 
 static int load(struct mirror *m, char **err)
 {
+	struct timespec now;
 	struct store_iter *it;
 	char *val = NULL;
 	size_t vlen = 0;
@@ -1059,11 +1118,20 @@ static int load(struct mirror *m, char **err)
 
 	if (history_load(&m->hist, m->st, &m->max_seq, err) ||
 	    history_load(&m->shist, m->st, &m->max_seq, err) ||
-	    files_open(m->st, m->batch, m->cfg.retention, m->c, &m->max_seq, &m->files, err))
+	    files_open(m->st, m->batch, m->cfg.retention, m->c, &m->max_seq, &m->chg, &m->files,
+		       err))
 		return -1;
 	if (m->has_epoch && m->epoch_base > m->max_seq)
 		m->max_seq = m->epoch_base;	/* an epoch that never stored a row still counts */
-	return 0;
+	clock_gettime(CLOCK_REALTIME, &now);
+	m->cause_seq = m->max_seq;
+	m->cause_time = (uint64_t)now.tv_sec * NSEC + (uint64_t)now.tv_nsec;
+	files_set_cause(m->files, m->cause_seq, m->cause_time);
+	if (changes_open(&m->chg, m->st, m->cfg.retention, m->cause_seq, m->cause_time, err))
+		return -1;
+	if (m->cfg.checkpoint_every)
+		m->chg.min_interval = m->cfg.checkpoint_every;
+	return files_start(m->files, err);
 }
 
 int mirror_open(struct store *st, const struct mirror_config *cfg,
@@ -1119,5 +1187,6 @@ void mirror_close(struct mirror *m)
 	history_free(&m->shist);
 	free(m->srow);
 	files_close(m->files);
+	changes_close(&m->chg);
 	free(m);
 }

@@ -55,6 +55,8 @@ struct mirror_rec {
 struct mirror_config {
 	/* Keep at most this many rows in each history table (0: keep none). */
 	uint64_t retention;
+	/* Changes between checkpoints of the change log, at least (0: CHANGES_CHECKPOINT_MIN). */
+	uint64_t checkpoint_every;
 };
 
 struct mirror;
@@ -185,6 +187,11 @@ enum mirror_stat {
 	MIRROR_STAT_SCHED_STALE,
 	MIRROR_STAT_SCHED_DECISIONS_ROWS,
 	MIRROR_STAT_SCHED_DECISIONS_TRIMMED,
+	/* the change log (store/changes.h) */
+	MIRROR_STAT_CHANGES_LOGGED,
+	MIRROR_STAT_CHECKPOINTS,
+	MIRROR_STAT_CHANGES_TRIMMED,
+	MIRROR_STAT_CHANGES_LOST,
 	MIRROR_STAT__COUNT
 };
 

@@ -75,6 +75,7 @@ static int sock_put_row(struct files *f, const struct sockent *so)
 	v[SOCKETS_SEQ] = row_int((int64_t)so->seq);
 	if (files_encode(f, v, SOCKETS__COUNT, &len))
 		return -1;
+	changes_put(f->chg, CHANGES_SOCKETS, so->inode, f->cause_seq, f->cause_time, f->enc, len);
 	store_key_be64(k, so->inode);
 	store_batch_put(f->b, STORE_CF_SOCKETS, k, sizeof(k), f->enc, len);
 	return 0;
@@ -96,6 +97,7 @@ void sock_sync(struct files *f, struct sockent *so, bool changed)
 
 		store_key_be64(k, so->inode);
 		store_batch_delete(f->b, STORE_CF_SOCKETS, k, sizeof(k));
+		changes_del(f->chg, CHANGES_SOCKETS, so->inode, f->cause_seq, f->cause_time);
 		so->stored = false;
 		f->nsocks--;
 	}

@@ -3,7 +3,8 @@
 #
 #   STORE_OBJS  store/ objects: link with $(STORE_LIBS)
 
-STORE_OBJS := $(B)/dbserver/store/store.o $(B)/dbserver/store/row.o $(B)/dbserver/store/chunk.o
+STORE_OBJS := $(B)/dbserver/store/store.o $(B)/dbserver/store/row.o $(B)/dbserver/store/chunk.o \
+	      $(B)/dbserver/store/changes.o
 STORE_LIBS := -lrocksdb
 
 HOST_TESTS += $(B)/tests/host/test_store

@@ -5,65 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dbserver/store/bytes.h"
 #include "dbserver/store/chunk.h"
-
-static void put_le(char *p, uint64_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++, v >>= 8)
-		p[i] = (char)(v & 0xff);
-}
-
-static uint64_t get_le(const char *p, int bytes)
-{
-	uint64_t v = 0;
-
-	for (int i = bytes - 1; i >= 0; i--)
-		v = v << 8 | (unsigned char)p[i];
-	return v;
-}
-
-static size_t put_varint(char *p, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (char)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (char)v;
-	return n;
-}
-
-/* Reads a varint at *@p (before @end); false when truncated or too long. */
-static bool get_varint(const char **p, const char *end, uint64_t *v)
-{
-	*v = 0;
-	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-		unsigned char b = (unsigned char)*(*p)++;
-
-		*v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return true;
-	}
-	return false;
-}
 
 static int reserve(struct chunk_buf *c, size_t need)
 {
-	size_t cap;
-	char *nb;
-
-	if (c->len + need <= c->cap)
-		return 0;
-	cap = c->cap ? c->cap : 1024;
-	while (cap < c->len + need)
-		cap *= 2;
-	nb = realloc(c->b, cap);
-	if (!nb)
-		return -1;
-	c->b = nb;
-	c->cap = cap;
-	return 0;
+	return bytes_reserve(&c->b, &c->cap, c->len, need);
 }
 
 int chunk_start(struct chunk_buf *c, uint64_t key)

@@ -54,6 +54,8 @@ static const struct {
 	/* one key per row: refused attempts are deleted one by one (decisions.c) */
 	[STORE_CF_POLICY_DECISIONS] = { "policy_decisions", 8u << 20, false, false },
 	[STORE_CF_SCHED_DECISIONS] = { "sched_decisions", 8u << 20, false, true },
+	[STORE_CF_CHANGES]        = { "changes", 32u << 20, false, false },
+	[STORE_CF_CHECKPOINTS]    = { "checkpoints", 8u << 20, false, false },
 };
 
 /*
@@ -423,6 +425,8 @@ static int check_format(struct store *st, char **err)
 		free(val);
 		if (format == STORE_FORMAT)
 			return 0;
+		if (format == 2)
+			goto record;	/* 2 -> 3: only new, empty families (changes.h) */
 		*err = errorf("store_open %s: the store has format %" PRIu64 " and this dbosd reads "
 			      "format %d (it was written by a newer dbosd): run that one, or move "
 			      "the directory away to start an empty store", st->dir, format,
@@ -432,6 +436,7 @@ static int check_format(struct store *st, char **err)
 	for (int cf = 0; cf < STORE_CF__COUNT; cf++)
 		if (cf_conf[cf].chunked && migrate_cf(st, cf, err))
 			return -1;
+record:
 	b = store_batch_new();
 	if (!b) {
 		*err = errorf("store_open %s: %s", st->dir, strerror(ENOMEM));

@@ -26,6 +26,8 @@ enum store_cf {
 	STORE_CF_POLICY_RULES,		/* be32 id, be32 from_version -> policy_rule_revisions row */
 	STORE_CF_POLICY_DECISIONS,	/* be64 seq -> policy_decisions row */
 	STORE_CF_SCHED_DECISIONS,	/* be64 first seq -> chunk of sched_decisions rows */
+	STORE_CF_CHANGES,		/* u8 table, be64 entry -> the live rows a commit changed (changes.h) */
+	STORE_CF_CHECKPOINTS,		/* the live tables as of a change-log entry (changes.h) */
 	STORE_CF__COUNT
 };
 
@@ -45,10 +47,13 @@ struct store_iter;
  * the rows of each chunked family become chunks, written in atomic
  * batches of whole chunks, so that a crash during the conversion leaves
  * each row either as it was or in a chunk, and the next open finishes the
- * job; the format is recorded (synced) last. A store of a later format (a newer
+ * job; the format is recorded (synced) last. Format 3 added the change log
+ * and checkpoint families (changes.h); a format 2 store only gets them,
+ * empty, and the mirror's first start writes their first checkpoints. A
+ * store of a later format (a newer
  * dbosd's) is refused with a message that says so.
  */
-#define STORE_FORMAT	2
+#define STORE_FORMAT	3
 int store_open(const char *dir, struct store **out, char **err);
 void store_close(struct store *st);
 

@@ -21,7 +21,10 @@
 #include "dbserver/intake/decode.h"
 #include "dbserver/intake/intake.h"
 #include "dbserver/mirror/mirror.h"
+#include "dbserver/sql/schema.h"
 #include "dbserver/sql/sql.h"
+#include "dbserver/store/changes.h"
+#include "dbserver/store/row.h"
 #include "dbserver/store/store.h"
 #include "tests/host/test_intake_msg.h"
 
@@ -240,9 +243,11 @@ FIXTURE(files) {
 	struct tmsg msg;
 };
 
+static uint64_t checkpoint_every;	/* the mirror's (0: its default) */
+
 static void open_all(struct _test_data_files *self, uint64_t retention)
 {
-	struct mirror_config mc = { .retention = retention };
+	struct mirror_config mc = { .retention = retention, .checkpoint_every = checkpoint_every };
 	struct intake_config ic = {
 		.ops = &fake_ops, .ops_arg = &self->k, .log = log_line, .log_arg = self->log,
 		.filter = &self->filter,
@@ -470,7 +475,8 @@ TEST_F(files, fork_copies_the_table_and_exit_removes_it_row_by_row)
 	 */
 	before = mirror_pending(self->w.m);
 	SEND(0, EXIT(201, 80));
-	EXPECT_GE(before + 2 + 42, mirror_pending(self->w.m));	/* history, processes row, 42 fd rows */
+	/* history, processes row, 42 fd rows, the change log's entries of both tables */
+	EXPECT_GE(before + 2 + 42 + 2, mirror_pending(self->w.m));
 	flush(self);
 	EXPECT_EQ(0, q_int(self->db, "SELECT count(*) FROM process_open_files WHERE pid = 201"));
 	EXPECT_EQ(42, q_int(self->db, "SELECT count(*) FROM process_open_files WHERE pid = 200"));
@@ -858,6 +864,11 @@ TEST_F(files, malformed_fd_and_sock_records_are_skipped)
 #define SIM_FDS		12
 #define SIM_EVENTS	400
 
+struct sim_state {
+	bool alive[SIM_PIDS];
+	int path[SIM_PIDS][SIM_FDS];	/* 0 closed, else path number */
+};
+
 struct sim {
 	uint64_t rng;
 	uint32_t base;			/* pid of the first process; each seed its own range */
@@ -867,6 +878,7 @@ struct sim {
 	int cpu[SIM_PIDS];
 	struct trec ev[SIM_EVENTS + SIM_PIDS];
 	int cpu_of[SIM_EVENTS + SIM_PIDS];
+	struct sim_state after[SIM_EVENTS + SIM_PIDS];	/* the model after ev[i] */
 	int n;
 	char paths[SIM_EVENTS + SIM_PIDS][16];
 };
@@ -882,6 +894,8 @@ static void sim_event(struct sim *m, int pid, struct trec r)
 	if (sim_rand(m, 10) < 3)	/* the task migrates */
 		m->cpu[pid] = (int)sim_rand(m, 4);
 	m->cpu_of[m->n] = m->cpu[pid];
+	memcpy(m->after[m->n].alive, m->alive, sizeof(m->alive));
+	memcpy(m->after[m->n].path, m->path, sizeof(m->path));
 	m->ev[m->n++] = r;
 }
 
@@ -917,6 +931,101 @@ static void sim_step(struct sim *m, uint64_t seq)
 	}
 }
 
+/*
+ * One seed of the simulation: SIM_EVENTS random steps of the model (pids
+ * from m->base), delivered as the kernel's drain passes would (each CPU's
+ * ring in turn, records of one CPU in order, then the watermarks), then
+ * flushed. @sql gets the query of the seed's fds. Returns the last seq used.
+ */
+static uint64_t sim_run(struct __test_metadata *_metadata, struct _test_data_files *self,
+			struct sim *m, int seed, char *sql, size_t sql_len)
+{
+	uint64_t seq = (uint64_t)seed * 100000, wm[TMSG_WM_CPUS] = { 0 };
+	int next[4] = { 0 }, done = 0;
+
+	memset(m, 0, sizeof(*m));
+	m->rng = (uint64_t)seed;
+	/*
+	 * Pids of their own per seed: a scan over them does not walk the
+	 * deleted rows of earlier seeds (RocksDB keeps them in the memtable).
+	 */
+	m->base = 100000 + (uint32_t)(seed % 1000000) * 32;
+	snprintf(sql, sql_len, "SELECT pid, fd, path FROM process_open_files WHERE pid "
+		 "BETWEEN %u AND %u ORDER BY pid, fd", m->base, m->base + SIM_PIDS - 1);
+	/* the first process is born first (on cpu 0, delivered before the rest) */
+	m->alive[0] = m->born[0] = true;
+	SEND(0, FORK(m->base, 1, seq));
+	flush(self);
+	while (m->n < SIM_EVENTS)
+		sim_step(m, ++seq);
+	/*
+	 * Drain passes like the kernel's: each CPU's ring in turn is
+	 * emptied of what was recorded by then (events go on being
+	 * recorded between two CPUs), so records of one CPU keep their
+	 * order and the streams interleave; then the watermarks.
+	 */
+	while (done < m->n) {
+		for (int c = 0; c < 4; c++) {
+			int upto = done + (int)sim_rand(m, 7);
+
+			if (upto > m->n)
+				upto = m->n;
+			for (int i = next[c]; i < upto; i++) {
+				if (m->cpu_of[i] != c)
+					continue;
+				send_recs_wm(self, (uint16_t)c, &m->ev[i], 1, false);
+			}
+			next[c] = upto;
+			done = upto;
+			if (upto)
+				wm[c] = m->ev[upto - 1].seq;
+		}
+		/* CPUs 4-7 are idle: their watermark follows the counter. */
+		for (int c = 4; c < TMSG_WM_CPUS; c++)
+			wm[c] = done ? m->ev[done - 1].seq : 0;
+		tmsg_watermarks(&self->msg, self->k.ks.instance, wm, TMSG_WM_CPUS);
+		intake_feed(self->w.in, tmsg_nlh(&self->msg), self->msg.len);
+		if (sim_rand(m, 3) == 0)
+			flush(self);
+	}
+	/* The last pass: what each CPU recorded since its turn, then every CPU at the last seq. */
+	for (int c = 0; c < 4; c++)
+		for (int i = next[c]; i < m->n; i++)
+			if (m->cpu_of[i] == c)
+				send_recs_wm(self, (uint16_t)c, &m->ev[i], 1, false);
+	for (int c = 0; c < TMSG_WM_CPUS; c++)
+		wm[c] = m->ev[m->n - 1].seq;
+	tmsg_watermarks(&self->msg, self->k.ks.instance, wm, TMSG_WM_CPUS);
+	intake_feed(self->w.in, tmsg_nlh(&self->msg), self->msg.len);
+	flush(self);
+	return seq;
+}
+
+/* The model's open fds, "pid|fd|path;..." in (pid, fd) order. */
+static void model_fds(const struct sim *m, const bool alive[SIM_PIDS],
+		      const int path[SIM_PIDS][SIM_FDS], char *out, size_t cap)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (int pid = 0; pid < SIM_PIDS; pid++)
+		for (int fd = 0; fd < SIM_FDS; fd++)
+			if (alive[pid] && path[pid][fd])
+				n += snprintf(out + n, cap - n, "%s%u|%d|%s", n ? ";" : "",
+					      m->base + pid, fd, m->paths[path[pid][fd] - 1]);
+}
+
+/* The model's live pids, "pid;..." in order. */
+static void model_pids(const struct sim *m, const bool alive[SIM_PIDS], char *out, size_t cap)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (int pid = 0; pid < SIM_PIDS; pid++)
+		if (alive[pid])
+			n += snprintf(out + n, cap - n, "%s%u", n ? ";" : "", m->base + pid);
+}
+
 TEST_F_TIMEOUT(files, random_interleavings_across_cpus_end_exact, 86400)
 {
 	static struct sim m;
@@ -927,79 +1036,12 @@ TEST_F_TIMEOUT(files, random_interleavings_across_cpus_end_exact, 86400)
 
 	attach(self);
 	for (int seed = 1; seed <= seeds; seed++) {
-		uint64_t seq = (uint64_t)seed * 100000, wm[TMSG_WM_CPUS] = { 0 };
-		int next[4] = { 0 }, done = 0;
-		size_t n = 0;
+		uint64_t seq = sim_run(_metadata, self, &m, seed, sql, sizeof(sql));
 
-		memset(&m, 0, sizeof(m));
-		m.rng = (uint64_t)seed;
-		/*
-		 * Pids of their own per seed: a scan over them does not walk the
-		 * deleted rows of earlier seeds (RocksDB keeps them in the memtable).
-		 */
-		m.base = 100000 + (uint32_t)(seed % 1000000) * 32;
-		snprintf(sql, sizeof(sql), "SELECT pid, fd, path FROM process_open_files WHERE pid "
-			 "BETWEEN %u AND %u ORDER BY pid, fd", m.base, m.base + SIM_PIDS - 1);
-		/* the first process is born first (on cpu 0, delivered before the rest) */
-		m.alive[0] = m.born[0] = true;
-		SEND(0, FORK(m.base, 1, seq));
-		flush(self);
-		while (m.n < SIM_EVENTS)
-			sim_step(&m, ++seq);
-		/*
-		 * Drain passes like the kernel's: each CPU's ring in turn is
-		 * emptied of what was recorded by then (events go on being
-		 * recorded between two CPUs), so records of one CPU keep their
-		 * order and the streams interleave; then the watermarks.
-		 */
-		while (done < m.n) {
-			for (int c = 0; c < 4; c++) {
-				int upto = done + (int)sim_rand(&m, 7);
-
-				if (upto > m.n)
-					upto = m.n;
-				for (int i = next[c]; i < upto; i++) {
-					if (m.cpu_of[i] != c)
-						continue;
-					send_recs_wm(self, (uint16_t)c, &m.ev[i], 1, false);
-				}
-				next[c] = upto;
-				done = upto;
-				if (upto)
-					wm[c] = m.ev[upto - 1].seq;
-			}
-			/* CPUs 4-7 are idle: their watermark follows the counter. */
-			for (int c = 4; c < TMSG_WM_CPUS; c++)
-				wm[c] = done ? m.ev[done - 1].seq : 0;
-			tmsg_watermarks(&self->msg, self->k.ks.instance, wm, TMSG_WM_CPUS);
-			intake_feed(self->w.in, tmsg_nlh(&self->msg), self->msg.len);
-			if (sim_rand(&m, 3) == 0)
-				flush(self);
-		}
-		/* The last pass: what each CPU recorded since its turn, then every CPU at the last seq. */
-		for (int c = 0; c < 4; c++)
-			for (int i = next[c]; i < m.n; i++)
-				if (m.cpu_of[i] == c)
-					send_recs_wm(self, (uint16_t)c, &m.ev[i], 1, false);
-		for (int c = 0; c < TMSG_WM_CPUS; c++)
-			wm[c] = m.ev[m.n - 1].seq;
-		tmsg_watermarks(&self->msg, self->k.ks.instance, wm, TMSG_WM_CPUS);
-		intake_feed(self->w.in, tmsg_nlh(&self->msg), self->msg.len);
-		flush(self);
-		n = 0;
-		want[0] = '\0';
-		for (int pid = 0; pid < SIM_PIDS; pid++)
-			for (int fd = 0; fd < SIM_FDS; fd++)
-				if (m.alive[pid] && m.path[pid][fd])
-					n += snprintf(want + n, sizeof(want) - n, "%s%d|%d|%s", n ? ";" : "",
-						      m.base + pid, fd, m.paths[m.path[pid][fd] - 1]);
+		model_fds(&m, m.alive, m.path, want, sizeof(want));
 		ASSERT_STREQ(want, q_rows(self->db, sql)) TH_LOG("seed %d", seed);
 		/* and the processes table: exactly the live ones */
-		n = 0;
-		want[0] = '\0';
-		for (int pid = 0; pid < SIM_PIDS; pid++)
-			if (m.alive[pid])
-				n += snprintf(want + n, sizeof(want) - n, "%s%u", n ? ";" : "", m.base + pid);
+		model_pids(&m, m.alive, want, sizeof(want));
 		snprintf(sql, sizeof(sql), "SELECT pid FROM processes WHERE pid BETWEEN %u AND %u "
 			 "ORDER BY pid", m.base, m.base + SIM_PIDS - 1);
 		ASSERT_STREQ(want, q_rows(self->db, sql)) TH_LOG("seed %d", seed);
@@ -1020,6 +1062,102 @@ TEST_F_TIMEOUT(files, random_interleavings_across_cpus_end_exact, 86400)
 			 "%u AND %u", m.base, m.base + SIM_PIDS - 1);
 		ASSERT_EQ(0, q_int(self->db, sql));
 	}
+}
+
+/*
+ * Table @t as of @bound, its rows of the seed's pids as model_fds() or
+ * model_pids() print them; or "(as of: ...)" when changes_asof() refuses.
+ */
+static void asof_text(struct store *st, const struct sim *m, enum changes_table t,
+		      enum changes_bound kind, uint64_t bound, char *out, size_t cap)
+{
+	struct changes_state cs;
+	uint64_t oldest_seq = 0, oldest_time = 0;
+	char *err = NULL;
+	size_t n = 0;
+	int rc = changes_asof(st, t, kind, bound, &cs, &oldest_seq, &oldest_time, &err);
+
+	out[0] = '\0';
+	if (rc) {
+		snprintf(out, cap, "(as of: %d %s, oldest %llu)", rc, err ? err : "",
+			 (unsigned long long)oldest_seq);
+		free(err);
+		return;
+	}
+	for (size_t i = 0; i < cs.n; i++) {
+		uint32_t pid = (uint32_t)(t == CHANGES_PROCESSES ? cs.rows[i].key : cs.rows[i].key >> 32);
+		struct row_value v[FDS__COUNT];
+
+		if (pid < m->base || pid >= m->base + SIM_PIDS)
+			continue;
+		if (t == CHANGES_PROCESSES) {
+			n += snprintf(out + n, cap - n, "%s%u", n ? ";" : "", pid);
+			continue;
+		}
+		if (row_decode(cs.rows[i].row, cs.rows[i].len, v, FDS__COUNT)) {
+			snprintf(out, cap, "(a malformed row)");
+			break;
+		}
+		n += snprintf(out + n, cap - n, "%s%u|%u|%.*s", n ? ";" : "", pid,
+			      (uint32_t)cs.rows[i].key, (int)v[FDS_PATH].len, v[FDS_PATH].s);
+	}
+	changes_state_free(&cs);
+}
+
+/*
+ * Time travel: after each seed, the processes and fds tables rebuilt from
+ * the change log as of every event's seq and time are the model right
+ * after that event, whatever order the CPUs' records came in and wherever
+ * the commits fell; with a checkpoint every 50 changes, from every kind of
+ * starting point. A moment before the first checkpoint is refused.
+ */
+TEST_F_TIMEOUT(files, as_of_every_moment_of_random_interleavings_is_the_model, 3600)
+{
+	static struct sim m;
+	char want[8192], got[8192], sql[160];
+	const char *env = getenv("DBOS_ASOF_SEEDS");
+	int seeds = env ? atoi(env) : 30;
+
+	close_all(self);
+	checkpoint_every = 50;
+	open_all(self, 1000000);
+	checkpoint_every = 0;
+	attach(self);
+	for (int seed = 1; seed <= seeds; seed++) {
+		uint64_t seq = sim_run(_metadata, self, &m, seed, sql, sizeof(sql));
+
+		for (int i = 0; i < m.n; i++) {
+			uint64_t q = mirror_history_seq(self->w.m, m.ev[i].seq);
+
+			model_fds(&m, m.after[i].alive, m.after[i].path, want, sizeof(want));
+			asof_text(self->st, &m, CHANGES_FDS, CHANGES_BY_SEQ, q, got, sizeof(got));
+			ASSERT_STREQ(want, got) TH_LOG("seed %d, event %d, seq %llu", seed, i,
+						       (unsigned long long)q);
+			asof_text(self->st, &m, CHANGES_FDS, CHANGES_BY_TIME, m.ev[i].time_ns, got,
+				  sizeof(got));
+			ASSERT_STREQ(want, got) TH_LOG("seed %d, event %d, by time", seed, i);
+			model_pids(&m, m.after[i].alive, want, sizeof(want));
+			asof_text(self->st, &m, CHANGES_PROCESSES, CHANGES_BY_SEQ, q, got, sizeof(got));
+			ASSERT_STREQ(want, got) TH_LOG("seed %d, event %d, seq %llu", seed, i,
+						       (unsigned long long)q);
+			asof_text(self->st, &m, CHANGES_PROCESSES, CHANGES_BY_TIME, m.ev[i].time_ns,
+				  got, sizeof(got));
+			ASSERT_STREQ(want, got) TH_LOG("seed %d, event %d, by time", seed, i);
+		}
+		/* every process exits: the tables stay small, checkpoints frequent */
+		for (int pid = 0; pid < SIM_PIDS; pid++) {
+			struct trec r = EXIT(m.base + (uint32_t)pid, ++seq);
+
+			if (m.alive[pid])
+				send_recs(self, 0, &r, 1);
+		}
+		flush(self);
+	}
+	EXPECT_LT(seeds * 2, stat_val(self->db, "checkpoints_written"));
+	EXPECT_EQ(0, stat_val(self->db, "changes_lost"));
+	/* before the store's first moment: refused, naming it */
+	asof_text(self->st, &m, CHANGES_FDS, CHANGES_BY_TIME, T0 / 2, got, sizeof(got));
+	EXPECT_EQ(0, strncmp(got, "(as of: 1", 9)) TH_LOG("%s", got);
 }
 
 TEST_HARNESS_MAIN
