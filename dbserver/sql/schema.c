@@ -5,8 +5,15 @@
 #define COL(n, t, d) { .name = n, .type = t, .doc = d }
 /* A column read from the kernel for the rows a query reads (vtab.c), not stored. */
 #define LIVE(n, t, d) { .name = n, .type = t, .doc = d, .live = true }
+/* The arguments of a live table read as of a moment (vtab.c, store/changes.h). */
+#define AS_OF_COL { .name = "as_of", .type = "ANY", .hidden = true, .doc = \
+	"Argument: the table as it was at this moment, a time ('2026-12-05 03:12:00', UTC, as " \
+	"SQLite's date functions read it) or Unix seconds (1733368320, fractions to the microsecond); " \
+	"columns read live are NULL then" }
+#define AS_OF_SEQ_COL { .name = "as_of_seq", .type = "INTEGER", .hidden = true, .doc = \
+	"Argument: the table as it was right after the event or dump with this sequence number" }
 
-static const struct schema_column processes_cols[PROCESSES__COUNT] = {
+static const struct schema_column processes_cols[PROCESSES__ALL] = {
 	[PROCESSES_PID]        = COL("pid", "INTEGER", "Process (thread group) ID"),
 	[PROCESSES_PARENT]     = COL("parent", "INTEGER", "Parent process ID"),
 	[PROCESSES_NAME]       = COL("name", "TEXT", "Task name (comm), as in /proc/PID/comm"),
@@ -39,6 +46,8 @@ static const struct schema_column processes_cols[PROCESSES__COUNT] = {
 	[PROCESSES_PGROUP]     = LIVE("pgroup", "INTEGER", "Process group ID"),
 	[PROCESSES_ELAPSED_TIME] = LIVE("elapsed_time", "INTEGER", "Seconds since the process started"),
 	[PROCESSES_CGROUP_PATH] = LIVE("cgroup_path", "TEXT", "Control group (v2) path, as the 0:: line of /proc/PID/cgroup"),
+	[PROCESSES_AS_OF]      = AS_OF_COL,
+	[PROCESSES_AS_OF_SEQ]  = AS_OF_SEQ_COL,
 };
 
 static const struct schema_column process_events_cols[PROCESS_EVENTS__COUNT] = {
@@ -69,7 +78,7 @@ const struct schema_table schema_processes = {
 	.nkeys = 1,
 	.key = { { PROCESSES_PID, 4 } },
 	.cols = processes_cols,
-	.ncols = PROCESSES__COUNT,
+	.ncols = PROCESSES__ALL,
 };
 
 const struct schema_table schema_process_events = {
@@ -84,7 +93,7 @@ const struct schema_table schema_process_events = {
 
 #define FILE_TYPE_DOC "Kind of file: regular, directory, character, block, fifo (pipes too), socket, symlink, other (anon inodes)"
 
-static const struct schema_column fds_cols[FDS__COUNT] = {
+static const struct schema_column fds_cols[FDS__ALL] = {
 	[FDS_PID]    = COL("pid", "INTEGER", "Process (thread group) ID"),
 	[FDS_FD]     = COL("fd", "INTEGER", "File descriptor number"),
 	[FDS_PATH]   = COL("path", "TEXT", "Path as readlink /proc/PID/fd/FD shows it (socket:[N], pipe:[N], anon_inode:[...])"),
@@ -94,9 +103,11 @@ static const struct schema_column fds_cols[FDS__COUNT] = {
 	[FDS_TYPE]   = COL("type", "TEXT", FILE_TYPE_DOC),
 	[FDS_MODE]   = COL("mode", "INTEGER", "Inode mode: type and permission bits (st_mode)"),
 	[FDS_SEQ]    = COL("seq", "INTEGER", "Sequence number of the last event or dump that set this row"),
+	[FDS_AS_OF]     = AS_OF_COL,
+	[FDS_AS_OF_SEQ] = AS_OF_SEQ_COL,
 };
 
-static const struct schema_column sockets_cols[SOCKETS__COUNT] = {
+static const struct schema_column sockets_cols[SOCKETS__ALL] = {
 	[SOCKETS_SOCKET]         = COL("socket", "INTEGER", "Socket inode number (socket:[N], as ss shows it)"),
 	[SOCKETS_FAMILY]         = COL("family", "INTEGER", "Address family (AF_UNIX 1, AF_INET 2, AF_INET6 10, ...)"),
 	[SOCKETS_PROTOCOL]       = COL("protocol", "INTEGER", "IP protocol (IPPROTO_TCP 6, IPPROTO_UDP 17, ...); 0 for unix"),
@@ -111,6 +122,8 @@ static const struct schema_column sockets_cols[SOCKETS__COUNT] = {
 	[SOCKETS_STATE]          = COL("state", "TEXT", "TCP state name (ESTABLISHED, LISTEN, CLOSE, ...); unix and UDP use ESTABLISHED, LISTEN, CLOSE"),
 	[SOCKETS_NET_NAMESPACE]  = COL("net_namespace", "INTEGER", "Inode of the socket's network namespace (/proc/PID/ns/net)"),
 	[SOCKETS_SEQ]            = COL("seq", "INTEGER", "Sequence number of the last event or dump that set this row"),
+	[SOCKETS_AS_OF]          = AS_OF_COL,
+	[SOCKETS_AS_OF_SEQ]      = AS_OF_SEQ_COL,
 };
 
 static const struct schema_column file_events_cols[FILE_EVENTS__COUNT] = {
@@ -155,7 +168,7 @@ const struct schema_table schema_fds = {
 	.nkeys = 2,
 	.key = { { FDS_PID, 4 }, { FDS_FD, 4 } },
 	.cols = fds_cols,
-	.ncols = FDS__COUNT,
+	.ncols = FDS__ALL,
 };
 
 const struct schema_table schema_sockets = {
@@ -165,7 +178,7 @@ const struct schema_table schema_sockets = {
 	.nkeys = 1,
 	.key = { { SOCKETS_SOCKET, 8 } },
 	.cols = sockets_cols,
-	.ncols = SOCKETS__COUNT,
+	.ncols = SOCKETS__ALL,
 };
 
 const struct schema_table schema_file_events = {

@@ -88,7 +88,10 @@ enum processes_col {
 	PROCESSES_PGROUP,
 	PROCESSES_ELAPSED_TIME,
 	PROCESSES_CGROUP_PATH,
-	PROCESSES__COUNT
+	PROCESSES__COUNT,		/* the columns above are what SELECT * shows */
+	PROCESSES_AS_OF = PROCESSES__COUNT,	/* HIDDEN: the table as of a moment (vtab.c) */
+	PROCESSES_AS_OF_SEQ,
+	PROCESSES__ALL
 };
 
 /* process_events: history of fork/exec/exit/comm/cred, by seq. */
@@ -123,7 +126,10 @@ enum fds_col {
 	FDS_TYPE,
 	FDS_MODE,
 	FDS_SEQ,
-	FDS__COUNT
+	FDS__COUNT,
+	FDS_AS_OF = FDS__COUNT,		/* HIDDEN, as in processes */
+	FDS_AS_OF_SEQ,
+	FDS__ALL
 };
 
 /* sockets: one row per socket that some open fd refers to, key inode. */
@@ -142,7 +148,10 @@ enum sockets_col {
 	SOCKETS_STATE,
 	SOCKETS_NET_NAMESPACE,
 	SOCKETS_SEQ,
-	SOCKETS__COUNT
+	SOCKETS__COUNT,
+	SOCKETS_AS_OF = SOCKETS__COUNT,	/* HIDDEN, as in processes */
+	SOCKETS_AS_OF_SEQ,
+	SOCKETS__ALL
 };
 
 /* file_events: history of fd opens and closes, by seq. */

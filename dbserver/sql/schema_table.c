@@ -47,9 +47,14 @@ const struct schema_table schema_dbos_schema = {
 	.ncols = sizeof(schema_cols) / sizeof(schema_cols[0]),
 };
 
-/* True if @t is a table-valued function: it has HIDDEN argument columns. */
+/*
+ * True if @t is a table-valued function: it has HIDDEN argument columns and
+ * no rows of its own (the live tables' as_of makes them no less tables).
+ */
 static bool is_table_function(const struct schema_table *t)
 {
+	if (t->nkeys)
+		return false;
 	for (int i = 0; i < t->ncols; i++)
 		if (t->cols[i].hidden)
 			return true;

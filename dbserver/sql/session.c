@@ -21,7 +21,7 @@ static int fork_children_view(sqlite3 *db)
 
 	sqlite3_str_appendall(q, "CREATE VIEW processes AS SELECT * FROM processes_live "
 			      "UNION ALL SELECT ");
-	for (int i = 0; i < schema_processes.ncols; i++) {
+	for (int i = 0; i < PROCESSES__COUNT; i++) {	/* what SELECT * shows: no as_of */
 		const char *c = schema_processes.cols[i].name;
 
 		if (i == PROCESSES_PID)

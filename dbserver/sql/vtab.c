@@ -106,11 +106,13 @@
 #include <stdatomic.h>
 #include <time.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dbserver/sql/live.h"
 #include "dbserver/sql/sql_int.h"
+#include "dbserver/store/changes.h"
 #include "dbserver/store/chunk.h"
 #include "dbserver/store/row.h"
 
@@ -121,6 +123,8 @@
 #define IDX_HI_LE	0x10
 #define IDX_DESC	0x20
 #define IDX_PART_SHIFT	8
+#define IDX_AS_OF	(1 << 24)	/* as_of = argv (after the key parts' values) */
+#define IDX_AS_OF_SEQ	(1 << 25)	/* as_of_seq = argv (after as_of's) */
 
 /* A cursor's iterator is replaced once this old (ns), checked every ITER_CHECK_ROWS rows. */
 #define ITER_MAX_AGE	(100 * 1000 * 1000LL)
@@ -144,6 +148,7 @@ struct table_aux {
 /* A stored table in one connection. */
 struct table_vtab {
 	sqlite3_vtab base;		/* must be first */
+	sqlite3 *db;			/* its connection (as_of's times are read with julianday()) */
 	struct store *st;
 	const struct schema_table *t;
 	struct proc_writer *w;		/* processes only: UPDATE (proc_update.c) */
@@ -181,6 +186,14 @@ struct table_cursor {
 	bool terminated;		/* vals[] point into scratch, terminated */
 	struct live_batch *live;	/* the live columns of the rows read next (processes) */
 	uint32_t live_parts;		/* DBOS_LIVE_F_* to ask for: what the statement's live columns need */
+	/* as of a moment (IDX_AS_OF*): the table rebuilt from the change log */
+	bool past_mode;			/* this filter reads past.rows */
+	bool past_valid;		/* past holds the table at (past_kind, past_bound) */
+	int past_kind;			/* enum changes_bound */
+	uint64_t past_bound;
+	struct changes_state past;
+	size_t pi;			/* the current row, past.rows[pi] */
+	sqlite3_value *as_of, *as_of_seq;	/* what the hidden columns show */
 	struct row_value vals[];	/* t->ncols */
 };
 
@@ -362,6 +375,7 @@ static int table_connect(sqlite3 *db, void *paux, int argc,
 	if (!vt)
 		return SQLITE_NOMEM;
 	memset(vt, 0, sizeof(*vt));
+	vt->db = db;
 	vt->st = aux->env->st;
 	vt->t = aux->t;
 	vt->sc = aux->sc;
@@ -391,6 +405,30 @@ static int key_part(const struct schema_table *t, int col)
 		if (t->key[p].col == col)
 			return p;
 	return -1;
+}
+
+/* The column of hidden argument @name of @t ("as_of", "as_of_seq"), or -1. */
+static int arg_col(const struct schema_table *t, const char *name)
+{
+	for (int col = 0; col < t->ncols; col++)
+		if (t->cols[col].hidden && !strcmp(t->cols[col].name, name))
+			return col;
+	return -1;
+}
+
+/* The change log of @t (store/changes.h), or -1 when it has none. */
+static int past_table(const struct schema_table *t)
+{
+	switch (t->cf) {
+	case STORE_CF_PROCESSES:
+		return CHANGES_PROCESSES;
+	case STORE_CF_FDS:
+		return CHANGES_FDS;
+	case STORE_CF_SOCKETS:
+		return CHANGES_SOCKETS;
+	default:
+		return -1;
+	}
 }
 
 /* The constraints xBestIndex uses on one key part (indexes into aConstraint, -1: none). */
@@ -502,9 +540,44 @@ static int table_best_index(sqlite3_vtab *pvt, sqlite3_index_info *info)
 			rows /= 4;
 		}
 	}
+	/*
+	 * as_of / as_of_seq: the table as of a moment. Their values come after
+	 * the key parts'; a plan where one is given but not usable (its value
+	 * would come from a table joined later) is refused, so that SQLite
+	 * picks an order where it is.
+	 */
+	{
+		int cols[2] = { arg_col(t, "as_of"), arg_col(t, "as_of_seq") };
+		int bits[2] = { IDX_AS_OF, IDX_AS_OF_SEQ };
+		bool unusable = false;
+
+		for (int k = 0; k < 2; k++) {
+			int use = -1;
+
+			for (int i = 0; cols[k] >= 0 && i < info->nConstraint; i++) {
+				const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+
+				if (c->iColumn != cols[k] || c->op != SQLITE_INDEX_CONSTRAINT_EQ)
+					continue;
+				if (!c->usable)
+					unusable = true;
+				else if (use < 0)
+					use = i;
+			}
+			if (use < 0)
+				continue;
+			info->idxNum |= bits[k];
+			info->aConstraintUsage[use].argvIndex = ++argv;
+			info->aConstraintUsage[use].omit = 1;
+		}
+		if (unusable && !(info->idxNum & (IDX_AS_OF | IDX_AS_OF_SEQ)))
+			return SQLITE_CONSTRAINT;
+	}
 	for (int col = 0; col < t->ncols; col++)
 		if (t->cols[col].live && (info->colUsed & (1ULL << (col < 63 ? col : 63))))
 			parts |= live_part(col);
+	if (info->idxNum & (IDX_AS_OF | IDX_AS_OF_SEQ))
+		parts = 0;	/* the past has no live columns */
 	if (parts) {
 		info->idxStr = sqlite3_mprintf("live %#x", parts);
 		if (!info->idxStr)
@@ -521,6 +594,8 @@ static int table_best_index(sqlite3_vtab *pvt, sqlite3_index_info *info)
 		info->estimatedRows = (sqlite3_int64)rows;
 		info->estimatedCost = 10 + rows;	/* one seek, then a step per row */
 	}
+	if (info->idxNum & (IDX_AS_OF | IDX_AS_OF_SEQ))
+		info->estimatedCost += 100000;		/* a checkpoint read and a replay, once */
 	/*
 	 * Keys are unique, so ordering by the key parts in order orders by
 	 * everything after them; parts fixed by an equality may be skipped.
@@ -593,6 +668,9 @@ static int table_close(sqlite3_vtab_cursor *cur)
 	sqlite3_free(c->held);
 	sqlite3_free(c->scratch);
 	live_free(c->live);
+	changes_state_free(&c->past);
+	sqlite3_value_free(c->as_of);
+	sqlite3_value_free(c->as_of_seq);
 	sqlite3_free(c);
 	return SQLITE_OK;
 }
@@ -849,6 +927,206 @@ static int resume(struct table_cursor *c)
 	return settle(c);
 }
 
+/* ---- the past (as_of, as_of_seq: store/changes.h) ---- */
+
+/* @ns since the epoch as "YYYY-MM-DD HH:MM:SS.mmm" (UTC). */
+static void format_time(uint64_t ns, char *buf, size_t len)
+{
+	time_t secs = (time_t)(ns / 1000000000);
+	struct tm tm;
+
+	if (!gmtime_r(&secs, &tm) ||
+	    !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
+	else
+		snprintf(buf + strlen(buf), len - strlen(buf), ".%03u",
+			 (unsigned)(ns / 1000000 % 1000));
+}
+
+/*
+ * The moment as_of value @v names: Unix seconds (a number, fractions to
+ * the microsecond) or a time that SQLite's julianday() reads ('2026-12-05 03:12:00',
+ * UTC; milliseconds at most). SQLITE_OK and *@ns, or an error.
+ */
+static int as_of_moment(struct table_cursor *c, sqlite3_value *v, uint64_t *ns)
+{
+	const struct table_vtab *vt = (const struct table_vtab *)c->base.pVtab;
+	double secs = -1;
+	int64_t i = 0;
+	double d = 0;
+
+	switch (constraint_number(v, &i, &d)) {
+	case SQLITE_INTEGER:
+		secs = (double)i;
+		if (i >= 0 && i < 10000000000LL) {
+			*ns = (uint64_t)i * 1000000000;
+			return SQLITE_OK;
+		}
+		break;
+	case SQLITE_FLOAT:
+		secs = d;
+		break;
+	default: {
+		sqlite3_stmt *st;
+
+		if (sqlite3_prepare_v2(vt->db, "SELECT (julianday(?1) - 2440587.5) * 86400000.0",
+				       -1, &st, NULL) != SQLITE_OK)
+			return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf("%s: as_of: %s",
+					    c->t->name, sqlite3_errmsg(vt->db)));
+		sqlite3_bind_value(st, 1, v);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			double ms = sqlite3_column_double(st, 0);
+
+			sqlite3_finalize(st);
+			if (ms >= 0 && ms < 1e13) {
+				*ns = (uint64_t)llround(ms) * 1000000;
+				return SQLITE_OK;
+			}
+			break;
+		}
+		sqlite3_finalize(st);
+		return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf(
+			"%s: as_of '%s' is not a moment: give a time ('2026-12-05 03:12:00', UTC) "
+			"or Unix seconds, or a sequence number as as_of_seq", c->t->name,
+			(const char *)sqlite3_value_text(v)));
+	}
+	}
+	if (secs >= 0 && secs < 1e10) {	/* (a double holds microseconds exactly here) */
+		*ns = (uint64_t)llround(secs * 1e6) * 1000;
+		return SQLITE_OK;
+	}
+	return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf(
+		"%s: as_of %s is out of range (Unix seconds from 0 to 9999999999)", c->t->name,
+		(const char *)sqlite3_value_text(v)));
+}
+
+/* Rebuilds the table as of (@kind, @bound) unless it holds it already. */
+static int past_load(struct table_cursor *c, int kind, uint64_t bound)
+{
+	uint64_t oldest_seq = 0, oldest_time = 0;
+	char when[64], oldest[64], *err = NULL;
+	int rc;
+
+	if (c->past_valid && c->past_kind == kind && c->past_bound == bound)
+		return SQLITE_OK;
+	changes_state_free(&c->past);
+	c->past_valid = false;
+	rc = changes_asof(c->st, past_table(c->t), kind, bound, &c->past, &oldest_seq,
+			  &oldest_time, &err);
+	if (kind == CHANGES_BY_SEQ)
+		snprintf(when, sizeof(when), "seq %llu", (unsigned long long)bound);
+	else
+		format_time(bound, when, sizeof(when));
+	if (rc < 0) {
+		rc = cursor_error(c, SQLITE_IOERR, sqlite3_mprintf("%s as of %s: %s", c->t->name,
+				  when, err ? err : "read error"));
+		free(err);
+		return rc;
+	}
+	if (rc == 1) {
+		format_time(oldest_time, oldest, sizeof(oldest));
+		return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf(
+			"%s as of %s: that is before the oldest moment kept, %s (seq %llu)",
+			c->t->name, when, oldest, (unsigned long long)oldest_seq));
+	}
+	c->past_valid = true;
+	c->past_kind = kind;
+	c->past_bound = bound;
+	return SQLITE_OK;
+}
+
+/* Makes past.rows[pi] the current row, or sets eof when it left [lo, hi]. */
+static int past_settle(struct table_cursor *c)
+{
+	const struct changes_row *r;
+
+	c->decoded = false;
+	if (c->pi >= c->past.n) {
+		c->eof = true;
+		return SQLITE_OK;
+	}
+	r = &c->past.rows[c->pi];
+	if (r->key < c->lo || r->key > c->hi) {
+		c->eof = true;
+		return SQLITE_OK;
+	}
+	c->eof = false;
+	c->key = r->key;
+	c->val = r->row;
+	c->vlen = r->len;
+	c->nread++;
+	return SQLITE_OK;
+}
+
+/* Keeps a copy of hidden argument @v in *@slot (what the column shows). */
+static int keep_arg(sqlite3_value **slot, sqlite3_value *v)
+{
+	sqlite3_value_free(*slot);
+	*slot = v ? sqlite3_value_dup(v) : NULL;
+	return v && !*slot ? SQLITE_NOMEM : SQLITE_OK;
+}
+
+/* xFilter of a table as of a moment: @argv holds as_of's and/or as_of_seq's values (@idx). */
+static int past_filter(struct table_cursor *c, int idx, int argc, sqlite3_value **argv)
+{
+	sqlite3_value *when = NULL, *seq = NULL;
+	int n = 0, rc, kind;
+	uint64_t bound;
+	int64_t i = 0;
+	double d = 0;
+	size_t lo = 0, hi;
+
+	if (idx & IDX_AS_OF)
+		when = n < argc ? argv[n++] : NULL;
+	if (idx & IDX_AS_OF_SEQ)
+		seq = n < argc ? argv[n++] : NULL;
+	release_iter(c, false);		/* no snapshot held while the past is read */
+	c->past_mode = true;
+	c->eof = true;
+	if (keep_arg(&c->as_of, when) || keep_arg(&c->as_of_seq, seq))
+		return SQLITE_NOMEM;
+	if (when && sqlite3_value_type(when) == SQLITE_NULL)
+		when = NULL;
+	if (seq && sqlite3_value_type(seq) == SQLITE_NULL)
+		seq = NULL;
+	if (when && seq)
+		return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf(
+			"%s: give as_of or as_of_seq, not both", c->t->name));
+	if (!when && !seq)
+		return SQLITE_OK;	/* as_of = NULL: no row */
+	if (seq) {
+		if (constraint_number(seq, &i, &d) != SQLITE_INTEGER || i < 0)
+			return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf(
+				"%s: as_of_seq %s is not a sequence number (an integer >= 0)",
+				c->t->name, (const char *)sqlite3_value_text(seq)));
+		kind = CHANGES_BY_SEQ;
+		bound = (uint64_t)i;
+	} else {
+		if ((rc = as_of_moment(c, when, &bound)) != SQLITE_OK)
+			return rc;
+		kind = CHANGES_BY_TIME;
+	}
+	if ((rc = past_load(c, kind, bound)) != SQLITE_OK)
+		return rc;
+	/* the first row with key >= lo (ascending) or the last with key <= hi */
+	hi = c->past.n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->desc ? c->past.rows[mid].key <= c->hi : c->past.rows[mid].key < c->lo)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (c->desc) {
+		if (!lo)
+			return SQLITE_OK;
+		lo--;
+	}
+	c->pi = lo;
+	return past_settle(c);
+}
+
 /* xFilter: starts a point lookup or a bounded scan (idxNum above). */
 static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 			int argc, sqlite3_value **argv)
@@ -897,6 +1175,9 @@ static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 	}
 	c->lo = key_compose(t, lo);
 	c->hi = key_compose(t, hi);
+	if (idx & (IDX_AS_OF | IDX_AS_OF_SEQ))
+		return past_filter(c, idx, argc - a, argv + a);
+	c->past_mode = false;
 	c->point_mode = nfixed == t->nkeys && !c->chunked;
 
 	if (c->point_mode) {
@@ -951,6 +1232,14 @@ static int table_next(sqlite3_vtab_cursor *cur)
 {
 	struct table_cursor *c = (struct table_cursor *)cur;
 
+	if (c->past_mode) {
+		if (c->desc && !c->pi) {
+			c->eof = true;
+			return SQLITE_OK;
+		}
+		c->pi = c->desc ? c->pi - 1 : c->pi + 1;
+		return past_settle(c);
+	}
 	if (c->point_mode) {
 		c->eof = true;
 		return SQLITE_OK;
@@ -1195,9 +1484,20 @@ static int table_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 		sqlite3_result_int64(ctx, (sqlite3_int64)key_part_value(c->t, p, c->key));
 		return SQLITE_OK;
 	}
+	if (c->t->cols[col].hidden) {	/* as_of, as_of_seq: the moment asked for */
+		sqlite3_value *a = !c->past_mode ? NULL :
+				   !strcmp(c->t->cols[col].name, "as_of") ? c->as_of : c->as_of_seq;
+
+		if (a)
+			sqlite3_result_value(ctx, a);
+		else
+			sqlite3_result_null(ctx);
+		return SQLITE_OK;
+	}
 	if (!c->decoded && (rc = decode_row(c)) != SQLITE_OK)
 		return rc;
-	if (c->t->cols[col].live) {
+	/* (in the past, a column read live shows what was stored, or NULL) */
+	if (c->t->cols[col].live && !c->past_mode) {
 		rc = live_column(c, ctx, col);
 		if (rc)
 			return rc < 0 ? -rc : SQLITE_OK;

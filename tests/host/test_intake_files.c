@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "kselftest_harness.h"
 
@@ -388,6 +389,26 @@ static const char *q_rows(sqlite3 *db, const char *sql)
 	}
 	if (rc != SQLITE_DONE)
 		fprintf(stderr, "# SQL error: %s: %s\n", sql, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return buf;
+}
+
+/* The error @sql ends with ("" when it succeeds; static buffer). */
+static const char *q_error(sqlite3 *db, const char *sql)
+{
+	static char buf[512];
+	sqlite3_stmt *st;
+	int rc;
+
+	buf[0] = '\0';
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		snprintf(buf, sizeof(buf), "%s", sqlite3_errmsg(db));
+		return buf;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE)
+		snprintf(buf, sizeof(buf), "%s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	return buf;
 }
@@ -1114,7 +1135,7 @@ static void asof_text(struct store *st, const struct sim *m, enum changes_table 
 TEST_F_TIMEOUT(files, as_of_every_moment_of_random_interleavings_is_the_model, 3600)
 {
 	static struct sim m;
-	char want[8192], got[8192], sql[160];
+	char want[8192], got[8192], sql[160], q_sql[400];
 	const char *env = getenv("DBOS_ASOF_SEEDS");
 	int seeds = env ? atoi(env) : 30;
 
@@ -1143,6 +1164,19 @@ TEST_F_TIMEOUT(files, as_of_every_moment_of_random_interleavings_is_the_model, 3
 			asof_text(self->st, &m, CHANGES_PROCESSES, CHANGES_BY_TIME, m.ev[i].time_ns,
 				  got, sizeof(got));
 			ASSERT_STREQ(want, got) TH_LOG("seed %d, event %d, by time", seed, i);
+			if (i % 10)
+				continue;
+			/* SQL: the hidden as_of_seq column, and as_of in seconds in a join */
+			snprintf(q_sql, sizeof(q_sql), "SELECT pid FROM processes WHERE as_of_seq = %llu "
+				 "AND pid BETWEEN %u AND %u ORDER BY pid", (unsigned long long)q,
+				 m.base, m.base + SIM_PIDS - 1);
+			ASSERT_STREQ(want, q_rows(self->db, q_sql)) TH_LOG("seed %d, event %d", seed, i);
+			model_fds(&m, m.after[i].alive, m.after[i].path, want, sizeof(want));
+			snprintf(q_sql, sizeof(q_sql), "SELECT pid, fd, f.path FROM processes(%.9f) p "
+				 "JOIN process_open_files(%.9f) f USING (pid) WHERE pid BETWEEN %u AND %u "
+				 "ORDER BY pid, fd", m.ev[i].time_ns / 1e9, m.ev[i].time_ns / 1e9,
+				 m.base, m.base + SIM_PIDS - 1);
+			ASSERT_STREQ(want, q_rows(self->db, q_sql)) TH_LOG("seed %d, event %d", seed, i);
 		}
 		/* every process exits: the tables stay small, checkpoints frequent */
 		for (int pid = 0; pid < SIM_PIDS; pid++) {
@@ -1153,6 +1187,49 @@ TEST_F_TIMEOUT(files, as_of_every_moment_of_random_interleavings_is_the_model, 3
 		}
 		flush(self);
 	}
+	/* a time as text (UTC, to the millisecond), which the hidden column shows */
+	{
+		int j = m.n / 2;
+		time_t secs = (time_t)(m.ev[j].time_ns / 1000000000);
+		char when[64];
+		struct tm tm;
+
+		gmtime_r(&secs, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03u",
+			 (unsigned)(m.ev[j].time_ns / 1000000 % 1000));
+		model_pids(&m, m.after[j].alive, want, sizeof(want));
+		snprintf(q_sql, sizeof(q_sql), "SELECT pid FROM processes('%s') WHERE pid BETWEEN "
+			 "%u AND %u", when, m.base, m.base + SIM_PIDS - 1);
+		EXPECT_STREQ(want, q_rows(self->db, q_sql)) TH_LOG("%s", when);
+		snprintf(q_sql, sizeof(q_sql), "SELECT DISTINCT as_of, as_of_seq FROM processes('%s')",
+			 when);
+		snprintf(got, sizeof(got), "%s|NULL", when);
+		EXPECT_STREQ(got, q_rows(self->db, q_sql));
+		/* what is read live has no past: NULL */
+		snprintf(q_sql, sizeof(q_sql), "SELECT count(*) FROM processes('%s') WHERE "
+			 "resident_size IS NOT NULL OR pid IS NULL", when);
+		EXPECT_EQ(0, q_int(self->db, q_sql));
+	}
+	/* joined on another table's seq: every child exists right after its fork */
+	snprintf(q_sql, sizeof(q_sql), "SELECT count(*) = (SELECT count(*) FROM process_events "
+		 "WHERE event = 'fork' AND pid BETWEEN %u AND %u) FROM process_events e JOIN "
+		 "processes p ON p.as_of_seq = e.seq AND p.pid = e.pid WHERE e.event = 'fork' AND "
+		 "e.pid BETWEEN %u AND %u", m.base, m.base + SIM_PIDS - 1, m.base,
+		 m.base + SIM_PIDS - 1);
+	EXPECT_EQ(1, q_int(self->db, q_sql));
+	snprintf(q_sql, sizeof(q_sql), "SELECT count(*) FROM process_events e JOIN processes p "
+		 "ON p.as_of_seq = e.seq AND p.pid = e.pid WHERE e.event = 'fork' AND e.pid "
+		 "BETWEEN %u AND %u", m.base, m.base + SIM_PIDS - 1);
+	EXPECT_LT(0, q_int(self->db, q_sql));
+	EXPECT_NE(NULL, strstr(q_error(self->db, "SELECT * FROM processes('noon-ish')"),
+			       "is not a moment")) TH_LOG("%s", q_error(self->db, "SELECT * FROM processes('noon-ish')"));
+	EXPECT_NE(NULL, strstr(q_error(self->db, "SELECT * FROM process_open_files('2001-01-01')"),
+			       "before the oldest moment kept"));
+	EXPECT_NE(NULL, strstr(q_error(self->db, "SELECT * FROM sockets(1, 5)"), "not both"));
+	EXPECT_NE(NULL, strstr(q_error(self->db, "SELECT * FROM processes WHERE as_of_seq = -1"),
+			       "not a sequence number"));
+	EXPECT_EQ(0, q_int(self->db, "SELECT count(*) FROM processes(NULL)"));
 	EXPECT_LT(seeds * 2, stat_val(self->db, "checkpoints_written"));
 	EXPECT_EQ(0, stat_val(self->db, "changes_lost"));
 	/* before the store's first moment: refused, naming it */

@@ -680,16 +680,18 @@ TEST_F(sql, dbos_schema_describes_every_table)
 			EXPECT_EQ(0, strncmp(head, sql, strlen(head))) TH_LOG("%s", sql);
 			EXPECT_NE(NULL, strstr(sql, "\n  seq INTEGER, -- Sequence number of the last "
 						    "event or dump that set this row\n"));
-			EXPECT_NE(NULL, strstr(sql, "\n  cgroup_path TEXT -- [read live] Control group "
-						    "(v2) path, as the 0:: line of /proc/PID/cgroup\n"
-						    ");\n-- UPDATE processes"));
+			EXPECT_NE(NULL, strstr(sql, "\n  cgroup_path TEXT, -- [read live] Control group "
+						    "(v2) path, as the 0:: line of /proc/PID/cgroup\n"));
+			EXPECT_NE(NULL, strstr(sql, "\n  as_of_seq INTEGER HIDDEN -- Argument: the table "
+						    "as it was right after the event or dump with this "
+						    "sequence number\n);\n-- UPDATE processes"));
 			EXPECT_NE(NULL, strstr(sql, "\n  state TEXT, -- [read live] "));
 			/* one line per column, plus the doc, the first, the last and the note */
 			int lines = 0;
 
 			for (const char *p = sql; *p; p++)
 				lines += *p == '\n';
-			EXPECT_EQ(PROCESSES__COUNT + 3, lines);
+			EXPECT_EQ(PROCESSES__ALL + 3, lines);
 		}
 		n++;
 	}
@@ -700,7 +702,7 @@ TEST_F(sql, dbos_schema_describes_every_table)
 				"SELECT count(*) FROM pragma_table_info('process_open_sockets')"));
 	EXPECT_EQ(9, query_int(_metadata, scratch,
 			       "SELECT count(*) FROM pragma_table_info('listening_ports')"));
-	EXPECT_EQ(FDS__COUNT, query_int(_metadata, scratch,
+	EXPECT_EQ(FDS__ALL, query_int(_metadata, scratch,
 					"SELECT count(*) FROM pragma_table_info('process_open_files')"));
 	EXPECT_EQ(PROCESS_EVENTS__COUNT,
 		  query_int(_metadata, scratch, "SELECT count(*) FROM pragma_table_info('process_events')"));
