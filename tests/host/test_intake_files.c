@@ -1237,4 +1237,62 @@ TEST_F_TIMEOUT(files, as_of_every_moment_of_random_interleavings_is_the_model, 3
 	EXPECT_EQ(0, strncmp(got, "(as of: 1", 9)) TH_LOG("%s", got);
 }
 
+/*
+ * The change log across a restart of dbosd, and under retention: the
+ * moments of the last seed are right after a reopen; with 300 changes kept
+ * per table, the first seed's moments end up refused, naming the oldest
+ * moment kept, while the latest seed's stay right.
+ */
+TEST_F_TIMEOUT(files, as_of_across_a_restart_and_under_retention, 600)
+{
+	static struct sim m;
+	char want[8192], got[8192], sql[160], first_want[8192];
+	uint64_t first_q = 0;
+	bool refused = false;
+
+	close_all(self);
+	checkpoint_every = 30;
+	open_all(self, 300);
+	attach(self);
+	for (int seed = 1; seed <= 8; seed++) {
+		uint64_t seq = sim_run(_metadata, self, &m, seed, sql, sizeof(sql));
+
+		if (seed == 1) {
+			first_q = mirror_history_seq(self->w.m, m.ev[0].seq);
+			model_fds(&m, m.after[0].alive, m.after[0].path, first_want, sizeof(first_want));
+		}
+		if (seed == 4) {	/* dbosd restarts */
+			close_all(self);
+			open_all(self, 300);
+			attach(self);
+		}
+		for (int i = m.n - 60; i < m.n; i++) {
+			uint64_t q = mirror_history_seq(self->w.m, m.ev[i].seq);
+
+			model_fds(&m, m.after[i].alive, m.after[i].path, want, sizeof(want));
+			asof_text(self->st, &m, CHANGES_FDS, CHANGES_BY_SEQ, q, got, sizeof(got));
+			ASSERT_STREQ(want, got) TH_LOG("seed %d, event %d", seed, i);
+		}
+		/* the first seed's first moment: right while kept, then refused */
+		asof_text(self->st, &m, CHANGES_FDS, CHANGES_BY_SEQ, first_q, got, sizeof(got));
+		if (!strncmp(got, "(as of: 1", 9)) {
+			refused = true;
+		} else {	/* (later seeds' pids are filtered: only seed 1 compares) */
+			ASSERT_FALSE(refused) TH_LOG("seed %d: the first moment came back", seed);
+			if (seed == 1)
+				ASSERT_STREQ(first_want, got);
+		}
+		for (int pid = 0; pid < SIM_PIDS; pid++) {
+			struct trec r = EXIT(m.base + (uint32_t)pid, ++seq);
+
+			if (m.alive[pid])
+				send_recs(self, 0, &r, 1);
+		}
+		flush(self);
+	}
+	EXPECT_TRUE(refused);
+	EXPECT_LT(0, stat_val(self->db, "changes_trimmed"));
+	checkpoint_every = 0;
+}
+
 TEST_HARNESS_MAIN
