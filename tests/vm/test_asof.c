@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_asof.c - time travel against the real kernel: at random moments of a
+ * workload (forks, execs, exits, opens, closes) stopped for a quiet moment,
+ * /proc and /proc/PID/fd are recorded with the seq and time dbos has
+ * reached; afterwards, also after a dbosd restart, processes and
+ * process_open_files as of each moment (by seq and by time) are what was
+ * recorded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "dbos_client.h"
+#include "vm_util.h"
+#include "vm_truth.h"
+
+#define WORKERS		4
+#define MOMENTS		8		/* Debian's kernel; fewer on the debug kernel */
+
+/* A recorded moment: what /proc showed while nothing happened, and dbos's position then. */
+struct moment {
+	long long seq;
+	struct timespec when;		/* CLOCK_REALTIME, inside the quiet moment */
+	struct proc_set procs;
+	struct fd_set_ fds;
+};
+
+static struct moment moments[MOMENTS];
+
+/* One worker: opens and closes files, forks children that exec, exit or wait. */
+static void worker(unsigned int seed)
+{
+	static const char *const files[] = { "/etc/passwd", "/etc/group", "/dev/null", "/proc/self/stat",
+					     "/tmp", "/" };
+	int kept[8], nkept = 0;
+
+	for (;;) {
+		int op = (int)(rand_r(&seed) % 6);
+
+		if (op == 0 && nkept < 8) {
+			int fd = open(files[rand_r(&seed) % 6], O_RDONLY);
+
+			if (fd >= 0)
+				kept[nkept++] = fd;
+		} else if (op == 1 && nkept) {
+			close(kept[--nkept]);
+		} else if (op == 2) {
+			pid_t c = fork();
+
+			if (c == 0) {
+				execl("/bin/true", "true", (char *)NULL);
+				_exit(0);
+			}
+		} else if (op == 3) {
+			if (fork() == 0)
+				_exit(0);
+		} else if (op == 4) {
+			if (fork() == 0) {
+				usleep(1000 * (rand_r(&seed) % 50));
+				_exit(0);
+			}
+		}
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		usleep(500 + rand_r(&seed) % 3000);
+	}
+}
+
+/* The workload: a process group of WORKERS workers. Returns the group's id. */
+static pid_t start_workload(void)
+{
+	pid_t leader = fork();
+
+	if (leader == 0) {
+		setpgid(0, 0);
+		for (int i = 0; i < WORKERS; i++)
+			if (fork() == 0)
+				worker((unsigned int)(getpid() * 7919));
+		for (;;)
+			pause();
+	}
+	setpgid(leader, leader);
+	return leader;
+}
+
+static long long last_seq(struct dbos_conn *c)
+{
+	static const struct dbos_callbacks cb = { .on_row = vm_sql_on_int };
+	long long v = -1;
+	char *err = NULL;
+
+	if (dbos_query(c, "SELECT value FROM dbos_stats WHERE name = 'last_seq'", &cb, &v, &err))
+		v = -1;
+	free(err);
+	return v;
+}
+
+static struct proc_set p_before, p_after;
+static struct fd_set_ f_before, f_after;
+
+/*
+ * With the workload stopped, waits for a moment in which /proc and its fds
+ * read before and after a query of dbos are the same and equal to what dbos
+ * returned, and records it in @m: the time between the first reads and the
+ * query, and dbos's last seq after the second reads (this process's own
+ * reads of /proc open and close fds in between: no change by then). 1 on
+ * success.
+ */
+static int record_moment(struct __test_metadata *_metadata, struct moment *m, int secs)
+{
+	static const struct dbos_callbacks pcb = { .on_row = on_proc_row };
+	time_t end = time(NULL) + secs;
+
+	do {
+		char *err = NULL;
+		struct dbos_conn *c = connect_held(&err);
+		int ok = 0;
+
+		if (c) {
+			read_proc(&p_before);
+			read_proc_fds(&f_before);
+			clock_gettime(CLOCK_REALTIME, &m->when);
+			m->procs.n = 0;
+			if (!dbos_query(c, "SELECT pid, parent, uid, name, path FROM processes ORDER BY pid",
+					&pcb, &m->procs, &err) &&
+			    !read_mirror_fds(c, &m->fds, &err)) {
+				read_proc(&p_after);
+				read_proc_fds(&f_after);
+				m->seq = last_seq(c);
+				ok = m->seq > 0 && same_set(&p_before, &p_after) &&
+				     same_set(&p_after, &m->procs) && same_fds(&f_before, &f_after) &&
+				     same_fds(&f_after, &m->fds);
+			}
+			dbos_close(c);
+		}
+		free(err);
+		if (ok)
+			return 1;
+		usleep(200000);
+	} while (time(NULL) < end);
+	log_diff(_metadata, &p_after, &m->procs);
+	log_fd_diff(_metadata, &f_after, &m->fds);
+	return 0;
+}
+
+static struct proc_set past_procs;
+static struct fd_set_ past_fds;
+
+/* Checks processes and process_open_files as of moment @m, by seq and by time. */
+static void check_moment(struct __test_metadata *_metadata, const struct moment *m, int k)
+{
+	static const struct dbos_callbacks pcb = { .on_row = on_proc_row };
+	static const struct dbos_callbacks fcb = { .on_row = on_fd_row };
+	char q[256], *err = NULL;
+	struct dbos_conn *c = dbos_connect(SOCK, &err);
+
+	ASSERT_NE(NULL, c) TH_LOG("%s", err);
+	for (int by_time = 0; by_time < 2; by_time++) {
+		char when[64];
+
+		if (by_time)
+			snprintf(when, sizeof(when), "as_of = %lld.%06ld", (long long)m->when.tv_sec,
+				 m->when.tv_nsec / 1000);
+		else
+			snprintf(when, sizeof(when), "as_of_seq = %lld", m->seq);
+		past_procs.n = 0;
+		snprintf(q, sizeof(q), "SELECT pid, parent, uid, name, path FROM processes WHERE %s "
+			 "ORDER BY pid", when);
+		ASSERT_EQ(0, dbos_query(c, q, &pcb, &past_procs, &err)) TH_LOG("%s: %s", q, err);
+		if (!same_set(&m->procs, &past_procs)) {
+			log_diff(_metadata, &m->procs, &past_procs);
+			ASSERT_TRUE(0) TH_LOG("moment %d: processes %s differ", k, when);
+		}
+		past_fds.n = 0;
+		snprintf(q, sizeof(q), "SELECT pid, fd, path, inode, device, type FROM "
+			 "process_open_files WHERE %s ORDER BY pid, fd", when);
+		ASSERT_EQ(0, dbos_query(c, q, &fcb, &past_fds, &err)) TH_LOG("%s: %s", q, err);
+		if (!same_fds(&m->fds, &past_fds)) {
+			log_fd_diff(_metadata, &m->fds, &past_fds);
+			ASSERT_TRUE(0) TH_LOG("moment %d: process_open_files %s differ", k, when);
+		}
+	}
+	dbos_close(c);
+}
+
+FIXTURE(vm) {
+	pid_t workload;
+};
+
+FIXTURE_SETUP(vm)
+{
+	ASSERT_EQ(0, wait_socket(30));
+	self->workload = 0;
+}
+
+FIXTURE_TEARDOWN(vm)
+{
+	if (self->workload > 0) {
+		kill(-self->workload, SIGKILL);
+		waitpid(self->workload, NULL, 0);
+	}
+}
+
+TEST_F_TIMEOUT(vm, the_tables_as_of_random_moments_are_what_proc_showed, 1200)
+{
+	const char *k = getenv("DBOS_TEST_KERNEL");
+	int n = k && !strcmp(k, "debug") ? 4 : MOMENTS;
+	unsigned int seed = (unsigned int)time(NULL);
+	char *err = NULL;
+
+	TH_LOG("seed %u", seed);
+	self->workload = start_workload();
+	for (int i = 0; i < n; i++) {
+		usleep(200000 + rand_r(&seed) % 800000);	/* the workload runs */
+		ASSERT_EQ(0, kill(-self->workload, SIGSTOP));
+		ASSERT_EQ(1, record_moment(_metadata, &moments[i], 60)) TH_LOG("moment %d", i);
+		ASSERT_EQ(0, kill(-self->workload, SIGCONT));
+		if (i == n / 2) {	/* the log outlives dbosd */
+			ASSERT_EQ(0, restart_dbosd(""));
+		}
+	}
+	kill(-self->workload, SIGKILL);
+	waitpid(self->workload, NULL, 0);
+	self->workload = 0;
+	for (int i = 0; i < n; i++)
+		check_moment(_metadata, &moments[i], i);
+	/* a moment before the store's first: refused, naming the oldest kept */
+	ASSERT_NE(0, sql(&err, "SELECT count(*) FROM processes('2001-01-01')"));
+	ASSERT_NE(NULL, err);
+	EXPECT_NE(NULL, strstr(err, "before the oldest moment kept")) TH_LOG("%s", err);
+	free(err);
+	EXPECT_EQ(0, q_int("SELECT value FROM dbos_stats WHERE name = 'changes_lost'"));
+}
+
+TEST_HARNESS_MAIN
