@@ -28,3 +28,12 @@ $(B)/bench/bench_intake: bench/bench_intake.c tests/host/test_intake_msg.h \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(INTAKE_OBJS) $(MIRROR_OBJS) $(MIRROR_DEPS) \
 		$(LDFLAGS) $(STORE_LIBS) -lm -lpthread
+
+# Host benchmark of time travel: a history through intake + mirror, then processes as of
+# moments in it, in SQL.
+BENCHES += $(B)/bench/bench_asof
+userspace: $(B)/bench/bench_asof
+
+$(B)/bench/bench_asof: bench/bench_asof.c tests/host/test_intake_msg.h $(INTAKE_TEST_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(INTAKE_TEST_OBJS) $(LDFLAGS) $(SQL_LIBS)
