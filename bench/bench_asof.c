@@ -11,6 +11,7 @@
  *   asof_processes_max_ms    ... the slowest of the 20 moments
  *   live_processes_ms        SELECT * FROM processes (the live table): median
  *   asof_changes_replayed    changes replayed after the checkpoint, at most
+ *   changes_between_ms       SELECT * FROM processes_changes over (almost) the whole history
  *
  * Exits 1 if a query fails or a moment has the wrong number of rows.
  * Usage: bench_asof [EVENTS [LIVE]]   (default 1000000 10000)
@@ -210,6 +211,20 @@ int main(int argc, char **argv)
 			}
 			free(e);
 		}
+	}
+	{
+		double a = now_ms(), d;
+		long n;
+
+		snprintf(sql, sizeof(sql), "SELECT * FROM processes_changes WHERE since_seq = %llu "
+			 "AND until_seq = %llu", (unsigned long long)moment[0].seq,
+			 (unsigned long long)moment[nm - 1].seq);
+		n = rows_of(db, sql);
+		d = now_ms() - a;
+		if (n < 0)
+			bad++;
+		printf("changes_between_ms %.1f (target < 200; %ld rows differ over %llu seqs)\n", d,
+		       n, (unsigned long long)(moment[nm - 1].seq - moment[0].seq));
 	}
 	qsort(t_asof, nm, sizeof(double), cmp_double);
 	qsort(t_live, nm, sizeof(double), cmp_double);

@@ -20,7 +20,8 @@
  *   The virtual tables live in no schema that sqlite_schema would show, so
  *   this eponymous-only, read-only table is their catalogue: one row per
  *   entry of schema_catalog_tables[] (type 'table', or 'table-valued
- *   function' when it has HIDDEN argument columns), then the views
+ *   function' when it has HIDDEN argument columns), then the
+ *   <table>_changes functions (past.c), then the views
  *   (schema_views[], which sql_open() creates in every connection), then the
  *   functions (schema_catalog_functions[]). The text is generated from the
  *   declarations in schema.h, the same ones each xConnect declares to
@@ -146,6 +147,17 @@ static bool catalogue_row(int i, struct schema_row *r)
 
 		r->name = t->name;
 		r->type = is_table_function(t) ? "table-valued function" : "table";
+		r->sql = sql_create_table(t, 1);
+		return true;
+	}
+	i -= n;
+	for (n = 0; sql_changes_table(n);)	/* processes_changes, ... (past.c) */
+		n++;
+	if (i < n) {
+		const struct schema_table *t = sql_changes_table(i);
+
+		r->name = t->name;
+		r->type = "table-valued function";
 		r->sql = sql_create_table(t, 1);
 		return true;
 	}

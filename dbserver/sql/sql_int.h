@@ -70,6 +70,24 @@ void proc_writer_end(struct proc_writer *w);				/* xCommit, xRollback */
 int proc_writer_savepoint(struct proc_writer *w, int i);
 void proc_writer_release(struct proc_writer *w, int i);
 void proc_writer_rollback_to(struct proc_writer *w, int i);
+/*
+ * past.c: sql_moment() reads a moment as as_of takes it (a time SQLite's
+ * julianday() reads, UTC, to the millisecond; or Unix seconds, to the
+ * microsecond) into ns since the epoch; SQLITE_OK, or an error and *@msg
+ * (sqlite3_malloc'ed). sql_past() rebuilds changes table @table (named
+ * @name in messages) as of (@kind, @bound), with the messages SQL shows.
+ * sql_format_time() writes @ns as "YYYY-MM-DD HH:MM:SS.mmm" (UTC).
+ * sql_changes_table(i) is the declaration of the i-th <table>_changes
+ * function (NULL past the last); sql_changes_register() registers them.
+ */
+struct changes_state;
+int sql_moment(sqlite3 *db, sqlite3_value *v, uint64_t *ns, char **msg);
+int sql_past(struct store *st, int table, const char *name, int kind, uint64_t bound,
+	     struct changes_state *out, char **msg);
+void sql_format_time(uint64_t ns, char *buf, size_t len);
+const struct schema_table *sql_changes_table(int i);
+int sql_changes_register(sqlite3 *db, const struct sql_env *env);
+
 /* Registers dbos_stats (stats.c) / dbos_schema (schema_table.c) on @db. */
 int stats_register(sqlite3 *db, const struct sql_env *env);
 int schema_table_register(sqlite3 *db);

@@ -929,106 +929,19 @@ static int resume(struct table_cursor *c)
 
 /* ---- the past (as_of, as_of_seq: store/changes.h) ---- */
 
-/* @ns since the epoch as "YYYY-MM-DD HH:MM:SS.mmm" (UTC). */
-static void format_time(uint64_t ns, char *buf, size_t len)
-{
-	time_t secs = (time_t)(ns / 1000000000);
-	struct tm tm;
-
-	if (!gmtime_r(&secs, &tm) ||
-	    !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
-		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
-	else
-		snprintf(buf + strlen(buf), len - strlen(buf), ".%03u",
-			 (unsigned)(ns / 1000000 % 1000));
-}
-
-/*
- * The moment as_of value @v names: Unix seconds (a number, fractions to
- * the microsecond) or a time that SQLite's julianday() reads ('2026-12-05 03:12:00',
- * UTC; milliseconds at most). SQLITE_OK and *@ns, or an error.
- */
-static int as_of_moment(struct table_cursor *c, sqlite3_value *v, uint64_t *ns)
-{
-	const struct table_vtab *vt = (const struct table_vtab *)c->base.pVtab;
-	double secs = -1;
-	int64_t i = 0;
-	double d = 0;
-
-	switch (constraint_number(v, &i, &d)) {
-	case SQLITE_INTEGER:
-		secs = (double)i;
-		if (i >= 0 && i < 10000000000LL) {
-			*ns = (uint64_t)i * 1000000000;
-			return SQLITE_OK;
-		}
-		break;
-	case SQLITE_FLOAT:
-		secs = d;
-		break;
-	default: {
-		sqlite3_stmt *st;
-
-		if (sqlite3_prepare_v2(vt->db, "SELECT (julianday(?1) - 2440587.5) * 86400000.0",
-				       -1, &st, NULL) != SQLITE_OK)
-			return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf("%s: as_of: %s",
-					    c->t->name, sqlite3_errmsg(vt->db)));
-		sqlite3_bind_value(st, 1, v);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-			double ms = sqlite3_column_double(st, 0);
-
-			sqlite3_finalize(st);
-			if (ms >= 0 && ms < 1e13) {
-				*ns = (uint64_t)llround(ms) * 1000000;
-				return SQLITE_OK;
-			}
-			break;
-		}
-		sqlite3_finalize(st);
-		return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf(
-			"%s: as_of '%s' is not a moment: give a time ('2026-12-05 03:12:00', UTC) "
-			"or Unix seconds, or a sequence number as as_of_seq", c->t->name,
-			(const char *)sqlite3_value_text(v)));
-	}
-	}
-	if (secs >= 0 && secs < 1e10) {	/* (a double holds microseconds exactly here) */
-		*ns = (uint64_t)llround(secs * 1e6) * 1000;
-		return SQLITE_OK;
-	}
-	return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf(
-		"%s: as_of %s is out of range (Unix seconds from 0 to 9999999999)", c->t->name,
-		(const char *)sqlite3_value_text(v)));
-}
-
 /* Rebuilds the table as of (@kind, @bound) unless it holds it already. */
 static int past_load(struct table_cursor *c, int kind, uint64_t bound)
 {
-	uint64_t oldest_seq = 0, oldest_time = 0;
-	char when[64], oldest[64], *err = NULL;
+	char *msg = NULL;
 	int rc;
 
 	if (c->past_valid && c->past_kind == kind && c->past_bound == bound)
 		return SQLITE_OK;
 	changes_state_free(&c->past);
 	c->past_valid = false;
-	rc = changes_asof(c->st, past_table(c->t), kind, bound, &c->past, &oldest_seq,
-			  &oldest_time, &err);
-	if (kind == CHANGES_BY_SEQ)
-		snprintf(when, sizeof(when), "seq %llu", (unsigned long long)bound);
-	else
-		format_time(bound, when, sizeof(when));
-	if (rc < 0) {
-		rc = cursor_error(c, SQLITE_IOERR, sqlite3_mprintf("%s as of %s: %s", c->t->name,
-				  when, err ? err : "read error"));
-		free(err);
-		return rc;
-	}
-	if (rc == 1) {
-		format_time(oldest_time, oldest, sizeof(oldest));
-		return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf(
-			"%s as of %s: that is before the oldest moment kept, %s (seq %llu)",
-			c->t->name, when, oldest, (unsigned long long)oldest_seq));
-	}
+	rc = sql_past(c->st, past_table(c->t), c->t->name, kind, bound, &c->past, &msg);
+	if (rc != SQLITE_OK)
+		return cursor_error(c, rc, msg);
 	c->past_valid = true;
 	c->past_kind = kind;
 	c->past_bound = bound;
@@ -1102,8 +1015,14 @@ static int past_filter(struct table_cursor *c, int idx, int argc, sqlite3_value 
 		kind = CHANGES_BY_SEQ;
 		bound = (uint64_t)i;
 	} else {
-		if ((rc = as_of_moment(c, when, &bound)) != SQLITE_OK)
+		const struct table_vtab *vt = (const struct table_vtab *)c->base.pVtab;
+		char *msg = NULL;
+
+		if ((rc = sql_moment(vt->db, when, &bound, &msg)) != SQLITE_OK) {
+			rc = cursor_error(c, rc, sqlite3_mprintf("%s: as_of %s", c->t->name, msg));
+			sqlite3_free(msg);
 			return rc;
+		}
 		kind = CHANGES_BY_TIME;
 	}
 	if ((rc = past_load(c, kind, bound)) != SQLITE_OK)

@@ -1036,6 +1036,30 @@ static void model_fds(const struct sim *m, const bool alive[SIM_PIDS],
 					      m->base + pid, fd, m->paths[path[pid][fd] - 1]);
 }
 
+/*
+ * The model's fds that differ between @x and @y, as process_open_files_changes
+ * lists them ("change|pid|fd|changed_columns;...": a reopened fd has another
+ * path, inode and device).
+ */
+static void model_changes(const struct sim *m, const struct sim_state *x, const struct sim_state *y,
+			  char *out, size_t cap)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (int pid = 0; pid < SIM_PIDS; pid++)
+		for (int fd = 0; fd < SIM_FDS; fd++) {
+			int a = x->alive[pid] ? x->path[pid][fd] : 0, b = y->alive[pid] ? y->path[pid][fd] : 0;
+			const char *what = a && !b ? "removed|%u|%d|NULL" : !a && b ? "added|%u|%d|NULL" :
+					   a != b ? "changed|%u|%d|path,inode" : NULL;
+
+			if (what) {
+				n += snprintf(out + n, cap - n, "%s", n ? ";" : "");
+				n += snprintf(out + n, cap - n, what, m->base + pid, fd);
+			}
+		}
+}
+
 /* The model's live pids, "pid;..." in order. */
 static void model_pids(const struct sim *m, const bool alive[SIM_PIDS], char *out, size_t cap)
 {
@@ -1177,6 +1201,16 @@ TEST_F_TIMEOUT(files, as_of_every_moment_of_random_interleavings_is_the_model, 3
 				 "ORDER BY pid, fd", m.ev[i].time_ns / 1e9, m.ev[i].time_ns / 1e9,
 				 m.base, m.base + SIM_PIDS - 1);
 			ASSERT_STREQ(want, q_rows(self->db, q_sql)) TH_LOG("seed %d, event %d", seed, i);
+			if (i < 10)
+				continue;
+			/* what changed since ten events ago (seq) until now (time) */
+			model_changes(&m, &m.after[i - 10], &m.after[i], want, sizeof(want));
+			snprintf(q_sql, sizeof(q_sql), "SELECT change, pid, fd, changed_columns FROM "
+				 "process_open_files_changes WHERE since_seq = %llu AND until = %.6f AND "
+				 "pid BETWEEN %u AND %u ORDER BY pid, fd",
+				 (unsigned long long)mirror_history_seq(self->w.m, m.ev[i - 10].seq),
+				 m.ev[i].time_ns / 1e9, m.base, m.base + SIM_PIDS - 1);
+			ASSERT_STREQ(want, q_rows(self->db, q_sql)) TH_LOG("seed %d, event %d", seed, i);
 		}
 		/* every process exits: the tables stay small, checkpoints frequent */
 		for (int pid = 0; pid < SIM_PIDS; pid++) {
@@ -1230,6 +1264,12 @@ TEST_F_TIMEOUT(files, as_of_every_moment_of_random_interleavings_is_the_model, 3
 	EXPECT_NE(NULL, strstr(q_error(self->db, "SELECT * FROM processes WHERE as_of_seq = -1"),
 			       "not a sequence number"));
 	EXPECT_EQ(0, q_int(self->db, "SELECT count(*) FROM processes(NULL)"));
+	EXPECT_NE(NULL, strstr(q_error(self->db, "SELECT * FROM processes_changes"),
+			       "needs two moments"));
+	EXPECT_NE(NULL, strstr(q_error(self->db, "SELECT * FROM processes_changes('2001-01-01', "
+					     "'now')"), "before the oldest moment kept"));
+	EXPECT_NE(NULL, strstr(q_error(self->db, "SELECT * FROM processes_changes('now', 'x')"),
+			       "until 'x' is not a moment"));
 	EXPECT_LT(seeds * 2, stat_val(self->db, "checkpoints_written"));
 	EXPECT_EQ(0, stat_val(self->db, "changes_lost"));
 	/* before the store's first moment: refused, naming it */
