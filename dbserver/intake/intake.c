@@ -141,6 +141,7 @@ static void reset_baselines(struct intake *in)
 static void request_resync(struct intake *in)
 {
 	in->need_resync = true;
+	mirror_lost(in->m);	/* the tables may be wrong from here to the re-sync's end */
 }
 
 /* ---- records ------------------------------------------------------------ */

@@ -128,6 +128,9 @@ struct mirror {
 	struct changes_log chg;		/* every live row change, as it happens (changes.h) */
 	uint64_t cause_seq, cause_time;	/* of the record being applied */
 	uint64_t first_snap_time;	/* the time of first_snap */
+	uint64_t last_time;		/* the largest record time applied */
+	bool lossy;			/* a re-sync is repairing the tables since ... */
+	uint64_t loss_seq, loss_time;	/* ... the last record before it */
 
 	uint64_t live_count;
 	uint64_t c[MIRROR_STAT__COUNT];
@@ -698,6 +701,8 @@ enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
 		m->max_seq = s;
 	m->cause_seq = s;
 	m->cause_time = h->time_ns;
+	if (h->time_ns > m->last_time)
+		m->last_time = h->time_ns;
 	files_set_cause(m->files, s, h->time_ns);
 	if (files)
 		return files_apply(m->files, r, s);
@@ -754,8 +759,19 @@ enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r)
 
 /* ---- re-sync --------------------------------------------------------------- */
 
+void mirror_lost(struct mirror *m)
+{
+	/* (a window still open, e.g. after a failed dump, goes on to the next end) */
+	if (m && !m->lossy) {
+		m->lossy = true;
+		m->loss_seq = m->max_seq;
+		m->loss_time = m->last_time;
+	}
+}
+
 void mirror_resync_begin(struct mirror *m)
 {
+	mirror_lost(m);
 	m->gen++;
 	m->in_resync = true;
 	m->first_snap = 0;
@@ -778,6 +794,11 @@ uint32_t mirror_resync_end(struct mirror *m)
 	uint32_t n = 0;
 
 	m->in_resync = false;
+	/* the tables may have been wrong from the last record before until now */
+	if (m->lossy) {
+		changes_lost_put(m->batch, m->loss_seq, m->max_seq, m->loss_time, m->last_time);
+		m->lossy = false;
+	}
 	/* what no snapshot showed went before the dump's first one (change log) */
 	m->cause_seq = m->first_snap;
 	m->cause_time = m->first_snap_time;
@@ -1129,6 +1150,9 @@ static int load(struct mirror *m, char **err)
 	files_set_cause(m->files, m->cause_seq, m->cause_time);
 	if (changes_open(&m->chg, m->st, m->cfg.retention, m->cause_seq, m->cause_time, err))
 		return -1;
+	for (int t = 0; t < CHANGES__TABLES; t++)	/* (a window of loss starts there) */
+		if (m->chg.tab[t].run_time > m->last_time && m->chg.tab[t].run_time < m->cause_time)
+			m->last_time = m->chg.tab[t].run_time;
 	if (m->cfg.checkpoint_every)
 		m->chg.min_interval = m->cfg.checkpoint_every;
 	return files_start(m->files, err);

@@ -130,6 +130,13 @@ enum mirror_result mirror_apply(struct mirror *m, const struct mirror_rec *r);
  * many fds). mirror_resync_abort() ends a failed dump without sweeping.
  */
 void mirror_resync_begin(struct mirror *m);
+/*
+ * mirror_lost - records may have been lost from here on (the caller will
+ * re-sync): the window from the last record applied to the end of the
+ * next re-sync is stored (store/changes.h), so that a table read as of a
+ * moment inside it says it may be wrong. mirror_resync_begin() calls it.
+ */
+void mirror_lost(struct mirror *m);
 /* mirror_resync_files_dumped - the files dump completed too: sweep fds at the end. */
 void mirror_resync_files_dumped(struct mirror *m);
 uint32_t mirror_resync_end(struct mirror *m);

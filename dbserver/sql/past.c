@@ -123,6 +123,26 @@ int sql_past(struct store *st, int table, const char *name, int kind, uint64_t b
 	return SQLITE_ERROR;
 }
 
+void sql_past_warn(const struct sql_session *who, struct store *st, const char *name, int kind,
+		   uint64_t bound)
+{
+	uint64_t fs, ts, ft, tt;
+	char *err = NULL, a[64], b[64], *text;
+
+	if (!who || !who->notice || changes_lost_at(st, kind, bound, &fs, &ts, &ft, &tt, &err) != 1) {
+		free(err);
+		return;
+	}
+	sql_format_time(ft, a, sizeof(a));
+	sql_format_time(tt, b, sizeof(b));
+	text = sqlite3_mprintf("%s as of this moment may be wrong: events were lost between seq "
+			       "%llu (%s) and seq %llu (%s), when a re-sync repaired the tables",
+			       name, (unsigned long long)fs, a, (unsigned long long)ts, b);
+	if (text)
+		who->notice(who->notice_arg, text);
+	sqlite3_free(text);
+}
+
 /* ---- <table>_changes(since, until) ---- */
 
 enum { DIFF_CHANGE, DIFF_COLUMNS, DIFF_FIRST };	/* then the table's columns, then the 4 arguments */
@@ -194,6 +214,7 @@ const struct schema_table *sql_changes_table(int i)
 
 struct diff_vtab {
 	sqlite3_vtab base;		/* must be first */
+	const struct sql_session *who;	/* its client (notices) */
 	sqlite3 *db;
 	struct store *st;
 	const struct diff_fn *f;
@@ -221,7 +242,7 @@ struct diff_cursor {
 static int diff_connect(sqlite3 *db, void *paux, int argc, const char *const *argv,
 			sqlite3_vtab **out, char **errp)
 {
-	void *const *aux = paux;	/* sql_changes_register(): env, function */
+	void *const *aux = paux;	/* sql_changes_register(): env, function, client */
 	const struct sql_env *env = aux[0];
 	const struct diff_fn *f = aux[1];
 	struct diff_vtab *vt;
@@ -242,6 +263,7 @@ static int diff_connect(sqlite3 *db, void *paux, int argc, const char *const *ar
 	vt->db = db;
 	vt->st = env->st;
 	vt->f = f;
+	vt->who = aux[2];
 	*out = &vt->base;
 	return SQLITE_OK;
 }
@@ -364,6 +386,7 @@ static int diff_side(struct diff_cursor *c, const char *side, sqlite3_value *whe
 	}
 	if ((rc = sql_past(vt->st, f->table, f->t->name, kind, bound, out, &msg)) != SQLITE_OK)
 		return diff_error(c, rc, msg);
+	sql_past_warn(vt->who, vt->st, f->t->name, kind, bound);
 	return SQLITE_OK;
 }
 
@@ -531,18 +554,27 @@ static const sqlite3_module diff_module = {
 	.xRowid        = diff_rowid,
 };
 
-int sql_changes_register(sqlite3 *db, const struct sql_env *env)
+/* The module's aux: the environment, the function and a copy of the client. */
+struct diff_aux {
+	void *ptrs[3];
+	struct sql_session who;
+};
+
+int sql_changes_register(sqlite3 *db, const struct sql_env *env, const struct sql_session *who)
 {
 	int rc = SQLITE_OK;
 
 	sql_changes_table(0);
 	for (int t = 0; rc == SQLITE_OK && t < CHANGES__TABLES; t++) {
-		void **aux = sqlite3_malloc(2 * sizeof(void *));
+		struct diff_aux *da = sqlite3_malloc(sizeof(*da));
+		void **aux = (void **)da;
 
-		if (!aux)
+		if (!da)
 			return SQLITE_NOMEM;
+		da->who = *who;
 		aux[0] = (void *)env;
 		aux[1] = &fns[t];
+		aux[2] = &da->who;
 		rc = sqlite3_create_module_v2(db, fns[t].name, &diff_module, aux, sqlite3_free);
 	}
 	return rc;

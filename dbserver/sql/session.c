@@ -119,7 +119,7 @@ int sql_open_session(const struct sql_env *env, const struct sql_session *sessio
 	if (rc == SQLITE_OK && session->fork_children)
 		rc = fork_children_view(db);
 	if (rc == SQLITE_OK)
-		rc = sql_changes_register(db, env);
+		rc = sql_changes_register(db, env, session);
 	if (rc == SQLITE_OK)
 		rc = stats_register(db, env);
 	if (rc == SQLITE_OK)

@@ -86,7 +86,10 @@ int sql_past(struct store *st, int table, const char *name, int kind, uint64_t b
 	     struct changes_state *out, char **msg);
 void sql_format_time(uint64_t ns, char *buf, size_t len);
 const struct schema_table *sql_changes_table(int i);
-int sql_changes_register(sqlite3 *db, const struct sql_env *env);
+/* sql_past_warn - tells @who (a notice) when (@kind, @bound) lies where events were lost. */
+void sql_past_warn(const struct sql_session *who, struct store *st, const char *name, int kind,
+		   uint64_t bound);
+int sql_changes_register(sqlite3 *db, const struct sql_env *env, const struct sql_session *who);
 
 /* Registers dbos_stats (stats.c) / dbos_schema (schema_table.c) on @db. */
 int stats_register(sqlite3 *db, const struct sql_env *env);

@@ -149,6 +149,7 @@ struct table_aux {
 struct table_vtab {
 	sqlite3_vtab base;		/* must be first */
 	sqlite3 *db;			/* its connection (as_of's times are read with julianday()) */
+	const struct sql_session *who;	/* its client (notices); the module's aux holds it */
 	struct store *st;
 	const struct schema_table *t;
 	struct proc_writer *w;		/* processes only: UPDATE (proc_update.c) */
@@ -376,6 +377,7 @@ static int table_connect(sqlite3 *db, void *paux, int argc,
 		return SQLITE_NOMEM;
 	memset(vt, 0, sizeof(*vt));
 	vt->db = db;
+	vt->who = &aux->who;
 	vt->st = aux->env->st;
 	vt->t = aux->t;
 	vt->sc = aux->sc;
@@ -942,6 +944,8 @@ static int past_load(struct table_cursor *c, int kind, uint64_t bound)
 	rc = sql_past(c->st, past_table(c->t), c->t->name, kind, bound, &c->past, &msg);
 	if (rc != SQLITE_OK)
 		return cursor_error(c, rc, msg);
+	sql_past_warn(((const struct table_vtab *)c->base.pVtab)->who, c->st, c->t->name, kind,
+		      bound);
 	c->past_valid = true;
 	c->past_kind = kind;
 	c->past_bound = bound;

@@ -419,6 +419,59 @@ size_t changes_pending(const struct changes_log *c)
 	return n;
 }
 
+/* ---- windows where events were lost ----------------------------------------- */
+
+#define LOST_KEY	"lost"
+#define LOST_KEY_LEN	4
+
+void changes_lost_put(struct store_batch *b, uint64_t from_seq, uint64_t to_seq,
+		      uint64_t from_time, uint64_t to_time)
+{
+	unsigned char k[LOST_KEY_LEN + 8];
+	char v[24];
+
+	memcpy(k, LOST_KEY, LOST_KEY_LEN);
+	store_key_be64(k + LOST_KEY_LEN, from_seq);
+	put_le(v, to_seq, 8);
+	put_le(v + 8, from_time, 8);
+	put_le(v + 16, to_time, 8);
+	store_batch_put(b, STORE_CF_META, k, sizeof(k), v, sizeof(v));
+}
+
+int changes_lost_at(struct store *st, int kind, uint64_t bound, uint64_t *from_seq,
+		    uint64_t *to_seq, uint64_t *from_time, uint64_t *to_time, char **err)
+{
+	struct store_iter *it = store_iter_new(st, STORE_CF_META);
+	int found = 0;
+
+	if (!it) {
+		*err = errorf("changes: %s", strerror(ENOMEM));
+		return -1;
+	}
+	for (store_iter_seek(it, LOST_KEY, LOST_KEY_LEN); !found && store_iter_valid(it);
+	     store_iter_next(it)) {
+		size_t klen, vlen;
+		const char *k = store_iter_key(it, &klen), *v = store_iter_value(it, &vlen);
+
+		if (klen != LOST_KEY_LEN + 8 || memcmp(k, LOST_KEY, LOST_KEY_LEN))
+			break;
+		if (vlen != 24)
+			continue;
+		*from_seq = store_key_get(k + LOST_KEY_LEN, 8);
+		*to_seq = get_le(v, 8);
+		*from_time = get_le(v + 8, 8);
+		*to_time = get_le(v + 16, 8);
+		found = kind == CHANGES_BY_SEQ ? bound > *from_seq && bound <= *to_seq
+					       : bound > *from_time && bound <= *to_time;
+	}
+	if (!found && store_iter_error(it, err)) {
+		store_iter_free(it);
+		return -1;
+	}
+	store_iter_free(it);
+	return found;
+}
+
 /* ---- reader ----------------------------------------------------------------- */
 
 /*

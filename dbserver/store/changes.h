@@ -129,6 +129,23 @@ int changes_committed(struct changes_log *c, char **err);
 /* changes_pending - the store writes waiting for the commit: one entry per table changed. */
 size_t changes_pending(const struct changes_log *c);
 
+/*
+ * Windows where events were lost. Every re-sync (a loss dbosd detected, a
+ * start after it was down, a module reload) repairs the tables with a dump;
+ * between the last record before it and the end of that dump they may be
+ * wrong. META key "lost" + be64 first seq -> le64 last seq, le64 first time,
+ * le64 last time (a moment in (first, last] is inside).
+ */
+void changes_lost_put(struct store_batch *b, uint64_t from_seq, uint64_t to_seq,
+		      uint64_t from_time, uint64_t to_time);
+
+/*
+ * changes_lost_at - whether @bound (a seq or a time, @kind) lies in a window
+ * where events were lost: 1 and the window, 0, or -1 and *@err.
+ */
+int changes_lost_at(struct store *st, int kind, uint64_t bound, uint64_t *from_seq,
+		    uint64_t *to_seq, uint64_t *from_time, uint64_t *to_time, char **err);
+
 /* ---- reader (as-of queries) ---------------------------------------------- */
 
 struct changes_row {

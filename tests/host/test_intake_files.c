@@ -1335,4 +1335,56 @@ TEST_F_TIMEOUT(files, as_of_across_a_restart_and_under_retention, 600)
 	checkpoint_every = 0;
 }
 
+static void keep_notice(void *arg, const char *text)
+{
+	snprintf(arg, 512, "%s", text);
+}
+
+/*
+ * A moment inside a window where records were lost (a gap on a CPU, until
+ * the re-sync's dump) is answered with a notice saying the tables may be
+ * wrong then; moments outside it are not.
+ */
+TEST_F(files, as_of_inside_a_window_of_lost_events_says_so)
+{
+	char notice[512] = "", q[160], *err = NULL;
+	struct sql_session who = { .uid = 0, .pid = getpid(), .notice = keep_notice,
+				   .notice_arg = notice };
+	uint64_t before, inside, after;
+	sqlite3 *db;
+
+	attach(self);
+	SEND(0, FORK(500, 1, 10));
+	SEND(0, FORK(501, 1, 20));
+	flush(self);
+	before = mirror_history_seq(self->w.m, 20);
+	self->cpu_seq[0] += 5;	/* five records lost on CPU 0 */
+	SEND(0, FORK(502, 1, 30));
+	flush(self);		/* the re-sync */
+	inside = mirror_history_seq(self->w.m, 30);
+	SEND(0, FORK(503, 1, 1000));
+	flush(self);
+	after = mirror_history_seq(self->w.m, 1000);
+	ASSERT_EQ(0, sql_open_session(&self->env, &who, &db, &err)) TH_LOG("%s", err);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM processes WHERE as_of_seq = %llu",
+		 (unsigned long long)before);
+	EXPECT_LT(0, q_int(db, q));
+	EXPECT_STREQ("", notice);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM process_open_files WHERE as_of_seq = %llu",
+		 (unsigned long long)inside);
+	EXPECT_LE(0, q_int(db, q));
+	EXPECT_NE(NULL, strstr(notice, "process_open_files as of this moment may be wrong: events "
+				       "were lost between seq")) TH_LOG("%s", notice);
+	notice[0] = '\0';
+	snprintf(q, sizeof(q), "SELECT count(*) FROM processes_changes WHERE since_seq = %llu AND "
+		 "until_seq = %llu", (unsigned long long)before, (unsigned long long)after);
+	EXPECT_LE(0, q_int(db, q));
+	EXPECT_STREQ("", notice);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM processes_changes WHERE since_seq = %llu AND "
+		 "until_seq = %llu", (unsigned long long)inside, (unsigned long long)after);
+	EXPECT_LE(0, q_int(db, q));
+	EXPECT_NE(NULL, strstr(notice, "processes as of this moment may be wrong")) TH_LOG("%s", notice);
+	sqlite3_close(db);
+}
+
 TEST_HARNESS_MAIN
