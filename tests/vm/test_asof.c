@@ -242,4 +242,50 @@ TEST_F_TIMEOUT(vm, the_tables_as_of_random_moments_are_what_proc_showed, 1200)
 	EXPECT_EQ(0, q_int("SELECT value FROM dbos_stats WHERE name = 'changes_lost'"));
 }
 
+/*
+ * Undo: the nice values of processes as they were at a moment, put back
+ * with one UPDATE reading the table as of that moment, as the README shows;
+ * the kernel's values (/proc/PID/stat) are the old ones again.
+ */
+TEST_F_TIMEOUT(vm, one_update_puts_back_the_nice_values_of_a_moment, 300)
+{
+	pid_t a = fork(), b;
+	long long q, n = -1;
+	char *err = NULL;
+
+	if (a == 0) {
+		for (;;)
+			pause();
+	}
+	b = fork();
+	if (b == 0) {
+		for (;;)
+			pause();
+	}
+	ASSERT_EQ(0, sqlc(&n, &err, "UPDATE processes SET nice = 5 WHERE pid IN (%d, %d)", a, b))
+		TH_LOG("%s", err);
+	ASSERT_EQ(2, wait_int(2, 30, "SELECT count(*) FROM processes WHERE pid IN (%d, %d) AND "
+			      "nice = 5", a, b));
+	q = q_int("SELECT value FROM dbos_stats WHERE name = 'last_seq'");
+	/* the incident: both reniced, one of them again */
+	ASSERT_EQ(0, sqlc(&n, &err, "UPDATE processes SET nice = 15 WHERE pid IN (%d, %d)", a, b));
+	ASSERT_EQ(0, sqlc(&n, &err, "UPDATE processes SET nice = 19 WHERE pid = %d", b));
+	ASSERT_EQ(1, wait_int(1, 30, "SELECT count(*) FROM processes WHERE pid = %d AND nice = 19", b));
+	EXPECT_EQ(15, proc_stat_field(a, 19, -100));
+	/* undo: as they were at q */
+	ASSERT_EQ(0, sqlc(&n, &err, "UPDATE processes SET nice = (SELECT p.nice FROM processes p "
+			  "WHERE p.as_of_seq = %lld AND p.pid = processes.pid) WHERE pid IN (%d, %d)",
+			  q, a, b)) TH_LOG("%s", err);
+	EXPECT_EQ(2, n);
+	EXPECT_EQ(5, proc_stat_field(a, 19, -100));
+	EXPECT_EQ(5, proc_stat_field(b, 19, -100));
+	EXPECT_EQ(2, wait_int(2, 30, "SELECT count(*) FROM processes WHERE pid IN (%d, %d) AND "
+			      "nice = 5", a, b));
+	kill(a, SIGKILL);
+	kill(b, SIGKILL);
+	waitpid(a, NULL, 0);
+	waitpid(b, NULL, 0);
+	free(err);
+}
+
 TEST_HARNESS_MAIN
