@@ -1714,6 +1714,53 @@ TEST_F(pol, dbos_schema_lists_exactly_what_a_connection_adds_to_sqlite)
  * table, view and function that dbos_schema lists, and nothing else.
  * (Run from the repository root, as tests/run-all.sh does.)
  */
+/*
+ * The README's SQL about time travel (from "**Time travel" to the notice
+ * about lost events) is valid: every statement prepares in a session with
+ * every table, policy_decisions included.
+ */
+TEST_F(pol, readme_time_travel_sql_prepares)
+{
+	FILE *f = fopen("README.md", "r");
+	char line[1024], sql[16384];
+	size_t n = 0;
+	int in = 0, block = 0, stmts = 0;
+
+	ASSERT_NE(NULL, f) TH_LOG("README.md not found: run from the repository root");
+	sql[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "**Time travel", 13))
+			in = 1;
+		else if (!strncmp(line, "**Where events were lost", 24))
+			break;
+		if (!in)
+			continue;
+		if (!strncmp(line, "```sql", 6)) {
+			block = 1;
+			continue;
+		}
+		if (block && !strncmp(line, "```", 3)) {
+			block = 0;
+			continue;
+		}
+		if (block && n + strlen(line) < sizeof(sql))
+			n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s", line);
+	}
+	fclose(f);
+	for (const char *p = sql; *p;) {
+		sqlite3_stmt *st = NULL;
+		const char *tail = NULL;
+
+		ASSERT_EQ(SQLITE_OK, sqlite3_prepare_v2(self->db, p, -1, &st, &tail))
+			TH_LOG("%s: %.200s", sqlite3_errmsg(self->db), p);
+		if (st)
+			stmts++;
+		sqlite3_finalize(st);
+		p = tail;
+	}
+	EXPECT_LE(12, stmts);
+}
+
 TEST_F(pol, readme_table_of_tables_matches_dbos_schema)
 {
 	struct names readme = { 0 }, listed = { 0 };
