@@ -12,7 +12,8 @@ SQL_OBJS   := $(B)/dbserver/sql/schema.o $(B)/dbserver/sql/vtab.o \
               $(B)/dbserver/sql/schema_policy.o $(B)/dbserver/sql/schema_sched.o \
               $(B)/dbserver/sql/proc_update.o $(B)/dbserver/sql/session.o \
               $(B)/dbserver/sql/guard.o $(B)/dbserver/sql/memory.o \
-              $(B)/dbserver/sql/live.o $(B)/dbserver/sql/past.o
+              $(B)/dbserver/sql/live.o $(B)/dbserver/sql/past.o \
+              $(B)/dbserver/sql/viewtab.o
 SQL_DEPS   := $(SCHED_OBJS) $(KERNEL_OBJS) $(STORE_OBJS)
 SQL_LIBS   := -lsqlite3 -lm $(KERNEL_LIBS) $(STORE_LIBS)
 

@@ -242,29 +242,39 @@ const struct schema_function *const schema_catalog_functions[] = {
 /* The join both views share: each socket fd with its socket's row. */
 #define SOCKET_FDS \
 	"FROM process_open_files f JOIN sockets s ON s.socket = f.inode WHERE f.type = 'socket'"
+#define SOCKET_FDS_PAST \
+	"FROM process_open_files(?1, ?2) f JOIN sockets(?1, ?2) s ON s.socket = f.inode " \
+	"WHERE f.type = 'socket'"
+#define PROCESS_OPEN_SOCKETS_COLS \
+	"SELECT f.pid AS pid, f.fd AS fd, s.socket AS socket, s.family AS family, " \
+	"s.protocol AS protocol, s.local_address AS local_address, " \
+	"s.local_port AS local_port, s.remote_address AS remote_address, " \
+	"s.remote_port AS remote_port, s.path AS path, s.state AS state, " \
+	"s.net_namespace AS net_namespace, s.type AS type, s.peer_path AS peer_path, " \
+	"s.peer_socket AS peer_socket "
+#define LISTENING_PORTS_COLS \
+	"SELECT f.pid AS pid, s.local_port AS port, s.protocol AS protocol, " \
+	"s.family AS family, s.local_address AS address, f.fd AS fd, s.socket AS socket, " \
+	"s.path AS path, s.net_namespace AS net_namespace "
+#define LISTENING_PORTS_WHERE \
+	" AND ((s.protocol = 6 AND s.state = 'LISTEN') OR " \
+	"(s.protocol = 17 AND s.local_port <> 0 AND s.remote_port = 0) OR " \
+	"(s.family = 1 AND s.type IN (1, 5) AND s.state = 'LISTEN'))"
 
 static const struct schema_view view_process_open_sockets = {
 	.name = "process_open_sockets",
-	.doc = "Open sockets of every process (osquery's columns, plus type, peer_path, peer_socket)",
-	.select =
-		"SELECT f.pid AS pid, f.fd AS fd, s.socket AS socket, s.family AS family, "
-		"s.protocol AS protocol, s.local_address AS local_address, "
-		"s.local_port AS local_port, s.remote_address AS remote_address, "
-		"s.remote_port AS remote_port, s.path AS path, s.state AS state, "
-		"s.net_namespace AS net_namespace, s.type AS type, s.peer_path AS peer_path, "
-		"s.peer_socket AS peer_socket " SOCKET_FDS,
+	.doc = "Open sockets of every process (osquery's columns, plus type, peer_path, peer_socket); "
+	       "as of a moment: process_open_sockets(as_of) or WHERE as_of_seq = N",
+	.select = PROCESS_OPEN_SOCKETS_COLS SOCKET_FDS,
+	.past = PROCESS_OPEN_SOCKETS_COLS SOCKET_FDS_PAST,
 };
 
 static const struct schema_view view_listening_ports = {
 	.name = "listening_ports",
-	.doc = "Sockets that accept traffic: TCP and unix stream/seqpacket in LISTEN, bound unconnected UDP",
-	.select =
-		"SELECT f.pid AS pid, s.local_port AS port, s.protocol AS protocol, "
-		"s.family AS family, s.local_address AS address, f.fd AS fd, s.socket AS socket, "
-		"s.path AS path, s.net_namespace AS net_namespace " SOCKET_FDS " AND ("
-		"(s.protocol = 6 AND s.state = 'LISTEN') OR "
-		"(s.protocol = 17 AND s.local_port <> 0 AND s.remote_port = 0) OR "
-		"(s.family = 1 AND s.type IN (1, 5) AND s.state = 'LISTEN'))",
+	.doc = "Sockets that accept traffic: TCP and unix stream/seqpacket in LISTEN, bound "
+	       "unconnected UDP; as of a moment: listening_ports(as_of) or WHERE as_of_seq = N",
+	.select = LISTENING_PORTS_COLS SOCKET_FDS LISTENING_PORTS_WHERE,
+	.past = LISTENING_PORTS_COLS SOCKET_FDS_PAST LISTENING_PORTS_WHERE,
 };
 
 const struct schema_view *const schema_views[] = {

@@ -294,6 +294,11 @@ struct schema_view {
 	const char *name;
 	const char *doc;
 	const char *select;	/* the SELECT it stands for */
+	/*
+	 * The same over the tables as of a moment (?1: as_of, ?2: as_of_seq),
+	 * or NULL: with one, the view takes a moment too (viewtab.c).
+	 */
+	const char *past;
 };
 
 extern const struct schema_view schema_view_policy_context_exec;

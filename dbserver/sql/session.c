@@ -127,8 +127,13 @@ int sql_open_session(const struct sql_env *env, const struct sql_session *sessio
 	if (rc == SQLITE_OK && env->extend)
 		rc = env->extend(db, env, session);
 	for (int i = 0; rc == SQLITE_OK && schema_views[i]; i++) {
-		char *sql = sql_create_view(schema_views[i], 0);
+		char *sql;
 
+		if (schema_views[i]->past) {	/* a view that takes a moment (viewtab.c) */
+			rc = viewtab_register(db, schema_views[i]);
+			continue;
+		}
+		sql = sql_create_view(schema_views[i], 0);
 		rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
 		sqlite3_free(sql);
 	}

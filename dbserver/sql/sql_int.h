@@ -91,6 +91,9 @@ void sql_past_warn(const struct sql_session *who, struct store *st, const char *
 		   uint64_t bound);
 int sql_changes_register(sqlite3 *db, const struct sql_env *env, const struct sql_session *who);
 
+/* viewtab_register - view @v (one with a past form) as a table that takes a moment (viewtab.c). */
+int viewtab_register(sqlite3 *db, const struct schema_view *v);
+
 /* Registers dbos_stats (stats.c) / dbos_schema (schema_table.c) on @db. */
 int stats_register(sqlite3 *db, const struct sql_env *env);
 int schema_table_register(sqlite3 *db);

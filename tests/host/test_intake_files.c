@@ -1387,4 +1387,41 @@ TEST_F(files, as_of_inside_a_window_of_lost_events_says_so)
 	sqlite3_close(db);
 }
 
+/*
+ * The socket views as of a moment: a port listened on for a while is in
+ * listening_ports and process_open_sockets as of a moment inside that
+ * while, by time and by seq, not before or after; and a join with
+ * processes as of the same moment names its process.
+ */
+TEST_F(files, socket_views_as_of_a_moment)
+{
+	char q[256];
+
+	attach(self);
+	SEND(0, FORK(300, 1, 10));
+	SEND(0, OPEN_SOCK(20, 300, 5, 7000),
+	     TCP4(DBOS_REC_SOCK_INFO, 21, 300, 5, 7000, ST_LISTEN, "0.0.0.0", 8080, NULL, 0));
+	flush(self);
+	SEND(0, CLOSE(40, 300, 5));
+	flush(self);
+	EXPECT_EQ(0, q_int(self->db, "SELECT count(*) FROM listening_ports WHERE pid = 300"));
+	snprintf(q, sizeof(q), "SELECT pid, port FROM listening_ports WHERE as_of_seq = %llu",
+		 (unsigned long long)mirror_history_seq(self->w.m, 30));
+	EXPECT_STREQ("300|8080", q_rows(self->db, q));
+	snprintf(q, sizeof(q), "SELECT pid, port FROM listening_ports(%.6f)",
+		 (T0 + 30 * MS) / 1e9);
+	EXPECT_STREQ("300|8080", q_rows(self->db, q));
+	snprintf(q, sizeof(q), "SELECT count(*) FROM listening_ports(%.6f)", (T0 + 45 * MS) / 1e9);
+	EXPECT_EQ(0, q_int(self->db, q));
+	/* (before the first fd the store saw: nothing is known) */
+	snprintf(q, sizeof(q), "SELECT count(*) FROM listening_ports(%.6f)", (T0 + 15 * MS) / 1e9);
+	EXPECT_NE(NULL, strstr(q_error(self->db, q), "before the oldest moment kept"));
+	snprintf(q, sizeof(q), "SELECT fd, state, local_port FROM process_open_sockets WHERE "
+		 "as_of_seq = %llu AND pid = 300", (unsigned long long)mirror_history_seq(self->w.m, 30));
+	EXPECT_STREQ("5|LISTEN|8080", q_rows(self->db, q));
+	snprintf(q, sizeof(q), "SELECT p.pid, l.port FROM processes(%.6f) p JOIN listening_ports(%.6f) "
+		 "l USING (pid)", (T0 + 30 * MS) / 1e9, (T0 + 30 * MS) / 1e9);
+	EXPECT_STREQ("300|8080", q_rows(self->db, q));
+}
+
 TEST_HARNESS_MAIN
