@@ -443,7 +443,8 @@ TEST_F(guard, a_session_leaves_nothing_for_the_next)
 
 	EXPECT_EQ(0, run_as_member(self->path,
 		"CREATE TABLE main.bait(x); CREATE TEMP TABLE tbait(x); "
-		"DROP VIEW listening_ports; CREATE VIEW listening_ports AS SELECT 1 AS pid; "
+		"DROP VIEW process_ancestors; CREATE VIEW process_ancestors AS SELECT 1 AS pid; "
+		"CREATE TEMP VIEW listening_ports AS SELECT 1 AS pid, 2 AS port; "
 		"DROP VIEW policy_context_exec; "
 		"CREATE VIEW policy_context_exec AS SELECT 1 AS pid, '/x' AS path", msg, sizeof(msg)))
 		TH_LOG("%s", msg);
@@ -452,6 +453,7 @@ TEST_F(guard, a_session_leaves_nothing_for_the_next)
 	REFUSED(c, "SELECT * FROM bait", "no such table: bait");
 	REFUSED(c, "SELECT * FROM tbait", "no such table: tbait");
 	WORKS(c, "SELECT pid, port FROM listening_ports");
+	WORKS(c, "SELECT pid, ancestor, depth FROM process_ancestors");
 	EXPECT_EQ(0, run(c, "SELECT count(*) FROM policy_simulate('exec', '1')", msg));
 	EXPECT_EQ(NEVENTS, atoi(msg));
 	dbos_close(c);
