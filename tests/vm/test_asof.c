@@ -228,12 +228,25 @@ TEST_F_TIMEOUT(vm, the_tables_as_of_random_moments_are_what_proc_showed, 1200)
 		if (i == n / 2) {	/* the log outlives dbosd */
 			ASSERT_EQ(0, restart_dbosd(""));
 		}
+		if (i == n / 2 + 1) {	/* ... and the module: a new epoch, with small rings */
+			ASSERT_EQ(0, system("vm-dbosd stop && rmmod dbos && "
+					    "insmod /dbos/dbos.ko buffer_kb=8 && "
+					    "DBOSD_START_WAIT=180 setsid vm-dbosd start"));
+			ASSERT_EQ(0, wait_socket(60));
+		}
 	}
 	kill(-self->workload, SIGKILL);
 	waitpid(self->workload, NULL, 0);
 	self->workload = 0;
+	TH_LOG("re-syncs %lld, records dropped by the kernel %lld",
+	       q_int("SELECT value FROM dbos_stats WHERE name = 'resyncs'"),
+	       q_int("SELECT value FROM dbos_stats WHERE name = 'kernel_dropped'"));
 	for (int i = 0; i < n; i++)
 		check_moment(_metadata, &moments[i], i);
+	/* back to the module's default rings for whatever runs next */
+	ASSERT_EQ(0, system("vm-dbosd stop && rmmod dbos && insmod /dbos/dbos.ko && "
+			    "DBOSD_START_WAIT=180 setsid vm-dbosd start"));
+	ASSERT_EQ(0, wait_socket(60));
 	/* a moment before the store's first: refused, naming the oldest kept */
 	ASSERT_NE(0, sql(&err, "SELECT count(*) FROM processes('2001-01-01')"));
 	ASSERT_NE(NULL, err);
