@@ -7,8 +7,11 @@
  * process_open_files as of each moment (by seq and by time) are what was
  * recorded.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,11 +36,26 @@ struct moment {
 	struct timespec when;		/* CLOCK_REALTIME, inside the quiet moment */
 	struct proc_set procs;
 	struct fd_set_ fds;
+	struct sk_set socks, listening;	/* process_open_sockets and listening_ports, as ss shows them */
 };
 
 static struct moment moments[MOMENTS];
 
-/* One worker: opens and closes files, forks children that exec, exit or wait. */
+/* A socket of @type bound to 127.0.0.1 (any port), listening if TCP; -1 on failure. */
+static int bound_socket(int type)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int s = socket(AF_INET, type, 0);
+
+	if (s >= 0 && (bind(s, (struct sockaddr *)&a, sizeof(a)) ||
+		       (type == SOCK_STREAM && listen(s, 4)))) {
+		close(s);
+		s = -1;
+	}
+	return s;
+}
+
+/* One worker: opens and closes files and sockets, forks children that exec, exit or wait. */
 static void worker(unsigned int seed)
 {
 	static const char *const files[] = { "/etc/passwd", "/etc/group", "/dev/null", "/proc/self/stat",
@@ -45,10 +63,11 @@ static void worker(unsigned int seed)
 	int kept[8], nkept = 0;
 
 	for (;;) {
-		int op = (int)(rand_r(&seed) % 6);
+		int op = (int)(rand_r(&seed) % 8);
 
-		if (op == 0 && nkept < 8) {
-			int fd = open(files[rand_r(&seed) % 6], O_RDONLY);
+		if ((op == 0 || op >= 6) && nkept < 8) {
+			int fd = op == 0 ? open(files[rand_r(&seed) % 6], O_RDONLY) :
+				 bound_socket(op == 6 ? SOCK_STREAM : SOCK_DGRAM);
 
 			if (fd >= 0)
 				kept[nkept++] = fd;
@@ -107,14 +126,16 @@ static long long last_seq(struct dbos_conn *c)
 
 static struct proc_set p_before, p_after;
 static struct fd_set_ f_before, f_after;
+static struct sk_set s_before, s_after, l_before, l_after;
 
 /*
- * With the workload stopped, waits for a moment in which /proc and its fds
- * read before and after a query of dbos are the same and equal to what dbos
- * returned, and records it in @m: the time between the first reads and the
- * query, and dbos's last seq after the second reads (this process's own
- * reads of /proc open and close fds in between: no change by then). 1 on
- * success.
+ * With the workload stopped, waits for a moment in which /proc, its fds and
+ * ss read before and after a query of dbos are the same and equal to what
+ * dbos returned, and records it in @m: the time right before the query
+ * (after a pause in which dbosd sees the first reads' ss processes end),
+ * and dbos's last seq right after it, on the same connection (this
+ * process's reads open and close fds and run ss: none of it is open or
+ * running at either).
  */
 static int record_moment(struct __test_metadata *_metadata, struct moment *m, int secs)
 {
@@ -129,17 +150,26 @@ static int record_moment(struct __test_metadata *_metadata, struct moment *m, in
 		if (c) {
 			read_proc(&p_before);
 			read_proc_fds(&f_before);
+			ASSERT_EQ(0, read_ss(&s_before, 0));
+			ASSERT_EQ(0, read_ss(&l_before, 1));
+			usleep(150000);	/* dbosd sees the end of the ss processes */
 			clock_gettime(CLOCK_REALTIME, &m->when);
 			m->procs.n = 0;
 			if (!dbos_query(c, "SELECT pid, parent, uid, name, path FROM processes ORDER BY pid",
 					&pcb, &m->procs, &err) &&
-			    !read_mirror_fds(c, &m->fds, &err)) {
+			    !read_mirror_fds(c, &m->fds, &err) &&
+			    !read_mirror_sockets(c, &m->socks, sql_open_sockets, &err) &&
+			    !read_mirror_sockets(c, &m->listening, sql_listening, &err)) {
+				m->seq = last_seq(c);
 				read_proc(&p_after);
 				read_proc_fds(&f_after);
-				m->seq = last_seq(c);
+				ASSERT_EQ(0, read_ss(&s_after, 0));
+				ASSERT_EQ(0, read_ss(&l_after, 1));
 				ok = m->seq > 0 && same_set(&p_before, &p_after) &&
 				     same_set(&p_after, &m->procs) && same_fds(&f_before, &f_after) &&
-				     same_fds(&f_after, &m->fds);
+				     same_fds(&f_after, &m->fds) && same_sks(&s_before, &s_after) &&
+				     same_sks(&s_after, &m->socks) && same_sks(&l_before, &l_after) &&
+				     same_sks(&l_after, &m->listening);
 			}
 			dbos_close(c);
 		}
@@ -150,18 +180,34 @@ static int record_moment(struct __test_metadata *_metadata, struct moment *m, in
 	} while (time(NULL) < end);
 	log_diff(_metadata, &p_after, &m->procs);
 	log_fd_diff(_metadata, &f_after, &m->fds);
+	log_sk_diff(_metadata, &s_after, &m->socks);
+	log_sk_diff(_metadata, &l_after, &m->listening);
 	return 0;
+}
+
+/* @sql (a query of vm_truth.h) with "@cond AND " put after its WHERE, into @out. */
+static void with_cond(const char *sql, const char *cond, char *out, size_t cap)
+{
+	const char *w = strstr(sql, "WHERE ");
+
+	if (w)
+		snprintf(out, cap, "%.*sWHERE %s AND %s", (int)(w - sql), sql, cond, w + 6);
+	else if ((w = strstr(sql, " ORDER BY")))
+		snprintf(out, cap, "%.*s WHERE %s%s", (int)(w - sql), sql, cond, w);
+	else
+		snprintf(out, cap, "%s WHERE %s", sql, cond);
 }
 
 static struct proc_set past_procs;
 static struct fd_set_ past_fds;
+static struct sk_set past_socks;
 
 /* Checks processes and process_open_files as of moment @m, by seq and by time. */
 static void check_moment(struct __test_metadata *_metadata, const struct moment *m, int k)
 {
 	static const struct dbos_callbacks pcb = { .on_row = on_proc_row };
 	static const struct dbos_callbacks fcb = { .on_row = on_fd_row };
-	char q[256], *err = NULL;
+	char q[1024], *err = NULL;
 	struct dbos_conn *c = dbos_connect(SOCK, &err);
 
 	ASSERT_NE(NULL, c) TH_LOG("%s", err);
@@ -188,6 +234,18 @@ static void check_moment(struct __test_metadata *_metadata, const struct moment 
 		if (!same_fds(&m->fds, &past_fds)) {
 			log_fd_diff(_metadata, &m->fds, &past_fds);
 			ASSERT_TRUE(0) TH_LOG("moment %d: process_open_files %s differ", k, when);
+		}
+		with_cond(sql_open_sockets, when, q, sizeof(q));
+		ASSERT_EQ(0, read_mirror_sockets(c, &past_socks, q, &err)) TH_LOG("%s: %s", q, err);
+		if (!same_sks(&m->socks, &past_socks)) {
+			log_sk_diff(_metadata, &m->socks, &past_socks);
+			ASSERT_TRUE(0) TH_LOG("moment %d: process_open_sockets %s differ", k, when);
+		}
+		with_cond(sql_listening, when, q, sizeof(q));
+		ASSERT_EQ(0, read_mirror_sockets(c, &past_socks, q, &err)) TH_LOG("%s: %s", q, err);
+		if (!same_sks(&m->listening, &past_socks)) {
+			log_sk_diff(_metadata, &m->listening, &past_socks);
+			ASSERT_TRUE(0) TH_LOG("moment %d: listening_ports %s differ", k, when);
 		}
 	}
 	dbos_close(c);
