@@ -249,7 +249,9 @@ static void pvset_sort(struct pvset *s)
 
 /*
  * Authorizer: *arg = 1 once the statement reads processes_live (sql.h,
- * fork_children). The session's guard decides first (sql_authorize): a
+ * fork_children), or process_ancestors, a table over processes whose own
+ * SELECT runs when it is read, not while this one is prepared
+ * (sql/viewtab.c). The session's guard decides first (sql_authorize): a
  * subquery is SQL like any other.
  */
 static int reads_processes(void *arg, int action, const char *table, const char *col,
@@ -257,7 +259,8 @@ static int reads_processes(void *arg, int action, const char *table, const char 
 {
 	int rc = sql_authorize(NULL, action, table, col, db, view);
 
-	if (rc == SQLITE_OK && action == SQLITE_READ && table && !strcmp(table, "processes_live"))
+	if (rc == SQLITE_OK && action == SQLITE_READ && table &&
+	    (!strcmp(table, "processes_live") || !strcmp(table, "process_ancestors")))
 		*(int *)arg = 1;
 	return rc;
 }

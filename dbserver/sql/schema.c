@@ -267,6 +267,7 @@ static const struct schema_view view_process_open_sockets = {
 	       "as of a moment: process_open_sockets(as_of) or WHERE as_of_seq = N",
 	.select = PROCESS_OPEN_SOCKETS_COLS SOCKET_FDS,
 	.past = PROCESS_OPEN_SOCKETS_COLS SOCKET_FDS_PAST,
+	.pid_lookup = true,
 };
 
 static const struct schema_view view_listening_ports = {
@@ -275,6 +276,7 @@ static const struct schema_view view_listening_ports = {
 	       "unconnected UDP; as of a moment: listening_ports(as_of) or WHERE as_of_seq = N",
 	.select = LISTENING_PORTS_COLS SOCKET_FDS LISTENING_PORTS_WHERE,
 	.past = LISTENING_PORTS_COLS SOCKET_FDS_PAST LISTENING_PORTS_WHERE,
+	.pid_lookup = true,
 };
 
 const struct schema_view *const schema_views[] = {

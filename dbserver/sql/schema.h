@@ -299,6 +299,8 @@ struct schema_view {
 	 * or NULL: with one, the view takes a moment too (viewtab.c).
 	 */
 	const char *past;
+	/* Equality on pid is a lookup in its SELECT (viewtab.c passes it down). */
+	bool pid_lookup;
 };
 
 extern const struct schema_view schema_view_policy_context_exec;

@@ -216,17 +216,22 @@ const struct schema_view schema_view_policy_context_kill = {
 		"WHERE 0",
 };
 
+#define ANCESTORS(P) \
+	"WITH RECURSIVE a(pid, ancestor, depth) AS (" \
+	"SELECT pid, parent, 1 FROM " P " WHERE parent > 0 AND parent <> pid " \
+	"UNION ALL " \
+	"SELECT a.pid, p.parent, a.depth + 1 FROM a JOIN " P " p ON p.pid = a.ancestor " \
+	"WHERE p.parent > 0 AND p.parent <> a.pid AND a.depth < 256) " \
+	"SELECT a.pid AS pid, a.ancestor AS ancestor, q.name AS ancestor_name, " \
+	"q.path AS ancestor_path, q.uid AS ancestor_uid, q.euid AS ancestor_euid, " \
+	"q.gid AS ancestor_gid, a.depth AS depth " \
+	"FROM a LEFT JOIN " P " q ON q.pid = a.ancestor"
+
 const struct schema_view schema_view_process_ancestors = {
 	.name = "process_ancestors",
-	.doc = "Every live process's ancestors (parent at depth 1, ...); a process is not its own ancestor",
-	.select =
-		"WITH RECURSIVE a(pid, ancestor, depth) AS ("
-		"SELECT pid, parent, 1 FROM processes WHERE parent > 0 AND parent <> pid "
-		"UNION ALL "
-		"SELECT a.pid, p.parent, a.depth + 1 FROM a JOIN processes p ON p.pid = a.ancestor "
-		"WHERE p.parent > 0 AND p.parent <> a.pid AND a.depth < 256) "
-		"SELECT a.pid AS pid, a.ancestor AS ancestor, q.name AS ancestor_name, "
-		"q.path AS ancestor_path, q.uid AS ancestor_uid, q.euid AS ancestor_euid, "
-		"q.gid AS ancestor_gid, a.depth AS depth "
-		"FROM a LEFT JOIN processes q ON q.pid = a.ancestor",
+	.doc = "Every live process's ancestors (parent at depth 1, ...); a process is not its own "
+	       "ancestor; as of a moment: process_ancestors(as_of) or WHERE as_of_seq = N",
+	.select = ANCESTORS("processes"),
+	/* (no pid lookup: SQLite cannot filter the recursion by pid) */
+	.past = ANCESTORS("processes(?1, ?2)"),
 };

@@ -87,7 +87,7 @@ static int view_connect(sqlite3 *db, void *paux, int argc, const char *const *ar
 	vt->db = db;
 	vt->v = v;
 	vt->ncols = n;
-	vt->pid_col = vt_pid;
+	vt->pid_col = v->pid_lookup ? vt_pid : -1;
 	*out = &vt->base;
 	return SQLITE_OK;
 }

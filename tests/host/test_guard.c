@@ -443,7 +443,7 @@ TEST_F(guard, a_session_leaves_nothing_for_the_next)
 
 	EXPECT_EQ(0, run_as_member(self->path,
 		"CREATE TABLE main.bait(x); CREATE TEMP TABLE tbait(x); "
-		"DROP VIEW process_ancestors; CREATE VIEW process_ancestors AS SELECT 1 AS pid; "
+		"CREATE TEMP VIEW process_ancestors AS SELECT 1 AS pid; "
 		"CREATE TEMP VIEW listening_ports AS SELECT 1 AS pid, 2 AS port; "
 		"DROP VIEW policy_context_exec; "
 		"CREATE VIEW policy_context_exec AS SELECT 1 AS pid, '/x' AS path", msg, sizeof(msg)))

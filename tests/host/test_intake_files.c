@@ -1388,12 +1388,13 @@ TEST_F(files, as_of_inside_a_window_of_lost_events_says_so)
 }
 
 /*
- * The socket views as of a moment: a port listened on for a while is in
+ * The views as of a moment: a port listened on for a while is in
  * listening_ports and process_open_sockets as of a moment inside that
- * while, by time and by seq, not before or after; and a join with
- * processes as of the same moment names its process.
+ * while, by time and by seq, not before or after; a join with processes as
+ * of the same moment names its process; a child that lived for a while is
+ * in process_ancestors then.
  */
-TEST_F(files, socket_views_as_of_a_moment)
+TEST_F(files, views_as_of_a_moment)
 {
 	char q[256];
 
@@ -1422,6 +1423,20 @@ TEST_F(files, socket_views_as_of_a_moment)
 	snprintf(q, sizeof(q), "SELECT p.pid, l.port FROM processes(%.6f) p JOIN listening_ports(%.6f) "
 		 "l USING (pid)", (T0 + 30 * MS) / 1e9, (T0 + 30 * MS) / 1e9);
 	EXPECT_STREQ("300|8080", q_rows(self->db, q));
+	/* process_ancestors: a child that lived from seq 50 to 70 */
+	SEND(0, FORK(301, 300, 50));
+	flush(self);
+	SEND(0, EXIT(301, 70));
+	flush(self);
+	snprintf(q, sizeof(q), "SELECT pid, ancestor, depth FROM process_ancestors WHERE as_of_seq = "
+		 "%llu AND pid >= 300 ORDER BY pid, depth",
+		 (unsigned long long)mirror_history_seq(self->w.m, 60));
+	EXPECT_STREQ("300|1|1;301|300|1;301|1|2", q_rows(self->db, q));
+	snprintf(q, sizeof(q), "SELECT pid, ancestor FROM process_ancestors(%.6f) WHERE pid >= 300",
+		 (T0 + 75 * MS) / 1e9);
+	EXPECT_STREQ("300|1", q_rows(self->db, q));
+	EXPECT_STREQ("300|1", q_rows(self->db, "SELECT pid, ancestor FROM process_ancestors WHERE "
+					 "pid >= 300"));
 }
 
 TEST_HARNESS_MAIN
