@@ -31,6 +31,8 @@
 #include "tests/host/test_intake_msg.h"
 
 #define INSTANCE	0xA50FA50FA50FA50FULL
+
+#include "bench/null_kernel.h"
 #define LIVE_BASE	100000
 #define SHORT_BASE	200000
 #define MOMENTS		20
@@ -43,30 +45,6 @@ static double now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
-
-/* ---- a kernel with nothing to dump ---- */
-
-static int k_stats(void *arg, struct kernel_stats *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->version = DBOS_GENL_VERSION;
-	out->instance = INSTANCE;
-	return 0;
-}
-
-static int k_dump(void *arg, kernel_msg_fn fn, void *ctx)
-{
-	return 0;
-}
-
-static int k_get_proc(void *arg, uint32_t pid, kernel_msg_fn fn, void *ctx)
-{
-	return -ESRCH;
-}
-
-static const struct kernel_ops k_ops = {
-	.get_stats = k_stats, .dump_procs = k_dump, .get_proc = k_get_proc, .dump_files = k_dump,
-};
 
 /* ---- feeding ---- */
 

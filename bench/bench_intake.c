@@ -34,6 +34,8 @@
 #define TEMPLATES	64		/* messages per CPU, patched and reused */
 #define INSTANCE	0x5EED5EED5EED5EEDULL
 
+#include "bench/null_kernel.h"
+
 static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
@@ -56,31 +58,6 @@ static uint64_t process_cpu_ns(void)
 	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ULL +
 	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ULL;
 }
-
-/* ---- a kernel that has nothing to say (no processes to dump) ---- */
-
-static int k_stats(void *arg, struct kernel_stats *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->version = DBOS_GENL_VERSION;
-	out->instance = INSTANCE;
-	return 0;
-}
-
-static int k_dump(void *arg, kernel_msg_fn fn, void *ctx)
-{
-	return 0;
-}
-
-static int k_get_proc(void *arg, uint32_t pid, kernel_msg_fn fn, void *ctx)
-{
-	return -ESRCH;
-}
-
-static const struct kernel_ops k_ops = {
-	.get_stats = k_stats, .dump_procs = k_dump, .get_proc = k_get_proc,
-	.dump_files = k_dump,	/* no files either */
-};
 
 /* ---- workload ---- */
 

@@ -342,15 +342,6 @@ static int diff_close(sqlite3_vtab_cursor *cur)
 	return SQLITE_OK;
 }
 
-static int diff_error(struct diff_cursor *c, int rc, char *msg)
-{
-	sqlite3_vtab *vt = c->base.pVtab;
-
-	sqlite3_free(vt->zErrMsg);
-	vt->zErrMsg = msg;
-	return rc;
-}
-
 /* One side's moment: @when (as_of's forms) or @seq. */
 static int diff_side(struct diff_cursor *c, const char *side, sqlite3_value *when,
 		     sqlite3_value *seq, struct changes_state *out)
@@ -366,26 +357,26 @@ static int diff_side(struct diff_cursor *c, const char *side, sqlite3_value *whe
 	if (seq && sqlite3_value_type(seq) == SQLITE_NULL)
 		seq = NULL;
 	if (!when == !seq)
-		return diff_error(c, SQLITE_ERROR, sqlite3_mprintf(
+		return vtab_fail(&c->base, SQLITE_ERROR, sqlite3_mprintf(
 			"%s needs two moments: %s(since, until), or since_seq and until_seq; "
 			"%s has %s", f->name, f->name, side, when ? "both" : "neither"));
 	if (seq) {
 		if (sqlite3_value_numeric_type(seq) != SQLITE_INTEGER || sqlite3_value_int64(seq) < 0)
-			return diff_error(c, SQLITE_ERROR, sqlite3_mprintf(
+			return vtab_fail(&c->base, SQLITE_ERROR, sqlite3_mprintf(
 				"%s: %s_seq %s is not a sequence number", f->name, side,
 				(const char *)sqlite3_value_text(seq)));
 		kind = CHANGES_BY_SEQ;
 		bound = (uint64_t)sqlite3_value_int64(seq);
 	} else {
 		if ((rc = sql_moment(vt->db, when, &bound, &msg)) != SQLITE_OK) {
-			rc = diff_error(c, rc, sqlite3_mprintf("%s: %s %s", f->name, side, msg));
+			rc = vtab_fail(&c->base, rc, sqlite3_mprintf("%s: %s %s", f->name, side, msg));
 			sqlite3_free(msg);
 			return rc;
 		}
 		kind = CHANGES_BY_TIME;
 	}
 	if ((rc = sql_past(vt->st, f->table, f->t->name, kind, bound, out, &msg)) != SQLITE_OK)
-		return diff_error(c, rc, msg);
+		return vtab_fail(&c->base, rc, msg);
 	sql_past_warn(vt->who, vt->st, f->t->name, kind, bound);
 	return SQLITE_OK;
 }
@@ -474,7 +465,7 @@ static int diff_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, in
 			j++;
 		}
 		if (rc != SQLITE_OK)
-			return diff_error(c, rc, sqlite3_mprintf("%s: %s", f->name,
+			return vtab_fail(&c->base, rc, sqlite3_mprintf("%s: %s", f->name,
 					  rc == SQLITE_NOMEM ? "out of memory" : "a malformed row"));
 	}
 	c->decoded = false;
@@ -522,7 +513,7 @@ static int diff_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 	}
 	if (!c->decoded) {
 		if (row_decode(d->r->row, d->r->len, c->vals, f->ncols))
-			return diff_error(c, SQLITE_CORRUPT_VTAB, sqlite3_mprintf(
+			return vtab_fail(&c->base, SQLITE_CORRUPT_VTAB, sqlite3_mprintf(
 				"%s: a malformed row", f->name));
 		c->decoded = true;
 	}

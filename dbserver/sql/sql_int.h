@@ -94,6 +94,14 @@ int sql_changes_register(sqlite3 *db, const struct sql_env *env, const struct sq
 /* viewtab_register - view @v (one with a past form) as a table that takes a moment (viewtab.c). */
 int viewtab_register(sqlite3 *db, const struct schema_view *v);
 
+/* vtab_fail - sets @cur's table's error message to @msg (sqlite3_malloc'ed, taken) and returns @rc. */
+static inline int vtab_fail(sqlite3_vtab_cursor *cur, int rc, char *msg)
+{
+	sqlite3_free(cur->pVtab->zErrMsg);
+	cur->pVtab->zErrMsg = msg;
+	return rc;
+}
+
 /* Registers dbos_stats (stats.c) / dbos_schema (schema_table.c) on @db. */
 int stats_register(sqlite3 *db, const struct sql_env *env);
 int schema_table_register(sqlite3 *db);

@@ -179,15 +179,6 @@ static bool same_arg(sqlite3_value *a, sqlite3_value *b)
 	       !memcmp(sqlite3_value_blob(a), sqlite3_value_blob(b), (size_t)sqlite3_value_bytes(a));
 }
 
-static int view_error(struct view_cursor *c, int rc, char *msg)
-{
-	sqlite3_vtab *vt = c->base.pVtab;
-
-	sqlite3_free(vt->zErrMsg);
-	vt->zErrMsg = msg;
-	return rc;
-}
-
 static int view_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int argc,
 		       sqlite3_value **argv)
 {
@@ -219,7 +210,7 @@ static int view_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, in
 		rc = sqlite3_prepare_v2(vt->db, sql, -1, &c->st, NULL);
 		sqlite3_free(sql);
 		if (rc != SQLITE_OK)
-			return view_error(c, rc, sqlite3_mprintf("%s: %s", vt->v->name,
+			return vtab_fail(&c->base, rc, sqlite3_mprintf("%s: %s", vt->v->name,
 					  sqlite3_errmsg(vt->db)));
 		c->st_idx = idx;
 	}
@@ -253,7 +244,7 @@ static int view_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, in
 
 		sqlite3_reset(st);
 		view_reset(c, vt->ncols);
-		return view_error(c, rc == SQLITE_NOMEM ? rc : SQLITE_ERROR, msg);
+		return vtab_fail(&c->base, rc == SQLITE_NOMEM ? rc : SQLITE_ERROR, msg);
 	}
 	sqlite3_reset(st);	/* (lets go of its tables' cursors and iterators) */
 	c->valid = true;

@@ -677,15 +677,6 @@ static int table_close(sqlite3_vtab_cursor *cur)
 	return SQLITE_OK;
 }
 
-static int cursor_error(struct table_cursor *c, int rc, char *msg)
-{
-	sqlite3_vtab *vt = c->base.pVtab;
-
-	sqlite3_free(vt->zErrMsg);
-	vt->zErrMsg = msg;
-	return rc;
-}
-
 /*
  * Makes the iterator's position the current row, or sets eof when it left
  * [lo, hi] or the table. An iterator that stopped on an error fails the
@@ -702,7 +693,7 @@ static int settle(struct table_cursor *c)
 
 		c->eof = true;
 		if (store_iter_error(c->it, &err)) {
-			int rc = cursor_error(c, SQLITE_IOERR, sqlite3_mprintf(
+			int rc = vtab_fail(&c->base, SQLITE_IOERR, sqlite3_mprintf(
 				"%s: %s", c->t->name, err ? err : "read error"));
 			free(err);
 			return rc;
@@ -743,7 +734,7 @@ static int chunk_load(struct table_cursor *c)
 	if (n == -ENOMEM)
 		return SQLITE_NOMEM;
 	if (n < 0)
-		return cursor_error(c, SQLITE_CORRUPT_VTAB, sqlite3_mprintf(
+		return vtab_fail(&c->base, SQLITE_CORRUPT_VTAB, sqlite3_mprintf(
 			"%s: corrupt chunk at key %llu", c->t->name, (unsigned long long)key));
 	c->nents = (size_t)n;
 	return SQLITE_OK;
@@ -943,7 +934,7 @@ static int past_load(struct table_cursor *c, int kind, uint64_t bound)
 	c->past_valid = false;
 	rc = sql_past(c->st, past_table(c->t), c->t->name, kind, bound, &c->past, &msg);
 	if (rc != SQLITE_OK)
-		return cursor_error(c, rc, msg);
+		return vtab_fail(&c->base, rc, msg);
 	sql_past_warn(((const struct table_vtab *)c->base.pVtab)->who, c->st, c->t->name, kind,
 		      bound);
 	c->past_valid = true;
@@ -1007,13 +998,13 @@ static int past_filter(struct table_cursor *c, int idx, int argc, sqlite3_value 
 	if (seq && sqlite3_value_type(seq) == SQLITE_NULL)
 		seq = NULL;
 	if (when && seq)
-		return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf(
+		return vtab_fail(&c->base, SQLITE_ERROR, sqlite3_mprintf(
 			"%s: give as_of or as_of_seq, not both", c->t->name));
 	if (!when && !seq)
 		return SQLITE_OK;	/* as_of = NULL: no row */
 	if (seq) {
 		if (constraint_number(seq, &i, &d) != SQLITE_INTEGER || i < 0)
-			return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf(
+			return vtab_fail(&c->base, SQLITE_ERROR, sqlite3_mprintf(
 				"%s: as_of_seq %s is not a sequence number (an integer >= 0)",
 				c->t->name, (const char *)sqlite3_value_text(seq)));
 		kind = CHANGES_BY_SEQ;
@@ -1023,7 +1014,7 @@ static int past_filter(struct table_cursor *c, int idx, int argc, sqlite3_value 
 		char *msg = NULL;
 
 		if ((rc = sql_moment(vt->db, when, &bound, &msg)) != SQLITE_OK) {
-			rc = cursor_error(c, rc, sqlite3_mprintf("%s: as_of %s", c->t->name, msg));
+			rc = vtab_fail(&c->base, rc, sqlite3_mprintf("%s: as_of %s", c->t->name, msg));
 			sqlite3_free(msg);
 			return rc;
 		}
@@ -1080,7 +1071,7 @@ static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 			if (!(pidx & bits[b]))
 				continue;
 			if (a >= argc)
-				return cursor_error(c, SQLITE_ERROR, sqlite3_mprintf(
+				return vtab_fail(&c->base, SQLITE_ERROR, sqlite3_mprintf(
 					"%s: bad xFilter arguments", t->name));
 			if (!apply_bound(bytes_max(t->key[p].bytes), bits[b], argv[a++],
 					 &lo[p], &hi[p]))
@@ -1110,7 +1101,7 @@ static int table_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr,
 		key_encode(t, k, c->lo);
 		r = store_get(c->st, t->cf, k, schema_key_bytes(t), &c->point, &c->point_len, &err);
 		if (r < 0) {
-			r = cursor_error(c, SQLITE_IOERR, sqlite3_mprintf(
+			r = vtab_fail(&c->base, SQLITE_IOERR, sqlite3_mprintf(
 				"%s: %s", t->name, err ? err : "read error"));
 			free(err);
 			return r;
@@ -1228,7 +1219,7 @@ static int decode_row(struct table_cursor *c)
 		c->scratch[c->vlen] = '\0';
 	}
 	if (row_decode(c->terminated ? c->scratch : c->val, c->vlen, c->vals, t->ncols))
-		return cursor_error(c, SQLITE_CORRUPT_VTAB, sqlite3_mprintf(
+		return vtab_fail(&c->base, SQLITE_CORRUPT_VTAB, sqlite3_mprintf(
 			"%s: corrupt row at key %llu", t->name,
 			(unsigned long long)c->key));
 	if (c->terminated)

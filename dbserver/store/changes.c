@@ -2,7 +2,6 @@
 /* changes.c - the live tables' change log and checkpoints: writing them, trimming them, and rebuilding a table as of a moment (see changes.h). */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,19 +29,6 @@ enum store_cf changes_table_cf(enum changes_table t)
 size_t changes_key_len(enum changes_table t)
 {
 	return t == CHANGES_PROCESSES ? 4 : 8;
-}
-
-static char *errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *errorf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
 }
 
 static void entry_key(unsigned char k[ENTRY_KEY], enum changes_table t, uint64_t n)
@@ -84,7 +70,7 @@ static int read_index(struct store *st, enum changes_table t, struct changes_ckp
 	*ck = NULL;
 	*n = 0;
 	if (!it) {
-		*err = errorf("changes: %s", strerror(ENOMEM));
+		*err = store_errorf("changes: %s", strerror(ENOMEM));
 		return -1;
 	}
 	ckpt_key(k, 'I', t, 0, 0);
@@ -102,7 +88,7 @@ static int read_index(struct store *st, enum changes_table t, struct changes_ckp
 			nc = realloc(*ck, cap * sizeof(*nc));
 			if (!nc) {
 				store_iter_free(it);
-				*err = errorf("changes: %s", strerror(ENOMEM));
+				*err = store_errorf("changes: %s", strerror(ENOMEM));
 				return -1;
 			}
 			*ck = nc;
@@ -197,7 +183,7 @@ static int write_checkpoint(struct changes_log *c, enum changes_table t, char **
 	ret = 0;
 	goto out;
 nomem:
-	*err = errorf("changes: checkpoint: %s", strerror(ENOMEM));
+	*err = store_errorf("changes: checkpoint: %s", strerror(ENOMEM));
 out:
 	if (it)
 		store_iter_free(it);
@@ -223,7 +209,7 @@ static int trim(struct changes_log *c, enum changes_table t, char **err)
 		uint64_t keep = tab->ckpts[drop].pos;
 
 		if (!b) {
-			*err = errorf("changes: trim: %s", strerror(ENOMEM));
+			*err = store_errorf("changes: trim: %s", strerror(ENOMEM));
 			return -1;
 		}
 		ckpt_key(lo, 'I', t, 0, 0);
@@ -262,7 +248,7 @@ int changes_open(struct changes_log *c, struct store *st, uint64_t retention,
 		unsigned char k[ENTRY_KEY];
 
 		if (!it) {
-			*err = errorf("changes: %s", strerror(ENOMEM));
+			*err = store_errorf("changes: %s", strerror(ENOMEM));
 			return -1;
 		}
 		entry_key(k, t, UINT64_MAX);
@@ -274,7 +260,7 @@ int changes_open(struct changes_log *c, struct store *st, uint64_t retention,
 
 			if (vlen < ENTRY_HDR || (unsigned char)v[0] != CHANGES_TAG) {
 				store_iter_free(it);
-				*err = errorf("changes: entry %" PRIu64 " of table %d is malformed",
+				*err = store_errorf("changes: entry %" PRIu64 " of table %d is malformed",
 					      store_key_get(key + 1, 8), t);
 				return -1;
 			}
@@ -445,7 +431,7 @@ int changes_lost_at(struct store *st, int kind, uint64_t bound, uint64_t *from_s
 	int found = 0;
 
 	if (!it) {
-		*err = errorf("changes: %s", strerror(ENOMEM));
+		*err = store_errorf("changes: %s", strerror(ENOMEM));
 		return -1;
 	}
 	for (store_iter_seek(it, LOST_KEY, LOST_KEY_LEN); !found && store_iter_valid(it);
@@ -571,7 +557,7 @@ static int load_checkpoint(struct store *st, enum changes_table t, const struct 
 	uint32_t parts = 0;
 
 	if (!it) {
-		*err = errorf("changes: %s", strerror(ENOMEM));
+		*err = store_errorf("changes: %s", strerror(ENOMEM));
 		return -1;
 	}
 	ckpt_key(k, 'D', t, ck->pos, 0);
@@ -592,7 +578,7 @@ static int load_checkpoint(struct store *st, enum changes_table t, const struct 
 				goto bad;
 			if (replay_set(r, key, p, len)) {
 				store_iter_free(it);
-				*err = errorf("changes: %s", strerror(ENOMEM));
+				*err = store_errorf("changes: %s", strerror(ENOMEM));
 				return -1;
 			}
 			p += len;
@@ -606,14 +592,14 @@ static int load_checkpoint(struct store *st, enum changes_table t, const struct 
 	}
 	store_iter_free(it);
 	if (parts != ck->parts) {
-		*err = errorf("changes: checkpoint %" PRIu64 " of table %d has %u of its %u parts",
+		*err = store_errorf("changes: checkpoint %" PRIu64 " of table %d has %u of its %u parts",
 			      ck->pos, t, parts, ck->parts);
 		return -1;
 	}
 	return 0;
 bad:
 	store_iter_free(it);
-	*err = errorf("changes: checkpoint %" PRIu64 " of table %d is malformed", ck->pos, t);
+	*err = store_errorf("changes: checkpoint %" PRIu64 " of table %d is malformed", ck->pos, t);
 	return -1;
 }
 
@@ -625,7 +611,7 @@ static int replay_entries(struct store *st, enum changes_table t, uint64_t pos, 
 	unsigned char k[ENTRY_KEY];
 
 	if (!it) {
-		*err = errorf("changes: %s", strerror(ENOMEM));
+		*err = store_errorf("changes: %s", strerror(ENOMEM));
 		return -1;
 	}
 	entry_key(k, t, pos);
@@ -660,7 +646,7 @@ static int replay_entries(struct store *st, enum changes_table t, uint64_t pos, 
 			if ((kind == CHANGES_BY_SEQ ? seq : time) <= bound) {
 				if (replay_set(r, key, op == CHANGE_PUT ? p : NULL, len)) {
 					store_iter_free(it);
-					*err = errorf("changes: %s", strerror(ENOMEM));
+					*err = store_errorf("changes: %s", strerror(ENOMEM));
 					return -1;
 				}
 				(*replayed)++;
@@ -678,7 +664,7 @@ static int replay_entries(struct store *st, enum changes_table t, uint64_t pos, 
 	return 0;
 bad:
 	store_iter_free(it);
-	*err = errorf("changes: an entry of table %d is malformed", t);
+	*err = store_errorf("changes: an entry of table %d is malformed", t);
 	return -1;
 }
 
@@ -715,7 +701,7 @@ int changes_asof(struct store *st, enum changes_table t, enum changes_bound kind
 	if (read_index(st, t, &ck, &n, err))
 		return -1;
 	if (!n) {
-		*err = errorf("no history of changes is kept (dbosd --retention 0)");
+		*err = store_errorf("no history of changes is kept (dbosd --retention 0)");
 		return -1;
 	}
 	for (i = n; i > 0; i--)

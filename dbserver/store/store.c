@@ -122,8 +122,7 @@ struct store_iter {
 	char *err;			/* ... and why */
 };
 
-/* Returns a malloc'ed "<prefix>: <msg>", or NULL if even that fails. */
-static char *errorf(const char *fmt, ...)
+char *store_errorf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -139,7 +138,7 @@ static char *errorf(const char *fmt, ...)
 static int fail(char **err, const char *what, char *rerr)
 {
 	if (err)
-		*err = errorf("%s: %s", what, rerr ? rerr : "unknown RocksDB error");
+		*err = store_errorf("%s: %s", what, rerr ? rerr : "unknown RocksDB error");
 	rocksdb_free(rerr);
 	return -1;
 }
@@ -399,7 +398,7 @@ static int migrate_cf(struct store *st, enum store_cf cf, char **err)
 	ret = 0;
 	goto out;
 nomem:
-	*err = errorf("store_open %s: converting %s to chunks: %s", st->dir, cf_conf[cf].name,
+	*err = store_errorf("store_open %s: converting %s to chunks: %s", st->dir, cf_conf[cf].name,
 		      strerror(ENOMEM));
 out:
 	chunk_buf_free(&c);
@@ -427,7 +426,7 @@ static int check_format(struct store *st, char **err)
 			return 0;
 		if (format == 2)
 			goto record;	/* 2 -> 3: only new, empty families (changes.h) */
-		*err = errorf("store_open %s: the store has format %" PRIu64 " and this dbosd reads "
+		*err = store_errorf("store_open %s: the store has format %" PRIu64 " and this dbosd reads "
 			      "format %d (it was written by a newer dbosd): run that one, or move "
 			      "the directory away to start an empty store", st->dir, format,
 			      STORE_FORMAT);
@@ -439,7 +438,7 @@ static int check_format(struct store *st, char **err)
 record:
 	b = store_batch_new();
 	if (!b) {
-		*err = errorf("store_open %s: %s", st->dir, strerror(ENOMEM));
+		*err = store_errorf("store_open %s: %s", st->dir, strerror(ENOMEM));
 		return -1;
 	}
 	store_key_be32(v, STORE_FORMAT);
@@ -456,12 +455,12 @@ int store_open(const char *dir, struct store **out, char **err)
 
 	if (!st || !(st->dir = strdup(dir))) {
 		free(st);
-		*err = errorf("store_open %s: %s", dir, strerror(ENOMEM));
+		*err = store_errorf("store_open %s: %s", dir, strerror(ENOMEM));
 		return -1;
 	}
 	st->lz4 = true;
 	if (open_store(st, &rerr)) {
-		*err = errorf("store_open %s: %s", dir, rerr ? rerr : "failed");
+		*err = store_errorf("store_open %s: %s", dir, rerr ? rerr : "failed");
 		rocksdb_free(rerr);
 		free(st->dir);
 		free(st);
@@ -560,26 +559,26 @@ static int reopen(struct store *st, char **err)
 		return 0;	/* another writer got there first */
 	}
 	if (!has_room(st->dir, &avail, &want)) {
-		*err = errorf("store_write: writes stopped after %s (%" PRIu64
+		*err = store_errorf("store_write: writes stopped after %s (%" PRIu64
 			      " bytes free; they resume once %" PRIu64 " are)",
 			      st->stop_reason, avail, want);
 		goto out;
 	}
 	if (now_ns() < st->next_reopen_ns) {
-		*err = errorf("store_write: writes stopped after %s (reopening "
+		*err = store_errorf("store_write: writes stopped after %s (reopening "
 			      "the store shortly)", st->stop_reason);
 		goto out;
 	}
 	st->next_reopen_ns = now_ns() + REOPEN_INTERVAL_NS;
 	atomic_store(&st->reopening, true);
 	if (atomic_load(&st->users)) {
-		*err = errorf("store_write: writes stopped after %s (reopen "
+		*err = store_errorf("store_write: writes stopped after %s (reopen "
 			      "postponed: the store is in use)", st->stop_reason);
 		goto done;
 	}
 	close_db(st);
 	if (open_store(st, &rerr)) {
-		*err = errorf("store_write: writes stopped after %s; reopen "
+		*err = store_errorf("store_write: writes stopped after %s; reopen "
 			      "failed: %s", st->stop_reason, rerr ? rerr : "?");
 		rocksdb_free(rerr);
 		goto done;
@@ -614,7 +613,7 @@ static void stop_writes(struct store *st, const char *rerr)
 static int unavailable(struct store *st, char **err, const char *what)
 {
 	pthread_mutex_lock(&st->mu);
-	*err = errorf("%s: store unavailable since %s", what,
+	*err = store_errorf("%s: store unavailable since %s", what,
 		      st->stop_reason ? st->stop_reason : "a failed reopen");
 	pthread_mutex_unlock(&st->mu);
 	return -1;
@@ -741,7 +740,7 @@ static int write_batch(struct store *st, struct store_batch *b, bool sync, char 
 	char *rerr = NULL;
 
 	if (b->error) {
-		*err = errorf("store_write: batch not written: %s while building it",
+		*err = store_errorf("store_write: batch not written: %s while building it",
 			      b->error == EINVAL ? "an unknown column family"
 						 : strerror(b->error));
 		return -1;
@@ -750,19 +749,19 @@ static int write_batch(struct store *st, struct store_batch *b, bool sync, char 
 		return 0;
 	if (atomic_load(&st->faulty)) {
 		pthread_mutex_lock(&st->mu);
-		*err = errorf("store_write: %s", st->fault ? st->fault : "injected failure");
+		*err = store_errorf("store_write: %s", st->fault ? st->fault : "injected failure");
 		pthread_mutex_unlock(&st->mu);
 		return -1;
 	}
 	if (atomic_load(&st->stopped) && reopen(st, err))
 		return -1;
 	if (!has_room(st->dir, &avail, &want)) {
-		char *why = errorf("IO error: No space left on device: %" PRIu64
+		char *why = store_errorf("IO error: No space left on device: %" PRIu64
 				   " bytes free, below the %" PRIu64 " kept in reserve",
 				   avail, want);
 
 		stop_writes(st, why ? why : "IO error: No space left on device");
-		*err = errorf("store_write: %s", why ? why : "No space left on device");
+		*err = store_errorf("store_write: %s", why ? why : "No space left on device");
 		free(why);
 		return -1;
 	}
@@ -835,7 +834,7 @@ int store_get(struct store *st, enum store_cf cf, const void *key, size_t klen,
 	*val = malloc(n + 1);
 	if (!*val) {
 		rocksdb_pinnableslice_destroy(ps);
-		*err = errorf("store_get: %s", strerror(ENOMEM));
+		*err = store_errorf("store_get: %s", strerror(ENOMEM));
 		return -1;
 	}
 	memcpy(*val, p, n);

@@ -57,6 +57,9 @@ struct store_iter;
 int store_open(const char *dir, struct store **out, char **err);
 void store_close(struct store *st);
 
+/* store_errorf - a malloc'ed message (printf's @fmt), or NULL if even that fails: the store's *@err. */
+char *store_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* store_cf_chunked - whether @cf holds history chunks (chunk.h) rather than one row per key. */
 bool store_cf_chunked(enum store_cf cf);
 
