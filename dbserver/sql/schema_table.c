@@ -110,6 +110,7 @@ struct schema_row {
 	const char *name;
 	const char *type;
 	char *sql;
+	bool name_owned;	/* @name is sqlite3_malloc'ed (a <view>_changes) */
 };
 
 struct schema_vtab {
@@ -128,8 +129,11 @@ static int schema_disconnect(sqlite3_vtab *pvt)
 {
 	struct schema_vtab *vt = (struct schema_vtab *)pvt;
 
-	for (int i = 0; i < vt->n; i++)
+	for (int i = 0; i < vt->n; i++) {
 		sqlite3_free(vt->rows[i].sql);
+		if (vt->rows[i].name_owned)
+			sqlite3_free((char *)vt->rows[i].name);
+	}
 	sqlite3_free(vt->rows);
 	sqlite3_free(vt);
 	return SQLITE_OK;
@@ -140,6 +144,7 @@ static bool catalogue_row(int i, struct schema_row *r)
 {
 	int n = 0;
 
+	memset(r, 0, sizeof(*r));
 	while (schema_catalog_tables[n])
 		n++;
 	if (i < n) {
@@ -162,6 +167,22 @@ static bool catalogue_row(int i, struct schema_row *r)
 		return true;
 	}
 	i -= n;
+	/* <view>_changes of the views that take a moment (viewtab.c) */
+	for (int v = 0; schema_views[v]; v++) {
+		if (!schema_views[v]->past)
+			continue;
+		if (i-- > 0)
+			continue;
+		r->name = sqlite3_mprintf("%s_changes", schema_views[v]->name);
+		r->name_owned = true;
+		r->type = "table-valued function";
+		r->sql = sqlite3_mprintf("-- The rows of %s that differ between two moments: added "
+					 "or removed (a changed row is both)\n-- TABLE-VALUED FUNCTION "
+					 "%s_changes(since, until), or since_seq and until_seq: change, "
+					 "then %s's columns", schema_views[v]->name,
+					 schema_views[v]->name, schema_views[v]->name);
+		return true;
+	}
 	for (n = 0; schema_views[n];)
 		n++;
 	if (i < n) {
@@ -208,8 +229,10 @@ static int schema_connect(sqlite3 *db, void *aux, int argc,
 	while (catalogue_row(n, &r)) {
 		struct schema_row *rows = sqlite3_realloc64(vt->rows, (n + 1) * sizeof(*rows));
 
-		if (!rows || !r.sql) {
+		if (!rows || !r.sql || !r.name) {
 			sqlite3_free(r.sql);
+			if (r.name_owned)
+				sqlite3_free((char *)r.name);
 			schema_disconnect(&vt->base);
 			return SQLITE_NOMEM;
 		}

@@ -1437,6 +1437,20 @@ TEST_F(files, views_as_of_a_moment)
 	EXPECT_STREQ("300|1", q_rows(self->db, q));
 	EXPECT_STREQ("300|1", q_rows(self->db, "SELECT pid, ancestor FROM process_ancestors WHERE "
 					 "pid >= 300"));
+	/* and their changes between two moments */
+	snprintf(q, sizeof(q), "SELECT change, pid, port FROM listening_ports_changes(%.6f, %.6f)",
+		 (T0 + 25 * MS) / 1e9, (T0 + 45 * MS) / 1e9);
+	EXPECT_STREQ("removed|300|8080", q_rows(self->db, q));
+	snprintf(q, sizeof(q), "SELECT change, pid, ancestor, depth FROM process_ancestors_changes "
+		 "WHERE since_seq = %llu AND until_seq = %llu AND pid >= 300 ORDER BY change, depth",
+		 (unsigned long long)mirror_history_seq(self->w.m, 45),
+		 (unsigned long long)mirror_history_seq(self->w.m, 60));
+	EXPECT_STREQ("added|301|300|1;added|301|1|2", q_rows(self->db, q));
+	snprintf(q, sizeof(q), "SELECT count(*) FROM process_open_sockets_changes(%.6f, %.6f)",
+		 (T0 + 45 * MS) / 1e9, (T0 + 75 * MS) / 1e9);
+	EXPECT_EQ(0, q_int(self->db, q));
+	EXPECT_NE(NULL, strstr(q_error(self->db, "SELECT * FROM listening_ports_changes"),
+			       "needs two moments"));
 }
 
 TEST_HARNESS_MAIN

@@ -660,6 +660,7 @@ TEST_F(sql, dbos_schema_describes_every_table)
 		"socket_events", "policies", "policy_versions", "policy_rule_revisions", "policy_decisions",
 		"policy_simulate", "sched_rules", "sched_decisions", "dbos_stats", "dbos_schema",
 		"processes_changes", "process_open_files_changes", "sockets_changes",
+		"process_open_sockets_changes", "listening_ports_changes", "process_ancestors_changes",
 		"process_open_sockets", "listening_ports",
 		"process_ancestors", "policy_context_exec", "policy_context_open",
 		"policy_context_connect", "policy_context_bind", "policy_context_kill",
