@@ -64,7 +64,7 @@ if expect "dbos> " 600; then
 	check "a query answers (pid 1 is in processes)" expect $'init_rows\n---------\n        1\ndbos> ' 60
 
 	type_line ".tables"
-	if expect $'sockets\ndbos> ' 60 && text=${SCREEN//$'\r'/} &&
+	if expect $'sockets_changes\ndbos> ' 60 && text=${SCREEN//$'\r'/} &&
 		[[ $text == *$'\npolicies\n'* && $text == *$'\nsched_rules\n'* && $text == *$'\nprocesses\n'* ]]; then
 		ok ".tables lists processes, policies and sched_rules"
 	else
