@@ -11,6 +11,7 @@
 #   policy/  rules -> compiled generations -> kernel/; the policy tables in sql/'s connections
 #   sched/   scheduling values as text, who asked (used by sql/, mirror/, policy/)
 #   endpoint/  the Unix socket clients connect to
+#   pgwire/  PostgreSQL's protocol on the endpoint's second socket
 
 include dbserver/store/build.mk
 include dbserver/sched/build.mk
@@ -20,13 +21,14 @@ include dbserver/mirror/build.mk
 include dbserver/intake/build.mk
 include dbserver/policy/build.mk
 include dbserver/endpoint/build.mk
+include dbserver/pgwire/build.mk
 
 DBOSD_OBJS := $(B)/dbserver/main.o $(INTAKE_LOOP_OBJS) $(INTAKE_OBJS) $(MIRROR_OBJS) \
-              $(POLICY_OBJS) $(COMPILE_OBJS) $(ENFORCE_OBJS) $(ENDPOINT_OBJS) \
+              $(POLICY_OBJS) $(COMPILE_OBJS) $(ENFORCE_OBJS) $(ENDPOINT_OBJS) $(PGWIRE_OBJS) \
               $(SQL_OBJS) $(SQL_DEPS)
 
 BINS += $(B)/bin/dbosd
 
 $(B)/bin/dbosd: $(DBOSD_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(SQL_LIBS) $(BPF_LIBS) -lpthread
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(SQL_LIBS) $(BPF_LIBS) $(PGWIRE_LIBS) -lpthread

@@ -15,6 +15,8 @@
 
 #include "dbos_proto.h"
 #include "dbserver/endpoint/endpoint.h"
+#include "dbserver/pgwire/auth.h"
+#include "dbserver/pgwire/pgwire.h"
 #include "dbserver/intake/loop.h"
 #include "dbserver/kernel/enforce.h"
 #include "dbserver/kernel/kernel.h"
@@ -54,6 +56,39 @@ static void log_line(void *arg, const char *line)
 	fprintf(stderr, "dbosd: %s\n", line);
 }
 
+/* --pg-hash-password USER: the password from stdin (one line), USER's verifier line on stdout. */
+static int hash_password(const char *user)
+{
+	char *pw = NULL, *line;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!user[0] || strchr(user, ':') || strchr(user, '\n')) {
+		fprintf(stderr, "dbosd: --pg-hash-password: a user name without ':'\n");
+		return 2;
+	}
+	if (isatty(STDIN_FILENO))
+		fprintf(stderr, "password for %s: ", user);
+	n = getline(&pw, &cap, stdin);
+	if (n <= 0) {
+		fprintf(stderr, "dbosd: --pg-hash-password: no password on stdin\n");
+		free(pw);
+		return 2;
+	}
+	if (pw[n - 1] == '\n')
+		pw[--n] = 0;
+	line = scram_hash_line(user, pw);
+	explicit_bzero(pw, cap);
+	free(pw);
+	if (!line) {
+		fprintf(stderr, "dbosd: --pg-hash-password: cannot hash\n");
+		return 1;
+	}
+	printf("%s\n", line);
+	free(line);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -63,6 +98,17 @@ static void usage(FILE *f)
 		"  --db DIR         database directory (default " DEFAULT_DB ")\n"
 		"  --socket PATH    SQL endpoint socket (default " DBOS_DEFAULT_SOCKET ")\n"
 		"  --group NAME     also let members of group NAME query (default: root only)\n"
+		"  --pg-socket PATH  PostgreSQL's protocol on socket PATH (default: the\n"
+		"                   directory of --socket, .s.PGSQL.5432 in it, so that\n"
+		"                   `psql -h /run/dbos -d dbos` connects); same access as --socket\n"
+		"  --no-pg          do not serve PostgreSQL's protocol\n"
+		"  --pg-listen HOST:PORT  also on TCP (\":5432\": every address), TLS only,\n"
+		"                   SCRAM-SHA-256 logins of local users (root, or --group's\n"
+		"                   members); needs the three options below. Default: off\n"
+		"  --pg-tls-cert FILE, --pg-tls-key FILE  the server's certificate chain and key (PEM)\n"
+		"  --pg-passwords FILE  user:SCRAM verifier lines (not readable by others)\n"
+		"  --pg-hash-password USER  print USER's line for --pg-passwords, the password\n"
+		"                   read from stdin, and exit\n"
 		"  --retention N    keep at most N rows in each history table (process_events,\n"
 		"                   file_events, socket_events; default %llu; 0: none)\n"
 		"  --file-kinds LIST  mirror only these kinds of open files, a comma list of\n"
@@ -122,6 +168,21 @@ static sqlite3 *open_db(void *arg, const struct ucred *peer, void *sink, char **
 	struct sql_session who = { .uid = peer->uid, .pid = peer->pid,
 				   .notice = endpoint_notice, .notice_arg = sink,
 				   .memory_limit = d->session_memory };
+	sqlite3 *db = NULL;
+
+	if (sql_open_session(&d->env, &who, &db, err))
+		return NULL;
+	return db;
+}
+
+/* The same for a PostgreSQL client: its session also has pg_catalog (pgwire/). */
+static sqlite3 *open_pg_db(void *arg, const struct ucred *peer, void *sink, char **err)
+{
+	const struct dbosd *d = arg;
+	struct sql_session who = { .uid = peer->uid, .pid = peer->pid,
+				   .notice = endpoint_notice, .notice_arg = sink,
+				   .memory_limit = d->session_memory,
+				   .setup = pgwire_session_setup, .setup_arg = sink };
 	sqlite3 *db = NULL;
 
 	if (sql_open_session(&d->env, &who, &db, err))
@@ -277,6 +338,13 @@ int main(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "group", required_argument, NULL, 'g' },
+		{ "pg-socket", required_argument, NULL, 'p' },
+		{ "no-pg", no_argument, NULL, 'N' },
+		{ "pg-listen", required_argument, NULL, 'l' },
+		{ "pg-tls-cert", required_argument, NULL, 'c' },
+		{ "pg-tls-key", required_argument, NULL, 'K' },
+		{ "pg-passwords", required_argument, NULL, 'W' },
+		{ "pg-hash-password", required_argument, NULL, 'H' },
 		{ "retention", required_argument, NULL, 'r' },
 		{ "file-kinds", required_argument, NULL, 'k' },
 		{ "exclude-path", required_argument, NULL, 'x' },
@@ -293,8 +361,12 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	const char *db_dir = DEFAULT_DB, *sock = DBOS_DEFAULT_SOCKET, *group = NULL;
-	const char *pin_dir = DBOS_LSM_PIN_DIR;
-	bool no_lsm = false;
+	const char *pin_dir = DBOS_LSM_PIN_DIR, *pg_sock = NULL;
+	char *pg_default = NULL;
+	struct endpoint_protocol pg = pgwire_protocol, pg_tcp = pgwire_protocol;
+	const char *pg_listen = NULL, *pg_cert = NULL, *pg_key = NULL, *pg_passwords = NULL;
+	struct pgwire_tcp *tcp = NULL;
+	bool no_lsm = false, no_pg = false;
 	struct policy_kernel_ops kops = {
 		.prepare = ops_prepare, .flip = ops_flip, .live_version = ops_live_version,
 		.live_marks = ops_live_marks,
@@ -330,6 +402,13 @@ int main(int argc, char **argv)
 		case 'd': db_dir = optarg; break;
 		case 's': sock = optarg; break;
 		case 'g': group = optarg; break;
+		case 'p': pg_sock = optarg; break;
+		case 'N': no_pg = true; break;
+		case 'l': pg_listen = optarg; break;
+		case 'c': pg_cert = optarg; break;
+		case 'K': pg_key = optarg; break;
+		case 'W': pg_passwords = optarg; break;
+		case 'H': return hash_password(optarg);
 		case 'r':
 			if (parse_u64(optarg, &mc.retention)) {
 				fprintf(stderr, "dbosd: --retention wants a number of rows, not '%s'\n", optarg);
@@ -492,6 +571,39 @@ int main(int argc, char **argv)
 	}
 	phase[4] = lap(&t);
 	ec.socket_path = sock;
+	if (!no_pg) {
+		if (!pg_sock) {
+			const char *slash = strrchr(sock, '/');
+			int dirlen = slash ? (int)(slash - sock) : 1;
+
+			if (asprintf(&pg_default, "%.*s/.s.PGSQL.5432", dirlen,
+				     slash ? sock : ".") < 0) {
+				fprintf(stderr, "dbosd: out of memory\n");
+				goto out;
+			}
+			pg_sock = pg_default;
+		}
+		pg.socket_path = pg_sock;
+		pg.open_db_peer = open_pg_db;
+		ec.also[0] = &pg;
+	}
+	if (pg_listen) {
+		if (no_pg || !pg_cert || !pg_key || !pg_passwords) {
+			fprintf(stderr, "dbosd: --pg-listen needs --pg-tls-cert, --pg-tls-key and "
+				"--pg-passwords (dbosd never takes a password in plain text), and "
+				"not --no-pg\n");
+			goto out;
+		}
+		if (pgwire_tcp_open(pg_cert, pg_key, pg_passwords, &tcp, &err)) {
+			fprintf(stderr, "dbosd: --pg-listen: %s\n", err ? err : "?");
+			goto out;
+		}
+		pg_tcp.socket_path = NULL;
+		pg_tcp.tcp_address = pg_listen;
+		pg_tcp.open_db_peer = open_pg_db;
+		pg_tcp.arg = tcp;
+		ec.also[1] = &pg_tcp;
+	}
 	ec.open_db_peer = open_db;
 	ec.errmsg = sql_errmsg;
 	ec.park = sql_park;
@@ -501,6 +613,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dbosd: cannot serve SQL on %s: %s\n", sock, err ? err : strerror(errno));
 		goto out;
 	}
+	if (!no_pg)
+		fprintf(stderr, "dbosd: serving PostgreSQL's protocol on %s%s%s (TLS)\n", pg_sock,
+			pg_listen ? " and TCP " : "", pg_listen ? pg_listen : "");
 	fprintf(stderr, "dbosd: serving SQL on %s (started in %.1f s: store %.1f, tables %.1f, "
 		"BPF %.1f, policy %.1f, intake %.1f)\n", sock,
 		phase[0] + phase[1] + phase[2] + phase[3] + phase[4] + lap(&t),
@@ -512,8 +627,10 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	free(err);
+	free(pg_default);
 	intake_loop_stop(d.loop);	/* commits what it received */
 	endpoint_stop(ep);		/* no client reads the stats after this */
+	pgwire_tcp_close(tcp);
 	intake_loop_free(d.loop);
 	policy_close(d.pol);		/* its threads read the mirror's stats */
 	enforce_close(d.enf);		/* the pins stay: enforcement continues */

@@ -17,8 +17,9 @@
 # ...) plus what users run and what dbos's packages need offline (the VM has
 # no network, so `apt install ./dbos*.deb` in it must find every dependency
 # installed already): the cloud kernel and its headers, dkms and a compiler,
-# dash, bash, coreutils, nginx, openssh-server, python3, and the libraries
-# dbosd and dbos link (libbpf, RocksDB, SQLite, libnl, libedit). nginx's perl
+# dash, bash, coreutils, nginx, openssh-server, python3, psql (PostgreSQL's
+# client: dbosd speaks its protocol), and the libraries
+# dbosd and dbos link (libbpf, RocksDB, SQLite, libnl, libedit, OpenSSL). nginx's perl
 # module lets tests/vm/test_userland.c make a real nginx worker run a command,
 # as remote code execution in a web server would.
 #
@@ -39,7 +40,8 @@ SECURITY_MIRROR=${DBOS_IMAGE_SECURITY_MIRROR:-http://deb.debian.org/debian-secur
 readonly PACKAGES=(
 	systemd-sysv udev dbus linux-image-cloud-amd64 linux-headers-cloud-amd64 dkms build-essential
 	dash bash coreutils nginx libnginx-mod-http-perl openssh-server python3 iproute2 procps kmod less
-	libbpf1 librocksdb7.8 libsqlite3-0 libnl-3-200 libnl-genl-3-200 libedit2 libelf1 zlib1g
+	libbpf1 librocksdb7.8 libsqlite3-0 libnl-3-200 libnl-genl-3-200 libedit2 libelf1 zlib1g libssl3
+	postgresql-client-15
 )
 
 usage() {

@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pwd.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,10 +35,12 @@
 #define PROGRESS_OPS		10000
 #define LISTEN_BACKLOG		128
 
-struct conn {
+struct endpoint_conn {
 	struct endpoint *ep;
 	int fd;			/* closed by the reaper, after the join */
-	uid_t uid;		/* the peer's, at connect time */
+	uid_t uid;		/* the peer's, at connect time (TCP: once authenticated) */
+	gid_t gid;
+	bool tcp;		/* from a TCP listener: nobody until authenticated */
 	pthread_t thread;
 	bool done;		/* the thread has finished; under ep->lock */
 	bool hup;		/* the client hung up during a statement */
@@ -44,26 +50,43 @@ struct conn {
 	int64_t blocked;	/* ns of it spent waiting for the client to read */
 	struct dbos_buf in;	/* the request being read */
 	struct dbos_buf out;	/* frames not yet sent */
-	struct conn *next;	/* in ep->conns; under ep->lock */
+	const struct endpoint_protocol *proto;	/* NULL: dbos's own (libdbos/dbos_proto.h) */
+	void *proto_data;	/* the protocol's state (endpoint_conn_set_data) */
+	uint32_t key_id;	/* identify it to endpoint_cancel(): fixed at admit */
+	uint32_t key_secret;
+	atomic_bool cancelled;	/* endpoint_cancel() asked: the statement stops */
+	struct endpoint_conn *next;	/* in ep->conns; under ep->lock */
 };
+
+/* A listening socket and the protocol spoken on it. */
+struct listener {
+	char *path;		/* NULL: TCP (@proto->tcp_address) */
+	const struct endpoint_protocol *proto;	/* NULL: dbos's own */
+	int fd;
+	dev_t sock_dev;		/* identity of the socket file we made */
+	ino_t sock_ino;
+};
+
+#define MAX_LISTENERS	(1 + ENDPOINT_MAX_ALSO)
 
 struct endpoint {
 	struct endpoint_config cfg;
-	char *path;
-	dev_t sock_dev;		/* identity of the socket file we made */
-	ino_t sock_ino;
+	struct listener ls[MAX_LISTENERS];
+	int nls;
 	char *refusal;		/* the "permission denied" text */
-	int lfd;
 	int wakefd;		/* eventfd: endpoint_stop() wakes the acceptor */
 	pthread_t acceptor;
 	atomic_bool stopping;
 
 	pthread_mutex_t lock;	/* protects conns and nlive */
-	struct conn *conns;	/* every thread not yet joined */
+	struct endpoint_conn *conns;	/* every thread not yet joined */
 	unsigned int nlive;	/* connections whose thread is not done */
+	uint32_t next_id;	/* key_id of the next connection; under lock */
 };
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool privileged(uid_t uid);
+static bool gid_in_list(gid_t g, const gid_t *list, size_t n);
 
 static int64_t now_ns(void)
 {
@@ -112,7 +135,7 @@ static void send_error_now(int fd, const char *msg)
  * blocks, the statement's cursors let go of their store snapshots
  * (cfg.park); the time blocked does not count against the statement.
  */
-static int flush(struct conn *c)
+static int flush(struct endpoint_conn *c)
 {
 	const uint8_t *p = c->out.data;
 	size_t n = c->out.len;
@@ -148,7 +171,7 @@ static int flush(struct conn *c)
  * Queue an 'E' frame after the complete frames already buffered and send
  * everything. Returns 0 or -1 (client gone).
  */
-static int finish_error(struct conn *c, const char *msg)
+static int finish_error(struct endpoint_conn *c, const char *msg)
 {
 	size_t n = strlen(msg);
 
@@ -172,7 +195,7 @@ static int finish_error(struct conn *c, const char *msg)
 }
 
 /* The text for a client whose buffers could not grow (cfg.nomem). */
-static const char *nomem(const struct conn *c)
+static const char *nomem(const struct endpoint_conn *c)
 {
 	return c->ep->cfg.nomem ? c->ep->cfg.nomem() : "out of memory";
 }
@@ -194,7 +217,7 @@ static const struct dbos_allocator session_alloc = {
 };
 
 /* Drop the partly built frame begun at @start (after an error). */
-static void drop_frame(struct conn *c, size_t start)
+static void drop_frame(struct endpoint_conn *c, size_t start)
 {
 	c->out.len = start;
 	c->out.err = 0;
@@ -212,7 +235,7 @@ static size_t utf8_clip(const char *s, size_t n, size_t max)
 }
 
 /* Append a 'C' frame. Returns 0 or -1 when out of memory. */
-static int put_columns(struct conn *c, sqlite3_stmt *st, int ncol)
+static int put_columns(struct endpoint_conn *c, sqlite3_stmt *st, int ncol)
 {
 	size_t start = dbos_frame_begin(&c->out, DBOS_F_COLUMNS);
 	int i;
@@ -242,7 +265,7 @@ static int put_columns(struct conn *c, sqlite3_stmt *st, int ncol)
  * frame begun at @start: checked before it is copied, so a row of many big
  * values never makes the buffer bigger than one frame.
  */
-static bool fits(const struct conn *c, size_t start, int n)
+static bool fits(const struct endpoint_conn *c, size_t start, int n)
 {
 	size_t used = c->out.len - start - DBOS_FRAME_HDR;
 
@@ -253,7 +276,7 @@ static bool fits(const struct conn *c, size_t start, int n)
  * Append an 'R' frame. Returns 0, -1 if the row does not fit in a frame,
  * -2 when out of memory; after a failure nothing of the row is buffered.
  */
-static int put_row(struct conn *c, sqlite3_stmt *st, int ncol)
+static int put_row(struct endpoint_conn *c, sqlite3_stmt *st, int ncol)
 {
 	size_t start = dbos_frame_begin(&c->out, DBOS_F_ROW);
 	const void *p;
@@ -311,7 +334,7 @@ static int put_row(struct conn *c, sqlite3_stmt *st, int ncol)
  * The client's text for @db's last error: the statement timeout whatever
  * the statement said (a nested one says "policy_simulate: interrupted").
  */
-static const char *errmsg(struct conn *c, sqlite3 *db)
+static const char *errmsg(struct endpoint_conn *c, sqlite3 *db)
 {
 	static _Thread_local char timeout[96];
 
@@ -320,6 +343,8 @@ static const char *errmsg(struct conn *c, sqlite3 *db)
 			 "(dbosd --statement-timeout)", c->ep->cfg.statement_timeout);
 		return timeout;
 	}
+	if (atomic_load(&c->cancelled))
+		return "statement cancelled at the client's request";
 	return c->ep->cfg.errmsg ? c->ep->cfg.errmsg(db) : sqlite3_errmsg(db);
 }
 
@@ -328,7 +353,7 @@ static const char *errmsg(struct conn *c, sqlite3 *db)
  * 1 when it failed (the 'E' frame has been sent), -1 when the client is gone
  * or the endpoint is stopping.
  */
-static int run_statement(struct conn *c, sqlite3 *db, sqlite3_stmt *st)
+static int run_statement(struct endpoint_conn *c, sqlite3 *db, sqlite3_stmt *st)
 {
 	int ncol = sqlite3_column_count(st);
 	bool sent_columns = false;
@@ -367,7 +392,7 @@ static int run_statement(struct conn *c, sqlite3 *db, sqlite3_stmt *st)
  * Run every statement of one 'Q' request and send the frames.
  * Returns 0 when the connection can go on, -1 when it must close.
  */
-static int run_request(struct conn *c, sqlite3 *db)
+static int run_request(struct endpoint_conn *c, sqlite3 *db)
 {
 	const char *sql = (const char *)c->in.data;
 	const char *end = sql + c->in.len;
@@ -419,11 +444,11 @@ static int run_request(struct conn *c, sqlite3 *db)
  */
 static int progress(void *arg)
 {
-	struct conn *c = arg;
+	struct endpoint_conn *c = arg;
 	struct pollfd pfd = { .fd = c->fd, .events = 0 };
 	unsigned int limit = c->ep->cfg.statement_timeout;
 
-	if (atomic_load(&c->ep->stopping))
+	if (atomic_load(&c->ep->stopping) || atomic_load(&c->cancelled))
 		return 1;
 	if (limit != ENDPOINT_OFF &&
 	    now_ns() - c->started - c->blocked > (int64_t)limit * 1000000000) {
@@ -439,12 +464,15 @@ static int progress(void *arg)
 
 void endpoint_notice(void *sink, const char *text)
 {
-	struct conn *c = sink;
+	struct endpoint_conn *c = sink;
 
-	dbos_frame_put(&c->out, DBOS_F_NOTICE, text, strlen(text));
+	if (c->proto)
+		c->proto->notice(c, text);
+	else
+		dbos_frame_put(&c->out, DBOS_F_NOTICE, text, strlen(text));
 }
 
-static void serve(struct conn *c)
+static void serve(struct endpoint_conn *c)
 {
 	struct endpoint *ep = c->ep;
 	char *err = NULL, *msg;
@@ -482,23 +510,11 @@ static void serve(struct conn *c)
 		goto out;
 
 	/* A connection that says nothing is closed after the first-query timeout. */
-	if (ep->cfg.first_query_timeout != ENDPOINT_OFF) {
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-		int64_t end = now_ns() + (int64_t)ep->cfg.first_query_timeout * 1000000000;
-		int r;
-
-		do {
-			int64_t left = (end - now_ns()) / 1000000 + 1;
-
-			r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : left < 0 ? 0 : (int)left);
-		} while ((r < 0 && errno == EINTR) || (r == 0 && now_ns() < end));
-		if (r == 0) {
-			msg = xasprintf("closing: no query within %u s of connecting "
-					"(dbosd --first-query-timeout)", ep->cfg.first_query_timeout);
-			finish_error(c, msg ? msg : "closing: no query (dbosd --first-query-timeout)");
-			free(msg);
-			goto out;
-		}
+	msg = endpoint_conn_wait_first(c);
+	if (msg) {
+		finish_error(c, msg);
+		free(msg);
+		goto out;
 	}
 	while (!atomic_load(&ep->stopping)) {
 		ret = dbos_read_frame(c->fd, -1, FRAME_TIMEOUT_MS, &type, &c->in, &why);
@@ -532,10 +548,17 @@ out:
 
 static void *conn_main(void *arg)
 {
-	struct conn *c = arg;
+	struct endpoint_conn *c = arg;
 	struct endpoint *ep = c->ep;
 
-	serve(c);
+	if (c->proto)
+		c->proto->serve(c);
+	else
+		serve(c);
+	if (c->db) {
+		sqlite3_close_v2(c->db);	/* the one endpoint_conn_open() made */
+		c->db = NULL;
+	}
 	/* Hang up now; the fd itself is closed by whoever joins us. */
 	shutdown(c->fd, SHUT_RDWR);
 	dbos_buf_free(&c->in);
@@ -545,6 +568,269 @@ static void *conn_main(void *arg)
 	ep->nlive--;
 	pthread_mutex_unlock(&ep->lock);
 	return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* What another protocol's serve() uses (endpoint.h)                      */
+
+int endpoint_conn_fd(const struct endpoint_conn *c)
+{
+	return c->fd;
+}
+
+uid_t endpoint_conn_uid(const struct endpoint_conn *c)
+{
+	return c->uid;
+}
+
+bool endpoint_conn_is_tcp(const struct endpoint_conn *c)
+{
+	return c->tcp;
+}
+
+const struct endpoint_protocol *endpoint_conn_protocol(const struct endpoint_conn *c)
+{
+	return c->proto;
+}
+
+int endpoint_conn_authenticated(struct endpoint_conn *c, const char *user, char **err)
+{
+	struct endpoint *ep = c->ep;
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	gid_t g = ep->cfg.group, groups[256];
+	int n = 256, mine = 0;
+	bool ok;
+	struct endpoint_conn *o;
+
+	*err = NULL;
+	if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) || !res) {
+		*err = xasprintf("no local user \"%s\"", user);
+		return -1;
+	}
+	ok = privileged(res->pw_uid);
+	if (!ok && g != (gid_t)-1)
+		ok = res->pw_gid == g ||
+		     (getgrouplist(res->pw_name, res->pw_gid, groups, &n) >= 0 &&
+		      gid_in_list(g, groups, (size_t)n));
+	if (!ok) {
+		*err = strdup(ep->refusal);
+		return -1;
+	}
+	pthread_mutex_lock(&ep->lock);
+	if (!privileged(res->pw_uid) && ep->cfg.max_connections_per_user != ENDPOINT_OFF) {
+		for (o = ep->conns; o; o = o->next)
+			mine += o != c && !o->done && o->uid == res->pw_uid;
+		if ((unsigned int)mine >= ep->cfg.max_connections_per_user) {
+			pthread_mutex_unlock(&ep->lock);
+			*err = xasprintf("too many connections: uid %u already has %d (dbosd "
+					 "--max-connections-per-user)", (unsigned int)res->pw_uid, mine);
+			return -1;
+		}
+	}
+	c->uid = res->pw_uid;
+	c->gid = res->pw_gid;
+	pthread_mutex_unlock(&ep->lock);
+	return 0;
+}
+
+void endpoint_conn_set_data(struct endpoint_conn *c, void *data)
+{
+	c->proto_data = data;
+}
+
+void *endpoint_conn_data(const struct endpoint_conn *c)
+{
+	return c->proto_data;
+}
+
+void endpoint_conn_key(const struct endpoint_conn *c, uint32_t *id, uint32_t *secret)
+{
+	*id = c->key_id;
+	*secret = c->key_secret;
+}
+
+const struct endpoint_config *endpoint_conn_config(const struct endpoint_conn *c)
+{
+	return &c->ep->cfg;
+}
+
+bool endpoint_conn_stopping(const struct endpoint_conn *c)
+{
+	return atomic_load(&c->ep->stopping);
+}
+
+sqlite3 *endpoint_conn_open(struct endpoint_conn *c, char **err)
+{
+	struct ucred peer = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	socklen_t len = sizeof(peer);
+	sqlite3 *db;
+
+	*err = NULL;
+	/* On failure the peer stays nobody: it was admitted, it gets no privilege. */
+	if (c->tcp)
+		peer = (struct ucred){ .pid = 0, .uid = c->uid, .gid = c->gid };
+	else
+		getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &peer, &len);
+	db = c->proto->open_db_peer(c->ep->cfg.arg, &peer, c, err);
+	if (!db)
+		return NULL;
+	free(*err);	/* in case the callback set it anyway */
+	*err = NULL;
+	c->db = db;
+	sqlite3_progress_handler(db, PROGRESS_OPS, progress, c);
+	return db;
+}
+
+sqlite3 *endpoint_conn_take_db(struct endpoint_conn *c)
+{
+	sqlite3 *db = c->db;
+
+	c->db = NULL;
+	return db;
+}
+
+void endpoint_conn_statement_start(struct endpoint_conn *c)
+{
+	c->started = now_ns();
+	c->blocked = 0;
+	c->timed_out = false;
+	atomic_store(&c->cancelled, false);
+}
+
+enum endpoint_stop_reason endpoint_conn_stop_reason(const struct endpoint_conn *c)
+{
+	if (c->hup)
+		return ENDPOINT_STOP_HUP;
+	if (atomic_load(&c->ep->stopping))
+		return ENDPOINT_STOP_SHUTDOWN;
+	if (c->timed_out)
+		return ENDPOINT_STOP_TIMEOUT;
+	if (atomic_load(&c->cancelled))
+		return ENDPOINT_STOP_CANCEL;
+	return ENDPOINT_STOP_NONE;
+}
+
+const char *endpoint_conn_errmsg(struct endpoint_conn *c, sqlite3 *db)
+{
+	if (atomic_load(&c->ep->stopping))
+		return "dbosd is shutting down";
+	return errmsg(c, db);
+}
+
+const char *endpoint_conn_nomem(const struct endpoint_conn *c)
+{
+	return nomem(c);
+}
+
+const struct dbos_allocator *endpoint_conn_allocator(void)
+{
+	return &session_alloc;
+}
+
+int endpoint_conn_send(struct endpoint_conn *c, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+	int ret = 0;
+
+	while (n) {
+		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		p += w;
+		n -= (size_t)w;
+	}
+	if (n && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		int64_t t0 = now_ns();
+
+		if (c->db && c->ep->cfg.park)
+			c->ep->cfg.park(c->db);
+		ret = dbos_send_all(c->fd, p, n);
+		c->blocked += now_ns() - t0;
+	} else if (n) {
+		ret = -1;
+	}
+	return ret;
+}
+
+int endpoint_conn_wait_writable(struct endpoint_conn *c)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+	unsigned int limit = c->ep->cfg.send_timeout;
+	int64_t t0 = now_ns(), end = t0 + (int64_t)limit * 1000000000;
+	int r;
+
+	if (c->db && c->ep->cfg.park)
+		c->ep->cfg.park(c->db);
+	do {
+		int64_t left = limit == ENDPOINT_OFF ? -1 : (end - now_ns()) / 1000000 + 1;
+
+		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : left < 0 && limit != ENDPOINT_OFF ?
+			 0 : (int)left);
+	} while (r < 0 && errno == EINTR);
+	c->blocked += now_ns() - t0;
+	return r > 0 && !(pfd.revents & (POLLERR | POLLHUP)) ? 0 : -1;
+}
+
+char *endpoint_conn_wait_first(struct endpoint_conn *c)
+{
+	unsigned int limit = c->ep->cfg.first_query_timeout;
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	int64_t end = now_ns() + (int64_t)limit * 1000000000;
+	char *msg;
+	int r;
+
+	if (limit == ENDPOINT_OFF)
+		return NULL;
+	do {
+		int64_t left = (end - now_ns()) / 1000000 + 1;
+
+		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : left < 0 ? 0 : (int)left);
+	} while ((r < 0 && errno == EINTR) || (r == 0 && now_ns() < end));
+	if (r != 0)
+		return NULL;
+	msg = xasprintf("closing: no query within %u s of connecting "
+			"(dbosd --first-query-timeout)", limit);
+	return msg ? msg : strdup("closing: no query (dbosd --first-query-timeout)");
+}
+
+int endpoint_cancel(struct endpoint_conn *from, uint32_t id, uint32_t secret)
+{
+	struct endpoint *ep = from->ep;
+	struct endpoint_conn *c;
+	int ret = -1;
+
+	pthread_mutex_lock(&ep->lock);
+	for (c = ep->conns; c; c = c->next) {
+		if (c->done || c == from || c->key_id != id || c->key_secret != secret)
+			continue;
+		/*
+		 * Knowing the key is not enough: the same user, or root. From an
+		 * unauthenticated TCP connection (PostgreSQL's cancel needs no
+		 * login), only a TCP connection's statement.
+		 */
+		if (from->tcp && from->uid == (uid_t)-1 ? c->tcp :
+		    c->uid == from->uid || privileged(from->uid)) {
+			atomic_store(&c->cancelled, true);
+			ret = 0;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&ep->lock);
+	return ret;
+}
+
+/* A secret that other users cannot guess (for endpoint_cancel). */
+static uint32_t random_u32(void)
+{
+	uint32_t v = 0;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+		v = (uint32_t)now_ns() ^ (uint32_t)getpid();
+	return v;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -645,7 +931,7 @@ static bool peer_allowed(struct endpoint *ep, int fd, uid_t *uid)
 /* Join and free the connections whose thread has finished. */
 static void reap(struct endpoint *ep, bool all)
 {
-	struct conn **pp, *c;
+	struct endpoint_conn **pp, *c;
 
 	pthread_mutex_lock(&ep->lock);
 	pp = &ep->conns;
@@ -674,7 +960,7 @@ static char *over_limit(struct endpoint *ep, uid_t uid)
 	const struct endpoint_config *cfg = &ep->cfg;
 	unsigned int max = cfg->max_connections, reserved = cfg->reserved_connections;
 	unsigned int per_user = cfg->max_connections_per_user, mine = 0;
-	struct conn *c;
+	struct endpoint_conn *c;
 
 	if (privileged(uid) || !reserved) {
 		if (ep->nlive < max)
@@ -697,16 +983,20 @@ static char *over_limit(struct endpoint *ep, uid_t uid)
 }
 
 /* Start a thread for the accepted @fd, or refuse it. Consumes @fd. */
-static void admit(struct endpoint *ep, int fd)
+static void admit(struct endpoint *ep, const struct listener *l, int fd)
 {
+	void (*refuse)(int fd, const char *msg) = l->proto ? l->proto->refuse : send_error_now;
 	sigset_t all, old;
-	struct conn *c;
+	struct endpoint_conn *c;
 	uid_t uid = (uid_t)-1;
 	char *msg;
 	int err;
 
-	if (!peer_allowed(ep, fd, &uid)) {
-		send_error_now(fd, ep->refusal);
+	if (!l->path) {
+		/* TCP: nobody until the protocol authenticates it (endpoint_conn_authenticated) */
+		uid = (uid_t)-1;
+	} else if (!peer_allowed(ep, fd, &uid)) {
+		refuse(fd, ep->refusal);
 		close(fd);
 		return;
 	}
@@ -719,7 +1009,7 @@ static void admit(struct endpoint *ep, int fd)
 	msg = over_limit(ep, uid);
 	if (msg) {
 		pthread_mutex_unlock(&ep->lock);
-		send_error_now(fd, msg);
+		refuse(fd, msg);
 		free(msg);
 		close(fd);
 		return;
@@ -727,13 +1017,19 @@ static void admit(struct endpoint *ep, int fd)
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		pthread_mutex_unlock(&ep->lock);
-		send_error_now(fd, "out of memory");
+		refuse(fd, "out of memory");
 		close(fd);
 		return;
 	}
 	c->ep = ep;
 	c->fd = fd;
 	c->uid = uid;
+	c->proto = l->proto;
+	c->tcp = !l->path;
+	c->gid = (gid_t)-1;
+	c->key_id = ++ep->next_id;
+	c->key_secret = random_u32();
+	atomic_init(&c->cancelled, false);
 	dbos_buf_init_alloc(&c->in, &session_alloc);
 	dbos_buf_init_alloc(&c->out, &session_alloc);
 	sigfillset(&all);
@@ -742,7 +1038,7 @@ static void admit(struct endpoint *ep, int fd)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
 		pthread_mutex_unlock(&ep->lock);
-		send_error_now(fd, "cannot start a thread for this connection");
+		refuse(fd, "cannot start a thread for this connection");
 		close(fd);
 		free(c);
 		return;
@@ -756,29 +1052,31 @@ static void admit(struct endpoint *ep, int fd)
 static void *acceptor_main(void *arg)
 {
 	struct endpoint *ep = arg;
-	struct pollfd pfd[2] = {
-		{ .fd = ep->lfd, .events = POLLIN },
-		{ .fd = ep->wakefd, .events = POLLIN },
-	};
-	int fd;
+	struct pollfd pfd[MAX_LISTENERS + 1];
+	int fd, i;
 
+	for (i = 0; i < ep->nls; i++)
+		pfd[i] = (struct pollfd){ .fd = ep->ls[i].fd, .events = POLLIN };
+	pfd[i] = (struct pollfd){ .fd = ep->wakefd, .events = POLLIN };
 	while (!atomic_load(&ep->stopping)) {
-		if (poll(pfd, 2, -1) < 0)
+		if (poll(pfd, ep->nls + 1, -1) < 0)
 			continue;	/* EINTR */
 		if (atomic_load(&ep->stopping))
 			break;
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		fd = accept4(ep->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			/* EMFILE and friends: do not spin on a full table */
-			if (errno != EINTR && errno != EAGAIN &&
-			    errno != ECONNABORTED)
-				poll(NULL, 0, 100);
-			continue;
+		for (i = 0; i < ep->nls; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			fd = accept4(ep->ls[i].fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd < 0) {
+				/* EMFILE and friends: do not spin on a full table */
+				if (errno != EINTR && errno != EAGAIN &&
+				    errno != ECONNABORTED)
+					poll(NULL, 0, 100);
+				continue;
+			}
+			reap(ep, false);
+			admit(ep, &ep->ls[i], fd);
 		}
-		reap(ep, false);
-		admit(ep, fd);
 	}
 	return NULL;
 }
@@ -867,87 +1165,150 @@ static int clear_stale(const struct sockaddr_un *sa, char **err)
  * Create the listening socket. It only starts accepting with listen(), after
  * its mode and owner are final, so no one connects through looser ones.
  */
-static int open_listener(struct endpoint *ep, char **err)
+/* A TCP listener on @l->proto->tcp_address ("HOST:PORT", "[V6]:PORT", ":PORT" for all). */
+static int open_tcp_listener(struct listener *l, char **err)
+{
+	const char *addr = l->proto->tcp_address, *colon = strrchr(addr, ':');
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	char host[256];
+	size_t hl;
+	int one = 1, rc, e;
+
+	if (!colon || !colon[1] || (size_t)(colon - addr) >= sizeof(host)) {
+		*err = xasprintf("cannot listen on %s: not HOST:PORT", addr);
+		errno = EINVAL;
+		return -1;
+	}
+	hl = (size_t)(colon - addr);
+	if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
+		memcpy(host, addr + 1, hl - 2);
+		host[hl - 2] = 0;
+	} else {
+		memcpy(host, addr, hl);
+		host[hl] = 0;
+	}
+	rc = getaddrinfo(host[0] && strcmp(host, "*") ? host : NULL, colon + 1, &hints, &ai);
+	if (rc) {
+		*err = xasprintf("cannot listen on %s: %s", addr, gai_strerror(rc));
+		errno = EINVAL;
+		return -1;
+	}
+	l->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l->fd < 0 || setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(l->fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(l->fd, LISTEN_BACKLOG) < 0) {
+		e = errno;
+		*err = xasprintf("cannot listen on %s: %s", addr, strerror(e));
+		freeaddrinfo(ai);
+		errno = e;
+		return -1;
+	}
+	freeaddrinfo(ai);
+	return 0;
+}
+
+int endpoint_tcp_port(const struct endpoint *ep, const struct endpoint_protocol *proto)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	for (int i = 0; i < ep->nls; i++) {
+		if (ep->ls[i].proto != proto || ep->ls[i].path)
+			continue;
+		if (getsockname(ep->ls[i].fd, (struct sockaddr *)&ss, &len) < 0)
+			return -1;
+		if (ss.ss_family == AF_INET)
+			return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		if (ss.ss_family == AF_INET6)
+			return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	return -1;
+}
+
+static int open_listener(struct endpoint *ep, struct listener *l, char **err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	gid_t g = ep->cfg.group;
 	struct stat st;
 	int e;
 
-	if (strlen(ep->path) >= sizeof(sa.sun_path)) {
+	if (!l->path)
+		return open_tcp_listener(l, err);
+	if (strlen(l->path) >= sizeof(sa.sun_path)) {
 		*err = xasprintf("cannot use %s: socket path too long (at most %zu bytes)",
-				 ep->path, sizeof(sa.sun_path) - 1);
+				 l->path, sizeof(sa.sun_path) - 1);
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	strcpy(sa.sun_path, ep->path);
-	if (make_parent_dirs(ep->path) < 0) {
+	strcpy(sa.sun_path, l->path);
+	if (make_parent_dirs(l->path) < 0) {
 		e = errno;
-		*err = xasprintf("cannot create the directory of %s: %s", ep->path,
+		*err = xasprintf("cannot create the directory of %s: %s", l->path,
 				 strerror(e));
 		errno = e;
 		return -1;
 	}
 	if (clear_stale(&sa, err) < 0)
 		return -1;
-	ep->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (ep->lfd < 0) {
+	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l->fd < 0) {
 		e = errno;
 		*err = xasprintf("cannot create a socket: %s", strerror(e));
 		errno = e;
 		return -1;
 	}
-	if (bind(ep->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		e = errno;
-		*err = xasprintf("cannot bind %s: %s", ep->path, strerror(e));
+		*err = xasprintf("cannot bind %s: %s", l->path, strerror(e));
 		errno = e;
 		return -1;
 	}
-	if (chmod(ep->path, 0660) < 0) {
+	if (chmod(l->path, 0660) < 0) {
 		e = errno;
-		*err = xasprintf("cannot chmod %s: %s", ep->path, strerror(e));
+		*err = xasprintf("cannot chmod %s: %s", l->path, strerror(e));
 		goto unlink;
 	}
 	/* root:group; an unprivileged server (tests) keeps its own uid. */
 	if (geteuid() == 0) {
-		if (chown(ep->path, 0, g == (gid_t)-1 ? 0 : g) < 0) {
+		if (chown(l->path, 0, g == (gid_t)-1 ? 0 : g) < 0) {
 			e = errno;
-			*err = xasprintf("cannot chown %s: %s", ep->path, strerror(e));
+			*err = xasprintf("cannot chown %s: %s", l->path, strerror(e));
 			goto unlink;
 		}
-	} else if (g != (gid_t)-1 && chown(ep->path, (uid_t)-1, g) < 0) {
+	} else if (g != (gid_t)-1 && chown(l->path, (uid_t)-1, g) < 0) {
 		e = errno;
-		*err = xasprintf("cannot chown %s: %s", ep->path, strerror(e));
+		*err = xasprintf("cannot chown %s: %s", l->path, strerror(e));
 		goto unlink;
 	}
-	if (lstat(ep->path, &st) < 0) {
+	if (lstat(l->path, &st) < 0) {
 		e = errno;
-		*err = xasprintf("cannot stat %s: %s", ep->path, strerror(e));
+		*err = xasprintf("cannot stat %s: %s", l->path, strerror(e));
 		goto unlink;
 	}
-	ep->sock_dev = st.st_dev;
-	ep->sock_ino = st.st_ino;
-	if (listen(ep->lfd, LISTEN_BACKLOG) < 0) {
+	l->sock_dev = st.st_dev;
+	l->sock_ino = st.st_ino;
+	if (listen(l->fd, LISTEN_BACKLOG) < 0) {
 		e = errno;
-		*err = xasprintf("cannot listen on %s: %s", ep->path, strerror(e));
+		*err = xasprintf("cannot listen on %s: %s", l->path, strerror(e));
 		goto unlink;
 	}
 	return 0;
 
 unlink:
-	unlink(ep->path);
+	unlink(l->path);
 	errno = e;
 	return -1;
 }
 
 /* Unlink the socket file unless someone else has replaced it since. */
-static void remove_socket(struct endpoint *ep)
+static void remove_socket(const struct listener *l)
 {
 	struct stat st;
 
-	if (lstat(ep->path, &st) == 0 && st.st_dev == ep->sock_dev &&
-	    st.st_ino == ep->sock_ino)
-		unlink(ep->path);
+	if (l->path && lstat(l->path, &st) == 0 && st.st_dev == l->sock_dev &&
+	    st.st_ino == l->sock_ino)
+		unlink(l->path);
 }
 
 static char *refusal_text(gid_t g)
@@ -966,13 +1327,15 @@ static char *refusal_text(gid_t g)
 
 static void free_endpoint(struct endpoint *ep)
 {
-	if (ep->lfd >= 0)
-		close(ep->lfd);
+	for (int i = 0; i < ep->nls; i++) {
+		if (ep->ls[i].fd >= 0)
+			close(ep->ls[i].fd);
+		free(ep->ls[i].path);
+	}
 	if (ep->wakefd >= 0)
 		close(ep->wakefd);
 	pthread_mutex_destroy(&ep->lock);
 	free(ep->refusal);
-	free(ep->path);
 	free(ep);
 }
 
@@ -1025,7 +1388,6 @@ int endpoint_start(const struct endpoint_config *cfg, struct endpoint **out,
 	ep = calloc(1, sizeof(*ep));
 	if (!ep)
 		goto nomem;
-	ep->lfd = -1;
 	ep->wakefd = -1;
 	pthread_mutex_init(&ep->lock, NULL);
 	atomic_init(&ep->stopping, false);
@@ -1035,22 +1397,40 @@ int endpoint_start(const struct endpoint_config *cfg, struct endpoint **out,
 		errno = EINVAL;
 		return -1;
 	}
-	ep->path = strdup(cfg->socket_path ? cfg->socket_path : DBOS_DEFAULT_SOCKET);
+	ep->ls[0] = (struct listener){ .fd = -1, .proto = NULL,
+		.path = strdup(cfg->socket_path ? cfg->socket_path : DBOS_DEFAULT_SOCKET) };
+	ep->nls = 1;
+	for (int i = 0; i < ENDPOINT_MAX_ALSO; i++) {
+		const struct endpoint_protocol *p = cfg->also[i];
+
+		if (!p)
+			continue;
+		ep->ls[ep->nls++] = (struct listener){ .fd = -1, .proto = p,
+			.path = p->tcp_address ? NULL : strdup(p->socket_path) };
+		if (!p->tcp_address && !ep->ls[ep->nls - 1].path) {
+			free_endpoint(ep);
+			goto nomem;
+		}
+	}
 	ep->refusal = refusal_text(cfg->group);
-	if (!ep->path || !ep->refusal) {
+	if (!ep->ls[0].path || !ep->refusal) {
 		free_endpoint(ep);
 		goto nomem;
 	}
-	ep->cfg.socket_path = ep->path;
+	ep->cfg.socket_path = ep->ls[0].path;
 	ep->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (ep->wakefd < 0) {
 		e = errno;
 		*err = xasprintf("cannot create an eventfd: %s", strerror(e));
 		goto fail;
 	}
-	if (open_listener(ep, err) < 0) {
-		e = errno;
-		goto fail;
+	for (int i = 0; i < ep->nls; i++) {
+		if (open_listener(ep, &ep->ls[i], err) < 0) {
+			e = errno;
+			while (i--)
+				remove_socket(&ep->ls[i]);
+			goto fail;
+		}
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -1058,7 +1438,8 @@ int endpoint_start(const struct endpoint_config *cfg, struct endpoint **out,
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e) {
 		*err = xasprintf("cannot start the endpoint thread: %s", strerror(e));
-		remove_socket(ep);
+		for (int i = 0; i < ep->nls; i++)
+			remove_socket(&ep->ls[i]);
 		goto fail;
 	}
 	*out = ep;
@@ -1077,16 +1458,18 @@ nomem:
 void endpoint_stop(struct endpoint *ep)
 {
 	uint64_t one = 1;
-	struct conn *c;
+	struct endpoint_conn *c;
 
 	if (!ep)
 		return;
 	atomic_store(&ep->stopping, true);
 	(void)!write(ep->wakefd, &one, sizeof(one));
 	pthread_join(ep->acceptor, NULL);
-	close(ep->lfd);
-	ep->lfd = -1;
-	remove_socket(ep);
+	for (int i = 0; i < ep->nls; i++) {
+		close(ep->ls[i].fd);
+		ep->ls[i].fd = -1;
+		remove_socket(&ep->ls[i]);
+	}
 
 	/* Wake every connection thread: blocked reads and writes fail now. */
 	pthread_mutex_lock(&ep->lock);

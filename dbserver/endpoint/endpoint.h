@@ -19,11 +19,19 @@
  * not read its rows is dropped after the send timeout, and while the server
  * waits for it, its statement holds no store snapshot (@park). See
  * struct endpoint_config.
+ *
+ * A second protocol can be served on a socket of its own (dbosd: PostgreSQL's,
+ * dbserver/pgwire/), with the same access rules and the same limits (the
+ * connection counts are shared): struct endpoint_protocol. Its serve()
+ * speaks the protocol and uses the endpoint_conn_*() functions below for
+ * what is the endpoint's: the session, the timeouts, cancelling, sending.
  */
 #ifndef DBOS_ENDPOINT_H
 #define DBOS_ENDPOINT_H
 
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sqlite3.h>
@@ -38,6 +46,32 @@
 #define ENDPOINT_OFF				UINT_MAX
 
 struct endpoint;
+struct endpoint_conn;
+
+#define ENDPOINT_MAX_ALSO	2
+
+/* A protocol served on a socket of its own besides dbos's (see above). */
+struct endpoint_protocol {
+	const char *socket_path;
+	/*
+	 * Instead of @socket_path: TCP on "HOST:PORT" ("[V6]:PORT"; ":PORT" all
+	 * addresses; port 0: any, endpoint_tcp_port() says which). There are no
+	 * peer credentials: a connection is nobody (the per-uid limit of uid
+	 * -1 bounds those) until serve() authenticates it as a local user with
+	 * endpoint_conn_authenticated(), which applies the access rules of the
+	 * Unix socket (root, or a member of the group) to that user.
+	 */
+	const char *tcp_address;
+	void *arg;		/* the protocol's own (endpoint_conn_protocol()) */
+	/* As endpoint_config.open_db_peer, for this protocol's connections. */
+	sqlite3 *(*open_db_peer)(void *arg, const struct ucred *peer, void *sink, char **err);
+	/* Serves @c on its thread until the client leaves or the endpoint stops. */
+	void (*serve)(struct endpoint_conn *c);
+	/* Writes @msg on @fd as the protocol's fatal error, without blocking. */
+	void (*refuse)(int fd, const char *msg);
+	/* A notice of the session of @c (endpoint_notice()), on @c's thread. */
+	void (*notice)(struct endpoint_conn *c, const char *text);
+};
 
 struct endpoint_config {
 	/* Where to listen; NULL means DBOS_DEFAULT_SOCKET. */
@@ -98,6 +132,8 @@ struct endpoint_config {
 	unsigned int statement_timeout;
 	unsigned int first_query_timeout;
 	unsigned int send_timeout;
+	/* More protocols, each on its own socket (NULL: none); they must outlive the endpoint. */
+	const struct endpoint_protocol *also[ENDPOINT_MAX_ALSO];
 };
 
 /*
@@ -112,6 +148,69 @@ struct endpoint_config {
  */
 int endpoint_start(const struct endpoint_config *cfg, struct endpoint **out,
 		   char **err);
+
+/*
+ * For a protocol's serve(), on the connection's thread.
+ * endpoint_conn_open() opens the client's session (endpoint_protocol's
+ * open_db_peer with its SO_PEERCRED) and installs the progress handler that
+ * stops a statement on timeout, cancel, hang-up or endpoint_stop(); the
+ * endpoint closes it when serve() returns. Call
+ * endpoint_conn_statement_start() before each statement (its timer, and a
+ * cancel is forgotten); when a statement fails, endpoint_conn_stop_reason()
+ * says whether the endpoint stopped it and endpoint_conn_errmsg() gives the
+ * text. endpoint_conn_send() sends all of @n bytes, blocking at most the send
+ * timeout (the session parks its cursors while it waits): 0 or -1 (client
+ * gone). endpoint_conn_wait_first(): NULL when the client sent something,
+ * else the malloc()ed text of the first-query timeout. Buffers for the
+ * client should come from endpoint_conn_allocator() (charged to the
+ * session's memory limit; endpoint_conn_nomem() is the text when it refuses).
+ */
+enum endpoint_stop_reason {
+	ENDPOINT_STOP_NONE,		/* an error of the statement itself */
+	ENDPOINT_STOP_HUP,		/* the client hung up */
+	ENDPOINT_STOP_SHUTDOWN,		/* endpoint_stop() */
+	ENDPOINT_STOP_TIMEOUT,		/* the statement timeout */
+	ENDPOINT_STOP_CANCEL,		/* endpoint_cancel() */
+};
+struct dbos_allocator;
+int endpoint_conn_fd(const struct endpoint_conn *c);
+uid_t endpoint_conn_uid(const struct endpoint_conn *c);
+bool endpoint_conn_is_tcp(const struct endpoint_conn *c);
+const struct endpoint_protocol *endpoint_conn_protocol(const struct endpoint_conn *c);
+/*
+ * endpoint_conn_authenticated - a TCP connection proved to be local user
+ * @user: 0 when that user may connect (root, or a member of the group, and
+ * under the per-uid limit) and the connection is now theirs; -1 and *@err
+ * (malloc()ed) otherwise.
+ */
+int endpoint_conn_authenticated(struct endpoint_conn *c, const char *user, char **err);
+void endpoint_conn_set_data(struct endpoint_conn *c, void *data);
+void *endpoint_conn_data(const struct endpoint_conn *c);
+const struct endpoint_config *endpoint_conn_config(const struct endpoint_conn *c);
+bool endpoint_conn_stopping(const struct endpoint_conn *c);
+sqlite3 *endpoint_conn_open(struct endpoint_conn *c, char **err);
+/* The session, for serve() to close itself (the endpoint then does not). */
+sqlite3 *endpoint_conn_take_db(struct endpoint_conn *c);
+void endpoint_conn_statement_start(struct endpoint_conn *c);
+enum endpoint_stop_reason endpoint_conn_stop_reason(const struct endpoint_conn *c);
+const char *endpoint_conn_errmsg(struct endpoint_conn *c, sqlite3 *db);
+const char *endpoint_conn_nomem(const struct endpoint_conn *c);
+const struct dbos_allocator *endpoint_conn_allocator(void);
+int endpoint_conn_send(struct endpoint_conn *c, const void *data, size_t n);
+/* For a protocol that sends by itself (TLS): park, wait until @c is writable, up to the send timeout. 0 or -1. */
+int endpoint_conn_wait_writable(struct endpoint_conn *c);
+char *endpoint_conn_wait_first(struct endpoint_conn *c);
+/*
+ * A connection's key (PostgreSQL's BackendKeyData), and cancelling the
+ * running statement of the connection with that key from another one:
+ * allowed to the same uid, or root. 0, or -1 when no such connection (or
+ * not allowed: the caller cannot tell which).
+ */
+void endpoint_conn_key(const struct endpoint_conn *c, uint32_t *id, uint32_t *secret);
+int endpoint_cancel(struct endpoint_conn *from, uint32_t id, uint32_t secret);
+
+/* The port a TCP protocol's listener is bound to, or -1. */
+int endpoint_tcp_port(const struct endpoint *ep, const struct endpoint_protocol *proto);
 
 /* endpoint_notice() - queue a notice for the client of @sink (see open_db_peer). */
 void endpoint_notice(void *sink, const char *text);

@@ -49,6 +49,13 @@ struct sql_session {
 	 * that would go over fails with SQLITE_NOMEM (sql_errmsg says why).
 	 */
 	uint64_t memory_limit;
+	/*
+	 * Called by sql_open_session() on the new connection just before its
+	 * guard is applied (so it may ATTACH: pgwire's pg_catalog), NULL: none.
+	 * SQLITE_OK, or an error code and *@err (malloc()ed).
+	 */
+	int (*setup)(sqlite3 *db, void *arg, char **err);
+	void *setup_arg;
 };
 
 #define SQL_FORK_PID_OFFSET	(1LL << 32)

@@ -51,12 +51,16 @@ wait_answers() {
 		sleep 0.5
 	done
 }
-same_as_ps() {	# pids below this check's own (its pipelines come and go), zombies aside (README)
+dbos_pids() { dbos -c 'SELECT pid FROM processes ORDER BY pid' | tail -n +3; }
+# The same through PostgreSQL's protocol: psql on /run/dbos/.s.PGSQL.5432 (issue 18).
+psql_pids() { psql -h /run/dbos -d dbos -X -A -t -c 'SELECT pid FROM processes ORDER BY pid'; }
+same_as_ps() {	# [QUERY-FUNCTION] pids below this check's own (its pipelines come and go), zombies aside (README)
+	query=${1:-dbos_pids}
 	i=0
 	while [ $i -lt 30 ]; do
 		below=$(sh -c 'echo $$')
 		ps -e -o pid=,stat= | awk -v b="$below" '$1 < b && $2 !~ /^Z/ { print $1 }' | sort -n >"$STATE/ps.1"
-		dbos -c 'SELECT pid FROM processes ORDER BY pid' | tail -n +3 |
+		$query |
 			awk -v b="$below" '$1 + 0 > 0 && $1 < b { print $1 }' >"$STATE/dbos"
 		ps -e -o pid=,stat= | awk -v b="$below" '$1 < b && $2 !~ /^Z/ { print $1 }' | sort -n >"$STATE/ps.2"
 		if cmp -s "$STATE/ps.1" "$STATE/ps.2" && cmp -s "$STATE/ps.1" "$STATE/dbos"; then
@@ -131,6 +135,7 @@ install)
 	timed "systemd started dbosd and it answers" wait_answers
 	check "dbosd.service is active" active
 	check "processes equals ps" same_as_ps
+	check "psql -h /run/dbos -d dbos: processes equals ps" same_as_ps psql_pids
 	check "the dbos group exists" getent group dbos
 	check "the socket is root:dbos 0660" socket_mode
 	check "a policy COMMIT" dbos -c "INSERT INTO policies(name, hook, action, condition) VALUES ('package-test', 'exec', 'deny', 'path = ''$DENIED''')"
