@@ -137,7 +137,17 @@ int sql_open_session(const struct sql_env *env, const struct sql_session *sessio
 		rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
 		sqlite3_free(sql);
 	}
-	/* Last: the setup above attaches nothing, but creates views. */
+	if (rc == SQLITE_OK && session->setup) {
+		char *msg = NULL;
+
+		if (session->setup(db, session->setup_arg, &msg)) {
+			*err = msg ? msg : strdup("session setup failed");
+			sqlite3_close(db);
+			sql_conn_unref(sc);
+			return -1;
+		}
+	}
+	/* Last: the setup above may attach, and creates views. */
 	if (rc == SQLITE_OK)
 		rc = guard_apply(db);
 	if (rc != SQLITE_OK) {

@@ -49,6 +49,14 @@ struct sql_session {
 	 * that would go over fails with SQLITE_NOMEM (sql_errmsg says why).
 	 */
 	uint64_t memory_limit;
+	/*
+	 * Called by sql_open_session() once the connection has its tables and
+	 * views, just before its guard is applied: what it does may attach
+	 * (the PostgreSQL wire protocol's pg_catalog, pgwire/catalog.c). 0,
+	 * or non-zero and *@err (free()): the open fails with it. NULL: none.
+	 */
+	int (*setup)(sqlite3 *db, void *arg, char **err);
+	void *setup_arg;
 };
 
 #define SQL_FORK_PID_OFFSET	(1LL << 32)
