@@ -67,6 +67,7 @@ deps:
 include libdbos/build.mk
 include bpf/build.mk
 include dbserver/build.mk
+include dbserver/pgwire/build.mk
 include tests/build.mk
 include bench/build.mk
 include packaging/build.mk
