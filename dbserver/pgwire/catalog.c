@@ -872,6 +872,14 @@ static void reg_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_error_nomem(ctx);
 		return;
 	}
+	if (!strcmp(r->fn, "regproc")) {
+		/*
+		 * pg_type's typinput... and pg_proc's names are text here: a regproc
+		 * is its name ('pg_catalog.array_in'::regproc = typinput holds).
+		 */
+		sqlite3_result_text(ctx, name, -1, free);
+		return;
+	}
 	if (strlen(name) > 2 && !strcmp(name + strlen(name) - 2, "[]")) {
 		/* int8[] -> _int8 (and format_type's "bigint[]" is found as it is) */
 		if (lookup(ctx, r->by_name, NULL, name)) {

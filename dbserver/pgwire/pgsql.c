@@ -1225,8 +1225,9 @@ static void limits(struct toks *t)
 /*
  * A function in a FROM list with an alias, PostgreSQL's single-column
  * table: generate_series(a, b) AS i -> (SELECT value AS i FROM
- * generate_series(a, b)) AS i; a scalar function f(x) s -> (SELECT f(x) AS
- * s) AS s. dbos's own table-valued functions are left alone.
+ * generate_series(a, b)) AS i (AS s(r): column r of table s); unnest(a) x
+ * -> the elements of a; a scalar function f(x) s -> (SELECT f(x) AS s) AS
+ * s. dbos's own table-valued functions are left alone.
  */
 static void from_functions(struct toks *t)
 {
@@ -1237,8 +1238,8 @@ static void from_functions(struct toks *t)
 	for (int i = 1; i < t->n && !t->nomem; i++) {
 		bool series = is_kw(t, i, "generate_series"), unnest = is_kw(t, i, "unnest");
 		bool fn = series || unnest;
-		int close, alias;
-		char *call, *name;
+		int close, alias, col, end;
+		char *call, *name, *table;
 
 		for (size_t k = 0; k < sizeof(scalar) / sizeof(scalar[0]) && !fn; k++)
 			fn = is_kw(t, i, scalar[k]);
@@ -1253,25 +1254,35 @@ static void from_functions(struct toks *t)
 		    is_kw(t, alias, "left") || is_kw(t, alias, "inner") || is_kw(t, alias, "cross") ||
 		    is_kw(t, alias, "natural") || is_kw(t, alias, "order") || is_kw(t, alias, "group"))
 			continue;
-		if (is_p(t, alias + 1, "("))
-			continue;	/* AS s(r): a column list SQLite cannot take */
+		col = alias;
+		end = alias + 1;
+		if (is_p(t, alias + 1, "(")) {
+			/* AS s(r): one column r */
+			if (!is_name(t, alias + 2) || !is_p(t, alias + 3, ")"))
+				continue;
+			col = alias + 2;
+			end = alias + 4;
+		}
 		call = rewritten(t, i, close + 1);
-		name = strdup(t->v[alias].s);
-		if (!call || !name) {
+		name = strdup(t->v[col].s);
+		table = strdup(t->v[alias].s);
+		if (!call || !name || !table) {
 			free(call);
 			free(name);
+			free(table);
 			t->nomem = true;
 			return;
 		}
 		if (series)
-			replace(t, i, alias + 1, "(SELECT value AS %s FROM %s) AS %s", name, call, name);
+			replace(t, i, end, "(SELECT value AS %s FROM %s) AS %s", name, call, table);
 		else if (unnest)
-			replace(t, i, alias + 1, "(SELECT value AS %s FROM json_each(pg_array_json(%s)) AS %s",
-				name, call + strlen("unnest("), name);
+			replace(t, i, end, "(SELECT value AS %s FROM json_each(pg_array_json(%s)) AS %s",
+				name, call + strlen("unnest("), table);
 		else
-			replace(t, i, alias + 1, "(SELECT %s AS %s) AS %s", call, name, name);
+			replace(t, i, end, "(SELECT %s AS %s) AS %s", call, name, table);
 		free(call);
 		free(name);
+		free(table);
 	}
 }
 

@@ -96,6 +96,8 @@ static const struct {
 	{ "SELECT $1, $12", "SELECT ?1, ?12" },
 	{ "SELECT * FROM generate_series(1, 3) AS i", "SELECT * FROM (SELECT value AS i FROM generate_series(1, 3)) AS i" },
 	{ "SELECT x FROM unnest(a) x", "SELECT x FROM (SELECT value AS x FROM json_each(pg_array_json(a))) AS x" },
+	{ "SELECT s.r FROM generate_series(1, 2) as s(r)", "SELECT s.r FROM (SELECT value AS r FROM generate_series(1, 2)) AS s" },
+	{ "SELECT (current_schemas(false))[s.r]", "SELECT pg_array_get((current_schemas(false)), s.r)" },
 	/* strings, identifiers and comments are never rewritten */
 	{ "SELECT 'x::int ~ ILIKE', \"a::b\" -- x::int\n", "SELECT 'x::int ~ ILIKE', \"a::b\"" },
 	{ "SELECT /* a /* nested */ x::int */ 1", "SELECT 1" },
@@ -926,6 +928,25 @@ TEST_F(cat, psycopg)
 	ASSERT_LT(0, run_fixture(_metadata, self->db, "psycopg.sql", "int8[]", 5, &r));
 	ASSERT_EQ(1, r.nrows);
 	EXPECT_STREQ("_int8|1016|0|bigint[]|,", r.rows[0]);
+	result_free(&r);
+}
+
+/* pgJDBC's TypeInfoCache: is a type an array? */
+TEST_F(cat, pgjdbc)
+{
+	struct result r = { 0 };
+
+	ASSERT_EQ(2, run_fixture(_metadata, self->db, "pgjdbc.sql", "1007", 0, &r));
+	EXPECT_STREQ("is_array|typtype|typname|oid", r.cols);
+	ASSERT_EQ(1, r.nrows);
+	EXPECT_STREQ("1|b|_int4|1007", r.rows[0]);
+	result_free(&r);
+	ASSERT_EQ(2, run_fixture(_metadata, self->db, "pgjdbc.sql", "20", 0, &r));
+	ASSERT_EQ(1, r.nrows);
+	EXPECT_STREQ("0|b|int8|20", r.rows[0]);
+	result_free(&r);
+	ASSERT_EQ(2, run_fixture(_metadata, self->db, "pgjdbc.sql", NULL, 1, &r));
+	EXPECT_LT(40, r.nrows);
 	result_free(&r);
 }
 
