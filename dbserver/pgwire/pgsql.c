@@ -49,6 +49,10 @@
  *      and the SQL keywords that are functions (current_user, ...). A cast
  *      or ARRAY rewritten becomes one opaque token (T_EXPR), so chained
  *      casts and the rules after it see an operand.
+ *      Before them, column_names() gives the outer SELECT's unaliased items
+ *      the names PostgreSQL gives them (f(x) is "f", 1::int is "int4", x::int
+ *      is "x", an expression is "?column?"), as AS "name": clients read
+ *      result columns by those names.
  *   4. The tokens are printed back, a space where there was one.
  *
  *   The functions the rewritten text calls (regclass(), pg_bool(),
@@ -748,7 +752,7 @@ static int parse_type(const struct toks *t, int i, const char **family, const ch
 	*fn = NULL;
 	if (is_kw(t, j, "pg_catalog") && is_p(t, j + 1, ".") && is_name(t, j + 2))
 		j += 2;
-	if (!is_name(t, j))
+	if (!is_name(t, j) || reserved(&t->v[j]))
 		return -1;
 	if (t->v[j].type == T_QIDENT) {
 		/* "char", "any"...: text */
@@ -1286,6 +1290,238 @@ static void from_functions(struct toks *t)
 	}
 }
 
+/* PostgreSQL's internal name of a type written @s (a literal's cast names its column so). */
+static const char *type_colname(const char *s)
+{
+	static const struct {
+		const char *written, *name;
+	} names[] = {
+		{ "int", "int4" }, { "integer", "int4" }, { "bigint", "int8" }, { "smallint", "int2" },
+		{ "boolean", "bool" }, { "real", "float4" }, { "double", "float8" },
+		{ "float", "float8" }, { "character", "bpchar" }, { "char", "bpchar" },
+		{ "decimal", "numeric" }, { "timestamptz", "timestamptz" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcasecmp(names[i].written, s))
+			return names[i].name;
+	return s;
+}
+
+/*
+ * The name PostgreSQL gives the result column of select-list item [a, b)
+ * that has no alias (its FigureColname()), or NULL where SQLite's own name
+ * is the same (a column reference, *). Static or in @t.
+ */
+static const char *pg_colname(const struct toks *t, int a, int b)
+{
+	static _Thread_local char buf[128];
+	int depth = 0;
+
+	if (b - a == 1 && t->v[a].type == T_IDENT) {
+		static const char *const words[] = {
+			"current_user", "session_user", "current_role", "current_catalog",
+			"current_schema", "current_timestamp", "current_date", "current_time",
+			"localtimestamp", "localtime", "user",
+		};
+
+		for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			if (!strcasecmp(t->v[a].s, words[i]))
+				return words[i];
+		return NULL;
+	}
+	if (qualified_start(t, b - 1) == a && is_name(t, b - 1))
+		return NULL;	/* a.b.c */
+	if (is_p(t, b - 1, "*"))
+		return NULL;
+	/* x::type ...: the operand's name, else the type's */
+	for (int i = a; i < b; i++) {
+		if (is_p(t, i, "(") || is_p(t, i, "["))
+			depth++;
+		else if (is_p(t, i, ")") || is_p(t, i, "]"))
+			depth--;
+		else if (!depth && t->v[i].type == T_CAST && i > a) {
+			const char *inner = pg_colname(t, a, i);
+			int ty = i + 1;
+
+			if (inner && strcmp(inner, "?column?"))
+				return inner;
+			if (!inner && is_name(t, i - 1))
+				return NULL;	/* a column's: column_names() names it after it */
+			if (is_kw(t, ty, "pg_catalog") && is_p(t, ty + 1, "."))
+				ty += 2;
+			if (is_name(t, ty)) {
+				char *n = name_of(&t->v[ty]);
+
+				if (!n)
+					return NULL;
+				snprintf(buf, sizeof(buf), "%s", type_colname(n));
+				free(n);
+				return buf;
+			}
+			return "?column?";
+		}
+	}
+	if (is_kw(t, a, "case") && is_kw(t, b - 1, "end"))
+		return "case";
+	if (is_kw(t, a, "array"))
+		return "array";
+	if (is_kw(t, a, "exists"))
+		return "exists";
+	/* f(...) or schema.f(...) */
+	{
+		int f = a;
+
+		while (is_name(t, f) && is_p(t, f + 1, "."))
+			f += 2;
+		if (is_name(t, f) && !reserved(&t->v[f]) && is_p(t, f + 1, "(") &&
+		    match_close(t, f + 1) == b - 1) {
+			char *n = name_of(&t->v[f]);
+
+			if (!n)
+				return NULL;
+			if (!strcmp(n, "cast")) {
+				/* CAST(x AS type): as x::type */
+				int as = -1;
+
+				for (int i = f + 2, d = 0; i < b - 1; i++) {
+					if (is_p(t, i, "("))
+						d++;
+					else if (is_p(t, i, ")"))
+						d--;
+					else if (!d && is_kw(t, i, "as"))
+						as = i;
+				}
+				free(n);
+				if (as < 0)
+					return "?column?";
+				if (qualified_start(t, as - 1) == f + 2 && is_name(t, as - 1))
+					return NULL;	/* set below from the column */
+				if (is_name(t, as + 1)) {
+					char *ty = name_of(&t->v[as + 1]);
+
+					if (!ty)
+						return NULL;
+					snprintf(buf, sizeof(buf), "%s", type_colname(ty));
+					free(ty);
+					return buf;
+				}
+				return "?column?";
+			}
+			snprintf(buf, sizeof(buf), "%s", n);
+			free(n);
+			return buf;
+		}
+	}
+	return "?column?";
+}
+
+/*
+ * PostgreSQL names an unaliased result column after the function it calls,
+ * the type it is cast to, CASE ... (FigureColname()); SQLite after its
+ * text. Clients read columns by those names: give the outer SELECT's
+ * unaliased items PostgreSQL's, as AS "name", before the rewrite.
+ */
+static void column_names(struct toks *t)
+{
+	int i = 1, start, depth = 0;
+
+	if (!is_kw(t, 0, "select"))
+		return;
+	if (is_kw(t, i, "distinct") || is_kw(t, i, "all"))
+		i++;
+	for (start = i; i <= t->n && !t->nomem; i++) {
+		bool end = i == t->n;
+
+		if (!end) {
+			if (is_p(t, i, "(") || is_p(t, i, "["))
+				depth++;
+			else if (is_p(t, i, ")") || is_p(t, i, "]"))
+				depth--;
+			if (depth < 0)
+				return;
+			if (depth)
+				continue;
+			end = is_p(t, i, ",") || (is_kw(t, i, "from") && !is_kw(t, i - 1, "distinct")) ||
+			      is_kw(t, i, "where") ||
+			      is_kw(t, i, "group") || is_kw(t, i, "order") || is_kw(t, i, "limit") ||
+			      is_kw(t, i, "union") || is_kw(t, i, "except") || is_kw(t, i, "intersect") ||
+			      is_kw(t, i, "having") || is_kw(t, i, "window") || is_kw(t, i, "into") ||
+			      is_kw(t, i, "offset") || is_kw(t, i, "fetch");
+		}
+		if (!end)
+			continue;
+		if (i > start) {
+			const char *name = NULL;
+			bool aliased = is_kw(t, i - 2, "as") && i - 2 >= start;
+
+			/* an implicit alias: expr name */
+			if (!aliased && i - start >= 2 && is_name(t, i - 1) && !reserved(&t->v[i - 1]) &&
+			    !is_kw(t, i - 1, "null") && !is_kw(t, i - 1, "true") &&
+			    !is_kw(t, i - 1, "false") && !is_p(t, i - 2, ".") &&
+			    (is_p(t, i - 2, ")") || t->v[i - 2].type == T_STR ||
+			     t->v[i - 2].type == T_NUM || is_name(t, i - 2)) &&
+			    !(is_name(t, i - 2) && reserved(&t->v[i - 2])))
+				aliased = true;
+			if (!aliased)
+				name = pg_colname(t, start, i);
+			if (!aliased && !name && i - start > 1 && !is_p(t, i - 1, "*") &&
+			    !(qualified_start(t, i - 1) == start && is_name(t, i - 1))) {
+				/* x::type or CAST(x AS type) of a column: the column's name */
+				int c = start;
+
+				while (c < i && is_name(t, c) && is_p(t, c + 1, "."))
+					c += 2;
+				if (is_kw(t, c, "cast"))
+					c = qualified_start(t, c + 2) == c + 2 ? c + 2 : c;
+				while (c < i && is_name(t, c) && is_p(t, c + 1, "."))
+					c += 2;
+				if (is_name(t, c)) {
+					char *n = name_of(&t->v[c]);
+
+					if (n) {
+						char *q = malloc(2 * strlen(n) + 3), *o = q;
+
+						if (q) {
+							*o++ = '"';
+							for (char *p = n; *p; p++) {
+								if (*p == '"')
+									*o++ = '"';
+								*o++ = *p;
+							}
+							*o++ = '"';
+							*o = 0;
+							toks_insert(t, i, T_IDENT, true, strdup("AS"));
+							toks_insert(t, i + 1, T_QIDENT, true, q);
+							i += 2;
+						}
+						free(n);
+					}
+				}
+			} else if (name) {
+				char *q = malloc(2 * strlen(name) + 3), *o = q;
+
+				if (q) {
+					*o++ = '"';
+					for (const char *p = name; *p; p++) {
+						if (*p == '"')
+							*o++ = '"';
+						*o++ = *p;
+					}
+					*o++ = '"';
+					*o = 0;
+				}
+				toks_insert(t, i, T_IDENT, true, strdup("AS"));
+				toks_insert(t, i + 1, T_QIDENT, true, q);
+				i += 2;
+			}
+		}
+		if (i >= t->n || !is_p(t, i, ","))
+			return;
+		start = i + 1;
+	}
+}
+
 /* The whole rewrite of a query's tokens [0, n). */
 static void rewrite(struct toks *t)
 {
@@ -1381,6 +1617,7 @@ static int query_text(struct toks *t, int a, int b, struct pgsql_stmt *out)
 
 	for (int i = a; i < b; i++)
 		toks_insert(&q, q.n, t->v[i].type, t->v[i].sp, strdup(t->v[i].s));
+	column_names(&q);
 	rewrite(&q);
 	if (!q.nomem)
 		out->sql = print(&q, 0, q.n);
@@ -2070,6 +2307,7 @@ char *pgsql_translate(const char *text, char **err, const char **sqlstate)
 		toks_free(&t);
 		return NULL;
 	}
+	column_names(&t);
 	rewrite(&t);
 	if (!t.nomem)
 		s = print(&t, 0, t.n);

@@ -6,7 +6,8 @@
 #   sh tests/host/pgsql/capture.sh [OUTDIR]
 # It starts a throwaway PostgreSQL 15 as the postgres user in a temporary data
 # directory (port 55432, socket in the same directory; the system cluster and its
-# configuration are never touched), creates a table "processes" (pid bigint,
+# configuration are never touched; it needs postgresql-15, python3-psycopg and
+# python3-psycopg2), creates a table "processes" (pid bigint,
 # name text) and a view, runs `psql -E` for each backslash command and keeps
 # the queries psql echoes (one file per command), runs postgres_fdw's IMPORT
 # FOREIGN SCHEMA against the same server with log_statement=all and keeps the
@@ -93,6 +94,20 @@ PY
 		q { buf = buf "\n" $0 }
 		END { if (q) print buf ";\n" }'
 } > "$OUT/psycopg.sql"
+
+# The statements written from clients' source (grafana.sql, pgjdbc.sql): the column names
+# PostgreSQL 15 answers them with, one line per statement ($1 as 23), NAME.columns.
+for f in grafana pgjdbc; do
+	as_pg python3 - "$OUT/$f.sql" "$PSQL" <<'PY' > "$OUT/$f.columns"
+import subprocess, sys
+text = open(sys.argv[1]).read()
+body = "\n".join(l for l in text.splitlines() if not l.startswith("--"))
+for stmt in [s.strip() for s in body.split(";\n") if s.strip()]:
+    out = subprocess.run(sys.argv[2].split() + ["-A", "-c", stmt.replace("$1", "23")],
+                         capture_output=True, text=True, check=True).stdout
+    print(out.splitlines()[0])
+PY
+done
 
 # psql -E prints the oid of the table it found: the fixtures say {OID} instead.
 sed -i "s/'$(as_pg $PSQL -At -c "SELECT 'processes'::regclass::oid")'/'{OID}'/g" "$OUT"/psql_*.sql
