@@ -52,6 +52,7 @@
  *   (dbosd runs trusted_schema=OFF), except those that change a setting.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -586,8 +587,6 @@ static int add_function(struct filler *f, int oid, const struct schema_function 
 	free(argtext);
 	a = sqlite3_str_finish(args);
 	rettype = pgcatalog_type_oid(arrow ? arrow + 2 : NULL);
-	while (arrow && isspace((unsigned char)arrow[2]))
-		arrow++;
 	rc = add_proc(f, oid, fn->name, false, rettype, type_by_oid(rettype)->sqlname, a ? a : "",
 		      nargs, fn->doc);
 	sqlite3_free(a);
@@ -1538,6 +1537,17 @@ static void now_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 }
 
 static char start_time[64];
+static pthread_once_t start_once = PTHREAD_ONCE_INIT;
+
+/* The first session's setup: about when dbosd started. */
+static void start_time_init(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(start_time, sizeof(start_time), "%Y-%m-%d %H:%M:%S+00", &tm);
+}
 
 static void start_time_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -1898,13 +1908,7 @@ int pgcatalog_setup(sqlite3 *db, struct pgsettings *s, char **err)
 	int rc = SQLITE_OK;
 
 	*err = NULL;
-	if (!start_time[0]) {	/* the first session: about when dbosd started */
-		time_t now = time(NULL);
-		struct tm tm;
-
-		gmtime_r(&now, &tm);
-		strftime(start_time, sizeof(start_time), "%Y-%m-%d %H:%M:%S+00", &tm);
-	}
+	pthread_once(&start_once, start_time_init);
 	for (size_t i = 0; rc == SQLITE_OK && i < sizeof(functions) / sizeof(functions[0]); i++) {
 		const struct function *fn = &functions[i];
 		void *data = fn->data == D_SETTINGS ? (void *)s : (void *)fn->arg;

@@ -813,17 +813,14 @@ static const char *const reg_fns[] = { "regclass", "regtype", "regproc", "regnam
 static void cast_to(struct toks *t, int a, int b, const char *operand, const char *family,
 		    const char *fn)
 {
-	if (b == a + 1 || !fn) {
-		/* x::regclass::text: the name (regclass_name(x)), as PostgreSQL prints a regclass */
-		for (size_t k = 0; k < sizeof(reg_fns) / sizeof(reg_fns[0]) && family &&
-		     !strcmp(family, "TEXT"); k++) {
-			size_t n = strlen(reg_fns[k]);
+	/* x::regclass::text: the name (regclass_name(x)), as PostgreSQL prints a regclass */
+	for (size_t k = 0; k < sizeof(reg_fns) / sizeof(reg_fns[0]) && !fn && family &&
+	     !strcmp(family, "TEXT") && t->v[a].type == T_EXPR && is_p(t, a + 1, "::"); k++) {
+		size_t n = strlen(reg_fns[k]);
 
-			if (!strncmp(operand, reg_fns[k], n) && operand[n] == '(' &&
-			    t->v[a].type == T_EXPR && (a + 1 == b - 0 || t->v[a + 1].type == T_CAST)) {
-				replace(t, a, b, "%s_name%s", reg_fns[k], operand + n);
-				return;
-			}
+		if (!strncmp(operand, reg_fns[k], n) && operand[n] == '(') {
+			replace(t, a, b, "%s_name%s", reg_fns[k], operand + n);
+			return;
 		}
 	}
 	if (fn)

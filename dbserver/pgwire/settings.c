@@ -142,18 +142,18 @@ static int fail(char **err, const char **sqlstate, const char *state, const char
 	return -1;
 }
 
-/* PostgreSQL's booleans: on/off, true/false, yes/no, 1/0 and their prefixes. NULL if none. */
+/* PostgreSQL's booleans: on/off, true/false, yes/no, 1/0, t/f, y/n. "on", "off" or NULL. */
 static const char *boolean(const char *v)
 {
 	static const char *const yes[] = { "on", "true", "yes", "1", "t", "y" };
-	static const char *const no[] = { "off", "false", "no", "0", "f", "n", "of" };
+	static const char *const no[] = { "off", "false", "no", "0", "f", "n" };
 
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-		if (!strcasecmp(v, yes[i]) || (strlen(v) > 1 && !strncasecmp(v, yes[i], strlen(v)) && v[0] != 'o'))
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(v, yes[i]))
 			return "on";
-	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-		if (!strcasecmp(v, no[i]) || (strlen(v) > 2 && !strncasecmp(v, no[i], strlen(v))))
+		if (!strcasecmp(v, no[i]))
 			return "off";
+	}
 	return NULL;
 }
 

@@ -917,6 +917,47 @@ TEST_F(cat, psql_other_commands)
 	result_free(&r);
 }
 
+/*
+ * Every captured psql command runs through; its first query answers with
+ * the header psql showed on PostgreSQL 15 (none when it found nothing).
+ */
+TEST_F(cat, psql_every_command)
+{
+	static const char *const commands[] = {
+		"d", "dt", "dt_plus", "d_processes", "d_plus_processes", "dv", "df", "dn", "l", "du",
+		"di", "dT", "dx",
+	};
+	int tables = 0, views = 0;
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		struct result r = { 0 };
+		char sql[64], columns[64], *want;
+
+		snprintf(sql, sizeof(sql), "psql_%s.sql", commands[i]);
+		snprintf(columns, sizeof(columns), "psql_%s.columns", commands[i]);
+		ASSERT_LT(0, run_fixture(_metadata, self->db, sql, NULL, 0, &r)) TH_LOG("%s", sql);
+		want = slurp(columns);
+		ASSERT_NE(NULL, want) TH_LOG("%s", columns);
+		want[strcspn(want, "\n")] = 0;
+		if (strstr(commands[i], "processes") || !strcmp(commands[i], "du")) {
+			/* psql builds these tables itself from several queries */
+		} else if (*want) {
+			EXPECT_STREQ(want, r.cols) TH_LOG("%s", sql);
+		} else {
+			EXPECT_EQ(0, r.nrows) TH_LOG("%s: PostgreSQL found nothing", sql);
+		}
+		if (!strcmp(commands[i], "d")) {
+			for (int k = 0; schema_catalog_tables[k]; k++)
+				tables += !is_table_function(schema_catalog_tables[k]);
+			for (int k = 0; schema_views[k]; k++)
+				views++;
+			EXPECT_EQ(tables + views, r.nrows);
+		}
+		free(want);
+		result_free(&r);
+	}
+}
+
 /* postgres_fdw: IMPORT FOREIGN SCHEMA's query, then its cursor. */
 TEST_F(cat, postgres_fdw)
 {

@@ -29,7 +29,7 @@ as_pg $PSQL -q -c "CREATE TABLE processes (pid bigint, name text); CREATE VIEW v
 
 # psql: one file per backslash command, the queries psql -E echoes between its
 # "********* QUERY **********" markers, separated by blank lines, each ending in ';'.
-for cmd in 'dt' 'dt+' 'd processes' 'd+ processes' 'dv' 'df' 'dn' 'l' 'du'; do
+for cmd in 'd' 'dt' 'dt+' 'd processes' 'd+ processes' 'dv' 'df' 'dn' 'l' 'du' 'di' 'dT' 'dx'; do
 	name=$(echo "$cmd" | sed 's/+/_plus/; s/ /_/g')
 	{
 		echo "-- psql 15 \\$cmd: the queries psql -E echoes (re-capture: tests/host/pgsql/capture.sh)"
