@@ -1947,9 +1947,12 @@ int pgcatalog_setup(sqlite3 *db, struct pgsettings *s, char **err)
 	if (exec(&f, "ATTACH ':memory:' AS pg_catalog") ||
 	    exec(&f, "ATTACH ':memory:' AS information_schema"))
 		return -1;
+	/* One transaction for the whole fill: a few thousand rows, committed once. */
+	if (exec(&f, "BEGIN"))
+		return -1;
 	for (size_t i = 0; i < sizeof(ddl) / sizeof(ddl[0]); i++)
 		if (exec(&f, ddl[i]))
-			return -1;
+			goto out;
 	if (sqlite3_prepare_v2(db, "INSERT INTO pg_catalog.pg_class (oid, relname, relnamespace,"
 			       " relkind, relnatts, reltype, reloftype, relowner, relam, relfilenode,"
 			       " reltablespace, relpages, reltuples, relallvisible, reltoastrelid,"
@@ -1980,5 +1983,9 @@ out:
 	sqlite3_finalize(f.att);
 	sqlite3_finalize(f.desc);
 	sqlite3_finalize(f.proc);
-	return *err ? -1 : 0;
+	if (*err) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return exec(&f, "COMMIT");
 }
