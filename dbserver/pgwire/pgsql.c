@@ -44,7 +44,7 @@
  *      local rule on the token list: pg_catalog.f( -> f(, public. -> main.,
  *      OPERATOR(pg_catalog.op) -> op, COLLATE x dropped, casts (x::type and
  *      CAST(x AS type)) by type family (cast()), ARRAY[...] and
- *      ARRAY(SELECT ...), = ANY(...), ~ and friends, ILIKE, IS [NOT]
+ *      ARRAY(SELECT ...), type 'literal', = ANY(...), ~ and friends, ILIKE, IS [NOT]
  *      DISTINCT FROM, LIMIT ALL, OFFSET n ROWS, FETCH FIRST n ROWS ONLY,
  *      and the SQL keywords that are functions (current_user, ...). A cast
  *      or ARRAY rewritten becomes one opaque token (T_EXPR), so chained
@@ -831,6 +831,40 @@ static void cast_to(struct toks *t, int a, int b, const char *operand, const cha
 		replace(t, a, b, "CAST(%s AS %s)", operand, family);
 }
 
+/* type 'literal' (date '2026-01-01', interval '1 hour', int '5'): as 'literal'::type. */
+static void typed_literals(struct toks *t)
+{
+	static const char *const words[] = {
+		"date", "timestamp", "timestamptz", "time", "timetz", "interval", "text", "varchar",
+		"bool", "boolean", "int", "int2", "int4", "int8", "integer", "bigint", "smallint",
+		"numeric", "real", "float4", "float8", "oid", "regclass", "regtype", "regproc",
+		"regnamespace", "json", "jsonb", "uuid", "inet", "bytea", "name",
+	};
+
+	for (int i = 0; i + 1 < t->n && !t->nomem; i++) {
+		bool typed = false;
+
+		if (t->v[i].type != T_IDENT || t->v[i + 1].type != T_STR || is_p(t, i - 1, ".") ||
+		    is_kw(t, i - 1, "as"))
+			continue;
+		for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+			typed |= !strcasecmp(t->v[i].s, words[k]);
+		if (!typed)
+			continue;
+		/* swap: 'literal' :: type */
+		{
+			struct tok type = t->v[i];
+
+			t->v[i] = t->v[i + 1];
+			t->v[i].sp = type.sp;
+			t->v[i + 1] = type;
+			t->v[i + 1].sp = false;
+			toks_insert(t, i + 1, T_CAST, false, strdup("::"));
+			i += 2;
+		}
+	}
+}
+
 /* x::type, left to right (so that chains nest). */
 static void casts(struct toks *t)
 {
@@ -1524,6 +1558,7 @@ static void rewrite(struct toks *t)
 {
 	qualifiers(t);
 	arrays(t);
+	typed_literals(t);
 	casts(t);
 	cast_calls(t);
 	subscripts(t);

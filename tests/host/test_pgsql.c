@@ -71,6 +71,9 @@ static const struct {
 	{ "SELECT n::regnamespace, p::regproc", "SELECT regnamespace(n), regproc(p)" },
 	{ "SELECT CAST(x AS pg_catalog.int4), CAST(y AS regclass)", "SELECT CAST(x AS INTEGER), regclass(y)" },
 	{ "SELECT a.b.c::int", "SELECT CAST(a.b.c AS INTEGER)" },
+	{ "SELECT now() - interval '1 hour', date '2026-01-01'",
+	  "SELECT now() - CAST('1 hour' AS TEXT), CAST('2026-01-01' AS TEXT)" },
+	{ "SELECT int '5' + 1, x AS text", "SELECT CAST('5' AS INTEGER) + 1, x AS text" },
 	/* qualifiers */
 	{ "SELECT pg_catalog.pg_table_is_visible(c.oid) FROM pg_catalog.pg_class c",
 	  "SELECT pg_table_is_visible(c.oid) FROM pg_catalog.pg_class c" },
@@ -285,6 +288,21 @@ TEST(statement_kinds)
 		EXPECT_EQ(strlen(c->pg), st.consumed);
 		pgsql_stmt_free(&st);
 	}
+}
+
+/* pgsql_translate: one statement, for a Parse message. */
+TEST(translate_one)
+{
+	const char *state;
+	char *err, *sql;
+
+	sql = pgsql_translate("SELECT pid::int FROM public.processes WHERE name ILIKE $1", &err, &state);
+	ASSERT_NE(NULL, sql);
+	EXPECT_STREQ("SELECT CAST(pid AS INTEGER) AS \"pid\" FROM main.processes WHERE name LIKE ?1", sql);
+	free(sql);
+	EXPECT_EQ(NULL, pgsql_translate("SELECT 'x", &err, &state));
+	EXPECT_STREQ("42601", state);
+	free(err);
 }
 
 TEST(statement_fields)
