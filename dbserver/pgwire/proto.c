@@ -27,7 +27,7 @@
  *
  *   Extended protocol: Parse translates and keeps the statement (the
  *   unnamed one is replaced by the next Parse); Bind prepares it on SQLite
- *   and binds the parameters ($1 is SQLite's named parameter "$1"); text
+ *   and binds the parameters ($1 is SQLite's ?1 after pgsql.c); text
  *   parameters of an integer or float type, and binary ones of every
  *   common type, are bound as numbers; Describe of a portal steps it once
  *   so that the RowDescription has the types of real values; Execute
@@ -823,19 +823,10 @@ static sqlite3_stmt *prepare(struct pgconn *pc, const char *sql)
 	return st;
 }
 
-/* The highest $N parameter of @st. */
+/* The highest parameter of @st: pgsql.c turns $N into ?N, SQLite's parameter N. */
 static int param_count(sqlite3_stmt *st)
 {
-	int n = sqlite3_bind_parameter_count(st), max = 0;
-
-	for (int i = 1; i <= n; i++) {
-		const char *name = sqlite3_bind_parameter_name(st, i);
-		int k;
-
-		if (name && name[0] == '$' && (k = atoi(name + 1)) > max)
-			max = k;
-	}
-	return max;
+	return sqlite3_bind_parameter_count(st);
 }
 
 /* Learn the portal's column types, stepping once. SQLITE_OK or an error code. */
@@ -1579,13 +1570,10 @@ static bool parse_int(const char *s, long long *v)
 static int bind_param(struct pgconn *pc, sqlite3_stmt *st, int i, uint32_t oid, int fmt,
 		      const uint8_t *p, int32_t len)
 {
-	char name[16];
-	int idx, rc = SQLITE_OK;
+	int idx = i, rc = SQLITE_OK;
 	long long v;
 
-	snprintf(name, sizeof(name), "$%d", i);
-	idx = sqlite3_bind_parameter_index(st, name);
-	if (!idx)
+	if (idx > sqlite3_bind_parameter_count(st))
 		return 0;	/* a parameter the text does not use */
 	if (len < 0) {
 		rc = sqlite3_bind_null(st, idx);
