@@ -602,9 +602,13 @@ static int fill(struct filler *f, const char *user)
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		if (exec(f, rows[i]))
 			return -1;
-	sql = sqlite3_mprintf("INSERT INTO pg_catalog.pg_authid VALUES (10, 'root', 1, 1, 1, 1, 1, 1,"
-			      " 1, -1, NULL, NULL)%s", strcmp(user, "root") ? ", (16383, %Q, 0, 1, 0,"
-			      " 0, 1, 0, 0, -1, NULL, NULL)" : "", user);
+	if (strcmp(user, "root"))	/* the connecting user too */
+		sql = sqlite3_mprintf("INSERT INTO pg_catalog.pg_authid VALUES (10, 'root', 1, 1, 1, "
+				      "1, 1, 1, 1, -1, NULL, NULL), (16383, %Q, 0, 1, 0, 0, 1, 0, 0, "
+				      "-1, NULL, NULL)", user);
+	else
+		sql = sqlite3_mprintf("INSERT INTO pg_catalog.pg_authid VALUES (10, 'root', 1, 1, 1, "
+				      "1, 1, 1, 1, -1, NULL, NULL)");
 	if (!sql || exec(f, sql)) {
 		sqlite3_free(sql);
 		return fail_db(f, "pg_authid");

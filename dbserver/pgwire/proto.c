@@ -656,6 +656,10 @@ static const char *sqlstate(struct pgconn *pc, int rc, const char *msg)
 {
 	static const struct { const char *text, *code; } by_text[] = {
 		{ "no such table", "42P01" },
+		{ "unrecognized configuration parameter", "42704" },
+		{ "cannot be changed", "55P02" },
+		{ "invalid input syntax", "22P02" },
+		{ "does not exist", "42704" },
 		{ "no such column", "42703" },
 		{ "no such function", "42883" },
 		{ "wrong number of arguments", "42883" },
@@ -1828,6 +1832,15 @@ static void msg_describe(struct pgconn *pc)
 
 		snprintf(msg, sizeof(msg), "portal \"%s\" does not exist", name);
 		send_error(pc, "34000", msg);
+		return;
+	}
+	if (po->cursor) {	/* a cursor (DECLARE) is a portal: its rows' description */
+		rc = portal_peek(pc, po);
+		if (rc != SQLITE_OK) {
+			send_db_error(pc, rc);
+			return;
+		}
+		send_row_description(pc, po);
 		return;
 	}
 	if (po->ps->q.kind == PGSQL_FETCH && !po->ps->q.move) {

@@ -77,7 +77,7 @@ static sqlite3 *open_client(void *arg, const struct ucred *peer, void *sink, cha
 }
 
 #define ROOT_PASSWORD	"correct horse battery staple"
-#define NOBODY_PASSWORD	"nobody's"
+#define NOBODY_PASSWORD	"nobody-pw"
 
 /*
  * A self-signed certificate (openssl) and the password file: root's and
@@ -612,10 +612,10 @@ TEST_F(pg, access_is_root_and_the_group_as_on_dbos_socket)
 {
 	char msg[1024];
 
-	/* not root, not in the group: refused with the same words as dbos's socket */
+	/* not root, not in the group: the socket's mode (0660 root:group) refuses */
 	EXPECT_EQ(1, as_user(NOBODY, NOBODY, (gid_t)-1, connect_as, self->conninfo, msg,
 			     sizeof(msg)));
-	EXPECT_NE(NULL, strstr(msg, "permission denied")) TH_LOG("%s", msg);
+	EXPECT_NE(NULL, strcasestr(msg, "permission denied")) TH_LOG("%s", msg);
 	/* a member of the group: served */
 	EXPECT_EQ(0, as_user(NOBODY, NOBODY, TEST_GROUP, connect_as, self->conninfo, msg,
 			     sizeof(msg))) TH_LOG("%s", msg);
@@ -757,7 +757,13 @@ TEST_F(pg, catalogs_list_every_table_of_the_registry)
 		   "WHERE table_schema = 'public' ORDER BY table_name");
 	ASSERT_EQ(PGRES_TUPLES_OK, PQresultStatus(r)) TH_LOG("%s", PQresultErrorMessage(r));
 	for (int i = 0; schema_catalog_tables[i]; i++) {
-		bool found = false;
+		const struct schema_table *t = schema_catalog_tables[i];
+		bool found = false, function = false;
+
+		for (int k = 0; k < t->ncols; k++)
+			function |= !t->nkeys && t->cols[k].hidden;
+		if (function)
+			continue;	/* a table-valued function: in pg_proc */
 
 		for (int k = 0; k < PQntuples(r); k++)
 			found |= !strcmp(PQgetvalue(r, k, 0), schema_catalog_tables[i]->name);
@@ -874,7 +880,7 @@ TEST_F(pg, postgres_fdw_imports_and_queries)
 		 "process_events' -c 'SELECT pid, path FROM process_events WHERE seq = 7' "
 		 "-c '\\d process_events' 2>&1", pgdir, port);
 	EXPECT_EQ(0, shell(cmd, out, sizeof(out))) TH_LOG("%s", out);
-	EXPECT_EQ(0, strncmp(out, "300|1|1300\n1007|/usr/bin/true\n", 31)) TH_LOG("%s", out);
+	EXPECT_EQ(0, strncmp(out, "300|1|1300\n1007|/usr/bin/true\n", 30)) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "bigint")) TH_LOG("%s", out);
 	snprintf(cmd, sizeof(cmd), "cd / && runuser -u postgres -- %s/pg_ctl -w -D '%s/data' -m fast "
 		 "stop >/dev/null 2>&1", bin, pgdir);
@@ -957,7 +963,7 @@ TEST_F(pg, tcp_is_tls_with_scram_only)
 			       "\"mallory\"")) TH_LOG("%s", PQerrorMessage(c));
 	PQfinish(c);
 	/* a right password of a user who may not query (not root, not in the group) */
-	c = tcp_connect(self, "user=nobody password=\"" NOBODY_PASSWORD "\" sslmode=require");
+	c = tcp_connect(self, "user=nobody password=" NOBODY_PASSWORD " sslmode=require");
 	EXPECT_EQ(CONNECTION_BAD, PQstatus(c));
 	EXPECT_NE(NULL, strstr(PQerrorMessage(c), "permission denied")) TH_LOG("%s",
 										PQerrorMessage(c));
