@@ -137,30 +137,8 @@ static void send_error_now(int fd, const char *msg)
  */
 static int flush(struct endpoint_conn *c)
 {
-	const uint8_t *p = c->out.data;
-	size_t n = c->out.len;
-	int ret = 0;
+	int ret = endpoint_conn_send(c, c->out.data, c->out.len);
 
-	while (n) {
-		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		p += w;
-		n -= (size_t)w;
-	}
-	if (n && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		int64_t t0 = now_ns();
-
-		if (c->db && c->ep->cfg.park)
-			c->ep->cfg.park(c->db);
-		ret = dbos_send_all(c->fd, p, n);
-		c->blocked += now_ns() - t0;
-	} else if (n) {
-		ret = -1;
-	}
 	dbos_buf_reset(&c->out);
 	if (c->out.cap > (1u << 20))
 		dbos_buf_free(&c->out);	/* after one huge row */

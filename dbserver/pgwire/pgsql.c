@@ -321,6 +321,21 @@ static bool word_is(const char *s, size_t len, const char *w)
  * Cut the statement at @text into @t: up to and through its ';' (or the
  * end). Returns the bytes used, or 0 with @e set.
  */
+/* Past the quote that closes the one at @p ('...' or "...", doubled to escape), or NULL. */
+static const char *quoted_end(const char *p)
+{
+	char q = *p;
+
+	for (p++; *p; p++) {
+		if (*p != q)
+			continue;
+		if (p[1] != q)
+			return p + 1;
+		p++;
+	}
+	return NULL;
+}
+
 static size_t lex(const char *text, struct toks *t, struct lexerr *e)
 {
 	const char *p = text;
@@ -375,37 +390,18 @@ static size_t lex(const char *text, struct toks *t, struct lexerr *e)
 		} else if (*p == '\'' || ((*p == 'X' || *p == 'x') && p[1] == '\'')) {
 			bool blob = *p != '\'';
 
-			p += blob ? 2 : 1;
-			for (;; p++) {
-				if (!*p) {
-					lexfail(e, "42601", "unterminated quoted string at or near \"%.20s\"", s);
-					return 0;
-				}
-				if (*p == '\'') {
-					if (p[1] == '\'') {
-						p++;
-						continue;
-					}
-					break;
-				}
+			p = quoted_end(p + (blob ? 1 : 0));
+			if (!p) {
+				lexfail(e, "42601", "unterminated quoted string at or near \"%.20s\"", s);
+				return 0;
 			}
-			p++;
 			toks_push(t, blob ? T_EXPR : T_STR, sp, s, p - s);
 		} else if (*p == '"') {
-			for (p++;; p++) {
-				if (!*p) {
-					lexfail(e, "42601", "unterminated quoted identifier at or near \"%.20s\"", s);
-					return 0;
-				}
-				if (*p == '"') {
-					if (p[1] == '"') {
-						p++;
-						continue;
-					}
-					break;
-				}
+			p = quoted_end(p);
+			if (!p) {
+				lexfail(e, "42601", "unterminated quoted identifier at or near \"%.20s\"", s);
+				return 0;
 			}
-			p++;
 			if (p - s == 2) {
 				lexfail(e, "42601", "zero-length delimited identifier at or near \"\"\"\"");
 				return 0;
