@@ -578,12 +578,57 @@ TEST_F(pg, cancel_request_stops_the_statement)
 	PQfinish(c);
 }
 
-/* From a child running as another user: try to cancel @key's statement. */
-struct cancel_as {
-	char conninfo[PATH_MAX + 64];
-	PGconn *victim;
-};
+TEST_F(pg, statement_timeout_is_query_canceled)
+{
+	PGconn *c;
+	PGresult *r;
 
+	stop(self);
+	self->ec.statement_timeout = 1;
+	ASSERT_EQ(0, start(_metadata, self));
+	c = connect_ok(_metadata, self);
+	r = PQexec(c, ENDLESS);
+	EXPECT_STREQ("57014", state_of(r));
+	EXPECT_NE(NULL, strstr(PQresultErrorMessage(r), "statement cancelled after 1 s"))
+		TH_LOG("%s", PQresultErrorMessage(r));
+	PQclear(r);
+	r = PQexec(c, "SELECT 1");	/* the next statement has its own second */
+	EXPECT_EQ(PGRES_TUPLES_OK, PQresultStatus(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* libpq's notice receiver: keep the last NOTICE's text. */
+static void on_notice(void *arg, const PGresult *r)
+{
+	char *last = arg;
+	const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+	if (sev && !strcmp(sev, "NOTICE"))
+		snprintf(last, 1024, "%s", PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+}
+
+TEST_F(pg, session_notices_are_notice_responses)
+{
+	PGconn *c = connect_ok(_metadata, self);
+	char last[1024] = "";
+	PGresult *r;
+
+	PQsetNoticeReceiver(c, on_notice, last);
+	/* /bin/sh goes through a symlink: COMMIT resolves it and says so (README) */
+	r = PQexec(c, "INSERT INTO policies(name, hook, action, condition) VALUES "
+		   "('pg-notice', 'exec', 'deny', 'path = ''/bin/sh''')");
+	EXPECT_EQ(PGRES_COMMAND_OK, PQresultStatus(r)) TH_LOG("%s", PQresultErrorMessage(r));
+	EXPECT_STREQ("INSERT 0 1", PQcmdStatus(r));
+	PQclear(r);
+	EXPECT_NE(NULL, strstr(last, "/bin/sh")) TH_LOG("last notice: '%s'", last);
+	r = PQexec(c, "SELECT count(*) FROM policies WHERE name = 'pg-notice'");
+	EXPECT_STREQ("1", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* From a child running as user @arg's conninfo: count the events. */
 static int connect_as(void *arg, char *msg, size_t size)
 {
 	const char *conninfo = arg;
