@@ -36,135 +36,30 @@
 #include "dbserver/sql/sql.h"
 #include "dbserver/store/store.h"
 #include "as_user.h"
-#include "sql_side.h"
+#include "pg_side.h"
 
 #define NOBODY		65534
 #define TEST_GROUP	4242
 #define NEVENTS		300
 
 FIXTURE(pg) {
-	char dir[PATH_MAX];
-	char db[PATH_MAX];
-	char path[PATH_MAX];
-	char pgpath[PATH_MAX];
-	char conninfo[PATH_MAX + 64];
-	char cert[PATH_MAX], key[PATH_MAX], passwords[PATH_MAX];
-	struct store *st;
-	struct sql_env env;
-	struct test_kernel k;
-	struct policy_kernel_ops ops;
-	struct policy *p;
-	struct endpoint *ep;
-	struct endpoint_config ec;
-	struct endpoint_protocol pg;
-	struct endpoint_protocol pg_tcp;	/* TLS + SCRAM on 127.0.0.1, any port */
-	struct pgwire_tcp *tcp;
-	int port;
+	struct pg_side s;
 };
-
-/* dbosd's open_pg_db (main.c). */
-static sqlite3 *open_client(void *arg, const struct ucred *peer, void *sink, char **err)
-{
-	FIXTURE_DATA(pg) *self = arg;
-	struct sql_session who = { .uid = peer->uid, .pid = peer->pid,
-				   .notice = endpoint_notice, .notice_arg = sink,
-				   .setup = pgwire_session_setup, .setup_arg = sink };
-	sqlite3 *db = NULL;
-
-	if (sql_open_session(&self->env, &who, &db, err))
-		return NULL;
-	return db;
-}
-
-#define ROOT_PASSWORD	"correct horse battery staple"
-#define NOBODY_PASSWORD	"nobody-pw"
-
-/*
- * A self-signed certificate (openssl) and the password file: root's and
- * nobody's verifiers (nobody may log in to TLS but is not in the group).
- */
-static int make_tls_files(const char *dir, char **err)
-{
-	char cmd[PATH_MAX * 3], path[PATH_MAX];
-	char *root = scram_hash_line("root", ROOT_PASSWORD);
-	char *nobody = scram_hash_line("nobody", NOBODY_PASSWORD);
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
-		 "-subj /CN=localhost -keyout '%s/server.key' -out '%s/server.crt' "
-		 ">/dev/null 2>&1", dir, dir);
-	if (!root || !nobody || system(cmd)) {
-		*err = strdup("cannot make a certificate with openssl");
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/pg-passwords", dir);
-	f = fopen(path, "w");
-	if (!f) {
-		*err = strdup("cannot write the password file");
-		return -1;
-	}
-	fprintf(f, "# test users\n%s\n%s\n", root, nobody);
-	fclose(f);
-	free(root);
-	free(nobody);
-	return chmod(path, 0600);
-}
 
 static int start(struct __test_metadata *_metadata, FIXTURE_DATA(pg) *self)
 {
-	struct policy_config pc = { .ops = &self->ops, .retention = 1000 };
 	char *err = NULL;
 
-	if (store_open(self->db, &self->st, &err) || test_store_events(self->st, NEVENTS, &err))
-		goto fail;
-	self->env = (struct sql_env){ .st = self->st, .stats = test_policy_stats,
-				      .stats_arg = &self->p };
-	pc.st = self->st;
-	pc.env = &self->env;
-	if (policy_open(&pc, &self->p, &err))
-		goto fail;
-	self->env.extend = policy_sql_register;
-	self->env.extend_arg = self->p;
-	self->pg = pgwire_protocol;
-	self->pg.socket_path = self->pgpath;
-	self->pg.open_db_peer = open_client;
-	self->ec.socket_path = self->path;
-	self->ec.open_db_peer = open_client;	/* not used here: no dbos-protocol client */
-	self->ec.also[0] = &self->pg;
-	if (make_tls_files(self->dir, &err) ||
-	    pgwire_tcp_open(self->cert, self->key, self->passwords, &self->tcp, &err))
-		goto fail;
-	self->pg_tcp = pgwire_protocol;
-	self->pg_tcp.socket_path = NULL;
-	self->pg_tcp.tcp_address = "127.0.0.1:0";
-	self->pg_tcp.open_db_peer = open_client;
-	self->pg_tcp.arg = self->tcp;
-	self->ec.also[1] = &self->pg_tcp;
-	self->ec.errmsg = sql_errmsg;
-	self->ec.park = sql_park;
-	self->ec.nomem = sql_nomem_errmsg;
-	self->ec.arg = self;
-	if (endpoint_start(&self->ec, &self->ep, &err))
-		goto fail;
-	self->port = endpoint_tcp_port(self->ep, &self->pg_tcp);
-	return 0;
-fail:
-	TH_LOG("start: %s", err ? err : "?");
+	if (!pg_side_start(&self->s, &err))
+		return 0;
+	TH_LOG("start: %s", err);
 	free(err);
 	return -1;
 }
 
 static void stop(FIXTURE_DATA(pg) *self)
 {
-	endpoint_stop(self->ep);
-	self->ep = NULL;
-	pgwire_tcp_close(self->tcp);
-	self->tcp = NULL;
-	policy_close(self->p);
-	self->p = NULL;
-	if (self->st)
-		store_close(self->st);
-	self->st = NULL;
+	pg_side_stop(&self->s);
 }
 
 FIXTURE_SETUP(pg)
@@ -172,34 +67,17 @@ FIXTURE_SETUP(pg)
 	char *err = NULL;
 
 	ASSERT_EQ(0, sql_init(&err)) TH_LOG("%s", err);
-	strcpy(self->dir, "/tmp/dbos-test-pg.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
-	ASSERT_EQ(0, chmod(self->dir, 0755));
-	snprintf(self->db, sizeof(self->db), "%s/db", self->dir);
-	snprintf(self->path, sizeof(self->path), "%s/dbosd.sock", self->dir);
-	snprintf(self->pgpath, sizeof(self->pgpath), "%s/.s.PGSQL.5432", self->dir);
-	snprintf(self->conninfo, sizeof(self->conninfo), "host=%s dbname=dbos", self->dir);
-	snprintf(self->cert, sizeof(self->cert), "%s/server.crt", self->dir);
-	snprintf(self->key, sizeof(self->key), "%s/server.key", self->dir);
-	snprintf(self->passwords, sizeof(self->passwords), "%s/pg-passwords", self->dir);
-	self->ops = test_kernel_ops(&self->k);
-	self->ec.group = TEST_GROUP;
-	ASSERT_EQ(0, start(_metadata, self));
+	ASSERT_EQ(0, pg_side_init(&self->s, TEST_GROUP, NEVENTS, &err)) TH_LOG("%s", err);
 }
 
 FIXTURE_TEARDOWN(pg)
 {
-	char cmd[PATH_MAX + 16];
-
-	stop(self);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", self->dir);
-	if (system(cmd))
-		TH_LOG("could not remove %s", self->dir);
+	pg_side_remove(&self->s);
 }
 
 static PGconn *connect_ok(struct __test_metadata *_metadata, FIXTURE_DATA(pg) *self)
 {
-	PGconn *c = PQconnectdb(self->conninfo);
+	PGconn *c = PQconnectdb(self->s.conninfo);
 
 	if (PQstatus(c) != CONNECTION_OK)
 		TH_LOG("connect: %s", PQerrorMessage(c));
@@ -584,7 +462,7 @@ TEST_F(pg, statement_timeout_is_query_canceled)
 	PGresult *r;
 
 	stop(self);
-	self->ec.statement_timeout = 1;
+	self->s.ec.statement_timeout = 1;
 	ASSERT_EQ(0, start(_metadata, self));
 	c = connect_ok(_metadata, self);
 	r = PQexec(c, ENDLESS);
@@ -658,13 +536,37 @@ TEST_F(pg, access_is_root_and_the_group_as_on_dbos_socket)
 	char msg[1024];
 
 	/* not root, not in the group: the socket's mode (0660 root:group) refuses */
-	EXPECT_EQ(1, as_user(NOBODY, NOBODY, (gid_t)-1, connect_as, self->conninfo, msg,
+	EXPECT_EQ(1, as_user(NOBODY, NOBODY, (gid_t)-1, connect_as, self->s.conninfo, msg,
 			     sizeof(msg)));
 	EXPECT_NE(NULL, strcasestr(msg, "permission denied")) TH_LOG("%s", msg);
 	/* a member of the group: served */
-	EXPECT_EQ(0, as_user(NOBODY, NOBODY, TEST_GROUP, connect_as, self->conninfo, msg,
+	EXPECT_EQ(0, as_user(NOBODY, NOBODY, TEST_GROUP, connect_as, self->s.conninfo, msg,
 			     sizeof(msg))) TH_LOG("%s", msg);
 	EXPECT_STREQ("300", msg);
+}
+
+/* As a group member: a second connection beyond the per-uid limit of 1. */
+static int two_connections(void *arg, char *msg, size_t size)
+{
+	PGconn *a = PQconnectdb(arg), *b = PQconnectdb(arg);
+	int ret = PQstatus(a) == CONNECTION_OK && PQstatus(b) == CONNECTION_BAD ? 0 : 1;
+
+	snprintf(msg, size, "%s", PQerrorMessage(b));
+	PQfinish(a);
+	PQfinish(b);
+	return ret;
+}
+
+TEST_F(pg, connection_limits_are_the_endpoints)
+{
+	char msg[1024];
+
+	stop(self);
+	self->s.ec.max_connections_per_user = 1;
+	ASSERT_EQ(0, start(_metadata, self));
+	EXPECT_EQ(0, as_user(NOBODY, NOBODY, TEST_GROUP, two_connections, self->s.conninfo, msg,
+			     sizeof(msg))) TH_LOG("%s", msg);
+	EXPECT_NE(NULL, strstr(msg, "too many connections")) TH_LOG("%s", msg);
 }
 
 /* Another user who knows the key cannot cancel root's statement. */
@@ -752,20 +654,20 @@ TEST_F(pg, bad_input_gets_an_error_and_the_server_goes_on)
 	PGconn *c;
 	PGresult *r;
 
-	EXPECT_EQ('E', raw_exchange(self->pgpath, huge, sizeof(huge), reply, sizeof(reply)));
-	EXPECT_EQ('E', raw_exchange(self->pgpath, oldproto, sizeof(oldproto), reply,
+	EXPECT_EQ('E', raw_exchange(self->s.pgpath, huge, sizeof(huge), reply, sizeof(reply)));
+	EXPECT_EQ('E', raw_exchange(self->s.pgpath, oldproto, sizeof(oldproto), reply,
 				    sizeof(reply)));
 	EXPECT_NE(NULL, memmem(reply, sizeof(reply), "unsupported frontend protocol", 28));
 
 	n = startup_packet(bad_msg);
 	memcpy(bad_len, bad_msg, n);
 	memcpy(bad_msg + n, "\x01\x00\x00\x00\x04", 5);
-	EXPECT_EQ('R', raw_exchange(self->pgpath, bad_msg, n + 5, reply, sizeof(reply)));
+	EXPECT_EQ('R', raw_exchange(self->s.pgpath, bad_msg, n + 5, reply, sizeof(reply)));
 	memcpy(bad_len + n, "Q\x00\x00\x00\x02", 5);	/* length < 4 */
-	EXPECT_EQ('R', raw_exchange(self->pgpath, bad_len, n + 5, reply, sizeof(reply)));
+	EXPECT_EQ('R', raw_exchange(self->s.pgpath, bad_len, n + 5, reply, sizeof(reply)));
 	/* a Query without its terminating NUL */
 	memcpy(bad_len + n, "Q\x00\x00\x00\x05X", 6);
-	EXPECT_EQ('R', raw_exchange(self->pgpath, bad_len, n + 6, reply, sizeof(reply)));
+	EXPECT_EQ('R', raw_exchange(self->s.pgpath, bad_len, n + 6, reply, sizeof(reply)));
 
 	/* random bytes after a valid startup, many times: no crash, no hang */
 	srand(42);
@@ -783,7 +685,7 @@ TEST_F(pg, bad_input_gets_an_error_and_the_server_goes_on)
 			buf[n + 1] = 0; buf[n + 2] = 0; buf[n + 3] = 0;
 			buf[n + 4] = (unsigned char)(k - n - 1);
 		}
-		raw_exchange(self->pgpath, buf, k, reply, sizeof(reply));
+		raw_exchange(self->s.pgpath, buf, k, reply, sizeof(reply));
 	}
 	c = connect_ok(_metadata, self);
 	r = PQexec(c, "SELECT count(*) FROM process_events");
@@ -838,7 +740,7 @@ static int psql(FIXTURE_DATA(pg) *self, const char *args, char *out, size_t size
 	size_t n;
 
 	snprintf(cmd, sizeof(cmd), "PGCONNECT_TIMEOUT=10 psql -X -h '%s' -d dbos %s 2>&1",
-		 self->dir, args);
+		 self->s.dir, args);
 	f = popen(cmd, "r");
 	if (!f)
 		return -1;
@@ -900,9 +802,9 @@ TEST_F(pg, postgres_fdw_imports_and_queries)
 	ASSERT_NE(NULL, g) TH_LOG("no postgres group: is postgresql-15 installed?");
 	/* dbosd lets the postgres group in, as an admin would with --group postgres */
 	stop(self);
-	self->ec.group = g->gr_gid;
+	self->s.ec.group = g->gr_gid;
 	ASSERT_EQ(0, start(_metadata, self));
-	snprintf(pgdir, sizeof(pgdir), "%s/pg", self->dir);
+	snprintf(pgdir, sizeof(pgdir), "%s/pg", self->s.dir);
 	ASSERT_EQ(0, mkdir(pgdir, 0700));
 	ASSERT_EQ(0, chown(pgdir, getpwnam("postgres")->pw_uid, g->gr_gid));
 	snprintf(cmd, sizeof(cmd), "cd / && runuser -u postgres -- %s/initdb -A trust -D '%s/data' "
@@ -916,7 +818,7 @@ TEST_F(pg, postgres_fdw_imports_and_queries)
 		 "OPTIONS (host '%s', dbname 'dbos'); "
 		 "CREATE USER MAPPING FOR postgres SERVER dbos; "
 		 "IMPORT FOREIGN SCHEMA public LIMIT TO (process_events, processes) "
-		 "FROM SERVER dbos INTO public;", self->dir);
+		 "FROM SERVER dbos INTO public;", self->s.dir);
 	snprintf(cmd, sizeof(cmd), "cd / && runuser -u postgres -- psql -X -v ON_ERROR_STOP=1 -h '%s' "
 		 "-p %d -d postgres -c \"%s\" 2>&1", pgdir, port, sql);
 	EXPECT_EQ(0, shell(cmd, out, sizeof(out))) TH_LOG("%s", out);
@@ -954,13 +856,13 @@ TEST_F(pg, psycopg_queries_with_parameters_and_a_named_cursor)
 		"        print('UndefinedTable')\n";
 	FILE *f;
 
-	snprintf(cmd, sizeof(cmd), "%s/psycopg_test.py", self->dir);
+	snprintf(cmd, sizeof(cmd), "%s/psycopg_test.py", self->s.dir);
 	f = fopen(cmd, "w");
 	ASSERT_NE(NULL, f);
 	fputs(script, f);
 	fclose(f);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s/psycopg_test.py' '%s' 2>&1", self->dir,
-		 self->dir);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s/psycopg_test.py' '%s' 2>&1", self->s.dir,
+		 self->s.dir);
 	ASSERT_EQ(0, shell(cmd, out, sizeof(out))) TH_LOG("%s", out);
 	EXPECT_STREQ("[(5, 1005, '/usr/bin/true'), (6, 1006, '/usr/bin/true'), "
 		     "(7, 1007, '/usr/bin/true')]\n45150\n300\nUndefinedTable\n", out);
@@ -972,7 +874,7 @@ static PGconn *tcp_connect(FIXTURE_DATA(pg) *self, const char *extra)
 	char info[512];
 
 	snprintf(info, sizeof(info), "host=127.0.0.1 port=%d dbname=dbos connect_timeout=10 %s",
-		 self->port, extra);
+		 self->s.port, extra);
 	return PQconnectdb(info);
 }
 
@@ -981,7 +883,7 @@ TEST_F(pg, tcp_is_tls_with_scram_only)
 	PGconn *c;
 	PGresult *r;
 
-	ASSERT_GT(self->port, 0);
+	ASSERT_GT(self->s.port, 0);
 	c = tcp_connect(self, "user=root password='" ROOT_PASSWORD "' sslmode=require");
 	ASSERT_EQ(CONNECTION_OK, PQstatus(c)) TH_LOG("%s", PQerrorMessage(c));
 	EXPECT_EQ(1, PQsslInUse(c));
