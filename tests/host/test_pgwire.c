@@ -569,6 +569,54 @@ TEST_F(pg, connection_limits_are_the_endpoints)
 	EXPECT_NE(NULL, strstr(msg, "too many connections")) TH_LOG("%s", msg);
 }
 
+/* As a group member: a policy change, which only root may make. */
+static int member_writes_policy(void *arg, char *msg, size_t size)
+{
+	PGconn *c = PQconnectdb(arg);
+	PGresult *r = PQexec(c, "INSERT INTO policies(name, hook, action, condition) VALUES "
+			     "('member', 'exec', 'deny', 'path = ''/x''')");
+
+	snprintf(msg, size, "%s %s", state_of(r), PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+	return 0;
+}
+
+TEST_F(pg, writes_keep_their_rules_and_attribution)
+{
+	PGconn *c = connect_ok(_metadata, self);
+	PGresult *r;
+	char msg[1024];
+
+	/* root's change is a policy version of uid 0, as through dbos's socket */
+	r = PQexec(c, "INSERT INTO policies(name, hook, action, condition) VALUES "
+		   "('root-rule', 'exec', 'deny', 'path = ''/usr/local/bin/x''')");
+	EXPECT_EQ(PGRES_COMMAND_OK, PQresultStatus(r)) TH_LOG("%s", PQresultErrorMessage(r));
+	PQclear(r);
+	r = PQexec(c, "SELECT uid FROM policy_versions ORDER BY version DESC LIMIT 1");
+	EXPECT_STREQ("0", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	/* a group member may read, not change policy: 42501 and dbos's reason */
+	EXPECT_EQ(0, as_user(NOBODY, NOBODY, TEST_GROUP, member_writes_policy, self->s.conninfo,
+			     msg, sizeof(msg)));
+	EXPECT_EQ(0, strncmp(msg, "42501 ", 6)) TH_LOG("%s", msg);
+	r = PQexec(c, "SELECT count(*) FROM policies WHERE name = 'member'");
+	EXPECT_STREQ("0", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	/* several writes in one transaction are one policy version */
+	r = PQexec(c, "BEGIN; "
+		   "INSERT INTO policies(name, hook, action, condition) VALUES "
+		   "('t1', 'exec', 'deny', 'path = ''/usr/local/bin/t1'''); "
+		   "INSERT INTO policies(name, hook, action, condition) VALUES "
+		   "('t2', 'exec', 'deny', 'path = ''/usr/local/bin/t2'''); COMMIT");
+	EXPECT_EQ(PGRES_COMMAND_OK, PQresultStatus(r)) TH_LOG("%s", PQresultErrorMessage(r));
+	PQclear(r);
+	r = PQexec(c, "SELECT count(*) FROM policy_versions");
+	EXPECT_STREQ("2", PQgetvalue(r, 0, 0)) TH_LOG("root-rule, then t1 + t2 together");
+	PQclear(r);
+	PQfinish(c);
+}
+
 /* Another user who knows the key cannot cancel root's statement. */
 static int cancel_other(void *arg, char *msg, size_t size)
 {
@@ -772,6 +820,29 @@ TEST_F(pg, psql_describes_tables)
 	EXPECT_EQ(NULL, strstr(out, "ERROR")) TH_LOG("%s", out);
 }
 
+TEST_F(pg, psql_expanded_copy_and_sqlstates)
+{
+	static char out[1 << 16];
+
+	/* \x: one "column | value" line per column */
+	ASSERT_EQ(0, psql(self, "-c '\\x on' -c 'SELECT seq, path FROM process_events WHERE seq = 3'",
+			  out, sizeof(out))) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "seq  | 3")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "path | /usr/bin/true")) TH_LOG("%s", out);
+	/* \copy (query) TO STDOUT CSV: COPY TO STDOUT underneath */
+	ASSERT_EQ(0, psql(self, "-c '\\copy (SELECT seq, pid FROM process_events WHERE seq <= 2 "
+			  "ORDER BY seq) TO STDOUT CSV HEADER'", out, sizeof(out))) TH_LOG("%s", out);
+	EXPECT_STREQ("seq,pid\n1,1001\n2,1002\n", out);
+	/* an error with its SQLSTATE, and psql's exit status */
+	EXPECT_NE(0, psql(self, "-v ON_ERROR_STOP=1 -v VERBOSITY=verbose -c "
+			  "'SELECT * FROM no_such_table'", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "ERROR:  42P01:")) TH_LOG("%s", out);
+	/* psql variables: a query with a value interpolated client-side (psql 15 has no \bind) */
+	ASSERT_EQ(0, psql(self, "-A -t -v seq=42 -f - <<EOF\nSELECT pid FROM process_events "
+			  "WHERE seq = :seq\nEOF\n", out, sizeof(out))) TH_LOG("%s", out);
+	EXPECT_STREQ("1042\n", out);
+}
+
 /* Run shell command @cmd; its output (stdout and stderr) in @out. Exit status. */
 static int shell(const char *cmd, char *out, size_t size)
 {
@@ -829,43 +900,38 @@ TEST_F(pg, postgres_fdw_imports_and_queries)
 	EXPECT_EQ(0, shell(cmd, out, sizeof(out))) TH_LOG("%s", out);
 	EXPECT_EQ(0, strncmp(out, "300|1|1300\n1007|/usr/bin/true\n", 30)) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "bigint")) TH_LOG("%s", out);
+	/* a join of a local table with a dbos table; the WHERE goes to dbosd */
+	snprintf(cmd, sizeof(cmd), "cd / && runuser -u postgres -- psql -X -A -t -v ON_ERROR_STOP=1 "
+		 "-h '%s' -p %d -d postgres "
+		 "-c \"CREATE TABLE watched(pid bigint, why text); INSERT INTO watched VALUES "
+		 "(1007, 'x'), (1009, 'y'), (5, 'none')\" "
+		 "-c 'SELECT w.why, e.seq FROM watched w JOIN process_events e ON e.pid = w.pid "
+		 "ORDER BY e.seq' "
+		 "-c 'EXPLAIN (VERBOSE, COSTS OFF) SELECT pid FROM process_events WHERE seq = 7' 2>&1",
+		 pgdir, port);
+	EXPECT_EQ(0, shell(cmd, out, sizeof(out))) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "x|7\ny|9\n")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "WHERE ((seq = 7))")) TH_LOG("%s", out);
 	snprintf(cmd, sizeof(cmd), "cd / && runuser -u postgres -- %s/pg_ctl -w -D '%s/data' -m fast "
 		 "stop >/dev/null 2>&1", bin, pgdir);
 	EXPECT_EQ(0, shell(cmd, out, sizeof(out)));
 }
 
-/* psycopg 3 (Debian's python3-psycopg): parameters, types, a server-side cursor. */
-TEST_F(pg, psycopg_queries_with_parameters_and_a_named_cursor)
+/* psycopg 3 and psycopg2 (Debian's): parameters, types, a server-side cursor (pg_python.py). */
+TEST_F(pg, psycopg_and_psycopg2_parameters_named_cursors_types)
 {
+	static const char *const drivers[] = { "psycopg", "psycopg2" };
 	static char out[1 << 14];
-	char cmd[PATH_MAX * 3];
-	static const char script[] =
-		"import psycopg, sys\n"
-		"with psycopg.connect('host=' + sys.argv[1] + ' dbname=dbos') as c:\n"
-		"    print(c.execute('SELECT seq, pid, path FROM process_events '\n"
-		"                    'WHERE seq BETWEEN %s AND %s ORDER BY seq', [5, 7]).fetchall())\n"
-		"    cur = c.cursor(name='srv')\n"
-		"    cur.execute('SELECT seq FROM process_events ORDER BY seq')\n"
-		"    print(sum(r[0] for r in cur))\n"
-		"    cur.close()\n"
-		"    print(c.execute('SELECT count(*) FROM process_events WHERE path = %s',\n"
-		"                    ['/usr/bin/true']).fetchone()[0])\n"
-		"    try:\n"
-		"        c.execute('SELECT * FROM nosuch')\n"
-		"    except psycopg.errors.UndefinedTable as e:\n"
-		"        print('UndefinedTable')\n";
-	FILE *f;
+	char cmd[PATH_MAX * 2];
 
-	snprintf(cmd, sizeof(cmd), "%s/psycopg_test.py", self->s.dir);
-	f = fopen(cmd, "w");
-	ASSERT_NE(NULL, f);
-	fputs(script, f);
-	fclose(f);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s/psycopg_test.py' '%s' 2>&1", self->s.dir,
-		 self->s.dir);
-	ASSERT_EQ(0, shell(cmd, out, sizeof(out))) TH_LOG("%s", out);
-	EXPECT_STREQ("[(5, 1005, '/usr/bin/true'), (6, 1006, '/usr/bin/true'), "
-		     "(7, 1007, '/usr/bin/true')]\n45150\n300\nUndefinedTable\n", out);
+	for (int i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "/usr/bin/python3 tests/host/pg_python.py %s '%s' 2>&1",
+			 drivers[i], self->s.dir);
+		EXPECT_EQ(0, shell(cmd, out, sizeof(out))) TH_LOG("%s: %s", drivers[i], out);
+		EXPECT_STREQ("[(5, 1005, '/usr/bin/true'), (6, 1006, '/usr/bin/true'), "
+			     "(7, 1007, '/usr/bin/true')]\nTrue\n45150\n300\nUndefinedTable\n"
+			     "(1.5, None, 'x', 7)\n", out) TH_LOG("%s", drivers[i]);
+	}
 }
 
 /* A TCP connection to the fixture with @extra conninfo. */
