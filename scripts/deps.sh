@@ -28,7 +28,7 @@ readonly PACKAGES=(
 	pkg-config kmod procps iproute2 auditd zstd  # ss and auditd also go into the test VM; zstd: initramfs-tools
 	bc bison flex libelf-dev libssl-dev dwarves rsync python3  # the debug kernel (build-debug-kernel.sh; python3: tools/bpf)
 	man-db systemd debhelper dh-dkms  # test_package.sh: man -l, systemd-analyze verify, dh's sequence
-	libpq-dev postgresql-client-15 postgresql-15 python3-psycopg openssl  # test_pgwire: real clients (libpq, psql, psycopg, postgres_fdw); a certificate
+	libpq-dev postgresql-client-15 postgresql-15 python3-psycopg python3-psycopg2 openssl  # test_pgwire: real clients (libpq, psql, psycopg 3 and 2, postgres_fdw); a certificate
 )
 readonly SELFTEST_FILES=(kselftest_harness.h kselftest.h)
 # `make deb` (scripts/deb.sh): the tools that build and check the packages; the

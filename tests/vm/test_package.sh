@@ -15,6 +15,7 @@
 
 STATE=/var/lib/dbos-package-test	# survives the reboot, not the VM
 DENIED=/usr/local/bin/package-denied
+PG_DENIED=/usr/local/bin/package-pg-denied	# a rule committed through psql
 DEBS=/dbos/debs
 NEW_KERNEL_DEBS=/var/cache/dbos-new-kernel	# scripts/build-debian-image.sh
 n=0
@@ -77,6 +78,9 @@ denied() {	# the committed rule holds: exec fails with EPERM (sh: 126)
 	[ $? -eq 126 ]
 }
 allowed() { "$DENIED" >/dev/null 2>&1; }
+pg_denied() { "$PG_DENIED" >/dev/null 2>&1; [ $? -eq 126 ]; }
+pg_allowed() { "$PG_DENIED" >/dev/null 2>&1; }
+pg() { psql -h /run/dbos -d dbos -X -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 module_loaded() { grep -q '^dbos ' /proc/modules; }
 socket_mode() { [ "$(stat -c %U:%G:%a /run/dbos/dbosd.sock)" = root:dbos:660 ]; }
 module_gone() { ! grep -q '^dbos ' /proc/modules; }
@@ -127,6 +131,7 @@ case $phase in
 install)
 	echo "1..35"
 	printf '#!/bin/sh\nexit 0\n' >"$DENIED" && chmod 755 "$DENIED"
+	cp "$DENIED" "$PG_DENIED"
 	export DEBIAN_FRONTEND=noninteractive
 	timed "apt install of dbos-dkms, dbos, libdbos1 (DKMS builds dbos.ko in the VM)" \
 		apt-get install -y "$DEBS"/dbos-dkms_*.deb "$DEBS"/dbos_*.deb "$DEBS"/libdbos1_*.deb
@@ -136,6 +141,10 @@ install)
 	check "dbosd.service is active" active
 	check "processes equals ps" same_as_ps
 	check "psql -h /run/dbos -d dbos: processes equals ps" same_as_ps psql_pids
+	check "psql: a policy COMMIT over PostgreSQL's protocol" pg "INSERT INTO policies(name, hook, action, condition) VALUES ('package-pg', 'exec', 'deny', 'path = ''$PG_DENIED''')"
+	check "... the kernel denies it" pg_denied
+	check "psql: the rule deleted" pg "DELETE FROM policies WHERE name = 'package-pg'"
+	check "... the file runs again" pg_allowed
 	check "the dbos group exists" getent group dbos
 	check "the socket is root:dbos 0660" socket_mode
 	check "a policy COMMIT" dbos -c "INSERT INTO policies(name, hook, action, condition) VALUES ('package-test', 'exec', 'deny', 'path = ''$DENIED''')"
@@ -183,7 +192,7 @@ reboot)
 	check "remove took dbos.ko from both kernels" no_module_left
 	timed "apt purge dbos" apt-get purge -y dbos
 	check "purge removed /var/lib/dbos" test ! -e /var/lib/dbos
-	rm -rf "$STATE" "$DENIED"
+	rm -rf "$STATE" "$DENIED" "$PG_DENIED"
 	[ "$failed" -eq 0 ]
 	exit
 	;;
