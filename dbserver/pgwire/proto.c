@@ -1182,6 +1182,26 @@ static int do_fetch(struct pgconn *pc, const struct pgsql_stmt *q, bool describe
 	return 0;
 }
 
+/*
+ * After a statement: SQLite's own transaction state wins where SQL changed
+ * it without BEGIN (SAVEPOINT opens a transaction, RELEASE of the outermost
+ * ends it; an I/O or memory error rolls it back). An aborted block stays
+ * aborted until COMMIT or ROLLBACK.
+ */
+static void sync_tx(struct pgconn *pc)
+{
+	bool open = pc->db && !sqlite3_get_autocommit(pc->db);
+
+	if (pc->tx == TX_FAILED)
+		return;
+	if (open && pc->tx == TX_IDLE)
+		pc->tx = TX_BLOCK;
+	else if (!open && pc->tx == TX_BLOCK) {
+		pc->tx = TX_IDLE;
+		end_of_transaction(pc);
+	}
+}
+
 /* DECLARE: @st (prepared and bound) becomes the cursor q->name. */
 static int do_declare(struct pgconn *pc, struct pgstmt *ps, sqlite3_stmt **st)
 {
@@ -1467,6 +1487,7 @@ static void simple_query(struct pgconn *pc)
 		}
 		ret = execute(pc, po, 0, true);
 		portal_free(po);
+		sync_tx(pc);
 		if (ret || pc->gone)
 			break;
 		if (!used)
@@ -1897,6 +1918,7 @@ static void msg_execute(struct pgconn *pc)
 	if (execute(pc, po, (int32_t)max > 0 ? max : 0, false) == 0 &&
 	    (po->ps->q.kind != PGSQL_QUERY || po->done))
 		po->ran = true;
+	sync_tx(pc);
 }
 
 static void msg_close(struct pgconn *pc)

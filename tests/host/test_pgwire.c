@@ -207,6 +207,14 @@ TEST_F(pg, errors_have_sqlstates_and_transactions_abort)
 	PQclear(r);
 	EXPECT_EQ(PQTRANS_IDLE, PQtransactionStatus(c));
 
+	/* SAVEPOINT opens a transaction in SQLite: the client is told */
+	r = PQexec(c, "SAVEPOINT a");
+	EXPECT_EQ(PGRES_COMMAND_OK, PQresultStatus(r)) TH_LOG("%s", PQresultErrorMessage(r));
+	PQclear(r);
+	EXPECT_EQ(PQTRANS_INTRANS, PQtransactionStatus(c));
+	r = PQexec(c, "RELEASE a");
+	PQclear(r);
+	EXPECT_EQ(PQTRANS_IDLE, PQtransactionStatus(c));
 	r = PQexec(c, "START TRANSACTION ISOLATION LEVEL REPEATABLE READ; SELECT 1; COMMIT");
 	EXPECT_EQ(PGRES_COMMAND_OK, PQresultStatus(r)) TH_LOG("%s", PQresultErrorMessage(r));
 	PQclear(r);
