@@ -92,6 +92,7 @@ struct toks {
 	struct tok *v;
 	int n, cap;
 	bool nomem;
+	char *refused;	/* a construct SQLite cannot run: the message (0A000), malloc()ed */
 };
 
 struct lexerr {
@@ -120,7 +121,9 @@ static void toks_free(struct toks *t)
 	for (int i = 0; i < t->n; i++)
 		free(t->v[i].s);
 	free(t->v);
+	free(t->refused);
 	t->v = NULL;
+	t->refused = NULL;
 	t->n = t->cap = 0;
 }
 
@@ -685,6 +688,10 @@ static char *rewritten(struct toks *t, int a, int b)
 		rewrite(&q);
 	if (!q.nomem)
 		s = print(&q, 0, q.n);
+	if (q.refused && !t->refused) {
+		t->refused = q.refused;
+		q.refused = NULL;
+	}
 	toks_free(&q);
 	if (!s)
 		t->nomem = true;
@@ -1549,9 +1556,253 @@ static void column_names(struct toks *t)
 	}
 }
 
+/* ---- what SQLite cannot run ------------------------------------------------------------------ */
+
+static void refuse(struct toks *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Refuse the statement (0A000) with a message naming the construct; the first one wins. */
+static void refuse(struct toks *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (t->refused)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&t->refused, fmt, ap) < 0) {
+		t->refused = NULL;
+		t->nomem = true;
+	}
+	va_end(ap);
+}
+
+#define NOT_SQLITE " is PostgreSQL's and not supported by dbos (SQLite)"
+
+/* Is @i (at the parenthesis depth of @i) in a FROM list: FROM or JOIN before any other clause? */
+static bool in_from(const struct toks *t, int i)
+{
+	static const char *const clauses[] = {
+		"select", "where", "group", "having", "order", "limit", "set", "values",
+		"returning", "on", "using", "into", "window", "union", "except", "intersect",
+	};
+
+	for (int j = i - 1; j >= 0; j--) {
+		if (is_p(t, j, ")") || is_p(t, j, "]")) {
+			j = match_open(t, j);
+			if (j < 0)
+				return false;
+			continue;
+		}
+		if (is_p(t, j, "(") || is_p(t, j, "["))
+			return false;
+		if (is_kw(t, j, "from") || is_kw(t, j, "join"))
+			return true;
+		for (size_t k = 0; k < sizeof(clauses) / sizeof(clauses[0]); k++)
+			if (is_kw(t, j, clauses[k]))
+				return false;
+	}
+	return false;
+}
+
+/*
+ * Refuse what SQLite cannot parse or would run with another meaning, and
+ * that no rule translates: DISTINCT ON, LATERAL, U&'...', x[a:b], TABLESAMPLE,
+ * intervals, EXTRACT of a field strftime() has no letter for, GENERATED ... AS
+ * IDENTITY, SIMILAR TO, AT TIME ZONE, WITHIN GROUP, GROUPING SETS / ROLLUP /
+ * CUBE, FETCH ... WITH TIES, ON CONFLICT ON CONSTRAINT, DELETE ... USING,
+ * SELECT ... INTO. On the tokens as written, so only keywords match: never
+ * the inside of a string, a quoted identifier or a comment.
+ */
+static void refusals(struct toks *t)
+{
+	int depth = 0;
+
+	for (int i = 0; i < t->n && !t->refused && !t->nomem; i++) {
+		if (is_p(t, i, "(")) {
+			depth++;
+			continue;
+		}
+		if (is_p(t, i, ")")) {
+			depth--;
+			continue;
+		}
+		if (is_kw(t, i, "distinct") && is_kw(t, i + 1, "on") && is_p(t, i + 2, "(")) {
+			refuse(t, "DISTINCT ON" NOT_SQLITE ": use GROUP BY, or row_number() OVER "
+			       "(PARTITION BY ... ORDER BY ...) in a subquery and keep row 1");
+		} else if (is_kw(t, i, "lateral") &&
+			   (is_kw(t, i - 1, "from") || is_kw(t, i - 1, "join") || is_p(t, i - 1, ",")) &&
+			   (is_p(t, i + 1, "(") || (is_name(t, i + 1) && (is_p(t, i + 2, "(") ||
+									 is_p(t, i + 2, "."))))) {
+			refuse(t, "LATERAL" NOT_SQLITE ": use a correlated subquery in the select list, "
+			       "or a JOIN on a table-valued function such as json_each()");
+		} else if (t->v[i].type == T_IDENT && !strcasecmp(t->v[i].s, "u") &&
+			   is_p(t, i + 1, "&") && !t->v[i + 1].sp && i + 2 < t->n &&
+			   !t->v[i + 2].sp && (t->v[i + 2].type == T_STR || t->v[i + 2].type == T_QIDENT)) {
+			refuse(t, "Unicode escapes U&'...'" NOT_SQLITE ": use E'\\uXXXX' or the "
+			       "characters themselves");
+		} else if (is_p(t, i, "[") && after_operand(t, i) && !is_kw(t, i - 1, "array")) {
+			int close = match_close(t, i), d = 0;
+
+			for (int j = i + 1; j < close; j++) {
+				if (is_p(t, j, "(") || is_p(t, j, "["))
+					d++;
+				else if (is_p(t, j, ")") || is_p(t, j, "]"))
+					d--;
+				else if (!d && is_p(t, j, ":"))
+					refuse(t, "array slices x[a:b]" NOT_SQLITE ": take elements "
+					       "one by one, x[i]");
+			}
+		} else if (is_kw(t, i, "tablesample") && is_name(t, i + 1) && is_p(t, i + 2, "(")) {
+			refuse(t, "TABLESAMPLE" NOT_SQLITE ": use ORDER BY random() LIMIT n");
+		} else if (is_kw(t, i, "interval") && !is_p(t, i - 1, ".") &&
+			   ((i + 1 < t->n && t->v[i + 1].type == T_STR && !is_kw(t, i - 1, "as")) ||
+			    is_p(t, i - 1, "::") ||
+			    (is_kw(t, i - 1, "as") && is_p(t, i + 1, ")") &&
+			     is_kw(t, match_open(t, i + 1) - 1, "cast")))) {
+			refuse(t, "interval values are PostgreSQL's and not supported by dbos (SQLite): "
+			       "use datetime(x, '-1 hour'), or arithmetic on unixepoch(x) seconds");
+		} else if (is_p(t, i, "::") && is_kw(t, i + 1, "pg_catalog") && is_p(t, i + 2, ".") &&
+			   is_kw(t, i + 3, "interval")) {
+			refuse(t, "interval values are PostgreSQL's and not supported by dbos (SQLite): "
+			       "use datetime(x, '-1 hour'), or arithmetic on unixepoch(x) seconds");
+		} else if (is_kw(t, i, "generated") &&
+			   (is_kw(t, i + 1, "always") || (is_kw(t, i + 1, "by") &&
+							  is_kw(t, i + 2, "default"))) &&
+			   is_kw(t, i + (is_kw(t, i + 1, "always") ? 2 : 3), "as") &&
+			   is_kw(t, i + (is_kw(t, i + 1, "always") ? 3 : 4), "identity")) {
+			refuse(t, "GENERATED ... AS IDENTITY" NOT_SQLITE ": use INTEGER PRIMARY KEY, "
+			       "which numbers rows itself");
+		} else if (is_kw(t, i, "similar") && is_kw(t, i + 1, "to") && after_operand(t, i)) {
+			refuse(t, "SIMILAR TO" NOT_SQLITE ": use a regular expression, x ~ '^...$'");
+		} else if (is_kw(t, i, "at") && is_kw(t, i + 1, "time") && is_kw(t, i + 2, "zone")) {
+			refuse(t, "AT TIME ZONE" NOT_SQLITE ": dbos's times are UTC; use datetime(x, "
+			       "'localtime') for the server's local time");
+		} else if (is_kw(t, i, "within") && is_kw(t, i + 1, "group") && is_p(t, i + 2, "(")) {
+			refuse(t, "ordered-set aggregates (WITHIN GROUP)" NOT_SQLITE ": sort in a "
+			       "subquery, then pick the row with LIMIT/OFFSET");
+		} else if (is_kw(t, i, "group") && is_kw(t, i + 1, "by") &&
+			   (((is_kw(t, i + 2, "rollup") || is_kw(t, i + 2, "cube")) && is_p(t, i + 3, "(")) ||
+			    (is_kw(t, i + 2, "grouping") && is_kw(t, i + 3, "sets")))) {
+			refuse(t, "GROUPING SETS, ROLLUP and CUBE are PostgreSQL's and not supported by "
+			       "dbos (SQLite): UNION ALL one GROUP BY per grouping");
+		} else if ((is_kw(t, i, "row") || is_kw(t, i, "rows")) && is_kw(t, i + 1, "with") &&
+			   is_kw(t, i + 2, "ties")) {
+			refuse(t, "FETCH ... WITH TIES" NOT_SQLITE ": use rank() OVER (ORDER BY ...) <= n "
+			       "in a subquery");
+		} else if (is_kw(t, i, "conflict") && is_kw(t, i + 1, "on") &&
+			   is_kw(t, i + 2, "constraint")) {
+			refuse(t, "ON CONFLICT ON CONSTRAINT" NOT_SQLITE ": name the columns, "
+			       "ON CONFLICT (a, b)");
+		} else if (!depth && is_kw(t, i, "using") && is_kw(t, 0, "delete")) {
+			refuse(t, "DELETE ... USING" NOT_SQLITE ": use WHERE ... IN (SELECT ...) or "
+			       "WHERE EXISTS (SELECT ...)");
+		} else if (!depth && is_kw(t, i, "into") && is_kw(t, 0, "select")) {
+			refuse(t, "SELECT ... INTO a table" NOT_SQLITE ": use CREATE TABLE name AS "
+			       "SELECT ...");
+		}
+	}
+}
+
+/*
+ * After the rules: a column alias list after a FROM item that no rule
+ * translated, f(x) AS t(a, b) or (VALUES ...) AS v(a, b).
+ */
+static void alias_lists(struct toks *t)
+{
+	for (int i = 1; i < t->n && !t->refused && !t->nomem; i++) {
+		int open, alias;
+
+		if (!is_p(t, i, ")"))
+			continue;
+		open = match_open(t, i);
+		if (open < 0)
+			continue;
+		if (open > 0 && is_name(t, open - 1) && !reserved(&t->v[open - 1]))
+			open = qualified_start(t, open - 1);	/* f(x) */
+		if (!(is_kw(t, open - 1, "from") || is_kw(t, open - 1, "join") ||
+		      is_kw(t, open - 1, "lateral") || (is_p(t, open - 1, ",") && in_from(t, open - 1))))
+			continue;
+		alias = i + 1 + is_kw(t, i + 1, "as");
+		if (!is_name(t, alias) || reserved(&t->v[alias]) || !is_p(t, alias + 1, "(") ||
+		    is_kw(t, alias, "over") || is_kw(t, alias, "filter") || is_kw(t, alias, "within"))
+			continue;
+		refuse(t, "column alias lists, AS %s(...), after a function or subquery in FROM are "
+		       "PostgreSQL's and not supported by dbos (SQLite): name the columns inside "
+		       "the subquery (SELECT x AS a, ...)", t->v[alias].s);
+	}
+}
+
+/*
+ * FOR UPDATE / FOR NO KEY UPDATE / FOR SHARE / FOR KEY SHARE [OF t, ...]
+ * [NOWAIT | SKIP LOCKED]: dropped. A dbos session is a SQLite transaction,
+ * serializable: a write after a read that another session's commit made
+ * stale fails instead of waiting for a row lock, so nothing the lock was
+ * there for is lost. SKIP LOCKED skips nothing.
+ */
+static void locking_clauses(struct toks *t)
+{
+	for (int i = 1; i < t->n && !t->nomem; i++) {
+		int j = i + 1;
+
+		if (!is_kw(t, i, "for"))
+			continue;
+		if (is_kw(t, j, "no") && is_kw(t, j + 1, "key") && is_kw(t, j + 2, "update"))
+			j += 3;
+		else if (is_kw(t, j, "key") && is_kw(t, j + 1, "share"))
+			j += 2;
+		else if (is_kw(t, j, "update") || is_kw(t, j, "share"))
+			j++;
+		else
+			continue;
+		if (is_kw(t, j, "of")) {
+			for (j++; is_name(t, j); j++) {
+				while (is_p(t, j + 1, ".") && is_name(t, j + 2))
+					j += 2;
+				if (!is_p(t, j + 1, ","))
+					break;
+				j++;
+			}
+			j++;
+		}
+		if (is_kw(t, j, "nowait"))
+			j++;
+		else if (is_kw(t, j, "skip") && is_kw(t, j + 1, "locked"))
+			j += 2;
+		toks_delete(t, i, j);
+		i--;
+	}
+}
+
+/*
+ * FROM ONLY t, UPDATE ONLY t, JOIN ONLY t: ONLY dropped (dbos has no
+ * inheritance). CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY:
+ * CONCURRENTLY dropped (SQLite builds the index in one write; readers go on).
+ */
+static void dropped_words(struct toks *t)
+{
+	for (int i = 1; i < t->n && !t->nomem; i++) {
+		if (is_kw(t, i, "only") && (is_kw(t, i - 1, "from") || is_kw(t, i - 1, "join") ||
+					    is_kw(t, i - 1, "update") || is_kw(t, i - 1, "table")) &&
+		    is_name(t, i + 1) && !is_kw(t, i + 1, "where")) {
+			toks_delete(t, i, i + 1);
+			continue;
+		}
+		if (is_kw(t, i, "concurrently") && is_kw(t, i - 1, "index") &&
+		    (is_kw(t, 0, "create") || is_kw(t, 0, "drop")) &&
+		    is_name(t, i + 1) && !is_kw(t, i + 1, "on")) {
+			toks_delete(t, i, i + 1);
+			continue;
+		}
+	}
+}
+
 /* The whole rewrite of a query's tokens [0, n). */
 static void rewrite(struct toks *t)
 {
+	refusals(t);
+	if (t->refused)
+		return;
+	locking_clauses(t);
+	dropped_words(t);
 	qualifiers(t);
 	arrays(t);
 	typed_literals(t);
@@ -1563,6 +1814,7 @@ static void rewrite(struct toks *t)
 	keyword_functions(t);
 	from_functions(t);
 	limits(t);
+	alias_lists(t);
 }
 
 /* ---- statements ------------------------------------------------------------------------------ */
@@ -1647,6 +1899,15 @@ static int query_text(struct toks *t, int a, int b, struct pgsql_stmt *out)
 		toks_insert(&q, q.n, t->v[i].type, t->v[i].sp, strdup(t->v[i].s));
 	column_names(&q);
 	rewrite(&q);
+	if (q.refused && !q.nomem) {
+		/* the statement is refused: 0A000 and the message */
+		out->kind = PGSQL_UNSUPPORTED;
+		out->sqlstate = "0A000";
+		out->error = q.refused;
+		q.refused = NULL;
+		toks_free(&q);
+		return 0;
+	}
 	if (!q.nomem)
 		out->sql = print(&q, 0, q.n);
 	toks_free(&q);
@@ -2234,6 +2495,24 @@ static int classify(struct toks *t, struct pgsql_stmt *out, char **err, const ch
 		out->tag = is_kw(t, 0, "listen") ? "LISTEN" : is_kw(t, 0, "unlisten") ? "UNLISTEN" : "NOTIFY";
 		return 0;
 	}
+	if (is_kw(t, 0, "analyze") || is_kw(t, 0, "analyse")) {
+		/* statistics for PostgreSQL's planner: nothing to do for dbos's */
+		out->kind = PGSQL_DISCARD;
+		out->tag = "ANALYZE";
+		return 0;
+	}
+	if (is_kw(t, 0, "alter") && !is_kw(t, 1, "table")) {
+		char *what = print(t, 0, t->n > 1 ? 2 : 1);
+
+		if (what)
+			for (char *c = what; *c; c++)
+				*c = toupper((unsigned char)*c);
+		unsupported(out, "%s is PostgreSQL's and not supported by dbos (SQLite): only ALTER "
+			    "TABLE is%s", what ? what : "ALTER",
+			    is_kw(t, 1, "system") ? "; settings are per session (SET)" : "");
+		free(what);
+		return 0;
+	}
 	if (is_kw(t, 0, "prepare") || is_kw(t, 0, "execute")) {
 		unsupported(out, "SQL-level %s is not supported: use the extended query protocol "
 			    "(Parse/Bind/Execute)", is_kw(t, 0, "prepare") ? "PREPARE" : "EXECUTE");
@@ -2337,6 +2616,13 @@ char *pgsql_translate(const char *text, char **err, const char **sqlstate)
 	}
 	column_names(&t);
 	rewrite(&t);
+	if (t.refused && !t.nomem) {
+		*err = t.refused;
+		*sqlstate = "0A000";
+		t.refused = NULL;
+		toks_free(&t);
+		return NULL;
+	}
 	if (!t.nomem)
 		s = print(&t, 0, t.n);
 	toks_free(&t);
