@@ -1165,6 +1165,41 @@ static void operators(struct toks *t)
 	}
 }
 
+/* EXTRACT(field FROM x) -> date_part('field', x) (catalog.c's, UTC). */
+static void extracts(struct toks *t)
+{
+	for (int i = 0; i < t->n && !t->nomem; i++) {
+		int close;
+		char *field, *x;
+
+		if (!is_kw(t, i, "extract") || !is_p(t, i + 1, "(") || is_p(t, i - 1, ".") ||
+		    i + 3 >= t->n ||
+		    !(t->v[i + 2].type == T_IDENT || t->v[i + 2].type == T_STR) ||
+		    !is_kw(t, i + 3, "from"))
+			continue;
+		close = match_close(t, i + 1);
+		if (close < 0 || close == i + 4)
+			continue;
+		field = t->v[i + 2].type == T_STR ? strdup(t->v[i + 2].s) : NULL;
+		if (!field) {
+			char *name = name_of(&t->v[i + 2]);
+
+			field = name ? sql_quote(name, strlen(name)) : NULL;
+			free(name);
+		}
+		x = rewritten(t, i + 4, close);
+		if (!field || !x) {
+			free(field);
+			free(x);
+			t->nomem = true;
+			return;
+		}
+		replace(t, i, close + 1, "date_part(%s, %s)", field, x);
+		free(field);
+		free(x);
+	}
+}
+
 /* The SQL keywords PostgreSQL evaluates as functions. */
 static void keyword_functions(struct toks *t)
 {
@@ -1804,6 +1839,7 @@ static void rewrite(struct toks *t)
 	locking_clauses(t);
 	dropped_words(t);
 	qualifiers(t);
+	extracts(t);
 	arrays(t);
 	typed_literals(t);
 	casts(t);
