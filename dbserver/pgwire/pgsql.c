@@ -1789,14 +1789,16 @@ static void locking_clauses(struct toks *t)
 		else
 			continue;
 		if (is_kw(t, j, "of")) {
-			for (j++; is_name(t, j); j++) {
-				while (is_p(t, j + 1, ".") && is_name(t, j + 2))
+			/* OF a, s.b */
+			j++;
+			while (is_name(t, j)) {
+				j++;
+				while (is_p(t, j, ".") && is_name(t, j + 1))
 					j += 2;
-				if (!is_p(t, j + 1, ","))
+				if (!is_p(t, j, ",") || !is_name(t, j + 1))
 					break;
 				j++;
 			}
-			j++;
 		}
 		if (is_kw(t, j, "nowait"))
 			j++;

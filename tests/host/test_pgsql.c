@@ -549,6 +549,9 @@ TEST(fuzz)
 		"SHOW ", "FETCH ", "DECLARE c CURSOR FOR ", "COPY ", "TO STDOUT ", "WITH (", "FORMAT csv",
 		"LIMIT ALL", "OFFSET 1 ROWS", "FETCH FIRST", "x", "1", ",", ".", "IS DISTINCT FROM",
 		"generate_series(1,2) AS i", "\\", "\xc3\xa9", "BEGIN", "END", "CREATE TRIGGER",
+		"DISTINCT ON (", "LATERAL ", "U&'", "[1:2]", " FROM ", "f(x) AS t(a, b)", "FOR UPDATE ",
+		"OF ", "SKIP LOCKED", "ONLY ", "EXTRACT(", "epoch FROM ", "interval '", "INTERVAL",
+		"GENERATED ALWAYS AS IDENTITY", "AT TIME ZONE", "DELETE ", "USING ", "INTO ",
 	};
 	const char *iters_env = getenv("PGSQL_FUZZ_ITERS");
 	int iters = iters_env ? atoi(iters_env) : 5000;
