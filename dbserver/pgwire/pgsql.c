@@ -56,9 +56,42 @@
  *   4. The tokens are printed back, a space where there was one.
  *
  *   The functions the rewritten text calls (regclass(), pg_bool(),
- *   pg_array(), pg_array_contains(), regexp(), now(), ...) are registered
- *   by catalog.c. What is not recognised passes through unchanged, and
- *   SQLite reports its own error.
+ *   pg_array(), pg_array_contains(), regexp(), now(), date_part(), ...) are
+ *   registered by catalog.c.
+ *
+ * TRANSLATED, REFUSED, PASSED TO SQLITE
+ *
+ *   Translated: x::type and CAST(x AS type); type 'literal'; $n -> ?n;
+ *   E'...' and $$...$$ strings; pg_catalog.f( -> f(, public.x -> main.x
+ *   (other schema-qualified names are dbos's: pg_catalog.pg_class,
+ *   information_schema.tables); OPERATOR(pg_catalog.op); COLLATE dropped;
+ *   ILIKE -> LIKE (SQLite's is case-insensitive); ~ !~ ~* !~* ~~ -> REGEXP,
+ *   LIKE; IS [NOT] DISTINCT FROM -> IS [NOT]; ARRAY[...], ARRAY(SELECT),
+ *   x[i], = ANY / <> ALL; LIMIT ALL, OFFSET n ROWS, FETCH FIRST n ROWS
+ *   ONLY; current_user & co.; EXTRACT(f FROM x) -> date_part('f', x);
+ *   generate_series/unnest AS t(c) in FROM. Dropped: FOR UPDATE / NO KEY
+ *   UPDATE / SHARE / KEY SHARE [OF ...] [NOWAIT | SKIP LOCKED] (a session
+ *   is a serializable SQLite transaction: a stale write fails instead of
+ *   waiting on a row lock), FROM/JOIN/UPDATE/TABLE ONLY, CREATE/DROP INDEX
+ *   CONCURRENTLY. ANALYZE is a no-op (tag ANALYZE).
+ *
+ *   Refused, 0A000 and a message naming the construct and what to write
+ *   instead (refusals(), alias_lists(), classify()): DISTINCT ON, LATERAL,
+ *   U&'...' strings, array slices x[a:b], column alias lists AS t(a, b)
+ *   after a function or subquery in FROM, TABLESAMPLE, intervals (interval
+ *   '1 day', ::interval, CAST(x AS interval)), GENERATED ... AS IDENTITY,
+ *   SIMILAR TO, AT TIME ZONE, WITHIN GROUP, GROUPING SETS / ROLLUP / CUBE,
+ *   FETCH ... WITH TIES, ON CONFLICT ON CONSTRAINT, DELETE ... USING,
+ *   SELECT ... INTO, ALTER other than ALTER TABLE (ALTER SYSTEM, ROLE...),
+ *   LOCK, GRANT, TRUNCATE, CREATE EXTENSION/SCHEMA/FUNCTION/..., SQL-level
+ *   PREPARE/EXECUTE. Only keyword tokens match: never the inside of a
+ *   string, a quoted identifier or a comment.
+ *
+ *   Passed to SQLite as they are (3.40 runs them): true/false, FILTER
+ *   (WHERE ...), RETURNING, ON CONFLICT (cols), WITH ... [NOT] MATERIALIZED,
+ *   GENERATED ALWAYS AS (expr), NULLS FIRST/LAST, UPDATE ... FROM, window
+ *   functions. VACUUM passes and the guard refuses it. Anything else not
+ *   recognised passes through, and SQLite reports its own error.
  */
 #include <ctype.h>
 #include <errno.h>
