@@ -77,7 +77,7 @@
  *
  *   Refused, 0A000 and a message naming the construct and what to write
  *   instead (refusals(), alias_lists(), classify()): DISTINCT ON, LATERAL,
- *   U&'...' strings, array slices x[a:b], column alias lists AS t(a, b)
+ *   U&'...' strings, array slices x[a:b], WITH ORDINALITY, column alias lists AS t(a, b)
  *   after a function or subquery in FROM, TABLESAMPLE, intervals (interval
  *   '1 day', ::interval, CAST(x AS interval)), GENERATED ... AS IDENTITY,
  *   SIMILAR TO, AT TIME ZONE, WITHIN GROUP, GROUPING SETS / ROLLUP / CUBE,
@@ -1673,7 +1673,7 @@ static bool in_from(const struct toks *t, int i)
 
 /*
  * Refuse what SQLite cannot parse or would run with another meaning, and
- * that no rule translates: DISTINCT ON, LATERAL, U&'...', x[a:b], TABLESAMPLE,
+ * that no rule translates: DISTINCT ON, LATERAL, U&'...', x[a:b], WITH ORDINALITY, TABLESAMPLE,
  * intervals, EXTRACT of a field strftime() has no letter for, GENERATED ... AS
  * IDENTITY, SIMILAR TO, AT TIME ZONE, WITHIN GROUP, GROUPING SETS / ROLLUP /
  * CUBE, FETCH ... WITH TIES, ON CONFLICT ON CONSTRAINT, DELETE ... USING,
@@ -1719,6 +1719,9 @@ static void refusals(struct toks *t)
 					refuse(t, "array slices x[a:b]" NOT_SQLITE ": take elements "
 					       "one by one, x[i]");
 			}
+		} else if (is_kw(t, i, "with") && is_kw(t, i + 1, "ordinality") && is_p(t, i - 1, ")")) {
+			refuse(t, "WITH ORDINALITY" NOT_SQLITE ": number the rows with row_number() "
+			       "OVER (), or use json_each()'s key");
 		} else if (is_kw(t, i, "tablesample") && is_name(t, i + 1) && is_p(t, i + 2, "(")) {
 			refuse(t, "TABLESAMPLE" NOT_SQLITE ": use ORDER BY random() LIMIT n");
 		} else if (is_kw(t, i, "interval") && !is_p(t, i - 1, ".") &&

@@ -324,6 +324,7 @@ TEST(refusals)
 		{ "SELECT * FROM f(1) AS t(a int, b text)", "column alias lists, AS t(" },
 		{ "SELECT * FROM (VALUES (1, 2)) AS v(a, b)", "column alias lists, AS v(" },
 		{ "SELECT * FROM x, json_each('[]') j(k, v)", "column alias lists, AS j(" },
+		{ "SELECT * FROM unnest('{a,b}'::text[]) WITH ORDINALITY AS t(x, n)", "WITH ORDINALITY" },
 		{ "SELECT * FROM processes TABLESAMPLE SYSTEM (10)", "TABLESAMPLE" },
 		{ "SELECT now() - interval '1 hour'", "interval" },
 		{ "SELECT '1 day'::interval", "interval" },
