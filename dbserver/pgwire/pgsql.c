@@ -40,8 +40,10 @@
  *      BEGIN, COMMIT, ROLLBACK, DECLARE, FETCH, MOVE, CLOSE, COPY,
  *      DISCARD, DEALLOCATE, LISTEN...: these are parsed here into struct
  *      pgsql_stmt's fields; everything else is a QUERY.
- *   3. A QUERY's tokens are rewritten in passes (rewrite()), each a small
- *      local rule on the token list: pg_catalog.f( -> f(, public. -> main.,
+ *   3. A QUERY's tokens are first checked for what SQLite cannot run
+ *      (refusals(): the statement becomes PGSQL_UNSUPPORTED, 0A000, see
+ *      below), then rewritten in passes (rewrite()), each a small local
+ *      rule on the token list: pg_catalog.f( -> f(, public. -> main.,
  *      OPERATOR(pg_catalog.op) -> op, COLLATE x dropped, casts (x::type and
  *      CAST(x AS type)) by type family (cast()), ARRAY[...] and
  *      ARRAY(SELECT ...), type 'literal', = ANY(...), ~ and friends, ILIKE, IS [NOT]
@@ -1644,6 +1646,7 @@ static void refuse(struct toks *t, const char *fmt, ...)
 }
 
 #define NOT_SQLITE " is PostgreSQL's and not supported by dbos (SQLite)"
+#define NOT_SQLITE_PL " are PostgreSQL's and not supported by dbos (SQLite)"
 
 /* Is @i (at the parenthesis depth of @i) in a FROM list: FROM or JOIN before any other clause? */
 static bool in_from(const struct toks *t, int i)
@@ -1705,7 +1708,7 @@ static void refusals(struct toks *t)
 		} else if (t->v[i].type == T_IDENT && !strcasecmp(t->v[i].s, "u") &&
 			   is_p(t, i + 1, "&") && !t->v[i + 1].sp && i + 2 < t->n &&
 			   !t->v[i + 2].sp && (t->v[i + 2].type == T_STR || t->v[i + 2].type == T_QIDENT)) {
-			refuse(t, "Unicode escapes U&'...'" NOT_SQLITE ": use E'\\uXXXX' or the "
+			refuse(t, "Unicode escapes U&'...'" NOT_SQLITE_PL ": use E'\\uXXXX' or the "
 			       "characters themselves");
 		} else if (is_p(t, i, "[") && after_operand(t, i) && !is_kw(t, i - 1, "array")) {
 			int close = match_close(t, i), d = 0;
@@ -1716,7 +1719,7 @@ static void refusals(struct toks *t)
 				else if (is_p(t, j, ")") || is_p(t, j, "]"))
 					d--;
 				else if (!d && is_p(t, j, ":"))
-					refuse(t, "array slices x[a:b]" NOT_SQLITE ": take elements "
+					refuse(t, "array slices x[a:b]" NOT_SQLITE_PL ": take elements "
 					       "one by one, x[i]");
 			}
 		} else if (is_kw(t, i, "with") && is_kw(t, i + 1, "ordinality") && is_p(t, i - 1, ")")) {
@@ -1729,12 +1732,12 @@ static void refusals(struct toks *t)
 			    is_p(t, i - 1, "::") ||
 			    (is_kw(t, i - 1, "as") && is_p(t, i + 1, ")") &&
 			     is_kw(t, match_open(t, i + 1) - 1, "cast")))) {
-			refuse(t, "interval values are PostgreSQL's and not supported by dbos (SQLite): "
-			       "use datetime(x, '-1 hour'), or arithmetic on unixepoch(x) seconds");
+			refuse(t, "interval values" NOT_SQLITE_PL ": use SQLite's datetime('now', "
+			       "'-1 hour'), or arithmetic on seconds, extract(epoch FROM x) - 3600");
 		} else if (is_p(t, i, "::") && is_kw(t, i + 1, "pg_catalog") && is_p(t, i + 2, ".") &&
 			   is_kw(t, i + 3, "interval")) {
-			refuse(t, "interval values are PostgreSQL's and not supported by dbos (SQLite): "
-			       "use datetime(x, '-1 hour'), or arithmetic on unixepoch(x) seconds");
+			refuse(t, "interval values" NOT_SQLITE_PL ": use SQLite's datetime('now', "
+			       "'-1 hour'), or arithmetic on seconds, extract(epoch FROM x) - 3600");
 		} else if (is_kw(t, i, "generated") &&
 			   (is_kw(t, i + 1, "always") || (is_kw(t, i + 1, "by") &&
 							  is_kw(t, i + 2, "default"))) &&
@@ -1745,16 +1748,15 @@ static void refusals(struct toks *t)
 		} else if (is_kw(t, i, "similar") && is_kw(t, i + 1, "to") && after_operand(t, i)) {
 			refuse(t, "SIMILAR TO" NOT_SQLITE ": use a regular expression, x ~ '^...$'");
 		} else if (is_kw(t, i, "at") && is_kw(t, i + 1, "time") && is_kw(t, i + 2, "zone")) {
-			refuse(t, "AT TIME ZONE" NOT_SQLITE ": dbos's times are UTC; use datetime(x, "
-			       "'localtime') for the server's local time");
+			refuse(t, "AT TIME ZONE" NOT_SQLITE ": dbos's times are UTC");
 		} else if (is_kw(t, i, "within") && is_kw(t, i + 1, "group") && is_p(t, i + 2, "(")) {
-			refuse(t, "ordered-set aggregates (WITHIN GROUP)" NOT_SQLITE ": sort in a "
+			refuse(t, "ordered-set aggregates (WITHIN GROUP)" NOT_SQLITE_PL ": sort in a "
 			       "subquery, then pick the row with LIMIT/OFFSET");
 		} else if (is_kw(t, i, "group") && is_kw(t, i + 1, "by") &&
 			   (((is_kw(t, i + 2, "rollup") || is_kw(t, i + 2, "cube")) && is_p(t, i + 3, "(")) ||
 			    (is_kw(t, i + 2, "grouping") && is_kw(t, i + 3, "sets")))) {
-			refuse(t, "GROUPING SETS, ROLLUP and CUBE are PostgreSQL's and not supported by "
-			       "dbos (SQLite): UNION ALL one GROUP BY per grouping");
+			refuse(t, "GROUPING SETS, ROLLUP and CUBE" NOT_SQLITE_PL ": UNION ALL one GROUP "
+			       "BY per grouping");
 		} else if ((is_kw(t, i, "row") || is_kw(t, i, "rows")) && is_kw(t, i + 1, "with") &&
 			   is_kw(t, i + 2, "ties")) {
 			refuse(t, "FETCH ... WITH TIES" NOT_SQLITE ": use rank() OVER (ORDER BY ...) <= n "
@@ -1796,9 +1798,9 @@ static void alias_lists(struct toks *t)
 		if (!is_name(t, alias) || reserved(&t->v[alias]) || !is_p(t, alias + 1, "(") ||
 		    is_kw(t, alias, "over") || is_kw(t, alias, "filter") || is_kw(t, alias, "within"))
 			continue;
-		refuse(t, "column alias lists, AS %s(...), after a function or subquery in FROM are "
-		       "PostgreSQL's and not supported by dbos (SQLite): name the columns inside "
-		       "the subquery (SELECT x AS a, ...)", t->v[alias].s);
+		refuse(t, "column alias lists, AS %s(...), after a function or subquery in FROM"
+		       NOT_SQLITE_PL ": name the columns inside the subquery (SELECT x AS a, ...)",
+		       t->v[alias].s);
 	}
 }
 
@@ -2605,7 +2607,8 @@ static int classify(struct toks *t, struct pgsql_stmt *out, char **err, const ch
 		if (what)
 			for (char *c = what; *c; c++)
 				*c = toupper((unsigned char)*c);
-		unsupported(out, "%s is not supported by dbos", what ? what : "this statement");
+		unsupported(out, "%s is not supported by dbos%s", what ? what : "this statement",
+			    is_kw(t, 0, "lock") ? ": a session's transaction is serializable already" : "");
 		free(what);
 		return 0;
 	}
