@@ -1540,6 +1540,122 @@ static void now_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_text(ctx, buf, -1, SQLITE_TRANSIENT);
 }
 
+/*
+ * date_part(field, t), what EXTRACT(field FROM t) becomes: t is a
+ * timestamp's text (YYYY-MM-DD[ HH:MM[:SS[.f]]][Z|+HH[:MM]], as now()
+ * prints it) or a number of seconds since 1970; its fields in UTC.
+ */
+static void date_part_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const char *field = (const char *)sqlite3_value_text(argv[0]);
+	const char *s = (const char *)sqlite3_value_text(argv[1]);
+	int y, mo, d, h = 0, mi = 0, sec = 0, n = 0, off = 0;
+	double frac = 0, v;
+	struct tm tm = { 0 };
+	char buf[16], msg[160];
+	time_t secs;
+
+	if (!field || !s)
+		return;
+	if (sqlite3_value_type(argv[1]) == SQLITE_INTEGER || sqlite3_value_type(argv[1]) == SQLITE_FLOAT) {
+		double e = sqlite3_value_double(argv[1]);
+
+		secs = (time_t)e;
+		if ((double)secs > e)
+			secs--;
+		frac = e - secs;
+	} else {
+		if (sscanf(s, "%d-%d-%d%n", &y, &mo, &d, &n) != 3)
+			goto bad;
+		s += n;
+		if ((*s == ' ' || *s == 'T') && sscanf(s + 1, "%d:%d%n", &h, &mi, &n) == 2) {
+			s += 1 + n;
+			if (*s == ':' && sscanf(s + 1, "%d%n", &sec, &n) == 1)
+				s += 1 + n;
+			if (*s == '.' && isdigit((unsigned char)s[1])) {
+				double scale = 0.1;
+
+				for (s++; isdigit((unsigned char)*s); s++, scale /= 10)
+					frac += (*s - '0') * scale;
+			}
+		}
+		if (*s == 'Z') {
+			s++;
+		} else if (*s == '+' || *s == '-') {
+			int oh = 0, om = 0, sign = *s == '-' ? -1 : 1;
+
+			if (sscanf(s + 1, "%2d%n", &oh, &n) != 1)
+				goto bad;
+			s += 1 + n;
+			if (*s == ':' && sscanf(s + 1, "%2d%n", &om, &n) == 1)
+				s += 1 + n;
+			off = sign * (oh * 3600 + om * 60);
+		}
+		if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 24 || mi > 59 || sec > 60)
+			goto bad;
+		tm.tm_year = y - 1900;
+		tm.tm_mon = mo - 1;
+		tm.tm_mday = d;
+		tm.tm_hour = h;
+		tm.tm_min = mi;
+		tm.tm_sec = sec;
+		secs = timegm(&tm) - off;
+	}
+	gmtime_r(&secs, &tm);
+	if (!strcasecmp(field, "epoch"))
+		v = secs + frac;
+	else if (!strcasecmp(field, "year"))
+		v = tm.tm_year + 1900;
+	else if (!strcasecmp(field, "month"))
+		v = tm.tm_mon + 1;
+	else if (!strcasecmp(field, "day"))
+		v = tm.tm_mday;
+	else if (!strcasecmp(field, "hour"))
+		v = tm.tm_hour;
+	else if (!strcasecmp(field, "minute"))
+		v = tm.tm_min;
+	else if (!strcasecmp(field, "second"))
+		v = tm.tm_sec + frac;
+	else if (!strcasecmp(field, "milliseconds"))
+		v = (tm.tm_sec + frac) * 1e3;
+	else if (!strcasecmp(field, "microseconds"))
+		v = (tm.tm_sec + frac) * 1e6;
+	else if (!strcasecmp(field, "dow"))
+		v = tm.tm_wday;
+	else if (!strcasecmp(field, "isodow"))
+		v = tm.tm_wday ? tm.tm_wday : 7;
+	else if (!strcasecmp(field, "doy"))
+		v = tm.tm_yday + 1;
+	else if (!strcasecmp(field, "quarter"))
+		v = tm.tm_mon / 3 + 1;
+	else if (!strcasecmp(field, "week") || !strcasecmp(field, "isoyear"))
+		v = strftime(buf, sizeof(buf), !strcasecmp(field, "week") ? "%V" : "%G", &tm) ?
+		    atof(buf) : 0;
+	else if (!strcasecmp(field, "decade"))
+		v = (tm.tm_year + 1900) / 10;
+	else if (!strcasecmp(field, "century"))
+		v = (tm.tm_year + 1900 + 99) / 100;
+	else if (!strcasecmp(field, "millennium"))
+		v = (tm.tm_year + 1900 + 999) / 1000;
+	else if (!strcasecmp(field, "timezone") || !strcasecmp(field, "timezone_hour") ||
+		 !strcasecmp(field, "timezone_minute"))
+		v = 0;	/* dbos's times are UTC */
+	else {
+		snprintf(msg, sizeof(msg), "unit \"%.40s\" not recognized for type timestamp", field);
+		sqlite3_result_error(ctx, msg, -1);
+		return;
+	}
+	if (v == (double)(long long)v)
+		sqlite3_result_int64(ctx, (long long)v);
+	else
+		sqlite3_result_double(ctx, v);
+	return;
+bad:
+	snprintf(msg, sizeof(msg), "invalid input syntax for type timestamp: \"%.60s\"",
+		 (const char *)sqlite3_value_text(argv[1]));
+	sqlite3_result_error(ctx, msg, -1);
+}
+
 static char start_time[64];
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;
 
@@ -1847,6 +1963,7 @@ static const struct function {
 	{ "version", 0, PURE, text_fn, D_TEXT,
 	  "PostgreSQL 15.0 (dbos 0.1.0: SQLite " SQLITE_VERSION " over the kernel's state) on x86_64-pc-linux-gnu" },
 	{ "now", 0, STABLE, now_fn },
+	{ "date_part", 2, PURE, date_part_fn },
 	{ "transaction_timestamp", 0, STABLE, now_fn },
 	{ "statement_timestamp", 0, STABLE, now_fn },
 	{ "clock_timestamp", 0, STABLE, now_fn },

@@ -40,8 +40,10 @@
  *      BEGIN, COMMIT, ROLLBACK, DECLARE, FETCH, MOVE, CLOSE, COPY,
  *      DISCARD, DEALLOCATE, LISTEN...: these are parsed here into struct
  *      pgsql_stmt's fields; everything else is a QUERY.
- *   3. A QUERY's tokens are rewritten in passes (rewrite()), each a small
- *      local rule on the token list: pg_catalog.f( -> f(, public. -> main.,
+ *   3. A QUERY's tokens are first checked for what SQLite cannot run
+ *      (refusals(): the statement becomes PGSQL_UNSUPPORTED, 0A000, see
+ *      below), then rewritten in passes (rewrite()), each a small local
+ *      rule on the token list: pg_catalog.f( -> f(, public. -> main.,
  *      OPERATOR(pg_catalog.op) -> op, COLLATE x dropped, casts (x::type and
  *      CAST(x AS type)) by type family (cast()), ARRAY[...] and
  *      ARRAY(SELECT ...), type 'literal', = ANY(...), ~ and friends, ILIKE, IS [NOT]
@@ -56,9 +58,42 @@
  *   4. The tokens are printed back, a space where there was one.
  *
  *   The functions the rewritten text calls (regclass(), pg_bool(),
- *   pg_array(), pg_array_contains(), regexp(), now(), ...) are registered
- *   by catalog.c. What is not recognised passes through unchanged, and
- *   SQLite reports its own error.
+ *   pg_array(), pg_array_contains(), regexp(), now(), date_part(), ...) are
+ *   registered by catalog.c.
+ *
+ * TRANSLATED, REFUSED, PASSED TO SQLITE
+ *
+ *   Translated: x::type and CAST(x AS type); type 'literal'; $n -> ?n;
+ *   E'...' and $$...$$ strings; pg_catalog.f( -> f(, public.x -> main.x
+ *   (other schema-qualified names are dbos's: pg_catalog.pg_class,
+ *   information_schema.tables); OPERATOR(pg_catalog.op); COLLATE dropped;
+ *   ILIKE -> LIKE (SQLite's is case-insensitive); ~ !~ ~* !~* ~~ -> REGEXP,
+ *   LIKE; IS [NOT] DISTINCT FROM -> IS [NOT]; ARRAY[...], ARRAY(SELECT),
+ *   x[i], = ANY / <> ALL; LIMIT ALL, OFFSET n ROWS, FETCH FIRST n ROWS
+ *   ONLY; current_user & co.; EXTRACT(f FROM x) -> date_part('f', x);
+ *   generate_series/unnest AS t(c) in FROM. Dropped: FOR UPDATE / NO KEY
+ *   UPDATE / SHARE / KEY SHARE [OF ...] [NOWAIT | SKIP LOCKED] (a session
+ *   is a serializable SQLite transaction: a stale write fails instead of
+ *   waiting on a row lock), FROM/JOIN/UPDATE/TABLE ONLY, CREATE/DROP INDEX
+ *   CONCURRENTLY. ANALYZE is a no-op (tag ANALYZE).
+ *
+ *   Refused, 0A000 and a message naming the construct and what to write
+ *   instead (refusals(), alias_lists(), classify()): DISTINCT ON, LATERAL,
+ *   U&'...' strings, array slices x[a:b], WITH ORDINALITY, column alias lists AS t(a, b)
+ *   after a function or subquery in FROM, TABLESAMPLE, intervals (interval
+ *   '1 day', ::interval, CAST(x AS interval)), GENERATED ... AS IDENTITY,
+ *   SIMILAR TO, AT TIME ZONE, WITHIN GROUP, GROUPING SETS / ROLLUP / CUBE,
+ *   FETCH ... WITH TIES, ON CONFLICT ON CONSTRAINT, DELETE ... USING,
+ *   SELECT ... INTO, ALTER other than ALTER TABLE (ALTER SYSTEM, ROLE...),
+ *   LOCK, GRANT, TRUNCATE, CREATE EXTENSION/SCHEMA/FUNCTION/..., SQL-level
+ *   PREPARE/EXECUTE. Only keyword tokens match: never the inside of a
+ *   string, a quoted identifier or a comment.
+ *
+ *   Passed to SQLite as they are (3.40 runs them): true/false, FILTER
+ *   (WHERE ...), RETURNING, ON CONFLICT (cols), WITH ... [NOT] MATERIALIZED,
+ *   GENERATED ALWAYS AS (expr), NULLS FIRST/LAST, UPDATE ... FROM, window
+ *   functions. VACUUM passes and the guard refuses it. Anything else not
+ *   recognised passes through, and SQLite reports its own error.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -92,6 +127,7 @@ struct toks {
 	struct tok *v;
 	int n, cap;
 	bool nomem;
+	char *refused;	/* a construct SQLite cannot run: the message (0A000), malloc()ed */
 };
 
 struct lexerr {
@@ -120,7 +156,9 @@ static void toks_free(struct toks *t)
 	for (int i = 0; i < t->n; i++)
 		free(t->v[i].s);
 	free(t->v);
+	free(t->refused);
 	t->v = NULL;
+	t->refused = NULL;
 	t->n = t->cap = 0;
 }
 
@@ -685,6 +723,10 @@ static char *rewritten(struct toks *t, int a, int b)
 		rewrite(&q);
 	if (!q.nomem)
 		s = print(&q, 0, q.n);
+	if (q.refused && !t->refused) {
+		t->refused = q.refused;
+		q.refused = NULL;
+	}
 	toks_free(&q);
 	if (!s)
 		t->nomem = true;
@@ -1158,6 +1200,41 @@ static void operators(struct toks *t)
 	}
 }
 
+/* EXTRACT(field FROM x) -> date_part('field', x) (catalog.c's, UTC). */
+static void extracts(struct toks *t)
+{
+	for (int i = 0; i < t->n && !t->nomem; i++) {
+		int close;
+		char *field, *x;
+
+		if (!is_kw(t, i, "extract") || !is_p(t, i + 1, "(") || is_p(t, i - 1, ".") ||
+		    i + 3 >= t->n ||
+		    !(t->v[i + 2].type == T_IDENT || t->v[i + 2].type == T_STR) ||
+		    !is_kw(t, i + 3, "from"))
+			continue;
+		close = match_close(t, i + 1);
+		if (close < 0 || close == i + 4)
+			continue;
+		field = t->v[i + 2].type == T_STR ? strdup(t->v[i + 2].s) : NULL;
+		if (!field) {
+			char *name = name_of(&t->v[i + 2]);
+
+			field = name ? sql_quote(name, strlen(name)) : NULL;
+			free(name);
+		}
+		x = rewritten(t, i + 4, close);
+		if (!field || !x) {
+			free(field);
+			free(x);
+			t->nomem = true;
+			return;
+		}
+		replace(t, i, close + 1, "date_part(%s, %s)", field, x);
+		free(field);
+		free(x);
+	}
+}
+
 /* The SQL keywords PostgreSQL evaluates as functions. */
 static void keyword_functions(struct toks *t)
 {
@@ -1549,10 +1626,260 @@ static void column_names(struct toks *t)
 	}
 }
 
+/* ---- what SQLite cannot run ------------------------------------------------------------------ */
+
+static void refuse(struct toks *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Refuse the statement (0A000) with a message naming the construct; the first one wins. */
+static void refuse(struct toks *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (t->refused)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&t->refused, fmt, ap) < 0) {
+		t->refused = NULL;
+		t->nomem = true;
+	}
+	va_end(ap);
+}
+
+#define NOT_SQLITE " is PostgreSQL's and not supported by dbos (SQLite)"
+#define NOT_SQLITE_PL " are PostgreSQL's and not supported by dbos (SQLite)"
+
+/* Is @i (at the parenthesis depth of @i) in a FROM list: FROM or JOIN before any other clause? */
+static bool in_from(const struct toks *t, int i)
+{
+	static const char *const clauses[] = {
+		"select", "where", "group", "having", "order", "limit", "set", "values",
+		"returning", "on", "using", "into", "window", "union", "except", "intersect",
+	};
+
+	for (int j = i - 1; j >= 0; j--) {
+		if (is_p(t, j, ")") || is_p(t, j, "]")) {
+			j = match_open(t, j);
+			if (j < 0)
+				return false;
+			continue;
+		}
+		if (is_p(t, j, "(") || is_p(t, j, "["))
+			return false;
+		if (is_kw(t, j, "from") || is_kw(t, j, "join"))
+			return true;
+		for (size_t k = 0; k < sizeof(clauses) / sizeof(clauses[0]); k++)
+			if (is_kw(t, j, clauses[k]))
+				return false;
+	}
+	return false;
+}
+
+/*
+ * Refuse what SQLite cannot parse or would run with another meaning, and
+ * that no rule translates: DISTINCT ON, LATERAL, U&'...', x[a:b], WITH ORDINALITY, TABLESAMPLE,
+ * intervals, EXTRACT of a field strftime() has no letter for, GENERATED ... AS
+ * IDENTITY, SIMILAR TO, AT TIME ZONE, WITHIN GROUP, GROUPING SETS / ROLLUP /
+ * CUBE, FETCH ... WITH TIES, ON CONFLICT ON CONSTRAINT, DELETE ... USING,
+ * SELECT ... INTO. On the tokens as written, so only keywords match: never
+ * the inside of a string, a quoted identifier or a comment.
+ */
+static void refusals(struct toks *t)
+{
+	int depth = 0;
+
+	for (int i = 0; i < t->n && !t->refused && !t->nomem; i++) {
+		if (is_p(t, i, "(")) {
+			depth++;
+			continue;
+		}
+		if (is_p(t, i, ")")) {
+			depth--;
+			continue;
+		}
+		if (is_kw(t, i, "distinct") && is_kw(t, i + 1, "on") && is_p(t, i + 2, "(")) {
+			refuse(t, "DISTINCT ON" NOT_SQLITE ": use GROUP BY, or row_number() OVER "
+			       "(PARTITION BY ... ORDER BY ...) in a subquery and keep row 1");
+		} else if (is_kw(t, i, "lateral") &&
+			   (is_kw(t, i - 1, "from") || is_kw(t, i - 1, "join") || is_p(t, i - 1, ",")) &&
+			   (is_p(t, i + 1, "(") || (is_name(t, i + 1) && (is_p(t, i + 2, "(") ||
+									 is_p(t, i + 2, "."))))) {
+			refuse(t, "LATERAL" NOT_SQLITE ": use a correlated subquery in the select list, "
+			       "or a JOIN on a table-valued function such as json_each()");
+		} else if (t->v[i].type == T_IDENT && !strcasecmp(t->v[i].s, "u") &&
+			   is_p(t, i + 1, "&") && !t->v[i + 1].sp && i + 2 < t->n &&
+			   !t->v[i + 2].sp && (t->v[i + 2].type == T_STR || t->v[i + 2].type == T_QIDENT)) {
+			refuse(t, "Unicode escapes U&'...'" NOT_SQLITE_PL ": use E'\\uXXXX' or the "
+			       "characters themselves");
+		} else if (is_p(t, i, "[") && after_operand(t, i) && !is_kw(t, i - 1, "array")) {
+			int close = match_close(t, i), d = 0;
+
+			for (int j = i + 1; j < close; j++) {
+				if (is_p(t, j, "(") || is_p(t, j, "["))
+					d++;
+				else if (is_p(t, j, ")") || is_p(t, j, "]"))
+					d--;
+				else if (!d && is_p(t, j, ":"))
+					refuse(t, "array slices x[a:b]" NOT_SQLITE_PL ": take elements "
+					       "one by one, x[i]");
+			}
+		} else if (is_kw(t, i, "with") && is_kw(t, i + 1, "ordinality") && is_p(t, i - 1, ")")) {
+			refuse(t, "WITH ORDINALITY" NOT_SQLITE ": number the rows with row_number() "
+			       "OVER (), or use json_each()'s key");
+		} else if (is_kw(t, i, "tablesample") && is_name(t, i + 1) && is_p(t, i + 2, "(")) {
+			refuse(t, "TABLESAMPLE" NOT_SQLITE ": use ORDER BY random() LIMIT n");
+		} else if (is_kw(t, i, "interval") && !is_p(t, i - 1, ".") &&
+			   ((i + 1 < t->n && t->v[i + 1].type == T_STR && !is_kw(t, i - 1, "as")) ||
+			    is_p(t, i - 1, "::") ||
+			    (is_kw(t, i - 1, "as") && is_p(t, i + 1, ")") &&
+			     is_kw(t, match_open(t, i + 1) - 1, "cast")))) {
+			refuse(t, "interval values" NOT_SQLITE_PL ": use SQLite's datetime('now', "
+			       "'-1 hour'), or arithmetic on seconds, extract(epoch FROM x) - 3600");
+		} else if (is_p(t, i, "::") && is_kw(t, i + 1, "pg_catalog") && is_p(t, i + 2, ".") &&
+			   is_kw(t, i + 3, "interval")) {
+			refuse(t, "interval values" NOT_SQLITE_PL ": use SQLite's datetime('now', "
+			       "'-1 hour'), or arithmetic on seconds, extract(epoch FROM x) - 3600");
+		} else if (is_kw(t, i, "generated") &&
+			   (is_kw(t, i + 1, "always") || (is_kw(t, i + 1, "by") &&
+							  is_kw(t, i + 2, "default"))) &&
+			   is_kw(t, i + (is_kw(t, i + 1, "always") ? 2 : 3), "as") &&
+			   is_kw(t, i + (is_kw(t, i + 1, "always") ? 3 : 4), "identity")) {
+			refuse(t, "GENERATED ... AS IDENTITY" NOT_SQLITE ": use INTEGER PRIMARY KEY, "
+			       "which numbers rows itself");
+		} else if (is_kw(t, i, "similar") && is_kw(t, i + 1, "to") && after_operand(t, i)) {
+			refuse(t, "SIMILAR TO" NOT_SQLITE ": use a regular expression, x ~ '^...$'");
+		} else if (is_kw(t, i, "at") && is_kw(t, i + 1, "time") && is_kw(t, i + 2, "zone")) {
+			refuse(t, "AT TIME ZONE" NOT_SQLITE ": dbos's times are UTC");
+		} else if (is_kw(t, i, "within") && is_kw(t, i + 1, "group") && is_p(t, i + 2, "(")) {
+			refuse(t, "ordered-set aggregates (WITHIN GROUP)" NOT_SQLITE_PL ": sort in a "
+			       "subquery, then pick the row with LIMIT/OFFSET");
+		} else if (is_kw(t, i, "group") && is_kw(t, i + 1, "by") &&
+			   (((is_kw(t, i + 2, "rollup") || is_kw(t, i + 2, "cube")) && is_p(t, i + 3, "(")) ||
+			    (is_kw(t, i + 2, "grouping") && is_kw(t, i + 3, "sets")))) {
+			refuse(t, "GROUPING SETS, ROLLUP and CUBE" NOT_SQLITE_PL ": UNION ALL one GROUP "
+			       "BY per grouping");
+		} else if ((is_kw(t, i, "row") || is_kw(t, i, "rows")) && is_kw(t, i + 1, "with") &&
+			   is_kw(t, i + 2, "ties")) {
+			refuse(t, "FETCH ... WITH TIES" NOT_SQLITE ": use rank() OVER (ORDER BY ...) <= n "
+			       "in a subquery");
+		} else if (is_kw(t, i, "conflict") && is_kw(t, i + 1, "on") &&
+			   is_kw(t, i + 2, "constraint")) {
+			refuse(t, "ON CONFLICT ON CONSTRAINT" NOT_SQLITE ": name the columns, "
+			       "ON CONFLICT (a, b)");
+		} else if (!depth && is_kw(t, i, "using") && is_kw(t, 0, "delete")) {
+			refuse(t, "DELETE ... USING" NOT_SQLITE ": use WHERE ... IN (SELECT ...) or "
+			       "WHERE EXISTS (SELECT ...)");
+		} else if (!depth && is_kw(t, i, "into") && is_kw(t, 0, "select")) {
+			refuse(t, "SELECT ... INTO a table" NOT_SQLITE ": use CREATE TABLE name AS "
+			       "SELECT ...");
+		}
+	}
+}
+
+/*
+ * After the rules: a column alias list after a FROM item that no rule
+ * translated, f(x) AS t(a, b) or (VALUES ...) AS v(a, b).
+ */
+static void alias_lists(struct toks *t)
+{
+	for (int i = 1; i < t->n && !t->refused && !t->nomem; i++) {
+		int open, alias;
+
+		if (!is_p(t, i, ")"))
+			continue;
+		open = match_open(t, i);
+		if (open < 0)
+			continue;
+		if (open > 0 && is_name(t, open - 1) && !reserved(&t->v[open - 1]))
+			open = qualified_start(t, open - 1);	/* f(x) */
+		if (!(is_kw(t, open - 1, "from") || is_kw(t, open - 1, "join") ||
+		      is_kw(t, open - 1, "lateral") || (is_p(t, open - 1, ",") && in_from(t, open - 1))))
+			continue;
+		alias = i + 1 + is_kw(t, i + 1, "as");
+		if (!is_name(t, alias) || reserved(&t->v[alias]) || !is_p(t, alias + 1, "(") ||
+		    is_kw(t, alias, "over") || is_kw(t, alias, "filter") || is_kw(t, alias, "within"))
+			continue;
+		refuse(t, "column alias lists, AS %s(...), after a function or subquery in FROM"
+		       NOT_SQLITE_PL ": name the columns inside the subquery (SELECT x AS a, ...)",
+		       t->v[alias].s);
+	}
+}
+
+/*
+ * FOR UPDATE / FOR NO KEY UPDATE / FOR SHARE / FOR KEY SHARE [OF t, ...]
+ * [NOWAIT | SKIP LOCKED]: dropped. A dbos session is a SQLite transaction,
+ * serializable: a write after a read that another session's commit made
+ * stale fails instead of waiting for a row lock, so nothing the lock was
+ * there for is lost. SKIP LOCKED skips nothing.
+ */
+static void locking_clauses(struct toks *t)
+{
+	for (int i = 1; i < t->n && !t->nomem; i++) {
+		int j = i + 1;
+
+		if (!is_kw(t, i, "for"))
+			continue;
+		if (is_kw(t, j, "no") && is_kw(t, j + 1, "key") && is_kw(t, j + 2, "update"))
+			j += 3;
+		else if (is_kw(t, j, "key") && is_kw(t, j + 1, "share"))
+			j += 2;
+		else if (is_kw(t, j, "update") || is_kw(t, j, "share"))
+			j++;
+		else
+			continue;
+		if (is_kw(t, j, "of")) {
+			/* OF a, s.b */
+			j++;
+			while (is_name(t, j)) {
+				j++;
+				while (is_p(t, j, ".") && is_name(t, j + 1))
+					j += 2;
+				if (!is_p(t, j, ",") || !is_name(t, j + 1))
+					break;
+				j++;
+			}
+		}
+		if (is_kw(t, j, "nowait"))
+			j++;
+		else if (is_kw(t, j, "skip") && is_kw(t, j + 1, "locked"))
+			j += 2;
+		toks_delete(t, i, j);
+		i--;
+	}
+}
+
+/*
+ * FROM ONLY t, UPDATE ONLY t, JOIN ONLY t: ONLY dropped (dbos has no
+ * inheritance). CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY:
+ * CONCURRENTLY dropped (SQLite builds the index in one write; readers go on).
+ */
+static void dropped_words(struct toks *t)
+{
+	for (int i = 1; i < t->n && !t->nomem; i++) {
+		if (is_kw(t, i, "only") && (is_kw(t, i - 1, "from") || is_kw(t, i - 1, "join") ||
+					    is_kw(t, i - 1, "update") || is_kw(t, i - 1, "table")) &&
+		    is_name(t, i + 1) && !is_kw(t, i + 1, "where")) {
+			toks_delete(t, i, i + 1);
+			continue;
+		}
+		if (is_kw(t, i, "concurrently") && is_kw(t, i - 1, "index") &&
+		    (is_kw(t, 0, "create") || is_kw(t, 0, "drop")) &&
+		    is_name(t, i + 1) && !is_kw(t, i + 1, "on")) {
+			toks_delete(t, i, i + 1);
+			continue;
+		}
+	}
+}
+
 /* The whole rewrite of a query's tokens [0, n). */
 static void rewrite(struct toks *t)
 {
+	refusals(t);
+	if (t->refused)
+		return;
+	locking_clauses(t);
+	dropped_words(t);
 	qualifiers(t);
+	extracts(t);
 	arrays(t);
 	typed_literals(t);
 	casts(t);
@@ -1563,6 +1890,7 @@ static void rewrite(struct toks *t)
 	keyword_functions(t);
 	from_functions(t);
 	limits(t);
+	alias_lists(t);
 }
 
 /* ---- statements ------------------------------------------------------------------------------ */
@@ -1647,6 +1975,15 @@ static int query_text(struct toks *t, int a, int b, struct pgsql_stmt *out)
 		toks_insert(&q, q.n, t->v[i].type, t->v[i].sp, strdup(t->v[i].s));
 	column_names(&q);
 	rewrite(&q);
+	if (q.refused && !q.nomem) {
+		/* the statement is refused: 0A000 and the message */
+		out->kind = PGSQL_UNSUPPORTED;
+		out->sqlstate = "0A000";
+		out->error = q.refused;
+		q.refused = NULL;
+		toks_free(&q);
+		return 0;
+	}
 	if (!q.nomem)
 		out->sql = print(&q, 0, q.n);
 	toks_free(&q);
@@ -2234,6 +2571,24 @@ static int classify(struct toks *t, struct pgsql_stmt *out, char **err, const ch
 		out->tag = is_kw(t, 0, "listen") ? "LISTEN" : is_kw(t, 0, "unlisten") ? "UNLISTEN" : "NOTIFY";
 		return 0;
 	}
+	if (is_kw(t, 0, "analyze") || is_kw(t, 0, "analyse")) {
+		/* statistics for PostgreSQL's planner: nothing to do for dbos's */
+		out->kind = PGSQL_DISCARD;
+		out->tag = "ANALYZE";
+		return 0;
+	}
+	if (is_kw(t, 0, "alter") && !is_kw(t, 1, "table")) {
+		char *what = print(t, 0, t->n > 1 ? 2 : 1);
+
+		if (what)
+			for (char *c = what; *c; c++)
+				*c = toupper((unsigned char)*c);
+		unsupported(out, "%s is PostgreSQL's and not supported by dbos (SQLite): only ALTER "
+			    "TABLE is%s", what ? what : "ALTER",
+			    is_kw(t, 1, "system") ? "; settings are per session (SET)" : "");
+		free(what);
+		return 0;
+	}
 	if (is_kw(t, 0, "prepare") || is_kw(t, 0, "execute")) {
 		unsupported(out, "SQL-level %s is not supported: use the extended query protocol "
 			    "(Parse/Bind/Execute)", is_kw(t, 0, "prepare") ? "PREPARE" : "EXECUTE");
@@ -2252,7 +2607,8 @@ static int classify(struct toks *t, struct pgsql_stmt *out, char **err, const ch
 		if (what)
 			for (char *c = what; *c; c++)
 				*c = toupper((unsigned char)*c);
-		unsupported(out, "%s is not supported by dbos", what ? what : "this statement");
+		unsupported(out, "%s is not supported by dbos%s", what ? what : "this statement",
+			    is_kw(t, 0, "lock") ? ": a session's transaction is serializable already" : "");
 		free(what);
 		return 0;
 	}
@@ -2337,6 +2693,13 @@ char *pgsql_translate(const char *text, char **err, const char **sqlstate)
 	}
 	column_names(&t);
 	rewrite(&t);
+	if (t.refused && !t.nomem) {
+		*err = t.refused;
+		*sqlstate = "0A000";
+		t.refused = NULL;
+		toks_free(&t);
+		return NULL;
+	}
 	if (!t.nomem)
 		s = print(&t, 0, t.n);
 	toks_free(&t);

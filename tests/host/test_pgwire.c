@@ -431,6 +431,19 @@ TEST_F(pg, copy_to_stdout_text_and_csv)
 	while ((r = PQgetResult(c)))
 		PQclear(r);
 	EXPECT_SQLSTATE(c, "COPY process_events FROM STDIN", "0A000");
+	/* PostgreSQL's constructs SQLite lacks: refused by name, simple and extended protocol */
+	EXPECT_SQLSTATE(c, "SELECT DISTINCT ON (seq) seq FROM process_events", "0A000");
+	r = PQexecParams(c, "SELECT seq FROM process_events WHERE seq > $1 TABLESAMPLE SYSTEM (1)",
+			 1, NULL, (const char *const[]){ "0" }, NULL, NULL, 0);
+	EXPECT_STREQ("0A000", state_of(r));
+	EXPECT_NE(NULL, strstr(PQresultErrorMessage(r), "TABLESAMPLE is PostgreSQL's"))
+		TH_LOG("%s", PQresultErrorMessage(r));
+	PQclear(r);
+	/* ... and the session goes on; FOR UPDATE is dropped, EXTRACT runs */
+	r = PQexec(c, "SELECT extract(year FROM now()) >= 2026 FROM process_events WHERE seq = 1 FOR UPDATE");
+	ASSERT_EQ(PGRES_TUPLES_OK, PQresultStatus(r)) TH_LOG("%s", PQresultErrorMessage(r));
+	EXPECT_EQ(1, PQntuples(r));
+	PQclear(r);
 	PQfinish(c);
 }
 
