@@ -13,7 +13,8 @@
  *                         on dbosd, libpq on PostgreSQL (median, p90)
  *   pg_scan_*_ms          SELECT * FROM process_events, every row: libpq text
  *                         and binary on dbosd, libdbos on dbosd, libpq text and
- *                         binary on PostgreSQL (median)
+ *                         binary on PostgreSQL (median); and psql -A -o /dev/null
+ *                         (a process: connect, the rows, formatting) on both
  *   pg_lookup_*_us        SELECT * FROM process_events WHERE seq = $1: prepared
  *                         once through libpq, random seqs (p50, p99); libdbos has
  *                         no parameters, so its text carries the seq
@@ -208,6 +209,19 @@ static struct dbos_conn *dbos_open(const char *path)
 	return c;
 }
 
+/* psql printing every row of process_events to /dev/null, in ms (connect included). */
+static double psql_scan(const char *conninfo)
+{
+	char cmd[PATH_MAX + 256];
+	double t = now_us();
+
+	snprintf(cmd, sizeof(cmd), "psql -X -q -A -t -o /dev/null -d '%s' -c 'SELECT * FROM "
+		 "process_events'", conninfo);
+	if (system(cmd))
+		die("psql", cmd);
+	return (now_us() - t) / 1e3;
+}
+
 /* connect + SELECT 1 + close through libpq, in µs. */
 static double pq_connect_once(const char *conninfo)
 {
@@ -287,6 +301,8 @@ int main(int argc, char **argv)
 	double *lq = calloc(lookups, sizeof(double)), *ld = calloc(lookups, sizeof(double));
 	double *lp = calloc(lookups, sizeof(double));
 	double sq[SCAN_RUNS], sqb[SCAN_RUNS], sd[SCAN_RUNS], sp[SCAN_RUNS], spb[SCAN_RUNS];
+	double pq[SCAN_RUNS], pp[SCAN_RUNS];
+	bool have_psql = !system("psql --version >/dev/null 2>&1");
 	double conn_q, conn_d, conn_p = 0, scan_q, scan_qb, scan_d, scan_p = 0, scan_pb = 0;
 	double lk_q, lk_d, lk_p = 0;
 	struct realpg pg = { 0 };
@@ -343,8 +359,12 @@ int main(int argc, char **argv)
 		if (dbos_rows(d, sql) != rows)
 			die(sql, "wrong row count (libdbos)");
 		sd[i] = (now_us() - t) / 1e3;
+		if (have_psql)
+			pq[i] = psql_scan(s.conninfo);
 		if (!have_pg)
 			continue;
+		if (have_psql)
+			pp[i] = psql_scan(pg.conninfo);
 		t = now_us();
 		if (pq_rows(p, sql, 0) != rows)
 			die(sql, "wrong row count (PostgreSQL)");
@@ -357,6 +377,11 @@ int main(int argc, char **argv)
 	printf("pg_scan_%ld_libpq_dbosd_ms %.1f (text)\n", rows, scan_q = quantile(sq, SCAN_RUNS, 0.5));
 	printf("pg_scan_%ld_libpq_binary_dbosd_ms %.1f\n", rows, scan_qb = quantile(sqb, SCAN_RUNS, 0.5));
 	printf("pg_scan_%ld_libdbos_dbosd_ms %.1f\n", rows, scan_d = quantile(sd, SCAN_RUNS, 0.5));
+	if (have_psql)
+		printf("pg_scan_%ld_psql_dbosd_ms %.1f (psql -A to /dev/null, connect included)\n", rows,
+		       quantile(pq, SCAN_RUNS, 0.5));
+	if (have_psql && have_pg)
+		printf("pg_scan_%ld_psql_postgresql_ms %.1f\n", rows, quantile(pp, SCAN_RUNS, 0.5));
 	if (have_pg) {
 		printf("pg_scan_%ld_libpq_postgresql_ms %.1f (text)\n", rows,
 		       scan_p = quantile(sp, SCAN_RUNS, 0.5));
