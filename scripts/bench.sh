@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# `make bench`: host benchmarks (intake, SQL, time travel, PostgreSQL's protocol) and the in-VM
-# benchmarks (process churn, open/close and TCP loops with dbos and with auditd;
-# the policy enforcement cost and COMMIT -> enforced latency; scheduling through
-# UPDATE processes and sched rules; queries naming columns read live), printed as
-# "name value" lines. Figures, not pass/fail.
+# `make bench`: host benchmarks (intake, SQL, time travel, PostgreSQL's
+# protocol) and the in-VM benchmarks (process churn, open/close and TCP loops
+# with dbos and with auditd; the policy enforcement cost and COMMIT -> enforced
+# latency; scheduling through UPDATE processes and sched rules; queries naming
+# columns read live), printed as "name value" lines. Figures, not pass/fail.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 echo "== host: intake into RocksDB (one core)"

@@ -21,7 +21,9 @@
  *   bare (pg_class: SQLite looks in main, then in the attached databases)
  *   names work. Their tables are real tables, with PostgreSQL 15's column
  *   names (those psql, psycopg, pgJDBC, Grafana and postgres_fdw read), filled
- *   once per session:
+ *   once per process (the first session's) and copied into each session
+ *   after it (sqlite3_deserialize: a fraction of a millisecond, where
+ *   filling them took 18 ms), then the connecting user's pg_authid row:
  *
  *   - pg_class, pg_attribute, pg_description, information_schema.tables
  *     and .columns from the registry: schema_catalog_tables[] (tables; the
