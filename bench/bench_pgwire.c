@@ -11,6 +11,9 @@
  *
  *   pg_connect_*_us       connect + SELECT 1 + close: libpq on dbosd, libdbos
  *                         on dbosd, libpq on PostgreSQL (median, p90)
+ *   pg_connect_lookup_*_us  connect + a first statement naming a table (the
+ *                         key lookup) + close: SQLite reads a session's schema
+ *                         (pg_catalog's too) at the first such statement
  *   pg_scan_*_ms          SELECT * FROM process_events, every row: libpq text
  *                         and binary on dbosd, libdbos on dbosd, libpq text and
  *                         binary on PostgreSQL (median); and psql -A -o /dev/null
@@ -222,25 +225,27 @@ static double psql_scan(const char *conninfo)
 	return (now_us() - t) / 1e3;
 }
 
-/* connect + SELECT 1 + close through libpq, in µs. */
-static double pq_connect_once(const char *conninfo)
+#define FIRST_LOOKUP	"SELECT * FROM process_events WHERE seq = 1"
+
+/* connect + @sql (one row) + close through libpq, in µs. */
+static double pq_connect_once(const char *conninfo, const char *sql)
 {
 	double t = now_us();
 	PGconn *c = pq_connect(conninfo);
 
-	if (pq_rows(c, "SELECT 1", 0) != 1)
-		die("SELECT 1", "not one row");
+	if (pq_rows(c, sql, 0) != 1)
+		die(sql, "not one row");
 	PQfinish(c);
 	return now_us() - t;
 }
 
-static double dbos_connect_once(const char *path)
+static double dbos_connect_once(const char *path, const char *sql)
 {
 	double t = now_us();
 	struct dbos_conn *c = dbos_open(path);
 
-	if (dbos_rows(c, "SELECT 1") != 1)
-		die("SELECT 1", "not one row");
+	if (dbos_rows(c, sql) != 1)
+		die(sql, "not one row");
 	dbos_close(c);
 	return now_us() - t;
 }
@@ -300,6 +305,8 @@ int main(int argc, char **argv)
 	double *cp = calloc(connects, sizeof(double));
 	double *lq = calloc(lookups, sizeof(double)), *ld = calloc(lookups, sizeof(double));
 	double *lp = calloc(lookups, sizeof(double));
+	double *fq = calloc(connects, sizeof(double)), *fd = calloc(connects, sizeof(double));
+	double *fp = calloc(connects, sizeof(double));
 	double sq[SCAN_RUNS], sqb[SCAN_RUNS], sd[SCAN_RUNS], sp[SCAN_RUNS], spb[SCAN_RUNS];
 	double pq[SCAN_RUNS], pp[SCAN_RUNS];
 	bool have_psql = !system("psql --version >/dev/null 2>&1");
@@ -312,7 +319,8 @@ int main(int argc, char **argv)
 	bool have_pg;
 	char *err = NULL;
 
-	if (rows < 1 || lookups < 1 || connects < 1 || !cq || !cd || !cp || !lq || !ld || !lp)
+	if (rows < 1 || lookups < 1 || connects < 1 || !cq || !cd || !cp || !lq || !ld || !lp ||
+	    !fq || !fd || !fp)
 		die("usage", "bench_pgwire [rows [lookups [connects]]]");
 	signal(SIGPIPE, SIG_IGN);
 	srandom(1);
@@ -321,15 +329,19 @@ int main(int argc, char **argv)
 	have_pg = realpg_start(&pg, rows);
 
 	/* Connection setup, the three interleaved (the first of each warms up). */
-	pq_connect_once(s.conninfo);
-	dbos_connect_once(s.path);
+	pq_connect_once(s.conninfo, "SELECT 1");
+	dbos_connect_once(s.path, "SELECT 1");
 	if (have_pg)
-		pq_connect_once(pg.conninfo);
+		pq_connect_once(pg.conninfo, "SELECT 1");
 	for (int i = 0; i < connects; i++) {
-		cq[i] = pq_connect_once(s.conninfo);
-		cd[i] = dbos_connect_once(s.path);
+		cq[i] = pq_connect_once(s.conninfo, "SELECT 1");
+		cd[i] = dbos_connect_once(s.path, "SELECT 1");
 		if (have_pg)
-			cp[i] = pq_connect_once(pg.conninfo);
+			cp[i] = pq_connect_once(pg.conninfo, "SELECT 1");
+		fq[i] = pq_connect_once(s.conninfo, FIRST_LOOKUP);
+		fd[i] = dbos_connect_once(s.path, FIRST_LOOKUP);
+		if (have_pg)
+			fp[i] = pq_connect_once(pg.conninfo, FIRST_LOOKUP);
 	}
 	printf("pg_connect_libpq_dbosd_us %.0f (p90 %.0f; connect + SELECT 1 + close)\n",
 	       conn_q = quantile(cq, connects, 0.5), quantile(cq, connects, 0.9));
@@ -338,6 +350,13 @@ int main(int argc, char **argv)
 	if (have_pg)
 		printf("pg_connect_libpq_postgresql_us %.0f (p90 %.0f; a backend forked per connection)\n",
 		       conn_p = quantile(cp, connects, 0.5), quantile(cp, connects, 0.9));
+	printf("pg_connect_lookup_libpq_dbosd_us %.0f (p90 %.0f; connect + seq = 1 + close)\n",
+	       quantile(fq, connects, 0.5), quantile(fq, connects, 0.9));
+	printf("pg_connect_lookup_libdbos_dbosd_us %.0f (p90 %.0f)\n",
+	       quantile(fd, connects, 0.5), quantile(fd, connects, 0.9));
+	if (have_pg)
+		printf("pg_connect_lookup_libpq_postgresql_us %.0f (p90 %.0f)\n",
+		       quantile(fp, connects, 0.5), quantile(fp, connects, 0.9));
 
 	/* SELECT * of every row. */
 	q = pq_connect(s.conninfo);
