@@ -146,19 +146,22 @@ static bool realpg_start(struct realpg *pg, uint64_t rows)
 	return true;
 }
 
-static void realpg_stop(struct realpg *pg)
+static struct realpg pg;	/* stopped at exit, also when a query fails */
+
+static void realpg_stop(void)
 {
 	char cmd[PATH_MAX * 2];
 
-	if (!pg->dir[0])
+	if (!pg.dir[0])
 		return;
-	if (pg->up) {
+	if (pg.up) {
 		snprintf(cmd, sizeof(cmd), "runuser -u postgres -- %s/pg_ctl -D '%s/data' -m fast -w "
-			 "stop >/dev/null", PG_BIN, pg->dir);
+			 "stop >/dev/null", PG_BIN, pg.dir);
 		run(cmd);
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pg->dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pg.dir);
 	run(cmd);
+	pg.dir[0] = 0;
 }
 
 /* ---- the clients ---- */
@@ -312,7 +315,6 @@ int main(int argc, char **argv)
 	bool have_psql = !system("psql --version >/dev/null 2>&1");
 	double conn_q, conn_d, conn_p = 0, scan_q, scan_qb, scan_d, scan_p = 0, scan_pb = 0;
 	double lk_q, lk_d, lk_p = 0;
-	struct realpg pg = { 0 };
 	struct pg_side s;
 	PGconn *q, *p = NULL;
 	struct dbos_conn *d;
@@ -326,6 +328,7 @@ int main(int argc, char **argv)
 	srandom(1);
 	if (pg_side_init(&s, getgid(), rows, &err))
 		die("dbosd", err);
+	atexit(realpg_stop);
 	have_pg = realpg_start(&pg, rows);
 
 	/* Connection setup, the three interleaved (the first of each warms up). */
@@ -446,7 +449,7 @@ int main(int argc, char **argv)
 	if (p)
 		PQfinish(p);
 	dbos_close(d);
-	realpg_stop(&pg);
+	realpg_stop();
 	pg_side_remove(&s);
 	return 0;
 }
