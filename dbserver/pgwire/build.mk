@@ -33,3 +33,13 @@ $(B)/tests/host/test_pgwire: tests/host/test_pgwire.c $(PGWIRE_TEST_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_TEST_CFLAGS) -I/usr/include/postgresql -o $@ $< $(PGWIRE_TEST_OBJS) \
 		$(LDFLAGS) $(SQL_LIBS) $(PGWIRE_LIBS) -lpq
+
+# Host benchmark: dbosd through libpq vs through libdbos vs a real PostgreSQL 15 (connect,
+# SELECT * of 100,000 rows, a prepared key lookup).
+BENCHES += $(B)/bench/bench_pgwire
+userspace: $(B)/bench/bench_pgwire
+
+$(B)/bench/bench_pgwire: bench/bench_pgwire.c $(PGWIRE_TEST_OBJS) $(B)/libdbos.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -I/usr/include/postgresql -o $@ $< $(PGWIRE_TEST_OBJS) \
+		$(B)/libdbos.a $(LDFLAGS) $(SQL_LIBS) $(PGWIRE_LIBS) -lpq

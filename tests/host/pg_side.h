@@ -52,6 +52,19 @@ static inline sqlite3 *pg_side_open(void *arg, const struct ucred *peer, void *s
 	return db;
 }
 
+/* dbosd's open_db: a dbos-protocol client's session (no pg_catalog). */
+static inline sqlite3 *pg_side_open_dbos(void *arg, const struct ucred *peer, void *sink, char **err)
+{
+	struct pg_side *self = arg;
+	struct sql_session who = { .uid = peer->uid, .pid = peer->pid,
+				   .notice = endpoint_notice, .notice_arg = sink };
+	sqlite3 *db = NULL;
+
+	if (sql_open_session(&self->env, &who, &db, err))
+		return NULL;
+	return db;
+}
+
 #define ROOT_PASSWORD	"correct horse battery staple"
 #define NOBODY_PASSWORD	"nobody-pw"
 
@@ -105,7 +118,7 @@ static inline int pg_side_start(struct pg_side *self, char **errp)
 	self->pg.socket_path = self->pgpath;
 	self->pg.open_db_peer = pg_side_open;
 	self->ec.socket_path = self->path;
-	self->ec.open_db_peer = pg_side_open;	/* not used here: no dbos-protocol client */
+	self->ec.open_db_peer = pg_side_open_dbos;	/* dbos's own protocol (bench_pgwire) */
 	self->ec.also[0] = &self->pg;
 	if (pg_side_tls_files(self->dir, &err) ||
 	    pgwire_tcp_open(self->cert, self->key, self->passwords, &self->tcp, &err))
