@@ -34,6 +34,7 @@
 #include "dbserver/pgwire/pgwire.h"
 #include "dbserver/sql/schema.h"
 #include "dbserver/sql/sql.h"
+#include "dbserver/store/row.h"
 #include "dbserver/store/store.h"
 #include "as_user.h"
 #include "pg_side.h"
@@ -877,6 +878,37 @@ static int shell(const char *cmd, char *out, size_t size)
 	return pclose(f);
 }
 
+/* Live processes rows for pids @first..@last: name proc-PID, path /usr/bin/pPID, the rest NULL. */
+static int store_processes(struct store *st, uint32_t first, uint32_t last)
+{
+	struct store_batch *b = store_batch_new();
+	char *err = NULL;
+	int ret;
+
+	for (uint32_t pid = first; pid <= last; pid++) {
+		struct row_value v[PROCESSES__COUNT];
+		char name[32], path[48], buf[512];
+		unsigned char k[4];
+		size_t len;
+
+		for (int i = 0; i < PROCESSES__COUNT; i++)
+			v[i] = row_null();
+		snprintf(name, sizeof(name), "proc-%u", pid);
+		snprintf(path, sizeof(path), "/usr/bin/p%u", pid);
+		v[PROCESSES_PID] = row_int(pid);
+		v[PROCESSES_NAME] = row_text(name, strlen(name));
+		v[PROCESSES_PATH] = row_text(path, strlen(path));
+		v[PROCESSES_SEQ] = row_int(pid);
+		len = row_encode(v, PROCESSES__COUNT, buf, sizeof(buf));
+		store_key_be32(k, pid);
+		store_batch_put(b, STORE_CF_PROCESSES, k, 4, buf, len);
+	}
+	ret = store_write(st, b, &err);
+	free(err);
+	store_batch_free(b);
+	return ret;
+}
+
 /*
  * PostgreSQL itself as the client: a real PostgreSQL 15 (as user postgres,
  * in a data directory of this test) imports dbos's tables with
@@ -896,6 +928,7 @@ TEST_F(pg, postgres_fdw_imports_and_queries)
 	stop(self);
 	self->s.ec.group = g->gr_gid;
 	ASSERT_EQ(0, start(_metadata, self));
+	ASSERT_EQ(0, store_processes(self->s.st, 1000, 1010));
 	snprintf(pgdir, sizeof(pgdir), "%s/pg", self->s.dir);
 	ASSERT_EQ(0, mkdir(pgdir, 0700));
 	ASSERT_EQ(0, chown(pgdir, getpwnam("postgres")->pw_uid, g->gr_gid));
@@ -928,10 +961,12 @@ TEST_F(pg, postgres_fdw_imports_and_queries)
 		 "(1007, 'x'), (1009, 'y'), (5, 'none')\" "
 		 "-c 'SELECT w.why, e.seq FROM watched w JOIN process_events e ON e.pid = w.pid "
 		 "ORDER BY e.seq' "
+		 "-c 'SELECT w.why, p.name FROM watched w JOIN processes p ON p.pid = w.pid "
+		 "ORDER BY p.pid' "
 		 "-c 'EXPLAIN (VERBOSE, COSTS OFF) SELECT pid FROM process_events WHERE seq = 7' 2>&1",
 		 pgdir, port);
 	EXPECT_EQ(0, shell(cmd, out, sizeof(out))) TH_LOG("%s", out);
-	EXPECT_NE(NULL, strstr(out, "x|7\ny|9\n")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "x|7\ny|9\nx|proc-1007\ny|proc-1009\n")) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "WHERE ((seq = 7))")) TH_LOG("%s", out);
 	snprintf(cmd, sizeof(cmd), "cd / && runuser -u postgres -- %s/pg_ctl -w -D '%s/data' -m fast "
 		 "stop >/dev/null 2>&1", bin, pgdir);
