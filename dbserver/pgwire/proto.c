@@ -1214,7 +1214,7 @@ static int do_declare(struct pgconn *pc, struct pgstmt *ps, sqlite3_stmt **st)
 
 static int do_close(struct pgconn *pc, const struct pgsql_stmt *q)
 {
-	if (!strcmp(q->name, "all")) {
+	if (!q->name) {		/* CLOSE ALL (pgsql.c); CLOSE "all" is a cursor named all */
 		struct portal **pp = &pc->portals, *po;
 
 		while ((po = *pp)) {
