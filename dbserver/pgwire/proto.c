@@ -141,6 +141,7 @@ struct pgconn {
 	bool gone;		/* the client is gone: stop */
 	struct pgstmt *stmts;
 	struct portal *portals;
+	struct portal *running;	/* the portal Execute runs: a COMMIT in it keeps it */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -784,13 +785,17 @@ static void drop_portal(struct pgconn *pc, const char *name)
 	}
 }
 
-/* At the end of a transaction: its portals and cursors go, WITH HOLD ones stay. */
+/*
+ * At the end of a transaction: its portals and cursors go, WITH HOLD ones
+ * stay, and so does the portal running the COMMIT or ROLLBACK (Execute):
+ * it goes at Sync.
+ */
 static void end_of_transaction(struct pgconn *pc)
 {
 	struct portal **pp = &pc->portals, *po;
 
 	while ((po = *pp)) {
-		if (po->hold) {
+		if (po->hold || po == pc->running) {
 			pp = &po->next;
 			continue;
 		}
@@ -1894,9 +1899,11 @@ static void msg_execute(struct pgconn *pc)
 			send_error(pc, "55000", "portal has already run");
 		return;
 	}
+	pc->running = po;
 	if (execute(pc, po, (int32_t)max > 0 ? max : 0, false) == 0 &&
 	    (po->ps->q.kind != PGSQL_QUERY || po->done))
 		po->ran = true;
+	pc->running = NULL;
 }
 
 static void msg_close(struct pgconn *pc)
