@@ -2292,8 +2292,11 @@ static void serve(struct endpoint_conn *ec)
 		case 'c':
 		case 'f':
 			break;	/* COPY data outside a COPY FROM: ignored, as PostgreSQL does */
-		case 'F':
+		case 'F':	/* not extended protocol: its error ends with ReadyForQuery */
 			send_error(&pc, "0A000", "the function call protocol is not supported");
+			pc.skip_to_sync = false;
+			send_ready(&pc);
+			flush(&pc);
 			break;
 		default: {
 			char text[64];
