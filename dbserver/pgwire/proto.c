@@ -280,6 +280,14 @@ static void send_error(struct pgconn *pc, const char *code, const char *msg)
 	pc->skip_to_sync = true;
 }
 
+/* An error that ends the connection: sent now, the caller closes. */
+static void fatal(struct pgconn *pc, const char *code, const char *msg)
+{
+	pc->out.err = 0;
+	put_report(&pc->out, 'E', "FATAL", code, msg, NULL);
+	flush(pc);
+}
+
 static void send_ready(struct pgconn *pc)
 {
 	size_t m = msg_begin(&pc->out, 'Z');
@@ -417,27 +425,38 @@ static int read_body(struct pgconn *pc, size_t len)
 	return 0;
 }
 
-/* Read one message (type + length + body) into pc->in. 0, or -1: close. */
-static int read_message(struct pgconn *pc)
+/*
+ * Read one message (type + length + body) into pc->in; @types: the types
+ * it may have (NULL: any). 0, or -1: close (a FATAL error sent when the
+ * message is wrong). A wrong type ends the connection before its body is
+ * read, in any state (skipping to Sync too), as PostgreSQL does.
+ */
+static int read_message(struct pgconn *pc, const char *types)
 {
 	uint8_t hdr[5];
 	uint32_t len;
 
-	if (read_full(pc, hdr, 1, -1) || read_full(pc, hdr + 1, 4, MESSAGE_TIMEOUT_MS))
+	if (read_full(pc, hdr, 1, -1))
+		return -1;
+	if (types && (!hdr[0] || !strchr(types, hdr[0]))) {
+		char text[64];
+
+		snprintf(text, sizeof(text), "invalid frontend message type %d", hdr[0]);
+		fatal(pc, "08P01", text);
+		return -1;
+	}
+	if (read_full(pc, hdr + 1, 4, MESSAGE_TIMEOUT_MS))
 		return -1;
 	len = be32(hdr + 1);
 	if (len < 4 || len - 4 > MAX_MESSAGE) {
-		send_error(pc, "08P01", len < 4 ? "invalid message length" :
-			   "message too large (the limit is 64 MiB)");
-		flush(pc);
+		fatal(pc, "08P01", len < 4 ? "invalid message length" :
+		      "message too large (the limit is 64 MiB)");
 		return -1;
 	}
 	pc->type = hdr[0];
 	if (read_body(pc, len - 4)) {
-		if (pc->in.err) {
-			send_error(pc, "53200", endpoint_conn_nomem(pc->ec));
-			flush(pc);
-		}
+		if (pc->in.err)
+			fatal(pc, "53200", endpoint_conn_nomem(pc->ec));
 		return -1;
 	}
 	return 0;
@@ -1945,14 +1964,6 @@ static void msg_sync(struct pgconn *pc)
 /* ---------------------------------------------------------------------- */
 /* Startup and the connection                                             */
 
-
-static void fatal(struct pgconn *pc, const char *code, const char *msg)
-{
-	pc->out.err = 0;
-	put_report(&pc->out, 'E', "FATAL", code, msg, NULL);
-	flush(pc);
-}
-
 /* The TLS handshake after an SSLRequest was answered 'S'. 0 or -1. */
 static int tls_accept(struct pgconn *pc)
 {
@@ -2001,7 +2012,7 @@ static void send_auth(struct pgconn *pc, uint32_t code, const void *data, size_t
 /* Read a SASL message ('p'); its payload is pc->in. 0 or -1 (error sent). */
 static int read_sasl(struct pgconn *pc)
 {
-	if (flush(pc) || read_message(pc))
+	if (flush(pc) || read_message(pc, NULL))
 		return -1;
 	if (pc->type != 'p') {
 		fatal(pc, "08P01", "expected a SASL response");
@@ -2257,7 +2268,7 @@ static void serve(struct endpoint_conn *ec)
 		goto out;
 
 	while (!pc.gone && !endpoint_conn_stopping(ec)) {
-		if (read_message(&pc))
+		if (read_message(&pc, "QPBDECSHXdcfF"))
 			break;
 		if (pc.skip_to_sync && pc.type != 'S' && pc.type != 'X' && pc.type != 'Q')
 			continue;
