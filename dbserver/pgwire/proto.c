@@ -1702,6 +1702,19 @@ bad_binary:
 	return -1;
 }
 
+/* Format code @i of the array at @p: 0 text or 1 binary; -1 (error sent) for others. */
+static int format_code(struct pgconn *pc, const uint8_t *p, int i)
+{
+	int16_t f = (int16_t)((uint16_t)p[2 * i] << 8 | p[2 * i + 1]);
+	char msg[64];
+
+	if (f == 0 || f == 1)
+		return f;
+	snprintf(msg, sizeof(msg), "unsupported format code: %d", f);
+	send_error(pc, "22023", msg);
+	return -1;
+}
+
 static void msg_bind(struct pgconn *pc)
 {
 	const char *pname = get_str(pc), *sname = get_str(pc);
@@ -1715,6 +1728,9 @@ static void msg_bind(struct pgconn *pc)
 		send_error(pc, "08P01", "malformed Bind message");
 		return;
 	}
+	for (int i = 0; i < nfmt; i++)
+		if (format_code(pc, fmtp, i) < 0)
+			return;
 	if (!ps) {
 		char msg[256];
 
@@ -1745,7 +1761,7 @@ static void msg_bind(struct pgconn *pc)
 		int fmt = nfmt == 0 ? 0 : nfmt == 1 ? fmtp[1] : fmtp[2 * i + 1];
 		uint32_t oid = i < ps->nparams ? ps->ptypes[i] : 0;
 
-		if (pc->bad) {
+		if (pc->bad || len < -1) {	/* -1 is NULL; other negatives are not lengths */
 			send_error(pc, "08P01", "malformed Bind message");
 			goto fail;
 		}
@@ -1761,8 +1777,20 @@ static void msg_bind(struct pgconn *pc)
 		goto fail;
 	}
 	nres = get_i16(pc);
+	fmtp = get_bytes(pc, nres > 0 ? (size_t)nres * 2 : 0);
 	if (pc->bad || nres < 0) {
 		send_error(pc, "08P01", "malformed Bind message");
+		goto fail;
+	}
+	for (int i = 0; i < nres; i++)
+		if (format_code(pc, fmtp, i) < 0)
+			goto fail;
+	if (st && nres > 1 && nres != sqlite3_column_count(st)) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "bind message has %d result formats but query has %d "
+			 "columns", nres, sqlite3_column_count(st));
+		send_error(pc, "08P01", msg);
 		goto fail;
 	}
 	po = new_portal(pname, ps, st);
@@ -1778,18 +1806,13 @@ static void msg_bind(struct pgconn *pc)
 		return;
 	}
 	for (int i = 0; i < nres; i++) {
-		int16_t f = get_i16(pc);
+		int16_t f = fmtp[2 * i + 1];
 
 		if (nres == 1)
 			for (int k = 0; k < po->ncol; k++)
 				po->fmts[k] = f;
 		else if (i < po->ncol)
 			po->fmts[i] = f;
-	}
-	if (pc->bad) {
-		portal_free(po);
-		send_error(pc, "08P01", "malformed Bind message");
-		return;
 	}
 	drop_portal(pc, pname);
 	po->next = pc->portals;
