@@ -1133,10 +1133,20 @@ static int count_fds(const char *store)
 	return n;
 }
 
+/* Heap in use (every arena) and SQLite's own count, in bytes. */
+static void memory(size_t *heap, int64_t *sqlite)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	*heap = mi.uordblks + mi.hblkhd;
+	*sqlite = sqlite3_memory_used();
+}
+
 /*
  * DBOS_FUZZ_PG_MESSAGES mutated messages from NWORKERS threads: each round
  * gets what it deserves (see the top), libpq still gets the right rows, and
- * the server ends with the descriptors it had.
+ * the server ends with the descriptors it had, SQLite's memory and a heap
+ * that did not grow with the messages.
  */
 TEST_F_TIMEOUT(pgfuzz, mutated_messages, 7200)
 {
@@ -1146,15 +1156,23 @@ TEST_F_TIMEOUT(pgfuzz, mutated_messages, 7200)
 	pthread_t t[NWORKERS];
 	long conns = 0, errors = 0, fatals = 0, closes = 0, readies = 0;
 	double t0, dt, slowest = 0, starting = 0;
-	int fds0, fds1 = -1, i;
+	int fds0, fds1, i;
+	char *err = NULL;
+	size_t heap0, heap1;
+	int64_t sq0, sq1;
 
 	ASSERT_LT(0, total);
+	/* the descriptors without the endpoint (it closes a connection's at the next accept) */
+	endpoint_stop(self->s.ep);
+	self->s.ep = NULL;
+	fds0 = count_fds(self->s.db);
+	ASSERT_EQ(0, endpoint_start(&self->s.ec, &self->s.ep, &err)) TH_LOG("%s", err);
 	warm = (struct worker){ .path = self->s.pgpath, .seed = seed ^ 0x5eed, .messages = 500,
 				.conninfo = self->s.conninfo };
 	ASSERT_EQ(0, fuzz(&warm)) TH_LOG("warm-up: %s", warm.fail);
 	ASSERT_EQ(0, check_server(&warm)) TH_LOG("%s", warm.fail);
 	usleep(200000);
-	fds0 = count_fds(self->s.db);
+	memory(&heap0, &sq0);
 
 	t0 = now_s();
 	for (i = 0; i < NWORKERS; i++) {
@@ -1180,11 +1198,11 @@ TEST_F_TIMEOUT(pgfuzz, mutated_messages, 7200)
 			slowest = w[i].slowest;
 	}
 	ASSERT_EQ(0, check_server(&warm)) TH_LOG("after the fuzzing: %s", warm.fail);
-	/* the server's threads end after their clients: give them a moment */
-	for (i = 0; i < 50 && (fds1 = count_fds(self->s.db)) > fds0; i++)
-		usleep(100000);
-	EXPECT_GE(fds0, fds1) TH_LOG("descriptors (but the store's files): %d before, %d after",
-				     fds0, fds1);
+	usleep(200000);	/* the server's threads end after their clients */
+	memory(&heap1, &sq1);
+	/* every session is closed: SQLite holds what it held after the warm-up, or less */
+	EXPECT_GE(sq0 + (1 << 20), sq1) TH_LOG("SQLite memory %" PRId64 " -> %" PRId64, sq0, sq1);
+	EXPECT_GT(heap0 + (32 << 20), heap1) TH_LOG("heap %zu -> %zu bytes", heap0, heap1);
 	EXPECT_LE(total, sent);
 	EXPECT_LT(0, errors);
 	EXPECT_LT(0, fatals);
@@ -1195,6 +1213,12 @@ TEST_F_TIMEOUT(pgfuzz, mutated_messages, 7200)
 		       NWORKERS, rounds, conns, closes, fatals, errors, readies, starting, slowest);
 	endpoint_stop(self->s.ep);
 	self->s.ep = NULL;
+	fds1 = count_fds(self->s.db);
+	EXPECT_EQ(fds0, fds1) TH_LOG("descriptors (but the store's files) without the endpoint: "
+				     "%d before, %d after", fds0, fds1);
+	ksft_print_msg("fuzz_pgwire: heap %zu -> %zu bytes, SQLite %" PRId64 " -> %" PRId64
+		       " bytes; descriptors (but the store's files) without the endpoint %d -> "
+		       "%d\n", heap0, heap1, sq0, sq1, fds0, fds1);
 #ifdef __SANITIZE_ADDRESS__
 	/* nothing the endpoint and the sessions allocated is lost */
 	EXPECT_EQ(0, __lsan_do_recoverable_leak_check());
