@@ -1651,10 +1651,16 @@ static int bind_param(struct pgconn *pc, sqlite3_stmt *st, int i, uint32_t oid, 
 			rc = sqlite3_bind_blob(st, idx, p, len, SQLITE_TRANSIENT);
 			break;
 		default:	/* text, varchar, name, ...: the bytes are the text */
+			if (memchr(p, 0, (size_t)len))
+				goto nul;
 			rc = sqlite3_bind_text(st, idx, (const char *)p, len, SQLITE_TRANSIENT);
 		}
 	} else {
-		char *t = strndup((const char *)p, (size_t)len);
+		char *t;
+
+		if (memchr(p, 0, (size_t)len))
+			goto nul;	/* strndup() would stop there */
+		t = strndup((const char *)p, (size_t)len);
 
 		if (!t) {
 			send_error(pc, "53200", "out of memory");
@@ -1699,6 +1705,9 @@ static int bind_param(struct pgconn *pc, sqlite3_stmt *st, int i, uint32_t oid, 
 
 bad_binary:
 	send_error(pc, "22P03", "incorrect binary data format in a bind parameter");
+	return -1;
+nul:	/* no text has a NUL, as in PostgreSQL */
+	send_error(pc, "22021", "invalid byte sequence for encoding \"UTF8\": 0x00");
 	return -1;
 }
 
