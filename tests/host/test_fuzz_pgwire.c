@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
+/* test_fuzz_pgwire.c - a fuzzer of dbosd's PostgreSQL protocol (issue 18): mutated frontend messages, each round checked. */
+
 /*
- * test_fuzz_pgwire.c - a fuzzer of dbosd's PostgreSQL protocol (issue 18): mutated frontend messages against the real endpoint and sessions.
- *
  * dbosd's SQL side with its PostgreSQL sockets runs in-process (pg_side.h).
  * Worker threads connect to .s.PGSQL.5432 and send rounds built from a
  * corpus of valid message sequences (startup packet, SSLRequest,
@@ -27,12 +27,14 @@
  * zeros, or, when it claims more than PAD_MAX, the worker closes its side
  * and the server must close too. Every so often and at the end a libpq
  * client must get count(*) of process_events right; at the end the server
- * holds no more descriptors than before, and (built with AddressSanitizer)
- * nothing leaked.
+ * holds the descriptors it held (counted without the endpoint), SQLite's
+ * memory is back where it was, the heap grew by less than a bound and
+ * (built with AddressSanitizer) nothing leaked.
  *
  * DBOS_FUZZ_PG_MESSAGES (default 30000: the short form of `make check`)
  * sets how many mutated messages; DBOS_FUZZ_SEED (default 1) the seed.
- * `make fuzz-pgwire` runs 1,000,000 with a random seed. Messages per second
+ * `make fuzz-pgwire` runs 1,000,000 with a random seed, `make
+ * fuzz-pgwire-asan` 200,000 built with AddressSanitizer. Messages per second
  * are printed; a failure names the seed, the worker and the round's bytes.
  */
 #include <errno.h>
