@@ -1008,6 +1008,7 @@ static int fuzz(struct worker *w)
 	while (w->sent < w->messages) {
 		struct expect e;
 		char why[512];
+		bool wrong;
 		int k;
 
 		if (c.fd < 0) {
@@ -1022,13 +1023,14 @@ static int fuzz(struct worker *w)
 		w->rounds++;
 		/* Terminate: one round in 1024 */
 		k = below(&rs, 1024);
-		sequence(&r, k == 1023 ? N_SEQUENCES - 1 : (int)below(&rs, N_SEQUENCES - 1));
+		k = k == 1023 ? N_SEQUENCES - 1 : (int)below(&rs, N_SEQUENCES - 1);
+		sequence(&r, k);
+		wrong = k == 6 || k == 13 || k == 15;	/* valid messages, wrong requests */
 		if (below(&rs, 8)) {	/* one in eight goes as it is */
-			int i = below(&rs, (uint32_t)r.n);
-
+			wrong = false;
 			if (below(&rs, 16) == 0)
 				mutate_frames(&r, &rs);
-			mutate_body(&r.f[i].body, &rs);
+			mutate_body(&r.f[below(&rs, (uint32_t)r.n)].body, &rs);
 			if (below(&rs, 4) == 0)
 				mutate_body(&r.f[below(&rs, (uint32_t)r.n)].body, &rs);
 			serialise(&r, &s);
@@ -1045,8 +1047,9 @@ static int fuzz(struct worker *w)
 			ret = -1;
 			break;
 		}
-		if (c.ready != e.ready) {
-			snprintf(why, sizeof(why), "%d ReadyForQuery, not %d", c.ready, e.ready);
+		if (c.ready != e.ready || (wrong && !c.errors)) {
+			snprintf(why, sizeof(why), "%d ReadyForQuery, not %d; %d ErrorResponses",
+				 c.ready, e.ready, c.errors);
 			fail_round(w, "messages", why, &s);
 			ret = -1;
 			break;
