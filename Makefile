@@ -58,7 +58,8 @@ HOST_TESTS :=
 VM_TESTS   :=
 
 .PHONY: all deps module programs clean check check-host check-vm check-kunit run bench \
-        debug-kernel module-debug fuzz fuzz-proto fuzz-proto-asan fuzz-genl crash-loop
+        debug-kernel module-debug fuzz fuzz-proto fuzz-proto-asan fuzz-pgwire \
+        fuzz-pgwire-asan fuzz-genl crash-loop
 all: module userspace
 
 # Packages are installed before any makefile is read (see $(B)/config.mk).
@@ -120,16 +121,20 @@ bench: all
 #   fuzz-proto  FUZZ_FRAMES mutated client frames against dbosd's endpoint and
 #               SQL sessions on this machine (tests/host/test_fuzz_proto)
 #   fuzz-proto-asan  FUZZ_ASAN_FRAMES of them, built with AddressSanitizer
+#   fuzz-pgwire FUZZ_PG_MESSAGES mutated PostgreSQL frontend messages against
+#               dbosd's PostgreSQL socket (tests/host/test_fuzz_pgwire)
+#   fuzz-pgwire-asan  FUZZ_ASAN_PG_MESSAGES of them, built with AddressSanitizer
 #   fuzz-genl   FUZZ_MESSAGES mutated generic netlink messages against dbos.ko,
 #               as root and as an unprivileged user, in the test VM on
 #               FUZZ_KERNEL (default: the debug kernel: KASAN, lockdep,
 #               kmemleak; any report fails the run) (tests/vm/test_fuzz_genl)
 # FUZZ_SEED: the seed (default: the time, printed).
 FUZZ_FRAMES   ?= 1000000
+FUZZ_PG_MESSAGES ?= 1000000
 FUZZ_MESSAGES ?= 1000000
 FUZZ_KERNEL   ?= debug
 FUZZ_SEED     ?=
-fuzz: fuzz-proto fuzz-proto-asan fuzz-genl
+fuzz: fuzz-proto fuzz-proto-asan fuzz-pgwire fuzz-pgwire-asan fuzz-genl
 
 fuzz-proto: userspace
 	DBOS_FUZZ_FRAMES=$(FUZZ_FRAMES) DBOS_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
@@ -143,6 +148,17 @@ fuzz-proto-asan:
 		$(MAKE) B=$(B)/asan $(B)/asan/tests/host/test_fuzz_proto
 	DBOS_FUZZ_FRAMES=$(FUZZ_ASAN_FRAMES) DBOS_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
 		$(B)/asan/tests/host/test_fuzz_proto
+
+fuzz-pgwire: userspace
+	DBOS_FUZZ_PG_MESSAGES=$(FUZZ_PG_MESSAGES) DBOS_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) \
+		$(B)/tests/host/test_fuzz_pgwire
+
+FUZZ_ASAN_PG_MESSAGES ?= 200000
+fuzz-pgwire-asan:
+	CFLAGS="-O2 -g -fsanitize=address -fno-omit-frame-pointer" LDFLAGS=-fsanitize=address \
+		$(MAKE) B=$(B)/asan $(B)/asan/tests/host/test_fuzz_pgwire
+	DBOS_FUZZ_PG_MESSAGES=$(FUZZ_ASAN_PG_MESSAGES) \
+		DBOS_FUZZ_SEED=$(or $(FUZZ_SEED),$$(date +%s)) $(B)/asan/tests/host/test_fuzz_pgwire
 
 # Without dbosd (--bare: it is not what is fuzzed, and under KASAN it takes
 # minutes to start); the guest unloads the module and scans for leaks after.

@@ -43,3 +43,12 @@ $(B)/bench/bench_pgwire: bench/bench_pgwire.c $(PGWIRE_TEST_OBJS) $(B)/libdbos.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -I/usr/include/postgresql -o $@ $< $(PGWIRE_TEST_OBJS) \
 		$(B)/libdbos.a $(LDFLAGS) $(SQL_LIBS) $(PGWIRE_LIBS) -lpq
+
+# The PostgreSQL protocol fuzzer: the same composition, mutated frontend messages.
+# Short form in `make check`; `make fuzz-pgwire` runs DBOS_FUZZ_PG_MESSAGES=1000000.
+HOST_TESTS += $(B)/tests/host/test_fuzz_pgwire
+
+$(B)/tests/host/test_fuzz_pgwire: tests/host/test_fuzz_pgwire.c $(PGWIRE_TEST_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_TEST_CFLAGS) -I/usr/include/postgresql -o $@ $< $(PGWIRE_TEST_OBJS) \
+		$(LDFLAGS) $(SQL_LIBS) $(PGWIRE_LIBS) -lpq

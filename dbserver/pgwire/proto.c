@@ -141,6 +141,7 @@ struct pgconn {
 	bool gone;		/* the client is gone: stop */
 	struct pgstmt *stmts;
 	struct portal *portals;
+	struct portal *running;	/* the portal Execute runs: a COMMIT in it keeps it */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -277,6 +278,14 @@ static void send_error(struct pgconn *pc, const char *code, const char *msg)
 	if (pc->tx == TX_BLOCK)
 		pc->tx = TX_FAILED;
 	pc->skip_to_sync = true;
+}
+
+/* An error that ends the connection: sent now, the caller closes. */
+static void fatal(struct pgconn *pc, const char *code, const char *msg)
+{
+	pc->out.err = 0;
+	put_report(&pc->out, 'E', "FATAL", code, msg, NULL);
+	flush(pc);
 }
 
 static void send_ready(struct pgconn *pc)
@@ -416,27 +425,38 @@ static int read_body(struct pgconn *pc, size_t len)
 	return 0;
 }
 
-/* Read one message (type + length + body) into pc->in. 0, or -1: close. */
-static int read_message(struct pgconn *pc)
+/*
+ * Read one message (type + length + body) into pc->in; @types: the types
+ * it may have (NULL: any). 0, or -1: close (a FATAL error sent when the
+ * message is wrong). A wrong type ends the connection before its body is
+ * read, in any state (skipping to Sync too), as PostgreSQL does.
+ */
+static int read_message(struct pgconn *pc, const char *types)
 {
 	uint8_t hdr[5];
 	uint32_t len;
 
-	if (read_full(pc, hdr, 1, -1) || read_full(pc, hdr + 1, 4, MESSAGE_TIMEOUT_MS))
+	if (read_full(pc, hdr, 1, -1))
+		return -1;
+	if (types && (!hdr[0] || !strchr(types, hdr[0]))) {
+		char text[64];
+
+		snprintf(text, sizeof(text), "invalid frontend message type %d", hdr[0]);
+		fatal(pc, "08P01", text);
+		return -1;
+	}
+	if (read_full(pc, hdr + 1, 4, MESSAGE_TIMEOUT_MS))
 		return -1;
 	len = be32(hdr + 1);
 	if (len < 4 || len - 4 > MAX_MESSAGE) {
-		send_error(pc, "08P01", len < 4 ? "invalid message length" :
-			   "message too large (the limit is 64 MiB)");
-		flush(pc);
+		fatal(pc, "08P01", len < 4 ? "invalid message length" :
+		      "message too large (the limit is 64 MiB)");
 		return -1;
 	}
 	pc->type = hdr[0];
 	if (read_body(pc, len - 4)) {
-		if (pc->in.err) {
-			send_error(pc, "53200", endpoint_conn_nomem(pc->ec));
-			flush(pc);
-		}
+		if (pc->in.err)
+			fatal(pc, "53200", endpoint_conn_nomem(pc->ec));
 		return -1;
 	}
 	return 0;
@@ -784,13 +804,17 @@ static void drop_portal(struct pgconn *pc, const char *name)
 	}
 }
 
-/* At the end of a transaction: its portals and cursors go, WITH HOLD ones stay. */
+/*
+ * At the end of a transaction: its portals and cursors go, WITH HOLD ones
+ * stay, and so does the portal running the COMMIT or ROLLBACK (Execute):
+ * it goes at Sync.
+ */
 static void end_of_transaction(struct pgconn *pc)
 {
 	struct portal **pp = &pc->portals, *po;
 
 	while ((po = *pp)) {
-		if (po->hold) {
+		if (po->hold || po == pc->running) {
 			pp = &po->next;
 			continue;
 		}
@@ -1234,7 +1258,7 @@ static int do_declare(struct pgconn *pc, struct pgstmt *ps, sqlite3_stmt **st)
 
 static int do_close(struct pgconn *pc, const struct pgsql_stmt *q)
 {
-	if (!strcmp(q->name, "all")) {
+	if (!q->name) {		/* CLOSE ALL (pgsql.c); CLOSE "all" is a cursor named all */
 		struct portal **pp = &pc->portals, *po;
 
 		while ((po = *pp)) {
@@ -1648,10 +1672,16 @@ static int bind_param(struct pgconn *pc, sqlite3_stmt *st, int i, uint32_t oid, 
 			rc = sqlite3_bind_blob(st, idx, p, len, SQLITE_TRANSIENT);
 			break;
 		default:	/* text, varchar, name, ...: the bytes are the text */
+			if (memchr(p, 0, (size_t)len))
+				goto nul;
 			rc = sqlite3_bind_text(st, idx, (const char *)p, len, SQLITE_TRANSIENT);
 		}
 	} else {
-		char *t = strndup((const char *)p, (size_t)len);
+		char *t;
+
+		if (memchr(p, 0, (size_t)len))
+			goto nul;	/* strndup() would stop there */
+		t = strndup((const char *)p, (size_t)len);
 
 		if (!t) {
 			send_error(pc, "53200", "out of memory");
@@ -1697,6 +1727,22 @@ static int bind_param(struct pgconn *pc, sqlite3_stmt *st, int i, uint32_t oid, 
 bad_binary:
 	send_error(pc, "22P03", "incorrect binary data format in a bind parameter");
 	return -1;
+nul:	/* no text has a NUL, as in PostgreSQL */
+	send_error(pc, "22021", "invalid byte sequence for encoding \"UTF8\": 0x00");
+	return -1;
+}
+
+/* Format code @i of the array at @p: 0 text or 1 binary; -1 (error sent) for others. */
+static int format_code(struct pgconn *pc, const uint8_t *p, int i)
+{
+	int16_t f = (int16_t)((uint16_t)p[2 * i] << 8 | p[2 * i + 1]);
+	char msg[64];
+
+	if (f == 0 || f == 1)
+		return f;
+	snprintf(msg, sizeof(msg), "unsupported format code: %d", f);
+	send_error(pc, "22023", msg);
+	return -1;
 }
 
 static void msg_bind(struct pgconn *pc)
@@ -1712,6 +1758,9 @@ static void msg_bind(struct pgconn *pc)
 		send_error(pc, "08P01", "malformed Bind message");
 		return;
 	}
+	for (int i = 0; i < nfmt; i++)
+		if (format_code(pc, fmtp, i) < 0)
+			return;
 	if (!ps) {
 		char msg[256];
 
@@ -1742,7 +1791,7 @@ static void msg_bind(struct pgconn *pc)
 		int fmt = nfmt == 0 ? 0 : nfmt == 1 ? fmtp[1] : fmtp[2 * i + 1];
 		uint32_t oid = i < ps->nparams ? ps->ptypes[i] : 0;
 
-		if (pc->bad) {
+		if (pc->bad || len < -1) {	/* -1 is NULL; other negatives are not lengths */
 			send_error(pc, "08P01", "malformed Bind message");
 			goto fail;
 		}
@@ -1758,8 +1807,20 @@ static void msg_bind(struct pgconn *pc)
 		goto fail;
 	}
 	nres = get_i16(pc);
+	fmtp = get_bytes(pc, nres > 0 ? (size_t)nres * 2 : 0);
 	if (pc->bad || nres < 0) {
 		send_error(pc, "08P01", "malformed Bind message");
+		goto fail;
+	}
+	for (int i = 0; i < nres; i++)
+		if (format_code(pc, fmtp, i) < 0)
+			goto fail;
+	if (st && nres > 1 && nres != sqlite3_column_count(st)) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "bind message has %d result formats but query has %d "
+			 "columns", nres, sqlite3_column_count(st));
+		send_error(pc, "08P01", msg);
 		goto fail;
 	}
 	po = new_portal(pname, ps, st);
@@ -1775,18 +1836,13 @@ static void msg_bind(struct pgconn *pc)
 		return;
 	}
 	for (int i = 0; i < nres; i++) {
-		int16_t f = get_i16(pc);
+		int16_t f = fmtp[2 * i + 1];
 
 		if (nres == 1)
 			for (int k = 0; k < po->ncol; k++)
 				po->fmts[k] = f;
 		else if (i < po->ncol)
 			po->fmts[i] = f;
-	}
-	if (pc->bad) {
-		portal_free(po);
-		send_error(pc, "08P01", "malformed Bind message");
-		return;
 	}
 	drop_portal(pc, pname);
 	po->next = pc->portals;
@@ -1915,10 +1971,12 @@ static void msg_execute(struct pgconn *pc)
 			send_error(pc, "55000", "portal has already run");
 		return;
 	}
+	pc->running = po;
 	if (execute(pc, po, (int32_t)max > 0 ? max : 0, false) == 0 &&
 	    (po->ps->q.kind != PGSQL_QUERY || po->done))
 		po->ran = true;
-	sync_tx(pc);
+	pc->running = NULL;
+	sync_tx(pc);	/* may end the transaction: @po may be freed */
 }
 
 static void msg_close(struct pgconn *pc)
@@ -1959,14 +2017,6 @@ static void msg_sync(struct pgconn *pc)
 
 /* ---------------------------------------------------------------------- */
 /* Startup and the connection                                             */
-
-
-static void fatal(struct pgconn *pc, const char *code, const char *msg)
-{
-	pc->out.err = 0;
-	put_report(&pc->out, 'E', "FATAL", code, msg, NULL);
-	flush(pc);
-}
 
 /* The TLS handshake after an SSLRequest was answered 'S'. 0 or -1. */
 static int tls_accept(struct pgconn *pc)
@@ -2016,7 +2066,7 @@ static void send_auth(struct pgconn *pc, uint32_t code, const void *data, size_t
 /* Read a SASL message ('p'); its payload is pc->in. 0 or -1 (error sent). */
 static int read_sasl(struct pgconn *pc)
 {
-	if (flush(pc) || read_message(pc))
+	if (flush(pc) || read_message(pc, NULL))
 		return -1;
 	if (pc->type != 'p') {
 		fatal(pc, "08P01", "expected a SASL response");
@@ -2272,7 +2322,7 @@ static void serve(struct endpoint_conn *ec)
 		goto out;
 
 	while (!pc.gone && !endpoint_conn_stopping(ec)) {
-		if (read_message(&pc))
+		if (read_message(&pc, "QPBDECSHXdcfF"))
 			break;
 		if (pc.skip_to_sync && pc.type != 'S' && pc.type != 'X' && pc.type != 'Q')
 			continue;
@@ -2307,8 +2357,11 @@ static void serve(struct endpoint_conn *ec)
 		case 'c':
 		case 'f':
 			break;	/* COPY data outside a COPY FROM: ignored, as PostgreSQL does */
-		case 'F':
+		case 'F':	/* not extended protocol: its error ends with ReadyForQuery */
 			send_error(&pc, "0A000", "the function call protocol is not supported");
+			pc.skip_to_sync = false;
+			send_ready(&pc);
+			flush(&pc);
 			break;
 		default: {
 			char text[64];

@@ -392,6 +392,45 @@ TEST_F(pg, cursors_declare_fetch_close)
 	PQfinish(c);
 }
 
+/*
+ * What test_fuzz_pgwire found: CLOSE ALL crashed, COMMIT through the
+ * extended protocol freed its own portal, FunctionCall's error had no
+ * ReadyForQuery (PQfn hung), a result format 2 was accepted.
+ */
+TEST_F(pg, close_all_extended_commit_fn_and_format_codes)
+{
+	PGconn *c = connect_ok(_metadata, self);
+	PQArgBlock arg = { .len = 4, .isint = 1, .u.integer = -42 };
+	int out = 0, outlen = 0;
+	PGresult *r;
+
+	r = PQexec(c, "BEGIN; DECLARE a CURSOR FOR SELECT 1; DECLARE b CURSOR FOR SELECT 2; "
+		   "CLOSE ALL; COMMIT");
+	EXPECT_EQ(PGRES_COMMAND_OK, PQresultStatus(r)) TH_LOG("%s", PQresultErrorMessage(r));
+	PQclear(r);
+	EXPECT_SQLSTATE(c, "BEGIN; FETCH 1 FROM a", "34000");
+	r = PQexec(c, "ROLLBACK");
+	PQclear(r);
+	for (int i = 0; i < 3; i++) {	/* PQexecParams: Parse, Bind, Execute of each */
+		r = PQexecParams(c, i == 0 ? "BEGIN" : i == 1 ? "SELECT count(*) FROM "
+				 "process_events" : "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+		EXPECT_NE(PGRES_FATAL_ERROR, PQresultStatus(r)) TH_LOG("%s",
+								       PQresultErrorMessage(r));
+		PQclear(r);
+	}
+	r = PQfn(c, 1397, &out, &outlen, 1, &arg, 1);
+	EXPECT_EQ(PGRES_FATAL_ERROR, PQresultStatus(r));
+	EXPECT_STREQ("0A000", state_of(r));
+	PQclear(r);
+	r = PQexecParams(c, "SELECT 1", 0, NULL, NULL, NULL, NULL, 2);
+	EXPECT_STREQ("22023", state_of(r)) TH_LOG("%s", PQresultErrorMessage(r));
+	PQclear(r);
+	r = PQexec(c, "SELECT count(*) FROM process_events");
+	EXPECT_STREQ("300", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+}
+
 TEST_F(pg, copy_to_stdout_text_and_csv)
 {
 	PGconn *c = connect_ok(_metadata, self);
