@@ -553,39 +553,30 @@ static bool is_name(const struct toks *t, int i)
 	return i >= 0 && i < t->n && (t->v[i].type == T_IDENT || t->v[i].type == T_QIDENT);
 }
 
+/* The text inside quotes @q ('...' or "...", the quote doubled inside), malloc()ed. */
+static char *unquote(const char *q)
+{
+	size_t n = strlen(q), j = 0;
+	char *s = malloc(n);
+
+	if (!s)
+		return NULL;
+	for (size_t i = 1; i + 1 < n; i++) {
+		s[j++] = q[i];
+		if (q[i] == q[0])
+			i++;
+	}
+	s[j] = 0;
+	return s;
+}
+
 /* The name a token spells: unquoted ones lower-cased, quoted ones as written. malloc()ed. */
 static char *name_of(const struct tok *k)
 {
 	char *s;
 
-	if (k->type == T_QIDENT) {
-		size_t n = strlen(k->s), j = 0;
-
-		s = malloc(n);
-		if (!s)
-			return NULL;
-		for (size_t i = 1; i + 1 < n; i++) {
-			s[j++] = k->s[i];
-			if (k->s[i] == '"')
-				i++;
-		}
-		s[j] = 0;
-		return s;
-	}
-	if (k->type == T_STR) {
-		size_t n = strlen(k->s), j = 0;
-
-		s = malloc(n);
-		if (!s)
-			return NULL;
-		for (size_t i = 1; i + 1 < n; i++) {
-			s[j++] = k->s[i];
-			if (k->s[i] == '\'')
-				i++;
-		}
-		s[j] = 0;
-		return s;
-	}
+	if (k->type == T_QIDENT || k->type == T_STR)
+		return unquote(k->s);
 	s = strdup(k->s);
 	for (char *c = s; c && *c; c++)
 		*c = tolower((unsigned char)*c);

@@ -1853,6 +1853,17 @@ fail:
 	sqlite3_finalize(st);
 }
 
+/* The RowDescription of cursor @po (stepping it once for its types). */
+static void describe_cursor(struct pgconn *pc, struct portal *po)
+{
+	int rc = portal_peek(pc, po);
+
+	if (rc != SQLITE_OK)
+		send_db_error(pc, rc);
+	else
+		send_row_description(pc, po);
+}
+
 static void msg_describe(struct pgconn *pc)
 {
 	char what = (char)get_u8(pc);
@@ -1912,24 +1923,14 @@ static void msg_describe(struct pgconn *pc)
 		return;
 	}
 	if (po->cursor) {	/* a cursor (DECLARE) is a portal: its rows' description */
-		rc = portal_peek(pc, po);
-		if (rc != SQLITE_OK) {
-			send_db_error(pc, rc);
-			return;
-		}
-		send_row_description(pc, po);
+		describe_cursor(pc, po);
 		return;
 	}
 	if (po->ps->q.kind == PGSQL_FETCH && !po->ps->q.move) {
 		struct portal *cur = *find_portal(pc, po->ps->q.name);
 
 		if (cur && cur->cursor) {
-			rc = portal_peek(pc, cur);
-			if (rc != SQLITE_OK) {
-				send_db_error(pc, rc);
-				return;
-			}
-			send_row_description(pc, cur);
+			describe_cursor(pc, cur);
 			return;
 		}
 	}

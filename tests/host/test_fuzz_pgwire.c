@@ -56,6 +56,8 @@
 #include <libpq-fe.h>
 
 #include "kselftest_harness.h"
+
+#include "fuzz_side.h"
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>
 #endif
@@ -1112,39 +1114,6 @@ FIXTURE_SETUP(pgfuzz)
 FIXTURE_TEARDOWN(pgfuzz)
 {
 	pg_side_remove(&self->s);
-}
-
-/* Descriptors of the process but the store's files. */
-static int count_fds(const char *store)
-{
-	DIR *d = opendir("/proc/self/fd");
-	char link[64], target[PATH_MAX];
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		ssize_t len;
-
-		if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
-			continue;
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", atoi(e->d_name));
-		len = readlink(link, target, sizeof(target) - 1);
-		target[len < 0 ? 0 : len] = 0;
-		n += strncmp(target, store, strlen(store)) != 0;
-	}
-	closedir(d);
-	return n;
-}
-
-/* Heap in use (every arena) and SQLite's own count, in bytes. */
-static void memory(size_t *heap, int64_t *sqlite)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	*heap = mi.uordblks + mi.hblkhd;
-	*sqlite = sqlite3_memory_used();
 }
 
 /*

@@ -47,6 +47,8 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+
+#include "fuzz_side.h"
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>
 #endif
@@ -734,42 +736,6 @@ FIXTURE_TEARDOWN(fuzz)
 
 /* ---------------------------------------------------------------------- */
 /* The test                                                               */
-
-/*
- * Descriptors open in this process, but for the store's own files (RocksDB
- * keeps the table files it wrote meanwhile open in its table cache).
- */
-static int count_fds(const char *store)
-{
-	DIR *d = opendir("/proc/self/fd");
-	char link[64], target[PATH_MAX];
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		ssize_t len;
-
-		if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
-			continue;
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", atoi(e->d_name));
-		len = readlink(link, target, sizeof(target) - 1);
-		target[len < 0 ? 0 : len] = 0;
-		n += strncmp(target, store, strlen(store)) != 0;
-	}
-	closedir(d);
-	return n;
-}
-
-/* Heap in use (every arena) and SQLite's own count, in bytes. */
-static void memory(size_t *heap, int64_t *sqlite)
-{
-	struct mallinfo2 mi = mallinfo2();
-
-	*heap = mi.uordblks + mi.hblkhd;
-	*sqlite = sqlite3_memory_used();
-}
 
 /* Run @nw workers of @frames frames each (seeds from @seed) to completion. */
 static void run_workers(struct __test_metadata *_metadata, const char *path, uint64_t seed,
