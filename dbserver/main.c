@@ -472,6 +472,12 @@ int main(int argc, char **argv)
 						  : ENDPOINT_DEFAULT_MAX_CONNECTIONS);
 		return 2;
 	}
+	if (pg_listen && (no_pg || !pg_cert || !pg_key || !pg_passwords)) {
+		fprintf(stderr, "dbosd: --pg-listen needs --pg-tls-cert, --pg-tls-key and "
+			"--pg-passwords (dbosd never takes a password in plain text), and not "
+			"--no-pg\n");
+		return 2;
+	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "dbosd: must run as root (the dbos netlink family and its events "
 			"group require CAP_NET_ADMIN, its dumps CAP_SYS_ADMIN, its scheduling "
@@ -487,6 +493,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		ec.group = g->gr_gid;
+	}
+
+	/* The TLS files and the password file, before anything touches the system. */
+	if (pg_listen && pgwire_tcp_open(pg_cert, pg_key, pg_passwords, &tcp, &err)) {
+		fprintf(stderr, "dbosd: --pg-listen: %s\n", err ? err : "?");
+		free(err);
+		return 1;
 	}
 
 	/* Before anything uses SQLite: the allocator that keeps --session-memory. */
@@ -588,16 +601,6 @@ int main(int argc, char **argv)
 		ec.also[0] = &pg;
 	}
 	if (pg_listen) {
-		if (no_pg || !pg_cert || !pg_key || !pg_passwords) {
-			fprintf(stderr, "dbosd: --pg-listen needs --pg-tls-cert, --pg-tls-key and "
-				"--pg-passwords (dbosd never takes a password in plain text), and "
-				"not --no-pg\n");
-			goto out;
-		}
-		if (pgwire_tcp_open(pg_cert, pg_key, pg_passwords, &tcp, &err)) {
-			fprintf(stderr, "dbosd: --pg-listen: %s\n", err ? err : "?");
-			goto out;
-		}
 		pg_tcp.socket_path = NULL;
 		pg_tcp.tcp_address = pg_listen;
 		pg_tcp.open_db_peer = open_pg_db;
