@@ -351,15 +351,18 @@ TEST_F_TIMEOUT(vm, one_update_puts_back_the_nice_values_of_a_moment, 300)
 		for (;;)
 			pause();
 	}
+	/* both children mirrored first: an UPDATE of rows not there yet changes nothing */
+	ASSERT_EQ(2, wait_int(2, 120, "SELECT count(*) FROM processes WHERE pid IN (%d, %d)", a, b));
 	ASSERT_EQ(0, sqlc(&n, &err, "UPDATE processes SET nice = 5 WHERE pid IN (%d, %d)", a, b))
 		TH_LOG("%s", err);
-	ASSERT_EQ(2, wait_int(2, 30, "SELECT count(*) FROM processes WHERE pid IN (%d, %d) AND "
+	EXPECT_EQ(2, n);
+	ASSERT_EQ(2, wait_int(2, 60, "SELECT count(*) FROM processes WHERE pid IN (%d, %d) AND "
 			      "nice = 5", a, b));
 	q = q_int("SELECT value FROM dbos_stats WHERE name = 'last_seq'");
 	/* the incident: both reniced, one of them again */
 	ASSERT_EQ(0, sqlc(&n, &err, "UPDATE processes SET nice = 15 WHERE pid IN (%d, %d)", a, b));
 	ASSERT_EQ(0, sqlc(&n, &err, "UPDATE processes SET nice = 19 WHERE pid = %d", b));
-	ASSERT_EQ(1, wait_int(1, 30, "SELECT count(*) FROM processes WHERE pid = %d AND nice = 19", b));
+	ASSERT_EQ(1, wait_int(1, 60, "SELECT count(*) FROM processes WHERE pid = %d AND nice = 19", b));
 	EXPECT_EQ(15, proc_stat_field(a, 19, -100));
 	/* undo: as they were at q */
 	ASSERT_EQ(0, sqlc(&n, &err, "UPDATE processes SET nice = (SELECT p.nice FROM processes p "
@@ -368,7 +371,7 @@ TEST_F_TIMEOUT(vm, one_update_puts_back_the_nice_values_of_a_moment, 300)
 	EXPECT_EQ(2, n);
 	EXPECT_EQ(5, proc_stat_field(a, 19, -100));
 	EXPECT_EQ(5, proc_stat_field(b, 19, -100));
-	EXPECT_EQ(2, wait_int(2, 30, "SELECT count(*) FROM processes WHERE pid IN (%d, %d) AND "
+	EXPECT_EQ(2, wait_int(2, 60, "SELECT count(*) FROM processes WHERE pid IN (%d, %d) AND "
 			      "nice = 5", a, b));
 	kill(a, SIGKILL);
 	kill(b, SIGKILL);
