@@ -12,6 +12,7 @@
 #   sched/   scheduling values as text, who asked (used by sql/, mirror/, policy/)
 #   endpoint/  the Unix socket clients connect to
 #   pgwire/  PostgreSQL's protocol on the endpoint's second socket
+#   fleet/   the host's side of a fleet of dbosd on NATS
 
 include dbserver/store/build.mk
 include dbserver/sched/build.mk
@@ -22,13 +23,17 @@ include dbserver/intake/build.mk
 include dbserver/policy/build.mk
 include dbserver/endpoint/build.mk
 include dbserver/pgwire/build.mk
+include dbserver/fleet/build.mk
 
 DBOSD_OBJS := $(B)/dbserver/main.o $(INTAKE_LOOP_OBJS) $(INTAKE_OBJS) $(MIRROR_OBJS) \
               $(POLICY_OBJS) $(COMPILE_OBJS) $(ENFORCE_OBJS) $(ENDPOINT_OBJS) $(PGWIRE_OBJS) \
-              $(SQL_OBJS) $(SQL_DEPS)
+              $(SQL_OBJS) $(SQL_DEPS) $(FLEET_OBJS)
 
 BINS += $(B)/bin/dbosd
 
+# What a fleet member says runs on it (the membership entry's version=).
+$(B)/dbserver/main.o: CPPFLAGS += -DDBOS_RELEASE='"$(VERSION)"'
+
 $(B)/bin/dbosd: $(DBOSD_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(SQL_LIBS) $(BPF_LIBS) $(PGWIRE_LIBS) -lpthread
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(SQL_LIBS) $(BPF_LIBS) $(PGWIRE_LIBS) $(FLEET_LIBS) -lpthread

@@ -22,12 +22,14 @@
 #include "dbserver/kernel/kernel.h"
 #include "dbserver/mirror/mirror.h"
 #include "dbserver/policy/policy.h"
+#include "dbserver/fleet/agent.h"
 #include "dbserver/sql/sql.h"
 #include "dbserver/store/store.h"
 
 #define DEFAULT_DB		"/var/lib/dbos"
 #define DEFAULT_RETENTION	1000000ULL
 #define DEFAULT_SESSION_MEMORY	256	/* MiB of SQLite memory per client */
+#define FLEET_UID		65534	/* who fleet queries run as: nobody (reads, never writes) */
 
 struct dbosd {
 	struct store *st;
@@ -121,6 +123,16 @@ static void usage(FILE *f)
 		"  --bpf-pin DIR    where the BPF LSM programs and maps are pinned\n"
 		"                   (default " DBOS_LSM_PIN_DIR ")\n"
 		"\n"
+		"The fleet (every dbosd on one NATS server with JetStream, queried as one\n"
+		"database with `dbos --fleet URL`):\n"
+		"  --fleet URL      join the fleet at URL (nats://host:port); fleet queries\n"
+		"                   run here read-only, as an unprivileged session\n"
+		"  --fleet-host ID  this host's id (default: the hostname)\n"
+		"  --fleet-labels LIST  comma list of labels queries can target (label:NAME)\n"
+		"  --fleet-creds FILE   NATS credentials (.creds: JWT and NKey seed)\n"
+		"  --fleet-ca FILE  TLS to NATS, trusting this CA; --fleet-cert FILE and\n"
+		"                   --fleet-key FILE: this host's client certificate\n"
+		"\n"
 		"Limits on clients (0: none, except --max-connections):\n"
 		"  --max-connections N           clients served at once (default %u)\n"
 		"  --reserved-connections N      of them, kept for root (default %u)\n"
@@ -160,6 +172,52 @@ static int stats(void *arg, struct sql_stat *out, int max)
 	if (d->pol)
 		n += policy_stats(d->pol, out + n, max - n);
 	return n;
+}
+
+/* The fleet agent's session: nobody's rights (reads), on the agent's own thread. */
+static int open_fleet_db(void *arg, sqlite3 **db, char **err)
+{
+	const struct dbosd *d = arg;
+	struct sql_session who = { .uid = FLEET_UID, .pid = getpid(),
+				   .memory_limit = d->session_memory };
+
+	*db = NULL;
+	return sql_open_session(&d->env, &who, db, err);
+}
+
+/* The --fleet options that can be checked before anything starts. 0, or 2 after saying why. */
+static int check_fleet(const struct fleet_agent_config *fc)
+{
+	const char *files[] = { fc->nats.creds, fc->nats.ca, fc->nats.cert, fc->nats.key };
+	char *labels, *l, *save = NULL;
+	int bad = 0;
+
+	if (!fc->nats.url) {
+		if (fc->host || fc->labels || fc->nats.creds || fc->nats.ca || fc->nats.cert) {
+			fprintf(stderr, "dbosd: the --fleet-* options need --fleet URL\n");
+			return 2;
+		}
+		return 0;
+	}
+	if (fc->host && !fleet_name_ok(fc->host)) {
+		fprintf(stderr, "dbosd: --fleet-host: '%s' is not a host id (1-%d letters, digits, "
+			"'-' or '_')\n", fc->host, FLEET_NAME_MAX);
+		return 2;
+	}
+	labels = strdup(fc->labels ? fc->labels : "");
+	for (l = labels ? strtok_r(labels, ",", &save) : NULL; l; l = strtok_r(NULL, ",", &save))
+		if (!fleet_name_ok(l)) {
+			fprintf(stderr, "dbosd: --fleet-labels: '%s' is not a label (1-%d letters, "
+				"digits, '-' or '_')\n", l, FLEET_NAME_MAX);
+			bad = 2;
+		}
+	free(labels);
+	for (size_t i = 0; !bad && i < sizeof(files) / sizeof(files[0]); i++)
+		if (files[i] && access(files[i], R_OK)) {
+			fprintf(stderr, "dbosd: cannot read %s: %s\n", files[i], strerror(errno));
+			bad = 2;
+		}
+	return bad;
 }
 
 static sqlite3 *open_db(void *arg, const struct ucred *peer, void *sink, char **err)
@@ -357,9 +415,19 @@ int main(int argc, char **argv)
 		{ "first-query-timeout", required_argument, NULL, 'F' },
 		{ "send-timeout", required_argument, NULL, 'S' },
 		{ "session-memory", required_argument, NULL, 'M' },
+		{ "fleet", required_argument, NULL, 1000 },
+		{ "fleet-host", required_argument, NULL, 1001 },
+		{ "fleet-labels", required_argument, NULL, 1002 },
+		{ "fleet-creds", required_argument, NULL, 1003 },
+		{ "fleet-ca", required_argument, NULL, 1004 },
+		{ "fleet-cert", required_argument, NULL, 1005 },
+		{ "fleet-key", required_argument, NULL, 1006 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	struct fleet_agent_config fc = { .version = DBOS_RELEASE, .open_db = open_fleet_db,
+					 .errmsg = sql_errmsg };
+	struct fleet_agent *fleet = NULL;
 	const char *db_dir = DEFAULT_DB, *sock = DBOS_DEFAULT_SOCKET, *group = NULL;
 	const char *pin_dir = DBOS_LSM_PIN_DIR, *pg_sock = NULL;
 	char *pg_default = NULL;
@@ -450,6 +518,13 @@ int main(int argc, char **argv)
 			if (parse_limit(opts[idx].name, optarg, lim->max, lim->out))
 				return 2;
 			break;
+		case 1000: fc.nats.url = optarg; break;
+		case 1001: fc.host = optarg; break;
+		case 1002: fc.labels = optarg; break;
+		case 1003: fc.nats.creds = optarg; break;
+		case 1004: fc.nats.ca = optarg; break;
+		case 1005: fc.nats.cert = optarg; break;
+		case 1006: fc.nats.key = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -478,6 +553,8 @@ int main(int argc, char **argv)
 			"--no-pg\n");
 		return 2;
 	}
+	if (check_fleet(&fc))
+		return 2;
 	if (geteuid() != 0) {
 		fprintf(stderr, "dbosd: must run as root (the dbos netlink family and its events "
 			"group require CAP_NET_ADMIN, its dumps CAP_SYS_ADMIN, its scheduling "
@@ -624,6 +701,18 @@ int main(int argc, char **argv)
 		phase[0] + phase[1] + phase[2] + phase[3] + phase[4] + lap(&t),
 		phase[0], phase[1], phase[2], phase[3], phase[4]);
 
+	if (fc.nats.url) {
+		fc.nats.name = "dbosd";
+		fc.open_arg = &d;
+		fleet = fleet_agent_start(&fc, &err);
+		if (!fleet) {
+			fprintf(stderr, "dbosd: --fleet: %s\n", err ? err : "?");
+			goto out;
+		}
+		fprintf(stderr, "dbosd: in the fleet at %s as host %s\n", fc.nats.url,
+			fleet_agent_host(fleet));
+	}
+
 	while (sigwait(&sigs, &sig) == EINTR)
 		;
 	fprintf(stderr, "dbosd: %s: shutting down\n", strsignal(sig));
@@ -631,6 +720,7 @@ int main(int argc, char **argv)
 out:
 	free(err);
 	free(pg_default);
+	fleet_agent_stop(fleet);	/* leaves the fleet; its session closes */
 	intake_loop_stop(d.loop);	/* commits what it received */
 	endpoint_stop(ep);		/* no client reads the stats after this */
 	pgwire_tcp_close(tcp);

@@ -11,7 +11,8 @@
 # shared library does not export, and build/bin/dbos runs from the build tree
 # and in the test VM without a library path.
 
-LIBDBOS_OBJS := $(B)/libdbos/dbos_proto.o $(B)/libdbos/dbos_client.o
+LIBDBOS_OBJS := $(B)/libdbos/dbos_proto.o $(B)/libdbos/dbos_client.o $(B)/libdbos/fleet_proto.o \
+                $(B)/libdbos/dbos_fleet.o
 LIBDBOS      := $(B)/libdbos.a
 BINS         += $(B)/bin/dbos
 
@@ -34,7 +35,7 @@ $(LIBDBOS_SO): $(LIBDBOS_PIC) libdbos/libdbos.map
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIBDBOS_SONAME) \
 		-Wl,--version-script=libdbos/libdbos.map -Wl,--no-undefined \
-		-o $@ $(LIBDBOS_PIC) $(LDFLAGS)
+		-o $@ $(LIBDBOS_PIC) $(LDFLAGS) -lnats -lsqlite3
 	ln -sf $(notdir $@) $(B)/$(LIBDBOS_SONAME)
 	ln -sf $(LIBDBOS_SONAME) $(B)/libdbos.so
 
@@ -42,7 +43,7 @@ userspace: $(LIBDBOS_SO)
 
 $(B)/bin/dbos: $(B)/libdbos/dbos.o $(LIBDBOS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -ledit -lsqlite3
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -ledit -lsqlite3 -lnats
 
 # The client test runs the endpoint in-process and the real CLI binary.
 HOST_TESTS += $(B)/tests/host/test_client

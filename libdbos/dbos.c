@@ -20,6 +20,7 @@
 
 #define EXIT_SQL	1	/* a statement failed */
 #define EXIT_CONN	2	/* connection or usage error */
+#define EXIT_PARTIAL	3	/* --fleet: hosts missing from the result */
 
 #define PROMPT		"dbos> "
 #define PROMPT_CONT	"  ...> "
@@ -53,6 +54,8 @@ struct result {
 struct shell {
 	const char *socket;	/* -s, or NULL for the default */
 	struct dbos_conn *conn;
+	struct dbos_fleet_options fleet_opts;	/* --fleet: .url set */
+	struct dbos_fleet *fleet;
 	enum mode mode;
 	struct result res;
 	FILE *out;
@@ -590,11 +593,22 @@ static const struct dbos_callbacks callbacks = {
 /* ---------------------------------------------------------------------- */
 /* Running SQL and dot-commands                                           */
 
-/* Connect if not connected. Returns 0, or -1 after printing why. */
+/* Connect if not connected (to dbosd, or with --fleet to the fleet). 0, or -1 after printing why. */
 static int ensure_conn(struct shell *sh)
 {
 	char *err = NULL;
 
+	if (sh->fleet_opts.url) {
+		if (sh->fleet)
+			return 0;
+		sh->fleet = dbos_fleet_connect(&sh->fleet_opts, &err);
+		if (!sh->fleet) {
+			fprintf(stderr, "dbos: fleet: %s\n", err ? err : strerror(errno));
+			free(err);
+			return -1;
+		}
+		return 0;
+	}
 	if (sh->conn && !dbos_conn_broken(sh->conn))
 		return 0;
 	dbos_close(sh->conn);
@@ -608,22 +622,35 @@ static int ensure_conn(struct shell *sh)
 }
 
 /*
- * Run @sql and print its results. Returns 0, EXIT_SQL after an SQL error or
- * EXIT_CONN when the connection failed (the message is printed).
+ * Run @sql with @cb. Returns 0, EXIT_SQL after an SQL error, EXIT_CONN when
+ * the connection failed, EXIT_PARTIAL when hosts of the fleet are missing
+ * from the result (each printed on stderr with why).
  */
-static int run_sql(struct shell *sh, const char *sql)
+static int query(struct shell *sh, const char *sql, const struct dbos_callbacks *cb, void *arg)
 {
+	const char *host, *why;
 	char *err = NULL;
-	int ret;
+	int ret, missing = 0;
 
 	if (ensure_conn(sh))
 		return EXIT_CONN;
-	ret = dbos_query(sh->conn, sql, &callbacks, sh, &err);
-	result_end(sh);
-	fflush(sh->out);
+	if (sh->fleet) {
+		ret = dbos_fleet_query(sh->fleet, sql, cb, arg, &err);
+		if (cb == &callbacks)
+			result_end(sh);	/* the table is printed before any message */
+		fflush(sh->out);
+		for (; dbos_fleet_report(sh->fleet, missing, &host, &why); missing++)
+			fprintf(stderr, "dbos: fleet: host %s is missing from the result: %s\n",
+				host, why);
+	} else {
+		ret = dbos_query(sh->conn, sql, cb, arg, &err);
+		if (cb == &callbacks)
+			result_end(sh);
+		fflush(sh->out);
+	}
 	if (!ret)
-		return 0;
-	if (dbos_conn_broken(sh->conn)) {
+		return missing ? EXIT_PARTIAL : 0;
+	if (sh->conn && dbos_conn_broken(sh->conn)) {
 		fprintf(stderr, "dbos: %s\n", err ? err : "connection lost");
 		free(err);
 		return EXIT_CONN;
@@ -631,6 +658,12 @@ static int run_sql(struct shell *sh, const char *sql)
 	fprintf(stderr, "Error: %s\n", err ? err : "unknown error");
 	free(err);
 	return EXIT_SQL;
+}
+
+/* Run @sql and print its results; query()'s return values. */
+static int run_sql(struct shell *sh, const char *sql)
+{
+	return query(sh, sql, &callbacks, sh);
 }
 
 static void put_str(struct dbos_buf *b, const char *s)
@@ -674,24 +707,9 @@ static int lines_row(void *arg, int ncol, const struct dbos_value *vals)
 static int run_lines(struct shell *sh, const char *sql, struct lines *l)
 {
 	static const struct dbos_callbacks cb = { .on_row = lines_row };
-	char *err = NULL;
 
-	if (ensure_conn(sh))
-		return EXIT_CONN;
 	l->f = sh->out;
-	if (!dbos_query(sh->conn, sql, &cb, l, &err)) {
-		fflush(sh->out);
-		return 0;
-	}
-	fflush(sh->out);
-	if (dbos_conn_broken(sh->conn)) {
-		fprintf(stderr, "dbos: %s\n", err ? err : "connection lost");
-		free(err);
-		return EXIT_CONN;
-	}
-	fprintf(stderr, "Error: %s\n", err ? err : "unknown error");
-	free(err);
-	return EXIT_SQL;
+	return query(sh, sql, &cb, l);
 }
 
 static const char help_text[] =
@@ -904,8 +922,15 @@ static int run_interactive(struct shell *sh)
 		free(hist);
 		return EXIT_CONN;
 	}
-	printf("dbos: connected to %s. Enter \".help\" for usage hints.\n",
-	       dbos_conn_path(sh->conn));
+	if (sh->fleet) {
+		int live = 0, all = dbos_fleet_hosts(sh->fleet, &live);
+
+		printf("dbos: connected to the fleet at %s: %d hosts live (%d known). "
+		       "Enter \".help\" for usage hints.\n", sh->fleet_opts.url, live, all);
+	} else {
+		printf("dbos: connected to %s. Enter \".help\" for usage hints.\n",
+		       dbos_conn_path(sh->conn));
+	}
 	rl_readline_name = "dbos";
 	using_history();
 	stifle_history(HISTORY_MAX);
@@ -988,13 +1013,22 @@ static void usage(FILE *f)
 	      "      --table      print an aligned table (the default)\n"
 	      "      --csv        print CSV (RFC 4180 quoting, header row)\n"
 	      "      --json       print a JSON array of objects per result\n"
+	      "      --fleet URL  query the fleet on the NATS server at URL (nats://host:port)\n"
+	      "                   instead of this machine: every host's tables, with a\n"
+	      "                   first column `host`, as one database\n"
+	      "      --target T   with --fleet: all (default), host:ID or label:NAME\n"
+	      "      --fleet-timeout MS  how long to wait for the hosts (default 2000)\n"
+	      "      --fleet-creds FILE  NATS credentials (.creds)\n"
+	      "      --fleet-ca FILE     TLS: the CA to trust; --fleet-cert/--fleet-key FILE:\n"
+	      "                   a client certificate\n"
 	      "  -h, --help       show this help\n"
 	      "\n"
 	      "Without -c, SQL is read from standard input: statement by statement\n"
 	      "in an interactive shell on a terminal, otherwise as a script that\n"
 	      "stops at the first error.\n"
 	      "\n"
-	      "Exit status: 0 ok, 1 SQL error, 2 connection or usage error.\n", f);
+	      "Exit status: 0 ok, 1 SQL error, 2 connection or usage error, 3 (--fleet)\n"
+	      "hosts missing from the result (listed on stderr).\n", f);
 }
 
 int main(int argc, char **argv)
@@ -1005,6 +1039,13 @@ int main(int argc, char **argv)
 		{ "csv", no_argument, NULL, 'v' },
 		{ "table", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "fleet", required_argument, NULL, 'F' },
+		{ "target", required_argument, NULL, 'T' },
+		{ "fleet-timeout", required_argument, NULL, 'O' },
+		{ "fleet-creds", required_argument, NULL, 'C' },
+		{ "fleet-ca", required_argument, NULL, 'A' },
+		{ "fleet-cert", required_argument, NULL, 'E' },
+		{ "fleet-key", required_argument, NULL, 'K' },
 		{ 0 }
 	};
 	struct shell sh = { .mode = MODE_TABLE, .out = stdout };
@@ -1029,6 +1070,32 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			sh.mode = MODE_TABLE;
+			break;
+		case 'F':
+			sh.fleet_opts.url = optarg;
+			break;
+		case 'T':
+			sh.fleet_opts.target = optarg;
+			break;
+		case 'O':
+			sh.fleet_opts.timeout_ms = atoi(optarg);
+			if (sh.fleet_opts.timeout_ms <= 0) {
+				fprintf(stderr, "dbos: --fleet-timeout: \"%s\" is not a number of ms\n",
+					optarg);
+				return EXIT_CONN;
+			}
+			break;
+		case 'C':
+			sh.fleet_opts.creds = optarg;
+			break;
+		case 'A':
+			sh.fleet_opts.ca = optarg;
+			break;
+		case 'E':
+			sh.fleet_opts.cert = optarg;
+			break;
+		case 'K':
+			sh.fleet_opts.key = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1063,6 +1130,7 @@ int main(int argc, char **argv)
 	}
 out:
 	dbos_close(sh.conn);
+	dbos_fleet_close(sh.fleet);
 	free(sh.res.cells);
 	dbos_buf_free(&sh.res.text);
 	if (fflush(stdout) != 0 || ferror(stdout)) {

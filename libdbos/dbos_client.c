@@ -269,31 +269,9 @@ static int decode_row(struct dbos_conn *c)
 	int i;
 
 	dbos_rd_init(&r, c->in.data, c->in.len);
-	for (i = 0; i < c->ncol; i++) {
-		struct dbos_value *v = &c->vals[i];
-
-		memset(v, 0, sizeof(*v));
-		v->type = dbos_rd_u8(&r);
-		switch (v->type) {
-		case DBOS_T_NULL:
-			break;
-		case DBOS_T_INT:
-			v->i = (int64_t)dbos_rd_u64(&r);
-			break;
-		case DBOS_T_FLOAT:
-			v->f = dbos_rd_f64(&r);
-			break;
-		case DBOS_T_TEXT:
-		case DBOS_T_BLOB:
-			v->len = dbos_rd_u32(&r);
-			v->s = (const char *)dbos_rd_bytes(&r, v->len);
-			break;
-		default:
+	for (i = 0; i < c->ncol; i++)
+		if (dbos_rd_value(&r, &c->vals[i]))
 			return -1;
-		}
-		if (r.err)
-			return -1;
-	}
 	if (r.left)
 		return -1;
 	/* Terminate in place: each terminator lands on an already-read byte. */

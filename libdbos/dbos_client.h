@@ -29,20 +29,6 @@
 struct dbos_conn;
 
 /*
- * One column value of a row, valid only during the on_row() call.
- * @type is a DBOS_T_* value. INT uses @i, FLOAT uses @f; TEXT and BLOB use
- * @s and @len (the bytes; also NUL-terminated, but TEXT may contain NULs, so
- * trust @len). For NULL, @s is NULL and @len 0.
- */
-struct dbos_value {
-	int type;
-	int64_t i;
-	double f;
-	const char *s;
-	size_t len;
-};
-
-/*
  * Callbacks of dbos_query(); any may be NULL. on_columns() is called once
  * per statement that returns columns, before its rows; @names (NUL-terminated)
  * are valid only during the call. on_row() gets @ncol values, valid only during
@@ -103,5 +89,65 @@ const char *dbos_conn_path(const struct dbos_conn *conn);
 
 /* dbos_close() - close and free @conn. NULL is accepted. */
 void dbos_close(struct dbos_conn *conn);
+
+/*
+ * The fleet: every dbosd started with --fleet URL on one NATS server, queried
+ * as one database (libdbos/dbos_fleet.c, docs/ARCHITECTURE.md "Fleet").
+ *
+ *	struct dbos_fleet_options o = { .url = "nats://nats.example:4222" };
+ *	struct dbos_fleet *f = dbos_fleet_connect(&o, &err);
+ *	dbos_fleet_query(f, "SELECT host, count(*) FROM processes GROUP BY host",
+ *			 &cb, arg, &err);
+ *	for (int i = 0; dbos_fleet_report(f, i, &host, &why); i++)
+ *		fprintf(stderr, "%s is missing from the result: %s\n", host, why);
+ *	dbos_fleet_close(f);
+ *
+ * Each table of the hosts' schema is a table here with a first column
+ * `host`: a scan asks every host of the target (in parallel, one NATS
+ * request) for the rows and columns the statement needs, the hosts filtering
+ * by the statement's constant constraints; aggregates, joins and ordering
+ * across hosts are computed here. fleet_hosts(host, labels, version,
+ * started, seen, live) lists the members. A fleet statement only reads.
+ */
+struct dbos_fleet;
+
+struct dbos_fleet_options {
+	const char *url;	/* nats://[user:pass@]host:port[,nats://...] */
+	const char *creds;	/* a NATS .creds file, or NULL */
+	const char *ca;		/* CA to trust: TLS; or NULL */
+	const char *cert;	/* client certificate (mutual TLS), or NULL */
+	const char *key;	/* its key, or NULL: in @cert */
+	const char *target;	/* NULL or "all", "host:ID", "label:NAME" */
+	int timeout_ms;		/* how long a scan waits for the hosts (0: 2000) */
+};
+
+/*
+ * dbos_fleet_connect() - connect to the fleet's NATS server, read its
+ * members and learn the tables from one of them. Returns the coordinator
+ * (free with dbos_fleet_close()), or NULL and *@errmsg.
+ */
+struct dbos_fleet *dbos_fleet_connect(const struct dbos_fleet_options *opts, char **errmsg);
+
+/*
+ * dbos_fleet_query() - run @sql (statements separated by ';') over the
+ * fleet; like dbos_query(). Hosts that did not answer a scan in time, or
+ * failed it, contribute no rows and are listed by dbos_fleet_report()
+ * until the next query: check it after every query.
+ */
+int dbos_fleet_query(struct dbos_fleet *f, const char *sql, const struct dbos_callbacks *cb,
+		     void *arg, char **errmsg);
+
+/*
+ * dbos_fleet_report() - the @i-th host missing from the last query's result
+ * (0, 1, ...): 1 with *@host and *@reason set (valid until the next
+ * query), or 0 when there are no more.
+ */
+int dbos_fleet_report(const struct dbos_fleet *f, int i, const char **host, const char **reason);
+
+/* dbos_fleet_hosts() - members known now; *@live (if not NULL): how many are live. */
+int dbos_fleet_hosts(struct dbos_fleet *f, int *live);
+
+/* dbos_fleet_close() - disconnect and free @f. NULL is accepted. */
+void dbos_fleet_close(struct dbos_fleet *f);
 
 #endif /* DBOS_CLIENT_H */

@@ -354,3 +354,55 @@ fail:
 		*why = "timed out in the middle of a frame";
 	return -1;
 }
+
+void dbos_buf_value(struct dbos_buf *b, const struct dbos_value *v)
+{
+	switch (v->type) {
+	case DBOS_T_INT:
+		dbos_buf_u8(b, DBOS_T_INT);
+		dbos_buf_u64(b, (uint64_t)v->i);
+		break;
+	case DBOS_T_FLOAT:
+		dbos_buf_u8(b, DBOS_T_FLOAT);
+		dbos_buf_f64(b, v->f);
+		break;
+	case DBOS_T_TEXT:
+	case DBOS_T_BLOB:
+		if (v->len > UINT32_MAX) {
+			b->err = EMSGSIZE;
+			return;
+		}
+		dbos_buf_u8(b, (uint8_t)v->type);
+		dbos_buf_u32(b, (uint32_t)v->len);
+		dbos_buf_put(b, v->s, v->len);
+		break;
+	default:
+		dbos_buf_u8(b, DBOS_T_NULL);
+		break;
+	}
+}
+
+int dbos_rd_value(struct dbos_rd *r, struct dbos_value *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->type = dbos_rd_u8(r);
+	switch (v->type) {
+	case DBOS_T_NULL:
+		break;
+	case DBOS_T_INT:
+		v->i = (int64_t)dbos_rd_u64(r);
+		break;
+	case DBOS_T_FLOAT:
+		v->f = dbos_rd_f64(r);
+		break;
+	case DBOS_T_TEXT:
+	case DBOS_T_BLOB:
+		v->len = dbos_rd_u32(r);
+		v->s = (const char *)dbos_rd_bytes(r, v->len);
+		break;
+	default:
+		r->err = 1;
+		break;
+	}
+	return r->err ? -1 : 0;
+}

@@ -98,6 +98,20 @@ enum dbos_type {
 };
 
 /*
+ * One column value of a row, valid only during the on_row() call.
+ * @type is a DBOS_T_* value. INT uses @i, FLOAT uses @f; TEXT and BLOB use
+ * @s and @len (the bytes; also NUL-terminated, but TEXT may contain NULs, so
+ * trust @len). For NULL, @s is NULL and @len 0.
+ */
+struct dbos_value {
+	int type;
+	int64_t i;
+	double f;
+	const char *s;
+	size_t len;
+};
+
+/*
  * Where a buffer's memory comes from: realloc()/free() unless a buffer is
  * given one (dbosd charges a client's buffers to its session's memory limit).
  * @realloc(NULL, n) allocates; @realloc returns NULL when it refuses.
@@ -175,6 +189,16 @@ uint64_t dbos_rd_u64(struct dbos_rd *r);
 double dbos_rd_f64(struct dbos_rd *r);
 /* dbos_rd_bytes() - pointer to the next @n bytes, or NULL (r->err set). */
 const uint8_t *dbos_rd_bytes(struct dbos_rd *r, size_t n);
+
+/* dbos_buf_value() - append @v as a value of an 'R' frame (its type byte, then its bytes). */
+void dbos_buf_value(struct dbos_buf *b, const struct dbos_value *v);
+
+/*
+ * dbos_rd_value() - read one value of an 'R' frame into @v (TEXT and BLOB
+ * point into the payload, not NUL-terminated). 0, or -1 when the type is
+ * unknown or the payload too short (r->err set).
+ */
+int dbos_rd_value(struct dbos_rd *r, struct dbos_value *v);
 
 /*
  * dbos_send_all() - write all @n bytes to the socket @fd, retrying on EINTR

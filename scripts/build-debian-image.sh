@@ -41,7 +41,7 @@ readonly PACKAGES=(
 	systemd-sysv udev dbus linux-image-cloud-amd64 linux-headers-cloud-amd64 dkms build-essential
 	dash bash coreutils nginx libnginx-mod-http-perl openssh-server python3 iproute2 procps kmod less
 	libbpf1 librocksdb7.8 libsqlite3-0 libnl-3-200 libnl-genl-3-200 libedit2 libelf1 zlib1g libssl3
-	postgresql-client-15
+	postgresql-client-15 libnats3.4
 )
 
 usage() {

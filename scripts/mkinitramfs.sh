@@ -25,9 +25,9 @@ Packs into DIR/initramfs.img (default DIR: build/vm) and prints that path:
                           modules ss needs (vm-init.sh loads them when they match)
   /usr/sbin/mke2fs, /etc/mke2fs.conf
                           the host's mke2fs (e2fsprogs: busybox's makes only ext2), and
-                          for every kernel in /lib/modules the virtio_blk and virtio_pci
+                          for every kernel in /lib/modules the virtio_blk, virtio_net and virtio_pci
                           modules with what they need (modules.dep), numbered in load
-                          order: what dbos-vm --disk needs (vm-init.sh loads them)
+                          order: what dbos-vm --disk and --nats need (vm-init.sh loads them)
   /dbos/tests/...         build/tests/vm/... (recursively)
   /dbos/demo.sh           scripts/demo.sh, if present
   DEST                    SRC, for each --add SRC=DEST (file or directory)
@@ -149,17 +149,24 @@ stage_host_tools() {
 	stage_disk_modules
 }
 
-# The virtio disk (dbos-vm --disk): the block driver, the PCI transport, and the modules
-# they need, from each kernel's modules.dep, into /lib/modules/RELEASE/dbos-disk/ as
-# NN-name.ko in an order that loads (dependencies first). Kernels that build them in
-# (or have no modules.dep) get nothing.
+# The virtio disk (dbos-vm --disk) and network card (dbos-vm --nats): the drivers, the
+# PCI transport, and the modules they need, from each kernel's modules.dep, into
+# /lib/modules/RELEASE/dbos-disk/ and dbos-net/ as NN-name.ko in an order that loads
+# (dependencies first). Kernels that build them in (or have no modules.dep) get nothing.
 readonly DISK_MODULES=(kernel/drivers/virtio/virtio_pci.ko kernel/drivers/block/virtio_blk.ko)
+readonly NET_MODULES=(kernel/drivers/virtio/virtio_pci.ko kernel/drivers/net/virtio_net.ko)
 stage_disk_modules() {
-	local moddir dep order mod n
+	stage_modules dbos-disk "${DISK_MODULES[@]}"
+	stage_modules dbos-net "${NET_MODULES[@]}"
+}
+
+stage_modules() {	# DIR MODULE...
+	local name=$1 moddir dep order mod n
+	shift
 	for moddir in /usr/lib/modules/*; do
 		dep=$moddir/modules.dep
 		[[ -r $dep ]] || continue
-		order=$(awk -v want="${DISK_MODULES[*]}" '
+		order=$(awk -v want="$*" '
 			{ name = $1; sub(/:$/, "", name); deps[name] = ""
 			  for (i = 2; i <= NF; i++) deps[name] = deps[name] " " $i }
 			function visit(m,    d, n, i) {
@@ -174,9 +181,9 @@ stage_disk_modules() {
 		for mod in $order; do
 			[[ -e $moddir/$mod ]] || die "$dep names $mod, which does not exist"
 			[[ $mod == *.ko ]] || die "$moddir/$mod: only uncompressed modules can go into the VM"
-			mkdir -p "$PROJECT_ROOT$moddir/dbos-disk"
+			mkdir -p "$PROJECT_ROOT$moddir/$name"
 			n=$((n + 1))
-			ln -s "$moddir/$mod" "$PROJECT_ROOT$moddir/dbos-disk/$(printf %02d "$n")-${mod##*/}"
+			ln -s "$moddir/$mod" "$PROJECT_ROOT$moddir/$name/$(printf %02d "$n")-${mod##*/}"
 		done
 	done
 }

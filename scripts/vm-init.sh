@@ -21,7 +21,7 @@ export DBOS_MODULE=/dbos/dbos.ko
 export DBOS_TESTS_DIR=/dbos/tests
 
 OUT=/dev/ttyS1
-DBOS_VM_MODE=command DBOS_VM_BARE=0 DBOS_VM_NONCE=0 DBOS_VM_DISK=0 DBOS_VM_MODULE_ARGS=
+DBOS_VM_MODE=command DBOS_VM_BARE=0 DBOS_VM_NONCE=0 DBOS_VM_DISK=0 DBOS_VM_NET=0 DBOS_VM_MODULE_ARGS=
 DBOS_VM_TERM=linux DBOS_VM_ROWS='' DBOS_VM_COLS=''
 # shellcheck source=/dev/null
 [ -r /dbos/vm.conf ] && . /dbos/vm.conf  # written by scripts/dbos-vm
@@ -78,19 +78,42 @@ load_sock_diag() {
 # its start), so the store survives the VM. The modules come from
 # mkinitramfs.sh (dbos-disk/, numbered in load order) on kernels that build
 # them as modules.
-attach_disk() {
-	[ "$DBOS_VM_DISK" = 1 ] || return 0
-	dir=/lib/modules/$(uname -r)/dbos-disk
-	for m in "$dir"/*.ko; do
+# insmod_staged DIR WHY: the modules mkinitramfs.sh numbered in DIR, in order.
+insmod_staged() {
+	for m in "/lib/modules/$(uname -r)/$1"/*.ko; do
 		[ -e "$m" ] || continue
 		name=${m##*/}
 		name=${name#*-}
 		grep -q "^${name%.ko} " /proc/modules && continue
 		if ! msg=$(insmod "$m" 2>&1); then
-			fail "insmod ${m##*/} (for --disk) failed: $msg"
+			fail "insmod ${m##*/} (for $2) failed: $msg"
 			return 1
 		fi
 	done
+}
+
+# dbos-vm --nats: the virtio network card, 10.0.2.15/24 on QEMU's restricted user
+# network, where 10.0.2.100:4222 is the host's NATS server.
+attach_net() {
+	[ "$DBOS_VM_NET" = 1 ] || return 0
+	insmod_staged dbos-net --nats || return 1
+	tries=0
+	until [ -e /sys/class/net/eth0 ]; do
+		tries=$((tries + 1))
+		if [ $tries -gt 100 ]; then
+			fail "--nats: no eth0 after 10 s (does this kernel have virtio_net?)"
+			return 1
+		fi
+		sleep 0.1
+	done
+	ip link set lo up && ip addr add 10.0.2.15/24 dev eth0 && ip link set eth0 up &&
+		ip route add default via 10.0.2.2 || { fail "--nats: cannot configure eth0"; return 1; }
+	log "eth0 up (10.0.2.15; NATS on 10.0.2.100:4222)"
+}
+
+attach_disk() {
+	[ "$DBOS_VM_DISK" = 1 ] || return 0
+	insmod_staged dbos-disk --disk || return 1
 	dev=/dev/vda
 	tries=0
 	while [ ! -b $dev ]; do
@@ -256,7 +279,7 @@ main() {
 	mount_filesystems
 	setup_system
 	status=none
-	if attach_disk && load_module && start_server; then
+	if attach_net && attach_disk && load_module && start_server; then
 		if [ "$DBOS_VM_MODE" = interactive ]; then
 			run_interactive_shell
 		else

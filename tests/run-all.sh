@@ -206,7 +206,8 @@ run_userland() {
 # run_console NAME: tests/console/NAME.sh, a test that drives the VM from this
 # side (Debian's kernel): test_console types into `make run` in a
 # pseudo-terminal as a user would; test_durable kills QEMU (a power loss)
-# right after policy COMMITs and checks them after a reboot on the same disk.
+# right after policy COMMITs and checks them after a reboot on the same disk;
+# test_fleet boots three VMs in one fleet on a nats-server here.
 run_console() {
 	local name=$1 log=$logdir/$1.debian.log
 	wanted "$name" || return 0
@@ -228,6 +229,7 @@ weight() {	# JOB...: its weight
 	"vm debian test_kmod_reload.sh") echo 130 ;;
 	"vm "*" test_crash_loop") echo 110 ;;
 	"vm debian test_lineage") echo 90 ;;
+	"console test_fleet") echo 90 ;;
 	"vm debug "*) echo 80 ;;
 	"host") echo 40 ;;
 	*) echo 25 ;;
@@ -246,6 +248,7 @@ job_list() {
 		if [ "$k" = debian ]; then
 			wanted test_console && echo "console test_console"
 			wanted test_durable && echo "console test_durable"
+			wanted test_fleet && echo "console test_fleet"
 			{ wanted test_userland || wanted test_package; } && echo image
 		fi
 	done

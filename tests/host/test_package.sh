@@ -77,23 +77,28 @@ else
 fi
 
 # 3: the shared library exports exactly the functions dbos_client.h declares,
-# at version LIBDBOS_1, and debian/libdbos1.symbols lists the same.
+# each at the version node libdbos/libdbos.map gives it (LIBDBOS_1, then
+# LIBDBOS_1.1, ...), and debian/libdbos1.symbols lists the same.
 so=$(ls build/libdbos.so.1.0.0 2>/dev/null)
 if [[ -z $so ]]; then
 	not_ok "build/libdbos.so.1.0.0 exists (make programs)"
 else
 	api=$(sed -nE 's/^[a-z][a-z0-9_ *]*[ *](dbos_[a-z0-9_]+)\(.*/\1/p' libdbos/dbos_client.h | sort)
-	exported=$(nm -D --defined-only "$so" | awk '$2 == "T" { print $3 }' | sort)
+	mapped=$(awk '/^LIBDBOS_[0-9.]+ *\{/ { v = $1 } /^\t+dbos_[a-z0-9_]+;/ { sub(/;/, "", $1); print $1 "@" v }' \
+		libdbos/libdbos.map | sort)
+	exported=$(nm -D --defined-only "$so" | awk '$2 == "T" { print $3 }' | sed 's/@@/@/' | sort)
 	symbols=$(awk '/^ dbos_/ { print $1 }' debian/libdbos1.symbols | sort)
 	problems=$(
 		[[ $(readelf -d "$so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p') == libdbos.so.1 ]] ||
 			echo "SONAME is not libdbos.so.1"
-		diff <(echo "$api" | sed 's/$/@@LIBDBOS_1/') <(echo "$exported") | grep '^[<>]' |
-			sed 's/^</declared, not exported:/; s/^>/exported, not declared:/'
-		diff <(echo "$api" | sed 's/$/@LIBDBOS_1/') <(echo "$symbols") | grep '^[<>]' |
+		diff <(echo "$api") <(echo "$mapped" | sed 's/@.*//') | grep '^[<>]' |
+			sed 's/^</declared, not in libdbos.map:/; s/^>/in libdbos.map, not declared:/'
+		diff <(echo "$mapped") <(echo "$exported") | grep '^[<>]' |
+			sed 's/^</in libdbos.map, not exported:/; s/^>/exported, not in libdbos.map:/'
+		diff <(echo "$mapped") <(echo "$symbols") | grep '^[<>]' |
 			sed 's/^</not in libdbos1.symbols:/; s/^>/only in libdbos1.symbols:/'
 	)
-	check "libdbos.so.1 exports exactly dbos_client.h's functions (LIBDBOS_1, libdbos1.symbols)" "$problems"
+	check "libdbos.so.1 exports exactly dbos_client.h's functions (libdbos.map's versions, libdbos1.symbols)" "$problems"
 fi
 
 # 4: a client built with pkg-config against the installed files links the

@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: GPL-2.0
+/* agent.c - a host in the fleet: membership heartbeat and read-only answers to fleet queries over NATS. */
+
+/*
+ * THREADS AND LOCKS
+ *
+ *   libnats delivers each subscription's messages on its own thread; those
+ *   callbacks only queue the message (agent.lock, a bounded queue) and wake
+ *   the agent's thread, which owns the SQLite connection and does
+ *   everything else: runs the queries one after the other, publishes the
+ *   answers, puts the membership entry every heartbeat. A query that finds
+ *   the queue full is answered at once, from the callback, with "busy".
+ *   agent.lock protects queue, nqueued and stopping; nothing else is shared.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dbserver/fleet/agent.h"
+
+#define QUEUE_MAX	64
+#define MAX_LABELS	16
+#define DEFAULT_TIMEOUT_MS 2000
+
+struct fleet_agent {
+	char host[FLEET_NAME_MAX + 1];
+	char *labels;			/* as given, comma-separated ("" if none) */
+	char *version;
+	int heartbeat_ms;
+	int (*open_db)(void *arg, sqlite3 **db, char **err);
+	void *open_arg;
+	const char *(*errmsg)(sqlite3 *db);
+
+	natsConnection *nc;
+	jsCtx *js;
+	kvStore *kv;			/* NULL until the bucket could be bound */
+	natsSubscription *subs[2 + MAX_LABELS];
+	int nsubs;
+	int64_t started_ms;
+
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	natsMsg *queue[QUEUE_MAX];	/* FIFO, under lock */
+	int head, nqueued;
+	bool stopping;
+
+	/* the current query (agent's thread only) */
+	struct dbos_buf out;
+	int chunk;
+	size_t sent;
+	struct timespec deadline;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void say(const struct fleet_agent *a, const char *fmt, const char *what)
+{
+	fprintf(stderr, "fleet %s: ", a->host);
+	fprintf(stderr, fmt, what);
+	fputc('\n', stderr);
+}
+
+/* Publish a->out as chunk a->chunk of the answer on @reply; empties a->out. */
+static int publish_chunk(struct fleet_agent *a, const char *reply)
+{
+	natsMsg *m = NULL;
+	char num[16], subject[256];
+	natsStatus s;
+
+
+	/* <reply>.<host>: what NATS permissions can pin to the host (ARCHITECTURE, Fleet) */
+	snprintf(subject, sizeof(subject), "%s.%s", reply, a->host);
+	snprintf(num, sizeof(num), "%d", a->chunk++);
+	s = natsMsg_Create(&m, subject, NULL, (const char *)a->out.data, (int)a->out.len);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, FLEET_HDR_HOST, a->host);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, FLEET_HDR_CHUNK, num);
+	if (s == NATS_OK)
+		s = natsConnection_PublishMsg(a->nc, m);
+	natsMsg_Destroy(m);
+	a->sent += a->out.len;
+	dbos_buf_reset(&a->out);
+	return s == NATS_OK ? 0 : -1;
+}
+
+/* End the answer with an 'E' frame saying @text. */
+static void answer_error(struct fleet_agent *a, const char *reply, const char *text)
+{
+	dbos_frame_put(&a->out, DBOS_F_ERROR, text, strlen(text));
+	publish_chunk(a, reply);
+}
+
+/* SQLite's progress handler: stop the statement at the deadline. */
+static int past_deadline(void *arg)
+{
+	struct fleet_agent *a = arg;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec > a->deadline.tv_sec ||
+	       (ts.tv_sec == a->deadline.tv_sec && ts.tv_nsec >= a->deadline.tv_nsec);
+}
+
+static int request_timeout_ms(natsMsg *msg)
+{
+	const char *v = NULL;
+	long ms;
+
+	if (natsMsgHeader_Get(msg, FLEET_HDR_TIMEOUT, &v) != NATS_OK || !v)
+		return DEFAULT_TIMEOUT_MS;
+	ms = strtol(v, NULL, 10);
+	if (ms <= 0)
+		return DEFAULT_TIMEOUT_MS;
+	return ms > FLEET_TIMEOUT_MAX_MS ? FLEET_TIMEOUT_MAX_MS : (int)ms;
+}
+
+/*
+ * Split the request body into its 'Q' text and its optional 'R' payload.
+ * NULL, or the reason the request is malformed.
+ */
+static const char *parse_request(natsMsg *msg, const char **sql, size_t *sql_len,
+				 struct dbos_rd *params)
+{
+	struct dbos_rd r;
+	uint32_t len;
+	uint8_t type;
+	const uint8_t *p;
+
+	dbos_rd_init(&r, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+	dbos_rd_init(params, NULL, 0);
+	len = dbos_rd_u32(&r);
+	type = dbos_rd_u8(&r);
+	p = dbos_rd_bytes(&r, len);
+	if (r.err || type != DBOS_F_QUERY)
+		return "protocol error: a fleet query starts with a 'Q' frame";
+	*sql = (const char *)p;
+	*sql_len = len;
+	if (!r.left)
+		return NULL;
+	len = dbos_rd_u32(&r);
+	type = dbos_rd_u8(&r);
+	p = dbos_rd_bytes(&r, len);
+	if (r.err || type != DBOS_F_ROW || r.left)
+		return "protocol error: after 'Q', only one 'R' frame (the parameters)";
+	dbos_rd_init(params, p, len);
+	return NULL;
+}
+
+/* Bind the values in @params to ?1, ?2, ... NULL, or what is wrong. */
+static const char *bind_params(sqlite3_stmt *st, struct dbos_rd *params)
+{
+	struct dbos_value v;
+	int i = 0;
+
+	while (params->left) {
+		if (dbos_rd_value(params, &v))
+			return "protocol error: a malformed parameter";
+		if (++i > sqlite3_bind_parameter_count(st))
+			return "more parameters than the statement has";
+		if (fleet_bind_value(st, i, &v) != SQLITE_OK)
+			return "a parameter could not be bound";
+	}
+	return NULL;
+}
+
+static bool only_space(const char *p, const char *end)
+{
+	for (; p < end; p++)
+		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != ';')
+			return false;
+	return true;
+}
+
+/* Append the 'C' frame of @st's column names. */
+static void put_columns(struct fleet_agent *a, sqlite3_stmt *st, int ncol)
+{
+	size_t start = dbos_frame_begin(&a->out, DBOS_F_COLUMNS);
+
+	dbos_buf_u16(&a->out, (uint16_t)ncol);
+	for (int i = 0; i < ncol; i++) {
+		const char *n = sqlite3_column_name(st, i);
+		size_t len = n ? strlen(n) : 0;
+
+		dbos_buf_u16(&a->out, (uint16_t)len);
+		dbos_buf_put(&a->out, n, len);
+	}
+	dbos_frame_end(&a->out, start);
+}
+
+/* Append @st's current row as an 'R' frame. 0, or -1 (too big: a->out.err). */
+static int put_row(struct fleet_agent *a, sqlite3_stmt *st, int ncol)
+{
+	size_t start = dbos_frame_begin(&a->out, DBOS_F_ROW);
+	struct dbos_value v;
+
+	for (int i = 0; i < ncol; i++) {
+		fleet_column_value(st, i, &v);
+		dbos_buf_value(&a->out, &v);
+	}
+	if (dbos_frame_end(&a->out, start) || a->out.err)
+		return -1;
+	return 0;
+}
+
+/* Run one query and publish its answer. */
+static void serve(struct fleet_agent *a, sqlite3 *db, natsMsg *msg)
+{
+	const char *reply = natsMsg_GetReply(msg), *sql = NULL, *tail, *why;
+	struct dbos_rd params;
+	sqlite3_stmt *st = NULL;
+	size_t sql_len = 0;
+	int ncol, rc, ms;
+	char text[160];
+
+	if (!reply || !*reply)
+		return;		/* nobody to answer */
+	a->chunk = 0;
+	a->sent = 0;
+	dbos_buf_reset(&a->out);
+	why = parse_request(msg, &sql, &sql_len, &params);
+	if (why) {
+		answer_error(a, reply, why);
+		return;
+	}
+	ms = request_timeout_ms(msg);
+	clock_gettime(CLOCK_MONOTONIC, &a->deadline);
+	a->deadline.tv_sec += ms / 1000;
+	a->deadline.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (a->deadline.tv_nsec >= 1000000000) {
+		a->deadline.tv_sec++;
+		a->deadline.tv_nsec -= 1000000000;
+	}
+	rc = sqlite3_prepare_v3(db, sql, (int)sql_len, 0, &st, &tail);
+	if (rc != SQLITE_OK) {
+		answer_error(a, reply, a->errmsg(db));
+		return;
+	}
+	if (!st) {
+		answer_error(a, reply, "empty query");
+		return;
+	}
+	why = !only_space(tail, sql + sql_len) ? "a fleet query is one statement" :
+	      !sqlite3_stmt_readonly(st) || !sqlite3_column_count(st) ?
+		"a fleet query only reads: this host runs no statement that writes" :
+	      bind_params(st, &params);
+	if (why) {
+		sqlite3_finalize(st);
+		answer_error(a, reply, why);
+		return;
+	}
+	ncol = sqlite3_column_count(st);
+	sqlite3_progress_handler(db, 1000, past_deadline, a);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (a->chunk == 0 && !a->out.len)
+			put_columns(a, st, ncol);	/* the names go first, in chunk 0 */
+		if (put_row(a, st, ncol)) {
+			rc = SQLITE_TOOBIG;
+			break;
+		}
+		if (a->sent + a->out.len > FLEET_RESULT_MAX) {
+			rc = SQLITE_TOOBIG;
+			break;
+		}
+		if (a->out.len >= FLEET_CHUNK && publish_chunk(a, reply)) {
+			rc = SQLITE_ABORT;
+			break;
+		}
+	}
+	sqlite3_progress_handler(db, 0, NULL, NULL);
+	if (rc == SQLITE_DONE && a->chunk == 0 && !a->out.len) {
+		put_columns(a, st, ncol);	/* no rows: still say which columns */
+	}
+	if (rc == SQLITE_DONE) {
+		uint8_t zero[8] = { 0 };
+
+		dbos_frame_put(&a->out, DBOS_F_DONE, zero, sizeof(zero));
+		publish_chunk(a, reply);
+	} else {
+		if (rc == SQLITE_TOOBIG)
+			snprintf(text, sizeof(text), "result larger than %u MiB: the host stopped",
+				 FLEET_RESULT_MAX >> 20);
+		else if (rc == SQLITE_INTERRUPT)
+			snprintf(text, sizeof(text), "statement stopped at the coordinator's "
+				 "deadline (%d ms)", ms);
+		else
+			snprintf(text, sizeof(text), "%s", a->errmsg(db));
+		dbos_buf_reset(&a->out);
+		answer_error(a, reply, text);
+	}
+	sqlite3_finalize(st);
+}
+
+/* Put this host's membership entry; binds (creates) the bucket first if needed. */
+static void heartbeat(struct fleet_agent *a)
+{
+	char *err = NULL, *rec = NULL;
+	int n;
+
+	if (!a->kv) {
+		jsOptions jo;
+
+		/* a membership put that waits long would hold queries (and a stop) up */
+		jsOptions_Init(&jo);
+		jo.Wait = 1000;
+		if (!a->js && natsConnection_JetStream(&a->js, a->nc, &jo) != NATS_OK)
+			return;
+		if (fleet_hosts_bucket(a->js, true, &a->kv, &err)) {
+			say(a, "%s (retrying at the next heartbeat)", err);
+			free(err);
+			return;
+		}
+	}
+	n = asprintf(&rec, "labels=%s\nversion=%s\nstarted=%lld\nheartbeat_ms=%d\n", a->labels,
+		     a->version, (long long)a->started_ms, a->heartbeat_ms);
+	if (n < 0)
+		return;
+	kvStore_PutString(NULL, a->kv, a->host, rec);
+	free(rec);
+}
+
+static void *agent_main(void *arg)
+{
+	struct fleet_agent *a = arg;
+	sqlite3 *db = NULL;
+	char *err = NULL;
+	int64_t next_beat = 0;
+
+	if (a->open_db(a->open_arg, &db, &err)) {
+		say(a, "cannot open the database fleet queries read: %s", err ? err : "?");
+		free(err);
+		db = NULL;
+	}
+	pthread_mutex_lock(&a->lock);
+	while (!a->stopping) {
+		natsMsg *msg = NULL;
+
+		if (now_ms() >= next_beat) {
+			pthread_mutex_unlock(&a->lock);
+			if (natsConnection_Status(a->nc) == NATS_CONN_STATUS_CONNECTED)
+				heartbeat(a);
+			next_beat = now_ms() + a->heartbeat_ms;
+			pthread_mutex_lock(&a->lock);
+			continue;
+		}
+		if (a->nqueued) {
+			msg = a->queue[a->head];
+			a->head = (a->head + 1) % QUEUE_MAX;
+			a->nqueued--;
+			pthread_mutex_unlock(&a->lock);
+			if (db)
+				serve(a, db, msg);
+			else if (natsMsg_GetReply(msg))
+				answer_error(a, natsMsg_GetReply(msg), "this host's database is not open");
+			natsMsg_Destroy(msg);
+			pthread_mutex_lock(&a->lock);
+			continue;
+		}
+		{
+			struct timespec ts = { .tv_sec = next_beat / 1000,
+					       .tv_nsec = (next_beat % 1000) * 1000000 };
+
+			pthread_cond_timedwait(&a->wake, &a->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+	sqlite3_close(db);
+	return NULL;
+}
+
+/* A query arrived (libnats' thread): queue it for the agent's thread. */
+static void on_query(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
+{
+	struct fleet_agent *a = arg;
+	bool queued = false;
+
+	pthread_mutex_lock(&a->lock);
+	if (!a->stopping && a->nqueued < QUEUE_MAX) {
+		a->queue[(a->head + a->nqueued) % QUEUE_MAX] = msg;
+		a->nqueued++;
+		queued = true;
+		pthread_cond_signal(&a->wake);
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (queued)
+		return;
+	if (natsMsg_GetReply(msg)) {
+		static const char busy[] = "host busy: too many fleet queries waiting";
+		char subject[256];
+		struct dbos_buf b;
+		natsMsg *m = NULL;
+
+		snprintf(subject, sizeof(subject), "%s.%s", natsMsg_GetReply(msg), a->host);
+		dbos_buf_init(&b);
+		dbos_frame_put(&b, DBOS_F_ERROR, busy, sizeof(busy) - 1);
+		if (!b.err && natsMsg_Create(&m, subject, NULL, (const char *)b.data,
+					     (int)b.len) == NATS_OK &&
+		    natsMsgHeader_Set(m, FLEET_HDR_HOST, a->host) == NATS_OK &&
+		    natsMsgHeader_Set(m, FLEET_HDR_CHUNK, "0") == NATS_OK)
+			natsConnection_PublishMsg(nc, m);
+		natsMsg_Destroy(m);
+		dbos_buf_free(&b);
+	}
+	natsMsg_Destroy(msg);
+}
+
+static int subscribe(struct fleet_agent *a, const char *prefix, const char *name, char **err)
+{
+	char subject[128];
+	natsStatus s;
+
+	snprintf(subject, sizeof(subject), "%s%s", prefix, name);
+	s = natsConnection_Subscribe(&a->subs[a->nsubs], a->nc, subject, on_query, a);
+	if (s != NATS_OK)
+		return fleet_errf(err, "subscribing to %s: %s", subject, natsStatus_GetText(s));
+	a->nsubs++;
+	return 0;
+}
+
+const char *fleet_agent_host(const struct fleet_agent *a)
+{
+	return a->host;
+}
+
+struct fleet_agent *fleet_agent_start(const struct fleet_agent_config *cfg, char **err)
+{
+	struct fleet_agent *a = calloc(1, sizeof(*a));
+	char *labels = NULL, *save = NULL, *l;
+	int nlabels = 0;
+
+	if (!a) {
+		fleet_errf(err, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->wake, NULL);
+	dbos_buf_init(&a->out);
+	a->open_db = cfg->open_db;
+	a->open_arg = cfg->open_arg;
+	a->errmsg = cfg->errmsg ? cfg->errmsg : sqlite3_errmsg;
+	a->heartbeat_ms = cfg->heartbeat_ms > 0 ? cfg->heartbeat_ms : FLEET_HEARTBEAT_MS;
+	a->started_ms = now_ms();
+	if (cfg->host)
+		snprintf(a->host, sizeof(a->host), "%s", cfg->host);
+	else if (gethostname(a->host, sizeof(a->host)))
+		a->host[0] = 0;
+	a->host[FLEET_NAME_MAX] = 0;
+	if (!fleet_name_ok(cfg->host ? cfg->host : a->host)) {
+		fleet_errf(err, "'%s' is not a fleet host id (1-%d letters, digits, '-' or '_'%s)",
+			   cfg->host ? cfg->host : a->host, FLEET_NAME_MAX,
+			   cfg->host ? "" : "; the hostname: give --fleet-host");
+		goto fail;
+	}
+	a->labels = strdup(cfg->labels ? cfg->labels : "");
+	a->version = strdup(cfg->version ? cfg->version : "");
+	labels = strdup(a->labels);
+	if (!a->labels || !a->version || !labels) {
+		fleet_errf(err, "out of memory");
+		goto fail;
+	}
+	for (l = strtok_r(labels, ",", &save); l; l = strtok_r(NULL, ",", &save)) {
+		if (!fleet_name_ok(l)) {
+			fleet_errf(err, "'%s' is not a fleet label (1-%d letters, digits, '-' or '_')",
+				   l, FLEET_NAME_MAX);
+			goto fail;
+		}
+		if (++nlabels > MAX_LABELS) {
+			fleet_errf(err, "more than %d fleet labels", MAX_LABELS);
+			goto fail;
+		}
+	}
+	if (fleet_connect(&cfg->nats, true, &a->nc, err))
+		goto fail;
+	if (subscribe(a, FLEET_SUBJECT_ALL, "", err) || subscribe(a, FLEET_SUBJECT_HOST, a->host, err))
+		goto fail;
+	strcpy(labels, a->labels);
+	for (l = strtok_r(labels, ",", &save); l; l = strtok_r(NULL, ",", &save))
+		if (subscribe(a, FLEET_SUBJECT_LABEL, l, err))
+			goto fail;
+	free(labels);
+	labels = NULL;
+	if (pthread_create(&a->thread, NULL, agent_main, a)) {
+		fleet_errf(err, "cannot start the fleet thread: %s", strerror(errno));
+		goto fail;
+	}
+	return a;
+fail:
+	free(labels);
+	for (int i = 0; i < a->nsubs; i++)
+		natsSubscription_Destroy(a->subs[i]);
+	natsConnection_Destroy(a->nc);
+	dbos_buf_free(&a->out);
+	free(a->labels);
+	free(a->version);
+	pthread_cond_destroy(&a->wake);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+	return NULL;
+}
+
+void fleet_agent_stop(struct fleet_agent *a)
+{
+	if (!a)
+		return;
+	/* no new queries; then the thread finishes the one it runs */
+	for (int i = 0; i < a->nsubs; i++)
+		natsSubscription_Unsubscribe(a->subs[i]);
+	pthread_mutex_lock(&a->lock);
+	a->stopping = true;
+	pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->lock);
+	pthread_join(a->thread, NULL);
+	for (int i = 0; i < a->nsubs; i++)
+		natsSubscription_Destroy(a->subs[i]);
+	while (a->nqueued) {
+		natsMsg_Destroy(a->queue[a->head]);
+		a->head = (a->head + 1) % QUEUE_MAX;
+		a->nqueued--;
+	}
+	if (a->kv && natsConnection_Status(a->nc) == NATS_CONN_STATUS_CONNECTED)
+		kvStore_Delete(a->kv, a->host);	/* left: not missed by coordinators */
+	kvStore_Destroy(a->kv);
+	jsCtx_Destroy(a->js);
+	natsConnection_FlushTimeout(a->nc, 1000);
+	natsConnection_Close(a->nc);
+	natsConnection_Destroy(a->nc);
+	dbos_buf_free(&a->out);
+	free(a->labels);
+	free(a->version);
+	pthread_cond_destroy(&a->wake);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * agent.h - a host's side of the fleet: joins the NATS fleet, keeps its
+ * membership entry current and answers fleet queries from its own tables.
+ *
+ *	struct fleet_agent_config cfg = {
+ *		.nats = { .url = "nats://10.0.0.1:4222" },
+ *		.host = "web-1", .labels = "web,eu",
+ *		.open_db = open_readonly_session, .open_arg = env,
+ *	};
+ *	struct fleet_agent *a = fleet_agent_start(&cfg, &err);
+ *	...
+ *	fleet_agent_stop(a);	(leaves the fleet: its entry is deleted)
+ *
+ * Queries run one at a time on the agent's own thread, on the connection
+ * open_db() gives it (opened on that thread). Whatever that connection
+ * allows, the agent runs only one statement per query, only if SQLite says
+ * it is read-only and returns rows, for at most the coordinator's deadline
+ * (capped at FLEET_TIMEOUT_MAX_MS), with at most FLEET_RESULT_MAX bytes of
+ * rows. The wire format is libdbos/fleet_proto.h's.
+ */
+#ifndef DBSERVER_FLEET_AGENT_H
+#define DBSERVER_FLEET_AGENT_H
+
+#include <sqlite3.h>
+
+#include "fleet_proto.h"
+
+struct fleet_agent_config {
+	struct fleet_nats nats;
+	const char *host;	/* this host's id; NULL: the hostname (must be a valid id) */
+	const char *labels;	/* comma-separated labels, or NULL */
+	const char *version;	/* what the membership entry says runs here */
+	int heartbeat_ms;	/* 0: FLEET_HEARTBEAT_MS */
+	/* The connection queries run on, opened on the agent's thread. 0, or -1 and *err. */
+	int (*open_db)(void *arg, sqlite3 **db, char **err);
+	void *open_arg;
+	/* The text of @db's last error (NULL: sqlite3_errmsg). */
+	const char *(*errmsg)(sqlite3 *db);
+};
+
+struct fleet_agent;
+
+/*
+ * fleet_agent_start() - check @cfg, connect (while the NATS server is
+ * unreachable the agent keeps trying in the background), subscribe, start
+ * the agent's thread. Returns the agent, or NULL and *@err (malloc()ed)
+ * when @cfg is wrong (a bad host id or label, an unreadable credentials file).
+ */
+struct fleet_agent *fleet_agent_start(const struct fleet_agent_config *cfg, char **err);
+
+/* fleet_agent_host() - the agent's host id (owned by @a). */
+const char *fleet_agent_host(const struct fleet_agent *a);
+
+/* fleet_agent_stop() - leave the fleet (delete the entry), stop, free. NULL is accepted. */
+void fleet_agent_stop(struct fleet_agent *a);
+
+#endif /* DBSERVER_FLEET_AGENT_H */

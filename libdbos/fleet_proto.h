@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * fleet_proto.h - what dbosd hosts and fleet coordinators say to each other over NATS.
+ *
+ * A fleet is every dbosd started with --fleet URL on one NATS server (or
+ * cluster) with JetStream, and any number of coordinators (`dbos --fleet`,
+ * dbos_fleet_connect()) on the same server. NATS carries everything; its
+ * accounts and permissions decide who may say what (docs/ARCHITECTURE.md,
+ * "Fleet").
+ *
+ * Membership. KV bucket FLEET_HOSTS_BUCKET ("dbos_hosts"): key = host id,
+ * value = "key=value" lines: labels=a,b (may be empty), version=, started=
+ * (unix ms), heartbeat_ms=. Each host puts its entry when it joins and
+ * every heartbeat_ms after; it deletes it when it leaves cleanly. An entry
+ * not renewed within FLEET_STALE_BEATS heartbeats belongs to a host that
+ * is gone (killed, cut off): coordinators stop expecting it.
+ *
+ * Queries. A request is published on
+ *     dbos.query.all               every host
+ *     dbos.query.host.<host>       one host
+ *     dbos.query.label.<label>     the hosts with that label
+ * with a reply subject, header FLEET_HDR_TIMEOUT (ms the host may spend:
+ * the coordinator's deadline) and a body of frames (dbos_proto.h): one 'Q'
+ * (the SQL: one statement, which the host runs only if it is read-only),
+ * then at most one 'R' (the values of its parameters ?1, ?2, ...).
+ * Each host answers with one or more messages on <reply subject>.<its id>
+ * (which NATS permissions can make the only host allowed to publish there:
+ * a host cannot answer for another), with headers FLEET_HDR_HOST (its id,
+ * for people reading the traffic) and FLEET_HDR_CHUNK (0, 1, 2, ...), each
+ * at most FLEET_CHUNK bytes of frames: 'C' (in chunk 0), 'R'..., and the
+ * last chunk ends with 'D' (done) or 'E' (the host's error text). A
+ * coordinator that misses a chunk (core NATS delivers at most once) counts
+ * the host as failed, never as complete.
+ *
+ * Host ids and labels are 1..FLEET_NAME_MAX of [A-Za-z0-9_-]: one NATS
+ * subject token and one KV key each.
+ */
+#ifndef FLEET_PROTO_H
+#define FLEET_PROTO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <nats/nats.h>
+#include <sqlite3.h>
+
+#include "dbos_proto.h"
+
+#define FLEET_SUBJECT_ALL	"dbos.query.all"
+#define FLEET_SUBJECT_HOST	"dbos.query.host."
+#define FLEET_SUBJECT_LABEL	"dbos.query.label."
+#define FLEET_HOSTS_BUCKET	"dbos_hosts"
+#define FLEET_HDR_HOST		"Dbos-Host"
+#define FLEET_HDR_CHUNK		"Dbos-Chunk"
+#define FLEET_HDR_TIMEOUT	"Dbos-Timeout-Ms"
+
+#define FLEET_NAME_MAX		64
+/* Bytes of frames per reply message (NATS' default max_payload is 1 MiB). */
+#define FLEET_CHUNK		(256u << 10)
+/* A host's whole answer to one query. */
+#define FLEET_RESULT_MAX	(64u << 20)
+/* The longest a host spends on one query, whatever the coordinator asks. */
+#define FLEET_TIMEOUT_MAX_MS	60000
+#define FLEET_HEARTBEAT_MS	5000
+#define FLEET_STALE_BEATS	3
+
+/* Where the fleet's NATS server is and who we are to it. */
+struct fleet_nats {
+	const char *url;	/* nats://[user:pass@]host:port[,nats://...] */
+	const char *creds;	/* a NATS .creds file (JWT + NKey seed), or NULL */
+	const char *ca;		/* CA certificate(s) to trust: TLS; or NULL */
+	const char *cert;	/* client certificate and key (mutual TLS), or NULL */
+	const char *key;
+	const char *name;	/* the connection's name on the server */
+};
+
+/* fleet_name_ok() - true if @s is a valid host id or label. */
+bool fleet_name_ok(const char *s);
+
+/*
+ * fleet_connect() - connect to the fleet's NATS server. @keep_trying: a
+ * host (dbosd) starts even while the server is down and reconnects for
+ * ever; a coordinator fails at once. 0, or -1 and *@err (malloc()ed).
+ */
+int fleet_connect(const struct fleet_nats *cfg, bool keep_trying, natsConnection **nc,
+		  char **err);
+
+/*
+ * fleet_hosts_bucket() - the membership bucket; @create: create it if it
+ * does not exist (hosts do; coordinators only bind, *@kv NULL when absent).
+ * 0, or -1 and *@err.
+ */
+int fleet_hosts_bucket(jsCtx *js, bool create, kvStore **kv, char **err);
+
+/* fleet_column_value() - column @i of @st's current row as a dbos_value (valid until the next step). */
+void fleet_column_value(sqlite3_stmt *st, int i, struct dbos_value *v);
+
+/* fleet_bind_value() - bind @v to parameter @i of @st (a copy). SQLite's code. */
+int fleet_bind_value(sqlite3_stmt *st, int i, const struct dbos_value *v);
+
+/* fleet_errf() - a malloc()ed printf text in *@err (if @err); returns -1. */
+int fleet_errf(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif /* FLEET_PROTO_H */

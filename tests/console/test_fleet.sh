@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# test_fleet.sh - three test VMs, each with dbos.ko and a dbosd in the fleet, and a real nats-server with JetStream on this machine, queried as one database with `dbos --fleet`. Prints TAP.
+#
+# The VMs (Debian's kernel, scripts/dbos-vm --nats: a network card whose only
+# way out is this machine's nats-server, on 127.0.0.1 and a random port) run
+# tests/vm/fleet_guest.sh: each starts a process only it has (fleet-vmN),
+# prints its processes as ps sees them, and says FLEET_READY. Then, from here:
+# a fleet query's rows of each host are exactly that host's processes, with
+# its host; aggregates across hosts and a label target agree; one VM's QEMU
+# is killed (SIGKILL) and the next query reports it missing while the others
+# answer whole. A simulated member named stop1 (build/tests/fleet_sim) tells
+# the two VMs left to finish: they must power off cleanly (dbos-vm exit 0:
+# no kernel problem, clean unload).
+#
+# Debian's kernel only: the debug kernel has no network card driver
+# (kernel/debug.config). Usage: tests/console/test_fleet.sh (from anywhere)
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+
+DIR=build/test-logs/test_fleet
+DBOS=build/bin/dbos
+# (the hosts are TCG VMs on a machine that may run other suites' VMs: a query
+# that takes 100 ms on a quiet machine can take seconds)
+readonly WAIT_MS=15000
+SIM=build/tests/fleet_sim
+readonly VMS=(vm1 vm2 vm3)
+readonly LABELS=(web web db)
+readonly READY_WAIT=420	# s for all three to boot and say FLEET_READY (TCG, loaded host)
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() {	# check DESCRIPTION PROBLEM: ok when PROBLEM is empty
+	if [[ -z $2 ]]; then ok "$1"; else not_ok "$1"; echo "$2" | head -20 | sed 's/^/#   /'; fi
+}
+
+NATS_PID=
+SIM_PID=
+declare -A VM_PID=()
+cleanup() {
+	local pid
+	for pid in "${VM_PID[@]}" $SIM_PID; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${VM_PID[@]}"; do wait "$pid" 2>/dev/null; done
+	[[ -n $NATS_PID ]] && kill -TERM "$NATS_PID" 2>/dev/null
+	wait 2>/dev/null
+	return 0
+}
+trap cleanup EXIT
+
+echo "1..10"
+for f in "$DBOS" "$SIM" build/tests/vm/fleet_guest.sh; do
+	[[ -x $f ]] || { echo "# $f is missing (make all)"; exit 1; }
+done
+command -v nats-server >/dev/null || { echo "# nats-server is missing (scripts/deps.sh)"; exit 1; }
+rm -rf "$DIR"
+mkdir -p "$DIR"
+start=$SECONDS
+
+# nats-server with JetStream, on a random port of 127.0.0.1 only
+nats-server -js -a 127.0.0.1 -p -1 -sd "$DIR/js" -l "$DIR/nats.log" &
+NATS_PID=$!
+port=
+for ((i = 0; i < 200; i++)); do
+	grep -q 'Server is ready' "$DIR/nats.log" 2>/dev/null &&
+		port=$(sed -n 's/.*Listening for client connections on 127.0.0.1:\([0-9]*\).*/\1/p' "$DIR/nats.log")
+	[[ -n $port ]] && break
+	sleep 0.05
+done
+[[ -n $port ]] || { echo "# nats-server did not start (see $DIR/nats.log)"; exit 1; }
+URL=nats://127.0.0.1:$port
+
+for i in "${!VMS[@]}"; do
+	vm=${VMS[i]}
+	DBOSD_ARGS="--fleet nats://10.0.2.100:4222 --fleet-host $vm --fleet-labels ${LABELS[i]}" \
+	DBOS_VM_QEMU_ARGS="-pidfile $DIR/$vm.qemu.pid" \
+		scripts/dbos-vm --nats "$port" --timeout 900 --log "$DIR/$vm.serial.log" \
+		"/dbos/tests/fleet_guest.sh $vm" >"$DIR/$vm.out" 2>&1 &
+	VM_PID[$vm]=$!
+done
+
+# every VM ready (or one failed)
+for ((t = 0; t < READY_WAIT * 2; t++)); do
+	ready=0
+	for vm in "${VMS[@]}"; do grep -q "^FLEET_READY $vm" "$DIR/$vm.out" && ready=$((ready + 1)); done
+	((ready == ${#VMS[@]})) && break
+	for vm in "${VMS[@]}"; do kill -0 "${VM_PID[$vm]}" 2>/dev/null || break 2; done
+	sleep 0.5
+done
+problem=
+for vm in "${VMS[@]}"; do
+	grep -q "^FLEET_READY $vm" "$DIR/$vm.out" ||
+		problem+="$vm not ready: $(grep -E 'FLEET_FAIL|dbos-vm:' "$DIR/$vm.out" | tail -3)"$'\n'
+done
+check "three VMs booted with dbosd in the fleet (in $((SECONDS - start)) s)" "$problem"
+[[ -z $problem ]] || exit 1
+
+# ps in VM as "pid name" lines
+ground_truth() { sed -n '/^FLEET_PS_BEGIN/,/^FLEET_PS_END/{/^FLEET_PS/d;p}' "$DIR/$1.out" | awk '{ print $1, $2 }'; }
+
+# 1: every host's rows are its processes, under its host
+$DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, pid, name FROM processes ORDER BY host, pid" \
+	>"$DIR/processes.csv" 2>"$DIR/processes.err"
+status=$?
+problem=
+[[ $status == 0 ]] || problem="dbos --fleet exit $status: $(cat "$DIR/processes.err")"
+for vm in "${VMS[@]}"; do
+	got=$(awk -F, -v h="$vm" '$1 == h { print $2, $3 }' "$DIR/processes.csv")
+	# what ps saw must be there exactly; besides, only the guest's own
+	# waiting (its fleet_guest.sh loop: sh, dbos, sleep, grep) may have come and gone
+	missing=$(comm -23 <(ground_truth "$vm" | sort) <(echo "$got" | sort))
+	extra=$(comm -13 <(ground_truth "$vm" | sort) <(echo "$got" | sort) |
+		awk '$2 !~ /^(sh|dbos|sleep|grep|tail)$/')
+	[[ -z $missing ]] || problem+="$vm: in ps, not in the fleet's rows: $missing"$'\n'
+	[[ -z $extra ]] || problem+="$vm: in the fleet's rows, not in ps: $extra"$'\n'
+	[[ $(ground_truth "$vm" | wc -l) -gt 3 ]] || problem+="$vm: ps printed nothing"$'\n'
+done
+check "a fleet query returns each VM's processes (its ps) under its host" "$problem"
+
+# 2: each marker process on its own host only
+got=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, name FROM processes WHERE name LIKE 'fleet-vm%' ORDER BY host" 2>&1)
+check "fleet-vmN runs on vmN and nowhere else" \
+	"$([[ $got == $'host,name\nvm1,fleet-vm1\nvm2,fleet-vm2\nvm3,fleet-vm3' ]] || echo "$got")"
+
+# 3: an aggregate across hosts agrees with the rows
+got=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, count(*) FROM processes WHERE name LIKE 'fleet-vm%' OR pid = 1 GROUP BY host ORDER BY host" 2>&1)
+check "count(*) ... GROUP BY host over the fleet" \
+	"$([[ $got == $'host,count(*)\nvm1,2\nvm2,2\nvm3,2' ]] || echo "$got")"
+
+# 4: a label
+got=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --target label:web --csv -c "SELECT DISTINCT host FROM processes ORDER BY host" 2>&1)
+check "--target label:web asks vm1 and vm2 only" "$([[ $got == $'host\nvm1\nvm2' ]] || echo "$got")"
+
+# 5: fleet_hosts
+got=$($DBOS --fleet "$URL" --csv -c "SELECT host, labels, live FROM fleet_hosts WHERE host LIKE 'vm%' ORDER BY host" 2>&1)
+check "fleet_hosts lists the three with their labels, live" \
+	"$([[ $got == $'host,labels,live\nvm1,web,1\nvm2,web,1\nvm3,db,1' ]] || echo "$got")"
+
+# (latency, not a pass/fail figure: make bench has it)
+t0=${EPOCHREALTIME/./}
+for ((i = 0; i < 10; i++)); do $DBOS --fleet "$URL" --fleet-timeout $WAIT_MS -c "SELECT count(*) FROM processes WHERE pid = 1" >/dev/null 2>&1; done
+echo "# a one-row fleet query over three TCG VMs, connect included: $(((${EPOCHREALTIME/./} - t0) / 10000)) ms on average"
+
+# 6: a host killed: reported missing, the others whole
+pid=$(cat "$DIR/vm3.qemu.pid" 2>/dev/null)
+[[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == qemu-system-* ]] && kill -KILL "$pid"
+got=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, count(*) > 3 FROM processes GROUP BY host ORDER BY host" 2>"$DIR/missing.err")
+status=$?
+problem=
+[[ $status == 3 ]] || problem+="exit $status, not 3"$'\n'
+[[ $got == $'host,count(*) > 3\nvm1,1\nvm2,1' ]] || problem+="rows: $got"$'\n'
+grep -q "host vm3 is missing from the result: no answer within $WAIT_MS ms" "$DIR/missing.err" ||
+	problem+="stderr: $(cat "$DIR/missing.err")"
+check "vm3's QEMU killed: vm3 reported missing (exit 3), vm1 and vm2 whole" "$problem"
+wait "${VM_PID[vm3]}" 2>/dev/null
+unset 'VM_PID[vm3]'
+
+# 7: writes refused over the fleet
+$DBOS --fleet "$URL" -c "DELETE FROM processes" >/dev/null 2>"$DIR/write.err"
+status=$?
+check "a fleet statement that writes is refused (exit 1)" \
+	"$([[ $status == 1 ]] || echo "exit $status: $(cat "$DIR/write.err")")"
+
+# 8, 9: the stop signal; vm1 and vm2 finish and power off cleanly
+"$SIM" --url "$URL" --hosts 1 --prefix stop --heartbeat-ms 500 >"$DIR/stop.log" 2>&1 &
+SIM_PID=$!
+problem=
+for vm in vm1 vm2; do
+	wait "${VM_PID[$vm]}"
+	status=$?
+	unset "VM_PID[$vm]"
+	grep -q "^FLEET_DONE $vm" "$DIR/$vm.out" || problem+="$vm: no FLEET_DONE"$'\n'
+	[[ $status == 0 ]] || problem+="$vm: dbos-vm exit $status: $(grep 'dbos-vm:' "$DIR/$vm.out" | tail -3)"$'\n'
+done
+check "vm1 and vm2 saw the stop1 member through the fleet (a coordinator inside a VM)" \
+	"$(grep -L '^FLEET_DONE' "$DIR/vm1.out" "$DIR/vm2.out")"
+check "vm1 and vm2 power off cleanly (dbos-vm exit 0: no kernel problem, clean unload)" "$problem"
+echo "# $((SECONDS - start)) s; logs in $DIR"
+exit $((failed > 0))

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+/* fleet_sim.c - simulated fleet hosts: the real fleet agent over synthetic tables, many per process. */
+
+/*
+ * fleet_sim --url URL [--hosts N] [--prefix P] [--first K] [--labels a,b]
+ *           [--procs N] [--heartbeat-ms MS] [--ready FILE]
+ *
+ * Starts N agents (dbserver/fleet/agent.c, as dbosd runs it), hosts
+ * P<K> .. P<K+N-1>, each with its own in-memory SQLite holding a synthetic
+ * `processes` table (fleet_sim_row() says what is in it, so a test can
+ * check every row it gets back) and the dbos_schema catalogue the
+ * coordinator learns tables from. Writes FILE when every agent started;
+ * on SIGTERM or SIGINT the agents leave the fleet and it exits 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dbserver/fleet/agent.h"
+#include "tests/host/fleet_sim.h"
+
+static int nprocs = 20;
+
+static int open_db(void *arg, sqlite3 **db, char **err)
+{
+	const char *host = arg;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_open_v2(":memory:", db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(*db, FLEET_SIM_SCHEMA, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(*db, "INSERT INTO processes VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+					-1, &st, NULL);
+	for (int k = 0; rc == SQLITE_OK && k < nprocs; k++) {
+		struct fleet_sim_row r;
+
+		fleet_sim_row(host, k, &r);
+		sqlite3_bind_int64(st, 1, r.pid);
+		sqlite3_bind_text(st, 2, r.name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, r.cmdline, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, r.uid);
+		sqlite3_bind_int64(st, 5, r.parent);
+		sqlite3_bind_int64(st, 6, r.nice);
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK) {
+		if (asprintf(err, "synthetic tables: %s", sqlite3_errmsg(*db)) < 0)
+			*err = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct fleet_agent_config cfg = { .version = "sim", .open_db = open_db };
+	const char *prefix = "sim", *ready = NULL;
+	int hosts = 1, first = 1;
+	struct fleet_agent **agents;
+	char **names;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--url"))
+			cfg.nats.url = argv[i + 1];
+		else if (!strcmp(argv[i], "--hosts"))
+			hosts = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--prefix"))
+			prefix = argv[i + 1];
+		else if (!strcmp(argv[i], "--first"))
+			first = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--labels"))
+			cfg.labels = argv[i + 1];
+		else if (!strcmp(argv[i], "--procs"))
+			nprocs = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--heartbeat-ms"))
+			cfg.heartbeat_ms = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--ready"))
+			ready = argv[i + 1];
+		else {
+			fprintf(stderr, "fleet_sim: unknown option %s\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!cfg.nats.url || hosts < 1) {
+		fprintf(stderr, "usage: fleet_sim --url URL [--hosts N] [--prefix P] [--first K] "
+			"[--labels a,b] [--procs N] [--heartbeat-ms MS] [--ready FILE]\n");
+		return 2;
+	}
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	agents = calloc((size_t)hosts, sizeof(*agents));
+	names = calloc((size_t)hosts, sizeof(*names));
+	if (!agents || !names)
+		return 1;
+	for (int i = 0; i < hosts; i++) {
+		char *err = NULL;
+
+		if (asprintf(&names[i], "%s%d", prefix, first + i) < 0)
+			return 1;
+		cfg.host = names[i];
+		cfg.open_arg = names[i];
+		agents[i] = fleet_agent_start(&cfg, &err);
+		if (!agents[i]) {
+			fprintf(stderr, "fleet_sim: %s: %s\n", names[i], err);
+			return 1;
+		}
+	}
+	if (ready) {
+		FILE *f = fopen(ready, "w");
+
+		if (f)
+			fclose(f);
+	}
+	while (!stop)
+		pause();
+	for (int i = 0; i < hosts; i++) {
+		fleet_agent_stop(agents[i]);
+		free(names[i]);
+	}
+	free(agents);
+	free(names);
+	return 0;
+}

@@ -1,0 +1,709 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_fleet.c - the fleet on a real nats-server with JetStream: simulated
+ * hosts (build/tests/fleet_sim, the real agent over synthetic tables) and the
+ * coordinator (libdbos, and the `dbos --fleet` CLI).
+ *
+ * Each test starts its own nats-server on a random port of 127.0.0.1 with
+ * its store in a fresh temporary directory. Every row a query returns is
+ * checked against what the simulated host holds (tests/host/fleet_sim.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#include "kselftest_harness.h"
+
+#include "dbos_client.h"
+#include "fleet_proto.h"
+#include "tests/host/fleet_sim.h"
+
+#define PROCS	20
+#define MAX_SIMS 8
+
+static char bin_dir[PATH_MAX];	/* build/tests/host */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- a result, as text ---- */
+
+struct rows {
+	int ncol;
+	char names[16][32];
+	int n;
+	char (*cell)[16][200];	/* n rows of ncol cells */
+};
+
+static int rows_columns(void *arg, int ncol, const char *const *names)
+{
+	struct rows *r = arg;
+
+	r->ncol = ncol < 16 ? ncol : 16;
+	for (int i = 0; i < r->ncol; i++)
+		snprintf(r->names[i], sizeof(r->names[i]), "%s", names[i]);
+	return 0;
+}
+
+static int rows_row(void *arg, int ncol, const struct dbos_value *v)
+{
+	struct rows *r = arg;
+
+	r->cell = realloc(r->cell, (size_t)(r->n + 1) * sizeof(*r->cell));
+	if (!r->cell)
+		return 1;
+	for (int i = 0; i < ncol && i < 16; i++) {
+		char *c = r->cell[r->n][i];
+
+		switch (v[i].type) {
+		case DBOS_T_INT:
+			snprintf(c, 200, "%lld", (long long)v[i].i);
+			break;
+		case DBOS_T_FLOAT:
+			snprintf(c, 200, "%g", v[i].f);
+			break;
+		case DBOS_T_TEXT:
+			snprintf(c, 200, "%.*s", (int)v[i].len, v[i].s);
+			break;
+		case DBOS_T_NULL:
+			snprintf(c, 200, "NULL");
+			break;
+		default:
+			snprintf(c, 200, "BLOB");
+		}
+	}
+	r->n++;
+	return 0;
+}
+
+static const struct dbos_callbacks rows_cb = { .on_columns = rows_columns, .on_row = rows_row };
+
+/* ---- the fixture: a nats-server and simulated hosts ---- */
+
+FIXTURE(fleet) {
+	char dir[64];
+	char url[64];
+	pid_t nats;
+	pid_t sims[MAX_SIMS];
+	int nsims;
+	struct dbos_fleet *f;
+	struct rows r;
+};
+
+static pid_t spawn(char *const argv[], const char *out)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static int start_nats(FIXTURE_DATA(fleet) *self)
+{
+	char log[128], store[128], line[512];
+	double t0 = now_s();
+
+	snprintf(log, sizeof(log), "%s/nats.log", self->dir);
+	snprintf(store, sizeof(store), "%s/js", self->dir);
+	self->nats = spawn((char *const[]){ "nats-server", "-js", "-a", "127.0.0.1", "-p", "-1",
+					    "-sd", store, "-l", log, NULL }, "/dev/null");
+	while (now_s() - t0 < 10) {
+		FILE *f = fopen(log, "r");
+		int port = 0;
+
+		while (f && fgets(line, sizeof(line), f)) {
+			char *p = strstr(line, "Listening for client connections on 127.0.0.1:");
+
+			if (p)
+				port = atoi(strrchr(p, ':') + 1);
+			if (port && strstr(line, "Server is ready")) {
+				fclose(f);
+				snprintf(self->url, sizeof(self->url), "nats://127.0.0.1:%d", port);
+				return 0;
+			}
+		}
+		if (f)
+			fclose(f);
+		usleep(20000);
+	}
+	return -1;
+}
+
+/* Start a fleet_sim process: @hosts hosts PREFIX<first>..., with @extra options. */
+static pid_t start_sim(FIXTURE_DATA(fleet) *self, const char *prefix, int first, int hosts,
+		       const char *labels, int procs, int heartbeat_ms)
+{
+	char sim[PATH_MAX + 32], out[128], n[16], k[16], p[16], hb[16];
+	pid_t pid;
+
+	snprintf(sim, sizeof(sim), "%s/../fleet_sim", bin_dir);
+	snprintf(out, sizeof(out), "%s/sim-%s.log", self->dir, prefix);
+	snprintf(n, sizeof(n), "%d", hosts);
+	snprintf(k, sizeof(k), "%d", first);
+	snprintf(p, sizeof(p), "%d", procs);
+	snprintf(hb, sizeof(hb), "%d", heartbeat_ms);
+	pid = spawn((char *const[]){ sim, "--url", self->url, "--hosts", n, "--prefix",
+				     (char *)prefix, "--first", k, "--procs", p, "--heartbeat-ms",
+				     hb, "--labels", (char *)(labels ? labels : ""), NULL }, out);
+	if (self->nsims < MAX_SIMS)
+		self->sims[self->nsims++] = pid;
+	return pid;
+}
+
+/* Connect a coordinator once @live hosts are live (10 s at most). */
+static struct dbos_fleet *coordinator(FIXTURE_DATA(fleet) *self, const char *target,
+				      int timeout_ms, int live, char **err)
+{
+	struct dbos_fleet_options o = { .url = self->url, .target = target,
+					.timeout_ms = timeout_ms };
+	double t0 = now_s();
+	struct dbos_fleet *f;
+
+	for (;;) {
+		int n = 0;
+
+		*err = NULL;
+		f = dbos_fleet_connect(&o, err);
+		if (f) {
+			dbos_fleet_hosts(f, &n);
+			if (n >= live)
+				return f;
+			dbos_fleet_close(f);
+		}
+		if (now_s() - t0 > 10)
+			return NULL;
+		free(*err);
+		usleep(50000);
+	}
+}
+
+static void rows_clear(struct rows *r)
+{
+	free(r->cell);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Run @sql on self->f into self->r; 0 or -1 (message in *err). */
+static int q(FIXTURE_DATA(fleet) *self, const char *sql, char **err)
+{
+	rows_clear(&self->r);
+	*err = NULL;
+	return dbos_fleet_query(self->f, sql, &rows_cb, &self->r, err);
+}
+
+static int nreports(struct dbos_fleet *f)
+{
+	const char *h, *w;
+	int i = 0;
+
+	while (dbos_fleet_report(f, i, &h, &w))
+		i++;
+	return i;
+}
+
+static const char *report_of(struct dbos_fleet *f, const char *host)
+{
+	const char *h, *w;
+
+	for (int i = 0; dbos_fleet_report(f, i, &h, &w); i++)
+		if (!strcmp(h, host))
+			return w;
+	return NULL;
+}
+
+FIXTURE_SETUP(fleet)
+{
+	char *err = NULL;
+
+	snprintf(self->dir, sizeof(self->dir), "/tmp/dbos-fleet-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	ASSERT_EQ(0, start_nats(self)) TH_LOG("nats-server did not start (see %s/nats.log)", self->dir);
+	start_sim(self, "h", 1, 3, "web,eu", PROCS, 300);
+	self->f = coordinator(self, NULL, 2000, 3, &err);
+	ASSERT_NE(NULL, self->f) TH_LOG("the coordinator never saw 3 live hosts: %s", err);
+}
+
+FIXTURE_TEARDOWN(fleet)
+{
+	char cmd[160];
+
+	dbos_fleet_close(self->f);
+	rows_clear(&self->r);
+	for (int i = 0; i < self->nsims; i++) {
+		kill(self->sims[i], SIGCONT);
+		kill(self->sims[i], SIGKILL);
+		waitpid(self->sims[i], NULL, 0);
+	}
+	kill(self->nats, SIGTERM);
+	waitpid(self->nats, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %.64s", self->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "# could not remove %s\n", self->dir);
+}
+
+/* ---- tests ---- */
+
+TEST_F(fleet, every_host_returns_each_row_with_its_host)
+{
+	char *err = NULL, host[8];
+	int seen[3] = { 0 };
+
+	ASSERT_EQ(0, q(self, "SELECT host, pid, name, cmdline, uid, parent, nice FROM processes", &err))
+		TH_LOG("%s", err);
+	EXPECT_EQ(0, nreports(self->f));
+	ASSERT_EQ(7, self->r.ncol);
+	EXPECT_STREQ("host", self->r.names[0]);
+	ASSERT_EQ(3 * PROCS, self->r.n);
+	for (int i = 0; i < self->r.n; i++) {
+		char (*c)[200] = self->r.cell[i];
+		struct fleet_sim_row want;
+		int k = atoi(c[1]) - 1, h = c[0][1] - '1';
+
+		ASSERT_TRUE(c[0][0] == 'h' && h >= 0 && h < 3 && !c[0][2]) TH_LOG("host %s", c[0]);
+		ASSERT_TRUE(k >= 0 && k < PROCS);
+		snprintf(host, sizeof(host), "h%d", h + 1);
+		fleet_sim_row(host, k, &want);
+		EXPECT_STREQ(want.name, c[2]);
+		EXPECT_STREQ(want.cmdline, c[3]);
+		EXPECT_EQ(want.uid, atoll(c[4]));
+		EXPECT_EQ(want.parent, atoll(c[5]));
+		EXPECT_EQ(want.nice, atoll(c[6]));
+		seen[h]++;
+	}
+	for (int h = 0; h < 3; h++)
+		EXPECT_EQ(PROCS, seen[h]);
+}
+
+TEST_F(fleet, aggregates_and_joins_across_hosts_are_computed_here)
+{
+	char *err = NULL, host[8];
+
+	ASSERT_EQ(0, q(self, "SELECT host, count(*), sum(nice), max(uid) FROM processes "
+			     "GROUP BY host ORDER BY host", &err)) TH_LOG("%s", err);
+	ASSERT_EQ(3, self->r.n);
+	for (int h = 0; h < 3; h++) {
+		long long nice = 0, uid = 0;
+
+		snprintf(host, sizeof(host), "h%d", h + 1);
+		for (int k = 0; k < PROCS; k++) {
+			struct fleet_sim_row w;
+
+			fleet_sim_row(host, k, &w);
+			nice += w.nice;
+			uid = w.uid > uid ? w.uid : uid;
+		}
+		EXPECT_STREQ(host, self->r.cell[h][0]);
+		EXPECT_EQ(PROCS, atoi(self->r.cell[h][1]));
+		EXPECT_EQ(nice, atoll(self->r.cell[h][2]));
+		EXPECT_EQ(uid, atoll(self->r.cell[h][3]));
+	}
+	/* a join of two hosts' tables: the same command line never runs on two hosts */
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes a JOIN processes b "
+			     "ON a.cmdline = b.cmdline AND a.host <> b.host", &err)) TH_LOG("%s", err);
+	EXPECT_STREQ("0", self->r.cell[0][0]);
+	/* and a self-join within each host: every child's parent is its init */
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes c JOIN processes p "
+			     "ON c.host = p.host AND c.parent = p.pid WHERE p.name = 'init'", &err))
+		TH_LOG("%s", err);
+	EXPECT_EQ(3 * (PROCS - 1), atoi(self->r.cell[0][0]));
+}
+
+TEST_F(fleet, constraints_filter_on_the_hosts)
+{
+	char *err = NULL;
+	int want = 0;
+
+	ASSERT_EQ(0, q(self, "SELECT host, pid FROM processes WHERE name = 'nginx'", &err));
+	EXPECT_EQ(3, self->r.n);
+	for (int i = 0; i < self->r.n; i++)
+		EXPECT_STREQ("3", self->r.cell[i][1]);
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes WHERE pid > 18", &err));
+	EXPECT_EQ(3 * (PROCS - 18), atoi(self->r.cell[0][0]));
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes WHERE name LIKE 'WORK%' AND nice = 2",
+		       &err));
+	for (int k = 3; k < PROCS; k++)
+		want += k % 5 == 2;
+	EXPECT_EQ(3 * want, atoi(self->r.cell[0][0]));
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes WHERE parent IS NULL OR name GLOB 'ss?d'",
+		       &err));
+	EXPECT_EQ(3, atoi(self->r.cell[0][0]));
+	/* a value that is a parameter on the host, not SQL text: quotes stay data */
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes WHERE name = 'x'' OR ''1''=''1'", &err));
+	EXPECT_STREQ("0", self->r.cell[0][0]);
+	EXPECT_EQ(0, nreports(self->f));
+}
+
+TEST_F(fleet, targets_one_host_or_a_label)
+{
+	struct dbos_fleet *g;
+	char *err = NULL;
+
+	start_sim(self, "db", 1, 2, "db", PROCS, 300);
+	dbos_fleet_close(self->f);
+	self->f = coordinator(self, NULL, 2000, 5, &err);
+	ASSERT_NE(NULL, self->f) TH_LOG("%s", err);
+	ASSERT_EQ(0, q(self, "SELECT host, count(*) FROM processes GROUP BY host ORDER BY host", &err));
+	ASSERT_EQ(5, self->r.n);
+	EXPECT_STREQ("db1", self->r.cell[0][0]);
+	EXPECT_STREQ("h3", self->r.cell[4][0]);
+
+	ASSERT_EQ(0, q(self, "SELECT DISTINCT host FROM processes WHERE host = 'h2'", &err));
+	ASSERT_EQ(1, self->r.n);
+	EXPECT_STREQ("h2", self->r.cell[0][0]);
+	EXPECT_EQ(0, nreports(self->f));
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes WHERE host = 'nosuch'", &err));
+	EXPECT_STREQ("0", self->r.cell[0][0]);
+	EXPECT_NE(NULL, report_of(self->f, "nosuch"));
+
+	g = coordinator(self, "label:db", 2000, 5, &err);
+	ASSERT_NE(NULL, g) TH_LOG("%s", err);
+	rows_clear(&self->r);
+	ASSERT_EQ(0, dbos_fleet_query(g, "SELECT DISTINCT host FROM processes ORDER BY host",
+				      &rows_cb, &self->r, &err));
+	ASSERT_EQ(2, self->r.n);
+	EXPECT_STREQ("db1", self->r.cell[0][0]);
+	EXPECT_STREQ("db2", self->r.cell[1][0]);
+	dbos_fleet_close(g);
+
+	g = coordinator(self, "host:h3", 2000, 5, &err);
+	ASSERT_NE(NULL, g) TH_LOG("%s", err);
+	rows_clear(&self->r);
+	ASSERT_EQ(0, dbos_fleet_query(g, "SELECT DISTINCT host FROM processes", &rows_cb, &self->r,
+				      &err));
+	ASSERT_EQ(1, self->r.n);
+	EXPECT_STREQ("h3", self->r.cell[0][0]);
+	dbos_fleet_close(g);
+
+	EXPECT_EQ(NULL, dbos_fleet_connect(&(struct dbos_fleet_options){ .url = self->url,
+							.target = "label:a.b" }, &err));
+	EXPECT_NE(NULL, strstr(err, "not a fleet label")) TH_LOG("%s", err);
+	free(err);
+}
+
+TEST_F(fleet, a_host_that_does_not_answer_is_reported_missing)
+{
+	pid_t lone = start_sim(self, "slow", 1, 1, "", PROCS, 300);
+	char *err = NULL;
+	double t0;
+
+	dbos_fleet_close(self->f);
+	self->f = coordinator(self, NULL, 700, 4, &err);
+	ASSERT_NE(NULL, self->f) TH_LOG("%s", err);
+	ASSERT_EQ(0, kill(lone, SIGSTOP));
+	t0 = now_s();
+	ASSERT_EQ(0, q(self, "SELECT host, count(*) FROM processes GROUP BY host ORDER BY host", &err))
+		TH_LOG("%s", err);
+	EXPECT_LT(now_s() - t0, 2.0);
+	EXPECT_EQ(3, self->r.n);	/* h1..h3, whole */
+	for (int i = 0; i < self->r.n; i++)
+		EXPECT_EQ(PROCS, atoi(self->r.cell[i][1]));
+	ASSERT_EQ(1, nreports(self->f));
+	ASSERT_NE(NULL, report_of(self->f, "slow1"));
+	EXPECT_NE(NULL, strstr(report_of(self->f, "slow1"), "no answer within 700 ms"));
+	ASSERT_EQ(0, kill(lone, SIGCONT));
+	usleep(200000);
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes", &err));
+	EXPECT_EQ(4 * PROCS, atoi(self->r.cell[0][0]));
+	EXPECT_EQ(0, nreports(self->f));
+}
+
+TEST_F(fleet, killed_hosts_are_missing_then_gone_and_leavers_are_not_missed)
+{
+	pid_t killed = start_sim(self, "k", 1, 1, "", PROCS, 200);
+	pid_t leaver = start_sim(self, "l", 1, 1, "", PROCS, 200);
+	char *err = NULL;
+	double t0;
+
+	dbos_fleet_close(self->f);
+	self->f = coordinator(self, NULL, 500, 5, &err);
+	ASSERT_NE(NULL, self->f) TH_LOG("%s", err);
+	ASSERT_EQ(0, kill(killed, SIGKILL));
+	ASSERT_EQ(0, kill(leaver, SIGTERM));
+	waitpid(leaver, NULL, 0);
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes", &err));
+	EXPECT_EQ(3 * PROCS, atoi(self->r.cell[0][0]));
+	EXPECT_NE(NULL, report_of(self->f, "k1")) TH_LOG("a killed host is missing");
+	EXPECT_EQ(NULL, report_of(self->f, "l1")) TH_LOG("a host that left is not");
+	ASSERT_EQ(0, q(self, "SELECT host FROM fleet_hosts WHERE host = 'l1'", &err));
+	EXPECT_EQ(0, self->r.n);
+	/* after FLEET_STALE_BEATS heartbeats without one, k1 is no longer expected */
+	t0 = now_s();
+	do {
+		usleep(100000);
+		ASSERT_EQ(0, q(self, "SELECT live FROM fleet_hosts WHERE host = 'k1'", &err));
+	} while (self->r.n == 1 && !strcmp(self->r.cell[0][0], "1") && now_s() - t0 < 5);
+	EXPECT_STREQ("0", self->r.cell[0][0]);
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes", &err));
+	EXPECT_EQ(0, nreports(self->f));
+}
+
+TEST_F(fleet, large_answers_come_in_chunks_and_whole)
+{
+	const int big = 30000;	/* ~7 MB of rows: 28 chunks */
+	char *err = NULL, sql[128];
+	long long len = 0;
+
+	start_sim(self, "big", 1, 1, "", big, 300);
+	dbos_fleet_close(self->f);
+	self->f = coordinator(self, NULL, 10000, 4, &err);
+	ASSERT_NE(NULL, self->f) TH_LOG("%s", err);
+	snprintf(sql, sizeof(sql), "SELECT count(*), sum(pid), sum(length(cmdline)) FROM processes "
+		 "WHERE host = 'big1'");
+	ASSERT_EQ(0, q(self, sql, &err)) TH_LOG("%s", err);
+	EXPECT_EQ(big, atoi(self->r.cell[0][0]));
+	EXPECT_EQ((long long)big * (big + 1) / 2, atoll(self->r.cell[0][1]));
+	for (int k = 0; k < big; k++) {
+		struct fleet_sim_row w;
+
+		fleet_sim_row("big1", k, &w);
+		len += (long long)strlen(w.cmdline);
+	}
+	EXPECT_EQ(len, atoll(self->r.cell[0][2]));
+	EXPECT_EQ(0, nreports(self->f));
+}
+
+/* A request straight on NATS, as anyone allowed to publish could send it. */
+static int raw_request(const char *url, const char *subject, const void *body, int len,
+		       char *answer, size_t size)
+{
+	natsConnection *nc = NULL;
+	natsSubscription *sub = NULL;
+	natsMsg *reply = NULL;
+	char inbox[64], answers[80];
+	int rc = -1;
+
+	snprintf(inbox, sizeof(inbox), "_INBOX.test%d", rand());
+	snprintf(answers, sizeof(answers), "%s.*", inbox);
+	if (natsConnection_ConnectTo(&nc, url) != NATS_OK)
+		return -1;
+	if (natsConnection_SubscribeSync(&sub, nc, answers) == NATS_OK &&
+	    natsConnection_PublishRequest(nc, subject, inbox, body, len) == NATS_OK &&
+	    natsSubscription_NextMsg(&reply, sub, 2000) == NATS_OK) {
+		const uint8_t *p = (const uint8_t *)natsMsg_GetData(reply);
+		int n = natsMsg_GetDataLength(reply);
+
+		/* the first frame's type and text */
+		if (n >= 5)
+			snprintf(answer, size, "%c %.*s", p[4], n - 5, (const char *)p + 5);
+		rc = 0;
+	}
+	natsMsg_Destroy(reply);
+	natsSubscription_Destroy(sub);
+	natsConnection_Destroy(nc);
+	return rc;
+}
+
+static int frame_n(uint8_t *out, char type, const void *text, uint32_t n)
+{
+	out[0] = n & 0xff;
+	out[1] = n >> 8 & 0xff;
+	out[2] = n >> 16 & 0xff;
+	out[3] = n >> 24;
+	out[4] = (uint8_t)type;
+	memcpy(out + 5, text, n);
+	return (int)n + 5;
+}
+
+static int frame(uint8_t *out, char type, const char *text)
+{
+	return frame_n(out, type, text, (uint32_t)strlen(text));
+}
+
+TEST_F(fleet, hosts_run_no_statement_that_writes_and_survive_bad_requests)
+{
+	static const char *const writes[] = {
+		"DELETE FROM processes", "UPDATE processes SET nice = 19",
+		"INSERT INTO processes(pid) VALUES (99)", "CREATE TABLE t(x)", "DROP TABLE processes",
+		"BEGIN", "SELECT 1; DELETE FROM processes", "ATTACH 'x.db' AS x",
+		"PRAGMA writable_schema = 1", "CREATE TEMP TABLE t AS SELECT 1",
+	};
+	uint8_t body[512];
+	char answer[512], *err = NULL;
+	int len;
+
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+		len = frame(body, 'Q', writes[i]);
+		answer[0] = 0;
+		ASSERT_EQ(0, raw_request(self->url, "dbos.query.host.h1", body, len, answer,
+					 sizeof(answer))) TH_LOG("%s: no answer", writes[i]);
+		EXPECT_EQ('E', answer[0]) TH_LOG("%s: %s", writes[i], answer);
+	}
+	len = frame(body, 'Q', "DELETE FROM processes");
+	ASSERT_EQ(0, raw_request(self->url, "dbos.query.host.h1", body, len, answer, sizeof(answer)));
+	EXPECT_NE(NULL, strstr(answer, "only reads")) TH_LOG("%s", answer);
+
+	/* malformed: empty, a short frame, a wrong type, trailing junk, too many parameters */
+	ASSERT_EQ(0, raw_request(self->url, "dbos.query.host.h1", "", 0, answer, sizeof(answer)));
+	EXPECT_NE(NULL, strstr(answer, "protocol error")) TH_LOG("%s", answer);
+	ASSERT_EQ(0, raw_request(self->url, "dbos.query.host.h1", "\x09\0\0\0QSEL", 8, answer,
+				 sizeof(answer)));
+	EXPECT_NE(NULL, strstr(answer, "protocol error")) TH_LOG("%s", answer);
+	len = frame(body, 'R', "SELECT 1");
+	ASSERT_EQ(0, raw_request(self->url, "dbos.query.host.h1", body, len, answer, sizeof(answer)));
+	EXPECT_NE(NULL, strstr(answer, "protocol error")) TH_LOG("%s", answer);
+	len = frame(body, 'Q', "SELECT 1");
+	body[len++] = 'x';
+	ASSERT_EQ(0, raw_request(self->url, "dbos.query.host.h1", body, len, answer, sizeof(answer)));
+	EXPECT_NE(NULL, strstr(answer, "protocol error")) TH_LOG("%s", answer);
+	len = frame(body, 'Q', "SELECT ?1");
+	len += frame_n(body + len, 'R', "\x01\x01\0\0\0\0\0\0\0\x01\x02\0\0\0\0\0\0\0", 18);
+	ASSERT_EQ(0, raw_request(self->url, "dbos.query.host.h1", body, len, answer, sizeof(answer)));
+	EXPECT_NE(NULL, strstr(answer, "more parameters")) TH_LOG("%s", answer);
+	len = frame(body, 'Q', "SELECT nosuchcolumn FROM processes");
+	ASSERT_EQ(0, raw_request(self->url, "dbos.query.host.h1", body, len, answer, sizeof(answer)));
+	EXPECT_NE(NULL, strstr(answer, "no such column")) TH_LOG("%s", answer);
+
+	/* and everything is still there, and answered */
+	ASSERT_EQ(0, q(self, "SELECT host, count(*), sum(nice) FROM processes GROUP BY host", &err))
+		TH_LOG("%s", err);
+	ASSERT_EQ(3, self->r.n);
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(PROCS, atoi(self->r.cell[i][1]));
+	EXPECT_EQ(0, nreports(self->f));
+}
+
+TEST_F(fleet, the_coordinator_only_reads)
+{
+	static const char *const writes[] = {
+		"DELETE FROM processes", "INSERT INTO fleet_hosts(host) VALUES ('evil')",
+		"DELETE FROM fleet_hosts", "CREATE TABLE t(x)", "DROP TABLE processes",
+		"ATTACH ':memory:' AS x", "PRAGMA writable_schema = 1",
+		"CREATE VIRTUAL TABLE x USING dbos_fleet(0)",
+	};
+	char *err = NULL;
+
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+		EXPECT_EQ(-1, q(self, writes[i], &err)) TH_LOG("%s ran", writes[i]);
+		free(err);
+	}
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM fleet_hosts", &err)) TH_LOG("%s", err);
+	EXPECT_STREQ("3", self->r.cell[0][0]);
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes", &err)) TH_LOG("%s", err);
+	EXPECT_EQ(3 * PROCS, atoi(self->r.cell[0][0]));
+}
+
+/* Run the CLI; its stdout in @out, stderr in @errout, exit status returned. */
+static int cli(FIXTURE_DATA(fleet) *self, const char *args, char *out, size_t size, char *errout,
+	       size_t esize)
+{
+	char cmd[PATH_MAX + 1024], path[128];
+	FILE *f;
+	int st;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/cli.err", self->dir);
+	snprintf(cmd, sizeof(cmd), "%s/../../bin/dbos %s 2>%s", bin_dir, args, path);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	n = fread(out, 1, size - 1, f);
+	out[n] = 0;
+	st = pclose(f);
+	f = fopen(path, "r");
+	n = f ? fread(errout, 1, esize - 1, f) : 0;
+	errout[n] = 0;
+	if (f)
+		fclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST_F(fleet, the_cli_queries_the_fleet_and_says_who_is_missing)
+{
+	char args[512], out[4096], errout[1024];
+	pid_t lone = start_sim(self, "z", 1, 1, "", PROCS, 300);
+	char *err = NULL;
+	struct dbos_fleet *g = coordinator(self, NULL, 2000, 4, &err);
+
+	ASSERT_NE(NULL, g) TH_LOG("%s", err);
+	dbos_fleet_close(g);
+	snprintf(args, sizeof(args), "--fleet %s --csv -c \"SELECT host, count(*) AS n FROM "
+		 "processes GROUP BY host ORDER BY host\"", self->url);
+	ASSERT_EQ(0, cli(self, args, out, sizeof(out), errout, sizeof(errout))) TH_LOG("%s", errout);
+	EXPECT_STREQ("host,n\nh1,20\nh2,20\nh3,20\nz1,20\n", out);
+
+	ASSERT_EQ(0, kill(lone, SIGSTOP));
+	snprintf(args, sizeof(args), "--fleet %s --fleet-timeout 500 --csv -c \"SELECT host, "
+		 "count(*) AS n FROM processes GROUP BY host ORDER BY host\"", self->url);
+	EXPECT_EQ(3, cli(self, args, out, sizeof(out), errout, sizeof(errout)));
+	EXPECT_STREQ("host,n\nh1,20\nh2,20\nh3,20\n", out);
+	EXPECT_NE(NULL, strstr(errout, "host z1 is missing from the result: no answer within 500 ms"))
+		TH_LOG("%s", errout);
+	kill(lone, SIGCONT);
+
+	snprintf(args, sizeof(args), "--fleet %s --target label:web --csv -c \"SELECT count(*) "
+		 "FROM processes WHERE name = 'sshd'\"", self->url);
+	ASSERT_EQ(0, cli(self, args, out, sizeof(out), errout, sizeof(errout))) TH_LOG("%s", errout);
+	EXPECT_STREQ("count(*)\n3\n", out);
+
+	EXPECT_EQ(2, cli(self, "--fleet nats://127.0.0.1:1 -c 'SELECT 1'", out, sizeof(out),
+			 errout, sizeof(errout)));
+	EXPECT_NE(NULL, strstr(errout, "dbos: fleet: nats://127.0.0.1:1")) TH_LOG("%s", errout);
+	snprintf(args, sizeof(args), "--fleet %s --target bogus -c 'SELECT 1'", self->url);
+	EXPECT_EQ(2, cli(self, args, out, sizeof(out), errout, sizeof(errout)));
+	EXPECT_NE(NULL, strstr(errout, "host:ID or label:NAME")) TH_LOG("%s", errout);
+	snprintf(args, sizeof(args), "--fleet %s -c 'DELETE FROM processes'", self->url);
+	EXPECT_EQ(1, cli(self, args, out, sizeof(out), errout, sizeof(errout)));
+}
+
+TEST(an_empty_fleet_has_no_tables_yet)
+{
+	FIXTURE_DATA(fleet) s = { 0 }, *self = &s;
+	struct dbos_fleet *f;
+	char *err = NULL, cmd[160];
+
+	snprintf(self->dir, sizeof(self->dir), "/tmp/dbos-fleet-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	ASSERT_EQ(0, start_nats(self));
+	f = dbos_fleet_connect(&(struct dbos_fleet_options){ .url = self->url }, &err);
+	ASSERT_NE(NULL, f) TH_LOG("%s", err);
+	EXPECT_EQ(0, dbos_fleet_hosts(f, NULL));
+	self->f = f;
+	EXPECT_EQ(0, q(self, "SELECT count(*) FROM fleet_hosts", &err));
+	EXPECT_EQ(-1, q(self, "SELECT * FROM processes", &err));
+	EXPECT_NE(NULL, strstr(err, "no such table: processes")) TH_LOG("%s", err);
+	free(err);
+	rows_clear(&self->r);
+	dbos_fleet_close(f);
+	kill(self->nats, SIGTERM);
+	waitpid(self->nats, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %.64s", self->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "# could not remove %s\n", self->dir);
+}
+
+static void __attribute__((constructor)) find_bins(void)
+{
+	ssize_t n = readlink("/proc/self/exe", bin_dir, sizeof(bin_dir) - 1);
+
+	if (n > 0) {
+		bin_dir[n] = 0;
+		*strrchr(bin_dir, '/') = 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+}
+
+TEST_HARNESS_MAIN
