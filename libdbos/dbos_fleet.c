@@ -411,8 +411,6 @@ static int gather(struct dbos_fleet *f, const char *subject, char **exp, int nex
 		s = natsMsgHeader_Set(req, FLEET_HDR_TIMEOUT, tmo);
 	if (s == NATS_OK)
 		s = natsConnection_PublishMsg(f->nc, req);
-	if (s == NATS_OK)
-		s = natsConnection_Flush(f->nc);
 	if (s != NATS_OK) {
 		fleet_errf(err, "fleet request on %s: %s", subject, natsStatus_GetText(s));
 		goto out;

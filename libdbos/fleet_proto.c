@@ -73,6 +73,8 @@ int fleet_connect(const struct fleet_nats *cfg, bool keep_trying, natsConnection
 	}
 	if (s == NATS_OK)
 		s = natsOptions_SetTimeout(o, 2000);
+	if (s == NATS_OK && cfg->shared_threads)
+		s = natsOptions_UseGlobalMessageDelivery(o, true);
 	if (s == NATS_OK && keep_trying) {
 		s = natsOptions_SetMaxReconnect(o, -1);
 		if (s == NATS_OK)

@@ -72,6 +72,9 @@ struct fleet_nats {
 	const char *cert;	/* client certificate and key (mutual TLS), or NULL */
 	const char *key;
 	const char *name;	/* the connection's name on the server */
+	/* deliver messages on libnats' shared threads, not one per subscription
+	 * (many agents in one process: the simulated hosts) */
+	bool shared_threads;
 };
 
 /* fleet_name_ok() - true if @s is a valid host id or label. */

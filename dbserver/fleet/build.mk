@@ -15,7 +15,15 @@ $(B)/tests/fleet_sim: tests/host/fleet_sim.c tests/host/fleet_sim.h $(FLEET_OBJS
 
 HOST_TESTS += $(B)/tests/host/test_fleet
 
-$(B)/tests/host/test_fleet: tests/host/test_fleet.c tests/host/fleet_sim.h $(LIBDBOS) \
+$(B)/tests/host/test_fleet: tests/host/test_fleet.c tests/host/fleet_sim.h tests/host/fleet_side.h $(LIBDBOS) \
 		| $(B)/tests/fleet_sim $(B)/bin/dbos
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_TEST_CFLAGS) -o $@ $< $(LIBDBOS) $(LDFLAGS) $(FLEET_LIBS) -lsqlite3
+
+# Fleet query latency over 10, 100 and 1,000 simulated hosts (make bench).
+BENCHES += $(B)/bench/bench_fleet
+userspace: $(B)/bench/bench_fleet
+
+$(B)/bench/bench_fleet: bench/bench_fleet.c tests/host/fleet_side.h $(LIBDBOS) | $(B)/tests/fleet_sim
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBDBOS) $(LDFLAGS) $(FLEET_LIBS) -lsqlite3

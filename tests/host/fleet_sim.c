@@ -13,6 +13,7 @@
  * on SIGTERM or SIGINT the agents leave the fleet and it exits 0.
  */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: fleet_sim --url URL [--hosts N] [--prefix P] [--first K] "
 			"[--labels a,b] [--procs N] [--heartbeat-ms MS] [--ready FILE]\n");
 		return 2;
+	}
+	if (hosts > 8) {
+		/* a socket per host; libnats' shared threads, not ~5 per host */
+		struct rlimit rl;
+
+		cfg.nats.shared_threads = true;
+		if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);

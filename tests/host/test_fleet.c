@@ -26,6 +26,7 @@
 
 #include "dbos_client.h"
 #include "fleet_proto.h"
+#include "tests/host/fleet_side.h"
 #include "tests/host/fleet_sim.h"
 
 #define PROCS	20
@@ -33,13 +34,7 @@
 
 static char bin_dir[PATH_MAX];	/* build/tests/host */
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#define now_s fleet_now_s
 
 /* ---- a result, as text ---- */
 
@@ -105,70 +100,26 @@ FIXTURE(fleet) {
 	struct rows r;
 };
 
-static pid_t spawn(char *const argv[], const char *out)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 static int start_nats(FIXTURE_DATA(fleet) *self)
 {
-	char log[128], store[128], line[512];
-	double t0 = now_s();
-
-	snprintf(log, sizeof(log), "%s/nats.log", self->dir);
-	snprintf(store, sizeof(store), "%s/js", self->dir);
-	self->nats = spawn((char *const[]){ "nats-server", "-js", "-a", "127.0.0.1", "-p", "-1",
-					    "-sd", store, "-l", log, NULL }, "/dev/null");
-	while (now_s() - t0 < 10) {
-		FILE *f = fopen(log, "r");
-		int port = 0;
-
-		while (f && fgets(line, sizeof(line), f)) {
-			char *p = strstr(line, "Listening for client connections on 127.0.0.1:");
-
-			if (p)
-				port = atoi(strrchr(p, ':') + 1);
-			if (port && strstr(line, "Server is ready")) {
-				fclose(f);
-				snprintf(self->url, sizeof(self->url), "nats://127.0.0.1:%d", port);
-				return 0;
-			}
-		}
-		if (f)
-			fclose(f);
-		usleep(20000);
-	}
-	return -1;
+	self->nats = fleet_start_nats(self->dir, self->url, sizeof(self->url));
+	return self->nats < 0 ? -1 : 0;
 }
 
-/* Start a fleet_sim process: @hosts hosts PREFIX<first>..., with @extra options. */
+/* Start a fleet_sim process: @hosts hosts PREFIX<first>... */
 static pid_t start_sim(FIXTURE_DATA(fleet) *self, const char *prefix, int first, int hosts,
 		       const char *labels, int procs, int heartbeat_ms)
 {
-	char sim[PATH_MAX + 32], out[128], n[16], k[16], p[16], hb[16];
+	char sim[PATH_MAX + 32];
 	pid_t pid;
 
 	snprintf(sim, sizeof(sim), "%s/../fleet_sim", bin_dir);
-	snprintf(out, sizeof(out), "%s/sim-%s.log", self->dir, prefix);
-	snprintf(n, sizeof(n), "%d", hosts);
-	snprintf(k, sizeof(k), "%d", first);
-	snprintf(p, sizeof(p), "%d", procs);
-	snprintf(hb, sizeof(hb), "%d", heartbeat_ms);
-	pid = spawn((char *const[]){ sim, "--url", self->url, "--hosts", n, "--prefix",
-				     (char *)prefix, "--first", k, "--procs", p, "--heartbeat-ms",
-				     hb, "--labels", (char *)(labels ? labels : ""), NULL }, out);
+	pid = fleet_start_sim(sim, self->dir, self->url, prefix, first, hosts, labels, procs,
+			      heartbeat_ms);
+	if (pid <= 0) {		/* never kill(-1, ...) below */
+		perror("fork");
+		exit(1);
+	}
 	if (self->nsims < MAX_SIMS)
 		self->sims[self->nsims++] = pid;
 	return pid;
@@ -254,12 +205,16 @@ FIXTURE_TEARDOWN(fleet)
 	dbos_fleet_close(self->f);
 	rows_clear(&self->r);
 	for (int i = 0; i < self->nsims; i++) {
+		if (self->sims[i] <= 0)
+			continue;
 		kill(self->sims[i], SIGCONT);
 		kill(self->sims[i], SIGKILL);
 		waitpid(self->sims[i], NULL, 0);
 	}
-	kill(self->nats, SIGTERM);
-	waitpid(self->nats, NULL, 0);
+	if (self->nats > 0) {
+		kill(self->nats, SIGTERM);
+		waitpid(self->nats, NULL, 0);
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %.64s", self->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "# could not remove %s\n", self->dir);
@@ -688,8 +643,10 @@ TEST(an_empty_fleet_has_no_tables_yet)
 	free(err);
 	rows_clear(&self->r);
 	dbos_fleet_close(f);
-	kill(self->nats, SIGTERM);
-	waitpid(self->nats, NULL, 0);
+	if (self->nats > 0) {
+		kill(self->nats, SIGTERM);
+		waitpid(self->nats, NULL, 0);
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %.64s", self->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "# could not remove %s\n", self->dir);
