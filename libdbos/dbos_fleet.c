@@ -383,7 +383,7 @@ static int gather(struct dbos_fleet *f, const char *subject, char **exp, int nex
 	natsSubscription *sub = NULL;
 	natsInbox *inbox = NULL;
 	natsMsg *req = NULL;
-	char tmo[16], answers[128];
+	char tmo[16], reply[128], answers[136];
 	int64_t deadline = now_ns() + (int64_t)f->timeout_ms * 1000000;
 	int pending = nexp, rc = -1;
 	natsStatus s;
@@ -398,15 +398,18 @@ static int gather(struct dbos_fleet *f, const char *subject, char **exp, int nex
 	if (!nexp)
 		return 0;
 	snprintf(tmo, sizeof(tmo), "%d", f->timeout_ms);
+	/* dbos.answer.<a unique token>: the token of a new inbox (_INBOX.<token>) */
 	s = natsInbox_Create(&inbox);
-	if (s == NATS_OK && snprintf(answers, sizeof(answers), "%s.*", inbox) >= (int)sizeof(answers))
+	if (s == NATS_OK && (snprintf(reply, sizeof(reply), "%s%s", FLEET_SUBJECT_ANSWER,
+				      strchr(inbox, '.') + 1) >= (int)sizeof(reply) ||
+			     snprintf(answers, sizeof(answers), "%s.*", reply) >= (int)sizeof(answers)))
 		s = NATS_ERR;
 	if (s == NATS_OK)
 		s = natsConnection_SubscribeSync(&sub, f->nc, answers);
 	if (s == NATS_OK)
 		s = natsSubscription_SetPendingLimits(sub, -1, -1);
 	if (s == NATS_OK)
-		s = natsMsg_Create(&req, subject, inbox, (const char *)body->data, (int)body->len);
+		s = natsMsg_Create(&req, subject, reply, (const char *)body->data, (int)body->len);
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(req, FLEET_HDR_TIMEOUT, tmo);
 	if (s == NATS_OK)

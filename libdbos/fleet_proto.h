@@ -19,13 +19,15 @@
  *     dbos.query.all               every host
  *     dbos.query.host.<host>       one host
  *     dbos.query.label.<label>     the hosts with that label
- * with a reply subject, header FLEET_HDR_TIMEOUT (ms the host may spend:
+ * with a reply subject dbos.answer.<unique token>, header FLEET_HDR_TIMEOUT (ms the host may spend:
  * the coordinator's deadline) and a body of frames (dbos_proto.h): one 'Q'
  * (the SQL: one statement, which the host runs only if it is read-only),
  * then at most one 'R' (the values of its parameters ?1, ?2, ...).
  * Each host answers with one or more messages on <reply subject>.<its id>
- * (which NATS permissions can make the only host allowed to publish there:
- * a host cannot answer for another), with headers FLEET_HDR_HOST (its id,
+ * (NATS permissions can make it the only one allowed to publish on
+ * dbos.answer.*.<its id>: a host cannot answer for another; and answers
+ * are not on _INBOX.>, which every client that makes requests must be
+ * allowed to read), with headers FLEET_HDR_HOST (its id,
  * for people reading the traffic) and FLEET_HDR_CHUNK (0, 1, 2, ...), each
  * at most FLEET_CHUNK bytes of frames: 'C' (in chunk 0), 'R'..., and the
  * last chunk ends with 'D' (done) or 'E' (the host's error text). A
@@ -49,6 +51,7 @@
 #define FLEET_SUBJECT_ALL	"dbos.query.all"
 #define FLEET_SUBJECT_HOST	"dbos.query.host."
 #define FLEET_SUBJECT_LABEL	"dbos.query.label."
+#define FLEET_SUBJECT_ANSWER	"dbos.answer."
 #define FLEET_HOSTS_BUCKET	"dbos_hosts"
 #define FLEET_HDR_HOST		"Dbos-Host"
 #define FLEET_HDR_CHUNK		"Dbos-Chunk"

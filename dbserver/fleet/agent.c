@@ -71,6 +71,18 @@ static void say(const struct fleet_agent *a, const char *fmt, const char *what)
 	fputc('\n', stderr);
 }
 
+/* Where @msg's answer goes: its reply subject if it is dbos.answer.<one token>, else NULL. */
+static const char *answer_to(natsMsg *msg)
+{
+	const char *reply = natsMsg_GetReply(msg);
+	size_t n = strlen(FLEET_SUBJECT_ANSWER);
+
+	if (!reply || strncmp(reply, FLEET_SUBJECT_ANSWER, n) || !reply[n] ||
+	    strpbrk(reply + n, ".*> \t"))
+		return NULL;
+	return reply;
+}
+
 /* Publish a->out as chunk a->chunk of the answer on @reply; empties a->out. */
 static int publish_chunk(struct fleet_agent *a, const char *reply)
 {
@@ -217,15 +229,15 @@ static int put_row(struct fleet_agent *a, sqlite3_stmt *st, int ncol)
 /* Run one query and publish its answer. */
 static void serve(struct fleet_agent *a, sqlite3 *db, natsMsg *msg)
 {
-	const char *reply = natsMsg_GetReply(msg), *sql = NULL, *tail, *why;
+	const char *reply = answer_to(msg), *sql = NULL, *tail, *why;
 	struct dbos_rd params;
 	sqlite3_stmt *st = NULL;
 	size_t sql_len = 0;
 	int ncol, rc, ms;
 	char text[160];
 
-	if (!reply || !*reply)
-		return;		/* nobody to answer */
+	if (!reply)
+		return;		/* nobody to answer, or not where answers go */
 	a->chunk = 0;
 	a->sent = 0;
 	dbos_buf_reset(&a->out);
@@ -361,8 +373,8 @@ static void *agent_main(void *arg)
 			pthread_mutex_unlock(&a->lock);
 			if (db)
 				serve(a, db, msg);
-			else if (natsMsg_GetReply(msg))
-				answer_error(a, natsMsg_GetReply(msg), "this host's database is not open");
+			else if (answer_to(msg))
+				answer_error(a, answer_to(msg), "this host's database is not open");
 			natsMsg_Destroy(msg);
 			pthread_mutex_lock(&a->lock);
 			continue;
@@ -395,13 +407,13 @@ static void on_query(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
 	pthread_mutex_unlock(&a->lock);
 	if (queued)
 		return;
-	if (natsMsg_GetReply(msg)) {
+	if (answer_to(msg)) {
 		static const char busy[] = "host busy: too many fleet queries waiting";
 		char subject[256];
 		struct dbos_buf b;
 		natsMsg *m = NULL;
 
-		snprintf(subject, sizeof(subject), "%s.%s", natsMsg_GetReply(msg), a->host);
+		snprintf(subject, sizeof(subject), "%s.%s", answer_to(msg), a->host);
 		dbos_buf_init(&b);
 		dbos_frame_put(&b, DBOS_F_ERROR, busy, sizeof(busy) - 1);
 		if (!b.err && natsMsg_Create(&m, subject, NULL, (const char *)b.data,

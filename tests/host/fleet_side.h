@@ -39,18 +39,35 @@ static inline pid_t fleet_spawn(char *const argv[], const char *out)
 
 /*
  * nats-server with JetStream on a random port of 127.0.0.1, its store and log
- * in @dir; its URL in @url. The pid, or -1 when it did not start in 10 s.
+ * in @dir; its URL in @url; with @accounts (configuration text: accounts,
+ * users, permissions), from a configuration file. The pid, or -1 when it did
+ * not start in 10 s.
  */
-static inline pid_t fleet_start_nats(const char *dir, char *url, size_t size)
+static inline pid_t fleet_start_nats_conf(const char *dir, const char *accounts, char *url,
+					  size_t size)
 {
-	char log[PATH_MAX], store[PATH_MAX], line[512];
+	char log[PATH_MAX], store[PATH_MAX], conf[PATH_MAX], line[512];
 	double t0 = fleet_now_s();
 	pid_t pid;
 
 	snprintf(log, sizeof(log), "%s/nats.log", dir);
 	snprintf(store, sizeof(store), "%s/js", dir);
-	pid = fleet_spawn((char *const[]){ "nats-server", "-js", "-a", "127.0.0.1", "-p", "-1",
-					   "-sd", store, "-l", log, NULL }, "/dev/null");
+	if (accounts) {
+		FILE *f;
+
+		snprintf(conf, sizeof(conf), "%s/nats.conf", dir);
+		f = fopen(conf, "w");
+		if (!f)
+			return -1;
+		fprintf(f, "host: 127.0.0.1\nport: -1\njetstream { store_dir: \"%s\" }\n%s\n",
+			store, accounts);
+		fclose(f);
+		pid = fleet_spawn((char *const[]){ "nats-server", "-c", conf, "-l", log, NULL },
+				  "/dev/null");
+	} else {
+		pid = fleet_spawn((char *const[]){ "nats-server", "-js", "-a", "127.0.0.1", "-p",
+						   "-1", "-sd", store, "-l", log, NULL }, "/dev/null");
+	}
 	while (fleet_now_s() - t0 < 10) {
 		FILE *f = fopen(log, "r");
 		int port = 0;
@@ -92,6 +109,11 @@ static inline pid_t fleet_start_sim(const char *sim, const char *dir, const char
 					    "--prefix", (char *)prefix, "--first", k, "--procs", p,
 					    "--heartbeat-ms", hb, "--labels",
 					    (char *)(labels ? labels : ""), NULL }, out);
+}
+
+static inline pid_t fleet_start_nats(const char *dir, char *url, size_t size)
+{
+	return fleet_start_nats_conf(dir, NULL, url, size);
 }
 
 #endif /* TESTS_HOST_FLEET_SIDE_H */

@@ -451,7 +451,7 @@ static int raw_request(const char *url, const char *subject, const void *body, i
 	char inbox[64], answers[80];
 	int rc = -1;
 
-	snprintf(inbox, sizeof(inbox), "_INBOX.test%d", rand());
+	snprintf(inbox, sizeof(inbox), "dbos.answer.test%d", rand());
 	snprintf(answers, sizeof(answers), "%s.*", inbox);
 	if (natsConnection_ConnectTo(&nc, url) != NATS_OK)
 		return -1;
@@ -647,6 +647,195 @@ TEST(an_empty_fleet_has_no_tables_yet)
 		kill(self->nats, SIGTERM);
 		waitpid(self->nats, NULL, 0);
 	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %.64s", self->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "# could not remove %s\n", self->dir);
+}
+
+
+/* The README's permissions: hosts may answer only as themselves and only answer. */
+static const char fleet_accounts[] =
+	"accounts { FLEET { jetstream: enabled, users: [\n"
+	"  { user: admin, password: apw, permissions: {\n"
+	"      publish: [\"dbos.query.>\", \"$JS.API.>\", \"$JS.FC.>\", \"$JS.ACK.>\"],\n"
+	"      subscribe: [\"dbos.answer.>\", \"_INBOX.>\"] } }\n"
+	"  { user: h1, password: p1, permissions: HOST(h1) }\n"
+	"  { user: h2, password: p2, permissions: HOST(h2) }\n"
+	"  { user: h3, password: p3, permissions: HOST(h3) }\n"
+	"] } }\n";
+
+static char *host_permissions(const char *conf)
+{
+	static const char tmpl[] =
+		"{ publish: [\"dbos.answer.*.%1$s\", \"$KV.dbos_hosts.%1$s\", "
+		"\"$JS.API.STREAM.INFO.KV_dbos_hosts\", \"$JS.API.STREAM.CREATE.KV_dbos_hosts\"], "
+		"subscribe: [\"dbos.query.all\", \"dbos.query.host.%1$s\", \"dbos.query.label.*\", "
+		"\"_INBOX.>\"] }";
+	char *out = malloc(8192), *o = out;
+	const char *p = conf;
+
+	while (*p) {
+		if (!strncmp(p, "HOST(", 5)) {
+			char id[8] = { 0 };
+
+			memcpy(id, p + 5, 2);
+			o += sprintf(o, tmpl, id);
+			p += 8;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+/* @url with user:password@ in it. */
+static void as_user(char *out, size_t size, const char *url, const char *user, const char *pw)
+{
+	snprintf(out, size, "nats://%.8s:%.8s@%.40s", user, pw, url + strlen("nats://"));
+}
+
+/* Connect as @user; NULL on failure. */
+static natsConnection *connect_as(const char *url, const char *user, const char *pw)
+{
+	natsConnection *nc = NULL;
+	char u[128];
+
+	as_user(u, sizeof(u), url, user, pw);
+	return natsConnection_ConnectTo(&nc, u) == NATS_OK ? nc : NULL;
+}
+
+static natsMsg *next_msg(natsSubscription *sub, int ms)
+{
+	natsMsg *m = NULL;
+
+	return natsSubscription_NextMsg(&m, sub, ms) == NATS_OK ? m : NULL;
+}
+
+TEST(permissions_keep_each_host_to_answering_as_itself)
+{
+	FIXTURE_DATA(fleet) s = { 0 }, *self = &s;
+	char *conf = host_permissions(fleet_accounts), *err = NULL, url[128], cmd[160], plain[64];
+	const char *ids[3] = { "h1", "h2", "h3" }, *pws[3] = { "p1", "p2", "p3" };
+	natsConnection *rogue = NULL, *admin = NULL;
+	natsSubscription *sub = NULL, *spy = NULL;
+	natsMsg *m;
+	uint8_t body[128];
+	int len;
+
+	snprintf(self->dir, sizeof(self->dir), "/tmp/dbos-fleet-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	self->nats = fleet_start_nats_conf(self->dir, conf, self->url, sizeof(self->url));
+	free(conf);
+	ASSERT_GT(self->nats, 0) TH_LOG("nats-server did not start (see %s)", self->dir);
+	for (int i = 0; i < 3; i++) {
+		char sim[PATH_MAX + 32];
+
+		snprintf(sim, sizeof(sim), "%s/../fleet_sim", bin_dir);
+		as_user(url, sizeof(url), self->url, ids[i], pws[i]);
+		self->sims[self->nsims] = fleet_start_sim(sim, self->dir, url, "h", i + 1, 1,
+							  NULL, PROCS, 300);
+		ASSERT_GT(self->sims[self->nsims], 0);
+		self->nsims++;
+	}
+	/* the coordinator, as admin, sees all three answer whole */
+	strcpy(plain, self->url);
+	as_user(self->url, sizeof(self->url), plain, "admin", "apw");
+	self->f = coordinator(self, NULL, 2000, 3, &err);
+	ASSERT_NE(NULL, self->f) TH_LOG("%s", err);
+	ASSERT_EQ(0, q(self, "SELECT host, count(*) FROM processes GROUP BY host ORDER BY host", &err))
+		TH_LOG("%s", err);
+	ASSERT_EQ(3, self->r.n);
+	EXPECT_EQ(0, nreports(self->f));
+
+	/* h1's credentials, stolen by an attacker, answering every query as h2 */
+	rogue = connect_as(plain, "h1", "p1");
+	admin = connect_as(plain, "admin", "apw");
+	ASSERT_NE(NULL, rogue);
+	ASSERT_NE(NULL, admin);
+	ASSERT_EQ(NATS_OK, natsConnection_SubscribeSync(&sub, rogue, "dbos.query.all"));
+	/* it may not read the answers of others either */
+	ASSERT_EQ(NATS_OK, natsConnection_SubscribeSync(&spy, rogue, "dbos.answer.>"));
+	natsConnection_Flush(rogue);
+	ASSERT_EQ(0, q(self, "SELECT host, cmdline FROM processes WHERE pid = 1 ORDER BY host", &err));
+	m = next_msg(sub, 2000);
+	ASSERT_NE(NULL, m) TH_LOG("h1 may read queries");
+	natsMsg_Destroy(m);
+	EXPECT_EQ(NULL, next_msg(spy, 500)) TH_LOG("h1 read another host's answer");
+	ASSERT_EQ(3, self->r.n);
+	for (int i = 0; i < 3; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "--host %.8s ", self->r.cell[i][0]);
+		EXPECT_NE(NULL, strstr(self->r.cell[i][1], want)) TH_LOG("%s: %s", self->r.cell[i][0],
+									 self->r.cell[i][1]);
+	}
+
+	/* h1 may answer as h1, not as h2 (what reaches a coordinator, seen by admin) */
+	{
+		natsSubscription *forge = NULL;
+
+		ASSERT_EQ(NATS_OK, natsConnection_SubscribeSync(&forge, admin, "dbos.answer.forge.*"));
+		natsConnection_Flush(admin);
+		len = frame(body, 'D', "");
+		natsConnection_Publish(rogue, "dbos.answer.forge.h2", body, len);
+		natsConnection_FlushTimeout(rogue, 1000);
+		EXPECT_EQ(NULL, (m = next_msg(forge, 1000))) TH_LOG("h1 answered as h2");
+		natsMsg_Destroy(m);
+		natsConnection_Publish(rogue, "dbos.answer.forge.h1", body, len);
+		natsConnection_FlushTimeout(rogue, 1000);
+		EXPECT_NE(NULL, (m = next_msg(forge, 2000))) TH_LOG("h1 could not answer as itself");
+		natsMsg_Destroy(m);
+		natsSubscription_Destroy(forge);
+	}
+
+	/* h1 may not ask: a query it publishes reaches no host */
+	{
+		natsSubscription *answers = NULL;
+
+		ASSERT_EQ(NATS_OK, natsConnection_SubscribeSync(&answers, admin, "dbos.answer.probe.*"));
+		natsConnection_Flush(admin);
+		len = frame(body, 'Q', "SELECT 1");
+		natsConnection_PublishRequest(rogue, "dbos.query.all", "dbos.answer.probe", body, len);
+		natsConnection_FlushTimeout(rogue, 1000);
+		EXPECT_EQ(NULL, next_msg(answers, 1000)) TH_LOG("a query from h1 was answered");
+		/* the same from admin is answered (the probe works) */
+		natsConnection_PublishRequest(admin, "dbos.query.all", "dbos.answer.probe", body, len);
+		m = next_msg(answers, 3000);
+		EXPECT_NE(NULL, m) TH_LOG("admin's query was not answered");
+		natsMsg_Destroy(m);
+		natsSubscription_Destroy(answers);
+	}
+
+	/* h1 may not write h2's membership entry */
+	{
+		jsCtx *js = NULL;
+		kvStore *kv = NULL;
+
+		ASSERT_EQ(NATS_OK, natsConnection_JetStream(&js, rogue, NULL));
+		ASSERT_EQ(NATS_OK, js_KeyValue(&kv, js, "dbos_hosts"));
+		EXPECT_NE(NATS_OK, kvStore_PutString(NULL, kv, "h2", "labels=evil\n"));
+		EXPECT_NE(NATS_OK, kvStore_Delete(kv, "h3"));
+		EXPECT_EQ(NATS_OK, kvStore_PutString(NULL, kv, "h1", "labels=\nversion=x\n"));
+		kvStore_Destroy(kv);
+		jsCtx_Destroy(js);
+	}
+	ASSERT_EQ(0, q(self, "SELECT host, labels FROM fleet_hosts ORDER BY host", &err));
+	ASSERT_EQ(3, self->r.n);
+	EXPECT_STREQ("", self->r.cell[1][1]);
+
+	natsSubscription_Destroy(sub);
+	natsSubscription_Destroy(spy);
+	natsConnection_Destroy(rogue);
+	natsConnection_Destroy(admin);
+	dbos_fleet_close(self->f);
+	rows_clear(&self->r);
+	for (int i = 0; i < self->nsims; i++) {
+		kill(self->sims[i], SIGKILL);
+		waitpid(self->sims[i], NULL, 0);
+	}
+	kill(self->nats, SIGTERM);
+	waitpid(self->nats, NULL, 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf %.64s", self->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "# could not remove %s\n", self->dir);
