@@ -92,20 +92,26 @@ insmod_staged() {
 	done
 }
 
+# wait_device TEST PATH WHY: until [ TEST PATH ] (10 s at most; else fail WHY).
+wait_device() {
+	tries=0
+	until [ "$1" "$2" ]; do
+		tries=$((tries + 1))
+		if [ $tries -gt 100 ]; then
+			fail "$3"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
 # dbos-vm --nats: the virtio network card, 10.0.2.15/24 on QEMU's restricted user
 # network, where 10.0.2.100:4222 is the host's NATS server.
 attach_net() {
 	[ "$DBOS_VM_NET" = 1 ] || return 0
 	insmod_staged dbos-net --nats || return 1
-	tries=0
-	until [ -e /sys/class/net/eth0 ]; do
-		tries=$((tries + 1))
-		if [ $tries -gt 100 ]; then
-			fail "--nats: no eth0 after 10 s (does this kernel have virtio_net?)"
-			return 1
-		fi
-		sleep 0.1
-	done
+	wait_device -e /sys/class/net/eth0 "--nats: no eth0 after 10 s (does this kernel have virtio_net?)" ||
+		return 1
 	ip link set lo up && ip addr add 10.0.2.15/24 dev eth0 && ip link set eth0 up &&
 		ip route add default via 10.0.2.2 || { fail "--nats: cannot configure eth0"; return 1; }
 	log "eth0 up (10.0.2.15; NATS on 10.0.2.100:4222)"
@@ -115,15 +121,7 @@ attach_disk() {
 	[ "$DBOS_VM_DISK" = 1 ] || return 0
 	insmod_staged dbos-disk --disk || return 1
 	dev=/dev/vda
-	tries=0
-	while [ ! -b $dev ]; do
-		tries=$((tries + 1))
-		if [ $tries -gt 100 ]; then
-			fail "--disk: no $dev after 10 s (does this kernel have virtio_blk?)"
-			return 1
-		fi
-		sleep 0.1
-	done
+	wait_device -b $dev "--disk: no $dev after 10 s (does this kernel have virtio_blk?)" || return 1
 	magic=$(dd if=$dev bs=1 skip=1080 count=2 2>/dev/null | od -An -tx1 | tr -d ' ')
 	if [ "$magic" != 53ef ]; then
 		if [ "$(head -c 65536 $dev | tr -d '\000' | wc -c)" != 0 ]; then

@@ -440,6 +440,18 @@ static int subscribe(struct fleet_agent *a, const char *prefix, const char *name
 	return 0;
 }
 
+/* The connection, the buffers and @a itself (subscriptions and thread already gone). */
+static void agent_free(struct fleet_agent *a)
+{
+	natsConnection_Destroy(a->nc);
+	dbos_buf_free(&a->out);
+	free(a->labels);
+	free(a->version);
+	pthread_cond_destroy(&a->wake);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
 const char *fleet_agent_host(const struct fleet_agent *a)
 {
 	return a->host;
@@ -511,13 +523,7 @@ fail:
 	free(labels);
 	for (int i = 0; i < a->nsubs; i++)
 		natsSubscription_Destroy(a->subs[i]);
-	natsConnection_Destroy(a->nc);
-	dbos_buf_free(&a->out);
-	free(a->labels);
-	free(a->version);
-	pthread_cond_destroy(&a->wake);
-	pthread_mutex_destroy(&a->lock);
-	free(a);
+	agent_free(a);
 	return NULL;
 }
 
@@ -546,11 +552,5 @@ void fleet_agent_stop(struct fleet_agent *a)
 	jsCtx_Destroy(a->js);
 	natsConnection_FlushTimeout(a->nc, 1000);
 	natsConnection_Close(a->nc);
-	natsConnection_Destroy(a->nc);
-	dbos_buf_free(&a->out);
-	free(a->labels);
-	free(a->version);
-	pthread_cond_destroy(&a->wake);
-	pthread_mutex_destroy(&a->lock);
-	free(a);
+	agent_free(a);
 }
