@@ -96,22 +96,33 @@ done
 check "three VMs booted with dbosd in the fleet (in $((SECONDS - start)) s)" "$problem"
 [[ -z $problem ]] || exit 1
 
-# ps in VM as "pid name" lines
-ground_truth() { sed -n '/^FLEET_PS_BEGIN/,/^FLEET_PS_END/{/^FLEET_PS/d;p}' "$DIR/$1.out" | awk '{ print $1, $2 }'; }
+# ps in VM as "pid name" lines ("pid" alone for a kernel thread: ps shows a
+# kworker's current work queue in its name); without kworkers, which come and
+# go, and without ps and tail, which printed it and are gone
+ground_truth() {
+	sed -n '/^FLEET_PS_BEGIN/,/^FLEET_PS_END/{/^FLEET_PS/d;p}' "$DIR/$1.out" |
+		awk '$3 ~ /^kworker/ || $3 == "ps" || $3 == "tail" { next }
+		     { print ($1 == 2 || $2 == 2) ? $1 : $1 " " $3 }'
+}
+# the fleet's rows of VM $1, in the same form (kernel threads by their parent 2)
+fleet_rows() {
+	awk -F, -v h="$1" '$1 == h && $3 !~ /^kworker/ { print ($2 == 2 || $4 == 2) ? $2 : $2 " " $3 }' \
+		"$DIR/processes.csv"
+}
 
 # 1: every host's rows are its processes, under its host
-$DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, pid, name FROM processes ORDER BY host, pid" \
+$DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, pid, name, parent FROM processes ORDER BY host, pid" \
 	>"$DIR/processes.csv" 2>"$DIR/processes.err"
 status=$?
 problem=
 [[ $status == 0 ]] || problem="dbos --fleet exit $status: $(cat "$DIR/processes.err")"
 for vm in "${VMS[@]}"; do
-	got=$(awk -F, -v h="$vm" '$1 == h { print $2, $3 }' "$DIR/processes.csv")
+	got=$(fleet_rows "$vm")
 	# what ps saw must be there exactly; besides, only the guest's own
 	# waiting (its fleet_guest.sh loop: sh, dbos, sleep, grep) may have come and gone
 	missing=$(comm -23 <(ground_truth "$vm" | sort) <(echo "$got" | sort))
 	extra=$(comm -13 <(ground_truth "$vm" | sort) <(echo "$got" | sort) |
-		awk '$2 !~ /^(sh|dbos|sleep|grep|tail)$/')
+		awk 'NF == 2 && $2 !~ /^(sh|dbos|sleep|grep|tail)$/')
 	[[ -z $missing ]] || problem+="$vm: in ps, not in the fleet's rows: $missing"$'\n'
 	[[ -z $extra ]] || problem+="$vm: in the fleet's rows, not in ps: $extra"$'\n'
 	[[ $(ground_truth "$vm" | wc -l) -gt 3 ]] || problem+="$vm: ps printed nothing"$'\n'

@@ -23,7 +23,7 @@ until [ "$(dbos --csv -c "SELECT count(*) FROM processes WHERE name = 'fleet-$ho
 done
 sleep 1	# the shell's own children of the loop above are gone and mirrored
 echo FLEET_PS_BEGIN
-ps -o pid,comm | tail -n +2
+ps -o pid,ppid,comm | tail -n +2
 echo FLEET_PS_END
 echo "FLEET_READY $host"
 i=0
