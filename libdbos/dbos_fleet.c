@@ -468,10 +468,11 @@ out:
 
 /*
  * Who a request for @host (NULL: the connection's target) goes to: the
- * subject and the live members expected to answer (malloc()ed strings).
+ * subject and the live members expected to answer (malloc()ed strings);
+ * @any_target: @host even if the connection's target leaves it out.
  */
-static int expected_hosts(struct dbos_fleet *f, const char *host, char *subject, size_t size,
-			  char ***exp, int *nexp)
+static int expected_hosts(struct dbos_fleet *f, const char *host, bool any_target,
+			  char *subject, size_t size, char ***exp, int *nexp)
 {
 	int64_t now = now_ns();
 	int n = 0;
@@ -497,9 +498,9 @@ static int expected_hosts(struct dbos_fleet *f, const char *host, char *subject,
 			continue;
 		if (host && strcmp(m->host, host))
 			continue;
-		if (!strcmp(f->target_kind, "host") && strcmp(m->host, f->target))
+		if (!any_target && !strcmp(f->target_kind, "host") && strcmp(m->host, f->target))
 			continue;
-		if (!strcmp(f->target_kind, "label") && !has_label(m, f->target))
+		if (!any_target && !strcmp(f->target_kind, "label") && !has_label(m, f->target))
 			continue;
 		(*exp)[n++] = strdup(m->host);
 	}
@@ -522,18 +523,20 @@ static void free_strings(char **v, int n)
  * NULL) on the target, or on @host. The answers are cached for the current
  * statement: the same request again returns the same struct gathered.
  */
-static struct gathered *request(struct dbos_fleet *f, const char *host, const char *sql,
-				const struct dbos_buf *params, char **err)
+static struct gathered *request(struct dbos_fleet *f, const char *host, bool any_target,
+				const char *sql, const struct dbos_buf *params, char **err)
 {
 	struct gathered *g;
 	struct dbos_buf body;
 	char subject[128], **exp = NULL;
 	int nexp = 0;
 
-	if (expected_hosts(f, host, subject, sizeof(subject), &exp, &nexp)) {
+	if (expected_hosts(f, host, any_target, subject, sizeof(subject), &exp, &nexp)) {
 		fleet_errf(err, "out of memory");
 		return NULL;
 	}
+	if (!nexp && (host || !strcmp(f->target_kind, "host")))
+		report(f, host ? host : f->target, "not a live member of the fleet");
 	dbos_buf_init(&body);
 	dbos_frame_put(&body, DBOS_F_QUERY, sql, strlen(sql));
 	if (params)
@@ -846,7 +849,7 @@ static int fcur_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_st
 		dbos_buf_value(&params, &v);
 	}
 	c->g = params.err ? NULL :
-	       request(t->f, host ? host : NULL, sql, argc > (idx_num & 1) ? &params : NULL, &err);
+	       request(t->f, host, false, sql, argc > (idx_num & 1) ? &params : NULL, &err);
 	dbos_buf_free(&params);
 	if (!c->g) {
 		sqlite3_free(t->base.zErrMsg);
@@ -854,8 +857,6 @@ static int fcur_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_st
 		free(err);
 		return SQLITE_ERROR;
 	}
-	if (host && !c->g->nans)
-		report(t->f, host, "not a live member of the fleet");
 	c->ans = 0;
 	c->row = 0;
 	c->rowid = 0;
@@ -1006,13 +1007,21 @@ static int column_add(struct fleet_table *t, const struct dbos_value *name,
  */
 static int load_schema(struct dbos_fleet *f, char **err)
 {
-	char **hosts = NULL, subject[128];
+	int64_t now = now_ns();
+	char **hosts;
 	int nhosts = 0, rc = 0;
 
-	if (expected_hosts(f, NULL, subject, sizeof(subject), &hosts, &nhosts))
+	/* any live member, whatever the target: the tables are the fleet's */
+	pthread_mutex_lock(&f->lock);
+	hosts = calloc((size_t)f->nmembers + 1, sizeof(*hosts));
+	for (int i = 0; hosts && i < f->nmembers; i++)
+		if (member_live(&f->members[i], now))
+			hosts[nhosts++] = strdup(f->members[i].host);
+	pthread_mutex_unlock(&f->lock);
+	if (!hosts)
 		return fleet_errf(err, "out of memory");
 	for (int h = 0; h < nhosts && h < 3 && !f->ntables; h++) {
-		struct gathered *g = request(f, hosts[h], SCHEMA_SQL, NULL, err);
+		struct gathered *g = request(f, hosts[h], true, SCHEMA_SQL, NULL, err);
 		struct answer *a = g ? answer_of(g, hosts[h], false) : NULL;
 		struct fleet_table *t = NULL;
 

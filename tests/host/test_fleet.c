@@ -353,6 +353,17 @@ TEST_F(fleet, targets_one_host_or_a_label)
 	EXPECT_STREQ("h3", self->r.cell[0][0]);
 	dbos_fleet_close(g);
 
+	/* a target that is not (or no longer) in the fleet is reported, not an empty success */
+	g = dbos_fleet_connect(&(struct dbos_fleet_options){ .url = self->url,
+							     .target = "host:gone" }, &err);
+	ASSERT_NE(NULL, g) TH_LOG("%s", err);
+	rows_clear(&self->r);
+	ASSERT_EQ(0, dbos_fleet_query(g, "SELECT count(*) FROM processes", &rows_cb, &self->r, &err))
+		TH_LOG("%s", err);
+	EXPECT_STREQ("0", self->r.cell[0][0]);
+	EXPECT_NE(NULL, report_of(g, "gone"));
+	dbos_fleet_close(g);
+
 	EXPECT_EQ(NULL, dbos_fleet_connect(&(struct dbos_fleet_options){ .url = self->url,
 							.target = "label:a.b" }, &err));
 	EXPECT_NE(NULL, strstr(err, "not a fleet label")) TH_LOG("%s", err);
