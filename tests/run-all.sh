@@ -161,12 +161,24 @@ vm_timeout() {	# SUITE KERNEL: a --timeout option, or nothing
 # name is FILE without .sh).
 run_vm() {
 	local kernel=$1 file=$2 name=${2%.sh} status
+	: >"$logdir/$name.$kernel.times"
 	# shellcheck disable=SC2046  # the option and its value are two words
 	DBOS_TEST_KERNEL=$kernel scripts/dbos-vm --kernel "$kernel" $(vm_timeout "$name" "$kernel") \
 		--log "$logdir/$name.$kernel.serial.log" \
-		"/dbos/tests/$file" >"$logdir/$name.$kernel.log" 2>&1
-	status=$?
+		"/dbos/tests/$file" 2>&1 | stamp "$logdir/$name.$kernel.times" >"$logdir/$name.$kernel.log"
+	status=${PIPESTATUS[0]}
 	tally "${name}[$kernel]" "$logdir/$name.$kernel.log" "$status"
+}
+
+# stamp FILE: copy stdin to stdout, and each line of it to FILE after the
+# seconds since the start: what each test of a suite took (the TAP itself
+# stays as the suite printed it).
+stamp() {
+	local line t0=$SECONDS
+	while IFS= read -r line || [ -n "$line" ]; do
+		printf '%s\n' "$line"
+		printf '%5d %s\n' $((SECONDS - t0)) "$line" >>"$1"
+	done
 }
 
 # vm_suites: the files of the in-VM suites run_vm runs (helpers and the
