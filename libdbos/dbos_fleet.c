@@ -600,7 +600,6 @@ struct fcur {
 	int map[64];		/* table column - 1 -> column of the answer, or -1 */
 	struct dbos_value *vals;
 	int nvals;
-	sqlite3_int64 rowid;
 };
 
 static char *quote_ident(const char *s)
@@ -859,7 +858,6 @@ static int fcur_filter(sqlite3_vtab_cursor *cur, int idx_num, const char *idx_st
 	}
 	c->ans = 0;
 	c->row = 0;
-	c->rowid = 0;
 	return settle(c);
 }
 
@@ -868,7 +866,6 @@ static int fcur_next(sqlite3_vtab_cursor *cur)
 	struct fcur *c = (struct fcur *)cur;
 
 	c->row++;
-	c->rowid++;
 	return settle(c);
 }
 
@@ -910,9 +907,35 @@ static int fcur_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 	return SQLITE_OK;
 }
 
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n--)
+		h = (h ^ *b++) * 0x100000001b3ULL;
+	return h;
+}
+
+/*
+ * A row's id is what it is, not where it came: a hash of its host and its
+ * bytes, with its rank among identical rows of that answer in the low bits.
+ * SQLite's OR optimization scans a table once per OR term and drops rows
+ * whose rowid it has seen; the same row found by two terms (two requests,
+ * same columns) must have the same id, and two different rows different ones
+ * (a position would give both scans' first rows id 0, and drop one).
+ */
 static int fcur_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid)
 {
-	*rowid = ((struct fcur *)cur)->rowid;
+	struct fcur *c = (struct fcur *)cur;
+	const struct answer *a = &c->g->ans[c->ans];
+	const uint8_t *row = a->rows.data + a->offs[c->row];
+	size_t len = a->offs[c->row + 1] - a->offs[c->row];
+	uint64_t h = fnv1a(fnv1a(0xcbf29ce484222325ULL, a->host, strlen(a->host) + 1), row, len);
+	uint64_t rank = 0;
+
+	for (size_t r = 0; r < c->row; r++)
+		rank += a->offs[r + 1] - a->offs[r] == len && !memcmp(a->rows.data + a->offs[r], row, len);
+	*rowid = (sqlite3_int64)(((h << 16) | (rank & 0xffff)) & INT64_MAX);
 	return SQLITE_OK;
 }
 

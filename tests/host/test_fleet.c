@@ -306,6 +306,16 @@ TEST_F(fleet, constraints_filter_on_the_hosts)
 	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes WHERE parent IS NULL OR name GLOB 'ss?d'",
 		       &err));
 	EXPECT_EQ(3, atoi(self->r.cell[0][0]));
+	/* OR: SQLite may scan once per term and merge by rowid; nothing lost or doubled */
+	ASSERT_EQ(0, q(self, "SELECT host, count(*) FROM processes WHERE name = 'nginx' OR pid = 1 "
+			     "OR pid <= 3 GROUP BY host ORDER BY host", &err)) TH_LOG("%s", err);
+	ASSERT_EQ(3, self->r.n);
+	EXPECT_STREQ("3", self->r.cell[0][1]);
+	EXPECT_STREQ("3", self->r.cell[1][1]);
+	EXPECT_STREQ("3", self->r.cell[2][1]);
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes WHERE (host = 'h1' OR host = 'h2') "
+			     "AND pid = 1", &err)) TH_LOG("%s", err);
+	EXPECT_STREQ("2", self->r.cell[0][0]);
 	/* a value that is a parameter on the host, not SQL text: quotes stay data */
 	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes WHERE name = 'x'' OR ''1''=''1'", &err));
 	EXPECT_STREQ("0", self->r.cell[0][0]);
