@@ -1077,8 +1077,7 @@ static int load_schema(struct dbos_fleet *f, char **err)
 			}
 		}
 	}
-	cache_clear(f);
-	reports_clear(f);
+	cache_clear(f);	/* (hosts that did not answer stay reported) */
 	free_strings(hosts, nhosts);
 	for (int i = 0; !rc && i < f->ntables; i++) {
 		char *ddl = sqlite3_mprintf("CREATE VIRTUAL TABLE \"%w\" USING dbos_fleet(%d)",

@@ -29,7 +29,7 @@ readonly PACKAGES=(
 	bc bison flex libelf-dev libssl-dev dwarves rsync python3  # the debug kernel (build-debug-kernel.sh; python3: tools/bpf)
 	man-db systemd debhelper dh-dkms  # test_package.sh: man -l, systemd-analyze verify, dh's sequence
 	libpq-dev postgresql-client-15 postgresql-15 python3-psycopg python3-psycopg2 openssl  # test_pgwire: real clients (libpq, psql, psycopg 3 and 2, postgres_fdw); a certificate
-	libnats-dev nats-server  # the fleet (dbserver/fleet/, libdbos/dbos_fleet.c) and its tests' real NATS server
+	libnats-dev nats-server socat  # the fleet (dbserver/fleet/, libdbos/dbos_fleet.c), its tests' real NATS server; socat: dbos-vm --nats
 )
 readonly SELFTEST_FILES=(kselftest_harness.h kselftest.h)
 # `make deb` (scripts/deb.sh): the tools that build and check the packages; the
