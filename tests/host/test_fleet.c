@@ -198,11 +198,13 @@ FIXTURE_SETUP(fleet)
 	ASSERT_NE(NULL, self->f) TH_LOG("the coordinator never saw 3 live hosts: %s", err);
 }
 
-FIXTURE_TEARDOWN(fleet)
+/* Everything a test started: coordinator, simulated hosts, nats-server, files. */
+static void cleanup(FIXTURE_DATA(fleet) *self)
 {
 	char cmd[160];
 
 	dbos_fleet_close(self->f);
+	self->f = NULL;
 	rows_clear(&self->r);
 	for (int i = 0; i < self->nsims; i++) {
 		if (self->sims[i] <= 0)
@@ -211,13 +213,39 @@ FIXTURE_TEARDOWN(fleet)
 		kill(self->sims[i], SIGKILL);
 		waitpid(self->sims[i], NULL, 0);
 	}
+	self->nsims = 0;
 	if (self->nats > 0) {
 		kill(self->nats, SIGTERM);
 		waitpid(self->nats, NULL, 0);
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %.64s", self->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "# could not remove %s\n", self->dir);
+	self->nats = 0;
+	if (self->dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %.64s", self->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "# could not remove %s\n", self->dir);
+	}
+}
+
+FIXTURE_TEARDOWN(fleet)
+{
+	cleanup(self);
+}
+
+/* A test that starts its own nats-server: cleaned up even when it fails. */
+FIXTURE(bare) {
+	FIXTURE_DATA(fleet) s;
+};
+
+FIXTURE_SETUP(bare)
+{
+	memset(&self->s, 0, sizeof(self->s));
+	snprintf(self->s.dir, sizeof(self->s.dir), "/tmp/dbos-fleet-XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->s.dir));
+}
+
+FIXTURE_TEARDOWN(bare)
+{
+	cleanup(&self->s);
 }
 
 /* ---- tests ---- */
@@ -645,34 +673,23 @@ TEST_F(fleet, the_cli_queries_the_fleet_and_says_who_is_missing)
 	EXPECT_EQ(1, cli(self, args, out, sizeof(out), errout, sizeof(errout)));
 }
 
-TEST(an_empty_fleet_has_no_tables_yet)
+TEST_F(bare, an_empty_fleet_has_no_tables_yet)
 {
-	FIXTURE_DATA(fleet) s = { 0 }, *self = &s;
-	struct dbos_fleet *f;
-	char *err = NULL, cmd[160];
+	FIXTURE_DATA(bare) *bare = self;
+	{
+		FIXTURE_DATA(fleet) *self = &bare->s;
+		char *err = NULL;
 
-	snprintf(self->dir, sizeof(self->dir), "/tmp/dbos-fleet-XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
-	ASSERT_EQ(0, start_nats(self));
-	f = dbos_fleet_connect(&(struct dbos_fleet_options){ .url = self->url }, &err);
-	ASSERT_NE(NULL, f) TH_LOG("%s", err);
-	EXPECT_EQ(0, dbos_fleet_hosts(f, NULL));
-	self->f = f;
-	EXPECT_EQ(0, q(self, "SELECT count(*) FROM fleet_hosts", &err));
-	EXPECT_EQ(-1, q(self, "SELECT * FROM processes", &err));
-	EXPECT_NE(NULL, strstr(err, "no such table: processes")) TH_LOG("%s", err);
-	free(err);
-	rows_clear(&self->r);
-	dbos_fleet_close(f);
-	if (self->nats > 0) {
-		kill(self->nats, SIGTERM);
-		waitpid(self->nats, NULL, 0);
+		ASSERT_EQ(0, start_nats(self));
+		self->f = dbos_fleet_connect(&(struct dbos_fleet_options){ .url = self->url }, &err);
+		ASSERT_NE(NULL, self->f) TH_LOG("%s", err);
+		EXPECT_EQ(0, dbos_fleet_hosts(self->f, NULL));
+		EXPECT_EQ(0, q(self, "SELECT count(*) FROM fleet_hosts", &err));
+		EXPECT_EQ(-1, q(self, "SELECT * FROM processes", &err));
+		EXPECT_NE(NULL, strstr(err, "no such table: processes")) TH_LOG("%s", err);
+		free(err);
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %.64s", self->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "# could not remove %s\n", self->dir);
 }
-
 
 /* The README's permissions: hosts may answer only as themselves and only answer. */
 static const char fleet_accounts[] =
@@ -733,10 +750,12 @@ static natsMsg *next_msg(natsSubscription *sub, int ms)
 	return natsSubscription_NextMsg(&m, sub, ms) == NATS_OK ? m : NULL;
 }
 
-TEST(permissions_keep_each_host_to_answering_as_itself)
+TEST_F(bare, permissions_keep_each_host_to_answering_as_itself)
 {
-	FIXTURE_DATA(fleet) s = { 0 }, *self = &s;
-	char *conf = host_permissions(fleet_accounts), *err = NULL, url[128], cmd[160], plain[64];
+	FIXTURE_DATA(bare) *bare = self;
+	{
+	FIXTURE_DATA(fleet) *self = &bare->s;
+	char *conf = host_permissions(fleet_accounts), *err = NULL, url[128], plain[64];
 	const char *ids[3] = { "h1", "h2", "h3" }, *pws[3] = { "p1", "p2", "p3" };
 	natsConnection *rogue = NULL, *admin = NULL;
 	natsSubscription *sub = NULL, *spy = NULL;
@@ -744,8 +763,6 @@ TEST(permissions_keep_each_host_to_answering_as_itself)
 	uint8_t body[128];
 	int len;
 
-	snprintf(self->dir, sizeof(self->dir), "/tmp/dbos-fleet-XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
 	self->nats = fleet_start_nats_conf(self->dir, conf, self->url, sizeof(self->url));
 	free(conf);
 	ASSERT_GT(self->nats, 0) TH_LOG("nats-server did not start (see %s)", self->dir);
@@ -849,17 +866,7 @@ TEST(permissions_keep_each_host_to_answering_as_itself)
 	natsSubscription_Destroy(spy);
 	natsConnection_Destroy(rogue);
 	natsConnection_Destroy(admin);
-	dbos_fleet_close(self->f);
-	rows_clear(&self->r);
-	for (int i = 0; i < self->nsims; i++) {
-		kill(self->sims[i], SIGKILL);
-		waitpid(self->sims[i], NULL, 0);
 	}
-	kill(self->nats, SIGTERM);
-	waitpid(self->nats, NULL, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf %.64s", self->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "# could not remove %s\n", self->dir);
 }
 
 static void __attribute__((constructor)) find_bins(void)
