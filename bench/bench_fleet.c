@@ -3,7 +3,9 @@
  * bench_fleet.c - fleet query latency (p50/p99) over simulated hosts on a real
  * nats-server: a one-row query and a whole-table query at 10, 100 and 1,000
  * hosts (build/tests/fleet_sim: the real agent over synthetic tables, 20
- * processes each), all on this machine. Prints "name value" lines.
+ * processes each), all on this machine; and a fleet policy commit, from
+ * COMMIT until every host says it enforces the new version. Prints "name
+ * value" lines.
  *
  * Usage: bench_fleet [MAX_HOSTS] (default 1000)
  */
@@ -115,6 +117,16 @@ int main(int argc, char **argv)
 		measure(f, "group_by_host", hosts,
 			"SELECT host, count(*), max(nice) FROM processes GROUP BY host",
 			hosts >= 1000 ? 20 : 100);
+		/* each run a new version (the condition flips), enforced everywhere */
+		if (dbos_fleet_query(f, "DELETE FROM fleet_policies; INSERT INTO fleet_policies"
+				     "(name, hook, action) VALUES ('bench', 'kill', 'audit')",
+				     NULL, NULL, &err)) {
+			fprintf(stderr, "bench_fleet: %s\n", err);
+			return 1;
+		}
+		measure(f, "policy_commit_to_enforced", hosts,
+			"UPDATE fleet_policies SET condition = CASE WHEN condition IS NULL "
+			"THEN 'pid = 1' ELSE NULL END", hosts >= 1000 ? 10 : 40);
 		dbos_fleet_close(f);
 	}
 	printf("fleet_osquery_fleet_poll_interval_s 10-60 (Fleet's documented live-query "

@@ -185,6 +185,34 @@ static int open_fleet_db(void *arg, sqlite3 **db, char **err)
 	return sql_open_session(&d->env, &who, db, err);
 }
 
+/* The fleet agent's apply_policy(): the fleet's rules for this host become the live fleet rules. */
+static int apply_fleet_policy(void *arg, const struct fleet_rule *rules, size_t n, uint64_t version,
+			      uint64_t *local, char **err)
+{
+	const struct dbosd *d = arg;
+	struct policy_set s = { 0 };
+	int ret = 0;
+
+	for (size_t i = 0; i < n && !ret; i++) {
+		const struct fleet_rule *f = &rules[i];
+		struct policy_row r = {
+			.id = (int64_t)i, .name = f->name, .hook = f->hook, .action = f->action,
+			.condition = f->condition, .has_nice = f->has_nice, .nice = f->nice,
+			.has_priority = f->has_priority, .priority = f->priority,
+			.sched_policy = f->sched_policy, .cpus = f->cpus,
+		};
+
+		if (policy_set_add_row(&s, &r)) {
+			*err = strdup("out of memory");
+			ret = -1;
+		}
+	}
+	if (!ret)
+		ret = policy_fleet_apply(d->pol, &s, version, local, err);
+	policy_set_free(&s);
+	return ret;
+}
+
 /* The --fleet options that can be checked before anything starts. 0, or 2 after saying why. */
 static int check_fleet(const struct fleet_agent_config *fc)
 {
@@ -704,6 +732,8 @@ int main(int argc, char **argv)
 	if (fc.nats.url) {
 		fc.nats.name = "dbosd";
 		fc.open_arg = &d;
+		fc.apply_policy = apply_fleet_policy;
+		fc.policy_arg = &d;
 		fleet = fleet_agent_start(&fc, &err);
 		if (!fleet) {
 			fprintf(stderr, "dbosd: --fleet: %s\n", err ? err : "?");

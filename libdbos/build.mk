@@ -12,7 +12,7 @@
 # and in the test VM without a library path.
 
 LIBDBOS_OBJS := $(B)/libdbos/dbos_proto.o $(B)/libdbos/dbos_client.o $(B)/libdbos/fleet_proto.o \
-                $(B)/libdbos/dbos_fleet.o
+                $(B)/libdbos/dbos_fleet.o $(B)/libdbos/fleet_policy.o
 LIBDBOS      := $(B)/libdbos.a
 BINS         += $(B)/bin/dbos
 

@@ -20,7 +20,7 @@
 
 #define EXIT_SQL	1	/* a statement failed */
 #define EXIT_CONN	2	/* connection or usage error */
-#define EXIT_PARTIAL	3	/* --fleet: hosts missing from the result */
+#define EXIT_PARTIAL	3	/* --fleet: hosts missing from the result, or not enforcing a commit */
 
 #define PROMPT		"dbos> "
 #define PROMPT_CONT	"  ...> "
@@ -640,8 +640,7 @@ static int query(struct shell *sh, const char *sql, const struct dbos_callbacks 
 			result_end(sh);	/* the table is printed before any message */
 		fflush(sh->out);
 		for (; dbos_fleet_report(sh->fleet, missing, &host, &why); missing++)
-			fprintf(stderr, "dbos: fleet: host %s is missing from the result: %s\n",
-				host, why);
+			fprintf(stderr, "dbos: fleet: host %s: %s\n", host, why);
 	} else {
 		ret = dbos_query(sh->conn, sql, cb, arg, &err);
 		if (cb == &callbacks)
@@ -1028,7 +1027,8 @@ static void usage(FILE *f)
 	      "stops at the first error.\n"
 	      "\n"
 	      "Exit status: 0 ok, 1 SQL error, 2 connection or usage error, 3 (--fleet)\n"
-	      "hosts missing from the result (listed on stderr).\n", f);
+	      "hosts missing from the result, or not enforcing the fleet policy just\n"
+	      "committed (listed on stderr).\n", f);
 }
 
 int main(int argc, char **argv)

@@ -107,7 +107,13 @@ void dbos_close(struct dbos_conn *conn);
  * request) for the rows and columns the statement needs, the hosts filtering
  * by the statement's constant constraints; aggregates, joins and ordering
  * across hosts are computed here. fleet_hosts(host, labels, version,
- * started, seen, live) lists the members. A fleet statement only reads.
+ * started, seen, live) lists the members. A fleet statement only reads,
+ * except on fleet_policies(target, name, hook, action, condition, nice,
+ * sched_policy, sched_priority, cpus): the fleet's policy, a transaction on
+ * it one version, which the statement waits for every live host to
+ * enforce (those that did not are reported); fleet_policy_status(host,
+ * version, live, error, local_version, online), fleet_policy_versions and
+ * fleet_policy_rollback(N) go with it (README, "Fleet policy").
  */
 struct dbos_fleet;
 

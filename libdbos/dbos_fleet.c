@@ -44,21 +44,12 @@
 #include <time.h>
 
 #include "dbos_client.h"
-#include "fleet_proto.h"
+#include "fleet_int.h"
 
 #define DEFAULT_TIMEOUT_MS	2000
 #define SCHEMA_SQL \
 	"SELECT t.name, c.name, c.type FROM dbos_schema t, pragma_table_xinfo(t.name) c " \
 	"WHERE t.type IN ('table', 'view') AND c.hidden = 0 ORDER BY t.name, c.cid"
-
-struct member {
-	char *host;
-	char *labels;		/* ",a,b," (leading and trailing commas: easy matching) */
-	char *version;
-	int64_t started_ms;
-	int64_t seen_ns;	/* when the entry was last put (the NATS server's clock) */
-	int heartbeat_ms;
-};
 
 /* One host's answer to one request. */
 struct answer {
@@ -87,34 +78,6 @@ struct fleet_table {
 	char **cols, **types;
 };
 
-struct report {
-	char *host;
-	char *reason;
-};
-
-struct dbos_fleet {
-	natsConnection *nc;
-	jsCtx *js;
-	kvStore *kv;
-	kvWatcher *watch;
-	pthread_t watcher;
-	bool watching;
-	pthread_mutex_t lock;		/* members, nmembers */
-	struct member *members;
-	int nmembers;
-
-	char *target_kind;		/* "all", "host" or "label" */
-	char *target;			/* the host or label */
-	int timeout_ms;
-
-	sqlite3 *db;
-	struct fleet_table *tables;
-	int ntables;
-	struct gathered *cache;		/* this statement's scans */
-	struct report *reports;
-	int nreports;
-};
-
 /* ---- membership ---- */
 
 static void member_free(struct member *m)
@@ -122,6 +85,7 @@ static void member_free(struct member *m)
 	free(m->host);
 	free(m->labels);
 	free(m->version);
+	free(m->policy_error);
 }
 
 /* The value of "key=" in a membership entry, malloc()ed ("" if absent). */
@@ -187,6 +151,21 @@ static void apply_entry(struct dbos_fleet *f, kvEntry *e)
 		if (m.heartbeat_ms <= 0)
 			m.heartbeat_ms = FLEET_HEARTBEAT_MS;
 		m.seen_ns = kvEntry_Created(e);
+		n = entry_field(rec, len, "policy_version");
+		m.has_policy = n && *n;
+		m.policy_version = n ? strtoull(n, NULL, 10) : 0;
+		free(n);
+		n = entry_field(rec, len, "policy_local");
+		m.policy_local = n ? strtoull(n, NULL, 10) : 0;
+		free(n);
+		n = entry_field(rec, len, "policy_failed");
+		m.policy_failed = n ? strtoull(n, NULL, 10) : 0;
+		free(n);
+		m.policy_error = entry_field(rec, len, "policy_error");
+		if (m.policy_error && !*m.policy_error) {
+			free(m.policy_error);
+			m.policy_error = NULL;
+		}
 		f->members[i] = m;
 	}
 out:
@@ -213,7 +192,7 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
-static int64_t now_ns(void)
+int64_t fleet_now_ns(void)
 {
 	struct timespec ts;
 
@@ -221,7 +200,7 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static bool member_live(const struct member *m, int64_t now)
+bool fleet_member_live(const struct member *m, int64_t now)
 {
 	return now - m->seen_ns <= (int64_t)m->heartbeat_ms * FLEET_STALE_BEATS * 1000000;
 }
@@ -236,7 +215,7 @@ static bool has_label(const struct member *m, const char *label)
 
 /* ---- reports: hosts missing from a result ---- */
 
-static void report(struct dbos_fleet *f, const char *host, const char *reason)
+void fleet_report(struct dbos_fleet *f, const char *host, const char *reason)
 {
 	struct report *grown;
 
@@ -384,7 +363,7 @@ static int gather(struct dbos_fleet *f, const char *subject, char **exp, int nex
 	natsInbox *inbox = NULL;
 	natsMsg *req = NULL;
 	char tmo[16], reply[128], answers[136];
-	int64_t deadline = now_ns() + (int64_t)f->timeout_ms * 1000000;
+	int64_t deadline = fleet_now_ns() + (int64_t)f->timeout_ms * 1000000;
 	int pending = nexp, rc = -1;
 	natsStatus s;
 
@@ -419,7 +398,7 @@ static int gather(struct dbos_fleet *f, const char *subject, char **exp, int nex
 		goto out;
 	}
 	while (pending > 0) {
-		int64_t left = (deadline - now_ns()) / 1000000;
+		int64_t left = (deadline - fleet_now_ns()) / 1000000;
 		natsMsg *msg = NULL;
 		const char *host = NULL;
 		struct answer *a;
@@ -456,7 +435,7 @@ static int gather(struct dbos_fleet *f, const char *subject, char **exp, int nex
 			fail_answer(a, why);
 		}
 		if (a->failure)
-			report(f, a->host, a->failure);
+			fleet_report(f, a->host, a->failure);
 	}
 	rc = 0;
 out:
@@ -474,7 +453,7 @@ out:
 static int expected_hosts(struct dbos_fleet *f, const char *host, bool any_target,
 			  char *subject, size_t size, char ***exp, int *nexp)
 {
-	int64_t now = now_ns();
+	int64_t now = fleet_now_ns();
 	int n = 0;
 
 	*exp = NULL;
@@ -494,7 +473,7 @@ static int expected_hosts(struct dbos_fleet *f, const char *host, bool any_targe
 	for (int i = 0; *exp && i < f->nmembers; i++) {
 		struct member *m = &f->members[i];
 
-		if (!member_live(m, now))
+		if (!fleet_member_live(m, now))
 			continue;
 		if (host && strcmp(m->host, host))
 			continue;
@@ -536,7 +515,7 @@ static struct gathered *request(struct dbos_fleet *f, const char *host, bool any
 		return NULL;
 	}
 	if (!nexp && (host || !strcmp(f->target_kind, "host")))
-		report(f, host ? host : f->target, "not a live member of the fleet");
+		fleet_report(f, host ? host : f->target, "not a live member of the fleet");
 	dbos_buf_init(&body);
 	dbos_frame_put(&body, DBOS_F_QUERY, sql, strlen(sql));
 	if (params)
@@ -957,10 +936,17 @@ static const sqlite3_module fleet_module = {
 
 /* ---- the coordinator's database ---- */
 
-/* Only reads: a fleet statement changes nothing, here or on a host. */
-static int read_only(void *arg, int action, const char *a, const char *b, const char *db,
+/*
+ * Reads, and writes to fleet_policies (fleet_policy.c): a fleet statement
+ * changes nothing on a host, and nothing here but the fleet's policy.
+ */
+static int authorize(void *arg, int action, const char *a, const char *b, const char *db,
 		     const char *trigger)
 {
+	int r = fleet_policy_authorize(arg, action, a);
+
+	if (r >= 0)
+		return r;
 	switch (action) {
 	case SQLITE_SELECT:
 	case SQLITE_READ:
@@ -1030,7 +1016,7 @@ static int column_add(struct fleet_table *t, const struct dbos_value *name,
  */
 static int load_schema(struct dbos_fleet *f, char **err)
 {
-	int64_t now = now_ns();
+	int64_t now = fleet_now_ns();
 	char **hosts;
 	int nhosts = 0, rc = 0;
 
@@ -1038,7 +1024,7 @@ static int load_schema(struct dbos_fleet *f, char **err)
 	pthread_mutex_lock(&f->lock);
 	hosts = calloc((size_t)f->nmembers + 1, sizeof(*hosts));
 	for (int i = 0; hosts && i < f->nmembers; i++)
-		if (member_live(&f->members[i], now))
+		if (fleet_member_live(&f->members[i], now))
 			hosts[nhosts++] = strdup(f->members[i].host);
 	pthread_mutex_unlock(&f->lock);
 	if (!hosts)
@@ -1097,7 +1083,7 @@ static int load_schema(struct dbos_fleet *f, char **err)
 static int refresh_hosts(struct dbos_fleet *f)
 {
 	sqlite3_stmt *st = NULL;
-	int64_t now = now_ns();
+	int64_t now = fleet_now_ns();
 	int rc = sqlite3_exec(f->db, "DELETE FROM fleet_hosts", NULL, NULL, NULL);
 
 	if (rc == SQLITE_OK)
@@ -1115,7 +1101,7 @@ static int refresh_hosts(struct dbos_fleet *f)
 		sqlite3_bind_text(st, 3, m->version ? m->version : "", -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, m->started_ms);
 		sqlite3_bind_int64(st, 5, m->seen_ns / 1000000);
-		sqlite3_bind_int(st, 6, member_live(m, now));
+		sqlite3_bind_int(st, 6, fleet_member_live(m, now));
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = SQLITE_ERROR;
 		sqlite3_reset(st);
@@ -1200,7 +1186,7 @@ struct dbos_fleet *dbos_fleet_connect(const struct dbos_fleet_options *o, char *
 	    sqlite3_create_module(f->db, "dbos_fleet", &fleet_module, f) != SQLITE_OK ||
 	    sqlite3_exec(f->db, "CREATE TABLE fleet_hosts(host TEXT PRIMARY KEY, labels TEXT, "
 			 "version TEXT, started INTEGER, seen INTEGER, live INTEGER)",
-			 NULL, NULL, NULL) != SQLITE_OK) {
+			 NULL, NULL, NULL) != SQLITE_OK || fleet_policy_open(f) != SQLITE_OK) {
 		fleet_errf(errmsg, "the coordinator's database: %s",
 			   f->db ? sqlite3_errmsg(f->db) : "out of memory");
 		goto fail;
@@ -1245,30 +1231,40 @@ int dbos_fleet_query(struct dbos_fleet *f, const char *sql, const struct dbos_ca
 	cache_clear(f);
 	if (refresh_hosts(f) != SQLITE_OK)
 		return fleet_errf(errmsg, "fleet_hosts: %s", sqlite3_errmsg(f->db));
-	sqlite3_set_authorizer(f->db, read_only, NULL);
+	sqlite3_set_authorizer(f->db, authorize, f);
 	while (!rc && next && *next) {
 		sqlite3_stmt *st = NULL;
 		const char *this = next;
 		int prc, step, d;
 
+		f->touched = 0;
 		prc = sqlite3_prepare_v2(f->db, this, -1, &st, &next);
 		if (prc != SQLITE_OK && !f->ntables && strstr(sqlite3_errmsg(f->db), "no such table")) {
 			/* the hosts' tables are learnt when a statement first needs them */
 			sqlite3_set_authorizer(f->db, NULL, NULL);
 			rc = load_schema(f, errmsg);
-			sqlite3_set_authorizer(f->db, read_only, NULL);
+			sqlite3_set_authorizer(f->db, authorize, f);
 			if (rc)
 				break;
+			f->touched = 0;
 			prc = sqlite3_prepare_v2(f->db, this, -1, &st, &next);
 		}
 		if (prc != SQLITE_OK) {
 			rc = prc == SQLITE_AUTH ?
-				fleet_errf(errmsg, "not authorized: a fleet query only reads") :
+				fleet_errf(errmsg, "not authorized: a fleet query only reads (and "
+					   "writes fleet_policies)") :
 				fleet_errf(errmsg, "%s", sqlite3_errmsg(f->db));
 			break;
 		}
 		if (!st)
 			continue;	/* blank or a comment */
+		sqlite3_set_authorizer(f->db, NULL, NULL);
+		rc = fleet_policy_before(f, errmsg);
+		sqlite3_set_authorizer(f->db, authorize, f);
+		if (rc) {
+			sqlite3_finalize(st);
+			break;
+		}
 		step = sqlite3_step(st);
 		d = step == SQLITE_ROW || step == SQLITE_DONE ? deliver(st, step, cb, arg) : 1;
 		if (d < 0)
@@ -1277,6 +1273,10 @@ int dbos_fleet_query(struct dbos_fleet *f, const char *sql, const struct dbos_ca
 			rc = fleet_errf(errmsg, "%s", sqlite3_errmsg(f->db));
 		sqlite3_finalize(st);
 		cache_clear(f);
+		sqlite3_set_authorizer(f->db, NULL, NULL);
+		if (fleet_policy_after(f, cb, arg, rc ? NULL : errmsg))
+			rc = -1;
+		sqlite3_set_authorizer(f->db, authorize, f);
 	}
 	sqlite3_set_authorizer(f->db, NULL, NULL);
 	return rc;
@@ -1293,12 +1293,12 @@ int dbos_fleet_report(const struct dbos_fleet *f, int i, const char **host, cons
 
 int dbos_fleet_hosts(struct dbos_fleet *f, int *live)
 {
-	int64_t now = now_ns();
+	int64_t now = fleet_now_ns();
 	int n = 0;
 
 	pthread_mutex_lock(&f->lock);
 	for (int i = 0; i < f->nmembers; i++)
-		n += member_live(&f->members[i], now);
+		n += fleet_member_live(&f->members[i], now);
 	if (live)
 		*live = n;
 	n = f->nmembers;
@@ -1315,6 +1315,7 @@ void dbos_fleet_close(struct dbos_fleet *f)
 		pthread_join(f->watcher, NULL);
 	}
 	kvWatcher_Destroy(f->watch);
+	fleet_policy_close(f);
 	cache_clear(f);
 	reports_clear(f);
 	sqlite3_close(f->db);

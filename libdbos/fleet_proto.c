@@ -97,29 +97,216 @@ int fleet_connect(const struct fleet_nats *cfg, bool keep_trying, natsConnection
 	return 0;
 }
 
-int fleet_hosts_bucket(jsCtx *js, bool create, kvStore **kv, char **err)
+/* Bind bucket @name, or (@create) create it with @kc's settings if it does not exist. */
+static int bucket(jsCtx *js, kvConfig *kc, bool create, kvStore **kv, char **err)
 {
-	kvConfig kc;
+	char what[128];
 	natsStatus s;
 
 	*kv = NULL;
-	s = js_KeyValue(kv, js, FLEET_HOSTS_BUCKET);
+	s = js_KeyValue(kv, js, kc->Bucket);
 	if (s == NATS_OK)
 		return 0;
+	snprintf(what, sizeof(what), "the fleet's bucket %s", kc->Bucket);
 	if (s != NATS_NOT_FOUND)
-		return nats_fail(err, "the fleet's membership bucket " FLEET_HOSTS_BUCKET, s);
+		return nats_fail(err, what, s);
 	if (!create)
 		return 0;
+	s = js_CreateKeyValue(kv, js, kc);
+	if (s != NATS_OK) {
+		snprintf(what, sizeof(what), "creating the fleet's bucket %s", kc->Bucket);
+		return nats_fail(err, what, s);
+	}
+	return 0;
+}
+
+int fleet_hosts_bucket(jsCtx *js, bool create, kvStore **kv, char **err)
+{
+	kvConfig kc;
+
 	kvConfig_Init(&kc);
 	kc.Bucket = FLEET_HOSTS_BUCKET;
 	kc.Description = "dbos fleet members: one entry per host, renewed every heartbeat";
 	kc.History = 1;
 	/* a stale entry outlives its host a little, then JetStream drops it (ns) */
 	kc.TTL = (int64_t)FLEET_HEARTBEAT_MS * FLEET_STALE_BEATS * 4 * 1000000;
-	s = js_CreateKeyValue(kv, js, &kc);
-	if (s != NATS_OK)
-		return nats_fail(err, "creating the fleet's membership bucket " FLEET_HOSTS_BUCKET, s);
+	return bucket(js, &kc, create, kv, err);
+}
+
+int fleet_policy_bucket(jsCtx *js, bool create, kvStore **kv, char **err)
+{
+	kvConfig kc;
+
+	kvConfig_Init(&kc);
+	kc.Bucket = FLEET_POLICY_BUCKET;
+	kc.Description = "dbos fleet policy: key 'fleet', one revision per fleet policy version";
+	kc.History = FLEET_POLICY_HISTORY;
+	return bucket(js, &kc, create, kv, err);
+}
+
+void fleet_policy_meta(struct dbos_buf *b, const char *action, uint64_t from, const char *by,
+		       int64_t time)
+{
+	char text[512];
+	int n = snprintf(text, sizeof(text), "format=1\naction=%s\nfrom=%llu\nby=%s\ntime=%lld\n",
+			 action, (unsigned long long)from, by, (long long)time);
+
+	dbos_frame_put(b, DBOS_F_NOTICE, text, n < (int)sizeof(text) ? (size_t)n : sizeof(text) - 1);
+}
+
+/* The value of "key=" in the lines @text, @len (malloc()ed; NULL if absent). */
+static char *meta_field(const char *text, size_t len, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+
+		if ((size_t)(eol - p) > kl && !memcmp(p, key, kl) && p[kl] == '=')
+			return strndup(p + kl + 1, (size_t)(eol - p - kl - 1));
+		p = nl ? nl + 1 : end;
+	}
+	return NULL;
+}
+
+void fleet_policy_free(struct fleet_policy *fp)
+{
+	for (size_t i = 0; i < fp->n; i++) {
+		struct fleet_rule *r = &fp->rules[i];
+
+		free(r->target);
+		free(r->name);
+		free(r->hook);
+		free(r->action);
+		free(r->condition);
+		free(r->sched_policy);
+		free(r->cpus);
+	}
+	free(fp->rules);
+	free(fp->action);
+	free(fp->by);
+	fp->rules = NULL;
+	fp->action = fp->by = NULL;
+	fp->n = 0;
+}
+
+/* Value @v as a malloc()ed string in *@out: non-empty TEXT, or NULL too if @nullable. */
+static int rule_text(const struct dbos_value *v, bool nullable, char **out)
+{
+	*out = NULL;
+	if (v->type == DBOS_T_NULL)
+		return nullable ? 0 : -1;
+	if (v->type != DBOS_T_TEXT || memchr(v->s, 0, v->len) || (!nullable && !v->len))
+		return -1;
+	*out = strndup(v->s, v->len);
+	return *out ? 0 : -1;
+}
+
+static int rule_int(const struct dbos_value *v, bool *has, int *out)
+{
+	*has = v->type == DBOS_T_INT;
+	*out = 0;
+	if (v->type == DBOS_T_NULL)
+		return 0;
+	if (v->type != DBOS_T_INT || v->i < -1000000 || v->i > 1000000)
+		return -1;
+	*out = (int)v->i;
 	return 0;
+}
+
+int fleet_policy_decode(const void *p, size_t n, struct fleet_policy *out, char **err)
+{
+	struct dbos_rd r;
+	const uint8_t *body;
+	char *num = NULL;
+	size_t cap = 0;
+	uint32_t len;
+	uint8_t type;
+
+	fleet_policy_free(out);
+	dbos_rd_init(&r, p, n);
+	len = dbos_rd_u32(&r);
+	type = dbos_rd_u8(&r);
+	body = dbos_rd_bytes(&r, len);
+	if (r.err || type != DBOS_F_NOTICE)
+		return fleet_errf(err, "a fleet policy version starts with an 'N' frame");
+	num = meta_field((const char *)body, len, "format");
+	if (!num || strcmp(num, "1")) {
+		free(num);
+		return fleet_errf(err, "fleet policy format not known (this host knows format 1)");
+	}
+	free(num);
+	out->action = meta_field((const char *)body, len, "action");
+	out->by = meta_field((const char *)body, len, "by");
+	num = meta_field((const char *)body, len, "from");
+	out->from = num ? strtoull(num, NULL, 10) : 0;
+	free(num);
+	num = meta_field((const char *)body, len, "time");
+	out->time = num ? strtoll(num, NULL, 10) : 0;
+	free(num);
+	while (r.left) {
+		struct dbos_value v[FLEET_POLICY_NCOLS];
+		struct fleet_rule *rule;
+		struct dbos_rd row;
+
+		len = dbos_rd_u32(&r);
+		type = dbos_rd_u8(&r);
+		body = dbos_rd_bytes(&r, len);
+		if (r.err || type != DBOS_F_ROW)
+			goto bad;
+		dbos_rd_init(&row, body, len);
+		for (int i = 0; i < FLEET_POLICY_NCOLS; i++)
+			if (dbos_rd_value(&row, &v[i]))
+				goto bad;
+		if (row.left)
+			goto bad;
+		if (out->n == cap) {
+			void *nr = realloc(out->rules, (cap = cap ? cap * 2 : 16) * sizeof(*out->rules));
+
+			if (!nr)
+				goto bad;
+			out->rules = nr;
+		}
+		rule = &out->rules[out->n++];
+		memset(rule, 0, sizeof(*rule));
+		if (rule_text(&v[0], false, &rule->target) || rule_text(&v[1], false, &rule->name) ||
+		    rule_text(&v[2], false, &rule->hook) || rule_text(&v[3], false, &rule->action) ||
+		    rule_text(&v[4], true, &rule->condition) ||
+		    rule_int(&v[5], &rule->has_nice, &rule->nice) ||
+		    rule_text(&v[6], true, &rule->sched_policy) ||
+		    rule_int(&v[7], &rule->has_priority, &rule->priority) ||
+		    rule_text(&v[8], true, &rule->cpus))
+			goto bad;
+	}
+	return 0;
+bad:
+	fleet_errf(err, "fleet policy version malformed at rule %zu", out->n);
+	fleet_policy_free(out);
+	return -1;
+}
+
+bool fleet_target_matches(const char *target, const char *host, const char *labels)
+{
+	size_t n;
+
+	if (!strcmp(target, "all"))
+		return true;
+	if (!strncmp(target, "host:", 5))
+		return !strcmp(target + 5, host);
+	if (strncmp(target, "label:", 6) || !target[6])
+		return false;
+	target += 6;
+	n = strlen(target);
+	for (const char *l = labels; l && *l;) {
+		const char *comma = strchr(l, ',');
+		size_t ll = comma ? (size_t)(comma - l) : strlen(l);
+
+		if (ll == n && !memcmp(l, target, n))
+			return true;
+		l = comma ? comma + 1 : l + ll;
+	}
+	return false;
 }
 
 void fleet_column_value(sqlite3_stmt *st, int i, struct dbos_value *v)

@@ -34,6 +34,19 @@
  * coordinator that misses a chunk (core NATS delivers at most once) counts
  * the host as failed, never as complete.
  *
+ * Policy. KV bucket FLEET_POLICY_BUCKET ("dbos_policy"), one key,
+ * FLEET_POLICY_KEY ("fleet"): each value is one fleet policy version, its
+ * KV revision the version's number (the bucket keeps the last
+ * FLEET_POLICY_HISTORY). The value is frames: one 'N' of "key=value" lines
+ * (format=1, action=commit|rollback, from=<version>, by=<who>, time=<unix
+ * s>), then one 'R' per rule: target (all, host:<id> or label:<label>),
+ * name, hook, action, condition, nice, sched_policy, sched_priority, cpus
+ * (the last five NULL when unset). Only the fleet's admin identity may put
+ * it (NATS permissions); every host watches it, enforces the rules whose
+ * target names it, and says which version it enforces (or why it cannot)
+ * in its membership entry: policy_version=, policy_local= (the host's own
+ * policy version that carries it), policy_error=.
+ *
  * Host ids and labels are 1..FLEET_NAME_MAX of [A-Za-z0-9_-]: one NATS
  * subject token and one KV key each.
  */
@@ -53,6 +66,9 @@
 #define FLEET_SUBJECT_LABEL	"dbos.query.label."
 #define FLEET_SUBJECT_ANSWER	"dbos.answer."
 #define FLEET_HOSTS_BUCKET	"dbos_hosts"
+#define FLEET_POLICY_BUCKET	"dbos_policy"
+#define FLEET_POLICY_KEY	"fleet"
+#define FLEET_POLICY_HISTORY	64	/* versions kept: NATS KV's largest history */
 #define FLEET_HDR_HOST		"Dbos-Host"
 #define FLEET_HDR_CHUNK		"Dbos-Chunk"
 #define FLEET_HDR_TIMEOUT	"Dbos-Timeout-Ms"
@@ -97,6 +113,49 @@ int fleet_connect(const struct fleet_nats *cfg, bool keep_trying, natsConnection
  * 0, or -1 and *@err.
  */
 int fleet_hosts_bucket(jsCtx *js, bool create, kvStore **kv, char **err);
+
+/*
+ * fleet_policy_bucket() - the policy bucket; @create as for the membership
+ * bucket (only the fleet's admin creates it). 0, or -1 and *@err.
+ */
+int fleet_policy_bucket(jsCtx *js, bool create, kvStore **kv, char **err);
+
+/* One rule of a fleet policy version; strings malloc()ed, NULL when unset. */
+struct fleet_rule {
+	char *target, *name, *hook, *action, *condition;
+	bool has_nice, has_priority;
+	int nice, priority;
+	char *sched_policy, *cpus;
+};
+
+/* A fleet policy version as stored (see "Policy." above). */
+struct fleet_policy {
+	uint64_t version;	/* the KV revision; 0: no fleet policy */
+	char *action, *by;
+	uint64_t from;
+	int64_t time;
+	struct fleet_rule *rules;
+	size_t n;
+};
+
+#define FLEET_POLICY_NCOLS	9
+
+/* fleet_policy_meta() - append the 'N' frame a version starts with. */
+void fleet_policy_meta(struct dbos_buf *b, const char *action, uint64_t from, const char *by,
+		       int64_t time);
+
+/*
+ * fleet_policy_decode() - parse a stored version (@p, @n) into *@out
+ * (@out->version is left as it was). 0, or -1 and *@err saying what is malformed.
+ */
+int fleet_policy_decode(const void *p, size_t n, struct fleet_policy *out, char **err);
+void fleet_policy_free(struct fleet_policy *fp);
+
+/*
+ * fleet_target_matches() - whether a rule for @target (all, host:<id>,
+ * label:<label>) is meant for host @host with labels @labels ("a,b").
+ */
+bool fleet_target_matches(const char *target, const char *host, const char *labels);
 
 /* fleet_column_value() - column @i of @st's current row as a dbos_value (valid until the next step). */
 void fleet_column_value(sqlite3_stmt *st, int i, struct dbos_value *v);

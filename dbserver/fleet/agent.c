@@ -10,7 +10,12 @@
  *   everything else: runs the queries one after the other, publishes the
  *   answers, puts the membership entry every heartbeat. A query that finds
  *   the queue full is answered at once, from the callback, with "busy".
- *   agent.lock protects queue, nqueued and stopping; nothing else is shared.
+ *   With a policy to follow (apply_policy), a second thread of the agent
+ *   watches the fleet's policy key and applies each version; it tells the
+ *   agent's thread what it enforces through pol_* (a new state is put in
+ *   the membership entry at once: beat_now).
+ *   agent.lock protects queue, nqueued, stopping, pwatch, pol_* and
+ *   beat_now; nothing else is shared. pwake wakes the policy thread.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -48,6 +53,19 @@ struct fleet_agent {
 	natsMsg *queue[QUEUE_MAX];	/* FIFO, under lock */
 	int head, nqueued;
 	bool stopping;
+
+	/* fleet policy: the policy thread's; pol_*, beat_now and pwatch under lock */
+	int (*apply_policy)(void *arg, const struct fleet_rule *rules, size_t n, uint64_t version,
+			    uint64_t *local, char **err);
+	void *policy_arg;
+	pthread_t policy_thread;
+	bool policy_running;
+	pthread_cond_t pwake;
+	kvWatcher *pwatch;		/* stopped by fleet_agent_stop() */
+	bool pol_known, beat_now;
+	uint64_t pol_version, pol_local;
+	uint64_t pol_failed;		/* the version pol_error is about */
+	char *pol_error;		/* why the last version seen is not enforced */
 
 	/* the current query (agent's thread only) */
 	struct dbos_buf out;
@@ -334,8 +352,18 @@ static void heartbeat(struct fleet_agent *a)
 			return;
 		}
 	}
-	n = asprintf(&rec, "labels=%s\nversion=%s\nstarted=%lld\nheartbeat_ms=%d\n", a->labels,
-		     a->version, (long long)a->started_ms, a->heartbeat_ms);
+	pthread_mutex_lock(&a->lock);
+	if (a->pol_known)
+		n = asprintf(&rec, "labels=%s\nversion=%s\nstarted=%lld\nheartbeat_ms=%d\n"
+			     "policy_version=%llu\npolicy_local=%llu\npolicy_failed=%llu\n"
+			     "policy_error=%s\n", a->labels,
+			     a->version, (long long)a->started_ms, a->heartbeat_ms,
+			     (unsigned long long)a->pol_version, (unsigned long long)a->pol_local,
+			     (unsigned long long)a->pol_failed, a->pol_error ? a->pol_error : "");
+	else
+		n = asprintf(&rec, "labels=%s\nversion=%s\nstarted=%lld\nheartbeat_ms=%d\n",
+			     a->labels, a->version, (long long)a->started_ms, a->heartbeat_ms);
+	pthread_mutex_unlock(&a->lock);
 	if (n < 0)
 		return;
 	kvStore_PutString(NULL, a->kv, a->host, rec);
@@ -358,7 +386,8 @@ static void *agent_main(void *arg)
 	while (!a->stopping) {
 		natsMsg *msg = NULL;
 
-		if (now_ms() >= next_beat) {
+		if (now_ms() >= next_beat || a->beat_now) {
+			a->beat_now = false;
 			pthread_mutex_unlock(&a->lock);
 			if (natsConnection_Status(a->nc) == NATS_CONN_STATUS_CONNECTED)
 				heartbeat(a);
@@ -388,6 +417,250 @@ static void *agent_main(void *arg)
 	}
 	pthread_mutex_unlock(&a->lock);
 	sqlite3_close(db);
+	return NULL;
+}
+
+/* ---- fleet policy (the policy thread) ---- */
+
+/* Record what this host enforces (@error NULL) or why version @version is not enforced. */
+static void policy_state(struct fleet_agent *a, uint64_t version, uint64_t local, const char *error)
+{
+	char *e = error ? strdup(error) : NULL;
+	bool changed;
+
+	for (char *p = e; p && *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';	/* one line of the membership entry */
+	pthread_mutex_lock(&a->lock);
+	changed = !a->pol_known || (!e) != (!a->pol_error) ||
+		  (e && strcmp(e, a->pol_error)) ||
+		  (!e && (a->pol_version != version || a->pol_local != local)) ||
+		  (e && a->pol_failed != version);
+	a->pol_known = true;
+	if (!e) {
+		a->pol_version = version;
+		a->pol_local = local;
+	} else {
+		a->pol_failed = version;
+	}
+	free(a->pol_error);
+	a->pol_error = e;
+	if (changed) {
+		a->beat_now = true;
+		pthread_cond_signal(&a->wake);
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* Give @fp's rules meant for this host to apply_policy(). 0, or -1 when it failed. */
+static int enforce_policy(struct fleet_agent *a, const struct fleet_policy *fp)
+{
+	struct fleet_rule *mine = calloc(fp->n ? fp->n : 1, sizeof(*mine));
+	char *err = NULL, *text = NULL;
+	uint64_t local = 0;
+	size_t n = 0;
+	int ret;
+
+	if (!mine) {
+		policy_state(a, fp->version, 0, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < fp->n; i++)
+		if (fleet_target_matches(fp->rules[i].target, a->host, a->labels))
+			mine[n++] = fp->rules[i];	/* shallow: fp owns the strings */
+	ret = a->apply_policy(a->policy_arg, mine, n, fp->version, &local, &err);
+	free(mine);
+	if (!ret) {
+		policy_state(a, fp->version, local, NULL);
+		return 0;
+	}
+	if (asprintf(&text, "fleet policy version %llu: %s", (unsigned long long)fp->version,
+		     err ? err : "not enforced") < 0)
+		text = NULL;
+	say(a, "%s", text ? text : "a fleet policy version is not enforced");
+	policy_state(a, fp->version, 0, text ? text : "not enforced");
+	free(text);
+	free(err);
+	return -1;
+}
+
+/* Wait up to a heartbeat (or until stopped). Returns whether the agent is stopping. */
+static bool policy_nap(struct fleet_agent *a)
+{
+	struct timespec ts;
+	bool stopping;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += a->heartbeat_ms / 1000;
+	ts.tv_nsec += (long)(a->heartbeat_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&a->lock);
+	if (!a->stopping)
+		pthread_cond_timedwait(&a->pwake, &a->lock, &ts);
+	stopping = a->stopping;
+	pthread_mutex_unlock(&a->lock);
+	return stopping;
+}
+
+static uint64_t reconnects(struct fleet_agent *a)
+{
+	natsStatistics *st = NULL;
+	uint64_t n = 0;
+
+	if (natsStatistics_Create(&st) == NATS_OK && natsConnection_GetStats(a->nc, st) == NATS_OK)
+		natsStatistics_GetCounts(st, NULL, NULL, NULL, NULL, &n);
+	natsStatistics_Destroy(st);
+	return n;
+}
+
+static void drop_watcher(struct fleet_agent *a, kvWatcher **w)
+{
+	pthread_mutex_lock(&a->lock);
+	a->pwatch = NULL;
+	pthread_mutex_unlock(&a->lock);
+	kvWatcher_Destroy(*w);
+	*w = NULL;
+}
+
+/*
+ * Follow the fleet's policy key: apply every version as it comes (the
+ * watcher's first entry is the current version: a host that was away
+ * catches up); every heartbeat without news, apply the current one again
+ * (apply_policy commits nothing when the host still enforces it); a new
+ * watcher after a reconnect, which delivers the current version again.
+ * No bucket, or no key: version 0, no fleet rules.
+ */
+static void *policy_main(void *arg)
+{
+	struct fleet_agent *a = arg;
+	struct fleet_policy cur = { 0 };
+	bool have = false, failed = false;
+	uint64_t seen_reconnects = 0;
+	jsCtx *js = NULL;
+	kvStore *kv = NULL;
+	kvWatcher *w = NULL;
+	char *err = NULL;
+
+	for (;;) {
+		kvEntry *e = NULL;
+		natsStatus s;
+
+		if (natsConnection_Status(a->nc) != NATS_CONN_STATUS_CONNECTED ||
+		    (w && reconnects(a) != seen_reconnects)) {
+			if (w)
+				drop_watcher(a, &w);
+			if (policy_nap(a))
+				break;
+			continue;
+		}
+		if (!js) {
+			jsOptions jo;
+
+			jsOptions_Init(&jo);
+			jo.Wait = 2000;
+			if (natsConnection_JetStream(&js, a->nc, &jo) != NATS_OK) {
+				js = NULL;
+				if (policy_nap(a))
+					break;
+				continue;
+			}
+		}
+		if (!kv) {
+			if (fleet_policy_bucket(js, false, &kv, &err)) {
+				say(a, "%s (retrying at the next heartbeat)", err);
+				free(err);
+				err = NULL;
+			} else if (!kv) {
+				/* no fleet policy was ever committed: none to enforce */
+				fleet_policy_free(&cur);
+				cur.version = 0;
+				have = true;
+				failed = enforce_policy(a, &cur) != 0;
+			}
+			if (!kv) {
+				if (policy_nap(a))
+					break;
+				continue;
+			}
+		}
+		if (!w) {
+			bool stopping;
+
+			seen_reconnects = reconnects(a);
+			/* not under the lock: this waits on the server */
+			s = kvStore_Watch(&w, kv, FLEET_POLICY_KEY, NULL);
+			pthread_mutex_lock(&a->lock);
+			stopping = a->stopping;
+			a->pwatch = s == NATS_OK && !stopping ? w : NULL;
+			pthread_mutex_unlock(&a->lock);
+			if (s == NATS_OK && stopping)
+				kvWatcher_Destroy(w);	/* too late for fleet_agent_stop() to stop */
+			if (s != NATS_OK && !stopping) {
+				const char *last = nats_GetLastError(NULL);
+				char text[300];
+
+				snprintf(text, sizeof(text), "cannot follow the fleet policy: %s",
+					 last && *last ? last : natsStatus_GetText(s));
+				policy_state(a, 0, 0, text);
+			}
+			if (s != NATS_OK || stopping) {
+				w = NULL;
+				if (stopping || policy_nap(a))
+					break;
+				continue;
+			}
+		}
+		s = kvWatcher_Next(&e, w, a->heartbeat_ms);
+		if (s == NATS_OK && e) {
+			struct fleet_policy fp = { 0 };
+
+			if (kvEntry_Operation(e) == kvOp_Put &&
+			    fleet_policy_decode(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), &fp,
+						&err)) {
+				char *text = NULL;
+
+				if (asprintf(&text, "fleet policy version %llu: %s",
+					     (unsigned long long)kvEntry_Revision(e), err) < 0)
+					text = NULL;
+				policy_state(a, kvEntry_Revision(e), 0, text ? text : err);
+				free(text);
+				free(err);
+				err = NULL;
+			} else {
+				fleet_policy_free(&cur);
+				cur = fp;	/* a deleted key: no rules */
+				cur.version = kvEntry_Revision(e);
+				have = true;
+				failed = enforce_policy(a, &cur) != 0;
+			}
+			kvEntry_Destroy(e);
+		} else if (s == NATS_OK) {
+			/* the end of the current values: none means no fleet policy yet */
+			if (!have) {
+				cur.version = 0;
+				have = true;
+				failed = enforce_policy(a, &cur) != 0;
+			}
+		} else if (s == NATS_TIMEOUT) {
+			if (have && !failed)
+				enforce_policy(a, &cur);	/* rules changed on the host come back */
+		} else {
+			drop_watcher(a, &w);	/* stopped, or broken: a new one next time */
+			pthread_mutex_lock(&a->lock);
+			s = a->stopping ? NATS_ILLEGAL_STATE : NATS_OK;
+			pthread_mutex_unlock(&a->lock);
+			if (s != NATS_OK || policy_nap(a))
+				break;
+		}
+	}
+	if (w)
+		drop_watcher(a, &w);
+	fleet_policy_free(&cur);
+	kvStore_Destroy(kv);
+	jsCtx_Destroy(js);
 	return NULL;
 }
 
@@ -447,6 +720,8 @@ static void agent_free(struct fleet_agent *a)
 	dbos_buf_free(&a->out);
 	free(a->labels);
 	free(a->version);
+	free(a->pol_error);
+	pthread_cond_destroy(&a->pwake);
 	pthread_cond_destroy(&a->wake);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -469,7 +744,10 @@ struct fleet_agent *fleet_agent_start(const struct fleet_agent_config *cfg, char
 	}
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
+	pthread_cond_init(&a->pwake, NULL);
 	dbos_buf_init(&a->out);
+	a->apply_policy = cfg->apply_policy;
+	a->policy_arg = cfg->policy_arg;
 	a->open_db = cfg->open_db;
 	a->open_arg = cfg->open_arg;
 	a->errmsg = cfg->errmsg ? cfg->errmsg : sqlite3_errmsg;
@@ -518,6 +796,14 @@ struct fleet_agent *fleet_agent_start(const struct fleet_agent_config *cfg, char
 		fleet_errf(err, "cannot start the fleet thread: %s", strerror(errno));
 		goto fail;
 	}
+	if (a->apply_policy) {
+		if (pthread_create(&a->policy_thread, NULL, policy_main, a)) {
+			fleet_errf(err, "cannot start the fleet policy thread: %s", strerror(errno));
+			fleet_agent_stop(a);
+			return NULL;
+		}
+		a->policy_running = true;
+	}
 	return a;
 fail:
 	free(labels);
@@ -537,8 +823,13 @@ void fleet_agent_stop(struct fleet_agent *a)
 	pthread_mutex_lock(&a->lock);
 	a->stopping = true;
 	pthread_cond_signal(&a->wake);
+	pthread_cond_signal(&a->pwake);
+	if (a->pwatch)
+		kvWatcher_Stop(a->pwatch);	/* its Next() returns at once */
 	pthread_mutex_unlock(&a->lock);
 	pthread_join(a->thread, NULL);
+	if (a->policy_running)
+		pthread_join(a->policy_thread, NULL);
 	for (int i = 0; i < a->nsubs; i++)
 		natsSubscription_Destroy(a->subs[i]);
 	while (a->nqueued) {

@@ -18,6 +18,13 @@
  * it is read-only and returns rows, for at most the coordinator's deadline
  * (capped at FLEET_TIMEOUT_MAX_MS), with at most FLEET_RESULT_MAX bytes of
  * rows. The wire format is libdbos/fleet_proto.h's.
+ *
+ * With @apply_policy, the agent also follows the fleet's policy (bucket
+ * dbos_policy) on a thread of its own: each version's rules meant for this
+ * host go to apply_policy() at once, again every heartbeat (so that rules
+ * changed on the host come back), and again whenever the connection comes
+ * back; the membership entry says which version this host enforces, or why
+ * it cannot.
  */
 #ifndef DBSERVER_FLEET_AGENT_H
 #define DBSERVER_FLEET_AGENT_H
@@ -37,6 +44,16 @@ struct fleet_agent_config {
 	void *open_arg;
 	/* The text of @db's last error (NULL: sqlite3_errmsg). */
 	const char *(*errmsg)(sqlite3 *db);
+	/*
+	 * Enforce fleet policy version @version: @rules are its rules for this
+	 * host, replacing the fleet rules enforced before (none: @n 0).
+	 * Called on the agent's policy thread. 0 and *@local (the host's own
+	 * policy version that carries it), or -1 and *@err (malloc()ed).
+	 * NULL: this host takes no fleet policy.
+	 */
+	int (*apply_policy)(void *arg, const struct fleet_rule *rules, size_t n, uint64_t version,
+			    uint64_t *local, char **err);
+	void *policy_arg;
 };
 
 struct fleet_agent;

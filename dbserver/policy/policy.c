@@ -999,6 +999,88 @@ int policy_commit(struct policy *p, const struct policy_set *rules, uint64_t bas
 	return ret;
 }
 
+static bool fleet_name(const char *name)
+{
+	return !strncmp(name, POLICY_FLEET_PREFIX, sizeof(POLICY_FLEET_PREFIX) - 1);
+}
+
+/*
+ * The live rules with the fleet's replaced by @fleet's (named with the
+ * prefix; a rule keeps its id when its name stays, new ones get max + 1).
+ * *@same: the live fleet rules are already exactly these. Under @mu.
+ */
+static int fleet_merge(struct policy *p, const struct policy_set *fleet, struct policy_set *out,
+		       bool *same, char **err)
+{
+	size_t nlive_fleet = 0, kept = 0;
+	int64_t next = 0;
+
+	memset(out, 0, sizeof(*out));
+	*same = true;
+	for (size_t i = 0; i < p->rules.n; i++) {
+		const struct policy_row *r = &p->rules.rows[i];
+
+		if (r->id >= next)
+			next = r->id + 1;
+		if (fleet_name(r->name))
+			nlive_fleet++;
+		else if (policy_set_add_row(out, r))
+			goto nomem;
+	}
+	for (size_t i = 0; i < fleet->n; i++) {
+		struct policy_row r = fleet->rows[i];
+		char *name = NULL;
+		long j = -1;
+
+		if (asprintf(&name, "%s%s", POLICY_FLEET_PREFIX, fleet->rows[i].name) < 0)
+			goto nomem;
+		r.name = name;
+		for (size_t k = 0; k < p->rules.n && j < 0; k++)
+			if (!strcmp(p->rules.rows[k].name, name))
+				j = (long)k;
+		r.id = j >= 0 ? p->rules.rows[j].id : next++;
+		if (j >= 0 && same_rule(&r, &p->rules.rows[j]))
+			kept++;
+		r.changed = 0;
+		if (policy_set_add_row(out, &r)) {
+			free(name);
+			goto nomem;
+		}
+		free(name);
+	}
+	*same = kept == fleet->n && nlive_fleet == fleet->n;
+	return 0;
+nomem:
+	policy_set_free(out);
+	*err = policy_errf("out of memory");
+	return -1;
+}
+
+int policy_fleet_apply(struct policy *p, const struct policy_set *fleet, uint64_t fleet_version,
+		       uint64_t *version, char **err)
+{
+	const struct sql_session root = { .uid = 0, .pid = getpid() };
+	struct policy_set s;
+	bool same;
+	int ret;
+
+	for (size_t i = 0; i < fleet->n; i++)
+		for (size_t k = i + 1; k < fleet->n; k++)
+			if (!strcmp(fleet->rows[i].name, fleet->rows[k].name)) {
+				*err = policy_errf("two fleet rules named '%s'", fleet->rows[i].name);
+				return -1;
+			}
+	pthread_mutex_lock(&p->mu);
+	ret = fleet_merge(p, fleet, &s, &same, err);
+	if (!ret && same)
+		*version = p->latest;	/* enforced already: no new version */
+	else if (!ret)
+		ret = commit_locked(p, &s, "fleet", fleet_version, &root, version, err);
+	pthread_mutex_unlock(&p->mu);
+	policy_set_free(&s);
+	return ret;
+}
+
 int policy_rollback(struct policy *p, uint64_t to, const struct sql_session *who,
 		    uint64_t *version, char **err)
 {

@@ -154,6 +154,23 @@ int policy_commit(struct policy *p, const struct policy_set *rules, uint64_t bas
 int policy_rollback(struct policy *p, uint64_t to, const struct sql_session *who,
 		    uint64_t *version, char **err);
 
+/*
+ * The fleet's rules (dbserver/fleet/agent.c) are the rules whose name
+ * starts with POLICY_FLEET_PREFIX; local transactions cannot change them.
+ */
+#define POLICY_FLEET_PREFIX	"fleet:"
+
+/*
+ * policy_fleet_apply - make @fleet (rules with the names the fleet gives
+ * them; ids and versions ignored) the live fleet rules, named
+ * POLICY_FLEET_PREFIX + name, the host's own rules unchanged: one new
+ * version (action 'fleet', from_version @fleet_version, by root), or none
+ * when the live fleet rules are exactly these (*@version: the live one).
+ * 0 and *@version, or -1 and *@err (nothing changed).
+ */
+int policy_fleet_apply(struct policy *p, const struct policy_set *fleet, uint64_t fleet_version,
+		       uint64_t *version, char **err);
+
 #define POLICY_REFUSED_KEEP	10000
 
 /*

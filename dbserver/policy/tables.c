@@ -320,6 +320,17 @@ static int unique(struct rules_vtab *vt, long old, int64_t id, const char *name)
 	return SQLITE_OK;
 }
 
+/* Whether @name is one of the fleet's rules, which only the fleet changes (the error set). */
+static bool fleet_rule(sqlite3_vtab *vt, const char *name)
+{
+	if (strncmp(name, POLICY_FLEET_PREFIX, sizeof(POLICY_FLEET_PREFIX) - 1))
+		return false;
+	rules_error(vt, SQLITE_ERROR, sqlite3_mprintf("rule '%s' is the fleet's: change it in "
+		    "fleet_policies (dbos --fleet), names starting with '%s' are the fleet's",
+		    name, POLICY_FLEET_PREFIX));
+	return true;
+}
+
 /* Checks @rule (policy_check) and puts @row in place of row @old (-1: none). */
 static int stage(struct rules_vtab *vt, long old, const struct policy_rule *rule,
 		 const struct policy_row *row, sqlite3_int64 *rowid)
@@ -363,6 +374,8 @@ static int rules_update(sqlite3_vtab *pvt, int argc, sqlite3_value **argv,
 		if (old < 0 || policy_row_is_sched(&copy->rows[old]) != k->sched)
 			return SQLITE_OK;	/* nothing to change */
 	}
+	if (old >= 0 && fleet_rule(pvt, copy->rows[old].name))
+		return SQLITE_ERROR;
 	if (argc == 1) {
 		policy_set_remove(copy, (size_t)old);
 		vt->c->dirty = true;
@@ -379,6 +392,8 @@ static int rules_update(sqlite3_vtab *pvt, int argc, sqlite3_value **argv,
 		snprintf(w.name, sizeof(w.name), "rule-%lld", (long long)w.row.id);
 		w.row.name = w.name;
 	}
+	if (fleet_rule(pvt, w.row.name))
+		return SQLITE_ERROR;
 	rc = unique(vt, old, w.row.id, w.row.name);
 	if (rc == SQLITE_OK)
 		rc = k->fill(pvt, cols, &w);

@@ -73,8 +73,8 @@ static const struct schema_column versions_cols[POLICY_VERSIONS__COUNT] = {
 	[POLICY_VERSIONS_TIME]         = COL("time", "INTEGER", "Commit time, seconds since the Unix epoch"),
 	[POLICY_VERSIONS_UID]          = COL("uid", "INTEGER", "User ID of the client that committed it"),
 	[POLICY_VERSIONS_PID]          = COL("pid", "INTEGER", "Process ID of the client that committed it"),
-	[POLICY_VERSIONS_ACTION]       = COL("action", "TEXT", "commit (a transaction on policies) or rollback (policy_rollback)"),
-	[POLICY_VERSIONS_FROM_VERSION] = COL("from_version", "INTEGER", "commit: the version it changed; rollback: the version whose rules it restored"),
+	[POLICY_VERSIONS_ACTION]       = COL("action", "TEXT", "commit (a transaction on policies), rollback (policy_rollback) or fleet (the fleet's rules for this host, names starting with 'fleet:')"),
+	[POLICY_VERSIONS_FROM_VERSION] = COL("from_version", "INTEGER", "commit: the version it changed; rollback: the version whose rules it restored; fleet: the fleet policy version"),
 	[POLICY_VERSIONS_RULES]        = COL("rules", "INTEGER", "Number of rules"),
 	[POLICY_VERSIONS_LIVE]         = COL("live", "INTEGER", "1 for the version the kernel enforces, 0 otherwise (no row has 1 when it enforces none)"),
 };

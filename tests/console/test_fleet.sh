@@ -9,9 +9,13 @@
 # a fleet query's rows of each host are exactly that host's processes, with
 # its host; aggregates across hosts and a label target agree; one VM's QEMU
 # is killed (SIGKILL) and the next query reports it missing while the others
-# answer whole. A simulated member named stop1 (build/tests/fleet_sim) tells
-# the two VMs left to finish: they must power off cleanly (dbos-vm exit 0:
-# no kernel problem, clean unload).
+# answer whole. Fleet policy: one INSERT into fleet_policies from here (a
+# rule denying exec of /tmp/fleet-probe) returns when every VM enforces it:
+# exec fails with EPERM on each, fleet_policy_status says version 1 live for
+# each; a fourth VM booted afterwards catches up (EPERM there too). A
+# simulated member named stop1 (build/tests/fleet_sim) tells the VMs left
+# to finish: they must power off cleanly (dbos-vm exit 0: no kernel
+# problem, clean unload).
 #
 # Debian's kernel only: the debug kernel has no network card driver
 # (kernel/debug.config). Usage: tests/console/test_fleet.sh (from anywhere)
@@ -49,7 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "1..10"
+echo "1..15"
 for f in "$DBOS" "$SIM" build/tests/vm/fleet_guest.sh; do
 	[[ -x $f ]] || { echo "# $f is missing (make all)"; exit 1; }
 done
@@ -71,14 +75,14 @@ done
 [[ -n $port ]] || { echo "# nats-server did not start (see $DIR/nats.log)"; exit 1; }
 URL=nats://127.0.0.1:$port
 
-for i in "${!VMS[@]}"; do
-	vm=${VMS[i]}
-	DBOSD_ARGS="--fleet nats://10.0.2.100:4222 --fleet-host $vm --fleet-labels ${LABELS[i]}" \
-	DBOS_VM_QEMU_ARGS="-pidfile $DIR/$vm.qemu.pid" \
-		scripts/dbos-vm --nats "$port" --timeout 900 --log "$DIR/$vm.serial.log" \
-		"/dbos/tests/fleet_guest.sh $vm" >"$DIR/$vm.out" 2>&1 &
-	VM_PID[$vm]=$!
-done
+boot() {	# boot VM LABELS
+	DBOSD_ARGS="--fleet nats://10.0.2.100:4222 --fleet-host $1 --fleet-labels $2" \
+	DBOS_VM_QEMU_ARGS="-pidfile $DIR/$1.qemu.pid" \
+		scripts/dbos-vm --nats "$port" --timeout 900 --log "$DIR/$1.serial.log" \
+		"/dbos/tests/fleet_guest.sh $1" >"$DIR/$1.out" 2>&1 &
+	VM_PID[$1]=$!
+}
+for i in "${!VMS[@]}"; do boot "${VMS[i]}" "${LABELS[i]}"; done
 
 # every VM ready (or one failed)
 for ((t = 0; t < READY_WAIT * 2; t++)); do
@@ -148,44 +152,86 @@ got=$($DBOS --fleet "$URL" --csv -c "SELECT host, labels, live FROM fleet_hosts 
 check "fleet_hosts lists the three with their labels, live" \
 	"$([[ $got == $'host,labels,live\nvm1,web,1\nvm2,web,1\nvm3,db,1' ]] || echo "$got")"
 
+# 6: fleet policy: one INSERT, enforced on every VM when it returns
+t0=${EPOCHREALTIME/./}
+$DBOS --fleet "$URL" --fleet-timeout $WAIT_MS -c "INSERT INTO fleet_policies(name, hook, action, condition) VALUES ('deny-probe', 'exec', 'deny', 'path GLOB ''/tmp/fleet-probe*''')" \
+	>"$DIR/commit.out" 2>"$DIR/commit.err"
+status=$?
+commit_ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+problem=
+[[ $status == 0 ]] || problem="exit $status: $(cat "$DIR/commit.err")"
+grep -q "fleet policy version 1: enforced by 3 of 3 live hosts" "$DIR/commit.err" ||
+	problem+="$(cat "$DIR/commit.err")"
+check "a fleet policy COMMIT returns when all three VMs enforce it (${commit_ms} ms)" "$problem"
+
+# 7: EPERM on each (and not before the rule)
+problem=
+for vm in "${VMS[@]}"; do
+	grep -q "^FLEET_PROBE_BEFORE $vm rc=0" "$DIR/$vm.out" ||
+		problem+="$vm: the probe did not run before the rule: $(grep FLEET_PROBE_BEFORE "$DIR/$vm.out")"$'\n'
+	for ((t = 0; t < 60; t++)); do grep -q "^FLEET_PROBE $vm " "$DIR/$vm.out" && break; sleep 0.5; done
+	grep -q "^FLEET_PROBE $vm rc=126" "$DIR/$vm.out" ||
+		problem+="$vm: $(grep "^FLEET_PROBE " "$DIR/$vm.out" || echo "no probe")"$'\n'
+done
+check "exec of the denied file fails with EPERM on each of the three VMs" "$problem"
+
+# 8: fleet_policy_status and each host's own policy_versions
+got=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, version, live, error FROM fleet_policy_status WHERE host LIKE 'vm%' ORDER BY host" 2>&1)
+check "fleet_policy_status: version 1, live, on each" \
+	"$([[ $got == $'host,version,live,error\nvm1,1,1,\nvm2,1,1,\nvm3,1,1,' ]] || echo "$got")"
+got=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, action, from_version, uid FROM policy_versions WHERE live ORDER BY host" 2>&1)
+check "on each host, the live policy version is the fleet's (action fleet, from fleet version 1, by root)" \
+	"$([[ $got == $'host,action,from_version,uid\nvm1,fleet,1,0\nvm2,fleet,1,0\nvm3,fleet,1,0' ]] || echo "$got")"
+
+# 10: a VM booted now catches up
+start4=$SECONDS
+boot vm4 db
+for ((t = 0; t < READY_WAIT * 2; t++)); do
+	grep -q "^FLEET_PROBE vm4 " "$DIR/vm4.out" && break
+	kill -0 "${VM_PID[vm4]}" 2>/dev/null || break
+	sleep 0.5
+done
+check "vm4, booted after the commit, enforces it too: EPERM (in $((SECONDS - start4)) s)" \
+	"$(grep -q '^FLEET_PROBE vm4 rc=126' "$DIR/vm4.out" || { grep -E 'FLEET_|dbos-vm:' "$DIR/vm4.out" | tail -5; echo "no EPERM on vm4"; })"
+
 # (latency, not a pass/fail figure: make bench has it)
 t0=${EPOCHREALTIME/./}
 for ((i = 0; i < 10; i++)); do $DBOS --fleet "$URL" --fleet-timeout $WAIT_MS -c "SELECT count(*) FROM processes WHERE pid = 1" >/dev/null 2>&1; done
 echo "# a one-row fleet query over three TCG VMs, connect included: $(((${EPOCHREALTIME/./} - t0) / 10000)) ms on average"
 
-# 6: a host killed: reported missing, the others whole
+# 11: a host killed: reported missing, the others whole
 pid=$(cat "$DIR/vm3.qemu.pid" 2>/dev/null)
 [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == qemu-system-* ]] && kill -KILL "$pid"
 got=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, count(*) > 3 FROM processes GROUP BY host ORDER BY host" 2>"$DIR/missing.err")
 status=$?
 problem=
 [[ $status == 3 ]] || problem+="exit $status, not 3"$'\n'
-[[ $got == $'host,count(*) > 3\nvm1,1\nvm2,1' ]] || problem+="rows: $got"$'\n'
-grep -q "host vm3 is missing from the result: no answer within $WAIT_MS ms" "$DIR/missing.err" ||
+[[ $got == $'host,count(*) > 3\nvm1,1\nvm2,1\nvm4,1' ]] || problem+="rows: $got"$'\n'
+grep -q "dbos: fleet: host vm3: no answer within $WAIT_MS ms" "$DIR/missing.err" ||
 	problem+="stderr: $(cat "$DIR/missing.err")"
-check "vm3's QEMU killed: vm3 reported missing (exit 3), vm1 and vm2 whole" "$problem"
+check "vm3's QEMU killed: vm3 reported missing (exit 3), vm1, vm2 and vm4 whole" "$problem"
 wait "${VM_PID[vm3]}" 2>/dev/null
 unset 'VM_PID[vm3]'
 
-# 7: writes refused over the fleet
+# 12: writes refused over the fleet
 $DBOS --fleet "$URL" -c "DELETE FROM processes" >/dev/null 2>"$DIR/write.err"
 status=$?
 check "a fleet statement that writes is refused (exit 1)" \
 	"$([[ $status == 1 ]] || echo "exit $status: $(cat "$DIR/write.err")")"
 
-# 8, 9: the stop signal; vm1 and vm2 finish and power off cleanly
+# 13, 14: the stop signal; vm1, vm2 and vm4 finish and power off cleanly
 "$SIM" --url "$URL" --hosts 1 --prefix stop --heartbeat-ms 500 >"$DIR/stop.log" 2>&1 &
 SIM_PID=$!
 problem=
-for vm in vm1 vm2; do
+for vm in vm1 vm2 vm4; do
 	wait "${VM_PID[$vm]}"
 	status=$?
 	unset "VM_PID[$vm]"
 	grep -q "^FLEET_DONE $vm" "$DIR/$vm.out" || problem+="$vm: no FLEET_DONE"$'\n'
 	[[ $status == 0 ]] || problem+="$vm: dbos-vm exit $status: $(grep 'dbos-vm:' "$DIR/$vm.out" | tail -3)"$'\n'
 done
-check "vm1 and vm2 saw the stop1 member through the fleet (a coordinator inside a VM)" \
-	"$(grep -L '^FLEET_DONE' "$DIR/vm1.out" "$DIR/vm2.out")"
-check "vm1 and vm2 power off cleanly (dbos-vm exit 0: no kernel problem, clean unload)" "$problem"
+check "vm1, vm2 and vm4 saw the stop1 member through the fleet (a coordinator inside a VM)" \
+	"$(grep -L '^FLEET_DONE' "$DIR/vm1.out" "$DIR/vm2.out" "$DIR/vm4.out")"
+check "vm1, vm2 and vm4 power off cleanly (dbos-vm exit 0: no kernel problem, clean unload)" "$problem"
 echo "# $((SECONDS - start)) s; logs in $DIR"
 exit $((failed > 0))

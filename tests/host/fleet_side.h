@@ -92,15 +92,17 @@ static inline pid_t fleet_start_nats_conf(const char *dir, const char *accounts,
 
 /*
  * build/tests/fleet_sim (found from @bin_dir, this program's directory under
- * build/) with @hosts hosts PREFIX<first>..., output in @dir/sim-PREFIX.log.
+ * build/) with @hosts hosts PREFIX<first>..., output in @dir/sim-PREFIX.log,
+ * following the fleet policy into @dir/policy/<host>.
  */
 static inline pid_t fleet_start_sim(const char *sim, const char *dir, const char *url,
 				    const char *prefix, int first, int hosts, const char *labels,
 				    int procs, int heartbeat_ms)
 {
-	char out[PATH_MAX], n[16], k[16], p[16], hb[16];
+	char out[PATH_MAX], pol[PATH_MAX], n[16], k[16], p[16], hb[16];
 
 	snprintf(out, sizeof(out), "%s/sim-%s.log", dir, prefix);
+	snprintf(pol, sizeof(pol), "%s/policy", dir);
 	snprintf(n, sizeof(n), "%d", hosts);
 	snprintf(k, sizeof(k), "%d", first);
 	snprintf(p, sizeof(p), "%d", procs);
@@ -108,7 +110,7 @@ static inline pid_t fleet_start_sim(const char *sim, const char *dir, const char
 	return fleet_spawn((char *const[]){ (char *)sim, "--url", (char *)url, "--hosts", n,
 					    "--prefix", (char *)prefix, "--first", k, "--procs", p,
 					    "--heartbeat-ms", hb, "--labels",
-					    (char *)(labels ? labels : ""), NULL }, out);
+					    (char *)(labels ? labels : ""), "--policy", pol, NULL }, out);
 }
 
 static inline pid_t fleet_start_nats(const char *dir, char *url, size_t size)

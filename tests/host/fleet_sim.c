@@ -3,7 +3,7 @@
 
 /*
  * fleet_sim --url URL [--hosts N] [--prefix P] [--first K] [--labels a,b]
- *           [--procs N] [--heartbeat-ms MS] [--ready FILE]
+ *           [--procs N] [--heartbeat-ms MS] [--ready FILE] [--policy DIR]
  *
  * Starts N agents (dbserver/fleet/agent.c, as dbosd runs it), hosts
  * P<K> .. P<K+N-1>, each with its own in-memory SQLite holding a synthetic
@@ -11,8 +11,16 @@
  * check every row it gets back) and the dbos_schema catalogue the
  * coordinator learns tables from. Writes FILE when every agent started;
  * on SIGTERM or SIGINT the agents leave the fleet and it exits 0.
+ *
+ * With --policy DIR the hosts follow the fleet policy: a host "enforces" a
+ * version by writing DIR/<host> ("version N", then "<target> <name>" per
+ * rule it was given), and refuses one that has a rule whose condition is
+ * 'sim_fail' (its error: "simulated failure"), as dbosd refuses rules that
+ * do not compile.
  */
+#include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +66,38 @@ static int open_db(void *arg, sqlite3 **db, char **err)
 	return 0;
 }
 
+static const char *policy_dir;
+
+static int apply_policy(void *arg, const struct fleet_rule *rules, size_t n, uint64_t version,
+			uint64_t *local, char **err)
+{
+	const char *host = arg;
+	char path[4096], tmp[4200];
+	FILE *f;
+
+	for (size_t i = 0; i < n; i++)
+		if (rules[i].condition && !strcmp(rules[i].condition, "sim_fail")) {
+			*err = strdup("simulated failure");
+			return -1;
+		}
+	snprintf(path, sizeof(path), "%s/%s", policy_dir, host);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		*err = strdup("cannot write the policy file");
+		return -1;
+	}
+	fprintf(f, "version %llu\n", (unsigned long long)version);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s %s\n", rules[i].target, rules[i].name);
+	if (fclose(f) || rename(tmp, path)) {
+		*err = strdup("cannot write the policy file");
+		return -1;
+	}
+	*local = version;
+	return 0;
+}
+
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -90,6 +130,8 @@ int main(int argc, char **argv)
 			cfg.heartbeat_ms = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--ready"))
 			ready = argv[i + 1];
+		else if (!strcmp(argv[i], "--policy"))
+			policy_dir = argv[i + 1];
 		else {
 			fprintf(stderr, "fleet_sim: unknown option %s\n", argv[i]);
 			return 2;
@@ -97,7 +139,8 @@ int main(int argc, char **argv)
 	}
 	if (!cfg.nats.url || hosts < 1) {
 		fprintf(stderr, "usage: fleet_sim --url URL [--hosts N] [--prefix P] [--first K] "
-			"[--labels a,b] [--procs N] [--heartbeat-ms MS] [--ready FILE]\n");
+			"[--labels a,b] [--procs N] [--heartbeat-ms MS] [--ready FILE] "
+			"[--policy DIR]\n");
 		return 2;
 	}
 	if (hosts > 8) {
@@ -109,6 +152,10 @@ int main(int argc, char **argv)
 			rl.rlim_cur = rl.rlim_max;
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
+	}
+	if (policy_dir && mkdir(policy_dir, 0755) && errno != EEXIST) {
+		perror(policy_dir);
+		return 1;
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
@@ -123,6 +170,10 @@ int main(int argc, char **argv)
 			return 1;
 		cfg.host = names[i];
 		cfg.open_arg = names[i];
+		if (policy_dir) {
+			cfg.apply_policy = apply_policy;
+			cfg.policy_arg = names[i];
+		}
 		agents[i] = fleet_agent_start(&cfg, &err);
 		if (!agents[i]) {
 			fprintf(stderr, "fleet_sim: %s: %s\n", names[i], err);

@@ -654,7 +654,7 @@ TEST_F(fleet, the_cli_queries_the_fleet_and_says_who_is_missing)
 		 "count(*) AS n FROM processes GROUP BY host ORDER BY host\"", self->url);
 	EXPECT_EQ(3, cli(self, args, out, sizeof(out), errout, sizeof(errout)));
 	EXPECT_STREQ("host,n\nh1,20\nh2,20\nh3,20\n", out);
-	EXPECT_NE(NULL, strstr(errout, "host z1 is missing from the result: no answer within 500 ms"))
+	EXPECT_NE(NULL, strstr(errout, "dbos: fleet: host z1: no answer within 500 ms"))
 		TH_LOG("%s", errout);
 	kill(lone, SIGCONT);
 
@@ -671,6 +671,251 @@ TEST_F(fleet, the_cli_queries_the_fleet_and_says_who_is_missing)
 	EXPECT_NE(NULL, strstr(errout, "host:ID or label:NAME")) TH_LOG("%s", errout);
 	snprintf(args, sizeof(args), "--fleet %s -c 'DELETE FROM processes'", self->url);
 	EXPECT_EQ(1, cli(self, args, out, sizeof(out), errout, sizeof(errout)));
+}
+
+/* ---- fleet policy ---- */
+
+/* What simulated host @host enforces (its policy file), "" if nothing yet. */
+static const char *enforced(FIXTURE_DATA(fleet) *self, const char *host)
+{
+	static char text[4096];
+	char path[PATH_MAX];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/policy/%s", self->dir, host);
+	f = fopen(path, "r");
+	n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+	text[n] = 0;
+	if (f)
+		fclose(f);
+	return text;
+}
+
+/* Wait (5 s at most) until @host's policy file starts with "version @v\n". */
+static bool enforces(FIXTURE_DATA(fleet) *self, const char *host, int v)
+{
+	char want[32];
+	double t0 = now_s();
+
+	snprintf(want, sizeof(want), "version %d\n", v);
+	while (now_s() - t0 < 5) {
+		if (!strncmp(enforced(self, host), want, strlen(want)))
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* One cell of the last result as an int (-1: NULL). */
+#define CELL(row, col) atoi(self->r.cell[row][col] ? self->r.cell[row][col] : "-1")
+
+TEST_F(fleet, a_policy_commit_reaches_every_host_it_targets_and_each_says_so)
+{
+	char *err = NULL;
+
+	start_sim(self, "z", 1, 1, "db", PROCS, 300);
+	dbos_fleet_close(self->f);
+	self->f = coordinator(self, NULL, 3000, 4, &err);
+	ASSERT_NE(NULL, self->f) TH_LOG("%s", err);
+	/* before any commit: version 0 everywhere */
+	ASSERT_EQ(0, q(self, "SELECT host, version, live FROM fleet_policy_status ORDER BY host",
+		       &err)) TH_LOG("%s", err);
+	ASSERT_EQ(4, self->r.n);
+	for (int i = 0; i < 4; i++) {
+		EXPECT_EQ(0, CELL(i, 1)) TH_LOG("%s", self->r.cell[i][0]);
+		EXPECT_EQ(1, CELL(i, 2)) TH_LOG("%s", self->r.cell[i][0]);
+	}
+	/* one transaction: one version */
+	ASSERT_EQ(0, q(self, "BEGIN; "
+		       "INSERT INTO fleet_policies(name, hook, action, condition) VALUES "
+		       "('no-nc', 'exec', 'deny', 'path = ''/usr/bin/nc''');"
+		       "INSERT INTO fleet_policies(target, name, hook, action) VALUES "
+		       "('label:web', 'web-audit', 'connect', 'audit');"
+		       "INSERT INTO fleet_policies(target, name, hook, action, nice) VALUES "
+		       "('host:h2', 'h2-nice', 'sched', NULL, 5);"
+		       "COMMIT", &err)) TH_LOG("%s", err);
+	EXPECT_EQ(0, nreports(self->f));
+	/* COMMIT returned after every host said it enforces it: no waiting here */
+	EXPECT_STREQ("version 1\nall no-nc\nlabel:web web-audit\n", enforced(self, "h1"));
+	EXPECT_STREQ("version 1\nhost:h2 h2-nice\nall no-nc\nlabel:web web-audit\n",
+		     enforced(self, "h2"));
+	EXPECT_STREQ("version 1\nall no-nc\nlabel:web web-audit\n", enforced(self, "h3"));
+	EXPECT_STREQ("version 1\nall no-nc\n", enforced(self, "z1"));
+	ASSERT_EQ(0, q(self, "SELECT host, version, live, error, local_version, online "
+		       "FROM fleet_policy_status ORDER BY host", &err)) TH_LOG("%s", err);
+	ASSERT_EQ(4, self->r.n);
+	for (int i = 0; i < 4; i++) {
+		EXPECT_EQ(1, CELL(i, 1));
+		EXPECT_EQ(1, CELL(i, 2));
+		EXPECT_STREQ("NULL", self->r.cell[i][3]);
+		EXPECT_EQ(1, CELL(i, 4));
+		EXPECT_EQ(1, CELL(i, 5));
+	}
+	/* the next commit: version 2, history of both */
+	ASSERT_EQ(0, q(self, "DELETE FROM fleet_policies WHERE name = 'web-audit'", &err))
+		TH_LOG("%s", err);
+	EXPECT_STREQ("version 2\nall no-nc\n", enforced(self, "h1"));
+	ASSERT_EQ(0, q(self, "SELECT version, action, from_version, rules, live "
+		       "FROM fleet_policy_versions ORDER BY version", &err)) TH_LOG("%s", err);
+	ASSERT_EQ(2, self->r.n);
+	EXPECT_EQ(1, CELL(0, 0));
+	EXPECT_STREQ("commit", self->r.cell[0][1]);
+	EXPECT_EQ(0, CELL(0, 2));
+	EXPECT_EQ(3, CELL(0, 3));
+	EXPECT_EQ(0, CELL(0, 4));
+	EXPECT_EQ(2, CELL(1, 0));
+	EXPECT_EQ(1, CELL(1, 2));
+	EXPECT_EQ(2, CELL(1, 3));
+	EXPECT_EQ(1, CELL(1, 4));
+	/* a statement that changes nothing commits nothing */
+	ASSERT_EQ(0, q(self, "UPDATE fleet_policies SET hook = hook", &err)) TH_LOG("%s", err);
+	ASSERT_EQ(0, q(self, "BEGIN; DELETE FROM fleet_policies; ROLLBACK", &err)) TH_LOG("%s", err);
+	ASSERT_EQ(0, q(self, "SELECT max(version) FROM fleet_policy_versions", &err));
+	EXPECT_EQ(2, CELL(0, 0));
+}
+
+TEST_F(fleet, a_host_that_cannot_enforce_a_version_says_why_and_the_others_go_on)
+{
+	char *err = NULL;
+
+	ASSERT_EQ(0, q(self, "INSERT INTO fleet_policies(name, hook, action) VALUES "
+		       "('a', 'kill', 'audit')", &err)) TH_LOG("%s", err);
+	/* h2 refuses version 2 (as dbosd refuses a rule that does not compile there) */
+	ASSERT_EQ(0, q(self, "INSERT INTO fleet_policies(target, name, hook, action, condition) "
+		       "VALUES ('host:h2', 'b', 'exec', 'deny', 'sim_fail')", &err)) TH_LOG("%s", err);
+	EXPECT_EQ(1, nreports(self->f));
+	EXPECT_STREQ("fleet policy version 2: simulated failure", report_of(self->f, "h2"));
+	EXPECT_STREQ("version 2\nall a\n", enforced(self, "h1"));
+	EXPECT_STREQ("version 1\nall a\n", enforced(self, "h2"));
+	ASSERT_EQ(0, q(self, "SELECT host, version, live, error FROM fleet_policy_status "
+		       "ORDER BY host", &err)) TH_LOG("%s", err);
+	ASSERT_EQ(3, self->r.n);
+	EXPECT_EQ(2, CELL(0, 1));
+	EXPECT_EQ(1, CELL(0, 2));
+	EXPECT_EQ(1, CELL(1, 1));	/* h2 still enforces version 1 */
+	EXPECT_EQ(0, CELL(1, 2));
+	EXPECT_STREQ("fleet policy version 2: simulated failure", self->r.cell[1][3]);
+	/* fixed by the next version */
+	ASSERT_EQ(0, q(self, "UPDATE fleet_policies SET condition = NULL WHERE name = 'b'", &err));
+	EXPECT_EQ(0, nreports(self->f));
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM fleet_policy_status WHERE version = 3 AND live "
+		       "AND error IS NULL", &err));
+	EXPECT_EQ(3, CELL(0, 0));
+}
+
+TEST_F(fleet, two_coordinators_cannot_both_commit_over_one_version)
+{
+	struct dbos_fleet_options o = { .url = self->url, .timeout_ms = 2000 };
+	struct dbos_fleet *other;
+	char *err = NULL;
+
+	ASSERT_EQ(0, q(self, "INSERT INTO fleet_policies(name, hook, action) VALUES "
+		       "('base', 'kill', 'audit')", &err)) TH_LOG("%s", err);
+	other = dbos_fleet_connect(&o, &err);
+	ASSERT_NE(NULL, other) TH_LOG("%s", err);
+	/* this one starts from version 1 ... */
+	ASSERT_EQ(0, q(self, "BEGIN; INSERT INTO fleet_policies(name, hook, action) VALUES "
+		       "('mine', 'kill', 'audit')", &err)) TH_LOG("%s", err);
+	/* ... the other commits version 2 meanwhile ... */
+	ASSERT_EQ(0, dbos_fleet_query(other, "INSERT INTO fleet_policies(name, hook, action) "
+				      "VALUES ('theirs', 'kill', 'deny')", NULL, NULL, &err))
+		TH_LOG("%s", err);
+	/* ... so this COMMIT fails, and nothing of it is anywhere */
+	EXPECT_EQ(-1, q(self, "COMMIT", &err));
+	EXPECT_NE(NULL, err ? strstr(err, "fleet policy changed concurrently (version 2 is "
+				    "current") : NULL) TH_LOG("%s", err);
+	free(err);
+	EXPECT_STREQ("version 2\nall base\nall theirs\n", enforced(self, "h1"));
+	/* a retry starts from version 2 and keeps the other's rule */
+	ASSERT_EQ(0, q(self, "INSERT INTO fleet_policies(name, hook, action) VALUES "
+		       "('mine', 'kill', 'audit')", &err)) TH_LOG("%s", err);
+	EXPECT_STREQ("version 3\nall base\nall mine\nall theirs\n", enforced(self, "h3"));
+	dbos_fleet_close(other);
+}
+
+TEST_F(fleet, rollback_restores_an_earlier_version_on_every_host)
+{
+	char *err = NULL;
+
+	ASSERT_EQ(0, q(self, "INSERT INTO fleet_policies(name, hook, action) VALUES "
+		       "('one', 'kill', 'audit')", &err)) TH_LOG("%s", err);
+	ASSERT_EQ(0, q(self, "INSERT INTO fleet_policies(name, hook, action) VALUES "
+		       "('two', 'exec', 'deny')", &err)) TH_LOG("%s", err);
+	ASSERT_EQ(0, q(self, "SELECT fleet_policy_rollback(1)", &err)) TH_LOG("%s", err);
+	EXPECT_EQ(3, CELL(0, 0));
+	for (int i = 1; i <= 3; i++) {
+		char h[8];
+
+		snprintf(h, sizeof(h), "h%d", i);
+		EXPECT_STREQ("version 3\nall one\n", enforced(self, h)) TH_LOG("%s", h);
+	}
+	ASSERT_EQ(0, q(self, "SELECT action, from_version, rules FROM fleet_policy_versions "
+		       "WHERE version = 3", &err)) TH_LOG("%s", err);
+	EXPECT_STREQ("rollback", self->r.cell[0][0]);
+	EXPECT_EQ(1, CELL(0, 1));
+	EXPECT_EQ(1, CELL(0, 2));
+	ASSERT_EQ(0, q(self, "SELECT name FROM fleet_policies", &err));
+	ASSERT_EQ(1, self->r.n);
+	EXPECT_STREQ("one", self->r.cell[0][0]);
+	/* to the empty policy, and a version that is not there */
+	ASSERT_EQ(0, q(self, "SELECT fleet_policy_rollback(0)", &err)) TH_LOG("%s", err);
+	EXPECT_STREQ("version 4\n", enforced(self, "h2"));
+	EXPECT_EQ(-1, q(self, "SELECT fleet_policy_rollback(99)", &err));
+	EXPECT_NE(NULL, err ? strstr(err, "no fleet policy version 99") : NULL) TH_LOG("%s", err);
+	free(err);
+}
+
+TEST_F(fleet, hosts_that_were_away_or_start_later_catch_up)
+{
+	char *err = NULL;
+
+	ASSERT_EQ(0, q(self, "INSERT INTO fleet_policies(name, hook, action) VALUES "
+		       "('v1', 'kill', 'audit')", &err)) TH_LOG("%s", err);
+	/* h1..h3 are one process: stop it; the commit waits (500 ms) and says who lags */
+	dbos_fleet_close(self->f);
+	self->f = coordinator(self, NULL, 500, 3, &err);
+	ASSERT_NE(NULL, self->f) TH_LOG("%s", err);
+	ASSERT_EQ(0, kill(self->sims[0], SIGSTOP));
+	ASSERT_EQ(0, q(self, "INSERT INTO fleet_policies(name, hook, action) VALUES "
+		       "('v2', 'kill', 'audit')", &err)) TH_LOG("%s", err);
+	EXPECT_EQ(3, nreports(self->f));
+	EXPECT_NE(NULL, strstr(report_of(self->f, "h1") ? report_of(self->f, "h1") : "",
+			       "has not enforced fleet policy version 2 within 500 ms (it "
+			       "enforces 1)"));
+	EXPECT_STREQ("version 1\nall v1\n", enforced(self, "h1"));
+	ASSERT_EQ(0, kill(self->sims[0], SIGCONT));
+	EXPECT_TRUE(enforces(self, "h1", 2));
+	EXPECT_TRUE(enforces(self, "h3", 2));
+	/* a host that joins now gets the current version at once */
+	start_sim(self, "late", 1, 1, "", PROCS, 300);
+	EXPECT_TRUE(enforces(self, "late1", 2));
+	EXPECT_STREQ("version 2\nall v1\nall v2\n", enforced(self, "late1"));
+}
+
+TEST_F(fleet, fleet_policy_checks_what_a_coordinator_can)
+{
+	static const char *const bad[] = {
+		"INSERT INTO fleet_policies(target, name, hook, action) VALUES ('label:a b', 'x', 'exec', 'deny')",
+		"INSERT INTO fleet_policies(target, name, hook, action) VALUES ('host:', 'x', 'exec', 'deny')",
+		"INSERT INTO fleet_policies(target, name, hook, action) VALUES ('everyone', 'x', 'exec', 'deny')",
+		"INSERT INTO fleet_policies(name, hook, action) VALUES ('x', 'mount', 'deny')",
+		"INSERT INTO fleet_policies(name, hook, action) VALUES ('x', 'exec', 'set')",
+		"INSERT INTO fleet_policies(name, hook, action) VALUES ('', 'exec', 'deny')",
+		"INSERT INTO fleet_policies(name, hook, nice) VALUES ('x', 'sched', 'high')",
+		"INSERT INTO fleet_policy_versions(version) VALUES (7)",
+		"DELETE FROM fleet_policy_status",
+		"UPDATE fleet_policy_versions SET live = 1",
+	};
+	char *err = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_EQ(-1, q(self, bad[i], &err)) TH_LOG("%s ran", bad[i]);
+		free(err);
+	}
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM fleet_policy_versions", &err)) TH_LOG("%s", err);
+	EXPECT_EQ(0, CELL(0, 0));
+	EXPECT_STREQ("version 0\n", enforced(self, "h1"));
 }
 
 TEST_F(bare, an_empty_fleet_has_no_tables_yet)
@@ -695,7 +940,8 @@ TEST_F(bare, an_empty_fleet_has_no_tables_yet)
 static const char fleet_accounts[] =
 	"accounts { FLEET { jetstream: enabled, users: [\n"
 	"  { user: admin, password: apw, permissions: {\n"
-	"      publish: [\"dbos.query.>\", \"$JS.API.>\", \"$JS.FC.>\", \"$JS.ACK.>\"],\n"
+	"      publish: [\"dbos.query.>\", \"$JS.API.>\", \"$JS.FC.>\", \"$JS.ACK.>\",\n"
+	"                \"$KV.dbos_policy.>\"],\n"
 	"      subscribe: [\"dbos.answer.>\", \"_INBOX.>\"] } }\n"
 	"  { user: h1, password: p1, permissions: HOST(h1) }\n"
 	"  { user: h2, password: p2, permissions: HOST(h2) }\n"
@@ -706,7 +952,10 @@ static char *host_permissions(const char *conf)
 {
 	static const char tmpl[] =
 		"{ publish: [\"dbos.answer.*.%1$s\", \"$KV.dbos_hosts.%1$s\", "
-		"\"$JS.API.STREAM.INFO.KV_dbos_hosts\", \"$JS.API.STREAM.CREATE.KV_dbos_hosts\"], "
+		"\"$JS.API.STREAM.INFO.KV_dbos_hosts\", \"$JS.API.STREAM.CREATE.KV_dbos_hosts\", "
+		"\"$JS.API.STREAM.INFO.KV_dbos_policy\", \"$JS.API.STREAM.NAMES\", "
+		"\"$JS.API.CONSUMER.CREATE.KV_dbos_policy\", "
+		"\"$JS.API.CONSUMER.CREATE.KV_dbos_policy.>\", \"$JS.API.CONSUMER.DELETE.KV_dbos_policy.>\"], "
 		"subscribe: [\"dbos.query.all\", \"dbos.query.host.%1$s\", \"dbos.query.label.*\", "
 		"\"_INBOX.>\"] }";
 	char *out = malloc(8192), *o = out;
@@ -748,6 +997,24 @@ static natsMsg *next_msg(natsSubscription *sub, int ms)
 	natsMsg *m = NULL;
 
 	return natsSubscription_NextMsg(&m, sub, ms) == NATS_OK ? m : NULL;
+}
+
+/* How many of put, delete and purge of the fleet policy @nc could do (0: none). */
+static int rogue_policy_writes(natsConnection *nc)
+{
+	jsCtx *js = NULL;
+	kvStore *kv = NULL;
+	int n = 0;
+
+	if (natsConnection_JetStream(&js, nc, NULL) != NATS_OK ||
+	    js_KeyValue(&kv, js, "dbos_policy") != NATS_OK)
+		return -1;
+	n += kvStore_PutString(NULL, kv, "fleet", "rogue") == NATS_OK;
+	n += kvStore_Delete(kv, "fleet") == NATS_OK;
+	n += kvStore_Purge(kv, "fleet", NULL) == NATS_OK;
+	kvStore_Destroy(kv);
+	jsCtx_Destroy(js);
+	return n;
 }
 
 TEST_F(bare, permissions_keep_each_host_to_answering_as_itself)
@@ -861,6 +1128,22 @@ TEST_F(bare, permissions_keep_each_host_to_answering_as_itself)
 	ASSERT_EQ(0, q(self, "SELECT host, labels FROM fleet_hosts ORDER BY host", &err));
 	ASSERT_EQ(3, self->r.n);
 	EXPECT_STREQ("", self->r.cell[1][1]);
+
+	/* the admin commits fleet policy; every host follows it */
+	ASSERT_EQ(0, q(self, "INSERT INTO fleet_policies(name, hook, action) VALUES "
+		       "('admins', 'kill', 'audit')", &err)) TH_LOG("%s", err);
+	EXPECT_EQ(0, nreports(self->f));
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM fleet_policy_status WHERE version = 1 AND live",
+		       &err)) TH_LOG("%s", err);
+	EXPECT_STREQ("3", self->r.cell[0][0]);
+	/* h1 may not: neither put a version nor delete the policy */
+	EXPECT_EQ(0, rogue_policy_writes(rogue));
+	ASSERT_EQ(0, q(self, "SELECT count(*), max(version) FROM fleet_policy_versions", &err));
+	EXPECT_STREQ("1", self->r.cell[0][0]);
+	EXPECT_STREQ("1", self->r.cell[0][1]);
+	EXPECT_STREQ("version 1\nall admins\n", enforced(self, "h1"));
+	EXPECT_STREQ("version 1\nall admins\n", enforced(self, "h2"));
+	EXPECT_STREQ("version 1\nall admins\n", enforced(self, "h3"));
 
 	natsSubscription_Destroy(sub);
 	natsSubscription_Destroy(spy);

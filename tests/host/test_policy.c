@@ -506,6 +506,84 @@ TEST_F(pol, rollback_is_a_new_version)
 	EXPECT_EQ(4, qint(self->db, "SELECT count(*) FROM policy_versions"));
 }
 
+/* The fleet's rules for this host, as the fleet agent hands them over. */
+static void fleet_set(struct policy_set *s, const char *const *rows, size_t n)
+{
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < n; i += 4)
+		policy_set_add(s, (int64_t)i, rows[i], rows[i + 1], rows[i + 2], rows[i + 3], 0);
+}
+
+TEST_F(pol, fleet_rules_replace_the_fleets_and_keep_the_hosts_own)
+{
+	static const char *const v1[] = { "no-nc", "exec", "deny", "path = '/usr/bin/nc'",
+					   "audit-kill", "kill", "audit", NULL };
+	static const char *const v2[] = { "no-nc", "exec", "deny", "path = '/usr/bin/nc'" };
+	static const char *const bad[] = { "oops", "exec", "deny", "no_such_column = 1" };
+	struct policy_set s;
+	uint64_t v = 0;
+	char buf[256], *err = NULL;
+
+	OK(self->db, "INSERT INTO policies(name, hook, action, condition) VALUES ('mine', 'open', 'audit', 'uid = 7')");
+	fleet_set(&s, v1, 8);
+	ASSERT_EQ(0, policy_fleet_apply(self->p, &s, 5, &v, &err)) TH_LOG("%s", err);
+	policy_set_free(&s);
+	EXPECT_EQ(2, v);
+	EXPECT_EQ(2, k_live(&self->k));
+	EXPECT_STREQ("fleet:audit-kill,fleet:no-nc,mine", qtext(self->db, "SELECT group_concat(name) "
+		     "FROM (SELECT name FROM policies ORDER BY name)", buf, sizeof(buf)));
+	EXPECT_STREQ("fleet", qtext(self->db, "SELECT action FROM policy_versions WHERE version = 2",
+				    buf, sizeof(buf)));
+	EXPECT_EQ(5, qint(self->db, "SELECT from_version FROM policy_versions WHERE version = 2"));
+	EXPECT_EQ(0, qint(self->db, "SELECT uid FROM policy_versions WHERE version = 2"));
+	/* the same rules again: nothing new (the agent applies every heartbeat) */
+	fleet_set(&s, v1, 8);
+	ASSERT_EQ(0, policy_fleet_apply(self->p, &s, 6, &v, &err)) TH_LOG("%s", err);
+	policy_set_free(&s);
+	EXPECT_EQ(2, v);
+	EXPECT_EQ(2, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	/* one fleet rule fewer: it goes, the host's own stays, ids stay */
+	int64_t id = qint(self->db, "SELECT id FROM policies WHERE name = 'fleet:no-nc'");
+	fleet_set(&s, v2, 4);
+	ASSERT_EQ(0, policy_fleet_apply(self->p, &s, 7, &v, &err)) TH_LOG("%s", err);
+	policy_set_free(&s);
+	EXPECT_EQ(3, v);
+	EXPECT_STREQ("fleet:no-nc,mine", qtext(self->db, "SELECT group_concat(name) FROM (SELECT name "
+		     "FROM policies ORDER BY name)", buf, sizeof(buf)));
+	EXPECT_EQ(id, qint(self->db, "SELECT id FROM policies WHERE name = 'fleet:no-nc'"));
+	/* a rule that does not compile here: refused, nothing changes */
+	fleet_set(&s, bad, 4);
+	EXPECT_EQ(-1, policy_fleet_apply(self->p, &s, 8, &v, &err));
+	policy_set_free(&s);
+	EXPECT_NE(NULL, err ? strstr(err, "no_such_column") : NULL) TH_LOG("%s", err);
+	free(err);
+	err = NULL;
+	EXPECT_EQ(3, k_live(&self->k));
+	EXPECT_EQ(3, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	/* local root cannot change the fleet's rules, nor make one */
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "DELETE FROM policies WHERE name = 'fleet:no-nc'",
+				      buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, "is the fleet's")) TH_LOG("%s", buf);
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "UPDATE policies SET action = 'audit' WHERE "
+				      "name = 'fleet:no-nc'", buf, sizeof(buf)));
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "UPDATE policies SET name = 'fleet:x' WHERE "
+				      "name = 'mine'", buf, sizeof(buf)));
+	EXPECT_NE(SQLITE_OK, exec_sql(self->db, "INSERT INTO sched_rules(name, nice) VALUES "
+				      "('fleet:y', 5)", buf, sizeof(buf)));
+	EXPECT_EQ(3, qint(self->db, "SELECT count(*) FROM policy_versions"));
+	/* a local rollback may bring older fleet rules back; the next apply puts the fleet's */
+	EXPECT_EQ(4, qint(self->db, "SELECT policy_rollback(2)"));
+	fleet_set(&s, v2, 4);
+	ASSERT_EQ(0, policy_fleet_apply(self->p, &s, 7, &v, &err)) TH_LOG("%s", err);
+	policy_set_free(&s);
+	EXPECT_EQ(5, v);
+	EXPECT_STREQ("fleet:no-nc,mine", qtext(self->db, "SELECT group_concat(name) FROM (SELECT name "
+		     "FROM policies ORDER BY name)", buf, sizeof(buf)));
+	/* the host's own rules change as before */
+	OK(self->db, "DELETE FROM policies WHERE name = 'mine'");
+	EXPECT_EQ(6, k_live(&self->k));
+}
+
 TEST_F(pol, non_root_is_refused_and_recorded)
 {
 	sqlite3 *user = client(_metadata, self, 1000);

@@ -9,6 +9,10 @@
 # query the host side runs), then FLEET_READY, and waits, until a fleet member
 # named stop1 is live (the host side's way of saying "done"), asking the fleet
 # itself, as a coordinator inside the fleet, every 3 s (10 minutes at most).
+# Meanwhile, once the fleet's rule deny-probe is among this host's policies
+# (fleet:deny-probe: committed by the host side for the whole fleet), it runs
+# /tmp/fleet-probe and prints FLEET_PROBE HOST rc=N (126: exec refused with EPERM),
+# as it does once before (FLEET_PROBE_BEFORE).
 host=$1
 nats=nats://10.0.2.100:4222
 marker=/tmp/fleet-$host
@@ -25,12 +29,25 @@ sleep 1	# the shell's own children of the loop above are gone and mirrored
 echo FLEET_PS_BEGIN
 ps -o pid,ppid,comm | tail -n +2
 echo FLEET_PS_END
+probe=/tmp/fleet-probe
+printf '#!/bin/sh\nexit 0\n' >"$probe"
+chmod 755 "$probe"
+"$probe" 2>/dev/null
+echo "FLEET_PROBE_BEFORE $host rc=$?"
 echo "FLEET_READY $host"
 i=0
-until dbos --fleet $nats --csv -c "SELECT host FROM fleet_hosts WHERE host = 'stop1' AND live" 2>/dev/null |
+probed=
+until [ $((i % 3)) = 0 ] &&
+	dbos --fleet $nats --csv -c "SELECT host FROM fleet_hosts WHERE host = 'stop1' AND live" 2>/dev/null |
 	grep -q '^stop1$'; do
 	i=$((i + 1))
-	[ $i -ge 200 ] && { echo "FLEET_FAIL never told to stop"; exit 1; }
-	sleep 3
+	[ $i -ge 600 ] && { echo "FLEET_FAIL never told to stop"; exit 1; }
+	if [ -z "$probed" ] &&
+	   [ "$(dbos --csv -c "SELECT count(*) FROM policies WHERE name = 'fleet:deny-probe'" | tail -n 1)" = 1 ]; then
+		"$probe" 2>/dev/null
+		echo "FLEET_PROBE $host rc=$?"
+		probed=1
+	fi
+	sleep 1
 done
 echo "FLEET_DONE $host"
