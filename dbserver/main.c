@@ -185,6 +185,11 @@ static int open_fleet_db(void *arg, sqlite3 **db, char **err)
 	return sql_open_session(&d->env, &who, db, err);
 }
 
+/* The history tables a host in the fleet publishes (dbos-fleet-sink copies them into PostgreSQL). */
+static const char *const fleet_history[] = {
+	"process_events", "file_events", "socket_events", "policy_decisions", NULL
+};
+
 /* The fleet agent's apply_policy(): the fleet's rules for this host become the live fleet rules. */
 static int apply_fleet_policy(void *arg, const struct fleet_rule *rules, size_t n, uint64_t version,
 			      uint64_t *local, char **err)
@@ -734,6 +739,7 @@ int main(int argc, char **argv)
 		fc.open_arg = &d;
 		fc.apply_policy = apply_fleet_policy;
 		fc.policy_arg = &d;
+		fc.events_tables = fleet_history;
 		fleet = fleet_agent_start(&fc, &err);
 		if (!fleet) {
 			fprintf(stderr, "dbosd: --fleet: %s\n", err ? err : "?");

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # libdbos: the client protocol, the client library (build/libdbos.a for the
 # project's own programs and tests; build/libdbos.so.1.0.0 for everyone else),
-# the `dbos` CLI (build/bin/dbos) and their host test (build/tests/host/test_client).
+# the `dbos` CLI (build/bin/dbos), dbos-fleet-sink (build/bin/dbos-fleet-sink: the
+# fleet's history into PostgreSQL, with libpq) and their host test
+# (build/tests/host/test_client; the sink's is test_fleet).
 #
 # The shared library exports exactly the functions dbos_client.h declares, at
 # version LIBDBOS_1 (libdbos/libdbos.map; tests/host/test_package.sh checks the
@@ -14,7 +16,7 @@
 LIBDBOS_OBJS := $(B)/libdbos/dbos_proto.o $(B)/libdbos/dbos_client.o $(B)/libdbos/fleet_proto.o \
                 $(B)/libdbos/dbos_fleet.o $(B)/libdbos/fleet_policy.o
 LIBDBOS      := $(B)/libdbos.a
-BINS         += $(B)/bin/dbos
+BINS         += $(B)/bin/dbos $(B)/bin/dbos-fleet-sink
 
 $(LIBDBOS): $(LIBDBOS_OBJS)
 	@mkdir -p $(dir $@)
@@ -44,6 +46,12 @@ userspace: $(LIBDBOS_SO)
 $(B)/bin/dbos: $(B)/libdbos/dbos.o $(LIBDBOS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -ledit -lsqlite3 -lnats
+
+$(B)/libdbos/fleet_sink.o: CPPFLAGS += -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+
+$(B)/bin/dbos-fleet-sink: $(B)/libdbos/fleet_sink.o $(LIBDBOS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lpq -lnats -lsqlite3
 
 # The client test runs the endpoint in-process and the real CLI binary.
 HOST_TESTS += $(B)/tests/host/test_client

@@ -144,6 +144,36 @@ int fleet_policy_bucket(jsCtx *js, bool create, kvStore **kv, char **err)
 	return bucket(js, &kc, create, kv, err);
 }
 
+int fleet_events_stream(jsCtx *js, bool create, char **err)
+{
+	const char *subjects[] = { FLEET_SUBJECT_EVENTS ">" };
+	jsStreamInfo *si = NULL;
+	jsStreamConfig sc;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	s = js_GetStreamInfo(&si, js, FLEET_EVENTS_STREAM, NULL, &jerr);
+	jsStreamInfo_Destroy(si);
+	if (s == NATS_OK)
+		return 0;
+	if (s != NATS_NOT_FOUND || !create)
+		return nats_fail(err, "the fleet's history stream " FLEET_EVENTS_STREAM, s);
+	jsStreamConfig_Init(&sc);
+	sc.Name = FLEET_EVENTS_STREAM;
+	sc.Description = "dbos fleet history: every host's history rows, by host and table";
+	sc.Subjects = subjects;
+	sc.SubjectsLen = 1;
+	sc.Storage = js_FileStorage;
+	sc.MaxAge = (int64_t)FLEET_EVENTS_MAX_AGE_S * 1000000000;
+	sc.MaxBytes = FLEET_EVENTS_MAX_BYTES;
+	sc.Duplicates = (int64_t)120 * 1000000000;	/* a resent batch within 2 min is dropped */
+	s = js_AddStream(&si, js, &sc, NULL, &jerr);
+	jsStreamInfo_Destroy(si);
+	if (s != NATS_OK && jerr != JSStreamNameExistErr)
+		return nats_fail(err, "creating the fleet's history stream " FLEET_EVENTS_STREAM, s);
+	return 0;
+}
+
 void fleet_policy_meta(struct dbos_buf *b, const char *action, uint64_t from, const char *by,
 		       int64_t time)
 {

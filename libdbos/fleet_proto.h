@@ -47,6 +47,18 @@
  * in its membership entry: policy_version=, policy_local= (the host's own
  * policy version that carries it), policy_error=.
  *
+ * History. Stream FLEET_EVENTS_STREAM ("DBOS_EVENTS", subjects
+ * dbos.events.>, bounded by FLEET_EVENTS_MAX_AGE_S and
+ * FLEET_EVENTS_MAX_BYTES, file storage): each host publishes the rows of
+ * its history tables (process_events, file_events, socket_events,
+ * policy_decisions) in seq order, on dbos.events.<host>.<table>, at most
+ * FLEET_EVENTS_BATCH rows per message: frames 'C' (column names) and 'R'
+ * (rows), headers FLEET_HDR_TABLE, FLEET_HDR_FIRST and FLEET_HDR_LAST (the
+ * seq range), FLEET_HDR_TYPES (the columns' declared types, comma-separated)
+ * and Nats-Msg-Id <host>.<table>.<first seq> (JetStream drops a resent
+ * message). A host resumes after the last seq of its subject's last
+ * message. dbos-fleet-sink copies the stream into PostgreSQL.
+ *
  * Host ids and labels are 1..FLEET_NAME_MAX of [A-Za-z0-9_-]: one NATS
  * subject token and one KV key each.
  */
@@ -69,6 +81,15 @@
 #define FLEET_POLICY_BUCKET	"dbos_policy"
 #define FLEET_POLICY_KEY	"fleet"
 #define FLEET_POLICY_HISTORY	64	/* versions kept: NATS KV's largest history */
+#define FLEET_EVENTS_STREAM	"DBOS_EVENTS"
+#define FLEET_SUBJECT_EVENTS	"dbos.events."
+#define FLEET_EVENTS_BATCH	1000
+#define FLEET_EVENTS_MAX_AGE_S	(7 * 86400)
+#define FLEET_EVENTS_MAX_BYTES	(1LL << 30)
+#define FLEET_HDR_TABLE		"Dbos-Table"
+#define FLEET_HDR_FIRST		"Dbos-First-Seq"
+#define FLEET_HDR_LAST		"Dbos-Last-Seq"
+#define FLEET_HDR_TYPES		"Dbos-Types"
 #define FLEET_HDR_HOST		"Dbos-Host"
 #define FLEET_HDR_CHUNK		"Dbos-Chunk"
 #define FLEET_HDR_TIMEOUT	"Dbos-Timeout-Ms"
@@ -119,6 +140,12 @@ int fleet_hosts_bucket(jsCtx *js, bool create, kvStore **kv, char **err);
  * bucket (only the fleet's admin creates it). 0, or -1 and *@err.
  */
 int fleet_policy_bucket(jsCtx *js, bool create, kvStore **kv, char **err);
+
+/*
+ * fleet_events_stream() - make sure the history stream exists; @create: create
+ * it if absent (else a missing stream is an error). 0, or -1 and *@err.
+ */
+int fleet_events_stream(jsCtx *js, bool create, char **err);
 
 /* One rule of a fleet policy version; strings malloc()ed, NULL when unset. */
 struct fleet_rule {

@@ -29,6 +29,9 @@
 
 #define QUEUE_MAX	64
 #define MAX_LABELS	16
+#define MAX_EVENT_TABLES 8
+#define EVENTS_EVERY_MS	1000	/* how often new history rows are looked for */
+#define EVENTS_BUDGET_MS 200	/* the most one round of publishing holds queries up */
 #define DEFAULT_TIMEOUT_MS 2000
 
 struct fleet_agent {
@@ -66,6 +69,14 @@ struct fleet_agent {
 	uint64_t pol_version, pol_local;
 	uint64_t pol_failed;		/* the version pol_error is about */
 	char *pol_error;		/* why the last version seen is not enforced */
+
+	/* history publishing (agent's thread only) */
+	const char *ev_table[MAX_EVENT_TABLES];
+	int nev;
+	uint64_t ev_last[MAX_EVENT_TABLES];	/* the last seq published */
+	bool ev_known[MAX_EVENT_TABLES];	/* ev_last read from the stream */
+	bool ev_failed[MAX_EVENT_TABLES];	/* said why it cannot (once) */
+	bool ev_stream;				/* the stream exists */
 
 	/* the current query (agent's thread only) */
 	struct dbos_buf out;
@@ -213,20 +224,20 @@ static bool only_space(const char *p, const char *end)
 	return true;
 }
 
-/* Append the 'C' frame of @st's column names. */
-static void put_columns(struct fleet_agent *a, sqlite3_stmt *st, int ncol)
+/* Append the 'C' frame of @st's column names to @b. */
+static void put_columns_of(struct dbos_buf *b, sqlite3_stmt *st, int ncol)
 {
-	size_t start = dbos_frame_begin(&a->out, DBOS_F_COLUMNS);
+	size_t start = dbos_frame_begin(b, DBOS_F_COLUMNS);
 
-	dbos_buf_u16(&a->out, (uint16_t)ncol);
+	dbos_buf_u16(b, (uint16_t)ncol);
 	for (int i = 0; i < ncol; i++) {
 		const char *n = sqlite3_column_name(st, i);
 		size_t len = n ? strlen(n) : 0;
 
-		dbos_buf_u16(&a->out, (uint16_t)len);
-		dbos_buf_put(&a->out, n, len);
+		dbos_buf_u16(b, (uint16_t)len);
+		dbos_buf_put(b, n, len);
 	}
-	dbos_frame_end(&a->out, start);
+	dbos_frame_end(b, start);
 }
 
 /* Append @st's current row as an 'R' frame. 0, or -1 (too big: a->out.err). */
@@ -294,7 +305,7 @@ static void serve(struct fleet_agent *a, sqlite3 *db, natsMsg *msg)
 	sqlite3_progress_handler(db, 1000, past_deadline, a);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (a->chunk == 0 && !a->out.len)
-			put_columns(a, st, ncol);	/* the names go first, in chunk 0 */
+			put_columns_of(&a->out, st, ncol);	/* the names go first, in chunk 0 */
 		if (put_row(a, st, ncol)) {
 			rc = SQLITE_TOOBIG;
 			break;
@@ -310,7 +321,7 @@ static void serve(struct fleet_agent *a, sqlite3 *db, natsMsg *msg)
 	}
 	sqlite3_progress_handler(db, 0, NULL, NULL);
 	if (rc == SQLITE_DONE && a->chunk == 0 && !a->out.len) {
-		put_columns(a, st, ncol);	/* no rows: still say which columns */
+		put_columns_of(&a->out, st, ncol);	/* no rows: still say which columns */
 	}
 	if (rc == SQLITE_DONE) {
 		uint8_t zero[8] = { 0 };
@@ -330,6 +341,206 @@ static void serve(struct fleet_agent *a, sqlite3 *db, natsMsg *msg)
 		answer_error(a, reply, text);
 	}
 	sqlite3_finalize(st);
+}
+
+/* ---- history: the rows of the history tables to the fleet's stream (agent's thread) ---- */
+
+/* Say once per table why its rows cannot be published. */
+static void events_failed(struct fleet_agent *a, int i, const char *why)
+{
+	char text[400];
+
+	if (a->ev_failed[i])
+		return;
+	a->ev_failed[i] = true;
+	snprintf(text, sizeof(text), "%s: %s (retrying)", a->ev_table[i], why);
+	say(a, "history not published: %s", text);
+}
+
+/* Read the last seq this host published of table @i from the stream. 0, or -1. */
+static int events_resume(struct fleet_agent *a, int i)
+{
+	char subject[160];
+	const char *v = NULL;
+	jsErrCode jerr = 0;
+	natsMsg *m = NULL;
+	natsStatus s;
+
+	snprintf(subject, sizeof(subject), FLEET_SUBJECT_EVENTS "%s.%s", a->host, a->ev_table[i]);
+	s = js_GetLastMsg(&m, a->js, FLEET_EVENTS_STREAM, subject, NULL, &jerr);
+	if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
+		a->ev_last[i] = 0;	/* nothing yet (or all aged out): from the start */
+	} else if (s != NATS_OK) {
+		events_failed(a, i, natsStatus_GetText(s));
+		return -1;
+	} else {
+		if (natsMsgHeader_Get(m, FLEET_HDR_LAST, &v) != NATS_OK || !v) {
+			natsMsg_Destroy(m);
+			events_failed(a, i, "the stream's last message has no " FLEET_HDR_LAST);
+			return -1;
+		}
+		a->ev_last[i] = strtoull(v, NULL, 10);
+		natsMsg_Destroy(m);
+	}
+	a->ev_known[i] = true;
+	return 0;
+}
+
+/* The name of SQLite type code @t. */
+static const char *type_name(int t)
+{
+	return t == SQLITE_INTEGER ? "INTEGER" : t == SQLITE_FLOAT ? "REAL" :
+	       t == SQLITE_BLOB ? "BLOB" : "TEXT";
+}
+
+/*
+ * Publish table @i's next rows (after ev_last) as one message, and wait for
+ * JetStream's ack. The number of rows published (0: none new), or -1;
+ * *@full: the message was full (more rows may wait).
+ */
+static int events_batch(struct fleet_agent *a, sqlite3 *db, int i, bool *full)
+{
+	char sql[200], subject[160], id[200], num[24], types[1024] = "";
+	struct dbos_buf b;
+	sqlite3_stmt *st = NULL;
+	uint64_t first = 0, last = 0;
+	int ncol, seqcol = -1, n = 0, rc;
+	jsPubOptions po;
+	jsErrCode jerr = 0;
+	jsPubAck *ack = NULL;
+	natsMsg *m = NULL;
+	natsStatus s;
+
+	snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\" WHERE seq > ?1 ORDER BY seq LIMIT %d",
+		 a->ev_table[i], FLEET_EVENTS_BATCH);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		events_failed(a, i, a->errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)a->ev_last[i]);
+	ncol = sqlite3_column_count(st);
+	for (int c = 0; c < ncol; c++)
+		if (!strcmp(sqlite3_column_name(st, c), "seq"))
+			seqcol = c;
+	if (seqcol < 0) {
+		sqlite3_finalize(st);
+		events_failed(a, i, "no seq column");
+		return -1;
+	}
+	dbos_buf_init(&b);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t seq = (uint64_t)sqlite3_column_int64(st, seqcol);
+		size_t start;
+
+		if (!n) {
+			size_t used = 0;
+
+			first = seq;
+			put_columns_of(&b, st, ncol);
+			for (int c = 0; c < ncol; c++) {
+				const char *t = sqlite3_column_decltype(st, c);
+
+				used += (size_t)snprintf(types + used, sizeof(types) - used, "%s%s",
+							 c ? "," : "", t && *t ? t :
+							 type_name(sqlite3_column_type(st, c)));
+				if (used >= sizeof(types))
+					used = sizeof(types) - 1;
+			}
+		}
+		start = dbos_frame_begin(&b, DBOS_F_ROW);
+		for (int c = 0; c < ncol; c++) {
+			struct dbos_value v;
+
+			fleet_column_value(st, c, &v);
+			dbos_buf_value(&b, &v);
+		}
+		dbos_frame_end(&b, start);
+		last = seq;
+		n++;
+		if (b.len >= FLEET_CHUNK)
+			break;		/* one message stays well under NATS' 1 MiB */
+	}
+	*full = n == FLEET_EVENTS_BATCH || b.len >= FLEET_CHUNK;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		events_failed(a, i, a->errmsg(db));
+		n = -1;
+	}
+	sqlite3_finalize(st);
+	if (n <= 0 || b.err) {
+		dbos_buf_free(&b);
+		return b.err ? -1 : n;
+	}
+	snprintf(subject, sizeof(subject), FLEET_SUBJECT_EVENTS "%s.%s", a->host, a->ev_table[i]);
+	snprintf(id, sizeof(id), "%s.%s.%llu", a->host, a->ev_table[i], (unsigned long long)first);
+	jsPubOptions_Init(&po);
+	po.MsgId = id;
+	po.MaxWait = 5000;
+	s = natsMsg_Create(&m, subject, NULL, (const char *)b.data, (int)b.len);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, FLEET_HDR_HOST, a->host);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, FLEET_HDR_TABLE, a->ev_table[i]);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)first);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, FLEET_HDR_FIRST, num);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)last);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, FLEET_HDR_LAST, num);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, FLEET_HDR_TYPES, types);
+	if (s == NATS_OK)
+		s = js_PublishMsg(&ack, a->js, m, &po, &jerr);
+	jsPubAck_Destroy(ack);
+	natsMsg_Destroy(m);
+	dbos_buf_free(&b);
+	if (s != NATS_OK) {
+		/* not stored, or its ack lost: the same batch (same id) next time */
+		events_failed(a, i, natsStatus_GetText(s));
+		return -1;
+	}
+	a->ev_last[i] = last;
+	a->ev_failed[i] = false;
+	return n;
+}
+
+/*
+ * One round: each table's new rows, batch after batch, for at most
+ * EVENTS_BUDGET_MS (queries wait meanwhile). Whether rows are left.
+ */
+static bool publish_events(struct fleet_agent *a, sqlite3 *db)
+{
+	int64_t until = now_ms() + EVENTS_BUDGET_MS;
+	bool more = false;
+	char *err = NULL;
+
+	if (!a->js || natsConnection_Status(a->nc) != NATS_CONN_STATUS_CONNECTED)
+		return false;
+	if (!a->ev_stream) {
+		if (fleet_events_stream(a->js, true, &err)) {
+			if (!a->ev_failed[0])
+				say(a, "history not published: %s (retrying)", err);
+			a->ev_failed[0] = true;
+			free(err);
+			return false;
+		}
+		a->ev_stream = true;
+		a->ev_failed[0] = false;
+	}
+	for (int i = 0; i < a->nev; i++) {
+		bool full = false;
+		int n;
+
+		if (!a->ev_known[i] && events_resume(a, i))
+			continue;
+		/* full batches one after the other, while the budget lasts */
+		while ((n = events_batch(a, db, i, &full)) > 0 && full) {
+			if (now_ms() >= until) {
+				more = true;
+				break;
+			}
+		}
+	}
+	return more;
 }
 
 /* Put this host's membership entry; binds (creates) the bucket first if needed. */
@@ -375,7 +586,7 @@ static void *agent_main(void *arg)
 	struct fleet_agent *a = arg;
 	sqlite3 *db = NULL;
 	char *err = NULL;
-	int64_t next_beat = 0;
+	int64_t next_beat = 0, next_events = 0;
 
 	if (a->open_db(a->open_arg, &db, &err)) {
 		say(a, "cannot open the database fleet queries read: %s", err ? err : "?");
@@ -385,6 +596,7 @@ static void *agent_main(void *arg)
 	pthread_mutex_lock(&a->lock);
 	while (!a->stopping) {
 		natsMsg *msg = NULL;
+		int64_t wake_at;
 
 		if (now_ms() >= next_beat || a->beat_now) {
 			a->beat_now = false;
@@ -408,9 +620,19 @@ static void *agent_main(void *arg)
 			pthread_mutex_lock(&a->lock);
 			continue;
 		}
+		if (a->nev && db && now_ms() >= next_events) {
+			bool more;
+
+			pthread_mutex_unlock(&a->lock);
+			more = publish_events(a, db);
+			next_events = now_ms() + (more ? 0 : EVENTS_EVERY_MS);
+			pthread_mutex_lock(&a->lock);
+			continue;
+		}
+		wake_at = a->nev && db && next_events < next_beat ? next_events : next_beat;
 		{
-			struct timespec ts = { .tv_sec = next_beat / 1000,
-					       .tv_nsec = (next_beat % 1000) * 1000000 };
+			struct timespec ts = { .tv_sec = wake_at / 1000,
+					       .tv_nsec = (wake_at % 1000) * 1000000 };
 
 			pthread_cond_timedwait(&a->wake, &a->lock, &ts);
 		}
@@ -748,6 +970,14 @@ struct fleet_agent *fleet_agent_start(const struct fleet_agent_config *cfg, char
 	dbos_buf_init(&a->out);
 	a->apply_policy = cfg->apply_policy;
 	a->policy_arg = cfg->policy_arg;
+	for (const char *const *t = cfg->events_tables; t && *t; t++) {
+		if (a->nev == MAX_EVENT_TABLES || !fleet_name_ok(*t)) {
+			fleet_errf(err, "history table '%s': not a name, or more than %d tables", *t,
+				   MAX_EVENT_TABLES);
+			goto fail;
+		}
+		a->ev_table[a->nev++] = *t;
+	}
 	a->open_db = cfg->open_db;
 	a->open_arg = cfg->open_arg;
 	a->errmsg = cfg->errmsg ? cfg->errmsg : sqlite3_errmsg;

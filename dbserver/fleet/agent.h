@@ -54,6 +54,12 @@ struct fleet_agent_config {
 	int (*apply_policy)(void *arg, const struct fleet_rule *rules, size_t n, uint64_t version,
 			    uint64_t *local, char **err);
 	void *policy_arg;
+	/*
+	 * History tables (NULL-terminated; NULL: none) whose rows the agent
+	 * publishes, in seq order, to the fleet's history stream (fleet_proto.h,
+	 * "History."), read on the query connection between queries.
+	 */
+	const char *const *events_tables;
 };
 
 struct fleet_agent;

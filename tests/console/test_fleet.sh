@@ -15,7 +15,9 @@
 # each; a fourth VM booted afterwards catches up (EPERM there too). A
 # simulated member named stop1 (build/tests/fleet_sim) tells the VMs left
 # to finish: they must power off cleanly (dbos-vm exit 0: no kernel
-# problem, clean unload).
+# problem, clean unload). Meanwhile dbos-fleet-sink copies the VMs' history
+# from the stream into a PostgreSQL 15 on this machine: each VM's
+# process_events there equal the VM's own (count and sums up to its max seq).
 #
 # Debian's kernel only: the debug kernel has no network card driver
 # (kernel/debug.config). Usage: tests/console/test_fleet.sh (from anywhere)
@@ -42,19 +44,22 @@ check() {	# check DESCRIPTION PROBLEM: ok when PROBLEM is empty
 
 NATS_PID=
 SIM_PID=
+SINK_PID=
+PG_STARTED=
 declare -A VM_PID=()
 cleanup() {
 	local pid
-	for pid in "${VM_PID[@]}" $SIM_PID; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${VM_PID[@]}" $SIM_PID $SINK_PID; do kill -TERM "$pid" 2>/dev/null; done
 	for pid in "${VM_PID[@]}"; do wait "$pid" 2>/dev/null; done
 	[[ -n $NATS_PID ]] && kill -TERM "$NATS_PID" 2>/dev/null
+	[[ -n $PG_STARTED ]] && (cd / && runuser -u postgres -- "$PG/pg_ctl" -D "$DIR/pg/data" stop -m immediate >/dev/null 2>&1)
 	wait 2>/dev/null
 	return 0
 }
 trap cleanup EXIT
 
-echo "1..15"
-for f in "$DBOS" "$SIM" build/tests/vm/fleet_guest.sh; do
+echo "1..16"
+for f in "$DBOS" "$SIM" build/bin/dbos-fleet-sink build/tests/vm/fleet_guest.sh; do
 	[[ -x $f ]] || { echo "# $f is missing (make all)"; exit 1; }
 done
 command -v nats-server >/dev/null || { echo "# nats-server is missing (scripts/deps.sh)"; exit 1; }
@@ -74,6 +79,20 @@ for ((i = 0; i < 200; i++)); do
 done
 [[ -n $port ]] || { echo "# nats-server did not start (see $DIR/nats.log)"; exit 1; }
 URL=nats://127.0.0.1:$port
+
+# PostgreSQL 15 on a socket in $DIR/pg (no TCP), and the sink copying the fleet's history there
+PG=/usr/lib/postgresql/15/bin
+PG_PORT=$((40000 + $$ % 20000))
+mkdir -p "$DIR/pg" && chown postgres: "$DIR/pg" && chmod 755 "$DIR"
+(cd / && runuser -u postgres -- "$PG/initdb" -A trust -D "$DIR/pg/data" >"$DIR/pg/initdb.log" 2>&1 &&
+	runuser -u postgres -- "$PG/pg_ctl" -w -t 60 -D "$DIR/pg/data" -l "$DIR/pg/log" \
+		-o "-p $PG_PORT -k $DIR/pg -c listen_addresses=''" start >/dev/null) ||
+	{ echo "# PostgreSQL did not start (see $DIR/pg)"; exit 1; }
+PG_STARTED=1
+pg() { psql -X -A -t -h "$DIR/pg" -p "$PG_PORT" -U postgres -d postgres -c "$1" 2>&1; }
+build/bin/dbos-fleet-sink --fleet "$URL" --pg "host=$DIR/pg port=$PG_PORT user=postgres dbname=postgres" \
+	>"$DIR/sink.log" 2>&1 &
+SINK_PID=$!
 
 boot() {	# boot VM LABELS
 	DBOSD_ARGS="--fleet nats://10.0.2.100:4222 --fleet-host $1 --fleet-labels $2" \
@@ -194,12 +213,29 @@ done
 check "vm4, booted after the commit, enforces it too: EPERM (in $((SECONDS - start4)) s)" \
 	"$(grep -q '^FLEET_PROBE vm4 rc=126' "$DIR/vm4.out" || { grep -E 'FLEET_|dbos-vm:' "$DIR/vm4.out" | tail -5; echo "no EPERM on vm4"; })"
 
+# 11: each VM's history in PostgreSQL (dbos-fleet-sink), exactly the rows the VM has
+problem=
+bounds=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, max(seq) FROM process_events WHERE host LIKE 'vm%' GROUP BY host ORDER BY host" 2>&1 | tail -n +2)
+[[ $(echo "$bounds" | wc -l) == 4 ]] || problem+="max(seq) per host: $bounds"$'\n'
+for line in $bounds; do
+	vm=${line%%,*}
+	max=${line#*,}
+	for ((t = 0; t < 120; t++)); do
+		[[ $(pg "SELECT count(*) FROM process_events WHERE host = '$vm' AND seq = $max") == 1 ]] && break
+		sleep 0.5
+	done
+	want=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT count(*), sum(pid), sum(length(coalesce(cmdline, ''))), count(DISTINCT event) FROM process_events WHERE host = '$vm' AND seq <= $max" 2>&1 | tail -n 1)
+	got=$(pg "SELECT count(*) || ',' || sum(pid) || ',' || sum(length(coalesce(cmdline, ''))) || ',' || count(DISTINCT event) FROM process_events WHERE host = '$vm' AND seq <= $max")
+	[[ -n $want && $want == "$got" ]] || problem+="$vm (seq <= $max): the VM has $want, PostgreSQL $got"$'\n'
+done
+check "each VM's process_events reached PostgreSQL through the stream, row for row" "$problem"
+
 # (latency, not a pass/fail figure: make bench has it)
 t0=${EPOCHREALTIME/./}
 for ((i = 0; i < 10; i++)); do $DBOS --fleet "$URL" --fleet-timeout $WAIT_MS -c "SELECT count(*) FROM processes WHERE pid = 1" >/dev/null 2>&1; done
 echo "# a one-row fleet query over three TCG VMs, connect included: $(((${EPOCHREALTIME/./} - t0) / 10000)) ms on average"
 
-# 11: a host killed: reported missing, the others whole
+# 12: a host killed: reported missing, the others whole
 pid=$(cat "$DIR/vm3.qemu.pid" 2>/dev/null)
 [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == qemu-system-* ]] && kill -KILL "$pid"
 got=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, count(*) > 3 FROM processes GROUP BY host ORDER BY host" 2>"$DIR/missing.err")
@@ -213,13 +249,13 @@ check "vm3's QEMU killed: vm3 reported missing (exit 3), vm1, vm2 and vm4 whole"
 wait "${VM_PID[vm3]}" 2>/dev/null
 unset 'VM_PID[vm3]'
 
-# 12: writes refused over the fleet
+# 13: writes refused over the fleet
 $DBOS --fleet "$URL" -c "DELETE FROM processes" >/dev/null 2>"$DIR/write.err"
 status=$?
 check "a fleet statement that writes is refused (exit 1)" \
 	"$([[ $status == 1 ]] || echo "exit $status: $(cat "$DIR/write.err")")"
 
-# 13, 14: the stop signal; vm1, vm2 and vm4 finish and power off cleanly
+# 14, 15: the stop signal; vm1, vm2 and vm4 finish and power off cleanly
 "$SIM" --url "$URL" --hosts 1 --prefix stop --heartbeat-ms 500 >"$DIR/stop.log" 2>&1 &
 SIM_PID=$!
 problem=

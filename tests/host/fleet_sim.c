@@ -17,6 +17,9 @@
  * rule it was given), and refuses one that has a rule whose condition is
  * 'sim_fail' (its error: "simulated failure"), as dbosd refuses rules that
  * do not compile.
+ *
+ * With --events-per-s R --events-max M the hosts publish a history table,
+ * process_events (fleet_sim.h), growing at R rows a second up to M rows.
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,12 +28,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dbserver/fleet/agent.h"
 #include "tests/host/fleet_sim.h"
 
 static int nprocs = 20;
+static double events_per_s;
+static const char *const history[] = { "process_events", NULL };
+static long events_max;
+
+/* sim_events_now(): how many history rows this host has by now. */
+static void events_now(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const struct timespec *t0 = sqlite3_user_data(ctx);
+	struct timespec t;
+	double n;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	n = ((double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9) * events_per_s;
+	sqlite3_result_int64(ctx, n > (double)events_max ? events_max : (sqlite3_int64)n);
+}
 
 static int open_db(void *arg, sqlite3 **db, char **err)
 {
@@ -41,6 +60,17 @@ static int open_db(void *arg, sqlite3 **db, char **err)
 	rc = sqlite3_open_v2(":memory:", db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(*db, FLEET_SIM_SCHEMA, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && events_per_s > 0) {
+		struct timespec *t0 = malloc(sizeof(*t0));	/* lives as long as the host */
+
+		if (t0)
+			clock_gettime(CLOCK_MONOTONIC, t0);
+		rc = !t0 ? SQLITE_NOMEM :
+		     sqlite3_create_function_v2(*db, "sim_events_now", 0, SQLITE_UTF8, t0,
+						events_now, NULL, NULL, free);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(*db, FLEET_SIM_EVENTS_VIEW, NULL, NULL, NULL);
+	}
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(*db, "INSERT INTO processes VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 					-1, &st, NULL);
@@ -132,6 +162,10 @@ int main(int argc, char **argv)
 			ready = argv[i + 1];
 		else if (!strcmp(argv[i], "--policy"))
 			policy_dir = argv[i + 1];
+		else if (!strcmp(argv[i], "--events-per-s"))
+			events_per_s = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--events-max"))
+			events_max = atol(argv[i + 1]);
 		else {
 			fprintf(stderr, "fleet_sim: unknown option %s\n", argv[i]);
 			return 2;
@@ -140,7 +174,7 @@ int main(int argc, char **argv)
 	if (!cfg.nats.url || hosts < 1) {
 		fprintf(stderr, "usage: fleet_sim --url URL [--hosts N] [--prefix P] [--first K] "
 			"[--labels a,b] [--procs N] [--heartbeat-ms MS] [--ready FILE] "
-			"[--policy DIR]\n");
+			"[--policy DIR] [--events-per-s R --events-max M]\n");
 		return 2;
 	}
 	if (hosts > 8) {
@@ -174,6 +208,8 @@ int main(int argc, char **argv)
 			cfg.apply_policy = apply_policy;
 			cfg.policy_arg = names[i];
 		}
+		if (events_per_s > 0)
+			cfg.events_tables = history;
 		agents[i] = fleet_agent_start(&cfg, &err);
 		if (!agents[i]) {
 			fprintf(stderr, "fleet_sim: %s: %s\n", names[i], err);

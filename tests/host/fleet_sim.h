@@ -14,6 +14,24 @@
 	"CREATE TABLE dbos_schema(name TEXT, type TEXT, sql TEXT);" \
 	"INSERT INTO dbos_schema VALUES ('processes', 'table', ''), ('dbos_schema', 'table', '');"
 
+/*
+ * With --events-per-s R: a history table process_events (not in dbos_schema:
+ * only published) whose rows 1..n appear at R per second from the host's
+ * start, up to --events-max M; row k of every host is what
+ * FLEET_SIM_EVENT_PG(k) computes in PostgreSQL (a tab, a newline, a
+ * backslash and a quote in `args`, NULL every 7th row; `weight` REAL).
+ */
+#define FLEET_SIM_EVENTS_VIEW \
+	"CREATE VIEW process_events AS WITH RECURSIVE c(seq) AS (" \
+	" SELECT 1 WHERE sim_events_now() > 0" \
+	" UNION ALL SELECT seq + 1 FROM c WHERE seq < sim_events_now())" \
+	" SELECT seq, 1700000000 + seq AS time, seq % 500 AS pid, 'exec' AS event," \
+	" CASE WHEN seq % 7 = 0 THEN NULL ELSE 'run' || char(9) || seq || char(92) || 'n' ||" \
+	" char(10) || '''' END AS args, seq / 4.0 AS weight FROM c"
+#define FLEET_SIM_EVENT_PG(k) \
+	"1700000000 + " k ", " k " % 500, 'exec', CASE WHEN " k " % 7 = 0 THEN NULL ELSE " \
+	"'run' || chr(9) || " k " || chr(92) || 'n' || chr(10) || '''' END, " k " / 4.0"
+
 struct fleet_sim_row {
 	int64_t pid, uid, parent, nice;
 	char name[32];

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,7 @@ FIXTURE(fleet) {
 	int nsims;
 	struct dbos_fleet *f;
 	struct rows r;
+	int pg_port;		/* a PostgreSQL the test started (0: none) */
 };
 
 static int start_nats(FIXTURE_DATA(fleet) *self)
@@ -198,7 +200,9 @@ FIXTURE_SETUP(fleet)
 	ASSERT_NE(NULL, self->f) TH_LOG("the coordinator never saw 3 live hosts: %s", err);
 }
 
-/* Everything a test started: coordinator, simulated hosts, nats-server, files. */
+static int pg_ctl(const char *dir, int port, const char *what, char *out, size_t size);
+
+/* Everything a test started: coordinator, simulated hosts, nats-server, PostgreSQL, files. */
 static void cleanup(FIXTURE_DATA(fleet) *self)
 {
 	char cmd[160];
@@ -217,6 +221,12 @@ static void cleanup(FIXTURE_DATA(fleet) *self)
 	if (self->nats > 0) {
 		kill(self->nats, SIGTERM);
 		waitpid(self->nats, NULL, 0);
+	}
+	if (self->pg_port) {
+		char out[512];
+
+		pg_ctl(self->dir, self->pg_port, "stop -m immediate", out, sizeof(out));
+		self->pg_port = 0;
 	}
 	self->nats = 0;
 	if (self->dir[0]) {
@@ -675,21 +685,26 @@ TEST_F(fleet, the_cli_queries_the_fleet_and_says_who_is_missing)
 
 /* ---- fleet policy ---- */
 
-/* What simulated host @host enforces (its policy file), "" if nothing yet. */
-static const char *enforced(FIXTURE_DATA(fleet) *self, const char *host)
+/* The text of file @path (the first 64 KiB), "" if there is none. */
+static const char *slurp(const char *path)
 {
-	static char text[4096];
-	char path[PATH_MAX];
-	FILE *f;
-	size_t n;
+	static char text[1 << 16];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
 
-	snprintf(path, sizeof(path), "%s/policy/%s", self->dir, host);
-	f = fopen(path, "r");
-	n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
 	text[n] = 0;
 	if (f)
 		fclose(f);
 	return text;
+}
+
+/* What simulated host @host enforces (its policy file), "" if nothing yet. */
+static const char *enforced(FIXTURE_DATA(fleet) *self, const char *host)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/policy/%s", self->dir, host);
+	return slurp(path);
 }
 
 /* Wait (5 s at most) until @host's policy file starts with "version @v\n". */
@@ -918,6 +933,148 @@ TEST_F(fleet, fleet_policy_checks_what_a_coordinator_can)
 	EXPECT_STREQ("version 0\n", enforced(self, "h1"));
 }
 
+/* ---- the fleet's history into PostgreSQL (dbos-fleet-sink) ---- */
+
+#define PG_BIN "/usr/lib/postgresql/15/bin"
+#define EVENTS_MAX 7000		/* rows per host: 70 s at 100 a second */
+#define PG_DOWN_S 60
+
+static int shell_out(const char *cmd, char *out, size_t size)
+{
+	FILE *f = popen(cmd, "r");
+	size_t n = f ? fread(out, 1, size - 1, f) : 0;
+	int st;
+
+	out[n] = 0;
+	if (!f)
+		return -1;
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* PostgreSQL 15 in @dir/pg (a socket there, port @port, no TCP): start or stop. 0, or not. */
+static int pg_ctl(const char *dir, int port, const char *what, char *out, size_t size)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "cd / && runuser -u postgres -- " PG_BIN "/pg_ctl -w -t 60 "
+		 "-D '%s/pg/data' -l '%s/pg/log' -o \"-p %d -k '%s/pg' -c listen_addresses=''\" "
+		 "%s 2>&1", dir, dir, port, dir, what);
+	return shell_out(cmd, out, size);
+}
+
+/* One value (the first line) of @sql in the test's PostgreSQL; "" if it failed. */
+static const char *pg_value(const char *dir, int port, const char *sql)
+{
+	static char out[4096];
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd), "psql -X -A -t -h '%s/pg' -p %d -U postgres -d postgres "
+		 "-c \"%s\" 2>/dev/null", dir, port, sql);
+	if (shell_out(cmd, out, sizeof(out)))
+		return "";
+	out[strcspn(out, "\n")] = 0;
+	return out;
+}
+
+static pid_t start_sink(FIXTURE_DATA(fleet) *self, int port)
+{
+	char sink[PATH_MAX + 32], conninfo[256], log[PATH_MAX];
+
+	snprintf(sink, sizeof(sink), "%s/../../bin/dbos-fleet-sink", bin_dir);
+	snprintf(conninfo, sizeof(conninfo), "host=%s/pg port=%d user=postgres dbname=postgres",
+		 self->dir, port);
+	snprintf(log, sizeof(log), "%s/sink.log", self->dir);
+	return fleet_spawn((char *const[]){ sink, "--fleet", self->url, "--pg", conninfo, NULL }, log);
+}
+
+/* Wait (at most @s seconds) until every host of @hosts has @n rows in PostgreSQL. */
+static bool pg_rows(FIXTURE_DATA(fleet) *self, int port, int hosts, int n, int s)
+{
+	char sql[256];
+	double t0 = now_s();
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM (SELECT host FROM process_events GROUP BY "
+		 "host HAVING count(*) >= %d) h", n);
+	while (now_s() - t0 < s) {
+		if (atoi(pg_value(self->dir, port, sql)) >= hosts)
+			return true;
+		usleep(200000);
+	}
+	return false;
+}
+
+TEST_F_TIMEOUT(bare, history_reaches_postgresql_whole_and_once_across_an_outage, 300)
+{
+	FIXTURE_DATA(bare) *bare = self;
+	{
+	FIXTURE_DATA(fleet) *self = &bare->s;
+	char out[8192], pgdir[256], cmd[PATH_MAX + 1024], sim[PATH_MAX + 32];
+	const char *sink_log;
+	int port = 40000 + (getpid() * 7) % 20000;
+	struct passwd *pw = getpwnam("postgres");
+	pid_t sink;
+
+	ASSERT_NE(NULL, pw) TH_LOG("no postgres user: is postgresql-15 installed?");
+	ASSERT_EQ(0, start_nats(self));
+	snprintf(pgdir, sizeof(pgdir), "%s/pg", self->dir);
+	ASSERT_EQ(0, mkdir(pgdir, 0700));
+	ASSERT_EQ(0, chown(pgdir, pw->pw_uid, pw->pw_gid));
+	ASSERT_EQ(0, chmod(self->dir, 0755));
+	snprintf(cmd, sizeof(cmd), "cd / && runuser -u postgres -- " PG_BIN "/initdb -A trust "
+		 "-D '%s/data' >'%s/initdb.log' 2>&1", pgdir, pgdir);
+	ASSERT_EQ(0, shell_out(cmd, out, sizeof(out))) TH_LOG("initdb failed: see %s", pgdir);
+	ASSERT_EQ(0, pg_ctl(self->dir, port, "start", out, sizeof(out))) TH_LOG("%s", out);
+	self->pg_port = port;
+
+	/* two hosts whose history grows at 100 rows a second, and the sink */
+	snprintf(sim, sizeof(sim), "%s/../fleet_sim", bin_dir);
+	self->sims[self->nsims++] = fleet_spawn((char *const[]){ sim, "--url", self->url,
+		"--hosts", "2", "--prefix", "e", "--heartbeat-ms", "500", "--events-per-s", "100",
+		"--events-max", "7000", NULL }, "/dev/null");
+	sink = start_sink(self, port);
+	ASSERT_GT(sink, 0);
+	self->sims[self->nsims++] = sink;
+	ASSERT_TRUE(pg_rows(self, port, 2, 200, 30)) TH_LOG("rows never reached PostgreSQL");
+
+	/* the sink killed and started again: it goes on where the stream says */
+	kill(sink, SIGKILL);
+	waitpid(sink, NULL, 0);
+	sink = start_sink(self, port);
+	ASSERT_GT(sink, 0);
+	self->sims[self->nsims - 1] = sink;
+	ASSERT_TRUE(pg_rows(self, port, 2, 500, 30));
+
+	/* PostgreSQL down for a minute while the hosts go on */
+	ASSERT_EQ(0, pg_ctl(self->dir, port, "stop -m fast", out, sizeof(out))) TH_LOG("%s", out);
+	sleep(PG_DOWN_S);
+	ASSERT_EQ(0, pg_ctl(self->dir, port, "start", out, sizeof(out))) TH_LOG("%s", out);
+	EXPECT_TRUE(pg_rows(self, port, 2, EVENTS_MAX, 90)) TH_LOG("%s", pg_value(self->dir, port,
+		"SELECT string_agg(host || ': ' || n, ', ') FROM (SELECT host, count(*) n FROM "
+		"process_events GROUP BY host) h"));
+
+	/* every row of 1..EVENTS_MAX of each host once, each value as the host had it */
+	EXPECT_STREQ("e1|7000|1|7000|7000", pg_value(self->dir, port, "SELECT host, count(*), "
+		     "min(seq), max(seq), count(DISTINCT seq) FROM process_events WHERE host = 'e1' "
+		     "GROUP BY host"));
+	EXPECT_STREQ("e2|7000|1|7000|7000", pg_value(self->dir, port, "SELECT host, count(*), "
+		     "min(seq), max(seq), count(DISTINCT seq) FROM process_events WHERE host = 'e2' "
+		     "GROUP BY host"));
+	EXPECT_STREQ("0", pg_value(self->dir, port, "SELECT count(*) FROM process_events WHERE "
+		     "(time, pid, event, args, weight) IS DISTINCT FROM (" FLEET_SIM_EVENT_PG("seq")
+		     ")"));
+	EXPECT_STREQ("bigint,bigint,text,text,double precision", pg_value(self->dir, port,
+		     "SELECT string_agg(data_type, ',' ORDER BY ordinal_position) FROM "
+		     "information_schema.columns WHERE table_name = 'process_events' AND "
+		     "column_name IN ('time', 'pid', 'event', 'args', 'weight')"));
+	/* the sink said PostgreSQL was gone, and back */
+	snprintf(cmd, sizeof(cmd), "%s/sink.log", self->dir);
+	sink_log = slurp(cmd);
+	EXPECT_NE(NULL, strstr(sink_log, "the stream keeps the rows")) TH_LOG("%s", sink_log);
+	EXPECT_NE(NULL, strstr(sink_log, "PostgreSQL is back")) TH_LOG("%s", sink_log);
+	}
+}
+
 TEST_F(bare, an_empty_fleet_has_no_tables_yet)
 {
 	FIXTURE_DATA(bare) *bare = self;
@@ -955,7 +1112,9 @@ static char *host_permissions(const char *conf)
 		"\"$JS.API.STREAM.INFO.KV_dbos_hosts\", \"$JS.API.STREAM.CREATE.KV_dbos_hosts\", "
 		"\"$JS.API.STREAM.INFO.KV_dbos_policy\", \"$JS.API.STREAM.NAMES\", "
 		"\"$JS.API.CONSUMER.CREATE.KV_dbos_policy\", "
-		"\"$JS.API.CONSUMER.CREATE.KV_dbos_policy.>\", \"$JS.API.CONSUMER.DELETE.KV_dbos_policy.>\"], "
+		"\"$JS.API.CONSUMER.CREATE.KV_dbos_policy.>\", \"$JS.API.CONSUMER.DELETE.KV_dbos_policy.>\", "
+		"\"dbos.events.%1$s.>\", \"$JS.API.STREAM.INFO.DBOS_EVENTS\", "
+		"\"$JS.API.STREAM.CREATE.DBOS_EVENTS\", \"$JS.API.STREAM.MSG.GET.DBOS_EVENTS\"], "
 		"subscribe: [\"dbos.query.all\", \"dbos.query.host.%1$s\", \"dbos.query.label.*\", "
 		"\"_INBOX.>\"] }";
 	char *out = malloc(8192), *o = out;
@@ -1015,6 +1174,30 @@ static int rogue_policy_writes(natsConnection *nc)
 	kvStore_Destroy(kv);
 	jsCtx_Destroy(js);
 	return n;
+}
+
+/*
+ * Whether @nc (h1's credentials) may publish history as h1 (it should) and as
+ * h2 (it should not): 0 when both are as they should be.
+ */
+static int rogue_events(natsConnection *nc, natsConnection *admin)
+{
+	jsCtx *js = NULL, *ajs = NULL;
+	jsPubOptions po;
+	jsErrCode jerr = 0;
+	int wrong = 0;
+
+	if (natsConnection_JetStream(&ajs, admin, NULL) != NATS_OK ||
+	    fleet_events_stream(ajs, true, NULL) ||
+	    natsConnection_JetStream(&js, nc, NULL) != NATS_OK)
+		return -1;
+	jsPubOptions_Init(&po);
+	po.MaxWait = 1000;
+	wrong += js_Publish(NULL, js, "dbos.events.h1.process_events", "x", 1, &po, &jerr) != NATS_OK;
+	wrong += js_Publish(NULL, js, "dbos.events.h2.process_events", "x", 1, &po, &jerr) == NATS_OK;
+	jsCtx_Destroy(js);
+	jsCtx_Destroy(ajs);
+	return wrong;
 }
 
 TEST_F(bare, permissions_keep_each_host_to_answering_as_itself)
@@ -1138,6 +1321,8 @@ TEST_F(bare, permissions_keep_each_host_to_answering_as_itself)
 	EXPECT_STREQ("3", self->r.cell[0][0]);
 	/* h1 may not: neither put a version nor delete the policy */
 	EXPECT_EQ(0, rogue_policy_writes(rogue));
+	/* its history goes on its own subjects only */
+	EXPECT_EQ(0, rogue_events(rogue, admin));
 	ASSERT_EQ(0, q(self, "SELECT count(*), max(version) FROM fleet_policy_versions", &err));
 	EXPECT_STREQ("1", self->r.cell[0][0]);
 	EXPECT_STREQ("1", self->r.cell[0][1]);
