@@ -3,9 +3,10 @@
  * bench_fleet.c - fleet query latency (p50/p99) over simulated hosts on a real
  * nats-server: a one-row query and a whole-table query at 10, 100 and 1,000
  * hosts (build/tests/fleet_sim: the real agent over synthetic tables, 20
- * processes each), all on this machine; and a fleet policy commit, from
- * COMMIT until every host says it enforces the new version. Prints "name
- * value" lines.
+ * processes each), all on this machine; a fleet policy commit, from
+ * COMMIT until every host says it enforces the new version; and history
+ * rows per second from 10 hosts through dbos-fleet-sink into a real
+ * PostgreSQL 15. Prints "name value" lines.
  *
  * Usage: bench_fleet [MAX_HOSTS] (default 1000)
  */
@@ -62,6 +63,83 @@ static void measure(struct dbos_fleet *f, const char *name, int hosts, const cha
 	if (missing)
 		printf("fleet_%s_%d_hosts_missing_reports %d\n", name, hosts, missing);
 	free(t);
+}
+
+/* Run @cmd; its exit status (its output dropped). */
+static int run(const char *cmd)
+{
+	int st = system(cmd);
+
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The number psql prints for @sql in the benchmark's PostgreSQL (-1: failed). */
+static long pg_count(const char *dir, int port, const char *sql)
+{
+	char cmd[1024], out[64] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "psql -X -A -t -h '%s/pg' -p %d -U postgres -d postgres -c \"%s\" "
+		 "2>/dev/null", dir, port, sql);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	if (!fgets(out, sizeof(out), f))
+		out[0] = 0;
+	pclose(f);
+	return out[0] ? atol(out) : -1;
+}
+
+/*
+ * Events/s through dbos-fleet-sink into PostgreSQL 15: @hosts simulated hosts
+ * publish @rows history rows each at once; from their start until PostgreSQL
+ * has every row (host publishing, JetStream, the sink's COPY and insert).
+ */
+static void bench_sink(const char *dir, const char *url, const char *sim, const char *bin,
+		       int hosts, long rows)
+{
+	char cmd[2048], sink[PATH_MAX + 64], conninfo[512], n[16], m[24], log[PATH_MAX];
+	int port = 40000 + (getpid() * 13) % 20000;
+	long want = hosts * rows, got = 0;
+	pid_t simp, sinkp;
+	double t0;
+
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/pg' && chown postgres: '%s/pg' && chmod 755 '%s' && "
+		 "cd / && runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -A trust -D "
+		 "'%s/pg/data' >/dev/null 2>&1 && runuser -u postgres -- "
+		 "/usr/lib/postgresql/15/bin/pg_ctl -w -D '%s/pg/data' -l '%s/pg/log' -o \"-p %d "
+		 "-k '%s/pg' -c listen_addresses=''\" start >/dev/null", dir, dir, dir, dir, dir, dir,
+		 port, dir);
+	if (run(cmd)) {
+		fprintf(stderr, "bench_fleet: PostgreSQL did not start (see %s/pg)\n", dir);
+		return;
+	}
+	snprintf(conninfo, sizeof(conninfo), "host=%s/pg port=%d user=postgres dbname=postgres",
+		 dir, port);
+	snprintf(sink, sizeof(sink), "%s/dbos-fleet-sink", bin);
+	snprintf(log, sizeof(log), "%s/sink.log", dir);
+	sinkp = fleet_spawn((char *const[]){ sink, "--fleet", (char *)url, "--pg", conninfo, NULL },
+			    log);
+	snprintf(n, sizeof(n), "%d", hosts);
+	snprintf(m, sizeof(m), "%ld", rows);
+	t0 = fleet_now_s();
+	simp = fleet_spawn((char *const[]){ (char *)sim, "--url", (char *)url, "--hosts", n,
+					    "--prefix", "ev", "--events-per-s", "-1", "--events-max",
+					    m, NULL }, "/dev/null");
+	while (fleet_now_s() - t0 < 300 &&
+	       (got = pg_count(dir, port, "SELECT count(*) FROM process_events")) < want)
+		usleep(200000);
+	printf("fleet_sink_%d_hosts_rows %ld\n", hosts, got);
+	printf("fleet_sink_events_per_s %.0f (%d hosts x %ld rows, publish + JetStream + sink + "
+	       "PostgreSQL COPY/INSERT, all on this machine)\n", got / (fleet_now_s() - t0), hosts,
+	       rows);
+	kill(simp, SIGTERM);
+	kill(sinkp, SIGTERM);
+	waitpid(simp, NULL, 0);
+	waitpid(sinkp, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "cd / && runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl "
+		 "-D '%s/pg/data' stop -m fast >/dev/null 2>&1", dir);
+	run(cmd);
 }
 
 int main(int argc, char **argv)
@@ -131,6 +209,13 @@ int main(int argc, char **argv)
 	}
 	printf("fleet_osquery_fleet_poll_interval_s 10-60 (Fleet's documented live-query "
 	       "check-in, for comparison)\n");
+	snprintf(sim, sizeof(sim), "%s/../bin", self);
+	{
+		char simbin[PATH_MAX + 32];
+
+		snprintf(simbin, sizeof(simbin), "%s/../tests/fleet_sim", self);
+		bench_sink(dir, url, simbin, sim, 10, 20000);
+	}
 	for (int i = 0; i < nsims; i++) {
 		if (sims[i] > 0) {
 			kill(sims[i], SIGTERM);

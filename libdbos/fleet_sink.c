@@ -267,12 +267,27 @@ static void copy_value(struct dbos_buf *out, const struct dbos_value *v)
 	}
 }
 
-/* Write @b's rows: COPY into the staging table, then into the table. 0, or -1. */
-static int write_rows(PGconn *pg, struct batch *b, char **err)
+/* Whether @a and @b are rows of the same table with the same columns. */
+static bool same_shape(const struct batch *a, const struct batch *b)
 {
+	if (strcmp(a->table, b->table) || a->ncol != b->ncol)
+		return false;
+	for (int i = 0; i < a->ncol; i++)
+		if (strcmp(a->names[i], b->names[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Write the rows of the @n messages @idx of @bs (one table, one shape):
+ * one COPY into the staging table, one INSERT into the table, the staging
+ * table emptied. 0, or -1.
+ */
+static int write_rows(PGconn *pg, struct batch *bs, const int *idx, int n, char **err)
+{
+	const struct batch *b = &bs[idx[0]];
 	char cols[MAX_COLS * (FLEET_NAME_MAX + 4) + 16], sql[sizeof(cols) * 2 + 256];
 	struct dbos_buf out;
-	struct dbos_rd r = b->rows;
 	size_t used = 0;
 	PGresult *res;
 	int ret = 0;
@@ -289,29 +304,35 @@ static int write_rows(PGconn *pg, struct batch *b, char **err)
 	}
 	PQclear(res);
 	dbos_buf_init(&out);
-	while (r.left && !ret) {
-		uint32_t len = dbos_rd_u32(&r);
-		uint8_t type = dbos_rd_u8(&r);
-		const uint8_t *p = dbos_rd_bytes(&r, len);
-		struct dbos_rd row;
+	for (int k = 0; k < n && !ret; k++) {
+		struct batch *m = &bs[idx[k]];
+		struct dbos_rd r = m->rows;
 
-		if (r.err || type != DBOS_F_ROW) {
-			ret = fleet_errf(err, "malformed rows");
-			break;
-		}
-		dbos_rd_init(&row, p, len);
-		dbos_buf_put(&out, b->host, strlen(b->host));
-		for (int i = 0; i < b->ncol; i++) {
-			struct dbos_value v;
+		while (r.left && !ret) {
+			uint32_t len = dbos_rd_u32(&r);
+			uint8_t type = dbos_rd_u8(&r);
+			const uint8_t *p = dbos_rd_bytes(&r, len);
+			struct dbos_rd row;
 
-			if (dbos_rd_value(&row, &v)) {
-				ret = fleet_errf(err, "a malformed row");
+			if (r.err || type != DBOS_F_ROW) {
+				ret = fleet_errf(err, "malformed rows");
 				break;
 			}
-			dbos_buf_u8(&out, '\t');
-			copy_value(&out, &v);
+			dbos_rd_init(&row, p, len);
+			dbos_buf_put(&out, m->host, strlen(m->host));
+			for (int i = 0; i < m->ncol; i++) {
+				struct dbos_value v;
+
+				if (dbos_rd_value(&row, &v)) {
+					ret = fleet_errf(err, "a malformed row");
+					break;
+				}
+				dbos_buf_u8(&out, '\t');
+				copy_value(&out, &v);
+			}
+			dbos_buf_u8(&out, '\n');
 		}
-		dbos_buf_u8(&out, '\n');
+		/* one message's rows at a time */
 		if (!ret && (out.err || PQputCopyData(pg, (const char *)out.data, (int)out.len) != 1))
 			ret = fleet_errf(err, "COPY: %s", out.err ? "out of memory" : PQerrorMessage(pg));
 		dbos_buf_reset(&out);
@@ -327,48 +348,73 @@ static int write_rows(PGconn *pg, struct batch *b, char **err)
 	if (ret)
 		return -1;
 	snprintf(sql, sizeof(sql), "INSERT INTO \"%s\" (%s) SELECT %s FROM \"stage_%s\" "
-		 "ON CONFLICT (host, seq) DO NOTHING", b->table, cols, cols, b->table);
+		 "ON CONFLICT (host, seq) DO NOTHING; DELETE FROM \"stage_%s\"", b->table, cols, cols,
+		 b->table, b->table);
 	return pg_exec(pg, sql, err);
 }
 
 /*
- * Write the messages in one transaction. 0; -1 (*@err) when PostgreSQL
- * failed (retry); a message that cannot be decoded is marked in @bad (terminate it).
+ * Write the messages in one transaction: per table (and shape), one COPY and
+ * one INSERT. 0; -1 (*@err) when PostgreSQL failed (retry); a message that
+ * cannot be decoded is marked in @bad (terminate it).
  */
 static int write_batch(PGconn **pg, const char *conninfo, natsMsg **msgs, int n, bool *bad,
 		       char **err)
 {
-	struct batch b;
+	struct batch *bs = calloc((size_t)n, sizeof(*bs));
+	int *idx = calloc((size_t)n, sizeof(*idx));
+	bool *done = calloc((size_t)n, sizeof(*done));
+	int ret = -1;
 
+	if (!bs || !idx || !done) {
+		fleet_errf(err, "out of memory");
+		goto out;
+	}
 	if (!*pg || PQstatus(*pg) != CONNECTION_OK) {
 		PQfinish(*pg);
 		forget_all();
 		*pg = PQconnectdb(conninfo);
-		if (PQstatus(*pg) != CONNECTION_OK)
-			return fleet_errf(err, "PostgreSQL: %s", PQerrorMessage(*pg));
+		if (PQstatus(*pg) != CONNECTION_OK) {
+			fleet_errf(err, "PostgreSQL: %s", PQerrorMessage(*pg));
+			goto out;
+		}
 		if (pg_exec(*pg, "SET client_min_messages = warning", err))
-			return -1;
+			goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *why = decode(msgs[i], &bs[i]);
+
+		bad[i] = done[i] = why != NULL;
+		if (why)
+			say("%s: %s: not stored", natsMsg_GetSubject(msgs[i]), why);
 	}
 	if (pg_exec(*pg, "BEGIN", err))
-		return -1;
+		goto out;
 	for (int i = 0; i < n; i++) {
-		const char *why = decode(msgs[i], &b);
+		int k = 0;
 
-		bad[i] = why != NULL;
-		if (why) {
-			say("%s: %s: not stored", natsMsg_GetSubject(msgs[i]), why);
+		if (done[i])
 			continue;
-		}
-		if (ensure_table(*pg, &b, err) || write_rows(*pg, &b, err)) {
+		for (int j = i; j < n; j++)
+			if (!done[j] && same_shape(&bs[i], &bs[j])) {
+				idx[k++] = j;
+				done[j] = true;
+			}
+		if (ensure_table(*pg, &bs[i], err) || write_rows(*pg, bs, idx, k, err)) {
 			char *ignore = NULL;
 
 			pg_exec(*pg, "ROLLBACK", &ignore);
 			free(ignore);
 			forget_all();	/* what the rollback undid */
-			return -1;
+			goto out;
 		}
 	}
-	return pg_exec(*pg, "COMMIT", err);
+	ret = pg_exec(*pg, "COMMIT", err);
+out:
+	free(bs);
+	free(idx);
+	free(done);
+	return ret;
 }
 
 /* The stream and the durable pull consumer @name on it. 0, or -1 and *@err. */

@@ -19,7 +19,8 @@
  * do not compile.
  *
  * With --events-per-s R --events-max M the hosts publish a history table,
- * process_events (fleet_sim.h), growing at R rows a second up to M rows.
+ * process_events (fleet_sim.h), growing at R rows a second up to M rows
+ * (R -1: all M rows at once, in a table: a benchmark's source).
  */
 #include <errno.h>
 #include <signal.h>
@@ -60,7 +61,17 @@ static int open_db(void *arg, sqlite3 **db, char **err)
 	rc = sqlite3_open_v2(":memory:", db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(*db, FLEET_SIM_SCHEMA, NULL, NULL, NULL);
-	if (rc == SQLITE_OK && events_per_s > 0) {
+	if (rc == SQLITE_OK && events_per_s < 0) {
+		/* all rows at once, in a real table (the benchmark's source) */
+		char sql[1024];
+
+		snprintf(sql, sizeof(sql), "CREATE TABLE process_events(seq INTEGER PRIMARY KEY, "
+			 "time INTEGER, pid INTEGER, event TEXT, args TEXT, weight REAL);"
+			 "INSERT INTO process_events WITH RECURSIVE c(seq) AS (SELECT 1 UNION ALL "
+			 "SELECT seq + 1 FROM c WHERE seq < %ld) SELECT seq, 1700000000 + seq, "
+			 "seq %% 500, 'exec', 'run ' || seq, seq / 4.0 FROM c", events_max);
+		rc = sqlite3_exec(*db, sql, NULL, NULL, NULL);
+	} else if (rc == SQLITE_OK && events_per_s > 0) {
 		struct timespec *t0 = malloc(sizeof(*t0));	/* lives as long as the host */
 
 		if (t0)
@@ -208,7 +219,7 @@ int main(int argc, char **argv)
 			cfg.apply_policy = apply_policy;
 			cfg.policy_arg = names[i];
 		}
-		if (events_per_s > 0)
+		if (events_per_s != 0)
 			cfg.events_tables = history;
 		agents[i] = fleet_agent_start(&cfg, &err);
 		if (!agents[i]) {
