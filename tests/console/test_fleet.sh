@@ -52,7 +52,7 @@ cleanup() {
 	for pid in "${VM_PID[@]}" $SIM_PID $SINK_PID; do kill -TERM "$pid" 2>/dev/null; done
 	for pid in "${VM_PID[@]}"; do wait "$pid" 2>/dev/null; done
 	[[ -n $NATS_PID ]] && kill -TERM "$NATS_PID" 2>/dev/null
-	[[ -n $PG_STARTED ]] && (cd / && runuser -u postgres -- "$PG/pg_ctl" -D "$DIR/pg/data" stop -m immediate >/dev/null 2>&1)
+	[[ -n $PG_STARTED ]] && (cd / && runuser -u postgres -- "$PG/pg_ctl" -D "$PGDIR/data" stop -m immediate >/dev/null 2>&1)
 	wait 2>/dev/null
 	return 0
 }
@@ -83,14 +83,15 @@ URL=nats://127.0.0.1:$port
 # PostgreSQL 15 on a socket in $DIR/pg (no TCP), and the sink copying the fleet's history there
 PG=/usr/lib/postgresql/15/bin
 PG_PORT=$((40000 + $$ % 20000))
-mkdir -p "$DIR/pg" && chown postgres: "$DIR/pg" && chmod 755 "$DIR"
-(cd / && runuser -u postgres -- "$PG/initdb" -A trust -D "$DIR/pg/data" >"$DIR/pg/initdb.log" 2>&1 &&
-	runuser -u postgres -- "$PG/pg_ctl" -w -t 60 -D "$DIR/pg/data" -l "$DIR/pg/log" \
-		-o "-p $PG_PORT -k $DIR/pg -c listen_addresses=''" start >/dev/null) ||
+PGDIR=$PWD/$DIR/pg	# absolute: PostgreSQL runs from /, as user postgres
+mkdir -p "$PGDIR" && chown postgres: "$PGDIR" && chmod 755 "$DIR"
+(cd / && runuser -u postgres -- "$PG/initdb" -A trust -D "$PGDIR/data" >"$PGDIR/initdb.log" 2>&1 &&
+	runuser -u postgres -- "$PG/pg_ctl" -w -t 60 -D "$PGDIR/data" -l "$PGDIR/log" \
+		-o "-p $PG_PORT -k $PGDIR -c listen_addresses=''" start >/dev/null) ||
 	{ echo "# PostgreSQL did not start (see $DIR/pg)"; exit 1; }
 PG_STARTED=1
-pg() { psql -X -A -t -h "$DIR/pg" -p "$PG_PORT" -U postgres -d postgres -c "$1" 2>&1; }
-build/bin/dbos-fleet-sink --fleet "$URL" --pg "host=$DIR/pg port=$PG_PORT user=postgres dbname=postgres" \
+pg() { psql -X -A -t -h "$PGDIR" -p "$PG_PORT" -U postgres -d postgres -c "$1" 2>&1; }
+build/bin/dbos-fleet-sink --fleet "$URL" --pg "host=$PGDIR port=$PG_PORT user=postgres dbname=postgres" \
 	>"$DIR/sink.log" 2>&1 &
 SINK_PID=$!
 
@@ -142,10 +143,10 @@ problem=
 for vm in "${VMS[@]}"; do
 	got=$(fleet_rows "$vm")
 	# what ps saw must be there exactly; besides, only the guest's own
-	# waiting (its fleet_guest.sh loop: sh, dbos, sleep, grep) may have come and gone
+	# waiting (its fleet_guest.sh loop and its subshells: sh, dbos, sleep, grep, tail) may have come and gone
 	missing=$(comm -23 <(ground_truth "$vm" | sort) <(echo "$got" | sort))
 	extra=$(comm -13 <(ground_truth "$vm" | sort) <(echo "$got" | sort) |
-		awk 'NF == 2 && $2 !~ /^(sh|dbos|sleep|grep|tail)$/')
+		awk 'NF == 2 && $2 !~ /^(sh|dbos|sleep|grep|tail|fleet_guest.sh)$/')
 	[[ -z $missing ]] || problem+="$vm: in ps, not in the fleet's rows: $missing"$'\n'
 	[[ -z $extra ]] || problem+="$vm: in the fleet's rows, not in ps: $extra"$'\n'
 	[[ $(ground_truth "$vm" | wc -l) -gt 3 ]] || problem+="$vm: ps printed nothing"$'\n'
