@@ -47,7 +47,8 @@ $(B)/bin/dbos: $(B)/libdbos/dbos.o $(LIBDBOS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -ledit -lsqlite3 -lnats
 
-$(B)/libdbos/fleet_sink.o: CPPFLAGS += -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+# libpq-fe.h: where Debian's libpq-dev puts it (test_build: no command at parse time)
+$(B)/libdbos/fleet_sink.o: CPPFLAGS += -I/usr/include/postgresql
 
 $(B)/bin/dbos-fleet-sink: $(B)/libdbos/fleet_sink.o $(LIBDBOS)
 	@mkdir -p $(dir $@)
