@@ -17,7 +17,8 @@
 # to finish: they must power off cleanly (dbos-vm exit 0: no kernel
 # problem, clean unload). Meanwhile dbos-fleet-sink copies the VMs' history
 # from the stream into a PostgreSQL 15 on this machine: each VM's
-# process_events there equal the VM's own (count and sums up to its max seq).
+# process_events there equal the VM's own (count and sums up to its max seq),
+# also after PostgreSQL was stopped for a minute while the VMs went on.
 #
 # Debian's kernel only: the debug kernel has no network card driver
 # (kernel/debug.config). Usage: tests/console/test_fleet.sh (from anywhere)
@@ -58,7 +59,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "1..16"
+echo "1..17"
 for f in "$DBOS" "$SIM" build/bin/dbos-fleet-sink build/tests/vm/fleet_guest.sh; do
 	[[ -x $f ]] || { echo "# $f is missing (make all)"; exit 1; }
 done
@@ -214,29 +215,50 @@ done
 check "vm4, booted after the commit, enforces it too: EPERM (in $((SECONDS - start4)) s)" \
 	"$(grep -q '^FLEET_PROBE vm4 rc=126' "$DIR/vm4.out" || { grep -E 'FLEET_|dbos-vm:' "$DIR/vm4.out" | tail -5; echo "no EPERM on vm4"; })"
 
-# 11: each VM's history in PostgreSQL (dbos-fleet-sink), exactly the rows the VM has
-problem=
-bounds=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, max(seq) FROM process_events WHERE host LIKE 'vm%' GROUP BY host ORDER BY host" 2>&1 | tail -n +2)
-[[ $(echo "$bounds" | wc -l) == 4 ]] || problem+="max(seq) per host: $bounds"$'\n'
-for line in $bounds; do
-	vm=${line%%,*}
-	max=${line#*,}
-	for ((t = 0; t < 120; t++)); do
-		[[ $(pg "SELECT count(*) FROM process_events WHERE host = '$vm' AND seq = $max") == 1 ]] && break
-		sleep 0.5
+# each VM's process_events in PostgreSQL equal the VM's own, up to its
+# max(seq) now (count, sums); prints what differs
+history_differs() {
+	local bounds line vm max want got
+	bounds=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, max(seq) FROM process_events WHERE host LIKE 'vm%' GROUP BY host ORDER BY host" 2>&1 | tail -n +2)
+	[[ $(echo "$bounds" | wc -l) == "$1" ]] || echo "max(seq) per host: $bounds"
+	for line in $bounds; do
+		vm=${line%%,*}
+		max=${line#*,}
+		for ((t = 0; t < 120; t++)); do
+			[[ $(pg "SELECT count(*) FROM process_events WHERE host = '$vm' AND seq = $max") == 1 ]] && break
+			sleep 0.5
+		done
+		want=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT count(*), sum(pid), sum(length(coalesce(cmdline, ''))), count(DISTINCT event) FROM process_events WHERE host = '$vm' AND seq <= $max" 2>&1 | tail -n 1)
+		got=$(pg "SELECT count(*) || ',' || sum(pid) || ',' || sum(length(coalesce(cmdline, ''))) || ',' || count(DISTINCT event) FROM process_events WHERE host = '$vm' AND seq <= $max")
+		[[ -n $want && $want == "$got" ]] || echo "$vm (seq <= $max): the VM has $want, PostgreSQL $got"
 	done
-	want=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT count(*), sum(pid), sum(length(coalesce(cmdline, ''))), count(DISTINCT event) FROM process_events WHERE host = '$vm' AND seq <= $max" 2>&1 | tail -n 1)
-	got=$(pg "SELECT count(*) || ',' || sum(pid) || ',' || sum(length(coalesce(cmdline, ''))) || ',' || count(DISTINCT event) FROM process_events WHERE host = '$vm' AND seq <= $max")
-	[[ -n $want && $want == "$got" ]] || problem+="$vm (seq <= $max): the VM has $want, PostgreSQL $got"$'\n'
-done
-check "each VM's process_events reached PostgreSQL through the stream, row for row" "$problem"
+}
+
+# 12: each VM's history in PostgreSQL (dbos-fleet-sink), exactly the rows the VM has
+check "each VM's process_events reached PostgreSQL through the stream, row for row" "$(history_differs 4)"
+
+# 13: PostgreSQL stopped for a minute while the VMs go on (their guest loops
+# run processes every second): afterwards nothing is missing, nothing twice
+before=$(pg "SELECT count(*) FROM process_events")
+(cd / && runuser -u postgres -- "$PG/pg_ctl" -D "$PGDIR/data" stop -m fast >/dev/null)
+sleep 60
+during=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT count(*) FROM process_events WHERE host LIKE 'vm%'" 2>&1 | tail -n 1)
+(cd / && runuser -u postgres -- "$PG/pg_ctl" -w -t 60 -D "$PGDIR/data" -l "$PGDIR/log" \
+	-o "-p $PG_PORT -k $PGDIR -c listen_addresses=''" start >/dev/null)
+problem=$(history_differs 4)
+[[ $during -gt $before ]] || problem+=$'\n'"no new rows while PostgreSQL was down ($before before, $during on the VMs)"
+grep -q "the stream keeps the rows" "$DIR/sink.log" && grep -q "PostgreSQL is back" "$DIR/sink.log" ||
+	problem+=$'\n'"the sink did not see PostgreSQL go and come back: $(cat "$DIR/sink.log")"
+[[ $(pg "SELECT count(*) - count(DISTINCT (host, seq)) FROM process_events") == 0 ]] ||
+	problem+=$'\n'"duplicates in PostgreSQL"
+check "PostgreSQL stopped for a minute: afterwards every VM's rows are there, once (VMs had $during rows, PostgreSQL $before before)" "$problem"
 
 # (latency, not a pass/fail figure: make bench has it)
 t0=${EPOCHREALTIME/./}
 for ((i = 0; i < 10; i++)); do $DBOS --fleet "$URL" --fleet-timeout $WAIT_MS -c "SELECT count(*) FROM processes WHERE pid = 1" >/dev/null 2>&1; done
 echo "# a one-row fleet query over three TCG VMs, connect included: $(((${EPOCHREALTIME/./} - t0) / 10000)) ms on average"
 
-# 12: a host killed: reported missing, the others whole
+# 14: a host killed: reported missing, the others whole
 pid=$(cat "$DIR/vm3.qemu.pid" 2>/dev/null)
 [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == qemu-system-* ]] && kill -KILL "$pid"
 got=$($DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, count(*) > 3 FROM processes GROUP BY host ORDER BY host" 2>"$DIR/missing.err")
@@ -250,13 +272,13 @@ check "vm3's QEMU killed: vm3 reported missing (exit 3), vm1, vm2 and vm4 whole"
 wait "${VM_PID[vm3]}" 2>/dev/null
 unset 'VM_PID[vm3]'
 
-# 13: writes refused over the fleet
+# 15: writes refused over the fleet
 $DBOS --fleet "$URL" -c "DELETE FROM processes" >/dev/null 2>"$DIR/write.err"
 status=$?
 check "a fleet statement that writes is refused (exit 1)" \
 	"$([[ $status == 1 ]] || echo "exit $status: $(cat "$DIR/write.err")")"
 
-# 14, 15: the stop signal; vm1, vm2 and vm4 finish and power off cleanly
+# 16, 17: the stop signal; vm1, vm2 and vm4 finish and power off cleanly
 "$SIM" --url "$URL" --hosts 1 --prefix stop --heartbeat-ms 500 >"$DIR/stop.log" 2>&1 &
 SIM_PID=$!
 problem=
