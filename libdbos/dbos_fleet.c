@@ -91,18 +91,9 @@ static void member_free(struct member *m)
 /* The value of "key=" in a membership entry, malloc()ed ("" if absent). */
 static char *entry_field(const char *rec, int len, const char *key)
 {
-	size_t kl = strlen(key);
-	const char *p = rec, *end = rec + len;
+	char *v = fleet_field(rec, len > 0 ? (size_t)len : 0, key);
 
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *e = nl ? nl : end;
-
-		if ((size_t)(e - p) > kl && !memcmp(p, key, kl) && p[kl] == '=')
-			return strndup(p + kl + 1, (size_t)(e - p - (ptrdiff_t)kl - 1));
-		p = e + 1;
-	}
-	return strdup("");
+	return v ? v : strdup("");
 }
 
 static void apply_entry(struct dbos_fleet *f, kvEntry *e)

@@ -184,8 +184,7 @@ void fleet_policy_meta(struct dbos_buf *b, const char *action, uint64_t from, co
 	dbos_frame_put(b, DBOS_F_NOTICE, text, n < (int)sizeof(text) ? (size_t)n : sizeof(text) - 1);
 }
 
-/* The value of "key=" in the lines @text, @len (malloc()ed; NULL if absent). */
-static char *meta_field(const char *text, size_t len, const char *key)
+char *fleet_field(const char *text, size_t len, const char *key)
 {
 	size_t kl = strlen(key);
 
@@ -261,18 +260,18 @@ int fleet_policy_decode(const void *p, size_t n, struct fleet_policy *out, char 
 	body = dbos_rd_bytes(&r, len);
 	if (r.err || type != DBOS_F_NOTICE)
 		return fleet_errf(err, "a fleet policy version starts with an 'N' frame");
-	num = meta_field((const char *)body, len, "format");
+	num = fleet_field((const char *)body, len, "format");
 	if (!num || strcmp(num, "1")) {
 		free(num);
 		return fleet_errf(err, "fleet policy format not known (this host knows format 1)");
 	}
 	free(num);
-	out->action = meta_field((const char *)body, len, "action");
-	out->by = meta_field((const char *)body, len, "by");
-	num = meta_field((const char *)body, len, "from");
+	out->action = fleet_field((const char *)body, len, "action");
+	out->by = fleet_field((const char *)body, len, "by");
+	num = fleet_field((const char *)body, len, "from");
 	out->from = num ? strtoull(num, NULL, 10) : 0;
 	free(num);
-	num = meta_field((const char *)body, len, "time");
+	num = fleet_field((const char *)body, len, "time");
 	out->time = num ? strtoll(num, NULL, 10) : 0;
 	free(num);
 	while (r.left) {

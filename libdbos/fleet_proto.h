@@ -167,6 +167,13 @@ struct fleet_policy {
 
 #define FLEET_POLICY_NCOLS	9
 
+/*
+ * fleet_field() - the value of "@key=" in the "key=value" lines @text, @len
+ * bytes (membership entries, a policy version's 'N' frame): malloc()ed, NULL
+ * if absent.
+ */
+char *fleet_field(const char *text, size_t len, const char *key);
+
 /* fleet_policy_meta() - append the 'N' frame a version starts with. */
 void fleet_policy_meta(struct dbos_buf *b, const char *action, uint64_t from, const char *by,
 		       int64_t time);
