@@ -112,28 +112,39 @@ static const char *answer_to(natsMsg *msg)
 	return reply;
 }
 
-/* Publish a->out as chunk a->chunk of the answer on @reply; empties a->out. */
-static int publish_chunk(struct fleet_agent *a, const char *reply)
+/*
+ * Publish @len bytes of frames as chunk @chunk of this host's answer on
+ * @reply (on <reply>.<host>: what NATS permissions can pin to the host,
+ * ARCHITECTURE "The fleet"). 0, or -1.
+ */
+static int publish_answer(const struct fleet_agent *a, natsConnection *nc, const char *reply,
+			  const void *data, size_t len, int chunk)
 {
 	natsMsg *m = NULL;
 	char num[16], subject[256];
 	natsStatus s;
 
-
-	/* <reply>.<host>: what NATS permissions can pin to the host (ARCHITECTURE, Fleet) */
 	snprintf(subject, sizeof(subject), "%s.%s", reply, a->host);
-	snprintf(num, sizeof(num), "%d", a->chunk++);
-	s = natsMsg_Create(&m, subject, NULL, (const char *)a->out.data, (int)a->out.len);
+	snprintf(num, sizeof(num), "%d", chunk);
+	s = natsMsg_Create(&m, subject, NULL, (const char *)data, (int)len);
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(m, FLEET_HDR_HOST, a->host);
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(m, FLEET_HDR_CHUNK, num);
 	if (s == NATS_OK)
-		s = natsConnection_PublishMsg(a->nc, m);
+		s = natsConnection_PublishMsg(nc, m);
 	natsMsg_Destroy(m);
+	return s == NATS_OK ? 0 : -1;
+}
+
+/* Publish a->out as chunk a->chunk of the answer on @reply; empties a->out. */
+static int publish_chunk(struct fleet_agent *a, const char *reply)
+{
+	int ret = publish_answer(a, a->nc, reply, a->out.data, a->out.len, a->chunk++);
+
 	a->sent += a->out.len;
 	dbos_buf_reset(&a->out);
-	return s == NATS_OK ? 0 : -1;
+	return ret;
 }
 
 /* End the answer with an 'E' frame saying @text. */
@@ -904,19 +915,12 @@ static void on_query(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
 		return;
 	if (answer_to(msg)) {
 		static const char busy[] = "host busy: too many fleet queries waiting";
-		char subject[256];
 		struct dbos_buf b;
-		natsMsg *m = NULL;
 
-		snprintf(subject, sizeof(subject), "%s.%s", answer_to(msg), a->host);
 		dbos_buf_init(&b);
 		dbos_frame_put(&b, DBOS_F_ERROR, busy, sizeof(busy) - 1);
-		if (!b.err && natsMsg_Create(&m, subject, NULL, (const char *)b.data,
-					     (int)b.len) == NATS_OK &&
-		    natsMsgHeader_Set(m, FLEET_HDR_HOST, a->host) == NATS_OK &&
-		    natsMsgHeader_Set(m, FLEET_HDR_CHUNK, "0") == NATS_OK)
-			natsConnection_PublishMsg(nc, m);
-		natsMsg_Destroy(m);
+		if (!b.err)
+			publish_answer(a, nc, answer_to(msg), b.data, b.len, 0);
 		dbos_buf_free(&b);
 	}
 	natsMsg_Destroy(msg);
