@@ -61,13 +61,15 @@ tally() {
 	skipped=$((skipped + skip))
 	failed=$((failed + notok))
 	# the harness's own words on why: each failed test's TH_LOG lines
-	# (file:line:test:...) and its Expected line or timeout, so that a run
+	# (file:line:test:...) and its Expected line or timeout, or a shell
+	# test's diagnostics after its not ok ("#   ..."), so that a run
 	# whose logs are gone (CI) still says which check failed and what it saw
 	[ "$notok" -gt 0 ] && failures+=("$name: $(grep -E '^not ok' "$log" | head -20 | tr '\n' ';')
-$(awk '/^# +RUN /{ n = 0; next }
+$(awk '/^# +RUN /{ n = 0; after = 0; next }
 	/^# [^ ]+\.(c|sh|h):[0-9]+:|^# [^ ]+: Test terminated/{ buf[n++] = $0; next }
-	/^not ok /{ for (i = n > 24 ? n - 24 : 0; i < n; i++) print buf[i]; n = 0; next }
-	/^ok /{ n = 0 }' "$log" | head -48 | cut -c1-300 | sed 's/^/    /')")
+	/^not ok /{ for (i = n > 24 ? n - 24 : 0; i < n; i++) print buf[i]; n = 0; after = 1; next }
+	after && /^#   /{ print; next }
+	/^ok /{ n = 0; after = 0 }' "$log" | head -48 | cut -c1-300 | sed 's/^/    /')")
 	if [ -n "$plan" ] && [ $((ok + skip + notok)) -lt "$plan" ]; then
 		failed=$((failed + 1))
 		failures+=("$name: ran $((ok + skip + notok)) of $plan planned tests")

@@ -5,7 +5,7 @@
 # The VMs (Debian's kernel, scripts/dbos-vm --nats: a network card whose only
 # way out is this machine's nats-server, on 127.0.0.1 and a random port) run
 # tests/vm/fleet_guest.sh: each starts a process only it has (fleet-vmN),
-# prints its processes as ps sees them, and says FLEET_READY. Then, from here:
+# prints its processes as ps sees them (again every 2 s), and says FLEET_READY. Then, from here:
 # a fleet query's rows of each host are exactly that host's processes, with
 # its host; aggregates across hosts and a label target agree; one VM's QEMU
 # is killed (SIGKILL) and the next query reports it missing while the others
@@ -121,36 +121,51 @@ done
 check "three VMs booted with dbosd in the fleet (in $((SECONDS - start)) s)" "$problem"
 [[ -z $problem ]] || exit 1
 
-# ps in VM as "pid name" lines ("pid" alone for a kernel thread: ps shows a
-# kworker's current work queue in its name); without kworkers, which come and
-# go, and without ps and tail, which printed it and are gone
+# ps snapshot $2 (1-based) of VM $1 as "pid name" lines ("pid" alone for a
+# kernel thread: ps shows a kworker's current work queue in its name); without
+# kworkers, which come and go, and without ps and tail, which printed it
 ground_truth() {
-	sed -n '/^FLEET_PS_BEGIN/,/^FLEET_PS_END/{/^FLEET_PS/d;p}' "$DIR/$1.out" |
+	awk -v k="$2" '/^FLEET_PS_BEGIN/ { s++; next } /^FLEET_PS_END/ { next } s == k' "$DIR/$1.out" |
 		awk '$3 ~ /^kworker/ || $3 == "ps" || $3 == "tail" { next }
-		     { print ($1 == 2 || $2 == 2) ? $1 : $1 " " $3 }'
+		     { print ($1 == 2 || $2 == 2) ? $1 : $1 " " $3 }' | sort
 }
+snapshots() { grep -c "^FLEET_PS_$2" "$DIR/$1.out"; }	# VM BEGIN|END: how many
 # the fleet's rows of VM $1, in the same form (kernel threads by their parent 2)
 fleet_rows() {
 	awk -F, -v h="$1" '$1 == h && $3 !~ /^kworker/ { print ($2 == 2 || $4 == 2) ? $2 : $2 " " $3 }' \
-		"$DIR/processes.csv"
+		"$DIR/processes.csv" | sort
 }
 
-# 1: every host's rows are its processes, under its host
-$DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, pid, name, parent FROM processes ORDER BY host, pid" \
-	>"$DIR/processes.csv" 2>"$DIR/processes.err"
-status=$?
+# 1: every host's rows are its processes, under its host. The ground truth is
+# two ps snapshots each VM printed, the last one before the query and the first
+# one begun after it: a process in both lived throughout the query and must be
+# in its rows; a row must be a process of one of them (or the guest's own
+# waiting, its fleet_guest.sh loop and its subshells: sh, dbos, sleep, grep,
+# tail, ps). A host slower than --fleet-timeout (a loaded machine) is asked again.
+declare -A before=() after=()
+for vm in "${VMS[@]}"; do before[$vm]=$(snapshots "$vm" END); done
 problem=
+for try in 1 2 3; do
+	$DBOS --fleet "$URL" --fleet-timeout $WAIT_MS --csv -c "SELECT host, pid, name, parent FROM processes ORDER BY host, pid" \
+		>"$DIR/processes.csv" 2>"$DIR/processes.err"
+	status=$?
+	[[ $status == 3 ]] || break
+	echo "# try $try: a host was slower than $WAIT_MS ms: $(head -3 "$DIR/processes.err" | tr '\n' ' ')"
+done
 [[ $status == 0 ]] || problem="dbos --fleet exit $status: $(cat "$DIR/processes.err")"
+for vm in "${VMS[@]}"; do after[$vm]=$(($(snapshots "$vm" BEGIN) + 1)); done
 for vm in "${VMS[@]}"; do
+	for ((t = 0; t < 120 && $(snapshots "$vm" END) < after[$vm]; t++)); do sleep 0.5; done
 	got=$(fleet_rows "$vm")
-	# what ps saw must be there exactly; besides, only the guest's own
-	# waiting (its fleet_guest.sh loop and its subshells: sh, dbos, sleep, grep, tail) may have come and gone
-	missing=$(comm -23 <(ground_truth "$vm" | sort) <(echo "$got" | sort))
-	extra=$(comm -13 <(ground_truth "$vm" | sort) <(echo "$got" | sort) |
-		awk 'NF == 2 && $2 !~ /^(sh|dbos|sleep|grep|tail|fleet_guest.sh)$/')
-	[[ -z $missing ]] || problem+="$vm: in ps, not in the fleet's rows: $missing"$'\n'
-	[[ -z $extra ]] || problem+="$vm: in the fleet's rows, not in ps: $extra"$'\n'
-	[[ $(ground_truth "$vm" | wc -l) -gt 3 ]] || problem+="$vm: ps printed nothing"$'\n'
+	both=$(comm -12 <(ground_truth "$vm" "${before[$vm]}") <(ground_truth "$vm" "${after[$vm]}"))
+	either=$(sort -u <(ground_truth "$vm" "${before[$vm]}") <(ground_truth "$vm" "${after[$vm]}"))
+	missing=$(comm -23 <(echo "$both") <(echo "$got"))
+	extra=$(comm -13 <(echo "$either") <(echo "$got") |
+		awk 'NF == 2 && $2 !~ /^(sh|dbos|sleep|grep|tail|ps|fleet_guest.sh)$/')
+	[[ -z $missing ]] || problem+="$vm: in ps before and after, not in the fleet's rows: $missing"$'\n'
+	[[ -z $extra ]] || problem+="$vm: in the fleet's rows, in neither ps: $extra"$'\n'
+	[[ $(echo "$both" | wc -l) -gt 3 ]] ||
+		problem+="$vm: no ps snapshots ${before[$vm]} and ${after[$vm]} (ps printed nothing?)"$'\n'
 done
 check "a fleet query returns each VM's processes (its ps) under its host" "$problem"
 

@@ -6,7 +6,9 @@
 # Starts a process named fleet-HOST (a script of that name: only this host has
 # it), waits until dbosd mirrors it, prints this machine's processes as ps sees
 # them between FLEET_PS_BEGIN and FLEET_PS_END (the ground truth of the fleet
-# query the host side runs), then FLEET_READY, and waits, until a fleet member
+# query the host side runs: again every 2 s while it waits, so that the host
+# side has one snapshot from before its query and one from after), then
+# FLEET_READY, and waits, until a fleet member
 # named stop1 is live (the host side's way of saying "done"), asking the fleet
 # itself, as a coordinator inside the fleet, every 3 s (10 minutes at most).
 # Meanwhile, once the fleet's rule deny-probe is among this host's policies
@@ -25,10 +27,13 @@ until [ "$(dbos --csv -c "SELECT count(*) FROM processes WHERE name = 'fleet-$ho
 	[ $i -ge 300 ] && { echo "FLEET_FAIL fleet-$host never mirrored"; exit 1; }
 	sleep 0.1
 done
+snapshot() {	# this machine's processes as ps sees them
+	echo FLEET_PS_BEGIN
+	ps -o pid,ppid,comm | tail -n +2
+	echo FLEET_PS_END
+}
 sleep 1	# the shell's own children of the loop above are gone and mirrored
-echo FLEET_PS_BEGIN
-ps -o pid,ppid,comm | tail -n +2
-echo FLEET_PS_END
+snapshot
 probe=/tmp/fleet-probe
 printf '#!/bin/sh\nexit 0\n' >"$probe"
 chmod 755 "$probe"
@@ -42,6 +47,7 @@ until [ $((i % 3)) = 0 ] &&
 	grep -q '^stop1$'; do
 	i=$((i + 1))
 	[ $i -ge 600 ] && { echo "FLEET_FAIL never told to stop"; exit 1; }
+	[ $((i % 2)) = 0 ] && snapshot
 	if [ -z "$probed" ] &&
 	   [ "$(dbos --csv -c "SELECT count(*) FROM policies WHERE name = 'fleet:deny-probe'" | tail -n 1)" = 1 ]; then
 		"$probe" 2>/dev/null
