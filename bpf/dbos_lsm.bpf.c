@@ -1665,6 +1665,66 @@ static __always_inline void inherit_bits(struct scratch *s, struct dbos_lsm_hook
 	}
 }
 
+/* dbos_fork's loop over the hooks of one slot (a bpf_loop callback: verified once, not per hook). */
+struct fctx {
+	void *cfgs, *values;
+	void *from;		/* where the parent's entries come from */
+	__u32 ptgid, ctgid;
+	__u32 sslot;		/* scratch entry */
+	__u32 lost;		/* an entry of the child's could not be written */
+};
+
+static long fork_hook(__u32 hook, void *arg)
+{
+	struct fctx *f = arg;
+	struct scratch *s = scratch_of_cpu(f->sslot);
+	__u32 hkey = hook, i;
+	struct dbos_lsm_hook_cfg *cfg;
+	struct dbos_lsm_bits *pb, *fb;
+	__u64 any = 0;
+
+	if (hook >= DBOS_LSM_HOOK__COUNT || !s || !f->cfgs || !f->from || !f->values)
+		return 1;
+	cfg = bpf_map_lookup_elem(f->cfgs, &hkey);
+	if (!cfg || !cfg->nwords)
+		return 0;
+	for (i = 0; i < DBOS_LSM_WORDS; i++)
+		any |= cfg->inherit.w[i];	/* zero past nwords */
+	if (!any)
+		return 0;
+	__builtin_memset(&s->vkey, 0, sizeof(s->vkey));
+	s->vkey.hook = hook;
+	s->vkey.field = DBOS_LSM_F_FORK;
+	*(__u64 *)s->vkey.value = f->ptgid;
+	fb = bpf_map_lookup_elem(f->from, &s->vkey);
+	s->vkey.field = DBOS_LSM_F_PID;
+	pb = bpf_map_lookup_elem(f->from, &s->vkey);
+	/* (two branches: clang would OR the two pointers, which the verifier refuses) */
+	if (fb)
+		inherit_bits(s, cfg, fb);
+	else if (pb)
+		inherit_bits(s, cfg, pb);
+	else
+		return 0;
+	*(__u64 *)s->vkey.value = f->ctgid;
+	if (bpf_map_update_elem(f->values, &s->vkey, &s->acc, BPF_ANY))
+		f->lost = 1;
+	return 0;
+}
+
+/* The child's entries in slot @slot, from the parent's there or, when @from is set, there. */
+static __always_inline void fork_slot(__u32 slot, struct fctx *f, void *from)
+{
+	/* Keys are copies: a counter whose address a helper takes is lost to the verifier. */
+	__u32 skey = slot;
+
+	f->cfgs = bpf_map_lookup_elem(&dbos_cfgs, &skey);
+	f->values = bpf_map_lookup_elem(&dbos_values, &skey);
+	f->from = from ? from : f->values;
+	if (f->cfgs && f->values)
+		bpf_loop(DBOS_LSM_HOOK__COUNT, fork_hook, f, 0);
+}
+
 /*
  * Pid sets: a child is in them before it can run. Its PID bits for the
  * inherited terms are its parent's FORK entry's (the server's answer to
@@ -1680,7 +1740,8 @@ static __always_inline void inherit_bits(struct scratch *s, struct dbos_lsm_hook
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = parent->tgid, ctgid = child->tgid, slot, hook, i, zero = 0, live = 0;
+	__u32 ptgid = parent->tgid, ctgid = child->tgid, zero = 0, live = 0;
+	struct fctx f = {};
 	struct dbos_lsm_marks pm;
 	struct dbos_lsm_state *st;
 	void *live_values = NULL;
@@ -1706,49 +1767,14 @@ int BPF_PROG(dbos_fork, struct task_struct *parent, struct task_struct *child)
 		set_lost(child);
 		return 0;
 	}
-	for (slot = 0; slot < 2; slot++) {
-		/* Keys are copies: a counter whose address a helper takes is lost to the verifier. */
-		__u32 skey = slot;
-		void *cfgs = bpf_map_lookup_elem(&dbos_cfgs, &skey);
-		void *values = bpf_map_lookup_elem(&dbos_values, &skey);
-		/* where the parent's entries come from */
-		void *from = values;
-
-		if (!cfgs || !values)
-			continue;
-		if (same && slot != live && live_values)
-			from = live_values;
-		for (hook = 0; hook < DBOS_LSM_HOOK__COUNT; hook++) {
-			__u32 hkey = hook;
-			struct dbos_lsm_hook_cfg *cfg = bpf_map_lookup_elem(cfgs, &hkey);
-			struct dbos_lsm_bits *pb, *fb;
-			__u64 any = 0;
-
-			if (!cfg || !cfg->nwords)
-				continue;
-			for (i = 0; i < DBOS_LSM_WORDS; i++)
-				any |= cfg->inherit.w[i];	/* zero past nwords */
-			if (!any)
-				continue;
-			__builtin_memset(&s->vkey, 0, sizeof(s->vkey));
-			s->vkey.hook = hook;
-			s->vkey.field = DBOS_LSM_F_FORK;
-			*(__u64 *)s->vkey.value = ptgid;
-			fb = bpf_map_lookup_elem(from, &s->vkey);
-			s->vkey.field = DBOS_LSM_F_PID;
-			pb = bpf_map_lookup_elem(from, &s->vkey);
-			/* (two branches: clang would OR the two pointers, which the verifier refuses) */
-			if (fb)
-				inherit_bits(s, cfg, fb);
-			else if (pb)
-				inherit_bits(s, cfg, pb);
-			else
-				continue;
-			*(__u64 *)s->vkey.value = ctgid;
-			if (bpf_map_update_elem(values, &s->vkey, &s->acc, BPF_ANY))
-				set_lost(child);
-		}
-	}
+	f.ptgid = ptgid;
+	f.ctgid = ctgid;
+	f.sslot = s->slot;
+	/* (no loop around bpf_loop: 6.1's verifier refuses a back-edge that is a call's fallthrough) */
+	fork_slot(0, &f, same && live != 0 ? live_values : NULL);
+	fork_slot(1, &f, same && live != 1 ? live_values : NULL);
+	if (f.lost)
+		set_lost(child);
 	scratch_release(s);
 	return 0;
 }

@@ -108,13 +108,17 @@ static inline int wait_socket(int secs)
 	return -1;
 }
 
-/* Restarts dbosd in the VM with @args (vm-dbosd); 0 once it answers queries, or -1. */
+/*
+ * Restarts dbosd in the VM with the boot's options (dbos-vm's DBOSD_ARGS, e.g.
+ * --no-lsm) and @args (vm-dbosd); 0 once it answers queries, or -1.
+ */
 static inline int restart_dbosd(const char *args)
 {
 	char cmd[256];
 
 	snprintf(cmd, sizeof(cmd),
-		 "vm-dbosd stop && DBOSD_ARGS='%s' DBOSD_START_WAIT=180 setsid vm-dbosd start", args);
+		 "vm-dbosd stop && DBOSD_ARGS=\"$DBOSD_ARGS %s\" DBOSD_START_WAIT=180 setsid vm-dbosd start",
+		 args);
 	if (system(cmd))
 		return -1;
 	for (int i = 0; i < 300; i++) {
