@@ -437,9 +437,9 @@ static int subscribe(jsCtx *js, const char *name, natsSubscription **sub, char *
 	return 0;
 }
 
-static void usage(void)
+static void usage(FILE *f)
 {
-	fprintf(stderr, "usage: dbos-fleet-sink --fleet URL --pg CONNINFO [--consumer NAME]\n"
+	fprintf(f, "usage: dbos-fleet-sink --fleet URL --pg CONNINFO [--consumer NAME]\n"
 		"       [--fleet-creds FILE] [--fleet-ca FILE] [--fleet-cert FILE --fleet-key FILE]\n"
 		"Copies the fleet's history (the stream " FLEET_EVENTS_STREAM ") into PostgreSQL:\n"
 		"one table per history table, with a first column host, key (host, seq).\n");
@@ -461,11 +461,11 @@ int main(int argc, char **argv)
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage();
+			usage(stdout);
 			return 0;
 		}
 		if (!v) {
-			usage();
+			usage(stderr);
 			return 2;
 		}
 		if (!strcmp(argv[i], "--fleet"))
@@ -483,13 +483,13 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--fleet-key"))
 			nats.key = v;
 		else {
-			usage();
+			usage(stderr);
 			return 2;
 		}
 		i++;
 	}
 	if (!nats.url || !conninfo || !fleet_name_ok(consumer)) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	signal(SIGTERM, on_signal);

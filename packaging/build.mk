@@ -29,7 +29,7 @@ DKMSDIR        ?= /usr/src/dbos-$(VERSION)
 DKMS_SRC := Kbuild kmod/Kbuild $(sort $(wildcard kmod/*.c kmod/*.h)) libdbos/dbos_uapi.h
 
 # Everything `make install` installs is built by `make programs` (no module, no tests).
-PROGRAMS := $(B)/bin/dbosd $(B)/bin/dbos $(LIBDBOS_SO)
+PROGRAMS := $(B)/bin/dbosd $(B)/bin/dbos $(B)/bin/dbos-fleet-sink $(LIBDBOS_SO)
 programs: $(PROGRAMS)
 
 # Files whose content names an install path are filled in here, at install time.
@@ -45,12 +45,14 @@ install: $(PROGRAMS)
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MODULESLOADDIR)
 	install -m 0755 $(B)/bin/dbosd $(DESTDIR)$(SBINDIR)/dbosd
 	install -m 0755 $(B)/bin/dbos $(DESTDIR)$(BINDIR)/dbos
+	install -m 0755 $(B)/bin/dbos-fleet-sink $(DESTDIR)$(BINDIR)/dbos-fleet-sink
 	install -m 0644 $(LIBDBOS_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(LIBDBOS_SO)) $(DESTDIR)$(LIBDIR)/$(LIBDBOS_SONAME)
 	ln -sf $(LIBDBOS_SONAME) $(DESTDIR)$(LIBDIR)/libdbos.so
 	install -m 0644 libdbos/dbos_client.h libdbos/dbos_proto.h $(DESTDIR)$(INCLUDEDIR)/
 	$(SUBST) libdbos/dbos.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/dbos.pc
 	install -m 0644 docs/man/dbos.1 $(DESTDIR)$(MANDIR)/man1/dbos.1
+	install -m 0644 docs/man/dbos-fleet-sink.1 $(DESTDIR)$(MANDIR)/man1/dbos-fleet-sink.1
 	install -m 0644 docs/man/dbosd.8 $(DESTDIR)$(MANDIR)/man8/dbosd.8
 	$(SUBST) packaging/dbosd.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/dbosd.service
 	install -m 0644 packaging/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/dbos.conf
@@ -58,11 +60,12 @@ install: $(PROGRAMS)
 	install -m 0644 packaging/modules-load.conf $(DESTDIR)$(MODULESLOADDIR)/dbos.conf
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/dbosd $(DESTDIR)$(BINDIR)/dbos \
+	rm -f $(DESTDIR)$(SBINDIR)/dbosd $(DESTDIR)$(BINDIR)/dbos $(DESTDIR)$(BINDIR)/dbos-fleet-sink \
 		$(DESTDIR)$(LIBDIR)/$(notdir $(LIBDBOS_SO)) $(DESTDIR)$(LIBDIR)/$(LIBDBOS_SONAME) \
 		$(DESTDIR)$(LIBDIR)/libdbos.so $(DESTDIR)$(INCLUDEDIR)/dbos_client.h \
 		$(DESTDIR)$(INCLUDEDIR)/dbos_proto.h $(DESTDIR)$(PKGCONFIGDIR)/dbos.pc \
-		$(DESTDIR)$(MANDIR)/man1/dbos.1 $(DESTDIR)$(MANDIR)/man8/dbosd.8 \
+		$(DESTDIR)$(MANDIR)/man1/dbos.1 $(DESTDIR)$(MANDIR)/man1/dbos-fleet-sink.1 \
+		$(DESTDIR)$(MANDIR)/man8/dbosd.8 \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/dbosd.service $(DESTDIR)$(SYSUSERSDIR)/dbos.conf \
 		$(DESTDIR)$(TMPFILESDIR)/dbos.conf $(DESTDIR)$(MODULESLOADDIR)/dbos.conf
 

@@ -56,9 +56,10 @@ else
 		for f in "${files[@]}"; do
 			[[ -n ${claimed[$f]:-} ]] || echo "$f: installed but in no debian/*.install"
 		done
-		for f in usr/sbin/dbosd usr/bin/dbos "usr/lib/$multiarch/libdbos.so.1.0.0" \
+		for f in usr/sbin/dbosd usr/bin/dbos usr/bin/dbos-fleet-sink "usr/lib/$multiarch/libdbos.so.1.0.0" \
 			usr/include/dbos_client.h "usr/lib/$multiarch/pkgconfig/dbos.pc" \
-			usr/share/man/man8/dbosd.8 usr/share/man/man1/dbos.1 lib/systemd/system/dbosd.service \
+			usr/share/man/man8/dbosd.8 usr/share/man/man1/dbos.1 usr/share/man/man1/dbos-fleet-sink.1 \
+			lib/systemd/system/dbosd.service \
 			usr/lib/sysusers.d/dbos.conf usr/lib/tmpfiles.d/dbos.conf \
 			usr/lib/modules-load.d/dbos.conf; do
 			[[ -e $f ]] || echo "$f: not installed"
@@ -150,23 +151,23 @@ fi
 # 6-7: the man pages render without a warning and describe every option of
 # the program's --help.
 if ! command -v man >/dev/null; then
-	skip "man -l renders dbosd.8 and dbos.1 without warnings" "man not installed"
+	skip "man -l renders dbosd.8, dbos.1 and dbos-fleet-sink.1 without warnings" "man not installed"
 else
-	out=$(for page in docs/man/dbosd.8 docs/man/dbos.1; do
+	out=$(for page in docs/man/dbosd.8 docs/man/dbos.1 docs/man/dbos-fleet-sink.1; do
 		LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "$page" 2>&1 >/dev/null |
 			sed "s|^|$page: |"
 		[[ $(LC_ALL=C.UTF-8 man -l "$page" 2>/dev/null | wc -l) -gt 20 ]] || echo "$page: renders empty"
 	done)
-	check "man -l renders dbosd.8 and dbos.1 without warnings" "$out"
+	check "man -l renders dbosd.8, dbos.1 and dbos-fleet-sink.1 without warnings" "$out"
 fi
-out=$(for prog in dbosd:docs/man/dbosd.8 dbos:docs/man/dbos.1; do
+out=$(for prog in dbosd:docs/man/dbosd.8 dbos:docs/man/dbos.1 dbos-fleet-sink:docs/man/dbos-fleet-sink.1; do
 	bin=build/bin/${prog%%:*} page=${prog#*:}
 	[[ -x $bin ]] || { echo "$bin: not built"; continue; }
 	for opt in $("$bin" --help | grep -oE '(^|[ ,])--?[a-z][a-z-]*' | grep -oE -- '--?[a-z-]+' | sort -u); do
 		grep -qF -- "$(echo "$opt" | sed 's/-/\\-/g')" "$page" || echo "$page: does not describe $opt"
 	done
 done)
-check "the man pages describe every option of dbosd --help and dbos --help" "$out"
+check "the man pages describe every option of dbosd, dbos and dbos-fleet-sink --help" "$out"
 
 # 8: dkms.conf: what DKMS builds is what `make install-dkms` ships (the
 # kbuild path from the top Kbuild to the module it names, every header kmod/

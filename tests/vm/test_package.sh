@@ -129,14 +129,16 @@ rows_kept() {	# every process_events row there was before the reboot
 phase=$(cat "$STATE/phase" 2>/dev/null || echo install)
 case $phase in
 install)
-	echo "1..35"
+	echo "1..36"
 	printf '#!/bin/sh\nexit 0\n' >"$DENIED" && chmod 755 "$DENIED"
 	cp "$DENIED" "$PG_DENIED"
 	export DEBIAN_FRONTEND=noninteractive
-	timed "apt install of dbos-dkms, dbos, libdbos1 (DKMS builds dbos.ko in the VM)" \
-		apt-get install -y "$DEBS"/dbos-dkms_*.deb "$DEBS"/dbos_*.deb "$DEBS"/libdbos1_*.deb
+	timed "apt install of dbos-dkms, dbos, libdbos1, dbos-fleet-sink (DKMS builds dbos.ko in the VM)" \
+		apt-get install -y "$DEBS"/dbos-dkms_*.deb "$DEBS"/dbos_*.deb "$DEBS"/libdbos1_*.deb \
+		"$DEBS"/dbos-fleet-sink_*.deb
 	check "dkms status shows dbos installed for $(uname -r)" sh -c "dkms status dbos | grep -q 'installed'"
 	check "the module is loaded" module_loaded
+	check "dbos-fleet-sink runs (libpq from its package's dependencies)" sh -c "dbos-fleet-sink --help | grep -q '^usage: dbos-fleet-sink'"
 	timed "systemd started dbosd and it answers" wait_answers
 	check "dbosd.service is active" active
 	check "processes equals ps" same_as_ps
