@@ -38,19 +38,20 @@ static inline pid_t fleet_spawn(char *const argv[], const char *out)
 }
 
 /*
- * nats-server with JetStream on a random port of 127.0.0.1, its store and log
- * in @dir; its URL in @url; with @accounts (configuration text: accounts,
- * users, permissions), from a configuration file. The pid, or -1 when it did
- * not start in 10 s.
+ * nats-server with JetStream on @port of 127.0.0.1 (NULL: a random one), its
+ * store and log in @dir; its URL in @url; with @accounts (configuration text:
+ * accounts, users, permissions; then on a random port), from a configuration
+ * file. The pid, or -1 when it did not start in 10 s.
  */
-static inline pid_t fleet_start_nats_conf(const char *dir, const char *accounts, char *url,
-					  size_t size)
+static inline pid_t fleet_start_nats_on(const char *dir, const char *accounts, const char *port,
+					char *url, size_t size)
 {
 	char log[PATH_MAX], store[PATH_MAX], conf[PATH_MAX], line[512];
 	double t0 = fleet_now_s();
 	pid_t pid;
 
 	snprintf(log, sizeof(log), "%s/nats.log", dir);
+	unlink(log);	/* (a restart's "ready" is its own) */
 	snprintf(store, sizeof(store), "%s/js", dir);
 	if (accounts) {
 		FILE *f;
@@ -66,20 +67,22 @@ static inline pid_t fleet_start_nats_conf(const char *dir, const char *accounts,
 				  "/dev/null");
 	} else {
 		pid = fleet_spawn((char *const[]){ "nats-server", "-js", "-a", "127.0.0.1", "-p",
-						   "-1", "-sd", store, "-l", log, NULL }, "/dev/null");
+						   (char *)(port ? port : "-1"), "-sd", store, "-l", log,
+						   NULL },
+				  "/dev/null");
 	}
 	while (fleet_now_s() - t0 < 10) {
 		FILE *f = fopen(log, "r");
-		int port = 0;
+		int listening = 0;
 
 		while (f && fgets(line, sizeof(line), f)) {
 			char *p = strstr(line, "Listening for client connections on 127.0.0.1:");
 
 			if (p)
-				port = atoi(strrchr(p, ':') + 1);
-			if (port && strstr(line, "Server is ready")) {
+				listening = atoi(strrchr(p, ':') + 1);
+			if (listening && strstr(line, "Server is ready")) {
 				fclose(f);
-				snprintf(url, size, "nats://127.0.0.1:%d", port);
+				snprintf(url, size, "nats://127.0.0.1:%d", listening);
 				return pid;
 			}
 		}
@@ -111,6 +114,12 @@ static inline pid_t fleet_start_sim(const char *sim, const char *dir, const char
 					    "--prefix", (char *)prefix, "--first", k, "--procs", p,
 					    "--heartbeat-ms", hb, "--labels",
 					    (char *)(labels ? labels : ""), "--policy", pol, NULL }, out);
+}
+
+static inline pid_t fleet_start_nats_conf(const char *dir, const char *accounts, char *url,
+					  size_t size)
+{
+	return fleet_start_nats_on(dir, accounts, NULL, url, size);
 }
 
 static inline pid_t fleet_start_nats(const char *dir, char *url, size_t size)

@@ -475,6 +475,62 @@ TEST_F(fleet, killed_hosts_are_missing_then_gone_and_leavers_are_not_missed)
 	EXPECT_EQ(0, nreports(self->f));
 }
 
+/* nats-server stopped (SIGTERM) and started again on its port with its store: a server restart. */
+static int restart_nats(FIXTURE_DATA(fleet) *self)
+{
+	char port[16];
+
+	snprintf(port, sizeof(port), "%s", strrchr(self->url, ':') + 1);
+	kill(self->nats, SIGTERM);
+	waitpid(self->nats, NULL, 0);
+	self->nats = fleet_start_nats_on(self->dir, NULL, port, self->url, sizeof(self->url));
+	return self->nats < 0 ? -1 : 0;
+}
+
+/* The live members, as the coordinator sees them: "h1 h2 ..." */
+static const char *live_hosts(FIXTURE_DATA(fleet) *self)
+{
+	static char out[256];
+	char *err = NULL;
+
+	out[0] = 0;
+	if (q(self, "SELECT host FROM fleet_hosts WHERE live ORDER BY host", &err)) {
+		snprintf(out, sizeof(out), "error: %s", err);
+		free(err);
+		return out;
+	}
+	for (int i = 0; i < self->r.n; i++)
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", i ? " " : "",
+			 self->r.cell[i][0]);
+	return out;
+}
+
+/*
+ * A coordinator that stays connected (an interactive dbos --fleet) across a
+ * restart of the NATS server: it reconnects, and still sees the hosts'
+ * heartbeats (they stay live) and a host that joins afterwards.
+ */
+TEST_F_TIMEOUT(fleet, a_coordinator_follows_the_members_across_a_server_restart, 120)
+{
+	const char *want = "h1 h2 h3 late1";
+	char *err = NULL;
+	double t0;
+
+	ASSERT_EQ(0, restart_nats(self)) TH_LOG("nats-server did not start again");
+	start_sim(self, "late", 1, 1, "", PROCS, 300);
+	t0 = now_s();
+	while (strcmp(live_hosts(self), want) && now_s() - t0 < 30)
+		usleep(200000);
+	EXPECT_STREQ(want, live_hosts(self));
+	/* and so for longer than a member goes stale without a heartbeat */
+	sleep(3);
+	EXPECT_STREQ(want, live_hosts(self));
+	ASSERT_EQ(0, q(self, "SELECT host, count(*) FROM processes GROUP BY host ORDER BY host", &err))
+		TH_LOG("%s", err);
+	EXPECT_EQ(4, self->r.n);
+	EXPECT_EQ(0, nreports(self->f));
+}
+
 TEST_F(fleet, large_answers_come_in_chunks_and_whole)
 {
 	const int big = 30000;	/* ~7 MB of rows: 28 chunks */
