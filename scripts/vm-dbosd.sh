@@ -8,7 +8,9 @@ LOG=${DBOSD_LOG:-/tmp/dbosd.log}
 PIDFILE=/run/dbos/dbosd.pid
 START_WAIT=${DBOSD_START_WAIT:-10}  # seconds to wait for the socket
 ARGS=${DBOSD_ARGS:-}  # more dbosd options, e.g. "--group dbos-test" or "--no-lsm"
-STOP_WAIT=${DBOSD_STOP_WAIT:-5}     # seconds to wait after SIGTERM before SIGKILL
+# seconds to wait after SIGTERM before SIGKILL (a clean stop closes the store:
+# seconds on a debug kernel under load, 2026-12-07)
+STOP_WAIT=${DBOSD_STOP_WAIT:-30}
 
 usage() {
 	cat <<EOF
