@@ -1044,7 +1044,12 @@ TEST_F(pc, evaluator_catches_a_wrong_bit)
 	EXPECT_LT(20, evaluate(_metadata, self->db, 1, counts));
 }
 
-TEST_F(pc, compile_time_1000_rules)
+/*
+ * 1,000 rules compile, and a hook that would need more terms than it has is
+ * refused. The times are logged, not asserted: bench/policy.sh measures a
+ * COMMIT beside 1,000 rules per hook (BENCHMARKS.md), which recompiles them all.
+ */
+TEST_F(pc, compiles_1000_rules_and_refuses_a_hook_over_its_terms)
 {
 	static char conds[1000][192], rn[1000][16];
 	struct policy_rule r[1000];
@@ -1073,7 +1078,10 @@ TEST_F(pc, compile_time_1000_rules)
 	TH_LOG("1000 rules: %.1f ms, %zu value entries, %zu path entries, terms exec %u "
 	       "open %u connect %u", ms, img->gen.nvalues, img->gen.npaths, img->nterms[0],
 	       img->nterms[1], img->nterms[2]);
-	EXPECT_GT(1000, ms);
+	/* one term per rule, two for connect's OR: 334 exec, 333 open, 333 connect rules */
+	EXPECT_EQ(334, img->nterms[0]);
+	EXPECT_EQ(333, img->nterms[1]);
+	EXPECT_EQ(666, img->nterms[2]);
 	policy_image_free(img);
 	/* the worst case for the trie: 1,000 terms on one hook, each with its own path */
 	for (int i = 0; i < 1000; i++) {
@@ -1093,7 +1101,6 @@ TEST_F(pc, compile_time_1000_rules)
 	       "%zu paths, %u terms", ms, img->gen.nvalues, img->gen.npaths, img->nterms[0]);
 	EXPECT_EQ(1024, img->nterms[0]);
 	EXPECT_EQ(1 + 256 + 512, img->gen.npaths);
-	EXPECT_GT(2000, ms);
 	policy_image_free(img);
 }
 
