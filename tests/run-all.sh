@@ -72,7 +72,8 @@ $(awk '/^# +RUN /{ n = 0; after = 0; next }
 	/^ok /{ n = 0; after = 0 }' "$log" | head -48 | cut -c1-300 | sed 's/^/    /')")
 	if [ -n "$plan" ] && [ $((ok + skip + notok)) -lt "$plan" ]; then
 		failed=$((failed + 1))
-		failures+=("$name: ran $((ok + skip + notok)) of $plan planned tests")
+		failures+=("$name: ran $((ok + skip + notok)) of $plan planned tests
+$(grep '^#' "$log" | tail -3 | cut -c1-300 | sed 's/^/    /')")
 	elif [ "$status" -ne 0 ] && [ "$notok" -eq 0 ]; then
 		failed=$((failed + 1))
 		failures+=("$name: exited with status $status (see $log)")

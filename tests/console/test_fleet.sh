@@ -47,6 +47,7 @@ NATS_PID=
 SIM_PID=
 SINK_PID=
 PG_STARTED=
+PGDIR=
 declare -A VM_PID=()
 cleanup() {
 	local pid
@@ -54,6 +55,11 @@ cleanup() {
 	for pid in "${VM_PID[@]}"; do wait "$pid" 2>/dev/null; done
 	[[ -n $NATS_PID ]] && kill -TERM "$NATS_PID" 2>/dev/null
 	[[ -n $PG_STARTED ]] && (cd / && runuser -u postgres -- "$PG/pg_ctl" -D "$PGDIR/data" stop -m immediate >/dev/null 2>&1)
+	if [[ -n $PGDIR ]]; then
+		cp "$PGDIR/initdb.log" "$DIR/pg-initdb.log" 2>/dev/null
+		cp "$PGDIR/log" "$DIR/pg.log" 2>/dev/null
+		rm -rf "$PGDIR"
+	fi
 	wait 2>/dev/null
 	return 0
 }
@@ -84,12 +90,15 @@ URL=nats://127.0.0.1:$port
 # PostgreSQL 15 on a socket in $DIR/pg (no TCP), and the sink copying the fleet's history there
 PG=/usr/lib/postgresql/15/bin
 PG_PORT=$((40000 + $$ % 20000))
-PGDIR=$PWD/$DIR/pg	# absolute: PostgreSQL runs from /, as user postgres
-mkdir -p "$PGDIR" && chown postgres: "$PGDIR" && chmod 755 "$DIR"
+# (PostgreSQL runs as user postgres, from /, which may not get into this
+# clone, e.g. under /root: its directory is a new one in /tmp; its logs are
+# copied to $DIR/pg-initdb.log and $DIR/pg.log at the end)
+PGDIR=$(mktemp -d /tmp/dbos-test-fleet-pg.XXXXXX) || { echo "# mktemp failed"; exit 1; }
+chown postgres: "$PGDIR" && chmod 755 "$PGDIR" || { echo "# no user postgres (scripts/deps.sh)"; exit 1; }
 (cd / && runuser -u postgres -- "$PG/initdb" -A trust -D "$PGDIR/data" >"$PGDIR/initdb.log" 2>&1 &&
 	runuser -u postgres -- "$PG/pg_ctl" -w -t 60 -D "$PGDIR/data" -l "$PGDIR/log" \
 		-o "-p $PG_PORT -k $PGDIR -c listen_addresses=''" start >/dev/null) ||
-	{ echo "# PostgreSQL did not start (see $DIR/pg)"; exit 1; }
+	{ echo "# PostgreSQL did not start: $(tail -3 "$PGDIR/initdb.log" "$PGDIR/log" 2>&1 | tr '\n' ' ')"; exit 1; }
 PG_STARTED=1
 pg() { psql -X -A -t -h "$PGDIR" -p "$PG_PORT" -U postgres -d postgres -c "$1" 2>&1; }
 build/bin/dbos-fleet-sink --fleet "$URL" --pg "host=$PGDIR port=$PG_PORT user=postgres dbname=postgres" \
