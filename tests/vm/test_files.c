@@ -872,10 +872,11 @@ TEST_F_TIMEOUT(vm, storm_with_tiny_buffers_counts_loss_resyncs_and_reconverges, 
 		kids[i] = fork();
 		if (kids[i] == 0)
 			churn(dir, 5, i >= 2);
-		ASSERT_GT(kids[i], 0);
 	}
 	sleep(2);
-	ASSERT_EQ(0, kill(d, SIGCONT));
+	ASSERT_EQ(0, kill(d, SIGCONT));	/* (before any assertion can end the test) */
+	for (i = 0; i < 4; i++)
+		ASSERT_GT(kids[i], 0);
 	for (i = 0; i < 2; i++)
 		waitpid(kids[i], NULL, 0);
 	sleep(2);	/* the holders are done too, and hold 128 fds each */
