@@ -56,6 +56,7 @@ struct shell {
 	struct dbos_conn *conn;
 	struct dbos_fleet_options fleet_opts;	/* --fleet: .url set */
 	struct dbos_fleet *fleet;
+	bool fleet_learnt;		/* the hosts' tables are known here */
 	enum mode mode;
 	struct result res;
 	FILE *out;
@@ -722,6 +723,39 @@ static const char help_text[] =
 /* Result of a dot-command: an exit-status-like code, or DOT_QUIT. */
 #define DOT_QUIT	(-1)
 
+/*
+ * What .tables and .schema ask: dbosd's dbos_schema; with --fleet, the
+ * coordinator's own tables (a host's dbos_schema is a fleet table there,
+ * one copy per host), a fleet table's CREATE TABLE as the coordinator has
+ * it (host first) rather than the CREATE VIRTUAL TABLE that made it.
+ */
+#define TABLES_SQL	"SELECT name FROM dbos_schema WHERE type <> 'function'"
+#define SCHEMA_SQL	"SELECT sql FROM dbos_schema WHERE true"
+#define FLEET_WHERE	" FROM sqlite_schema m WHERE type IN ('table', 'view') AND " \
+			"name NOT LIKE 'sqlite!_%' ESCAPE '!'"
+#define FLEET_TABLES_SQL "SELECT name" FLEET_WHERE
+#define FLEET_SCHEMA_SQL "SELECT CASE WHEN sql LIKE 'CREATE VIRTUAL TABLE%' THEN " \
+			"'CREATE TABLE ' || name || '(' || (SELECT group_concat(c.name || " \
+			"CASE WHEN c.type <> '' THEN ' ' || c.type ELSE '' END, ', ') " \
+			"FROM pragma_table_info(m.name) c) || ')' ELSE sql END" FLEET_WHERE
+
+/*
+ * With --fleet, the hosts' tables are learnt when a statement first names
+ * one: name one (dbos_schema, which every dbosd has) in a statement that
+ * reads nothing, so that .tables and .schema see them. Quiet: an empty fleet
+ * has no tables yet, and the coordinator's own are still there.
+ */
+static void fleet_learn_tables(struct shell *sh)
+{
+	char *err = NULL;
+
+	if (!sh->fleet || sh->fleet_learnt)
+		return;
+	if (!dbos_fleet_query(sh->fleet, "SELECT 1 FROM dbos_schema WHERE 0", NULL, NULL, &err))
+		sh->fleet_learnt = true;
+	free(err);
+}
+
 static int dot_command(struct shell *sh, const char *line)
 {
 	char *copy = strdup(line), *argv[4], *save = NULL, *tok;
@@ -755,31 +789,28 @@ static int dot_command(struct shell *sh, const char *line)
 				argv[1]);
 			ret = EXIT_SQL;
 		}
-	} else if (!strcmp(argv[0], ".tables")) {
-		const char *sql = "SELECT name FROM dbos_schema WHERE type <> 'function' ORDER BY name";
+	} else if (!strcmp(argv[0], ".tables") || !strcmp(argv[0], ".schema")) {
+		bool tables = argv[0][1] == 't';
 
+		if (sh->fleet_opts.url) {
+			if (ensure_conn(sh)) {
+				ret = EXIT_CONN;
+				goto out;
+			}
+			fleet_learn_tables(sh);
+			put_str(&q, tables ? FLEET_TABLES_SQL : FLEET_SCHEMA_SQL);
+		} else
+			put_str(&q, tables ? TABLES_SQL : SCHEMA_SQL);
 		if (argc > 1) {
-			put_str(&q, "SELECT name FROM dbos_schema WHERE type <> 'function' AND name LIKE ");
+			put_str(&q, tables ? " AND name LIKE " : " AND name = ");
 			put_sql_string(&q, argv[1]);
-			put_str(&q, " ORDER BY name");
-			dbos_buf_u8(&q, 0);
-			buf_check(&q);
-			sql = (const char *)q.data;
 		}
-		ret = run_lines(sh, sql, &l);
-	} else if (!strcmp(argv[0], ".schema")) {
-		const char *sql = "SELECT sql FROM dbos_schema ORDER BY name";
-
-		l.semicolon = true;
-		if (argc > 1) {
-			put_str(&q, "SELECT sql FROM dbos_schema WHERE name = ");
-			put_sql_string(&q, argv[1]);
-			dbos_buf_u8(&q, 0);
-			buf_check(&q);
-			sql = (const char *)q.data;
-		}
-		ret = run_lines(sh, sql, &l);
-		if (!ret && argc > 1 && !l.n) {
+		put_str(&q, " ORDER BY name");
+		dbos_buf_u8(&q, 0);
+		buf_check(&q);
+		l.semicolon = !tables;
+		ret = run_lines(sh, (const char *)q.data, &l);
+		if (!ret && !tables && argc > 1 && !l.n) {
 			fprintf(stderr, "Error: no such table: %s\n", argv[1]);
 			ret = EXIT_SQL;
 		}
@@ -787,6 +818,7 @@ static int dot_command(struct shell *sh, const char *line)
 		fprintf(stderr, "Error: unknown command \"%s\" (try .help)\n", argv[0]);
 		ret = EXIT_SQL;
 	}
+out:
 	dbos_buf_free(&q);
 	free(copy);
 	fflush(sh->out);

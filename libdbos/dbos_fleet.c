@@ -929,7 +929,9 @@ static const sqlite3_module fleet_module = {
 
 /*
  * Reads, and writes to fleet_policies (fleet_policy.c): a fleet statement
- * changes nothing on a host, and nothing here but the fleet's policy.
+ * changes nothing on a host, and nothing here but the fleet's policy. Of
+ * the pragmas, the two that describe a table's columns (the shell's
+ * .schema, as their table-valued functions).
  */
 static int authorize(void *arg, int action, const char *a, const char *b, const char *db,
 		     const char *trigger)
@@ -944,6 +946,17 @@ static int authorize(void *arg, int action, const char *a, const char *b, const 
 	case SQLITE_FUNCTION:
 	case SQLITE_RECURSIVE:
 		return SQLITE_OK;
+	case SQLITE_PRAGMA:
+		return a && (!strcmp(a, "table_info") || !strcmp(a, "table_xinfo")) ?
+		       SQLITE_OK : SQLITE_DENY;
+	case SQLITE_UPDATE:
+		/*
+		 * SQLite asks this of sqlite_master's columns when a statement
+		 * opens an eponymous virtual table such as pragma_table_info;
+		 * ignored, it changes nothing (SQL cannot write sqlite_master
+		 * without the pragma writable_schema, refused above).
+		 */
+		return a && !strcmp(a, "sqlite_master") ? SQLITE_IGNORE : SQLITE_DENY;
 	default:
 		return SQLITE_DENY;
 	}

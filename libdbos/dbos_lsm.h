@@ -254,7 +254,7 @@ enum dbos_lsm_counter {
 	DBOS_LSM_C_CHECKS,	/* hook calls that looked at rules */
 	DBOS_LSM_C_DENIED,	/* calls refused */
 	DBOS_LSM_C_AUDITED,	/* calls allowed and reported */
-	DBOS_LSM_C_LOST,	/* decisions not reported: ring buffer full */
+	DBOS_LSM_C_LOST,	/* not reported (ring buffer full) or not made */
 	DBOS_LSM_C_INHERIT_FAILED,	/* fork: child's pid-set entry could not be written */
 	DBOS_LSM_C_MARK_UNKNOWN,	/* checks of a caller whose lineage marks were not
 					 * known (decided as if failing closed: denied when

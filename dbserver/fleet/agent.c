@@ -31,7 +31,7 @@
 #define MAX_LABELS	16
 #define MAX_EVENT_TABLES 8
 #define EVENTS_EVERY_MS	1000	/* how often new history rows are looked for */
-#define EVENTS_BUDGET_MS 200	/* the most one round of publishing holds queries up */
+#define EVENTS_BUDGET_MS 200	/* the longest one round of publishing lasts */
 #define DEFAULT_TIMEOUT_MS 2000
 
 struct fleet_agent {
@@ -514,9 +514,22 @@ static int events_batch(struct fleet_agent *a, sqlite3 *db, int i, bool *full)
 	return n;
 }
 
+/* Whether a fleet query waits for this thread. */
+static bool queries_waiting(struct fleet_agent *a)
+{
+	bool waiting;
+
+	pthread_mutex_lock(&a->lock);
+	waiting = a->nqueued > 0;
+	pthread_mutex_unlock(&a->lock);
+	return waiting;
+}
+
 /*
  * One round: each table's new rows, batch after batch, for at most
- * EVENTS_BUDGET_MS (queries wait meanwhile). Whether rows are left.
+ * EVENTS_BUDGET_MS, and once a query waits, one batch per table (each
+ * table gets one a round; a query waits for those at most). Whether rows
+ * are left.
  */
 static bool publish_events(struct fleet_agent *a, sqlite3 *db)
 {
@@ -545,7 +558,7 @@ static bool publish_events(struct fleet_agent *a, sqlite3 *db)
 			continue;
 		/* full batches one after the other, while the budget lasts */
 		while ((n = events_batch(a, db, i, &full)) > 0 && full) {
-			if (now_ms() >= until) {
+			if (now_ms() >= until || queries_waiting(a)) {
 				more = true;
 				break;
 			}

@@ -30,14 +30,23 @@ static const char *const map_names[M__COUNT] = {
 	"dbos_cfgs", "dbos_values", "dbos_paths", "dbos_state", "dbos_counters", "dbos_decisions",
 	"dbos_marks",
 };
-/* The programs; each one's link is pinned as link_<name>. */
-static const char *const prog_names[] = {
-	"dbos_exec", "dbos_open", "dbos_connect", "dbos_bind", "dbos_kill", "dbos_fork", "dbos_exit",
-	"dbos_mark_exec", "dbos_mark_rename", "dbos_mark_creds",
-	"dbos_mmap", "dbos_mprotect", "dbos_sendmsg", "dbos_connect_unix", "dbos_send_unix",
-	"dbos_mknod",
+/*
+ * The programs; each one's link is pinned as link_<name>. A hook that
+ * decides calls decide(), which dbos_decide replaces (bpf/dbos_lsm.bpf.c);
+ * that link is pinned as ext_<name>.
+ */
+static const struct {
+	const char *name;
+	bool decides;
+} progs[] = {
+	{ "dbos_exec", true }, { "dbos_open", true }, { "dbos_connect", true },
+	{ "dbos_bind", true }, { "dbos_kill", true }, { "dbos_fork", false },
+	{ "dbos_exit", false }, { "dbos_mark_exec", false }, { "dbos_mark_rename", false },
+	{ "dbos_mark_creds", false }, { "dbos_mmap", true }, { "dbos_mprotect", true },
+	{ "dbos_sendmsg", true }, { "dbos_connect_unix", true }, { "dbos_send_unix", true },
+	{ "dbos_mknod", true },
 };
-#define NPROGS (sizeof(prog_names) / sizeof(prog_names[0]))
+#define NPROGS (sizeof(progs) / sizeof(progs[0]))
 /* The commit walk of lineage marks: a task iterator, pinned as a program (prog_<name>). */
 #define WALK_PROG	"dbos_mark_walk"
 /* Walks of the processes before giving up on completing their marks. */
@@ -221,8 +230,13 @@ static int adopt(struct enforce *e, const char *dir, char **err)
 			missing++;
 	}
 	for (size_t i = 0; i < NPROGS; i++) {
-		pin_path(path, sizeof(path), dir, "link_", prog_names[i]);
-		if (prog_wanted(prog_names[i]) && access(path, F_OK))
+		if (!prog_wanted(progs[i].name))
+			continue;
+		pin_path(path, sizeof(path), dir, "link_", progs[i].name);
+		if (access(path, F_OK))
+			missing++;
+		pin_path(path, sizeof(path), dir, "ext_", progs[i].name);
+		if (progs[i].decides && access(path, F_OK))
 			missing++;
 	}
 	pin_path(path, sizeof(path), dir, "prog_", WALK_PROG);
@@ -265,10 +279,88 @@ static void release(struct enforce *e)
 	e->walk_prog = -1;
 }
 
-/* Load and attach the programs, with an empty version 0 in slot 0, and pin everything. */
+/*
+ * The one copy of the decision: dbos_decide loaded from a second open of the
+ * object, alone, as the replacement of decide() in the loaded hook @target,
+ * on @skel's maps. NULL on error.
+ */
+static struct dbos_lsm *load_decide(const struct dbos_lsm *skel, int target, char **err)
+{
+	struct dbos_lsm *ext = dbos_lsm__open();
+	struct bpf_program *p;
+	struct bpf_map *m;
+
+	if (!ext) {
+		fail(err, "opening the BPF LSM programs: %s", strerror(errno));
+		return NULL;
+	}
+	ext->rodata->have_mknod = skel->rodata->have_mknod;
+	bpf_object__for_each_program(p, ext->obj)
+		bpf_program__set_autoload(p, p == ext->progs.dbos_decide);
+	bpf_object__for_each_map(m, ext->obj) {
+		const struct bpf_map *shared;
+
+		if (bpf_map__is_internal(m))
+			continue;
+		shared = bpf_object__find_map_by_name(skel->obj, bpf_map__name(m));
+		if (!shared || bpf_map__reuse_fd(m, bpf_map__fd(shared))) {
+			fail(err, "sharing map %s with dbos_decide: %s", bpf_map__name(m),
+			     shared ? strerror(errno) : "not found");
+			goto err;
+		}
+	}
+	if (bpf_program__set_attach_target(ext->progs.dbos_decide, target, "decide") ||
+	    dbos_lsm__load(ext)) {
+		fail(err, "loading the BPF LSM decision (dbos_decide): %s", strerror(errno));
+		goto err;
+	}
+	return ext;
+err:
+	dbos_lsm__destroy(ext);
+	return NULL;
+}
+
+/* Attach program @name of @skel and pin its link as <prefix><name>; @ext: as decide() of it. */
+static int attach_pin(struct dbos_lsm *skel, struct dbos_lsm *ext, const char *name,
+		      const char *dir, const char *prefix, char **err)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(skel->obj, name);
+	char path[PATH_MAX];
+	struct bpf_link *l;
+
+	if (!p)
+		return fail(err, "no BPF program %s", name);
+	if (ext)
+		l = bpf_program__attach_freplace(ext->progs.dbos_decide, bpf_program__fd(p),
+						 "decide");
+	else
+		l = bpf_program__attach(p);
+	if (!l) {
+		int e = errno;
+
+		return fail(err, "attaching BPF program %s%s: %s%s", ext ? "dbos_decide to " : "",
+			    name, strerror(e), !ext && (e == EOPNOTSUPP || e == EINVAL) ?
+			    " (is BPF LSM active? boot with lsm=...,bpf)" : "");
+	}
+	pin_path(path, sizeof(path), dir, prefix, name);
+	if (bpf_link__pin(l, path)) {
+		int e = errno;
+
+		bpf_link__destroy(l);
+		return fail(err, "pinning %s: %s", path, strerror(e));
+	}
+	bpf_link__destroy(l);	/* the pin keeps it attached */
+	return 0;
+}
+
+/*
+ * Load and attach the programs, with an empty version 0 in slot 0, and pin
+ * everything. Each hook's decide() is replaced by dbos_decide before any hook
+ * is attached.
+ */
 static int load_fresh(const char *dir, char **err)
 {
-	struct dbos_lsm *skel;
+	struct dbos_lsm *skel, *ext = NULL;
 	struct dbos_lsm_state *st;
 	char path[PATH_MAX];
 	int none[3] = { -1, -1, -1 }, outer[3], rc = -1;
@@ -313,28 +405,17 @@ static int load_fresh(const char *dir, char **err)
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < NPROGS; i++) {
-		struct bpf_program *p = bpf_object__find_program_by_name(skel->obj, prog_names[i]);
-		struct bpf_link *l;
-
-		if (!prog_wanted(prog_names[i]))
-			continue;
-		l = p ? bpf_program__attach(p) : NULL;
-		if (!l) {
-			int e = p ? errno : ENOENT;
-
-			fail(err, "attaching BPF program %s: %s%s", prog_names[i], strerror(e),
-			     e == EOPNOTSUPP || e == EINVAL ? " (is BPF LSM active? boot with lsm=...,bpf)" : "");
+	ext = load_decide(skel, bpf_program__fd(skel->progs.dbos_exec), err);
+	if (!ext)
+		goto out;
+	for (size_t i = 0; i < NPROGS; i++)
+		if (progs[i].decides && prog_wanted(progs[i].name) &&
+		    attach_pin(skel, ext, progs[i].name, dir, "ext_", err))
 			goto out;
-		}
-		pin_path(path, sizeof(path), dir, "link_", prog_names[i]);
-		if (bpf_link__pin(l, path)) {
-			fail(err, "pinning %s: %s", path, strerror(errno));
-			bpf_link__destroy(l);
+	for (size_t i = 0; i < NPROGS; i++)
+		if (prog_wanted(progs[i].name) &&
+		    attach_pin(skel, NULL, progs[i].name, dir, "link_", err))
 			goto out;
-		}
-		bpf_link__destroy(l);	/* the pin keeps it attached */
-	}
 	pin_path(path, sizeof(path), dir, "prog_", WALK_PROG);
 	if (bpf_program__pin(skel->progs.dbos_mark_walk, path)) {
 		fail(err, "pinning %s: %s", path, strerror(errno));
@@ -342,6 +423,7 @@ static int load_fresh(const char *dir, char **err)
 	}
 	rc = 0;
 out:
+	dbos_lsm__destroy(ext);
 	dbos_lsm__destroy(skel);
 	if (rc)
 		enforce_unload(dir, NULL);
@@ -678,19 +760,22 @@ void enforce_close(struct enforce *e)
 	free(e);
 }
 
-int enforce_unload(const char *pin_dir, char **err)
+/*
+ * Unpin what is pinned under @dir (pass 0: the hooks' links, so that no hook
+ * runs the decide() stub once dbos_decide is detached; pass 1: the rest).
+ */
+static int unpin_all(const char *dir, int pass, char **err)
 {
-	const char *dir = pin_dir ? pin_dir : DBOS_LSM_PIN_DIR;
 	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *d = opendir(dir);
 
-	if (err)
-		*err = NULL;
 	if (!d)
 		return errno == ENOENT ? 0 : fail(err, "opendir %s: %s", dir, strerror(errno));
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (!pass && strncmp(de->d_name, "link_", 5))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		/* A link detaches when its pin goes and no one holds it open. */
@@ -702,7 +787,18 @@ int enforce_unload(const char *pin_dir, char **err)
 		}
 	}
 	closedir(d);
-	if (rmdir(dir))
+	return 0;
+}
+
+int enforce_unload(const char *pin_dir, char **err)
+{
+	const char *dir = pin_dir ? pin_dir : DBOS_LSM_PIN_DIR;
+
+	if (err)
+		*err = NULL;
+	if (unpin_all(dir, 0, err) || unpin_all(dir, 1, err))
+		return -1;
+	if (rmdir(dir) && errno != ENOENT)
 		return fail(err, "rmdir %s: %s", dir, strerror(errno));
 	return 0;
 }

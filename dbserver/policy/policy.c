@@ -1445,7 +1445,9 @@ int policy_stats(struct policy *p, struct sql_stat *out, int max)
 		[DBOS_LSM_C_CHECKS] = { "lsm_checks", "LSM hook calls that looked at policy rules" },
 		[DBOS_LSM_C_DENIED] = { "lsm_denied", "LSM hook calls refused (EPERM) by policy" },
 		[DBOS_LSM_C_AUDITED] = { "lsm_audited", "LSM hook calls allowed and reported by an audit rule" },
-		[DBOS_LSM_C_LOST] = { "lsm_lost", "Decisions not reported: the kernel's ring buffer was full" },
+		[DBOS_LSM_C_LOST] = { "lsm_lost",
+			"Decisions not reported (the ring buffer was full) or not made (no free "
+			"scratch entry; a hook's ext_ pin removed)" },
 		[DBOS_LSM_C_INHERIT_FAILED] = { "lsm_inherit_failed",
 			"Forks whose child could not inherit its parent's pid-set membership (the "
 			"values map full): the child is then refused where a deny rule uses a set" },

@@ -703,10 +703,11 @@ static int cli(FIXTURE_DATA(fleet) *self, const char *args, char *out, size_t si
 
 TEST_F(fleet, the_cli_queries_the_fleet_and_says_who_is_missing)
 {
-	char args[512], out[4096], errout[1024];
+	char args[512 + PATH_MAX], out[4096], errout[1024], path[PATH_MAX];
 	pid_t lone = start_sim(self, "z", 1, 1, "", PROCS, 300);
 	char *err = NULL;
 	struct dbos_fleet *g = coordinator(self, NULL, 2000, 4, &err);
+	FILE *f;
 
 	ASSERT_NE(NULL, g) TH_LOG("%s", err);
 	dbos_fleet_close(g);
@@ -737,6 +738,22 @@ TEST_F(fleet, the_cli_queries_the_fleet_and_says_who_is_missing)
 	EXPECT_NE(NULL, strstr(errout, "host:ID or label:NAME")) TH_LOG("%s", errout);
 	snprintf(args, sizeof(args), "--fleet %s -c 'DELETE FROM processes'", self->url);
 	EXPECT_EQ(1, cli(self, args, out, sizeof(out), errout, sizeof(errout)));
+
+	/* the shell's dot-commands describe the coordinator's tables, each once */
+	snprintf(path, sizeof(path), "%s/dots", self->dir);
+	f = fopen(path, "w");
+	ASSERT_NE(NULL, f);
+	fputs(".tables\n.schema processes\n.schema fleet_hosts\n.schema nosuch\n", f);
+	fclose(f);
+	snprintf(args, sizeof(args), "--fleet %s < %s", self->url, path);
+	EXPECT_EQ(1, cli(self, args, out, sizeof(out), errout, sizeof(errout)));
+	EXPECT_NE(NULL, strstr(out, "\nfleet_hosts\nfleet_policies\n")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\nprocesses\n")) TH_LOG("%s", out);
+	EXPECT_EQ(NULL, strstr(strstr(out, "\nprocesses\n") + 1, "\nprocesses\n"));
+	EXPECT_NE(NULL, strstr(out, "CREATE TABLE processes(host TEXT, pid INTEGER, ")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "CREATE TABLE fleet_hosts(host TEXT PRIMARY KEY, "))
+		TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(errout, "no such table: nosuch")) TH_LOG("%s", errout);
 }
 
 /* ---- fleet policy ---- */

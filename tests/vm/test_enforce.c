@@ -787,6 +787,66 @@ TEST_F_TIMEOUT(enf, adopt_keeps_enforcing_unload_stops_counters_move, 120)
 }
 
 /*
+ * The decision is one program (dbos_decide) that replaces each hook's
+ * decide() stub; every deciding hook has that link pinned. Its pin removed
+ * under a live policy (as root may remove a hook's own link) ends that
+ * hook's enforcement, each call counted as lost, not the other hooks'; the
+ * next enforce_open() loads everything again.
+ */
+TEST_F_TIMEOUT(enf, a_hook_without_its_decision_allows_counts_and_is_reloaded, 120)
+{
+	static const char *const deciders[] = {
+		"exec", "open", "connect", "bind", "kill", "mmap", "mprotect", "sendmsg",
+		"connect_unix", "send_unix",
+	};
+	uint64_t c0[DBOS_LSM_C__COUNT], c1[DBOS_LSM_C__COUNT];
+	uint16_t port, other;
+	int l = listener(&port), l2 = listener(&other);
+	char path[128], *err = NULL;
+	struct gen *g;
+
+	ASSERT_LE(0, l);
+	ASSERT_LE(0, l2);
+	for (size_t i = 0; i < sizeof(deciders) / sizeof(deciders[0]); i++) {
+		snprintf(path, sizeof(path), PIN "/ext_dbos_%s", deciders[i]);
+		EXPECT_EQ(0, access(path, F_OK)) TH_LOG("%s missing", path);
+	}
+	g = gen_new(++self->version);
+	gen_term(g, DBOS_LSM_OPEN, 0, POLICY_DENY);
+	gen_path(g, DBOS_LSM_OPEN, 0, X "/f", 0);
+	gen_term(g, DBOS_LSM_CONNECT, 0, POLICY_DENY);
+	gen_int(g, DBOS_LSM_CONNECT, DBOS_LSM_F_PORT, 0, port);
+	ASSERT_EQ(0, push(self->e, g));
+	EXPECT_EQ(EPERM, try_open(X "/f", O_RDONLY));
+	EXPECT_EQ(0, try_open(X "/sh-copy", O_RDONLY));
+	enforce_counters(self->e, c0);
+	ASSERT_EQ(0, unlink(PIN "/ext_dbos_open"));
+	EXPECT_EQ(0, try_open(X "/f", O_RDONLY));
+	EXPECT_EQ(0, try_open(X "/sh-copy", O_RDONLY));
+	enforce_counters(self->e, c1);
+	EXPECT_LE(c0[DBOS_LSM_C_LOST] + 2, c1[DBOS_LSM_C_LOST]);
+	EXPECT_EQ(c0[DBOS_LSM_C_CHECKS], c1[DBOS_LSM_C_CHECKS]);
+	/* the other hooks still decide */
+	EXPECT_EQ(EPERM, try_connect(port));
+	EXPECT_EQ(0, try_connect(other));
+	close(l);
+	close(l2);
+	enforce_close(self->e);
+	self->e = NULL;
+	ASSERT_EQ(0, enforce_open(PIN, &self->e, &err)) TH_LOG("%s", err);
+	EXPECT_EQ(0, enforce_adopted(self->e));		/* a pin was missing: loaded again */
+	EXPECT_EQ(0, enforce_live_version(self->e));
+	EXPECT_EQ(0, access(PIN "/ext_dbos_open", F_OK));
+	EXPECT_EQ(0, try_open(X "/f", O_RDONLY));
+	g = gen_new(self->version = 1);
+	gen_term(g, DBOS_LSM_OPEN, 0, POLICY_DENY);
+	gen_path(g, DBOS_LSM_OPEN, 0, X "/f", 0);
+	ASSERT_EQ(0, push(self->e, g));
+	EXPECT_EQ(EPERM, try_open(X "/f", O_RDONLY));
+	CLEAR();
+}
+
+/*
  * Generations flip while children hammer open(): every generation denies the
  * file (with its term at a different bit), so any open that succeeds or any
  * decision with a term/version pair no generation had is a mixed or missing
