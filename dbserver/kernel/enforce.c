@@ -59,7 +59,11 @@ static const struct {
  */
 static bool have_mknod_hook(void)
 {
-	return libbpf_find_vmlinux_btf_id("path_mknod", BPF_LSM_MAC) > 0;
+	static int have = -1;	/* the kernel's BTF is parsed once: asked per program */
+
+	if (have < 0)
+		have = libbpf_find_vmlinux_btf_id("path_mknod", BPF_LSM_MAC) > 0;
+	return have;
 }
 
 /* Whether program @name is loaded and attached on this kernel. */
