@@ -9,9 +9,11 @@
 # one on one host core), so JOBS of them run at once, longest first; each
 # suite's line is printed when it ends, with the seconds it took.
 #
-# Usage: tests/run-all.sh [--host-only | --vm-only] [--kernel NAME] [--jobs N] [SUITE...]
+# Usage: tests/run-all.sh [--host-only | --vm-only] [--kernel NAME] [--jobs N] [--repeat K] [SUITE...]
 #   --kernel NAME: debian or debug (default: both)
 #   --jobs N: suites run at once (default: the host's cores, at most 2)
+#   --repeat K: each in-VM suite runs K times in a row in its one boot,
+#            stopping at the first failing run (tests/soak.sh --per-boot)
 #   SUITE: a test name (e.g. test_sql, test_processes, kunit) to run only those.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -20,6 +22,7 @@ mode=all
 kernels=(debian debug)
 jobs=$(nproc 2>/dev/null || echo 1)
 [ "$jobs" -gt 2 ] && jobs=2
+repeat=1
 suites=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -27,7 +30,8 @@ while [ $# -gt 0 ]; do
 	--vm-only) mode=vm ;;
 	--kernel) kernels=("$2"); shift ;;
 	--jobs) jobs=$2; shift ;;
-	-h|--help) sed -n '3,14p' "$0"; exit 0 ;;
+	--repeat) repeat=$2; shift ;;
+	-h|--help) sed -n '3,16p' "$0"; exit 0 ;;
 	*) suites+=("$1") ;;
 	esac
 	shift
@@ -148,15 +152,18 @@ run_kunit() {
 # run_vm KERNEL: every build/tests/vm/test_* in its own VM boot. The guest
 # sees DBOS_TEST_KERNEL=KERNEL (tests may scale their work down on the debug
 # kernel, where everything is 5-20x slower under TCG).
-# The suites that run longer than dbos-vm's default limit (300 s, 1500 s on
-# the debug kernel): thousands of racing forks and a filled map.
-vm_timeout() {	# SUITE KERNEL: a --timeout option, or nothing
+# vm_timeout SUITE KERNEL: the seconds one run of SUITE may take: dbos-vm's
+# default (300 s, 1500 s on the debug kernel), or more for the suites that
+# run longer (thousands of racing forks, a filled map).
+vm_timeout() {
 	case "$1.$2" in
-	test_lineage.debian) echo "--timeout 900" ;;
-	test_lineage.debug) echo "--timeout 2700" ;;
-	test_crash_loop.debian) echo "--timeout 1800" ;;
-	test_crash_loop.debug) echo "--timeout 2700" ;;
-	test_kmod_reload.debug) echo "--timeout 1800" ;;
+	test_lineage.debian) echo 900 ;;
+	test_lineage.debug) echo 2700 ;;
+	test_crash_loop.debian) echo 1800 ;;
+	test_crash_loop.debug) echo 2700 ;;
+	test_kmod_reload.debug) echo 1800 ;;
+	*.debug) echo 1500 ;;
+	*) echo 300 ;;
 	esac
 }
 
@@ -176,15 +183,19 @@ no_lsm_on_debug() {	# SUITE
 }
 
 # run_vm KERNEL FILE: build/tests/vm/FILE in its own VM boot (the suite's
-# name is FILE without .sh).
+# name is FILE without .sh), $repeat times in a row.
 run_vm() {
-	local kernel=$1 file=$2 name=${2%.sh} status args=
+	local kernel=$1 file=$2 name=${2%.sh} status args= cmd
 	: >"$logdir/$name.$kernel.times"
 	[ "$kernel" = debug ] && no_lsm_on_debug "$name" && args=--no-lsm
-	# shellcheck disable=SC2046  # the option and its value are two words
-	DBOSD_ARGS=$args DBOS_TEST_KERNEL=$kernel scripts/dbos-vm --kernel "$kernel" $(vm_timeout "$name" "$kernel") \
+	cmd="/dbos/tests/$file"
+	# shellcheck disable=SC2016  # expanded in the guest
+	[ "$repeat" -gt 1 ] && cmd='i=0; while [ $i -lt '$repeat' ]; do i=$((i + 1));
+		echo "# run $i of '$repeat'"; '$cmd' || exit 1; done'
+	DBOSD_ARGS=$args DBOS_TEST_KERNEL=$kernel scripts/dbos-vm --kernel "$kernel" \
+		--timeout $(($(vm_timeout "$name" "$kernel") * repeat)) \
 		--log "$logdir/$name.$kernel.serial.log" \
-		"/dbos/tests/$file" 2>&1 | stamp "$logdir/$name.$kernel.times" >"$logdir/$name.$kernel.log"
+		"$cmd" 2>&1 | stamp "$logdir/$name.$kernel.times" >"$logdir/$name.$kernel.log"
 	status=${PIPESTATUS[0]}
 	tally "${name}[$kernel]" "$logdir/$name.$kernel.log" "$status"
 }
