@@ -61,6 +61,8 @@ struct answer {
 	struct dbos_buf rows;	/* the 'R' payloads, one after the other */
 	size_t *offs;		/* where each row starts in rows; nrows + 1 entries */
 	size_t nrows, cap;
+	int64_t *ids;		/* each row's rowid (row_ids), once asked; nids of them */
+	size_t nids;
 };
 
 /* Every host's answers to one request: a scan's rows. */
@@ -242,6 +244,7 @@ static void gathered_free(struct gathered *g)
 		free(g->ans[i].failure);
 		dbos_buf_free(&g->ans[i].rows);
 		free(g->ans[i].offs);
+		free(g->ans[i].ids);
 	}
 	free(g->ans);
 	dbos_buf_free(&g->key);
@@ -886,26 +889,99 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+struct hashed_row {
+	uint64_t h;
+	size_t r;
+};
+
+static int by_hash_then_row(const void *x, const void *y)
+{
+	const struct hashed_row *a = x, *b = y;
+
+	if (a->h != b->h)
+		return a->h < b->h ? -1 : 1;
+	return a->r < b->r ? -1 : a->r > b->r;
+}
+
+static bool same_row(const struct answer *a, size_t r1, size_t r2)
+{
+	size_t len = a->offs[r1 + 1] - a->offs[r1];
+
+	return a->offs[r2 + 1] - a->offs[r2] == len &&
+	       !memcmp(a->rows.data + a->offs[r1], a->rows.data + a->offs[r2], len);
+}
+
 /*
  * A row's id is what it is, not where it came: a hash of its host and its
  * bytes, with its rank among identical rows of that answer in the low bits.
  * SQLite's OR optimization scans a table once per OR term and drops rows
- * whose rowid it has seen; the same row found by two terms (two requests,
- * same columns) must have the same id, and two different rows different ones
- * (a position would give both scans' first rows id 0, and drop one).
+ * whose rowid an earlier term gave; the same row found by two terms (two
+ * requests, same columns) must have the same id, and two different rows
+ * different ones (a position would give both scans' first rows id 0, and
+ * drop one). The rank keeps two identical rows two rows when a later term's
+ * answer has more of them than an earlier one's (the host changed between
+ * the requests).
+ * Computed for all of an answer's rows at its first rowid: the rows sorted by
+ * hash, each group of equal hashes split into identical rows, O(n log n)
+ * (each row compared with every row before it was O(n) a row).
  */
+static int row_ids(struct answer *a)
+{
+	uint64_t seed = fnv1a(0xcbf29ce484222325ULL, a->host, strlen(a->host) + 1);
+	size_t *firsts, *counts, n = a->nrows, cap = n ? n : 1;
+	struct hashed_row *v;
+
+	if (a->ids && a->nids == n)
+		return 0;
+	free(a->ids);
+	a->nids = 0;
+	a->ids = malloc(cap * sizeof(*a->ids));
+	v = malloc(cap * sizeof(*v));
+	firsts = malloc(cap * sizeof(*firsts));	/* a hash group's distinct rows */
+	counts = malloc(cap * sizeof(*counts));	/* ... and how many of each so far */
+	if (!a->ids || !v || !firsts || !counts) {
+		free(a->ids);
+		a->ids = NULL;
+		free(v);
+		free(firsts);
+		free(counts);
+		return -1;
+	}
+	for (size_t r = 0; r < n; r++) {
+		v[r].h = fnv1a(seed, a->rows.data + a->offs[r], a->offs[r + 1] - a->offs[r]);
+		v[r].r = r;
+	}
+	qsort(v, n, sizeof(*v), by_hash_then_row);
+	for (size_t i = 0, j; i < n; i = j) {
+		size_t ndistinct = 0;
+
+		for (j = i; j < n && v[j].h == v[i].h; j++) {
+			size_t d = 0;
+
+			while (d < ndistinct && !same_row(a, firsts[d], v[j].r))
+				d++;
+			if (d == ndistinct) {
+				firsts[ndistinct] = v[j].r;
+				counts[ndistinct++] = 0;
+			}
+			a->ids[v[j].r] = (int64_t)(((v[j].h << 16) | (counts[d]++ & 0xffff)) & INT64_MAX);
+		}
+	}
+	free(v);
+	free(firsts);
+	free(counts);
+	a->nids = n;
+	return 0;
+}
+
 static int fcur_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid)
 {
 	struct fcur *c = (struct fcur *)cur;
-	const struct answer *a = &c->g->ans[c->ans];
-	const uint8_t *row = a->rows.data + a->offs[c->row];
-	size_t len = a->offs[c->row + 1] - a->offs[c->row];
-	uint64_t h = fnv1a(fnv1a(0xcbf29ce484222325ULL, a->host, strlen(a->host) + 1), row, len);
-	uint64_t rank = 0;
+	struct answer *a = &c->g->ans[c->ans];
 
-	for (size_t r = 0; r < c->row; r++)
-		rank += a->offs[r + 1] - a->offs[r] == len && !memcmp(a->rows.data + a->offs[r], row, len);
-	*rowid = (sqlite3_int64)(((h << 16) | (rank & 0xffff)) & INT64_MAX);
+	if (row_ids(a))
+		return SQLITE_NOMEM;
+	*rowid = a->ids[c->row];
 	return SQLITE_OK;
 }
 

@@ -351,6 +351,14 @@ TEST_F(fleet, constraints_filter_on_the_hosts)
 	EXPECT_STREQ("3", self->r.cell[0][1]);
 	EXPECT_STREQ("3", self->r.cell[1][1]);
 	EXPECT_STREQ("3", self->r.cell[2][1]);
+	/* ... rows the columns asked for make identical (the workers' uid and nice) count once each */
+	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes WHERE uid = 0 OR nice = 2 OR uid <= 0",
+		       &err))
+		TH_LOG("%s", err);
+	want = 0;
+	for (int k = 0; k < PROCS; k++)
+		want += k % 5 == 2 || k < 3;
+	EXPECT_EQ(3 * want, atoi(self->r.cell[0][0]));
 	ASSERT_EQ(0, q(self, "SELECT count(*) FROM processes WHERE (host = 'h1' OR host = 'h2') "
 			     "AND pid = 1", &err)) TH_LOG("%s", err);
 	EXPECT_STREQ("2", self->r.cell[0][0]);
