@@ -29,6 +29,7 @@
 #include <linux/binfmts.h>
 #include <linux/cred.h>
 #include <linux/file.h>
+#include <linux/fdtable.h>
 #include <linux/fs.h>
 #include <linux/kprobes.h>
 #include <linux/list.h>
@@ -53,6 +54,7 @@ static void dbos_probe_fork(void *data, struct task_struct *parent,
 {
 	struct dbos_event ev = { .type = DBOS_REC_FORK, .task = child };
 	struct mm_struct *mm = child->mm;
+	struct files_struct *shared;
 	struct file *exe = NULL;
 	bool pinned = false;
 
@@ -61,8 +63,6 @@ static void dbos_probe_fork(void *data, struct task_struct *parent,
 		dbos_record_emit(&ev);
 		return;
 	}
-	/* Before the FORK's seq: every fd change after it is recorded for both. */
-	dbos_shared_fork(parent, child);
 	if (mm && !(current->flags & PF_KTHREAD)) {
 		if (mm == current->mm) {
 			exe = dbos_mm_exe_file(mm);
@@ -75,7 +75,18 @@ static void dbos_probe_fork(void *data, struct task_struct *parent,
 		ev.exe = exe ? &exe->f_path : NULL;
 		ev.cmdline = true;
 	}
+	/*
+	 * A child sharing the parent's fd table joins its members, and takes
+	 * the FORK's seq, under the lock its fd hooks record under: each fd
+	 * change is recorded before the FORK, or for the child too (shared.c).
+	 */
+	shared = dbos_shared_with(parent, child);
+	if (shared)
+		spin_lock(&shared->file_lock);
+	dbos_shared_fork(parent, child);
 	dbos_record_emit(&ev);
+	if (shared)
+		spin_unlock(&shared->file_lock);
 	if (pinned)
 		fput(exe);
 }
@@ -111,6 +122,7 @@ static void dbos_probe_exit(void *data, struct task_struct *task)
 		.task = task,
 		.exit_code = task->exit_code,
 	};
+	struct files_struct *shared = NULL;
 
 	/* Its fds' closes first: they happen before it is gone. */
 	if (task == current)
@@ -124,9 +136,20 @@ static void dbos_probe_exit(void *data, struct task_struct *task)
 	 */
 	if (!list_empty(&task->children))
 		ev.flags |= DBOS_RECF_CHILDREN;
+	/*
+	 * A process leaving a shared fd table takes its EXIT's seq and leaves
+	 * under the lock the table's fd hooks record under: no fd record for it
+	 * comes after its EXIT (shared.c).
+	 */
+	if (ev.flags & DBOS_RECF_GROUP_DEAD)
+		shared = dbos_shared_leaving(task);
+	if (shared)
+		spin_lock(&shared->file_lock);
 	dbos_record_emit(&ev);
 	if (ev.flags & DBOS_RECF_GROUP_DEAD)
 		dbos_shared_exit(task);
+	if (shared)
+		spin_unlock(&shared->file_lock);
 }
 
 /*

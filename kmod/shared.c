@@ -6,15 +6,26 @@
  *
  * A hash of entries, one per shared table, keyed by the files_struct's
  * address (compared, never dereferenced). A process joins its parent's entry
- * at fork, before the FORK record is taken, so every open or close after the
- * FORK's seq is recorded for it too (and the server gives the child the
- * parent's rows older than the FORK). It leaves at its group's exit. A
- * member that stopped using the table (exec, unshare(CLONE_FILES)) stays
- * listed until then but is skipped: dbos_shared_each() checks each
- * member's leader still uses the table.
+ * at fork, and leaves at its group's exit. A member that stopped using the
+ * table (exec, unshare(CLONE_FILES)) stays listed until then but is skipped:
+ * dbos_shared_each() checks each member's leader still uses the table.
+ *
+ * Order: the fd hooks record an open or close, for current and then for
+ * every member, under the table's file_lock. The fork hook holds the same
+ * lock from the child's joining to its FORK record's seq, and the exit hook
+ * from the EXIT record's seq to the leaving (dbos_shared_with(),
+ * dbos_shared_leaving()). So an fd record either comes wholly before the
+ * FORK (the parent, current or a member, has it, and the server gives the
+ * child the parent's rows older than the FORK) or lists the child; and
+ * either comes wholly before the EXIT (the server drops the rows at the
+ * EXIT) or no longer lists the process. Without the lock, a hook that read
+ * the members just before a child joined could take its parent's record's
+ * seq after the child's FORK: the child never had the fd (seen once in 33
+ * runs of test_files).
  *
  * Locking: dbos_shared_lock serializes changes (fork and exit tracepoints,
- * process context); the fd hooks read under RCU. A member never moves in
+ * process context; taken inside a table's file_lock); the fd hooks read
+ * under RCU. A member never moves in
  * its entry (a reader walking it cannot skip one): a process that leaves
  * zeroes its slot, a new one takes a free slot or the next one, published
  * with a release store of @n. Entries are freed after a grace period
@@ -120,22 +131,37 @@ static bool dbos_shared_add(struct dbos_shared *s, pid_t tgid)
 }
 
 /**
+ * dbos_shared_with - the fd table @child (a new task) shares with @parent as
+ * another process (CLONE_FILES without CLONE_THREAD), or NULL
+ *
+ * The fork hook holds its file_lock from dbos_shared_fork() to the FORK
+ * record (see the top of this file).
+ */
+struct files_struct *dbos_shared_with(struct task_struct *parent, struct task_struct *child)
+{
+	/* kthreadd gives every kernel thread its own table: none to follow */
+	if (!child->files || child->files != parent->files || same_thread_group(parent, child) ||
+	    (child->flags & PF_KTHREAD))
+		return NULL;
+	return child->files;
+}
+
+/**
  * dbos_shared_fork - @child (a new process) shares @parent's fd table
  *
- * From the fork tracepoint, before the FORK record. Members that no longer
- * use the table make room first. No memory, or a full entry: the child's
- * records would be missing, which is loss: counted (DBOS_STATS_MISSED), so
- * the server re-syncs; a full entry goes on counting (@full).
+ * From the fork tracepoint, before the FORK record, under the table's
+ * file_lock (dbos_shared_with()). Members that no longer use the table make
+ * room first. No memory, or a full entry: the child's records would be
+ * missing, which is loss: counted (DBOS_STATS_MISSED), so the server
+ * re-syncs; a full entry goes on counting (@full).
  */
 void dbos_shared_fork(struct task_struct *parent, struct task_struct *child)
 {
-	const struct files_struct *files = child->files;
+	const struct files_struct *files = dbos_shared_with(parent, child);
 	struct dbos_shared *s, *fresh;
 	u32 i;
 
-	/* kthreadd gives every kernel thread its own table: none to follow */
-	if (!files || files != parent->files || same_thread_group(parent, child) ||
-	    (child->flags & PF_KTHREAD))
+	if (!files)
 		return;
 	fresh = kzalloc(sizeof(*fresh), GFP_NOWAIT | __GFP_NOWARN);
 	spin_lock(&dbos_shared_lock);
@@ -174,11 +200,26 @@ lost:
 }
 
 /**
+ * dbos_shared_leaving - the fd table whose hooks may still record for
+ * @task (current, its group's last thread, exiting), or NULL
+ *
+ * Its table now: a table it used before (exec, unshare) no longer records
+ * for it (dbos_shared_each() checks). NULL when no table is shared: then
+ * @task is listed nowhere (an entry lives as long as two members). The exit
+ * hook holds its file_lock from the EXIT record to dbos_shared_exit().
+ */
+struct files_struct *dbos_shared_leaving(struct task_struct *task)
+{
+	return atomic_read(&dbos_shared_count) ? task->files : NULL;
+}
+
+/**
  * dbos_shared_exit - @task's process is gone: it leaves every entry
  *
- * From the exit tracepoint of its group's last thread. Its fd table may be
- * another one by now (exec, unshare): every entry is looked at, and there
- * are few (only tables shared across processes).
+ * From the exit tracepoint of its group's last thread, under the file_lock
+ * of dbos_shared_leaving()'s table. Its fd table may be another one by now
+ * (exec, unshare): every entry is looked at, and there are few (only tables
+ * shared across processes).
  */
 void dbos_shared_exit(struct task_struct *task)
 {

@@ -12,7 +12,9 @@
 struct files_struct;
 struct task_struct;
 
+struct files_struct *dbos_shared_with(struct task_struct *parent, struct task_struct *child);
 void dbos_shared_fork(struct task_struct *parent, struct task_struct *child);
+struct files_struct *dbos_shared_leaving(struct task_struct *task);
 void dbos_shared_exit(struct task_struct *task);
 void dbos_shared_each(const struct files_struct *files,
 		      void (*fn)(pid_t tgid, void *arg), void *arg);

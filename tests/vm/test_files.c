@@ -1380,4 +1380,117 @@ TEST_F_TIMEOUT(vm, clone_files_sharers_see_each_others_opens_and_closes, 600)
 	free(leader);
 }
 
+/*
+ * Sharers that join and leave a table while another process of it opens and
+ * closes without pause: each open or close must reach every member whose
+ * FORK came before it, and none whose EXIT came before it. Each of GROUPS
+ * tables has a leader, a churner (CHURN_OPS opens, closes all but
+ * CHURN_KEEP of them) and 14 idle sharers, cloned while the churner churns;
+ * then the churner churns again while the idle ones are killed.
+ */
+#define CHURN_OPS	400
+#define CHURN_KEEP	4
+
+static volatile sig_atomic_t churn_again;
+
+static void churn_signal(int sig)
+{
+	churn_again = 1;
+}
+
+static void churn_fds(void)
+{
+	for (int i = 0; i < CHURN_OPS; i++) {
+		int fd = open("/etc/hostname", O_RDONLY);
+
+		if (fd >= 0 && i % (CHURN_OPS / CHURN_KEEP))
+			close(fd);
+	}
+}
+
+static int churner(void *arg)
+{
+	prctl(PR_SET_NAME, "churner");
+	for (;;) {
+		churn_fds();
+		while (!churn_again)
+			usleep(10000);
+		churn_again = 0;
+	}
+	return 0;
+}
+
+static int idle_sharer(void *arg)
+{
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* A leader with an empty table, its churner, then 14 idle sharers: 16 in all. */
+static pid_t churn_group(void)
+{
+	static char stacks[15][16 << 10];
+	struct sigaction sa = { .sa_handler = churn_signal };
+	sigset_t none;
+	pid_t leader = fork();
+
+	if (leader)
+		return leader;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	close_range(0, ~0U, 0);
+	if (clone(churner, stacks[0] + sizeof(stacks[0]), CLONE_FILES | SIGCHLD, NULL) < 0)
+		_exit(1);
+	for (int i = 1; i < 15; i++)
+		if (clone(idle_sharer, stacks[i] + sizeof(stacks[i]), CLONE_FILES | SIGCHLD,
+			  NULL) < 0)
+			_exit(1);
+	for (;;)
+		pause();
+}
+
+TEST_F_TIMEOUT(vm, sharers_joining_and_leaving_while_another_churns_see_exactly_its_fds, 600)
+{
+	int groups = is_debug() ? 6 : 24, g;
+	pid_t *leader = calloc(groups, sizeof(*leader));
+	long long missed = stat_value("kernel_missed");
+
+	ASSERT_NE(NULL, leader);
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
+	for (g = 0; g < groups; g++) {
+		leader[g] = churn_group();
+		ASSERT_LT(0, leader[g]);
+	}
+	sleep(2);
+	EXPECT_TRUE(fds_converge(_metadata, 120)) TH_LOG("after the sharers joined");
+
+	/* the churners churn again while their idle sharers die */
+	read_proc(&before);
+	for (int i = 0; i < before.n; i++)
+		for (g = 0; g < groups; g++)
+			if (before.p[i].ppid == leader[g] && !strcmp(before.p[i].comm, "churner"))
+				kill(before.p[i].pid, SIGUSR1);
+	for (int i = 0; i < before.n; i++)
+		for (g = 0; g < groups; g++)
+			if (before.p[i].ppid == leader[g] && strcmp(before.p[i].comm, "churner"))
+				kill(before.p[i].pid, SIGKILL);
+	sleep(3);
+	EXPECT_TRUE(fds_converge(_metadata, 120)) TH_LOG("after the sharers left");
+	EXPECT_EQ(missed, stat_value("kernel_missed"));
+
+	for (g = 0; g < groups; g++)
+		kill(leader[g], SIGKILL);
+	for (int round = 0; round < 3; round++) {	/* and the churners we adopt */
+		read_proc(&before);
+		for (int i = 0; i < before.n; i++)
+			if (before.p[i].ppid == getpid())
+				kill(before.p[i].pid, SIGKILL);
+		while (waitpid(-1, NULL, 0) > 0)
+			;
+	}
+	free(leader);
+}
+
 TEST_HARNESS_MAIN
