@@ -188,11 +188,14 @@ run_vm() {
 	local kernel=$1 file=$2 name=${2%.sh} status args= cmd
 	: >"$logdir/$name.$kernel.times"
 	[ "$kernel" = debug ] && no_lsm_on_debug "$name" && args=--no-lsm
-	cmd="/dbos/tests/$file"
+	cmd="/dbos/tests/$file" mem=1024
+	# Repeated runs in one boot keep what each leaves (the store on the
+	# guest's tmpfs grows): one test_files boot ran out of 1 GiB in its
+	# fourth run (dbosd OOM-killed; not looked into further).
 	# shellcheck disable=SC2016  # expanded in the guest
-	[ "$repeat" -gt 1 ] && cmd='i=0; while [ $i -lt '$repeat' ]; do i=$((i + 1));
+	[ "$repeat" -gt 1 ] && mem=2048 && cmd='i=0; while [ $i -lt '$repeat' ]; do i=$((i + 1));
 		echo "# run $i of '$repeat'"; '$cmd' || exit 1; done'
-	DBOSD_ARGS=$args DBOS_TEST_KERNEL=$kernel scripts/dbos-vm --kernel "$kernel" \
+	DBOSD_ARGS=$args DBOS_TEST_KERNEL=$kernel scripts/dbos-vm --kernel "$kernel" --mem "$mem" \
 		--timeout $(($(vm_timeout "$name" "$kernel") * repeat)) \
 		--log "$logdir/$name.$kernel.serial.log" \
 		"$cmd" 2>&1 | stamp "$logdir/$name.$kernel.times" >"$logdir/$name.$kernel.log"
