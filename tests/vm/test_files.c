@@ -1283,6 +1283,19 @@ TEST_F_TIMEOUT(vm, connects_recorded_while_many_calls_block_in_connect, 300)
  */
 #define SHARERS	4
 
+/* Kill and reap our children, the orphans we adopted (a subreaper) among them. */
+static void kill_adopted(void)
+{
+	for (int round = 0; round < 3; round++) {	/* a kill may hand us more */
+		read_proc(&before);
+		for (int i = 0; i < before.n; i++)
+			if (before.p[i].ppid == getpid())
+				kill(before.p[i].pid, SIGKILL);
+		while (waitpid(-1, NULL, 0) > 0)
+			;
+	}
+}
+
 static volatile sig_atomic_t share_fd = -1;
 
 static void share_again(int sig)
@@ -1369,14 +1382,7 @@ TEST_F_TIMEOUT(vm, clone_files_sharers_see_each_others_opens_and_closes, 600)
 	EXPECT_TRUE(fds_converge(_metadata, 120)) TH_LOG("after 20 sharers");
 
 	kill(leader[groups], SIGKILL);
-	for (int round = 0; round < 3; round++) {	/* and the clones we adopt */
-		read_proc(&before);
-		for (int i = 0; i < before.n; i++)
-			if (before.p[i].ppid == getpid())
-				kill(before.p[i].pid, SIGKILL);
-		while (waitpid(-1, NULL, 0) > 0)
-			;
-	}
+	kill_adopted();
 	free(leader);
 }
 
@@ -1482,14 +1488,7 @@ TEST_F_TIMEOUT(vm, sharers_joining_and_leaving_while_another_churns_see_exactly_
 
 	for (g = 0; g < groups; g++)
 		kill(leader[g], SIGKILL);
-	for (int round = 0; round < 3; round++) {	/* and the churners we adopt */
-		read_proc(&before);
-		for (int i = 0; i < before.n; i++)
-			if (before.p[i].ppid == getpid())
-				kill(before.p[i].pid, SIGKILL);
-		while (waitpid(-1, NULL, 0) > 0)
-			;
-	}
+	kill_adopted();
 	free(leader);
 }
 
