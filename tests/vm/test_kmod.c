@@ -1055,6 +1055,30 @@ static long ev_wait_for(int fd, struct evlog *ev,
 	}
 }
 
+/*
+ * Read until every CPU's watermark reached @seq: @ev then holds every record
+ * with a seq up to @seq, whichever CPU made it (each CPU's records come in
+ * their own messages, so a record can arrive after a later one of another
+ * CPU). 0, or -1 after @timeout_ms.
+ */
+static int ev_wait_watermarks(int fd, struct evlog *ev, __u64 seq, int timeout_ms)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	__u64 deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		long k = 0;
+
+		while (k < ncpu && k < 1024 && ev->wm[k] >= seq)
+			k++;
+		if (k == ncpu || k == 1024)
+			return 0;
+		if (now_ms() > deadline)
+			return -1;
+		ev_read(fd, ev, 200);
+	}
+}
+
 struct want {
 	__u16 type;
 	pid_t pid, tid;
@@ -1179,6 +1203,8 @@ TEST_F_TIMEOUT(kmod, events_thread_comm_cred_children, 60)
 	ASSERT_GE(i, 0);
 	ev_get(&ev, i, &exit);
 	EXPECT_EQ(1000, exit.proc.uid);
+	/* the CREDs may have come from another CPU: all of them, then count */
+	ASSERT_EQ(0, ev_wait_watermarks(evnl.fd, &ev, exit.hdr.seq, 5000));
 	for (i = 0; i < (long)ev.n; i++) {
 		ev_get(&ev, i, &r);
 		if (r.hdr.type == DBOS_REC_CRED && (pid_t)r.proc.pid == pid) {
@@ -1212,7 +1238,8 @@ TEST_F_TIMEOUT(kmod, events_thread_comm_cred_children, 60)
 	ev_get(&ev, i, &r);
 	EXPECT_EQ(DBOS_RECF_GROUP_DEAD | DBOS_RECF_CHILDREN, r.hdr.flags);
 	EXPECT_EQ(7 << 8, r.proc.exit_code);
-	/* The grandchild is ours now: find it and end it. */
+	/* The grandchild is ours now: find it (its FORK, maybe of another CPU) and end it. */
+	ASSERT_EQ(0, ev_wait_watermarks(evnl.fd, &ev, r.hdr.seq, 5000));
 	for (i = 0; i < (long)ev.n && !gc; i++) {
 		ev_get(&ev, i, &r);
 		if (r.hdr.type == DBOS_REC_FORK && (pid_t)r.proc.ppid == pid)
