@@ -185,7 +185,7 @@ no_lsm_on_debug() {	# SUITE
 # run_vm KERNEL FILE: build/tests/vm/FILE in its own VM boot (the suite's
 # name is FILE without .sh), $repeat times in a row.
 run_vm() {
-	local kernel=$1 file=$2 name=${2%.sh} status args= cmd
+	local kernel=$1 file=$2 name=${2%.sh} status args= cmd mem
 	: >"$logdir/$name.$kernel.times"
 	[ "$kernel" = debug ] && no_lsm_on_debug "$name" && args=--no-lsm
 	cmd="/dbos/tests/$file" mem=1024
