@@ -129,12 +129,18 @@ static int dbos_drain_batch(struct dbos_ring *ring, int cpu, u32 budget)
 
 	ret = genlmsg_multicast(&dbos_genl_family, skb, 0,
 				DBOS_MCGRP_EVENTS_IDX, GFP_KERNEL);
-	if (ret == -ESRCH) {		/* the last listener just left */
+	/*
+	 * -ESRCH: nobody received it (the last listener just left, or every
+	 * listener overran or filtered it without asking for
+	 * NETLINK_BROADCAST_ERROR); -ENOBUFS: a listener that asked for it
+	 * (dbosd does) overran.
+	 */
+	if (ret == -ESRCH) {
 		dbos_drain_count(&dbos_drain_stats.unheard, n);
 		return bytes;
 	}
 	dbos_drain_count(&dbos_drain_stats.batches, 1);
-	if (ret)			/* -ENOBUFS: a listener overran */
+	if (ret)
 		dbos_drain_count(&dbos_drain_stats.send_failed, n);
 	else
 		dbos_drain_count(&dbos_drain_stats.sent, n);

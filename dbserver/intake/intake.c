@@ -73,7 +73,7 @@ const struct intake_stat_info intake_stat_info[INTAKE_STAT__COUNT] = {
 	[INTAKE_STAT_KERNEL_DROPPED] = { "kernel_dropped", "Kernel: records dropped because a per-CPU buffer was full (last GET_STATS)" },
 	[INTAKE_STAT_KERNEL_SENT] = { "kernel_sent", "Kernel: records multicast to at least one listener (last GET_STATS)" },
 	[INTAKE_STAT_KERNEL_SEND_FAILED] = { "kernel_send_failed", "Kernel: records in batches a listener could not take (last GET_STATS)" },
-	[INTAKE_STAT_KERNEL_UNHEARD] = { "kernel_unheard", "Kernel: records drained while nobody listened (last GET_STATS)" },
+	[INTAKE_STAT_KERNEL_UNHEARD] = { "kernel_unheard", "Kernel: records drained while nobody listened, or in batches no listener received (last GET_STATS)" },
 	[INTAKE_STAT_KERNEL_FILTERED] = { "kernel_filtered", "Kernel: fd and socket records held back by the file filter (last GET_STATS)" },
 	[INTAKE_STAT_KERNEL_MISSED] = { "kernel_missed", "Kernel: events no record could be produced for, a loss like dropped (last GET_STATS)" },
 	[INTAKE_STAT_KERNEL_SCHED_APPLIED] = { "kernel_sched_applied", "Kernel: processes changed by a sched rule since module load (last GET_STATS)" },
@@ -584,15 +584,24 @@ static int poll_stats(struct intake *in)
 		return rc;
 	if (ks.instance != in->instance)
 		return -ESTALE;
+	/*
+	 * Records that reached no listener while this one is attached are lost
+	 * to it too (its socket overran or filtered them): UNHEARD counts as a
+	 * loss like DROPPED (the event socket asks for NETLINK_BROADCAST_ERROR,
+	 * so an overrun of it is SEND_FAILED; UNHEARD covers the rest).
+	 */
 	if (in->have_kbase &&
 	    (ks.v[DBOS_STATS_DROPPED] > in->kbase.v[DBOS_STATS_DROPPED] ||
 	     ks.v[DBOS_STATS_SEND_FAILED] > in->kbase.v[DBOS_STATS_SEND_FAILED] ||
+	     ks.v[DBOS_STATS_UNHEARD] > in->kbase.v[DBOS_STATS_UNHEARD] ||
 	     ks.v[DBOS_STATS_MISSED] > in->kbase.v[DBOS_STATS_MISSED])) {
 		if (!in->need_resync)
 			logf_(in, "kernel dropped %" PRIu64 ", failed to send %" PRIu64
-			      " and missed %" PRIu64 " records since the last check: re-syncing",
+			      ", sent to nobody %" PRIu64 " and missed %" PRIu64
+			      " records since the last check: re-syncing",
 			      ks.v[DBOS_STATS_DROPPED] - in->kbase.v[DBOS_STATS_DROPPED],
 			      ks.v[DBOS_STATS_SEND_FAILED] - in->kbase.v[DBOS_STATS_SEND_FAILED],
+			      ks.v[DBOS_STATS_UNHEARD] - in->kbase.v[DBOS_STATS_UNHEARD],
 			      ks.v[DBOS_STATS_MISSED] - in->kbase.v[DBOS_STATS_MISSED]);
 		request_resync(in);
 	}

@@ -14,8 +14,10 @@
  *   1. a hole in hdr.cpu_seq on some CPU (the first record per CPU after
  *      attaching or after an overrun sets that CPU's baseline);
  *   2. an overrun of the event socket (ENOBUFS: intake_overrun());
- *   3. DBOS_STATS_DROPPED, DBOS_STATS_SEND_FAILED or DBOS_STATS_MISSED grew
- *      between two GET_STATS polls (once a second, from intake_tick()).
+ *   3. DBOS_STATS_DROPPED, DBOS_STATS_SEND_FAILED, DBOS_STATS_UNHEARD or
+ *      DBOS_STATS_MISSED grew between two GET_STATS polls (once a second,
+ *      from intake_tick()): records lost in a ring, refused by the event
+ *      socket, received by nobody, or never produced.
  *
  * A re-sync dumps the processes (DUMP_PROCS), then the open files and
  * sockets (DUMP_FILES), then sweeps what neither dump saw.

@@ -64,7 +64,7 @@ void kernel_nl_free(struct kernel_nl *nl)
 
 int kernel_nl_attach(struct kernel_nl *nl, char **err)
 {
-	int size = KERNEL_NL_RCVBUF, grp, fd, rc;
+	int size = KERNEL_NL_RCVBUF, one = 1, grp, fd, rc;
 	char *why = NULL;
 
 	kernel_nl_detach(nl);
@@ -94,6 +94,16 @@ int kernel_nl_attach(struct kernel_nl *nl, char **err)
 	/* FORCE ignores rmem_max (needs CAP_NET_ADMIN); fall back to what is allowed. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	/*
+	 * An overrun of this socket fails the module's multicast (its
+	 * send_failed counter), rather than passing for "nobody listened".
+	 */
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_BROADCAST_ERROR, &one, sizeof(one))) {
+		kernel_genl_err(err, "NETLINK_BROADCAST_ERROR on the event socket: %s",
+				strerror(errno));
+		kernel_nl_detach(nl);
+		return -EIO;
+	}
 	if (nl_socket_add_membership(nl->ev, grp) < 0) {
 		int e = errno;
 

@@ -736,6 +736,12 @@ TEST_F(intake, overrun_and_kernel_drops_request_resync)
 	EXPECT_EQ(0, intake_tick(self->w.in, self->now));
 	EXPECT_EQ(4, self->k.dumps);
 	EXPECT_EQ(4, stat_val(self->db, "resyncs"));
+	/* UNHEARD grew while attached (our socket filtered or lost it): re-sync. */
+	self->k.ks.v[DBOS_STATS_UNHEARD] += 76;
+	self->now += INTAKE_STATS_PERIOD_NS;
+	EXPECT_EQ(0, intake_tick(self->w.in, self->now));
+	EXPECT_EQ(5, self->k.dumps);
+	EXPECT_EQ(5, stat_val(self->db, "resyncs"));
 	/* A different instance in GET_STATS: the caller must re-attach. */
 	self->k.ks.instance = INST_B;
 	self->now += INTAKE_STATS_PERIOD_NS;

@@ -843,14 +843,16 @@ static void churn(const char *dir, int secs, bool hold)
  * Storm: a 4 KiB buffer per CPU and four processes opening and closing files
  * as fast as they can, two of them keeping what they opened last; dbosd is
  * stopped (SIGSTOP) for the storm's first 2 s, so that records are lost
- * however fast this machine is (in the per-CPU buffers, or in batches its
- * socket could not take). The loss is counted, the server re-syncs (dumps
+ * however fast this machine is (in the per-CPU buffers, in batches its
+ * socket could not take or nobody received, or events the probes missed:
+ * which one varies; once in ten debug-kernel runs the rings kept up and only
+ * the other kinds lost). The loss is counted, the server re-syncs (dumps
  * racing the opens), and the tables are exact at rest afterwards, the fds the
  * last two hold included.
  */
 TEST_F_TIMEOUT(vm, storm_with_tiny_buffers_counts_loss_resyncs_and_reconverges, 300)
 {
-	long long dropped, send_failed, overruns, resyncs, gaps;
+	long long dropped, send_failed, overruns, missed, unheard0, unheard, resyncs, gaps;
 	pid_t kids[4], d;
 	char dir[64];
 	int i;
@@ -863,6 +865,7 @@ TEST_F_TIMEOUT(vm, storm_with_tiny_buffers_counts_loss_resyncs_and_reconverges, 
 	ASSERT_TRUE(fds_converge(_metadata, 60));
 	resyncs = stat_value("resyncs");
 	ASSERT_GE(resyncs, 1);	/* the attach */
+	unheard0 = stat_value("kernel_unheard");	/* before dbosd listened */
 	snprintf(dir, sizeof(dir), "/tmp/dbos-storm-%d", getpid());
 	ASSERT_EQ(0, mkdir(dir, 0700));
 	d = dbosd_pid();
@@ -889,11 +892,13 @@ TEST_F_TIMEOUT(vm, storm_with_tiny_buffers_counts_loss_resyncs_and_reconverges, 
 	dropped = stat_value("kernel_dropped");
 	send_failed = stat_value("kernel_send_failed");
 	overruns = stat_value("overruns");
+	missed = stat_value("kernel_missed");
+	unheard = stat_value("kernel_unheard") - unheard0;
 	gaps = stat_value("gaps_detected");
-	TH_LOG("storm: kernel_dropped %lld, kernel_send_failed %lld, overruns %lld, "
-	       "gaps_detected %lld, resyncs %lld -> %lld", dropped, send_failed, overruns, gaps,
-	       resyncs, stat_value("resyncs"));
-	EXPECT_GT(dropped + send_failed + overruns, 0);
+	TH_LOG("storm: kernel_dropped %lld, kernel_send_failed %lld, overruns %lld, kernel_missed %lld, "
+	       "kernel_unheard +%lld, gaps_detected %lld, resyncs %lld -> %lld", dropped, send_failed,
+	       overruns, missed, unheard, gaps, resyncs, stat_value("resyncs"));
+	EXPECT_GT(dropped + send_failed + overruns + missed + unheard, 0);
 	EXPECT_GT(stat_value("resyncs"), resyncs);
 	remove_dir(dir);
 	/* back to the default buffer for whatever runs next */

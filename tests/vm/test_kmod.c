@@ -734,6 +734,46 @@ TEST_F(kmod, stats)
 		  s.v[DBOS_STATS_UNHEARD]);
 }
 
+/*
+ * A listener that asks for NETLINK_BROADCAST_ERROR (dbosd's event socket
+ * does) and overruns makes the module's send fail: SEND_FAILED grows (not
+ * UNHEARD, which is what an overrun of a listener that did not ask passes
+ * for), and the listener reads ENOBUFS. dbosd's loss detection rests on it.
+ */
+TEST_F_TIMEOUT(kmod, overrun_of_a_listener_that_asks_is_send_failed, 120)
+{
+	int one = 1, small = 4096, i, saw_enobufs = 0;
+	struct stats s0, s1;
+	struct nl evnl;
+	char buf[256];
+	ssize_t n;
+
+	ASSERT_EQ(0, events_socket(&evnl));
+	ASSERT_EQ(0, setsockopt(evnl.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)));
+	ASSERT_EQ(0, setsockopt(evnl.fd, SOL_NETLINK, NETLINK_BROADCAST_ERROR, &one, sizeof(one)));
+	ASSERT_EQ(0, get_stats(&self->nl, &s0));
+	/* COMM records, a batch a few ms apart, until a send has failed. */
+	for (i = 0; i < 3000; i++) {
+		for (int j = 0; j < 20; j++)
+			prctl(PR_SET_NAME, j % 2 ? "overrun-a" : "overrun-b");
+		usleep(10000);
+		ASSERT_EQ(0, get_stats(&self->nl, &s1));
+		if (s1.v[DBOS_STATS_SEND_FAILED] > s0.v[DBOS_STATS_SEND_FAILED])
+			break;
+	}
+	EXPECT_GT(s1.v[DBOS_STATS_SEND_FAILED], s0.v[DBOS_STATS_SEND_FAILED]);
+	/* What the socket holds, then the overrun. */
+	for (i = 0; i < 1000; i++) {
+		n = recv(evnl.fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0) {
+			saw_enobufs = errno == ENOBUFS;
+			break;
+		}
+	}
+	EXPECT_TRUE(saw_enobufs);
+	close(evnl.fd);
+}
+
 /* DUMP_PROCS at rest equals /proc: same tgids, same fields. */
 TEST_F_TIMEOUT(kmod, dump_matches_proc, 120)
 {
