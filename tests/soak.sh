@@ -12,7 +12,8 @@
 #   --per-boot K:  each suite runs K times in a row in each round's one boot
 #                  (default 1): N rounds are N*K runs in a row. On the debug
 #                  kernel a boot and dbosd's start take longer than a run of
-#                  the mirror's suites; its 50 runs are --rounds 5 --per-boot 10.
+#                  the mirror's suites; its 50 runs are --rounds 10 --per-boot 5
+#                  (about 14 minutes a round).
 #   --jobs J:      suites run at once (run-all.sh's --jobs; default 2)
 #   SUITE:         default: the mirror's suites, test_processes test_files
 #                  test_kmod test_sched
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
 	--rounds) rounds=$2; shift ;;
 	--per-boot) per_boot=$2; shift ;;
 	--jobs) jobs=$2; shift ;;
-	-h|--help) sed -n '3,19p' "$0"; exit 0 ;;
+	-h|--help) sed -n '3,20p' "$0"; exit 0 ;;
 	*) suites+=("$1") ;;
 	esac
 	shift
